@@ -1,0 +1,42 @@
+# OON Ledger — developer entry points. Every target creates/updates its own virtualenv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTOS := $(shell find proto -name '*.proto' 2>/dev/null)
+GEN_STAMP := gen/.stamp
+
+.PHONY: venv proto run test test-fast lint bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q '.[dev]'
+	$(PY) scripts/link_paths.py
+	@touch $(STAMP)
+
+proto: $(GEN_STAMP)
+
+$(GEN_STAMP): $(STAMP) $(PROTOS) scripts/gen_proto.py
+	$(PY) scripts/gen_proto.py
+	@touch $(GEN_STAMP)
+
+run: proto
+	$(PY) -m deploy.local.run
+
+test: proto
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: proto
+	$(VENV)/bin/ruff check services gateway tests bench deploy scripts
+	$(VENV)/bin/mypy services gateway
+	cd proto && ../$(VENV)/bin/buf lint
+
+bench: proto
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf gen .oonledger
