@@ -1,0 +1,1 @@
+"""What the container image runs: the entrypoint and the gRPC health probe."""

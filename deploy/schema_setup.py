@@ -1,0 +1,78 @@
+"""Schema set-up job: create each service's PostgreSQL schema once, before any replica starts.
+
+Run by the Kubernetes Job and the compose `schema-setup` service (`entrypoint setup-schemas`).
+Idempotent: every statement is `IF NOT EXISTS`, so re-running it after an upgrade is safe.
+Creating the schemas up front means replicas starting together never race on `CREATE SCHEMA`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+
+import psycopg
+from psycopg import sql
+
+from deploy.catalog import SCHEMA_OWNERS
+
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def schema_names(namespace: str, services: Iterable[str] = SCHEMA_OWNERS) -> list[str]:
+    """One schema per service, prefixed by the namespace (same rule as `Settings.schema_for`)."""
+    names = [f"{namespace}_{service}" if namespace else service for service in services]
+    for name in names:
+        if not _IDENTIFIER.fullmatch(name):
+            raise ValueError(f"invalid schema name {name!r}")
+    return names
+
+
+def statements(schemas: Iterable[str], grant_to: Sequence[str] = ()) -> list[sql.Composed]:
+    """The SQL that creates the schemas and lets extra roles (read replicas, auditors) read them."""
+    planned: list[sql.Composed] = []
+    for schema in schemas:
+        planned.append(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        for role in grant_to:
+            planned.append(
+                sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                    sql.Identifier(schema), sql.Identifier(role)
+                )
+            )
+    return planned
+
+
+def apply(database_url: str, planned: Sequence[sql.Composed]) -> None:
+    # One transaction: either every schema exists afterwards or none was added.
+    with psycopg.connect(database_url, connect_timeout=10) as connection:
+        with connection.transaction():
+            for statement in planned:
+                connection.execute(statement)
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    env = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--namespace", default=env.get("OON_NAMESPACE", ""))
+    parser.add_argument(
+        "--grant-usage-to",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="also GRANT USAGE on every schema to this existing role (repeatable)",
+    )
+    options = parser.parse_args(argv)
+    database_url = env.get("DATABASE_URL", "")
+    if not database_url:
+        print("setup-schemas: DATABASE_URL is required", file=sys.stderr)
+        return 2
+    schemas = schema_names(options.namespace)
+    apply(database_url, statements(schemas, options.grant_usage_to))
+    print(f"setup-schemas: ready: {', '.join(schemas)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
