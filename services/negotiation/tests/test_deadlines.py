@@ -163,6 +163,6 @@ def test_all_deadlines_for_100_000_cases_within_a_second() -> None:
     started = time.perf_counter()
     results = DeadlineEngine(federal_calendar()).for_cases(cases)
     elapsed = time.perf_counter() - started
-    assert len(results) == 100_000 and all(len(r.deadlines) >= 15 for r in results)
+    assert len(results) == 100_000 and all(len(r.deadlines) >= 14 for r in results)
     # Goal is 1 s on an idle machine; the slack absorbs the shared CI cores.
     assert elapsed < 3.0, f"{elapsed:.2f}s"
