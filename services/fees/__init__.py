@@ -1,0 +1,1 @@
+"""Fees service: contingency and flat fees computed from settlement payments, invoiced."""

@@ -1,0 +1,58 @@
+"""The fee rule: fee = min(cap, recovered, max(minimum, tiered percentage + flat fee)).
+
+Everything is exact Decimal until the single half-up rounding to the cent at the end, so a claim's
+fee depends only on its cumulative recovered amount, never on how the payments were split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from services.fees.money import rate_times, round_half_up_to_cent
+from services.fees.schedule import FeeTerms, ResolutionStage, Tier
+
+
+@dataclass(frozen=True)
+class FeeComputation:
+    recovered_cents: int
+    fee_cents: int
+    minimum_applied: bool = False
+    cap_applied: bool = False
+    limited_to_recovered: bool = False
+
+
+def tiered_percentage(tiers: Sequence[Tier], base_cents: int) -> Decimal:
+    """Marginal (bracketed) percentage of `base_cents`, exact."""
+    total = Decimal(0)
+    for index, tier in enumerate(tiers):
+        if base_cents <= tier.floor_cents:
+            break
+        ceiling = tiers[index + 1].floor_cents if index + 1 < len(tiers) else base_cents
+        portion = min(base_cents, ceiling) - tier.floor_cents
+        total += rate_times(portion, tier.rate_bps)
+    return total
+
+
+def compute_fee(terms: FeeTerms, stage: ResolutionStage, recovered_cents: int) -> FeeComputation:
+    """The total fee a claim owes for its cumulative `recovered_cents` (0 if none recovered)."""
+    if recovered_cents <= 0:
+        return FeeComputation(recovered_cents=recovered_cents, fee_cents=0)
+    earned = tiered_percentage(terms.tiers_for(stage), recovered_cents) + terms.flat_fee_cents
+    fee = max(Decimal(terms.minimum_cents), earned)
+    minimum_applied = fee > earned
+    cap_applied = terms.cap_cents is not None and terms.cap_cents < fee and (
+        terms.cap_cents <= recovered_cents
+    )
+    limited_to_recovered = not cap_applied and recovered_cents < fee
+    fee = min(fee, Decimal(recovered_cents))
+    if terms.cap_cents is not None:
+        fee = min(fee, Decimal(terms.cap_cents))
+    return FeeComputation(
+        recovered_cents=recovered_cents,
+        fee_cents=round_half_up_to_cent(fee),
+        minimum_applied=minimum_applied,
+        cap_applied=cap_applied,
+        limited_to_recovered=limited_to_recovered,
+    )

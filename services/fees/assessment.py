@@ -1,0 +1,216 @@
+"""Assessing a claim's fee account when a payment, reversal, recoupment or IDR fee fact arrives.
+
+The account keeps cumulative amounts; each fact recomputes the total fee under the schedule version
+in force on the fact's date and records only the difference from what was already billed: a
+positive difference is an invoice line, a negative one a credit memo. A fact already seen (same
+upstream event id) produces nothing, which makes redelivery harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from services.fees.arithmetic import FeeComputation, compute_fee
+from services.fees.schedule import FeeBase, FeeTerms, ResolutionStage, ScheduleVersion
+
+FEE_LINE_NAMESPACE = uuid.UUID("6f1c2a8e-5b7d-4f0e-9c33-2d8e4b1a7f60")
+
+
+class PaymentKind(StrEnum):
+    PAYMENT = "PAYMENT"
+    REVERSAL = "REVERSAL"
+    RECOUPMENT = "RECOUPMENT"
+
+
+class FeeCause(StrEnum):
+    PAYMENT = "PAYMENT"
+    REVERSAL = "REVERSAL"
+    RECOUPMENT = "RECOUPMENT"
+    IDR_FEE_PASS_THROUGH = "IDR_FEE_PASS_THROUGH"  # noqa: S105 (a cause, not a secret)
+
+
+class FeeLineKind(StrEnum):
+    INVOICE_LINE = "INVOICE_LINE"
+    CREDIT_MEMO = "CREDIT_MEMO"
+
+
+@dataclass(frozen=True)
+class PaymentFact:
+    """A settlement fact, normalised: `amount_cents` is the signed change in cash the provider
+    keeps (a reversal or recoupment is negative), `interest_cents` likewise."""
+
+    source_event_id: str
+    kind: PaymentKind
+    amount_cents: int
+    posting_date: dt.date
+    remittance_trn: str
+    interest_cents: int = 0
+    payer_id: str = ""
+
+
+@dataclass(frozen=True)
+class IdrFeeFact:
+    """An IDR fee the client bore (positive) or got back (negative, e.g. a refund)."""
+
+    source_event_id: str
+    amount_cents: int
+    fee_date: dt.date
+    dispute_number: str = ""
+
+
+@dataclass(frozen=True)
+class FeeLine:
+    line_id: str
+    kind: FeeLineKind
+    cause: FeeCause
+    amount_cents: int
+    line_date: dt.date
+    claim_id: str
+    client_id: str
+    remittance_trn: str
+    schedule_version: int
+    source_event_id: str
+    cumulative_recovered_cents: int
+    cumulative_fee_cents: int
+
+
+@dataclass(frozen=True)
+class AccountState:
+    tenant_id: str
+    claim_id: str
+    client_id: str
+    stage: ResolutionStage = ResolutionStage.UNSPECIFIED
+    initial_payment_cents: int = 0
+    paid_cents: int = 0
+    """Net of payments and reversals, initial payment excluded."""
+    recouped_cents: int = 0
+    """Taken back by recoupment (positive)."""
+    interest_cents: int = 0
+    fee_billed_cents: int = 0
+    pass_through_billed_cents: int = 0
+    payer_id: str = ""
+    service_code: str = ""
+    processed: frozenset[str] = field(default_factory=frozenset)
+
+    def recovered_cents(self, terms: FeeTerms) -> int:
+        """The contract's base: net collected, plus interest if it counts, plus the initial
+        payment when the percentage applies to the full award."""
+        recovered = self.paid_cents - self.recouped_cents
+        if terms.include_interest:
+            recovered += self.interest_cents
+        if terms.base is FeeBase.FULL_AWARD:
+            recovered += self.initial_payment_cents
+        return recovered
+
+    @property
+    def incremental_recovered_cents(self) -> int:
+        """Collected above the initial payment, interest excluded (what ROI reports)."""
+        return self.paid_cents - self.recouped_cents
+
+
+@dataclass(frozen=True)
+class PaymentAssessment:
+    fact: PaymentFact
+    schedule_version: int | None
+    """None when no schedule version was in force: the cash is recorded, the fee waits for the
+    next assessment (cumulative recomputation catches up)."""
+    computation: FeeComputation | None
+    fee_after_cents: int
+    line: FeeLine | None
+
+
+@dataclass(frozen=True)
+class IdrFeeAssessment:
+    fact: IdrFeeFact
+    schedule_version: int | None
+    line: FeeLine | None
+
+
+def line_id_for(tenant_id: str, claim_id: str, source_event_id: str) -> str:
+    return str(uuid.uuid5(FEE_LINE_NAMESPACE, f"{tenant_id}/{claim_id}/{source_event_id}"))
+
+
+def _line(state: AccountState, *, cause: FeeCause, delta_cents: int, line_date: dt.date,
+          trn: str, version: int, source_event_id: str, recovered: int,
+          cumulative_fee: int) -> FeeLine:
+    return FeeLine(
+        line_id=line_id_for(state.tenant_id, state.claim_id, source_event_id),
+        kind=FeeLineKind.INVOICE_LINE if delta_cents > 0 else FeeLineKind.CREDIT_MEMO,
+        cause=cause,
+        amount_cents=delta_cents,
+        line_date=line_date,
+        claim_id=state.claim_id,
+        client_id=state.client_id,
+        remittance_trn=trn,
+        schedule_version=version,
+        source_event_id=source_event_id,
+        cumulative_recovered_cents=recovered,
+        cumulative_fee_cents=cumulative_fee,
+    )
+
+
+def with_payment(state: AccountState, fact: PaymentFact) -> AccountState:
+    """The account's cash after `fact`, before any fee is considered."""
+    if fact.kind is PaymentKind.RECOUPMENT:
+        paid, recouped = state.paid_cents, state.recouped_cents - fact.amount_cents
+    else:
+        paid, recouped = state.paid_cents + fact.amount_cents, state.recouped_cents
+    return replace(
+        state,
+        paid_cents=paid,
+        recouped_cents=recouped,
+        interest_cents=state.interest_cents + fact.interest_cents,
+        payer_id=fact.payer_id or state.payer_id,
+    )
+
+
+def assess_payment(state: AccountState, fact: PaymentFact,
+                   version: ScheduleVersion | None) -> PaymentAssessment:
+    """Decide the fee effect of one settlement fact under the version in force on its date."""
+    after = with_payment(state, fact)
+    if version is None:
+        return PaymentAssessment(fact, None, None, state.fee_billed_cents, None)
+    recovered = after.recovered_cents(version.terms)
+    computation = compute_fee(version.terms, state.stage, recovered)
+    delta = computation.fee_cents - state.fee_billed_cents
+    line = None
+    if delta:
+        line = _line(state, cause=FeeCause(fact.kind.value), delta_cents=delta,
+                     line_date=fact.posting_date, trn=fact.remittance_trn,
+                     version=version.version, source_event_id=fact.source_event_id,
+                     recovered=recovered, cumulative_fee=computation.fee_cents)
+    return PaymentAssessment(fact, version.version, computation, computation.fee_cents, line)
+
+
+def apply_payment_assessment(state: AccountState, assessment: PaymentAssessment) -> AccountState:
+    after = with_payment(state, assessment.fact)
+    return replace(after, fee_billed_cents=assessment.fee_after_cents,
+                   processed=state.processed | {assessment.fact.source_event_id})
+
+
+def assess_idr_fee(state: AccountState, fact: IdrFeeFact,
+                   version: ScheduleVersion | None) -> IdrFeeAssessment:
+    """Pass an IDR fee through to the client when the contract in force says so; the total passed
+    through never goes below zero."""
+    if version is None or not version.terms.pass_through_idr_fees:
+        return IdrFeeAssessment(fact, version.version if version else None, None)
+    total_after = max(0, state.pass_through_billed_cents + fact.amount_cents)
+    delta = total_after - state.pass_through_billed_cents
+    line = None
+    if delta:
+        line = _line(state, cause=FeeCause.IDR_FEE_PASS_THROUGH, delta_cents=delta,
+                     line_date=fact.fee_date, trn=fact.dispute_number, version=version.version,
+                     source_event_id=fact.source_event_id,
+                     recovered=state.recovered_cents(version.terms),
+                     cumulative_fee=state.fee_billed_cents)
+    return IdrFeeAssessment(fact, version.version, line)
+
+
+def apply_idr_fee_assessment(state: AccountState, assessment: IdrFeeAssessment) -> AccountState:
+    billed = state.pass_through_billed_cents + (assessment.line.amount_cents
+                                                if assessment.line else 0)
+    return replace(state, pass_through_billed_cents=billed,
+                   processed=state.processed | {assessment.fact.source_event_id})

@@ -1,0 +1,33 @@
+"""Small constructors for test inputs (schedules, facts, accounts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.fees.assessment import AccountState, PaymentFact, PaymentKind
+from services.fees.schedule import FeeTerms, ScheduleVersion, Tier
+
+JAN_1 = dt.date(2026, 1, 1)
+
+
+def flat_rate(rate_bps: int, **overrides: object) -> FeeTerms:
+    return FeeTerms(default_tiers=(Tier(0, rate_bps),), **overrides)  # type: ignore[arg-type]
+
+
+def version(terms: FeeTerms, number: int = 1, start: dt.date = JAN_1,
+            until: dt.date | None = None) -> ScheduleVersion:
+    return ScheduleVersion(number, start, until, terms)
+
+
+def account(**overrides: object) -> AccountState:
+    values: dict[str, object] = {"tenant_id": "t1", "claim_id": "c1", "client_id": "client-1"}
+    values.update(overrides)
+    return AccountState(**values)  # type: ignore[arg-type]
+
+
+def payment(amount_cents: int, event_id: str = "settlement:1", *,
+            kind: PaymentKind = PaymentKind.PAYMENT, day: dt.date = dt.date(2026, 3, 2),
+            interest_cents: int = 0, trn: str = "EFT-1") -> PaymentFact:
+    return PaymentFact(source_event_id=event_id, kind=kind, amount_cents=amount_cents,
+                       posting_date=day, remittance_trn=trn, interest_cents=interest_cents,
+                       payer_id="payer-1")
