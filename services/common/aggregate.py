@@ -1,0 +1,101 @@
+"""Base class for every event-sourced aggregate: tenant ownership, event metadata, idempotency.
+
+Infrastructure only — no business rules. Subclasses declare past-tense event classes nested in
+the aggregate and trigger them with `_record(EventClass, ctx, **fields)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from services.common.context import CommandContext
+
+
+class TenantAggregate(Aggregate):
+    """An aggregate owned by one tenant; every event carries who/why metadata (`meta`)."""
+
+    class Event(Aggregate.Event):
+        meta: dict[str, str]
+        # Fields holding personal health information: encrypted at rest (as the whole stored
+        # event is) and removed from the wire payload published to other services.
+        PHI_FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+        def apply(self, aggregate: Any) -> None:
+            """Mutate the aggregate's state; events that only record a fact need not override."""
+
+        def mutate(self, aggregate: Any) -> Any:
+            aggregate = super().mutate(aggregate)
+            if aggregate is not None:
+                aggregate._remember_request(self.meta.get("request_id"), self.originator_version)
+            return aggregate
+
+    class Created(Event, Aggregate.Created):
+        tenant_id: str
+
+        def mutate(self, aggregate: Any) -> Any:
+            # Set before the base class records the request id; subclasses' __init__ need not
+            # declare tenant_id or meta.
+            created = super().mutate(aggregate)
+            created.tenant_id = self.tenant_id
+            return created
+
+    # (No class-level annotations here: eventsourcing would turn them into __init__ parameters.)
+
+    def _remember_request(self, request_id: str | None, version: int) -> None:
+        if "request_ids" not in self.__dict__:
+            self.request_ids = {}
+        if request_id:
+            self.request_ids[request_id] = version
+
+    @property
+    def claim_ref(self) -> str:
+        """The claim this aggregate belongs to (audit chains are per claim); "" when none.
+
+        A claim's own aggregate sets `IS_CLAIM_ROOT = True`; others keep a `claim_id` attribute.
+        """
+        if self._is_claim_root():
+            return str(self.id)
+        return str(getattr(self, "claim_id", "") or "")
+
+    def has_handled(self, ctx: CommandContext) -> bool:
+        """True when this command's request id was already recorded (a retry: do nothing)."""
+        return bool(ctx.request_id) and ctx.request_id in self.request_ids
+
+    def _record(self, event_class: type[Event], ctx: CommandContext, **fields: Any) -> None:
+        if ctx.tenant_id != self.tenant_id:
+            raise PermissionError("command context tenant does not own this aggregate")
+        self.trigger_event(
+            event_class,
+            timestamp=ctx.now,
+            meta=_event_meta(ctx, self.tenant_id, self.claim_ref),
+            **fields,
+        )
+
+    @classmethod
+    def _start(
+        cls, event_class: type[Created], ctx: CommandContext, *, id: UUID, **fields: Any
+    ) -> Any:
+        """Create a new aggregate from its creation event (id chosen by the application)."""
+        claim_ref = str(fields.get("claim_id") or (id if cls._is_claim_root() else ""))
+        return cls._create(
+            event_class,
+            id=id,
+            timestamp=ctx.now,
+            tenant_id=ctx.tenant_id,
+            meta=_event_meta(ctx, ctx.tenant_id, claim_ref),
+            **fields,
+        )
+
+    @classmethod
+    def _is_claim_root(cls) -> bool:
+        return bool(getattr(cls, "IS_CLAIM_ROOT", False))
+
+
+def _event_meta(ctx: CommandContext, tenant_id: str, claim_ref: str) -> dict[str, str]:
+    meta = ctx.meta()
+    meta["tenant_id"] = tenant_id
+    meta["claim_id"] = claim_ref
+    return meta

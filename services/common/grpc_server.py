@@ -1,0 +1,203 @@
+"""grpc.aio bootstrap: health, reflection, metadata → CommandContext, the one error → status table."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+
+from services.common import errors
+from services.common.context import CommandContext
+from services.common.telemetry import current_traceparent, server_span
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+T = TypeVar("T")
+
+# Internal metadata set by the gateway after authentication (never trusted from partners).
+TENANT_HEADER = "x-tenant-id"
+ACTOR_HEADER = "x-actor"
+ROLES_HEADER = "x-roles"
+REQUEST_HEADER = "x-request-id"
+
+
+@dataclass(frozen=True)
+class ServicerBinding:
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: Any
+    service_name: str  # full name, e.g. "oonledger.claims.v1.ClaimsService"
+
+
+def _status(code: grpc.StatusCode, message: str, details: Sequence[Any] = ()) -> grpc.Status:
+    proto = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
+    for detail in details:
+        packed = any_pb2.Any()
+        packed.Pack(detail)
+        proto.details.append(packed)
+    return rpc_status.to_status(proto)
+
+
+def status_for(exc: BaseException) -> grpc.Status | None:
+    """The single mapping from domain/application exceptions to gRPC statuses."""
+    if isinstance(exc, errors.InvalidArgument):
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in exc.violations
+            ]
+        )
+        return _status(grpc.StatusCode.INVALID_ARGUMENT, str(exc), [bad_request])
+    table: list[tuple[type[BaseException], grpc.StatusCode]] = [
+        (errors.NotFound, grpc.StatusCode.NOT_FOUND),
+        (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+        (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+        (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+        (errors.Conflict, grpc.StatusCode.ABORTED),
+    ]
+    for kind, code in table:
+        if isinstance(exc, kind):
+            return _status(code, str(exc) or code.name)
+    return None
+
+
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    return {
+        key: value
+        for key, value in (context.invocation_metadata() or ())
+        if isinstance(value, str)
+    }
+
+
+def command_context(metadata: dict[str, str], now: datetime | None = None) -> CommandContext:
+    tenant = metadata.get(TENANT_HEADER, "").strip()
+    if not tenant:
+        raise errors.InvalidArgument("the x-tenant-id metadata is required", field=TENANT_HEADER)
+    traceparent, tracestate = current_traceparent()
+    request_id = metadata.get(REQUEST_HEADER, "").strip()
+    return CommandContext(
+        tenant_id=tenant,
+        actor=metadata.get(ACTOR_HEADER, "").strip() or "unknown",
+        now=now or datetime.now(UTC),
+        roles=frozenset(r.strip() for r in metadata.get(ROLES_HEADER, "").split(",") if r.strip()),
+        request_id=request_id,
+        correlation_id=metadata.get("x-correlation-id", "") or request_id,
+        traceparent=traceparent or metadata.get("traceparent", ""),
+        tracestate=tracestate,
+    )
+
+
+async def _abort_for(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    status = status_for(exc)
+    if status is None:
+        log.exception("unexpected error", exc_info=exc)
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+    await context.abort_with_status(status)
+
+
+def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a unary servicer method `(self, request, ctx: CommandContext, context)`.
+
+    Builds the CommandContext from metadata, opens a server span, maps exceptions once.
+    """
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        metadata = _metadata(context)
+        with server_span(method.__name__, metadata):
+            try:
+                ctx = command_context(metadata)
+                return await method(self, request, ctx, context)
+            except errors.DomainError as exc:
+                await _abort_for(context, exc)
+
+    return wrapper
+
+
+def rpc_stream(method: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    """Like `rpc`, for server-streaming methods written as async generators."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        metadata = _metadata(context)
+        with server_span(method.__name__, metadata):
+            try:
+                ctx = command_context(metadata)
+                async for item in method(self, request, ctx, context):
+                    yield item
+            except errors.DomainError as exc:
+                await _abort_for(context, exc)
+
+    return wrapper
+
+
+class Blocking:
+    """Runs the synchronous eventsourcing library off the event loop, in a bounded pool."""
+
+    def __init__(self, threads: int) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="app")
+
+    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        if kwargs:
+            return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(self.executor, fn, *args)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+class GrpcServer:
+    def __init__(self, host: str, port: int, bindings: Sequence[ServicerBinding]):
+        self.host = host
+        self.requested_port = port
+        self.bindings = list(bindings)
+        self.server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        self.port = 0
+        self._health = health.aio.HealthServicer()
+
+    async def start(self) -> int:
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
+        names = [b.service_name for b in self.bindings]
+        for binding in self.bindings:
+            binding.add_to_server(binding.servicer, self.server)
+        reflection.enable_server_reflection(
+            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            self.server,
+        )
+        self.port = self.server.add_insecure_port(f"{self.host}:{self.requested_port}")
+        await self.set_serving(False)
+        await self.server.start()
+        return self.port
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ["", *[b.service_name for b in self.bindings]]:
+            await self._health.set(name, status)
+
+    async def stop(self, grace: float) -> None:
+        await self.set_serving(False)
+        await self.server.stop(grace)

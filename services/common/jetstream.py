@@ -1,0 +1,58 @@
+"""NATS connection and the JetStream streams the project uses (one per service + dead letters)."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("claims", "negotiation", "settlement", "fees", "ledger")
+DUPLICATE_WINDOW_SECONDS = 15 * 60
+
+
+async def connect(settings: Settings, name: str | None = None) -> NATS:
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats: %s", exc)
+
+    return await nats.connect(
+        servers=[url.strip() for url in settings.nats_url.split(",")],
+        name=name or f"oonledger-{settings.service}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        error_cb=on_error,
+    )
+
+
+def stream_config(settings: Settings, service: str, replicas: int = 1) -> StreamConfig:
+    return StreamConfig(
+        name=settings.stream_for(service),
+        subjects=[f"{settings.subject_prefix_for(service)}.>"],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        num_replicas=replicas,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream, or update it in place when it exists with other settings."""
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        await js.update_stream(config)
+
+
+async def ensure_streams(
+    js: JetStreamContext, settings: Settings, services: tuple[str, ...] = SERVICES
+) -> None:
+    names = dict.fromkeys((*services, settings.service, "deadletter"))
+    for service in names:
+        await ensure_stream(js, stream_config(settings, service, settings.stream_replicas))

@@ -1,0 +1,148 @@
+"""The outbox relay: the service's notification log → JetStream, in order, at least once.
+
+One active relay per service (a PostgreSQL advisory lock); its checkpoint lives in the
+service's schema and advances only after JetStream acknowledged the batch. A crash re-publishes
+from the checkpoint and JetStream's dedupe (`Nats-Msg-Id = <service>:<notification id>`)
+absorbs the repeats; consumers also track what they processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from datetime import UTC, datetime
+
+import asyncpg
+from nats.js import JetStreamContext
+
+from services.common.eventstore import ServiceApplication
+from services.common.settings import Settings
+from services.common.wire import build_envelope, subject_for
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+IDLE_POLL_SECONDS = 1.0
+
+
+def _lock_key(schema: str) -> int:
+    digest = hashlib.sha256(f"relay:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class Relay:
+    def __init__(
+        self,
+        app: ServiceApplication,
+        settings: Settings,
+        js: JetStreamContext,
+        pool: asyncpg.Pool,
+        executor: object,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.js = js
+        self.pool = pool
+        self.executor = executor
+        self.prefix = settings.subject_prefix_for(settings.service)
+        self.stream = settings.stream_for(settings.service)
+        self._wake = asyncio.Event()
+        self.published_through = 0
+        self.holds_lock = False
+
+    def wake(self) -> None:
+        """Thread-safe: called after each local commit."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.app.on_recorded(self.wake)
+        schema = self.settings.schema
+        async with self.pool.acquire() as lock_conn:
+            await lock_conn.execute(
+                f'CREATE TABLE IF NOT EXISTS "{schema}".relay_checkpoint '
+                "(stream text PRIMARY KEY, notification_id bigint NOT NULL)"
+            )
+            await lock_conn.add_listener(self.app.recorder.channel_name, self._on_notify)
+            try:
+                while not await lock_conn.fetchval(
+                    "SELECT pg_try_advisory_lock($1)", _lock_key(schema)
+                ):
+                    await self._sleep(IDLE_POLL_SECONDS)  # another replica is relaying
+                self.holds_lock = True
+                log.info("%s relay active", self.settings.service)
+                await self._relay_forever(lock_conn)
+            finally:
+                self.holds_lock = False
+                if not lock_conn.is_closed():
+                    await lock_conn.remove_listener(self.app.recorder.channel_name, self._on_notify)
+                    await lock_conn.execute("SELECT pg_advisory_unlock_all()")
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def _relay_forever(self, conn: asyncpg.Connection) -> None:
+        schema = self.settings.schema
+        checkpoint = await conn.fetchval(
+            f'SELECT notification_id FROM "{schema}".relay_checkpoint WHERE stream = $1',
+            self.stream,
+        )
+        position = int(checkpoint or 0)
+        loop = asyncio.get_running_loop()
+        while True:
+            notifications = await loop.run_in_executor(
+                self.executor,  # type: ignore[arg-type]
+                lambda: self.app.recorder.select_notifications(
+                    start=position, limit=BATCH_SIZE, inclusive_of_start=False
+                ),
+            )
+            if not notifications:
+                await self._sleep(IDLE_POLL_SECONDS)
+                continue
+            try:
+                await self._publish(notifications)
+            except Exception:
+                log.exception("%s relay: publish failed; retrying", self.settings.service)
+                await self._sleep(IDLE_POLL_SECONDS)
+                continue
+            position = notifications[-1].id
+            await conn.execute(
+                f'INSERT INTO "{schema}".relay_checkpoint (stream, notification_id) '
+                "VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE SET notification_id = $2",
+                self.stream,
+                position,
+            )
+            self.published_through = position
+
+    async def _publish(self, notifications: list) -> None:  # type: ignore[type-arg]
+        now = datetime.now(UTC)
+        futures = []
+        for notification in notifications:
+            event = self.app.mapper.to_domain_event(notification)
+            envelope = build_envelope(self.settings.service, notification.id, event, now)
+            headers = {"Nats-Msg-Id": envelope.event_id}
+            if envelope.traceparent:
+                headers["traceparent"] = envelope.traceparent
+            futures.append(
+                await self.js.publish_async(
+                    subject_for(self.prefix, envelope),
+                    envelope.SerializeToString(),
+                    headers=headers,
+                    stream=self.stream,
+                )
+            )
+        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+        log.debug("%s relay published %d (%d dup)", self.settings.service, len(acks),
+                  sum(1 for a in acks if a.duplicate))

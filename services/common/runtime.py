@@ -1,0 +1,164 @@
+"""Composition and lifecycle of one service process.
+
+Start-up order: pools → NATS streams → application → gRPC server (health NOT_SERVING) →
+relay and consumer tasks → SERVING. SIGTERM/SIGINT: NOT_SERVING → stop(grace) → drain → close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
+from services.common import jetstream, telemetry
+from services.common.consumer import Consumer, ProjectionProcessor, Subscription
+from services.common.eventstore import ServiceApplication
+from services.common.grpc_server import Blocking, GrpcServer, ServicerBinding
+from services.common.relay import Relay
+from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Infrastructure:
+    """What a service's composition root receives."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    nc: NATS
+    js: JetStreamContext
+    blocking: Blocking
+
+
+@dataclass
+class ServiceParts:
+    """What a service's composition root returns."""
+
+    bindings: list[ServicerBinding]
+    app: ServiceApplication | None = None
+    subscriptions: list[Subscription] = field(default_factory=list)
+    # Read-model DDL and similar, run before serving (idempotent).
+    migrations: list[Callable[[asyncpg.Pool], Awaitable[None]]] = field(default_factory=list)
+    # Long-running extra tasks (schedulers, checkpoint signers); restarted if they crash.
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+Builder = Callable[[Infrastructure], ServiceParts | Awaitable[ServiceParts]]
+
+
+class ServiceRuntime:
+    def __init__(self, settings: Settings, builder: Builder) -> None:
+        self.settings = settings
+        self.builder = builder
+        self.parts: ServiceParts | None = None
+        self.infra: Infrastructure | None = None
+        self.server: GrpcServer | None = None
+        self.relay: Relay | None = None
+        self.consumers: list[Consumer] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def port(self) -> int:
+        return self.server.port if self.server else 0
+
+    @property
+    def address(self) -> str:
+        return f"{self.settings.grpc_host}:{self.port}"
+
+    async def start(self) -> None:
+        settings = self.settings
+        telemetry.configure(settings.service)
+        pool = await asyncpg.create_pool(
+            settings.database_url, min_size=1, max_size=max(4, settings.db_pool_size)
+        )
+        nc = await jetstream.connect(settings)
+        js = nc.jetstream()
+        await jetstream.ensure_streams(js, settings)
+        blocking = Blocking(threads=settings.db_pool_size + 2)
+        self.infra = Infrastructure(settings, pool, nc, js, blocking)
+        built = self.builder(self.infra)
+        self.parts = await built if inspect.isawaitable(built) else built
+        for migrate in self.parts.migrations:
+            await migrate(pool)
+        for sub in self.parts.subscriptions:
+            if isinstance(sub.processor, ProjectionProcessor):
+                await sub.processor.migrate()
+        self.server = GrpcServer(settings.grpc_host, settings.grpc_port, self.parts.bindings)
+        await self.server.start()
+        if self.parts.app is not None:
+            self.relay = Relay(self.parts.app, settings, js, pool, blocking.executor)
+            self._spawn("relay", self.relay.run)
+        for sub in self.parts.subscriptions:
+            consumer = Consumer(js, settings, sub)
+            self.consumers.append(consumer)
+            self._spawn(consumer.durable, consumer.run)
+        for index, task in enumerate(self.parts.background):
+            self._spawn(f"background-{index}", task)
+        await self.server.set_serving(True)
+        log.info("%s serving on %s", settings.service, self.address)
+
+    def _spawn(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+        async def supervised() -> None:
+            while True:
+                try:
+                    await factory()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s/%s crashed; restarting", self.settings.service, name)
+                    await asyncio.sleep(1)  # back off before restarting a crashed task
+
+        self._tasks.append(asyncio.create_task(supervised(), name=f"{self.settings.service}:{name}"))
+
+    async def stop(self, grace: float = 5.0) -> None:
+        if self.server is not None:
+            await self.server.stop(grace)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.parts is not None:
+            for hook in self.parts.on_stop:
+                await hook()
+        if self.infra is not None:
+            with contextlib.suppress(Exception):
+                await self.infra.nc.drain()
+            await self.infra.pool.close()
+            self.infra.blocking.shutdown()
+        if self.parts is not None and self.parts.app is not None:
+            self.parts.app.close()
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("%s stopping", self.settings.service)
+        await self.stop(grace=float(os.environ.get("OON_SHUTDOWN_GRACE", "10")))
+
+
+def run_service(service: str, builder: Builder, **overrides: Any) -> None:
+    """Entry point used by each `services/<svc>/main.py`."""
+    logging.basicConfig(
+        level=os.environ.get("OON_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings.from_env(service, **overrides)
+    asyncio.run(ServiceRuntime(settings, builder).serve_forever())

@@ -1,0 +1,104 @@
+"""Process configuration, read once from the environment at start-up (fail fast, never at import)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_GRPC_PORTS: Mapping[str, int] = {
+    "gateway": 50050,
+    "claims": 50051,
+    "negotiation": 50052,
+    "settlement": 50053,
+    "fees": 50054,
+    "ledger": 50055,
+}
+
+# Well-known key used only when OON_DEV_MODE=1 and no key is configured (local runs and tests).
+DEV_CIPHER_KEY = "b25sZWRnZXItZGV2LW9ubHktbm90LWEtc2VjcmV0ISE="
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or malformed; the process must not start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    database_url: str
+    nats_url: str
+    namespace: str = ""
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 0
+    cipher_key: str = DEV_CIPHER_KEY
+    dev_mode: bool = False
+    db_pool_size: int = 8
+    stream_replicas: int = 1
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(
+        cls, service: str, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> Settings:
+        env = os.environ if environ is None else environ
+        prefix = service.upper()
+        missing = [name for name in ("DATABASE_URL", "NATS_URL") if not env.get(name)]
+        if missing:
+            raise ConfigurationError(
+                f"{service}: missing required environment variable(s): {', '.join(missing)}"
+            )
+        namespace = env.get("OON_NAMESPACE", "")
+        if namespace and not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", namespace):
+            raise ConfigurationError("OON_NAMESPACE must match [a-z][a-z0-9_]{0,30}")
+        dev_mode = env.get("OON_DEV_MODE", "0").lower() in ("1", "true", "yes")
+        cipher_key = env.get("OON_CIPHER_KEY", "")
+        if not cipher_key:
+            if not dev_mode:
+                raise ConfigurationError(
+                    "OON_CIPHER_KEY is required (base64 AES key for personal health information "
+                    "at rest); set OON_DEV_MODE=1 to use the development key locally"
+                )
+            cipher_key = DEV_CIPHER_KEY
+        port_text = env.get(f"{prefix}_GRPC_PORT", str(DEFAULT_GRPC_PORTS.get(service, 0)))
+        try:
+            grpc_port = int(port_text)
+            pool = int(env.get(f"{prefix}_DB_POOL_SIZE", env.get("OON_DB_POOL_SIZE", "8")))
+            replicas = int(env.get("OON_STREAM_REPLICAS", "1"))
+        except ValueError as exc:
+            raise ConfigurationError(f"{service}: {exc}") from exc
+        values: dict[str, object] = dict(
+            service=service,
+            database_url=env["DATABASE_URL"],
+            nats_url=env["NATS_URL"],
+            namespace=namespace,
+            grpc_host=env.get(f"{prefix}_GRPC_HOST", env.get("OON_GRPC_HOST", "127.0.0.1")),
+            grpc_port=grpc_port,
+            cipher_key=cipher_key,
+            dev_mode=dev_mode,
+            db_pool_size=pool,
+            stream_replicas=replicas,
+            extra={k: v for k, v in env.items() if k.startswith(f"{prefix}_")},
+        )
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    # Names derived from the namespace keep test runs (and tenants of a shared server) apart.
+    def schema_for(self, service: str) -> str:
+        return f"{self.namespace}_{service}" if self.namespace else service
+
+    @property
+    def schema(self) -> str:
+        return self.schema_for(self.service)
+
+    def stream_for(self, service: str) -> str:
+        base = f"OON_{service.upper()}"
+        return f"{self.namespace.upper()}_{base}" if self.namespace else base
+
+    def subject_prefix_for(self, service: str) -> str:
+        return f"{self.namespace}.oon.{service}" if self.namespace else f"oon.{service}"
+
+    @property
+    def dead_letter_stream(self) -> str:
+        return self.stream_for("deadletter")

@@ -1,0 +1,141 @@
+"""pytest fixtures shared by every service's tests (loaded from the root conftest.py).
+
+Hermetic by default: an embedded PostgreSQL and a nats-server on free ports, started once per
+test session. With DATABASE_URL and NATS_URL set, those servers are used instead. Every session
+gets its own namespace, so schemas and streams never collide with other runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+import pytest
+
+from services.common.localservers import LocalNats, LocalPostgres
+from services.common.runtime import Builder, ServiceRuntime
+from services.common.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class InfraUrls:
+    database_url: str
+    nats_url: str
+
+
+@pytest.fixture(scope="session")
+def infra_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfraUrls]:
+    database_url = os.environ.get("DATABASE_URL")
+    nats_url = os.environ.get("NATS_URL")
+    started: list[Any] = []
+    base = tmp_path_factory.mktemp("servers")
+    if not database_url:
+        postgres = LocalPostgres(base / "pgdata")
+        database_url = postgres.start()
+        started.append(postgres)
+    if not nats_url:
+        nats_server = LocalNats(base / "nats")
+        nats_url = nats_server.start()
+        started.append(nats_server)
+    yield InfraUrls(database_url, nats_url)
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def namespace() -> str:
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="session")
+def make_settings(infra_urls: InfraUrls, namespace: str) -> Callable[..., Settings]:
+    def make(service: str, **overrides: Any) -> Settings:
+        env = {
+            "DATABASE_URL": infra_urls.database_url,
+            "NATS_URL": infra_urls.nats_url,
+            "OON_NAMESPACE": namespace,
+            "OON_DEV_MODE": "1",
+            f"{service.upper()}_GRPC_PORT": "0",
+        }
+        return Settings.from_env(service, env, **overrides)
+
+    return make
+
+
+class ServiceRunner:
+    """Starts services in-process (gRPC on port 0) and stops them all at the end."""
+
+    def __init__(self, make_settings: Callable[..., Settings]) -> None:
+        self.make_settings = make_settings
+        self.running: list[ServiceRuntime] = []
+
+    async def start(self, service: str, builder: Builder, **overrides: Any) -> ServiceRuntime:
+        runtime = ServiceRuntime(self.make_settings(service, **overrides), builder)
+        await runtime.start()
+        self.running.append(runtime)
+        return runtime
+
+    async def stop(self, runtime: ServiceRuntime) -> None:
+        await runtime.stop(grace=1)
+        self.running.remove(runtime)
+
+    async def stop_all(self) -> None:
+        for runtime in reversed(list(self.running)):
+            await self.stop(runtime)
+
+
+@pytest.fixture(scope="session")
+async def service_runner(make_settings: Callable[..., Settings]) -> AsyncIterator[ServiceRunner]:
+    runner = ServiceRunner(make_settings)
+    yield runner
+    await runner.stop_all()
+
+
+def channel_to(runtime: ServiceRuntime) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(f"127.0.0.1:{runtime.port}")
+
+
+def call_metadata(
+    tenant: str,
+    actor: str = "tester@example.com",
+    roles: Sequence[str] = ("negotiator", "provider_approver", "auditor", "finance", "admin"),
+    request_id: str | None = None,
+) -> tuple[tuple[str, str], ...]:
+    """The internal metadata the gateway sets after authenticating a caller."""
+    return (
+        ("x-tenant-id", tenant),
+        ("x-actor", actor),
+        ("x-roles", ",".join(roles)),
+        ("x-request-id", request_id or uuid.uuid4().hex),
+    )
+
+
+async def eventually(
+    probe: Callable[[], T | Awaitable[T]], timeout: float = 15.0, interval: float = 0.05
+) -> T:
+    """Poll `probe` until it returns a truthy value (or stops raising AssertionError)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            result = probe()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return result  # type: ignore[return-value]
+        except AssertionError as exc:
+            last_error = exc
+        if loop.time() > deadline:
+            if last_error is not None:
+                raise last_error
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)  # polling interval, bounded by the deadline

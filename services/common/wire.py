@@ -1,0 +1,111 @@
+"""Derive the wire form (EventEnvelope) of a stored domain event mechanically.
+
+The payload is canonical JSON of the event's own fields: sorted keys, no whitespace, UTF-8;
+dates/datetimes ISO-8601, UUIDs as strings, Decimals as strings; PHI fields removed.
+Consumers read it back with `decode_payload`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
+
+CONTENT_TYPE = "application/json; canonical"
+_ENVELOPE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
+)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    raise TypeError(f"cannot put {type(value).__name__} on the wire")
+
+
+def canonical_json(data: Any) -> bytes:
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    ).encode("utf-8")
+
+
+def decode_payload(envelope: EventEnvelope) -> dict[str, Any]:
+    return json.loads(envelope.payload) if envelope.payload else {}
+
+
+def event_payload(event: Any) -> dict[str, Any]:
+    phi = getattr(type(event), "PHI_FIELDS", frozenset())
+    fields = {
+        name: value
+        for name, value in vars(event).items()
+        if name not in _ENVELOPE_FIELDS and not name.startswith("_") and name not in phi
+    }
+    if phi:
+        fields["phi_redacted"] = sorted(phi)
+    return fields
+
+
+def aggregate_type_of(event: Any) -> str:
+    qualname = type(event).__qualname__
+    return qualname.split(".")[0] if "." in qualname else qualname
+
+
+def to_timestamp(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value.astimezone(UTC))
+    return ts
+
+
+def build_envelope(
+    service: str, notification_id: int, event: Any, recorded_at: datetime
+) -> EventEnvelope:
+    meta: dict[str, str] = dict(getattr(event, "meta", {}) or {})
+    return EventEnvelope(
+        event_id=f"{service}:{notification_id}",
+        service=service,
+        notification_id=notification_id,
+        tenant_id=meta.get("tenant_id", ""),
+        claim_id=meta.get("claim_id", ""),
+        aggregate_type=aggregate_type_of(event),
+        aggregate_id=str(event.originator_id),
+        aggregate_version=int(event.originator_version),
+        event_type=type(event).__name__,
+        schema_version=int(getattr(type(event), "class_version", 1)),
+        occurred_at=to_timestamp(event.timestamp),
+        recorded_at=to_timestamp(recorded_at),
+        actor=meta.get("actor", ""),
+        request_id=meta.get("request_id", ""),
+        correlation_id=meta.get("correlation_id", ""),
+        causation_id=meta.get("causation_id", ""),
+        traceparent=meta.get("traceparent", ""),
+        tracestate=meta.get("tracestate", ""),
+        payload=canonical_json(event_payload(event)),
+        payload_content_type=CONTENT_TYPE,
+    )
+
+
+def subject_for(prefix: str, envelope: EventEnvelope) -> str:
+    return f"{prefix}.{_snake(envelope.aggregate_type)}.{envelope.event_type}"
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
