@@ -149,3 +149,38 @@ def version_in_force(versions: Sequence[ScheduleVersion], day: dt.date) -> Sched
         if version.in_force_on(day):
             return version
     return None
+
+
+def terms_to_record(terms: FeeTerms) -> dict[str, object]:
+    """Plain JSON-able form stored in events (enums as their values, tiers as pairs)."""
+    return {
+        "default_tiers": [[t.floor_cents, t.rate_bps] for t in terms.default_tiers],
+        "open_negotiation_tiers": [[t.floor_cents, t.rate_bps]
+                                   for t in terms.open_negotiation_tiers],
+        "idr_tiers": [[t.floor_cents, t.rate_bps] for t in terms.idr_tiers],
+        "base": terms.base.value,
+        "include_interest": terms.include_interest,
+        "minimum_cents": terms.minimum_cents,
+        "cap_cents": terms.cap_cents,
+        "flat_fee_cents": terms.flat_fee_cents,
+        "pass_through_idr_fees": terms.pass_through_idr_fees,
+    }
+
+
+def terms_from_record(record: dict[str, object]) -> FeeTerms:
+    def tiers(name: str) -> tuple[Tier, ...]:
+        pairs: list[list[int]] = record.get(name) or []  # type: ignore[assignment]
+        return tuple(Tier(int(floor), int(rate)) for floor, rate in pairs)
+
+    cap = record.get("cap_cents")
+    return FeeTerms(
+        default_tiers=tiers("default_tiers"),
+        open_negotiation_tiers=tiers("open_negotiation_tiers"),
+        idr_tiers=tiers("idr_tiers"),
+        base=FeeBase(str(record.get("base") or FeeBase.INCREMENTAL.value)),
+        include_interest=bool(record.get("include_interest")),
+        minimum_cents=int(record.get("minimum_cents") or 0),  # type: ignore[call-overload]
+        cap_cents=None if cap is None else int(cap),  # type: ignore[call-overload]
+        flat_fee_cents=int(record.get("flat_fee_cents") or 0),  # type: ignore[call-overload]
+        pass_through_idr_fees=bool(record.get("pass_through_idr_fees")),
+    )
