@@ -19,6 +19,9 @@ from psycopg import sql
 from deploy.catalog import SCHEMA_OWNERS
 
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
+# Serialises concurrent runs (a retried Job beside its first attempt, several init containers):
+# two concurrent `CREATE SCHEMA IF NOT EXISTS` of one name can still fail on the catalog's key.
+_ADVISORY_LOCK_KEY = 0x00_0E_D6_E5  # arbitrary, fixed: "OON schema set-up"
 
 
 def schema_names(namespace: str, services: Iterable[str] = SCHEMA_OWNERS) -> list[str]:
@@ -48,6 +51,7 @@ def apply(database_url: str, planned: Sequence[sql.Composed]) -> None:
     # One transaction: either every schema exists afterwards or none was added.
     with psycopg.connect(database_url, connect_timeout=10) as connection:
         with connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
             for statement in planned:
                 connection.execute(statement)
 
