@@ -37,8 +37,6 @@ class ClientBilling(TenantAggregate):
             aggregate.invoices[self.invoice_id] = self
             aggregate.invoiced_line_ids.update(line["line_id"] for line in self.lines)
 
-    tenant_id: str  # set by the creation event (TenantAggregate)
-
     def __init__(self, client_id: str) -> None:
         self.client_id = client_id
         self.invoices: dict[str, ClientBilling.InvoiceIssued] = {}
@@ -53,7 +51,7 @@ class ClientBilling(TenantAggregate):
                      candidates: list[dict[str, Any]]) -> str:
         """Issue the period's invoice from `candidates` (line records); closing a period twice
         returns the invoice already issued, unchanged."""
-        invoice_id = invoice_id_for(self.tenant_id, self.client_id, start, end)
+        invoice_id = invoice_id_for(ctx.tenant_id, self.client_id, start, end)
         if invoice_id in self.invoices:
             return invoice_id
         by_id = {line["line_id"]: line for line in candidates}

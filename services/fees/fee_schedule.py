@@ -7,7 +7,7 @@ from typing import Any
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
-from services.common.errors import FieldViolation, InvalidArgument
+from services.common.errors import InvalidArgument
 from services.common.ids import deterministic_id
 from services.fees.schedule import (
     FeeTerms,
@@ -65,7 +65,7 @@ class FeeSchedule(TenantAggregate):
             return self.version_for_request(ctx.request_id)
         violations = validate_new_version(self.versions, effective_from, effective_until, terms)
         if violations:
-            raise InvalidArgument([FieldViolation(v.field, v.description) for v in violations])
+            raise InvalidArgument(violations)
         number = len(self.versions) + 1
         self._record(self.FeeScheduleVersionPublished, ctx, version=number,
                      effective_from=effective_from, effective_until=effective_until,

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services.fees.violations import FieldViolation
+from services.common.errors import FieldViolation
 
 INVOICE_NAMESPACE = uuid.UUID("0b8d7c6e-3a41-4e57-8f0d-5c2b9e1a4d73")
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from services.common.errors import FieldViolation
 from services.fees.money import BASIS_POINTS_PER_UNIT
-from services.fees.violations import FieldViolation
 
 
 class FeeBase(StrEnum):
