@@ -1,0 +1,510 @@
+"""The Settlement aggregate: what the plan owes on one claim, what it paid, and the book entries.
+
+Pure: no I/O and no clock; time, ids and the caller arrive in the `CommandContext` and arguments.
+Every money event carries its balanced journal transactions (`journal`), so the book is part of
+the system of record and the read model only mirrors it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from services.common.aggregate import TenantAggregate
+from services.common.context import CommandContext
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.common.ids import deterministic_id
+from services.settlement.balance_billing import check_patient_balance
+from services.settlement.postings import Account, JournalTransaction, Posting, transfer
+from services.settlement.terms import (
+    SettlementSource,
+    SettlementStatus,
+    payment_due_date,
+    settlement_status,
+)
+
+INITIAL_PAYMENT_ID = "initial"
+
+
+class PaymentMethod:
+    """Manual posting methods, plus the 835 BPR04 values an ERA payment carries."""
+
+    CHECK = "check"
+    EFT = "eft"
+    VIRTUAL_CARD = "virtual_card"
+    MANUAL = frozenset({CHECK, EFT, VIRTUAL_CARD})
+
+
+@dataclass
+class PaymentRecord:
+    payment_id: str
+    amount_cents: int
+    method: str
+    reference: str
+    payer_claim_control_number: str
+    paid_on: date
+    transaction: dict[str, Any]
+    reversed: bool = False
+
+
+def settlement_id_for(tenant_id: str, claim_id: str) -> UUID:
+    """One settlement per claim (or per IDR dispute line, which names its own claim)."""
+    return deterministic_id(tenant_id, "settlement", claim_id)
+
+
+def _journal(*transactions: JournalTransaction) -> list[dict[str, Any]]:
+    return [t.as_dict() for t in transactions]
+
+
+class Settlement(TenantAggregate):
+    class SettlementOpened(TenantAggregate.Created):
+        claim_id: str
+        source: str
+        source_ref: str
+        payer_key: str
+        agreed_total_cents: int
+        patient_cost_sharing_cents: int
+        already_paid_cents: int
+        initial_payment_icn: str
+        decided_on: date
+        due_date: date
+        nsa_protected: bool
+        journal: list[dict[str, Any]]
+
+    def __init__(  # called by eventsourcing with the SettlementOpened fields
+        self,
+        claim_id: str,
+        source: str,
+        source_ref: str,
+        payer_key: str,
+        agreed_total_cents: int,
+        patient_cost_sharing_cents: int,
+        already_paid_cents: int,
+        initial_payment_icn: str,
+        decided_on: date,
+        due_date: date,
+        nsa_protected: bool,
+        journal: list[dict[str, Any]],
+    ) -> None:
+        self.claim_id = claim_id
+        self.source = source
+        self.source_ref = source_ref
+        self.payer_key = payer_key
+        self.agreed_total_cents = agreed_total_cents
+        self.patient_cost_sharing_cents = patient_cost_sharing_cents
+        self.patient_balance_cents = patient_cost_sharing_cents
+        self.decided_on = decided_on
+        self.due_date = due_date
+        self.nsa_protected = nsa_protected
+        self.payments: dict[str, PaymentRecord] = {}
+        self.paid_cents = 0
+        self.interest_cents = 0
+        self.recouped_cents = 0
+        self.last_variance: tuple[str, int] = ("", 0)
+        self.overdue_flagged = False
+        if already_paid_cents:
+            self.payments[INITIAL_PAYMENT_ID] = PaymentRecord(
+                payment_id=INITIAL_PAYMENT_ID,
+                amount_cents=already_paid_cents,
+                method="initial_adjudication",
+                reference="",
+                payer_claim_control_number=initial_payment_icn,
+                paid_on=decided_on,
+                transaction=journal[-1],
+            )
+            self.paid_cents = already_paid_cents
+
+    # -- events -------------------------------------------------------------------------------
+    class PaymentPosted(TenantAggregate.Event):
+        payment_id: str
+        amount_cents: int
+        method: str
+        reference: str
+        payer_claim_control_number: str
+        paid_on: date
+        remittance_id: str
+        journal: list[dict[str, Any]]
+
+        def apply(self, aggregate: Settlement) -> None:
+            aggregate.payments[self.payment_id] = PaymentRecord(
+                payment_id=self.payment_id,
+                amount_cents=self.amount_cents,
+                method=self.method,
+                reference=self.reference,
+                payer_claim_control_number=self.payer_claim_control_number,
+                paid_on=self.paid_on,
+                transaction=self.journal[0],
+            )
+            aggregate.paid_cents += self.amount_cents
+
+    class PaymentReversed(TenantAggregate.Event):
+        payment_id: str
+        amount_cents: int
+        reason: str
+        remittance_id: str
+        reference: str
+        journal: list[dict[str, Any]]
+
+        def apply(self, aggregate: Settlement) -> None:
+            aggregate.payments[self.payment_id].reversed = True
+            aggregate.paid_cents -= self.amount_cents
+
+    class RecoupmentPosted(TenantAggregate.Event):
+        recoupment_id: str
+        amount_cents: int
+        reference: str
+        remittance_id: str
+        posted_on: date
+        journal: list[dict[str, Any]]
+
+        def apply(self, aggregate: Settlement) -> None:
+            aggregate.paid_cents -= self.amount_cents
+            aggregate.recouped_cents += self.amount_cents
+
+    class InterestPosted(TenantAggregate.Event):
+        interest_id: str
+        amount_cents: int
+        reference: str
+        remittance_id: str
+        posted_on: date
+        journal: list[dict[str, Any]]
+
+        def apply(self, aggregate: Settlement) -> None:
+            aggregate.interest_cents += self.amount_cents
+
+    class SettlementUnderpaid(TenantAggregate.Event):
+        plan_share_cents: int
+        paid_cents: int
+        shortfall_cents: int
+
+        def apply(self, aggregate: Settlement) -> None:
+            aggregate.last_variance = ("underpaid", self.shortfall_cents)
+
+    class SettlementOverpaid(TenantAggregate.Event):
+        plan_share_cents: int
+        paid_cents: int
+        excess_cents: int
+
+        def apply(self, aggregate: Settlement) -> None:
+            aggregate.last_variance = ("overpaid", self.excess_cents)
+
+    class SettlementPaidInFull(TenantAggregate.Event):
+        plan_share_cents: int
+        paid_cents: int
+
+        def apply(self, aggregate: Settlement) -> None:
+            aggregate.last_variance = ("paid", 0)
+
+    class SettlementOverdue(TenantAggregate.Event):
+        due_date: date
+        as_of: date
+        outstanding_cents: int
+
+        def apply(self, aggregate: Settlement) -> None:
+            aggregate.overdue_flagged = True
+
+    class PatientResponsibilityRecorded(TenantAggregate.Event):
+        amount_cents: int
+        previous_cents: int
+        journal: list[dict[str, Any]]
+
+        def apply(self, aggregate: Settlement) -> None:
+            aggregate.patient_balance_cents = self.amount_cents
+
+    # -- creation -----------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        ctx: CommandContext,
+        *,
+        claim_id: str,
+        source: SettlementSource,
+        source_ref: str,
+        payer_key: str,
+        agreed_total_cents: int,
+        patient_cost_sharing_cents: int,
+        already_paid_cents: int,
+        decided_on: date,
+        nsa_protected: bool,
+        initial_payment_icn: str = "",
+    ) -> Settlement:
+        if agreed_total_cents <= 0:
+            raise InvalidArgument("must be positive", field="agreed_total_cents")
+        if not 0 <= patient_cost_sharing_cents <= agreed_total_cents:
+            raise InvalidArgument(
+                "must be between 0 and the agreed total", field="patient_cost_sharing_cents"
+            )
+        if already_paid_cents < 0:
+            raise InvalidArgument("must not be negative", field="already_paid_cents")
+        settlement_id = settlement_id_for(ctx.tenant_id, claim_id)
+        opening = JournalTransaction(
+            f"{settlement_id}/1/open",
+            f"{source.value} {source_ref}: total out-of-network rate",
+            (
+                Posting(Account.PAYER_RECEIVABLE, agreed_total_cents - patient_cost_sharing_cents),
+                Posting(Account.PATIENT_RESPONSIBILITY, patient_cost_sharing_cents),
+                Posting(Account.SETTLEMENT_REVENUE, -agreed_total_cents),
+            ),
+        )
+        transactions = [opening]
+        if already_paid_cents:
+            transactions.append(
+                transfer(
+                    f"{settlement_id}/1/initial",
+                    "payer's initial payment before the agreement",
+                    Account.PROVIDER_CASH,
+                    Account.PAYER_RECEIVABLE,
+                    already_paid_cents,
+                )
+            )
+        settlement: Settlement = cls._start(
+            cls.SettlementOpened,
+            ctx,
+            id=settlement_id,
+            claim_id=claim_id,
+            source=source.value,
+            source_ref=source_ref,
+            payer_key=payer_key,
+            agreed_total_cents=agreed_total_cents,
+            patient_cost_sharing_cents=patient_cost_sharing_cents,
+            already_paid_cents=already_paid_cents,
+            initial_payment_icn=initial_payment_icn,
+            decided_on=decided_on,
+            due_date=payment_due_date(decided_on),
+            nsa_protected=nsa_protected,
+            journal=_journal(*transactions),
+        )
+        return settlement
+
+    # -- queries ------------------------------------------------------------------------------
+    @property
+    def plan_share_cents(self) -> int:
+        """The plan's part of the award: total out-of-network rate minus patient cost sharing."""
+        return self.agreed_total_cents - self.patient_cost_sharing_cents
+
+    @property
+    def outstanding_cents(self) -> int:
+        return self.plan_share_cents - self.paid_cents
+
+    def status(self, as_of: date) -> SettlementStatus:
+        return settlement_status(
+            plan_share_cents=self.plan_share_cents,
+            paid_cents=self.paid_cents,
+            due_date=self.due_date,
+            as_of=as_of,
+        )
+
+    def find_reversible_payment(self, icn: str, amount_cents: int) -> PaymentRecord | None:
+        """The unreversed payment a CLP02=22 undoes: same ICN and amount, else the same amount."""
+        candidates = [
+            p for p in self.payments.values() if not p.reversed and p.amount_cents == amount_cents
+        ]
+        for payment in candidates:
+            if icn and payment.payer_claim_control_number == icn:
+                return payment
+        without_icn = [p for p in candidates if not p.payer_claim_control_number or not icn]
+        return without_icn[0] if len(without_icn) == 1 else None
+
+    def _tx_id(self, kind: str) -> str:
+        return f"{self.id}/{self.version + 1}/{kind}"
+
+    # -- commands -----------------------------------------------------------------------------
+    def post_payment(
+        self,
+        ctx: CommandContext,
+        *,
+        payment_id: str,
+        amount_cents: int,
+        method: str,
+        reference: str,
+        paid_on: date,
+        payer_claim_control_number: str = "",
+        remittance_id: str = "",
+        cash_account: Account = Account.PROVIDER_CASH,
+    ) -> None:
+        if self.has_handled(ctx) or payment_id in self.payments:
+            return
+        if amount_cents <= 0:
+            raise InvalidArgument("a payment must be a positive number of cents", "amount_cents")
+        transaction = transfer(
+            self._tx_id("payment"),
+            f"payment {reference or payment_id} ({method})",
+            cash_account,
+            Account.PAYER_RECEIVABLE,
+            amount_cents,
+        )
+        self._record(
+            self.PaymentPosted,
+            ctx,
+            payment_id=payment_id,
+            amount_cents=amount_cents,
+            method=method,
+            reference=reference,
+            payer_claim_control_number=payer_claim_control_number,
+            paid_on=paid_on,
+            remittance_id=remittance_id,
+            journal=_journal(transaction),
+        )
+
+    def reverse_payment(
+        self,
+        ctx: CommandContext,
+        *,
+        payment_id: str,
+        reason: str,
+        remittance_id: str = "",
+        reference: str = "",
+    ) -> None:
+        if self.has_handled(ctx):
+            return
+        payment = self.payments.get(payment_id)
+        if payment is None:
+            raise NotFound(f"payment {payment_id} not found on this settlement")
+        if payment.reversed:
+            raise FailedPrecondition(f"payment {payment_id} is already reversed")
+        original = JournalTransaction.from_dict(payment.transaction)
+        reversal = original.reversed_by(self._tx_id("reversal"), f"reversal of {payment_id}")
+        self._record(
+            self.PaymentReversed,
+            ctx,
+            payment_id=payment_id,
+            amount_cents=payment.amount_cents,
+            reason=reason,
+            remittance_id=remittance_id,
+            reference=reference,
+            journal=_journal(reversal),
+        )
+
+    def post_recoupment(
+        self,
+        ctx: CommandContext,
+        *,
+        recoupment_id: str,
+        amount_cents: int,
+        reference: str,
+        posted_on: date,
+        remittance_id: str = "",
+    ) -> None:
+        """A PLB WO taken back against this claim: positive means money returned to the payer."""
+        transaction = transfer(
+            self._tx_id("recoupment"),
+            f"recoupment {reference}",
+            Account.PAYER_RECEIVABLE,
+            Account.PROVIDER_CASH,
+            amount_cents,
+        )
+        self._record(
+            self.RecoupmentPosted,
+            ctx,
+            recoupment_id=recoupment_id,
+            amount_cents=amount_cents,
+            reference=reference,
+            remittance_id=remittance_id,
+            posted_on=posted_on,
+            journal=_journal(transaction),
+        )
+
+    def post_interest(
+        self,
+        ctx: CommandContext,
+        *,
+        interest_id: str,
+        amount_cents: int,
+        reference: str,
+        posted_on: date,
+        remittance_id: str = "",
+    ) -> None:
+        """Prompt-pay interest (PLB L6) is income of its own, never part of the recovery."""
+        transaction = transfer(
+            self._tx_id("interest"),
+            f"interest {reference}",
+            Account.PROVIDER_CASH,
+            Account.INTEREST_INCOME,
+            amount_cents,
+        )
+        self._record(
+            self.InterestPosted,
+            ctx,
+            interest_id=interest_id,
+            amount_cents=amount_cents,
+            reference=reference,
+            remittance_id=remittance_id,
+            posted_on=posted_on,
+            journal=_journal(transaction),
+        )
+
+    def assess_variance(self, ctx: CommandContext) -> None:
+        """Record underpaid / overpaid / paid in full when the picture changed since last time."""
+        outstanding = self.outstanding_cents
+        if outstanding > 0:
+            variance = ("underpaid", outstanding)
+        elif outstanding < 0:
+            variance = ("overpaid", -outstanding)
+        else:
+            variance = ("paid", 0)
+        if variance == self.last_variance:
+            return
+        if variance[0] == "underpaid":
+            self._record(
+                self.SettlementUnderpaid,
+                ctx,
+                plan_share_cents=self.plan_share_cents,
+                paid_cents=self.paid_cents,
+                shortfall_cents=outstanding,
+            )
+        elif variance[0] == "overpaid":
+            self._record(
+                self.SettlementOverpaid,
+                ctx,
+                plan_share_cents=self.plan_share_cents,
+                paid_cents=self.paid_cents,
+                excess_cents=-outstanding,
+            )
+        else:
+            self._record(
+                self.SettlementPaidInFull,
+                ctx,
+                plan_share_cents=self.plan_share_cents,
+                paid_cents=self.paid_cents,
+            )
+
+    def flag_overdue(self, ctx: CommandContext, as_of: date) -> bool:
+        """Record `SettlementOverdue` once, when money is still owed after the due date."""
+        if self.overdue_flagged or self.outstanding_cents <= 0 or as_of <= self.due_date:
+            return False
+        self._record(
+            self.SettlementOverdue,
+            ctx,
+            due_date=self.due_date,
+            as_of=as_of,
+            outstanding_cents=self.outstanding_cents,
+        )
+        return True
+
+    def record_patient_responsibility(self, ctx: CommandContext, amount_cents: int) -> None:
+        if self.has_handled(ctx):
+            return
+        check_patient_balance(
+            nsa_protected=self.nsa_protected,
+            in_network_cost_sharing_cents=self.patient_cost_sharing_cents,
+            requested_cents=amount_cents,
+        )
+        delta = amount_cents - self.patient_balance_cents
+        if delta == 0:
+            return
+        transaction = transfer(
+            self._tx_id("patient"),
+            "patient responsibility changed",
+            Account.PATIENT_RESPONSIBILITY,
+            Account.SETTLEMENT_REVENUE,
+            delta,
+        )
+        self._record(
+            self.PatientResponsibilityRecorded,
+            ctx,
+            amount_cents=amount_cents,
+            previous_cents=self.patient_balance_cents,
+            journal=_journal(transaction),
+        )

@@ -1,0 +1,196 @@
+"""Build realistic X12 835 files from a small specification, for tests, benchmarks and the demo.
+
+Every generated claim balances by construction (CO-45 write-down plus PR-2 coinsurance), so a
+test breaks balancing on purpose with `total_paid_override`, never by accident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from services.settlement.money import format_cents
+
+_SEGMENT = "~\n"
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    patient_control_number: str
+    charge_cents: int
+    paid_cents: int
+    service_date: date
+    patient_responsibility_cents: int = 0
+    status_code: str = "1"
+    payer_claim_control_number: str = ""
+    original_reference: str = ""
+    procedure: str = "99285"
+    line_control_number: str = ""
+    interest_cents: int = 0
+    filing_indicator: str = "12"
+
+    def reversed(self) -> ClaimSpec:
+        """The CLP02=22 reversal of this claim: every amount negated, same ICN (DOMAIN.md §2.3)."""
+        return replace(
+            self,
+            status_code="22",
+            charge_cents=-self.charge_cents,
+            paid_cents=-self.paid_cents,
+            patient_responsibility_cents=-self.patient_responsibility_cents,
+            interest_cents=0,
+        )
+
+
+@dataclass(frozen=True)
+class ProviderAdjustmentSpec:
+    reason: str
+    amount_cents: int
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class RemittanceSpec:
+    trace_number: str
+    payment_date: date
+    claims: tuple[ClaimSpec, ...]
+    provider_adjustments: tuple[ProviderAdjustmentSpec, ...] = ()
+    payer_id: str = "87726"
+    payer_name: str = "EXAMPLE HEALTH PLAN"
+    payer_ein: str = "1123456789"
+    payee_npi: str = "1234567893"
+    payee_name: str = "EXAMPLE EMERGENCY PHYSICIANS"
+    payment_method: str = "ACH"
+    total_paid_override: int | None = None
+    interchange_control_number: int = 1
+    fiscal_period_end: date | None = None
+    extra_claim_segments: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def total_paid_cents(self) -> int:
+        if self.total_paid_override is not None:
+            return self.total_paid_override
+        paid = sum(c.paid_cents for c in self.claims)
+        return paid - sum(p.amount_cents for p in self.provider_adjustments)
+
+
+def _d8(value: date) -> str:
+    return value.strftime("%Y%m%d")
+
+
+def _claim_segments(claim: ClaimSpec) -> list[str]:
+    write_down = claim.charge_cents - claim.paid_cents - claim.patient_responsibility_cents
+    line_cas: list[str] = []
+    if write_down:
+        line_cas.append(f"CAS*CO*45*{format_cents(write_down)}")
+    if claim.patient_responsibility_cents:
+        line_cas.append(f"CAS*PR*2*{format_cents(claim.patient_responsibility_cents)}")
+    segments = [
+        "*".join(
+            (
+                "CLP",
+                claim.patient_control_number,
+                claim.status_code,
+                format_cents(claim.charge_cents),
+                format_cents(claim.paid_cents),
+                format_cents(claim.patient_responsibility_cents),
+                claim.filing_indicator,
+                claim.payer_claim_control_number,
+                "11",
+                "1",
+            )
+        ),
+        "NM1*QC*1*DOE*JANE****MI*W000000001",
+    ]
+    if claim.original_reference:
+        segments.append(f"REF*F8*{claim.original_reference}")
+    segments.append(f"DTM*232*{_d8(claim.service_date)}")
+    if claim.interest_cents:
+        segments.append(f"AMT*I*{format_cents(claim.interest_cents)}")
+    units = "-1" if claim.status_code == "22" else "1"
+    segments.append(
+        f"SVC*HC:{claim.procedure}*{format_cents(claim.charge_cents)}*"
+        f"{format_cents(claim.paid_cents)}**{units}"
+    )
+    segments.append(f"DTM*472*{_d8(claim.service_date)}")
+    segments.extend(line_cas)
+    if claim.line_control_number:
+        segments.append(f"REF*6R*{claim.line_control_number}")
+    return segments
+
+
+def _plb_segments(spec: RemittanceSpec) -> list[str]:
+    period_end = spec.fiscal_period_end or date(spec.payment_date.year, 12, 31)
+    segments: list[str] = []
+    adjustments = list(spec.provider_adjustments)
+    for start in range(0, len(adjustments), 6):
+        pairs = "".join(
+            f"*{a.reason}:{a.reference}*{format_cents(a.amount_cents)}"
+            if a.reference
+            else f"*{a.reason}*{format_cents(a.amount_cents)}"
+            for a in adjustments[start : start + 6]
+        )
+        segments.append(f"PLB*{spec.payee_npi}*{_d8(period_end)}{pairs}")
+    return segments
+
+
+def build_835(spec: RemittanceSpec) -> str:
+    """The full interchange (ISA..IEA) for one 835 transaction."""
+    control = f"{spec.interchange_control_number:09d}"
+    paid = spec.total_paid_cents
+    handling = "I" if paid > 0 else "H"
+    method = spec.payment_method if paid > 0 else "NON"
+    if method == "ACH":
+        bpr = (
+            f"BPR*{handling}*{format_cents(paid)}*C*ACH*CCP*01*999999992*DA*123456*"
+            f"{spec.payer_ein}**01*999988880*DA*98765*{_d8(spec.payment_date)}"
+        )
+    else:
+        bpr = f"BPR*{handling}*{format_cents(paid)}*C*{method}************{_d8(spec.payment_date)}"
+    body = [
+        "ST*835*0001",
+        bpr,
+        f"TRN*1*{spec.trace_number}*{spec.payer_ein}",
+        f"DTM*405*{_d8(spec.payment_date)}",
+        f"N1*PR*{spec.payer_name}*XV*{spec.payer_id}",
+        "N3*1 PAYER WAY",
+        "N4*HARTFORD*CT*06101",
+        "PER*BL*PROVIDER SERVICES*TE*8005551212",
+        f"N1*PE*{spec.payee_name}*XX*{spec.payee_npi}",
+    ]
+    if spec.claims:
+        body.append("LX*1")
+        for claim in spec.claims:
+            body.extend(_claim_segments(claim))
+    body.extend(_plb_segments(spec))
+    body.append(f"SE*{len(body) + 1}*0001")
+    stamp = spec.payment_date.strftime("%y%m%d")
+    envelope_head = [
+        f"ISA*00*          *00*          *ZZ*{spec.payer_id:<15}*ZZ*{spec.payee_npi:<15}*"
+        f"{stamp}*1200*^*00501*{control}*0*P*:",
+        f"GS*HP*{spec.payer_id}*{spec.payee_npi}*{_d8(spec.payment_date)}*1200*"
+        f"{spec.interchange_control_number}*X*005010X221A1",
+    ]
+    envelope_tail = [f"GE*1*{spec.interchange_control_number}", f"IEA*1*{control}"]
+    return _SEGMENT.join([*envelope_head, *body, *envelope_tail]) + _SEGMENT
+
+
+def bulk_claims(
+    count: int, *, service_date: date, prefix: str = "PCN", start: int = 0
+) -> tuple[ClaimSpec, ...]:
+    """`count` paid claims with varied, deterministic amounts (for benchmarks and load tests)."""
+    claims = []
+    for number in range(start, start + count):
+        charge = 50_000 + (number * 7_919) % 450_000
+        patient = 2_000 + (number * 31) % 8_000
+        paid = charge // 2 + (number % 97)
+        claims.append(
+            ClaimSpec(
+                patient_control_number=f"{prefix}{number:08d}",
+                charge_cents=charge,
+                paid_cents=paid,
+                patient_responsibility_cents=patient,
+                service_date=service_date,
+                payer_claim_control_number=f"ICN{number:010d}",
+            )
+        )
+    return tuple(claims)
