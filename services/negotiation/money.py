@@ -1,0 +1,44 @@
+"""Money arithmetic in integer cents: amount owed, shares of QPA, explicit half-up rounding."""
+
+from __future__ import annotations
+
+
+def amount_owed_cents(
+    total_rate_cents: int, patient_cost_sharing_cents: int, already_paid_cents: int
+) -> int:
+    """What the plan still owes on an agreed or awarded total OON rate (DOMAIN.md §0 item 4).
+
+    Negative when the plan already paid more than the rate: the provider refunds the difference.
+    """
+    return total_rate_cents - patient_cost_sharing_cents - already_paid_cents
+
+
+def half_up_div(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half away from zero, in integers only."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    quotient, remainder = divmod(abs(numerator), denominator)
+    if remainder * 2 >= denominator:
+        quotient += 1
+    return quotient if numerator >= 0 else -quotient
+
+
+def basis_points_of(amount_cents: int, reference_cents: int) -> int:
+    """amount as basis points of reference (38,300 = 383 % of QPA), half-up."""
+    return half_up_div(amount_cents * 10_000, reference_cents)
+
+
+def apply_basis_points(reference_cents: int, basis_points: int) -> int:
+    """reference * basis_points / 10,000, half-up to the cent."""
+    return half_up_div(reference_cents * basis_points, 10_000)
+
+
+def half_of(cents: int) -> int:
+    """Half a fee, half-up to the cent (the IDRE refund on settlement)."""
+    return half_up_div(cents, 2)
+
+
+def format_cents(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{sign}${dollars:,}.{rest:02d}"
