@@ -1,0 +1,136 @@
+"""An audit entry: one event as the ledger stored it, and the canonical bytes its hashes cover.
+
+The canonical form is UTF-8 JSON with sorted keys and no whitespace; the payload is carried
+as base64 of the exact bytes received, instants as RFC 3339 UTC with microseconds (the
+precision PostgreSQL keeps). Every stored column is covered, so changing any of them is seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+GENESIS_HASH = bytes(32)
+"""prev_hash of the first entry of every chain."""
+
+CANONICAL_VERSION = 1
+
+
+def claim_chain(tenant_id: str, claim_id: str) -> str:
+    return f"claim/{tenant_id}/{claim_id}"
+
+
+def aggregate_chain(tenant_id: str, aggregate_type: str, aggregate_id: str) -> str:
+    return f"aggregate/{tenant_id}/{aggregate_type}/{aggregate_id}"
+
+
+def format_instant(moment: datetime) -> str:
+    """RFC 3339 in UTC with exactly six fractional digits: one string per instant."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime in an audit entry")
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}Z"
+
+
+def parse_instant(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """What the publishing service said about an event (the envelope, minus wire details)."""
+
+    event_id: str
+    service: str
+    notification_id: int
+    tenant_id: str
+    claim_id: str
+    aggregate_type: str
+    aggregate_id: str
+    aggregate_version: int
+    event_type: str
+    schema_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    request_id: str
+    correlation_id: str
+    causation_id: str
+    traceparent: str
+    tracestate: str
+    payload: bytes
+    payload_content_type: str
+
+    @property
+    def chain(self) -> str:
+        """Claim events chain per claim; events of no claim chain per aggregate."""
+        if self.claim_id:
+            return claim_chain(self.tenant_id, self.claim_id)
+        return aggregate_chain(self.tenant_id, self.aggregate_type, self.aggregate_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """An event placed in the log: its position, its chain link and its hash."""
+
+    facts: EventFacts
+    log_index: int
+    chain: str
+    chain_seq: int
+    prev_hash: bytes
+    entry_hash: bytes
+
+    def canonical_bytes(self) -> bytes:
+        return canonical_bytes(self.facts, self.log_index, self.chain, self.chain_seq)
+
+    def recomputed_hash(self) -> bytes:
+        return chain_hash(self.prev_hash, self.canonical_bytes())
+
+    def with_facts(self, **changes: object) -> AuditEntry:
+        """A copy with some event facts changed (tests and tamper simulations)."""
+        return replace(self, facts=replace(self.facts, **changes))  # type: ignore[arg-type]
+
+
+def canonical_bytes(facts: EventFacts, log_index: int, chain: str, chain_seq: int) -> bytes:
+    document = {
+        "actor": facts.actor,
+        "aggregate_id": facts.aggregate_id,
+        "aggregate_type": facts.aggregate_type,
+        "aggregate_version": facts.aggregate_version,
+        "causation_id": facts.causation_id,
+        "chain": chain,
+        "chain_seq": chain_seq,
+        "claim_id": facts.claim_id,
+        "correlation_id": facts.correlation_id,
+        "event_id": facts.event_id,
+        "event_type": facts.event_type,
+        "format": CANONICAL_VERSION,
+        "log_index": log_index,
+        "notification_id": facts.notification_id,
+        "occurred_at": format_instant(facts.occurred_at),
+        "payload": base64.b64encode(facts.payload).decode("ascii"),
+        "payload_content_type": facts.payload_content_type,
+        "recorded_at": format_instant(facts.recorded_at),
+        "request_id": facts.request_id,
+        "schema_version": facts.schema_version,
+        "service": facts.service,
+        "tenant_id": facts.tenant_id,
+        "traceparent": facts.traceparent,
+        "tracestate": facts.tracestate,
+    }
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def chain_hash(prev_hash: bytes, canonical: bytes) -> bytes:
+    """hash = SHA-256(prev_hash ‖ canonical bytes of the entry)."""
+    return hashlib.sha256(prev_hash + canonical).digest()
+
+
+def place(facts: EventFacts, log_index: int, chain_seq: int, prev_hash: bytes) -> AuditEntry:
+    """Give an event its log position and chain link, computing its hash."""
+    chain = facts.chain
+    digest = chain_hash(prev_hash, canonical_bytes(facts, log_index, chain, chain_seq))
+    return AuditEntry(facts, log_index, chain, chain_seq, prev_hash, digest)
