@@ -1,0 +1,224 @@
+"""Post one balanced 835 transaction onto the tenant's settlements, in memory (pure).
+
+Order matters and is the file's: a reversal (CLP02=22) undoes the payment it names before the
+corrected claim that follows it pays again. Whatever cannot land on a settlement becomes an
+exception (kept, never dropped) and its money sits in unapplied accounts until resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from services.common.context import CommandContext
+from services.settlement import code_lists
+from services.settlement.domain import Settlement
+from services.settlement.matching import ClaimIndex, Match, NoMatch, match_claim
+from services.settlement.postings import Account, JournalTransaction, Posting, transfer
+from services.settlement.remittance import ClaimPayment, ProviderAdjustment, Remittance
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentException:
+    """A CLP that could not be posted, with the reason and what is needed to resolve it."""
+
+    ordinal: int
+    patient_control_number: str
+    payer_claim_control_number: str
+    status_code: str
+    charge_cents: int
+    paid_cents: int
+    patient_responsibility_cents: int
+    first_service_date: date | None
+    reason: str
+    candidate_claim_id: str = ""
+
+
+@dataclass
+class PostingOutcome:
+    matched: dict[int, Match] = field(default_factory=dict)  # by CLP ordinal
+    exceptions: list[PaymentException] = field(default_factory=list)
+    remittance_journal: list[JournalTransaction] = field(default_factory=list)
+    touched: dict[str, Settlement] = field(default_factory=dict)  # by claim id
+    posted_cents: int = 0
+
+
+def match_remittance(remittance: Remittance, index: ClaimIndex) -> dict[int, Match | NoMatch]:
+    return {
+        claim.ordinal: match_claim(
+            index, claim, payee_npi=remittance.payee_npi, payee_tin=remittance.payee_tin
+        )
+        for claim in remittance.claims
+    }
+
+
+def _exception(claim: ClaimPayment, reason: str, candidate: str = "") -> PaymentException:
+    return PaymentException(
+        ordinal=claim.ordinal,
+        patient_control_number=claim.patient_control_number,
+        payer_claim_control_number=claim.payer_claim_control_number,
+        status_code=claim.status_code,
+        charge_cents=claim.charge_cents,
+        paid_cents=claim.paid_cents,
+        patient_responsibility_cents=claim.patient_responsibility_cents,
+        first_service_date=claim.first_service_date,
+        reason=reason,
+        candidate_claim_id=candidate,
+    )
+
+
+class _Poster:
+    def __init__(
+        self,
+        ctx: CommandContext,
+        remittance: Remittance,
+        remittance_id: str,
+        index: ClaimIndex,
+        settlements: Mapping[str, Settlement],
+    ):
+        self.ctx = ctx
+        self.remittance = remittance
+        self.remittance_id = remittance_id
+        self.index = index
+        self.settlements = settlements
+        self.outcome = PostingOutcome()
+        self.posted_on = remittance.payment_date or remittance.production_date or ctx.now.date()
+
+    def _item_ctx(self, item_id: str) -> CommandContext:
+        # Each posted item gets its own request id: several items may touch one settlement,
+        # and a retry of the whole import is absorbed earlier (same trace number and hash).
+        return self.ctx.with_request(f"{self.ctx.request_id}|{item_id}")
+
+    def _unapplied(self, claim: ClaimPayment, reason: str, candidate: str = "") -> None:
+        self.outcome.exceptions.append(_exception(claim, reason, candidate))
+        if claim.paid_cents:
+            self.outcome.remittance_journal.append(
+                transfer(
+                    f"{self.remittance_id}/clp{claim.ordinal}/unapplied",
+                    f"CLP {claim.ordinal} {claim.patient_control_number}: {reason}",
+                    Account.PROVIDER_CASH,
+                    Account.UNAPPLIED_CASH,
+                    claim.paid_cents,
+                )
+            )
+
+    def post_claim(self, claim: ClaimPayment, found: Match | NoMatch) -> None:
+        if isinstance(found, NoMatch):
+            self._unapplied(claim, found.reason)
+            return
+        settlement = self.settlements.get(found.claim_id)
+        if settlement is None:
+            self._unapplied(claim, "no settlement is open for the matched claim", found.claim_id)
+            return
+        self.outcome.matched[claim.ordinal] = found
+        payment_id = f"{self.remittance_id}:clp{claim.ordinal}"
+        if claim.is_reversal:
+            original = settlement.find_reversible_payment(
+                claim.payer_claim_control_number, -claim.paid_cents
+            )
+            if original is None:
+                self._unapplied(
+                    claim, "reversal names no posted payment of that amount", found.claim_id
+                )
+                self.outcome.matched.pop(claim.ordinal)
+                return
+            settlement.reverse_payment(
+                self._item_ctx(payment_id),
+                payment_id=original.payment_id,
+                reason=f"CLP02 22 in TRN {self.remittance.trace_number}",
+                remittance_id=self.remittance_id,
+                reference=claim.payer_claim_control_number,
+            )
+        elif claim.paid_cents > 0:
+            settlement.post_payment(
+                self._item_ctx(payment_id),
+                payment_id=payment_id,
+                amount_cents=claim.paid_cents,
+                method=self.remittance.payment_method.lower(),
+                reference=self.remittance.trace_number,
+                paid_on=self.posted_on,
+                payer_claim_control_number=claim.payer_claim_control_number,
+                remittance_id=self.remittance_id,
+            )
+        elif claim.paid_cents < 0:
+            self._unapplied(claim, "negative payment outside a reversal", found.claim_id)
+            self.outcome.matched.pop(claim.ordinal)
+            return
+        self.index.link_icn(found.claim_id, claim.payer_claim_control_number)
+        self.outcome.touched[found.claim_id] = settlement
+        self.outcome.posted_cents += claim.paid_cents
+
+    def _attributed_settlement(self, adjustment: ProviderAdjustment) -> Settlement | None:
+        """PLB03-2 must name a linked ICN or a patient control number (DOMAIN.md §2.4 rule 6)."""
+        if not adjustment.reference:
+            return None
+        claims = self.index.by_icn.get(
+            adjustment.reference
+        ) or self.index.by_patient_control_number.get(adjustment.reference, [])
+        if len({c.claim_id for c in claims}) != 1:
+            return None
+        return self.settlements.get(claims[0].claim_id)
+
+    def post_provider_adjustment(self, number: int, adjustment: ProviderAdjustment) -> None:
+        item_id = f"{self.remittance_id}:plb{number}"
+        settlement = None
+        if adjustment.reason in code_lists.RECOUPMENT_REASONS | {code_lists.INTEREST_REASON}:
+            settlement = self._attributed_settlement(adjustment)
+        if settlement is not None and adjustment.reason in code_lists.RECOUPMENT_REASONS:
+            settlement.post_recoupment(
+                self._item_ctx(item_id),
+                recoupment_id=item_id,
+                amount_cents=adjustment.amount_cents,
+                reference=adjustment.reference,
+                posted_on=self.posted_on,
+                remittance_id=self.remittance_id,
+            )
+            self.outcome.touched[settlement.claim_id] = settlement
+            return
+        if settlement is not None:  # interest: a negative PLB amount is money paid to us
+            settlement.post_interest(
+                self._item_ctx(item_id),
+                interest_id=item_id,
+                amount_cents=-adjustment.amount_cents,
+                reference=adjustment.reference,
+                posted_on=self.posted_on,
+                remittance_id=self.remittance_id,
+            )
+            self.outcome.touched[settlement.claim_id] = settlement
+            return
+        counter_account = {
+            code_lists.FORWARD_BALANCE_REASON: Account.PAYER_FORWARD_BALANCE,
+            code_lists.INTEREST_REASON: Account.INTEREST_INCOME,
+            "WO": Account.UNAPPLIED_RECOUPMENTS,
+            "WU": Account.UNAPPLIED_RECOUPMENTS,
+        }.get(adjustment.reason, Account.PROVIDER_ADJUSTMENTS)
+        self.outcome.remittance_journal.append(
+            JournalTransaction(
+                f"{item_id}/provider-adjustment",
+                f"PLB {adjustment.reason} {adjustment.reference}".strip(),
+                (
+                    Posting(Account.PROVIDER_CASH, -adjustment.amount_cents),
+                    Posting(counter_account, adjustment.amount_cents),
+                ),
+            )
+        )
+
+
+def post_remittance(
+    ctx: CommandContext,
+    remittance: Remittance,
+    remittance_id: str,
+    index: ClaimIndex,
+    matches: Mapping[int, Match | NoMatch],
+    settlements: Mapping[str, Settlement],
+) -> PostingOutcome:
+    """Apply a balanced remittance to in-memory settlements; nothing is saved here."""
+    poster = _Poster(ctx, remittance, remittance_id, index, settlements)
+    for claim in remittance.claims:
+        poster.post_claim(claim, matches[claim.ordinal])
+    for number, adjustment in enumerate(remittance.provider_adjustments, start=1):
+        poster.post_provider_adjustment(number, adjustment)
+    for settlement in poster.outcome.touched.values():
+        settlement.assess_variance(ctx)
+    return poster.outcome
