@@ -362,8 +362,6 @@ class Negotiation(TenantAggregate):
 
     def __init__(
         self,
-        tenant_id: str,
-        meta: dict[str, str],
         claim_id: str,
         provider_npi: str,
         provider_tin: str,
@@ -380,9 +378,7 @@ class Negotiation(TenantAggregate):
         initial_payment_received_on: date,
         route: str,
         assignee: str,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(tenant_id, meta, **kwargs)  # type: ignore[call-arg]
         self.claim_id = claim_id
         self.provider_npi = provider_npi
         self.provider_tin = provider_tin
@@ -577,7 +573,17 @@ class Negotiation(TenantAggregate):
             summary=summary,
         )
 
-    def make_offer(
+    def make_offer(self, ctx: CommandContext, **offer: Any) -> None:
+        """Record an offer by either party; a reply to the other side's offer is a counter-offer.
+
+        The provider's reply to a payer offer is a decision point: it comes through an approved
+        COUNTER decision, never directly from the negotiator.
+        """
+        if self.has_handled(ctx):
+            return
+        self._checked_offer(ctx, **offer)
+
+    def _checked_offer(
         self,
         ctx: CommandContext,
         *,
@@ -591,13 +597,6 @@ class Negotiation(TenantAggregate):
         made_on: date | None,
         via_decision: bool = False,
     ) -> None:
-        """Record an offer by either party; a reply to the other side's offer is a counter-offer.
-
-        The provider's reply to a payer offer is a decision point: it comes through an approved
-        COUNTER decision (`via_decision`), never directly from the negotiator.
-        """
-        if self.has_handled(ctx):
-            return
         require_role(ctx, OFFER_ROLES + DECIDER_ROLES if via_decision else OFFER_ROLES, "an offer")
         v = Violations()
         check_cents(v, "amount_cents", amount_cents)
@@ -755,7 +754,7 @@ class Negotiation(TenantAggregate):
             assert offer is not None  # checked when proposed
             self._agree(ctx, offer, decision_id, today, engine.calendar)
         elif action is DecisionAction.COUNTER:
-            self.make_offer(
+            self._checked_offer(
                 ctx,
                 offer_id=f"{decision_id}:counter",
                 party=Party.PROVIDER.value,
