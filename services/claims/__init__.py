@@ -1,0 +1,1 @@
+"""Claims service: intake, triage, clean-claim checks, resubmission and appeals of OON claims."""

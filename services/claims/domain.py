@@ -1,0 +1,581 @@
+"""The Claim aggregate: intake, adjudication, documents, triage, clean check, corrections, appeals.
+
+Pure: commands take a `CommandContext` (tenant, actor, request id, `now`) and either record
+past-tense events or raise the errors of `services.common.errors`. No I/O, no clock, no uuid4.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, ClassVar
+from uuid import UUID
+
+from services.claims import appeals, clean_claim, denials, event_data, intake
+from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
+from services.claims.corrections import changed_fields
+from services.claims.model import (
+    Adjudication,
+    ClaimData,
+    ClaimStatus,
+    Document,
+    DocumentKind,
+    Frequency,
+    Route,
+)
+from services.claims.service_class import ServiceClass
+from services.claims.triage import Reason, TriageDecision, TriagePolicy, triage
+from services.common.aggregate import TenantAggregate
+from services.common.context import CommandContext
+from services.common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_LOCATION = re.compile(r"^(s3|gs|az|https|file)://\S+$")
+MAX_DOCUMENT_BYTES = 2**40
+
+# States in which the claim is closed to new payer-facing actions.
+_SUPERSEDED = frozenset({ClaimStatus.REPLACED, ClaimStatus.VOIDED})
+
+
+@dataclass(frozen=True)
+class AppealRecord:
+    appeal_id: str
+    level: AppealLevel
+    grounds: str
+    cited_document_ids: tuple[str, ...]
+    channel: AppealChannel
+    adverse_determination_date: date
+    filed_date: date
+    deadline: date
+    window_rule: str
+    outcome: AppealOutcome | None = None
+    decision_date: date | None = None
+    additional_paid_cents: int = 0
+
+    @property
+    def decided(self) -> bool:
+        return self.outcome is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "appeal_id": self.appeal_id,
+            "level": self.level.value,
+            "grounds": self.grounds,
+            "cited_document_ids": list(self.cited_document_ids),
+            "channel": self.channel.value,
+            "adverse_determination_date": self.adverse_determination_date.isoformat(),
+            "filed_date": self.filed_date.isoformat(),
+            "deadline": self.deadline.isoformat(),
+            "window_rule": self.window_rule,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AppealRecord:
+        return cls(
+            appeal_id=d["appeal_id"],
+            level=AppealLevel(d["level"]),
+            grounds=d["grounds"],
+            cited_document_ids=tuple(d["cited_document_ids"]),
+            channel=AppealChannel(d["channel"]),
+            adverse_determination_date=date.fromisoformat(d["adverse_determination_date"]),
+            filed_date=date.fromisoformat(d["filed_date"]),
+            deadline=date.fromisoformat(d["deadline"]),
+            window_rule=d["window_rule"],
+        )
+
+
+def _decision_from_dict(d: dict[str, Any]) -> TriageDecision:
+    return TriageDecision(
+        rule_set_version=d["rule_set_version"],
+        route=Route(d["route"]),
+        nsa_protected=d["nsa_protected"],
+        worth_negotiating=d["worth_negotiating"],
+        reasons=tuple(Reason(r["code"], r["explanation"]) for r in d["reasons"]),
+        missing_documents=tuple(DocumentKind(k) for k in d["missing_documents"]),
+        service_class=ServiceClass(d["service_class"]),
+    )
+
+
+class Claim(TenantAggregate):
+    IS_CLAIM_ROOT = True
+
+    class ClaimRegistered(TenantAggregate.Created):
+        claim: dict[str, Any]
+        patient: dict[str, Any]
+        frequency: str
+        original_claim_id: str
+        original_payer_claim_control_number: str
+        changed_fields: list[str]
+        correction_reason: str
+        PHI_FIELDS: ClassVar[frozenset[str]] = frozenset({"patient"})
+
+    class AdjudicationRecorded(TenantAggregate.Event):
+        adjudication: dict[str, Any]
+        remedies: list[dict[str, Any]]
+        primary_remedy: str
+        status: str
+        client_id: str
+        payer_id: str
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate.adjudication = event_data.adjudication_from_dict(self.adjudication)
+            aggregate.remedies = tuple(
+                denials.DenialRemedy(
+                    r["code"], r["meaning"], denials.Remedy(r["remedy"]), r["explanation"]
+                )
+                for r in self.remedies
+            )
+            aggregate.status = ClaimStatus(self.status)
+
+    class DocumentAttached(TenantAggregate.Event):
+        document: dict[str, Any]
+
+        def apply(self, aggregate: Claim) -> None:
+            doc = event_data.document_from_dict(self.document)
+            aggregate.documents[doc.document_id] = doc
+
+    class ClaimTriaged(TenantAggregate.Event):
+        rule_set_version: str
+        route: str
+        nsa_protected: bool
+        worth_negotiating: bool
+        service_class: str
+        reasons: list[dict[str, str]]
+        missing_documents: list[str]
+        client_id: str
+        payer_id: str
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate.triage = _decision_from_dict(self.__dict__)
+            aggregate.triaged_at = self.timestamp
+
+    class CleanClaimChecked(TenantAggregate.Event):
+        rule_set_version: str
+        clean: bool
+        findings: list[dict[str, Any]]
+        status: str
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate.clean_report = clean_claim.CleanClaimReport(
+                self.rule_set_version,
+                tuple(clean_claim.Finding(**f) for f in self.findings),
+            )
+            aggregate.status = ClaimStatus(self.status)
+
+    class ClaimReplaced(TenantAggregate.Event):
+        replacement_claim_id: str
+        reason: str
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate.replaced_by_claim_id = self.replacement_claim_id
+            aggregate.status = ClaimStatus.REPLACED
+
+    class ClaimVoided(TenantAggregate.Event):
+        void_claim_id: str
+        reason: str
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate.replaced_by_claim_id = self.void_claim_id
+            aggregate.status = ClaimStatus.VOIDED
+
+    class AppealFiled(TenantAggregate.Event):
+        appeal: dict[str, Any]
+        rule_set_version: str
+
+        def apply(self, aggregate: Claim) -> None:
+            record = AppealRecord.from_dict(self.appeal)
+            aggregate.appeals[record.appeal_id] = record
+            aggregate.status = ClaimStatus.IN_APPEAL
+
+    class AppealDecisionRecorded(TenantAggregate.Event):
+        appeal_id: str
+        outcome: str
+        decision_date: str
+        additional_paid_cents: int
+        status: str
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate.appeals[self.appeal_id] = replace(
+                aggregate.appeals[self.appeal_id],
+                outcome=AppealOutcome(self.outcome),
+                decision_date=date.fromisoformat(self.decision_date),
+                additional_paid_cents=self.additional_paid_cents,
+            )
+            aggregate.status = ClaimStatus(self.status)
+
+    class ClaimStageReached(TenantAggregate.Event):
+        """A downstream service moved the claim on (negotiation started, IDR, settled)."""
+
+        status: str
+        source_event_id: str
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate.status = ClaimStatus(self.status)
+
+    def __init__(
+        self,
+        claim: dict[str, Any],
+        patient: dict[str, Any],
+        frequency: str,
+        original_claim_id: str,
+        original_payer_claim_control_number: str,
+        changed_fields: list[str],
+        correction_reason: str,
+    ) -> None:
+        self.data = event_data.claim_from_dict(claim, patient)
+        self.frequency = Frequency(frequency)
+        self.original_claim_id = original_claim_id
+        self.original_payer_claim_control_number = original_payer_claim_control_number
+        self.changed_fields = tuple(changed_fields)
+        self.correction_reason = correction_reason
+        self.status = ClaimStatus.REGISTERED
+        self.replaced_by_claim_id = ""
+        self.adjudication: Adjudication | None = None
+        self.remedies: tuple[denials.DenialRemedy, ...] = ()
+        self.documents: dict[str, Document] = {}
+        self.triage: TriageDecision | None = None
+        self.triaged_at = None
+        self.clean_report: clean_claim.CleanClaimReport | None = None
+        self.appeals: dict[str, AppealRecord] = {}
+
+    # -- creation ---------------------------------------------------------------------------
+    @classmethod
+    def register(
+        cls,
+        ctx: CommandContext,
+        claim_id: UUID,
+        data: ClaimData,
+        *,
+        frequency: Frequency = Frequency.ORIGINAL,
+        original: Claim | None = None,
+        correction_reason: str = "",
+        field_prefix: str = "claim.",
+    ) -> Claim:
+        violations = intake.validate_claim(data, field_prefix)
+        if violations:
+            raise InvalidArgument(violations)
+        changes: tuple[str, ...] = ()
+        if original is not None:
+            changes = changed_fields(original.data, data)
+        claim: Claim = cls._start(
+            cls.ClaimRegistered,
+            ctx,
+            id=claim_id,
+            claim=event_data.claim_to_dict(data),
+            patient=event_data.patient_to_dict(data.patient),
+            frequency=frequency.value,
+            original_claim_id=str(original.id) if original else "",
+            original_payer_claim_control_number=(
+                original.adjudication.payer_claim_control_number
+                if original and original.adjudication
+                else ""
+            ),
+            changed_fields=list(changes),
+            correction_reason=correction_reason,
+        )
+        return claim
+
+    # -- adjudication -----------------------------------------------------------------------
+    def record_adjudication(self, ctx: CommandContext, adjudication: Adjudication) -> None:
+        if self.has_handled(ctx):
+            return
+        self._require_open("record an adjudication")
+        _validate_adjudication(adjudication, self.data, ctx.now.date())
+        remedies = denials.remedies_for(adjudication.carc_codes, adjudication.rarc_codes)
+        if self.status is ClaimStatus.IN_APPEAL:
+            status = ClaimStatus.IN_APPEAL
+        else:
+            status = ClaimStatus.DENIED if adjudication.denied else ClaimStatus.PAID
+        self._record(
+            self.AdjudicationRecorded,
+            ctx,
+            adjudication=event_data.adjudication_to_dict(adjudication),
+            remedies=[
+                {
+                    "code": r.code,
+                    "meaning": r.meaning,
+                    "remedy": r.remedy.value,
+                    "explanation": r.explanation,
+                }
+                for r in remedies
+            ],
+            primary_remedy=denials.primary_remedy(remedies).value,
+            status=status.value,
+            client_id=self.data.client_id,
+            payer_id=self.data.payer.payer_id,
+        )
+
+    # -- documents --------------------------------------------------------------------------
+    def attach_document(self, ctx: CommandContext, document: Document) -> None:
+        if self.has_handled(ctx):
+            return
+        bad: list[FieldViolation] = []
+        if not _SHA256.match(document.sha256):
+            bad.append(FieldViolation("sha256", "lower-case hex SHA-256 (64 characters)"))
+        if not _LOCATION.match(document.location) or len(document.location) > 1024:
+            bad.append(FieldViolation("location", "an s3, gs, az, https or file URI"))
+        if not 0 <= document.size_bytes <= MAX_DOCUMENT_BYTES:
+            bad.append(FieldViolation("size_bytes", "must be between 0 and 1 TiB"))
+        if bad:
+            raise InvalidArgument(bad)
+        if document.document_id in self.documents:
+            return  # the same file attached again: nothing new to record
+        self._record(self.DocumentAttached, ctx, document=event_data.document_to_dict(document))
+
+    @property
+    def document_kinds(self) -> frozenset[DocumentKind]:
+        return frozenset(doc.kind for doc in self.documents.values())
+
+    # -- triage and clean-claim check -------------------------------------------------------
+    def triage_claim(self, ctx: CommandContext, policy: TriagePolicy) -> TriageDecision:
+        if self.has_handled(ctx) and self.triage is not None:
+            return self.triage
+        self._require_open("triage")
+        decision = triage(self.data, self.adjudication, self.document_kinds, policy)
+        self._record_triage(ctx, decision)
+        return decision
+
+    def _record_triage(self, ctx: CommandContext, decision: TriageDecision) -> None:
+        self._record(
+            self.ClaimTriaged,
+            ctx,
+            rule_set_version=decision.rule_set_version,
+            route=decision.route.value,
+            nsa_protected=decision.nsa_protected,
+            worth_negotiating=decision.worth_negotiating,
+            service_class=decision.service_class.value,
+            reasons=[{"code": r.code, "explanation": r.explanation} for r in decision.reasons],
+            missing_documents=[k.value for k in decision.missing_documents],
+            client_id=self.data.client_id,
+            payer_id=self.data.payer.payer_id,
+        )
+
+    def check_clean(self, ctx: CommandContext) -> clean_claim.CleanClaimReport:
+        if self.has_handled(ctx) and self.clean_report is not None:
+            return self.clean_report
+        self._require_open("check")
+        report = clean_claim.check(self.data, ctx.now.date())
+        status = self.status
+        if status is ClaimStatus.REGISTERED and report.clean:
+            status = ClaimStatus.READY_TO_FILE
+        elif status is ClaimStatus.READY_TO_FILE and not report.clean:
+            status = ClaimStatus.REGISTERED
+        self._record(
+            self.CleanClaimChecked,
+            ctx,
+            rule_set_version=report.rule_set_version,
+            clean=report.clean,
+            findings=[
+                {
+                    "rule_id": f.rule_id,
+                    "field": f.field,
+                    "message": f.message,
+                    "blocking": f.blocking,
+                }
+                for f in report.findings
+            ],
+            status=status.value,
+        )
+        return report
+
+    # -- corrections ------------------------------------------------------------------------
+    def check_correctable(self, frequency: Frequency, reason: str) -> None:
+        """Preconditions for a replacement (7) or void (8) of this claim."""
+        if frequency is Frequency.ORIGINAL:
+            raise InvalidArgument(
+                "a correction is frequency 7 (replacement) or 8 (void)", "frequency"
+            )
+        self._require_open("correct")
+        if self.adjudication is None:
+            raise FailedPrecondition(
+                "the claim was never adjudicated: send the original again, not a correction"
+            )
+        if self.status is ClaimStatus.IN_APPEAL:
+            raise FailedPrecondition("an appeal is pending on this claim: wait for its decision")
+        if frequency is Frequency.VOID and self.adjudication.paid_cents > 0 and not reason.strip():
+            raise InvalidArgument("voiding a paid claim needs a reason", "reason")
+
+    def supersede(self, ctx: CommandContext, frequency: Frequency, by: UUID, reason: str) -> None:
+        self.check_correctable(frequency, reason)
+        if frequency is Frequency.VOID:
+            self._record(self.ClaimVoided, ctx, void_claim_id=str(by), reason=reason)
+        else:
+            self._record(self.ClaimReplaced, ctx, replacement_claim_id=str(by), reason=reason)
+
+    # -- appeals ----------------------------------------------------------------------------
+    def file_appeal(
+        self,
+        ctx: CommandContext,
+        appeal_id: str,
+        level: AppealLevel,
+        grounds: str,
+        cited_document_ids: tuple[str, ...],
+        channel: AppealChannel,
+        adverse_determination_date: date | None,
+    ) -> AppealRecord:
+        if self.has_handled(ctx):
+            return self.appeals[appeal_id]
+        bad: list[FieldViolation] = []
+        if not grounds.strip():
+            bad.append(FieldViolation("grounds", "required"))
+        elif len(grounds) > 4000:
+            bad.append(FieldViolation("grounds", "at most 4000 characters"))
+        for i, doc_id in enumerate(cited_document_ids):
+            if doc_id not in self.documents:
+                bad.append(
+                    FieldViolation(f"cited_document_ids[{i}]", "no such document on the claim")
+                )
+        if bad:
+            raise InvalidArgument(bad)
+        self._require_open("appeal")
+        if self.adjudication is None:
+            raise FailedPrecondition("nothing to appeal: the payer has not adjudicated the claim")
+        if any(not a.decided for a in self.appeals.values()):
+            raise FailedPrecondition("an appeal is already pending on this claim")
+        adverse = adverse_determination_date or self._adverse_date(level, self.adjudication)
+        today = ctx.now.date()
+        if adverse > today:
+            raise InvalidArgument("in the future", "adverse_determination_date")
+        if adverse < self.adjudication.received_date:
+            raise InvalidArgument(
+                "before the payer's adjudication was received", "adverse_determination_date"
+            )
+        if not self.adjudication.denied and self.adjudication.paid_cents >= (
+            self.adjudication.billed_cents or self.data.billed_cents
+        ):
+            raise FailedPrecondition(
+                "the claim was paid in full: there is no adverse determination to appeal"
+            )
+        window = appeals.filing_window(level, adverse)
+        if today > window.deadline:
+            raise FailedPrecondition(
+                f"appeal window closed on {window.deadline.isoformat()} ({window.rule})"
+            )
+        record = AppealRecord(
+            appeal_id=appeal_id,
+            level=level,
+            grounds=grounds,
+            cited_document_ids=cited_document_ids,
+            channel=channel,
+            adverse_determination_date=adverse,
+            filed_date=today,
+            deadline=window.deadline,
+            window_rule=window.rule,
+        )
+        self._record(
+            self.AppealFiled,
+            ctx,
+            appeal=record.to_dict(),
+            rule_set_version=appeals.RULE_SET_VERSION,
+        )
+        return self.appeals[appeal_id]
+
+    def _adverse_date(self, level: AppealLevel, adjudication: Adjudication) -> date:
+        """Default anchor: the last upheld appeal's decision for later levels, else the EOB."""
+        if level is AppealLevel.FIRST_INTERNAL:
+            return adjudication.received_date
+        upheld = [a for a in self.appeals.values() if a.outcome is AppealOutcome.UPHELD]
+        if not upheld:
+            raise FailedPrecondition(f"a {level.value} appeal needs an upheld internal appeal")
+        return max(a.decision_date for a in upheld if a.decision_date)
+
+    def record_appeal_decision(
+        self,
+        ctx: CommandContext,
+        appeal_id: str,
+        outcome: AppealOutcome,
+        decision_date: date,
+        additional_paid_cents: int,
+        policy: TriagePolicy,
+    ) -> AppealRecord:
+        if appeal_id not in self.appeals:
+            raise NotFound(f"appeal {appeal_id} not found on this claim")
+        if self.has_handled(ctx):
+            return self.appeals[appeal_id]
+        record = self.appeals[appeal_id]
+        if additional_paid_cents < 0:
+            raise InvalidArgument("must not be negative", "additional_paid_cents")
+        if outcome is AppealOutcome.UPHELD and additional_paid_cents:
+            raise InvalidArgument("an upheld denial pays nothing more", "additional_paid_cents")
+        if decision_date < record.filed_date:
+            raise InvalidArgument("before the appeal was filed", "decision_date")
+        if decision_date > ctx.now.date():
+            raise InvalidArgument("in the future", "decision_date")
+        if record.decided:
+            raise FailedPrecondition(f"appeal {appeal_id} was already decided")
+        status = (
+            ClaimStatus.APPEAL_UPHELD
+            if outcome is AppealOutcome.UPHELD
+            else ClaimStatus.APPEAL_OVERTURNED
+        )
+        self._record(
+            self.AppealDecisionRecorded,
+            ctx,
+            appeal_id=appeal_id,
+            outcome=outcome.value,
+            decision_date=decision_date.isoformat(),
+            additional_paid_cents=additional_paid_cents,
+            status=status.value,
+        )
+        if outcome is not AppealOutcome.OVERTURNED:
+            # An upheld (or partly upheld) denial goes back to triage: negotiation/IDR or not.
+            self._record_triage(
+                ctx, triage(self.data, self.adjudication, self.document_kinds, policy)
+            )
+        return self.appeals[appeal_id]
+
+    # -- downstream progress ----------------------------------------------------------------
+    def reach_stage(self, ctx: CommandContext, status: ClaimStatus, source_event_id: str) -> None:
+        if self.has_handled(ctx) or self.status is status or self.status in _SUPERSEDED:
+            return
+        self._record(
+            self.ClaimStageReached, ctx, status=status.value, source_event_id=source_event_id
+        )
+
+    def _require_open(self, action: str) -> None:
+        if self.status in _SUPERSEDED:
+            raise FailedPrecondition(
+                f"cannot {action}: the claim was {self.status.value} by {self.replaced_by_claim_id}"
+            )
+
+
+def _validate_adjudication(a: Adjudication, data: ClaimData, today: date) -> None:
+    bad: list[FieldViolation] = []
+    prefix = "adjudication."
+    for name in (
+        "billed_cents",
+        "allowed_cents",
+        "paid_cents",
+        "patient_responsibility_cents",
+        "qpa_cents",
+    ):
+        if getattr(a, name) < 0:
+            bad.append(FieldViolation(prefix + name, "must not be negative"))
+    billed = a.billed_cents or data.billed_cents
+    if a.allowed_cents > billed:
+        bad.append(FieldViolation(prefix + "allowed_cents", "exceeds the billed amount"))
+    if a.paid_cents + a.patient_responsibility_cents > billed:
+        bad.append(
+            FieldViolation(
+                prefix + "paid_cents", "paid plus patient responsibility exceeds the billed amount"
+            )
+        )
+    if a.received_date > today:
+        bad.append(FieldViolation(prefix + "received_date", "in the future"))
+    if data.lines and a.received_date < data.first_service_date:
+        bad.append(FieldViolation(prefix + "received_date", "before the first date of service"))
+    if a.qpa_disclosed and a.qpa_cents <= 0:
+        bad.append(FieldViolation(prefix + "qpa_cents", "a disclosed QPA must be positive"))
+    if a.denied and a.paid_cents:
+        bad.append(FieldViolation(prefix + "paid_cents", "a denied claim pays nothing"))
+    for i, code in enumerate(a.carc_codes):
+        if not re.match(r"^([1-9]\d{0,3}|[A-Z]\d{1,2}|[A-Z])$", code):
+            bad.append(FieldViolation(f"{prefix}carc_codes[{i}]", f"{code!r} is not a CARC"))
+    for i, code in enumerate(a.rarc_codes):
+        if not re.match(r"^(M|MA|N)\d{1,4}$", code):
+            bad.append(FieldViolation(f"{prefix}rarc_codes[{i}]", f"{code!r} is not a RARC"))
+    if len(a.payer_claim_control_number) > 50:
+        bad.append(FieldViolation(prefix + "payer_claim_control_number", "at most 50 characters"))
+    if bad:
+        raise InvalidArgument(bad)

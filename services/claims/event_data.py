@@ -1,0 +1,193 @@
+"""JSON-friendly forms of the claim value objects, as events store them and the wire carries them.
+
+Events hold plain dicts (str/int/bool/lists, ISO dates) so the stored form and the published
+form are the same mechanical JSON; the aggregate turns them back into value objects.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from services.claims.model import (
+    Adjudication,
+    ClaimData,
+    ClaimType,
+    Document,
+    DocumentKind,
+    Facility,
+    NetworkStatus,
+    Patient,
+    Payer,
+    Plan,
+    PlanFunding,
+    Provider,
+    ServiceLine,
+)
+
+
+def _iso(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _date(value: str) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def claim_to_dict(data: ClaimData) -> dict[str, Any]:
+    """The claim without its PHI (the patient travels in a separate, PHI-flagged field)."""
+    return {
+        "client_id": data.client_id,
+        "claim_type": data.claim_type.value,
+        "patient_control_number": data.patient_control_number,
+        "provider": {
+            "name": data.provider.name,
+            "npi": data.provider.npi,
+            "tin": data.provider.tin,
+        },
+        "payer": {"payer_id": data.payer.payer_id, "name": data.payer.name},
+        "plan": {
+            "name": data.plan.name,
+            "funding": data.plan.funding.value,
+            "situs_state": data.plan.situs_state,
+            "marketplace": data.plan.marketplace,
+            "narrow_network": data.plan.narrow_network,
+            "state_law_opt_in": data.plan.state_law_opt_in,
+        },
+        "facility": {
+            "name": data.facility.name,
+            "npi": data.facility.npi,
+            "network_status": data.facility.network_status.value,
+            "state": data.facility.state,
+        },
+        "emergency": data.emergency,
+        "diagnosis_codes": list(data.diagnosis_codes),
+        "lines": [line_to_dict(line) for line in data.lines],
+        "total_billed_cents": data.total_billed_cents,
+        "billed_cents": data.billed_cents,
+        "bill_type": data.bill_type,
+    }
+
+
+def line_to_dict(line: ServiceLine) -> dict[str, Any]:
+    return {
+        "procedure_code": line.procedure_code,
+        "modifiers": list(line.modifiers),
+        "units": line.units,
+        "billed_cents": line.billed_cents,
+        "service_date": _iso(line.service_date),
+        "place_of_service": line.place_of_service,
+        "revenue_code": line.revenue_code,
+        "diagnosis_pointers": list(line.diagnosis_pointers),
+        "line_control_number": line.line_control_number,
+    }
+
+
+def patient_to_dict(patient: Patient) -> dict[str, Any]:
+    return {
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "birth_date": _iso(patient.birth_date),
+        "member_id": patient.member_id,
+    }
+
+
+def claim_from_dict(d: dict[str, Any], patient: dict[str, Any]) -> ClaimData:
+    plan, facility = d["plan"], d["facility"]
+    return ClaimData(
+        client_id=d["client_id"],
+        claim_type=ClaimType(d["claim_type"]),
+        patient_control_number=d["patient_control_number"],
+        provider=Provider(**d["provider"]),
+        payer=Payer(**d["payer"]),
+        plan=Plan(
+            name=plan["name"],
+            funding=PlanFunding(plan["funding"]),
+            situs_state=plan["situs_state"],
+            marketplace=plan["marketplace"],
+            narrow_network=plan["narrow_network"],
+            state_law_opt_in=plan["state_law_opt_in"],
+        ),
+        facility=Facility(
+            name=facility["name"],
+            npi=facility["npi"],
+            network_status=NetworkStatus(facility["network_status"]),
+            state=facility["state"],
+        ),
+        emergency=d["emergency"],
+        diagnosis_codes=tuple(d["diagnosis_codes"]),
+        lines=tuple(
+            ServiceLine(
+                procedure_code=line["procedure_code"],
+                modifiers=tuple(line["modifiers"]),
+                units=line["units"],
+                billed_cents=line["billed_cents"],
+                service_date=date.fromisoformat(line["service_date"]),
+                place_of_service=line["place_of_service"],
+                revenue_code=line["revenue_code"],
+                diagnosis_pointers=tuple(line["diagnosis_pointers"]),
+                line_control_number=line["line_control_number"],
+            )
+            for line in d["lines"]
+        ),
+        patient=Patient(
+            first_name=patient["first_name"],
+            last_name=patient["last_name"],
+            birth_date=_date(patient["birth_date"]),
+            member_id=patient["member_id"],
+        ),
+        total_billed_cents=d["total_billed_cents"],
+        bill_type=d["bill_type"],
+    )
+
+
+def adjudication_to_dict(a: Adjudication) -> dict[str, Any]:
+    return {
+        "received_date": a.received_date.isoformat(),
+        "billed_cents": a.billed_cents,
+        "allowed_cents": a.allowed_cents,
+        "paid_cents": a.paid_cents,
+        "patient_responsibility_cents": a.patient_responsibility_cents,
+        "qpa_cents": a.qpa_cents,
+        "qpa_disclosed": a.qpa_disclosed,
+        "carc_codes": list(a.carc_codes),
+        "rarc_codes": list(a.rarc_codes),
+        "payer_claim_control_number": a.payer_claim_control_number,
+        "denied": a.denied,
+    }
+
+
+def adjudication_from_dict(d: dict[str, Any]) -> Adjudication:
+    return Adjudication(
+        received_date=date.fromisoformat(d["received_date"]),
+        billed_cents=d["billed_cents"],
+        allowed_cents=d["allowed_cents"],
+        paid_cents=d["paid_cents"],
+        patient_responsibility_cents=d["patient_responsibility_cents"],
+        qpa_cents=d["qpa_cents"],
+        qpa_disclosed=d["qpa_disclosed"],
+        carc_codes=tuple(d["carc_codes"]),
+        rarc_codes=tuple(d["rarc_codes"]),
+        payer_claim_control_number=d["payer_claim_control_number"],
+        denied=d["denied"],
+    )
+
+
+def document_to_dict(doc: Document) -> dict[str, Any]:
+    return {
+        "document_id": doc.document_id,
+        "kind": doc.kind.value,
+        "sha256": doc.sha256,
+        "location": doc.location,
+        "size_bytes": doc.size_bytes,
+    }
+
+
+def document_from_dict(d: dict[str, Any]) -> Document:
+    return Document(
+        document_id=d["document_id"],
+        kind=DocumentKind(d["kind"]),
+        sha256=d["sha256"],
+        location=d["location"],
+        size_bytes=d["size_bytes"],
+    )

@@ -1,0 +1,71 @@
+"""Realistic claims for tests: an emergency physician's ED visit billed to a PPO."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+from services.claims.model import (
+    ClaimData,
+    ClaimType,
+    Facility,
+    NetworkStatus,
+    Patient,
+    Payer,
+    Plan,
+    PlanFunding,
+    Provider,
+    ServiceLine,
+)
+from services.common.context import CommandContext
+
+TODAY = date(2026, 11, 20)
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+VALID_NPI = "1234567893"
+FACILITY_NPI = "1245319599"
+
+
+def ctx(tenant: str = "tenant-a", request_id: str = "req-1", now: datetime = NOW) -> CommandContext:
+    return CommandContext(tenant_id=tenant, actor="tester", now=now, request_id=request_id)
+
+
+def emergency_claim(**overrides: object) -> ClaimData:
+    data = ClaimData(
+        client_id="client-ed-group",
+        claim_type=ClaimType.PROFESSIONAL,
+        patient_control_number="PCN-2026-0001",
+        provider=Provider(name="Metro Emergency Physicians", npi=VALID_NPI, tin="12-3456789"),
+        patient=Patient("Jane", "Roe", date(1980, 4, 2), "W123456789"),
+        payer=Payer(payer_id="87726", name="Example Health Plan"),
+        plan=Plan(
+            name="Example PPO",
+            funding=PlanFunding.SELF_FUNDED_ERISA,
+            situs_state="PA",
+        ),
+        facility=Facility(
+            name="Mercy General",
+            npi=FACILITY_NPI,
+            network_status=NetworkStatus.IN_NETWORK,
+            state="PA",
+        ),
+        emergency=True,
+        diagnosis_codes=("S0990XA", "R51.9"),
+        lines=(
+            ServiceLine("99285", 185_000, date(2026, 10, 3), 1, ("25",), "23", "", (1, 2)),
+            ServiceLine("12002", 64_000, date(2026, 10, 3), 1, (), "23", "", (1,)),
+        ),
+    )
+    return replace(data, **overrides)  # type: ignore[arg-type]
+
+
+def institutional_claim(**overrides: object) -> ClaimData:
+    data = emergency_claim(
+        claim_type=ClaimType.INSTITUTIONAL,
+        bill_type="131",
+        provider=Provider(name="Mercy General", npi=FACILITY_NPI, tin="23-4567890"),
+        lines=(
+            ServiceLine("99285", 420_000, date(2026, 10, 3), 1, (), "", "0450", ()),
+            ServiceLine("70450", 180_000, date(2026, 10, 3), 1, (), "", "0350", ()),
+        ),
+    )
+    return replace(data, **overrides)  # type: ignore[arg-type]

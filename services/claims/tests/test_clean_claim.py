@@ -1,0 +1,113 @@
+"""Clean-claim check: every rule with a passing and a failing claim."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from services.claims.clean_claim import RULE_SET_VERSION, RULES, check
+from services.claims.model import (
+    ClaimType,
+    Facility,
+    NetworkStatus,
+    Patient,
+    Payer,
+    Plan,
+    PlanFunding,
+    Provider,
+    ServiceLine,
+)
+from services.claims.tests.factories import TODAY, emergency_claim, institutional_claim
+
+
+def line(**kw: object) -> ServiceLine:
+    base = ServiceLine("99285", 185_000, date(2026, 10, 3), 1, ("25",), "23", "", (1,))
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def rule_ids(claim) -> set[str]:
+    return {f.rule_id for f in check(claim, TODAY).findings if f.blocking}
+
+
+def test_the_reference_claims_are_clean():
+    for claim in (emergency_claim(), institutional_claim()):
+        report = check(claim, TODAY)
+        assert report.clean, report.findings
+        assert report.rule_set_version == RULE_SET_VERSION
+
+
+FAILING = {
+    "CC01-NPI": emergency_claim(provider=Provider("X", "1234567890", "12-3456789")),
+    "CC02-TIN": emergency_claim(provider=Provider("X", "1234567893", "")),
+    "CC03-PATIENT": emergency_claim(patient=Patient("Jane", "", None, "")),
+    "CC04-PAYER": emergency_claim(payer=Payer("87726", "")),
+    "CC05-DIAGNOSIS": emergency_claim(diagnosis_codes=(), lines=(line(diagnosis_pointers=()),)),
+    "CC06-POINTER": emergency_claim(lines=(line(diagnosis_pointers=(3,)),)),
+    "CC07-PROCEDURE": emergency_claim(lines=(line(procedure_code="9928"),)),
+    "CC08-MODIFIER": emergency_claim(lines=(line(modifiers=("25", "25")),)),
+    "CC09-UNITS": emergency_claim(lines=(line(units=0),)),
+    "CC10-PLACE": emergency_claim(lines=(line(place_of_service="30"),)),
+    "CC11-DATES": emergency_claim(lines=(line(service_date=date(2026, 12, 1)),)),
+    "CC12-AMOUNTS": emergency_claim(total_billed_cents=1),
+    "CC13-NSA-FACTS": emergency_claim(facility=Facility("F", "", NetworkStatus.UNSPECIFIED, "PA")),
+    "CC14-EMERGENCY": emergency_claim(emergency=False),
+    "CC15-PCN": emergency_claim(patient_control_number="X" * 39),
+}
+
+
+def test_every_rule_has_a_failing_case():
+    assert {rule.__name__ for rule in RULES}
+    assert len(FAILING) == len(RULES)
+
+
+@pytest.mark.parametrize("rule_id", sorted(FAILING))
+def test_rule_fails_and_blocks(rule_id):
+    report = check(FAILING[rule_id], TODAY)
+    assert rule_id in {f.rule_id for f in report.findings if f.blocking}
+    assert not report.clean
+    assert all(f.field for f in report.findings)
+
+
+@pytest.mark.parametrize("rule_id", sorted(FAILING))
+def test_rule_passes_on_the_clean_claim(rule_id):
+    assert rule_id not in rule_ids(emergency_claim())
+
+
+def test_institutional_needs_bill_type_and_revenue_codes():
+    bad = institutional_claim(bill_type="", lines=(line(revenue_code="", place_of_service=""),))
+    assert "CC10-PLACE" in rule_ids(bad)
+    fields = {f.field for f in check(bad, TODAY).findings}
+    assert {"bill_type", "lines[0].revenue_code"} <= fields
+
+
+def test_institutional_lines_need_no_diagnosis_pointer():
+    claim = institutional_claim()
+    assert claim.claim_type is ClaimType.INSTITUTIONAL
+    assert "CC06-POINTER" not in rule_ids(claim)
+
+
+def test_unknown_plan_funding_and_situs_block():
+    claim = emergency_claim(plan=Plan())
+    fields = {f.field for f in check(claim, TODAY).findings if f.rule_id == "CC13-NSA-FACTS"}
+    assert fields == {"plan.funding", "plan.situs_state"}
+    assert "CC13-NSA-FACTS" not in rule_ids(
+        emergency_claim(plan=Plan("P", PlanFunding.FULLY_INSURED, "NY"))
+    )
+
+
+def test_warnings_do_not_block():
+    old = emergency_claim(lines=(line(service_date=date(2026, 5, 1)),))
+    report = check(old, TODAY)
+    assert report.clean
+    assert any(f.rule_id == "CC11-DATES" and not f.blocking for f in report.findings)
+    flagged = emergency_claim(lines=(line(place_of_service="22", procedure_code="27447"),))
+    report = check(flagged, TODAY)
+    assert report.clean
+    assert any(f.rule_id == "CC14-EMERGENCY" and not f.blocking for f in report.findings)
+
+
+def test_birth_date_after_service_is_caught():
+    claim = emergency_claim(patient=Patient("Jane", "Roe", date(2026, 10, 5), "W1"))
+    assert "CC11-DATES" in rule_ids(claim)
