@@ -1,0 +1,257 @@
+"""Settlement use cases on the event store: each loads aggregates, runs domain code, saves once.
+
+Synchronous (the eventsourcing library is); the gRPC layer calls these through the worker pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from uuid import UUID
+
+from services.common.context import CommandContext
+from services.common.errors import InvalidArgument, NotFound
+from services.common.eventstore import ServiceApplication
+from services.common.ids import deterministic_id
+from services.settlement.domain import PaymentMethod, Settlement, settlement_id_for
+from services.settlement.matching import ClaimIndex, Match
+from services.settlement.postings import Account
+from services.settlement.remittance_domain import (
+    RemittanceFile,
+    RemittanceRecord,
+    UnmatchedClaimPayment,
+    file_id_for,
+    remittance_id_for,
+)
+from services.settlement.remittance_intake import PreparedImport
+from services.settlement.remittance_posting import match_remittance, post_remittance
+from services.settlement.terms import SettlementSource
+
+
+class ImportOutcome(StrEnum):
+    POSTED = "posted"
+    ALREADY_IMPORTED = "already_imported"
+    QUARANTINED = "quarantined"
+
+
+@dataclass
+class ImportResult:
+    file_id: UUID
+    outcome: ImportOutcome
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    remittances: list[RemittanceRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OpeningTerms:
+    """What negotiation decided, plus what settlement knows about the claim."""
+
+    claim_id: str
+    source: SettlementSource
+    source_ref: str
+    decided_on: date
+    agreed_total_cents: int
+    patient_cost_sharing_cents: int
+    already_paid_cents: int
+    payer_id: str = ""
+    initial_payment_icn: str = ""
+    nsa_protected: bool = True  # a claim negotiated under the NSA is protected unless known not
+
+
+class SettlementApplication(ServiceApplication):
+    snapshotting_intervals = {Settlement: 50}
+
+    # -- settlements --------------------------------------------------------------------------
+    def open_settlement(self, ctx: CommandContext, terms: OpeningTerms) -> Settlement:
+        """Idempotent: a second agreement event for the same claim finds the open settlement."""
+        existing = self.find(settlement_id_for(ctx.tenant_id, terms.claim_id), ctx.tenant_id,
+                             Settlement)  # fmt: skip
+        if existing is not None:
+            return existing
+        settlement = Settlement.open(
+            ctx,
+            claim_id=terms.claim_id,
+            source=terms.source,
+            source_ref=terms.source_ref,
+            payer_key=terms.payer_id,
+            agreed_total_cents=terms.agreed_total_cents,
+            patient_cost_sharing_cents=terms.patient_cost_sharing_cents,
+            already_paid_cents=terms.already_paid_cents,
+            decided_on=terms.decided_on,
+            nsa_protected=terms.nsa_protected,
+            initial_payment_icn=terms.initial_payment_icn,
+        )
+        return settlement
+
+    def settlement(self, ctx: CommandContext, claim_id: str) -> Settlement:
+        return self.load(settlement_id_for(ctx.tenant_id, claim_id), ctx.tenant_id, Settlement)
+
+    def post_payment(
+        self,
+        ctx: CommandContext,
+        *,
+        claim_id: str,
+        amount_cents: int,
+        method: str,
+        reference: str,
+        paid_on: date,
+    ) -> tuple[str, Settlement]:
+        if method not in PaymentMethod.MANUAL:
+            raise InvalidArgument("must be check, eft or virtual_card", field="method")
+        if not ctx.request_id:
+            raise InvalidArgument("a request id is required", field="request_id")
+        settlement = self.settlement(ctx, claim_id)
+        payment_id = str(deterministic_id(ctx.tenant_id, "payment", ctx.request_id))
+        settlement.post_payment(
+            ctx,
+            payment_id=payment_id,
+            amount_cents=amount_cents,
+            method=method,
+            reference=reference,
+            paid_on=paid_on,
+        )
+        settlement.assess_variance(ctx)
+        self.save_all(settlement)
+        return payment_id, settlement
+
+    def reverse_payment(
+        self, ctx: CommandContext, *, claim_id: str, payment_id: str, reason: str
+    ) -> Settlement:
+        settlement = self.settlement(ctx, claim_id)
+        settlement.reverse_payment(ctx, payment_id=payment_id, reason=reason)
+        settlement.assess_variance(ctx)
+        self.save_all(settlement)
+        return settlement
+
+    def record_patient_responsibility(
+        self, ctx: CommandContext, *, claim_id: str, amount_cents: int
+    ) -> Settlement:
+        settlement = self.settlement(ctx, claim_id)
+        settlement.record_patient_responsibility(ctx, amount_cents)
+        self.save_all(settlement)
+        return settlement
+
+    def flag_overdue(self, ctx: CommandContext, claim_ids: list[str], as_of: date) -> int:
+        flagged = []
+        for claim_id in claim_ids:
+            settlement = self.find(settlement_id_for(ctx.tenant_id, claim_id), ctx.tenant_id,
+                                   Settlement)  # fmt: skip
+            if settlement is not None and settlement.flag_overdue(ctx, as_of):
+                flagged.append(settlement)
+        self.save_all(*flagged)
+        return len(flagged)
+
+    # -- remittances --------------------------------------------------------------------------
+    def _records(self, ctx: CommandContext, ids: list[str]) -> list[RemittanceRecord]:
+        return [self.load(UUID(i), ctx.tenant_id, RemittanceRecord) for i in ids]
+
+    def import_remittance(
+        self, ctx: CommandContext, prepared: PreparedImport, index: ClaimIndex
+    ) -> ImportResult:
+        """Post every transaction of a balanced file in ONE save, or quarantine the whole file."""
+        file_id = file_id_for(ctx.tenant_id, prepared.content_sha256)
+        existing = self.find(file_id, ctx.tenant_id, RemittanceFile)
+        if existing is not None:
+            if existing.outcome == "quarantined":
+                return ImportResult(file_id, ImportOutcome.QUARANTINED, existing.reasons)
+            return ImportResult(
+                file_id,
+                ImportOutcome.ALREADY_IMPORTED,
+                warnings=existing.warnings,
+                remittances=self._records(ctx, existing.remittance_ids),
+            )
+        remittance_file = RemittanceFile.receive(
+            ctx,
+            content_sha256=prepared.content_sha256,
+            file_name=prepared.file_name,
+            size_bytes=prepared.size_bytes,
+        )
+        reasons = list(prepared.reasons)
+        for remittance in prepared.remittances:
+            rid = remittance_id_for(ctx.tenant_id, remittance.payer_key, remittance.trace_number)
+            if self.find(rid, ctx.tenant_id, RemittanceRecord) is not None:
+                reasons.append(
+                    f"trace number {remittance.trace_number} of payer {remittance.payer_key} "
+                    "was already imported from a different file"
+                )
+        if reasons:
+            remittance_file.quarantine(ctx, reasons, prepared.trace_numbers)
+            self.save_all(remittance_file)
+            return ImportResult(file_id, ImportOutcome.QUARANTINED, reasons)
+
+        all_matches = [match_remittance(r, index) for r in prepared.remittances]
+        claim_ids = {m.claim_id for ms in all_matches for m in ms.values() if isinstance(m, Match)}
+        claim_ids |= _claims_named_by_provider_adjustments(prepared, index)
+        settlements: dict[str, Settlement] = {}
+        for claim_id in claim_ids:
+            found = self.find(settlement_id_for(ctx.tenant_id, claim_id), ctx.tenant_id,
+                              Settlement)  # fmt: skip
+            if found is not None:
+                settlements[claim_id] = found
+        records: list[RemittanceRecord] = []
+        queued: list[UnmatchedClaimPayment] = []
+        touched: dict[str, Settlement] = {}
+        for remittance, matches in zip(prepared.remittances, all_matches, strict=True):
+            rid = remittance_id_for(ctx.tenant_id, remittance.payer_key, remittance.trace_number)
+            outcome = post_remittance(ctx, remittance, str(rid), index, matches, settlements)
+            touched.update(outcome.touched)
+            records.append(
+                RemittanceRecord.record(
+                    ctx,
+                    file_id=file_id,
+                    remittance=remittance,
+                    matched_count=len(outcome.matched),
+                    exception_count=len(outcome.exceptions),
+                    journal=outcome.remittance_journal,
+                )
+            )
+            queued.extend(
+                UnmatchedClaimPayment.queue(ctx, remittance_id=rid, remittance=remittance, item=e)
+                for e in outcome.exceptions
+            )
+        remittance_file.accept(
+            ctx, [str(r.id) for r in records], prepared.trace_numbers, list(prepared.warnings)
+        )
+        self.save_all(remittance_file, *records, *queued, *touched.values())
+        return ImportResult(
+            file_id, ImportOutcome.POSTED, warnings=list(prepared.warnings), remittances=records
+        )
+
+    def resolve_exception(
+        self, ctx: CommandContext, *, exception_id: UUID, claim_id: str
+    ) -> tuple[UnmatchedClaimPayment, Settlement]:
+        item = self.load(exception_id, ctx.tenant_id, UnmatchedClaimPayment)
+        settlement = self.find(settlement_id_for(ctx.tenant_id, claim_id), ctx.tenant_id,
+                               Settlement)  # fmt: skip
+        if settlement is None:
+            raise NotFound(f"no settlement for claim {claim_id}")
+        if not item.resolve(ctx, claim_id):
+            return item, settlement
+        if item.paid_cents > 0:
+            settlement.post_payment(
+                ctx.with_request(f"{ctx.request_id}|exception"),
+                payment_id=f"exception:{item.id}",
+                amount_cents=item.paid_cents,
+                method=item.payment_method.lower() or "era",
+                reference=item.trace_number,
+                paid_on=item.payment_date or ctx.now.date(),
+                payer_claim_control_number=item.payer_claim_control_number,
+                remittance_id=item.remittance_id,
+                cash_account=Account.UNAPPLIED_CASH,
+            )
+            settlement.assess_variance(ctx)
+        self.save_all(item, settlement)
+        return item, settlement
+
+
+def _claims_named_by_provider_adjustments(prepared: PreparedImport, index: ClaimIndex) -> set[str]:
+    ids: set[str] = set()
+    for remittance in prepared.remittances:
+        for adjustment in remittance.provider_adjustments:
+            for claim in index.by_icn.get(adjustment.reference, []):
+                ids.add(claim.claim_id)
+            for claim in index.by_patient_control_number.get(adjustment.reference, []):
+                ids.add(claim.claim_id)
+    return ids

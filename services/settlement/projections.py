@@ -1,0 +1,370 @@
+"""Read models fed by events: the claims service's matching facts and settlement's own events.
+
+Each handler runs inside the ProjectionProcessor's transaction (rows + tracking commit together).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from services.common.consumer import Delivery
+from services.settlement.read_model_schema import statements
+
+Handler = Callable[[asyncpg.Connection, str, Delivery], Awaitable[None]]
+
+
+async def migrate(pool: asyncpg.Pool, schema: str) -> None:
+    async with pool.acquire() as conn:
+        for statement in statements(schema):
+            await conn.execute(statement)
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+# -- claims service events -> claim_refs ---------------------------------------------------------
+async def _claim_registered(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    claim = d.payload.get("claim", {})
+    lines = claim.get("lines", [])
+    service_dates = sorted(x["service_date"] for x in lines if x.get("service_date"))
+    charge = claim.get("total_billed_cents") or sum(x.get("billed_cents", 0) for x in lines)
+    original_icn = d.payload.get("original_payer_claim_control_number") or ""
+    provider = claim.get("provider", {})
+    await conn.execute(
+        """INSERT INTO claim_refs (tenant_id, claim_id, patient_control_number, icns,
+            billing_npi, billing_tin, first_service_date, charge_cents, payer_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (tenant_id, claim_id) DO UPDATE SET
+              patient_control_number = EXCLUDED.patient_control_number,
+              billing_npi = EXCLUDED.billing_npi, billing_tin = EXCLUDED.billing_tin,
+              first_service_date = EXCLUDED.first_service_date,
+              charge_cents = EXCLUDED.charge_cents, payer_id = EXCLUDED.payer_id,
+              icns = ARRAY(SELECT DISTINCT unnest(claim_refs.icns || EXCLUDED.icns))""",
+        d.tenant_id,
+        d.envelope.claim_id or d.envelope.aggregate_id,
+        claim.get("patient_control_number", ""),
+        [original_icn] if original_icn else [],
+        provider.get("npi", ""),
+        provider.get("tin", ""),
+        _date(service_dates[0]) if service_dates else None,
+        int(charge or 0),
+        claim.get("payer", {}).get("payer_id", ""),
+    )
+
+
+async def _add_icn(conn: asyncpg.Connection, s: str, tenant: str, claim_id: str, icn: str) -> None:
+    if not icn:
+        return
+    await conn.execute(
+        """INSERT INTO claim_refs (tenant_id, claim_id, icns) VALUES ($1, $2, $3)
+            ON CONFLICT (tenant_id, claim_id) DO UPDATE SET icns = CASE
+              WHEN $4 = ANY(claim_refs.icns) THEN claim_refs.icns
+              ELSE claim_refs.icns || $4::text END""",
+        tenant,
+        claim_id,
+        [icn],
+        icn,
+    )
+
+
+async def _adjudication_recorded(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    icn = d.payload.get("adjudication", {}).get("payer_claim_control_number", "")
+    await _add_icn(conn, s, d.tenant_id, d.envelope.claim_id or d.envelope.aggregate_id, icn)
+
+
+async def _claim_triaged(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await conn.execute(
+        """INSERT INTO claim_refs (tenant_id, claim_id, nsa_protected, payer_id)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (tenant_id, claim_id) DO UPDATE SET nsa_protected = EXCLUDED.nsa_protected,
+              payer_id = CASE WHEN claim_refs.payer_id = '' THEN EXCLUDED.payer_id
+                              ELSE claim_refs.payer_id END""",
+        d.tenant_id,
+        d.envelope.claim_id or d.envelope.aggregate_id,
+        bool(d.payload.get("nsa_protected")),
+        d.payload.get("payer_id", ""),
+    )
+
+
+CLAIMS_HANDLERS: dict[str, Handler] = {
+    "ClaimRegistered": _claim_registered,
+    "AdjudicationRecorded": _adjudication_recorded,
+    "ClaimTriaged": _claim_triaged,
+}
+
+
+# -- settlement's own events -> settlements, payments, journal, remittances, exceptions -------
+async def _journal(
+    conn: asyncpg.Connection, s: str, d: Delivery, claim_id: str, remittance_id: str
+) -> None:
+    for tx in d.payload.get("journal", []):
+        await conn.execute(
+            """INSERT INTO journal_transactions VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT DO NOTHING""",
+            d.tenant_id,
+            tx["transaction_id"],
+            tx.get("reverses", ""),
+            tx["description"],
+            claim_id,
+            remittance_id,
+            d.event_type,
+            d.envelope.notification_id,
+        )
+        await conn.executemany(
+            """INSERT INTO journal_postings VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT DO NOTHING""",
+            [
+                (d.tenant_id, tx["transaction_id"], line, p["account"], p["amount_cents"])
+                for line, p in enumerate(tx["postings"])
+            ],
+        )
+
+
+def _claim(d: Delivery) -> str:
+    return d.envelope.claim_id
+
+
+async def _settlement_opened(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    p = d.payload
+    await conn.execute(
+        """INSERT INTO settlements (tenant_id, claim_id, settlement_id, source, source_ref,
+            payer_id, agreed_total_cents, patient_cost_sharing_cents, already_paid_cents,
+            paid_cents, patient_balance_cents, decided_on, due_date, nsa_protected)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $8, $10, $11, $12)
+            ON CONFLICT DO NOTHING""",
+        d.tenant_id,
+        p["claim_id"],
+        d.envelope.aggregate_id,
+        p["source"],
+        p["source_ref"],
+        p["payer_key"],
+        p["agreed_total_cents"],
+        p["patient_cost_sharing_cents"],
+        p["already_paid_cents"],
+        _date(p["decided_on"]),
+        _date(p["due_date"]),
+        p["nsa_protected"],
+    )
+    if p["already_paid_cents"]:
+        await conn.execute(
+            """INSERT INTO payments VALUES ($1, $2, 'initial', $3, 'initial_adjudication',
+                '', $4, $5, false, '', $6) ON CONFLICT DO NOTHING""",
+            d.tenant_id,
+            p["claim_id"],
+            p["already_paid_cents"],
+            p["initial_payment_icn"],
+            _date(p["decided_on"]),
+            d.envelope.notification_id,
+        )
+    await _journal(conn, s, d, p["claim_id"], "")
+
+
+async def _paid_delta(conn: asyncpg.Connection, d: Delivery, delta: int) -> None:
+    await conn.execute(
+        "UPDATE settlements SET paid_cents = paid_cents + $3 "
+        "WHERE tenant_id = $1 AND claim_id = $2",
+        d.tenant_id,
+        _claim(d),
+        delta,
+    )
+
+
+async def _payment_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    p = d.payload
+    await conn.execute(
+        """INSERT INTO payments VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10)
+            ON CONFLICT DO NOTHING""",
+        d.tenant_id,
+        _claim(d),
+        p["payment_id"],
+        p["amount_cents"],
+        p["method"],
+        p["reference"],
+        p["payer_claim_control_number"],
+        _date(p["paid_on"]),
+        p["remittance_id"],
+        d.envelope.notification_id,
+    )
+    await _paid_delta(conn, d, p["amount_cents"])
+    await _add_icn(conn, s, d.tenant_id, _claim(d), p["payer_claim_control_number"])
+    await _journal(conn, s, d, _claim(d), p["remittance_id"])
+
+
+async def _payment_reversed(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    p = d.payload
+    await conn.execute(
+        "UPDATE payments SET reversed = true "
+        "WHERE tenant_id = $1 AND claim_id = $2 AND payment_id = $3",
+        d.tenant_id,
+        _claim(d),
+        p["payment_id"],
+    )
+    await _paid_delta(conn, d, -p["amount_cents"])
+    await _journal(conn, s, d, _claim(d), p["remittance_id"])
+
+
+async def _recoupment_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await _paid_delta(conn, d, -d.payload["amount_cents"])
+    await _journal(conn, s, d, _claim(d), d.payload["remittance_id"])
+
+
+async def _interest_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await conn.execute(
+        "UPDATE settlements SET interest_cents = interest_cents + $3 "
+        "WHERE tenant_id = $1 AND claim_id = $2",
+        d.tenant_id,
+        _claim(d),
+        d.payload["amount_cents"],
+    )
+    await _journal(conn, s, d, _claim(d), d.payload["remittance_id"])
+
+
+def _variance(name: str) -> Handler:
+    async def handle(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+        await conn.execute(
+            "UPDATE settlements SET last_variance = $3 WHERE tenant_id = $1 AND claim_id = $2",
+            d.tenant_id,
+            _claim(d),
+            name,
+        )
+
+    return handle
+
+
+async def _overdue(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await conn.execute(
+        "UPDATE settlements SET overdue_flagged_on = $3 WHERE tenant_id = $1 AND claim_id = $2",
+        d.tenant_id,
+        _claim(d),
+        _date(d.payload["as_of"]),
+    )
+
+
+async def _patient_responsibility(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await conn.execute(
+        "UPDATE settlements SET patient_balance_cents = $3 WHERE tenant_id = $1 AND claim_id = $2",
+        d.tenant_id,
+        _claim(d),
+        d.payload["amount_cents"],
+    )
+    await _journal(conn, s, d, _claim(d), "")
+
+
+async def _file_received(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await conn.execute(
+        """INSERT INTO remittance_files (tenant_id, file_id, file_name, content_sha256,
+            outcome, seq) VALUES ($1, $2, $3, $4, 'received', $5) ON CONFLICT DO NOTHING""",
+        d.tenant_id,
+        d.envelope.aggregate_id,
+        d.payload["file_name"],
+        d.payload["content_sha256"],
+        d.envelope.notification_id,
+    )
+
+
+def _file_outcome(outcome: str) -> Handler:
+    async def handle(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+        await conn.execute(
+            """UPDATE remittance_files SET outcome = $3, reasons = $4, trace_numbers = $5
+                WHERE tenant_id = $1 AND file_id = $2""",
+            d.tenant_id,
+            d.envelope.aggregate_id,
+            outcome,
+            d.payload.get("reasons", []),
+            d.payload.get("trace_numbers", []),
+        )
+
+    return handle
+
+
+async def _remittance_imported(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    p = d.payload
+    await conn.execute(
+        """INSERT INTO remittances VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            ON CONFLICT DO NOTHING""",
+        d.tenant_id,
+        d.envelope.aggregate_id,
+        p["file_id"],
+        p["trace_number"],
+        p["payer_id"],
+        _date(p["payment_date"]),
+        p["total_paid_cents"],
+        p["claim_count"],
+        p["matched_count"],
+        p["exception_count"],
+    )
+    await _journal(conn, s, d, "", d.envelope.aggregate_id)
+
+
+async def _exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    p = d.payload
+    await conn.execute(
+        """INSERT INTO payment_exceptions (tenant_id, exception_id, remittance_id,
+            trace_number, ordinal, patient_control_number, payer_claim_control_number,
+            status_code, charge_cents, paid_cents, reason, candidate_claim_id, seq)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            ON CONFLICT DO NOTHING""",
+        d.tenant_id,
+        d.envelope.aggregate_id,
+        p["remittance_id"],
+        p["trace_number"],
+        p["ordinal"],
+        p["patient_control_number"],
+        p["payer_claim_control_number"],
+        p["status_code"],
+        p["charge_cents"],
+        p["paid_cents"],
+        p["reason"],
+        p["candidate_claim_id"],
+        d.envelope.notification_id,
+    )
+
+
+async def _exception_resolved(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await conn.execute(
+        "UPDATE payment_exceptions SET resolved_claim_id = $3 "
+        "WHERE tenant_id = $1 AND exception_id = $2",
+        d.tenant_id,
+        d.envelope.aggregate_id,
+        d.payload["claim_id"],
+    )
+
+
+SETTLEMENT_HANDLERS: dict[str, Handler] = {
+    "SettlementOpened": _settlement_opened,
+    "PaymentPosted": _payment_posted,
+    "PaymentReversed": _payment_reversed,
+    "RecoupmentPosted": _recoupment_posted,
+    "InterestPosted": _interest_posted,
+    "SettlementUnderpaid": _variance("underpaid"),
+    "SettlementOverpaid": _variance("overpaid"),
+    "SettlementPaidInFull": _variance("paid"),
+    "SettlementOverdue": _overdue,
+    "PatientResponsibilityRecorded": _patient_responsibility,
+    "RemittanceFileReceived": _file_received,
+    "RemittanceFileAccepted": _file_outcome("accepted"),
+    "RemittanceFileQuarantined": _file_outcome("quarantined"),
+    "RemittanceImported": _remittance_imported,
+    "UnmatchedClaimPaymentQueued": _exception_queued,
+    "UnmatchedClaimPaymentResolved": _exception_resolved,
+}
+
+
+async def use_schema(conn: asyncpg.Connection, schema: str) -> None:
+    """Point unqualified table names at the service's schema for this transaction only."""
+    await conn.execute("SELECT set_config('search_path', $1, true)", f'"{schema}"')
+
+
+def projector(schema: str, handlers: dict[str, Handler]) -> Callable[..., Awaitable[None]]:
+    async def project(conn: asyncpg.Connection, delivery: Delivery) -> None:
+        handler = handlers.get(delivery.event_type)
+        if handler is not None:
+            await use_schema(conn, schema)
+            await handler(conn, schema, delivery)
+
+    return project

@@ -1,0 +1,69 @@
+"""DDL of the settlement read models (asyncpg), all in the service's own schema."""
+
+from __future__ import annotations
+
+
+def statements(schema: str) -> list[str]:
+    s = f'"{schema}"'
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {s}",
+        f"""CREATE TABLE IF NOT EXISTS {s}.claim_refs (
+            tenant_id text NOT NULL, claim_id text NOT NULL,
+            patient_control_number text NOT NULL DEFAULT '',
+            icns text[] NOT NULL DEFAULT '{{}}',
+            billing_npi text NOT NULL DEFAULT '', billing_tin text NOT NULL DEFAULT '',
+            first_service_date date, charge_cents bigint NOT NULL DEFAULT 0,
+            payer_id text NOT NULL DEFAULT '', nsa_protected boolean,
+            PRIMARY KEY (tenant_id, claim_id))""",
+        f"""CREATE INDEX IF NOT EXISTS claim_refs_pcn ON {s}.claim_refs
+            (tenant_id, patient_control_number text_pattern_ops)""",
+        f"CREATE INDEX IF NOT EXISTS claim_refs_icns ON {s}.claim_refs USING gin (icns)",
+        f"""CREATE TABLE IF NOT EXISTS {s}.settlements (
+            tenant_id text NOT NULL, claim_id text NOT NULL, settlement_id uuid NOT NULL,
+            source text NOT NULL, source_ref text NOT NULL, payer_id text NOT NULL,
+            agreed_total_cents bigint NOT NULL, patient_cost_sharing_cents bigint NOT NULL,
+            already_paid_cents bigint NOT NULL, paid_cents bigint NOT NULL,
+            interest_cents bigint NOT NULL DEFAULT 0, patient_balance_cents bigint NOT NULL,
+            decided_on date NOT NULL, due_date date NOT NULL, nsa_protected boolean NOT NULL,
+            last_variance text NOT NULL DEFAULT '', overdue_flagged_on date,
+            PRIMARY KEY (tenant_id, claim_id))""",
+        f"""CREATE INDEX IF NOT EXISTS settlements_open ON {s}.settlements
+            (tenant_id, payer_id, due_date)""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.payments (
+            tenant_id text NOT NULL, claim_id text NOT NULL, payment_id text NOT NULL,
+            amount_cents bigint NOT NULL, method text NOT NULL, reference text NOT NULL,
+            payer_claim_control_number text NOT NULL, paid_on date NOT NULL,
+            reversed boolean NOT NULL DEFAULT false, remittance_id text NOT NULL DEFAULT '',
+            seq bigint NOT NULL,
+            PRIMARY KEY (tenant_id, claim_id, payment_id))""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.journal_transactions (
+            tenant_id text NOT NULL, transaction_id text NOT NULL, reverses text NOT NULL,
+            description text NOT NULL, claim_id text NOT NULL, remittance_id text NOT NULL,
+            event_type text NOT NULL, seq bigint NOT NULL,
+            PRIMARY KEY (tenant_id, transaction_id))""",
+        f"""CREATE INDEX IF NOT EXISTS journal_by_claim ON {s}.journal_transactions
+            (tenant_id, claim_id)""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.journal_postings (
+            tenant_id text NOT NULL, transaction_id text NOT NULL, line int NOT NULL,
+            account text NOT NULL, amount_cents bigint NOT NULL,
+            PRIMARY KEY (tenant_id, transaction_id, line))""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.remittance_files (
+            tenant_id text NOT NULL, file_id uuid NOT NULL, file_name text NOT NULL,
+            content_sha256 text NOT NULL, outcome text NOT NULL,
+            reasons text[] NOT NULL DEFAULT '{{}}', trace_numbers text[] NOT NULL DEFAULT '{{}}',
+            seq bigint NOT NULL, PRIMARY KEY (tenant_id, file_id))""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.remittances (
+            tenant_id text NOT NULL, remittance_id uuid NOT NULL, file_id text NOT NULL,
+            trace_number text NOT NULL, payer_id text NOT NULL, payment_date date,
+            total_paid_cents bigint NOT NULL, claim_count int NOT NULL,
+            matched_count int NOT NULL, exception_count int NOT NULL,
+            PRIMARY KEY (tenant_id, remittance_id))""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.payment_exceptions (
+            tenant_id text NOT NULL, exception_id uuid NOT NULL, remittance_id text NOT NULL,
+            trace_number text NOT NULL, ordinal int NOT NULL,
+            patient_control_number text NOT NULL, payer_claim_control_number text NOT NULL,
+            status_code text NOT NULL, charge_cents bigint NOT NULL, paid_cents bigint NOT NULL,
+            reason text NOT NULL, candidate_claim_id text NOT NULL,
+            resolved_claim_id text NOT NULL DEFAULT '', seq bigint NOT NULL,
+            PRIMARY KEY (tenant_id, exception_id))""",
+    ]

@@ -1,0 +1,269 @@
+"""Aggregates of the remittance side: the imported file, each 835 transaction, each exception.
+
+`RemittanceFile` is keyed by the content hash (the same bytes twice is a no-op); `Remittance`
+by payer and TRN trace number (the same payment from a different file is refused);
+`UnmatchedClaimPayment` keeps a CLP that could not be posted until someone resolves it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from services.common.aggregate import TenantAggregate
+from services.common.context import CommandContext
+from services.common.errors import FailedPrecondition
+from services.common.ids import deterministic_id
+from services.settlement.postings import JournalTransaction
+from services.settlement.remittance import Remittance
+from services.settlement.remittance_posting import PaymentException
+
+
+def file_id_for(tenant_id: str, content_sha256: str) -> UUID:
+    return deterministic_id(tenant_id, "remittance-file", content_sha256)
+
+
+def remittance_id_for(tenant_id: str, payer_key: str, trace_number: str) -> UUID:
+    return deterministic_id(tenant_id, "remittance", f"{payer_key}\x1f{trace_number}")
+
+
+def exception_id_for(tenant_id: str, remittance_id: UUID, ordinal: int) -> UUID:
+    return deterministic_id(tenant_id, "payment-exception", f"{remittance_id}:{ordinal}")
+
+
+class RemittanceFile(TenantAggregate):
+    class RemittanceFileReceived(TenantAggregate.Created):
+        content_sha256: str
+        file_name: str
+        size_bytes: int
+
+    class RemittanceFileAccepted(TenantAggregate.Event):
+        remittance_ids: list[str]
+        trace_numbers: list[str]
+        warnings: list[str]
+
+        def apply(self, aggregate: RemittanceFile) -> None:
+            aggregate.outcome = "accepted"
+            aggregate.remittance_ids = list(self.remittance_ids)
+            aggregate.warnings = list(self.warnings)
+
+    class RemittanceFileQuarantined(TenantAggregate.Event):
+        reasons: list[str]
+        trace_numbers: list[str]
+
+        def apply(self, aggregate: RemittanceFile) -> None:
+            aggregate.outcome = "quarantined"
+            aggregate.reasons = list(self.reasons)
+
+    def __init__(self, content_sha256: str, file_name: str, size_bytes: int) -> None:
+        self.content_sha256 = content_sha256
+        self.file_name = file_name
+        self.size_bytes = size_bytes
+        self.outcome = ""
+        self.reasons: list[str] = []
+        self.warnings: list[str] = []
+        self.remittance_ids: list[str] = []
+
+    @classmethod
+    def receive(
+        cls, ctx: CommandContext, *, content_sha256: str, file_name: str, size_bytes: int
+    ) -> RemittanceFile:
+        return cls._start(
+            cls.RemittanceFileReceived,
+            ctx,
+            id=file_id_for(ctx.tenant_id, content_sha256),
+            content_sha256=content_sha256,
+            file_name=file_name,
+            size_bytes=size_bytes,
+        )
+
+    def accept(
+        self, ctx: CommandContext, remittance_ids: list[str], trace_numbers: list[str],
+        warnings: list[str],
+    ) -> None:  # fmt: skip
+        self._record(
+            self.RemittanceFileAccepted,
+            ctx,
+            remittance_ids=remittance_ids,
+            trace_numbers=trace_numbers,
+            warnings=warnings,
+        )
+
+    def quarantine(self, ctx: CommandContext, reasons: list[str], trace_numbers: list[str]) -> None:
+        self._record(
+            self.RemittanceFileQuarantined, ctx, reasons=reasons, trace_numbers=trace_numbers
+        )
+
+
+class RemittanceRecord(TenantAggregate):
+    """One posted 835 transaction, with the remittance-level journal (unapplied cash, PLB)."""
+
+    class RemittanceImported(TenantAggregate.Created):
+        file_id: str
+        trace_number: str
+        payer_id: str
+        payer_name: str
+        payee_npi: str
+        payment_method: str
+        payment_date: date | None
+        total_paid_cents: int
+        claim_count: int
+        matched_count: int
+        exception_count: int
+        journal: list[dict[str, Any]]
+
+    def __init__(  # the RemittanceImported fields
+        self,
+        file_id: str,
+        trace_number: str,
+        payer_id: str,
+        payer_name: str,
+        payee_npi: str,
+        payment_method: str,
+        payment_date: date | None,
+        total_paid_cents: int,
+        claim_count: int,
+        matched_count: int,
+        exception_count: int,
+        journal: list[dict[str, Any]],
+    ) -> None:
+        self.file_id = file_id
+        self.trace_number = trace_number
+        self.payer_id = payer_id
+        self.total_paid_cents = total_paid_cents
+        self.claim_count = claim_count
+        self.matched_count = matched_count
+        self.exception_count = exception_count
+        self.payment_date = payment_date
+
+    @classmethod
+    def record(
+        cls,
+        ctx: CommandContext,
+        *,
+        file_id: UUID,
+        remittance: Remittance,
+        matched_count: int,
+        exception_count: int,
+        journal: list[JournalTransaction],
+    ) -> RemittanceRecord:
+        return cls._start(
+            cls.RemittanceImported,
+            ctx,
+            id=remittance_id_for(ctx.tenant_id, remittance.payer_key, remittance.trace_number),
+            file_id=str(file_id),
+            trace_number=remittance.trace_number,
+            payer_id=remittance.payer_key,
+            payer_name=remittance.payer_name,
+            payee_npi=remittance.payee_npi,
+            payment_method=remittance.payment_method,
+            payment_date=remittance.payment_date,
+            total_paid_cents=remittance.total_paid_cents,
+            claim_count=len(remittance.claims),
+            matched_count=matched_count,
+            exception_count=exception_count,
+            journal=[t.as_dict() for t in journal],
+        )
+
+
+class UnmatchedClaimPayment(TenantAggregate):
+    """An exceptions-queue item: a CLP kept for auditors and for later resolution."""
+
+    class UnmatchedClaimPaymentQueued(TenantAggregate.Created):
+        remittance_id: str
+        trace_number: str
+        payer_id: str
+        payment_method: str
+        payment_date: date | None
+        ordinal: int
+        patient_control_number: str
+        payer_claim_control_number: str
+        status_code: str
+        charge_cents: int
+        paid_cents: int
+        patient_responsibility_cents: int
+        first_service_date: date | None
+        reason: str
+        candidate_claim_id: str
+
+    class UnmatchedClaimPaymentResolved(TenantAggregate.Event):
+        claim_id: str
+
+        def apply(self, aggregate: UnmatchedClaimPayment) -> None:
+            aggregate.resolved_claim_id = self.claim_id
+
+    def __init__(  # the UnmatchedClaimPaymentQueued fields
+        self,
+        remittance_id: str,
+        trace_number: str,
+        payer_id: str,
+        payment_method: str,
+        payment_date: date | None,
+        ordinal: int,
+        patient_control_number: str,
+        payer_claim_control_number: str,
+        status_code: str,
+        charge_cents: int,
+        paid_cents: int,
+        patient_responsibility_cents: int,
+        first_service_date: date | None,
+        reason: str,
+        candidate_claim_id: str,
+    ) -> None:
+        self.remittance_id = remittance_id
+        self.trace_number = trace_number
+        self.payer_id = payer_id
+        self.payment_method = payment_method
+        self.payment_date = payment_date
+        self.ordinal = ordinal
+        self.patient_control_number = patient_control_number
+        self.payer_claim_control_number = payer_claim_control_number
+        self.paid_cents = paid_cents
+        self.reason = reason
+        self.resolved_claim_id = ""
+
+    @classmethod
+    def queue(
+        cls,
+        ctx: CommandContext,
+        *,
+        remittance_id: UUID,
+        remittance: Remittance,
+        item: PaymentException,
+    ) -> UnmatchedClaimPayment:
+        return cls._start(
+            cls.UnmatchedClaimPaymentQueued,
+            ctx,
+            id=exception_id_for(ctx.tenant_id, remittance_id, item.ordinal),
+            remittance_id=str(remittance_id),
+            trace_number=remittance.trace_number,
+            payer_id=remittance.payer_key,
+            payment_method=remittance.payment_method,
+            payment_date=remittance.payment_date,
+            ordinal=item.ordinal,
+            patient_control_number=item.patient_control_number,
+            payer_claim_control_number=item.payer_claim_control_number,
+            status_code=item.status_code,
+            charge_cents=item.charge_cents,
+            paid_cents=item.paid_cents,
+            patient_responsibility_cents=item.patient_responsibility_cents,
+            first_service_date=item.first_service_date,
+            reason=item.reason,
+            candidate_claim_id=item.candidate_claim_id,
+        )
+
+    def resolve(self, ctx: CommandContext, claim_id: str) -> bool:
+        """Attach to a claim; False when this exact resolution was already recorded."""
+        if self.resolved_claim_id == claim_id:
+            return False
+        if self.resolved_claim_id:
+            raise FailedPrecondition(
+                f"exception already resolved to claim {self.resolved_claim_id}"
+            )
+        if self.paid_cents < 0:
+            raise FailedPrecondition(
+                "a negative remittance line cannot be attached; reverse the payment it names"
+            )
+        self._record(self.UnmatchedClaimPaymentResolved, ctx, claim_id=claim_id)
+        return True
