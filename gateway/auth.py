@@ -1,0 +1,97 @@
+"""Who is calling: API key (Bearer) → tenant, roles, limits. Cached briefly; revocations evict."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+import grpc
+
+from gateway import keys
+from gateway.keystore import KeyRecord, KeyStore
+from gateway.statuses import CallFailure, failure
+
+log = logging.getLogger(__name__)
+
+
+def unauthenticated(message: str) -> CallFailure:
+    return failure(grpc.StatusCode.UNAUTHENTICATED, message)
+
+
+class Authenticator:
+    """Resolves `authorization` values to live keys.
+
+    A positive lookup is cached for `cache_seconds` (bounded staleness for expiry and for a
+    revocation whose NOTIFY was missed); `listen_for_revocations` evicts revoked keys at once.
+    """
+
+    def __init__(
+        self,
+        store: KeyStore,
+        clock: Callable[[], datetime],
+        cache_seconds: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.cache_seconds = cache_seconds
+        self.monotonic = monotonic
+        self._cache: dict[str, tuple[float, KeyRecord, bytes]] = {}
+
+    async def authenticate(self, authorization: str | None) -> KeyRecord:
+        try:
+            presented = keys.parse_authorization(authorization)
+        except keys.MalformedKey as exc:
+            raise unauthenticated(str(exc)) from None
+        found = self._cached(presented.key_id)
+        if found is None:
+            looked_up = await self.store.find(presented.key_id)
+            if looked_up is None:
+                raise unauthenticated("unknown API key")
+            found = looked_up
+            if self.cache_seconds > 0:
+                self._cache[presented.key_id] = (self.monotonic(), *found)
+        record, secret_hash = found
+        if not keys.secret_matches(presented, secret_hash):
+            raise unauthenticated("unknown API key")
+        if record.revoked_at is not None:
+            raise unauthenticated("API key revoked")
+        if self.clock() >= record.expires_at:
+            raise unauthenticated("API key expired")
+        return record
+
+    def _cached(self, key_id: str) -> tuple[KeyRecord, bytes] | None:
+        entry = self._cache.get(key_id)
+        if entry is None:
+            return None
+        stored_at, record, secret_hash = entry
+        if self.monotonic() - stored_at > self.cache_seconds:
+            del self._cache[key_id]
+            return None
+        return record, secret_hash
+
+    def forget(self, key_id: str) -> None:
+        self._cache.pop(key_id, None)
+
+    async def listen_for_revocations(self, database_url: str) -> None:
+        """Runs until cancelled: evict keys as `KeyStore.revoke` announces them."""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.add_listener(
+                self.store.channel, lambda _conn, _pid, _channel, key_id: self.forget(key_id)
+            )
+            closed = asyncio.Event()
+            conn.add_termination_listener(lambda _conn: closed.set())
+            # Anything revoked while we were not listening: start from a clean cache.
+            self._cache.clear()
+            await closed.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+        # The runtime restarts a crashed background task.
+        raise ConnectionError("revocation listener connection closed")

@@ -1,0 +1,79 @@
+"""Gateway options, read once at start-up from the environment (fail fast on bad values)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.common.settings import ConfigurationError, Settings
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_request_bytes: int = 4 * 1024 * 1024
+    default_deadline_seconds: float = 10.0
+    max_deadline_seconds: float = 60.0
+    # Audit replays of long histories stream for a while.
+    stream_deadline_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    cert: Path
+    key: Path
+    client_ca: Path | None  # set → clients must present a certificate signed by it (mTLS)
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    http_host: str
+    http_port: int
+    tls_grpc_port: int
+    limits: Limits
+    key_cache_seconds: float
+    default_rate_per_second: float
+    default_burst: int
+    tls: TlsFiles | None
+    upstream_env: Mapping[str, str]
+
+    @classmethod
+    def from_env(cls, settings: Settings, environ: Mapping[str, str]) -> GatewayConfig:
+        env = {**environ, **settings.extra}
+
+        def number(name: str, default: float) -> float:
+            text = env.get(name, "")
+            try:
+                value = float(text) if text else default
+            except ValueError:
+                raise ConfigurationError(f"{name} must be a number, not {text!r}") from None
+            if value < 0:
+                raise ConfigurationError(f"{name} must not be negative")
+            return value
+
+        cert, key = env.get("GATEWAY_TLS_CERT", ""), env.get("GATEWAY_TLS_KEY", "")
+        if bool(cert) != bool(key):
+            raise ConfigurationError("GATEWAY_TLS_CERT and GATEWAY_TLS_KEY go together")
+        ca = env.get("GATEWAY_TLS_CLIENT_CA", "")
+        if ca and not cert:
+            raise ConfigurationError("GATEWAY_TLS_CLIENT_CA needs GATEWAY_TLS_CERT/KEY")
+        tls = TlsFiles(Path(cert), Path(key), Path(ca) if ca else None) if cert else None
+        for path in (tls.cert, tls.key, tls.client_ca) if tls else ():
+            if path is not None and not path.is_file():
+                raise ConfigurationError(f"TLS file not found: {path}")
+        return cls(
+            http_host=env.get("GATEWAY_HTTP_HOST", settings.grpc_host),
+            http_port=int(number("GATEWAY_HTTP_PORT", 8080)),
+            tls_grpc_port=int(number("GATEWAY_TLS_PORT", 50443)),
+            limits=Limits(
+                max_request_bytes=int(number("GATEWAY_MAX_REQUEST_BYTES", 4 * 1024 * 1024)),
+                default_deadline_seconds=number("GATEWAY_DEFAULT_DEADLINE_SECONDS", 10.0),
+                max_deadline_seconds=number("GATEWAY_MAX_DEADLINE_SECONDS", 60.0),
+                stream_deadline_seconds=number("GATEWAY_STREAM_DEADLINE_SECONDS", 300.0),
+            ),
+            key_cache_seconds=number("GATEWAY_KEY_CACHE_SECONDS", 5.0),
+            default_rate_per_second=number("GATEWAY_DEFAULT_RATE_PER_SECOND", 50.0),
+            default_burst=int(number("GATEWAY_DEFAULT_BURST", 100)),
+            tls=tls,
+            upstream_env=env,
+        )

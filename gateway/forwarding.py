@@ -1,0 +1,157 @@
+"""The one path every call takes, whatever the front end: authenticate → authorise → limit →
+forward with the internal metadata set from the key (never from the caller)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import grpc
+
+from gateway.auth import Authenticator
+from gateway.catalog import Catalog, Method
+from gateway.config import Limits
+from gateway.keystore import KeyRecord
+from gateway.policy import ROLE_TABLE, Grant, roles_for
+from gateway.ratelimit import RateLimiter
+from gateway.statuses import CallFailure, failure, retry_info, upstream_failure
+from gateway.upstreams import Upstreams
+from services.common.grpc_server import ACTOR_HEADER, REQUEST_HEADER, ROLES_HEADER, TENANT_HEADER
+from services.common.telemetry import current_traceparent, server_span
+
+# Caller metadata passed on as is; everything else (x-tenant-id, x-roles, x-actor,
+# authorization...) is dropped and the internal headers are set from the key.
+_PASSED_THROUGH = ("x-correlation-id",)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+@dataclass(frozen=True)
+class Admitted:
+    method: Method
+    key: KeyRecord
+    metadata: tuple[tuple[str, str], ...]
+    timeout: float
+
+
+class Gateway:
+    def __init__(
+        self,
+        catalog: Catalog,
+        authenticator: Authenticator,
+        upstreams: Upstreams,
+        limits: Limits,
+        limiter: RateLimiter | None = None,
+        role_table: Iterable[Grant] = ROLE_TABLE,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.catalog = catalog
+        self.authenticator = authenticator
+        self.upstreams = upstreams
+        self.limits = limits
+        self.limiter = limiter or RateLimiter()
+        self.role_table = tuple(role_table)
+        self.monotonic = monotonic
+
+    async def admit(
+        self,
+        method: Method,
+        incoming: Mapping[str, str],
+        request_size: int,
+        requested_timeout: float | None,
+    ) -> Admitted:
+        key = await self.authenticator.authenticate(incoming.get("authorization"))
+        allowed = roles_for(method.full_name, self.role_table)
+        if not allowed.intersection(key.roles):
+            needed = ", ".join(sorted(allowed)) or "no role (not public)"
+            raise failure(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{method.full_name} needs one of the roles: {needed}",
+            )
+        if request_size > self.limits.max_request_bytes:
+            raise failure(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"request of {request_size} bytes exceeds the limit of "
+                f"{self.limits.max_request_bytes} bytes",
+            )
+        wait = self.limiter.take(key.key_id, key.rate_per_second, key.burst, self.monotonic())
+        if wait > 0:
+            raise failure(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"rate limit of {key.rate_per_second:g}/s (burst {key.burst}) exceeded; "
+                f"retry in {wait:.3f}s",
+                [retry_info(wait)],
+            )
+        return Admitted(method, key, internal_metadata(key, incoming), self._timeout(
+            method, requested_timeout))
+
+    def _timeout(self, method: Method, requested: float | None) -> float:
+        if method.server_streaming:
+            default = ceiling = self.limits.stream_deadline_seconds
+        else:
+            default, ceiling = (
+                self.limits.default_deadline_seconds, self.limits.max_deadline_seconds)
+        return min(requested, ceiling) if requested else default
+
+    async def unary(self, admitted: Admitted, request: bytes) -> bytes:
+        call = self.upstreams.unary(admitted.method.path)
+        with server_span(f"gateway {admitted.method.full_name}", dict(admitted.metadata)):
+            try:
+                response: bytes = await call(
+                    request, metadata=_with_trace(admitted.metadata), timeout=admitted.timeout
+                )
+                return response
+            except grpc.aio.AioRpcError as exc:
+                raise upstream_failure(
+                    exc.code(), exc.details() or "", list(exc.trailing_metadata() or ())
+                ) from None
+
+    async def stream(self, admitted: Admitted, request: bytes) -> AsyncIterator[bytes]:
+        with server_span(f"gateway {admitted.method.full_name}", dict(admitted.metadata)):
+            call = self.upstreams.stream(admitted.method.path)(
+                request, metadata=_with_trace(admitted.metadata), timeout=admitted.timeout
+            )
+            try:
+                async for item in call:
+                    yield item
+            except grpc.aio.AioRpcError as exc:
+                raise upstream_failure(
+                    exc.code(), exc.details() or "", list(exc.trailing_metadata() or ())
+                ) from None
+            finally:
+                call.cancel()
+
+
+def internal_metadata(key: KeyRecord, incoming: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The headers the services trust, from the authenticated key alone."""
+    request_id = incoming.get(REQUEST_HEADER, "").strip()
+    if not _REQUEST_ID.fullmatch(request_id):
+        request_id = uuid.uuid4().hex
+    metadata = [
+        (TENANT_HEADER, key.tenant_id),
+        (ACTOR_HEADER, key.actor),
+        (ROLES_HEADER, ",".join(sorted(key.roles))),
+        (REQUEST_HEADER, request_id),
+    ]
+    for name in (*_PASSED_THROUGH, "traceparent", "tracestate"):
+        value = incoming.get(name, "").strip()
+        if value:
+            metadata.append((name, value))
+    return tuple(metadata)
+
+
+def _with_trace(metadata: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """Replace the caller's trace context by the gateway span's, so services continue it."""
+    traceparent, tracestate = current_traceparent()
+    if not traceparent:
+        return metadata
+    kept = [(k, v) for k, v in metadata if k not in ("traceparent", "tracestate")]
+    kept.append(("traceparent", traceparent))
+    if tracestate:
+        kept.append(("tracestate", tracestate))
+    return tuple(kept)
+
+
+__all__ = ["Admitted", "CallFailure", "Gateway", "internal_metadata"]

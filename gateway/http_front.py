@@ -1,0 +1,155 @@
+"""The JSON side: one POST route per RPC, NDJSON for server streams, errors rendered once.
+
+Routes: `POST /v1/<package>.<Service>/<Method>` and the alias `POST /v1/<short>/<Method>`
+(`/v1/claims/GetClaim`, `/v1/audit/ReplayClaim`); `GET /openapi.json`; `GET /healthz`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+
+from gateway import transcoding
+from gateway.catalog import Catalog, Method
+from gateway.forwarding import Gateway
+from gateway.http_server import Request, Response
+from gateway.openapi import document, route_for
+from gateway.statuses import HTTP_STATUS, CallFailure, bad_request, failure
+
+JSON = "application/json"
+NDJSON = "application/x-ndjson"
+_FORWARDED_HEADERS = ("authorization", "x-request-id", "x-correlation-id", "traceparent",
+                      "tracestate")
+
+
+def short_name(service: str) -> str:
+    """`oonledger.ledger.v1.AuditService` → `audit`."""
+    name = service.rsplit(".", 1)[-1]
+    return (name[: -len("Service")] if name.endswith("Service") else name).lower()
+
+
+def routes(catalog: Catalog) -> dict[str, Method]:
+    table: dict[str, Method] = {}
+    shorts: dict[str, set[str]] = {}
+    for method in catalog:
+        table[route_for(method)] = method
+        shorts.setdefault(short_name(method.service), set()).add(method.service)
+    for method in catalog:
+        short = short_name(method.service)
+        if len(shorts[short]) == 1:
+            table.setdefault(f"/v1/{short}/{method.name}", method)
+    return table
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def error_body(http_status: int, code: grpc.StatusCode, message: str,
+               details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"error": {"code": http_status, "status": code.name, "message": message,
+                      "details": details or []}}
+
+
+def failure_response(refused: CallFailure) -> Response:
+    body = error_body(refused.http_status, refused.code, refused.message,
+                      transcoding.status_details_json(refused.status))
+    headers = []
+    retry_after = refused.retry_after_seconds
+    if retry_after is not None:
+        headers.append(("Retry-After", str(retry_after)))
+    if refused.code == grpc.StatusCode.UNAUTHENTICATED:
+        headers.append(("WWW-Authenticate", 'Bearer realm="oonledger"'))
+    return Response(refused.http_status, _json_bytes(body), JSON, headers)
+
+
+_PROTOCOL_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    404: grpc.StatusCode.NOT_FOUND,
+    405: grpc.StatusCode.UNIMPLEMENTED,
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    414: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    431: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    501: grpc.StatusCode.UNIMPLEMENTED,
+    505: grpc.StatusCode.UNIMPLEMENTED,
+}
+
+
+def protocol_error(status: int, message: str) -> Response:
+    """Errors found before a method is known (bad HTTP, unknown route, oversized body)."""
+    code = _PROTOCOL_CODES.get(status) or next(
+        (c for c, s in HTTP_STATUS.items() if s == status), grpc.StatusCode.UNKNOWN)
+    return Response(status, _json_bytes(error_body(status, code, message)), JSON)
+
+
+class HttpFront:
+    def __init__(self, gateway: Gateway, ready: Callable[[], bool] = lambda: True) -> None:
+        self.gateway = gateway
+        self.routes = routes(gateway.catalog)
+        self.ready = ready
+        self._openapi = _json_bytes(document(gateway.catalog))
+
+    async def handle(self, request: Request) -> Response:
+        if request.path == "/healthz":
+            serving = self.ready()
+            return Response(200 if serving else 503,
+                            _json_bytes({"status": "SERVING" if serving else "NOT_SERVING"}))
+        if request.path == "/openapi.json":
+            if request.method != "GET":
+                return protocol_error(405, "use GET")
+            return Response(200, self._openapi)
+        method = self.routes.get(request.path)
+        if method is None:
+            return protocol_error(404, f"no route {request.path}; see /openapi.json")
+        if request.method != "POST":
+            return Response(405, _json_bytes(error_body(
+                405, grpc.StatusCode.UNIMPLEMENTED, "use POST")), JSON, [("Allow", "POST")])
+        try:
+            return await self._call(method, request)
+        except CallFailure as refused:
+            return failure_response(refused)
+
+    async def _call(self, method: Method, request: Request) -> Response:
+        incoming = {name: request.headers[name] for name in _FORWARDED_HEADERS
+                    if name in request.headers}
+        content_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+        admitted = await self.gateway.admit(method, incoming, len(request.body),
+                                            _timeout_header(request))
+        if request.body.strip() and content_type not in (JSON, "application/*+json"):
+            raise failure(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"Content-Type must be {JSON}, not {content_type}")
+        try:
+            payload = transcoding.request_bytes(method, request.body)
+        except transcoding.MalformedJson as exc:
+            raise failure(grpc.StatusCode.INVALID_ARGUMENT, str(exc),
+                          [bad_request("body", str(exc))]) from None
+        if not method.server_streaming:
+            reply = await self.gateway.unary(admitted, payload)
+            return Response(200, _json_bytes(transcoding.response_json(method, reply)))
+        items = self.gateway.stream(admitted, payload).__aiter__()
+        try:
+            first = await items.__anext__()
+        except StopAsyncIteration:
+            return Response(200, b"", NDJSON)
+        return Response(200, content_type=NDJSON, stream=_ndjson(method, first, items))
+
+
+async def _ndjson(method: Method, first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """One JSON object per line; a failure after the first line becomes a final error line."""
+    yield _json_bytes(transcoding.response_json(method, first)) + b"\n"
+    try:
+        async for item in rest:
+            yield _json_bytes(transcoding.response_json(method, item)) + b"\n"
+    except CallFailure as refused:
+        body = error_body(refused.http_status, refused.code, refused.message,
+                          transcoding.status_details_json(refused.status))
+        yield _json_bytes(body) + b"\n"
+
+
+def _timeout_header(request: Request) -> float | None:
+    """Optional `X-Timeout-Ms` (bounded by the gateway's maximum deadline)."""
+    text = request.headers.get("x-timeout-ms", "")
+    return int(text) / 1000 if text.isdigit() and int(text) > 0 else None

@@ -1,0 +1,79 @@
+"""Which roles may call which method: one ordered table, first match wins, deny by default.
+
+Patterns are `fnmatch` patterns over `<package>.<Service>/<Method>`; a new method of a service is
+covered by its service's catch-all line until it needs a line of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+NEGOTIATOR = "negotiator"
+PROVIDER_APPROVER = "provider_approver"
+AUDITOR = "auditor"
+FINANCE = "finance"
+ADMIN = "admin"
+ROLES: frozenset[str] = frozenset({NEGOTIATOR, PROVIDER_APPROVER, AUDITOR, FINANCE, ADMIN})
+
+CLAIMS = "oonledger.claims.v1.ClaimsService"
+NEGOTIATION = "oonledger.negotiation.v1.NegotiationService"
+SETTLEMENT = "oonledger.settlement.v1.SettlementService"
+FEES = "oonledger.fees.v1.FeesService"
+LEDGER = "oonledger.ledger.v1.*"
+
+
+@dataclass(frozen=True)
+class Grant:
+    pattern: str
+    roles: frozenset[str]
+
+    def matches(self, full_method: str) -> bool:
+        return fnmatchcase(full_method, self.pattern)
+
+
+def grant(pattern: str, *roles: str) -> Grant:
+    unknown = set(roles) - ROLES
+    if unknown:
+        raise ValueError(f"unknown role(s) {sorted(unknown)} in grant {pattern!r}")
+    return Grant(pattern, frozenset(roles))
+
+
+EVERYONE = tuple(sorted(ROLES))
+STAFF = (NEGOTIATOR, FINANCE, ADMIN)
+
+# First match wins. Specific lines above the catch-all line of their service.
+ROLE_TABLE: tuple[Grant, ...] = (
+    # The provider's own yes/no on a settlement offer is never delegated (not even to admin).
+    grant(f"{NEGOTIATION}/*ProviderDecision*", PROVIDER_APPROVER),
+    grant(f"{NEGOTIATION}/*Approv*", PROVIDER_APPROVER),
+    # The audit trail: auditors (and the vendor's admin) only.
+    grant(f"{LEDGER}/*", AUDITOR, ADMIN),
+    # Reads of a tenant's own data: every role.
+    grant("oonledger.*/Get*", *EVERYONE),
+    grant("oonledger.*/List*", *EVERYONE),
+    grant(f"{CLAIMS}/ClaimsWorkQueue", *EVERYONE),
+    grant(f"{CLAIMS}/Export837", NEGOTIATOR, FINANCE, ADMIN),
+    grant(f"{FEES}/PreviewFee", *STAFF),
+    grant(f"{NEGOTIATION}/*WorkQueue", *EVERYONE),
+    # Writes, by the team that owns each stage of the journey.
+    grant(f"{CLAIMS}/*", NEGOTIATOR, ADMIN),
+    grant(f"{NEGOTIATION}/*", NEGOTIATOR, ADMIN),
+    grant(f"{SETTLEMENT}/*", FINANCE, ADMIN),
+    grant(f"{FEES}/*", FINANCE, ADMIN),
+)
+
+
+def roles_for(full_method: str, table: Iterable[Grant] = ROLE_TABLE) -> frozenset[str]:
+    """The roles allowed to call `full_method`; empty when no line matches (denied)."""
+    for line in table:
+        if line.matches(full_method):
+            return line.roles
+    return frozenset()
+
+
+def is_allowed(
+    roles: Iterable[str], full_method: str, table: Iterable[Grant] = ROLE_TABLE
+) -> bool:
+    return bool(roles_for(full_method, table).intersection(roles))

@@ -1,0 +1,104 @@
+"""Composition of the gateway process on the shared runtime (health, reflection, lifecycle)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import grpc
+
+from gateway.auth import Authenticator
+from gateway.catalog import Catalog
+from gateway.config import GatewayConfig
+from gateway.forwarding import Gateway
+from gateway.grpc_front import ForwardingHandler
+from gateway.http_front import HttpFront, protocol_error
+from gateway.http_server import HttpServer
+from gateway.keystore import KeyStore
+from gateway.tls import grpc_credentials, http_context
+from gateway.upstreams import Upstreams
+from services.common.grpc_server import ServicerBinding
+from services.common.runtime import Builder, Infrastructure, ServiceParts, ServiceRuntime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class GatewayProcess:
+    """Everything one gateway process holds; `runtime.parts.bindings[0].servicer` in tests."""
+
+    def __init__(self, config: GatewayConfig, gateway: Gateway, store: KeyStore,
+                 http: HttpServer) -> None:
+        self.config = config
+        self.gateway = gateway
+        self.store = store
+        self.http = http
+        self.tls_port = 0
+        self._added = False
+
+    @property
+    def http_port(self) -> int:
+        return self.http.port
+
+    def add_to_server(self, _servicer: object, server: grpc.aio.Server) -> None:
+        """Called once per public service name (so health and reflection list them all)."""
+        if self._added:
+            return
+        self._added = True
+        server.add_generic_rpc_handlers((ForwardingHandler(self.gateway),))
+        if self.config.tls is not None:
+            self.tls_port = server.add_secure_port(
+                f"{self.config.http_host}:{self.config.tls_grpc_port}",
+                grpc_credentials(self.config.tls),
+            )
+
+
+def make_builder(
+    environ: Mapping[str, str] | None = None, clock: Callable[[], datetime] = utc_now
+) -> Builder:
+    """The gateway's composition root; `environ` overrides os.environ (tests pass their own)."""
+
+    async def build(infra: Infrastructure) -> ServiceParts:
+        config = GatewayConfig.from_env(infra.settings, os.environ if environ is None else environ)
+        catalog = Catalog.discover()
+        store = KeyStore(infra.pool, infra.settings.schema)
+        authenticator = Authenticator(store, clock, cache_seconds=config.key_cache_seconds)
+        upstreams = Upstreams(catalog, config.upstream_env, config.limits.max_request_bytes)
+        gateway = Gateway(catalog, authenticator, upstreams, config.limits)
+        http = HttpServer(
+            HttpFront(gateway).handle,
+            protocol_error,
+            config.http_host,
+            config.http_port,
+            max_body_bytes=config.limits.max_request_bytes,
+            ssl_context=http_context(config.tls) if config.tls else None,
+        )
+        await http.start()
+        process = GatewayProcess(config, gateway, store, http)
+
+        async def migrate(_pool: object) -> None:
+            await store.migrate()
+
+        async def listen() -> None:
+            await authenticator.listen_for_revocations(infra.settings.database_url)
+
+        return ServiceParts(
+            bindings=[
+                ServicerBinding(process.add_to_server, process, name)
+                for name in catalog.service_names
+            ],
+            migrations=[migrate],
+            background=[http.serve_forever, listen],
+            on_stop=[http.close, upstreams.close],
+        )
+
+    return build
+
+
+def process_of(runtime: ServiceRuntime) -> GatewayProcess:
+    assert runtime.parts is not None, "the runtime has not started"
+    servicer = runtime.parts.bindings[0].servicer
+    assert isinstance(servicer, GatewayProcess)
+    return servicer
