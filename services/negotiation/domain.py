@@ -20,6 +20,7 @@ from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, PermissionDenied, Violations
 from services.negotiation.approval_rules import AutoApprovalRule, deciding_rule
 from services.negotiation.business_days import BusinessCalendar
+from services.negotiation.case_progress import CaseProgress, actionable_deadlines
 from services.negotiation.cooling_off import (
     CoolingOffPeriod,
     blocking_period,
@@ -29,6 +30,7 @@ from services.negotiation.cooling_off import (
 from services.negotiation.deadlines import (
     CaseAnchors,
     CaseDeadlines,
+    Deadline,
     DeadlineCode,
     DeadlineEngine,
     Extension,
@@ -499,20 +501,19 @@ class Negotiation(TenantAggregate):
     def deadlines(self, engine: DeadlineEngine) -> CaseDeadlines:
         return engine.for_case(self.anchors, self.extensions)
 
-    def actionable_deadlines(self, engine: DeadlineEngine) -> list[Any]:
+    @property
+    def progress(self) -> CaseProgress:
+        return CaseProgress(
+            status=self.status,
+            anchors=self.anchors,
+            extensions=tuple(self.extensions),
+            idre_selected=bool(self.idr.get("idre_id")),
+            provider_idr_offer_submitted=Party.PROVIDER.value in self.idr.get("offers", {}),
+        )
+
+    def actionable_deadlines(self, engine: DeadlineEngine) -> list[Deadline]:
         """Deadlines the client still has to act on, given where the case stands."""
-        case = self.deadlines(engine)
-        wanted: list[DeadlineCode] = []
-        if self.status == NegotiationStatus.OPEN:
-            wanted.append(DeadlineCode.T1 if self.on_notice_sent_on is None else DeadlineCode.T3)
-        elif self.status == NegotiationStatus.IN_IDR:
-            if not self.idr.get("idre_id"):
-                wanted.append(DeadlineCode.T4)
-            elif Party.PROVIDER.value not in self.idr.get("offers", {}):
-                wanted.append(DeadlineCode.T6)
-        elif self.status == NegotiationStatus.AGREED and self.settled_after_initiation_on:
-            wanted.append(DeadlineCode.T12)
-        return [d for d in case.deadlines if d.code in wanted]
+        return actionable_deadlines(self.progress, engine)
 
     def latest_offer(self) -> dict[str, Any] | None:
         return self.offers[-1] if self.offers else None

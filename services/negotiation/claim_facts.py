@@ -1,0 +1,82 @@
+"""What the negotiation service learned about a claim from the claims service's events.
+
+Kept as our own small aggregate (never read from the claims service's tables), so a triaged claim
+can be opened for negotiation with its provider, plan, billed amount, QPA and initial payment.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from services.common.aggregate import TenantAggregate
+from services.common.context import CommandContext
+from services.common.ids import deterministic_id
+
+
+def facts_id(tenant_id: str, claim_id: str) -> Any:
+    return deterministic_id(tenant_id, "claim-facts", claim_id)
+
+
+class ClaimFacts(TenantAggregate):
+    class ClaimFactsNoted(TenantAggregate.Created):
+        claim_id: str
+        provider_npi: str
+        provider_tin: str
+        payer_id: str
+        plan_id: str
+        plan_funding: str
+        service_code: str
+        service_date: date
+        billed_cents: int
+
+    class AdjudicationNoted(TenantAggregate.Event):
+        received_on: date
+        paid_cents: int
+        patient_responsibility_cents: int
+        qpa_cents: int
+        denied: bool
+
+        def apply(self, aggregate: ClaimFacts) -> None:
+            aggregate.adjudication = {
+                "received_on": self.received_on,
+                "paid_cents": self.paid_cents,
+                "patient_responsibility_cents": self.patient_responsibility_cents,
+                "qpa_cents": self.qpa_cents,
+                "denied": self.denied,
+            }
+
+    def __init__(  # the creation event's fields
+        self,
+        claim_id: str,
+        provider_npi: str,
+        provider_tin: str,
+        payer_id: str,
+        plan_id: str,
+        plan_funding: str,
+        service_code: str,
+        service_date: date,
+        billed_cents: int,
+    ) -> None:
+        self.claim_id = claim_id
+        self.provider_npi = provider_npi
+        self.provider_tin = provider_tin
+        self.payer_id = payer_id
+        self.plan_id = plan_id
+        self.plan_funding = plan_funding
+        self.service_code = service_code
+        self.service_date = service_date
+        self.billed_cents = billed_cents
+        self.adjudication: dict[str, Any] | None = None
+
+    @classmethod
+    def note(cls, ctx: CommandContext, **fields: Any) -> ClaimFacts:
+        facts: ClaimFacts = cls._start(
+            cls.ClaimFactsNoted, ctx, id=facts_id(ctx.tenant_id, fields["claim_id"]), **fields
+        )
+        return facts
+
+    def note_adjudication(self, ctx: CommandContext, **fields: Any) -> None:
+        if self.has_handled(ctx):
+            return
+        self._record(self.AdjudicationNoted, ctx, **fields)

@@ -1,0 +1,98 @@
+"""The client's negotiation policy: auto-approval rules and escalation chain (one per tenant)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.common.aggregate import TenantAggregate
+from services.common.context import CommandContext
+from services.common.errors import Violations
+from services.common.ids import deterministic_id
+from services.negotiation.approval_rules import AutoApprovalRule
+from services.negotiation.domain import require_role
+from services.negotiation.vocabulary import Role
+
+DEFAULT_CHAIN: tuple[tuple[str, int], ...] = (
+    (Role.NEGOTIATOR.value, 5),
+    (Role.SUPERVISOR.value, 3),
+    (Role.MANAGER.value, 1),
+)
+
+
+def policy_id(tenant_id: str) -> Any:
+    return deterministic_id(tenant_id, "client-policy", "default")
+
+
+def check_policy(rules: list[dict[str, Any]], chain: list[dict[str, Any]]) -> None:
+    v = Violations()
+    seen: set[str] = set()
+    for i, rule in enumerate(rules):
+        v.check(bool(rule["rule_id"]), f"auto_approval_rules[{i}].rule_id", "is required")
+        v.check(rule["rule_id"] not in seen, f"auto_approval_rules[{i}].rule_id", "is repeated")
+        seen.add(rule["rule_id"])
+        billed, qpa = rule["min_basis_points_of_billed"], rule["min_basis_points_of_qpa"]
+        v.check(bool(billed or qpa), f"auto_approval_rules[{i}]", "needs at least one threshold")
+        for name, value in (
+            ("min_basis_points_of_billed", billed),
+            ("min_basis_points_of_qpa", qpa),
+        ):
+            v.check(value is None or value > 0, f"auto_approval_rules[{i}].{name}", "must be > 0")
+    previous = None
+    for i, level in enumerate(chain):
+        v.check(bool(level["role"]), f"escalation_chain[{i}].role", "is required")
+        days = level["business_days_left"]
+        v.check(days >= 0, f"escalation_chain[{i}].business_days_left", "must not be negative")
+        if previous is not None:
+            v.check(
+                days < previous,
+                f"escalation_chain[{i}].business_days_left",
+                "each level must be closer to the deadline than the one before",
+            )
+        previous = days
+    v.raise_if_any()
+
+
+class ClientPolicy(TenantAggregate):
+    class PolicyStarted(TenantAggregate.Created):
+        pass
+
+    class PolicySet(TenantAggregate.Event):
+        auto_approval_rules: list[dict[str, Any]]
+        escalation_chain: list[dict[str, Any]]
+
+        def apply(self, aggregate: ClientPolicy) -> None:
+            aggregate.auto_approval_rules = self.auto_approval_rules
+            aggregate.escalation_chain = self.escalation_chain
+
+    def __init__(self) -> None:
+        self.auto_approval_rules: list[dict[str, Any]] = []
+        self.escalation_chain: list[dict[str, Any]] = [
+            {"role": role, "business_days_left": days} for role, days in DEFAULT_CHAIN
+        ]
+
+    @classmethod
+    def start(cls, ctx: CommandContext) -> ClientPolicy:
+        policy: ClientPolicy = cls._start(cls.PolicyStarted, ctx, id=policy_id(ctx.tenant_id))
+        return policy
+
+    def set_policy(
+        self, ctx: CommandContext, rules: list[dict[str, Any]], chain: list[dict[str, Any]]
+    ) -> None:
+        if self.has_handled(ctx):
+            return
+        require_role(ctx, (Role.ADMIN, Role.MANAGER), "changing the client policy")
+        check_policy(rules, chain)
+        self._record(self.PolicySet, ctx, auto_approval_rules=rules, escalation_chain=chain)
+
+    @property
+    def rules(self) -> list[AutoApprovalRule]:
+        return [
+            AutoApprovalRule(
+                r["rule_id"], r["min_basis_points_of_billed"], r["min_basis_points_of_qpa"]
+            )
+            for r in self.auto_approval_rules
+        ]
+
+    @property
+    def chain(self) -> list[tuple[str, int]]:
+        return [(c["role"], int(c["business_days_left"])) for c in self.escalation_chain]

@@ -1,0 +1,227 @@
+"""The work-queue read model (asyncpg): cases by next actionable deadline, assignee, status.
+
+Built from the service's own Negotiation events; the next deadline is recomputed from the row's
+anchor dates with the same pure function the aggregate uses, so a calendar fix replays.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from services.common.consumer import Delivery
+from services.negotiation.case_progress import CaseProgress, next_actionable
+from services.negotiation.deadlines import CaseAnchors, DeadlineCode, DeadlineEngine, Extension
+
+TABLE = "work_queue"
+
+_DATE_COLUMNS: dict[str, tuple[str, str]] = {
+    "OpenNegotiationNoticeSent": ("on_notice_sent_on", "sent_on"),
+    "IdrInitiated": ("idr_initiated_on", "initiated_on"),
+    "IdreSelected": ("idre_selected_on", "selected_on"),
+    "IdrDetermined": ("determined_on", "determined_on"),
+}
+_STATUS_BY_EVENT = {
+    "IdrInitiated": "in_idr",
+    "IdrDetermined": "determined",
+    "IdrClosed": "closed",
+    "SettlementAgreed": "agreed",
+}
+
+
+def _changes(kind: str, p: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(SET clause with $2, value) pairs an event makes to its row."""
+    changes: list[tuple[str, Any]] = []
+    if kind in _DATE_COLUMNS:
+        column, field = _DATE_COLUMNS[kind]
+        changes.append((f"{column} = $2", _day(p[field])))
+    if kind in ("OfferMade", "CounterOfferMade"):
+        changes.append(("last_offer_cents = $2", p["amount_cents"]))
+    if kind == "AssigneeChanged":
+        changes.append(("assignee = $2", p["assignee"]))
+    if kind == "DeadlineExtended":
+        extension = {k: p[k] for k in ("deadline_code", "new_due_on", "reason")}
+        changes.append(("extensions = extensions || $2::jsonb", json.dumps([extension])))
+    if kind == "IdrOfferSubmitted" and p["party"] == "provider":
+        changes.append(("provider_idr_offer = $2", True))
+    if kind == "IdrInitiated":
+        changes.append(("batched = $2", p["batched"]))
+    if kind == "SettlementAgreed" and p.get("during_idr"):
+        changes.append(("settled_after_initiation_on = $2", _day(p["agreed_on"])))
+    if kind in _STATUS_BY_EVENT:
+        changes.append(("status = $2", _STATUS_BY_EVENT[kind]))
+    return changes
+
+
+def ddl(schema: str) -> str:
+    return f"""
+    CREATE TABLE IF NOT EXISTS "{schema}".{TABLE} (
+        negotiation_id uuid PRIMARY KEY,
+        tenant_id text NOT NULL,
+        claim_id text NOT NULL,
+        status text NOT NULL,
+        assignee text NOT NULL,
+        bill_received_on date,
+        initial_payment_received_on date,
+        on_notice_sent_on date,
+        idr_initiated_on date,
+        idre_selected_on date,
+        determined_on date,
+        settled_after_initiation_on date,
+        batched boolean NOT NULL DEFAULT false,
+        provider_idr_offer boolean NOT NULL DEFAULT false,
+        extensions jsonb NOT NULL DEFAULT '[]',
+        last_offer_cents bigint NOT NULL DEFAULT 0,
+        next_deadline_code text,
+        next_deadline_on date,
+        version bigint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS {TABLE}_queue
+        ON "{schema}".{TABLE} (tenant_id, next_deadline_on);
+    """
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+class WorkQueue:
+    def __init__(self, pool: asyncpg.Pool, schema: str, engine: DeadlineEngine) -> None:
+        self.pool = pool
+        self.schema = schema
+        self.engine = engine
+        self.table = f'"{schema}".{TABLE}'
+
+    async def migrate(self, pool: asyncpg.Pool) -> None:
+        async with pool.acquire() as conn:
+            await conn.execute(ddl(self.schema))
+
+    def sql(self, template: str) -> str:
+        """Put the table name into a statement: only the configured schema is interpolated."""
+        return template.replace("@table", self.table)
+
+    async def apply(self, conn: asyncpg.Connection, delivery: Delivery) -> None:
+        """Fold one Negotiation event into its row (other aggregates are ignored)."""
+        env = delivery.envelope
+        if env.aggregate_type != "Negotiation":
+            return
+        kind, nid = env.event_type, env.aggregate_id
+        if kind == "Opened":
+            p = delivery.payload
+            await conn.execute(
+                self.sql(
+                    "INSERT INTO @table (negotiation_id, tenant_id, claim_id, status, assignee,"
+                    " bill_received_on, initial_payment_received_on, version)"
+                    " VALUES ($1, $2, $3, 'open', $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+                ),
+                nid,
+                env.tenant_id,
+                p["claim_id"],
+                p["assignee"],
+                _day(p.get("bill_received_on")),
+                _day(p["initial_payment_received_on"]),
+                env.aggregate_version,
+            )
+        else:
+            for set_clause, value in _changes(kind, delivery.payload):
+                statement = "UPDATE @table SET " + set_clause + " WHERE negotiation_id = $1"
+                await conn.execute(self.sql(statement), nid, value)
+        await self._refresh_next_deadline(conn, nid, env.aggregate_version)
+
+    async def _refresh_next_deadline(
+        self, conn: asyncpg.Connection, negotiation_id: str, version: int
+    ) -> None:
+        row = await conn.fetchrow(
+            self.sql("SELECT * FROM @table WHERE negotiation_id = $1"), negotiation_id
+        )
+        if row is None:
+            return
+        upcoming = next_actionable(progress_of(row), self.engine)
+        await conn.execute(
+            self.sql(
+                "UPDATE @table SET next_deadline_code = $2, next_deadline_on = $3,"
+                " version = GREATEST(version, $4) WHERE negotiation_id = $1"
+            ),
+            negotiation_id,
+            upcoming.code.value if upcoming else None,
+            upcoming.due if upcoming else None,
+            version,
+        )
+
+    async def list(
+        self,
+        tenant_id: str,
+        *,
+        assignee: str = "",
+        status: str = "",
+        due_on_or_before: date | None = None,
+        limit: int = 100,
+    ) -> list[WorkItem]:
+        rows = await self.pool.fetch(
+            self.sql(
+                "SELECT negotiation_id, claim_id, status, assignee, next_deadline_code,"
+                " next_deadline_on, last_offer_cents FROM @table"
+                " WHERE tenant_id = $1 AND ($2 = '' OR assignee = $2) AND ($3 = '' OR status = $3)"
+                " AND ($4::date IS NULL OR next_deadline_on <= $4)"
+                " ORDER BY next_deadline_on NULLS LAST, negotiation_id LIMIT $5"
+            ),
+            tenant_id,
+            assignee,
+            status,
+            due_on_or_before,
+            limit,
+        )
+        return [
+            WorkItem(
+                negotiation_id=str(r["negotiation_id"]),
+                claim_id=r["claim_id"],
+                status=r["status"],
+                assignee=r["assignee"],
+                next_deadline_code=r["next_deadline_code"] or "",
+                next_deadline_on=r["next_deadline_on"],
+                last_offer_cents=r["last_offer_cents"],
+            )
+            for r in rows
+        ]
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    negotiation_id: str
+    claim_id: str
+    status: str
+    assignee: str
+    next_deadline_code: str
+    next_deadline_on: date | None
+    last_offer_cents: int
+
+
+def progress_of(row: Any) -> CaseProgress:
+    extensions = (
+        json.loads(row["extensions"]) if isinstance(row["extensions"], str) else row["extensions"]
+    )
+    return CaseProgress(
+        status=row["status"],
+        anchors=CaseAnchors(
+            bill_received=row["bill_received_on"],
+            initial_payment_received=row["initial_payment_received_on"],
+            on_notice_sent=row["on_notice_sent_on"],
+            idr_initiated=row["idr_initiated_on"],
+            idre_selected=row["idre_selected_on"],
+            determination=row["determined_on"],
+            settled_after_initiation=row["settled_after_initiation_on"],
+            batched=row["batched"],
+        ),
+        extensions=tuple(
+            Extension(
+                DeadlineCode(e["deadline_code"]), date.fromisoformat(e["new_due_on"]), e["reason"]
+            )
+            for e in extensions
+        ),
+        idre_selected=row["idre_selected_on"] is not None,
+        provider_idr_offer_submitted=row["provider_idr_offer"],
+    )
