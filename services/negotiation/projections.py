@@ -19,11 +19,24 @@ from services.negotiation.deadlines import CaseAnchors, DeadlineCode, DeadlineEn
 
 TABLE = "work_queue"
 
-_DATE_COLUMNS: dict[str, tuple[str, str]] = {
-    "OpenNegotiationNoticeSent": ("on_notice_sent_on", "sent_on"),
-    "IdrInitiated": ("idr_initiated_on", "initiated_on"),
-    "IdreSelected": ("idre_selected_on", "selected_on"),
-    "IdrDetermined": ("determined_on", "determined_on"),
+# event type -> (statement, payload field holding the anchor date)
+_DATE_UPDATES: dict[str, tuple[str, str]] = {
+    "OpenNegotiationNoticeSent": (
+        "UPDATE @table SET on_notice_sent_on = $2 WHERE negotiation_id = $1",
+        "sent_on",
+    ),
+    "IdrInitiated": (
+        "UPDATE @table SET idr_initiated_on = $2 WHERE negotiation_id = $1",
+        "initiated_on",
+    ),
+    "IdreSelected": (
+        "UPDATE @table SET idre_selected_on = $2 WHERE negotiation_id = $1",
+        "selected_on",
+    ),
+    "IdrDetermined": (
+        "UPDATE @table SET determined_on = $2 WHERE negotiation_id = $1",
+        "determined_on",
+    ),
 }
 _STATUS_BY_EVENT = {
     "IdrInitiated": "in_idr",
@@ -34,26 +47,42 @@ _STATUS_BY_EVENT = {
 
 
 def _changes(kind: str, p: dict[str, Any]) -> list[tuple[str, Any]]:
-    """(SET clause with $2, value) pairs an event makes to its row."""
+    """(statement with $1 = negotiation id and $2 = value, value) pairs for one event."""
     changes: list[tuple[str, Any]] = []
-    if kind in _DATE_COLUMNS:
-        column, field = _DATE_COLUMNS[kind]
-        changes.append((f"{column} = $2", _day(p[field])))
+    if kind in _DATE_UPDATES:
+        statement, field = _DATE_UPDATES[kind]
+        changes.append((statement, _day(p[field])))
     if kind in ("OfferMade", "CounterOfferMade"):
-        changes.append(("last_offer_cents = $2", p["amount_cents"]))
+        changes.append(
+            ("UPDATE @table SET last_offer_cents = $2 WHERE negotiation_id = $1", p["amount_cents"])
+        )
     if kind == "AssigneeChanged":
-        changes.append(("assignee = $2", p["assignee"]))
+        changes.append(("UPDATE @table SET assignee = $2 WHERE negotiation_id = $1", p["assignee"]))
     if kind == "DeadlineExtended":
         extension = {k: p[k] for k in ("deadline_code", "new_due_on", "reason")}
-        changes.append(("extensions = extensions || $2::jsonb", json.dumps([extension])))
+        changes.append(
+            (
+                "UPDATE @table SET extensions = extensions || $2::jsonb WHERE negotiation_id = $1",
+                json.dumps([extension]),
+            )
+        )
     if kind == "IdrOfferSubmitted" and p["party"] == "provider":
-        changes.append(("provider_idr_offer = $2", True))
+        changes.append(
+            ("UPDATE @table SET provider_idr_offer = $2 WHERE negotiation_id = $1", True)
+        )
     if kind == "IdrInitiated":
-        changes.append(("batched = $2", p["batched"]))
+        changes.append(("UPDATE @table SET batched = $2 WHERE negotiation_id = $1", p["batched"]))
     if kind == "SettlementAgreed" and p.get("during_idr"):
-        changes.append(("settled_after_initiation_on = $2", _day(p["agreed_on"])))
+        changes.append(
+            (
+                "UPDATE @table SET settled_after_initiation_on = $2 WHERE negotiation_id = $1",
+                _day(p["agreed_on"]),
+            )
+        )
     if kind in _STATUS_BY_EVENT:
-        changes.append(("status = $2", _STATUS_BY_EVENT[kind]))
+        changes.append(
+            ("UPDATE @table SET status = $2 WHERE negotiation_id = $1", _STATUS_BY_EVENT[kind])
+        )
     return changes
 
 
@@ -127,8 +156,7 @@ class WorkQueue:
                 env.aggregate_version,
             )
         else:
-            for set_clause, value in _changes(kind, delivery.payload):
-                statement = "UPDATE @table SET " + set_clause + " WHERE negotiation_id = $1"
+            for statement, value in _changes(kind, delivery.payload):
                 await conn.execute(self.sql(statement), nid, value)
         await self._refresh_next_deadline(conn, nid, env.aggregate_version)
 
