@@ -15,7 +15,13 @@ PROVIDER_APPROVER = "provider_approver"
 AUDITOR = "auditor"
 FINANCE = "finance"
 ADMIN = "admin"
-ROLES: frozenset[str] = frozenset({NEGOTIATOR, PROVIDER_APPROVER, AUDITOR, FINANCE, ADMIN})
+# The negotiation service's escalation chain also knows these two.
+SUPERVISOR = "supervisor"
+MANAGER = "manager"
+# Never grantable to a key: "system" is the services' own identity for event reactions.
+ROLES: frozenset[str] = frozenset(
+    {NEGOTIATOR, PROVIDER_APPROVER, AUDITOR, FINANCE, ADMIN, SUPERVISOR, MANAGER}
+)
 
 CLAIMS = "oonledger.claims.v1.ClaimsService"
 NEGOTIATION = "oonledger.negotiation.v1.NegotiationService"
@@ -43,11 +49,20 @@ def grant(pattern: str, *roles: str) -> Grant:
 EVERYONE = tuple(sorted(ROLES))
 STAFF = (NEGOTIATOR, FINANCE, ADMIN)
 
-# First match wins. Specific lines above the catch-all line of their service.
+# First match wins. Specific lines above the catch-all line of their service. The services
+# check roles again where a business rule names them (e.g. who decides a provider decision).
 ROLE_TABLE: tuple[Grant, ...] = (
-    # The provider's own yes/no on a settlement offer is never delegated (not even to admin).
-    grant(f"{NEGOTIATION}/*ProviderDecision*", PROVIDER_APPROVER),
-    grant(f"{NEGOTIATION}/*Approv*", PROVIDER_APPROVER),
+    # The provider's own yes/no on a decision point is never delegated (not even to admin).
+    grant(f"{NEGOTIATION}/ApproveDecision", PROVIDER_APPROVER),
+    grant(f"{NEGOTIATION}/RejectDecision", PROVIDER_APPROVER),
+    # A counter-offer can be made from an approved decision by the approver.
+    grant(f"{NEGOTIATION}/MakeOffer", NEGOTIATOR, ADMIN, PROVIDER_APPROVER),
+    grant(f"{NEGOTIATION}/AssignNegotiation", SUPERVISOR, MANAGER, ADMIN),
+    grant(f"{NEGOTIATION}/ExtendDeadline", NEGOTIATOR, SUPERVISOR, ADMIN),
+    grant(f"{NEGOTIATION}/SetClientPolicy", ADMIN),
+    grant(f"{NEGOTIATION}/EscalateDueDeadlines", ADMIN),
+    grant(f"{NEGOTIATION}/SuggestOffer", NEGOTIATOR, PROVIDER_APPROVER, SUPERVISOR, MANAGER,
+          ADMIN),
     # The audit trail: auditors (and the vendor's admin) only.
     grant(f"{LEDGER}/*", AUDITOR, ADMIN),
     # Reads of a tenant's own data: every role.
@@ -56,7 +71,7 @@ ROLE_TABLE: tuple[Grant, ...] = (
     grant(f"{CLAIMS}/ClaimsWorkQueue", *EVERYONE),
     grant(f"{CLAIMS}/Export837", NEGOTIATOR, FINANCE, ADMIN),
     grant(f"{FEES}/PreviewFee", *STAFF),
-    grant(f"{NEGOTIATION}/*WorkQueue", *EVERYONE),
+    grant(f"{SETTLEMENT}/CheckBook", FINANCE, AUDITOR, ADMIN),
     # Writes, by the team that owns each stage of the journey.
     grant(f"{CLAIMS}/*", NEGOTIATOR, ADMIN),
     grant(f"{NEGOTIATION}/*", NEGOTIATOR, ADMIN),

@@ -65,7 +65,9 @@ class _Handler(grpc.GenericRpcHandler):
                 await context.abort_with_status(rpc_status.to_status(status))
 
         if method.server_streaming:
-            async def stream(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+            async def stream(
+                request: bytes, context: grpc.aio.ServicerContext
+            ) -> AsyncIterator[bytes]:
                 await record(request, context)
                 for _ in range(3):
                     yield b""
