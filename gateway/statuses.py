@@ -34,7 +34,7 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: Python sets __traceback__ on raised exceptions
 class CallFailure(Exception):
     """A call refused by the gateway or failed upstream, with its google.rpc.Status."""
 

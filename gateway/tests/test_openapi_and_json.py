@@ -45,12 +45,11 @@ def test_aliases_use_the_short_service_name():
 
 
 def test_json_in_both_field_spellings_becomes_the_same_bytes():
-    camel = transcoding.request_bytes(
-        REGISTER, b'{"requestId": "r1", "claim": {"totalBilledCents": "12345", "emergency": true}}')
-    snake = transcoding.request_bytes(
-        REGISTER, b'{"request_id": "r1", "claim": {"total_billed_cents": 12345, "emergency": true}}')
-    assert camel == snake
-    parsed = claims_pb2.RegisterClaimRequest.FromString(camel)
+    camel = b'{"requestId": "r1", "claim": {"totalBilledCents": "12345", "emergency": true}}'
+    snake = b'{"request_id": "r1", "claim": {"total_billed_cents": 12345, "emergency": true}}'
+    as_camel = transcoding.request_bytes(REGISTER, camel)
+    assert as_camel == transcoding.request_bytes(REGISTER, snake)
+    parsed = claims_pb2.RegisterClaimRequest.FromString(as_camel)
     assert parsed.claim.total_billed_cents == 12345
 
 
