@@ -103,6 +103,8 @@ def _pointers(c: ClaimData, today: date) -> Iterator[Finding]:
 
 def _procedures(c: ClaimData, today: date) -> Iterator[Finding]:
     for i, line in enumerate(c.lines):
+        if c.claim_type is ClaimType.INSTITUTIONAL and not line.procedure_code:
+            continue  # a revenue-code-only line (room and board, pharmacy) is complete
         if not codes.is_procedure_code(line.procedure_code):
             yield Finding(
                 "CC07-PROCEDURE",
@@ -219,6 +221,27 @@ def _emergency(c: ClaimData, today: date) -> Iterator[Finding]:
         )
 
 
+def _billing_address(c: ClaimData, today: date) -> Iterator[Finding]:
+    a = c.provider.address
+    if not (a.line1.strip() and a.city.strip() and codes.is_state(a.state)):
+        yield Finding(
+            "CC16-ADDRESS",
+            "provider.address",
+            "Billing provider street, city and state are required (N3/N4).",
+        )
+    if not codes.is_postal_code(a.postal_code):
+        yield Finding("CC16-ADDRESS", "provider.address.postal_code", "5 or 9 digits.")
+
+
+def _institutional_stay(c: ClaimData, today: date) -> Iterator[Finding]:
+    if c.claim_type is not ClaimType.INSTITUTIONAL:
+        return
+    if c.admission_type_code not in codes.ADMISSION_TYPES:
+        yield Finding("CC17-STAY", "admission_type_code", "Institutional claims need CL101.")
+    if not codes.is_patient_status(c.patient_status_code):
+        yield Finding("CC17-STAY", "patient_status_code", "Institutional claims need CL103.")
+
+
 def _control_number(c: ClaimData, today: date) -> Iterator[Finding]:
     if not c.patient_control_number.strip() or len(c.patient_control_number) > 38:
         yield Finding("CC15-PCN", "patient_control_number", "1-38 characters (CLM01).")
@@ -240,6 +263,8 @@ RULES: tuple[Rule, ...] = (
     _nsa_facts,
     _emergency,
     _control_number,
+    _billing_address,
+    _institutional_stay,
 )
 
 

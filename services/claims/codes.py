@@ -24,6 +24,10 @@ _MODIFIER = re.compile(r"^[0-9A-Z]{2}$")
 _POS = re.compile(r"^\d{2}$")
 _REVENUE = re.compile(r"^\d{4}$")
 _BILL_TYPE = re.compile(r"^[1-8][1-9][0-9A-Z]$")
+_POSTAL = re.compile(r"^\d{5}(\d{4})?$")
+_PATIENT_STATUS = re.compile(r"^\d{2}$")
+# UB-04 FL14 admission types: emergency, urgent, elective, newborn, trauma, unknown.
+ADMISSION_TYPES = frozenset({"1", "2", "3", "4", "5", "9"})
 
 US_STATES: frozenset[str] = frozenset(
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
@@ -122,3 +126,11 @@ def is_bill_type(code: str) -> bool:
 
 def is_state(code: str) -> bool:
     return code in US_STATES
+
+
+def is_postal_code(code: str) -> bool:
+    return bool(_POSTAL.match(code))
+
+
+def is_patient_status(code: str) -> bool:
+    return bool(_PATIENT_STATUS.match(code))

@@ -117,6 +117,8 @@ class Claim(TenantAggregate):
         status: str
         client_id: str
         payer_id: str
+        # Last day to file a first-level appeal ("" when nothing was denied or reduced).
+        appeal_filing_deadline: str
 
         def apply(self, aggregate: Claim) -> None:
             aggregate.adjudication = event_data.adjudication_from_dict(self.adjudication)
@@ -255,6 +257,7 @@ class Claim(TenantAggregate):
         violations = intake.validate_claim(data, field_prefix)
         if violations:
             raise InvalidArgument(violations)
+        data = intake.canonical(data)
         changes: tuple[str, ...] = ()
         if original is not None:
             changes = changed_fields(original.data, data)
@@ -304,6 +307,13 @@ class Claim(TenantAggregate):
             status=status.value,
             client_id=self.data.client_id,
             payer_id=self.data.payer.payer_id,
+            appeal_filing_deadline=(
+                appeals.filing_window(
+                    AppealLevel.FIRST_INTERNAL, adjudication.received_date
+                ).deadline.isoformat()
+                if _is_adverse(adjudication, self.data)
+                else ""
+            ),
         )
 
     # -- documents --------------------------------------------------------------------------
@@ -441,9 +451,7 @@ class Claim(TenantAggregate):
             raise InvalidArgument(
                 "before the payer's adjudication was received", "adverse_determination_date"
             )
-        if not self.adjudication.denied and self.adjudication.paid_cents >= (
-            self.adjudication.billed_cents or self.data.billed_cents
-        ):
+        if not _is_adverse(self.adjudication, self.data):
             raise FailedPrecondition(
                 "the claim was paid in full: there is no adverse determination to appeal"
             )
@@ -538,6 +546,15 @@ class Claim(TenantAggregate):
             raise FailedPrecondition(
                 f"cannot {action}: the claim was {self.status.value} by {self.replaced_by_claim_id}"
             )
+
+
+def _is_adverse(adjudication: Adjudication, data: ClaimData) -> bool:
+    """Denied, or paid less than billed: an adverse benefit determination one may appeal."""
+    billed = adjudication.billed_cents or data.billed_cents
+    return (
+        adjudication.denied
+        or adjudication.paid_cents + (adjudication.patient_responsibility_cents) < billed
+    )
 
 
 def _validate_adjudication(a: Adjudication, data: ClaimData, today: date) -> None:

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from services.claims.model import (
+    Address,
     Adjudication,
     ClaimData,
     ClaimType,
@@ -44,6 +45,12 @@ def claim_to_dict(data: ClaimData) -> dict[str, Any]:
             "name": data.provider.name,
             "npi": data.provider.npi,
             "tin": data.provider.tin,
+            "address": {
+                "line1": data.provider.address.line1,
+                "city": data.provider.address.city,
+                "state": data.provider.address.state,
+                "postal_code": data.provider.address.postal_code,
+            },
         },
         "payer": {"payer_id": data.payer.payer_id, "name": data.payer.name},
         "plan": {
@@ -66,6 +73,8 @@ def claim_to_dict(data: ClaimData) -> dict[str, Any]:
         "total_billed_cents": data.total_billed_cents,
         "billed_cents": data.billed_cents,
         "bill_type": data.bill_type,
+        "admission_type_code": data.admission_type_code,
+        "patient_status_code": data.patient_status_code,
     }
 
 
@@ -93,12 +102,17 @@ def patient_to_dict(patient: Patient) -> dict[str, Any]:
 
 
 def claim_from_dict(d: dict[str, Any], patient: dict[str, Any]) -> ClaimData:
-    plan, facility = d["plan"], d["facility"]
+    plan, facility, provider = d["plan"], d["facility"], d["provider"]
     return ClaimData(
         client_id=d["client_id"],
         claim_type=ClaimType(d["claim_type"]),
         patient_control_number=d["patient_control_number"],
-        provider=Provider(**d["provider"]),
+        provider=Provider(
+            name=provider["name"],
+            npi=provider["npi"],
+            tin=provider["tin"],
+            address=Address(**provider["address"]),
+        ),
         payer=Payer(**d["payer"]),
         plan=Plan(
             name=plan["name"],
@@ -138,6 +152,8 @@ def claim_from_dict(d: dict[str, Any], patient: dict[str, Any]) -> ClaimData:
         ),
         total_billed_cents=d["total_billed_cents"],
         bill_type=d["bill_type"],
+        admission_type_code=d["admission_type_code"],
+        patient_status_code=d["patient_status_code"],
     )
 
 

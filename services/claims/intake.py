@@ -6,6 +6,8 @@ a claim may be registered incomplete and completed later.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from services.claims import codes
 from services.claims.model import ClaimData, ClaimType
 from services.common.errors import FieldViolation
@@ -14,6 +16,17 @@ MAX_LINES = 999
 MAX_DIAGNOSES = 12
 MAX_PCN_LENGTH = 38  # CLM01 / CLP01
 MAX_TEXT = 200
+
+
+def canonical(data: ClaimData) -> ClaimData:
+    """The stored form: TIN as 9 digits, ICD-10 without dots, the claim total explicit."""
+    tin = codes.normalize_tin(data.provider.tin) if data.provider.tin else ""
+    return replace(
+        data,
+        provider=replace(data.provider, tin=tin or data.provider.tin),
+        diagnosis_codes=tuple(codes.normalize_icd10(dx) for dx in data.diagnosis_codes),
+        total_billed_cents=data.billed_cents,
+    )
 
 
 def validate_claim(data: ClaimData, prefix: str = "claim.") -> list[FieldViolation]:
@@ -41,6 +54,11 @@ def validate_claim(data: ClaimData, prefix: str = "claim.") -> list[FieldViolati
         bad("payer.payer_id", "required")
     if data.plan.situs_state and not codes.is_state(data.plan.situs_state):
         bad("plan.situs_state", "not a two-letter US state code")
+    address = data.provider.address
+    if address.state and not codes.is_state(address.state):
+        bad("provider.address.state", "not a two-letter US state code")
+    if address.postal_code and not codes.is_postal_code(address.postal_code):
+        bad("provider.address.postal_code", "5 or 9 digits")
     if data.facility.state and not codes.is_state(data.facility.state):
         bad("facility.state", "not a two-letter US state code")
     for name, value in (
@@ -56,6 +74,10 @@ def validate_claim(data: ClaimData, prefix: str = "claim.") -> list[FieldViolati
     if data.claim_type is ClaimType.INSTITUTIONAL and data.bill_type:
         if not codes.is_bill_type(data.bill_type):
             bad("bill_type", "not a 3-character type of bill (e.g. 131)")
+    if data.admission_type_code and data.admission_type_code not in codes.ADMISSION_TYPES:
+        bad("admission_type_code", "not a UB-04 admission type (1-5, 9)")
+    if data.patient_status_code and not codes.is_patient_status(data.patient_status_code):
+        bad("patient_status_code", "not a 2-digit patient status code")
     if len(data.diagnosis_codes) > MAX_DIAGNOSES:
         bad("diagnosis_codes", f"at most {MAX_DIAGNOSES} diagnosis codes")
     for i, dx in enumerate(data.diagnosis_codes):
@@ -68,7 +90,12 @@ def validate_claim(data: ClaimData, prefix: str = "claim.") -> list[FieldViolati
         bad("lines", f"at most {MAX_LINES} service lines")
     for i, line in enumerate(data.lines):
         at = f"lines[{i}]."
-        if not codes.is_procedure_code(line.procedure_code):
+        revenue_only = (
+            data.claim_type is ClaimType.INSTITUTIONAL
+            and not line.procedure_code
+            and codes.is_revenue_code(line.revenue_code)
+        )
+        if not revenue_only and not codes.is_procedure_code(line.procedure_code):
             bad(at + "procedure_code", f"{line.procedure_code!r} is not a CPT/HCPCS code")
         if line.billed_cents < 0:
             bad(at + "billed_cents", "must not be negative")

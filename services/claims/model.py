@@ -92,10 +92,19 @@ class Frequency(StrEnum):
 
 
 @dataclass(frozen=True)
+class Address:
+    line1: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+
+
+@dataclass(frozen=True)
 class Provider:
     name: str
     npi: str
     tin: str = ""
+    address: Address = field(default_factory=Address)
 
 
 @dataclass(frozen=True)
@@ -162,6 +171,8 @@ class ClaimData:
     diagnosis_codes: tuple[str, ...] = ()
     total_billed_cents: int = 0
     bill_type: str = ""
+    admission_type_code: str = ""
+    patient_status_code: str = ""
 
     @property
     def lines_billed_cents(self) -> int:

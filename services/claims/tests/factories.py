@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from services.claims.model import (
+    Address,
     ClaimData,
     ClaimType,
     Facility,
@@ -23,6 +24,7 @@ TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 VALID_NPI = "1234567893"
 FACILITY_NPI = "1245319599"
+BILLING_ADDRESS = Address("1200 Market St", "Philadelphia", "PA", "19107")
 
 
 def ctx(tenant: str = "tenant-a", request_id: str = "req-1", now: datetime = NOW) -> CommandContext:
@@ -34,7 +36,12 @@ def emergency_claim(**overrides: object) -> ClaimData:
         client_id="client-ed-group",
         claim_type=ClaimType.PROFESSIONAL,
         patient_control_number="PCN-2026-0001",
-        provider=Provider(name="Metro Emergency Physicians", npi=VALID_NPI, tin="12-3456789"),
+        provider=Provider(
+            name="Metro Emergency Physicians",
+            npi=VALID_NPI,
+            tin="12-3456789",
+            address=BILLING_ADDRESS,
+        ),
         patient=Patient("Jane", "Roe", date(1980, 4, 2), "W123456789"),
         payer=Payer(payer_id="87726", name="Example Health Plan"),
         plan=Plan(
@@ -62,7 +69,11 @@ def institutional_claim(**overrides: object) -> ClaimData:
     data = emergency_claim(
         claim_type=ClaimType.INSTITUTIONAL,
         bill_type="131",
-        provider=Provider(name="Mercy General", npi=FACILITY_NPI, tin="23-4567890"),
+        provider=Provider(
+            name="Mercy General", npi=FACILITY_NPI, tin="23-4567890", address=BILLING_ADDRESS
+        ),
+        admission_type_code="1",
+        patient_status_code="01",
         lines=(
             ServiceLine("99285", 420_000, date(2026, 10, 3), 1, (), "", "0450", ()),
             ServiceLine("70450", 180_000, date(2026, 10, 3), 1, (), "", "0350", ()),

@@ -54,6 +54,8 @@ FAILING = {
     "CC13-NSA-FACTS": emergency_claim(facility=Facility("F", "", NetworkStatus.UNSPECIFIED, "PA")),
     "CC14-EMERGENCY": emergency_claim(emergency=False),
     "CC15-PCN": emergency_claim(patient_control_number="X" * 39),
+    "CC16-ADDRESS": emergency_claim(provider=Provider("X", "1234567893", "12-3456789")),
+    "CC17-STAY": institutional_claim(admission_type_code="", patient_status_code=""),
 }
 
 

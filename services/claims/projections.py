@@ -1,0 +1,262 @@
+"""The claims read model (asyncpg): one row per claim, fed by the service's own event stream.
+
+ListClaims and ClaimsWorkQueue read it instead of replaying aggregates. Rows are updated by
+the projection consumer; the row and the consumer's tracking position commit together.
+"""
+
+# SQL text interpolates only the schema identifier (validated below); values are always bind
+# parameters.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from services.common.consumer import Delivery
+from services.common.errors import InvalidArgument
+
+TABLE = "claims_read"
+
+
+def _ddl(schema: str) -> list[str]:
+    t = f'"{schema}".{TABLE}'
+    return [
+        f'CREATE SCHEMA IF NOT EXISTS "{schema}"',
+        f"""CREATE TABLE IF NOT EXISTS {t} (
+            claim_id uuid PRIMARY KEY,
+            tenant_id text NOT NULL,
+            client_id text NOT NULL,
+            payer_id text NOT NULL,
+            patient_control_number text NOT NULL,
+            claim_type text NOT NULL,
+            frequency text NOT NULL,
+            original_claim_id text NOT NULL DEFAULT '',
+            status text NOT NULL,
+            status_version bigint NOT NULL,
+            route text,
+            nsa_protected boolean,
+            worth_negotiating boolean,
+            total_billed_cents bigint NOT NULL,
+            paid_cents bigint,
+            adjudicated boolean NOT NULL DEFAULT false,
+            clean boolean,
+            blocking_findings integer NOT NULL DEFAULT 0,
+            appeal_filing_deadline date,
+            open_appeal_id text,
+            open_appeal_deadline date,
+            first_service_date date NOT NULL,
+            registered_at timestamptz NOT NULL,
+            version bigint NOT NULL
+        )""",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_tenant_order ON {t} "
+        "(tenant_id, registered_at, claim_id)",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_tenant_client ON {t} (tenant_id, client_id)",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_tenant_payer ON {t} (tenant_id, payer_id)",
+    ]
+
+
+class ClaimsReadModel:
+    """Writes (from the projection) and queries (from the gRPC layer) of the read model."""
+
+    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", schema):
+            raise ValueError(f"not a safe schema identifier: {schema!r}")
+        self.pool = pool
+        self.schema = schema
+        self.table = f'"{schema}".{TABLE}'
+
+    async def migrate(self, pool: asyncpg.Pool | None = None) -> None:
+        async with (pool or self.pool).acquire() as conn:
+            for statement in _ddl(self.schema):
+                await conn.execute(statement)
+
+    # -- projection -------------------------------------------------------------------------
+    async def project(self, conn: asyncpg.Connection, delivery: Delivery) -> None:
+        env, p = delivery.envelope, delivery.payload
+        claim_id = UUID(env.aggregate_id)
+        version = env.aggregate_version
+        kind = env.event_type
+        if kind == "ClaimRegistered":
+            claim = p["claim"]
+            await conn.execute(
+                f"INSERT INTO {self.table} (claim_id, tenant_id, client_id, payer_id, "
+                "patient_control_number, claim_type, frequency, original_claim_id, status, "
+                "status_version, total_billed_cents, first_service_date, registered_at, version) "
+                "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'registered',$9,$10,$11,$12,$9) "
+                "ON CONFLICT (claim_id) DO NOTHING",
+                claim_id,
+                env.tenant_id,
+                claim["client_id"],
+                claim["payer"]["payer_id"],
+                claim["patient_control_number"],
+                claim["claim_type"],
+                p["frequency"],
+                p["original_claim_id"],
+                version,
+                claim["billed_cents"],
+                min(date.fromisoformat(line["service_date"]) for line in claim["lines"]),
+                env.occurred_at.ToDatetime().replace(tzinfo=UTC),
+            )
+            return
+        if kind == "AdjudicationRecorded":
+            adj = p["adjudication"]
+            deadline = p.get("appeal_filing_deadline") or None
+            await conn.execute(
+                f"UPDATE {self.table} SET paid_cents = $2, adjudicated = true, "
+                "appeal_filing_deadline = $3 WHERE claim_id = $1",
+                claim_id,
+                adj["paid_cents"],
+                date.fromisoformat(deadline) if deadline else None,
+            )
+            await self._status(conn, claim_id, p["status"], version)
+        elif kind == "ClaimTriaged":
+            await conn.execute(
+                f"UPDATE {self.table} SET route = $2, nsa_protected = $3, worth_negotiating = $4 "
+                "WHERE claim_id = $1",
+                claim_id,
+                p["route"],
+                p["nsa_protected"],
+                p["worth_negotiating"],
+            )
+        elif kind == "CleanClaimChecked":
+            blocking = sum(1 for f in p["findings"] if f["blocking"])
+            await conn.execute(
+                f"UPDATE {self.table} SET clean = $2, blocking_findings = $3 WHERE claim_id = $1",
+                claim_id,
+                p["clean"],
+                blocking,
+            )
+            await self._status(conn, claim_id, p["status"], version)
+        elif kind in ("ClaimReplaced", "ClaimVoided"):
+            status = "replaced" if kind == "ClaimReplaced" else "voided"
+            await self._status(conn, claim_id, status, version)
+        elif kind == "AppealFiled":
+            appeal = p["appeal"]
+            await conn.execute(
+                f"UPDATE {self.table} SET open_appeal_id = $2, open_appeal_deadline = NULL, "
+                "appeal_filing_deadline = NULL WHERE claim_id = $1",
+                claim_id,
+                appeal["appeal_id"],
+            )
+            await self._status(conn, claim_id, "in_appeal", version)
+        elif kind == "AppealDecisionRecorded":
+            await conn.execute(
+                f"UPDATE {self.table} SET open_appeal_id = NULL WHERE claim_id = $1", claim_id
+            )
+            await self._status(conn, claim_id, p["status"], version)
+        elif kind == "ClaimStageReached":
+            await self._status(conn, claim_id, p["status"], version)
+        await conn.execute(
+            f"UPDATE {self.table} SET version = GREATEST(version, $2) WHERE claim_id = $1",
+            claim_id,
+            version,
+        )
+
+    async def _status(self, conn: asyncpg.Connection, claim_id: UUID, status: str, v: int) -> None:
+        # A redelivered older event must not overwrite a newer status.
+        await conn.execute(
+            f"UPDATE {self.table} SET status = $2, status_version = $3 "
+            "WHERE claim_id = $1 AND status_version < $3",
+            claim_id,
+            status,
+            v,
+        )
+
+    # -- queries ----------------------------------------------------------------------------
+    async def list_claims(self, tenant_id: str, filters: dict[str, Any]) -> tuple[list[Any], str]:
+        where = ["tenant_id = $1"]
+        args: list[Any] = [tenant_id]
+
+        def add(clause: str, value: Any) -> None:
+            args.append(value)
+            where.append(clause.replace("?", f"${len(args)}"))
+
+        if filters["client_id"]:
+            add("client_id = ?", filters["client_id"])
+        if filters["payer_id"]:
+            add("payer_id = ?", filters["payer_id"])
+        if filters["status"] is not None:
+            add("status = ?", filters["status"].value)
+        if filters["route"] is not None:
+            add("route = ?", filters["route"].value)
+        if filters["date_from"] is not None:
+            add("first_service_date >= ?", filters["date_from"])
+        if filters["date_to"] is not None:
+            add("first_service_date <= ?", filters["date_to"])
+        if filters["page_token"]:
+            after_time, after_id = _decode_token(filters["page_token"])
+            args.extend([after_time, after_id])
+            where.append(f"(registered_at, claim_id) > (${len(args) - 1}, ${len(args)})")
+        limit = filters["page_size"]
+        args.append(limit + 1)
+        rows = await self.pool.fetch(
+            f"SELECT * FROM {self.table} WHERE {' AND '.join(where)} "
+            f"ORDER BY registered_at, claim_id LIMIT ${len(args)}",
+            *args,
+        )
+        token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            token = _encode_token(rows[-1]["registered_at"], rows[-1]["claim_id"])
+        return list(rows), token
+
+    async def work_queue(self, tenant_id: str, client_id: str, limit: int) -> list[WorkRow]:
+        client = "AND client_id = $2" if client_id else "AND $2 = ''"
+        rows = await self.pool.fetch(
+            f"""
+            SELECT 'blocking_findings' AS kind, claim_id, patient_control_number,
+                   blocking_findings::text || ' blocking finding(s)' AS detail, NULL::date AS due
+              FROM {self.table}
+             WHERE tenant_id = $1 {client} AND clean = false AND status = 'registered'
+            UNION ALL
+            SELECT 'awaiting_adjudication', claim_id, patient_control_number,
+                   'frequency ' || frequency || ' resubmission of ' || original_claim_id, NULL
+              FROM {self.table}
+             WHERE tenant_id = $1 {client} AND frequency IN ('7', '8') AND NOT adjudicated
+               AND status NOT IN ('replaced', 'voided')
+            UNION ALL
+            SELECT 'appeal_due', claim_id, patient_control_number,
+                   'denied or reduced: first-level appeal window closes', appeal_filing_deadline
+              FROM {self.table}
+             WHERE tenant_id = $1 {client} AND appeal_filing_deadline IS NOT NULL
+               AND open_appeal_id IS NULL AND status IN ('denied', 'paid')
+            ORDER BY due NULLS LAST, claim_id
+            LIMIT $3
+            """,
+            tenant_id,
+            client_id,
+            limit,
+        )
+        return [
+            WorkRow(r["kind"], r["claim_id"], r["patient_control_number"], r["detail"], r["due"])
+            for r in rows
+        ]
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    kind: str
+    claim_id: UUID
+    patient_control_number: str
+    detail: str
+    due: date | None
+
+
+def _encode_token(registered_at: datetime, claim_id: UUID) -> str:
+    raw = f"{registered_at.isoformat()}|{claim_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token: str) -> tuple[datetime, UUID]:
+    try:
+        when, claim_id = base64.urlsafe_b64decode(token.encode()).decode().split("|")
+        return datetime.fromisoformat(when), UUID(claim_id)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("not a page token from this API", "page_token") from None
