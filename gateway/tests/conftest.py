@@ -99,8 +99,12 @@ async def http_request(port: int, method: str, path: str, body: bytes = b"",
     head += [f"{k}: {v}" for k, v in (headers or {}).items()]
     writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
     await writer.drain()
-    raw = await reader.read()
-    writer.close()
+    try:
+        raw = await reader.read()
+    finally:
+        writer.close()
+    if not raw:
+        raise ConnectionError("the server closed the connection without answering")
     return parse_reply(raw)
 
 
