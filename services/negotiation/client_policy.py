@@ -72,7 +72,9 @@ class ClientPolicy(TenantAggregate):
 
     @classmethod
     def start(cls, ctx: CommandContext) -> ClientPolicy:
-        policy: ClientPolicy = cls._start(cls.PolicyStarted, ctx, id=policy_id(ctx.tenant_id))
+        # Its own request id, so the policy change in the same request is not taken for a retry.
+        start_ctx = ctx.with_request(f"{ctx.request_id}:policy-started" if ctx.request_id else "")
+        policy: ClientPolicy = cls._start(cls.PolicyStarted, start_ctx, id=policy_id(ctx.tenant_id))
         return policy
 
     def set_policy(

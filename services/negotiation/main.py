@@ -1,0 +1,57 @@
+"""Composition root of the negotiation service: `python -m services.negotiation.main`."""
+
+from __future__ import annotations
+
+from oonledger.negotiation.v1 import negotiation_pb2_grpc
+
+from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
+from services.common.grpc_server import ServicerBinding
+from services.common.runtime import Infrastructure, ServiceParts, run_service
+from services.negotiation.application import NegotiationApplication
+from services.negotiation.grpc_api import NegotiationServicer
+from services.negotiation.projections import WorkQueue
+from services.negotiation.subscriptions import CLAIM_EVENTS, ClaimReactions
+
+SERVICE = "negotiation"
+# JetStream requires max_deliver > len(backoff); the Subscription defaults give 6 and 6.
+RETRY = {"max_deliver": 6, "backoff": (0.5, 1.0, 2.0, 5.0, 10.0)}
+
+
+def build(infra: Infrastructure) -> ServiceParts:
+    app = NegotiationApplication(infra.settings)
+    work_queue = WorkQueue(infra.pool, infra.settings.schema, app.engine)
+    servicer = NegotiationServicer(app, infra.blocking, work_queue)
+    return ServiceParts(
+        bindings=[
+            ServicerBinding(
+                negotiation_pb2_grpc.add_NegotiationServiceServicer_to_server,
+                servicer,
+                "oonledger.negotiation.v1.NegotiationService",
+            )
+        ],
+        app=app,
+        subscriptions=[
+            Subscription(
+                "claims",
+                "claims-events",
+                ApplicationProcessor(
+                    app, "claims-events", ClaimReactions(app), infra.blocking.executor
+                ),
+                event_types=CLAIM_EVENTS,
+                **RETRY,  # type: ignore[arg-type]
+            ),
+            Subscription(
+                SERVICE,
+                "work-queue",
+                ProjectionProcessor(
+                    infra.pool, infra.settings.schema, "work-queue", work_queue.apply
+                ),
+                **RETRY,  # type: ignore[arg-type]
+            ),
+        ],
+        migrations=[work_queue.migrate],
+    )
+
+
+if __name__ == "__main__":
+    run_service(SERVICE, build)

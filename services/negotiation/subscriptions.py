@@ -1,0 +1,107 @@
+"""Reactions to the claims service's events: learn the claim, open a negotiation once triaged.
+
+ClaimRegistered and AdjudicationRecorded are noted as our own ClaimFacts (we never read the
+claims service's tables); ClaimTriaged routed to federal IDR, or worth negotiating, opens the
+claim's negotiation with the claim's provider, plan, billed amount, QPA and initial payment.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from services.common.aggregate import TenantAggregate
+from services.common.consumer import Delivery, PermanentFailure
+from services.negotiation.application import NegotiationApplication, negotiation_id_for
+from services.negotiation.claim_facts import ClaimFacts, facts_id
+from services.negotiation.domain import Negotiation
+from services.negotiation.vocabulary import Route
+
+log = logging.getLogger(__name__)
+ACTOR = "system:negotiation"
+CLAIM_EVENTS = ("ClaimRegistered", "AdjudicationRecorded", "ClaimTriaged")
+
+
+def _claim_facts_fields(claim_id: str, claim: dict[str, Any]) -> dict[str, Any]:
+    lines = claim.get("lines") or []
+    if not lines:
+        raise PermanentFailure(f"claim {claim_id} has no service lines")
+    first = min(lines, key=lambda line: line["service_date"])
+    plan = claim.get("plan") or {}
+    payer_id = claim["payer"]["payer_id"]
+    return dict(
+        claim_id=claim_id,
+        provider_npi=claim["provider"].get("npi", ""),
+        provider_tin=claim["provider"].get("tin", ""),
+        payer_id=payer_id,
+        plan_id=f"{payer_id}:{plan.get('name', '')}",
+        plan_funding=plan.get("funding", ""),
+        service_code=first["procedure_code"],
+        service_date=date.fromisoformat(first["service_date"]),
+        billed_cents=int(claim.get("billed_cents") or sum(li["billed_cents"] for li in lines)),
+    )
+
+
+class ClaimReactions:
+    def __init__(self, app: NegotiationApplication) -> None:
+        self.app = app
+
+    def __call__(self, delivery: Delivery) -> list[TenantAggregate | None]:
+        claim_id = delivery.envelope.claim_id or delivery.envelope.aggregate_id
+        ctx = delivery.context(actor=ACTOR)
+        facts = self.app.find(facts_id(ctx.tenant_id, claim_id), ctx.tenant_id, ClaimFacts)
+        kind, payload = delivery.event_type, delivery.payload
+        if kind == "ClaimRegistered":
+            if facts is not None:
+                return []
+            return [ClaimFacts.note(ctx, **_claim_facts_fields(claim_id, payload["claim"]))]
+        if facts is None:
+            log.warning("%s for unknown claim %s: ignored", kind, claim_id)
+            return []
+        if kind == "AdjudicationRecorded":
+            a = payload["adjudication"]
+            facts.note_adjudication(
+                ctx,
+                received_on=date.fromisoformat(a["received_date"]),
+                paid_cents=int(a["paid_cents"]),
+                patient_responsibility_cents=int(a["patient_responsibility_cents"]),
+                qpa_cents=int(a.get("qpa_cents") or 0),
+                denied=bool(a.get("denied")),
+            )
+            return [facts]
+        if kind == "ClaimTriaged":
+            return [self._open_if_routed(ctx, facts, payload)]
+        return []
+
+    def _open_if_routed(self, ctx: Any, facts: ClaimFacts, triage: dict[str, Any]) -> Any:
+        route = triage.get("route", "")
+        if route != Route.FEDERAL_IDR and not triage.get("worth_negotiating"):
+            return None
+        adjudication = facts.adjudication
+        if adjudication is None:
+            log.warning("claim %s triaged before its adjudication: not opened", facts.claim_id)
+            return None
+        negotiation_id = negotiation_id_for(ctx.tenant_id, facts.claim_id)
+        if self.app.find(negotiation_id, ctx.tenant_id, Negotiation) is not None:
+            return None
+        return Negotiation.open(
+            ctx,
+            negotiation_id=negotiation_id,
+            claim_id=facts.claim_id,
+            provider_npi=facts.provider_npi,
+            provider_tin=facts.provider_tin,
+            payer_id=facts.payer_id,
+            plan_id=facts.plan_id,
+            plan_funding=facts.plan_funding,
+            service_code=facts.service_code,
+            service_date=facts.service_date,
+            billed_cents=facts.billed_cents,
+            qpa_cents=adjudication["qpa_cents"],
+            patient_cost_sharing_cents=adjudication["patient_responsibility_cents"],
+            already_paid_cents=adjudication["paid_cents"],
+            bill_received_on=None,
+            initial_payment_received_on=adjudication["received_on"],
+            route=route if route in set(Route) else Route.NOT_ELIGIBLE.value,
+            assignee="",
+        )
