@@ -18,10 +18,10 @@ NODE_DIR = Path(__file__).parent / "node"
 PROTO_ROOT = Path(__file__).resolve().parents[2] / "proto"
 
 
-async def run(*argv: str, cwd: Path, timeout: float = 180) -> tuple[int, str, str]:
+async def run(*argv: str, cwd: Path, limit_seconds: float = 180) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         *argv, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=limit_seconds)
     return process.returncode or 0, out.decode(), err.decode()
 
 
@@ -38,7 +38,7 @@ async def node_client() -> Path:
 
 async def call_from_node(client: Path, gateway: RunningGateway, key: str) -> dict:
     code, out, err = await run("node", str(client), gateway.grpc_address, str(PROTO_ROOT), key,
-                               "claim-from-node", cwd=NODE_DIR, timeout=60)
+                               "claim-from-node", cwd=NODE_DIR, limit_seconds=60)
     assert code == 0, err
     return json.loads(out.strip().splitlines()[-1])
 
