@@ -1,0 +1,79 @@
+"""Composition root of the claims service: `python -m services.claims.main`."""
+
+from __future__ import annotations
+
+from oonledger.claims.v1 import claims_pb2_grpc
+
+from services.claims.application import ClaimsApplication
+from services.claims.grpc_api import ClaimsServicer
+from services.claims.projections import ClaimsReadModel
+from services.claims.subscriptions import (
+    NEGOTIATION_STAGES,
+    SETTLEMENT_STAGES,
+    ClaimStageReactions,
+)
+from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
+from services.common.grpc_server import ServicerBinding
+from services.common.runtime import Infrastructure, ServiceParts, run_service
+
+SERVICE = "claims"
+# JetStream requires max_deliver > len(backoff); the shared default has them equal.
+MAX_DELIVER = 6
+BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def build(infra: Infrastructure) -> ServiceParts:
+    app = ClaimsApplication(infra.settings)
+    read_model = ClaimsReadModel(infra.pool, infra.settings.schema)
+    servicer = ClaimsServicer(app, infra.blocking, read_model)
+    executor = infra.blocking.executor
+    return ServiceParts(
+        bindings=[
+            ServicerBinding(
+                claims_pb2_grpc.add_ClaimsServiceServicer_to_server,
+                servicer,
+                "oonledger.claims.v1.ClaimsService",
+            )
+        ],
+        app=app,
+        subscriptions=[
+            Subscription(
+                SERVICE,
+                "read-model",
+                ProjectionProcessor(
+                    infra.pool, infra.settings.schema, "read-model", read_model.project
+                ),
+                batch=500,
+                max_deliver=MAX_DELIVER,
+                backoff=BACKOFF,
+            ),
+            Subscription(
+                "negotiation",
+                "negotiation-stages",
+                ApplicationProcessor(
+                    app,
+                    "negotiation-stages",
+                    ClaimStageReactions(app, NEGOTIATION_STAGES),
+                    executor,
+                ),
+                event_types=tuple(NEGOTIATION_STAGES),
+                max_deliver=MAX_DELIVER,
+                backoff=BACKOFF,
+            ),
+            Subscription(
+                "settlement",
+                "settlement-stages",
+                ApplicationProcessor(
+                    app, "settlement-stages", ClaimStageReactions(app, SETTLEMENT_STAGES), executor
+                ),
+                event_types=tuple(SETTLEMENT_STAGES),
+                max_deliver=MAX_DELIVER,
+                backoff=BACKOFF,
+            ),
+        ],
+        migrations=[read_model.migrate],
+    )
+
+
+if __name__ == "__main__":
+    run_service(SERVICE, build)

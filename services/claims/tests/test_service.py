@@ -1,0 +1,625 @@
+"""ClaimsService against real PostgreSQL and NATS (gRPC server on port 0)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from oonledger.claims.v1 import claims_pb2 as pb
+from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
+
+from services.claims import mapping
+from services.claims.main import build
+from services.claims.model import ServiceLine
+from services.claims.tests.factories import emergency_claim, institutional_claim
+from services.common.testing import call_metadata, channel_to, eventually
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+DATA = Path(__file__).parent / "data"
+SHA = "9f" * 32
+
+
+@pytest.fixture(scope="session")
+async def runtime(service_runner):
+    return await service_runner.start("claims", build)
+
+
+@pytest.fixture(scope="session")
+async def stub(runtime):
+    return ClaimsServiceStub(channel_to(runtime))
+
+
+def tenant() -> str:
+    return f"tenant-{uuid.uuid4().hex[:10]}"
+
+
+def md(t: str, request_id: str | None = None):
+    return call_metadata(t, request_id=request_id)
+
+
+def claim_input(**overrides) -> pb.ClaimInput:
+    return mapping.claim_input(emergency_claim(**overrides))
+
+
+async def register(stub, t: str, request_id: str | None = None, **overrides) -> pb.Claim:
+    response = await stub.RegisterClaim(
+        pb.RegisterClaimRequest(
+            request_id=request_id or uuid.uuid4().hex, claim=claim_input(**overrides)
+        ),
+        metadata=md(t),
+    )
+    return response.claim
+
+
+def violations(err: grpc.aio.AioRpcError) -> set[str]:
+    status = rpc_status.from_call(err)
+    assert status is not None
+    fields: set[str] = set()
+    for detail in status.details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            fields |= {v.field for v in bad.field_violations}
+    return fields
+
+
+def denial(received: str = "2026-10-30", carc: tuple[str, ...] = ("16",)) -> pb.Adjudication:
+    return pb.Adjudication(
+        received_date=received,
+        billed_cents=249_000,
+        denied=True,
+        carc_codes=list(carc),
+        rarc_codes=["N290"],
+        payer_claim_control_number="ICN-778899",
+    )
+
+
+async def test_register_get_and_idempotent_retry(stub):
+    t = tenant()
+    request = pb.RegisterClaimRequest(request_id="intake-1", claim=claim_input())
+    first = await stub.RegisterClaim(request, metadata=md(t))
+    again = await stub.RegisterClaim(request, metadata=md(t))
+    assert first.created and not again.created
+    assert first.claim.claim_id == again.claim.claim_id
+    got = await stub.GetClaim(pb.GetClaimRequest(claim_id=first.claim.claim_id), metadata=md(t))
+    assert got.claim.version == 1  # the retry stored nothing
+    assert got.claim.input.patient.member_id == "W123456789"
+    assert got.claim.total_billed_cents == 249_000
+    assert got.claim.status == pb.CLAIM_STATUS_REGISTERED
+
+
+async def test_bad_input_names_fields_and_stores_nothing(stub):
+    t = tenant()
+    bad = claim_input(provider=replace(emergency_claim().provider, npi="1234567890"))
+    bad.lines[0].billed_cents = -5
+    bad.lines[1].service_date = "2026-13-40"
+    bad.diagnosis_codes.append("8901")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.RegisterClaim(
+            pb.RegisterClaimRequest(request_id="r-bad", claim=bad), metadata=md(t)
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "claim.lines[1].service_date" in violations(err.value)
+    bad.lines[1].service_date = "2026-10-03"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.RegisterClaim(
+            pb.RegisterClaimRequest(request_id="r-bad", claim=bad), metadata=md(t)
+        )
+    assert {
+        "claim.provider.npi",
+        "claim.lines[0].billed_cents",
+        "claim.diagnosis_codes[2]",
+    } <= violations(err.value)
+    # Nothing was stored under that request id: the same id now creates the claim.
+    ok = await stub.RegisterClaim(
+        pb.RegisterClaimRequest(request_id="r-bad", claim=claim_input()), metadata=md(t)
+    )
+    assert ok.created and ok.claim.version == 1
+
+
+async def test_missing_request_id_and_tenant_are_invalid(stub):
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.RegisterClaim(
+            pb.RegisterClaimRequest(claim=claim_input()), metadata=(("x-tenant-id", tenant()),)
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err.value) == {"request_id"}
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.GetClaim(pb.GetClaimRequest(claim_id=str(uuid.uuid4())))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_stale_expected_version_is_aborted(stub):
+    t = tenant()
+    claim = await register(stub, t)
+    await stub.TriageClaim(
+        pb.TriageClaimRequest(request_id="t1", claim_id=claim.claim_id, expected_version=1),
+        metadata=md(t),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.RecordAdjudication(
+            pb.RecordAdjudicationRequest(
+                request_id="a1", claim_id=claim.claim_id, adjudication=denial(), expected_version=1
+            ),
+            metadata=md(t),
+        )
+    assert err.value.code() == grpc.StatusCode.ABORTED
+    got = await stub.GetClaim(pb.GetClaimRequest(claim_id=claim.claim_id), metadata=md(t))
+    assert got.claim.version == 2 and not got.claim.HasField("adjudication")
+
+
+async def test_triage_and_adjudication_and_documents(stub):
+    t = tenant()
+    claim = await register(stub, t)
+    triaged = await stub.TriageClaim(
+        pb.TriageClaimRequest(request_id="t", claim_id=claim.claim_id), metadata=md(t)
+    )
+    assert triaged.triage.route == pb.ROUTE_FEDERAL_IDR and triaged.triage.nsa_protected
+    assert "EMERGENCY" in {r.code for r in triaged.triage.reasons}
+    adjudicated = await stub.RecordAdjudication(
+        pb.RecordAdjudicationRequest(
+            request_id="a", claim_id=claim.claim_id, adjudication=denial()
+        ),
+        metadata=md(t),
+    )
+    assert adjudicated.claim.status == pb.CLAIM_STATUS_DENIED
+    assert adjudicated.claim.denial_remedies[0].remedy == pb.REMEDY_RESUBMIT_CORRECTED
+    doc = pb.AttachDocumentRequest(
+        request_id="d",
+        claim_id=claim.claim_id,
+        kind=pb.DOCUMENT_KIND_MEDICAL_RECORDS,
+        sha256=SHA,
+        location="s3://docs/records.pdf",
+        size_bytes=2048,
+    )
+    first = await stub.AttachDocument(doc, metadata=md(t))
+    again = await stub.AttachDocument(doc, metadata=md(t))
+    assert first.document_id == again.document_id
+    assert len(again.claim.documents) == 1 and again.claim.version == first.claim.version
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.AttachDocument(
+            pb.AttachDocumentRequest(
+                request_id="d2",
+                claim_id=claim.claim_id,
+                kind=pb.DOCUMENT_KIND_EOB,
+                sha256="x",
+                location="ftp://x",
+            ),
+            metadata=md(t),
+        )
+    assert violations(err.value) == {"sha256", "location"}
+
+
+async def test_import_claims_bulk_with_per_claim_results_and_retry(stub):
+    t = tenant()
+    items = [
+        pb.ImportItem(claim=claim_input(patient_control_number=f"BULK-{i}")) for i in range(40)
+    ]
+    items[7].claim.provider.npi = "1234567890"
+    items[9].claim.lines[0].service_date = "not-a-date"
+    request = pb.ImportClaimsRequest(request_id="bulk-1", items=items)
+    result = await stub.ImportClaims(request, metadata=md(t))
+    assert (result.created_count, result.existing_count, result.rejected_count) == (38, 0, 2)
+    assert [e.field for e in result.results[7].errors] == ["items[7].claim.provider.npi"]
+    assert [e.field for e in result.results[9].errors] == ["items[9].claim.lines[0].service_date"]
+    retry = await stub.ImportClaims(request, metadata=md(t))
+    assert (retry.created_count, retry.existing_count, retry.rejected_count) == (0, 38, 2)
+    assert [r.claim_id for r in retry.results] == [r.claim_id for r in result.results]
+
+
+async def test_import_837_file(stub):
+    t = tenant()
+    response = await stub.Import837(
+        pb.Import837Request(
+            request_id="file-1",
+            client_id="client-ed",
+            x12=(DATA / "ed_group_batch.837").read_text(),
+            plan=pb.Plan(funding=pb.PLAN_FUNDING_SELF_FUNDED_ERISA, situs_state="PA"),
+            facility=pb.Facility(network_status=pb.NETWORK_STATUS_IN_NETWORK, state="PA"),
+        ),
+        metadata=md(t),
+    )
+    result = getattr(response, "import")
+    assert (result.created_count, result.rejected_count) == (2, 1)
+    assert response.locations[2] == "ST 0001 / CLM 3 / PCN ED-2026-1003"
+    assert [e.field for e in result.results[2].errors] == ["items[2].claim.diagnosis_codes[0]"]
+    got = await stub.GetClaim(
+        pb.GetClaimRequest(claim_id=result.results[1].claim_id), metadata=md(t)
+    )
+    assert got.claim.input.patient.first_name == "EMMA"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.Import837(
+            pb.Import837Request(request_id="f2", client_id="c", x12="hello"), metadata=md(t)
+        )
+    assert violations(err.value) == {"x12"}
+
+
+async def test_list_claims_filters_and_pages(stub):
+    t = tenant()
+    for i in range(5):
+        await register(
+            stub, t, patient_control_number=f"L-{i}", client_id="client-a" if i < 3 else "client-b"
+        )
+    claim = await register(
+        stub,
+        t,
+        client_id="client-c",
+        lines=(ServiceLine("99285", 90_000, date(2026, 6, 1), 1, (), "23", "", (1,)),),
+    )
+    await stub.TriageClaim(
+        pb.TriageClaimRequest(request_id="t", claim_id=claim.claim_id), metadata=md(t)
+    )
+
+    async def listed(**kw) -> list[pb.ClaimSummary]:
+        out, token = [], ""
+        while True:
+            page = await stub.ListClaims(
+                pb.ListClaimsRequest(page_size=2, page_token=token, **kw), metadata=md(t)
+            )
+            out.extend(page.claims)
+            token = page.next_page_token
+            if not token:
+                return out
+
+    async def all_visible():
+        return len(await listed()) == 6
+
+    await eventually(all_visible)
+    assert len(await listed(client_id="client-a")) == 3
+    assert len(await listed(service_date_to="2026-07-01")) == 1
+
+    async def routed():
+        rows = await listed(route=pb.ROUTE_FEDERAL_IDR)
+        return len(rows) == 1 and rows[0].claim_id == claim.claim_id
+
+    await eventually(routed)
+    assert len(await listed(status=pb.CLAIM_STATUS_REGISTERED, payer_id="87726")) == 6
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.ListClaims(
+            pb.ListClaimsRequest(service_date_from="2026-12-01", service_date_to="2026-01-01"),
+            metadata=md(t),
+        )
+    assert violations(err.value) == {"service_date_to"}
+
+
+async def test_resubmission_links_claims_and_shows_in_work_queue(stub):
+    t = tenant()
+    claim = await register(stub, t)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.SubmitCorrectedClaim(
+            pb.SubmitCorrectedClaimRequest(
+                request_id="fix0",
+                original_claim_id=claim.claim_id,
+                frequency=pb.FREQUENCY_CODE_REPLACEMENT,
+                corrected=claim_input(),
+            ),
+            metadata=md(t),
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    await stub.RecordAdjudication(
+        pb.RecordAdjudicationRequest(
+            request_id="a", claim_id=claim.claim_id, adjudication=denial()
+        ),
+        metadata=md(t),
+    )
+    corrected = claim_input()
+    corrected.lines[1].modifiers.append("59")
+    request = pb.SubmitCorrectedClaimRequest(
+        request_id="fix1",
+        original_claim_id=claim.claim_id,
+        frequency=pb.FREQUENCY_CODE_REPLACEMENT,
+        corrected=corrected,
+        reason="add modifier 59",
+    )
+    response = await stub.SubmitCorrectedClaim(request, metadata=md(t))
+    retry = await stub.SubmitCorrectedClaim(request, metadata=md(t))
+    assert retry.corrected.claim_id == response.corrected.claim_id
+    assert response.original.status == pb.CLAIM_STATUS_REPLACED
+    assert response.original.replaced_by_claim_id == response.corrected.claim_id
+    assert response.corrected.original_claim_id == claim.claim_id
+    assert list(response.corrected.changed_fields) == ["lines[1].modifiers"]
+    assert response.corrected.frequency == pb.FREQUENCY_CODE_REPLACEMENT
+
+    async def queued():
+        items = (await stub.ClaimsWorkQueue(pb.ClaimsWorkQueueRequest(), metadata=md(t))).items
+        return [i for i in items if i.kind == pb.WORK_ITEM_KIND_AWAITING_ADJUDICATION]
+
+    (item,) = await eventually(queued)
+    assert item.claim_id == response.corrected.claim_id
+    clean = await stub.CheckCleanClaim(
+        pb.CheckCleanClaimRequest(request_id="c", claim_id=response.corrected.claim_id),
+        metadata=md(t),
+    )
+    assert clean.report.clean
+    exported = await stub.Export837(
+        pb.Export837Request(
+            claim_id=response.corrected.claim_id,
+            submitter_contact_name="Billing",
+            submitter_contact_phone="215-555-0100",
+        ),
+        metadata=md(t),
+    )
+    assert "REF*F8*ICN-778899~" in exported.x12 and "*23:B:7*" in exported.x12
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.TriageClaim(
+            pb.TriageClaimRequest(request_id="t", claim_id=claim.claim_id), metadata=md(t)
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_void_of_paid_claim_needs_reason(stub):
+    t = tenant()
+    claim = await register(stub, t)
+    await stub.RecordAdjudication(
+        pb.RecordAdjudicationRequest(
+            request_id="a",
+            claim_id=claim.claim_id,
+            adjudication=pb.Adjudication(
+                received_date="2026-10-30",
+                allowed_cents=90_000,
+                paid_cents=70_000,
+                patient_responsibility_cents=20_000,
+                carc_codes=["45"],
+            ),
+        ),
+        metadata=md(t),
+    )
+    void = pb.SubmitCorrectedClaimRequest(
+        request_id="v", original_claim_id=claim.claim_id, frequency=pb.FREQUENCY_CODE_VOID
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.SubmitCorrectedClaim(void, metadata=md(t))
+    assert violations(err.value) == {"reason"}
+    void.reason = "billed to the wrong payer"
+    voided = await stub.SubmitCorrectedClaim(void, metadata=md(t))
+    assert voided.original.status == pb.CLAIM_STATUS_VOIDED
+    assert voided.corrected.frequency == pb.FREQUENCY_CODE_VOID
+
+
+async def test_appeal_flow_and_late_appeal(stub):
+    t = tenant()
+    claim = await register(stub, t)
+    await stub.RecordAdjudication(
+        pb.RecordAdjudicationRequest(
+            request_id="a", claim_id=claim.claim_id, adjudication=denial(carc=("50",))
+        ),
+        metadata=md(t),
+    )
+    doc = await stub.AttachDocument(
+        pb.AttachDocumentRequest(
+            request_id="d",
+            claim_id=claim.claim_id,
+            kind=pb.DOCUMENT_KIND_MEDICAL_RECORDS,
+            sha256=SHA,
+            location="s3://docs/r.pdf",
+        ),
+        metadata=md(t),
+    )
+    filed = await stub.FileAppeal(
+        pb.FileAppealRequest(
+            request_id="ap",
+            claim_id=claim.claim_id,
+            level=pb.APPEAL_LEVEL_FIRST_INTERNAL,
+            grounds="Prudent layperson standard met",
+            cited_document_ids=[doc.document_id],
+            channel=pb.APPEAL_CHANNEL_PORTAL,
+        ),
+        metadata=md(t),
+    )
+    assert filed.appeal.deadline == (date(2026, 10, 30) + timedelta(days=180)).isoformat()
+    assert filed.claim.status == pb.CLAIM_STATUS_IN_APPEAL
+    decided = await stub.RecordAppealDecision(
+        pb.RecordAppealDecisionRequest(
+            request_id="dec",
+            claim_id=claim.claim_id,
+            appeal_id=filed.appeal.appeal_id,
+            outcome=pb.APPEAL_OUTCOME_UPHELD,
+            decision_date=date.today().isoformat(),
+        ),
+        metadata=md(t),
+    )
+    assert decided.claim.status == pb.CLAIM_STATUS_APPEAL_UPHELD
+    assert decided.claim.triage.rule_set_version  # the upheld denial went back to triage
+
+    late = await register(
+        stub, t, lines=(ServiceLine("99285", 185_000, date(2026, 1, 5), 1, (), "23", "", (1,)),)
+    )
+    await stub.RecordAdjudication(
+        pb.RecordAdjudicationRequest(
+            request_id="a",
+            claim_id=late.claim_id,
+            adjudication=pb.Adjudication(
+                received_date="2026-02-01", denied=True, carc_codes=["50"]
+            ),
+        ),
+        metadata=md(t),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.FileAppeal(
+            pb.FileAppealRequest(
+                request_id="ap",
+                claim_id=late.claim_id,
+                level=pb.APPEAL_LEVEL_FIRST_INTERNAL,
+                grounds="late",
+                channel=pb.APPEAL_CHANNEL_MAIL,
+            ),
+            metadata=md(t),
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "2026-07-31" in err.value.details()
+
+
+async def test_export_requires_clean_claim_and_round_trips(stub):
+    t = tenant()
+    claim = (
+        await stub.RegisterClaim(
+            pb.RegisterClaimRequest(
+                request_id="i", claim=mapping.claim_input(institutional_claim())
+            ),
+            metadata=md(t),
+        )
+    ).claim
+    export = pb.Export837Request(
+        claim_id=claim.claim_id,
+        submitter_contact_name="Billing",
+        submitter_contact_phone="2155550100",
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.Export837(export, metadata=md(t))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    await stub.CheckCleanClaim(
+        pb.CheckCleanClaimRequest(request_id="c", claim_id=claim.claim_id), metadata=md(t)
+    )
+    exported = await stub.Export837(export, metadata=md(t))
+    assert exported.implementation_guide == "005010X223A3"
+    other = tenant()
+    imported = await stub.Import837(
+        pb.Import837Request(
+            request_id="rt",
+            client_id=claim.input.client_id,
+            x12=exported.x12,
+            plan=claim.input.plan,
+            facility=claim.input.facility,
+        ),
+        metadata=md(other),
+    )
+    again = await stub.GetClaim(
+        pb.GetClaimRequest(claim_id=getattr(imported, "import").results[0].claim_id),
+        metadata=md(other),
+    )
+    assert again.claim.input == claim.input
+
+
+async def test_events_reach_jetstream_without_phi(runtime, stub):
+    t = tenant()
+    claim = await register(stub, t, patient_control_number="PHI-CHECK")
+    js = runtime.infra.js
+    subject = f"{runtime.settings.subject_prefix_for('claims')}.claim.ClaimRegistered"
+    psub = await js.pull_subscribe(subject, stream=runtime.settings.stream_for("claims"))
+
+    async def found():
+        try:
+            for msg in await psub.fetch(200, timeout=1):
+                await msg.ack()
+                from oonledger.common.v1.envelope_pb2 import EventEnvelope
+
+                env = EventEnvelope.FromString(msg.data)
+                if env.aggregate_id == claim.claim_id:
+                    return env
+        except TimeoutError:
+            return None
+        return None
+
+    env = await eventually(found, timeout=20)
+    payload = json.loads(env.payload)
+    assert env.tenant_id == t and env.claim_id == claim.claim_id
+    assert "patient" not in payload and "W123456789" not in env.payload.decode()
+    assert payload["claim"]["payer"]["payer_id"] == "87726"
+    await psub.unsubscribe()
+
+
+async def test_tenant_isolation_on_every_rpc(stub):
+    owner, intruder = tenant(), tenant()
+    claim = await register(stub, owner)
+    cid = claim.claim_id
+    not_found_calls = [
+        stub.GetClaim(pb.GetClaimRequest(claim_id=cid), metadata=md(intruder)),
+        stub.RecordAdjudication(
+            pb.RecordAdjudicationRequest(request_id="x", claim_id=cid, adjudication=denial()),
+            metadata=md(intruder),
+        ),
+        stub.AttachDocument(
+            pb.AttachDocumentRequest(
+                request_id="x",
+                claim_id=cid,
+                kind=pb.DOCUMENT_KIND_EOB,
+                sha256=SHA,
+                location="s3://x/y",
+            ),
+            metadata=md(intruder),
+        ),
+        stub.TriageClaim(
+            pb.TriageClaimRequest(request_id="x", claim_id=cid), metadata=md(intruder)
+        ),
+        stub.CheckCleanClaim(
+            pb.CheckCleanClaimRequest(request_id="x", claim_id=cid), metadata=md(intruder)
+        ),
+        stub.SubmitCorrectedClaim(
+            pb.SubmitCorrectedClaimRequest(
+                request_id="x", original_claim_id=cid, frequency=pb.FREQUENCY_CODE_VOID, reason="r"
+            ),
+            metadata=md(intruder),
+        ),
+        stub.FileAppeal(
+            pb.FileAppealRequest(
+                request_id="x",
+                claim_id=cid,
+                level=pb.APPEAL_LEVEL_FIRST_INTERNAL,
+                grounds="g",
+                channel=pb.APPEAL_CHANNEL_FAX,
+            ),
+            metadata=md(intruder),
+        ),
+        stub.RecordAppealDecision(
+            pb.RecordAppealDecisionRequest(
+                request_id="x",
+                claim_id=cid,
+                appeal_id="a",
+                outcome=pb.APPEAL_OUTCOME_UPHELD,
+                decision_date="2026-11-01",
+            ),
+            metadata=md(intruder),
+        ),
+        stub.Export837(
+            pb.Export837Request(
+                claim_id=cid, submitter_contact_name="n", submitter_contact_phone="1"
+            ),
+            metadata=md(intruder),
+        ),
+    ]
+    for call in not_found_calls:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    # Creation with the owner's request id creates the intruder's own claim, never the owner's.
+    mine = await stub.RegisterClaim(
+        pb.RegisterClaimRequest(request_id="same-id", claim=claim_input()), metadata=md(owner)
+    )
+    theirs = await stub.RegisterClaim(
+        pb.RegisterClaimRequest(request_id="same-id", claim=claim_input()), metadata=md(intruder)
+    )
+    assert theirs.created and theirs.claim.claim_id != mine.claim.claim_id
+    imported = await stub.ImportClaims(
+        pb.ImportClaimsRequest(
+            request_id="same-bulk", items=[pb.ImportItem(request_id="same-id", claim=claim_input())]
+        ),
+        metadata=md(intruder),
+    )
+    assert imported.results[0].claim_id == theirs.claim.claim_id
+    file_import = await stub.Import837(
+        pb.Import837Request(
+            request_id="f", client_id="c", x12=(DATA / "ed_group_batch.837").read_text()
+        ),
+        metadata=md(intruder),
+    )
+    assert cid not in {r.claim_id for r in getattr(file_import, "import").results}
+
+    async def owner_listed():
+        page = await stub.ListClaims(pb.ListClaimsRequest(), metadata=md(owner))
+        return cid in {c.claim_id for c in page.claims}
+
+    await eventually(owner_listed)
+    page = await stub.ListClaims(pb.ListClaimsRequest(page_size=1000), metadata=md(intruder))
+    assert cid not in {c.claim_id for c in page.claims}
+    assert mine.claim.claim_id not in {c.claim_id for c in page.claims}
+    queue = await stub.ClaimsWorkQueue(pb.ClaimsWorkQueueRequest(), metadata=md(intruder))
+    assert cid not in {i.claim_id for i in queue.items}
+    owner_view = await stub.GetClaim(pb.GetClaimRequest(claim_id=cid), metadata=md(owner))
+    assert owner_view.claim.version == 1  # nothing the intruder did touched it
