@@ -1,0 +1,215 @@
+"""Negotiation figures: MakeOffer under 32 concurrent callers on 50+-event streams, and the
+NSA deadlines of 100,000 cases.
+
+Baselines in the same run: a plain eventsourcing save (one event, no gRPC, no domain rules)
+under the same 32-way concurrency, a plain asyncpg 1-row insert transaction, and a plain
+JetStream publish. Reads DATABASE_URL / NATS_URL from the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import Any
+
+import asyncpg
+import grpc
+import nats
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from oonledger.negotiation.v1 import negotiation_pb2 as pb
+
+from services.common.eventstore import postgres_env
+from services.common.runtime import ServiceRuntime
+from services.common.settings import Settings
+from services.negotiation.business_days import federal_calendar
+from services.negotiation.deadlines import CaseAnchors, DeadlineEngine
+from services.negotiation.main import build
+from services.negotiation.tests.grpc_client import Client, open_request
+
+CALLERS = 32
+STREAM_EVENTS = 52  # opened + notice + 50 offers before measuring
+SECONDS = 6.0
+CASES = 100_000
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- deadlines ------------------------------------------------------------------------------
+
+
+def bench_deadlines(report: Any) -> None:
+    cases = []
+    for i in range(CASES):
+        bill = date(2024, 1, 2) + timedelta(days=i % 900)
+        cases.append(
+            CaseAnchors(
+                bill_received=bill,
+                initial_payment_received=bill + timedelta(days=20),
+                on_notice_sent=bill + timedelta(days=25),
+                idr_initiated=bill + timedelta(days=70),
+                idre_selected=bill + timedelta(days=75),
+                determination=bill + timedelta(days=110),
+            )
+        )
+    started = time.perf_counter()
+    engine = DeadlineEngine(federal_calendar())  # cold: calendar cached, deadlines not
+    results = engine.for_cases(cases)
+    elapsed = time.perf_counter() - started
+    count = sum(len(r.deadlines) for r in results)
+    report("deadlines for 100,000 cases (cold cache)", elapsed, "s")
+    report("deadlines computed per second", count / elapsed, "dl/s")
+
+
+# -- raw baselines --------------------------------------------------------------------------
+
+
+class Counter(Aggregate):
+    @event("Created")
+    def __init__(self) -> None:
+        self.count = 0
+
+    @event("Incremented")
+    def increment(self, amount_cents: int) -> None:
+        self.count += amount_cents
+
+
+def bench_plain_eventsourcing(settings: Settings, report: Any) -> None:
+    env = postgres_env(settings)
+    env.update(
+        {
+            "POSTGRES_SCHEMA": f"{settings.namespace}_plainbench"[:60],
+            "AGGREGATE_CACHE_MAXSIZE": "1000",
+        }
+    )
+    import psycopg
+
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{env["POSTGRES_SCHEMA"]}"')
+    app: Application[Any] = Application(env=env)
+    ids = []
+    for _ in range(CALLERS):
+        counter = Counter()
+        for _ in range(STREAM_EVENTS):
+            counter.increment(1)
+        app.save(counter)
+        ids.append(counter.id)
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + SECONDS / 2
+
+    def caller(aggregate_id: Any) -> None:
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            counter = app.repository.get(aggregate_id)
+            counter.increment(1)
+            app.save(counter)
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=CALLERS) as pool:
+        list(pool.map(caller, ids))
+    elapsed = time.perf_counter() - started
+    report("plain eventsourcing save, 32 threads", len(latencies) / elapsed, "saves/s")
+    report("plain eventsourcing save p99", pct(latencies, 0.99), "ms")
+    app.close()
+
+
+async def bench_raw_io(settings: Settings, report: Any) -> None:
+    conn = await asyncpg.connect(settings.database_url)
+    await conn.execute("CREATE TEMP TABLE raw (id bigint, body text)")
+    started = time.perf_counter()
+    for i in range(500):
+        async with conn.transaction():
+            await conn.execute("INSERT INTO raw VALUES ($1, $2)", i, "x" * 300)
+    report("plain asyncpg 1-row insert txn", 500 / (time.perf_counter() - started), "txn/s")
+    await conn.close()
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+    stream = f"{settings.stream_for('negbench')}"
+    await js.add_stream(name=stream, subjects=[f"{stream}.x"])
+    started = time.perf_counter()
+    for _ in range(500):
+        await js.publish(f"{stream}.x", b"x" * 300)
+    report("plain JetStream publish (sync ack)", 500 / (time.perf_counter() - started), "msg/s")
+    await js.delete_stream(stream)
+    await nc.close()
+
+
+# -- MakeOffer over gRPC --------------------------------------------------------------------
+
+
+async def prepare(client: Client) -> str:
+    response = await client.call("OpenNegotiation", open_request(f"bench-{uuid.uuid4().hex}"))
+    nid = response.negotiation.negotiation_id
+    await client.call(
+        "SendOpenNegotiationNotice",
+        pb.SendOpenNegotiationNoticeRequest(
+            negotiation_id=nid, sent_on="2026-06-02", channel=pb.CHANNEL_PORTAL
+        ),
+    )
+    for i in range(STREAM_EVENTS - 2):
+        await client.call("MakeOffer", offer(nid, i))
+    return nid
+
+
+def offer(nid: str, i: int) -> pb.MakeOfferRequest:
+    return pb.MakeOfferRequest(
+        request_id=uuid.uuid4().hex,
+        negotiation_id=nid,
+        offer_id=f"o{i}-{uuid.uuid4().hex[:6]}",
+        party=pb.PARTY_PAYER,
+        amount_cents=40_000 + i,
+        channel=pb.CHANNEL_EMAIL,
+        basis=pb.OfferBasis(qpa_cents=40_000),
+        made_on="2026-06-10",
+    )
+
+
+async def bench_make_offer(settings: Settings, report: Any) -> None:
+    runtime = ServiceRuntime(settings, build)
+    await runtime.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{runtime.port}") as channel:
+            client = Client(channel, f"bench-{uuid.uuid4().hex[:6]}")
+            ids = await asyncio.gather(*(prepare(client) for _ in range(CALLERS)))
+            latencies: list[float] = []
+            stop_at = time.perf_counter() + SECONDS
+
+            async def caller(nid: str) -> None:
+                i = 1000
+                while time.perf_counter() < stop_at:
+                    i += 1
+                    started = time.perf_counter()
+                    await client.call("MakeOffer", offer(nid, i))
+                    latencies.append((time.perf_counter() - started) * 1000)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(caller(nid) for nid in ids))
+            elapsed = time.perf_counter() - started
+    finally:
+        await runtime.stop(grace=1)
+    report(
+        "MakeOffer, 32 callers, 50+-event streams",
+        len(latencies) / elapsed,
+        "cmd/s",
+        "plain eventsourcing save, 32 threads",
+    )
+    report("MakeOffer p50", statistics.median(latencies), "ms")
+    report("MakeOffer p99", pct(latencies, 0.99), "ms", "plain eventsourcing save p99")
+
+
+async def run(report: Any) -> None:
+    settings = Settings.from_env("negotiation", grpc_port=0)
+    bench_deadlines(report)
+    await bench_raw_io(settings, report)
+    await asyncio.get_running_loop().run_in_executor(
+        None, bench_plain_eventsourcing, settings, report
+    )
+    await bench_make_offer(settings, report)
