@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -237,7 +237,8 @@ class Claim(TenantAggregate):
         self.remedies: tuple[denials.DenialRemedy, ...] = ()
         self.documents: dict[str, Document] = {}
         self.triage: TriageDecision | None = None
-        self.triaged_at = None
+        self.triaged_at: datetime | None = None
+        self.tenant_id: str  # set by the creation event (TenantAggregate)
         self.clean_report: clean_claim.CleanClaimReport | None = None
         self.appeals: dict[str, AppealRecord] = {}
 

@@ -70,10 +70,11 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         parsed = await self.blocking(
             x12_import.read_837, request.x12, request.client_id.strip(), plan, facility
         )
-        items: list[tuple[str, ClaimData | InvalidArgument]] = [
-            (f"{ctx.request_id}:{c.location}", c.data if c.data is not None else c.error)
-            for c in parsed
-        ]
+        items: list[tuple[str, ClaimData | InvalidArgument]] = []
+        for c in parsed:
+            read = c.data if c.data is not None else c.error
+            if read is not None:
+                items.append((f"{ctx.request_id}:{c.location}", read))
         outcomes = await self.blocking(self.app.import_claims, ctx, items)
         return pb.Import837Response(
             **{"import": _import_response(outcomes)}, locations=[c.location for c in parsed]

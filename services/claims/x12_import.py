@@ -69,7 +69,7 @@ def _read_transaction(
         return [_unreadable(f"{where}", f"not an 837P/837I ({tx.implementation_guide or '?'})")]
     try:
         with X12ModelReader(tx.text) as reader:
-            models = list(reader.models())
+            models: list[Any] = list(reader.models())
     except Exception as exc:  # the library raises pydantic and parser errors alike
         reason = _first_line(exc)
         pcns = [seg[1] if len(seg) > 1 else "?" for seg in tx.segments if seg[0] == "CLM"]
