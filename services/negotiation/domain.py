@@ -410,6 +410,21 @@ class Negotiation(TenantAggregate):
         self.determined_on: date | None = None
         self.settled_after_initiation_on: date | None = None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Negotiation:
+        """Copy for the aggregate cache in O(state), not O(deepcopy of every offer).
+
+        State holds mutable containers at most two levels deep (lists/dicts of records, the
+        IDR dict with its offers dict); records below that are never mutated in place.
+        """
+        clone = object.__new__(type(self))
+        for name, value in self.__dict__.items():
+            if isinstance(value, list):
+                value = list(value)
+            elif isinstance(value, dict):
+                value = {k: dict(v) if isinstance(v, dict) else v for k, v in value.items()}
+            clone.__dict__[name] = value
+        return clone
+
     # -- creation -------------------------------------------------------------------------
 
     @classmethod

@@ -38,6 +38,20 @@ _DATE_UPDATES: dict[str, tuple[str, str]] = {
         "determined_on",
     ),
 }
+# Events that cannot move the next actionable deadline (e.g. offers) skip its recomputation.
+_CLOCK_EVENTS = frozenset(
+    {
+        "Opened",
+        "OpenNegotiationNoticeSent",
+        "DeadlineExtended",
+        "IdrInitiated",
+        "IdreSelected",
+        "IdrOfferSubmitted",
+        "IdrDetermined",
+        "IdrClosed",
+        "SettlementAgreed",
+    }
+)
 _STATUS_BY_EVENT = {
     "IdrInitiated": "in_idr",
     "IdrDetermined": "determined",
@@ -158,7 +172,8 @@ class WorkQueue:
         else:
             for statement, value in _changes(kind, delivery.payload):
                 await conn.execute(self.sql(statement), nid, value)
-        await self._refresh_next_deadline(conn, nid, env.aggregate_version)
+        if kind in _CLOCK_EVENTS:
+            await self._refresh_next_deadline(conn, nid, env.aggregate_version)
 
     async def _refresh_next_deadline(
         self, conn: asyncpg.Connection, negotiation_id: str, version: int

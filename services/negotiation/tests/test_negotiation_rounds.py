@@ -283,3 +283,29 @@ def test_an_extension_event_overrides_the_computed_deadline() -> None:
             reference="",
             engine=ENGINE,
         )
+
+
+def test_the_cache_copy_is_independent_of_the_original() -> None:
+    import copy
+
+    n = with_notice()
+    offer(n, "payer", 90_000, "p1")
+    n.propose_decision(
+        negotiator(),
+        decision_id="d1",
+        action="counter",
+        offer_id="p1",
+        counter_amount_cents=120_000,
+        rationale="",
+        engine=ENGINE,
+    )
+    n.collect_events()
+    clone = copy.deepcopy(n)
+    clone.approve_decision(approver(), decision_id="d1", engine=ENGINE)
+    assert [type(e).__name__ for e in clone.collect_events()] == [
+        "DecisionApproved",
+        "CounterOfferMade",
+    ]
+    assert n.decisions["d1"]["status"] == "proposed"
+    assert len(n.offers) == 1 and len(clone.offers) == 2
+    assert n.version == clone.version - 2
