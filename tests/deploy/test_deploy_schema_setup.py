@@ -3,7 +3,6 @@ idempotent, and concurrent runs (a retried Job beside its first attempt) do not 
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,14 +13,12 @@ from psycopg import sql
 
 from deploy.catalog import SCHEMA_OWNERS
 from deploy.schema_setup import main, schema_names
+from services.common.testing import InfraUrls
 
 
 @pytest.fixture
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        pytest.skip("DATABASE_URL is not set (no PostgreSQL to run the schema set-up against)")
-    return url
+def database_url(infra_urls: InfraUrls) -> str:
+    return infra_urls.database_url
 
 
 @pytest.fixture
