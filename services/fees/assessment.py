@@ -23,6 +23,7 @@ class PaymentKind(StrEnum):
     PAYMENT = "PAYMENT"
     REVERSAL = "REVERSAL"
     RECOUPMENT = "RECOUPMENT"
+    INTEREST = "INTEREST"
 
 
 class FeeCause(StrEnum):
@@ -30,6 +31,7 @@ class FeeCause(StrEnum):
     REVERSAL = "REVERSAL"
     RECOUPMENT = "RECOUPMENT"
     IDR_FEE_PASS_THROUGH = "IDR_FEE_PASS_THROUGH"  # noqa: S105 (a cause, not a secret)
+    INTEREST = "INTEREST"
 
 
 class FeeLineKind(StrEnum):

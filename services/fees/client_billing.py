@@ -25,6 +25,7 @@ class ClientBilling(TenantAggregate):
 
     class InvoiceIssued(TenantAggregate.Event):
         invoice_id: str
+        client_id: str
         period_start: dt.date
         period_end: dt.date
         lines: list[dict[str, Any]]
@@ -61,7 +62,8 @@ class ClientBilling(TenantAggregate):
                           int(line["amount_cents"])) for line in candidates),
             frozenset(self.invoiced_line_ids),
         )
-        self._record(self.InvoiceIssued, ctx, invoice_id=invoice_id, period_start=start,
+        self._record(self.InvoiceIssued, ctx, invoice_id=invoice_id, client_id=self.client_id,
+                     period_start=start,
                      period_end=end, lines=[by_id[line.line_id] for line in draft.lines],
                      charges_cents=draft.charges_cents, credits_cents=draft.credits_cents,
                      total_cents=draft.total_cents)

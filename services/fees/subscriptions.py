@@ -1,0 +1,157 @@
+"""Reactions to other services' events: claims (who the client is, the initial payment),
+settlement (payments, reversals, recoupments, interest) and negotiation (stage, IDR fees).
+
+Each reaction returns the fee accounts to save; the consumer commits them with the tracking
+record of the upstream event, and the account itself ignores an upstream event id it has seen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from services.common.consumer import Delivery, PermanentFailure
+from services.fees.application import FeesApplication
+from services.fees.assessment import IdrFeeFact, PaymentFact, PaymentKind
+from services.fees.fee_account import FeeAccount
+from services.fees.schedule import ResolutionStage
+
+ACTOR = "system:fees"
+
+CLAIMS_EVENTS = ("ClaimRegistered", "AdjudicationRecorded")
+SETTLEMENT_EVENTS = ("SettlementOpened", "PaymentPosted", "PaymentReversed", "RecoupmentPosted",
+                     "InterestPosted")
+NEGOTIATION_EVENTS = ("SettlementAgreed", "IdrDetermined", "IdrClosed")
+
+
+class UnknownClaim(Exception):
+    """A money fact for a claim whose client is not known (yet): retried with backoff, then
+    dead-lettered with this reason. Nothing is stored."""
+
+
+def _claim_id(delivery: Delivery) -> str:
+    claim_id = delivery.envelope.claim_id or str(delivery.payload.get("claim_id") or "")
+    if not claim_id:
+        raise PermanentFailure(f"{delivery.envelope.event_id}: event names no claim")
+    return claim_id
+
+
+def _day(value: Any, delivery: Delivery) -> dt.date:
+    """An ISO date from the payload, else the day the upstream event occurred (UTC)."""
+    if value:
+        return dt.date.fromisoformat(str(value)[:10])
+    return delivery.envelope.occurred_at.ToDatetime(tzinfo=dt.UTC).date()
+
+
+def _primary_service_code(claim: Mapping[str, Any]) -> str:
+    lines: Sequence[Mapping[str, Any]] = claim.get("lines") or []
+    if not lines:
+        return ""
+    primary = max(lines, key=lambda line: int(line.get("billed_cents") or 0))
+    return str(primary.get("procedure_code") or primary.get("revenue_code") or "")
+
+
+class FeeReactions:
+    """Turns upstream events into fee-account commands (sync; runs in a worker thread)."""
+
+    def __init__(self, app: FeesApplication) -> None:
+        self.app = app
+
+    def _account(self, delivery: Delivery, client_id: str = "") -> FeeAccount:
+        claim_id = _claim_id(delivery)
+        account = self.app.find_account(delivery.tenant_id, claim_id)
+        if account is not None:
+            return account
+        if not client_id:
+            raise UnknownClaim(f"{delivery.envelope.event_id}: no fee account for claim "
+                               f"{claim_id} (its claim registration has not been seen)")
+        return FeeAccount.open(delivery.context(ACTOR), claim_id, client_id)
+
+    # -- claims ----------------------------------------------------------------------------
+    def on_claims_event(self, delivery: Delivery) -> list[FeeAccount]:
+        payload, event_id = delivery.payload, delivery.envelope.event_id
+        ctx = delivery.context(ACTOR)
+        if delivery.event_type == "ClaimRegistered":
+            claim = payload.get("claim") or {}
+            client_id = str(claim.get("client_id") or "")
+            if not client_id:
+                raise PermanentFailure(f"{event_id}: claim registered without a client")
+            account = self._account(delivery, client_id)
+            account.record_claim_facts(
+                ctx, event_id, payer_id=str((claim.get("payer") or {}).get("payer_id") or ""),
+                service_code=_primary_service_code(claim))
+            return [account]
+        if delivery.event_type == "AdjudicationRecorded":
+            account = self._account(delivery, str(payload.get("client_id") or ""))
+            adjudication = payload.get("adjudication") or {}
+            account.record_claim_facts(
+                ctx, event_id, initial_payment_cents=int(adjudication.get("paid_cents") or 0),
+                payer_id=str(payload.get("payer_id") or "") or None)
+            return [account]
+        return []
+
+    # -- settlement ------------------------------------------------------------------------
+    def on_settlement_event(self, delivery: Delivery) -> list[FeeAccount]:
+        payload, event_id = delivery.payload, delivery.envelope.event_id
+        ctx = delivery.context(ACTOR)
+        account = self._account(delivery)
+        if delivery.event_type == "SettlementOpened":
+            stage = (ResolutionStage.IDR if payload.get("source") == "idr_determination"
+                     else ResolutionStage.OPEN_NEGOTIATION)
+            account.record_claim_facts(
+                ctx, event_id,
+                stage=stage if account.state.stage is ResolutionStage.UNSPECIFIED else None,
+                initial_payment_cents=int(payload.get("already_paid_cents") or 0),
+                payer_id=str(payload.get("payer_key") or "") or None)
+            return [account]
+        fact = self.payment_fact(delivery)
+        if fact is None:
+            return []
+        schedule = self.app.find_schedule(delivery.tenant_id, account.client_id)
+        version = schedule.in_force_on(fact.posting_date) if schedule else None
+        account.assess_payment(ctx, fact, version)
+        return [account]
+
+    @staticmethod
+    def payment_fact(delivery: Delivery) -> PaymentFact | None:
+        payload, event_id = delivery.payload, delivery.envelope.event_id
+        amount = int(payload.get("amount_cents") or 0)
+        trn = str(payload.get("reference") or payload.get("remittance_id") or "")
+        kinds: dict[str, tuple[PaymentKind, int, int, str]] = {
+            "PaymentPosted": (PaymentKind.PAYMENT, amount, 0, "paid_on"),
+            "PaymentReversed": (PaymentKind.REVERSAL, -abs(amount), 0, "reversed_on"),
+            "RecoupmentPosted": (PaymentKind.RECOUPMENT, -abs(amount), 0, "posted_on"),
+            "InterestPosted": (PaymentKind.INTEREST, 0, amount, "posted_on"),
+        }
+        if delivery.event_type not in kinds:
+            return None
+        kind, cash, interest, date_field = kinds[delivery.event_type]
+        return PaymentFact(source_event_id=event_id, kind=kind, amount_cents=cash,
+                           posting_date=_day(payload.get(date_field), delivery),
+                           remittance_trn=trn, interest_cents=interest,
+                           payer_id=str(payload.get("payer_id") or ""))
+
+    # -- negotiation -----------------------------------------------------------------------
+    def on_negotiation_event(self, delivery: Delivery) -> list[FeeAccount]:
+        payload, event_id = delivery.payload, delivery.envelope.event_id
+        ctx = delivery.context(ACTOR)
+        account = self._account(delivery)
+        during_idr = bool(payload.get("during_idr")) or delivery.event_type != "SettlementAgreed"
+        stage = ResolutionStage.IDR if during_idr else ResolutionStage.OPEN_NEGOTIATION
+        if delivery.event_type in ("SettlementAgreed", "IdrDetermined"):
+            account.record_claim_facts(ctx, f"{event_id}#stage", stage=stage)
+        borne = (int(payload.get("administrative_fee_cents") or 0)
+                 + int(payload.get("idre_fee_paid_cents") or 0)
+                 - int(payload.get("idre_fee_refund_cents") or 0))
+        if during_idr and borne:
+            day = _day(payload.get("agreed_on") or payload.get("determined_on")
+                       or payload.get("closed_on"), delivery)
+            fact = IdrFeeFact(event_id, borne, day, str(payload.get("dispute_number") or ""))
+            schedule = self.app.find_schedule(delivery.tenant_id, account.client_id)
+            account.pass_through_idr_fee(ctx, fact,
+                                         schedule.in_force_on(day) if schedule else None)
+        return [account]
+
+
+Reaction = Callable[[Delivery], list[FeeAccount]]
