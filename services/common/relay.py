@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -21,6 +23,14 @@ from services.common.settings import Settings
 from services.common.wire import build_envelope, subject_for
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    notification_id: int
+    subject: str
+    data: bytes
+    headers: dict[str, str]
 
 BATCH_SIZE = 500
 IDLE_POLL_SECONDS = 1.0
@@ -38,13 +48,13 @@ class Relay:
         settings: Settings,
         js: JetStreamContext,
         pool: asyncpg.Pool,
-        executor: object,
     ) -> None:
         self.app = app
         self.settings = settings
         self.js = js
         self.pool = pool
-        self.executor = executor
+        # Its own thread: reading and decrypting the log never queues behind command handling.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay")
         self.prefix = settings.subject_prefix_for(settings.service)
         self.stream = settings.stream_for(settings.service)
         self._wake = asyncio.Event()
@@ -102,22 +112,17 @@ class Relay:
         position = int(checkpoint or 0)
         loop = asyncio.get_running_loop()
         while True:
-            notifications = await loop.run_in_executor(
-                self.executor,  # type: ignore[arg-type]
-                lambda: self.app.recorder.select_notifications(
-                    start=position, limit=BATCH_SIZE, inclusive_of_start=False
-                ),
-            )
-            if not notifications:
+            batch = await loop.run_in_executor(self.executor, self._read_batch, position)
+            if not batch:
                 await self._sleep(IDLE_POLL_SECONDS)
                 continue
             try:
-                await self._publish(notifications)
+                await self._publish(batch)
             except Exception:
                 log.exception("%s relay: publish failed; retrying", self.settings.service)
                 await self._sleep(IDLE_POLL_SECONDS)
                 continue
-            position = notifications[-1].id
+            position = batch[-1].notification_id
             await conn.execute(
                 f'INSERT INTO "{schema}".relay_checkpoint (stream, notification_id) '
                 "VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE SET notification_id = $2",
@@ -126,23 +131,31 @@ class Relay:
             )
             self.published_through = position
 
-    async def _publish(self, notifications: list) -> None:  # type: ignore[type-arg]
+    def _read_batch(self, position: int) -> list[Outgoing]:
+        notifications = self.app.recorder.select_notifications(
+            start=position, limit=BATCH_SIZE, inclusive_of_start=False
+        )
         now = datetime.now(UTC)
-        futures = []
+        batch = []
         for notification in notifications:
             event = self.app.mapper.to_domain_event(notification)
             envelope = build_envelope(self.settings.service, notification.id, event, now)
             headers = {"Nats-Msg-Id": envelope.event_id}
             if envelope.traceparent:
                 headers["traceparent"] = envelope.traceparent
-            futures.append(
-                await self.js.publish_async(
-                    subject_for(self.prefix, envelope),
-                    envelope.SerializeToString(),
-                    headers=headers,
-                    stream=self.stream,
-                )
+            batch.append(
+                Outgoing(notification.id, subject_for(self.prefix, envelope),
+                         envelope.SerializeToString(), headers)
             )
-        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
-        log.debug("%s relay published %d (%d dup)", self.settings.service, len(acks),
-                  sum(1 for a in acks if a.duplicate))
+        return batch
+
+    async def _publish(self, batch: list[Outgoing]) -> None:
+        futures = [
+            await self.js.publish_async(item.subject, item.data, headers=item.headers,
+                                        stream=self.stream)
+            for item in batch
+        ]
+        await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)

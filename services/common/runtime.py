@@ -98,7 +98,7 @@ class ServiceRuntime:
         self.server = GrpcServer(settings.grpc_host, settings.grpc_port, self.parts.bindings)
         await self.server.start()
         if self.parts.app is not None:
-            self.relay = Relay(self.parts.app, settings, js, pool, blocking.executor)
+            self.relay = Relay(self.parts.app, settings, js, pool)
             self._spawn("relay", self.relay.run)
         for sub in self.parts.subscriptions:
             consumer = Consumer(js, settings, sub)
@@ -132,6 +132,8 @@ class ServiceRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.relay is not None:
+            self.relay.close()
         if self.parts is not None:
             for hook in self.parts.on_stop:
                 await hook()

@@ -1,0 +1,102 @@
+"""Relay lag: commit of an event → the event observed on JetStream, at a steady 1,000 events/s.
+
+Baselines in the same run: a plain JetStream publish (ack latency) and a plain asyncpg
+1-row insert transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import nats
+
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
+from services.common.context import CommandContext
+from services.common.runtime import ServiceParts, ServiceRuntime
+from services.common.settings import Settings
+from services.common.tests.sample import Tally, TallyApp
+
+RATE = 1000
+SECONDS = 5
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def raw_baselines(settings: Settings, report) -> None:  # type: ignore[no-untyped-def]
+    nc = await nats.connect(settings.nats_url)
+    js = nc.jetstream()
+    stream = f"{settings.stream_for('rawbench')}"
+    await js.add_stream(name=stream, subjects=[f"{stream}.x"])
+    latencies = []
+    for i in range(1000):
+        started = time.perf_counter()
+        await js.publish(f"{stream}.x", b"x" * 300)
+        latencies.append((time.perf_counter() - started) * 1000)
+    report("plain JetStream publish p99", pct(latencies, 0.99), "ms")
+    await nc.close()
+    conn = await asyncpg.connect(settings.database_url)
+    await conn.execute("CREATE TEMP TABLE raw (id bigint, body text)")
+    latencies = []
+    for i in range(1000):
+        started = time.perf_counter()
+        async with conn.transaction():
+            await conn.execute("INSERT INTO raw VALUES ($1, $2)", i, "x" * 300)
+        latencies.append((time.perf_counter() - started) * 1000)
+    report("plain asyncpg 1-row insert txn p99", pct(latencies, 0.99), "ms")
+    await conn.close()
+
+
+async def run(report) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings.from_env("relaybench", grpc_port=0)
+    await raw_baselines(settings, report)
+    app = TallyApp(settings)
+    runtime = ServiceRuntime(settings, lambda infra: ServiceParts(bindings=[], app=app))
+    await runtime.start()
+    committed: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    nc = await nats.connect(settings.nats_url)
+    done = asyncio.Event()
+    total = RATE * SECONDS
+
+    async def on_message(msg) -> None:  # type: ignore[no-untyped-def]
+        arrived[EventEnvelope.FromString(msg.data).aggregate_id] = time.perf_counter()
+        if len(arrived) >= total:
+            done.set()
+
+    await nc.subscribe(f"{settings.subject_prefix_for('relaybench')}.>", cb=on_message)
+    tenant = "bench-" + uuid.uuid4().hex[:6]
+    loop = asyncio.get_running_loop()
+    pending = []
+    started = time.perf_counter()
+    for i in range(total):
+        target = started + i / RATE
+        delay = target - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)  # pacing to the target rate
+        ctx = CommandContext(tenant_id=tenant, actor="bench", now=datetime.now(UTC),
+                             request_id=f"r{i}-{tenant}")
+        tally = Tally.open(ctx, "bench", "Bench Patient")
+
+        def save(tally: Tally = tally) -> None:
+            app.save_all(tally)
+            committed[str(tally.id)] = time.perf_counter()
+
+        pending.append(loop.run_in_executor(runtime.infra.blocking.executor, save))
+    await asyncio.gather(*pending)
+    elapsed = time.perf_counter() - started
+    await asyncio.wait_for(done.wait(), timeout=60)
+    lags = [(arrived[key] - at) * 1000 for key, at in committed.items() if key in arrived]
+    report("event commit rate achieved", total / elapsed, "events/s")
+    report("relay lag p50 (commit → on JetStream)", statistics.median(lags), "ms")
+    report("relay lag p99 (commit → on JetStream)", pct(lags, 0.99), "ms",
+           "plain JetStream publish p99")
+    await nc.close()
+    await runtime.stop(grace=1)
