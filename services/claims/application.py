@@ -6,6 +6,7 @@ Synchronous (the eventsourcing library is); the gRPC layer runs these in a worke
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,6 +21,7 @@ from services.common.context import CommandContext
 from services.common.errors import Conflict, FieldViolation, InvalidArgument
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
+from services.common.settings import Settings
 
 # Claims per Application.save in bulk intake: one transaction, one round of inserts.
 IMPORT_BATCH_SIZE = 500
@@ -53,6 +55,14 @@ def require_request_id(ctx: CommandContext, request_id: str) -> CommandContext:
 class ClaimsApplication(ServiceApplication):
     """The claims service's event store and use cases."""
 
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+        super().__init__(settings, env)
+        self._bulk_saver = ThreadPoolExecutor(max_workers=2, thread_name_prefix="claims-bulk")
+
+    def close(self) -> None:
+        self._bulk_saver.shutdown(wait=True)
+        super().close()
+
     def claim_id_for(self, ctx: CommandContext) -> UUID:
         return deterministic_id(ctx.tenant_id, "claim", ctx.request_id)
 
@@ -70,14 +80,11 @@ class ClaimsApplication(ServiceApplication):
     # -- intake -----------------------------------------------------------------------------
     def register_claim(self, ctx: CommandContext, data: ClaimData) -> tuple[Claim, bool]:
         claim_id = self.claim_id_for(ctx)
-        existing = self.find(claim_id, ctx.tenant_id, Claim)
-        if existing is not None:
-            return existing, False
         claim = Claim.register(ctx, claim_id, data)
         try:
             self.save_all(claim)
         except Conflict:
-            # A concurrent retry of the same request created it first.
+            # A retry of the same request id: the claim exists (the id is the primary key).
             return self.load(claim_id, ctx.tenant_id, Claim), False
         return claim, True
 
@@ -111,9 +118,13 @@ class ClaimsApplication(ServiceApplication):
                 continue
             seen[claim_id] = index
             pending.append((index, claim))
-        for start in range(0, len(pending), IMPORT_BATCH_SIZE):
-            batch = pending[start : start + IMPORT_BATCH_SIZE]
-            for index, claim_id, created in self._save_batch(ctx, batch):
+        batches = [
+            pending[start : start + IMPORT_BATCH_SIZE]
+            for start in range(0, len(pending), IMPORT_BATCH_SIZE)
+        ]
+        # Two batches in flight: one encodes (CPU) while the other is written (I/O).
+        for saved in self._bulk_saver.map(lambda batch: self._save_batch(ctx, batch), batches):
+            for index, claim_id, created in saved:
                 outcomes[index] = ImportOutcome(index, str(claim_id), created)
         return [o for o in outcomes if o is not None]
 

@@ -225,7 +225,9 @@ class Claim(TenantAggregate):
         changed_fields: list[str],
         correction_reason: str,
     ) -> None:
-        self.data = event_data.claim_from_dict(claim, patient)
+        # Rebuilt from the event on first use: bulk intake never reads it back.
+        self._stored_claim = (claim, patient)
+        self._data: ClaimData | None = None
         self.frequency = Frequency(frequency)
         self.original_claim_id = original_claim_id
         self.original_payer_claim_control_number = original_payer_claim_control_number
@@ -241,6 +243,12 @@ class Claim(TenantAggregate):
         self.tenant_id: str  # set by the creation event (TenantAggregate)
         self.clean_report: clean_claim.CleanClaimReport | None = None
         self.appeals: dict[str, AppealRecord] = {}
+
+    @property
+    def data(self) -> ClaimData:
+        if self._data is None:
+            self._data = event_data.claim_from_dict(*self._stored_claim)
+        return self._data
 
     # -- creation ---------------------------------------------------------------------------
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from oonledger.claims.v1 import claims_pb2 as pb
@@ -47,15 +48,8 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         ctx = require_request_id(ctx, request.request_id)
         if len(request.items) > MAX_IMPORT_ITEMS:
             raise InvalidArgument(f"at most {MAX_IMPORT_ITEMS} claims per call", "items")
-        items: list[tuple[str, ClaimData | InvalidArgument]] = []
-        for index, item in enumerate(request.items):
-            request_id = item.request_id.strip() or f"{ctx.request_id}:{index}"
-            try:
-                items.append((request_id, mapping.claim_data(item.claim, f"items[{index}].claim.")))
-            except InvalidArgument as exc:
-                items.append((request_id, exc))
-        outcomes = await self.blocking(self.app.import_claims, ctx, items)
-        return _import_response(outcomes)
+        outcomes = await self.blocking(_import_items, self.app, ctx, request.items)
+        return await self.blocking(_import_response, outcomes)
 
     @rpc
     async def Import837(
@@ -297,6 +291,20 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
                 for r in rows
             ]
         )
+
+
+def _import_items(
+    app: ClaimsApplication, ctx: CommandContext, request_items: Sequence[pb.ImportItem]
+) -> list[ImportOutcome]:
+    """Read and register the items in a worker thread (bulk mapping would stall the loop)."""
+    items: list[tuple[str, ClaimData | InvalidArgument]] = []
+    for index, item in enumerate(request_items):
+        request_id = item.request_id.strip() or f"{ctx.request_id}:{index}"
+        try:
+            items.append((request_id, mapping.claim_data(item.claim, f"items[{index}].claim.")))
+        except InvalidArgument as exc:
+            items.append((request_id, exc))
+    return app.import_claims(ctx, items)
 
 
 def _import_response(outcomes: list[ImportOutcome]) -> pb.ImportClaimsResponse:

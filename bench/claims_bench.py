@@ -1,0 +1,236 @@
+"""Claims figures: bulk ImportClaims of 10,000 claims, RegisterClaim under 32 concurrent
+callers, and the claims service's peak memory during the bulk run.
+
+Baselines in the same run: a plain asyncpg insert of the same number of rows, 100 rows per
+transaction, and a plain grpc.aio echo under the same 32-way concurrency. The claims service
+runs as its own process (`python -m services.claims.main`) so its memory is its own.
+Reads DATABASE_URL / NATS_URL from the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import grpc
+import psutil
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from oonledger.claims.v1 import claims_pb2 as pb
+from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
+
+from services.claims import mapping
+from services.claims.tests.factories import emergency_claim
+
+BULK_CLAIMS = int(os.environ.get("CLAIMS_BENCH_BULK", "10000"))
+CALLS = 4  # the bulk run is sent as this many ImportClaims calls, one after another
+CALLERS = 32
+SECONDS = 5.0
+ROWS_PER_TX = 100
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def claim_inputs(n: int, prefix: str) -> list[pb.ClaimInput]:
+    template = mapping.claim_input(emergency_claim())
+    out = []
+    for i in range(n):
+        claim = pb.ClaimInput()
+        claim.CopyFrom(template)
+        claim.patient_control_number = f"{prefix}-{i}"
+        out.append(claim)
+    return out
+
+
+# -- baselines ------------------------------------------------------------------------------
+
+
+async def bench_plain_insert(database_url: str, report: Any) -> None:
+    """The same number of rows (a claim-sized payload each), 100 rows per transaction."""
+    payload = mapping.claim_input(emergency_claim()).SerializeToString() * 2
+    table = f"bench_claims_plain_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"CREATE TABLE {table} (id uuid PRIMARY KEY, tenant text, body bytea)")
+        rows = [(uuid.uuid4(), "bench", payload) for _ in range(BULK_CLAIMS)]
+        started = time.perf_counter()
+        for i in range(0, len(rows), ROWS_PER_TX):
+            async with conn.transaction():
+                await conn.executemany(
+                    f"INSERT INTO {table} VALUES ($1, $2, $3)", rows[i : i + ROWS_PER_TX]
+                )
+        elapsed = time.perf_counter() - started
+        report("plain asyncpg insert, 100 rows/tx", BULK_CLAIMS / elapsed, "rows/s")
+    finally:
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
+        await conn.close()
+
+
+class _Echo(grpc.GenericRpcHandler):
+    def service(self, handler_call_details: Any) -> Any:
+        async def echo(request: bytes, context: Any) -> bytes:
+            return request
+
+        return grpc.unary_unary_rpc_method_handler(echo)
+
+
+async def run_callers(call: Any, seconds: float) -> tuple[int, list[float], float]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def caller(worker: int) -> None:
+        n = 0
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await call(worker, n)
+            latencies.append(time.perf_counter() - started)
+            n += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller(w) for w in range(CALLERS)))
+    return len(latencies), latencies, time.perf_counter() - started
+
+
+async def bench_echo(report: Any) -> None:
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((_Echo(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    body = mapping.claim_input(emergency_claim()).SerializeToString()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            echo = channel.unary_unary("/bench.Echo/Echo")
+
+            async def call(worker: int, n: int) -> None:
+                await echo(body)
+
+            count, latencies, elapsed = await run_callers(call, SECONDS)
+        report("plain grpc.aio echo, 32 callers", count / elapsed, "rpc/s")
+        report("plain grpc.aio echo p50", pct(latencies, 0.5) * 1000, "ms")
+        report("plain grpc.aio echo p99", pct(latencies, 0.99) * 1000, "ms")
+    finally:
+        await server.stop(0)
+
+
+# -- the claims service ---------------------------------------------------------------------
+
+
+async def start_service(port: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, CLAIMS_GRPC_PORT=str(port), OON_LOG_LEVEL="WARNING")
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, polled below
+        [sys.executable, "-m", "services.claims.main"], env=env
+    )
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        deadline = time.perf_counter() + 60
+        while True:
+            try:
+                status = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if status.status == health_pb2.HealthCheckResponse.SERVING:
+                    return process
+            except grpc.aio.AioRpcError:
+                pass
+            if process.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError("claims service did not become SERVING")
+            await asyncio.sleep(0.1)  # polling a starting process, bounded by the deadline
+
+
+async def bench_bulk(stub: ClaimsServiceStub, pid: int, report: Any) -> None:
+    tenant = f"bench-{uuid.uuid4().hex[:8]}"
+    per_call = BULK_CLAIMS // CALLS
+    requests = [
+        pb.ImportClaimsRequest(
+            request_id=f"bulk-{tenant}-{c}",
+            items=[pb.ImportItem(claim=x) for x in claim_inputs(per_call, f"B{c}")],
+        )
+        for c in range(CALLS)
+    ]
+    process = psutil.Process(pid)
+    baseline_rss = process.memory_info().rss
+    peak = baseline_rss
+    sampling = True
+
+    async def sample() -> None:
+        nonlocal peak
+        while sampling:
+            peak = max(peak, process.memory_info().rss)
+            await asyncio.sleep(0.02)  # memory sampling interval
+
+    sampler = asyncio.create_task(sample())
+    metadata = (("x-tenant-id", tenant), ("x-actor", "bench"))
+    started = time.perf_counter()
+    created = 0
+    for request in requests:
+        response = await stub.ImportClaims(request, metadata=metadata, timeout=300)
+        created += response.created_count
+    elapsed = time.perf_counter() - started
+    sampling = False
+    await sampler
+    if created != per_call * CALLS:
+        raise RuntimeError(f"bulk import created {created} claims, expected {per_call * CALLS}")
+    report(
+        f"ImportClaims bulk intake ({created:,} claims, {CALLS} calls)",
+        created / elapsed,
+        "claims/s",
+        "plain asyncpg insert, 100 rows/tx",
+    )
+    report("claims service RSS before bulk", baseline_rss / 2**20, "MiB")
+    report("claims service peak RSS during bulk", peak / 2**20, "MiB")
+
+
+async def bench_register(stub: ClaimsServiceStub, report: Any) -> None:
+    tenant = f"bench-{uuid.uuid4().hex[:8]}"
+    claim = mapping.claim_input(emergency_claim())
+
+    async def call(worker: int, n: int) -> None:
+        await stub.RegisterClaim(
+            pb.RegisterClaimRequest(request_id=f"r-{worker}-{n}", claim=claim),
+            metadata=(("x-tenant-id", tenant), ("x-actor", "bench")),
+        )
+
+    count, latencies, elapsed = await run_callers(call, SECONDS)
+    report("RegisterClaim, 32 callers", count / elapsed, "rpc/s", "plain grpc.aio echo, 32 callers")
+    report("RegisterClaim p50", pct(latencies, 0.5) * 1000, "ms", "plain grpc.aio echo p50")
+    report("RegisterClaim p99", pct(latencies, 0.99) * 1000, "ms", "plain grpc.aio echo p99")
+
+
+async def run(report: Any) -> None:
+    database_url = os.environ["DATABASE_URL"]
+    if not os.environ.get("NATS_URL"):
+        raise RuntimeError("NATS_URL is required (the claims service publishes its events)")
+    await bench_plain_insert(database_url, report)
+    await bench_echo(report)
+    port = free_port()
+    process = await start_service(port)
+    try:
+        async with grpc.aio.insecure_channel(
+            f"127.0.0.1:{port}",
+            options=[
+                ("grpc.max_send_message_length", 64 * 2**20),
+                ("grpc.max_receive_message_length", 64 * 2**20),
+            ],
+        ) as channel:
+            stub = ClaimsServiceStub(channel)
+            await bench_bulk(stub, process.pid, report)
+            await bench_register(stub, report)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
