@@ -171,6 +171,11 @@ def test_secrets_and_config_referenced_are_provided() -> None:
     example = list(documents(KUBERNETES / "secrets.example.yaml"))
     provided = {d.name for d in example if d.kind == "Secret"}
     provided |= {name + CNPG_APP_SECRET_SUFFIX for name in cluster_names}
+    provided |= {
+        name + "-superuser"
+        for name, cluster in by_kind("Cluster").items()
+        if cluster.body["spec"].get("enableSuperuserAccess")
+    }
     config_maps = by_kind("ConfigMap")
     for workload in _workloads():
         spec = pod_spec(workload)
@@ -279,6 +284,10 @@ def test_postgresql_has_a_synchronous_standby_and_backups() -> None:
 def test_schema_setup_job_runs_the_image_tool() -> None:
     job = by_kind("Job")["oonledger-schema-setup"]
     container = pod_spec(job)["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    owner = by_kind("Cluster")["oonledger-pg"].body["spec"]["bootstrap"]["initdb"]["owner"]
+    assert env["OON_SCHEMA_OWNER"]["value"] == owner
+    assert env["PGUSER"]["valueFrom"]["secretKeyRef"]["name"] == "oonledger-pg-superuser"
     assert container["args"][0] in TOOLS
     assert container["args"][0] == "setup-schemas"
     assert pod_spec(job)["restartPolicy"] in ("OnFailure", "Never")
