@@ -117,10 +117,10 @@ class SettlementApplication(ServiceApplication):
         return payment_id, settlement
 
     def reverse_payment(
-        self, ctx: CommandContext, *, claim_id: str, payment_id: str, reason: str
+        self, ctx: CommandContext, *, claim_id: str, payment_id: str, reason: str, on: date
     ) -> Settlement:
         settlement = self.settlement(ctx, claim_id)
-        settlement.reverse_payment(ctx, payment_id=payment_id, reason=reason)
+        settlement.reverse_payment(ctx, payment_id=payment_id, reason=reason, reversed_on=on)
         settlement.assess_variance(ctx)
         self.save_all(settlement)
         return settlement

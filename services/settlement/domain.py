@@ -95,6 +95,7 @@ class Settlement(TenantAggregate):
         self.agreed_total_cents = agreed_total_cents
         self.patient_cost_sharing_cents = patient_cost_sharing_cents
         self.patient_balance_cents = patient_cost_sharing_cents
+        self.already_paid_cents = already_paid_cents
         self.decided_on = decided_on
         self.due_date = due_date
         self.nsa_protected = nsa_protected
@@ -145,6 +146,7 @@ class Settlement(TenantAggregate):
         reason: str
         remittance_id: str
         reference: str
+        reversed_on: date
         journal: list[dict[str, Any]]
 
         def apply(self, aggregate: Settlement) -> None:
@@ -354,6 +356,7 @@ class Settlement(TenantAggregate):
         *,
         payment_id: str,
         reason: str,
+        reversed_on: date,
         remittance_id: str = "",
         reference: str = "",
     ) -> None:
@@ -374,6 +377,7 @@ class Settlement(TenantAggregate):
             reason=reason,
             remittance_id=remittance_id,
             reference=reference,
+            reversed_on=reversed_on,
             journal=_journal(reversal),
         )
 

@@ -127,6 +127,7 @@ class _Poster:
                 self._item_ctx(payment_id),
                 payment_id=original.payment_id,
                 reason=f"CLP02 22 in TRN {self.remittance.trace_number}",
+                reversed_on=self.posted_on,
                 remittance_id=self.remittance_id,
                 reference=claim.payer_claim_control_number,
             )

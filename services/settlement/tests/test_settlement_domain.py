@@ -111,7 +111,9 @@ def test_retried_payment_request_posts_once() -> None:
 
 def test_reversal_is_an_exact_reversing_entry() -> None:
     s = opened_settlement(already_paid=40_000)
-    s.reverse_payment(ctx(), payment_id=INITIAL_PAYMENT_ID, reason="CLP02 22")
+    s.reverse_payment(
+        ctx(), payment_id=INITIAL_PAYMENT_ID, reason="CLP02 22", reversed_on=date(2026, 11, 2)
+    )
     journal = journal_of(s)
     assert verify_transactions(journal) == []
     reversal = journal[-1]
@@ -123,14 +125,18 @@ def test_reversal_is_an_exact_reversing_entry() -> None:
 def test_reversing_an_unknown_payment_is_not_found() -> None:
     s = opened_settlement()
     with pytest.raises(NotFound):
-        s.reverse_payment(ctx(), payment_id="nope", reason="x")
+        s.reverse_payment(ctx(), payment_id="nope", reason="x", reversed_on=date(2026, 11, 2))
 
 
 def test_reversing_twice_is_refused() -> None:
     s = opened_settlement()
-    s.reverse_payment(ctx(), payment_id=INITIAL_PAYMENT_ID, reason="x")
+    s.reverse_payment(
+        ctx(), payment_id=INITIAL_PAYMENT_ID, reason="x", reversed_on=date(2026, 11, 2)
+    )
     with pytest.raises(FailedPrecondition):
-        s.reverse_payment(ctx(), payment_id=INITIAL_PAYMENT_ID, reason="x")
+        s.reverse_payment(
+            ctx(), payment_id=INITIAL_PAYMENT_ID, reason="x", reversed_on=date(2026, 11, 2)
+        )
 
 
 def test_reversible_payment_found_by_icn_and_amount() -> None:

@@ -1,0 +1,88 @@
+"""Composition root of the settlement service."""
+
+from __future__ import annotations
+
+from oonledger.settlement.v1 import settlement_pb2_grpc
+
+from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
+from services.common.grpc_server import ServicerBinding
+from services.common.runtime import Infrastructure, ServiceParts, run_service
+from services.settlement import projections
+from services.settlement.application import SettlementApplication
+from services.settlement.grpc_api import SettlementServicer
+from services.settlement.queries import SettlementReads
+from services.settlement.subscriptions import (
+    CLAIMS_EVENTS,
+    NEGOTIATION_EVENTS,
+    claim_facts_lookup,
+    negotiation_reaction,
+)
+
+# NATS refuses a consumer whose max_deliver does not exceed its number of backoff steps (the
+# shared Subscription default has six of each); one more delivery keeps the shared backoff.
+MAX_DELIVER = 7
+
+
+def build(infra: Infrastructure) -> ServiceParts:
+    settings = infra.settings
+    schema = settings.schema
+    app = SettlementApplication(settings)
+    reads = SettlementReads(infra.pool, schema)
+    servicer = SettlementServicer(app, infra.blocking, reads)
+
+    async def migrate(pool: object) -> None:
+        await projections.migrate(infra.pool, schema)
+
+    return ServiceParts(
+        bindings=[
+            ServicerBinding(
+                settlement_pb2_grpc.add_SettlementServiceServicer_to_server,
+                servicer,
+                "oonledger.settlement.v1.SettlementService",
+            )
+        ],
+        app=app,
+        migrations=[migrate],
+        subscriptions=[
+            Subscription(
+                "negotiation",
+                "negotiation-outcomes",
+                ApplicationProcessor(
+                    app,
+                    "negotiation-outcomes",
+                    negotiation_reaction(app, claim_facts_lookup(settings.database_url, schema)),
+                    infra.blocking.executor,
+                ),
+                event_types=NEGOTIATION_EVENTS,
+                max_deliver=MAX_DELIVER,
+            ),
+            Subscription(
+                "claims",
+                "claim-facts",
+                ProjectionProcessor(
+                    infra.pool,
+                    schema,
+                    "claim-facts",
+                    projections.projector(schema, projections.CLAIMS_HANDLERS),
+                ),
+                event_types=CLAIMS_EVENTS,
+                max_deliver=MAX_DELIVER,
+            ),
+            Subscription(
+                "settlement",
+                "settlement-read-models",
+                ProjectionProcessor(
+                    infra.pool,
+                    schema,
+                    "settlement-read-models",
+                    projections.projector(schema, projections.SETTLEMENT_HANDLERS),
+                ),
+                batch=500,
+                max_deliver=MAX_DELIVER,
+            ),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    run_service("settlement", build)

@@ -1,0 +1,263 @@
+"""Proto <-> domain conversions for the settlement service (the only place they happen)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from oonledger.settlement.v1 import settlement_pb2 as pb
+
+from services.common.errors import Violations
+from services.settlement.application import ImportOutcome, ImportResult
+from services.settlement.domain import PaymentMethod, Settlement
+from services.settlement.postings import BookViolation, JournalTransaction
+from services.settlement.remittance_domain import RemittanceRecord, UnmatchedClaimPayment
+from services.settlement.terms import SettlementStatus, settlement_status
+
+_STATUS = {
+    SettlementStatus.AWAITING_PAYMENT: pb.SETTLEMENT_STATUS_AWAITING_PAYMENT,
+    SettlementStatus.PARTLY_PAID: pb.SETTLEMENT_STATUS_PARTLY_PAID,
+    SettlementStatus.PAID: pb.SETTLEMENT_STATUS_PAID,
+    SettlementStatus.OVERPAID: pb.SETTLEMENT_STATUS_OVERPAID,
+    SettlementStatus.OVERDUE: pb.SETTLEMENT_STATUS_OVERDUE,
+}
+_METHODS = {
+    pb.PAYMENT_METHOD_CHECK: PaymentMethod.CHECK,
+    pb.PAYMENT_METHOD_EFT: PaymentMethod.EFT,
+    pb.PAYMENT_METHOD_VIRTUAL_CARD: PaymentMethod.VIRTUAL_CARD,
+}
+_IMPORT = {
+    ImportOutcome.POSTED: pb.IMPORT_STATUS_POSTED,
+    ImportOutcome.ALREADY_IMPORTED: pb.IMPORT_STATUS_ALREADY_IMPORTED,
+    ImportOutcome.QUARANTINED: pb.IMPORT_STATUS_QUARANTINED,
+}
+
+
+def _iso(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+# -- requests ------------------------------------------------------------------------------------
+def parse_date(v: Violations, field: str, text: str, default: date | None = None) -> date | None:
+    if not text:
+        if default is None:
+            v.add(field, "a date (YYYY-MM-DD) is required")
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        v.add(field, f"{text!r} is not a date (YYYY-MM-DD)")
+        return None
+
+
+def require(v: Violations, field: str, value: str) -> str:
+    v.check(bool(value.strip()), field, "is required")
+    return value.strip()
+
+
+def payment_method(v: Violations, value: int) -> str:
+    method = _METHODS.get(value)  # type: ignore[call-overload]
+    if method is None:
+        v.add("method", "must be CHECK, EFT or VIRTUAL_CARD")
+        return ""
+    return method
+
+
+def positive_cents(v: Violations, field: str, value: int) -> int:
+    v.check(value > 0, field, "must be a positive number of cents")
+    return value
+
+
+def parse_uuid(v: Violations, field: str, value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        v.add(field, "is not a valid id")
+        return None
+
+
+# -- responses ---------------------------------------------------------------------------------
+def settlement_from_aggregate(s: Settlement, as_of: date) -> pb.Settlement:
+    return pb.Settlement(
+        settlement_id=str(s.id),
+        claim_id=s.claim_id,
+        source=s.source,
+        source_ref=s.source_ref,
+        payer_id=s.payer_key,
+        agreed_total_cents=s.agreed_total_cents,
+        patient_cost_sharing_cents=s.patient_cost_sharing_cents,
+        already_paid_cents=s.already_paid_cents,
+        amount_owed_cents=s.plan_share_cents - s.already_paid_cents,
+        paid_cents=s.paid_cents,
+        outstanding_cents=s.outstanding_cents,
+        interest_cents=s.interest_cents,
+        patient_balance_cents=s.patient_balance_cents,
+        decided_on=_iso(s.decided_on),
+        due_date=_iso(s.due_date),
+        status=_STATUS[s.status(as_of)],
+        nsa_protected=s.nsa_protected,
+        payments=[
+            pb.Payment(
+                payment_id=p.payment_id,
+                amount_cents=p.amount_cents,
+                method=p.method,
+                reference=p.reference,
+                payer_claim_control_number=p.payer_claim_control_number,
+                paid_on=_iso(p.paid_on),
+                reversed=p.reversed,
+            )
+            for p in s.payments.values()
+        ],
+    )
+
+
+def _row_status(row: Any, as_of: date) -> int:
+    return _STATUS[
+        settlement_status(
+            plan_share_cents=row["agreed_total_cents"] - row["patient_cost_sharing_cents"],
+            paid_cents=row["paid_cents"],
+            due_date=row["due_date"],
+            as_of=as_of,
+        )
+    ]
+
+
+def settlement_from_row(row: Any, payments: list[Any], as_of: date) -> pb.Settlement:
+    plan_share = row["agreed_total_cents"] - row["patient_cost_sharing_cents"]
+    return pb.Settlement(
+        settlement_id=str(row["settlement_id"]),
+        claim_id=row["claim_id"],
+        source=row["source"],
+        source_ref=row["source_ref"],
+        payer_id=row["payer_id"],
+        agreed_total_cents=row["agreed_total_cents"],
+        patient_cost_sharing_cents=row["patient_cost_sharing_cents"],
+        already_paid_cents=row["already_paid_cents"],
+        amount_owed_cents=plan_share - row["already_paid_cents"],
+        paid_cents=row["paid_cents"],
+        outstanding_cents=plan_share - row["paid_cents"],
+        interest_cents=row["interest_cents"],
+        patient_balance_cents=row["patient_balance_cents"],
+        decided_on=_iso(row["decided_on"]),
+        due_date=_iso(row["due_date"]),
+        status=_row_status(row, as_of),  # type: ignore[arg-type]
+        nsa_protected=row["nsa_protected"],
+        payments=[
+            pb.Payment(
+                payment_id=p["payment_id"],
+                amount_cents=p["amount_cents"],
+                method=p["method"],
+                reference=p["reference"],
+                payer_claim_control_number=p["payer_claim_control_number"],
+                paid_on=_iso(p["paid_on"]),
+                reversed=p["reversed"],
+                remittance_id=p["remittance_id"],
+            )
+            for p in payments
+        ],
+    )
+
+
+def open_item(row: Any, as_of: date) -> pb.OpenItem:
+    return pb.OpenItem(
+        claim_id=row["claim_id"],
+        payer_id=row["payer_id"],
+        outstanding_cents=row["agreed_total_cents"]
+        - row["patient_cost_sharing_cents"]
+        - row["paid_cents"],
+        due_date=_iso(row["due_date"]),
+        status=_row_status(row, as_of),  # type: ignore[arg-type]
+    )
+
+
+def remittance_summary(r: RemittanceRecord) -> pb.RemittanceSummary:
+    return pb.RemittanceSummary(
+        remittance_id=str(r.id),
+        trace_number=r.trace_number,
+        payer_id=r.payer_id,
+        payment_date=_iso(r.payment_date),
+        total_paid_cents=r.total_paid_cents,
+        claim_count=r.claim_count,
+        matched_count=r.matched_count,
+        exception_count=r.exception_count,
+    )
+
+
+def import_response(result: ImportResult) -> pb.ImportRemittanceResponse:
+    return pb.ImportRemittanceResponse(
+        file_id=str(result.file_id),
+        status=_IMPORT[result.outcome],
+        reasons=result.reasons,
+        warnings=result.warnings,
+        remittances=[remittance_summary(r) for r in result.remittances],
+    )
+
+
+def exception_from_aggregate(e: UnmatchedClaimPayment) -> pb.PaymentException:
+    return pb.PaymentException(
+        exception_id=str(e.id),
+        remittance_id=e.remittance_id,
+        trace_number=e.trace_number,
+        claim_ordinal=e.ordinal,
+        patient_control_number=e.patient_control_number,
+        payer_claim_control_number=e.payer_claim_control_number,
+        paid_cents=e.paid_cents,
+        reason=e.reason,
+        resolved=bool(e.resolved_claim_id),
+        resolved_claim_id=e.resolved_claim_id,
+    )
+
+
+def exception_from_row(r: Any) -> pb.PaymentException:
+    return pb.PaymentException(
+        exception_id=str(r["exception_id"]),
+        remittance_id=r["remittance_id"],
+        trace_number=r["trace_number"],
+        claim_ordinal=r["ordinal"],
+        patient_control_number=r["patient_control_number"],
+        payer_claim_control_number=r["payer_claim_control_number"],
+        claim_status_code=r["status_code"],
+        charge_cents=r["charge_cents"],
+        paid_cents=r["paid_cents"],
+        reason=r["reason"],
+        candidate_claim_id=r["candidate_claim_id"],
+        resolved=bool(r["resolved_claim_id"]),
+        resolved_claim_id=r["resolved_claim_id"],
+    )
+
+
+def quarantined_file(r: Any) -> pb.QuarantinedFile:
+    return pb.QuarantinedFile(
+        file_id=str(r["file_id"]),
+        file_name=r["file_name"],
+        content_sha256=r["content_sha256"],
+        reasons=list(r["reasons"]),
+        trace_numbers=list(r["trace_numbers"]),
+    )
+
+
+def journal_transaction(row: Any, tx: JournalTransaction) -> pb.JournalTransaction:
+    return pb.JournalTransaction(
+        transaction_id=tx.transaction_id,
+        description=tx.description,
+        reverses=tx.reverses,
+        claim_id=row["claim_id"],
+        remittance_id=row["remittance_id"],
+        postings=[
+            pb.Posting(account=p.account.value, amount_cents=p.amount_cents) for p in tx.postings
+        ],
+    )
+
+
+def book_check(
+    count: int, violations: list[BookViolation], balances: dict[str, int]
+) -> pb.CheckBookResponse:
+    return pb.CheckBookResponse(
+        transactions_checked=count,
+        violations=[
+            pb.BookViolation(transaction_id=v.transaction_id, rule=v.rule, detail=v.detail)
+            for v in violations
+        ],
+        account_balances=balances,
+    )

@@ -1,0 +1,264 @@
+"""Read-side queries over the settlement read models (asyncpg), always filtered by tenant."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from services.settlement.matching import ClaimIndex, ClaimReference
+from services.settlement.postings import (
+    Account,
+    BookViolation,
+    JournalTransaction,
+    Posting,
+    verify_transactions,
+)
+from services.settlement.projections import use_schema
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+    @classmethod
+    def of(cls, page_size: int, page_token: str, default: int = 100, maximum: int = 1000) -> Page:
+        size = min(page_size or default, maximum)
+        offset = int(page_token) if page_token.isdigit() else 0
+        return cls(size, offset)
+
+    def next_token(self, returned: int) -> str:
+        return str(self.offset + self.limit) if returned == self.limit else ""
+
+
+class SettlementReads:
+    def __init__(self, pool: asyncpg.Pool, schema: str):
+        self.pool = pool
+        self.schema = schema
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+            await use_schema(conn, self.schema)
+            yield conn
+
+    # -- matching facts -----------------------------------------------------------------------
+    async def claim_index(self, tenant: str, pcns: set[str], icns: set[str]) -> ClaimIndex:
+        """The tenant's claims a file may name: exact numbers, ICNs, then truncated prefixes."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                """SELECT * FROM claim_refs WHERE tenant_id = $1
+                   AND (patient_control_number = ANY($2::text[]) OR icns && $3::text[])""",
+                tenant,
+                list(pcns),
+                list(icns),
+            )
+            found = {r["patient_control_number"] for r in rows}
+            prefixes = [p for p in pcns if p and p not in found]
+            if prefixes:
+                rows += await conn.fetch(
+                    """SELECT c.* FROM claim_refs c, unnest($2::text[]) AS p(prefix)
+                       WHERE c.tenant_id = $1 AND c.patient_control_number LIKE
+                         replace(replace(replace(p.prefix, '\\', '\\\\'), '%', '\\%'), '_', '\\_')
+                         || '%'""",
+                    tenant,
+                    prefixes,
+                )
+        return ClaimIndex.build(
+            ClaimReference(
+                claim_id=r["claim_id"],
+                patient_control_number=r["patient_control_number"],
+                payer_claim_control_numbers=frozenset(r["icns"]),
+                billing_npi=r["billing_npi"],
+                billing_tin=r["billing_tin"],
+                first_service_date=r["first_service_date"],
+                charge_cents=r["charge_cents"],
+            )
+            for r in {r["claim_id"]: r for r in rows}.values()
+        )
+
+    # -- settlements ----------------------------------------------------------------------------
+    async def settlement(self, tenant: str, claim_id: str) -> tuple[Any, list[Any]] | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM settlements WHERE tenant_id = $1 AND claim_id = $2",
+                tenant,
+                claim_id,
+            )
+            if row is None:
+                return None
+            payments = await conn.fetch(
+                "SELECT * FROM payments WHERE tenant_id = $1 AND claim_id = $2 ORDER BY seq",
+                tenant,
+                claim_id,
+            )
+        return row, list(payments)
+
+    async def open_items(self, tenant: str, payer_id: str, page: Page) -> tuple[list[Any], int]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                """SELECT * FROM settlements WHERE tenant_id = $1 AND ($2 = '' OR payer_id = $2)
+                   AND agreed_total_cents - patient_cost_sharing_cents - paid_cents <> 0
+                   ORDER BY due_date, claim_id LIMIT $3 OFFSET $4""",
+                tenant,
+                payer_id,
+                page.limit,
+                page.offset,
+            )
+            total = await conn.fetchval(
+                """SELECT coalesce(sum(agreed_total_cents - patient_cost_sharing_cents
+                   - paid_cents), 0) FROM settlements
+                   WHERE tenant_id = $1 AND ($2 = '' OR payer_id = $2)""",
+                tenant,
+                payer_id,
+            )
+        return list(rows), int(total)
+
+    async def overdue(self, tenant: str, as_of: date, page: Page) -> list[Any]:
+        async with self._conn() as conn:
+            return list(
+                await conn.fetch(
+                    """SELECT * FROM settlements WHERE tenant_id = $1 AND due_date < $2
+                       AND agreed_total_cents - patient_cost_sharing_cents - paid_cents > 0
+                       ORDER BY due_date, claim_id LIMIT $3 OFFSET $4""",
+                    tenant,
+                    as_of,
+                    page.limit,
+                    page.offset,
+                )
+            )
+
+    async def overdue_unflagged_claims(self, tenant: str, as_of: date) -> list[str]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                """SELECT claim_id FROM settlements WHERE tenant_id = $1 AND due_date < $2
+                   AND overdue_flagged_on IS NULL
+                   AND agreed_total_cents - patient_cost_sharing_cents - paid_cents > 0""",
+                tenant,
+                as_of,
+            )
+        return [r["claim_id"] for r in rows]
+
+    # -- exceptions, files, postings -------------------------------------------------------------
+    async def exceptions(self, tenant: str, include_resolved: bool, page: Page) -> list[Any]:
+        async with self._conn() as conn:
+            return list(
+                await conn.fetch(
+                    """SELECT * FROM payment_exceptions WHERE tenant_id = $1
+                       AND ($2 OR resolved_claim_id = '') ORDER BY seq LIMIT $3 OFFSET $4""",
+                    tenant,
+                    include_resolved,
+                    page.limit,
+                    page.offset,
+                )
+            )
+
+    async def quarantined_files(self, tenant: str, page: Page) -> list[Any]:
+        async with self._conn() as conn:
+            return list(
+                await conn.fetch(
+                    """SELECT * FROM remittance_files WHERE tenant_id = $1
+                       AND outcome = 'quarantined' ORDER BY seq LIMIT $2 OFFSET $3""",
+                    tenant,
+                    page.limit,
+                    page.offset,
+                )
+            )
+
+    async def transactions(
+        self, tenant: str, *, claim_id: str = "", remittance_id: str = "", page: Page | None = None
+    ) -> list[tuple[Any, JournalTransaction]]:
+        limit, offset = (page.limit, page.offset) if page else (None, 0)
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                """SELECT t.*, coalesce(array_agg(p.account ORDER BY p.line), '{}') AS accounts,
+                          coalesce(array_agg(p.amount_cents ORDER BY p.line), '{}') AS amounts
+                   FROM journal_transactions t JOIN journal_postings p
+                     ON p.tenant_id = t.tenant_id AND p.transaction_id = t.transaction_id
+                   WHERE t.tenant_id = $1 AND ($2 = '' OR t.claim_id = $2)
+                     AND ($3 = '' OR t.remittance_id = $3)
+                   GROUP BY t.tenant_id, t.transaction_id
+                   ORDER BY t.seq, t.transaction_id LIMIT $4 OFFSET $5""",
+                tenant,
+                claim_id,
+                remittance_id,
+                limit,
+                offset,
+            )
+        return [
+            (
+                r,
+                JournalTransaction(
+                    r["transaction_id"],
+                    r["description"],
+                    tuple(
+                        Posting(Account(a), int(c))
+                        for a, c in zip(r["accounts"], r["amounts"], strict=True)
+                    ),
+                    r["reverses"],
+                ),
+            )
+            for r in rows
+        ]
+
+    # -- the book check ---------------------------------------------------------------------------
+    async def check_book(self, tenant: str) -> tuple[int, list[BookViolation], dict[str, int]]:
+        """Every transaction balances, reversals negate once, and the book agrees with the facts:
+        each settlement's payer receivable equals its outstanding amount and each remittance's
+        cash equals its BPR02 payment."""
+        entries = await self.transactions(tenant)
+        transactions = [tx for _, tx in entries]
+        violations = verify_transactions(transactions)
+        balances: dict[str, int] = {}
+        receivable_by_claim: dict[str, int] = {}
+        cash_by_remittance: dict[str, int] = {}
+        for row, tx in entries:
+            for posting in tx.postings:
+                balances[posting.account.value] = (
+                    balances.get(posting.account.value, 0) + posting.amount_cents
+                )
+                if posting.account is Account.PAYER_RECEIVABLE and row["claim_id"]:
+                    receivable_by_claim[row["claim_id"]] = (
+                        receivable_by_claim.get(row["claim_id"], 0) + posting.amount_cents
+                    )
+                if posting.account is Account.PROVIDER_CASH and row["remittance_id"]:
+                    cash_by_remittance[row["remittance_id"]] = (
+                        cash_by_remittance.get(row["remittance_id"], 0) + posting.amount_cents
+                    )
+        async with self._conn() as conn:
+            settlements = await conn.fetch(
+                """SELECT claim_id, agreed_total_cents - patient_cost_sharing_cents - paid_cents
+                   AS outstanding FROM settlements WHERE tenant_id = $1""",
+                tenant,
+            )
+            remittances = await conn.fetch(
+                """SELECT remittance_id::text, trace_number, total_paid_cents FROM remittances
+                   WHERE tenant_id = $1""",
+                tenant,
+            )
+        for s in settlements:
+            booked = receivable_by_claim.get(s["claim_id"], 0)
+            if booked != s["outstanding"]:
+                violations.append(
+                    BookViolation(
+                        f"claim {s['claim_id']}",
+                        "receivable-equals-outstanding",
+                        f"payer receivable {booked} != outstanding {s['outstanding']}",
+                    )
+                )
+        for r in remittances:
+            cash = cash_by_remittance.get(r["remittance_id"], 0)
+            if cash != r["total_paid_cents"]:
+                violations.append(
+                    BookViolation(
+                        f"remittance {r['trace_number']}",
+                        "cash-equals-payment",
+                        f"provider cash {cash} != BPR02 {r['total_paid_cents']}",
+                    )
+                )
+        return len(transactions), violations, balances

@@ -1,0 +1,131 @@
+"""Publish claims and negotiation events onto JetStream exactly as those services' relays do."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from nats.js import JetStreamContext
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
+
+from services.common.settings import Settings
+from services.common.wire import CONTENT_TYPE, canonical_json, subject_for, to_timestamp
+
+from .scenario import DOS, PAYEE_NPI, ClaimFacts
+
+AGGREGATES = {"claims": "Claim", "negotiation": "Negotiation"}
+# One increasing sequence for every publisher in the process: the eventsourcing tracking check
+# behind ApplicationProcessor treats an id at or below the highest seen as already processed,
+# exactly as a real upstream's notification log (strictly increasing) would never violate.
+_NOTIFICATION_IDS = itertools.count(random.randrange(10**9, 10**10))
+
+
+@dataclass
+class Upstream:
+    js: JetStreamContext
+    settings: Settings
+    tenant_id: str
+
+    async def emit(
+        self, service: str, event_type: str, claim_id: str, payload: dict[str, Any]
+    ) -> None:
+        notification_id = next(_NOTIFICATION_IDS)
+        now = datetime.now(UTC)
+        envelope = EventEnvelope(
+            event_id=f"{service}:{notification_id}",
+            service=service,
+            notification_id=notification_id,
+            tenant_id=self.tenant_id,
+            claim_id=claim_id,
+            aggregate_type=AGGREGATES[service],
+            aggregate_id=claim_id,
+            aggregate_version=1,
+            event_type=event_type,
+            schema_version=1,
+            occurred_at=to_timestamp(now),
+            recorded_at=to_timestamp(now),
+            actor="test",
+            request_id=f"upstream-{notification_id}",
+            correlation_id=f"upstream-{notification_id}",
+            payload=canonical_json(payload),
+            payload_content_type=CONTENT_TYPE,
+        )
+        prefix = self.settings.subject_prefix_for(service)
+        await self.js.publish(
+            subject_for(prefix, envelope),
+            envelope.SerializeToString(),
+            headers={"Nats-Msg-Id": envelope.event_id},
+        )
+
+    async def claim(self, claim_id: str, facts: ClaimFacts, *, nsa_protected: bool = True) -> None:
+        await self.emit(
+            "claims",
+            "ClaimRegistered",
+            claim_id,
+            {
+                "claim": {
+                    "patient_control_number": facts.patient_control_number,
+                    "provider": {"name": "EP", "npi": PAYEE_NPI, "tin": "123456789"},
+                    "payer": {"payer_id": "87726", "name": "EXAMPLE HEALTH PLAN"},
+                    "lines": [
+                        {"billed_cents": facts.charge_cents, "service_date": DOS.isoformat()}
+                    ],
+                    "total_billed_cents": facts.charge_cents,
+                },
+                "original_payer_claim_control_number": "",
+            },
+        )
+        await self.emit(
+            "claims",
+            "AdjudicationRecorded",
+            claim_id,
+            {"adjudication": {"payer_claim_control_number": facts.icn}, "payer_id": "87726"},
+        )
+        await self.emit(
+            "claims",
+            "ClaimTriaged",
+            claim_id,
+            {"nsa_protected": nsa_protected, "payer_id": "87726"},
+        )
+
+    async def agreed(self, claim_id: str, facts: ClaimFacts, on: date) -> None:
+        await self.emit(
+            "negotiation",
+            "SettlementAgreed",
+            claim_id,
+            {
+                "claim_id": claim_id,
+                "offer_id": f"offer-{claim_id}",
+                "agreed_on": on.isoformat(),
+                "agreed_total_cents": facts.agreed_cents,
+                "patient_cost_sharing_cents": facts.cost_sharing_cents,
+                "already_paid_cents": facts.initial_paid_cents,
+                "amount_owed_cents": facts.agreed_cents
+                - facts.cost_sharing_cents
+                - facts.initial_paid_cents,
+                "payment_due_on": (on + timedelta(days=30)).isoformat(),
+                "during_idr": False,
+                "dispute_number": "",
+            },
+        )
+
+    async def determined(self, claim_id: str, facts: ClaimFacts, on: date, award: int) -> None:
+        await self.emit(
+            "negotiation",
+            "IdrDetermined",
+            claim_id,
+            {
+                "claim_id": claim_id,
+                "dispute_number": f"DISP-{claim_id}",
+                "determined_on": on.isoformat(),
+                "prevailing_party": "provider",
+                "award_total_cents": award,
+                "patient_cost_sharing_cents": facts.cost_sharing_cents,
+                "already_paid_cents": facts.initial_paid_cents,
+                "amount_owed_cents": award - facts.cost_sharing_cents - facts.initial_paid_cents,
+                "payment_due_on": (on + timedelta(days=30)).isoformat(),
+            },
+        )
