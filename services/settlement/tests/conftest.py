@@ -14,9 +14,10 @@ from oonledger.settlement.v1 import settlement_pb2 as pb
 from oonledger.settlement.v1 import settlement_pb2_grpc
 
 from services.common.runtime import ServiceRuntime
-from services.common.testing import call_metadata, channel_to, eventually
+from services.common.testing import call_metadata, channel_to
 from services.settlement.main import build
 
+from .polling import wait_for
 from .scenario import ClaimFacts, claim_facts
 from .upstream import Upstream
 
@@ -80,21 +81,22 @@ def seed(
         upstream = Upstream(settlement_runtime.infra.js, settlement_runtime.settings, seeded.tenant)
         for key, facts in seeded.facts.items():
             await upstream.claim(seeded.claim_id(key), facts)
-        await eventually(
-            lambda: _at_least(claim_refs_count(settlement_runtime, seeded.tenant), 4), timeout=30
-        )
+
+        async def claims_known() -> bool:
+            return await claim_refs_count(settlement_runtime, seeded.tenant) >= 4
+
+        await wait_for(claims_known)
         for key in open_keys:
             await upstream.agreed(seeded.claim_id(key), seeded.facts[key], DECIDED_ON)
-        for key in open_keys:
-            await eventually(lambda k=key: _exists(seeded, k), timeout=30)
+
+        async def settlements_open() -> bool:
+            return all([await _exists(seeded, key) for key in open_keys])
+
+        await wait_for(settlements_open)
         seeded.upstream = upstream  # type: ignore[attr-defined]
         return seeded
 
     return make
-
-
-async def _at_least(count: Any, expected: int) -> bool:
-    return (await count) >= expected
 
 
 async def _exists(seeded: SeededTenant, key: str) -> bool:

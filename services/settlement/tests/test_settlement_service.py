@@ -10,8 +10,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from oonledger.settlement.v1 import settlement_pb2 as pb
 
-from services.common.testing import eventually
-
+from .polling import wait_for
 from .scenario import DOS, plan_share, scenario_835, unbalanced_835
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -39,7 +38,7 @@ async def _settled(seeded: Any, key: str, paid: int) -> pb.Settlement:
         s = await seeded.settlement(key)
         return s if s.paid_cents == paid else None
 
-    return await eventually(probe, timeout=30)
+    return await wait_for(probe)
 
 
 async def test_opened_from_agreement_with_amount_owed_and_due_date(seed: Any) -> None:
@@ -74,7 +73,7 @@ async def test_import_posts_exact_amounts_and_queues_exceptions(seed: Any) -> No
         found = await seeded.stub.ListExceptions(pb.ListExceptionsRequest(), metadata=seeded.md())
         return list(found.exceptions) if len(found.exceptions) == 2 else []
 
-    queued = {e.patient_control_number: e for e in await eventually(exceptions, timeout=30)}
+    queued = {e.patient_control_number: e for e in await wait_for(exceptions)}
     assert queued[f"D{seeded.tag}"].candidate_claim_id == seeded.claim_id("D")
     assert queued[f"UNKNOWN{seeded.tag}"].paid_cents == 20_000
 
@@ -82,7 +81,7 @@ async def test_import_posts_exact_amounts_and_queues_exceptions(seed: Any) -> No
         book = await _book(seeded)
         return book if book.account_balances["provider_cash"] == 345_734 + 140_000 else None
 
-    book = await eventually(clean_book, timeout=30)
+    book = await wait_for(clean_book)
     assert list(book.violations) == []
     assert book.account_balances["unapplied_cash"] == -60_000
     assert book.account_balances["interest_income"] == -1_234
@@ -126,7 +125,7 @@ async def test_unbalanced_file_is_quarantined_and_posts_nothing(seed: Any) -> No
         )
         return [f for f in found.files if f.reasons]
 
-    (record,) = await eventually(quarantined, timeout=30)
+    (record,) = await wait_for(quarantined)
     assert record.file_id == response.file_id
     a = seeded.facts["A"]
     assert (await seeded.settlement("A")).paid_cents == a.initial_paid_cents
@@ -165,7 +164,7 @@ async def test_resolving_an_exception_posts_from_unapplied_cash(seed: Any) -> No
         found = await seeded.stub.ListExceptions(pb.ListExceptionsRequest(), metadata=seeded.md())
         return next((e for e in found.exceptions if e.candidate_claim_id), None)
 
-    item = await eventually(d_exception, timeout=30)
+    item = await wait_for(d_exception)
 
     async def resolve() -> pb.ResolveExceptionResponse | None:
         try:
@@ -181,7 +180,7 @@ async def test_resolving_an_exception_posts_from_unapplied_cash(seed: Any) -> No
                 return None
             raise
 
-    resolved = await eventually(resolve, timeout=30)
+    resolved = await wait_for(resolve)
     assert resolved.exception.resolved
     assert resolved.settlement.paid_cents == 40_000
     assert resolved.settlement.source == "idr_determination"
@@ -190,7 +189,7 @@ async def test_resolving_an_exception_posts_from_unapplied_cash(seed: Any) -> No
         book = await _book(seeded)
         return book if book.account_balances["unapplied_cash"] == -20_000 else None
 
-    book = await eventually(clean, timeout=30)
+    book = await wait_for(clean)
     assert list(book.violations) == []
 
 
@@ -301,7 +300,7 @@ async def test_tenant_isolation(seed: Any) -> None:
         found = await owner.stub.ListExceptions(pb.ListExceptionsRequest(), metadata=owner.md())
         return found.exceptions[0].exception_id if found.exceptions else ""
 
-    exception_id = await eventually(owner_exception, timeout=30)
+    exception_id = await wait_for(owner_exception)
     steal = intruder.stub.ResolveException(
         pb.ResolveExceptionRequest(request_id="s", exception_id=exception_id, claim_id="c"),
         metadata=intruder.md(),
