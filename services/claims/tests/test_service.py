@@ -623,3 +623,14 @@ async def test_tenant_isolation_on_every_rpc(stub):
     assert cid not in {i.claim_id for i in queue.items}
     owner_view = await stub.GetClaim(pb.GetClaimRequest(claim_id=cid), metadata=md(owner))
     assert owner_view.claim.version == 1  # nothing the intruder did touched it
+
+
+async def test_demo_seeds_claims_idempotently(stub, runtime, capsys):
+    from services.claims.demo import seed_claims
+
+    metadata = (("x-tenant-id", tenant()), ("x-actor", "demo"))
+    ids = await seed_claims(channel_to(runtime), metadata)
+    assert len(ids) == 5
+    assert await seed_claims(channel_to(runtime), metadata) == ids
+    out = capsys.readouterr().out
+    assert "FEDERAL_IDR" in out and "STATE_PROCESS" in out and "appeal upheld" in out
