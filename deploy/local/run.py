@@ -96,7 +96,12 @@ class LocalStack:
                 lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
             ),
         )
-        env.setdefault("LEDGER_SIGNING_KEY_FILE", str(self.data_dir / "ledger-signing.key"))
+        if "LEDGER_SIGNING_KEY_FILE" not in env and "LEDGER_SIGNING_KEY" not in env:
+            from services.ledger.signing import seed_to_pem
+
+            key_file = self.data_dir / "ledger-signing.key"
+            persistent_secret(key_file, lambda: seed_to_pem(secrets.token_bytes(32)))
+            env["LEDGER_SIGNING_KEY_FILE"] = str(key_file)
         env["PYTHONUNBUFFERED"] = "1"
         self.env = env
 

