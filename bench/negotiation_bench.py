@@ -9,11 +9,13 @@ JetStream publish. Reads DATABASE_URL / NATS_URL from the environment.
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
+import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -23,13 +25,17 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
 
+from services.common.context import CommandContext
 from services.common.eventstore import postgres_env
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
+from services.negotiation.application import NegotiationApplication
 from services.negotiation.business_days import federal_calendar
 from services.negotiation.deadlines import CaseAnchors, DeadlineEngine
+from services.negotiation.domain import Negotiation
 from services.negotiation.main import build
-from services.negotiation.tests.grpc_client import Client, open_request
+from services.negotiation.tests.builders import open_fields
+from services.negotiation.tests.grpc_client import Client
 
 CALLERS = 32
 STREAM_EVENTS = 52  # opened + notice + 50 offers before measuring
@@ -96,7 +102,7 @@ def bench_plain_eventsourcing(settings: Settings, report: Any) -> None:
     app: Application[Any] = Application(env=env)
     ids = []
     for _ in range(CALLERS):
-        counter = Counter()
+        counter: Counter = Counter()
         for _ in range(STREAM_EVENTS):
             counter.increment(1)
         app.save(counter)
@@ -145,18 +151,42 @@ async def bench_raw_io(settings: Settings, report: Any) -> None:
 # -- MakeOffer over gRPC --------------------------------------------------------------------
 
 
-async def prepare(client: Client) -> str:
-    response = await client.call("OpenNegotiation", open_request(f"bench-{uuid.uuid4().hex}"))
-    nid = response.negotiation.negotiation_id
-    await client.call(
-        "SendOpenNegotiationNotice",
-        pb.SendOpenNegotiationNoticeRequest(
-            negotiation_id=nid, sent_on="2026-06-02", channel=pb.CHANNEL_PORTAL
-        ),
-    )
-    for i in range(STREAM_EVENTS - 2):
-        await client.call("MakeOffer", offer(nid, i))
-    return nid
+def prepare_streams(settings: Settings, tenant: str) -> list[str]:
+    """32 negotiations of 52 events each, one save per stream (the fast way to seed)."""
+    app = NegotiationApplication(settings)
+    ids = []
+    for _ in range(CALLERS):
+
+        def ctx() -> CommandContext:
+            return CommandContext(
+                tenant_id=tenant,
+                actor="bench",
+                now=datetime.now(UTC),
+                roles=frozenset({"negotiator"}),
+                request_id=uuid.uuid4().hex,
+            )
+
+        fields = open_fields()
+        negotiation = Negotiation.open(ctx(), **fields)
+        negotiation.send_open_negotiation_notice(
+            ctx(), sent_on=date(2026, 6, 2), channel="portal", portal_reference=""
+        )
+        for i in range(STREAM_EVENTS - 2):
+            negotiation.make_offer(
+                ctx(),
+                offer_id=f"seed-{i}",
+                party="payer",
+                amount_cents=40_000 + i,
+                basis={"qpa_cents": 40_000},
+                channel="email",
+                notes="",
+                document_refs=[],
+                made_on=date(2026, 6, 10),
+            )
+        app.save_all(negotiation)
+        ids.append(str(negotiation.id))
+    app.close()
+    return ids
 
 
 def offer(nid: str, i: int) -> pb.MakeOfferRequest:
@@ -172,35 +202,57 @@ def offer(nid: str, i: int) -> pb.MakeOfferRequest:
     )
 
 
+async def drive(address: str, tenant: str, ids: list[str]) -> dict[str, Any]:
+    """The 32 callers (run in their own process, as real clients are)."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        client = Client(channel, tenant)
+        latencies: list[float] = []
+        stop_at = time.perf_counter() + SECONDS
+
+        async def caller(nid: str) -> None:
+            i = 1000
+            while time.perf_counter() < stop_at:
+                i += 1
+                started = time.perf_counter()
+                await client.call("MakeOffer", offer(nid, i))
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(nid) for nid in ids))
+        return {"elapsed": time.perf_counter() - started, "latencies": latencies}
+
+
 async def bench_make_offer(settings: Settings, report: Any) -> None:
+    tenant = f"bench-{uuid.uuid4().hex[:6]}"
+    loop = asyncio.get_running_loop()
+    ids = await loop.run_in_executor(None, prepare_streams, settings, tenant)
     runtime = ServiceRuntime(settings, build)
     await runtime.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{runtime.port}") as channel:
-            client = Client(channel, f"bench-{uuid.uuid4().hex[:6]}")
-            ids = await asyncio.gather(*(prepare(client) for _ in range(CALLERS)))
-            latencies: list[float] = []
-            stop_at = time.perf_counter() + SECONDS
-
-            async def caller(nid: str) -> None:
-                i = 1000
-                while time.perf_counter() < stop_at:
-                    i += 1
-                    started = time.perf_counter()
-                    await client.call("MakeOffer", offer(nid, i))
-                    latencies.append((time.perf_counter() - started) * 1000)
-
-            started = time.perf_counter()
-            await asyncio.gather(*(caller(nid) for nid in ids))
-            elapsed = time.perf_counter() - started
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.negotiation_bench",
+            f"127.0.0.1:{runtime.port}",
+            tenant,
+            *ids,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        output, _ = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"bench client failed with exit code {process.returncode}")
+        result = json.loads(output)
     finally:
         await runtime.stop(grace=1)
+    latencies = result["latencies"]
     report(
         "MakeOffer, 32 callers, 50+-event streams",
-        len(latencies) / elapsed,
+        len(latencies) / result["elapsed"],
         "cmd/s",
         "plain eventsourcing save, 32 threads",
     )
+    if not latencies:
+        raise RuntimeError(f"bench client made no calls: {result}")
     report("MakeOffer p50", statistics.median(latencies), "ms")
     report("MakeOffer p99", pct(latencies, 0.99), "ms", "plain eventsourcing save p99")
 
@@ -213,3 +265,7 @@ async def run(report: Any) -> None:
         None, bench_plain_eventsourcing, settings, report
     )
     await bench_make_offer(settings, report)
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(drive(sys.argv[1], sys.argv[2], sys.argv[3:]))))
