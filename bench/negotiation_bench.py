@@ -113,7 +113,7 @@ def bench_plain_eventsourcing(settings: Settings, report: Any) -> None:
     def caller(aggregate_id: Any) -> None:
         while time.perf_counter() < stop_at:
             started = time.perf_counter()
-            counter = app.repository.get(aggregate_id)
+            counter: Counter = app.repository.get(aggregate_id)
             counter.increment(1)
             app.save(counter)
             latencies.append((time.perf_counter() - started) * 1000)
