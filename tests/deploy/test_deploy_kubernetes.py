@@ -275,6 +275,12 @@ def test_postgresql_has_a_synchronous_standby_and_backups() -> None:
     assert spec["affinity"]["podAntiAffinityType"] == "required"
     assert spec["backup"]["barmanObjectStore"]["destinationPath"].startswith("s3://")
     assert spec["backup"]["retentionPolicy"]
+    # Dead replicas' advisory locks (relay, ledger writer) must be released within a minute.
+    parameters = spec["postgresql"]["parameters"]
+    detect = int(parameters["tcp_keepalives_idle"]) + int(
+        parameters["tcp_keepalives_interval"]
+    ) * int(parameters["tcp_keepalives_count"])
+    assert detect <= 120
     backups = by_kind("ScheduledBackup")
     assert any(b.body["spec"]["cluster"]["name"] == "oonledger-pg" for b in backups.values())
     for backup in backups.values():
