@@ -1,0 +1,151 @@
+"""Property-based tests of the money and date arithmetic (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.settlement.balancing import check_remittance
+from services.settlement.domain import Settlement
+from services.settlement.era_generator import (
+    ClaimSpec,
+    ProviderAdjustmentSpec,
+    RemittanceSpec,
+    build_835,
+)
+from services.settlement.era_reader import read_remittances
+from services.settlement.money import (
+    FractionalCentsError,
+    format_cents,
+    parse_amount_cents,
+    round_half_up_cents,
+)
+from services.settlement.postings import (
+    Account,
+    JournalTransaction,
+    account_balances,
+    verify_transactions,
+)
+from services.settlement.terms import SettlementSource, amount_owed_cents, payment_due_date
+
+from .builders import ctx
+
+cents = st.integers(min_value=-(10**11), max_value=10**11)
+positive = st.integers(min_value=1, max_value=10**9)
+
+
+@given(cents)
+def test_format_then_parse_is_exact(value: int) -> None:
+    assert parse_amount_cents(format_cents(value)) == value
+
+
+@given(cents, st.integers(min_value=1, max_value=9))
+def test_sub_cent_amounts_are_refused(value: int, mills: int) -> None:
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 100)
+    with pytest.raises(FractionalCentsError):
+        parse_amount_cents(f"{sign}{whole}.{frac:02d}{mills}")
+
+
+@given(st.decimals(min_value=-(10**9), max_value=10**9, allow_nan=False, places=3))
+def test_half_up_rounding_is_within_half_a_cent_and_away_from_zero(value: Decimal) -> None:
+    rounded = round_half_up_cents(value)
+    assert abs(Decimal(rounded) - value) <= Decimal("0.5")
+    if abs(value - int(value)) == Decimal("0.5"):
+        assert abs(rounded) > abs(value)
+
+
+@given(positive, st.integers(0, 10**9), st.integers(0, 10**9))
+def test_amount_owed_identity(total: int, cost_sharing: int, paid: int) -> None:
+    owed = amount_owed_cents(total, cost_sharing, paid)
+    assert owed + cost_sharing + paid == total
+
+
+@given(st.dates(min_value=date(2022, 1, 1), max_value=date(2035, 12, 31)))
+def test_due_date_is_thirty_calendar_days(decided: date) -> None:
+    assert payment_due_date(decided) - decided == timedelta(days=30)
+
+
+claim_amounts = st.tuples(
+    st.integers(1, 10**8),  # charge
+    st.floats(0, 1),  # paid share of the charge
+    st.floats(0, 1),  # patient share of the rest
+)
+
+
+@given(
+    st.lists(claim_amounts, min_size=1, max_size=8),
+    st.lists(st.tuples(st.sampled_from(["WO", "L6", "FB", "CS"]), cents), max_size=6),
+)
+def test_generated_files_balance_and_read_back_exactly(
+    claims: list[tuple[int, float, float]], plb: list[tuple[str, int]]
+) -> None:
+    specs = []
+    for n, (charge, paid_share, patient_share) in enumerate(claims):
+        paid = int(charge * paid_share)
+        patient = int((charge - paid) * patient_share)
+        specs.append(ClaimSpec(f"P{n}", charge, paid, date(2026, 9, 1), patient))
+    spec = RemittanceSpec(
+        "TRN-H",
+        date(2026, 11, 2),
+        tuple(specs),
+        tuple(ProviderAdjustmentSpec(r, a, "REF") for r, a in plb),
+    )
+    (remittance,) = read_remittances(build_835(spec))
+    issues = check_remittance(remittance)
+    if spec.total_paid_cents >= 0:
+        assert issues == []
+    else:
+        assert [i.rule for i in issues] == ["negative-payment"]
+    assert [c.paid_cents for c in remittance.claims] == [c.paid_cents for c in specs]
+    assert [c.charge_cents for c in remittance.claims] == [c.charge_cents for c in specs]
+
+
+@given(
+    positive,
+    st.integers(0, 10**6),
+    st.integers(0, 10**8),
+    st.lists(st.tuples(st.sampled_from(["pay", "recoup", "interest", "reverse"]), positive)),
+)
+def test_every_settlement_book_balances(
+    total: int, cost_sharing: int, already_paid: int, moves: list[tuple[str, int]]
+) -> None:
+    cost_sharing = min(cost_sharing, total)
+    s = Settlement.open(
+        ctx(), claim_id="c", source=SettlementSource.AGREEMENT, source_ref="n", payer_key="p",
+        agreed_total_cents=total, patient_cost_sharing_cents=cost_sharing,
+        already_paid_cents=already_paid, decided_on=date(2026, 10, 1), nsa_protected=True,
+    )  # fmt: skip
+    for n, (kind, amount) in enumerate(moves):
+        on = date(2026, 10, 2)
+        if kind == "pay":
+            s.post_payment(
+                ctx(), payment_id=f"p{n}", amount_cents=amount, method="eft", reference="",
+                paid_on=on,
+            )  # fmt: skip
+        elif kind == "recoup":
+            s.post_recoupment(ctx(), recoupment_id=f"r{n}", amount_cents=amount, reference="",
+                              posted_on=on)  # fmt: skip
+        elif kind == "interest":
+            s.post_interest(ctx(), interest_id=f"i{n}", amount_cents=amount, reference="",
+                            posted_on=on)  # fmt: skip
+        else:
+            open_payments = [p for p in s.payments.values() if not p.reversed]
+            if open_payments:
+                s.reverse_payment(ctx(), payment_id=open_payments[0].payment_id, reason="r",
+                                  reversed_on=on)  # fmt: skip
+        s.assess_variance(ctx())
+    journal = [
+        JournalTransaction.from_dict(entry)
+        for event in s.collect_events()
+        for entry in getattr(event, "journal", [])
+    ]
+    assert verify_transactions(journal) == []
+    balances = account_balances(journal)
+    assert sum(balances.values()) == 0
+    # The book agrees with the aggregate: the payer still owes exactly the outstanding amount.
+    assert balances.get(Account.PAYER_RECEIVABLE, 0) == s.outstanding_cents
