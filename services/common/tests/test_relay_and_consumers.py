@@ -12,12 +12,16 @@ import pytest
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import Delivery, ProjectionProcessor, Subscription
 from services.common.context import CommandContext
+from services.common.jetstream import ensure_stream, stream_config
 from services.common.runtime import Infrastructure, ServiceParts
 from services.common.testing import eventually
 from services.common.tests.sample import Tally, TallyApp
 from services.common.wire import decode_payload
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# A private upstream stream, so no real service of the test session consumes these envelopes.
+UPSTREAM = "fakeupstream"
 
 
 def ctx(tenant: str) -> CommandContext:
@@ -117,19 +121,20 @@ async def test_projection_consumer_applies_redelivered_event_once_and_dead_lette
             bindings=[],
             migrations=[migrate],
             subscriptions=[
-                Subscription(upstream="claims", name="seen", processor=processor,
+                Subscription(upstream=UPSTREAM, name="seen", processor=processor,
                              max_deliver=2, backoff=(0.1, 0.1))
             ],
         )
 
-    runtime = await service_runner.start("consumertest", build)
     nc = await nats.connect(infra_urls.nats_url)
     js = nc.jetstream()
-    prefix = settings.subject_prefix_for("claims")
+    await ensure_stream(js, stream_config(settings, UPSTREAM))
+    runtime = await service_runner.start("consumertest", build)
+    prefix = settings.subject_prefix_for(UPSTREAM)
 
     def envelope(n: int, poison: bool = False) -> bytes:
         return EventEnvelope(
-            event_id=f"claims:{n}", service="claims", notification_id=n, tenant_id="t",
+            event_id=f"{UPSTREAM}:{n}", service=UPSTREAM, notification_id=n, tenant_id="t",
             event_type="ClaimRegistered", aggregate_type="Claim",
             payload=b'{"poison":true}' if poison else b"{}",
         ).SerializeToString()
@@ -146,7 +151,7 @@ async def test_projection_consumer_applies_redelivered_event_once_and_dead_lette
     await eventually(lambda: consumer.dead_lettered == 1 and consumer.processed == 2)
     assert consumer.duplicates == 1
     rows = await runtime.infra.pool.fetch(f'SELECT event_id FROM "{settings.schema}".seen')
-    assert sorted(r["event_id"] for r in rows) == [f"claims:{base}", f"claims:{base + 2}"]
+    assert sorted(r["event_id"] for r in rows) == [f"{UPSTREAM}:{base}", f"{UPSTREAM}:{base + 2}"]
 
     dead = await js.get_last_msg(settings.dead_letter_stream,
                                  f"{settings.subject_prefix_for('deadletter')}.{consumer.durable}")
