@@ -1,0 +1,249 @@
+"""Use cases of the AuditService: replay, as-of state, verification, proofs and export.
+
+Every read is scoped to the caller's tenant in SQL (chains are keyed by tenant as well), and
+every use case needs the `auditor` or `admin` role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.common.context import CommandContext
+from services.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from services.ledger.anchoring import AnchoredVerdict, verify_anchored
+from services.ledger.bundle import Bundle
+from services.ledger.checkpoint import ChainHead, SignedChainHead, SignedCheckpoint
+from services.ledger.checkpointer import Checkpointer
+from services.ledger.claim_state import ClaimState, fold_claim
+from services.ledger.entry import AuditEntry, claim_chain, format_instant
+from services.ledger.reader import LogReader
+from services.ledger.signing import Signer
+
+AUDIT_ROLES = ("auditor", "admin")
+MAX_ID_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class ClaimVerification:
+    verdict: AnchoredVerdict
+    log_problems: list[str]
+    checkpoint: SignedCheckpoint | None
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict.ok and not self.log_problems
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    entry: AuditEntry
+    hashes: list[bytes]
+    checkpoint: SignedCheckpoint
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    hashes: list[bytes]
+    first_size: int
+    first: SignedCheckpoint | None
+    second: SignedCheckpoint
+
+
+class AuditApplication:
+    def __init__(
+        self,
+        reader: LogReader,
+        checkpointer: Checkpointer,
+        signer: Signer,
+        origin: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.reader = reader
+        self.checkpointer = checkpointer
+        self.signer = signer
+        self.origin = origin
+        self.clock = clock
+
+    # -- reads of one claim ------------------------------------------------------------------
+
+    async def replay(
+        self, ctx: CommandContext, claim_id: str, up_to: datetime | None = None
+    ) -> list[AuditEntry]:
+        _require_auditor(ctx)
+        _require_id(claim_id, "claim_id")
+        entries = await self.reader.chain_entries(ctx.tenant_id, self._chain(ctx, claim_id), up_to)
+        if not entries:
+            await self._explain_empty(ctx, claim_id, up_to, "up_to")
+        return entries
+
+    async def state_as_of(
+        self, ctx: CommandContext, claim_id: str, as_of: datetime | None = None
+    ) -> ClaimState:
+        moment = as_of or ctx.now
+        entries = await self.replay(ctx, claim_id, moment)
+        return fold_claim(claim_id, entries, moment)
+
+    async def verify(self, ctx: CommandContext, claim_id: str) -> ClaimVerification:
+        _require_auditor(ctx)
+        _require_id(claim_id, "claim_id")
+        chain = self._chain(ctx, claim_id)
+        entries = await self.reader.chain_entries(ctx.tenant_id, chain)
+        if not entries:
+            raise NotFound(f"claim {claim_id} has no audit entries")
+        checkpoint = await self.reader.latest_checkpoint()
+        proofs: dict[int, list[bytes]] = {}
+        problems: list[str] = []
+        if checkpoint is not None:
+            if error := checkpoint.check(self.signer.public_key):
+                problems.append(f"latest checkpoint: {error}")
+            size = checkpoint.checkpoint.tree_size
+            anchored = [e.log_index for e in entries if 0 <= e.log_index < size]
+            proofs = await self.reader.inclusion_proofs(anchored, size)
+            missing = await self.reader.missing_log_indexes(size)
+            if missing:
+                shown = ", ".join(str(i) for i in missing)
+                problems.append(
+                    f"the log has no entry at index {shown} although the signed checkpoint "
+                    f"of size {size} covers it: entries were deleted"
+                )
+        verdict = verify_anchored(
+            chain, entries, checkpoint.checkpoint if checkpoint else None, proofs
+        )
+        return ClaimVerification(verdict, problems, checkpoint)
+
+    async def export(self, ctx: CommandContext, claim_id: str) -> Bundle:
+        _require_auditor(ctx)
+        _require_id(claim_id, "claim_id")
+        chain = self._chain(ctx, claim_id)
+        entries = await self.reader.chain_entries(ctx.tenant_id, chain)
+        if not entries:
+            raise NotFound(f"claim {claim_id} has no audit entries")
+        signed = await self.checkpointer.checkpoint(at_least=entries[-1].log_index + 1)
+        if signed is None:
+            raise FailedPrecondition("the log has no checkpoint yet")
+        size = signed.checkpoint.tree_size
+        # Re-read so the bundle is exactly the chain as the checkpoint covers it.
+        covered = [
+            e for e in await self.reader.chain_entries(ctx.tenant_id, chain) if e.log_index < size
+        ]
+        last = covered[-1]
+        head = ChainHead(self.origin, ctx.tenant_id, chain, last.chain_seq, last.entry_hash, size)
+        proofs = await self.reader.inclusion_proofs([e.log_index for e in covered], size)
+        return Bundle(
+            tenant_id=ctx.tenant_id,
+            claim_id=claim_id,
+            chain=chain,
+            checkpoint=signed,
+            chain_head=SignedChainHead.sign(head, self.signer),
+            entries=covered,
+            proofs=proofs,
+        )
+
+    # -- the log as a whole ------------------------------------------------------------------
+
+    async def checkpoint(self, ctx: CommandContext, tree_size: int = 0) -> SignedCheckpoint:
+        _require_auditor(ctx)
+        if tree_size < 0:
+            raise InvalidArgument("must not be negative", field="tree_size")
+        found = (
+            await self.reader.checkpoint_of_size(tree_size)
+            if tree_size
+            else await self.checkpointer.checkpoint()
+        )
+        if found is None:
+            raise NotFound(
+                f"no checkpoint of size {tree_size}" if tree_size else "the log is empty"
+            )
+        return found
+
+    async def inclusion(
+        self, ctx: CommandContext, event_id: str, tree_size: int = 0
+    ) -> InclusionProof:
+        _require_auditor(ctx)
+        _require_id(event_id, "event_id")
+        if tree_size < 0:
+            raise InvalidArgument("must not be negative", field="tree_size")
+        entry = await self.reader.entry_of_event(ctx.tenant_id, event_id)
+        if entry is None:
+            raise NotFound(f"event {event_id} is not in the audit log")
+        if tree_size:
+            signed = await self.reader.checkpoint_of_size(tree_size)
+            if signed is None:
+                raise NotFound(f"no checkpoint of size {tree_size}")
+            if entry.log_index >= tree_size:
+                raise FailedPrecondition(
+                    f"event {event_id} was appended at index {entry.log_index}, after the "
+                    f"checkpoint of size {tree_size}"
+                )
+        else:
+            latest = await self.checkpointer.checkpoint(at_least=entry.log_index + 1)
+            if latest is None:
+                raise FailedPrecondition("the log has no checkpoint yet")
+            signed = latest
+        size = signed.checkpoint.tree_size
+        proofs = await self.reader.inclusion_proofs([entry.log_index], size)
+        return InclusionProof(entry, proofs[entry.log_index], signed)
+
+    async def consistency(
+        self, ctx: CommandContext, first_size: int, second_size: int = 0
+    ) -> ConsistencyProof:
+        _require_auditor(ctx)
+        if first_size <= 0:
+            raise InvalidArgument("must be a positive tree size", field="first_tree_size")
+        if second_size < 0:
+            raise InvalidArgument("must not be negative", field="second_tree_size")
+        if second_size:
+            second = await self.reader.checkpoint_of_size(second_size)
+            if second is None:
+                raise NotFound(f"no checkpoint of size {second_size}")
+        else:
+            latest = await self.checkpointer.checkpoint()
+            if latest is None:
+                raise NotFound("the log is empty")
+            second = latest
+        size = second.checkpoint.tree_size
+        if first_size > size:
+            raise InvalidArgument(
+                f"must not exceed the second tree size {size}", field="first_tree_size"
+            )
+        hashes = await self.reader.consistency_proof(first_size, size)
+        first = await self.reader.checkpoint_of_size(first_size)
+        return ConsistencyProof(hashes, first_size, first, second)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _chain(ctx: CommandContext, claim_id: str) -> str:
+        return claim_chain(ctx.tenant_id, claim_id)
+
+    async def _explain_empty(
+        self, ctx: CommandContext, claim_id: str, moment: datetime | None, field: str
+    ) -> None:
+        if moment is not None:
+            everything = await self.reader.chain_entries(ctx.tenant_id, self._chain(ctx, claim_id))
+            if everything:
+                first = everything[0].facts.occurred_at
+                raise FailedPrecondition(
+                    f"claim {claim_id} did not exist yet at {format_instant(moment)}: its first "
+                    f"event occurred at {format_instant(first)} ({field})"
+                )
+        raise NotFound(f"claim {claim_id} has no audit entries")
+
+
+def _require_auditor(ctx: CommandContext) -> None:
+    if not ctx.has_role(*AUDIT_ROLES):
+        raise PermissionDenied("the audit trail needs the auditor or admin role")
+
+
+def _require_id(value: str, field: str) -> None:
+    if not value.strip():
+        raise InvalidArgument("is required", field=field)
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidArgument(f"must be at most {MAX_ID_LENGTH} characters", field=field)

@@ -1,0 +1,144 @@
+"""JetStream → audit log: every event of every service, appended in batches, exactly once.
+
+The ledger does not use the shared per-message consumer: it must append in large batches
+(one transaction per batch, ≥10k events/s), keep each stream's order (a failed batch is
+retried in place, never nak'ed behind later messages) and never drop an event after N
+attempts. Only messages that are not envelopes at all are refused: recorded in
+`rejected_messages`, copied to the dead-letter stream and terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from services.ledger.appender import Appender
+from services.ledger.entry import EventFacts
+from services.ledger.mapping import MalformedEnvelope, facts_from_wire
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass
+class IngestStats:
+    appended: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    batches: int = 0
+    failures: int = 0
+    by_stream: dict[str, int] = field(default_factory=dict)
+
+
+class StreamIngest:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        appender: Appender,
+        pool: asyncpg.Pool,
+        schema: str,
+        *,
+        durable: str,
+        batch_size: int,
+        dead_letter_subject: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.js = js
+        self.appender = appender
+        self.pool = pool
+        self.schema = schema
+        self.durable = durable
+        self.batch_size = batch_size
+        self.dead_letter_subject = dead_letter_subject
+        self.clock = clock
+        self.stats = IngestStats()
+
+    async def subscribe(self, stream: str) -> Any:
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=-1,  # an audit trail never gives up on an event
+            ack_wait=60,
+            max_ack_pending=max(4 * self.batch_size, 1000),
+        )
+        return await self.js.pull_subscribe("", durable=self.durable, stream=stream, config=config)
+
+    async def run(self, stream: str) -> None:
+        psub = await self.subscribe(stream)
+        while True:
+            try:
+                messages = await psub.fetch(self.batch_size, timeout=1)
+            except TimeoutError:
+                continue
+            await self.handle(stream, messages)
+
+    async def handle(self, stream: str, messages: Sequence[Msg]) -> None:
+        batch: list[EventFacts] = []
+        for msg in messages:
+            try:
+                batch.append(facts_from_wire(msg.data))
+            except MalformedEnvelope as exc:
+                await self._reject(stream, msg, str(exc))
+        if batch:
+            await self._append_until_stored(stream, batch)
+        for msg in messages:
+            if not msg.is_acked:
+                await msg.ack()
+
+    async def _append_until_stored(self, stream: str, batch: list[EventFacts]) -> None:
+        attempt = 0
+        while True:
+            try:
+                result = await self.appender.append(batch)
+                break
+            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+                self.stats.failures += 1
+                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+                log.warning(
+                    "ledger: append of %d events from %s failed (%r); retry in %.1fs",
+                    len(batch),
+                    stream,
+                    exc,
+                    delay,
+                )
+                attempt += 1
+                await asyncio.sleep(delay)  # back off while PostgreSQL is unavailable
+        self.stats.batches += 1
+        self.stats.appended += len(result.appended)
+        self.stats.duplicates += result.duplicates
+        self.stats.by_stream[stream] = self.stats.by_stream.get(stream, 0) + len(result.appended)
+
+    async def _reject(self, stream: str, msg: Msg, reason: str) -> None:
+        seq = msg.metadata.sequence.stream
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO rejected_messages VALUES ($1, $2, $3, $4, $5, $6) "
+                "ON CONFLICT DO NOTHING",
+                stream,
+                seq,
+                msg.subject,
+                reason,
+                msg.data,
+                self.clock(),
+            )
+        headers = {
+            "Oon-Dead-Reason": reason[:1000],
+            "Oon-Original-Subject": msg.subject,
+            "Oon-Consumer": self.durable,
+            "Nats-Msg-Id": f"dl:{self.durable}:{stream}:{seq}",
+        }
+        await self.js.publish(self.dead_letter_subject, msg.data, headers=headers)
+        await msg.term()
+        self.stats.rejected += 1
+        log.error("ledger: rejected message %s#%d from %s: %s", stream, seq, msg.subject, reason)

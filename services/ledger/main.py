@@ -1,0 +1,81 @@
+"""Composition root of the ledger: schema + writer pool → ingest, checkpointer, AuditService."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from oonledger.ledger.v1 import ledger_pb2_grpc
+
+from services.common.grpc_server import ServicerBinding
+from services.common.runtime import Infrastructure, ServiceParts, run_service
+from services.ledger.appender import Appender
+from services.ledger.application import AuditApplication
+from services.ledger.checkpointer import Checkpointer
+from services.ledger.config import LedgerConfig
+from services.ledger.grpc_api import AuditServicer
+from services.ledger.ingest import StreamIngest
+from services.ledger.reader import LogReader
+from services.ledger.schema import migrate, writer_pool
+
+SERVICE_NAME = "oonledger.ledger.v1.AuditService"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) -> ServiceParts:
+    settings = infra.settings
+    config = LedgerConfig.from_settings(settings)
+    schema = settings.schema
+    # The runtime's pool (schema owner) runs the DDL; everything else uses the writer role,
+    # which may only INSERT and SELECT.
+    await migrate(infra.pool, schema)
+    pool = await writer_pool(settings.database_url, schema, config.pool_size)
+    reader = LogReader(pool)
+    checkpointer = Checkpointer(reader, config.signer, config.origin, clock)
+    app = AuditApplication(reader, checkpointer, config.signer, config.origin, clock)
+    appender = Appender(pool, schema)
+    ingest = StreamIngest(
+        infra.js,
+        appender,
+        pool,
+        schema,
+        durable=config.durable,
+        batch_size=config.batch_size,
+        dead_letter_subject=f"{settings.subject_prefix_for('deadletter')}.{config.durable}",
+        clock=clock,
+    )
+
+    async def run_ingest() -> None:
+        """Take the writer lease, then pull every stream; restarted as a whole on failure."""
+        await appender.start()
+        try:
+            async with asyncio.TaskGroup() as group:
+                for stream in config.streams:
+                    group.create_task(ingest.run(stream), name=f"ledger-ingest:{stream}")
+        finally:
+            await appender.close()
+
+    background: list[Callable[[], Awaitable[None]]] = [
+        run_ingest,
+        functools.partial(checkpointer.run, config.checkpoint_seconds),
+    ]
+    return ServiceParts(
+        bindings=[
+            ServicerBinding(
+                ledger_pb2_grpc.add_AuditServiceServicer_to_server,
+                AuditServicer(app),
+                SERVICE_NAME,
+            )
+        ],
+        background=background,
+        on_stop=[pool.close],
+    )
+
+
+if __name__ == "__main__":
+    run_service("ledger", build)

@@ -1,0 +1,249 @@
+"""Proto ↔ domain conversion for the ledger (the only module that knows both sides)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from google.protobuf.timestamp_pb2 import Timestamp
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
+from oonledger.ledger.v1 import ledger_pb2
+
+from services.ledger.anchoring import AnchoredVerdict, leaf_of
+from services.ledger.chain_check import BreakKind
+from services.ledger.checkpoint import Checkpoint, Signature, SignedCheckpoint
+from services.ledger.claim_state import ClaimState, Happening
+from services.ledger.entry import AuditEntry, EventFacts
+
+REQUIRED_ENVELOPE_FIELDS = ("event_id", "service", "tenant_id", "aggregate_id", "event_type")
+
+BREAK_KINDS = {
+    BreakKind.CONTENT_ALTERED: ledger_pb2.BREAK_KIND_CONTENT_ALTERED,
+    BreakKind.LINK_BROKEN: ledger_pb2.BREAK_KIND_LINK_BROKEN,
+    BreakKind.MISSING_ENTRY: ledger_pb2.BREAK_KIND_MISSING_ENTRY,
+    BreakKind.OUT_OF_ORDER: ledger_pb2.BREAK_KIND_OUT_OF_ORDER,
+    BreakKind.WRONG_CHAIN: ledger_pb2.BREAK_KIND_WRONG_CHAIN,
+    BreakKind.NOT_IN_LOG: ledger_pb2.BREAK_KIND_NOT_IN_LOG,
+}
+
+
+class MalformedEnvelope(ValueError):
+    """A message on an event stream that is not a usable EventEnvelope."""
+
+
+def facts_from_wire(data: bytes) -> EventFacts:
+    try:
+        env = EventEnvelope.FromString(data)
+    except Exception as exc:  # protobuf raises DecodeError (and others on garbage)
+        raise MalformedEnvelope(f"not an EventEnvelope: {exc}") from exc
+    missing = [name for name in REQUIRED_ENVELOPE_FIELDS if not getattr(env, name)]
+    if missing:
+        raise MalformedEnvelope(f"envelope lacks {', '.join(missing)}")
+    if not env.HasField("occurred_at"):
+        raise MalformedEnvelope("envelope lacks occurred_at")
+    occurred = env.occurred_at.ToDatetime(tzinfo=UTC)
+    recorded = env.recorded_at.ToDatetime(tzinfo=UTC) if env.HasField("recorded_at") else occurred
+    return EventFacts(
+        event_id=env.event_id,
+        service=env.service,
+        notification_id=env.notification_id,
+        tenant_id=env.tenant_id,
+        claim_id=env.claim_id,
+        aggregate_type=env.aggregate_type,
+        aggregate_id=env.aggregate_id,
+        aggregate_version=env.aggregate_version,
+        event_type=env.event_type,
+        schema_version=env.schema_version,
+        occurred_at=occurred,
+        recorded_at=recorded,
+        actor=env.actor,
+        request_id=env.request_id,
+        correlation_id=env.correlation_id,
+        causation_id=env.causation_id,
+        traceparent=env.traceparent,
+        tracestate=env.tracestate,
+        payload=env.payload,
+        payload_content_type=env.payload_content_type,
+    )
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(moment)
+    return ts
+
+
+def instant(ts: Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def entry_message(entry: AuditEntry) -> ledger_pb2.AuditEntry:
+    f = entry.facts
+    return ledger_pb2.AuditEntry(
+        log_index=entry.log_index,
+        chain=entry.chain,
+        chain_seq=entry.chain_seq,
+        prev_hash=entry.prev_hash,
+        entry_hash=entry.entry_hash,
+        leaf_hash=leaf_of(entry),
+        event_id=f.event_id,
+        service=f.service,
+        notification_id=f.notification_id,
+        tenant_id=f.tenant_id,
+        claim_id=f.claim_id,
+        aggregate_type=f.aggregate_type,
+        aggregate_id=f.aggregate_id,
+        aggregate_version=f.aggregate_version,
+        event_type=f.event_type,
+        schema_version=f.schema_version,
+        occurred_at=timestamp(f.occurred_at),
+        recorded_at=timestamp(f.recorded_at),
+        actor=f.actor,
+        request_id=f.request_id,
+        correlation_id=f.correlation_id,
+        causation_id=f.causation_id,
+        traceparent=f.traceparent,
+        tracestate=f.tracestate,
+        payload=f.payload,
+        payload_content_type=f.payload_content_type,
+    )
+
+
+def entry_from_message(m: ledger_pb2.AuditEntry) -> AuditEntry:
+    facts = EventFacts(
+        event_id=m.event_id,
+        service=m.service,
+        notification_id=m.notification_id,
+        tenant_id=m.tenant_id,
+        claim_id=m.claim_id,
+        aggregate_type=m.aggregate_type,
+        aggregate_id=m.aggregate_id,
+        aggregate_version=m.aggregate_version,
+        event_type=m.event_type,
+        schema_version=m.schema_version,
+        occurred_at=instant(m.occurred_at),
+        recorded_at=instant(m.recorded_at),
+        actor=m.actor,
+        request_id=m.request_id,
+        correlation_id=m.correlation_id,
+        causation_id=m.causation_id,
+        traceparent=m.traceparent,
+        tracestate=m.tracestate,
+        payload=m.payload,
+        payload_content_type=m.payload_content_type,
+    )
+    return AuditEntry(facts, m.log_index, m.chain, m.chain_seq, m.prev_hash, m.entry_hash)
+
+
+def checkpoint_message(signed: SignedCheckpoint) -> ledger_pb2.SignedCheckpoint:
+    c, sig = signed.checkpoint, signed.signature
+    return ledger_pb2.SignedCheckpoint(
+        origin=c.origin,
+        tree_size=c.tree_size,
+        root_hash=c.root_hash,
+        issued_at=timestamp(c.issued_at),
+        key_id=sig.key_id,
+        public_key=sig.public_key,
+        signature=sig.value,
+        body=c.body().decode("utf-8"),
+    )
+
+
+def checkpoint_from_message(m: ledger_pb2.SignedCheckpoint) -> SignedCheckpoint:
+    return SignedCheckpoint(
+        Checkpoint(m.origin, m.tree_size, m.root_hash, instant(m.issued_at)),
+        Signature(m.key_id, m.public_key, m.signature),
+    )
+
+
+def public_key_pem(public_key: bytes) -> str:
+    return (
+        Ed25519PublicKey.from_public_bytes(public_key)
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+
+
+def verdict_message(
+    verdict: AnchoredVerdict, log_problems: list[str], checkpoint: SignedCheckpoint | None
+) -> ledger_pb2.VerifyClaimResponse:
+    chain = verdict.chain
+    return ledger_pb2.VerifyClaimResponse(
+        ok=chain.ok and not log_problems,
+        entries_checked=chain.entries_checked,
+        entries_anchored=verdict.anchored,
+        entries_pending=verdict.pending,
+        head_hash=chain.head_hash,
+        head_seq=chain.head_seq,
+        breaks=[
+            ledger_pb2.ChainBreak(
+                kind=BREAK_KINDS[b.kind],
+                chain_seq=b.chain_seq,
+                event_id=b.event_id,
+                log_index=b.log_index,
+                detail=b.detail,
+            )
+            for b in chain.breaks
+        ],
+        log_problems=log_problems,
+        checkpoint=checkpoint_message(checkpoint) if checkpoint else None,
+    )
+
+
+def _source(h: Happening) -> dict[str, object]:
+    return {"at": timestamp(h.at), "event_type": h.event_type, "event_id": h.event_id}
+
+
+def state_message(state: ClaimState) -> ledger_pb2.ClaimState:
+    return ledger_pb2.ClaimState(
+        claim_id=state.claim_id,
+        as_of=timestamp(state.as_of),
+        events_applied=state.events_applied,
+        status=state.status,
+        billed_amount_cents=state.billed_amount_cents,
+        qpa_cents=state.qpa_cents,
+        initial_payment_cents=state.initial_payment_cents,
+        offers=[
+            ledger_pb2.Offer(
+                party=o.party,
+                amount_cents=o.amount_cents,
+                actor=o.source.actor,
+                **_source(o.source),
+            )  # type: ignore[arg-type]
+            for o in state.offers
+        ],
+        agreed=state.agreed,
+        agreed_amount_cents=state.agreed_amount_cents,
+        agreed_via=state.agreed_via,
+        payments=[
+            ledger_pb2.Payment(reference=p.label, amount_cents=p.amount_cents, **_source(p.source))  # type: ignore[arg-type]
+            for p in state.payments
+        ],
+        paid_total_cents=state.paid_total_cents,
+        fees=[
+            ledger_pb2.Fee(kind=f.label, amount_cents=f.amount_cents, **_source(f.source))  # type: ignore[arg-type]
+            for f in state.fees
+        ],
+        fees_total_cents=state.fees_total_cents,
+        deadlines=[
+            ledger_pb2.Deadline(
+                name=d.name,
+                due_date=d.due_date,
+                event_type=d.source.event_type,
+                event_id=d.source.event_id,
+            )
+            for d in state.deadlines.values()
+        ],
+        unfolded_events=[
+            ledger_pb2.UnfoldedEvent(
+                event_type=e.facts.event_type,
+                event_id=e.facts.event_id,
+                service=e.facts.service,
+                occurred_at=timestamp(e.facts.occurred_at),
+            )
+            for e in state.unfolded
+        ],
+        first_event_at=timestamp(state.first_event_at) if state.first_event_at else None,
+        last_event_at=timestamp(state.last_event_at) if state.last_event_at else None,
+    )

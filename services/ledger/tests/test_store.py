@@ -1,0 +1,136 @@
+"""The append-only asyncpg store against real PostgreSQL: placement, dedupe, proofs, refusals."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from services.ledger.anchoring import leaf_of
+from services.ledger.appender import Appender
+from services.ledger.chain_check import BreakKind, verify_chain
+from services.ledger.memory_log import MemoryLog
+from services.ledger.merkle import verify_consistency, verify_inclusion
+from services.ledger.tests.conftest import LedgerStore
+from services.ledger.tests.factories import claim_history, facts
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def mixed_events(tenant: str = "tenant-a") -> list:
+    one = claim_history(tenant, "claim-1", 6)
+    two = claim_history(tenant, "claim-2", 3, start=100)
+    fee = facts(
+        tenant,
+        "",
+        "FeeScheduleVersionPublished",
+        aggregate_type="FeeSchedule",
+        aggregate_id="fs-1",
+        service="fees",
+        notification_id=900,
+    )
+    return [one[0], two[0], one[1], fee, one[2], two[1], *one[3:], two[2]]
+
+
+async def test_batches_are_placed_like_the_reference_log(store: LedgerStore) -> None:
+    events = mixed_events()
+    reference = MemoryLog()
+    reference.append(events)
+    first = await store.appender.append(events[:5])
+    second = await store.appender.append(events[5:])
+    assert len(first.appended) + len(second.appended) == len(events)
+    stored = await store.reader.chain_entries("tenant-a", events[0].chain)
+    assert stored == reference.chain(events[0].chain)
+    assert await store.reader.tree_size() == len(events)
+    assert await store.reader.root(len(events)) == reference.tree.root()
+
+
+async def test_redelivered_events_are_not_appended_twice(store: LedgerStore) -> None:
+    events = mixed_events()
+    await store.appender.append(events[:4])
+    again = await store.appender.append([*events[:4], events[3], *events[4:6]])
+    assert again.duplicates == 5 and len(again.appended) == 2
+    async with store.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM audit_entries") == 6
+        assert await conn.fetchval("SELECT count(DISTINCT event_id) FROM audit_entries") == 6
+
+
+async def test_a_restarted_appender_continues_every_chain(store: LedgerStore) -> None:
+    events = mixed_events()
+    reference = MemoryLog()
+    reference.append(events)
+    await store.appender.append(events[:7])
+    await store.appender.close()
+    successor = Appender(store.pool, store.schema)
+    await successor.start()
+    try:
+        await successor.append(events[7:])
+    finally:
+        await successor.close()
+        store.appender = Appender(store.pool, store.schema)
+        await store.appender.start()
+    for chain in {e.chain for e in events}:
+        entries = await store.reader.chain_entries("tenant-a", chain)
+        assert verify_chain(chain, entries).ok
+        assert entries == reference.chain(chain)
+    assert await store.reader.root(len(events)) == reference.tree.root()
+
+
+async def test_proofs_from_the_store_verify(store: LedgerStore) -> None:
+    events = [f for i in range(5) for f in claim_history("tenant-a", f"c{i}", 4, start=10 * i)]
+    await store.appender.append(events[:9])
+    old_size, old_root = 9, await store.reader.root(9)
+    await store.appender.append(events[9:])
+    size, root = len(events), await store.reader.root(len(events))
+    entries = await store.reader.chain_entries("tenant-a", events[0].chain)
+    proofs = await store.reader.inclusion_proofs([e.log_index for e in entries], size)
+    for entry in entries:
+        assert verify_inclusion(
+            entry.log_index, size, leaf_of(entry), proofs[entry.log_index], root
+        )
+    proof = await store.reader.consistency_proof(old_size, size)
+    assert verify_consistency(old_size, size, old_root, root, proof)
+
+
+async def test_the_writer_role_can_only_insert_and_select(store: LedgerStore) -> None:
+    await store.appender.append(mixed_events()[:2])
+    async with store.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT current_user") == f"{store.schema}_writer"
+        for statement in (
+            "UPDATE audit_entries SET actor = 'mallory'",
+            "DELETE FROM audit_entries",
+            "TRUNCATE merkle_nodes",
+            "UPDATE checkpoints SET tree_size = 0",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+
+
+async def test_triggers_refuse_update_and_delete_even_for_the_owner(store: LedgerStore) -> None:
+    await store.appender.append(mixed_events()[:2])
+    async with store.admin.acquire() as conn:
+        for statement in (
+            f"UPDATE \"{store.schema}\".audit_entries SET actor = 'mallory'",
+            f'DELETE FROM "{store.schema}".merkle_nodes',
+            f'TRUNCATE "{store.schema}".audit_entries',
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+                await conn.execute(statement)
+
+
+async def test_a_row_changed_behind_the_back_is_named(store: LedgerStore) -> None:
+    events = mixed_events()
+    await store.appender.append(events)
+    victim = events[2]  # claim-1, entry #2
+    async with store.admin.acquire() as conn, conn.transaction():
+        # Only a superuser bypassing the triggers can do this: that is the threat modelled.
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute(
+            f'UPDATE "{store.schema}".audit_entries SET payload = $1 WHERE event_id = $2',
+            b'{"amount_cents":1}',
+            victim.event_id,
+        )
+    entries = await store.reader.chain_entries("tenant-a", victim.chain)
+    verdict = verify_chain(victim.chain, entries)
+    assert [(b.kind, b.chain_seq, b.event_id) for b in verdict.breaks] == [
+        (BreakKind.CONTENT_ALTERED, 2, victim.event_id)
+    ]
