@@ -84,9 +84,9 @@ class _Schemas:
         return _ref(name)
 
     def single(self, field: FieldDescriptor) -> dict[str, Any]:
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
+        if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None:
             return self.message(field.message_type)
-        if field.type == FieldDescriptor.TYPE_ENUM:
+        if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
             return self.enum(field.enum_type)
         return dict(_SCALARS[field.type])
 

@@ -32,6 +32,15 @@ def raw_call(channel: grpc.aio.Channel, method: Method):  # type: ignore[no-unty
     return channel.unary_unary(method.path)
 
 
+def method_at(gateway: RunningGateway, path: str) -> Method:
+    method = gateway.process.gateway.catalog.get(path)
+    assert method is not None, path
+    return method
+
+
+GET_CLAIM = "/oonledger.claims.v1.ClaimsService/GetClaim"
+
+
 def auth(token: str, *extra: tuple[str, str]) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"), *extra)
 
@@ -76,7 +85,7 @@ async def test_every_method_refuses_roles_outside_its_line(gateway: RunningGatew
 
 
 async def test_missing_malformed_unknown_and_wrong_secret_keys(gateway: RunningGateway, channel):
-    get_claim = gateway.process.gateway.catalog.get("/oonledger.claims.v1.ClaimsService/GetClaim")
+    get_claim = method_at(gateway, GET_CLAIM)
     call = raw_call(channel, get_claim)
     token, _, _ = await gateway.key()
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
@@ -94,7 +103,7 @@ async def test_missing_malformed_unknown_and_wrong_secret_keys(gateway: RunningG
 
 
 async def test_revoked_key_stops_working_at_once(gateway: RunningGateway, channel):
-    get_claim = gateway.process.gateway.catalog.get("/oonledger.claims.v1.ClaimsService/GetClaim")
+    get_claim = method_at(gateway, GET_CLAIM)
     call = raw_call(channel, get_claim)
     token, key_id, _ = await gateway.key()
     await call(b"", metadata=auth(token))  # now cached in the gateway
@@ -108,7 +117,7 @@ async def test_revoked_key_stops_working_at_once(gateway: RunningGateway, channe
         return False
 
     # The NOTIFY evicts the cached key; far sooner than the cache's own expiry.
-    await eventually(refused, timeout=3)
+    await eventually(refused, timeout=3)  # type: ignore[arg-type]
 
 
 async def test_expired_key_is_refused(gateway: RunningGateway, channel):
@@ -117,7 +126,7 @@ async def test_expired_key_is_refused(gateway: RunningGateway, channel):
         await conn.execute(
             f"UPDATE {gateway.store.table} SET expires_at = now() - interval '1 second' "
             "WHERE key_id = $1", key_id)
-    get_claim = gateway.process.gateway.catalog.get("/oonledger.claims.v1.ClaimsService/GetClaim")
+    get_claim = method_at(gateway, GET_CLAIM)
     error = await expect_code(raw_call(channel, get_claim), grpc.StatusCode.UNAUTHENTICATED,
                               b"", metadata=auth(token))
     assert "expired" in error.details()
@@ -125,8 +134,7 @@ async def test_expired_key_is_refused(gateway: RunningGateway, channel):
 
 async def test_oversized_requests_are_refused_on_both_sides(gateway: RunningGateway, channel):
     token, _, _ = await gateway.key()
-    register = gateway.process.gateway.catalog.get(
-        "/oonledger.claims.v1.ClaimsService/RegisterClaim")
+    register = method_at(gateway, "/oonledger.claims.v1.ClaimsService/RegisterClaim")
     before = len(gateway.upstream.received)
     # Field 1 (request_id, a string) of MAX_REQUEST_BYTES + 1 bytes.
     payload = b"x" * (MAX_REQUEST_BYTES + 1)
@@ -165,7 +173,7 @@ async def test_malformed_json_is_invalid_argument_and_reaches_nothing(gateway, b
 
 async def test_rate_limit_answers_resource_exhausted_with_retry_info(gateway, channel):
     token, _, _ = await gateway.key(rate=0.5, burst=2)
-    get_claim = gateway.process.gateway.catalog.get("/oonledger.claims.v1.ClaimsService/GetClaim")
+    get_claim = method_at(gateway, GET_CLAIM)
     call = raw_call(channel, get_claim)
     await call(b"", metadata=auth(token))
     await call(b"", metadata=auth(token))
@@ -200,8 +208,7 @@ async def test_a_call_through_json_reaches_the_service_as_protobuf(gateway):
 
 async def test_service_errors_keep_their_details_on_both_sides(gateway, channel):
     token, _, _ = await gateway.key(roles=["finance"])
-    post = gateway.process.gateway.catalog.get(
-        "/oonledger.settlement.v1.SettlementService/PostPayment")
+    post = method_at(gateway, "/oonledger.settlement.v1.SettlementService/PostPayment")
     error = await expect_code(raw_call(channel, post), grpc.StatusCode.INVALID_ARGUMENT, b"",
                               metadata=auth(token, ("x-request-id", FAIL_WITH_BAD_REQUEST)))
     violations = error_details_pb2.BadRequest()
