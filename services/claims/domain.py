@@ -61,7 +61,6 @@ class AppealRecord:
         return {
             "appeal_id": self.appeal_id,
             "level": self.level.value,
-            "grounds": self.grounds,
             "cited_document_ids": list(self.cited_document_ids),
             "channel": self.channel.value,
             "adverse_determination_date": self.adverse_determination_date.isoformat(),
@@ -71,11 +70,11 @@ class AppealRecord:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> AppealRecord:
+    def from_dict(cls, d: dict[str, Any], grounds: str) -> AppealRecord:
         return cls(
             appeal_id=d["appeal_id"],
             level=AppealLevel(d["level"]),
-            grounds=d["grounds"],
+            grounds=grounds,
             cited_document_ids=tuple(d["cited_document_ids"]),
             channel=AppealChannel(d["channel"]),
             adverse_determination_date=date.fromisoformat(d["adverse_determination_date"]),
@@ -183,10 +182,13 @@ class Claim(TenantAggregate):
 
     class AppealFiled(TenantAggregate.Event):
         appeal: dict[str, Any]
+        # Free text about the patient's care: personal health information.
+        grounds: str
         rule_set_version: str
+        PHI_FIELDS: ClassVar[frozenset[str]] = frozenset({"grounds"})
 
         def apply(self, aggregate: Claim) -> None:
-            record = AppealRecord.from_dict(self.appeal)
+            record = AppealRecord.from_dict(self.appeal, self.grounds)
             aggregate.appeals[record.appeal_id] = record
             aggregate.status = ClaimStatus.IN_APPEAL
 
@@ -484,6 +486,7 @@ class Claim(TenantAggregate):
             self.AppealFiled,
             ctx,
             appeal=record.to_dict(),
+            grounds=record.grounds,
             rule_set_version=appeals.RULE_SET_VERSION,
         )
         return self.appeals[appeal_id]

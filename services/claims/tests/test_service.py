@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -634,3 +634,102 @@ async def test_demo_seeds_claims_idempotently(stub, runtime, capsys):
     assert await seed_claims(channel_to(runtime), metadata) == ids
     out = capsys.readouterr().out
     assert "FEDERAL_IDR" in out and "STATE_PROCESS" in out and "appeal upheld" in out
+
+
+async def test_negotiation_and_settlement_events_move_the_claim_on(stub, runtime):
+    """A real upstream envelope on the negotiation/settlement streams drives the claim status."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from oonledger.common.v1.envelope_pb2 import EventEnvelope
+
+    t = tenant()
+    claim = await register(stub, t)
+    js = runtime.infra.js
+    settings = runtime.settings
+
+    async def publish(service: str, aggregate: str, event_type: str, seq: int) -> None:
+        now = Timestamp()
+        now.GetCurrentTime()
+        env = EventEnvelope(
+            event_id=f"{service}:{seq}",
+            service=service,
+            notification_id=seq,
+            tenant_id=t,
+            claim_id=claim.claim_id,
+            aggregate_type=aggregate,
+            aggregate_id=str(uuid.uuid4()),
+            aggregate_version=1,
+            event_type=event_type,
+            schema_version=1,
+            occurred_at=now,
+            recorded_at=now,
+            payload=json.dumps({"claim_id": claim.claim_id}).encode(),
+        )
+        subject = f"{settings.subject_prefix_for(service)}.{aggregate}.{event_type}"
+        for _ in range(2):  # a redelivery must not record twice
+            await js.publish(subject, env.SerializeToString())
+
+    seq = int(uuid.uuid4().int % 10**9)
+    await publish("negotiation", "negotiation", "Opened", seq)
+
+    async def status_is(expected):
+        got = await stub.GetClaim(pb.GetClaimRequest(claim_id=claim.claim_id), metadata=md(t))
+        return got.claim if got.claim.status == expected else None
+
+    in_negotiation = await eventually(lambda: status_is(pb.CLAIM_STATUS_IN_NEGOTIATION))
+    await publish("settlement", "settlement", "SettlementPaidInFull", seq + 1)
+    settled = await eventually(lambda: status_is(pb.CLAIM_STATUS_SETTLED))
+    assert settled.version == in_negotiation.version + 1 == 3
+
+
+async def test_concurrent_writers_conflict_is_aborted(runtime, stub):
+    from services.claims.application import ClaimsApplication
+    from services.claims.domain import Claim
+    from services.claims.triage import TriagePolicy
+    from services.common.context import CommandContext
+    from services.common.errors import Conflict
+
+    t = tenant()
+    claim = await register(stub, t)
+    app = runtime.parts.app
+    assert isinstance(app, ClaimsApplication)
+
+    def race() -> None:
+        ctx = CommandContext(tenant_id=t, actor="a", now=datetime.now(UTC), request_id="one")
+        first = app.load(uuid.UUID(claim.claim_id), t, Claim)
+        second = app.load(uuid.UUID(claim.claim_id), t, Claim)
+        first.triage_claim(ctx, TriagePolicy())
+        second.check_clean(ctx.with_request("two"))
+        app.save_all(first)
+        with pytest.raises(Conflict):
+            app.save_all(second)
+
+    await runtime.infra.blocking(race)
+    got = await stub.GetClaim(pb.GetClaimRequest(claim_id=claim.claim_id), metadata=md(t))
+    assert got.claim.version == 2 and not got.claim.HasField("clean_claim")
+
+
+async def test_work_queue_lists_blocking_findings_and_appeal_deadlines(stub):
+    t = tenant()
+    blocked = await register(stub, t, emergency=False)  # ED lines without the emergency flag
+    report = await stub.CheckCleanClaim(
+        pb.CheckCleanClaimRequest(request_id="c", claim_id=blocked.claim_id), metadata=md(t)
+    )
+    assert not report.report.clean
+    assert "CC14-EMERGENCY" in {f.rule_id for f in report.report.findings if f.blocking}
+    denied = await register(stub, t)
+    await stub.RecordAdjudication(
+        pb.RecordAdjudicationRequest(
+            request_id="a", claim_id=denied.claim_id, adjudication=denial(carc=("50",))
+        ),
+        metadata=md(t),
+    )
+
+    async def queue():
+        items = (await stub.ClaimsWorkQueue(pb.ClaimsWorkQueueRequest(), metadata=md(t))).items
+        kinds = {(i.kind, i.claim_id): i for i in items}
+        return kinds if len(kinds) == 2 else None
+
+    kinds = await eventually(queue)
+    assert (pb.WORK_ITEM_KIND_BLOCKING_FINDINGS, blocked.claim_id) in kinds
+    due = kinds[(pb.WORK_ITEM_KIND_APPEAL_DUE, denied.claim_id)]
+    assert due.due_date == (date(2026, 10, 30) + timedelta(days=180)).isoformat()
