@@ -94,3 +94,107 @@ def envelope_of(f: EventFacts) -> EventEnvelope:
     env.occurred_at.FromDatetime(f.occurred_at)
     env.recorded_at.FromDatetime(f.recorded_at)
     return env
+
+
+def negotiated_claim(tenant_id: str, claim_id: str, start: int = 1) -> list[EventFacts]:
+    """A claim's life across the four services, one event a minute from BASE_TIME."""
+    negotiation_id, settlement_id = f"neg-{claim_id}", f"set-{claim_id}"
+    steps: list[tuple[str, str, str, str, dict[str, Any]]] = [
+        (
+            "claims",
+            "Claim",
+            claim_id,
+            "ClaimRegistered",
+            {"claim": {"billed_cents": 480000, "total_billed_cents": 480000}},
+        ),
+        (
+            "claims",
+            "Claim",
+            claim_id,
+            "AdjudicationRecorded",
+            {"adjudication": {"paid_cents": 61000, "qpa_cents": 90000}, "status": "paid"},
+        ),
+        (
+            "negotiation",
+            "Negotiation",
+            negotiation_id,
+            "Opened",
+            {"billed_cents": 480000, "qpa_cents": 90000, "already_paid_cents": 61000},
+        ),
+        (
+            "negotiation",
+            "Negotiation",
+            negotiation_id,
+            "OpenNegotiationNoticeSent",
+            {"sent_on": "2026-11-02", "channel": "portal"},
+        ),
+        (
+            "negotiation",
+            "Negotiation",
+            negotiation_id,
+            "OfferMade",
+            {"party": "provider", "amount_cents": 360000, "offer_id": "o1"},
+        ),
+        (
+            "negotiation",
+            "Negotiation",
+            negotiation_id,
+            "CounterOfferMade",
+            {"party": "payer", "amount_cents": 150000, "offer_id": "o2", "in_reply_to": "o1"},
+        ),
+        (
+            "negotiation",
+            "Negotiation",
+            negotiation_id,
+            "SettlementAgreed",
+            {"agreed_total_cents": 240000, "payment_due_on": "2026-12-17", "during_idr": False},
+        ),
+        (
+            "settlement",
+            "Settlement",
+            settlement_id,
+            "SettlementOpened",
+            {"agreed_total_cents": 240000, "due_date": "2026-12-17", "source": "negotiation"},
+        ),
+        (
+            "settlement",
+            "Settlement",
+            settlement_id,
+            "PaymentPosted",
+            {"payment_id": "p1", "amount_cents": 120000, "paid_on": "2026-11-20"},
+        ),
+        (
+            "fees",
+            "FeeAccount",
+            f"fee-{claim_id}",
+            "FeeAssessed",
+            {"line": {"kind": "contingency", "amount_cents": 30000}, "amount_cents": 120000},
+        ),
+        (
+            "settlement",
+            "Settlement",
+            settlement_id,
+            "PaymentReversed",
+            {"payment_id": "p1", "amount_cents": 20000},
+        ),
+        ("settlement", "Settlement", settlement_id, "UnheardOfEventHappened", {"x": 1}),
+    ]
+    versions: dict[str, int] = {}
+    events = []
+    for offset, (service, kind, aggregate_id, event_type, payload) in enumerate(steps):
+        versions[aggregate_id] = versions.get(aggregate_id, 0) + 1
+        events.append(
+            facts(
+                tenant_id,
+                claim_id,
+                event_type,
+                notification_id=start + offset,
+                service=service,
+                payload=payload,
+                occurred_at=BASE_TIME + timedelta(minutes=offset),
+                aggregate_id=aggregate_id,
+                aggregate_type=kind,
+                version=versions[aggregate_id],
+            )
+        )
+    return events

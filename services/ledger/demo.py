@@ -1,0 +1,46 @@
+"""End of the `make run` demo: replay and verify one negotiated claim with the auditor tool."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+
+import grpc
+
+from services.ledger import auditor_client as client
+from services.ledger.bundle_verifier import load_bundle_text
+
+
+async def audit_claim(
+    ledger_channel: grpc.aio.Channel,
+    tenant_id: str,
+    claim_id: str,
+    emit: Callable[[str], None] = print,
+) -> bool:
+    """Print the claim's timeline, verify it online, export it and verify the bundle offline.
+
+    Returns True when both verifications pass.
+    """
+    caller = client.Caller(tenant_id, actor="demo-auditor")
+    for line in await client.replay_timeline(ledger_channel, caller, claim_id):
+        emit(line)
+    online_ok, lines = await client.verify_claim(ledger_channel, caller, claim_id)
+    for line in lines:
+        emit(line)
+    key = await client.public_key(ledger_channel, caller)
+    bundle = await client.export_bundle(ledger_channel, caller, claim_id)
+    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as handle:
+        handle.write(bundle)
+    report = load_bundle_text(bundle, key)
+    entries = len(json.loads(bundle)["entries"])
+    emit(
+        f"bundle {handle.name}: {entries} entries, offline verification "
+        f"{'PASSED' if report.ok else 'FAILED'}"
+        + ("" if report.ok else ": " + "; ".join(report.findings()))
+    )
+    emit(
+        f"(re-check offline any time: python -m services.ledger.auditor_cli verify-bundle "
+        f"{handle.name} --public-key {key.hex()})"
+    )
+    return online_ok and report.ok

@@ -1,0 +1,77 @@
+"""Readable renderings for auditors: money, one line per event, a verdict (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from services.ledger.entry import AuditEntry
+
+DETAIL_KEYS = (
+    "party",
+    "status",
+    "route",
+    "outcome",
+    "prevailing_party",
+    "payment_id",
+    "dispute_number",
+    "deadline_code",
+    "reason",
+)
+MAX_DETAILS = 6
+
+
+def format_cents(cents: int) -> str:
+    """Integer cents as dollars: 123456 → "$1,234.56", -5 → "-$0.05"."""
+    sign = "-" if cents < 0 else ""
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{sign}${dollars:,}.{rest:02d}"
+
+
+def parse_dollars(text: str) -> int:
+    """Inverse of format_cents (for tests and CLI input)."""
+    negative = text.startswith("-")
+    digits = text.lstrip("-").lstrip("$").replace(",", "")
+    dollars, _, cents = digits.partition(".")
+    value = int(dollars) * 100 + int(cents.ljust(2, "0")[:2])
+    return -value if negative else value
+
+
+def _details(payload: dict[str, Any], prefix: str = "") -> Iterable[str]:
+    for key in sorted(payload):
+        value = payload[key]
+        if isinstance(value, dict) and not prefix:
+            yield from _details(value, f"{key}.")
+        elif key.endswith("_cents") and isinstance(value, int) and not isinstance(value, bool):
+            yield f"{prefix}{key[: -len('_cents')]}={format_cents(value)}"
+        elif (key in DETAIL_KEYS or key.endswith("_on")) and isinstance(value, str) and value:
+            yield f"{prefix}{key}={value}"
+
+
+def describe_payload(payload: bytes) -> str:
+    try:
+        document = json.loads(payload) if payload else {}
+    except ValueError:
+        return f"<{len(payload)} bytes, not JSON>"
+    if not isinstance(document, dict):
+        return ""
+    details = list(_details(document))
+    shown = details[:MAX_DETAILS]
+    if len(details) > MAX_DETAILS:
+        shown.append(f"(+{len(details) - MAX_DETAILS} more)")
+    return " ".join(shown)
+
+
+def timeline_line(entry: AuditEntry) -> str:
+    f = entry.facts
+    when = f.occurred_at.strftime("%Y-%m-%d %H:%M:%SZ")
+    details = describe_payload(f.payload)
+    return (
+        f"{when}  #{entry.chain_seq:<4} {f.service:<11} {f.event_type:<26} "
+        f"by {f.actor or '-'}  {details}  [hash {entry.entry_hash.hex()[:12]}]"
+    ).rstrip()
+
+
+def timeline(entries: Iterable[AuditEntry]) -> list[str]:
+    return [timeline_line(e) for e in entries]
