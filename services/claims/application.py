@@ -9,13 +9,19 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 from uuid import UUID
 
 from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
 from services.claims.clean_claim import CleanClaimReport
 from services.claims.domain import AppealRecord, Claim
-from services.claims.model import Adjudication, ClaimData, Document, DocumentKind, Frequency
+from services.claims.model import (
+    Adjudication,
+    ClaimData,
+    ClaimStatus,
+    Document,
+    DocumentKind,
+    Frequency,
+)
 from services.claims.triage import TriageDecision, TriagePolicy
 from services.common.context import CommandContext
 from services.common.errors import Conflict, FieldViolation, InvalidArgument
@@ -267,7 +273,9 @@ class ClaimsApplication(ServiceApplication):
         self.save_all(claim)
         return claim, record
 
-    def reach_stage(self, ctx: CommandContext, claim_id: str, stage: Any, source: str) -> Claim:
+    def reach_stage(
+        self, ctx: CommandContext, claim_id: str, stage: ClaimStatus, source: str
+    ) -> Claim:
         claim = self.get_claim(ctx, claim_id)
         claim.reach_stage(ctx, stage, source)
         return claim

@@ -435,7 +435,7 @@ class Claim(TenantAggregate):
         channel: AppealChannel,
         adverse_determination_date: date | None,
     ) -> AppealRecord:
-        if self.has_handled(ctx):
+        if self.has_handled(ctx) and appeal_id in self.appeals:
             return self.appeals[appeal_id]
         bad: list[FieldViolation] = []
         if not grounds.strip():
