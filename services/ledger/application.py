@@ -107,12 +107,11 @@ class AuditApplication:
             anchored = [e.log_index for e in entries if 0 <= e.log_index < size]
             proofs = await self.reader.inclusion_proofs(anchored, size)
             missing = await self.reader.missing_log_indexes(size)
-            if missing:
-                shown = ", ".join(str(i) for i in missing)
-                problems.append(
-                    f"the log has no entry at index {shown} although the signed checkpoint "
-                    f"of size {size} covers it: entries were deleted"
-                )
+            problems.extend(
+                f"log index {index} is missing although the signed checkpoint of size {size} "
+                "covers it: an entry was deleted"
+                for index in missing
+            )
         verdict = verify_anchored(
             chain, entries, checkpoint.checkpoint if checkpoint else None, proofs
         )

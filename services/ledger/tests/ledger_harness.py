@@ -57,14 +57,14 @@ class Ledger:
         return entries
 
     async def wait_for(self, tenant: str, claim_id: str, count: int) -> list[ledger_pb2.AuditEntry]:
-        async def probe() -> list[ledger_pb2.AuditEntry] | None:
+        async def probe() -> list[ledger_pb2.AuditEntry]:
             try:
                 entries = await self.replay(tenant, claim_id)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.NOT_FOUND:
-                    return None
+                    return []
                 raise
-            return entries if len(entries) >= count else None
+            return entries if len(entries) >= count else []
 
         return await eventually(probe, timeout=20)
 

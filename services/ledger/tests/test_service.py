@@ -8,6 +8,7 @@ import pathlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 
 import asyncpg
 import grpc
@@ -177,17 +178,19 @@ async def test_checkpoints_are_signed_and_consistent_and_proofs_verify(ledger: L
     key = await ledger.stub.GetPublicKey(ledger_pb2.GetPublicKeyRequest(), metadata=metadata)
     assert key.public_key == ledger.signer.public_key
 
-    async def checkpoint_covering(count: int) -> ledger_pb2.SignedCheckpoint | None:
+    async def checkpoint_covering(count: int) -> ledger_pb2.SignedCheckpoint:
         entries = await ledger.replay(tenant, claim)
         response = await ledger.stub.GetCheckpoint(
             ledger_pb2.GetCheckpointRequest(), metadata=metadata
         )
-        c = response.checkpoint
-        return c if len(entries) >= count and c.tree_size > entries[-1].log_index else None
+        assert len(entries) >= count and response.checkpoint.tree_size > entries[-1].log_index
+        return response.checkpoint
 
-    first = await eventually(lambda: checkpoint_covering(3))
+    first: ledger_pb2.SignedCheckpoint = await eventually(partial(checkpoint_covering, 3))
     await ledger.publish(events[3:])
-    second = await eventually(lambda: checkpoint_covering(len(events)))
+    second: ledger_pb2.SignedCheckpoint = await eventually(
+        partial(checkpoint_covering, len(events))
+    )
     for signed in (first, second):
         assert mapping.checkpoint_from_message(signed).check(key.public_key) is None
 
