@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-
 from oonledger.ledger.v1 import ledger_pb2
+
 from services.common.testing import ServiceRunner, call_metadata, eventually
 from services.ledger import mapping
 from services.ledger.bundle_verifier import load_bundle_text
@@ -40,17 +40,19 @@ async def signed_claim(ledger: Ledger) -> tuple[str, str, list[ledger_pb2.AuditE
     await ledger.publish(events)
     entries = await ledger.wait_for(tenant, claim, len(events))
 
-    async def covered() -> bool:
+    async def covered() -> ledger_pb2.SignedCheckpoint:
         response = await ledger.stub.GetCheckpoint(
             ledger_pb2.GetCheckpointRequest(), metadata=call_metadata(tenant)
         )
-        return response.checkpoint.tree_size > entries[-1].log_index
+        assert response.checkpoint.tree_size > entries[-1].log_index
+        return response.checkpoint
 
-    await eventually(covered)
+    checkpoint: ledger_pb2.SignedCheckpoint = await eventually(covered)
+    assert checkpoint.tree_size
     return tenant, claim, entries
 
 
-async def behind_the_back(ledger: Ledger, *statements: tuple[str, Any]) -> None:
+async def behind_the_back(ledger: Ledger, *statements: tuple[Any, ...]) -> None:
     """What only a database superuser can do: switch the append-only triggers off and write."""
     conn = await asyncpg.connect(ledger.runtime.settings.database_url)
     try:
@@ -115,7 +117,7 @@ async def test_a_consistently_rehashed_rewrite_fails_against_the_signed_tree(
     tenant, claim, entries = await signed_claim(ledger)
     domain = [mapping.entry_from_message(m) for m in entries]
     forged = domain[6].with_facts(payload=b'{"agreed_total_cents":999999}')
-    statements: list[tuple[str, Any]] = [
+    statements: list[tuple[Any, ...]] = [
         (
             "UPDATE audit_entries SET payload = $1 WHERE event_id = $2",
             forged.facts.payload,
