@@ -733,3 +733,45 @@ async def test_work_queue_lists_blocking_findings_and_appeal_deadlines(stub):
     assert (pb.WORK_ITEM_KIND_BLOCKING_FINDINGS, blocked.claim_id) in kinds
     due = kinds[(pb.WORK_ITEM_KIND_APPEAL_DUE, denied.claim_id)]
     assert due.due_date == (date(2026, 10, 30) + timedelta(days=180)).isoformat()
+
+
+async def test_payload_limits_and_unknown_enums_are_invalid(stub, monkeypatch):
+    from services.claims import grpc_api
+
+    t = tenant()
+    monkeypatch.setattr(grpc_api, "MAX_IMPORT_ITEMS", 3)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.ImportClaims(
+            pb.ImportClaimsRequest(
+                request_id="big", items=[pb.ImportItem(claim=claim_input())] * 4
+            ),
+            metadata=md(t),
+        )
+    assert violations(err.value) == {"items"}
+    monkeypatch.setattr(grpc_api, "MAX_X12_BYTES", 100)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.Import837(
+            pb.Import837Request(
+                request_id="big", client_id="c", x12=(DATA / "ed_group_batch.837").read_text()
+            ),
+            metadata=md(t),
+        )
+    assert violations(err.value) == {"x12"}
+    odd = claim_input()
+    odd.plan.funding = 99
+    odd.claim_type = 0
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.RegisterClaim(
+            pb.RegisterClaimRequest(request_id="odd", claim=odd), metadata=md(t)
+        )
+    assert violations(err.value) == {"claim.claim_type", "claim.plan.funding"}
+    # Nothing was stored by the refused calls: the same request ids now create claims.
+    again = await stub.RegisterClaim(
+        pb.RegisterClaimRequest(request_id="odd", claim=claim_input()), metadata=md(t)
+    )
+    assert again.created
+    bulk = await stub.ImportClaims(
+        pb.ImportClaimsRequest(request_id="big", items=[pb.ImportItem(claim=claim_input())]),
+        metadata=md(t),
+    )
+    assert bulk.created_count == 1
