@@ -1,0 +1,72 @@
+"""The auditor CLI's offline commands: no database, no network."""
+
+from __future__ import annotations
+
+import io
+import json
+import pathlib
+from datetime import UTC, datetime
+
+from services.ledger import auditor_cli
+from services.ledger.memory_log import MemoryLog
+from services.ledger.signing import Signer
+from services.ledger.tests.factories import claim_history
+
+SIGNER = Signer.from_seed(bytes(32))
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+async def cli(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return await auditor_cli.run(list(argv), out), out.getvalue()
+
+
+def write(path: pathlib.Path, document: object) -> str:
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+async def test_consistency_of_two_checkpoint_files(tmp_path: pathlib.Path) -> None:
+    log = MemoryLog(origin="cli-test")
+    log.append(claim_history("t", "c", 5))
+    old = log.checkpoint(SIGNER, NOW)
+    log.append(claim_history("t", "d", 9, start=50))
+    new = log.checkpoint(SIGNER, NOW)
+    proof = [h.hex() for h in log.tree.consistency_proof(5, 14)]
+    args = [
+        "consistency",
+        "--old",
+        write(tmp_path / "old.json", old.to_json()),
+        "--new",
+        write(tmp_path / "new.json", new.to_json()),
+        "--public-key",
+        SIGNER.public_key.hex(),
+    ]
+    code, text = await cli(*args, "--proof", write(tmp_path / "p.json", proof))
+    assert code == 0 and "extends the log of size 5" in text
+
+    forked = MemoryLog(origin="cli-test")
+    forked.append(claim_history("t", "x", 5))
+    fork_old = forked.checkpoint(SIGNER, NOW)
+    args[2] = write(tmp_path / "fork.json", fork_old.to_json())
+    code, text = await cli(*args, "--proof", str(tmp_path / "p.json"))
+    assert code == 1 and "history was rewritten" in text
+
+
+async def test_verify_bundle_prints_the_timeline(tmp_path: pathlib.Path) -> None:
+    log = MemoryLog(origin="cli-test")
+    history = claim_history("t", "c", 3)
+    log.append(history)
+    bundle = log.export("t", "c", history[0].chain, SIGNER, NOW)
+    path = write(tmp_path / "b.json", bundle.to_json())
+    code, text = await cli(
+        "verify-bundle", path, "--public-key", SIGNER.public_key.hex(), "--timeline"
+    )
+    assert code == 0 and text.count("OfferMade") == 3 and "bundle VERIFIED" in text
+
+
+async def test_usage_errors_exit_with_two(tmp_path: pathlib.Path) -> None:
+    assert (await cli("verify-bundle", str(tmp_path / "absent.json")))[0] == 2
+    assert (await cli("no-such-command"))[0] == 2
+    code, text = await cli("consistency", "--old", str(tmp_path / "x.json"))
+    assert code == 2 and "--new and --proof" in text
