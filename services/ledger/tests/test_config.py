@@ -13,7 +13,7 @@ from services.ledger.signing import Signer, seed_to_pem
 SEED = bytes(range(32))
 
 
-def settings(dev: bool = False, **extra: str) -> Settings:
+def settings(*, dev: bool = False, **extra: str) -> Settings:
     env = {
         "DATABASE_URL": "postgresql://x",
         "NATS_URL": "nats://x",
@@ -58,12 +58,13 @@ def test_bad_key_material_is_a_configuration_error(tmp_path: pathlib.Path) -> No
 
 
 def test_streams_follow_the_namespace_unless_configured() -> None:
-    key = {"LEDGER_SIGNING_KEY": SEED.hex()}
-    assert LedgerConfig.from_settings(settings(**key)).streams == (
+    assert LedgerConfig.from_settings(settings(LEDGER_SIGNING_KEY=SEED.hex())).streams == (
         "ABC_OON_CLAIMS",
         "ABC_OON_NEGOTIATION",
         "ABC_OON_SETTLEMENT",
         "ABC_OON_FEES",
     )
-    configured = LedgerConfig.from_settings(settings(LEDGER_STREAMS="A, B", **key))
+    configured = LedgerConfig.from_settings(
+        settings(LEDGER_STREAMS="A, B", LEDGER_SIGNING_KEY=SEED.hex())
+    )
     assert configured.streams == ("A", "B")
