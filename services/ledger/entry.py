@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+_quote = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) escapes with
 GENESIS_HASH = bytes(32)
 """prev_hash of the first entry of every chain."""
 
@@ -31,8 +32,7 @@ def format_instant(moment: datetime) -> str:
     """RFC 3339 in UTC with exactly six fractional digits: one string per instant."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime in an audit entry")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_instant(text: str) -> datetime:
@@ -95,6 +95,33 @@ class AuditEntry:
 
 
 def canonical_bytes(facts: EventFacts, log_index: int, chain: str, chain_seq: int) -> bytes:
+    """json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False), UTF-8.
+
+    Written out by hand (keys already in sorted order, strings escaped by the json module's own
+    C escaper) because the ledger computes it for every event it stores and verifies.
+    """
+    q = _quote
+    return (
+        f'{{"actor":{q(facts.actor)},"aggregate_id":{q(facts.aggregate_id)},'
+        f'"aggregate_type":{q(facts.aggregate_type)},'
+        f'"aggregate_version":{int(facts.aggregate_version)},'
+        f'"causation_id":{q(facts.causation_id)},"chain":{q(chain)},"chain_seq":{int(chain_seq)},'
+        f'"claim_id":{q(facts.claim_id)},"correlation_id":{q(facts.correlation_id)},'
+        f'"event_id":{q(facts.event_id)},"event_type":{q(facts.event_type)},'
+        f'"format":{CANONICAL_VERSION},"log_index":{int(log_index)},'
+        f'"notification_id":{int(facts.notification_id)},'
+        f'"occurred_at":"{format_instant(facts.occurred_at)}",'
+        f'"payload":"{base64.b64encode(facts.payload).decode("ascii")}",'
+        f'"payload_content_type":{q(facts.payload_content_type)},'
+        f'"recorded_at":"{format_instant(facts.recorded_at)}",'
+        f'"request_id":{q(facts.request_id)},"schema_version":{int(facts.schema_version)},'
+        f'"service":{q(facts.service)},"tenant_id":{q(facts.tenant_id)},'
+        f'"traceparent":{q(facts.traceparent)},"tracestate":{q(facts.tracestate)}}}'
+    ).encode()
+
+
+def canonical_document(facts: EventFacts, log_index: int, chain: str, chain_seq: int) -> bytes:
+    """The same bytes through json.dumps: the reference canonical_bytes is tested against."""
     document = {
         "actor": facts.actor,
         "aggregate_id": facts.aggregate_id,
@@ -121,7 +148,9 @@ def canonical_bytes(facts: EventFacts, log_index: int, chain: str, chain_seq: in
         "traceparent": facts.traceparent,
         "tracestate": facts.tracestate,
     }
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def chain_hash(prev_hash: bytes, canonical: bytes) -> bytes:

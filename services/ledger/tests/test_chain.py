@@ -130,3 +130,40 @@ def test_any_single_byte_change_in_any_entry_is_named(count: int, data: st.DataO
     assert [(b.kind, b.chain_seq) for b in verdict.breaks] == [
         (BreakKind.CONTENT_ALTERED, victim + 1)
     ]
+
+
+text = st.text(max_size=40)
+
+
+@given(
+    actor=text,
+    claim_id=text,
+    tenant=text,
+    event_type=text,
+    payload=st.binary(max_size=64),
+    version=st.integers(0, 2**62),
+    seq=st.integers(1, 2**62),
+    index=st.integers(0, 2**62),
+)
+def test_handwritten_canonical_form_equals_json_dumps(
+    actor: str,
+    claim_id: str,
+    tenant: str,
+    event_type: str,
+    payload: bytes,
+    version: int,
+    seq: int,
+    index: int,
+) -> None:
+    from services.ledger.entry import canonical_document
+
+    f = dataclasses.replace(
+        facts("t", "c"),
+        actor=actor,
+        claim_id=claim_id,
+        tenant_id=tenant,
+        event_type=event_type,
+        payload=payload,
+        aggregate_version=version,
+    )
+    assert canonical_bytes(f, index, f.chain, seq) == canonical_document(f, index, f.chain, seq)
