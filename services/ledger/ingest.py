@@ -66,7 +66,8 @@ class StreamIngest:
     async def subscribe(self, stream: str) -> Any:
         config = ConsumerConfig(
             durable_name=self.durable,
-            ack_policy=AckPolicy.EXPLICIT,
+            # A batch commits as a whole and in order, so one ack of its last message acks it all.
+            ack_policy=AckPolicy.ALL,
             deliver_policy=DeliverPolicy.ALL,
             max_deliver=-1,  # an audit trail never gives up on an event
             ack_wait=60,
@@ -92,9 +93,9 @@ class StreamIngest:
                 await self._reject(stream, msg, str(exc))
         if batch:
             await self._append_until_stored(stream, batch)
-        for msg in messages:
-            if not msg.is_acked:
-                await msg.ack()
+        last = messages[-1] if messages else None
+        if last is not None and not last.is_acked:
+            await last.ack()
 
     async def _append_until_stored(self, stream: str, batch: list[EventFacts]) -> None:
         attempt = 0

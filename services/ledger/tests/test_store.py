@@ -134,3 +134,36 @@ async def test_a_row_changed_behind_the_back_is_named(store: LedgerStore) -> Non
     assert [(b.kind, b.chain_seq, b.event_id) for b in verdict.breaks] == [
         (BreakKind.CONTENT_ALTERED, 2, victim.event_id)
     ]
+
+
+async def test_the_whole_log_verifies_against_its_checkpoints(store: LedgerStore) -> None:
+    from datetime import UTC, datetime
+
+    from services.ledger.checkpointer import Checkpointer
+    from services.ledger.log_audit import verify_stored_log
+    from services.ledger.signing import Signer
+
+    signer = Signer.from_seed(bytes(32))
+    checkpointer = Checkpointer(store.reader, signer, "test", lambda: datetime.now(UTC))
+    events = mixed_events()
+    await store.appender.append(events[:5])
+    await checkpointer.checkpoint()
+    await store.appender.append(events[5:])
+    await checkpointer.checkpoint()
+    verifier = await verify_stored_log(store.reader, signer.public_key)
+    assert verifier.ok and verifier.checkpoints_verified == 2
+
+    async with store.admin.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute(
+            f'UPDATE "{store.schema}".audit_entries SET actor = $1 WHERE log_index = 3', "mallory"
+        )
+    verifier = await verify_stored_log(store.reader, signer.public_key)
+    assert not verifier.ok
+    assert verifier.problems[0].startswith("log index 3 (event ")
+    assert "content does not match its hash" in verifier.problems[0]
+    other_key = Signer.from_seed(bytes(range(32))).public_key
+    assert any(
+        "not by the trusted key" in p
+        for p in (await verify_stored_log(store.reader, other_key)).problems
+    )

@@ -1,0 +1,332 @@
+"""Audit ledger: ingest rate, ReplayClaim latency, whole-log verification and proof sizes.
+
+Baselines measured in the same run: a plain asyncpg COPY of the same rows (what appending
+costs without dedupe, chain lookups or hashing), a plain JetStream pull-and-ack of the same
+messages, and a plain asyncpg read of the rows a replay returns.
+Sizes (environment): LEDGER_BENCH_EVENTS (default 20,000), LEDGER_BENCH_VERIFY_EVENTS
+(default 1,000,000), LEDGER_BENCH_REPLAYS (default 60).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import grpc
+import nats
+from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+
+from services.common.grpc_server import GrpcServer, ServicerBinding
+from services.ledger.appender import Appender
+from services.ledger.application import AuditApplication
+from services.ledger.checkpointer import Checkpointer
+from services.ledger.entry import EventFacts, claim_chain
+from services.ledger.grpc_api import AuditServicer
+from services.ledger.ingest import StreamIngest
+from services.ledger.log_audit import verify_stored_log
+from services.ledger.log_verifier import LogVerifier
+from services.ledger.memory_log import MemoryLog
+from services.ledger.merkle import consistency_ranges, inclusion_ranges
+from services.ledger.reader import LogReader
+from services.ledger.rows import ENTRY_COLUMNS, entry_record
+from services.ledger.schema import migrate, writer_pool
+from services.ledger.signing import Signer
+from services.ledger.tests.factories import envelope_of
+
+Report = Callable[..., None]
+BATCH = 500
+START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+PAYLOAD = b'{"amount_cents":240000,"offer_id":"o-1","party":"provider"}'
+
+
+def sizes() -> tuple[int, int, int]:
+    env = os.environ
+    return (
+        int(env.get("LEDGER_BENCH_EVENTS", "20000")),
+        int(env.get("LEDGER_BENCH_VERIFY_EVENTS", "1000000")),
+        int(env.get("LEDGER_BENCH_REPLAYS", "60")),
+    )
+
+
+def event(tag: str, i: int, tenant: str, claim: str) -> EventFacts:
+    moment = START + timedelta(milliseconds=i)
+    return EventFacts(
+        event_id=f"bench-{tag}:{i}",
+        service="negotiation",
+        notification_id=i,
+        tenant_id=tenant,
+        claim_id=claim,
+        aggregate_type="Negotiation",
+        aggregate_id=f"neg-{claim}",
+        aggregate_version=i + 1,
+        event_type="OfferMade",
+        schema_version=1,
+        occurred_at=moment,
+        recorded_at=moment,
+        actor="bench@example.com",
+        request_id=f"r{i}",
+        correlation_id=f"c{i}",
+        causation_id="",
+        traceparent="",
+        tracestate="",
+        payload=PAYLOAD,
+        payload_content_type="application/json; canonical",
+    )
+
+
+def spread(tag: str, count: int, claims: int = 2000) -> list[EventFacts]:
+    return [event(tag, i, "bench-tenant", f"claim-{i % claims}") for i in range(count)]
+
+
+def p50_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+async def plain_copy_rate(admin: asyncpg.Pool, schema: str, count: int) -> float:
+    """The same rows COPYed into a table with only a primary key: the floor for appending."""
+    log = MemoryLog()
+    records = [entry_record(e) for e in log.append(spread("raw", count))]
+    async with admin.acquire() as conn:
+        await conn.execute(
+            f'CREATE TABLE "{schema}".raw_copy AS SELECT * FROM "{schema}".audit_entries '
+            f'WITH NO DATA; ALTER TABLE "{schema}".raw_copy ADD PRIMARY KEY (log_index)'
+        )
+        started = time.perf_counter()
+        for start in range(0, count, BATCH):
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    "raw_copy",
+                    schema_name=schema,
+                    columns=ENTRY_COLUMNS,
+                    records=records[start : start + BATCH],
+                )
+        return count / (time.perf_counter() - started)
+
+
+async def bench_append(report: Report, appender: Appender, count: int) -> None:
+    events = spread("append", count)
+    started = time.perf_counter()
+    for start in range(0, count, BATCH):
+        await appender.append(events[start : start + BATCH])
+    elapsed = time.perf_counter() - started
+    report(
+        "ledger append with hashes + Merkle nodes (batches of 500)",
+        count / elapsed,
+        "events/s",
+        "plain asyncpg COPY of the same rows",
+    )
+    started = time.perf_counter()
+    for start in range(0, count, BATCH):
+        await appender.append(events[start : start + BATCH])
+    report(
+        "redelivered batches (all duplicates, nothing appended)",
+        count / (time.perf_counter() - started),
+        "events/s",
+    )
+
+
+async def bench_jetstream_ingest(
+    report: Report, appender: Appender, pool: asyncpg.Pool, schema: str, count: int
+) -> None:
+    nc = await nats.connect(os.environ["NATS_URL"])
+    js = nc.jetstream()
+    stream = f"LEDGERBENCH_{uuid.uuid4().hex[:8].upper()}"
+    subject = f"{stream.lower()}.negotiation.OfferMade"
+    await js.add_stream(name=stream, subjects=[f"{stream.lower()}.>"])
+    try:
+        payloads = [envelope_of(f).SerializeToString() for f in spread("js", count)]
+        for start in range(0, count, BATCH):
+            await asyncio.gather(
+                *(js.publish(subject, data) for data in payloads[start : start + BATCH])
+            )
+
+        plain = await js.pull_subscribe("", durable="plain-drain", stream=stream)
+        started, seen = time.perf_counter(), 0
+        while seen < count:
+            messages = await plain.fetch(BATCH, timeout=5)
+            for msg in messages:
+                await msg.ack()
+            seen += len(messages)
+        report("plain JetStream pull + ack", count / (time.perf_counter() - started), "msgs/s")
+
+        ingest = StreamIngest(
+            js,
+            appender,
+            pool,
+            schema,
+            durable="ledger-bench",
+            batch_size=BATCH,
+            dead_letter_subject=f"{stream.lower()}.dead",
+            clock=lambda: datetime.now(UTC),
+        )
+        psub = await ingest.subscribe(stream)
+        started = time.perf_counter()
+        while ingest.stats.appended < count:
+            await ingest.handle(stream, await psub.fetch(BATCH, timeout=5))
+        elapsed = time.perf_counter() - started
+        report(
+            "JetStream → ledger ingest (envelopes, hashes, COPY, acks)",
+            ingest.stats.appended / elapsed,
+            "events/s",
+            "plain JetStream pull + ack",
+        )
+    finally:
+        await js.delete_stream(stream)
+        await nc.close()
+
+
+async def bench_replay(
+    report: Report, appender: Appender, pool: asyncpg.Pool, replays: int
+) -> None:
+    tenant, claim = "bench-tenant", "claim-1000-events"
+    await appender.append([event("replay", i, tenant, claim) for i in range(1000)])
+    signer = Signer.from_seed(bytes(32))
+    reader = LogReader(pool)
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    app = AuditApplication(
+        reader, Checkpointer(reader, signer, "bench", clock), signer, "bench", clock
+    )
+    server = GrpcServer(
+        "127.0.0.1",
+        0,
+        [
+            ServicerBinding(
+                ledger_pb2_grpc.add_AuditServiceServicer_to_server,
+                AuditServicer(app),
+                "oonledger.ledger.v1.AuditService",
+            )
+        ],
+    )
+    port = await server.start()
+    await server.set_serving(True)
+    chain = claim_chain(tenant, claim)
+    metadata = (("x-tenant-id", tenant), ("x-roles", "auditor"), ("x-actor", "bench"))
+    try:
+        plain: list[float] = []
+        async with pool.acquire() as conn:
+            for _ in range(replays):
+                started = time.perf_counter()
+                rows = await conn.fetch(
+                    "SELECT * FROM audit_entries WHERE chain = $1 AND tenant_id = $2 "
+                    "ORDER BY chain_seq",
+                    chain,
+                    tenant,
+                )
+                plain.append(time.perf_counter() - started)
+        assert len(rows) == 1000
+        report("plain asyncpg read of the 1,000 rows p50", p50_ms(plain), "ms")
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = ledger_pb2_grpc.AuditServiceStub(channel)
+            timings: list[float] = []
+            for _ in range(replays):
+                started = time.perf_counter()
+                received = 0
+                async for chunk in stub.ReplayClaim(
+                    ledger_pb2.ReplayClaimRequest(claim_id=claim), metadata=metadata
+                ):
+                    received += len(chunk.entries)
+                timings.append(time.perf_counter() - started)
+            assert received == 1000
+        report(
+            "ReplayClaim of a 1,000-event claim p50 (gRPC, all hashes)",
+            p50_ms(timings),
+            "ms",
+            "plain asyncpg read of the 1,000 rows p50",
+        )
+        report(
+            "ReplayClaim of a 1,000-event claim p95",
+            sorted(timings)[int(0.95 * replays)] * 1000,
+            "ms",
+        )
+    finally:
+        await server.stop(0)
+
+
+async def bench_stored_verification(report: Report, reader: LogReader) -> None:
+    signer = Signer.from_seed(bytes(32))
+    await Checkpointer(reader, signer, "bench", lambda: datetime.now(UTC)).checkpoint()
+    started = time.perf_counter()
+    verifier = await verify_stored_log(reader, signer.public_key)
+    elapsed = time.perf_counter() - started
+    assert verifier.ok, verifier.problems[:3]
+    report(
+        f"verify the stored log from PostgreSQL ({verifier.frontier.size:,} events)",
+        verifier.frontier.size / elapsed,
+        "events/s",
+    )
+
+
+def bench_million(report: Report, count: int) -> None:
+    log = MemoryLog()
+    started = time.perf_counter()
+    for start in range(0, count, 10_000):
+        log.append(
+            event("m", i, "bench-tenant", f"claim-{i % 50_000}")
+            for i in range(start, min(count, start + 10_000))
+        )
+    report(
+        f"build a {count:,}-event log in memory (place + hash)",
+        count / (time.perf_counter() - started),
+        "events/s",
+    )
+    signer = Signer.from_seed(bytes(32))
+    checkpoint = log.checkpoint(signer, datetime.now(UTC))
+    started = time.perf_counter()
+    verifier = LogVerifier.for_checkpoints([checkpoint], signer.public_key)
+    for entry in log.entries:
+        verifier.feed(entry)
+    verifier.finish()
+    elapsed = time.perf_counter() - started
+    assert verifier.ok and verifier.checkpoints_verified == 1
+    report(
+        f"verify the whole log of {count:,} events (chains + Merkle root + signature)", elapsed, "s"
+    )
+    report("whole-log verification rate", count / elapsed, "events/s")
+    worst_inclusion = max(len(inclusion_ranges(i, count)) for i in range(0, count, 997))
+    worst_consistency = max(len(consistency_ranges(m, count)) for m in range(1, count, 9973))
+    report(
+        f"inclusion proof size at {count:,} events (worst of sample)", worst_inclusion * 32, "bytes"
+    )
+    report(
+        f"consistency proof size to {count:,} events (worst of sample)",
+        worst_consistency * 32,
+        "bytes",
+    )
+    sample = log.entries[count // 3]
+    proof = log.tree.inclusion_proof(sample.log_index)
+    report("inclusion proof hashes (log2 n bound)", len(proof), "hashes")
+
+
+async def run(report: Report) -> None:
+    events, verify_events, replays = sizes()
+    dsn = os.environ["DATABASE_URL"]
+    namespace = os.environ.get("OON_NAMESPACE", "bench")
+    schema = f"{namespace}_ledgerbench_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    await migrate(admin, schema)
+    pool = await writer_pool(dsn, schema, 8)
+    appender = Appender(pool, schema)
+    await appender.start()
+    try:
+        report(
+            "plain asyncpg COPY of the same rows",
+            await plain_copy_rate(admin, schema, events),
+            "rows/s",
+        )
+        await bench_append(report, appender, events)
+        await bench_jetstream_ingest(report, appender, pool, schema, events // 2)
+        await bench_replay(report, appender, pool, replays)
+        await bench_stored_verification(report, LogReader(pool))
+    finally:
+        await appender.close()
+        await pool.close()
+        async with admin.acquire() as conn:
+            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE; DROP ROLE "{schema}_writer"')
+        await admin.close()
+    await asyncio.to_thread(bench_million, report, verify_events)
