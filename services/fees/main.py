@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import asyncpg
 from oonledger.fees.v1 import fees_pb2_grpc
 
 from services.common.consumer import ProjectionProcessor, Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.fees.application import FeesApplication
+from services.fees.batch_consumer import BatchConsumer, BatchedProjection
 from services.fees.grpc_api import SERVICE_NAME, FeesServicer
-from services.fees.intake import AccountGuardedProcessor
+from services.fees.intake import FeeIntake
 from services.fees.projections import FeeProjections
 from services.fees.subscriptions import (
     CLAIMS_EVENTS,
     NEGOTIATION_EVENTS,
     SETTLEMENT_EVENTS,
-    FeeReactions,
 )
 
+READ_MODELS = "fee-read-models"
+BATCH = 500
 # NATS requires max_deliver to exceed the number of backoff steps (the shared default has six
 # of each); eight attempts also give an unknown claim about a minute to be registered.
 MAX_DELIVER = 8
@@ -27,30 +30,35 @@ def build(infra: Infrastructure) -> ServiceParts:
     settings = infra.settings
     app = FeesApplication(settings)
     projections = FeeProjections(settings.schema)
-    reactions = FeeReactions(app)
-    executor = infra.blocking.executor
+    intake = FeeIntake(app, infra.blocking.executor)
+    read_models = ProjectionProcessor(infra.pool, settings.schema, READ_MODELS, projections.handle)
+    consumers = [
+        BatchConsumer(infra.js, settings, Subscription(
+            upstream, name, intake, event_types=event_types, max_deliver=MAX_DELIVER,
+            batch=BATCH), intake)
+        for upstream, name, event_types in (
+            ("claims", "claims-facts", CLAIMS_EVENTS),
+            ("settlement", "settlement-payments", SETTLEMENT_EVENTS),
+            ("negotiation", "negotiation-outcomes", NEGOTIATION_EVENTS),
+        )
+    ]
+    consumers.append(BatchConsumer(infra.js, settings, Subscription(
+        "fees", READ_MODELS, read_models, max_deliver=MAX_DELIVER, batch=BATCH),
+        BatchedProjection(read_models)))
 
-    def reacting(name: str, upstream: str, reaction, event_types) -> Subscription:  # type: ignore[no-untyped-def]
-        return Subscription(upstream, name, AccountGuardedProcessor(app, reaction, executor),
-                            event_types=event_types, max_deliver=MAX_DELIVER)
+    async def migrate(pool: asyncpg.Pool) -> None:
+        await projections.migrate(pool)
+        await read_models.migrate()
 
     return ServiceParts(
         bindings=[ServicerBinding(fees_pb2_grpc.add_FeesServiceServicer_to_server,
                                   FeesServicer(app, infra.blocking, infra.pool, projections),
                                   SERVICE_NAME)],
         app=app,
-        subscriptions=[
-            reacting("claims-facts", "claims", reactions.on_claims_event, CLAIMS_EVENTS),
-            reacting("settlement-payments", "settlement", reactions.on_settlement_event,
-                     SETTLEMENT_EVENTS),
-            reacting("negotiation-outcomes", "negotiation", reactions.on_negotiation_event,
-                     NEGOTIATION_EVENTS),
-            Subscription("fees", "fee-read-models",
-                         ProjectionProcessor(infra.pool, settings.schema, "fee-read-models",
-                                             projections.handle),
-                         max_deliver=MAX_DELIVER),
-        ],
-        migrations=[projections.migrate],
+        # Run as supervised background tasks: the runtime's own consumers process one message
+        # per transaction, these a whole fetched batch.
+        background=[consumer.run for consumer in consumers],
+        migrations=[migrate],
     )
 
 

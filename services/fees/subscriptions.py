@@ -1,21 +1,22 @@
 """Reactions to other services' events: claims (who the client is, the initial payment),
 settlement (payments, reversals, recoupments, interest) and negotiation (stage, IDR fees).
 
-Each reaction returns the fee accounts to save; the consumer commits them with the tracking
-record of the upstream event, and the account itself ignores an upstream event id it has seen.
+Reactions change fee accounts; `services.fees.intake` saves them. The account itself ignores an
+upstream event id it has already applied, which is what makes redelivery harmless.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from services.common.consumer import Delivery, PermanentFailure
 from services.fees.application import FeesApplication
 from services.fees.assessment import IdrFeeFact, PaymentFact, PaymentKind
 from services.fees.fee_account import FeeAccount
-from services.fees.schedule import ResolutionStage
+from services.fees.fee_schedule import FeeSchedule
+from services.fees.schedule import ResolutionStage, ScheduleVersion
 
 ACTOR = "system:fees"
 
@@ -53,23 +54,52 @@ def _primary_service_code(claim: Mapping[str, Any]) -> str:
 
 
 class FeeReactions:
-    """Turns upstream events into fee-account commands (sync; runs in a worker thread)."""
+    """Turns upstream events into fee-account commands (sync; runs in a worker thread).
+
+    One instance is a unit of work: the accounts and schedules it loads are kept, so a batch of
+    events touching the same claim changes one account, saved once at the end.
+    """
 
     def __init__(self, app: FeesApplication) -> None:
         self.app = app
+        self.accounts: dict[tuple[str, str], FeeAccount] = {}
+        self.schedules: dict[tuple[str, str], FeeSchedule | None] = {}
+
+    def react(self, delivery: Delivery) -> None:
+        handlers = {"claims": self.on_claims_event, "settlement": self.on_settlement_event,
+                    "negotiation": self.on_negotiation_event}
+        handler = handlers.get(delivery.envelope.service)
+        if handler is not None:
+            handler(delivery)
+
+    @property
+    def pending_events(self) -> int:
+        return sum(len(account.pending_events) for account in self.accounts.values())
+
+    def changed_accounts(self) -> list[FeeAccount]:
+        return [account for account in self.accounts.values() if account.pending_events]
 
     def _account(self, delivery: Delivery, client_id: str = "") -> FeeAccount:
-        claim_id = _claim_id(delivery)
-        account = self.app.find_account(delivery.tenant_id, claim_id)
-        if account is not None:
-            return account
-        if not client_id:
-            raise UnknownClaim(f"{delivery.envelope.event_id}: no fee account for claim "
-                               f"{claim_id} (its claim registration has not been seen)")
-        return FeeAccount.open(delivery.context(ACTOR), claim_id, client_id)
+        key = (delivery.tenant_id, _claim_id(delivery))
+        account = self.accounts.get(key) or self.app.find_account(*key)
+        if account is None:
+            if not client_id:
+                raise UnknownClaim(f"{delivery.envelope.event_id}: no fee account for claim "
+                                   f"{key[1]} (its claim registration has not been seen)")
+            account = FeeAccount.open(delivery.context(ACTOR), key[1], client_id)
+        self.accounts[key] = account
+        return account
+
+    def _version_in_force(self, tenant_id: str, client_id: str,
+                          day: dt.date) -> ScheduleVersion | None:
+        key = (tenant_id, client_id)
+        if key not in self.schedules:
+            self.schedules[key] = self.app.find_schedule(tenant_id, client_id)
+        schedule = self.schedules[key]
+        return schedule.in_force_on(day) if schedule else None
 
     # -- claims ----------------------------------------------------------------------------
-    def on_claims_event(self, delivery: Delivery) -> list[FeeAccount]:
+    def on_claims_event(self, delivery: Delivery) -> None:
         payload, event_id = delivery.payload, delivery.envelope.event_id
         ctx = delivery.context(ACTOR)
         if delivery.event_type == "ClaimRegistered":
@@ -81,18 +111,15 @@ class FeeReactions:
             account.record_claim_facts(
                 ctx, event_id, payer_id=str((claim.get("payer") or {}).get("payer_id") or ""),
                 service_code=_primary_service_code(claim))
-            return [account]
         if delivery.event_type == "AdjudicationRecorded":
             account = self._account(delivery, str(payload.get("client_id") or ""))
             adjudication = payload.get("adjudication") or {}
             account.record_claim_facts(
                 ctx, event_id, initial_payment_cents=int(adjudication.get("paid_cents") or 0),
                 payer_id=str(payload.get("payer_id") or "") or None)
-            return [account]
-        return []
 
     # -- settlement ------------------------------------------------------------------------
-    def on_settlement_event(self, delivery: Delivery) -> list[FeeAccount]:
+    def on_settlement_event(self, delivery: Delivery) -> None:
         payload, event_id = delivery.payload, delivery.envelope.event_id
         ctx = delivery.context(ACTOR)
         account = self._account(delivery)
@@ -104,14 +131,11 @@ class FeeReactions:
                 stage=stage if account.state.stage is ResolutionStage.UNSPECIFIED else None,
                 initial_payment_cents=int(payload.get("already_paid_cents") or 0),
                 payer_id=str(payload.get("payer_key") or "") or None)
-            return [account]
+            return
         fact = self.payment_fact(delivery)
-        if fact is None:
-            return []
-        schedule = self.app.find_schedule(delivery.tenant_id, account.client_id)
-        version = schedule.in_force_on(fact.posting_date) if schedule else None
-        account.assess_payment(ctx, fact, version)
-        return [account]
+        if fact is not None:
+            account.assess_payment(ctx, fact, self._version_in_force(
+                delivery.tenant_id, account.client_id, fact.posting_date))
 
     @staticmethod
     def payment_fact(delivery: Delivery) -> PaymentFact | None:
@@ -133,7 +157,7 @@ class FeeReactions:
                            payer_id=str(payload.get("payer_id") or ""))
 
     # -- negotiation -----------------------------------------------------------------------
-    def on_negotiation_event(self, delivery: Delivery) -> list[FeeAccount]:
+    def on_negotiation_event(self, delivery: Delivery) -> None:
         payload, event_id = delivery.payload, delivery.envelope.event_id
         ctx = delivery.context(ACTOR)
         account = self._account(delivery)
@@ -148,10 +172,5 @@ class FeeReactions:
             day = _day(payload.get("agreed_on") or payload.get("determined_on")
                        or payload.get("closed_on"), delivery)
             fact = IdrFeeFact(event_id, borne, day, str(payload.get("dispute_number") or ""))
-            schedule = self.app.find_schedule(delivery.tenant_id, account.client_id)
-            account.pass_through_idr_fee(ctx, fact,
-                                         schedule.in_force_on(day) if schedule else None)
-        return [account]
-
-
-Reaction = Callable[[Delivery], list[FeeAccount]]
+            account.pass_through_idr_fee(ctx, fact, self._version_in_force(
+                delivery.tenant_id, account.client_id, day))

@@ -13,6 +13,7 @@ from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 
 from services.common.runtime import ServiceRuntime
 from services.common.testing import call_metadata, channel_to
+from services.fees.batch_consumer import BatchConsumer
 from services.fees.main import build
 from services.fees.synthetic_upstream import UpstreamPublisher
 
@@ -30,6 +31,15 @@ class FeesHarness:
     def upstream(self, tenant: str) -> UpstreamPublisher:
         assert self.runtime.infra is not None
         return UpstreamPublisher(self.runtime.infra.js, self.runtime.settings, tenant)
+
+    def consumer(self, name: str) -> BatchConsumer:
+        """The service's consumer of that name (they run as the runtime's background tasks)."""
+        assert self.runtime.parts is not None
+        for task in self.runtime.parts.background:
+            consumer = getattr(task, "__self__", None)
+            if isinstance(consumer, BatchConsumer) and consumer.durable.endswith(name):
+                return consumer
+        raise LookupError(name)
 
     def md(self, tenant: str, **kwargs: Any) -> tuple[tuple[str, str], ...]:
         return call_metadata(tenant, **kwargs)

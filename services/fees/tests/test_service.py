@@ -127,7 +127,7 @@ async def test_payments_bill_deltas_and_a_redelivered_payment_bills_nothing(
         (5_000, "EFT-101", "2026-03-09", 1, fees_pb2.FEE_LINE_KIND_INVOICE_LINE),
     ]
     assert state.lines[0].source_event_id == posted.event_id
-    consumer = next(c for c in fees.runtime.consumers if c.durable.endswith("settlement-payments"))
+    consumer = fees.consumer("settlement-payments")
     assert consumer.duplicates >= 1
 
 
@@ -181,7 +181,7 @@ async def test_payment_for_an_unknown_claim_stores_nothing_until_the_claim_is_kn
     claim_id = str(uuid.uuid4())
     upstream = fees.upstream(tenant)
     await upstream.payment_posted(claim_id, 10_000, dt.date(2026, 3, 2), "EFT-early")
-    consumer = next(c for c in fees.runtime.consumers if c.durable.endswith("settlement-payments"))
+    consumer = fees.consumer("settlement-payments")
     assert fees.runtime.infra is not None
     js, settings = fees.runtime.infra.js, fees.runtime.settings
 

@@ -1,0 +1,104 @@
+"""A JetStream pull consumer that hands whole fetched batches to its processor.
+
+It extends the shared `Consumer` (same durable config, dead-lettering and retry rules): a batch
+is applied in one transaction and acked after the commit; when the batch as a whole fails (a
+version conflict, a database error) or one delivery of it fails, those messages go through the
+shared one-at-a-time path, which retries with backoff and dead-letters after `max_deliver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
+
+from services.common.consumer import Consumer, Delivery, ProjectionProcessor, Subscription
+from services.common.settings import Settings
+from services.common.wire import decode_payload
+
+log = logging.getLogger(__name__)
+
+FETCH_TIMEOUT_SECONDS = 1.0
+
+
+class BatchProcessor(Protocol):
+    async def process(self, delivery: Delivery) -> bool: ...
+
+    async def process_batch(self, deliveries: Sequence[Delivery]) -> list[bool | Exception]: ...
+
+
+class BatchConsumer(Consumer):
+    def __init__(self, js: JetStreamContext, settings: Settings, subscription: Subscription,
+                 processor: BatchProcessor) -> None:
+        super().__init__(js, settings, subscription)
+        self.batch_processor = processor
+
+    async def _pull(self, psub: Any) -> None:
+        while True:
+            try:
+                messages = await psub.fetch(self.sub.batch, timeout=FETCH_TIMEOUT_SECONDS)
+            except TimeoutError:
+                continue
+            await self._handle_batch(messages)
+
+    async def _handle_batch(self, messages: list[Msg]) -> None:
+        decoded: list[tuple[Msg, Delivery]] = []
+        for msg in messages:
+            try:
+                envelope = EventEnvelope.FromString(msg.data)
+                decoded.append((msg, Delivery(envelope, decode_payload(envelope),
+                                              datetime.now(UTC))))
+            except Exception as exc:
+                await self._dead_letter(msg, f"undecodable message: {exc}")
+        if not decoded:
+            return
+        try:
+            outcomes = await self.batch_processor.process_batch([d for _, d in decoded])
+        except Exception as exc:
+            log.info("%s: batch of %d failed (%r); retrying one at a time", self.durable,
+                     len(decoded), exc)
+            for msg, _ in decoded:
+                await self._handle(msg)
+            return
+        acks = []
+        for (msg, _), outcome in zip(decoded, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                await self._handle(msg)
+                continue
+            acks.append(msg.ack())
+            if outcome:
+                self.processed += 1
+            else:
+                self.duplicates += 1
+        await asyncio.gather(*acks)
+
+
+class BatchedProjection:
+    """A shared `ProjectionProcessor` applied a batch at a time: rows and tracking of the whole
+    batch commit in one transaction."""
+
+    def __init__(self, projection: ProjectionProcessor) -> None:
+        self.projection = projection
+
+    async def process(self, delivery: Delivery) -> bool:
+        return await self.projection.process(delivery)
+
+    async def process_batch(self, deliveries: Sequence[Delivery]) -> list[bool | Exception]:
+        projection = self.projection
+        outcomes: list[bool | Exception] = []
+        async with projection.pool.acquire() as conn, conn.transaction():
+            for delivery in deliveries:
+                inserted = await conn.fetchval(
+                    f'INSERT INTO "{projection.schema}".projection_tracking '  # noqa: S608
+                    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",
+                    projection.name, delivery.envelope.service, delivery.envelope.notification_id)
+                if inserted:
+                    await projection.handler(conn, delivery)
+                outcomes.append(bool(inserted))
+        return outcomes
