@@ -35,8 +35,7 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
     ) -> AsyncIterator[ledger_pb2.ReplayClaimResponse]:
         entries = await self.app.replay(ctx, request.claim_id, _instant_or_none(request, "up_to"))
         for start in range(0, len(entries), REPLAY_CHUNK):
-            chunk = entries[start : start + REPLAY_CHUNK]
-            yield ledger_pb2.ReplayClaimResponse(entries=[mapping.entry_message(e) for e in chunk])
+            yield mapping.replay_chunk(entries[start : start + REPLAY_CHUNK])
 
     @rpc
     async def GetClaimAsOf(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 
@@ -105,7 +104,7 @@ def test_reordered_entries_are_detected() -> None:
 def test_renumbered_sequence_is_detected_as_content_change() -> None:
     log, chain = logged(3)
     entries = log.chain(chain)
-    entries[2] = dataclasses.replace(entries[2], chain_seq=7)
+    entries[2] = entries[2]._replace(chain_seq=7)
     verdict = verify_chain(chain, entries)
     assert BreakKind.CONTENT_ALTERED in {b.kind for b in verdict.breaks}
 
@@ -157,8 +156,7 @@ def test_handwritten_canonical_form_equals_json_dumps(
 ) -> None:
     from services.ledger.entry import canonical_document
 
-    f = dataclasses.replace(
-        facts("t", "c"),
+    f = facts("t", "c")._replace(
         actor=actor,
         claim_id=claim_id,
         tenant_id=tenant,
