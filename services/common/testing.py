@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -32,11 +35,14 @@ class InfraUrls:
 
 
 @pytest.fixture(scope="session")
-def infra_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfraUrls]:
+def infra_urls() -> Iterator[InfraUrls]:
     database_url = os.environ.get("DATABASE_URL")
     nats_url = os.environ.get("NATS_URL")
     started: list[Any] = []
-    base = tmp_path_factory.mktemp("servers")
+    # Not under pytest's basetemp: that tree is mode 0700 (re-applied by every pytest start),
+    # and the embedded PostgreSQL runs as its own system user when tests run as root.
+    base = Path(tempfile.mkdtemp(prefix="oonledger-test-"))
+    base.chmod(0o755)
     if not database_url:
         postgres = LocalPostgres(base / "pgdata")
         database_url = postgres.start()
@@ -48,6 +54,7 @@ def infra_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfraUrls]:
     yield InfraUrls(database_url, nats_url)
     for server in reversed(started):
         server.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
