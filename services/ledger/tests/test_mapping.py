@@ -49,3 +49,10 @@ def test_missing_occurred_at_is_refused() -> None:
 def test_audit_entries_survive_the_proto() -> None:
     entry = MemoryLog().append([facts("tenant-a", "claim-1")])[0]
     assert entry_from_message(entry_message(entry)) == entry
+
+
+def test_the_select_list_matches_the_column_order() -> None:
+    from services.ledger.rows import ENTRY_COLUMNS, SELECT_ENTRIES
+
+    listed = SELECT_ENTRIES.removeprefix("SELECT ").split(" FROM ")[0].split(",")
+    assert tuple(name.strip() for name in listed) == ENTRY_COLUMNS

@@ -167,10 +167,3 @@ async def test_the_whole_log_verifies_against_its_checkpoints(store: LedgerStore
         "not by the trusted key" in p
         for p in (await verify_stored_log(store.reader, other_key)).problems
     )
-
-
-def test_the_select_list_matches_the_column_order() -> None:
-    from services.ledger.rows import ENTRY_COLUMNS, SELECT_ENTRIES
-
-    listed = SELECT_ENTRIES.removeprefix("SELECT ").split(" FROM ")[0].split(",")
-    assert tuple(name.strip() for name in listed) == ENTRY_COLUMNS
