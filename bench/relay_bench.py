@@ -36,7 +36,7 @@ async def raw_baselines(settings: Settings, report) -> None:  # type: ignore[no-
     stream = f"{settings.stream_for('rawbench')}"
     await js.add_stream(name=stream, subjects=[f"{stream}.x"])
     latencies = []
-    for i in range(1000):
+    for _ in range(1000):
         started = time.perf_counter()
         await js.publish(f"{stream}.x", b"x" * 300)
         latencies.append((time.perf_counter() - started) * 1000)

@@ -1,4 +1,4 @@
-"""Generate Python code for every contract under proto/ into gen/ (the import root for `oonledger.*`)."""
+"""Generate Python code for every contract under proto/ into gen/ (import root of `oonledger`)."""
 
 from __future__ import annotations
 

@@ -86,7 +86,8 @@ class LocalStack:
             env["DATABASE_URL"] = postgres.start()
             self.servers.append(postgres)
         if not env.get("NATS_URL"):
-            nats_server = LocalNats(self.data_dir / "nats", int(env.get("OON_LOCAL_NATS_PORT", "0")))
+            nats_port = int(env.get("OON_LOCAL_NATS_PORT", "0"))
+            nats_server = LocalNats(self.data_dir / "nats", nats_port)
             env["NATS_URL"] = nats_server.start()
             self.servers.append(nats_server)
         env.setdefault(
@@ -121,7 +122,7 @@ class LocalStack:
                 [sys.executable, "-m", component.module],
                 env=self.env,
                 cwd=ROOT,
-                stdout=open(log_path, "ab"),  # noqa: SIM115 - handed to the child
+                stdout=open(log_path, "ab"),
                 stderr=subprocess.STDOUT,
             )
             address = f"127.0.0.1:{self.env[component.port_variable]}"
@@ -188,7 +189,8 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=os.environ.get("OON_DATA_DIR", str(ROOT / ".oonledger")))
+    default_dir = os.environ.get("OON_DATA_DIR", str(ROOT / ".oonledger"))
+    parser.add_argument("--data-dir", default=default_dir)
     parser.add_argument("--exit-after-demo", action="store_true")
     parser.add_argument("--timeout", type=float, default=90.0)
     args = parser.parse_args()

@@ -6,7 +6,7 @@ the aggregate and trigger them with `_record(EventClass, ctx, **fields)`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -42,7 +42,11 @@ class TenantAggregate(Aggregate):
             created.tenant_id = self.tenant_id
             return created
 
-    # (No class-level annotations here: eventsourcing would turn them into __init__ parameters.)
+    # No runtime class-level annotations here: eventsourcing would turn them into __init__
+    # parameters. These are set by `Created.mutate` and `_remember_request`.
+    if TYPE_CHECKING:
+        tenant_id: str
+        request_ids: dict[str, int]
 
     def _remember_request(self, request_id: str | None, version: int) -> None:
         if "request_ids" not in self.__dict__:

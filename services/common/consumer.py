@@ -125,20 +125,24 @@ class ProjectionProcessor:
         self.schema = schema
         self.name = name
         self.handler = handler
+        table = f'"{schema}".projection_tracking'  # schema name validated in Settings
+        self._create_sql = (
+            f"CREATE TABLE IF NOT EXISTS {table} (consumer text NOT NULL, upstream text NOT NULL,"
+            " notification_id bigint NOT NULL, PRIMARY KEY (consumer, upstream, notification_id))"
+        )
+        self._track_sql = (
+            f"INSERT INTO {table} VALUES ($1, $2, $3) "  # noqa: S608
+            "ON CONFLICT DO NOTHING RETURNING 1"
+        )
 
     async def migrate(self) -> None:
         async with self.pool.acquire() as conn:
-            await conn.execute(
-                f'CREATE TABLE IF NOT EXISTS "{self.schema}".projection_tracking ('
-                "consumer text NOT NULL, upstream text NOT NULL, notification_id bigint NOT NULL,"
-                " PRIMARY KEY (consumer, upstream, notification_id))"
-            )
+            await conn.execute(self._create_sql)
 
     async def process(self, delivery: Delivery) -> bool:
         async with self.pool.acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
-                f'INSERT INTO "{self.schema}".projection_tracking VALUES ($1, $2, $3) '
-                "ON CONFLICT DO NOTHING RETURNING 1",
+                self._track_sql,
                 self.name,
                 delivery.envelope.service,
                 delivery.envelope.notification_id,

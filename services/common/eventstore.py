@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import psycopg
@@ -13,6 +13,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
+    ProcessRecorder,
     Tracking,
     Transcoding,
 )
@@ -88,9 +89,13 @@ class ServiceApplication(Application[UUID]):
         self._listeners_lock = threading.Lock()
         super().__init__(env=app_env)
 
-    def construct_recorder(self):  # type: ignore[no-untyped-def]
+    def construct_recorder(self) -> ProcessRecorder:
         # A process recorder stores new events and the tracking record in one transaction.
         return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        return cast(ProcessRecorder, self.recorder)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -112,7 +117,7 @@ class ServiceApplication(Application[UUID]):
     def load(self, aggregate_id: UUID, tenant_id: str, kind: type[A]) -> A:
         """Load an aggregate of this tenant; another tenant's aggregate is simply not found."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"{kind.__name__} {aggregate_id} not found") from None
         if not isinstance(aggregate, kind) or aggregate.tenant_id != tenant_id:
@@ -144,13 +149,12 @@ class ServiceApplication(Application[UUID]):
                 self._take_snapshots(processing)
                 self._notify(recordings)
             else:
-                self.recorder.insert_tracking(tracking)
+                self.process_recorder.insert_tracking(tracking)
         except IntegrityError as exc:
             if self.is_processed(tracking):
                 raise AlreadyProcessed(str(tracking)) from None
             raise Conflict("concurrent modification while reacting to an event") from exc
 
     def is_processed(self, tracking: Tracking) -> bool:
-        return bool(
-            self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id)
-        )
+        recorder = self.process_recorder
+        return bool(recorder.has_tracking_id(tracking.application_name, tracking.notification_id))

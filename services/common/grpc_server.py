@@ -1,4 +1,4 @@
-"""grpc.aio bootstrap: health, reflection, metadata → CommandContext, the one error → status table."""
+"""grpc.aio bootstrap: health, reflection, metadata → CommandContext, one error → status table."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def status_for(exc: BaseException) -> grpc.Status | None:
     if isinstance(exc, errors.InvalidArgument):
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
                 for v in exc.violations
             ]
         )

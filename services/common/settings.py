@@ -1,4 +1,4 @@
-"""Process configuration, read once from the environment at start-up (fail fast, never at import)."""
+"""Process configuration, read once from the environment at start-up (fail fast, not at import)."""
 
 from __future__ import annotations
 

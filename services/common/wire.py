@@ -48,7 +48,7 @@ def decode_payload(envelope: EventEnvelope) -> dict[str, Any]:
 
 
 def event_payload(event: Any) -> dict[str, Any]:
-    phi = getattr(type(event), "PHI_FIELDS", frozenset())
+    phi: frozenset[str] = getattr(type(event), "PHI_FIELDS", frozenset())
     fields = {
         name: value
         for name, value in vars(event).items()

@@ -12,7 +12,7 @@ from grpc_status import rpc_status
 
 from services.common import errors
 from services.common.grpc_server import ServicerBinding, rpc
-from services.common.runtime import Infrastructure, ServiceParts
+from services.common.runtime import ServiceParts
 from services.common.testing import call_metadata, channel_to
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -26,7 +26,7 @@ class Echo:
     """Raises the error named in the request so every mapping can be observed."""
 
     @rpc
-    async def Check(self, request, ctx, context):  # noqa: N802 - gRPC method name
+    async def Check(self, request, ctx, context):
         failures = {
             "invalid": errors.InvalidArgument(
                 [errors.FieldViolation("amount_cents", "must be positive")]),

@@ -25,9 +25,9 @@ from services.common.tests.sample import Tally, TallyApp
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-def ctx(tenant: str, **extra: str) -> CommandContext:
+def ctx(tenant: str, traceparent: str = "") -> CommandContext:
     return CommandContext(tenant_id=tenant, actor="t", now=datetime.now(UTC),
-                          request_id=uuid.uuid4().hex, **extra)
+                          request_id=uuid.uuid4().hex, traceparent=traceparent)
 
 
 async def test_consumer_resumes_after_nats_restart_and_trace_continues(
