@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import grpc
-from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 
+from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.ledger import mapping
 from services.ledger.checkpoint import SignedCheckpoint
 from services.ledger.entry import AuditEntry

@@ -32,7 +32,9 @@ def format_instant(moment: datetime) -> str:
     """RFC 3339 in UTC with exactly six fractional digits: one string per instant."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime in an audit entry")
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" → "Z"
 
 
 def parse_instant(text: str) -> datetime:

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 
+from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.common.context import CommandContext
 from services.common.grpc_server import rpc, rpc_stream
 from services.ledger import mapping

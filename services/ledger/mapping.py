@@ -9,9 +9,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.ledger.v1 import ledger_pb2
-
 from services.ledger.anchoring import AnchoredVerdict, leaf_of
 from services.ledger.chain_check import BreakKind
 from services.ledger.checkpoint import Checkpoint, Signature, SignedCheckpoint

@@ -12,8 +12,8 @@ import grpc
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 
+from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.common.runtime import ServiceRuntime
 from services.common.testing import ServiceRunner, call_metadata, channel_to, eventually
 from services.common.wire import subject_for

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.ledger.chain_check import BreakKind, verify_chain
-from services.ledger.entry import GENESIS_HASH, canonical_bytes, chain_hash
+from services.ledger.entry import (
+    GENESIS_HASH,
+    canonical_bytes,
+    chain_hash,
+    format_instant,
+    parse_instant,
+)
 from services.ledger.memory_log import MemoryLog
 from services.ledger.tests.factories import claim_history, facts
 
@@ -165,3 +172,19 @@ def test_handwritten_canonical_form_equals_json_dumps(
         aggregate_version=version,
     )
     assert canonical_bytes(f, index, f.chain, seq) == canonical_document(f, index, f.chain, seq)
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1900, 1, 1),
+        max_value=datetime(9000, 1, 1),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30))]
+        ),
+    )
+)
+def test_instants_have_one_canonical_utc_spelling(moment: datetime) -> None:
+    text = format_instant(moment)
+    assert len(text) == 27 and text.endswith("Z")
+    assert parse_instant(text) == moment
+    assert format_instant(moment.astimezone(UTC)) == text

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from oonledger.common.v1.envelope_pb2 import EventEnvelope
 
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.ledger.mapping import (
     MalformedEnvelope,
     entry_from_message,

@@ -16,8 +16,8 @@ import pytest
 import pytest_asyncio
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from oonledger.ledger.v1 import ledger_pb2
 
+from oonledger.ledger.v1 import ledger_pb2
 from services.common.testing import ServiceRunner, call_metadata, eventually
 from services.ledger import auditor_cli, mapping
 from services.ledger.anchoring import leaf_of

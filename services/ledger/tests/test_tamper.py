@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from oonledger.ledger.v1 import ledger_pb2
 
+from oonledger.ledger.v1 import ledger_pb2
 from services.common.testing import ServiceRunner, call_metadata, eventually
 from services.ledger import mapping
 from services.ledger.bundle_verifier import load_bundle_text
