@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from oonledger.common.v1.envelope_pb2 import EventEnvelope
 
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import Consumer, Delivery, ProjectionProcessor, Subscription
 from services.common.settings import Settings
 from services.common.wire import decode_payload

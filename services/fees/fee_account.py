@@ -6,6 +6,7 @@ redelivered or replayed payment never bills twice, whatever the transport did.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import replace
 from typing import Any
@@ -156,6 +157,16 @@ class FeeAccount(TenantAggregate):
         self.client_id = client_id
         self.state = AccountState(tenant_id="", claim_id=claim_id, client_id=client_id)
         self.lines: list[FeeLine] = []
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FeeAccount:
+        # State and lines are immutable values; only the containers need copying. Every load
+        # from the aggregate cache copies the account, so this keeps intake cheap.
+        clone = copy.copy(self)
+        clone.lines = list(self.lines)
+        clone._pending_events = list(self._pending_events)
+        if "request_ids" in self.__dict__:
+            clone.request_ids = dict(self.request_ids)
+        return clone
 
     @classmethod
     def open(cls, ctx: CommandContext, claim_id: str, client_id: str) -> FeeAccount:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 
+from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument, NotFound, Violations
 from services.common.grpc_server import Blocking, rpc

@@ -14,6 +14,7 @@ that takes the service from one commit per payment to thousands of payments per 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from concurrent.futures import Executor
 
@@ -30,31 +31,33 @@ class FeeIntake:
         self.app = app
         self.executor = executor
 
-    def apply(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+    def apply(self, deliveries: Sequence[Delivery], *, from_cache: bool) -> list[Outcome]:
         """Apply every delivery, then save all changed accounts at once (a version conflict
         raises `Conflict` and nothing of the batch is stored)."""
-        reactions = FeeReactions(self.app)
+        reactions = FeeReactions(self.app, from_cache=from_cache)
         outcomes: list[Outcome] = []
         for delivery in deliveries:
-            before = reactions.pending_events
             try:
-                reactions.react(delivery)
+                outcomes.append(reactions.react(delivery))
             except Exception as exc:  # reported per delivery; the consumer retries it alone
                 outcomes.append(exc)
-                continue
-            outcomes.append(reactions.pending_events > before)
         changed = reactions.changed_accounts()
         if changed:
-            self.app.save_all(*changed)
+            self.app.save_accounts(*changed)
         return outcomes
 
     async def process_batch(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        """A fetched batch, read from the aggregate cache (no query per account)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.apply, deliveries)
+        return await loop.run_in_executor(
+            self.executor, functools.partial(self.apply, deliveries, from_cache=True))
 
     async def process(self, delivery: Delivery) -> bool:
-        """One delivery (the shared consumer's `Processor` protocol); failures raise."""
-        (outcome,) = await self.process_batch([delivery])
+        """One delivery with fresh reads: the retry path after a batch failed (shared
+        consumer's `Processor` protocol); failures raise."""
+        loop = asyncio.get_running_loop()
+        (outcome,) = await loop.run_in_executor(
+            self.executor, functools.partial(self.apply, [delivery], from_cache=False))
         if isinstance(outcome, Exception):
             raise outcome
         return outcome

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncpg
-from oonledger.fees.v1 import fees_pb2_grpc
 
+from oonledger.fees.v1 import fees_pb2_grpc
 from services.common.consumer import ProjectionProcessor, Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from oonledger.fees.v1 import fees_pb2
-
 from services.common.errors import Violations
 from services.fees.arithmetic import FeeComputation
 from services.fees.assessment import FeeCause, FeeLine, FeeLineKind

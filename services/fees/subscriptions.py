@@ -60,28 +60,32 @@ class FeeReactions:
     events touching the same claim changes one account, saved once at the end.
     """
 
-    def __init__(self, app: FeesApplication) -> None:
+    def __init__(self, app: FeesApplication, *, from_cache: bool = False) -> None:
         self.app = app
+        self.load_account = app.cached_account if from_cache else app.find_account
         self.accounts: dict[tuple[str, str], FeeAccount] = {}
         self.schedules: dict[tuple[str, str], FeeSchedule | None] = {}
 
-    def react(self, delivery: Delivery) -> None:
+    def react(self, delivery: Delivery) -> bool:
+        """Apply one upstream event; False when it changed nothing (already applied)."""
         handlers = {"claims": self.on_claims_event, "settlement": self.on_settlement_event,
                     "negotiation": self.on_negotiation_event}
         handler = handlers.get(delivery.envelope.service)
-        if handler is not None:
-            handler(delivery)
-
-    @property
-    def pending_events(self) -> int:
-        return sum(len(account.pending_events) for account in self.accounts.values())
+        if handler is None:
+            return False
+        key = (delivery.tenant_id, _claim_id(delivery))
+        account = self.accounts.get(key)
+        before = (account.version, len(account.pending_events)) if account else None
+        handler(delivery)
+        account = self.accounts.get(key)
+        return account is not None and (account.version, len(account.pending_events)) != before
 
     def changed_accounts(self) -> list[FeeAccount]:
         return [account for account in self.accounts.values() if account.pending_events]
 
     def _account(self, delivery: Delivery, client_id: str = "") -> FeeAccount:
         key = (delivery.tenant_id, _claim_id(delivery))
-        account = self.accounts.get(key) or self.app.find_account(*key)
+        account = self.accounts.get(key) or self.load_account(*key)
         if account is None:
             if not client_id:
                 raise UnknownClaim(f"{delivery.envelope.event_id}: no fee account for claim "

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import grpc
 import pytest
-from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 
+from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 from services.common.runtime import ServiceRuntime
 from services.common.testing import call_metadata, channel_to
 from services.fees.batch_consumer import BatchConsumer

@@ -11,8 +11,8 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from oonledger.fees.v1 import fees_pb2
 
+from oonledger.fees.v1 import fees_pb2
 from services.common.testing import eventually
 from services.fees.tests.conftest import FeesHarness, found
 
