@@ -377,3 +377,21 @@ async def test_a_tenant_never_sees_another_tenants_fees(fees: FeesHarness) -> No
     # The intruder's own payment for a claim id it does not own opens nothing in the owner's.
     await fees.upstream(intruder).payment_posted(claim_id, 999_999, dt.date(2026, 2, 3), "X")
     assert (await account(fees, owner, claim_id)).paid_cents == 40_000
+
+
+async def test_demo_prints_fee_lines_and_roi(fees: FeesHarness) -> None:
+    from services.fees import demo
+
+    tenant = fees.tenant()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{fees.runtime.port}")
+    assert await demo.publish_demo_schedule(channel, tenant, "client-demo") == 1
+    assert await demo.publish_demo_schedule(channel, tenant, "client-demo") == 1  # idempotent
+    claim_id = await registered_claim(fees, tenant, "client-demo", 30_000)
+    await fees.upstream(tenant).payment_posted(claim_id, 70_000, dt.date(2026, 9, 1), "EFT-D")
+    printed: list[str] = []
+    await demo.print_fees(channel, tenant, "client-demo", [claim_id], "2026-01-01",
+                          "2026-12-31", out=printed.append)
+    await channel.close()
+    text = "\n".join(printed)
+    assert "invoice line" in text and "$210.00" in text and "EFT-D" in text
+    assert "ROI client-demo" in text and "net to client $490.00" in text
