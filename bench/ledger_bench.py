@@ -158,7 +158,7 @@ async def bench_jetstream_ingest(
         report("plain JetStream pull + ack", count / (time.perf_counter() - started), "msgs/s")
 
         ingest = StreamIngest(
-            js,
+            nc,
             appender,
             pool,
             schema,
@@ -167,10 +167,11 @@ async def bench_jetstream_ingest(
             dead_letter_subject=f"{stream.lower()}.dead",
             clock=lambda: datetime.now(UTC),
         )
-        psub = await ingest.subscribe(stream)
+        puller = await ingest.puller(stream)
         started = time.perf_counter()
         while ingest.stats.appended < count:
-            await ingest.handle(stream, await psub.fetch(BATCH, timeout=5))
+            await ingest.handle(stream, await puller.fetch(BATCH))
+        await puller.stop()
         elapsed = time.perf_counter() - started
         report(
             "JetStream → ledger ingest (envelopes, hashes, COPY, acks)",

@@ -14,16 +14,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import asyncpg
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.ledger.appender import Appender
 from services.ledger.entry import EventFacts
 from services.ledger.mapping import MalformedEnvelope, facts_from_wire
+from services.ledger.puller import BatchPuller
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class IngestStats:
 class StreamIngest:
     def __init__(
         self,
-        js: JetStreamContext,
+        nc: NATS,
         appender: Appender,
         pool: asyncpg.Pool,
         schema: str,
@@ -53,7 +53,8 @@ class StreamIngest:
         dead_letter_subject: str,
         clock: Callable[[], datetime],
     ) -> None:
-        self.js = js
+        self.nc = nc
+        self.js = nc.jetstream()
         self.appender = appender
         self.pool = pool
         self.schema = schema
@@ -63,7 +64,8 @@ class StreamIngest:
         self.clock = clock
         self.stats = IngestStats()
 
-    async def subscribe(self, stream: str) -> Any:
+    async def ensure_consumer(self, stream: str) -> None:
+        """Create the durable pull consumer (idempotent for an unchanged configuration)."""
         config = ConsumerConfig(
             durable_name=self.durable,
             # A batch commits as a whole and in order, so one ack of its last message acks it all.
@@ -73,16 +75,23 @@ class StreamIngest:
             ack_wait=60,
             max_ack_pending=max(4 * self.batch_size, 1000),
         )
-        return await self.js.pull_subscribe("", durable=self.durable, stream=stream, config=config)
+        await self.js.add_consumer(stream, config)
 
     async def run(self, stream: str) -> None:
-        psub = await self.subscribe(stream)
-        while True:
-            try:
-                messages = await psub.fetch(self.batch_size, timeout=1)
-            except TimeoutError:
-                continue
-            await self.handle(stream, messages)
+        puller = await self.puller(stream)
+        try:
+            while True:
+                messages = await puller.fetch(self.batch_size)
+                if messages:
+                    await self.handle(stream, messages)
+        finally:
+            await puller.stop()
+
+    async def puller(self, stream: str) -> BatchPuller:
+        await self.ensure_consumer(stream)
+        puller = BatchPuller(self.nc, stream, self.durable)
+        await puller.start()
+        return puller
 
     async def handle(self, stream: str, messages: Sequence[Msg]) -> None:
         batch: list[EventFacts] = []

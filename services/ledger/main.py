@@ -39,7 +39,7 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
     app = AuditApplication(reader, checkpointer, config.signer, config.origin, clock)
     appender = Appender(pool, schema)
     ingest = StreamIngest(
-        infra.js,
+        infra.nc,
         appender,
         pool,
         schema,
