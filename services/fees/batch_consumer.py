@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.common.consumer import Consumer, Delivery, ProjectionProcessor, Subscription
+from services.common.consumer import Consumer, Delivery, Subscription
 from services.common.settings import Settings
 from services.common.wire import decode_payload
 
@@ -77,28 +77,3 @@ class BatchConsumer(Consumer):
             else:
                 self.duplicates += 1
         await asyncio.gather(*acks)
-
-
-class BatchedProjection:
-    """A shared `ProjectionProcessor` applied a batch at a time: rows and tracking of the whole
-    batch commit in one transaction."""
-
-    def __init__(self, projection: ProjectionProcessor) -> None:
-        self.projection = projection
-
-    async def process(self, delivery: Delivery) -> bool:
-        return await self.projection.process(delivery)
-
-    async def process_batch(self, deliveries: Sequence[Delivery]) -> list[bool | Exception]:
-        projection = self.projection
-        outcomes: list[bool | Exception] = []
-        async with projection.pool.acquire() as conn, conn.transaction():
-            for delivery in deliveries:
-                inserted = await conn.fetchval(
-                    f'INSERT INTO "{projection.schema}".projection_tracking '  # noqa: S608
-                    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",
-                    projection.name, delivery.envelope.service, delivery.envelope.notification_id)
-                if inserted:
-                    await projection.handler(conn, delivery)
-                outcomes.append(bool(inserted))
-        return outcomes

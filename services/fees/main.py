@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from oonledger.fees.v1 import fees_pb2_grpc
-from services.common.consumer import ProjectionProcessor, Subscription
+from services.common.consumer import Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.fees.application import FeesApplication
-from services.fees.batch_consumer import BatchConsumer, BatchedProjection
+from services.fees.batch_consumer import BatchConsumer
 from services.fees.grpc_api import SERVICE_NAME, FeesServicer
 from services.fees.intake import FeeIntake
-from services.fees.projections import FeeProjections
+from services.fees.projections import FeeProjections, ReadModelBatches
 from services.fees.subscriptions import (
     CLAIMS_EVENTS,
     NEGOTIATION_EVENTS,
@@ -31,7 +29,7 @@ def build(infra: Infrastructure) -> ServiceParts:
     app = FeesApplication(settings)
     projections = FeeProjections(settings.schema)
     intake = FeeIntake(app, infra.blocking.executor)
-    read_models = ProjectionProcessor(infra.pool, settings.schema, READ_MODELS, projections.handle)
+    read_models = ReadModelBatches(infra.pool, projections, READ_MODELS)
     consumers = [
         BatchConsumer(infra.js, settings, Subscription(
             upstream, name, intake, event_types=event_types, max_deliver=MAX_DELIVER,
@@ -43,12 +41,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         )
     ]
     consumers.append(BatchConsumer(infra.js, settings, Subscription(
-        "fees", READ_MODELS, read_models, max_deliver=MAX_DELIVER, batch=BATCH),
-        BatchedProjection(read_models)))
-
-    async def migrate(pool: asyncpg.Pool) -> None:
-        await projections.migrate(pool)
-        await read_models.migrate()
+        "fees", READ_MODELS, read_models, max_deliver=MAX_DELIVER, batch=BATCH), read_models))
 
     return ServiceParts(
         bindings=[ServicerBinding(fees_pb2_grpc.add_FeesServiceServicer_to_server,
@@ -58,7 +51,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         # Run as supervised background tasks: the runtime's own consumers process one message
         # per transaction, these a whole fetched batch.
         background=[consumer.run for consumer in consumers],
-        migrations=[migrate],
+        migrations=[projections.migrate],
     )
 
 
