@@ -20,13 +20,13 @@ from typing import Any
 
 import asyncpg
 import grpc
-from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
-from oonledger.negotiation.v1 import negotiation_pb2 as npb
-from oonledger.negotiation.v1 import negotiation_pb2_grpc
 
 from gateway.catalog import UPSTREAMS
 from gateway.server import make_builder, process_of
 from gateway.tests.samples import emergency_claim
+from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
+from oonledger.negotiation.v1 import negotiation_pb2 as npb
+from oonledger.negotiation.v1 import negotiation_pb2_grpc
 from services.common.runtime import Builder, ServiceRuntime
 from services.common.settings import Settings
 

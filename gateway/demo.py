@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import grpc
-from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
 
 from gateway.keystore import KeyStore
 from gateway.policy import ROLES
+from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
 from services.common.settings import Settings
 
 

@@ -7,11 +7,11 @@ import ssl
 
 import grpc
 import pytest
-from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
 
 from gateway.server import make_builder, process_of
 from gateway.tests.certificates import Pem, mutual_tls
 from gateway.tests.conftest import RunningGateway, bearer, gateway_environ, http_request
+from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

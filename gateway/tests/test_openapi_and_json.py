@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from oonledger.claims.v1 import claims_pb2
 
 from gateway import transcoding
 from gateway.catalog import Catalog
 from gateway.http_front import routes, short_name
 from gateway.openapi import document, route_for
+from oonledger.claims.v1 import claims_pb2
 
 CATALOG = Catalog.discover()
 REGISTER = CATALOG.get("/oonledger.claims.v1.ClaimsService/RegisterClaim")

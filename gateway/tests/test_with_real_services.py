@@ -8,11 +8,11 @@ import uuid
 
 import grpc
 import pytest
-from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
 
 from gateway.server import make_builder, process_of
 from gateway.tests.conftest import RunningGateway, bearer, gateway_environ, http_request
 from gateway.tests.samples import emergency_claim
+from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -1,0 +1,194 @@
+"""Steps of a vendor's journey, each a call through the gateway with the role that does it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import grpc
+
+from gateway.tests.conftest import HttpReply, http_request
+from gateway.tests.samples import emergency_claim
+from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
+from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
+from oonledger.ledger.v1 import ledger_pb2_grpc
+from oonledger.negotiation.v1 import negotiation_pb2 as npb
+from oonledger.negotiation.v1 import negotiation_pb2_grpc
+from oonledger.settlement.v1 import settlement_pb2, settlement_pb2_grpc
+from services.common.testing import eventually
+from services.settlement.era_generator import ClaimSpec, RemittanceSpec, build_835
+from tests.e2e.conftest import Stack
+
+CLIENT = "client-ed-group"
+
+
+def rid() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Vendor:
+    """One tenant's partner keys: a negotiator, the provider's approver, finance, an auditor."""
+
+    stack: Stack
+    channel: grpc.aio.Channel
+    tenant: str
+    keys: dict[str, str]
+
+    @classmethod
+    async def enrol(cls, stack: Stack, channel: grpc.aio.Channel) -> Vendor:
+        tenant = f"vendor-{uuid.uuid4().hex[:8]}"
+        keys = {role: await stack.partner(tenant, role)
+                for role in ("negotiator", "provider_approver", "finance", "auditor")}
+        return cls(stack, channel, tenant, keys)
+
+    def md(self, role: str) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.keys[role]}"),)
+
+    @property
+    def claims(self) -> Any:
+        return claims_pb2_grpc.ClaimsServiceStub(self.channel)
+
+    @property
+    def negotiation(self) -> Any:
+        return negotiation_pb2_grpc.NegotiationServiceStub(self.channel)
+
+    @property
+    def settlement(self) -> Any:
+        return settlement_pb2_grpc.SettlementServiceStub(self.channel)
+
+    @property
+    def fees(self) -> Any:
+        return fees_pb2_grpc.FeesServiceStub(self.channel)
+
+    @property
+    def audit(self) -> Any:
+        return ledger_pb2_grpc.AuditServiceStub(self.channel)
+
+    async def json(self, role: str, route: str, body: dict[str, Any]) -> HttpReply:
+        return await http_request(
+            self.stack.http_port, "POST", route, json.dumps(body).encode(),
+            {"Authorization": f"Bearer {self.keys[role]}", "Content-Type": "application/json"})
+
+    # -- steps ---------------------------------------------------------------------------
+
+    async def publish_fee_schedule(self, rate_bps: int = 2500) -> None:
+        await self.fees.PublishFeeSchedule(fees_pb2.PublishFeeScheduleRequest(
+            request_id=rid(), client_id=CLIENT, effective_from="2026-01-01",
+            terms=fees_pb2.FeeTerms(default_tiers=[fees_pb2.Tier(floor_cents=0,
+                                                                 rate_bps=rate_bps)])),
+            metadata=self.md("finance"), timeout=15)
+
+    async def import_claims(self, count: int) -> list[tuple[str, str]]:
+        """Bulk intake as JSON (a practice-management system's nightly batch): (id, PCN)."""
+        pcns = [f"PCN{uuid.uuid4().hex[:12].upper()}" for _ in range(count)]
+        items = [{"claim": _json(emergency_claim(CLIENT, pcn))} for pcn in pcns]
+        reply = await self.json("negotiator", "/v1/claims/ImportClaims",
+                                {"requestId": rid(), "items": items})
+        assert reply.status == 200, reply.body[:500]
+        results = reply.json()["results"]
+        assert [r.get("errors", []) for r in results] == [[]] * count, results[:3]
+        return [(r["claimId"], pcn) for r, pcn in zip(results, pcns, strict=True)]
+
+    async def adjudicate_and_triage(self, claim_id: str) -> claims_pb2.Triage:
+        await self.claims.RecordAdjudication(claims_pb2.RecordAdjudicationRequest(
+            request_id=rid(), claim_id=claim_id, adjudication=claims_pb2.Adjudication(
+                received_date="2026-10-30", billed_cents=249_000, allowed_cents=60_000,
+                paid_cents=45_000, patient_responsibility_cents=15_000, qpa_cents=52_000,
+                qpa_disclosed=True, carc_codes=["45"], payer_claim_control_number=rid()[:12])),
+            metadata=self.md("negotiator"), timeout=15)
+        reply = await self.claims.TriageClaim(
+            claims_pb2.TriageClaimRequest(request_id=rid(), claim_id=claim_id),
+            metadata=self.md("negotiator"), timeout=15)
+        return reply.triage
+
+    async def negotiation_of(self, claim_id: str) -> str:
+        """The negotiation the triage opened (found on the work queue, eventually)."""
+        async def opened() -> str | None:
+            reply = await self.negotiation.ListWorkQueue(
+                npb.ListWorkQueueRequest(page_size=500), metadata=self.md("negotiator"),
+                timeout=15)
+            return next((i.negotiation_id for i in reply.items if i.claim_id == claim_id), None)
+
+        return await eventually(opened, timeout=30)  # type: ignore[arg-type]
+
+    async def offer(self, nid: str, party: int, cents: int, offer_id: str, on: str,
+                    role: str = "negotiator") -> npb.MakeOfferResponse:
+        return await self.negotiation.MakeOffer(npb.MakeOfferRequest(
+            request_id=rid(), negotiation_id=nid, offer_id=offer_id, party=party,
+            amount_cents=cents, basis=npb.OfferBasis(qpa_cents=52_000),
+            channel=npb.CHANNEL_PORTAL, made_on=on), metadata=self.md(role), timeout=15)
+
+    async def agree(self, nid: str, payer_offer_id: str) -> npb.Negotiation:
+        await self.negotiation.ProposeDecision(npb.ProposeDecisionRequest(
+            request_id=rid(), negotiation_id=nid, decision_id="accept-1",
+            action=npb.DECISION_ACTION_ACCEPT, offer_id=payer_offer_id,
+            rationale="within the client's range", decided_on="2026-11-10"),
+            metadata=self.md("negotiator"), timeout=15)
+        await self.negotiation.ApproveDecision(npb.ApproveDecisionRequest(
+            request_id=rid(), negotiation_id=nid, decision_id="accept-1",
+            decided_on="2026-11-10"), metadata=self.md("provider_approver"), timeout=15)
+        reply = await self.negotiation.GetNegotiation(
+            npb.GetNegotiationRequest(negotiation_id=nid), metadata=self.md("negotiator"),
+            timeout=15)
+        return reply.negotiation
+
+    async def settlement_of(self, claim_id: str) -> settlement_pb2.Settlement:
+        async def opened() -> settlement_pb2.Settlement | None:
+            try:
+                reply = await self.settlement.GetSettlement(
+                    settlement_pb2.GetSettlementRequest(claim_id=claim_id),
+                    metadata=self.md("finance"), timeout=15)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    return None
+                raise
+            return reply.settlement
+
+        return await eventually(opened, timeout=30)  # type: ignore[arg-type]
+
+
+    async def remit_835(self, pcn: str, paid_cents: int, on: date,
+                        reversal_of: ClaimSpec | None = None) -> tuple[Any, ClaimSpec]:
+        """The payer's 835 for the agreed amount, imported by finance."""
+        claim = reversal_of.reversed() if reversal_of else ClaimSpec(
+            patient_control_number=pcn, charge_cents=249_000, paid_cents=paid_cents,
+            service_date=date(2026, 10, 3), payer_claim_control_number=rid()[:12])
+        x12 = build_835(RemittanceSpec(trace_number=rid()[:15], payment_date=on,
+                                       claims=(claim,)))
+        reply = await self.settlement.ImportRemittance(settlement_pb2.ImportRemittanceRequest(
+            request_id=rid(), content=x12.encode(), file_name=f"{pcn}.835"),
+            metadata=self.md("finance"), timeout=30)
+        return reply, claim
+
+    async def fee_account(self, claim_id: str, billed_cents: int) -> fees_pb2.FeeAccount:
+        async def assessed() -> fees_pb2.FeeAccount | None:
+            try:
+                reply = await self.fees.GetFeeAccount(
+                    fees_pb2.GetFeeAccountRequest(claim_id=claim_id),
+                    metadata=self.md("finance"), timeout=15)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    return None
+                raise
+            account = reply.account
+            return account if account.fee_billed_cents == billed_cents else None
+
+        return await eventually(assessed, timeout=30)  # type: ignore[arg-type]
+
+    async def audit_replay_json(self, claim_id: str) -> list[dict[str, Any]]:
+        """The auditor's replay over JSON: NDJSON chunks, flattened to entries."""
+        reply = await self.json("auditor", "/v1/audit/ReplayClaim", {"claimId": claim_id})
+        assert reply.status == 200, reply.body[:300]
+        assert reply.headers["content-type"] == "application/x-ndjson"
+        return [entry for line in reply.body.splitlines()
+                for entry in json.loads(line).get("entries", [])]
+
+
+def _json(message: Any) -> dict[str, Any]:
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(message)

@@ -1,0 +1,83 @@
+"""A vendor's journey through the gateway only: bulk import → triage → negotiation with
+provider approval → agreement → 835 payment → fee → invoice → the auditor replays and
+verifies the claim."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from oonledger.fees.v1 import fees_pb2
+from oonledger.ledger.v1 import ledger_pb2
+from oonledger.negotiation.v1 import negotiation_pb2 as npb
+from oonledger.settlement.v1 import settlement_pb2
+from services.common.testing import eventually
+from tests.e2e.journey import CLIENT, Vendor, rid
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def agreed_claim(vendor: Vendor, bulk: int = 25) -> tuple[str, str, str]:
+    """Import a batch, work its first claim to an agreement of $1,200: (claim, PCN, nego)."""
+    imported = await vendor.import_claims(bulk)
+    claim_id, pcn = imported[0]
+    triage = await vendor.adjudicate_and_triage(claim_id)
+    assert triage.nsa_protected and triage.worth_negotiating, triage
+    nid = await vendor.negotiation_of(claim_id)
+    await vendor.negotiation.SendOpenNegotiationNotice(npb.SendOpenNegotiationNoticeRequest(
+        request_id=rid(), negotiation_id=nid, sent_on="2026-11-02",
+        channel=npb.CHANNEL_PORTAL, portal_reference="ON-1"),
+        metadata=vendor.md("negotiator"), timeout=15)
+    await vendor.offer(nid, npb.PARTY_PROVIDER, 180_000, "ours-1", "2026-11-03")
+    counter = await vendor.offer(nid, npb.PARTY_PAYER, 120_000, "theirs-1", "2026-11-06")
+    assert counter.kind == "counter"
+    agreed = await vendor.agree(nid, "theirs-1")
+    assert agreed.status == "agreed" and agreed.agreed_total_cents == 120_000
+    return claim_id, pcn, nid
+
+
+async def test_import_to_agreement_payment_fee_invoice_and_audit(stack, channel):
+    stack.require("claims", "negotiation", "settlement", "fees", "ledger")
+    vendor = await Vendor.enrol(stack, channel)
+    await vendor.publish_fee_schedule(rate_bps=2500)
+    claim_id, pcn, _ = await agreed_claim(vendor)
+
+    # Settlement opened from the agreement: $1,200 total - $150 cost sharing - $450 paid.
+    settlement = await vendor.settlement_of(claim_id)
+    assert settlement.amount_owed_cents == 60_000 and settlement.source == "agreement"
+
+    # The payer's 835 pays the balance; the claim is paid in full.
+    imported, _ = await vendor.remit_835(pcn, 60_000, date(2026, 11, 20))
+    assert imported.status == settlement_pb2.IMPORT_STATUS_POSTED, imported
+
+    async def paid() -> bool:
+        current = await vendor.settlement_of(claim_id)
+        return current.status == settlement_pb2.SETTLEMENT_STATUS_PAID
+
+    await eventually(paid, timeout=30)  # type: ignore[arg-type]
+
+    # Fees: 25 % of what was recovered above the initial payment ($600) = $150, once.
+    account = await vendor.fee_account(claim_id, billed_cents=15_000)
+    assert account.recovered_cents == 60_000
+    # A period can be closed once it has ended: November so far (up to yesterday).
+    period_end = (date.today() - timedelta(days=1)).isoformat()
+    invoice = (await vendor.fees.CloseInvoicePeriod(fees_pb2.CloseInvoicePeriodRequest(
+        request_id=rid(), client_id=CLIENT, period_start="2026-11-01",
+        period_end=period_end), metadata=vendor.md("finance"), timeout=15)).invoice
+    assert invoice.total_cents == 15_000
+    assert [line.claim_id for line in invoice.lines] == [claim_id]
+
+    # The auditor replays the claim (NDJSON over HTTP) and verifies its chain (gRPC).
+    async def replayed() -> list[dict] | None:
+        entries = await vendor.audit_replay_json(claim_id)
+        services = {e["service"] for e in entries}
+        wanted = {"claims", "negotiation", "settlement", "fees"}
+        return entries if wanted <= services else None
+
+    entries = await eventually(replayed, timeout=30)  # type: ignore[arg-type]
+    assert [int(e["chainSeq"]) for e in entries] == list(range(1, len(entries) + 1))
+    assert {e["tenantId"] for e in entries} == {vendor.tenant}
+    verified = await vendor.audit.VerifyClaim(ledger_pb2.VerifyClaimRequest(claim_id=claim_id),
+                                              metadata=vendor.md("auditor"), timeout=15)
+    assert verified.ok and verified.entries_checked >= len(entries)
