@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -64,7 +65,7 @@ class BatchPuller:
         taken, self._buffer = self._buffer[:batch], self._buffer[batch:]
         return taken
 
-    async def _request(self, request: dict[str, object], wanted: int, timeout: float) -> None:
+    async def _request(self, request: Mapping[str, object], wanted: int, timeout: float) -> None:
         self._wanted = wanted
         self._done.clear()
         await self._nc.publish(self._next, json.dumps(request).encode(), reply=self._inbox)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 
+SCHEMA_NAME = re.compile(r"[a-z][a-z0-9_]{0,55}")
 TABLES = ("audit_entries", "merkle_nodes", "checkpoints", "rejected_messages")
 
 
@@ -12,6 +15,8 @@ def writer_role(schema: str) -> str:
 
 
 def _ddl(schema: str) -> str:
+    if not SCHEMA_NAME.fullmatch(schema):
+        raise ValueError(f"invalid ledger schema name {schema!r}")
     s, role = f'"{schema}"', f'"{writer_role(schema)}"'
     triggers = "\n".join(
         f"""
@@ -21,6 +26,7 @@ def _ddl(schema: str) -> str:
             FOR EACH STATEMENT EXECUTE FUNCTION {s}.refuse_change();"""
         for table in TABLES
     )
+    # Identifiers are validated above; DDL cannot take bind parameters.
     return f"""
     CREATE SCHEMA IF NOT EXISTS {s};
     CREATE TABLE IF NOT EXISTS {s}.audit_entries (
@@ -82,14 +88,20 @@ def _ddl(schema: str) -> str:
     END $$;
     {triggers}
     DO $$ BEGIN
-        CREATE ROLE {role} NOLOGIN;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+        -- Normally created beforehand by deploy/schema_setup.py (the owner then needs no
+        -- CREATEROLE); created here for development databases.
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{writer_role(schema)}') THEN
+            CREATE ROLE {role} NOLOGIN;
+        END IF;
+        IF NOT pg_has_role(current_user, '{writer_role(schema)}', 'MEMBER') THEN
+            GRANT {role} TO CURRENT_USER;
+        END IF;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- a concurrent creator won
     END $$;
-    GRANT {role} TO CURRENT_USER;
     GRANT USAGE ON SCHEMA {s} TO {role};
     REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {role};
     GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {s} TO {role};
-    """
+    """  # noqa: S608
 
 
 async def migrate(pool: asyncpg.Pool, schema: str) -> None:
