@@ -10,7 +10,13 @@ import grpc
 import pytest
 
 from gateway.server import make_builder, process_of
-from gateway.tests.conftest import RunningGateway, bearer, gateway_environ, http_request
+from gateway.tests.conftest import (
+    RunningGateway,
+    bearer,
+    gateway_environ,
+    http_request,
+    stop_quickly,
+)
 from gateway.tests.samples import emergency_claim
 from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
 
@@ -25,7 +31,7 @@ async def claims_gateway(service_runner, recording_upstream):
     env = gateway_environ(recording_upstream.port, CLAIMS_ADDR=f"127.0.0.1:{claims.port}")
     runtime = await service_runner.start("gateway", make_builder(env))
     yield RunningGateway(runtime, process_of(runtime), recording_upstream)
-    await service_runner.stop(runtime)
+    await stop_quickly(service_runner, runtime, claims)
 
 
 async def test_register_over_grpc_read_over_json_and_other_tenants_see_nothing(claims_gateway):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -16,6 +15,7 @@ import pytest
 
 from gateway.catalog import UPSTREAMS
 from gateway.server import GatewayProcess, make_builder, process_of
+from gateway.tests.conftest import stop_quickly
 from services.common.runtime import ServiceRuntime
 
 
@@ -67,12 +67,7 @@ async def stack(service_runner) -> AsyncIterator[Stack]:
     env["GATEWAY_HTTP_PORT"] = "0"
     gateway = await service_runner.start("gateway", make_builder(env))
     yield Stack(gateway, process_of(gateway), services, missing)
-    # nats-py's drain waits out its 30 s timeout when pull consumers were mid-fetch (reported to
-    # the lead): nothing is left to deliver here, so stop every process with a short one.
-    for runtime in [gateway, *services.values()]:
-        if runtime.infra is not None:
-            runtime.infra.nc.options["drain_timeout"] = 2
-    await asyncio.gather(*(service_runner.stop(r) for r in [gateway, *services.values()]))
+    await stop_quickly(service_runner, gateway, *services.values())
 
 
 @dataclass
