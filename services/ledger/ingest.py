@@ -68,8 +68,9 @@ class StreamIngest:
         """Create the durable pull consumer (idempotent for an unchanged configuration)."""
         config = ConsumerConfig(
             durable_name=self.durable,
-            # A batch commits as a whole and in order, so one ack of its last message acks it all.
-            ack_policy=AckPolicy.ALL,
+            # Explicit, not ALL: after a crash a later batch must never ack earlier messages
+            # that were delivered but not yet stored.
+            ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             max_deliver=-1,  # an audit trail never gives up on an event
             ack_wait=60,
@@ -102,9 +103,9 @@ class StreamIngest:
                 await self._reject(stream, msg, str(exc))
         if batch:
             await self._append_until_stored(stream, batch)
-        last = messages[-1] if messages else None
-        if last is not None and not last.is_acked:
-            await last.ack()
+        for msg in messages:
+            if not msg.is_acked:
+                await msg.ack()
 
     async def _append_until_stored(self, stream: str, batch: list[EventFacts]) -> None:
         attempt = 0

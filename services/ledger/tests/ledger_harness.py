@@ -74,8 +74,10 @@ class Ledger:
         await runner.stop(self.runtime)
 
 
-async def start_ledger(runner: ServiceRunner, key_dir: pathlib.Path, **overrides: Any) -> Ledger:
-    signer = Signer.from_seed(uuid.uuid4().bytes * 2)
+async def start_ledger(
+    runner: ServiceRunner, key_dir: pathlib.Path, seed: bytes | None = None, **overrides: Any
+) -> Ledger:
+    signer = Signer.from_seed(seed or uuid.uuid4().bytes * 2)
     key_file = key_dir / f"ledger-{uuid.uuid4().hex[:6]}.pem"
     key_file.write_text(seed_to_pem(signer.private_key.private_bytes_raw()))
     runtime = await runner.start(

@@ -289,3 +289,17 @@ async def test_garbage_on_a_stream_is_rejected_and_kept(ledger: Ledger) -> None:
     )
     assert dead.data == b"\xff\x00 not a protobuf envelope"
     assert dead.headers is not None and dead.headers["Oon-Original-Subject"] == subject
+
+
+async def test_the_demo_replays_and_verifies_a_negotiated_claim(ledger: Ledger) -> None:
+    from services.ledger.demo import audit_claim
+
+    tenant, claim = new_tenant(), f"claim-{uuid.uuid4().hex[:8]}"
+    events = negotiated_claim(tenant, claim)
+    await ledger.publish(events)
+    await ledger.wait_for(tenant, claim, len(events))
+    lines: list[str] = []
+    assert await audit_claim(ledger.channel, tenant, claim, emit=lines.append)
+    assert lines[0].startswith(f"claim {claim}") and len(lines) >= len(events) + 3
+    assert any("VERIFIED" in line for line in lines)
+    assert any("offline verification PASSED" in line for line in lines)
