@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from services.fees.schedule import (
     FeeTerms,
+    ScheduleVersion,
     Tier,
     superseded_by,
     validate_new_version,
@@ -96,3 +100,44 @@ def test_version_in_force_is_chosen_by_date() -> None:
     assert version_in_force(versions, dt.date(2026, 6, 30)).version == 1  # type: ignore[union-attr]
     assert version_in_force(versions, dt.date(2026, 7, 1)).version == 2  # type: ignore[union-attr]
     assert version_in_force(versions, dt.date(2030, 1, 1)).version == 2  # type: ignore[union-attr]
+
+
+@st.composite
+def version_histories(draw: st.DrawFn) -> list[ScheduleVersion]:
+    """Versions published one after another with later start dates (each ends the previous)."""
+    starts = sorted(draw(st.sets(st.dates(dt.date(2024, 1, 1), dt.date(2030, 12, 31)),
+                                 min_size=1, max_size=6)))
+    versions: list[ScheduleVersion] = []
+    for number, start in enumerate(starts, 1):
+        assert validate_new_version(versions, start, None, flat_rate(number)) == []
+        ended = superseded_by(versions, start)
+        versions = [ScheduleVersion(v.version, v.effective_from, start - dt.timedelta(days=1),
+                                    v.terms) if v.version == ended else v for v in versions]
+        versions.append(version(flat_rate(number), number, start))
+    return versions
+
+
+@given(version_histories(), st.dates(dt.date(2023, 1, 1), dt.date(2031, 12, 31)))
+def test_exactly_the_latest_version_started_on_or_before_a_day_is_in_force(
+        versions: list[ScheduleVersion], day: dt.date) -> None:
+    in_force = [v for v in versions if v.in_force_on(day)]
+    started = [v for v in versions if v.effective_from <= day]
+    if not started:
+        assert in_force == [] and version_in_force(versions, day) is None
+    else:
+        assert in_force == [max(started, key=lambda v: v.effective_from)]
+        assert version_in_force(versions, day) == in_force[0]
+
+
+@given(version_histories(), st.dates(dt.date(2023, 1, 1), dt.date(2031, 12, 31)),
+       st.integers(0, 400))
+def test_a_new_range_is_refused_exactly_when_it_would_share_a_day_with_a_version(
+        versions: list[ScheduleVersion], start: dt.date, length: int) -> None:
+    """Sharing a day with a closed version overlaps; an open-ended version only overlaps when
+    the new one starts on or before it (a later start ends the open-ended one instead)."""
+    until = start + dt.timedelta(days=length)
+    shares_a_day = any(
+        v.overlaps(start, until) if v.effective_until else start <= v.effective_from <= until
+        for v in versions)
+    refused = bool(validate_new_version(versions, start, until, flat_rate(1)))
+    assert refused == shares_a_day

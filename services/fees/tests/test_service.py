@@ -374,9 +374,18 @@ async def test_a_tenant_never_sees_another_tenants_fees(fees: FeesHarness) -> No
     invoices = await fees.stub.ListInvoices(fees_pb2.ListInvoicesRequest(client_id="client-a"),
                                             metadata=fees.md(intruder))
     assert list(invoices.invoices) == []
-    # The intruder's own payment for a claim id it does not own opens nothing in the owner's.
-    await fees.upstream(intruder).payment_posted(claim_id, 999_999, dt.date(2026, 2, 3), "X")
-    assert (await account(fees, owner, claim_id)).paid_cents == 40_000
+    # The same claim id under the intruder's tenant is a different account altogether.
+    await fees.publish_schedule(intruder, "client-a", "2026-01-01", TWENTY_FIVE_PERCENT)
+    await fees.upstream(intruder).claim_registered(claim_id, "client-a")
+    await fees.upstream(intruder).payment_posted(claim_id, 999_996, dt.date(2026, 2, 3), "X")
+
+    async def intruder_billed() -> bool:
+        found_account = await found(lambda: account(fees, intruder, claim_id))
+        return found_account is not None and found_account.paid_cents == 999_996
+
+    await eventually(intruder_billed)
+    owners = await account(fees, owner, claim_id)
+    assert (owners.paid_cents, owners.fee_billed_cents, len(owners.lines)) == (40_000, 10_000, 1)
 
 
 async def test_demo_prints_fee_lines_and_roi(fees: FeesHarness) -> None:
