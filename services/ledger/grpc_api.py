@@ -15,7 +15,7 @@ from services.ledger import mapping
 from services.ledger.anchoring import leaf_of
 from services.ledger.application import AuditApplication
 
-REPLAY_CHUNK = 500
+REPLAY_CHUNK = 1000
 
 
 def _instant_or_none(message: Any, field: str) -> Any:

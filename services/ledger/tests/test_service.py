@@ -33,9 +33,12 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ledger(
-    service_runner: ServiceRunner, tmp_path_factory: pytest.TempPathFactory
+    service_runner: ServiceRunner, tmp_path_factory: pytest.TempPathFactory, namespace: str
 ) -> AsyncIterator[Ledger]:
-    started = await start_ledger(service_runner, tmp_path_factory.mktemp("ledger-keys"))
+    # Its own namespace: the session's streams and ledger schema belong to end-to-end tests.
+    started = await start_ledger(
+        service_runner, tmp_path_factory.mktemp("ledger-keys"), namespace=f"{namespace}lg"
+    )
     yield started
     await started.close(service_runner)
 
