@@ -98,11 +98,12 @@ class UpstreamPublisher:
             "reference": trn, "payer_claim_control_number": "ICN-1",
             "paid_on": paid_on.isoformat(), "remittance_id": f"era-{trn}"})
 
-    async def payment_reversed(self, claim_id: str, amount_cents: int,
-                               trn: str = "EFT-1") -> EventEnvelope:
+    async def payment_reversed(self, claim_id: str, amount_cents: int, trn: str,
+                               reversed_on: dt.date) -> EventEnvelope:
         return await self.emit("settlement", "PaymentReversed", claim_id, {
             "payment_id": f"pay-{trn}", "amount_cents": amount_cents, "reason": "payer reversal",
-            "remittance_id": f"era-rev-{trn}", "reference": trn})
+            "remittance_id": f"era-rev-{trn}", "reference": trn,
+            "reversed_on": reversed_on.isoformat()})
 
     async def recoupment_posted(self, claim_id: str, amount_cents: int, posted_on: dt.date,
                                 trn: str = "EFT-2") -> EventEnvelope:

@@ -138,7 +138,7 @@ async def test_reversal_and_recoupment_produce_credit_memos(fees: FeesHarness) -
     upstream = fees.upstream(tenant)
     await upstream.payment_posted(claim_id, 100_000, dt.date(2026, 4, 1), "EFT-1")
     await upstream.recoupment_posted(claim_id, 20_000, dt.date(2026, 4, 15), "WO-1")
-    await upstream.payment_reversed(claim_id, 100_000, "EFT-1")
+    await upstream.payment_reversed(claim_id, 100_000, "EFT-1", dt.date(2026, 4, 20))
 
     async def three_lines() -> fees_pb2.FeeAccount | None:
         state = await account(fees, tenant, claim_id)
@@ -151,6 +151,7 @@ async def test_reversal_and_recoupment_produce_credit_memos(fees: FeesHarness) -
         (fees_pb2.FEE_LINE_KIND_CREDIT_MEMO, fees_pb2.FEE_CAUSE_REVERSAL, -20_000),
     ]
     assert state.fee_billed_cents == 0
+    assert [line.line_date for line in state.lines] == ["2026-04-01", "2026-04-15", "2026-04-20"]
 
 
 async def test_each_payment_is_billed_under_the_version_in_force_on_its_date(
