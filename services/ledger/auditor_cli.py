@@ -8,7 +8,10 @@
     python -m services.ledger.auditor_cli consistency --old cp.json --target ...
     python -m services.ledger.auditor_cli consistency --old a.json --new b.json --proof p.json
 
-`verify-bundle` and the file form of `consistency` need no database and no network.
+    python -m services.ledger.auditor_cli verify-log --database-url URL --schema S --public-key K
+
+`verify-bundle` and the file form of `consistency` need no database and no network;
+`verify-log` (operators) reads the whole log from PostgreSQL and checks every signed checkpoint.
 Exit status: 0 verified, 1 verification failed, 2 usage or connection error.
 """
 
@@ -24,6 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TextIO
 
+import asyncpg
 import grpc
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -31,6 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from services.ledger import auditor_client as client
 from services.ledger.bundle_verifier import load_bundle_text
 from services.ledger.checkpoint import SignedCheckpoint
+from services.ledger.log_audit import verify_stored_log
+from services.ledger.reader import LogReader
 from services.ledger.timeline import timeline
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -87,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     offline.add_argument("--public-key", help="trusted ledger key (PEM file, base64 or hex)")
     offline.add_argument("--timeline", action="store_true", help="also print the timeline")
 
+    whole = commands.add_parser("verify-log", help="verify the whole stored log (read-only)")
+    whole.add_argument("--database-url", required=True)
+    whole.add_argument("--schema", required=True, help="the ledger schema, e.g. ledger")
+    whole.add_argument("--public-key", required=True)
+
     consistency = commands.add_parser(
         "consistency", help="check that a newer checkpoint extends an older one"
     )
@@ -109,7 +120,7 @@ async def run(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
     except grpc.aio.AioRpcError as exc:
         print(f"error: {exc.code().name}: {exc.details()}", file=out)
         return USAGE
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, asyncpg.PostgresError) as exc:
         print(f"error: {exc}", file=out)
         return USAGE
 
@@ -117,6 +128,8 @@ async def run(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
 async def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
     if args.command == "verify-bundle":
         return _verify_bundle(args, out)
+    if args.command == "verify-log":
+        return await _verify_log(args, out)
     if args.command == "consistency" and args.target is None:
         return _consistency_offline(args, out)
     async with grpc.aio.insecure_channel(args.target) as channel:
@@ -163,6 +176,31 @@ def _verify_bundle(args: argparse.Namespace, out: TextIO) -> int:
     print("bundle FAILED verification:", file=out)
     for finding in report.findings():
         print(f"  {finding}", file=out)
+    return FAILED
+
+
+async def _verify_log(args: argparse.Namespace, out: TextIO) -> int:
+    key = load_public_key(args.public_key)
+    pool = await asyncpg.create_pool(
+        args.database_url,
+        min_size=1,
+        max_size=1,
+        server_settings={"search_path": args.schema, "default_transaction_read_only": "on"},
+    )
+    try:
+        verifier = await verify_stored_log(LogReader(pool), key)
+    finally:
+        await pool.close()
+    if verifier.ok:
+        print(
+            f"log VERIFIED: {verifier.frontier.size} entries, "
+            f"{verifier.checkpoints_verified} signed checkpoints matched",
+            file=out,
+        )
+        return OK
+    print("log FAILED verification:", file=out)
+    for problem in verifier.problems:
+        print(f"  {problem}", file=out)
     return FAILED
 
 

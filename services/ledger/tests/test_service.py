@@ -306,3 +306,20 @@ async def test_the_demo_replays_and_verifies_a_negotiated_claim(ledger: Ledger) 
     assert lines[0].startswith(f"claim {claim}") and len(lines) >= len(events) + 3
     assert any("VERIFIED" in line for line in lines)
     assert any("offline verification PASSED" in line for line in lines)
+
+
+async def test_the_operator_tool_verifies_an_intact_log(ledger: Ledger) -> None:
+    out = io.StringIO()
+    code = await auditor_cli.run(
+        [
+            "verify-log",
+            "--database-url",
+            ledger.runtime.settings.database_url,
+            "--schema",
+            ledger.schema,
+            "--public-key",
+            ledger.signer.public_key.hex(),
+        ],
+        out,
+    )
+    assert code == 0 and "log VERIFIED" in out.getvalue(), out.getvalue()

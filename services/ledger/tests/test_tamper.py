@@ -195,3 +195,27 @@ async def test_a_deleted_last_entry_is_detected_by_the_signed_size(ledger: Ledge
     assert not result.ok
     assert result.entries_checked == len(entries) - 1
     assert any(f"log index {last.log_index} is missing" in p for p in result.log_problems)
+
+
+async def test_the_operator_tool_verifies_the_whole_log(ledger: Ledger) -> None:
+    """Run last: this module's log has been damaged by the tests above."""
+    import io
+
+    from services.ledger import auditor_cli
+
+    out = io.StringIO()
+    code = await auditor_cli.run(
+        [
+            "verify-log",
+            "--database-url",
+            ledger.runtime.settings.database_url,
+            "--schema",
+            ledger.schema,
+            "--public-key",
+            ledger.signer.public_key.hex(),
+        ],
+        out,
+    )
+    assert code == 1, out.getvalue()
+    assert "content does not match its hash" in out.getvalue()
+    assert "entries missing or moved" in out.getvalue()
