@@ -142,6 +142,19 @@ def _negotiation_opened(state: ClaimState, p: dict[str, Any], h: Happening) -> N
         state.initial_payment_cents = _int(p["already_paid_cents"])
 
 
+def _claim_facts_noted(state: ClaimState, p: dict[str, Any], h: Happening) -> None:
+    if p.get("billed_cents") is not None:
+        state.billed_amount_cents = _int(p["billed_cents"])
+
+
+def _adjudication_noted(state: ClaimState, p: dict[str, Any], h: Happening) -> None:
+    paid = _int(p.get("paid_cents", 0))
+    qpa = _int(p.get("qpa_cents", 0))
+    state.initial_payment_cents = paid
+    if qpa:
+        state.qpa_cents = qpa
+
+
 def _notice_sent(state: ClaimState, p: dict[str, Any], h: Happening) -> None:
     _set_deadline(state, "open_negotiation_started", p.get("sent_on"), h)
 
@@ -251,6 +264,8 @@ FOLDS: dict[str, Fold] = {
     # negotiation
     "Opened": _negotiation_opened,
     "NegotiationOpened": _negotiation_opened,
+    "ClaimFactsNoted": _claim_facts_noted,
+    "AdjudicationNoted": _adjudication_noted,
     "OpenNegotiationNoticeSent": _notice_sent,
     "PayerResponseReceived": _recorded_only,
     "OfferMade": _offer,
@@ -280,6 +295,7 @@ FOLDS: dict[str, Fold] = {
     "SettlementPaidInFull": _status("paid_in_full"),
     "SettlementOverdue": _overdue,
     "PatientResponsibilityRecorded": _recorded_only,
+    "UnmatchedClaimPaymentResolved": _recorded_only,
     # fees
     "FeeAccountOpened": _recorded_only,
     "ClaimFactsRecorded": _recorded_only,
