@@ -134,7 +134,7 @@ async def bench_append(report: Report, appender: Appender, count: int) -> None:
 
 
 async def bench_jetstream_ingest(
-    report: Report, appender: Appender, pool: asyncpg.Pool, schema: str, count: int
+    report: Report, appender: Appender, pool: asyncpg.Pool, count: int
 ) -> None:
     nc = await nats.connect(os.environ["NATS_URL"])
     js = nc.jetstream()
@@ -161,7 +161,6 @@ async def bench_jetstream_ingest(
             nc,
             appender,
             pool,
-            schema,
             durable="ledger-bench",
             batch_size=BATCH,
             dead_letter_subject=f"{stream.lower()}.dead",
@@ -328,7 +327,7 @@ async def run(report: Report) -> None:
             "rows/s",
         )
         await bench_append(report, appender, events)
-        await bench_jetstream_ingest(report, appender, pool, schema, events // 2)
+        await bench_jetstream_ingest(report, appender, pool, events // 2)
         await bench_replay(report, appender, pool, replays)
         await bench_stored_verification(report, LogReader(pool))
     finally:

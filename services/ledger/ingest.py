@@ -46,7 +46,6 @@ class StreamIngest:
         nc: NATS,
         appender: Appender,
         pool: asyncpg.Pool,
-        schema: str,
         *,
         durable: str,
         batch_size: int,
@@ -57,7 +56,6 @@ class StreamIngest:
         self.js = nc.jetstream()
         self.appender = appender
         self.pool = pool
-        self.schema = schema
         self.durable = durable
         self.batch_size = batch_size
         self.dead_letter_subject = dead_letter_subject

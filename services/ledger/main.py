@@ -42,7 +42,6 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
         infra.nc,
         appender,
         pool,
-        schema,
         durable=config.durable,
         batch_size=config.batch_size,
         dead_letter_subject=f"{settings.subject_prefix_for('deadletter')}.{config.durable}",
