@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import Consumer, Delivery, Subscription
 from services.common.settings import Settings
 from services.common.wire import decode_payload
+from services.fees.pull_batches import InboxPuller
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +35,24 @@ class BatchProcessor(Protocol):
 
 
 class BatchConsumer(Consumer):
-    def __init__(self, js: JetStreamContext, settings: Settings, subscription: Subscription,
+    def __init__(self, nc: NATS, settings: Settings, subscription: Subscription,
                  processor: BatchProcessor) -> None:
-        super().__init__(js, settings, subscription)
+        super().__init__(nc.jetstream(), settings, subscription)
+        self.nc = nc
         self.batch_processor = processor
 
     async def _pull(self, psub: Any) -> None:
-        while True:
-            try:
-                messages = await psub.fetch(self.sub.batch, timeout=FETCH_TIMEOUT_SECONDS)
-            except TimeoutError:
-                continue
-            await self._handle_batch(messages)
+        # `psub` (the shared consumer's pull subscription) created the durable consumer; the
+        # batches come through an inbox puller on that same durable consumer.
+        puller = InboxPuller(self.nc, self.settings.stream_for(self.sub.upstream), self.durable)
+        await puller.start()
+        try:
+            while True:
+                messages = await puller.fetch(self.sub.batch, FETCH_TIMEOUT_SECONDS)
+                if messages:
+                    await self._handle_batch(messages)
+        finally:
+            await puller.stop()
 
     async def _handle_batch(self, messages: list[Msg]) -> None:
         decoded: list[tuple[Msg, Delivery]] = []

@@ -31,7 +31,7 @@ def build(infra: Infrastructure) -> ServiceParts:
     intake = FeeIntake(app, infra.blocking.executor)
     read_models = ReadModelBatches(infra.pool, projections, READ_MODELS)
     consumers = [
-        BatchConsumer(infra.js, settings, Subscription(
+        BatchConsumer(infra.nc, settings, Subscription(
             upstream, name, intake, event_types=event_types, max_deliver=MAX_DELIVER,
             batch=BATCH), intake)
         for upstream, name, event_types in (
@@ -40,7 +40,7 @@ def build(infra: Infrastructure) -> ServiceParts:
             ("negotiation", "negotiation-outcomes", NEGOTIATION_EVENTS),
         )
     ]
-    consumers.append(BatchConsumer(infra.js, settings, Subscription(
+    consumers.append(BatchConsumer(infra.nc, settings, Subscription(
         "fees", READ_MODELS, read_models, max_deliver=MAX_DELIVER, batch=BATCH), read_models))
 
     return ServiceParts(
