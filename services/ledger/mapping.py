@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -83,34 +82,40 @@ def instant(ts: Timestamp) -> datetime:
     return EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
 
 
-def _entry_fields(entry: AuditEntry) -> dict[str, Any]:
+def _build_entry(
+    factory: Callable[..., ledger_pb2.AuditEntry], entry: AuditEntry
+) -> ledger_pb2.AuditEntry:
+    """`factory` is the message class, or a repeated field's `add` (no copy into the parent)."""
     f = entry.facts
-    return {
-        "log_index": entry.log_index,
-        "chain": entry.chain,
-        "chain_seq": entry.chain_seq,
-        "prev_hash": entry.prev_hash,
-        "entry_hash": entry.entry_hash,
-        "leaf_hash": leaf_of(entry),
-        "event_id": f.event_id,
-        "service": f.service,
-        "notification_id": f.notification_id,
-        "tenant_id": f.tenant_id,
-        "claim_id": f.claim_id,
-        "aggregate_type": f.aggregate_type,
-        "aggregate_id": f.aggregate_id,
-        "aggregate_version": f.aggregate_version,
-        "event_type": f.event_type,
-        "schema_version": f.schema_version,
-        "actor": f.actor,
-        "request_id": f.request_id,
-        "correlation_id": f.correlation_id,
-        "causation_id": f.causation_id,
-        "traceparent": f.traceparent,
-        "tracestate": f.tracestate,
-        "payload": f.payload,
-        "payload_content_type": f.payload_content_type,
-    }
+    message = factory(
+        log_index=entry.log_index,
+        chain=entry.chain,
+        chain_seq=entry.chain_seq,
+        prev_hash=entry.prev_hash,
+        entry_hash=entry.entry_hash,
+        leaf_hash=leaf_of(entry),
+        event_id=f.event_id,
+        service=f.service,
+        notification_id=f.notification_id,
+        tenant_id=f.tenant_id,
+        claim_id=f.claim_id,
+        aggregate_type=f.aggregate_type,
+        aggregate_id=f.aggregate_id,
+        aggregate_version=f.aggregate_version,
+        event_type=f.event_type,
+        schema_version=f.schema_version,
+        actor=f.actor,
+        request_id=f.request_id,
+        correlation_id=f.correlation_id,
+        causation_id=f.causation_id,
+        traceparent=f.traceparent,
+        tracestate=f.tracestate,
+        payload=f.payload,
+        payload_content_type=f.payload_content_type,
+    )
+    _set_instant(message.occurred_at, f.occurred_at)
+    _set_instant(message.recorded_at, f.recorded_at)
+    return message
 
 
 def _set_instant(target: Timestamp, moment: datetime) -> None:
@@ -119,15 +124,8 @@ def _set_instant(target: Timestamp, moment: datetime) -> None:
     target.nanos = delta.microseconds * 1000
 
 
-def _fill_instants(message: ledger_pb2.AuditEntry, entry: AuditEntry) -> None:
-    _set_instant(message.occurred_at, entry.facts.occurred_at)
-    _set_instant(message.recorded_at, entry.facts.recorded_at)
-
-
 def entry_message(entry: AuditEntry) -> ledger_pb2.AuditEntry:
-    message = ledger_pb2.AuditEntry(**_entry_fields(entry))
-    _fill_instants(message, entry)
-    return message
+    return _build_entry(ledger_pb2.AuditEntry, entry)
 
 
 def replay_chunk(entries: Iterable[AuditEntry]) -> ledger_pb2.ReplayClaimResponse:
@@ -135,7 +133,7 @@ def replay_chunk(entries: Iterable[AuditEntry]) -> ledger_pb2.ReplayClaimRespons
     response = ledger_pb2.ReplayClaimResponse()
     add = response.entries.add
     for entry in entries:
-        _fill_instants(add(**_entry_fields(entry)), entry)
+        _build_entry(add, entry)
     return response
 
 
