@@ -14,6 +14,7 @@ from services.common.context import CommandContext
 from services.common.errors import InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
+from services.settlement.bulk_loading import load_many
 from services.settlement.domain import PaymentMethod, Settlement, settlement_id_for
 from services.settlement.matching import ClaimIndex, Match
 from services.settlement.postings import Account
@@ -184,12 +185,9 @@ class SettlementApplication(ServiceApplication):
         all_matches = [match_remittance(r, index) for r in prepared.remittances]
         claim_ids = {m.claim_id for ms in all_matches for m in ms.values() if isinstance(m, Match)}
         claim_ids |= _claims_named_by_provider_adjustments(prepared, index)
-        settlements: dict[str, Settlement] = {}
-        for claim_id in claim_ids:
-            found = self.find(settlement_id_for(ctx.tenant_id, claim_id), ctx.tenant_id,
-                              Settlement)  # fmt: skip
-            if found is not None:
-                settlements[claim_id] = found
+        ids = [settlement_id_for(ctx.tenant_id, claim_id) for claim_id in claim_ids]
+        loaded = load_many(self, ids, ctx.tenant_id, Settlement)
+        settlements = {s.claim_id: s for s in loaded.values()}
         records: list[RemittanceRecord] = []
         queued: list[UnmatchedClaimPayment] = []
         touched: dict[str, Settlement] = {}

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from oonledger.settlement.v1 import settlement_pb2_grpc
-
 from services.common.context import CommandContext
 from services.common.errors import NotFound, PermissionDenied, Violations
 from services.common.grpc_server import Blocking, rpc

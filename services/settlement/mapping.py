@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
-
 from services.common.errors import Violations
 from services.settlement.application import ImportOutcome, ImportResult
 from services.settlement.domain import PaymentMethod, Settlement

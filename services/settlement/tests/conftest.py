@@ -10,9 +10,9 @@ from typing import Any
 
 import grpc
 import pytest
+
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from oonledger.settlement.v1 import settlement_pb2_grpc
-
 from services.common.runtime import ServiceRuntime
 from services.common.testing import call_metadata, channel_to
 from services.settlement.main import build

@@ -8,6 +8,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
 from oonledger.settlement.v1 import settlement_pb2 as pb
 
 from .polling import wait_for

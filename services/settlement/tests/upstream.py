@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from nats.js import JetStreamContext
-from oonledger.common.v1.envelope_pb2 import EventEnvelope
 
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.settings import Settings
 from services.common.wire import CONTENT_TYPE, canonical_json, subject_for, to_timestamp
 
