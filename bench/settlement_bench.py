@@ -48,7 +48,7 @@ def _parse_x12sdk(text: str) -> int:
     from x12sdk.io import X12ModelReader
 
     with X12ModelReader(text) as reader:
-        models = list(reader.models())
+        models: list[Any] = list(reader.models())
     return sum(len(loop.loop_2100) for loop in models[0].loop_2000)
 
 
