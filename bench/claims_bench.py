@@ -22,9 +22,9 @@ import asyncpg
 import grpc
 import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
-
 from services.claims import mapping
 from services.claims.tests.factories import emergency_claim
 
@@ -132,7 +132,7 @@ async def bench_echo(report: Any) -> None:
 
 async def start_service(port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, CLAIMS_GRPC_PORT=str(port), OON_LOG_LEVEL="WARNING")
-    process = subprocess.Popen(  # noqa: ASYNC220 - started once, polled below
+    process = subprocess.Popen(
         [sys.executable, "-m", "services.claims.main"], env=env
     )
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

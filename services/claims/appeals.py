@@ -60,6 +60,16 @@ def filing_window(level: AppealLevel, adverse_determination: date) -> AppealWind
     )
 
 
+def decision_due(level: AppealLevel, filed: date) -> date:
+    """When the payer (or reviewer) owes a decision on a post-service appeal.
+
+    Internal: 60 calendar days (29 CFR 2560.503-1(i)(2)(iii)); external review: 45 calendar
+    days (45 CFR 147.136(d)). Plans with two internal levels owe 30 days per level; the
+    single-level figure is used until a plan's rules are stored.
+    """
+    return filed + timedelta(days=45 if level is AppealLevel.EXTERNAL_REVIEW else 60)
+
+
 def previous_level(level: AppealLevel) -> AppealLevel | None:
     return {
         AppealLevel.FIRST_INTERNAL: None,

@@ -49,6 +49,7 @@ class AppealRecord:
     filed_date: date
     deadline: date
     window_rule: str
+    decision_due: date
     outcome: AppealOutcome | None = None
     decision_date: date | None = None
     additional_paid_cents: int = 0
@@ -67,6 +68,7 @@ class AppealRecord:
             "filed_date": self.filed_date.isoformat(),
             "deadline": self.deadline.isoformat(),
             "window_rule": self.window_rule,
+            "decision_due": self.decision_due.isoformat(),
         }
 
     @classmethod
@@ -81,6 +83,7 @@ class AppealRecord:
             filed_date=date.fromisoformat(d["filed_date"]),
             deadline=date.fromisoformat(d["deadline"]),
             window_rule=d["window_rule"],
+            decision_due=date.fromisoformat(d["decision_due"]),
         )
 
 
@@ -481,6 +484,7 @@ class Claim(TenantAggregate):
             filed_date=today,
             deadline=window.deadline,
             window_rule=window.rule,
+            decision_due=appeals.decision_due(level, today),
         )
         self._record(
             self.AppealFiled,

@@ -7,7 +7,6 @@ from typing import Any
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1 import claims_pb2_grpc
-
 from services.claims import mapping, x12_export, x12_import
 from services.claims.application import ClaimsApplication, ImportOutcome, require_request_id
 from services.claims.model import ClaimData

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from oonledger.claims.v1 import claims_pb2_grpc
-
 from services.claims.application import ClaimsApplication
 from services.claims.grpc_api import ClaimsServicer
 from services.claims.projections import ClaimsReadModel

@@ -6,8 +6,8 @@ from datetime import date
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from oonledger.claims.v1 import claims_pb2 as pb
 
+from oonledger.claims.v1 import claims_pb2 as pb
 from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
 from services.claims.clean_claim import CleanClaimReport
 from services.claims.denials import DenialRemedy, Remedy
@@ -472,6 +472,7 @@ def appeal(record: AppealRecord) -> pb.Appeal:
         outcome=APPEAL_OUTCOME_TO_PB[record.outcome] if record.outcome else 0,
         decision_date=record.decision_date.isoformat() if record.decision_date else "",
         additional_paid_cents=record.additional_paid_cents,
+        decision_due=record.decision_due.isoformat(),
     )
 
 

@@ -140,15 +140,18 @@ class ClaimsReadModel:
         elif kind == "AppealFiled":
             appeal = p["appeal"]
             await conn.execute(
-                f"UPDATE {self.table} SET open_appeal_id = $2, open_appeal_deadline = NULL, "
+                f"UPDATE {self.table} SET open_appeal_id = $2, open_appeal_deadline = $3, "
                 "appeal_filing_deadline = NULL WHERE claim_id = $1",
                 claim_id,
                 appeal["appeal_id"],
+                date.fromisoformat(appeal["decision_due"]),
             )
             await self._status(conn, claim_id, "in_appeal", version)
         elif kind == "AppealDecisionRecorded":
             await conn.execute(
-                f"UPDATE {self.table} SET open_appeal_id = NULL WHERE claim_id = $1", claim_id
+                f"UPDATE {self.table} SET open_appeal_id = NULL, open_appeal_deadline = NULL "
+                "WHERE claim_id = $1",
+                claim_id,
             )
             await self._status(conn, claim_id, p["status"], version)
         elif kind == "ClaimStageReached":
@@ -227,6 +230,11 @@ class ClaimsReadModel:
               FROM {self.table}
              WHERE tenant_id = $1 {client} AND appeal_filing_deadline IS NOT NULL
                AND open_appeal_id IS NULL AND status IN ('denied', 'paid')
+            UNION ALL
+            SELECT 'appeal_due', claim_id, patient_control_number,
+                   'appeal filed: the payer owes its decision', open_appeal_deadline
+              FROM {self.table}
+             WHERE tenant_id = $1 {client} AND open_appeal_id IS NOT NULL
             ORDER BY due NULLS LAST, claim_id
             LIMIT $3
             """,

@@ -40,3 +40,11 @@ def test_add_months_properties(start, months):
     assert (result.year - start.year) * 12 + result.month - start.month == months
     assert result.day <= start.day
     assert result >= start
+
+
+def test_decision_due_dates():
+    from services.claims.appeals import decision_due
+
+    filed = date(2026, 11, 20)
+    assert decision_due(AppealLevel.FIRST_INTERNAL, filed) == date(2027, 1, 19)
+    assert decision_due(AppealLevel.EXTERNAL_REVIEW, filed) == date(2027, 1, 4)

@@ -12,9 +12,9 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
-
 from services.claims import mapping
 from services.claims.main import build
 from services.claims.model import ServiceLine
@@ -639,6 +639,7 @@ async def test_demo_seeds_claims_idempotently(stub, runtime, capsys):
 async def test_negotiation_and_settlement_events_move_the_claim_on(stub, runtime):
     """A real upstream envelope on the negotiation/settlement streams drives the claim status."""
     from google.protobuf.timestamp_pb2 import Timestamp
+
     from oonledger.common.v1.envelope_pb2 import EventEnvelope
 
     t = tenant()
@@ -733,6 +734,24 @@ async def test_work_queue_lists_blocking_findings_and_appeal_deadlines(stub):
     assert (pb.WORK_ITEM_KIND_BLOCKING_FINDINGS, blocked.claim_id) in kinds
     due = kinds[(pb.WORK_ITEM_KIND_APPEAL_DUE, denied.claim_id)]
     assert due.due_date == (date(2026, 10, 30) + timedelta(days=180)).isoformat()
+    filed = await stub.FileAppeal(
+        pb.FileAppealRequest(
+            request_id="ap",
+            claim_id=denied.claim_id,
+            level=pb.APPEAL_LEVEL_FIRST_INTERNAL,
+            grounds="records attached",
+            channel=pb.APPEAL_CHANNEL_PORTAL,
+        ),
+        metadata=md(t),
+    )
+
+    async def awaiting_decision():
+        items = (await stub.ClaimsWorkQueue(pb.ClaimsWorkQueueRequest(), metadata=md(t))).items
+        due = [i for i in items if i.claim_id == denied.claim_id and "owes" in i.detail]
+        return due[0] if due else None
+
+    item = await eventually(awaiting_decision)
+    assert item.due_date == filed.appeal.decision_due
 
 
 async def test_payload_limits_and_unknown_enums_are_invalid(stub, monkeypatch):
