@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -26,7 +27,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 from services.claims import mapping
+from services.claims.application import ClaimsApplication
+from services.claims.model import ClaimData
 from services.claims.tests.factories import emergency_claim
+from services.common.context import CommandContext
+from services.common.errors import InvalidArgument
+from services.common.settings import Settings
 
 BULK_CLAIMS = int(os.environ.get("CLAIMS_BENCH_BULK", "10000"))
 CALLS = 4  # the bulk run is sent as this many ImportClaims calls, one after another
@@ -127,14 +133,41 @@ async def bench_echo(report: Any) -> None:
         await server.stop(0)
 
 
+def bench_use_case_in_process(report: Any) -> None:
+    """The same bulk intake without gRPC, relay or projection: the domain + event store part."""
+    app = ClaimsApplication(Settings.from_env("claims"))
+    try:
+        data = mapping.claim_data(mapping.claim_input(emergency_claim()))
+        items: list[tuple[str, ClaimData | InvalidArgument]] = [
+            (f"in-process-{i}", data) for i in range(BULK_CLAIMS // 2)
+        ]
+        ctx = CommandContext(
+            tenant_id=f"bench-{uuid.uuid4().hex[:8]}",
+            actor="bench",
+            now=datetime.now(UTC),
+            request_id="in-process",
+        )
+        started = time.perf_counter()
+        outcomes = app.import_claims(ctx, items)
+        elapsed = time.perf_counter() - started
+        if sum(o.created for o in outcomes) != len(items):
+            raise RuntimeError("in-process import did not create every claim")
+        report(
+            f"import use case in-process ({len(items):,} claims, no gRPC)",
+            len(items) / elapsed,
+            "claims/s",
+            "plain asyncpg insert, 100 rows/tx",
+        )
+    finally:
+        app.close()
+
+
 # -- the claims service ---------------------------------------------------------------------
 
 
 async def start_service(port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, CLAIMS_GRPC_PORT=str(port), OON_LOG_LEVEL="WARNING")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.claims.main"], env=env
-    )
+    process = subprocess.Popen([sys.executable, "-m", "services.claims.main"], env=env)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
         deadline = time.perf_counter() + 60
@@ -215,6 +248,7 @@ async def run(report: Any) -> None:
         raise RuntimeError("NATS_URL is required (the claims service publishes its events)")
     await bench_plain_insert(database_url, report)
     await bench_echo(report)
+    await asyncio.get_running_loop().run_in_executor(None, bench_use_case_in_process, report)
     port = free_port()
     process = await start_service(port)
     try:
