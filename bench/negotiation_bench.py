@@ -31,11 +31,11 @@ from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
 from services.negotiation.application import NegotiationApplication
 from services.negotiation.business_days import federal_calendar
+from services.negotiation.client import Client
 from services.negotiation.deadlines import CaseAnchors, DeadlineEngine
 from services.negotiation.domain import Negotiation
 from services.negotiation.main import build
 from services.negotiation.tests.builders import open_fields
-from services.negotiation.tests.grpc_client import Client
 
 CALLERS = 32
 STREAM_EVENTS = 52  # opened + notice + 50 offers before measuring

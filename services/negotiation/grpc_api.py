@@ -7,7 +7,6 @@ from typing import Any
 
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from oonledger.negotiation.v1 import negotiation_pb2_grpc
-
 from services.common.context import CommandContext
 from services.common.errors import PermissionDenied
 from services.common.grpc_server import Blocking, rpc

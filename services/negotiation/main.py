@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from oonledger.negotiation.v1 import negotiation_pb2_grpc
-
 from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service

@@ -6,7 +6,6 @@ from datetime import date
 from typing import Any
 
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
-
 from services.common.errors import Violations
 from services.negotiation.benchmarks import OfferSuggestion
 from services.negotiation.deadlines import Deadline, DeadlineEngine

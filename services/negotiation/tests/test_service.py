@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -13,14 +12,15 @@ import pytest
 import pytest_asyncio
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
-
 from services.common.testing import channel_to, eventually
-from services.common.wire import canonical_json, subject_for, to_timestamp
 from services.negotiation.application import negotiation_id_for
+from services.negotiation.client import ALL_ROLES, Client
 from services.negotiation.main import build
-from services.negotiation.tests.grpc_client import ALL_ROLES, Client, open_request
+from services.negotiation.tests.claims_events import publish_claim_events, triaged_claim_events
+from services.negotiation.tests.requests import open_request
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -454,66 +454,13 @@ async def test_a_triaged_claim_from_the_claims_service_opens_a_negotiation(
     client: Client, runtime: Any, infra_urls: Any
 ) -> None:
     claim_id = str(uuid.uuid4())
-    prefix = runtime.settings.subject_prefix_for("claims")
-    base = 10_000_000 + uuid.uuid4().int % 10_000_000
-    events = [
-        (
-            "ClaimRegistered",
-            {
-                "claim": {
-                    "provider": {"npi": "1234567893", "tin": "12-3456789", "name": "Rad Group"},
-                    "payer": {"payer_id": "payer-acme", "name": "Acme"},
-                    "plan": {"name": "PPO", "funding": "fully_insured"},
-                    "lines": [
-                        {
-                            "procedure_code": "70450",
-                            "billed_cents": 250_000,
-                            "service_date": "2026-04-20",
-                        }
-                    ],
-                    "billed_cents": 250_000,
-                }
-            },
-        ),
-        (
-            "AdjudicationRecorded",
-            {
-                "adjudication": {
-                    "received_date": "2026-06-01",
-                    "paid_cents": 35_000,
-                    "patient_responsibility_cents": 5_000,
-                    "qpa_cents": 40_000,
-                    "denied": False,
-                }
-            },
-        ),
-        ("ClaimTriaged", {"route": "federal_idr", "worth_negotiating": True}),
-    ]
-    nc = await nats.connect(infra_urls.nats_url)
-    try:
-        js = nc.jetstream()
-        for offset, (event_type, payload) in enumerate(events):
-            envelope = EventEnvelope(
-                event_id=f"claims:{base + offset}",
-                service="claims",
-                notification_id=base + offset,
-                tenant_id=client.tenant,
-                claim_id=claim_id,
-                aggregate_type="Claim",
-                aggregate_id=claim_id,
-                aggregate_version=offset + 1,
-                event_type=event_type,
-                schema_version=1,
-                occurred_at=to_timestamp(datetime.now(UTC)),
-                payload=canonical_json(payload),
-            )
-            await js.publish(
-                subject_for(prefix, envelope),
-                envelope.SerializeToString(),
-                headers={"Nats-Msg-Id": envelope.event_id},
-            )
-    finally:
-        await nc.close()
+    await publish_claim_events(
+        infra_urls.nats_url,
+        runtime.settings.subject_prefix_for("claims"),
+        client.tenant,
+        claim_id,
+        triaged_claim_events(),
+    )
     nid = str(negotiation_id_for(client.tenant, claim_id))
 
     async def opened() -> Any:

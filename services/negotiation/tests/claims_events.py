@@ -1,0 +1,90 @@
+"""Publish claims-service envelopes to JetStream, as the claims service's relay does."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import nats
+
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
+from services.common.wire import canonical_json, subject_for, to_timestamp
+
+# Strictly increasing, like a real notification log: the consumer's tracking treats a position
+# at or below the highest one processed as already seen.
+_NOTIFICATION_IDS = itertools.count(time.time_ns() // 1_000)
+
+
+def triaged_claim_events(
+    received_date: str = "2026-06-01", route: str = "federal_idr"
+) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (
+            "ClaimRegistered",
+            {
+                "claim": {
+                    "provider": {"npi": "1234567893", "tin": "12-3456789", "name": "Rad Group"},
+                    "payer": {"payer_id": "payer-acme", "name": "Acme"},
+                    "plan": {"name": "PPO", "funding": "fully_insured"},
+                    "lines": [
+                        {
+                            "procedure_code": "70450",
+                            "billed_cents": 250_000,
+                            "service_date": "2026-04-20",
+                        }
+                    ],
+                    "billed_cents": 250_000,
+                }
+            },
+        ),
+        (
+            "AdjudicationRecorded",
+            {
+                "adjudication": {
+                    "received_date": received_date,
+                    "paid_cents": 35_000,
+                    "patient_responsibility_cents": 5_000,
+                    "qpa_cents": 40_000,
+                    "denied": False,
+                }
+            },
+        ),
+        ("ClaimTriaged", {"route": route, "worth_negotiating": True}),
+    ]
+
+
+async def publish_claim_events(
+    nats_url: str,
+    prefix: str,
+    tenant: str,
+    claim_id: str,
+    events: list[tuple[str, dict[str, Any]]],
+) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for offset, (event_type, payload) in enumerate(events):
+            notification_id = next(_NOTIFICATION_IDS)
+            envelope = EventEnvelope(
+                event_id=f"claims:{notification_id}",
+                service="claims",
+                notification_id=notification_id,
+                tenant_id=tenant,
+                claim_id=claim_id,
+                aggregate_type="Claim",
+                aggregate_id=claim_id,
+                aggregate_version=offset + 1,
+                event_type=event_type,
+                schema_version=1,
+                occurred_at=to_timestamp(datetime.now(UTC)),
+                payload=canonical_json(payload),
+            )
+            await js.publish(
+                subject_for(prefix, envelope),
+                envelope.SerializeToString(),
+                headers={"Nats-Msg-Id": envelope.event_id},
+            )
+    finally:
+        await nc.close()
