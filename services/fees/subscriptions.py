@@ -24,6 +24,8 @@ CLAIMS_EVENTS = ("ClaimRegistered", "AdjudicationRecorded")
 SETTLEMENT_EVENTS = ("SettlementOpened", "PaymentPosted", "PaymentReversed", "RecoupmentPosted",
                      "InterestPosted")
 NEGOTIATION_EVENTS = ("SettlementAgreed", "IdrDetermined", "IdrClosed")
+HANDLED = {"claims": frozenset(CLAIMS_EVENTS), "settlement": frozenset(SETTLEMENT_EVENTS),
+           "negotiation": frozenset(NEGOTIATION_EVENTS)}
 
 
 class UnknownClaim(Exception):
@@ -62,7 +64,7 @@ class FeeReactions:
 
     def __init__(self, app: FeesApplication, *, from_cache: bool = False) -> None:
         self.app = app
-        self.load_account = app.cached_account if from_cache else app.find_account
+        self.from_cache = from_cache
         self.accounts: dict[tuple[str, str], FeeAccount] = {}
         self.schedules: dict[tuple[str, str], FeeSchedule | None] = {}
 
@@ -71,7 +73,9 @@ class FeeReactions:
         handlers = {"claims": self.on_claims_event, "settlement": self.on_settlement_event,
                     "negotiation": self.on_negotiation_event}
         handler = handlers.get(delivery.envelope.service)
-        if handler is None:
+        if handler is None or delivery.event_type not in HANDLED[delivery.envelope.service]:
+            # Consumers filter by event type, but a filter is a courtesy of the broker setup;
+            # anything else from upstream is none of the fees service's business.
             return False
         key = (delivery.tenant_id, _claim_id(delivery))
         account = self.accounts.get(key)
@@ -85,7 +89,8 @@ class FeeReactions:
 
     def _account(self, delivery: Delivery, client_id: str = "") -> FeeAccount:
         key = (delivery.tenant_id, _claim_id(delivery))
-        account = self.accounts.get(key) or self.load_account(*key)
+        load = self.app.cached_account if self.from_cache else self.app.find_account
+        account = self.accounts.get(key) or load(*key)
         if account is None:
             if not client_id:
                 raise UnknownClaim(f"{delivery.envelope.event_id}: no fee account for claim "

@@ -69,3 +69,10 @@ def test_primary_service_code_is_the_highest_billed_line() -> None:
                        {"procedure_code": "99285", "billed_cents": 900}]}
     assert _primary_service_code(claim) == "99285"
     assert _primary_service_code({"lines": []}) == ""
+
+
+def test_events_the_service_does_not_handle_are_ignored_not_failed() -> None:
+    reactions = FeeReactions(app=None)  # type: ignore[arg-type]  # never reached: ignored first
+    assert reactions.react(delivery("RemittanceImported", {"remittance_id": "era-1"},
+                                    claim_id="")) is False
+    assert reactions.react(delivery("SettlementPaidInFull", {}, claim_id="c")) is False
