@@ -6,7 +6,7 @@ every use case needs the `auditor` or `admin` role.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,10 +64,13 @@ class AuditApplication:
         signer: Signer,
         origin: str,
         clock: Callable[[], datetime],
+        retired_keys: Iterable[bytes] = (),
     ) -> None:
         self.reader = reader
         self.checkpointer = checkpointer
         self.signer = signer
+        # Checkpoints signed before a key rotation stay trusted when their key is listed.
+        self.trusted_keys = frozenset({signer.public_key, *retired_keys})
         self.origin = origin
         self.clock = clock
 
@@ -101,7 +104,7 @@ class AuditApplication:
         proofs: dict[int, list[bytes]] = {}
         problems: list[str] = []
         if checkpoint is not None:
-            if error := checkpoint.check(self.signer.public_key):
+            if error := self._untrusted(checkpoint):
                 problems.append(f"latest checkpoint: {error}")
             size = checkpoint.checkpoint.tree_size
             anchored = [e.log_index for e in entries if 0 <= e.log_index < size]
@@ -217,6 +220,13 @@ class AuditApplication:
         return ConsistencyProof(hashes, first_size, first, second)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _untrusted(self, signed: SignedCheckpoint) -> str | None:
+        if error := signed.check(None):
+            return error
+        if signed.signature.public_key not in self.trusted_keys:
+            return f"signed by key {signed.signature.key_id}, which this ledger does not trust"
+        return None
 
     @staticmethod
     def _chain(ctx: CommandContext, claim_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import pathlib
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ class LedgerConfig:
     batch_size: int
     checkpoint_seconds: float
     pool_size: int
+    retired_keys: tuple[bytes, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LedgerConfig:
@@ -46,6 +48,7 @@ class LedgerConfig:
             batch_size=batch,
             checkpoint_seconds=interval,
             pool_size=max(4, settings.db_pool_size),
+            retired_keys=_retired_keys(extra.get("LEDGER_RETIRED_PUBLIC_KEYS", "")),
         )
 
 
@@ -66,3 +69,22 @@ def _signer(settings: Settings) -> Signer:
     raise ConfigurationError(
         "ledger: LEDGER_SIGNING_KEY_FILE or LEDGER_SIGNING_KEY (Ed25519) is required"
     )
+
+
+def _retired_keys(text: str) -> tuple[bytes, ...]:
+    """Public keys of rotated-out signing keys (hex or base64 of 32 raw bytes), comma-separated."""
+    keys = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            raw = bytes.fromhex(item)
+        except ValueError:
+            try:
+                raw = base64.b64decode(item, validate=True)
+            except ValueError as exc:
+                raise ConfigurationError(f"ledger: bad retired public key {item!r}") from exc
+        if len(raw) != 32:
+            raise ConfigurationError(f"ledger: retired public key {item!r} is not 32 bytes")
+        keys.append(raw)
+    return tuple(keys)

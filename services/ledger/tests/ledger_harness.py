@@ -75,7 +75,11 @@ class Ledger:
 
 
 async def start_ledger(
-    runner: ServiceRunner, key_dir: pathlib.Path, seed: bytes | None = None, **overrides: Any
+    runner: ServiceRunner,
+    key_dir: pathlib.Path,
+    seed: bytes | None = None,
+    extra_env: dict[str, str] | None = None,
+    **overrides: Any,
 ) -> Ledger:
     signer = Signer.from_seed(seed or uuid.uuid4().bytes * 2)
     key_file = key_dir / f"ledger-{uuid.uuid4().hex[:6]}.pem"
@@ -83,7 +87,11 @@ async def start_ledger(
     runtime = await runner.start(
         "ledger",
         build,
-        extra={"LEDGER_SIGNING_KEY_FILE": str(key_file), "LEDGER_CHECKPOINT_SECONDS": "0.2"},
+        extra={
+            "LEDGER_SIGNING_KEY_FILE": str(key_file),
+            "LEDGER_CHECKPOINT_SECONDS": "0.2",
+            **(extra_env or {}),
+        },
         **overrides,
     )
     nc = await nats.connect(runtime.settings.nats_url)

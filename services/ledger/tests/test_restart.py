@@ -47,3 +47,40 @@ async def test_restart_continues_chains_exactly_once(
         assert result.ok and result.entries_checked == len(events)
     finally:
         await second.close(service_runner)
+
+
+async def test_after_a_key_rotation_old_checkpoints_need_the_retired_key(
+    service_runner: ServiceRunner, tmp_path_factory: pytest.TempPathFactory, namespace: str
+) -> None:
+    keys = tmp_path_factory.mktemp("rotation-keys")
+    own = f"{namespace}rk"
+    tenant, claim = f"tenant-{uuid.uuid4().hex[:8]}", f"claim-{uuid.uuid4().hex[:8]}"
+    events = negotiated_claim(tenant, claim)[:3]
+    old = await start_ledger(service_runner, keys, namespace=own)
+    await old.publish(events)
+    await old.wait_for(tenant, claim, 3)
+    await old.stub.ExportClaim(  # forces a checkpoint signed with the old key
+        ledger_pb2.ExportClaimRequest(claim_id=claim), metadata=call_metadata(tenant)
+    )
+    await old.close(service_runner)
+
+    request = ledger_pb2.VerifyClaimRequest(claim_id=claim)
+    rotated = await start_ledger(service_runner, keys, namespace=own)
+    try:
+        result = await rotated.stub.VerifyClaim(request, metadata=call_metadata(tenant))
+        assert not result.ok and not result.breaks
+        assert any("does not trust" in p for p in result.log_problems)
+    finally:
+        await rotated.close(service_runner)
+
+    trusting = await start_ledger(
+        service_runner,
+        keys,
+        namespace=own,
+        extra_env={"LEDGER_RETIRED_PUBLIC_KEYS": old.signer.public_key.hex()},
+    )
+    try:
+        result = await trusting.stub.VerifyClaim(request, metadata=call_metadata(tenant))
+        assert result.ok, result
+    finally:
+        await trusting.close(service_runner)
