@@ -126,9 +126,8 @@ class LogReader:
 
     async def checkpoints(self) -> list[SignedCheckpoint]:
         async with self.pool.acquire() as conn:
-            sizes = await conn.fetch("SELECT tree_size FROM checkpoints ORDER BY 1")
-        found = [await self.checkpoint_of_size(r["tree_size"]) for r in sizes]
-        return [c for c in found if c is not None]
+            rows = await conn.fetch("SELECT * FROM checkpoints ORDER BY tree_size")
+        return [c for c in map(_checkpoint, rows) if c is not None]
 
     async def whole_log(self, batch: int = 5000) -> AsyncIterator[AuditEntry]:
         """Every entry in log order, streamed with a server-side cursor."""
