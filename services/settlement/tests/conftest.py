@@ -44,12 +44,12 @@ class SeededTenant:
         return response.settlement
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def settlement_runtime(service_runner: Any) -> ServiceRuntime:
     return await service_runner.start("settlement", build)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stub(settlement_runtime: ServiceRuntime) -> settlement_pb2_grpc.SettlementServiceStub:
     return settlement_pb2_grpc.SettlementServiceStub(channel_to(settlement_runtime))
 
@@ -68,7 +68,7 @@ async def claim_refs_count(runtime: ServiceRuntime, tenant: str) -> int:
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seed(
     settlement_runtime: ServiceRuntime, stub: settlement_pb2_grpc.SettlementServiceStub
 ) -> Callable[..., Any]:
