@@ -9,11 +9,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
 
 from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
 from services.claims.clean_claim import CleanClaimReport
 from services.claims.domain import AppealRecord, Claim
+from services.claims.group_commit import GroupCommitter
 from services.claims.model import (
     Adjudication,
     ClaimData,
@@ -64,8 +68,10 @@ class ClaimsApplication(ServiceApplication):
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         super().__init__(settings, env)
         self._bulk_saver = ThreadPoolExecutor(max_workers=2, thread_name_prefix="claims-bulk")
+        self._creations = GroupCommitter(self.save_events)
 
     def close(self) -> None:
+        self._creations.close()
         self._bulk_saver.shutdown(wait=True)
         super().close()
 
@@ -87,8 +93,9 @@ class ClaimsApplication(ServiceApplication):
     def register_claim(self, ctx: CommandContext, data: ClaimData) -> tuple[Claim, bool]:
         claim_id = self.claim_id_for(ctx)
         claim = Claim.register(ctx, claim_id, data)
+        events = claim.collect_events()
         try:
-            self.save_all(claim)
+            self._creations.save(events)
         except Conflict:
             # A retry of the same request id: the claim exists (the id is the primary key).
             return self.load(claim_id, ctx.tenant_id, Claim), False
@@ -137,17 +144,25 @@ class ClaimsApplication(ServiceApplication):
     def _save_batch(
         self, ctx: CommandContext, batch: list[tuple[int, Claim]]
     ) -> list[tuple[int, UUID, bool]]:
+        # Collected once: a failed save drains an aggregate's pending events.
+        events = {index: claim.collect_events() for index, claim in batch}
         try:
-            self.save_all(*(claim for _, claim in batch))
+            self.save_events([e for index, _ in batch for e in events[index]])
             return [(index, claim.id, True) for index, claim in batch]
         except Conflict:
             pass
         # Some claims already exist (a retried import): save only the new ones.
-        fresh = [(i, c) for i, c in batch if self.find(c.id, ctx.tenant_id, Claim) is None]
+        fresh = {i for i, c in batch if self.find(c.id, ctx.tenant_id, Claim) is None}
         if fresh:
-            self.save_all(*(claim for _, claim in fresh))
-        fresh_ids = {i for i, _ in fresh}
-        return [(index, claim.id, index in fresh_ids) for index, claim in batch]
+            self.save_events([e for index, _ in batch if index in fresh for e in events[index]])
+        return [(index, claim.id, index in fresh) for index, claim in batch]
+
+    def save_events(self, events: Sequence[Any]) -> None:
+        """Save already-collected events in one transaction (version clash → Conflict)."""
+        try:
+            self.save(*events)
+        except IntegrityError as exc:
+            raise Conflict("concurrent modification; re-read and retry") from exc
 
     # -- commands on one claim --------------------------------------------------------------
     def record_adjudication(

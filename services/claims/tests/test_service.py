@@ -212,6 +212,13 @@ async def test_import_claims_bulk_with_per_claim_results_and_retry(stub):
     retry = await stub.ImportClaims(request, metadata=md(t))
     assert (retry.created_count, retry.existing_count, retry.rejected_count) == (0, 38, 2)
     assert [r.claim_id for r in retry.results] == [r.claim_id for r in result.results]
+    # A retry that also carries new claims stores the new ones alongside the existing ones.
+    longer = pb.ImportClaimsRequest(request_id="bulk-1", items=[*items, *items[:3]])
+    mixed = await stub.ImportClaims(longer, metadata=md(t))
+    assert (mixed.created_count, mixed.existing_count, mixed.rejected_count) == (3, 38, 2)
+    for r in mixed.results[40:]:
+        got = await stub.GetClaim(pb.GetClaimRequest(claim_id=r.claim_id), metadata=md(t))
+        assert got.claim.version == 1
 
 
 async def test_import_837_file(stub):
@@ -794,3 +801,42 @@ async def test_payload_limits_and_unknown_enums_are_invalid(stub, monkeypatch):
         metadata=md(t),
     )
     assert bulk.created_count == 1
+
+
+async def test_group_commit_isolates_a_conflicting_creation(runtime):
+    from concurrent.futures import Future
+
+    from services.claims.domain import Claim
+    from services.claims.group_commit import GroupCommitter
+    from services.claims.tests.factories import ctx as command
+    from services.common.errors import Conflict
+    from services.common.ids import deterministic_id
+
+    app = runtime.parts.app
+    t = tenant()
+
+    def scenario() -> None:
+        existing_id = deterministic_id(t, "claim", "first")
+        app.save_all(Claim.register(command(t, "first"), existing_id, emergency_claim()))
+        duplicate = Claim.register(command(t, "first"), existing_id, emergency_claim())
+        fresh = [
+            Claim.register(
+                command(t, f"n{i}"), deterministic_id(t, "claim", f"n{i}"), emergency_claim()
+            )
+            for i in range(3)
+        ]
+        committer = GroupCommitter(app.save_events)
+        try:
+            futures: list[Future[None]] = [Future() for _ in range(4)]
+            events = [c.collect_events() for c in (fresh[0], duplicate, fresh[1], fresh[2])]
+            committer._commit(list(zip(events, futures, strict=True)))
+            with pytest.raises(Conflict):
+                futures[1].result()
+            for done in (futures[0], futures[2], futures[3]):
+                assert done.result() is None
+            for claim in fresh:
+                assert app.load(claim.id, t, Claim).version == 1
+        finally:
+            committer.close()
+
+    await runtime.infra.blocking(scenario)
