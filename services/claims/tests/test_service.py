@@ -643,16 +643,22 @@ async def test_demo_seeds_claims_idempotently(stub, runtime, capsys):
     assert "FEDERAL_IDR" in out and "STATE_PROCESS" in out and "appeal upheld" in out
 
 
-async def test_negotiation_and_settlement_events_move_the_claim_on(stub, runtime):
-    """A real upstream envelope on the negotiation/settlement streams drives the claim status."""
+async def test_negotiation_and_settlement_events_move_the_claim_on(service_runner):
+    """A real upstream envelope on the negotiation/settlement streams drives the claim status.
+
+    Runs a claims service in a namespace of its own, so the hand-made upstream events never
+    reach the real negotiation/settlement consumers of this test session.
+    """
     from google.protobuf.timestamp_pb2 import Timestamp
 
     from oonledger.common.v1.envelope_pb2 import EventEnvelope
 
+    isolated = await service_runner.start("claims", build, namespace="iso" + uuid.uuid4().hex[:8])
+    stub = ClaimsServiceStub(channel_to(isolated))
     t = tenant()
     claim = await register(stub, t)
-    js = runtime.infra.js
-    settings = runtime.settings
+    js = isolated.infra.js
+    settings = isolated.settings
 
     async def publish(service: str, aggregate: str, event_type: str, seq: int) -> None:
         now = Timestamp()
@@ -687,6 +693,7 @@ async def test_negotiation_and_settlement_events_move_the_claim_on(stub, runtime
     await publish("settlement", "settlement", "SettlementPaidInFull", seq + 1)
     settled = await eventually(lambda: status_is(pb.CLAIM_STATUS_SETTLED))
     assert settled.version == in_negotiation.version + 1 == 3
+    await service_runner.stop(isolated)
 
 
 async def test_concurrent_writers_conflict_is_aborted(runtime, stub):
