@@ -105,6 +105,8 @@ class Settlement(TenantAggregate):
         self.recouped_cents = 0
         self.last_variance: tuple[str, int] = ("", 0)
         self.overdue_flagged = False
+        self.fee_line_ids: set[str] = set()
+        self.fees_cents = 0
         if already_paid_cents:
             self.payments[INITIAL_PAYMENT_ID] = PaymentRecord(
                 payment_id=INITIAL_PAYMENT_ID,
@@ -206,6 +208,19 @@ class Settlement(TenantAggregate):
 
         def apply(self, aggregate: Settlement) -> None:
             aggregate.overdue_flagged = True
+
+    class FeePosted(TenantAggregate.Event):
+        """The fees service assessed (or credited) the contingency fee on this claim's money."""
+
+        fee_line_id: str
+        kind: str
+        amount_cents: int
+        remittance_trn: str
+        journal: list[dict[str, Any]]
+
+        def apply(self, aggregate: Settlement) -> None:
+            aggregate.fee_line_ids.add(self.fee_line_id)
+            aggregate.fees_cents += self.amount_cents
 
     class PatientResponsibilityRecorded(TenantAggregate.Event):
         amount_cents: int
@@ -486,6 +501,35 @@ class Settlement(TenantAggregate):
             outstanding_cents=self.outstanding_cents,
         )
         return True
+
+    def post_fee(
+        self,
+        ctx: CommandContext,
+        *,
+        fee_line_id: str,
+        kind: str,
+        amount_cents: int,
+        remittance_trn: str,
+    ) -> None:
+        """Book a fee line (positive) or credit memo (negative); each line once."""
+        if fee_line_id in self.fee_line_ids or amount_cents == 0:
+            return
+        transaction = transfer(
+            self._tx_id("fee"),
+            f"contingency fee {kind.lower().replace('_', ' ')} {remittance_trn}".strip(),
+            Account.FEE_EXPENSE,
+            Account.FEE_PAYABLE,
+            amount_cents,
+        )
+        self._record(
+            self.FeePosted,
+            ctx,
+            fee_line_id=fee_line_id,
+            kind=kind,
+            amount_cents=amount_cents,
+            remittance_trn=remittance_trn,
+            journal=_journal(transaction),
+        )
 
     def record_patient_responsibility(self, ctx: CommandContext, amount_cents: int) -> None:
         if self.has_handled(ctx):

@@ -12,8 +12,10 @@ from services.settlement.grpc_api import SettlementServicer
 from services.settlement.queries import SettlementReads
 from services.settlement.subscriptions import (
     CLAIMS_EVENTS,
+    FEES_EVENTS,
     NEGOTIATION_EVENTS,
     claim_facts_lookup,
+    fees_reaction,
     negotiation_reaction,
 )
 
@@ -53,6 +55,15 @@ def build(infra: Infrastructure) -> ServiceParts:
                     infra.blocking.executor,
                 ),
                 event_types=NEGOTIATION_EVENTS,
+                max_deliver=MAX_DELIVER,
+            ),
+            Subscription(
+                "fees",
+                "fee-postings",
+                ApplicationProcessor(
+                    app, "fee-postings", fees_reaction(app), infra.blocking.executor
+                ),
+                event_types=FEES_EVENTS,
                 max_deliver=MAX_DELIVER,
             ),
             Subscription(

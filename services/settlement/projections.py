@@ -245,6 +245,10 @@ async def _overdue(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
     )
 
 
+async def _fee_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await _journal(conn, s, d, _claim(d), "")
+
+
 async def _patient_responsibility(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
     await conn.execute(
         "UPDATE settlements SET patient_balance_cents = $3 WHERE tenant_id = $1 AND claim_id = $2",
@@ -346,6 +350,7 @@ SETTLEMENT_HANDLERS: dict[str, Handler] = {
     "SettlementPaidInFull": _variance("paid"),
     "SettlementOverdue": _overdue,
     "PatientResponsibilityRecorded": _patient_responsibility,
+    "FeePosted": _fee_posted,
     "RemittanceFileReceived": _file_received,
     "RemittanceFileAccepted": _file_outcome("accepted"),
     "RemittanceFileQuarantined": _file_outcome("quarantined"),

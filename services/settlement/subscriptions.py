@@ -16,10 +16,12 @@ from psycopg import sql
 from services.common.aggregate import TenantAggregate
 from services.common.consumer import Delivery, PermanentFailure
 from services.settlement.application import OpeningTerms, SettlementApplication
+from services.settlement.domain import Settlement, settlement_id_for
 from services.settlement.terms import SettlementSource
 
 NEGOTIATION_EVENTS = ("SettlementAgreed", "IdrDetermined")
 CLAIMS_EVENTS = ("ClaimRegistered", "AdjudicationRecorded", "ClaimTriaged")
+FEES_EVENTS = ("FeeAssessed",)
 ACTOR = "system:settlement"
 
 
@@ -90,5 +92,39 @@ def negotiation_reaction(
         except (KeyError, ValueError, TypeError) as exc:
             raise PermanentFailure(f"malformed {delivery.event_type}: {exc}") from exc
         return [app.open_settlement(delivery.context(actor=ACTOR), terms)]
+
+    return react
+
+
+def fees_reaction(
+    app: SettlementApplication,
+) -> Callable[[Delivery], Sequence[TenantAggregate | None]]:
+    """A fee line or credit memo the fees service assessed becomes a fee posting on the claim."""
+
+    def react(delivery: Delivery) -> Sequence[TenantAggregate | None]:
+        line = delivery.payload.get("line")
+        if delivery.event_type not in FEES_EVENTS or not line:
+            return ()
+        try:
+            claim_id = str(line.get("claim_id") or delivery.envelope.claim_id)
+            fee_line_id = str(line["line_id"])
+            amount = int(line["amount_cents"])
+            kind = str(line.get("kind") or "")
+            trn = str(line.get("remittance_trn") or "")
+        except (KeyError, ValueError, TypeError) as exc:
+            raise PermanentFailure(f"malformed FeeAssessed: {exc}") from exc
+        settlement = app.find(
+            settlement_id_for(delivery.tenant_id, claim_id), delivery.tenant_id, Settlement
+        )
+        if settlement is None:
+            return ()
+        settlement.post_fee(
+            delivery.context(actor=ACTOR),
+            fee_line_id=fee_line_id,
+            kind=kind,
+            amount_cents=amount,
+            remittance_trn=trn,
+        )
+        return [settlement]
 
     return react

@@ -204,3 +204,20 @@ def test_command_from_another_tenant_is_refused() -> None:
             ctx("tenant-b"), payment_id="p", amount_cents=1, method="check", reference="",
             paid_on=date(2026, 10, 1),
         )  # fmt: skip
+
+
+def test_fee_lines_and_credit_memos_post_once_and_balance() -> None:
+    s = opened_settlement()
+    s.collect_events()
+    s.post_fee(ctx(), fee_line_id="L1", kind="INVOICE_LINE", amount_cents=3_000,
+               remittance_trn="EFT1")  # fmt: skip
+    s.post_fee(ctx(), fee_line_id="L1", kind="INVOICE_LINE", amount_cents=3_000,
+               remittance_trn="EFT1")  # fmt: skip
+    s.post_fee(ctx(), fee_line_id="L2", kind="CREDIT_MEMO", amount_cents=-1_000,
+               remittance_trn="EFT2")  # fmt: skip
+    journal = journal_of(s)
+    assert len(journal) == 2
+    assert verify_transactions(journal) == []
+    balances = account_balances(journal)
+    assert balances[Account.FEE_EXPENSE] == 2_000
+    assert balances[Account.FEE_PAYABLE] == -2_000

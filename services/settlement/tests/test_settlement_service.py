@@ -309,3 +309,18 @@ async def test_tenant_isolation(seed: Any) -> None:
     assert await _code(steal) == grpc.StatusCode.NOT_FOUND
     theirs = await intruder.stub.ListPostings(pb.ListPostingsRequest(), metadata=intruder.md())
     assert all(t.claim_id != claim for t in theirs.transactions)
+
+
+async def test_fee_assessments_become_fee_postings(seed: Any) -> None:
+    seeded = await seed()
+    claim = seeded.claim_id("A")
+    await seeded.upstream.fee_assessed(claim, f"line-{seeded.tag}", "INVOICE_LINE", 4_500)
+    await seeded.upstream.fee_assessed(claim, f"memo-{seeded.tag}", "CREDIT_MEMO", -500)
+
+    async def fees_booked() -> pb.CheckBookResponse | None:
+        book = await _book(seeded)
+        return book if book.account_balances["fee_payable"] == -4_000 else None
+
+    book = await wait_for(fees_booked)
+    assert book.account_balances["fee_expense"] == 4_000
+    assert list(book.violations) == []

@@ -16,7 +16,7 @@ from services.common.wire import CONTENT_TYPE, canonical_json, subject_for, to_t
 
 from .scenario import DOS, PAYEE_NPI, ClaimFacts
 
-AGGREGATES = {"claims": "Claim", "negotiation": "Negotiation"}
+AGGREGATES = {"claims": "Claim", "negotiation": "Negotiation", "fees": "FeeAccount"}
 # One increasing sequence for every publisher in the process: the eventsourcing tracking check
 # behind ApplicationProcessor treats an id at or below the highest seen as already processed,
 # exactly as a real upstream's notification log (strictly increasing) would never violate.
@@ -127,5 +127,23 @@ class Upstream:
                 "already_paid_cents": facts.initial_paid_cents,
                 "amount_owed_cents": award - facts.cost_sharing_cents - facts.initial_paid_cents,
                 "payment_due_on": (on + timedelta(days=30)).isoformat(),
+            },
+        )
+
+    async def fee_assessed(self, claim_id: str, line_id: str, kind: str, amount: int) -> None:
+        await self.emit(
+            "fees",
+            "FeeAssessed",
+            claim_id,
+            {
+                "source_event_id": f"settlement:{line_id}",
+                "payment_kind": "PAYMENT",
+                "line": {
+                    "line_id": line_id,
+                    "kind": kind,
+                    "amount_cents": amount,
+                    "claim_id": claim_id,
+                    "remittance_trn": "EFT-FEE",
+                },
             },
         )
