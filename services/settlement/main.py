@@ -9,6 +9,7 @@ from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.settlement import projections
 from services.settlement.application import SettlementApplication
 from services.settlement.grpc_api import SettlementServicer
+from services.settlement.overdue_scanner import overdue_scanner
 from services.settlement.queries import SettlementReads
 from services.settlement.subscriptions import (
     CLAIMS_EVENTS,
@@ -30,6 +31,7 @@ def build(infra: Infrastructure) -> ServiceParts:
     app = SettlementApplication(settings)
     reads = SettlementReads(infra.pool, schema)
     servicer = SettlementServicer(app, infra.blocking, reads)
+    scan_every_s = float(settings.extra.get("SETTLEMENT_OVERDUE_SCAN_SECONDS", "3600"))
 
     async def migrate(pool: object) -> None:
         await projections.migrate(infra.pool, schema)
@@ -44,6 +46,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         ],
         app=app,
         migrations=[migrate],
+        background=[overdue_scanner(app, reads, infra.blocking, scan_every_s)],
         subscriptions=[
             Subscription(
                 "negotiation",

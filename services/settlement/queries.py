@@ -144,6 +144,16 @@ class SettlementReads:
             )
         return [r["claim_id"] for r in rows]
 
+    async def tenants_with_unflagged_overdue(self, as_of: date) -> list[str]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                """SELECT DISTINCT tenant_id FROM settlements WHERE due_date < $1
+                   AND overdue_flagged_on IS NULL
+                   AND agreed_total_cents - patient_cost_sharing_cents - paid_cents > 0""",
+                as_of,
+            )
+        return [r["tenant_id"] for r in rows]
+
     # -- exceptions, files, postings -------------------------------------------------------------
     async def exceptions(self, tenant: str, include_resolved: bool, page: Page) -> list[Any]:
         async with self._conn() as conn:
