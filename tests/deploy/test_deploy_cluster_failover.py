@@ -44,10 +44,10 @@ from journey import (
     verify_claim,
 )
 from nats.js import JetStreamContext
-from nats_cluster import NatsCluster
 from service_processes import ServiceProcess
 
 from deploy.catalog import COMPONENTS
+from deploy.nats_cluster import NatsCluster
 from oonledger.claims.v1 import claims_pb2
 from services.common.localservers import LocalPostgres
 from services.common.settings import Settings

@@ -16,7 +16,8 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
-from nats_cluster import NatsCluster
+
+from deploy.nats_cluster import NatsCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio(loop_scope="session")]
 
@@ -131,7 +132,7 @@ async def test_a_restarted_node_catches_up(cluster: NatsCluster) -> None:
         await js.add_stream(StreamConfig(name=stream, subjects=[subject], num_replicas=3))
         info = await js.stream_info(stream)
         assert info.cluster is not None
-        follower = next(r.name for r in info.cluster.replicas or [])
+        follower = str(next(r.name for r in info.cluster.replicas or []))
         cluster.node(follower).kill()
         deadline = asyncio.get_running_loop().time() + 60
         for index in range(200):

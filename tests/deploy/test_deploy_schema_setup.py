@@ -97,13 +97,6 @@ def owner_role(database_url: str) -> Iterator[str]:
         connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
-@pytest.mark.xfail(
-    reason="services/ledger/schema.py runs CREATE ROLE before checking that the writer role "
-    "exists (EXCEPTION WHEN duplicate_object does not catch the privilege error): it needs "
-    "IF NOT EXISTS (SELECT FROM pg_roles ...) for an owner without CREATEROLE",
-    raises=asyncpg.InsufficientPrivilegeError,
-    strict=False,
-)
 async def test_services_can_then_migrate_as_an_unprivileged_owner(
     database_url: str, namespace: str, owner_role: str
 ) -> None:
