@@ -65,13 +65,22 @@ class Appender:
         self._lease: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
 
-    async def start(self) -> None:
-        """Take the writer lease (blocking while another replica holds it), then load state."""
+    async def start(self, poll: float = 0.5) -> None:
+        """Take the writer lease (waiting while another replica holds it), then load state.
+
+        Polls pg_try_advisory_lock rather than blocking in pg_advisory_lock: a cancelled
+        shutdown then never leaves a lock wait running on the server.
+        """
         conn = await self.pool.acquire()
         try:
-            await conn.execute(
-                "SELECT pg_advisory_lock(hashtextextended($1, 0))", f"{self.schema}:appender"
-            )
+            while True:
+                taken = await conn.fetchval(
+                    "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                    f"{self.schema}:appender",
+                )
+                if taken:
+                    break
+                await asyncio.sleep(poll)  # another replica holds the lease; ask again
         except BaseException:
             await self.pool.release(conn)
             raise
@@ -79,10 +88,14 @@ class Appender:
         await self._load()
 
     async def close(self) -> None:
-        if self._lease is not None:
-            await self._lease.execute("SELECT pg_advisory_unlock_all()")
-            await self.pool.release(self._lease)
-            self._lease = None
+        lease, self._lease = self._lease, None
+        if lease is None:
+            return
+        try:
+            await lease.execute("SELECT pg_advisory_unlock_all()")
+        finally:
+            # Released even if the unlock failed: closing the connection drops the lock anyway.
+            await self.pool.release(lease, timeout=5)
 
     async def _load(self) -> None:
         async with self.pool.acquire() as conn:

@@ -7,6 +7,8 @@ import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+import asyncpg
+
 from oonledger.ledger.v1 import ledger_pb2_grpc
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
@@ -24,6 +26,14 @@ SERVICE_NAME = "oonledger.ledger.v1.AuditService"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+async def close_pool(pool: asyncpg.Pool, grace: float = 5.0) -> None:
+    """Close gracefully, but never let a stuck connection hold up shutdown."""
+    try:
+        await asyncio.wait_for(pool.close(), grace)
+    except TimeoutError:
+        pool.terminate()
 
 
 async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) -> ServiceParts:
@@ -73,7 +83,7 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
             )
         ],
         background=background,
-        on_stop=[pool.close],
+        on_stop=[functools.partial(close_pool, pool)],
     )
 
 
