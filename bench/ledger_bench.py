@@ -191,9 +191,7 @@ async def bench_replay(
     signer = Signer.from_seed(bytes(32))
     reader = LogReader(pool)
     clock = lambda: datetime.now(UTC)  # noqa: E731
-    app = AuditApplication(
-        reader, Checkpointer(reader, signer, "bench", clock), signer, "bench", clock
-    )
+    app = AuditApplication(reader, Checkpointer(reader, signer, "bench", clock), signer, "bench")
     server = GrpcServer(
         "127.0.0.1",
         0,

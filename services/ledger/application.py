@@ -6,7 +6,7 @@ every use case needs the `auditor` or `admin` role.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,7 +63,6 @@ class AuditApplication:
         checkpointer: Checkpointer,
         signer: Signer,
         origin: str,
-        clock: Callable[[], datetime],
         retired_keys: Iterable[bytes] = (),
     ) -> None:
         self.reader = reader
@@ -72,7 +71,6 @@ class AuditApplication:
         # Checkpoints signed before a key rotation stay trusted when their key is listed.
         self.trusted_keys = frozenset({signer.public_key, *retired_keys})
         self.origin = origin
-        self.clock = clock
 
     # -- reads of one claim ------------------------------------------------------------------
 

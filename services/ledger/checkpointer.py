@@ -7,7 +7,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from services.common.errors import FailedPrecondition
 from services.ledger.checkpoint import Checkpoint, SignedCheckpoint
+from services.ledger.merkle import verify_consistency
 from services.ledger.reader import LogReader
 from services.ledger.signing import Signer
 
@@ -32,8 +34,29 @@ class Checkpointer:
         size = await self.reader.tree_size()
         if size <= covered:
             return latest
-        head = Checkpoint(self.origin, size, await self.reader.root(size), self.clock())
+        root = await self.reader.root(size)
+        if latest is not None:
+            await self._refuse_rewritten_history(latest, size, root)
+        head = Checkpoint(self.origin, size, root, self.clock())
         return await self.reader.store_checkpoint(SignedCheckpoint.sign(head, self.signer))
+
+    async def _refuse_rewritten_history(
+        self, latest: SignedCheckpoint, size: int, root: bytes
+    ) -> None:
+        """Never sign a tree that does not extend what was signed before (tampered nodes)."""
+        old = latest.checkpoint
+        proof = await self.reader.consistency_proof(old.tree_size, size)
+        if not verify_consistency(old.tree_size, size, old.root_hash, root, proof):
+            log.error(
+                "ledger: stored tree of size %d does not extend the signed checkpoint of "
+                "size %d; refusing to sign",
+                size,
+                old.tree_size,
+            )
+            raise FailedPrecondition(
+                f"the stored Merkle tree of size {size} does not extend the signed checkpoint "
+                f"of size {old.tree_size}: the log was altered; no new checkpoint is signed"
+            )
 
     async def run(self, interval: float) -> None:
         while True:

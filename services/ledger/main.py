@@ -46,9 +46,7 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
     pool = await writer_pool(settings.database_url, schema, config.pool_size)
     reader = LogReader(pool)
     checkpointer = Checkpointer(reader, config.signer, config.origin, clock)
-    app = AuditApplication(
-        reader, checkpointer, config.signer, config.origin, clock, config.retired_keys
-    )
+    app = AuditApplication(reader, checkpointer, config.signer, config.origin, config.retired_keys)
     appender = Appender(pool, schema)
     ingest = StreamIngest(
         infra.nc,

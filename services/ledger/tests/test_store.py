@@ -167,3 +167,30 @@ async def test_the_whole_log_verifies_against_its_checkpoints(store: LedgerStore
         "not by the trusted key" in p
         for p in (await verify_stored_log(store.reader, other_key)).problems
     )
+
+
+async def test_the_signer_refuses_a_tree_that_rewrote_signed_history(store: LedgerStore) -> None:
+    from datetime import UTC, datetime
+
+    from services.common.errors import FailedPrecondition
+    from services.ledger.checkpointer import Checkpointer
+    from services.ledger.signing import Signer
+
+    checkpointer = Checkpointer(
+        store.reader, Signer.from_seed(bytes(32)), "test", lambda: datetime.now(UTC)
+    )
+    events = mixed_events()
+    await store.appender.append(events[:6])
+    first = await checkpointer.checkpoint()
+    assert first is not None and first.checkpoint.tree_size == 6
+    async with store.admin.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute(
+            f'UPDATE "{store.schema}".merkle_nodes SET hash = $1 WHERE level = 2 AND idx = 0',
+            bytes(32),
+        )
+    await store.appender.append(events[6:])
+    with pytest.raises(FailedPrecondition, match="does not extend the signed checkpoint"):
+        await checkpointer.checkpoint()
+    latest = await store.reader.latest_checkpoint()
+    assert latest is not None and latest.checkpoint.tree_size == 6
