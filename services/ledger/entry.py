@@ -12,6 +12,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 _quote = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) escapes with
 GENESIS_HASH = bytes(32)
@@ -20,12 +21,17 @@ GENESIS_HASH = bytes(32)
 CANONICAL_VERSION = 1
 
 
+def _part(text: str) -> str:
+    # Percent-encoded so "/" inside an id can never make two tenants' chains share a key.
+    return quote(text, safe="")
+
+
 def claim_chain(tenant_id: str, claim_id: str) -> str:
-    return f"claim/{tenant_id}/{claim_id}"
+    return f"claim/{_part(tenant_id)}/{_part(claim_id)}"
 
 
 def aggregate_chain(tenant_id: str, aggregate_type: str, aggregate_id: str) -> str:
-    return f"aggregate/{tenant_id}/{aggregate_type}/{aggregate_id}"
+    return f"aggregate/{_part(tenant_id)}/{_part(aggregate_type)}/{_part(aggregate_id)}"
 
 
 def format_instant(moment: datetime) -> str:

@@ -188,3 +188,10 @@ def test_instants_have_one_canonical_utc_spelling(moment: datetime) -> None:
     assert len(text) == 27 and text.endswith("Z")
     assert parse_instant(text) == moment
     assert format_instant(moment.astimezone(UTC)) == text
+
+
+def test_chain_keys_cannot_collide_across_tenants() -> None:
+    from services.ledger.entry import claim_chain
+
+    assert claim_chain("a/b", "c") != claim_chain("a", "b/c")
+    assert claim_chain("tenant-1", "0b7c-uuid_x.y") == "claim/tenant-1/0b7c-uuid_x.y"
