@@ -36,5 +36,4 @@ def entry_record(entry: AuditEntry) -> tuple[Any, ...]:
 
 
 def entry_from_row(row: Sequence[Any]) -> AuditEntry:
-    values = tuple(row)
-    return AuditEntry(EventFacts(*values[:_FACTS]), *values[_FACTS:])
+    return AuditEntry(EventFacts(*row[:_FACTS]), *row[_FACTS:])
