@@ -14,8 +14,10 @@ from services.common.context import CommandContext
 from services.common.errors import InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
+from services.common.settings import Settings
 from services.settlement.bulk_loading import load_many
 from services.settlement.domain import PaymentMethod, Settlement, settlement_id_for
+from services.settlement.event_recorder import TOPIC as RECORDER_TOPIC
 from services.settlement.matching import ClaimIndex, Match
 from services.settlement.postings import Account
 from services.settlement.remittance_domain import (
@@ -63,6 +65,9 @@ class OpeningTerms:
 
 class SettlementApplication(ServiceApplication):
     snapshotting_intervals = {Settlement: 50}
+
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+        super().__init__(settings, env={"PROCESS_RECORDER_TOPIC": RECORDER_TOPIC, **(env or {})})
 
     # -- settlements --------------------------------------------------------------------------
     def open_settlement(self, ctx: CommandContext, terms: OpeningTerms) -> Settlement:
