@@ -5,8 +5,8 @@ from __future__ import annotations
 from oonledger.claims.v1 import claims_pb2
 
 
-def emergency_claim(client_id: str = "client-ed-group", pcn: str = "PCN-2026-0001"
-                    ) -> claims_pb2.ClaimInput:
+def emergency_claim(client_id: str = "client-ed-group", pcn: str = "PCN-2026-0001",
+                    service_date: str = "2026-10-03") -> claims_pb2.ClaimInput:
     """An out-of-network emergency physician's ED visit at an in-network facility (NSA)."""
     return claims_pb2.ClaimInput(
         client_id=client_id,
@@ -26,10 +26,10 @@ def emergency_claim(client_id: str = "client-ed-group", pcn: str = "PCN-2026-000
         diagnosis_codes=["S0990XA", "R51.9"],
         lines=[
             claims_pb2.ServiceLine(procedure_code="99285", modifiers=["25"], units=1,
-                                   billed_cents=185_000, service_date="2026-10-03",
+                                   billed_cents=185_000, service_date=service_date,
                                    place_of_service="23", diagnosis_pointers=[1, 2]),
             claims_pb2.ServiceLine(procedure_code="12002", units=1, billed_cents=64_000,
-                                   service_date="2026-10-03", place_of_service="23",
+                                   service_date=service_date, place_of_service="23",
                                    diagnosis_pointers=[1]),
         ],
     )

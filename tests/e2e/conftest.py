@@ -58,14 +58,15 @@ async def stack(service_runner) -> AsyncIterator[Stack]:
             missing[name] = f"services.{name}.main does not import: {exc}"
             continue
         try:
-            services[name] = await service_runner.start(name, module.build)
+            # Small pools: the development PostgreSQL is shared by every test run on the machine.
+            services[name] = await service_runner.start(name, module.build, db_pool_size=2)
         except Exception as exc:  # a service that cannot start is reported, not hidden
             missing[name] = f"{name} failed to start: {exc!r}"
     env = {f"{name.upper()}_ADDR": f"127.0.0.1:{runtime.port}"
            for name, runtime in services.items()}
     env.update({f"{n.upper()}_ADDR": "127.0.0.1:9" for n in missing})
     env["GATEWAY_HTTP_PORT"] = "0"
-    gateway = await service_runner.start("gateway", make_builder(env))
+    gateway = await service_runner.start("gateway", make_builder(env), db_pool_size=2)
     yield Stack(gateway, process_of(gateway), services, missing)
     await stop_quickly(service_runner, gateway, *services.values())
 

@@ -82,10 +82,11 @@ class Vendor:
                                                                  rate_bps=rate_bps)])),
             metadata=self.md("finance"), timeout=15)
 
-    async def import_claims(self, count: int) -> list[tuple[str, str]]:
+    async def import_claims(self, count: int, service_date: str = "2026-10-03"
+                            ) -> list[tuple[str, str]]:
         """Bulk intake as JSON (a practice-management system's nightly batch): (id, PCN)."""
         pcns = [f"PCN{uuid.uuid4().hex[:12].upper()}" for _ in range(count)]
-        items = [{"claim": _json(emergency_claim(CLIENT, pcn))} for pcn in pcns]
+        items = [{"claim": _json(emergency_claim(CLIENT, pcn, service_date))} for pcn in pcns]
         reply = await self.json("negotiator", "/v1/claims/ImportClaims",
                                 {"requestId": rid(), "items": items})
         assert reply.status == 200, reply.body[:500]
@@ -93,10 +94,11 @@ class Vendor:
         assert [r.get("errors", []) for r in results] == [[]] * count, results[:3]
         return [(r["claimId"], pcn) for r, pcn in zip(results, pcns, strict=True)]
 
-    async def adjudicate_and_triage(self, claim_id: str) -> claims_pb2.Triage:
+    async def adjudicate_and_triage(self, claim_id: str, received: str = "2026-10-30"
+                                    ) -> claims_pb2.Triage:
         await self.claims.RecordAdjudication(claims_pb2.RecordAdjudicationRequest(
             request_id=rid(), claim_id=claim_id, adjudication=claims_pb2.Adjudication(
-                received_date="2026-10-30", billed_cents=249_000, allowed_cents=60_000,
+                received_date=received, billed_cents=249_000, allowed_cents=60_000,
                 paid_cents=45_000, patient_responsibility_cents=15_000, qpa_cents=52_000,
                 qpa_disclosed=True, carc_codes=["45"], payer_claim_control_number=rid()[:12])),
             metadata=self.md("negotiator"), timeout=15)
@@ -152,17 +154,68 @@ class Vendor:
 
 
     async def remit_835(self, pcn: str, paid_cents: int, on: date,
-                        reversal_of: ClaimSpec | None = None) -> tuple[Any, ClaimSpec]:
-        """The payer's 835 for the agreed amount, imported by finance."""
-        claim = reversal_of.reversed() if reversal_of else ClaimSpec(
+                        service_date: date = date(2026, 10, 3)) -> tuple[Any, ClaimSpec]:
+        """The payer's 835 paying `paid_cents` on the claim, imported by finance."""
+        claim = ClaimSpec(
             patient_control_number=pcn, charge_cents=249_000, paid_cents=paid_cents,
-            service_date=date(2026, 10, 3), payer_claim_control_number=rid()[:12])
+            service_date=service_date, payer_claim_control_number=rid()[:12])
         x12 = build_835(RemittanceSpec(trace_number=rid()[:15], payment_date=on,
                                        claims=(claim,)))
         reply = await self.settlement.ImportRemittance(settlement_pb2.ImportRemittanceRequest(
             request_id=rid(), content=x12.encode(), file_name=f"{pcn}.835"),
             metadata=self.md("finance"), timeout=30)
         return reply, claim
+
+    async def idr_determined(self, claim_id: str, prevailing: int, provider_cents: int,
+                             payer_cents: int, notice_on: str) -> npb.Negotiation:
+        """Open negotiation fails; the provider approves going to IDR; initiation on the first
+        day the NSA window allows (read from the case's own deadlines, as a partner would),
+        then the IDRE, eligibility, both offers and the determination on that same day."""
+        nid = await self.negotiation_of(claim_id)
+        await self._negotiate("SendOpenNegotiationNotice", npb.SendOpenNegotiationNoticeRequest(
+            negotiation_id=nid, sent_on=notice_on, channel=npb.CHANNEL_PORTAL))
+        await self._negotiate("MakeOffer", npb.MakeOfferRequest(
+            negotiation_id=nid, offer_id="ours-1", party=npb.PARTY_PROVIDER,
+            amount_cents=provider_cents, channel=npb.CHANNEL_PORTAL, made_on=notice_on))
+        case = (await self.negotiation.GetNegotiation(
+            npb.GetNegotiationRequest(negotiation_id=nid), metadata=self.md("negotiator"),
+            timeout=15)).negotiation
+        day = next(d.opens_on for d in case.deadlines if d.code == "T3")
+        steps: list[tuple[str, Any]] = [
+            ("ProposeDecision", npb.ProposeDecisionRequest(
+                negotiation_id=nid, decision_id="go-idr", action=npb.DECISION_ACTION_IDR,
+                rationale="payer would not move", decided_on=day)),
+            ("ApproveDecision", npb.ApproveDecisionRequest(
+                negotiation_id=nid, decision_id="go-idr", decided_on=day)),
+            ("InitiateIdr", npb.InitiateIdrRequest(
+                negotiation_id=nid, dispute_number=f"DISP-{nid[:8]}", initiated_on=day,
+                initiating_party=npb.PARTY_PROVIDER)),
+            ("SelectIdre", npb.SelectIdreRequest(
+                negotiation_id=nid, idre_id="idre-7", method=npb.SELECTION_METHOD_JOINT,
+                selected_on=day, idre_fee_cents=50_000)),
+            ("RecordIdrEligibility", npb.RecordIdrEligibilityRequest(
+                negotiation_id=nid, eligible=True, decided_on=day)),
+            ("SubmitIdrOffer", npb.SubmitIdrOfferRequest(
+                negotiation_id=nid, party=npb.PARTY_PROVIDER, amount_cents=provider_cents,
+                submitted_on=day)),
+            ("SubmitIdrOffer", npb.SubmitIdrOfferRequest(
+                negotiation_id=nid, party=npb.PARTY_PAYER, amount_cents=payer_cents,
+                submitted_on=day)),
+            ("RecordIdrDetermination", npb.RecordIdrDeterminationRequest(
+                negotiation_id=nid, prevailing_party=prevailing, determined_on=day)),
+        ]
+        for method, request in steps:
+            role = "provider_approver" if method == "ApproveDecision" else "negotiator"
+            await self._negotiate(method, request, role)
+        reply = await self.negotiation.GetNegotiation(
+            npb.GetNegotiationRequest(negotiation_id=nid), metadata=self.md("negotiator"),
+            timeout=15)
+        return reply.negotiation
+
+    async def _negotiate(self, method: str, request: Any, role: str = "negotiator") -> Any:
+        request.request_id = rid()
+        return await getattr(self.negotiation, method)(request, metadata=self.md(role),
+                                                       timeout=15)
 
     async def fee_account(self, claim_id: str, billed_cents: int) -> fees_pb2.FeeAccount:
         async def assessed() -> fees_pb2.FeeAccount | None:
