@@ -16,7 +16,7 @@ from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.ids import deterministic_id
-from services.settlement.balance_billing import check_patient_balance
+from services.settlement.balance_billing import RULE_CITATION, check_patient_balance
 from services.settlement.postings import Account, JournalTransaction, Posting, transfer
 from services.settlement.terms import (
     SettlementSource,
@@ -221,6 +221,14 @@ class Settlement(TenantAggregate):
         def apply(self, aggregate: Settlement) -> None:
             aggregate.fee_line_ids.add(self.fee_line_id)
             aggregate.fees_cents += self.amount_cents
+
+    class BalanceBillingRiskFlagged(TenantAggregate.Event):
+        """The payer told the patient to pay more than the NSA allows; the excess is not billed."""
+
+        reported_cents: int
+        allowed_cents: int
+        rule: str
+        remittance_id: str
 
     class PatientResponsibilityRecorded(TenantAggregate.Event):
         amount_cents: int
@@ -530,6 +538,22 @@ class Settlement(TenantAggregate):
             remittance_trn=remittance_trn,
             journal=_journal(transaction),
         )
+
+    def flag_balance_billing_risk(
+        self, ctx: CommandContext, *, reported_cents: int, remittance_id: str
+    ) -> bool:
+        """A remittance's patient responsibility above the NSA cost sharing: record, never bill."""
+        if not self.nsa_protected or reported_cents <= self.patient_cost_sharing_cents:
+            return False
+        self._record(
+            self.BalanceBillingRiskFlagged,
+            ctx,
+            reported_cents=reported_cents,
+            allowed_cents=self.patient_cost_sharing_cents,
+            rule=RULE_CITATION,
+            remittance_id=remittance_id,
+        )
+        return True
 
     def record_patient_responsibility(self, ctx: CommandContext, amount_cents: int) -> None:
         if self.has_handled(ctx):

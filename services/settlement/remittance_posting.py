@@ -131,21 +131,27 @@ class _Poster:
                 remittance_id=self.remittance_id,
                 reference=claim.payer_claim_control_number,
             )
-        elif claim.paid_cents > 0:
-            settlement.post_payment(
-                self._item_ctx(payment_id),
-                payment_id=payment_id,
-                amount_cents=claim.paid_cents,
-                method=self.remittance.payment_method.lower(),
-                reference=self.remittance.trace_number,
-                paid_on=self.posted_on,
-                payer_claim_control_number=claim.payer_claim_control_number,
-                remittance_id=self.remittance_id,
-            )
         elif claim.paid_cents < 0:
             self._unapplied(claim, "negative payment outside a reversal", found.claim_id)
             self.outcome.matched.pop(claim.ordinal)
             return
+        else:
+            settlement.flag_balance_billing_risk(
+                self._item_ctx(f"{payment_id}:patient"),
+                reported_cents=claim.patient_responsibility_cents,
+                remittance_id=self.remittance_id,
+            )
+            if claim.paid_cents > 0:
+                settlement.post_payment(
+                    self._item_ctx(payment_id),
+                    payment_id=payment_id,
+                    amount_cents=claim.paid_cents,
+                    method=self.remittance.payment_method.lower(),
+                    reference=self.remittance.trace_number,
+                    paid_on=self.posted_on,
+                    payer_claim_control_number=claim.payer_claim_control_number,
+                    remittance_id=self.remittance_id,
+                )
         self.index.link_icn(found.claim_id, claim.payer_claim_control_number)
         self.outcome.touched[found.claim_id] = settlement
         self.outcome.posted_cents += claim.paid_cents

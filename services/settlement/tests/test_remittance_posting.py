@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from services.settlement.balancing import check_remittance
@@ -125,3 +126,32 @@ def test_reversal_without_an_original_payment_is_an_exception() -> None:
     outcome = post_remittance(ctx(), remittance, "rem", index, matches, {"claim-B": settlement})
     reasons = [e.reason for e in outcome.exceptions if e.status_code == "22"]
     assert reasons == ["reversal names no posted payment of that amount"]
+
+
+def test_patient_share_above_nsa_cost_sharing_is_flagged_not_billed() -> None:
+    facts = claim_facts("t5")
+    index = ClaimIndex.build(claim_reference(f"claim-{k}", f) for k, f in facts.items())
+    a = facts["A"]
+    settlement = _open(a, "claim-A")
+    settlement.collect_events()
+    (remittance,) = read_remittances(scenario_835("t5"))
+    # The payer says the patient owes 50.00 more than the in-network cost sharing.
+    remittance = replace(
+        remittance,
+        claims=(
+            replace(
+                remittance.claims[0],
+                patient_responsibility_cents=a.cost_sharing_cents + 5_000,
+            ),
+            *remittance.claims[1:],
+        ),
+    )
+    matches = match_remittance(remittance, index)
+    post_remittance(ctx(), remittance, "rem", index, matches, {"claim-A": settlement})
+    flagged = [
+        e for e in settlement.collect_events() if type(e).__name__ == "BalanceBillingRiskFlagged"
+    ]
+    assert len(flagged) == 1
+    assert flagged[0].allowed_cents == a.cost_sharing_cents  # type: ignore[attr-defined]
+    assert "149.410" in flagged[0].rule  # type: ignore[attr-defined]
+    assert settlement.patient_balance_cents == a.cost_sharing_cents
