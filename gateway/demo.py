@@ -49,7 +49,10 @@ def bearer(token: str) -> tuple[tuple[str, str], ...]:
 
 async def first_calls(channel: grpc.aio.Channel, http_base_url: str, token: str,
                       claim_id: str) -> tuple[str, dict[str, object]]:
-    """The partner's first call, both ways: GetClaim over gRPC, then the same over JSON."""
+    """The partner's first call, both ways: GetClaim over gRPC, then the same over JSON.
+
+    Returns the claim's status as gRPC reported it, and the JSON body of the HTTP answer.
+    """
     stub = claims_pb2_grpc.ClaimsServiceStub(channel)
     reply = await stub.GetClaim(claims_pb2.GetClaimRequest(claim_id=claim_id),
                                 metadata=bearer(token), timeout=10)
@@ -63,4 +66,4 @@ async def first_calls(channel: grpc.aio.Channel, http_base_url: str, token: str,
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             return json.loads(response.read())
 
-    return reply.claim.claim_id, await asyncio.to_thread(fetch)
+    return claims_pb2.ClaimStatus.Name(reply.claim.status), await asyncio.to_thread(fetch)

@@ -262,3 +262,15 @@ async def test_health_reflection_and_openapi(gateway, channel):
     assert reply.status == 200
     assert "/v1/oonledger.claims.v1.ClaimsService/GetClaim" in reply.json()["paths"]
     assert (await http_request(gateway.http_port, "GET", "/healthz")).status == 200
+
+
+async def test_the_callers_trace_continues_through_the_gateway(gateway, channel):
+    token, _, _ = await gateway.key()
+    trace_id = uuid.uuid4().hex
+    incoming = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+    await raw_call(channel, method_at(gateway, GET_CLAIM))(
+        b"", metadata=auth(token, ("traceparent", incoming), ("x-correlation-id", "corr-1")))
+    seen = gateway.upstream.calls_to("oonledger.claims.v1.ClaimsService/GetClaim")[-1].metadata
+    assert seen["traceparent"].split("-")[1] == trace_id
+    assert seen["traceparent"] != incoming  # the gateway's own span is the parent
+    assert seen["x-correlation-id"] == "corr-1"

@@ -9,6 +9,9 @@ import uuid
 import grpc
 import pytest
 
+from gateway import keys
+from gateway.demo import bearer as bearer_metadata
+from gateway.demo import create_demo_key, first_calls
 from gateway.server import make_builder, process_of
 from gateway.tests.conftest import (
     RunningGateway,
@@ -78,3 +81,19 @@ async def test_service_validation_errors_come_back_as_field_violations_over_json
     assert error["status"] == "INVALID_ARGUMENT"
     violations = error["details"][0]["fieldViolations"]
     assert violations and all(v["field"] for v in violations)
+
+
+async def test_the_demo_helpers_issue_a_key_and_make_the_first_calls(claims_gateway, infra_urls,
+                                                                     namespace):
+    token = await create_demo_key(infra_urls.database_url, namespace, tenant_id="demo-test")
+    record = await claims_gateway.store.find(keys.parse_token(token).key_id)
+    assert record is not None and record[0].tenant_id == "demo-test"
+    async with grpc.aio.insecure_channel(claims_gateway.grpc_address) as channel:
+        stub = claims_pb2_grpc.ClaimsServiceStub(channel)
+        created = await stub.RegisterClaim(
+            claims_pb2.RegisterClaimRequest(request_id=uuid.uuid4().hex, claim=emergency_claim()),
+            metadata=bearer_metadata(token), timeout=15)
+        status, body = await first_calls(channel, f"http://127.0.0.1:{claims_gateway.http_port}",
+                                         token, created.claim.claim_id)
+    assert status == "CLAIM_STATUS_REGISTERED"
+    assert body["claim"]["status"] == status
