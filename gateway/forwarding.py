@@ -54,6 +54,8 @@ class Gateway:
         self.limiter = limiter or RateLimiter()
         self.role_table = tuple(role_table)
         self.monotonic = monotonic
+        # The table is fixed for the process's life: match each method's patterns once.
+        self._roles = {m.full_name: roles_for(m.full_name, self.role_table) for m in catalog}
 
     async def admit(
         self,
@@ -63,7 +65,7 @@ class Gateway:
         requested_timeout: float | None,
     ) -> Admitted:
         key = await self.authenticator.authenticate(incoming.get("authorization"))
-        allowed = roles_for(method.full_name, self.role_table)
+        allowed = self._roles.get(method.full_name, frozenset())
         if not allowed.intersection(key.roles):
             needed = ", ".join(sorted(allowed)) or "no role (not public)"
             raise failure(
