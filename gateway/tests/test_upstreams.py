@@ -26,8 +26,3 @@ def test_only_reads_are_retried_and_only_on_unavailable():
     assert not retried & {"RegisterClaim", "ImportClaims", "RecordAdjudication"}
     assert method_config["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
 
-
-def test_every_write_carries_a_request_id_and_is_never_classed_as_a_read():
-    for method in CATALOG:
-        if not method.is_read:
-            assert "request_id" in method.input.fields_by_name, method.full_name
