@@ -88,7 +88,9 @@ def build(infra: Infrastructure) -> ServiceParts:
                     infra.pool,
                     schema,
                     "settlement-read-models",
-                    projections.projector(schema, projections.SETTLEMENT_HANDLERS),
+                    projections.projector(
+                        schema, projections.SETTLEMENT_HANDLERS, in_version_order=True
+                    ),
                 ),
                 batch=500,
                 max_deliver=MAX_DELIVER,

@@ -365,11 +365,43 @@ async def use_schema(conn: asyncpg.Connection, schema: str) -> None:
     await conn.execute("SELECT set_config('search_path', $1, true)", f'"{schema}"')
 
 
-def projector(schema: str, handlers: dict[str, Handler]) -> Callable[..., Awaitable[None]]:
+class ProjectionOutOfOrder(Exception):
+    """An event arrived before its aggregate's previous one (another replica has that one):
+    the consumer retries it after a short backoff, by which time the predecessor is applied."""
+
+
+async def _claim_version(conn: asyncpg.Connection, delivery: Delivery) -> bool:
+    """Apply each aggregate's events in version order, whatever replica consumes them."""
+    envelope = delivery.envelope
+    current = await conn.fetchval(
+        "SELECT version FROM projected_versions WHERE aggregate_id = $1 FOR UPDATE",
+        envelope.aggregate_id,
+    )
+    expected = (current or 0) + 1
+    if envelope.aggregate_version < expected:
+        return False  # already applied (a redelivery after the tracking row was written)
+    if envelope.aggregate_version > expected:
+        raise ProjectionOutOfOrder(
+            f"{envelope.aggregate_id} v{envelope.aggregate_version} before v{expected}"
+        )
+    await conn.execute(
+        "INSERT INTO projected_versions VALUES ($1, $2) "
+        "ON CONFLICT (aggregate_id) DO UPDATE SET version = EXCLUDED.version",
+        envelope.aggregate_id,
+        envelope.aggregate_version,
+    )
+    return True
+
+
+def projector(
+    schema: str, handlers: dict[str, Handler], *, in_version_order: bool = False
+) -> Callable[..., Awaitable[None]]:
     async def project(conn: asyncpg.Connection, delivery: Delivery) -> None:
+        await use_schema(conn, schema)
+        if in_version_order and not await _claim_version(conn, delivery):
+            return
         handler = handlers.get(delivery.event_type)
         if handler is not None:
-            await use_schema(conn, schema)
             await handler(conn, schema, delivery)
 
     return project

@@ -58,6 +58,8 @@ def statements(schema: str) -> list[str]:
             total_paid_cents bigint NOT NULL, claim_count int NOT NULL,
             matched_count int NOT NULL, exception_count int NOT NULL,
             PRIMARY KEY (tenant_id, remittance_id))""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.projected_versions (
+            aggregate_id text PRIMARY KEY, version bigint NOT NULL)""",
         f"""CREATE TABLE IF NOT EXISTS {s}.payment_exceptions (
             tenant_id text NOT NULL, exception_id uuid NOT NULL, remittance_id text NOT NULL,
             trace_number text NOT NULL, ordinal int NOT NULL,
