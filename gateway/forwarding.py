@@ -17,7 +17,7 @@ from gateway.config import Limits
 from gateway.keystore import KeyRecord
 from gateway.policy import ROLE_TABLE, Grant, roles_for
 from gateway.ratelimit import RateLimiter
-from gateway.statuses import CallFailure, failure, retry_info, upstream_failure
+from gateway.statuses import failure, retry_info, upstream_failure
 from gateway.upstreams import Upstreams
 from services.common.grpc_server import ACTOR_HEADER, REQUEST_HEADER, ROLES_HEADER, TENANT_HEADER
 from services.common.telemetry import current_traceparent, server_span
@@ -155,5 +155,3 @@ def _with_trace(metadata: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str],
         kept.append(("tracestate", tracestate))
     return tuple(kept)
 
-
-__all__ = ["Admitted", "CallFailure", "Gateway", "internal_metadata"]

@@ -19,6 +19,9 @@ from gateway.policy import ROLES
 _MIGRATION_LOCK = 0x6A7E_0001  # arbitrary, fixed: serialises concurrent gateway start-ups
 # The schema name is the only text put into SQL; it is checked against this pattern first.
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
+# Both travel to the services as gRPC metadata (x-tenant-id, x-actor): printable ASCII only.
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
+_LABEL = re.compile(r"[ -~]{0,100}")
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,10 @@ class KeyStore:
     ) -> CreatedKey:
         role_set = frozenset(r.strip() for r in roles if r.strip())
         problems = []
-        if not tenant_id.strip():
-            problems.append("tenant is required")
+        if not _TENANT.fullmatch(tenant_id.strip()):
+            problems.append("tenant must be 1-64 letters, digits, '.', '_', ':' or '-'")
+        if not _LABEL.fullmatch(label):
+            problems.append("label must be at most 100 printable ASCII characters")
         if not role_set:
             problems.append("at least one role is required")
         if role_set - ROLES:

@@ -52,6 +52,8 @@ async def test_create_list_revoke(environ, gateway):
     ["create", "--tenant", "t", "--roles", "root"],
     ["create", "--tenant", "t", "--roles", "auditor", "--days", "-1"],
     ["create", "--tenant", " ", "--roles", "auditor"],
+    ["create", "--tenant", "acme\nx-roles: admin", "--roles", "auditor"],
+    ["create", "--tenant", "acme", "--roles", "auditor", "--label", "Société Générale"],
 ])
 async def test_bad_keys_are_refused(environ, argv):
     assert (await cli(environ, *argv))[0] == 2
