@@ -6,6 +6,10 @@ good in `Pipeline.sync` — the server waiting in ClientRead — with every psyc
 (wait_c, wait_poll, wait_epoll, wait_select). The same statements sent one after another on one
 cursor, inside the same transaction, never hung and are as fast (bench/settlement_bench.py).
 Selected through the library's own `PROCESS_RECORDER_TOPIC` setting.
+
+It also answers "was this exact upstream event processed?" — the library's `has_tracking_id`
+answers "was any event at or after it processed?", which skips an older event that is retried
+after a newer one succeeded (a transient failure, or two replicas sharing a consumer).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
+from psycopg.sql import SQL, Identifier
 
 TOPIC = "services.settlement.event_recorder:UnpipelinedProcessRecorder"
 
@@ -32,3 +37,11 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
             with conn.cursor() as cursor:
                 self._insert_stored_events(cursor, stored_events, **kwargs)
                 return self._fetch_ids_after_insert_events(cursor, stored_events, **kwargs)
+
+    def has_exact_tracking(self, application_name: str, notification_id: int) -> bool:
+        statement = SQL(
+            "SELECT 1 FROM {}.{} WHERE application_name = %s AND notification_id = %s"
+        ).format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement, (application_name, notification_id))
+            return cursor.fetchone() is not None
