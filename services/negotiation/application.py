@@ -36,8 +36,9 @@ from services.negotiation.client_policy import ClientPolicy, policy_id
 from services.negotiation.cooling_off import service_family
 from services.negotiation.cooling_off_register import CoolingOffRegister, register_id
 from services.negotiation.deadlines import DeadlineEngine
-from services.negotiation.domain import Negotiation, eastern_date, require_role
+from services.negotiation.domain import Negotiation
 from services.negotiation.rule_sets import rule_set_on
+from services.negotiation.validation import eastern_date, require_role
 from services.negotiation.vocabulary import Role
 
 SAMPLE_BENCHMARKS = Path(__file__).parent / "data" / "idr_benchmarks_sample.csv"

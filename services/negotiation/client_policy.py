@@ -9,7 +9,7 @@ from services.common.context import CommandContext
 from services.common.errors import Violations
 from services.common.ids import deterministic_id
 from services.negotiation.approval_rules import AutoApprovalRule
-from services.negotiation.domain import require_role
+from services.negotiation.validation import require_role
 from services.negotiation.vocabulary import Role
 
 DEFAULT_CHAIN: tuple[tuple[str, int], ...] = (

@@ -17,8 +17,8 @@ import grpc
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from services.negotiation.application import negotiation_id_for
 from services.negotiation.client import Client
-from services.negotiation.domain import EASTERN
 from services.negotiation.money import format_cents
+from services.negotiation.validation import EASTERN
 
 Print = Callable[[str], None]
 WAIT_SECONDS = 30.0

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
-from services.common.errors import FailedPrecondition, PermissionDenied, Violations
+from services.common.errors import FailedPrecondition, Violations
 from services.negotiation.approval_rules import AutoApprovalRule, deciding_rule
 from services.negotiation.business_days import BusinessCalendar
 from services.negotiation.case_progress import CaseProgress, actionable_deadlines
@@ -44,6 +42,13 @@ from services.negotiation.idr_fees import (
 )
 from services.negotiation.money import amount_owed_cents, basis_points_of
 from services.negotiation.rule_sets import NoRuleSetError, rule_set_by_version, rule_set_on
+from services.negotiation.validation import (
+    check_cents,
+    check_fact_date,
+    eastern_date,
+    enum_value,
+    require_role,
+)
 from services.negotiation.vocabulary import (
     BASIS_KEYS,
     Channel,
@@ -56,52 +61,11 @@ from services.negotiation.vocabulary import (
     SelectionMethod,
 )
 
-EASTERN = ZoneInfo("America/New_York")
-MAX_CENTS = 10**12  # $10bn: anything larger is a typo, not a claim
-
 OFFER_ROLES = (Role.NEGOTIATOR, Role.ADMIN, Role.SYSTEM)
 DECIDER_ROLES = (Role.PROVIDER_APPROVER,)
 CLOSED_STATUSES = frozenset(
     {NegotiationStatus.AGREED, NegotiationStatus.DETERMINED, NegotiationStatus.CLOSED}
 )
-
-
-def eastern_date(ctx: CommandContext) -> date:
-    """The US Eastern calendar date NSA days are counted in."""
-    return ctx.now.astimezone(EASTERN).date()
-
-
-def require_role(ctx: CommandContext, roles: Sequence[str], what: str) -> None:
-    if not ctx.has_role(*roles):
-        raise PermissionDenied(f"{what} needs one of the roles: {', '.join(roles)}")
-
-
-def check_cents(
-    violations: Violations, field: str, value: Any, *, allow_zero: bool = False
-) -> None:
-    """Money is whole cents: reject floats, fractions, negatives and (usually) zero."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        violations.add(field, "must be a whole number of cents")
-    elif value < 0 or (value == 0 and not allow_zero):
-        violations.add(field, "must be positive" if not allow_zero else "must not be negative")
-    elif value > MAX_CENTS:
-        violations.add(field, "is implausibly large")
-
-
-def check_fact_date(violations: Violations, field: str, value: date | None, today: date) -> None:
-    if value is None:
-        violations.add(field, "is required")
-    elif value > today:
-        violations.add(field, f"cannot be in the future (today is {today.isoformat()} ET)")
-
-
-def _enum_value(violations: Violations, field: str, kind: type[StrEnum], value: str) -> Any:
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(v.value for v in kind)
-        violations.add(field, f"must be one of: {allowed}")
-        return None
 
 
 class Negotiation(TenantAggregate):
@@ -469,7 +433,7 @@ class Negotiation(TenantAggregate):
         check_fact_date(v, "initial_payment_received_on", initial_payment_received_on, today)
         if bill_received_on is not None:
             check_fact_date(v, "bill_received_on", bill_received_on, today)
-        _enum_value(v, "route", Route, route)
+        enum_value(v, "route", Route, route)
         v.raise_if_any()
         negotiation: Negotiation = cls._start(
             cls.Opened,
@@ -550,7 +514,7 @@ class Negotiation(TenantAggregate):
         require_role(ctx, OFFER_ROLES, "sending the open-negotiation notice")
         v = Violations()
         check_fact_date(v, "sent_on", sent_on, eastern_date(ctx))
-        _enum_value(v, "channel", Channel, channel)
+        enum_value(v, "channel", Channel, channel)
         v.raise_if_any()
         assert sent_on is not None  # narrowed by the violations above
         self._require_open("send a notice")
@@ -576,7 +540,7 @@ class Negotiation(TenantAggregate):
         require_role(ctx, OFFER_ROLES, "recording the payer's response")
         v = Violations()
         check_fact_date(v, "received_on", received_on, eastern_date(ctx))
-        _enum_value(v, "channel", Channel, channel)
+        enum_value(v, "channel", Channel, channel)
         v.raise_if_any()
         self._require_open("record a response")
         if self.on_notice_sent_on is None:
@@ -616,8 +580,8 @@ class Negotiation(TenantAggregate):
         require_role(ctx, OFFER_ROLES + DECIDER_ROLES if via_decision else OFFER_ROLES, "an offer")
         v = Violations()
         check_cents(v, "amount_cents", amount_cents)
-        _enum_value(v, "party", Party, party)
-        _enum_value(v, "channel", Channel, channel)
+        enum_value(v, "party", Party, party)
+        enum_value(v, "channel", Channel, channel)
         check_fact_date(v, "made_on", made_on, eastern_date(ctx))
         unknown = sorted(set(basis) - BASIS_KEYS)
         v.check(not unknown, "basis", f"unknown basis keys: {', '.join(unknown)}")
@@ -673,7 +637,7 @@ class Negotiation(TenantAggregate):
             return
         require_role(ctx, (Role.NEGOTIATOR, Role.ADMIN), "proposing a decision")
         v = Violations()
-        chosen = _enum_value(v, "action", DecisionAction, action)
+        chosen = enum_value(v, "action", DecisionAction, action)
         if chosen is DecisionAction.COUNTER:
             check_cents(v, "counter_amount_cents", counter_amount_cents)
         elif counter_amount_cents:
@@ -846,7 +810,7 @@ class Negotiation(TenantAggregate):
             return
         require_role(ctx, (Role.NEGOTIATOR, Role.SUPERVISOR, Role.ADMIN), "recording an extension")
         v = Violations()
-        code = _enum_value(v, "deadline_code", DeadlineCode, deadline_code)
+        code = enum_value(v, "deadline_code", DeadlineCode, deadline_code)
         v.check(new_due_on is not None, "new_due_on", "is required")
         v.check(bool(reason.strip()), "reason", "is required")
         v.raise_if_any()
@@ -1005,7 +969,7 @@ class Negotiation(TenantAggregate):
         v = Violations()
         v.check(bool(dispute_number.strip()), "dispute_number", "is required")
         check_fact_date(v, "initiated_on", initiated_on, eastern_date(ctx))
-        _enum_value(v, "initiating_party", Party, initiating_party)
+        enum_value(v, "initiating_party", Party, initiating_party)
         v.raise_if_any()
         assert initiated_on is not None
         refusal = self.initiation_refusal(
@@ -1054,7 +1018,7 @@ class Negotiation(TenantAggregate):
         require_role(ctx, OFFER_ROLES, "recording the IDR entity")
         v = Violations()
         v.check(bool(idre_id.strip()), "idre_id", "is required")
-        _enum_value(v, "method", SelectionMethod, method)
+        enum_value(v, "method", SelectionMethod, method)
         check_fact_date(v, "selected_on", selected_on, eastern_date(ctx))
         check_cents(v, "idre_fee_cents", idre_fee_cents)
         v.raise_if_any()
@@ -1122,7 +1086,7 @@ class Negotiation(TenantAggregate):
             return
         require_role(ctx, OFFER_ROLES, "submitting an IDR offer")
         v = Violations()
-        _enum_value(v, "party", Party, party)
+        enum_value(v, "party", Party, party)
         check_cents(v, "amount_cents", amount_cents)
         check_fact_date(v, "submitted_on", submitted_on, eastern_date(ctx))
         v.raise_if_any()
@@ -1156,7 +1120,7 @@ class Negotiation(TenantAggregate):
             return
         require_role(ctx, OFFER_ROLES, "recording the IDR determination")
         v = Violations()
-        _enum_value(v, "prevailing_party", Party, prevailing_party)
+        enum_value(v, "prevailing_party", Party, prevailing_party)
         check_fact_date(v, "determined_on", determined_on, eastern_date(ctx))
         v.raise_if_any()
         assert determined_on is not None

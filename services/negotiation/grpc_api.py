@@ -12,8 +12,9 @@ from services.common.errors import PermissionDenied
 from services.common.grpc_server import Blocking, rpc
 from services.negotiation import mapping
 from services.negotiation.application import NegotiationApplication, SuggestionQuery
-from services.negotiation.domain import Negotiation, eastern_date
+from services.negotiation.domain import Negotiation
 from services.negotiation.projections import WorkQueue
+from services.negotiation.validation import eastern_date
 from services.negotiation.vocabulary import Role
 
 ESCALATION_ROLES = (Role.ADMIN, Role.MANAGER, Role.SUPERVISOR, Role.SYSTEM)

@@ -10,13 +10,12 @@ import pytest
 from services.common.testing import channel_to
 from services.negotiation.demo import negotiate_to_agreement, take_through_idr
 from services.negotiation.tests.claims_events import publish_claim_events, triaged_claim_events
-from services.negotiation.tests.test_service import runtime  # noqa: F401 - shared fixture
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_the_demo_negotiates_one_claim_and_takes_another_through_idr(
-    runtime: Any,  # noqa: F811
+    runtime: Any,
     infra_urls: Any,
 ) -> None:
     tenant = f"demo-{uuid.uuid4().hex[:8]}"

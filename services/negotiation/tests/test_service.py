@@ -18,18 +18,10 @@ from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from services.common.testing import channel_to, eventually
 from services.negotiation.application import negotiation_id_for
 from services.negotiation.client import ALL_ROLES, Client
-from services.negotiation.main import build
 from services.negotiation.tests.claims_events import publish_claim_events, triaged_claim_events
 from services.negotiation.tests.requests import open_request
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def runtime(service_runner: Any) -> AsyncIterator[Any]:
-    runtime = await service_runner.start("negotiation", build)
-    yield runtime
-    await service_runner.stop(runtime)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
