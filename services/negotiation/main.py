@@ -12,8 +12,6 @@ from services.negotiation.projections import WorkQueue
 from services.negotiation.subscriptions import CLAIM_EVENTS, ClaimReactions
 
 SERVICE = "negotiation"
-# JetStream requires max_deliver > len(backoff); the Subscription defaults give 6 and 6.
-RETRY = {"max_deliver": 6, "backoff": (0.5, 1.0, 2.0, 5.0, 10.0)}
 
 
 def build(infra: Infrastructure) -> ServiceParts:
@@ -37,7 +35,6 @@ def build(infra: Infrastructure) -> ServiceParts:
                     app, "claims-events", ClaimReactions(app), infra.blocking.executor
                 ),
                 event_types=CLAIM_EVENTS,
-                **RETRY,  # type: ignore[arg-type]
             ),
             Subscription(
                 SERVICE,
@@ -45,7 +42,6 @@ def build(infra: Infrastructure) -> ServiceParts:
                 ProjectionProcessor(
                     infra.pool, infra.settings.schema, "work-queue", work_queue.apply
                 ),
-                **RETRY,  # type: ignore[arg-type]
             ),
         ],
         migrations=[work_queue.migrate],

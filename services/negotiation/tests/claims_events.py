@@ -12,8 +12,7 @@ import nats
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.wire import canonical_json, subject_for, to_timestamp
 
-# Strictly increasing, like a real notification log: the consumer's tracking treats a position
-# at or below the highest one processed as already seen.
+# Strictly increasing positions, like the claims service's notification log.
 _NOTIFICATION_IDS = itertools.count(time.time_ns() // 1_000)
 
 

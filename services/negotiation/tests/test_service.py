@@ -468,3 +468,29 @@ async def test_a_triaged_claim_from_the_claims_service_opens_a_negotiation(
         "federal_idr",
     )
     assert negotiation.already_paid_cents == 35_000
+
+
+async def test_escalations_follow_the_clients_chain_as_a_deadline_nears(client: Client) -> None:
+    fresh = await client.call(
+        "OpenNegotiation", open_request(claim(), initial_payment_received_on="2026-10-01")
+    )
+    nid = fresh.negotiation.negotiation_id
+    t1 = next(d for d in fresh.negotiation.deadlines if d.code == "T1")
+    assert t1.due_on == "2026-11-13"  # 30 BD from Oct 1: Columbus and Veterans Day skipped
+    await wait_for(lambda: _queue_has(client, nid, "T1"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await client.call(
+            "EscalateDueDeadlines", pb.EscalateDueDeadlinesRequest(as_of="2026-11-04")
+        )
+    assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    supervisor = client.as_roles("supervisor")
+    sweep = pb.EscalateDueDeadlinesRequest(as_of="2026-11-06")  # 4 BD left: the negotiator
+    first = await supervisor.call("EscalateDueDeadlines", sweep)
+    again = await supervisor.call(
+        "EscalateDueDeadlines", pb.EscalateDueDeadlinesRequest(as_of="2026-11-04")
+    )
+    assert (first.escalations_raised, again.escalations_raised) == (1, 0)
+    later = await supervisor.call(
+        "EscalateDueDeadlines", pb.EscalateDueDeadlinesRequest(as_of="2026-11-09")
+    )
+    assert later.escalations_raised == 1  # one business day left: the manager
