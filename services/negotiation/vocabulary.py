@@ -63,6 +63,10 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
+# Who may record negotiation facts, and who decides a provider decision point.
+OFFER_ROLES: tuple[str, ...] = (Role.NEGOTIATOR, Role.ADMIN, Role.SYSTEM)
+DECIDER_ROLES: tuple[str, ...] = (Role.PROVIDER_APPROVER,)
+
 # Offer basis keys a negotiator may cite (DOMAIN.md §1.5; the IDRE may not weigh the last three,
 # which are still kept as negotiation evidence).
 BASIS_KEYS = frozenset(
