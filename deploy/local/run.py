@@ -15,6 +15,8 @@ import base64
 import contextlib
 import os
 import secrets
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,6 +49,31 @@ def available_components() -> list[Component]:
         if (ROOT / (component.module.replace(".", "/") + ".py")).exists():
             found.append(component)
     return found
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the launcher dies, so no service outlives it (Linux)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def ensure_ports_free(ports: list[int]) -> None:
+    busy = []
+    for port in ports:
+        with socket.socket() as sock:
+            # Same option the servers use, so connections in TIME_WAIT do not count as busy.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(port)
+    if busy:
+        raise RuntimeError(
+            f"port(s) {', '.join(map(str, busy))} already in use (is another OON Ledger running?); "
+            "free them or set <SVC>_GRPC_PORT / GATEWAY_HTTP_PORT"
+        )
 
 
 def persistent_secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
@@ -116,6 +143,10 @@ class LocalStack:
             self.env[f"{component.name.upper()}_ADDR"] = f"127.0.0.1:{self.env[port_var]}"
         if "GATEWAY_HTTP_PORT" not in self.env:
             self.env["GATEWAY_HTTP_PORT"] = "8080"
+        ports = [int(self.env[c.port_variable]) for c in components]
+        if any(c.name == "gateway" for c in components):
+            ports.append(int(self.env["GATEWAY_HTTP_PORT"]))
+        ensure_ports_free(ports)
         for component in components:
             log_path = logs / f"{component.name}.log"
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -124,6 +155,7 @@ class LocalStack:
                 cwd=ROOT,
                 stdout=open(log_path, "ab"),
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
             address = f"127.0.0.1:{self.env[component.port_variable]}"
             self.running.append(Running(component, process, address, log_path))
@@ -176,10 +208,8 @@ async def main_async(args: argparse.Namespace) -> int:
         print("\nAll services are up. Press Ctrl-C to stop.", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig_name in ("SIGINT", "SIGTERM"):
-            import signal
-
-            loop.add_signal_handler(getattr(signal, sig_name), stop.set)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         return 0
     finally:

@@ -189,7 +189,8 @@ class Consumer:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             max_deliver=self.sub.max_deliver,
-            backoff=list(self.sub.backoff[: self.sub.max_deliver]),
+            # NATS requires max_deliver > len(backoff).
+            backoff=list(self.sub.backoff[: self.sub.max_deliver - 1]),
             ack_wait=self.sub.backoff[0] * 60,
             max_ack_pending=1000,
             filter_subjects=subjects if len(subjects) > 1 else None,
@@ -228,6 +229,9 @@ class Consumer:
             delivery = Delivery(envelope, decode_payload(envelope), datetime.now(UTC))
         except Exception as exc:
             await self._dead_letter(msg, f"undecodable message: {exc}")
+            return
+        if self.sub.event_types and envelope.event_type not in self.sub.event_types:
+            await msg.ack()  # outside the filter (a consumer created by an older version)
             return
         try:
             with consumer_span(self.durable, envelope):

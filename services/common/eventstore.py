@@ -21,6 +21,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from services.common.aggregate import TenantAggregate
 from services.common.errors import Conflict, NotFound
+from services.common.recorder import TOPIC as RECORDER_TOPIC
+from services.common.recorder import UnpipelinedProcessRecorder
 from services.common.settings import Settings
 
 A = TypeVar("A", bound=TenantAggregate)
@@ -77,6 +79,7 @@ class ServiceApplication(Application[UUID]):
         app_env = postgres_env(settings)
         app_env.update(
             {
+                "PROCESS_RECORDER_TOPIC": RECORDER_TOPIC,
                 "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
                 "CIPHER_KEY": settings.cipher_key,
                 "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
@@ -156,5 +159,10 @@ class ServiceApplication(Application[UUID]):
             raise Conflict("concurrent modification while reacting to an event") from exc
 
     def is_processed(self, tracking: Tracking) -> bool:
-        recorder = self.process_recorder
-        return bool(recorder.has_tracking_id(tracking.application_name, tracking.notification_id))
+        """Whether this exact upstream event was tracked.
+
+        Not eventsourcing's `has_tracking_id`: that answers "max tracked id >= this id", which
+        would skip an event redelivered after a later one succeeded.
+        """
+        recorder = cast(UnpipelinedProcessRecorder, self.recorder)
+        return recorder.has_exact_tracking(tracking.application_name, tracking.notification_id)

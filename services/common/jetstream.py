@@ -10,25 +10,35 @@ from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-from services.common.settings import Settings
+from services.common.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
 
 SERVICES = ("claims", "negotiation", "settlement", "fees", "ledger")
 DUPLICATE_WINDOW_SECONDS = 15 * 60
+MINIMUM_SERVER = (2, 10)
 
 
 async def connect(settings: Settings, name: str | None = None) -> NATS:
     async def on_error(exc: Exception) -> None:
         log.warning("nats: %s", exc)
 
-    return await nats.connect(
+    nc = await nats.connect(
         servers=[url.strip() for url in settings.nats_url.split(",")],
         name=name or f"oonledger-{settings.service}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
+        drain_timeout=5,
         error_cb=on_error,
     )
+    version = nc.connected_server_version
+    if (version.major, version.minor) < MINIMUM_SERVER:
+        await nc.close()
+        raise ConfigurationError(
+            f"NATS server {version} at {settings.nats_url} is too old: OON Ledger needs "
+            f"{MINIMUM_SERVER[0]}.{MINIMUM_SERVER[1]}+ (multi-subject consumer filters)"
+        )
+    return nc
 
 
 def stream_config(settings: Settings, service: str, replicas: int = 1) -> StreamConfig:

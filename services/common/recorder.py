@@ -1,6 +1,6 @@
-"""The event recorder settlement uses: eventsourcing's, without psycopg pipeline mode for inserts.
+"""Every service's event recorder: eventsourcing's, minus psycopg pipeline mode for inserts.
 
-A remittance posts every claim of a file in one transaction. With ~15,000+ events in one save,
+Bulk paths (a remittance file, a claims import) save thousands of events in one transaction.
 eventsourcing 9.5.6's pipelined insert (LOCK, NOTIFY, INSERT in a psycopg pipeline) hung for
 good in `Pipeline.sync` — the server waiting in ClientRead — with every psycopg wait function
 (wait_c, wait_poll, wait_epoll, wait_select). The same statements sent one after another on one
@@ -21,7 +21,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg.sql import SQL, Identifier
 
-TOPIC = "services.settlement.event_recorder:UnpipelinedProcessRecorder"
+TOPIC = "services.common.recorder:UnpipelinedProcessRecorder"
 
 
 class UnpipelinedProcessRecorder(PostgresProcessRecorder):

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import grpc
 import pytest
@@ -125,9 +125,19 @@ def call_metadata(
     )
 
 
+@overload
 async def eventually(
-    probe: Callable[[], T | Awaitable[T]], timeout: float = 15.0, interval: float = 0.05
-) -> T:
+    probe: Callable[[], Awaitable[T]], timeout: float = ..., interval: float = ...
+) -> T: ...
+
+
+@overload
+async def eventually(probe: Callable[[], T], timeout: float = ..., interval: float = ...) -> T: ...
+
+
+async def eventually(
+    probe: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05
+) -> Any:
     """Poll `probe` until it returns a truthy value (or stops raising AssertionError)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

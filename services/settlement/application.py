@@ -10,17 +10,12 @@ from datetime import date
 from enum import StrEnum
 from uuid import UUID
 
-from eventsourcing.persistence import Tracking
-
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
-from services.common.settings import Settings
 from services.settlement.bulk_loading import load_many
 from services.settlement.domain import PaymentMethod, Settlement, settlement_id_for
-from services.settlement.event_recorder import TOPIC as RECORDER_TOPIC
-from services.settlement.event_recorder import UnpipelinedProcessRecorder
 from services.settlement.matching import ClaimIndex, Match
 from services.settlement.postings import Account
 from services.settlement.remittance_domain import (
@@ -68,16 +63,6 @@ class OpeningTerms:
 
 class SettlementApplication(ServiceApplication):
     snapshotting_intervals = {Settlement: 50}
-
-    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
-        super().__init__(settings, env={"PROCESS_RECORDER_TOPIC": RECORDER_TOPIC, **(env or {})})
-
-    def is_processed(self, tracking: Tracking) -> bool:
-        """This exact upstream event was processed (see event_recorder.py for why not `>=`)."""
-        recorder = self.recorder
-        if not isinstance(recorder, UnpipelinedProcessRecorder):
-            return super().is_processed(tracking)
-        return recorder.has_exact_tracking(tracking.application_name, tracking.notification_id)
 
     # -- settlements --------------------------------------------------------------------------
     def open_settlement(self, ctx: CommandContext, terms: OpeningTerms) -> Settlement:
