@@ -7,14 +7,14 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' 2>/dev/null)
 GEN_STAMP := gen/.stamp
 
-.PHONY: venv proto run test test-fast lint bench clean
+.PHONY: venv proto run test test-cluster lint bench clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q '.[dev]'
+	$(PY) -m pip install -q '.[dev,local]'
 	$(PY) scripts/link_paths.py
 	@touch $(STAMP)
 
@@ -29,6 +29,10 @@ run: proto
 
 test: proto
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Multi-process failure tests: a 3-node JetStream cluster and two replicas of every service.
+test-cluster: proto
+	$(PY) -m pytest -q -m cluster tests/deploy $(PYTEST_ARGS)
 
 lint: proto
 	$(VENV)/bin/ruff check services gateway tests bench deploy scripts
