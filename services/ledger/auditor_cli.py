@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import pathlib
 import sys
 from collections.abc import Sequence
@@ -68,9 +69,15 @@ def _parser() -> argparse.ArgumentParser:
 
     def online(name: str, help_text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
-        command.add_argument("--target", required=True, help="AuditService host:port")
+        command.add_argument(
+            "--target", required=True, help="the gateway (with --api-key) or the ledger host:port"
+        )
         command.add_argument("--tenant", required=True)
         command.add_argument("--actor", default="auditor-cli")
+        command.add_argument(
+            "--api-key", default=os.environ.get("OON_API_KEY", ""),
+            help="partner API key with the auditor role (default: $OON_API_KEY)",
+        )
         return command
 
     replay = online("replay", "print a claim's history as a timeline")
@@ -135,7 +142,7 @@ async def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
     async with grpc.aio.insecure_channel(args.target) as channel:
         if args.command == "consistency":
             return await _consistency_online(channel, args, out)
-        caller = client.Caller(args.tenant, args.actor)
+        caller = client.Caller(args.tenant, args.actor, api_key=args.api_key)
         if args.command == "replay":
             for line in await client.replay_timeline(channel, caller, args.claim, args.up_to):
                 print(line, file=out)

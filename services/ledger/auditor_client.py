@@ -22,17 +22,24 @@ BREAK_NAMES = {
 
 @dataclass(frozen=True)
 class Caller:
+    """Who calls. With `api_key` the call goes through the partner gateway, which takes the
+    tenant and roles from the key; without it, straight to the ledger on the internal network."""
+
     tenant_id: str
     actor: str = "auditor-cli"
     roles: str = "auditor"
+    api_key: str = ""
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
-        return (
+        internal = (
             ("x-tenant-id", self.tenant_id),
             ("x-actor", self.actor),
             ("x-roles", self.roles),
             ("x-request-id", uuid.uuid4().hex),
         )
+        if self.api_key:
+            return (("authorization", f"Bearer {self.api_key}"), *internal)
+        return internal
 
 
 async def replay(
