@@ -28,7 +28,7 @@ run: proto
 	$(PY) -m deploy.local.run
 
 test: proto
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) scripts/test_suites.py $(PYTEST_ARGS)
 
 # Multi-process failure tests: a 3-node JetStream cluster and two replicas of every service.
 test-cluster: proto

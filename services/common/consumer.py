@@ -76,6 +76,10 @@ class PermanentFailure(Exception):
     """The event can never be processed (e.g. malformed); dead-letter it at once."""
 
 
+class ArrivedEarly(Exception):
+    """An event this one depends on has not been processed yet: retry later (with backoff)."""
+
+
 Reaction = Callable[[Delivery], Sequence[TenantAggregate | None] | None]
 
 
@@ -164,6 +168,10 @@ class Subscription:
     max_deliver: int = 6
     backoff: tuple[float, ...] = (0.5, 1, 2, 5, 10, 30)
     batch: int = 100
+    # 1 = strictly one event in flight for this consumer across all replicas: upstream order is
+    # kept even when several replicas pull from the same durable (reactions that need an
+    # aggregate's earlier events first). Larger values trade that order for throughput.
+    max_ack_pending: int = 1000
 
 
 class Consumer:
@@ -192,7 +200,7 @@ class Consumer:
             # NATS requires max_deliver > len(backoff).
             backoff=list(self.sub.backoff[: self.sub.max_deliver - 1]),
             ack_wait=self.sub.backoff[0] * 60,
-            max_ack_pending=1000,
+            max_ack_pending=self.sub.max_ack_pending,
             filter_subjects=subjects if len(subjects) > 1 else None,
             filter_subject=subjects[0] if len(subjects) == 1 else None,
         )

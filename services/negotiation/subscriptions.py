@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from services.common.aggregate import TenantAggregate
-from services.common.consumer import Delivery, PermanentFailure
+from services.common.consumer import ArrivedEarly, Delivery, PermanentFailure
 from services.negotiation.application import NegotiationApplication, negotiation_id_for
 from services.negotiation.claim_facts import ClaimFacts, facts_id
 from services.negotiation.domain import Negotiation
@@ -57,8 +57,8 @@ class ClaimReactions:
                 return []
             return [ClaimFacts.note(ctx, **_claim_facts_fields(claim_id, payload["claim"]))]
         if facts is None:
-            log.warning("%s for unknown claim %s: ignored", kind, claim_id)
-            return []
+            # ClaimRegistered always comes first on the claims stream; it is still in flight.
+            raise ArrivedEarly(f"{kind} for claim {claim_id} before its ClaimRegistered")
         if kind == "AdjudicationRecorded":
             a = payload["adjudication"]
             facts.note_adjudication(
