@@ -140,6 +140,10 @@ class Claim(TenantAggregate):
             aggregate.documents[doc.document_id] = doc
 
     class ClaimTriaged(TenantAggregate.Event):
+        # v2 adds `adjudicated`: whether the payer's adjudication preceded this triage, so a
+        # consumer can tell "not adjudicated" from "adjudication not processed yet".
+        class_version = 2
+        adjudicated: bool
         rule_set_version: str
         route: str
         nsa_protected: bool
@@ -149,6 +153,11 @@ class Claim(TenantAggregate):
         missing_documents: list[str]
         client_id: str
         payer_id: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Recorded before v2: the fact was not kept; "no" keeps the old readers' behaviour.
+            state["adjudicated"] = False
 
         def apply(self, aggregate: Claim) -> None:
             aggregate.triage = _decision_from_dict(self.__dict__)
@@ -373,6 +382,7 @@ class Claim(TenantAggregate):
             missing_documents=[k.value for k in decision.missing_documents],
             client_id=self.data.client_id,
             payer_id=self.data.payer.payer_id,
+            adjudicated=self.adjudication is not None,
         )
 
     def check_clean(self, ctx: CommandContext) -> clean_claim.CleanClaimReport:

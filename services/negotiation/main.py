@@ -35,8 +35,6 @@ def build(infra: Infrastructure) -> ServiceParts:
                     app, "claims-events", ClaimReactions(app), infra.blocking.executor
                 ),
                 event_types=CLAIM_EVENTS,
-                # A claim's events in order across replicas: triage needs its adjudication.
-                max_ack_pending=1,
             ),
             Subscription(
                 SERVICE,

@@ -80,7 +80,10 @@ class ClaimReactions:
             return None
         adjudication = facts.adjudication
         if adjudication is None:
-            log.warning("claim %s triaged before its adjudication: not opened", facts.claim_id)
+            if triage.get("adjudicated"):
+                # Triaged after an adjudication we have not processed yet (replicas, retries).
+                raise ArrivedEarly(f"claim {facts.claim_id} triage before its adjudication")
+            log.info("claim %s triaged without an adjudication: not opened", facts.claim_id)
             return None
         negotiation_id = negotiation_id_for(ctx.tenant_id, facts.claim_id)
         if self.app.find(negotiation_id, ctx.tenant_id, Negotiation) is not None:

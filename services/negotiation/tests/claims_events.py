@@ -50,7 +50,7 @@ def triaged_claim_events(
                 }
             },
         ),
-        ("ClaimTriaged", {"route": route, "worth_negotiating": True}),
+        ("ClaimTriaged", {"route": route, "worth_negotiating": True, "adjudicated": True}),
     ]
 
 

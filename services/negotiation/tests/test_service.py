@@ -470,6 +470,31 @@ async def test_a_triaged_claim_from_the_claims_service_opens_a_negotiation(
     assert negotiation.already_paid_cents == 35_000
 
 
+async def test_a_triage_delivered_before_its_adjudication_still_opens_the_negotiation(
+    client: Client, runtime: Any, infra_urls: Any
+) -> None:
+    registered, adjudicated, triaged = triaged_claim_events()
+    claim_id = str(uuid.uuid4())
+    # Two replicas, or a retry, can hand the triage over before the adjudication it follows.
+    await publish_claim_events(
+        infra_urls.nats_url,
+        runtime.settings.subject_prefix_for("claims"),
+        client.tenant,
+        claim_id,
+        [registered, triaged, adjudicated],
+    )
+    nid = str(negotiation_id_for(client.tenant, claim_id))
+
+    async def opened() -> Any:
+        try:
+            return await get(client, nid)
+        except grpc.aio.AioRpcError:
+            return None
+
+    negotiation = await wait_for(opened)
+    assert negotiation.qpa_cents == 40_000 and negotiation.already_paid_cents == 35_000
+
+
 async def test_escalations_follow_the_clients_chain_as_a_deadline_nears(client: Client) -> None:
     fresh = await client.call(
         "OpenNegotiation", open_request(claim(), initial_payment_received_on="2026-10-01")
