@@ -42,6 +42,9 @@ class Authenticator:
         self.cache_seconds = cache_seconds
         self.monotonic = monotonic
         self._cache: dict[str, tuple[float, KeyRecord, bytes]] = {}
+        # Key ids that do not exist: remembered as long as a positive lookup, so a flood of
+        # made-up keys costs the database one query per id, not one per call.
+        self._unknown: dict[str, float] = {}
 
     async def authenticate(self, authorization: str | None) -> KeyRecord:
         try:
@@ -50,8 +53,12 @@ class Authenticator:
             raise unauthenticated(str(exc)) from None
         found = self._cached(presented.key_id)
         if found is None:
+            if self._known_unknown(presented.key_id):
+                raise unauthenticated("unknown API key")
             looked_up = await self.store.find(presented.key_id)
             if looked_up is None:
+                if self.cache_seconds > 0:
+                    self._remember_unknown(presented.key_id)
                 raise unauthenticated("unknown API key")
             found = looked_up
             if self.cache_seconds > 0:
@@ -75,6 +82,20 @@ class Authenticator:
             return None
         return record, secret_hash
 
+    def _known_unknown(self, key_id: str) -> bool:
+        stored_at = self._unknown.get(key_id)
+        if stored_at is None:
+            return False
+        if self.monotonic() - stored_at > self.cache_seconds:
+            del self._unknown[key_id]
+            return False
+        return True
+
+    def _remember_unknown(self, key_id: str, limit: int = 100_000) -> None:
+        if len(self._unknown) >= limit:
+            self._unknown.clear()  # bounded memory under a flood of made-up ids
+        self._unknown[key_id] = self.monotonic()
+
     def forget(self, key_id: str) -> None:
         self._cache.pop(key_id, None)
 
@@ -92,6 +113,6 @@ class Authenticator:
             await closed.wait()
         finally:
             with contextlib.suppress(Exception):
-                await conn.close()
+                await conn.close(timeout=2)
         # The runtime restarts a crashed background task.
         raise ConnectionError("revocation listener connection closed")

@@ -73,6 +73,7 @@ class HttpServer:
         max_body_bytes: int,
         ssl_context: ssl.SSLContext | None = None,
         idle_timeout: float = 60.0,
+        max_connections: int = 1024,
     ) -> None:
         self.handler = handler
         self.render_error = render_error
@@ -81,6 +82,7 @@ class HttpServer:
         self.max_body_bytes = max_body_bytes
         self.ssl_context = ssl_context
         self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
         self.port = 0
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
@@ -98,6 +100,13 @@ class HttpServer:
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 
+    async def start_serving(self) -> None:
+        """Accept connections now (serve_forever() does it too)."""
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        await self._server.start_serving()
+
     async def serve_forever(self) -> None:
         if self._server is None:
             await self.start()
@@ -109,8 +118,10 @@ class HttpServer:
             self._server.close()
             for task in list(self._connections):
                 task.cancel()
+            # Bounded: a peer that never acknowledges the close must not hold up shutdown.
             with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+                async with asyncio.timeout(2):
+                    await self._server.wait_closed()
             self._server = None
 
     async def _serve_connection(
@@ -120,6 +131,16 @@ class HttpServer:
         if task is not None:
             self._connections.add(task)
         try:
+            if len(self._connections) > self.max_connections:
+                # Read the request head first: closing with unread data would reset the
+                # connection before the client sees the answer.
+                with contextlib.suppress(TimeoutError, ValueError, asyncio.IncompleteReadError):
+                    async with asyncio.timeout(2):
+                        await reader.readuntil(b"\r\n\r\n")
+                busy = self.render_error(503, "too many connections; retry shortly")
+                busy.headers.append(("Retry-After", "1"))
+                await self._send(writer, busy, keep_alive=False)
+                return
             await self._requests(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError):
             pass

@@ -274,3 +274,24 @@ async def test_the_callers_trace_continues_through_the_gateway(gateway, channel)
     assert seen["traceparent"].split("-")[1] == trace_id
     assert seen["traceparent"] != incoming  # the gateway's own span is the parent
     assert seen["x-correlation-id"] == "corr-1"
+
+
+async def test_made_up_keys_cost_one_lookup_per_id(gateway, channel):
+    authenticator = gateway.process.gateway.authenticator
+    made_up = f"oon_{uuid.uuid4().hex[:16]}_{'A' * 43}"
+    calls = 0
+    original = authenticator.store.find
+
+    async def counting(key_id: str):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        return await original(key_id)
+
+    authenticator.store.find = counting  # type: ignore[method-assign]
+    try:
+        for _ in range(5):
+            await expect_code(raw_call(channel, method_at(gateway, GET_CLAIM)),
+                              grpc.StatusCode.UNAUTHENTICATED, b"", metadata=auth(made_up))
+    finally:
+        authenticator.store.find = original  # type: ignore[method-assign]
+    assert calls == 1

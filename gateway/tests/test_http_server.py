@@ -29,7 +29,7 @@ async def echo(request: Request) -> Response:
 @pytest.fixture(scope="module")
 async def server() -> AsyncIterator[HttpServer]:
     http = HttpServer(echo, protocol_error, "127.0.0.1", 0, max_body_bytes=1024)
-    await http.start()
+    await http.start_serving()
     task = asyncio.create_task(http.serve_forever())
     yield http
     await http.close()
@@ -99,3 +99,20 @@ async def test_refusals_close_the_connection_with_a_json_error(server, raw, stat
     assert reply.status == status
     assert reply.headers["connection"] == "close"
     assert reply.json()["error"]["code"] == status
+
+
+async def test_connections_beyond_the_limit_get_503():
+    http = HttpServer(echo, protocol_error, "127.0.0.1", 0, max_body_bytes=1024,
+                      max_connections=1)
+    await http.start_serving()
+    task = asyncio.create_task(http.serve_forever())
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", http.port)
+        writer.write(b"GET /keep HTTP/1.1\r\n\r\n")  # keep-alive: holds the only slot
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+        reply = parse_reply(await exchange(http.port, b"GET /x HTTP/1.1\r\n\r\n"))
+        assert reply.status == 503 and reply.headers["retry-after"] == "1"
+        writer.close()
+    finally:
+        await http.close()
+        task.cancel()
