@@ -29,6 +29,7 @@ class TlsFiles:
 class GatewayConfig:
     http_host: str
     http_port: int
+    http_max_connections: int
     tls_grpc_port: int
     limits: Limits
     key_cache_seconds: float
@@ -64,6 +65,7 @@ class GatewayConfig:
         return cls(
             http_host=env.get("GATEWAY_HTTP_HOST", settings.grpc_host),
             http_port=int(number("GATEWAY_HTTP_PORT", 8080)),
+            http_max_connections=max(1, int(number("GATEWAY_HTTP_MAX_CONNECTIONS", 1024))),
             tls_grpc_port=int(number("GATEWAY_TLS_PORT", 50443)),
             limits=Limits(
                 max_request_bytes=int(number("GATEWAY_MAX_REQUEST_BYTES", 4 * 1024 * 1024)),

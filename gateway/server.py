@@ -74,6 +74,7 @@ def make_builder(
             config.http_port,
             max_body_bytes=config.limits.max_request_bytes,
             ssl_context=http_context(config.tls) if config.tls else None,
+            max_connections=config.http_max_connections,
         )
         await http.start()
         process = GatewayProcess(config, gateway, store, http)
