@@ -17,12 +17,14 @@ async def audit_claim(
     tenant_id: str,
     claim_id: str,
     emit: Callable[[str], None] = print,
+    api_key: str = "",
 ) -> bool:
     """Print the claim's timeline, verify it online, export it and verify the bundle offline.
 
-    Returns True when both verifications pass.
+    With `api_key`, `ledger_channel` is the partner gateway. Returns True when both
+    verifications pass.
     """
-    caller = client.Caller(tenant_id, actor="demo-auditor")
+    caller = client.Caller(tenant_id, actor="demo-auditor", api_key=api_key)
     for line in await client.replay_timeline(ledger_channel, caller, claim_id):
         emit(line)
     online_ok, lines = await client.verify_claim(ledger_channel, caller, claim_id)
