@@ -23,6 +23,7 @@ SUITES = (
     "gateway",
     "tests/e2e",
     "tests/deploy",
+    "tests/local",
 )
 COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 
