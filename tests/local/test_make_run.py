@@ -25,7 +25,7 @@ def test_make_run_brings_the_system_up_runs_the_demo_and_stops() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="oon-make-run-"))
     data_dir.chmod(0o755)
     try:
-        result = subprocess.run(  # noqa: S603 - our own launcher
+        result = subprocess.run(
             [sys.executable, "-m", "deploy.local.run", "--data-dir", str(data_dir),
              "--exit-after-demo"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=420,
