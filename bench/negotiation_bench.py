@@ -23,8 +23,8 @@ import grpc
 import nats
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from oonledger.negotiation.v1 import negotiation_pb2 as pb
 
+from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from services.common.context import CommandContext
 from services.common.eventstore import postgres_env
 from services.common.runtime import ServiceRuntime
