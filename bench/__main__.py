@@ -59,7 +59,6 @@ async def main(selected: list[str]) -> int:
         nats_server = LocalNats(tmp / "nats")
         os.environ["NATS_URL"] = nats_server.start()
         servers.append(nats_server)
-    os.environ.setdefault("OON_NAMESPACE", "b" + uuid.uuid4().hex[:10])
     os.environ.setdefault("OON_DEV_MODE", "1")
     report = Report()
     failures = 0
@@ -67,6 +66,8 @@ async def main(selected: list[str]) -> int:
         print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
         for name in modules:
             report.module = name
+            # Each module in its own namespace: one module's events never reach another's services.
+            os.environ["OON_NAMESPACE"] = "b" + uuid.uuid4().hex[:10]
             print(f"\n== {name} ==", flush=True)
             started = time.perf_counter()
             try:
