@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import grpc
 import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.stats import pct
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 from services.claims import mapping
@@ -32,6 +32,7 @@ from services.claims.model import ClaimData
 from services.claims.tests.factories import emergency_claim
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument
+from services.common.localservers import free_port
 from services.common.settings import Settings
 
 BULK_CLAIMS = int(os.environ.get("CLAIMS_BENCH_BULK", "10000"))
@@ -41,15 +42,8 @@ SECONDS = 5.0
 ROWS_PER_TX = 100
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def claim_inputs(n: int, prefix: str) -> list[pb.ClaimInput]:

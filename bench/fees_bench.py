@@ -20,6 +20,7 @@ import asyncpg
 import grpc
 import nats
 
+from bench.stats import pct
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 from services.common.context import CommandContext
@@ -36,9 +37,6 @@ BACKLOG = int(os.environ.get("FEES_BENCH_BACKLOG", "10000"))
 RAW_SAMPLES = 1000
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def raw_baselines(settings: Settings, report) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 import grpc
 
+from bench.stats import pct
 from gateway.catalog import UPSTREAMS
 from gateway.server import make_builder, process_of
 from gateway.tests.samples import emergency_claim
@@ -34,9 +35,6 @@ CALLERS = 32
 SECONDS = 3.0
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def load(call: Callable[[int, int], Awaitable[Any]], seconds: float = SECONDS

@@ -24,6 +24,7 @@ import nats
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
+from bench.stats import pct
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from services.common.context import CommandContext
 from services.common.eventstore import postgres_env
@@ -43,9 +44,6 @@ SECONDS = 6.0
 CASES = 100_000
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # -- deadlines ------------------------------------------------------------------------------

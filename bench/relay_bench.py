@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import asyncpg
 import nats
 
+from bench.stats import pct
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.context import CommandContext
 from services.common.runtime import ServiceParts, ServiceRuntime
@@ -25,9 +26,6 @@ RATE = 1000
 SECONDS = 5
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def raw_baselines(settings: Settings, report) -> None:  # type: ignore[no-untyped-def]
