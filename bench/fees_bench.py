@@ -20,13 +20,12 @@ import asyncpg
 import grpc
 import nats
 
+from bench import baselines
 from bench.stats import pct
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
-from services.common.context import CommandContext
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
-from services.common.tests.sample import Tally, TallyApp
 from services.fees.main import build
 from services.fees.synthetic_upstream import UpstreamPublisher
 
@@ -40,48 +39,9 @@ RAW_SAMPLES = 1000
 
 
 async def raw_baselines(settings: Settings, report) -> None:  # type: ignore[no-untyped-def]
-    nc = await nats.connect(settings.nats_url)
-    js = nc.jetstream()
-    stream = settings.stream_for("feesrawbench")
-    await js.add_stream(name=stream, subjects=[f"{stream}.x"])
-    latencies = []
-    for _ in range(RAW_SAMPLES):
-        started = time.perf_counter()
-        await js.publish(f"{stream}.x", b"x" * 400)
-        latencies.append((time.perf_counter() - started) * 1000)
-    report("plain JetStream publish p99", pct(latencies, 0.99), "ms")
-    started = time.perf_counter()
-    acks = [await js.publish_async(f"{stream}.x", b"x" * 400) for _ in range(BACKLOG)]
-    await asyncio.gather(*acks)
-    report("plain JetStream async publish rate", BACKLOG / (time.perf_counter() - started),
-           "msg/s")
-    await js.delete_stream(stream)
-    await nc.close()
-
-    conn = await asyncpg.connect(settings.database_url)
-    await conn.execute("CREATE TEMP TABLE raw (id bigint, body text)")
-    latencies = []
-    started = time.perf_counter()
-    for i in range(RAW_SAMPLES):
-        begun = time.perf_counter()
-        async with conn.transaction():
-            await conn.execute("INSERT INTO raw VALUES ($1, $2)", i, "x" * 400)
-        latencies.append((time.perf_counter() - begun) * 1000)
-    report("plain asyncpg 1-row insert txn rate", RAW_SAMPLES / (time.perf_counter() - started),
-           "txn/s")
-    report("plain asyncpg 1-row insert txn p99", pct(latencies, 0.99), "ms")
-    await conn.close()
-
-    app = TallyApp(Settings.from_env("feesrawbench", grpc_port=0))
-    tenant = "raw-" + uuid.uuid4().hex[:6]
-    started = time.perf_counter()
-    for i in range(RAW_SAMPLES // 2):
-        ctx = CommandContext(tenant_id=tenant, actor="bench", now=dt.datetime.now(dt.UTC),
-                             request_id=f"r{i}")
-        app.save_all(Tally.open(ctx, "bench", "Bench Patient"))
-    report("plain eventsourcing save rate (1 event)",
-           (RAW_SAMPLES // 2) / (time.perf_counter() - started), "saves/s")
-    app.close()
+    await baselines.jetstream_publish(settings, report, RAW_SAMPLES)
+    await baselines.asyncpg_insert(settings, report, RAW_SAMPLES)
+    baselines.eventsourcing_save(settings, report, RAW_SAMPLES // 2)
 
 
 class AssessedWatcher:

@@ -1,4 +1,5 @@
-"""Relay lag: commit of an event → the event observed on JetStream, at a steady 1,000 events/s.
+"""Relay lag: commit of an event → the event observed on JetStream, at a steady 1,000 events/s
+(commits of 10 events, as the bulk paths write).
 
 Baselines in the same run: a plain JetStream publish (ack latency) and a plain asyncpg
 1-row insert transaction.
@@ -12,9 +13,9 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import asyncpg
 import nats
 
+from bench import baselines
 from bench.stats import pct
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.context import CommandContext
@@ -23,33 +24,15 @@ from services.common.settings import Settings
 from services.common.tests.sample import Tally, TallyApp
 
 RATE = 1000
+PER_COMMIT = 10
 SECONDS = 5
 
 
 
 
 async def raw_baselines(settings: Settings, report) -> None:  # type: ignore[no-untyped-def]
-    nc = await nats.connect(settings.nats_url)
-    js = nc.jetstream()
-    stream = f"{settings.stream_for('rawbench')}"
-    await js.add_stream(name=stream, subjects=[f"{stream}.x"])
-    latencies = []
-    for _ in range(1000):
-        started = time.perf_counter()
-        await js.publish(f"{stream}.x", b"x" * 300)
-        latencies.append((time.perf_counter() - started) * 1000)
-    report("plain JetStream publish p99", pct(latencies, 0.99), "ms")
-    await nc.close()
-    conn = await asyncpg.connect(settings.database_url)
-    await conn.execute("CREATE TEMP TABLE raw (id bigint, body text)")
-    latencies = []
-    for i in range(1000):
-        started = time.perf_counter()
-        async with conn.transaction():
-            await conn.execute("INSERT INTO raw VALUES ($1, $2)", i, "x" * 300)
-        latencies.append((time.perf_counter() - started) * 1000)
-    report("plain asyncpg 1-row insert txn p99", pct(latencies, 0.99), "ms")
-    await conn.close()
+    await baselines.jetstream_publish(settings, report)
+    await baselines.asyncpg_insert(settings, report)
 
 
 async def run(report) -> None:  # type: ignore[no-untyped-def]
@@ -72,22 +55,29 @@ async def run(report) -> None:  # type: ignore[no-untyped-def]
     await nc.subscribe(f"{settings.subject_prefix_for('relaybench')}.>", cb=on_message)
     tenant = "bench-" + uuid.uuid4().hex[:6]
     loop = asyncio.get_running_loop()
+    assert runtime.infra is not None
+    executor = runtime.infra.blocking.executor
     pending = []
     started = time.perf_counter()
-    for i in range(total):
-        target = started + i / RATE
+    # Commits of PER_COMMIT events (as a service's bulk paths write) paced to RATE events/s.
+    for tick in range(total // PER_COMMIT):
+        target = started + tick * PER_COMMIT / RATE
         delay = target - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)  # pacing to the target rate
-        ctx = CommandContext(tenant_id=tenant, actor="bench", now=datetime.now(UTC),
-                             request_id=f"r{i}-{tenant}")
-        tally = Tally.open(ctx, "bench", "Bench Patient")
+        tallies = []
+        for i in range(tick * PER_COMMIT, (tick + 1) * PER_COMMIT):
+            ctx = CommandContext(tenant_id=tenant, actor="bench", now=datetime.now(UTC),
+                                 request_id=f"r{i}-{tenant}")
+            tallies.append(Tally.open(ctx, "bench", "Bench Patient"))
 
-        def save(tally: Tally = tally) -> None:
-            app.save_all(tally)
-            committed[str(tally.id)] = time.perf_counter()
+        def save(batch: list[Tally] = tallies) -> None:
+            app.save_all(*batch)
+            now = time.perf_counter()
+            for tally in batch:
+                committed[str(tally.id)] = now
 
-        pending.append(loop.run_in_executor(runtime.infra.blocking.executor, save))
+        pending.append(loop.run_in_executor(executor, save))
     await asyncio.gather(*pending)
     elapsed = time.perf_counter() - started
     await asyncio.wait_for(done.wait(), timeout=60)
