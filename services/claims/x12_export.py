@@ -18,8 +18,8 @@ from x12sdk.v5010.x12_837_005010X223A3.transaction_set import HealthCareClaimIns
 
 from services.claims import codes
 from services.claims.model import ClaimData, ClaimType, Frequency, PlanFunding
-from services.claims.money import cents_to_dollars
 from services.common.errors import FailedPrecondition
+from services.common.money import x12_amount
 
 PROFESSIONAL_GUIDE = "005010X222A2"
 INSTITUTIONAL_GUIDE = "005010X223A3"
@@ -223,7 +223,7 @@ def _claim(data: ClaimData, frequency: Frequency, original_icn: str) -> dict[str
     claim: dict[str, Any] = {
         "clm_segment": {
             "patient_control_number": data.patient_control_number,
-            "total_claim_charge_amount": cents_to_dollars(data.billed_cents),
+            "total_claim_charge_amount": x12_amount(data.billed_cents),
             "health_care_service_location_information": location,
             "provider_or_supplier_signature_indicator": "Y",
             "provider_accept_assignment_code": "A" if not institutional else "C",
@@ -281,7 +281,7 @@ def _line(number: int, line: Any, institutional: bool) -> dict[str, Any]:
         out["sv2_segment"] = {
             "service_line_revenue_code": line.revenue_code,
             "composite_medical_procedure_identifier": procedure if line.procedure_code else None,
-            "line_item_charge_amount": cents_to_dollars(line.billed_cents),
+            "line_item_charge_amount": x12_amount(line.billed_cents),
             "measurement_code": "UN",
             "service_unit_count": line.units,
         }
@@ -289,7 +289,7 @@ def _line(number: int, line: Any, institutional: bool) -> dict[str, Any]:
     else:
         out["sv1_segment"] = {
             "product_service_id_qualifier": procedure,
-            "line_item_charge_amount": cents_to_dollars(line.billed_cents),
+            "line_item_charge_amount": x12_amount(line.billed_cents),
             "unit_basis_measurement_code": "UN",
             "service_unit_count": line.units,
             "place_of_service_code": line.place_of_service,

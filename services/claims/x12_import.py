@@ -25,10 +25,10 @@ from services.claims.model import (
     Provider,
     ServiceLine,
 )
-from services.claims.money import NotAMoneyAmount, dollars_to_cents
 from services.claims.service_class import looks_like_emergency
 from services.claims.x12_envelope import Delimiters, Transaction, split_transactions
 from services.common.errors import FieldViolation, InvalidArgument
+from services.common.money import NotAnAmount, cents_from_decimal
 
 PROFESSIONAL_GUIDES = ("005010X222",)
 INSTITUTIONAL_GUIDES = ("005010X223",)
@@ -138,8 +138,8 @@ def _date(value: Any) -> date | None:
 
 def _cents(value: Any, field: str, bad: list[FieldViolation]) -> int:
     try:
-        return dollars_to_cents(str(value))
-    except NotAMoneyAmount:
+        return cents_from_decimal(str(value))
+    except NotAnAmount:
         bad.append(FieldViolation(field, f"{value!r} is not an amount"))
         return 0
 

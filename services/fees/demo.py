@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import grpc
 
 from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
+from services.common.money import format_usd
 
 DEMO_TERMS = fees_pb2.FeeTerms(
     # 30% of the first $5,000 recovered per claim, 20% above; 35% when won in IDR.
@@ -36,9 +37,6 @@ def _metadata(tenant_id: str) -> tuple[tuple[str, str], ...]:
             ("x-request-id", uuid.uuid4().hex))
 
 
-def _dollars(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
 
 
 async def publish_demo_schedule(channel: grpc.aio.Channel, tenant_id: str, client_id: str,
@@ -64,26 +62,27 @@ async def print_fees(channel: grpc.aio.Channel, tenant_id: str, client_id: str,
         if account is None:
             out(f"  claim {claim_id}: no fee account (no payment assessed yet)")
             continue
-        out(f"  claim {claim_id}: recovered {_dollars(account.recovered_cents)} above the "
-            f"initial {_dollars(account.initial_payment_cents)}, fee billed "
-            f"{_dollars(account.fee_billed_cents)}")
+        out(f"  claim {claim_id}: recovered {format_usd(account.recovered_cents)} above the "
+            f"initial {format_usd(account.initial_payment_cents)}, fee billed "
+            f"{format_usd(account.fee_billed_cents)}")
         for line in account.lines:
             out(f"    {line.line_date}  {_KIND.get(line.kind, '?'):<12} "
-                f"{_dollars(line.amount_cents):>12}  TRN {line.remittance_trn:<14} "
+                f"{format_usd(line.amount_cents):>12}  TRN {line.remittance_trn:<14} "
                 f"schedule v{line.schedule_version}  cumulative fee "
-                f"{_dollars(line.cumulative_fee_cents)}")
+                f"{format_usd(line.cumulative_fee_cents)}")
     report = await _roi_when_ready(stub, tenant_id, client_id, period_start, period_end, deadline)
     total = report.total
     out(f"ROI {client_id} {period_start}..{period_end}: {total.claims} claims, initial payments "
-        f"{_dollars(total.initial_payments_cents)}, recovered {_dollars(total.recovered_cents)}"
-        f" (+{total.uplift_bps / 100:.1f}%), fees {_dollars(total.fees_cents)}, IDR fees passed "
-        f"through {_dollars(total.pass_through_cents)}, net to client "
-        f"{_dollars(total.net_to_client_cents)}")
+        f"{format_usd(total.initial_payments_cents)}, recovered {format_usd(total.recovered_cents)}"
+        f" (+{total.uplift_bps / 100:.1f}%), fees {format_usd(total.fees_cents)}, IDR fees passed "
+        f"through {format_usd(total.pass_through_cents)}, net to client "
+        f"{format_usd(total.net_to_client_cents)}")
     for title, groups in (("payer", report.by_payer), ("service code", report.by_service_code)):
         for group in groups:
-            out(f"  by {title} {group.key:<14} recovered {_dollars(group.figures.recovered_cents)}"
-                f", fees {_dollars(group.figures.fees_cents)}, net "
-                f"{_dollars(group.figures.net_to_client_cents)}")
+            out(f"  by {title} {group.key:<14} recovered "
+                f"{format_usd(group.figures.recovered_cents)}"
+                f", fees {format_usd(group.figures.fees_cents)}, net "
+                f"{format_usd(group.figures.net_to_client_cents)}")
 
 
 async def _account_when_billed(stub: fees_pb2_grpc.FeesServiceStub, tenant_id: str,

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from services.common.money import format_usd
 from services.ledger.entry import AuditEntry
 
 DETAIL_KEYS = (
@@ -22,15 +23,10 @@ DETAIL_KEYS = (
 MAX_DETAILS = 6
 
 
-def format_cents(cents: int) -> str:
-    """Integer cents as dollars: 123456 → "$1,234.56", -5 → "-$0.05"."""
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"
 
 
 def parse_dollars(text: str) -> int:
-    """Inverse of format_cents (for tests and CLI input)."""
+    """Inverse of format_usd (for tests and CLI input)."""
     negative = text.startswith("-")
     digits = text.lstrip("-").lstrip("$").replace(",", "")
     dollars, _, cents = digits.partition(".")
@@ -44,7 +40,7 @@ def _details(payload: dict[str, Any], prefix: str = "") -> Iterable[str]:
         if isinstance(value, dict) and not prefix:
             yield from _details(value, f"{key}.")
         elif key.endswith("_cents") and isinstance(value, int) and not isinstance(value, bool):
-            yield f"{prefix}{key[: -len('_cents')]}={format_cents(value)}"
+            yield f"{prefix}{key[: -len('_cents')]}={format_usd(value)}"
         elif (key in DETAIL_KEYS or key.endswith("_on")) and isinstance(value, str) and value:
             yield f"{prefix}{key}={value}"
 

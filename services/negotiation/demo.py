@@ -15,9 +15,9 @@ from datetime import datetime
 import grpc
 
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
+from services.common.money import format_usd
 from services.negotiation.application import negotiation_id_for
 from services.negotiation.client import Client
-from services.negotiation.money import format_cents
 from services.negotiation.validation import EASTERN
 
 Print = Callable[[str], None]
@@ -54,9 +54,9 @@ async def _start(client: Client, claim_id: str, out: Print) -> tuple[pb.Negotiat
     nid = n.negotiation_id
     out(f"  claim {claim_id}: negotiation {nid} opened from triage (route {n.route})")
     out(
-        f"    billed {format_cents(n.billed_cents)}, QPA {format_cents(n.qpa_cents)}, "
-        f"paid {format_cents(n.already_paid_cents)}, patient share "
-        f"{format_cents(n.patient_cost_sharing_cents)}"
+        f"    billed {format_usd(n.billed_cents)}, QPA {format_usd(n.qpa_cents)}, "
+        f"paid {format_usd(n.already_paid_cents)}, patient share "
+        f"{format_usd(n.patient_cost_sharing_cents)}"
     )
     sent_on = _deadline(n, "T1").anchor_on  # notice sent the day the payment arrived
     n = (
@@ -81,9 +81,9 @@ async def _start(client: Client, claim_id: str, out: Print) -> tuple[pb.Negotiat
 async def _opening_offer(client: Client, n: pb.Negotiation, on: str, out: Print) -> int:
     s = await client.call("SuggestOffer", pb.SuggestOfferRequest(negotiation_id=n.negotiation_id))
     out(
-        f"  {on}  benchmark {s.benchmark_key}: open at {format_cents(s.opening_offer_cents)} "
+        f"  {on}  benchmark {s.benchmark_key}: open at {format_usd(s.opening_offer_cents)} "
         f"({_pct(s.opening_percent_of_qpa_bp)}), walk away below "
-        f"{format_cents(s.walk_away_floor_cents)} ({_pct(s.floor_percent_of_qpa_bp)})"
+        f"{format_usd(s.walk_away_floor_cents)} ({_pct(s.floor_percent_of_qpa_bp)})"
     )
     for line in s.evidence:
         out(f"              evidence: {line}")
@@ -104,7 +104,7 @@ async def _opening_offer(client: Client, n: pb.Negotiation, on: str, out: Print)
             notes="opening offer from the IDR benchmark table",
         ),
     )
-    out(f"  {on}  provider offer {format_cents(s.opening_offer_cents)}")
+    out(f"  {on}  provider offer {format_usd(s.opening_offer_cents)}")
     return s.walk_away_floor_cents
 
 
@@ -130,7 +130,7 @@ async def negotiate_to_agreement(
             basis=pb.OfferBasis(qpa_cents=n.qpa_cents, plan_language="plan pays the QPA"),
         ),
     )
-    out(f"  {on}  payer counter-offer {format_cents(payer_amount)}")
+    out(f"  {on}  payer counter-offer {format_usd(payer_amount)}")
     await negotiator.call(
         "ProposeDecision",
         pb.ProposeDecisionRequest(
@@ -153,7 +153,7 @@ async def negotiate_to_agreement(
     owed = n.agreed_total_cents - n.patient_cost_sharing_cents - n.already_paid_cents
     out(
         f"  {on}  provider_approver approves -> SettlementAgreed: total "
-        f"{format_cents(n.agreed_total_cents)}, payer still owes {format_cents(owed)}"
+        f"{format_usd(n.agreed_total_cents)}, payer still owes {format_usd(owed)}"
     )
     return n
 
@@ -179,7 +179,7 @@ async def take_through_idr(
             made_on=on,
         ),
     )
-    out(f"  {on}  payer counter-offer {format_cents(n.qpa_cents)} (the QPA)")
+    out(f"  {on}  payer counter-offer {format_usd(n.qpa_cents)} (the QPA)")
     await negotiator.call(
         "ProposeDecision",
         pb.ProposeDecisionRequest(
@@ -211,7 +211,7 @@ async def take_through_idr(
     ).negotiations[0]
     out(
         f"  {t3.opens_on}  IDR initiated ({n.idr.rule_set_version}); admin fee "
-        f"{format_cents(n.idr.administrative_fee_cents)}"
+        f"{format_usd(n.idr.administrative_fee_cents)}"
     )
     selected_on = _deadline(n, "T4").due_on
     n = (
@@ -226,7 +226,7 @@ async def take_through_idr(
             ),
         )
     ).negotiation
-    out(f"  {selected_on}  IDRE selected jointly, IDRE fee {format_cents(50_000)} per party")
+    out(f"  {selected_on}  IDRE selected jointly, IDRE fee {format_usd(50_000)} per party")
     eligible_on = _deadline(n, "T5").due_on
     await negotiator.call(
         "RecordIdrEligibility",
@@ -242,8 +242,8 @@ async def take_through_idr(
             ),
         )
     out(
-        f"  {eligible_on}  offers submitted: provider {format_cents(provider_offer)}, "
-        f"payer {format_cents(n.qpa_cents)}"
+        f"  {eligible_on}  offers submitted: provider {format_usd(provider_offer)}, "
+        f"payer {format_usd(n.qpa_cents)}"
     )
     determined_on = min(_deadline(n, "T7").due_on, today)
     n = (
@@ -257,7 +257,7 @@ async def take_through_idr(
     owed = n.award_total_cents - n.patient_cost_sharing_cents - n.already_paid_cents
     out(
         f"  {determined_on}  IdrDetermined: provider offer chosen, award "
-        f"{format_cents(n.award_total_cents)}, payer owes {format_cents(owed)} by "
+        f"{format_usd(n.award_total_cents)}, payer owes {format_usd(owed)} by "
         f"{_deadline(n, 'T8').due_on}; IDRE fee refunded by {_deadline(n, 'T9').due_on}; "
         f"cooling-off until {_deadline(n, 'T10').due_on}"
     )

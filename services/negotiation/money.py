@@ -36,9 +36,3 @@ def apply_basis_points(reference_cents: int, basis_points: int) -> int:
 def half_of(cents: int) -> int:
     """Half a fee, half-up to the cent (the IDRE refund on settlement)."""
     return half_up_div(cents, 2)
-
-
-def format_cents(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.common.errors import FailedPrecondition
-from services.settlement.money import dollars
+from services.common.money import format_usd
 
 RULE_CITATION = (
     "No Surprises Act balance-billing protection (PHS Act 2799B-1/2799B-2; 45 CFR 149.410 and "
@@ -19,6 +19,6 @@ def check_patient_balance(
         raise FailedPrecondition("a patient balance cannot be negative")
     if nsa_protected and requested_cents > in_network_cost_sharing_cents:
         raise FailedPrecondition(
-            f"{RULE_CITATION} ({dollars(in_network_cost_sharing_cents)}); "
-            f"refused a patient balance of {dollars(requested_cents)}"
+            f"{RULE_CITATION} ({format_usd(in_network_cost_sharing_cents)}); "
+            f"refused a patient balance of {format_usd(requested_cents)}"
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.common.money import x12_amount
 from services.settlement import code_lists
-from services.settlement.money import format_cents
 from services.settlement.remittance import ClaimPayment, Remittance
 
 
@@ -22,7 +22,7 @@ class BalancingIssue:
 
 
 def _money(cents: int) -> str:
-    return format_cents(cents)
+    return x12_amount(cents)
 
 
 def _check_codes(claim: ClaimPayment, where: str) -> list[BalancingIssue]:

@@ -16,8 +16,8 @@ import grpc
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from oonledger.settlement.v1 import settlement_pb2_grpc
+from services.common.money import format_usd
 from services.settlement.era_generator import ClaimSpec, RemittanceSpec, build_835
-from services.settlement.money import dollars
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ async def pay_negotiated_claims(
     show(f"835 {remittance.trace_number}: {pb.ImportStatus.Name(response.status)}")
     for summary in response.remittances:
         show(
-            f"  paid {dollars(summary.total_paid_cents)} on {summary.claim_count} claims, "
+            f"  paid {format_usd(summary.total_paid_cents)} on {summary.claim_count} claims, "
             f"{summary.matched_count} matched, {summary.exception_count} to the exceptions queue"
         )
     for reason in response.reasons:
@@ -133,4 +133,4 @@ async def _show_postings(
         show(f"  {tx.description}")
         for posting in tx.postings:
             side = "Dr" if posting.amount_cents > 0 else "Cr"
-            show(f"    {side} {posting.account:<24} {dollars(abs(posting.amount_cents)):>14}")
+            show(f"    {side} {posting.account:<24} {format_usd(abs(posting.amount_cents)):>14}")

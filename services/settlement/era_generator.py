@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from services.settlement.money import format_cents
+from services.common.money import x12_amount
 
 _SEGMENT = "~\n"
 
@@ -81,18 +81,18 @@ def _claim_segments(claim: ClaimSpec) -> list[str]:
     write_down = claim.charge_cents - claim.paid_cents - claim.patient_responsibility_cents
     line_cas: list[str] = []
     if write_down:
-        line_cas.append(f"CAS*CO*45*{format_cents(write_down)}")
+        line_cas.append(f"CAS*CO*45*{x12_amount(write_down)}")
     if claim.patient_responsibility_cents:
-        line_cas.append(f"CAS*PR*2*{format_cents(claim.patient_responsibility_cents)}")
+        line_cas.append(f"CAS*PR*2*{x12_amount(claim.patient_responsibility_cents)}")
     segments = [
         "*".join(
             (
                 "CLP",
                 claim.patient_control_number,
                 claim.status_code,
-                format_cents(claim.charge_cents),
-                format_cents(claim.paid_cents),
-                format_cents(claim.patient_responsibility_cents),
+                x12_amount(claim.charge_cents),
+                x12_amount(claim.paid_cents),
+                x12_amount(claim.patient_responsibility_cents),
                 claim.filing_indicator,
                 claim.payer_claim_control_number,
                 "11",
@@ -105,11 +105,11 @@ def _claim_segments(claim: ClaimSpec) -> list[str]:
         segments.append(f"REF*F8*{claim.original_reference}")
     segments.append(f"DTM*232*{_d8(claim.service_date)}")
     if claim.interest_cents:
-        segments.append(f"AMT*I*{format_cents(claim.interest_cents)}")
+        segments.append(f"AMT*I*{x12_amount(claim.interest_cents)}")
     units = "-1" if claim.status_code == "22" else "1"
     segments.append(
-        f"SVC*HC:{claim.procedure}*{format_cents(claim.charge_cents)}*"
-        f"{format_cents(claim.paid_cents)}**{units}"
+        f"SVC*HC:{claim.procedure}*{x12_amount(claim.charge_cents)}*"
+        f"{x12_amount(claim.paid_cents)}**{units}"
     )
     segments.append(f"DTM*472*{_d8(claim.service_date)}")
     segments.extend(line_cas)
@@ -124,9 +124,9 @@ def _plb_segments(spec: RemittanceSpec) -> list[str]:
     adjustments = list(spec.provider_adjustments)
     for start in range(0, len(adjustments), 6):
         pairs = "".join(
-            f"*{a.reason}:{a.reference}*{format_cents(a.amount_cents)}"
+            f"*{a.reason}:{a.reference}*{x12_amount(a.amount_cents)}"
             if a.reference
-            else f"*{a.reason}*{format_cents(a.amount_cents)}"
+            else f"*{a.reason}*{x12_amount(a.amount_cents)}"
             for a in adjustments[start : start + 6]
         )
         segments.append(f"PLB*{spec.payee_npi}*{_d8(period_end)}{pairs}")
@@ -141,11 +141,11 @@ def build_835(spec: RemittanceSpec) -> str:
     method = spec.payment_method if paid > 0 else "NON"
     if method == "ACH":
         bpr = (
-            f"BPR*{handling}*{format_cents(paid)}*C*ACH*CCP*01*999999992*DA*123456*"
+            f"BPR*{handling}*{x12_amount(paid)}*C*ACH*CCP*01*999999992*DA*123456*"
             f"{spec.payer_ein}**01*999988880*DA*98765*{_d8(spec.payment_date)}"
         )
     else:
-        bpr = f"BPR*{handling}*{format_cents(paid)}*C*{method}************{_d8(spec.payment_date)}"
+        bpr = f"BPR*{handling}*{x12_amount(paid)}*C*{method}************{_d8(spec.payment_date)}"
     body = [
         "ST*835*0001",
         bpr,

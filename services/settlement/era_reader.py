@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from services.settlement.money import FractionalCentsError, parse_amount_cents
+from services.common.money import FractionalCents, cents_from_decimal
 from services.settlement.remittance import (
     Adjustment,
     ClaimPayment,
@@ -37,8 +37,8 @@ def _cents(segment: list[str], index: int, where: str, *, required: bool = False
             raise RemittanceFormatError(f"{where}: {segment[0]}{index:02d} is required")
         return 0
     try:
-        return parse_amount_cents(text)
-    except FractionalCentsError as exc:
+        return cents_from_decimal(text)
+    except FractionalCents as exc:
         raise RemittanceFormatError(f"{where}: {segment[0]}{index:02d} {exc}") from exc
     except ValueError as exc:
         raise RemittanceFormatError(f"{where}: {segment[0]}{index:02d} {exc}") from exc

@@ -5,24 +5,25 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.common.money import format_usd
 from services.ledger.memory_log import MemoryLog
 from services.ledger.tests.factories import negotiated_claim
-from services.ledger.timeline import describe_payload, format_cents, parse_dollars, timeline
+from services.ledger.timeline import describe_payload, parse_dollars, timeline
 
 
 @given(st.integers(-(10**15), 10**15))
 def test_cents_render_as_dollars_and_back(cents: int) -> None:
-    text = format_cents(cents)
+    text = format_usd(cents)
     assert parse_dollars(text) == cents
     assert text.startswith("-$" if cents < 0 else "$")
     assert text[-3] == "."
 
 
 def test_known_amounts() -> None:
-    assert format_cents(0) == "$0.00"
-    assert format_cents(5) == "$0.05"
-    assert format_cents(-5) == "-$0.05"
-    assert format_cents(123456789) == "$1,234,567.89"
+    assert format_usd(0) == "$0.00"
+    assert format_usd(5) == "$0.05"
+    assert format_usd(-5) == "-$0.05"
+    assert format_usd(123456789) == "$1,234,567.89"
 
 
 def test_payload_details_show_money_parties_and_dates() -> None:

@@ -14,7 +14,6 @@ from services.negotiation.money import (
     amount_owed_cents,
     apply_basis_points,
     basis_points_of,
-    format_cents,
     half_of,
     half_up_div,
 )
@@ -53,9 +52,6 @@ def test_half_of_a_fee_rounds_up_and_never_exceeds_the_fee(fee: int) -> None:
     assert half <= fee
 
 
-def test_format_cents() -> None:
-    assert format_cents(123_456_78) == "$123,456.78"
-    assert format_cents(-2_000) == "-$20.00"
 
 
 @pytest.mark.parametrize(

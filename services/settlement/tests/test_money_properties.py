@@ -9,6 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.common.money import (
+    FractionalCents,
+    cents_from_decimal,
+    round_half_up_to_cent,
+    x12_amount,
+)
 from services.settlement.balancing import check_remittance
 from services.settlement.domain import Settlement
 from services.settlement.era_generator import (
@@ -18,12 +24,6 @@ from services.settlement.era_generator import (
     build_835,
 )
 from services.settlement.era_reader import read_remittances
-from services.settlement.money import (
-    FractionalCentsError,
-    format_cents,
-    parse_amount_cents,
-    round_half_up_cents,
-)
 from services.settlement.postings import (
     Account,
     JournalTransaction,
@@ -40,20 +40,20 @@ positive = st.integers(min_value=1, max_value=10**9)
 
 @given(cents)
 def test_format_then_parse_is_exact(value: int) -> None:
-    assert parse_amount_cents(format_cents(value)) == value
+    assert cents_from_decimal(x12_amount(value)) == value
 
 
 @given(cents, st.integers(min_value=1, max_value=9))
 def test_sub_cent_amounts_are_refused(value: int, mills: int) -> None:
     sign = "-" if value < 0 else ""
     whole, frac = divmod(abs(value), 100)
-    with pytest.raises(FractionalCentsError):
-        parse_amount_cents(f"{sign}{whole}.{frac:02d}{mills}")
+    with pytest.raises(FractionalCents):
+        cents_from_decimal(f"{sign}{whole}.{frac:02d}{mills}")
 
 
 @given(st.decimals(min_value=-(10**9), max_value=10**9, allow_nan=False, places=3))
 def test_half_up_rounding_is_within_half_a_cent_and_away_from_zero(value: Decimal) -> None:
-    rounded = round_half_up_cents(value)
+    rounded = round_half_up_to_cent(value)
     assert abs(Decimal(rounded) - value) <= Decimal("0.5")
     if abs(value - int(value)) == Decimal("0.5"):
         assert abs(rounded) > abs(value)

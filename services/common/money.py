@@ -1,0 +1,56 @@
+"""Money values every service shares: integer cents, their X12 decimal form, their display.
+
+A value type, not a business rule: how much is owed or billed lives in each service's domain.
+Amounts from outside (X12 files, partner input) must be whole cents: a sub-cent amount is
+refused, never silently rounded.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+
+class NotAnAmount(ValueError):
+    """The text is not a finite decimal amount."""
+
+
+class FractionalCents(NotAnAmount):
+    """The amount is more precise than a cent."""
+
+
+def cents_from_decimal(amount: str | Decimal | int) -> int:
+    """Dollars as a decimal ("123.45", "-5", ".5") → integer cents; sub-cent amounts refused."""
+    text = str(amount).strip()
+    if not text:
+        raise NotAnAmount("empty amount")
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise NotAnAmount(f"not a decimal amount: {text!r}") from exc
+    if not value.is_finite():
+        raise NotAnAmount(f"not a finite amount: {text!r}")
+    cents = value * 100
+    if cents != cents.to_integral_value():
+        raise FractionalCents(f"amount {text!r} has fractional cents")
+    return int(cents)
+
+
+def x12_amount(cents: int) -> str:
+    """Cents in X12's decimal form: no trailing zeros beyond need ("12.5", "-3", "0")."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    if frac == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:02d}".rstrip("0")
+
+
+def format_usd(cents: int) -> str:
+    """Cents for people: "$1,234.50", "-$3.00"."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}${whole:,}.{frac:02d}"
+
+
+def round_half_up_to_cent(cents: Decimal) -> int:
+    """An exact amount of cents rounded to a whole cent, halves away from zero."""
+    return int(cents.quantize(Decimal(1), rounding=ROUND_HALF_UP))
