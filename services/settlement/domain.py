@@ -317,6 +317,7 @@ class Settlement(TenantAggregate):
         return settlement_status(
             plan_share_cents=self.plan_share_cents,
             paid_cents=self.paid_cents,
+            already_paid_cents=self.already_paid_cents,
             due_date=self.due_date,
             as_of=as_of,
         )

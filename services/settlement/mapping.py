@@ -116,6 +116,7 @@ def _row_status(row: Any, as_of: date) -> int:
         settlement_status(
             plan_share_cents=row["agreed_total_cents"] - row["patient_cost_sharing_cents"],
             paid_cents=row["paid_cents"],
+            already_paid_cents=row["already_paid_cents"],
             due_date=row["due_date"],
             as_of=as_of,
         )

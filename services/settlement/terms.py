@@ -37,15 +37,28 @@ def amount_owed_cents(
 
 
 def settlement_status(
-    *, plan_share_cents: int, paid_cents: int, due_date: date, as_of: date
+    *,
+    plan_share_cents: int,
+    paid_cents: int,
+    already_paid_cents: int,
+    due_date: date,
+    as_of: date,
 ) -> SettlementStatus:
-    """Status from the plan's share of the award and the net it has paid so far."""
+    """Status from the plan's share of the award and the net it has paid so far.
+
+    `paid_cents` is the net paid in all (the initial adjudication's `already_paid_cents`
+    included). OVERDUE means the due date passed and the plan has paid nothing toward the award
+    since it was decided; once a payment lands, late or not, the settlement is partly paid, paid
+    or overpaid. Money still owed after the due date stays in `ListOverdue` and is flagged by
+    `SettlementOverdue` whatever the status says.
+    """
     outstanding = plan_share_cents - paid_cents
     if outstanding == 0:
         return SettlementStatus.PAID
     if outstanding < 0:
         return SettlementStatus.OVERPAID
-    if as_of > due_date:
+    paid_since_decision = paid_cents - already_paid_cents
+    if as_of > due_date and paid_since_decision <= 0:
         return SettlementStatus.OVERDUE
     if paid_cents > 0:
         return SettlementStatus.PARTLY_PAID

@@ -40,6 +40,28 @@ def test_opening_computes_amount_owed_and_due_date() -> None:
     assert s.status(date(2026, 11, 1)) is SettlementStatus.OVERDUE
 
 
+def test_payment_after_the_due_date_leaves_overdue() -> None:
+    s = opened_settlement(agreed=120_000, cost_sharing=10_000, already_paid=40_000)
+    assert s.flag_overdue(ctx(), date(2026, 11, 15))
+    assert s.status(date(2026, 11, 15)) is SettlementStatus.OVERDUE
+    s.post_payment(
+        ctx(), payment_id="late", amount_cents=30_000, method="eft", reference="EFT-LATE",
+        paid_on=date(2026, 11, 20),
+    )  # fmt: skip
+    assert s.status(date(2026, 11, 21)) is SettlementStatus.PARTLY_PAID
+    assert s.outstanding_cents == 40_000
+    s.post_payment(
+        ctx(), payment_id="rest", amount_cents=40_000, method="check", reference="CHK",
+        paid_on=date(2026, 11, 25),
+    )  # fmt: skip
+    assert s.status(date(2026, 11, 26)) is SettlementStatus.PAID
+    s.reverse_payment(ctx(), payment_id="late", reason="bounced", reversed_on=date(2026, 11, 27))
+    s.reverse_payment(ctx(), payment_id="rest", reason="bounced", reversed_on=date(2026, 11, 27))
+    # Every late payment taken back: nothing paid since the decision, overdue again.
+    assert s.status(date(2026, 11, 28)) is SettlementStatus.OVERDUE
+    assert verify_transactions(journal_of(s)) == []
+
+
 def test_opening_journal_balances_and_books_receivables() -> None:
     s = opened_settlement()
     journal = journal_of(s)
