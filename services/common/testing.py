@@ -26,6 +26,21 @@ from services.common.runtime import Builder, ServiceRuntime
 from services.common.settings import Settings
 
 T = TypeVar("T")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def x12_samples_dir() -> Path:
+    """The shared public X12 samples: $OON_X12_SAMPLES, else ../shared/x12-samples beside the
+    checkout (where CI puts it), else /work/shared/x12-samples. Tests skip when it is absent."""
+    candidates = [
+        Path(os.environ["OON_X12_SAMPLES"]) if os.environ.get("OON_X12_SAMPLES") else None,
+        REPO_ROOT.parent / "shared" / "x12-samples",
+        Path("/work/shared/x12-samples"),
+    ]
+    for candidate in candidates:
+        if candidate is not None and candidate.is_dir():
+            return candidate
+    return REPO_ROOT.parent / "shared" / "x12-samples"
 
 
 @dataclass(frozen=True)

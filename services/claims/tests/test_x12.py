@@ -15,9 +15,10 @@ from services.claims.x12_envelope import split_transactions
 from services.claims.x12_export import export_837
 from services.claims.x12_import import read_837
 from services.common.errors import FailedPrecondition, InvalidArgument
+from services.common.testing import x12_samples_dir
 
 DATA = Path(__file__).parent / "data"
-SAMPLES = Path("/work/shared/x12-samples")
+SAMPLES = x12_samples_dir()
 CREATED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 PLAN = Plan("Example PPO", PlanFunding.SELF_FUNDED_ERISA, "PA")
 FACILITY = Facility("Mercy General", "", NetworkStatus.IN_NETWORK, "PA")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import pathlib
 from datetime import date
 
 import pytest
 
+from services.common.testing import x12_samples_dir
 from services.settlement.balancing import check_remittance
 from services.settlement.era_reader import RemittanceFormatError, read_remittances
 from services.settlement.x12_tokenizer import NotX12Error, read_delimiters, tokenize
 
-SAMPLES = pathlib.Path("/work/shared/x12-samples")
+SAMPLES = x12_samples_dir()
 needs_samples = pytest.mark.skipif(
-    not SAMPLES.is_dir(), reason="shared X12 sample folder /work/shared/x12-samples is absent"
+    not SAMPLES.is_dir(), reason=f"shared X12 sample folder {SAMPLES} is absent"
 )
 
 # (file, transactions, claims in the first, BPR02 cents of the first)
