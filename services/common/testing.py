@@ -163,7 +163,8 @@ async def eventually(
             if inspect.isawaitable(result):
                 result = await result
             if result:
-                return result  # type: ignore[return-value]
+                return result
+            last_error = None  # a later falsy poll supersedes an earlier assertion
         except AssertionError as exc:
             last_error = exc
         if loop.time() > deadline:
