@@ -147,7 +147,6 @@ class NatsCluster:
 def main() -> None:
     """Run a 3-node cluster in the foreground until interrupted (trying failover by hand)."""
     import sys
-    import time
 
     directory = Path(sys.argv[1] if len(sys.argv) > 1 else ".oonledger/nats-cluster")
     cluster = NatsCluster(directory.resolve())
@@ -160,8 +159,7 @@ def main() -> None:
                 f"monitor http://127.0.0.1:{node.monitor_port}"
             )
         print(f"NATS_URL={cluster.urls}", flush=True)
-        while True:
-            time.sleep(3600)
+        signal.pause()  # until Ctrl-C
     except KeyboardInterrupt:
         pass
     finally:

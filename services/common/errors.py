@@ -28,11 +28,11 @@ class InvalidArgument(DomainError):
 
 
 class NotFound(DomainError):
-    pass
+    """No such resource for this tenant (another tenant's resource is also "not found")."""
 
 
 class AlreadyExists(DomainError):
-    pass
+    """The resource exists and the request may not overwrite it."""
 
 
 class FailedPrecondition(DomainError):
@@ -40,7 +40,7 @@ class FailedPrecondition(DomainError):
 
 
 class PermissionDenied(DomainError):
-    pass
+    """The caller's roles do not allow the command."""
 
 
 class Conflict(DomainError):

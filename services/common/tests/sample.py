@@ -42,4 +42,4 @@ class Tally(TenantAggregate):
 
 
 class TallyApp(ServiceApplication):
-    pass
+    """The bare shared application, with nothing service-specific."""
