@@ -19,9 +19,9 @@ from nats.aio.msg import Msg
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import Consumer, Delivery, Subscription
+from services.common.puller import BatchPuller
 from services.common.settings import Settings
 from services.common.wire import decode_payload
-from services.fees.pull_batches import InboxPuller
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class BatchConsumer(Consumer):
     async def _pull(self, psub: Any) -> None:
         # `psub` (the shared consumer's pull subscription) created the durable consumer; the
         # batches come through an inbox puller on that same durable consumer.
-        puller = InboxPuller(self.nc, self.settings.stream_for(self.sub.upstream), self.durable)
+        puller = BatchPuller(self.nc, self.settings.stream_for(self.sub.upstream), self.durable)
         await puller.start()
         try:
             while True:

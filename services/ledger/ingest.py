@@ -20,10 +20,10 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.common.puller import BatchPuller
 from services.ledger.appender import Appender
 from services.ledger.entry import EventFacts
 from services.ledger.mapping import MalformedEnvelope, facts_from_wire
-from services.ledger.puller import BatchPuller
 
 log = logging.getLogger(__name__)
 

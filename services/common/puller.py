@@ -1,8 +1,9 @@
 """Pull batches from a durable JetStream consumer into one inbox subscription.
 
-nats-py's `fetch()` awaits each message of a batch with its own timeout task; at ledger
-rates that bookkeeping costs more than hashing and storing the events. Here a pull request
-asks for a batch and the server streams it into a subscription whose callback only appends.
+nats-py's `fetch()` awaits each message of a batch with its own timeout task; at the rates of
+the ledger's ingest and the fees service's assessment that bookkeeping costs more than the work
+itself. Here a pull request asks for a batch and the server streams it into a subscription
+whose callback only appends. Used by consumers that process whole batches.
 """
 
 from __future__ import annotations
