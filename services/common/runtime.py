@@ -129,9 +129,12 @@ class ServiceRuntime:
             await self.server.stop(grace)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: a task stuck in a driver call must not hold the shutdown forever.
+            _, stuck = await asyncio.wait(self._tasks, timeout=grace)
+            for task in stuck:
+                log.warning("%s: task %s did not stop within %.0fs", self.settings.service,
+                            task.get_name(), grace)
         self._tasks.clear()
         if self.relay is not None:
             self.relay.close()
@@ -141,7 +144,11 @@ class ServiceRuntime:
         if self.infra is not None:
             with contextlib.suppress(Exception):
                 await self.infra.nc.drain()
-            await self.infra.pool.close()
+            try:
+                # asyncpg waits for every acquired connection to be released; do not wait forever.
+                await asyncio.wait_for(self.infra.pool.close(), timeout=grace)
+            except TimeoutError:
+                self.infra.pool.terminate()
             self.infra.blocking.shutdown()
         if self.parts is not None and self.parts.app is not None:
             self.parts.app.close()
