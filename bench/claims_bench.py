@@ -21,9 +21,9 @@ from typing import Any
 import asyncpg
 import grpc
 import psutil
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.stats import pct
+from deploy.local.run import wait_serving
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 from services.claims import mapping
@@ -162,19 +162,8 @@ def bench_use_case_in_process(report: Any) -> None:
 async def start_service(port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, CLAIMS_GRPC_PORT=str(port), OON_LOG_LEVEL="WARNING")
     process = subprocess.Popen([sys.executable, "-m", "services.claims.main"], env=env)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        deadline = time.perf_counter() + 60
-        while True:
-            try:
-                status = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if status.status == health_pb2.HealthCheckResponse.SERVING:
-                    return process
-            except grpc.aio.AioRpcError:
-                pass
-            if process.poll() is not None or time.perf_counter() > deadline:
-                raise RuntimeError("claims service did not become SERVING")
-            await asyncio.sleep(0.1)  # polling a starting process, bounded by the deadline
+    await wait_serving(f"127.0.0.1:{port}", process, timeout=60)
+    return process
 
 
 async def bench_bulk(stub: ClaimsServiceStub, pid: int, report: Any) -> None:

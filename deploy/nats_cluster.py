@@ -161,7 +161,7 @@ def main() -> None:
         print(f"NATS_URL={cluster.urls}", flush=True)
         signal.pause()  # until Ctrl-C
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C is the way to stop it; the cluster is stopped below
     finally:
         cluster.stop()
 

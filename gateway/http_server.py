@@ -143,7 +143,7 @@ class HttpServer:
                 return
             await self._requests(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError):
-            pass
+            pass  # the client went away or stalled: nothing to answer, the connection closes
         finally:
             if task is not None:
                 self._connections.discard(task)

@@ -150,7 +150,7 @@ class ClaimsApplication(ServiceApplication):
             self.save_events([e for index, _ in batch for e in events[index]])
             return [(index, claim.id, True) for index, claim in batch]
         except Conflict:
-            pass
+            pass  # a retried import: some claims of this batch exist; handled below
         # Some claims already exist (a retried import): save only the new ones.
         fresh = {i for i, c in batch if self.find(c.id, ctx.tenant_id, Claim) is None}
         if fresh:

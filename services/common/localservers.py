@@ -27,7 +27,7 @@ def _wait_for_port(port: int, timeout: float) -> None:
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
-        time.sleep(0.05)
+        time.sleep(0.05)  # poll interval while the server starts, bounded by the deadline
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 

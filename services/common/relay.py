@@ -9,6 +9,7 @@ absorbs the repeats; consumers also track what they processed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -106,10 +107,9 @@ class Relay:
         self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        # Woken by a commit (NOTIFY or in-process), or after `seconds` at the latest.
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
         self._wake.clear()
 
     async def _relay_forever(self, conn: asyncpg.Connection) -> None:

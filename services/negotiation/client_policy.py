@@ -54,7 +54,7 @@ def check_policy(rules: list[dict[str, Any]], chain: list[dict[str, Any]]) -> No
 
 class ClientPolicy(TenantAggregate):
     class PolicyStarted(TenantAggregate.Created):
-        pass
+        """A client's policy exists (its rules arrive as later events)."""
 
     class PolicySet(TenantAggregate.Event):
         auto_approval_rules: list[dict[str, Any]]
