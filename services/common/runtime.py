@@ -20,7 +20,7 @@ import asyncpg
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from services.common import jetstream, telemetry
+from services.common import jetstream, taskdump, telemetry
 from services.common.consumer import Consumer, ProjectionProcessor, Subscription
 from services.common.eventstore import ServiceApplication
 from services.common.grpc_server import Blocking, GrpcServer, ServicerBinding
@@ -68,6 +68,7 @@ class ServiceRuntime:
         self.relay: Relay | None = None
         self.consumers: list[Consumer] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     @property
     def port(self) -> int:
@@ -118,6 +119,10 @@ class ServiceRuntime:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    if self._stopping:
+                        # A library swallowed our cancellation (nats-py does, in a flush);
+                        # never restart a task once the service is stopping.
+                        return
                     log.exception("%s/%s crashed; restarting", self.settings.service, name)
                     await asyncio.sleep(1)  # back off before restarting a crashed task
 
@@ -125,6 +130,7 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(supervised(), name=task_name))
 
     async def stop(self, grace: float = 5.0) -> None:
+        self._stopping = True
         if self.server is not None:
             await self.server.stop(grace)
         for task in self._tasks:
@@ -159,6 +165,7 @@ class ServiceRuntime:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGUSR1, taskdump.log_tasks)
         await stop.wait()
         log.info("%s stopping", self.settings.service)
         await self.stop(grace=float(os.environ.get("OON_SHUTDOWN_GRACE", "10")))
