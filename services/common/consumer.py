@@ -24,6 +24,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.aggregate import TenantAggregate
+from services.common.cancellation import raise_if_cancelling
 from services.common.context import CommandContext
 from services.common.errors import DomainError
 from services.common.eventstore import AlreadyProcessed, ServiceApplication
@@ -224,6 +225,7 @@ class Consumer:
 
     async def _pull(self, psub: Any) -> None:
         while True:
+            raise_if_cancelling()
             try:
                 messages = await psub.fetch(self.sub.batch, timeout=1)
             except TimeoutError:

@@ -9,6 +9,7 @@ whose callback only appends. Used by consumers that process whole batches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Mapping
 
@@ -70,7 +71,10 @@ class BatchPuller:
         self._wanted = wanted
         self._done.clear()
         await self._nc.publish(self._next, json.dumps(request).encode(), reply=self._inbox)
-        try:
-            await asyncio.wait_for(self._done.wait(), timeout)
-        except TimeoutError:
-            pass  # the server did not answer in time; whatever arrived is returned
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for returns normally when the
+        # event is set in the same loop iteration as a cancellation, swallowing the cancel
+        # (that left a ledger TaskGroup waiting forever on one stream while the others had
+        # stopped; docs/decisions.md §10).
+        with contextlib.suppress(TimeoutError):  # no answer in time: return what arrived
+            async with asyncio.timeout(timeout):
+                await self._done.wait()

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import asyncpg
 from nats.js import JetStreamContext
 
+from services.common.cancellation import raise_if_cancelling
 from services.common.eventstore import ServiceApplication
 from services.common.settings import Settings
 from services.common.wire import build_envelope, subject_for
@@ -109,7 +110,8 @@ class Relay:
     async def _sleep(self, seconds: float) -> None:
         # Woken by a commit (NOTIFY or in-process), or after `seconds` at the latest.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):  # not wait_for: see services/common/puller.py
+                await self._wake.wait()
         self._wake.clear()
 
     async def _relay_forever(self, conn: asyncpg.Connection) -> None:
@@ -117,6 +119,7 @@ class Relay:
         position = int(checkpoint or 0)
         loop = asyncio.get_running_loop()
         while True:
+            raise_if_cancelling()
             batch = await loop.run_in_executor(self.executor, self._read_batch, position)
             if not batch:
                 await self._sleep(IDLE_POLL_SECONDS)
@@ -155,7 +158,8 @@ class Relay:
                                         stream=self.stream)
             for item in batch
         ]
-        await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+        async with asyncio.timeout(30):
+            await asyncio.gather(*futures)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -18,6 +18,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
+from services.common.cancellation import raise_if_cancelling
 from services.common.consumer import Consumer, Delivery, Subscription
 from services.common.puller import BatchPuller
 from services.common.settings import Settings
@@ -48,6 +49,7 @@ class BatchConsumer(Consumer):
         await puller.start()
         try:
             while True:
+                raise_if_cancelling()
                 messages = await puller.fetch(self.sub.batch, FETCH_TIMEOUT_SECONDS)
                 if messages:
                     await self._handle_batch(messages)

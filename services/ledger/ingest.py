@@ -10,16 +10,19 @@ attempts. Only messages that are not envelopes at all are refused: recorded in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.common.cancellation import raise_if_cancelling
 from services.common.puller import BatchPuller
 from services.ledger.appender import Appender
 from services.ledger.entry import EventFacts
@@ -36,7 +39,8 @@ class IngestStats:
     duplicates: int = 0
     rejected: int = 0
     batches: int = 0
-    failures: int = 0
+    failures: int = 0  # appends that PostgreSQL refused (retried)
+    nats_errors: int = 0  # pull loops restarted after a NATS error (retried)
     by_stream: dict[str, int] = field(default_factory=dict)
 
 
@@ -77,14 +81,37 @@ class StreamIngest:
         await self.js.add_consumer(stream, config)
 
     async def run(self, stream: str) -> None:
-        puller = await self.puller(stream)
-        try:
-            while True:
-                messages = await puller.fetch(self.batch_size)
-                if messages:
-                    await self.handle(stream, messages)
-        finally:
-            await puller.stop()
+        """Pull `stream` into the log until cancelled.
+
+        NATS trouble on this stream (no leader during an election, a lost connection) is
+        retried here, with backoff, and never stops the ingest of the other streams: run as
+        siblings in one TaskGroup, a stream that raised would cancel them all, and a sibling
+        whose cancellation a library swallowed would then keep the group, and the error,
+        waiting forever (the stall the cluster test found; docs/decisions.md §10).
+        """
+        attempt = 0
+        while True:
+            try:
+                puller = await self.puller(stream)
+                attempt = 0
+                try:
+                    await self._pull(stream, puller)
+                finally:
+                    with contextlib.suppress(nats.errors.Error):
+                        await puller.stop()  # the connection may be closed already
+            except nats.errors.Error as exc:
+                self.stats.nats_errors += 1
+                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+                log.warning("ledger: pulling %s failed (%r); retry in %.1fs", stream, exc, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _pull(self, stream: str, puller: BatchPuller) -> None:
+        while True:
+            raise_if_cancelling()
+            messages = await puller.fetch(self.batch_size)
+            if messages:
+                await self.handle(stream, messages)
 
     async def puller(self, stream: str) -> BatchPuller:
         await self.ensure_consumer(stream)

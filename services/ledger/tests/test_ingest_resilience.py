@@ -1,0 +1,54 @@
+"""One stream the ledger cannot pull from never stops the ingest of the others."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from services.common.settings import Settings
+from services.common.testing import ServiceRunner, eventually
+from services.ledger.tests.factories import negotiated_claim
+from services.ledger.tests.ledger_harness import start_ledger
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_a_stream_without_a_consumer_is_retried_while_the_others_are_ingested(
+    service_runner: ServiceRunner,
+    make_settings: Callable[..., Settings],
+    tmp_path_factory: pytest.TempPathFactory,
+    namespace: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As during a JetStream leader election after a node is lost: creating the consumer on
+    one stream fails again and again. Before, that failure cancelled the sibling streams'
+    pull loops (and one that swallowed its cancel kept the ledger waiting, silently)."""
+    own = f"{namespace}ir"
+    streams = [
+        make_settings("ledger", namespace=own).stream_for(s)
+        for s in ("claims", "negotiation", "settlement", "fees")
+    ]
+    unavailable = f"{own.upper()}_NO_SUCH_STREAM"
+    tenant, claim = f"tenant-{uuid.uuid4().hex[:8]}", f"claim-{uuid.uuid4().hex[:8]}"
+    events = negotiated_claim(tenant, claim)
+    caplog.set_level(logging.WARNING, logger="services.ledger.ingest")
+    ledger = await start_ledger(
+        service_runner,
+        tmp_path_factory.mktemp("ingest-keys"),
+        namespace=own,
+        extra_env={"LEDGER_STREAMS": ",".join([unavailable, *streams])},
+    )
+    try:
+        await ledger.publish(events)
+        entries = await ledger.wait_for(tenant, claim, len(events))
+        assert sorted(e.event_id for e in entries) == sorted(f.event_id for f in events)
+
+        def retried() -> bool:
+            return any(f"pulling {unavailable} failed" in r.getMessage() for r in caplog.records)
+
+        await eventually(retried, timeout=10)
+    finally:
+        await ledger.close(service_runner)
