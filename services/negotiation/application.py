@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -268,6 +268,13 @@ class NegotiationApplication(ServiceApplication):
         policy.set_policy(ctx, rules, chain)
         self.save_all(policy)
         return policy
+
+    def escalation_horizon(self, ctx: CommandContext, as_of: date) -> date:
+        """The last due date the client's chain can escalate on as of `as_of`: a deadline
+        later than this has more business days left than the widest level allows."""
+        chain = (self.policy(ctx) or ClientPolicy.start(ctx)).chain
+        widest = max((days for _role, days in chain), default=0)
+        return self.engine.calendar.after(as_of, widest + 1) - timedelta(days=1)
 
     def escalate(self, ctx: CommandContext, negotiation_ids: Sequence[str], as_of: date) -> int:
         """Raise due escalations on the given cases (found by the work-queue read model)."""

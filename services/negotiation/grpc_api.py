@@ -13,12 +13,12 @@ from services.common.grpc_server import Blocking, rpc
 from services.negotiation import mapping
 from services.negotiation.application import NegotiationApplication, SuggestionQuery
 from services.negotiation.domain import Negotiation
+from services.negotiation.escalation_sweep import EscalationSweep
 from services.negotiation.projections import WorkQueue
 from services.negotiation.validation import eastern_date
 from services.negotiation.vocabulary import Role
 
 ESCALATION_ROLES = (Role.ADMIN, Role.MANAGER, Role.SUPERVISOR, Role.SYSTEM)
-ESCALATION_LOOKAHEAD = 200  # cases examined per sweep call
 
 
 def _with_request(ctx: CommandContext, request_id: str) -> CommandContext:
@@ -27,11 +27,16 @@ def _with_request(ctx: CommandContext, request_id: str) -> CommandContext:
 
 class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
     def __init__(
-        self, app: NegotiationApplication, blocking: Blocking, work_queue: WorkQueue
+        self,
+        app: NegotiationApplication,
+        blocking: Blocking,
+        work_queue: WorkQueue,
+        escalations: EscalationSweep,
     ) -> None:
         self.app = app
         self.blocking = blocking
         self.work_queue = work_queue
+        self.escalations = escalations
 
     def _response(self, negotiation: Negotiation) -> pb.NegotiationResponse:
         return pb.NegotiationResponse(
@@ -286,17 +291,7 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
         p = mapping.Parsed()
         as_of = p.day("as_of", request.as_of, required=False) or eastern_date(ctx)
         p.done()
-        candidates = await self.work_queue.list(
-            ctx.tenant_id,
-            due_on_or_before=as_of.replace(year=as_of.year + 1),
-            limit=ESCALATION_LOOKAHEAD,
-        )
-        due = [
-            c.negotiation_id
-            for c in candidates
-            if c.next_deadline_on and c.next_deadline_on >= as_of
-        ]
-        raised = await self.blocking(self.app.escalate, ctx, due, as_of)
+        raised = await self.escalations.sweep(ctx, as_of)
         return pb.EscalateDueDeadlinesResponse(escalations_raised=raised)
 
     @rpc

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from oonledger.negotiation.v1 import negotiation_pb2_grpc
 from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.negotiation.application import NegotiationApplication
+from services.negotiation.escalation_sweep import EscalationSweep, utc_now
 from services.negotiation.grpc_api import NegotiationServicer
 from services.negotiation.projections import WorkQueue
 from services.negotiation.subscriptions import CLAIM_EVENTS, ClaimReactions
@@ -14,10 +18,12 @@ from services.negotiation.subscriptions import CLAIM_EVENTS, ClaimReactions
 SERVICE = "negotiation"
 
 
-def build(infra: Infrastructure) -> ServiceParts:
+def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) -> ServiceParts:
     app = NegotiationApplication(infra.settings)
     work_queue = WorkQueue(infra.pool, infra.settings.schema, app.engine)
-    servicer = NegotiationServicer(app, infra.blocking, work_queue)
+    escalations = EscalationSweep(app, work_queue, infra.blocking)
+    servicer = NegotiationServicer(app, infra.blocking, work_queue, escalations)
+    sweep_every_s = float(infra.settings.extra.get("NEGOTIATION_ESCALATION_SWEEP_SECONDS", "3600"))
     return ServiceParts(
         bindings=[
             ServicerBinding(
@@ -45,6 +51,7 @@ def build(infra: Infrastructure) -> ServiceParts:
             ),
         ],
         migrations=[work_queue.migrate],
+        background=[escalations.every(sweep_every_s, clock)] if sweep_every_s > 0 else [],
     )
 
 

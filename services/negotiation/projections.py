@@ -231,6 +231,29 @@ class WorkQueue:
             for r in rows
         ]
 
+    async def due_between(self, tenant_id: str, first: date, last: date) -> tuple[str, ...]:
+        """Cases of a tenant whose next deadline falls in [first, last]."""
+        rows = await self.pool.fetch(
+            self.sql(
+                "SELECT negotiation_id FROM @table WHERE tenant_id = $1"
+                " AND next_deadline_on BETWEEN $2 AND $3 ORDER BY next_deadline_on, negotiation_id"
+            ),
+            tenant_id,
+            first,
+            last,
+        )
+        return tuple(str(r["negotiation_id"]) for r in rows)
+
+    async def tenants_with_deadlines_from(self, first: date) -> tuple[str, ...]:
+        rows = await self.pool.fetch(
+            self.sql(
+                "SELECT DISTINCT tenant_id FROM @table WHERE next_deadline_on >= $1"
+                " ORDER BY tenant_id"
+            ),
+            first,
+        )
+        return tuple(r["tenant_id"] for r in rows)
+
 
 @dataclass(frozen=True)
 class WorkItem:
