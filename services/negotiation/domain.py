@@ -232,6 +232,8 @@ class Negotiation(FederalIdrCommands, TenantAggregate):
                 "rule_set_version": self.rule_set_version,
                 "administrative_fee_cents": self.administrative_fee_cents,
                 "batched": self.batched,
+                # One negotiation is one item or service; a batch's line items are its members.
+                "batch_line_items": max(1, len(self.batch_negotiation_ids)),
                 "fee_bearing": self.fee_bearing,
                 "idre_id": "",
                 "idre_fee_cents": 0,

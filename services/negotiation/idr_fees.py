@@ -43,19 +43,17 @@ class FeeOutOfRangeError(ValueError):
     """An IDRE fee outside the range the rule set allows."""
 
 
-def check_idre_fee(rule_set: RuleSet, idre_fee_cents: int, batched: bool) -> None:
+def check_idre_fee(
+    rule_set: RuleSet, idre_fee_cents: int, batched: bool, line_items: int = 1
+) -> None:
     fee_range = rule_set.idre_fee_range
     if idre_fee_cents < 0:
         raise FeeOutOfRangeError("the IDRE fee cannot be negative")
     if fee_range is None:
         return
-    low, high = (
-        (fee_range.batched_min_cents, fee_range.batched_max_cents)
-        if batched
-        else (fee_range.single_min_cents, fee_range.single_max_cents)
-    )
+    low, high = fee_range.bounds(batched, line_items)
     if not low <= idre_fee_cents <= high:
-        kind = "batched" if batched else "single"
+        kind = f"batched ({line_items} line items)" if batched else "single"
         raise FeeOutOfRangeError(
             f"{kind} IDRE fee must be between {low} and {high} cents under {rule_set.version}"
         )

@@ -213,6 +213,7 @@ class FederalIdrCommands:
                 rule_set_by_version(self.idr["rule_set_version"]),
                 idre_fee_cents,
                 self.idr["batched"],
+                self.idr.get("batch_line_items", 1),
             )
         except FeeOutOfRangeError as exc:
             v.add("idre_fee_cents", str(exc))

@@ -18,6 +18,21 @@ class IdreFeeRange:
     single_max_cents: int
     batched_min_cents: int
     batched_max_cents: int
+    # A batch beyond its first `lines_per_block` line items adds, per further block (or part
+    # of one), a surcharge the IDRE sets within this range (DOMAIN.md §1.8).
+    extra_block_min_cents: int = 0
+    extra_block_max_cents: int = 0
+    lines_per_block: int = 25
+
+    def bounds(self, batched: bool, line_items: int = 1) -> tuple[int, int]:
+        """The lowest and highest IDRE fee allowed for a dispute of `line_items` items."""
+        if not batched:
+            return self.single_min_cents, self.single_max_cents
+        extra_blocks = max(0, -(-line_items // self.lines_per_block) - 1)  # ceil, minus the first
+        return (
+            self.batched_min_cents + extra_blocks * self.extra_block_min_cents,
+            self.batched_max_cents + extra_blocks * self.extra_block_max_cents,
+        )
 
 
 @dataclass(frozen=True)
@@ -47,7 +62,7 @@ class RuleSet:
     batch_item_cap: int | None = None  # 2026 rule: 50 per batch (verify)
 
 
-_FEES_2024 = IdreFeeRange(20_000, 84_000, 26_800, 117_300)
+_FEES_2024 = IdreFeeRange(20_000, 84_000, 26_800, 117_300, 7_500, 25_000)
 
 RULE_SETS: tuple[RuleSet, ...] = (
     RuleSet(

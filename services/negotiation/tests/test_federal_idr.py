@@ -308,3 +308,40 @@ def test_offers_and_determination_need_the_right_stage() -> None:
         n.record_determination(
             negotiator(), prevailing_party="provider", determined_on=date(2026, 9, 1), engine=ENGINE
         )
+
+
+def _batched_in_idr(items: int) -> Negotiation:
+    n = idr_approved()
+    n.initiate_idr(
+        negotiator(),
+        dispute_number="DISP-B",
+        initiated_on=date(2026, 7, 17),
+        initiating_party="provider",
+        engine=ENGINE,
+        cooling_off=[],
+        batch_negotiation_ids=[f"n-{i}" for i in range(items)],
+    )
+    return n
+
+
+def _select(n: Negotiation, fee: int) -> None:
+    n.select_idre(
+        negotiator(),
+        idre_id="idre-7",
+        method="joint",
+        selected_on=date(2026, 7, 22),
+        idre_fee_cents=fee,
+        engine=ENGINE,
+    )
+
+
+def test_a_batch_beyond_25_line_items_may_carry_the_idres_block_surcharge() -> None:
+    # 30 items: the batched range ($268 to $1,173) plus one block of $75 to $250.
+    with pytest.raises(InvalidArgument, match=r"batched \(30 line items\).*34300 and 142300"):
+        _select(_batched_in_idr(30), 142_301)
+    surcharged = _batched_in_idr(30)
+    _select(surcharged, 142_300)
+    assert surcharged.idr["idre_fee_cents"] == 142_300
+    # 25 items are still one block: the surcharge is refused.
+    with pytest.raises(InvalidArgument, match="26800 and 117300"):
+        _select(_batched_in_idr(25), 117_301)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -17,6 +18,7 @@ from services.negotiation.money import (
     half_of,
     half_up_div,
 )
+from services.negotiation.rule_sets import rule_set_on
 
 cents = st.integers(min_value=0, max_value=10**11)
 positive = st.integers(min_value=1, max_value=10**11)
@@ -52,6 +54,17 @@ def test_half_of_a_fee_rounds_up_and_never_exceeds_the_fee(fee: int) -> None:
     assert half <= fee
 
 
+@given(st.integers(min_value=1, max_value=2_000))
+def test_batched_idre_fee_bounds_grow_one_block_per_further_25_line_items(items: int) -> None:
+    fee_range = rule_set_on(date(2026, 7, 1)).idre_fee_range
+    assert fee_range is not None
+    low, high = fee_range.bounds(batched=True, line_items=items)
+    extra_blocks = (items - 1) // 25  # 1 to 25 items: none; 26 to 50: one; ...
+    assert (low, high) == (26_800 + 7_500 * extra_blocks, 117_300 + 25_000 * extra_blocks)
+    assert fee_range.bounds(batched=False, line_items=items) == (20_000, 84_000)
+    if items > 1:
+        previous = fee_range.bounds(batched=True, line_items=items - 1)
+        assert previous <= (low, high)
 
 
 @pytest.mark.parametrize(
