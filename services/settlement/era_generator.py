@@ -15,6 +15,27 @@ _SEGMENT = "~\n"
 
 
 @dataclass(frozen=True)
+class LineSpec:
+    """One SVC of a multi-line claim (CO-45 write-down plus PR-2, like the single-line form)."""
+
+    procedure: str
+    charge_cents: int
+    paid_cents: int
+    patient_responsibility_cents: int = 0
+    modifiers: tuple[str, ...] = ()
+    line_control_number: str = ""  # REF*6R, omitted when empty
+    service_date: date | None = None  # DTM*472, the claim's service date when None
+
+    def negated(self) -> LineSpec:
+        return replace(
+            self,
+            charge_cents=-self.charge_cents,
+            paid_cents=-self.paid_cents,
+            patient_responsibility_cents=-self.patient_responsibility_cents,
+        )
+
+
+@dataclass(frozen=True)
 class ClaimSpec:
     patient_control_number: str
     charge_cents: int
@@ -28,6 +49,8 @@ class ClaimSpec:
     line_control_number: str = ""
     interest_cents: int = 0
     filing_indicator: str = "12"
+    # Several SVCs instead of the single one; their amounts must add up to the claim's.
+    lines: tuple[LineSpec, ...] = ()
 
     def reversed(self) -> ClaimSpec:
         """The CLP02=22 reversal of this claim: every amount negated, same ICN (DOMAIN.md §2.3)."""
@@ -38,6 +61,7 @@ class ClaimSpec:
             paid_cents=-self.paid_cents,
             patient_responsibility_cents=-self.patient_responsibility_cents,
             interest_cents=0,
+            lines=tuple(line.negated() for line in self.lines),
         )
 
 
@@ -77,13 +101,33 @@ def _d8(value: date) -> str:
     return value.strftime("%Y%m%d")
 
 
-def _claim_segments(claim: ClaimSpec) -> list[str]:
-    write_down = claim.charge_cents - claim.paid_cents - claim.patient_responsibility_cents
-    line_cas: list[str] = []
+def _line_segments(claim: ClaimSpec, line: LineSpec) -> list[str]:
+    write_down = line.charge_cents - line.paid_cents - line.patient_responsibility_cents
+    units = "-1" if claim.status_code == "22" else "1"
+    procedure = ":".join(("HC", line.procedure, *line.modifiers))
+    segments = [
+        f"SVC*{procedure}*{x12_amount(line.charge_cents)}*{x12_amount(line.paid_cents)}**{units}",
+        f"DTM*472*{_d8(line.service_date or claim.service_date)}",
+    ]
     if write_down:
-        line_cas.append(f"CAS*CO*45*{x12_amount(write_down)}")
-    if claim.patient_responsibility_cents:
-        line_cas.append(f"CAS*PR*2*{x12_amount(claim.patient_responsibility_cents)}")
+        segments.append(f"CAS*CO*45*{x12_amount(write_down)}")
+    if line.patient_responsibility_cents:
+        segments.append(f"CAS*PR*2*{x12_amount(line.patient_responsibility_cents)}")
+    if line.line_control_number:
+        segments.append(f"REF*6R*{line.line_control_number}")
+    return segments
+
+
+def _claim_segments(claim: ClaimSpec) -> list[str]:
+    lines = claim.lines or (
+        LineSpec(
+            claim.procedure,
+            claim.charge_cents,
+            claim.paid_cents,
+            claim.patient_responsibility_cents,
+            line_control_number=claim.line_control_number,
+        ),
+    )
     segments = [
         "*".join(
             (
@@ -106,15 +150,8 @@ def _claim_segments(claim: ClaimSpec) -> list[str]:
     segments.append(f"DTM*232*{_d8(claim.service_date)}")
     if claim.interest_cents:
         segments.append(f"AMT*I*{x12_amount(claim.interest_cents)}")
-    units = "-1" if claim.status_code == "22" else "1"
-    segments.append(
-        f"SVC*HC:{claim.procedure}*{x12_amount(claim.charge_cents)}*"
-        f"{x12_amount(claim.paid_cents)}**{units}"
-    )
-    segments.append(f"DTM*472*{_d8(claim.service_date)}")
-    segments.extend(line_cas)
-    if claim.line_control_number:
-        segments.append(f"REF*6R*{claim.line_control_number}")
+    for line in lines:
+        segments.extend(_line_segments(claim, line))
     return segments
 
 

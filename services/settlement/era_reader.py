@@ -214,6 +214,9 @@ class _TransactionReader:
             paid_cents=_cents(s, 3, where, required=True),
             revenue_code=_element(s, 4),
             units_paid=_element(s, 5),
+            submitted_procedure=(
+                _components(_element(s, 6), self.delimiters) if _element(s, 6) else ()
+            ),
         )
 
     def _on_plb(self, s: list[str], where: str) -> None:

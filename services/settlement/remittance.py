@@ -28,6 +28,8 @@ class ServiceLine:
     service_date: date | None = None
     line_control_number: str = ""
     adjustments: tuple[Adjustment, ...] = ()
+    # SVC06: the procedure as submitted when the payer adjudicated another code (bundling).
+    submitted_procedure: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

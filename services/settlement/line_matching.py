@@ -1,0 +1,221 @@
+"""Match each 835 service line (2110 loop) to a line of the 837 claim (DOMAIN.md §2.4 rule 5).
+
+Pure: no I/O. Runs only after the CLP matched a claim (rules 1-4). For each SVC, in order:
+
+1. `REF*6R` equal to the stored 837 line control number (REF*6R of the 837 line) names the line.
+2. Otherwise (no REF*6R, or one no stored line carries): the submitted procedure code (SVC06 when
+   the payer re-coded the line, else SVC01), the modifiers (as a set), the date of service
+   (line DTM*472/150, else a one-day claim statement period) and the line charge (SVC02, exact
+   integer cents; a reversal's negated charge compares by magnitude).
+
+Exactly one 837 line must qualify. None is `unmatched`, two or more is `ambiguous`: both are
+kept with the reason and the candidate lines, never dropped and never resolved by a guess.
+Several SVCs may name the same 837 line: a payer that unbundles a line repeats its REF*6R.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from services.settlement.remittance import ClaimPayment, ServiceLine
+
+RULE_LINE_CONTROL_NUMBER = "line-control-number"
+RULE_PROCEDURE_DATE_CHARGE = "procedure-modifiers-date-charge"
+
+MATCHED = "matched"
+UNMATCHED = "unmatched"
+AMBIGUOUS = "ambiguous"
+
+# SVC01-1 qualifier of a revenue code (institutional lines without a HCPCS code).
+_REVENUE_QUALIFIER = "NU"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimLine:
+    """One 837 service line as settlement keeps it (from the claims service's ClaimRegistered)."""
+
+    number: int  # 1-based position in the 837 claim (LX)
+    line_control_number: str
+    procedure_code: str
+    modifiers: tuple[str, ...]
+    service_date: date | None
+    charge_cents: int
+    revenue_code: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "line_control_number": self.line_control_number,
+            "procedure_code": self.procedure_code,
+            "modifiers": list(self.modifiers),
+            "service_date": self.service_date.isoformat() if self.service_date else "",
+            "charge_cents": self.charge_cents,
+            "revenue_code": self.revenue_code,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ClaimLine:
+        service_date = d.get("service_date") or ""
+        return cls(
+            number=int(d["number"]),
+            line_control_number=str(d.get("line_control_number") or ""),
+            procedure_code=str(d.get("procedure_code") or ""),
+            modifiers=tuple(str(m) for m in d.get("modifiers") or ()),
+            service_date=date.fromisoformat(service_date) if service_date else None,
+            charge_cents=int(d.get("charge_cents") or 0),
+            revenue_code=str(d.get("revenue_code") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LineMatch:
+    """What one SVC was matched to; stored on the payment event as `to_dict()`."""
+
+    svc: int  # 1-based position of the SVC in its CLP
+    procedure_code: str
+    modifiers: tuple[str, ...]
+    service_date: date | None
+    charge_cents: int
+    paid_cents: int
+    reported_line_control_number: str  # the 835's REF*6R ("" when absent)
+    outcome: str  # matched / unmatched / ambiguous
+    rule: str = ""
+    claim_line: int = 0  # the 837 line number (0 when not matched)
+    claim_line_control_number: str = ""
+    candidates: tuple[int, ...] = ()  # 837 line numbers that qualified (ambiguous)
+    reason: str = ""
+
+    @property
+    def matched(self) -> bool:
+        return self.outcome == MATCHED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "svc": self.svc,
+            "procedure_code": self.procedure_code,
+            "modifiers": list(self.modifiers),
+            "service_date": self.service_date.isoformat() if self.service_date else "",
+            "charge_cents": self.charge_cents,
+            "paid_cents": self.paid_cents,
+            "reported_line_control_number": self.reported_line_control_number,
+            "outcome": self.outcome,
+            "rule": self.rule,
+            "claim_line": self.claim_line,
+            "claim_line_control_number": self.claim_line_control_number,
+            "candidates": list(self.candidates),
+            "reason": self.reason,
+        }
+
+
+def submitted_procedure(line: ServiceLine) -> tuple[str, str, tuple[str, ...]]:
+    """(qualifier, code, modifiers) as the provider billed it: SVC06 when present, else SVC01."""
+    composite = line.submitted_procedure or line.procedure
+    qualifier = composite[0] if composite else ""
+    code = composite[1] if len(composite) > 1 else ""
+    modifiers = tuple(m for m in composite[2:6] if m)
+    return qualifier, code, modifiers
+
+
+def service_date_of(line: ServiceLine, claim: ClaimPayment) -> date | None:
+    """The line's DTM*472/150, else the claim's statement period when it is a single day."""
+    if line.service_date is not None:
+        return line.service_date
+    if claim.statement_from is not None and claim.statement_to in (None, claim.statement_from):
+        return claim.statement_from
+    return None
+
+
+def _same_service(
+    candidate: ClaimLine,
+    qualifier: str,
+    code: str,
+    modifiers: tuple[str, ...],
+    service_date: date | None,
+    charge_cents: int,
+) -> bool:
+    revenue = qualifier == _REVENUE_QUALIFIER
+    billed_code = candidate.revenue_code if revenue else candidate.procedure_code
+    return (
+        bool(code)
+        and code == billed_code
+        and sorted(modifiers) == sorted(m for m in candidate.modifiers if m)
+        and service_date is not None
+        and candidate.service_date == service_date
+        and candidate.charge_cents == abs(charge_cents)
+    )
+
+
+def match_line(
+    svc: int, line: ServiceLine, claim: ClaimPayment, claim_lines: Sequence[ClaimLine]
+) -> LineMatch:
+    qualifier, code, modifiers = submitted_procedure(line)
+    service_date = service_date_of(line, claim)
+    base = LineMatch(
+        svc=svc,
+        procedure_code=code,
+        modifiers=modifiers,
+        service_date=service_date,
+        charge_cents=line.charge_cents,
+        paid_cents=line.paid_cents,
+        reported_line_control_number=line.line_control_number,
+        outcome=UNMATCHED,
+    )
+    if not claim_lines:
+        return _with(base, UNMATCHED, reason="settlement knows no 837 lines for this claim")
+    echoed = line.line_control_number
+    if echoed:
+        by_control = [c for c in claim_lines if c.line_control_number == echoed]
+        if len(by_control) == 1:
+            return _matched(base, RULE_LINE_CONTROL_NUMBER, by_control[0])
+        if len(by_control) > 1:
+            return _with(
+                base,
+                AMBIGUOUS,
+                candidates=tuple(c.number for c in by_control),
+                reason=f"REF*6R {echoed} names several lines of the claim",
+            )
+    by_service = [
+        c
+        for c in claim_lines
+        if _same_service(c, qualifier, code, modifiers, service_date, line.charge_cents)
+    ]
+    if len(by_service) == 1:
+        return _matched(base, RULE_PROCEDURE_DATE_CHARGE, by_service[0])
+    not_echoed = f"REF*6R {echoed} is on no line of the claim; " if echoed else ""
+    if by_service:
+        return _with(
+            base,
+            AMBIGUOUS,
+            candidates=tuple(c.number for c in by_service),
+            reason=f"{not_echoed}procedure, modifiers, date and charge fit several lines",
+        )
+    return _with(
+        base,
+        UNMATCHED,
+        reason=f"{not_echoed}no line with this procedure, modifiers, date and charge",
+    )
+
+
+def _matched(base: LineMatch, rule: str, line: ClaimLine) -> LineMatch:
+    return _with(
+        base,
+        MATCHED,
+        rule=rule,
+        claim_line=line.number,
+        claim_line_control_number=line.line_control_number,
+    )
+
+
+def _with(base: LineMatch, outcome: str, **changes: Any) -> LineMatch:
+    return replace(base, outcome=outcome, **changes)
+
+
+def match_lines(claim: ClaimPayment, claim_lines: Sequence[ClaimLine]) -> tuple[LineMatch, ...]:
+    """One result per SVC of the CLP, in file order."""
+    return tuple(
+        match_line(number, line, claim, claim_lines)
+        for number, line in enumerate(claim.service_lines, start=1)
+    )
