@@ -22,6 +22,7 @@ from services.settlement.remittance_domain import (
     RemittanceFile,
     RemittanceRecord,
     UnmatchedClaimPayment,
+    UnmatchedServiceLine,
     file_id_for,
     remittance_id_for,
 )
@@ -189,7 +190,7 @@ class SettlementApplication(ServiceApplication):
         loaded = load_many(self, ids, ctx.tenant_id, Settlement)
         settlements = {s.claim_id: s for s in loaded.values()}
         records: list[RemittanceRecord] = []
-        queued: list[UnmatchedClaimPayment] = []
+        queued: list[UnmatchedClaimPayment | UnmatchedServiceLine] = []
         touched: dict[str, Settlement] = {}
         for remittance, matches in zip(prepared.remittances, all_matches, strict=True):
             rid = remittance_id_for(ctx.tenant_id, remittance.payer_key, remittance.trace_number)
@@ -209,6 +210,10 @@ class SettlementApplication(ServiceApplication):
                 UnmatchedClaimPayment.queue(ctx, remittance_id=rid, remittance=remittance, item=e)
                 for e in outcome.exceptions
             )
+            queued.extend(
+                UnmatchedServiceLine.queue(ctx, remittance_id=rid, remittance=remittance, item=e)
+                for e in outcome.line_exceptions
+            )
         remittance_file.accept(
             ctx, [str(r.id) for r in records], prepared.trace_numbers, list(prepared.warnings)
         )
@@ -218,8 +223,12 @@ class SettlementApplication(ServiceApplication):
         )
 
     def resolve_exception(
-        self, ctx: CommandContext, *, exception_id: UUID, claim_id: str
-    ) -> tuple[UnmatchedClaimPayment, Settlement]:
+        self, ctx: CommandContext, *, exception_id: UUID, claim_id: str,
+        line_control_number: str = "",
+    ) -> tuple[UnmatchedClaimPayment | UnmatchedServiceLine, Settlement]:  # fmt: skip
+        line_item = self.find(exception_id, ctx.tenant_id, UnmatchedServiceLine)
+        if line_item is not None:
+            return self._resolve_line(ctx, line_item, claim_id, line_control_number)
         item = self.load(exception_id, ctx.tenant_id, UnmatchedClaimPayment)
         settlement = self.find(settlement_id_for(ctx.tenant_id, claim_id), ctx.tenant_id,
                                Settlement)  # fmt: skip
@@ -241,6 +250,17 @@ class SettlementApplication(ServiceApplication):
             )
             settlement.assess_variance(ctx)
         self.save_all(item, settlement)
+        return item, settlement
+
+    def _resolve_line(
+        self, ctx: CommandContext, item: UnmatchedServiceLine, claim_id: str,
+        line_control_number: str,
+    ) -> tuple[UnmatchedServiceLine, Settlement]:  # fmt: skip
+        """Attribute a service line to the 837 line someone named; the money stays where it is."""
+        settlement = self.load(settlement_id_for(ctx.tenant_id, item.claim_id), ctx.tenant_id,
+                               Settlement)  # fmt: skip
+        if item.resolve(ctx, claim_id, line_control_number):
+            self.save_all(item)
         return item, settlement
 
 

@@ -47,6 +47,7 @@ class PaymentRecord:
     paid_on: date
     transaction: dict[str, Any]
     reversed: bool = False
+    line_matches: tuple[dict[str, Any], ...] = ()  # rule 5: which 837 line each SVC paid
 
 
 def settlement_id_for(tenant_id: str, claim_id: str) -> UUID:
@@ -121,6 +122,9 @@ class Settlement(TenantAggregate):
 
     # -- events -------------------------------------------------------------------------------
     class PaymentPosted(TenantAggregate.Event):
+        # v2 adds `line_matches`: for an 835 payment, which 837 line each SVC paid (DOMAIN.md
+        # §2.4 rule 5), as `LineMatch.to_dict()`; empty for manual payments.
+        class_version = 2
         payment_id: str
         amount_cents: int
         method: str
@@ -129,6 +133,12 @@ class Settlement(TenantAggregate):
         paid_on: date
         remittance_id: str
         journal: list[dict[str, Any]]
+        line_matches: list[dict[str, Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Recorded before line matching existed: no line was matched, none is invented.
+            state["line_matches"] = []
 
         def apply(self, aggregate: Settlement) -> None:
             aggregate.payments[self.payment_id] = PaymentRecord(
@@ -139,10 +149,13 @@ class Settlement(TenantAggregate):
                 payer_claim_control_number=self.payer_claim_control_number,
                 paid_on=self.paid_on,
                 transaction=self.journal[0],
+                line_matches=tuple(self.line_matches),
             )
             aggregate.paid_cents += self.amount_cents
 
     class PaymentReversed(TenantAggregate.Event):
+        # v2 adds `line_matches`: the reversing CLP's SVCs matched to 837 lines (rule 5).
+        class_version = 2
         payment_id: str
         amount_cents: int
         reason: str
@@ -150,6 +163,11 @@ class Settlement(TenantAggregate):
         reference: str
         reversed_on: date
         journal: list[dict[str, Any]]
+        line_matches: list[dict[str, Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["line_matches"] = []
 
         def apply(self, aggregate: Settlement) -> None:
             aggregate.payments[self.payment_id].reversed = True
@@ -349,6 +367,7 @@ class Settlement(TenantAggregate):
         payer_claim_control_number: str = "",
         remittance_id: str = "",
         cash_account: Account = Account.PROVIDER_CASH,
+        line_matches: list[dict[str, Any]] | None = None,
     ) -> None:
         if self.has_handled(ctx) or payment_id in self.payments:
             return
@@ -372,6 +391,7 @@ class Settlement(TenantAggregate):
             paid_on=paid_on,
             remittance_id=remittance_id,
             journal=_journal(transaction),
+            line_matches=list(line_matches or []),
         )
 
     def reverse_payment(
@@ -383,6 +403,7 @@ class Settlement(TenantAggregate):
         reversed_on: date,
         remittance_id: str = "",
         reference: str = "",
+        line_matches: list[dict[str, Any]] | None = None,
     ) -> None:
         if self.has_handled(ctx):
             return
@@ -403,6 +424,7 @@ class Settlement(TenantAggregate):
             reference=reference,
             reversed_on=reversed_on,
             journal=_journal(reversal),
+            line_matches=list(line_matches or []),
         )
 
     def post_recoupment(

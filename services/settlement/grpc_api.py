@@ -130,7 +130,11 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         claim_id = mapping.require(v, "claim_id", request.claim_id)
         v.raise_if_any()
         item, settlement = await self.blocking(
-            self.app.resolve_exception, ctx, exception_id=exception_id, claim_id=claim_id
+            self.app.resolve_exception,
+            ctx,
+            exception_id=exception_id,
+            claim_id=claim_id,
+            line_control_number=request.line_control_number.strip(),
         )
         return pb.ResolveExceptionResponse(
             exception=mapping.exception_from_aggregate(item),

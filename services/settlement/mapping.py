@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -10,8 +11,13 @@ from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.errors import Violations
 from services.settlement.application import ImportOutcome, ImportResult
 from services.settlement.domain import PaymentMethod, Settlement
+from services.settlement.line_matching import AMBIGUOUS, MATCHED, UNMATCHED
 from services.settlement.postings import BookViolation, JournalTransaction
-from services.settlement.remittance_domain import RemittanceRecord, UnmatchedClaimPayment
+from services.settlement.remittance_domain import (
+    RemittanceRecord,
+    UnmatchedClaimPayment,
+    UnmatchedServiceLine,
+)
 from services.settlement.terms import SettlementStatus, settlement_status
 
 _STATUS = {
@@ -25,6 +31,11 @@ _METHODS = {
     pb.PAYMENT_METHOD_CHECK: PaymentMethod.CHECK,
     pb.PAYMENT_METHOD_EFT: PaymentMethod.EFT,
     pb.PAYMENT_METHOD_VIRTUAL_CARD: PaymentMethod.VIRTUAL_CARD,
+}
+_LINE_OUTCOME = {
+    MATCHED: pb.LINE_MATCH_OUTCOME_MATCHED,
+    UNMATCHED: pb.LINE_MATCH_OUTCOME_UNMATCHED,
+    AMBIGUOUS: pb.LINE_MATCH_OUTCOME_AMBIGUOUS,
 }
 _IMPORT = {
     ImportOutcome.POSTED: pb.IMPORT_STATUS_POSTED,
@@ -77,6 +88,29 @@ def parse_uuid(v: Violations, field: str, value: str) -> UUID | None:
 
 
 # -- responses ---------------------------------------------------------------------------------
+def payment_line(d: dict[str, Any]) -> pb.PaymentLine:
+    """A stored `LineMatch.to_dict()` (rule 5) as the API shows it."""
+    return pb.PaymentLine(
+        line_ordinal=d["svc"],
+        procedure_code=d["procedure_code"],
+        modifiers=d["modifiers"],
+        service_date=d["service_date"],
+        charge_cents=d["charge_cents"],
+        paid_cents=d["paid_cents"],
+        reported_line_control_number=d["reported_line_control_number"],
+        outcome=_LINE_OUTCOME.get(d["outcome"], pb.LINE_MATCH_OUTCOME_UNSPECIFIED),
+        rule=d["rule"],
+        claim_line=d["claim_line"],
+        claim_line_control_number=d["claim_line_control_number"],
+        candidate_lines=d["candidates"],
+        reason=d["reason"],
+    )
+
+
+def _stored_lines(value: Any) -> list[dict[str, Any]]:
+    return list(json.loads(value) if isinstance(value, str) else value or [])
+
+
 def settlement_from_aggregate(s: Settlement, as_of: date) -> pb.Settlement:
     return pb.Settlement(
         settlement_id=str(s.id),
@@ -105,6 +139,7 @@ def settlement_from_aggregate(s: Settlement, as_of: date) -> pb.Settlement:
                 payer_claim_control_number=p.payer_claim_control_number,
                 paid_on=_iso(p.paid_on),
                 reversed=p.reversed,
+                lines=[payment_line(x) for x in p.line_matches],
             )
             for p in s.payments.values()
         ],
@@ -153,6 +188,7 @@ def settlement_from_row(row: Any, payments: list[Any], as_of: date) -> pb.Settle
                 paid_on=_iso(p["paid_on"]),
                 reversed=p["reversed"],
                 remittance_id=p["remittance_id"],
+                lines=[payment_line(x) for x in _stored_lines(p["lines"])],
             )
             for p in payments
         ],
@@ -194,7 +230,11 @@ def import_response(result: ImportResult) -> pb.ImportRemittanceResponse:
     )
 
 
-def exception_from_aggregate(e: UnmatchedClaimPayment) -> pb.PaymentException:
+def exception_from_aggregate(
+    e: UnmatchedClaimPayment | UnmatchedServiceLine,
+) -> pb.PaymentException:
+    if isinstance(e, UnmatchedServiceLine):
+        return line_exception_from_aggregate(e)
     return pb.PaymentException(
         exception_id=str(e.id),
         remittance_id=e.remittance_id,
@@ -206,6 +246,35 @@ def exception_from_aggregate(e: UnmatchedClaimPayment) -> pb.PaymentException:
         reason=e.reason,
         resolved=bool(e.resolved_claim_id),
         resolved_claim_id=e.resolved_claim_id,
+        kind=pb.EXCEPTION_KIND_CLAIM,
+    )
+
+
+def line_exception_from_aggregate(e: UnmatchedServiceLine) -> pb.PaymentException:
+    resolved = bool(e.resolved_line_control_number)
+    return pb.PaymentException(
+        exception_id=str(e.id),
+        remittance_id=e.remittance_id,
+        trace_number=e.trace_number,
+        claim_ordinal=e.ordinal,
+        patient_control_number=e.patient_control_number,
+        payer_claim_control_number=e.payer_claim_control_number,
+        claim_status_code=e.status_code,
+        charge_cents=e.charge_cents,
+        paid_cents=e.paid_cents,
+        reason=e.reason,
+        candidate_claim_id=e.claim_id,
+        resolved=resolved,
+        resolved_claim_id=e.claim_id if resolved else "",
+        kind=pb.EXCEPTION_KIND_SERVICE_LINE,
+        claim_id=e.claim_id,
+        line_ordinal=e.line_ordinal,
+        line_control_number=e.line_control_number,
+        procedure_code=e.procedure_code,
+        service_date=_iso(e.service_date),
+        line_outcome=_LINE_OUTCOME.get(e.outcome, pb.LINE_MATCH_OUTCOME_UNSPECIFIED),
+        candidate_lines=e.candidate_lines,
+        resolved_line_control_number=e.resolved_line_control_number,
     )
 
 
@@ -224,6 +293,15 @@ def exception_from_row(r: Any) -> pb.PaymentException:
         candidate_claim_id=r["candidate_claim_id"],
         resolved=bool(r["resolved_claim_id"]),
         resolved_claim_id=r["resolved_claim_id"],
+        kind=(pb.EXCEPTION_KIND_SERVICE_LINE if r["kind"] == "line" else pb.EXCEPTION_KIND_CLAIM),
+        claim_id=r["claim_id"],
+        line_ordinal=r["line_ordinal"],
+        line_control_number=r["line_control_number"],
+        procedure_code=r["procedure_code"],
+        service_date=_iso(r["service_date"]),
+        line_outcome=_LINE_OUTCOME.get(r["line_outcome"], pb.LINE_MATCH_OUTCOME_UNSPECIFIED),
+        candidate_lines=list(r["candidate_lines"]),
+        resolved_line_control_number=r["resolved_line_control_number"],
     )
 
 

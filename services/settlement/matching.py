@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
+from services.settlement.line_matching import ClaimLine
 from services.settlement.remittance import ClaimPayment
 
 RULE_PATIENT_CONTROL_NUMBER = "patient-control-number"
@@ -26,6 +27,7 @@ class ClaimReference:
     billing_tin: str = ""
     first_service_date: date | None = None
     charge_cents: int = 0
+    lines: tuple[ClaimLine, ...] = ()  # the 837 service lines, for rule 5
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ Each handler runs inside the ProjectionProcessor's transaction (rows + tracking 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from services.common.consumer import Delivery
+from services.settlement.line_matching import ClaimLine
 from services.settlement.read_model_schema import statements
 
 Handler = Callable[[asyncpg.Connection, str, Delivery], Awaitable[None]]
@@ -28,6 +30,22 @@ def _date(value: Any) -> date | None:
 
 
 # -- claims service events -> claim_refs ---------------------------------------------------------
+def claim_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The 837 lines of a ClaimRegistered payload, in the form line matching reads (rule 5)."""
+    return [
+        ClaimLine(
+            number=number,
+            line_control_number=str(x.get("line_control_number") or ""),
+            procedure_code=str(x.get("procedure_code") or ""),
+            modifiers=tuple(str(m) for m in x.get("modifiers") or ()),
+            service_date=_date(x.get("service_date")),
+            charge_cents=int(x.get("billed_cents") or 0),
+            revenue_code=str(x.get("revenue_code") or ""),
+        ).to_dict()
+        for number, x in enumerate(lines, start=1)
+    ]
+
+
 async def _claim_registered(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
     claim = d.payload.get("claim", {})
     lines = claim.get("lines", [])
@@ -37,10 +55,11 @@ async def _claim_registered(conn: asyncpg.Connection, s: str, d: Delivery) -> No
     provider = claim.get("provider", {})
     await conn.execute(
         """INSERT INTO claim_refs (tenant_id, claim_id, patient_control_number, icns,
-            billing_npi, billing_tin, first_service_date, charge_cents, payer_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            billing_npi, billing_tin, first_service_date, charge_cents, payer_id, lines)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
             ON CONFLICT (tenant_id, claim_id) DO UPDATE SET
               patient_control_number = EXCLUDED.patient_control_number,
+              lines = EXCLUDED.lines,
               billing_npi = EXCLUDED.billing_npi, billing_tin = EXCLUDED.billing_tin,
               first_service_date = EXCLUDED.first_service_date,
               charge_cents = EXCLUDED.charge_cents, payer_id = EXCLUDED.payer_id,
@@ -54,6 +73,7 @@ async def _claim_registered(conn: asyncpg.Connection, s: str, d: Delivery) -> No
         _date(service_dates[0]) if service_dates else None,
         int(charge or 0),
         claim.get("payer", {}).get("payer_id", ""),
+        json.dumps(claim_lines(lines)),
     )
 
 
@@ -177,8 +197,8 @@ async def _paid_delta(conn: asyncpg.Connection, d: Delivery, delta: int) -> None
 async def _payment_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
     p = d.payload
     await conn.execute(
-        """INSERT INTO payments VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10)
-            ON CONFLICT DO NOTHING""",
+        """INSERT INTO payments VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10,
+            $11::jsonb) ON CONFLICT DO NOTHING""",
         d.tenant_id,
         _claim(d),
         p["payment_id"],
@@ -189,6 +209,7 @@ async def _payment_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None
         _date(p["paid_on"]),
         p["remittance_id"],
         d.envelope.notification_id,
+        json.dumps(p.get("line_matches") or []),  # absent on v1 events
     )
     await _paid_delta(conn, d, p["amount_cents"])
     await _add_icn(conn, s, d.tenant_id, _claim(d), p["payer_claim_control_number"])
@@ -329,6 +350,50 @@ async def _exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) -> No
     )
 
 
+async def _line_exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    p = d.payload
+    await conn.execute(
+        """INSERT INTO payment_exceptions (tenant_id, exception_id, remittance_id,
+            trace_number, ordinal, patient_control_number, payer_claim_control_number,
+            status_code, charge_cents, paid_cents, reason, candidate_claim_id, seq, kind,
+            claim_id, line_ordinal, line_control_number, procedure_code, service_date,
+            line_outcome, candidate_lines)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'line',
+                    $12, $14, $15, $16, $17, $18, $19)
+            ON CONFLICT DO NOTHING""",
+        d.tenant_id,
+        d.envelope.aggregate_id,
+        p["remittance_id"],
+        p["trace_number"],
+        p["ordinal"],
+        p["patient_control_number"],
+        p["payer_claim_control_number"],
+        p["status_code"],
+        p["charge_cents"],
+        p["paid_cents"],
+        p["reason"],
+        p["claim_id"],
+        d.envelope.notification_id,
+        p["line_ordinal"],
+        p["line_control_number"],
+        p["procedure_code"],
+        _date(p["service_date"]),
+        p["outcome"],
+        list(p["candidate_lines"]),
+    )
+
+
+async def _line_exception_resolved(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await conn.execute(
+        "UPDATE payment_exceptions SET resolved_claim_id = $3, resolved_line_control_number = $4 "
+        "WHERE tenant_id = $1 AND exception_id = $2",
+        d.tenant_id,
+        d.envelope.aggregate_id,
+        d.payload["claim_id"],
+        d.payload["line_control_number"],
+    )
+
+
 async def _exception_resolved(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
     await conn.execute(
         "UPDATE payment_exceptions SET resolved_claim_id = $3 "
@@ -357,6 +422,8 @@ SETTLEMENT_HANDLERS: dict[str, Handler] = {
     "RemittanceImported": _remittance_imported,
     "UnmatchedClaimPaymentQueued": _exception_queued,
     "UnmatchedClaimPaymentResolved": _exception_resolved,
+    "UnmatchedServiceLineQueued": _line_exception_queued,
+    "UnmatchedServiceLineResolved": _line_exception_resolved,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from services.settlement.line_matching import ClaimLine
 from services.settlement.matching import ClaimIndex, ClaimReference
 from services.settlement.postings import (
     Account,
@@ -78,6 +80,7 @@ class SettlementReads:
                 billing_tin=r["billing_tin"],
                 first_service_date=r["first_service_date"],
                 charge_cents=r["charge_cents"],
+                lines=tuple(ClaimLine.from_dict(x) for x in json.loads(r["lines"])),
             )
             for r in {r["claim_id"]: r for r in rows}.values()
         )

@@ -18,6 +18,10 @@ def statements(schema: str) -> list[str]:
         f"""CREATE INDEX IF NOT EXISTS claim_refs_pcn ON {s}.claim_refs
             (tenant_id, patient_control_number text_pattern_ops)""",
         f"CREATE INDEX IF NOT EXISTS claim_refs_icns ON {s}.claim_refs USING gin (icns)",
+        # Rule 5 (line matching): the 837 lines from ClaimRegistered; claims registered before
+        # this column existed keep '[]' (their SVCs are recorded as unmatched, never guessed).
+        f"""ALTER TABLE {s}.claim_refs
+            ADD COLUMN IF NOT EXISTS lines jsonb NOT NULL DEFAULT '[]'""",
         f"""CREATE TABLE IF NOT EXISTS {s}.settlements (
             tenant_id text NOT NULL, claim_id text NOT NULL, settlement_id uuid NOT NULL,
             source text NOT NULL, source_ref text NOT NULL, payer_id text NOT NULL,
@@ -68,4 +72,18 @@ def statements(schema: str) -> list[str]:
             reason text NOT NULL, candidate_claim_id text NOT NULL,
             resolved_claim_id text NOT NULL DEFAULT '', seq bigint NOT NULL,
             PRIMARY KEY (tenant_id, exception_id))""",
+        # Rule 5: which 837 line each 835 line paid, per posted payment.
+        f"""ALTER TABLE {s}.payments
+            ADD COLUMN IF NOT EXISTS lines jsonb NOT NULL DEFAULT '[]'""",
+        # Service-line exceptions share the queue: kind 'claim' (a CLP) or 'line' (an SVC).
+        f"""ALTER TABLE {s}.payment_exceptions
+            ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'claim',
+            ADD COLUMN IF NOT EXISTS claim_id text NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS line_ordinal int NOT NULL DEFAULT 0,
+            ADD COLUMN IF NOT EXISTS line_control_number text NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS procedure_code text NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS service_date date,
+            ADD COLUMN IF NOT EXISTS line_outcome text NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS candidate_lines int[] NOT NULL DEFAULT '{{}}',
+            ADD COLUMN IF NOT EXISTS resolved_line_control_number text NOT NULL DEFAULT ''""",
     ]

@@ -2,7 +2,8 @@
 
 `RemittanceFile` is keyed by the content hash (the same bytes twice is a no-op); `Remittance`
 by payer and TRN trace number (the same payment from a different file is refused);
-`UnmatchedClaimPayment` keeps a CLP that could not be posted until someone resolves it.
+`UnmatchedClaimPayment` keeps a CLP that could not be posted until someone resolves it;
+`UnmatchedServiceLine` keeps an SVC of a posted CLP that names no single 837 line (rule 5).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
-from services.common.errors import FailedPrecondition
+from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.ids import deterministic_id
 from services.settlement.postings import JournalTransaction
 from services.settlement.remittance import Remittance
-from services.settlement.remittance_posting import PaymentException
+from services.settlement.remittance_posting import LineException, PaymentException
 
 
 def file_id_for(tenant_id: str, content_sha256: str) -> UUID:
@@ -30,6 +31,10 @@ def remittance_id_for(tenant_id: str, payer_key: str, trace_number: str) -> UUID
 
 def exception_id_for(tenant_id: str, remittance_id: UUID, ordinal: int) -> UUID:
     return deterministic_id(tenant_id, "payment-exception", f"{remittance_id}:{ordinal}")
+
+
+def line_exception_id_for(tenant_id: str, remittance_id: UUID, ordinal: int, svc: int) -> UUID:
+    return deterministic_id(tenant_id, "line-exception", f"{remittance_id}:{ordinal}:{svc}")
 
 
 class RemittanceFile(TenantAggregate):
@@ -266,4 +271,140 @@ class UnmatchedClaimPayment(TenantAggregate):
                 "a negative remittance line cannot be attached; reverse the payment it names"
             )
         self._record(self.UnmatchedClaimPaymentResolved, ctx, claim_id=claim_id)
+        return True
+
+
+class UnmatchedServiceLine(TenantAggregate):
+    """An exceptions-queue item for one SVC whose CLP was posted on a claim (DOMAIN.md §2.4
+    rule 5) but which names no single line of that claim: unmatched or ambiguous.
+
+    The claim payment is posted regardless; this item only says which 837 line the money paid
+    is unknown, until someone names it (`resolve`). No money moves on resolution.
+    """
+
+    class UnmatchedServiceLineQueued(TenantAggregate.Created):
+        claim_id: str
+        payment_id: str
+        remittance_id: str
+        trace_number: str
+        ordinal: int
+        patient_control_number: str
+        payer_claim_control_number: str
+        status_code: str
+        line_ordinal: int
+        procedure_code: str
+        modifiers: list[str]
+        service_date: date | None
+        charge_cents: int
+        paid_cents: int
+        line_control_number: str  # the 835's REF*6R, "" when absent
+        outcome: str  # unmatched / ambiguous
+        candidate_lines: list[int]  # 837 line numbers that fit equally (ambiguous)
+        reason: str
+
+    class UnmatchedServiceLineResolved(TenantAggregate.Event):
+        claim_id: str
+        line_control_number: str
+
+        def apply(self, aggregate: UnmatchedServiceLine) -> None:
+            aggregate.resolved_line_control_number = self.line_control_number
+
+    def __init__(  # the UnmatchedServiceLineQueued fields
+        self,
+        claim_id: str,
+        payment_id: str,
+        remittance_id: str,
+        trace_number: str,
+        ordinal: int,
+        patient_control_number: str,
+        payer_claim_control_number: str,
+        status_code: str,
+        line_ordinal: int,
+        procedure_code: str,
+        modifiers: list[str],
+        service_date: date | None,
+        charge_cents: int,
+        paid_cents: int,
+        line_control_number: str,
+        outcome: str,
+        candidate_lines: list[int],
+        reason: str,
+    ) -> None:
+        self.claim_id = claim_id  # puts the item on the claim's audit chain
+        self.payment_id = payment_id
+        self.remittance_id = remittance_id
+        self.trace_number = trace_number
+        self.ordinal = ordinal
+        self.patient_control_number = patient_control_number
+        self.payer_claim_control_number = payer_claim_control_number
+        self.status_code = status_code
+        self.line_ordinal = line_ordinal
+        self.procedure_code = procedure_code
+        self.service_date = service_date
+        self.charge_cents = charge_cents
+        self.paid_cents = paid_cents
+        self.line_control_number = line_control_number
+        self.outcome = outcome
+        self.candidate_lines = list(candidate_lines)
+        self.reason = reason
+        self.resolved_line_control_number = ""
+
+    @classmethod
+    def queue(
+        cls,
+        ctx: CommandContext,
+        *,
+        remittance_id: UUID,
+        remittance: Remittance,
+        item: LineException,
+    ) -> UnmatchedServiceLine:
+        line = item.line
+        return cls._start(
+            cls.UnmatchedServiceLineQueued,
+            ctx,
+            id=line_exception_id_for(ctx.tenant_id, remittance_id, item.ordinal, line.svc),
+            claim_id=item.claim_id,
+            payment_id=item.payment_id,
+            remittance_id=str(remittance_id),
+            trace_number=remittance.trace_number,
+            ordinal=item.ordinal,
+            patient_control_number=item.patient_control_number,
+            payer_claim_control_number=item.payer_claim_control_number,
+            status_code=item.status_code,
+            line_ordinal=line.svc,
+            procedure_code=line.procedure_code,
+            modifiers=list(line.modifiers),
+            service_date=line.service_date,
+            charge_cents=line.charge_cents,
+            paid_cents=line.paid_cents,
+            line_control_number=line.reported_line_control_number,
+            outcome=line.outcome,
+            candidate_lines=list(line.candidates),
+            reason=line.reason,
+        )
+
+    def resolve(self, ctx: CommandContext, claim_id: str, line_control_number: str) -> bool:
+        """Name the 837 line this SVC paid; False when this exact resolution was recorded."""
+        if claim_id != self.claim_id:
+            raise FailedPrecondition(
+                f"this service line was paid on claim {self.claim_id}; it cannot move to "
+                f"{claim_id} (reverse the payment instead)"
+            )
+        if not line_control_number:
+            raise InvalidArgument(
+                "name the 837 line control number this service line paid",
+                field="line_control_number",
+            )
+        if self.resolved_line_control_number == line_control_number:
+            return False
+        if self.resolved_line_control_number:
+            raise FailedPrecondition(
+                f"service line already attributed to line {self.resolved_line_control_number}"
+            )
+        self._record(
+            self.UnmatchedServiceLineResolved,
+            ctx,
+            claim_id=claim_id,
+            line_control_number=line_control_number,
+        )
         return True

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from services.common.context import CommandContext
 from services.settlement import code_lists
 from services.settlement.domain import Settlement
+from services.settlement.line_matching import LineMatch, match_lines
 from services.settlement.matching import ClaimIndex, Match, NoMatch, match_claim
 from services.settlement.postings import Account, JournalTransaction, Posting, transfer
 from services.settlement.remittance import ClaimPayment, ProviderAdjustment, Remittance
@@ -35,10 +37,26 @@ class PaymentException:
     candidate_claim_id: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class LineException:
+    """An SVC of a posted CLP that names no single 837 line (rule 5): kept, never guessed."""
+
+    claim_id: str
+    payment_id: str
+    ordinal: int  # the CLP's
+    patient_control_number: str
+    payer_claim_control_number: str
+    status_code: str
+    line: LineMatch
+
+
 @dataclass
 class PostingOutcome:
     matched: dict[int, Match] = field(default_factory=dict)  # by CLP ordinal
     exceptions: list[PaymentException] = field(default_factory=list)
+    # Rule 5 per posted CLP ordinal, and the SVCs among them that matched no single line.
+    line_matches: dict[int, tuple[LineMatch, ...]] = field(default_factory=dict)
+    line_exceptions: list[LineException] = field(default_factory=list)
     remittance_journal: list[JournalTransaction] = field(default_factory=list)
     touched: dict[str, Settlement] = field(default_factory=dict)  # by claim id
     posted_cents: int = 0
@@ -103,6 +121,28 @@ class _Poster:
                 )
             )
 
+    def _match_lines(
+        self, claim: ClaimPayment, claim_id: str, payment_id: str
+    ) -> list[dict[str, Any]]:
+        """Rule 5 for a CLP whose money lands on `claim_id`; what does not match is queued."""
+        reference = self.index.by_claim_id.get(claim_id)
+        lines = match_lines(claim, reference.lines if reference else ())
+        self.outcome.line_matches[claim.ordinal] = lines
+        self.outcome.line_exceptions.extend(
+            LineException(
+                claim_id=claim_id,
+                payment_id=payment_id,
+                ordinal=claim.ordinal,
+                patient_control_number=claim.patient_control_number,
+                payer_claim_control_number=claim.payer_claim_control_number,
+                status_code=claim.status_code,
+                line=line,
+            )
+            for line in lines
+            if not line.matched
+        )
+        return [line.to_dict() for line in lines]
+
     def post_claim(self, claim: ClaimPayment, found: Match | NoMatch) -> None:
         if isinstance(found, NoMatch):
             self._unapplied(claim, found.reason)
@@ -130,6 +170,7 @@ class _Poster:
                 reversed_on=self.posted_on,
                 remittance_id=self.remittance_id,
                 reference=claim.payer_claim_control_number,
+                line_matches=self._match_lines(claim, found.claim_id, original.payment_id),
             )
         elif claim.paid_cents < 0:
             self._unapplied(claim, "negative payment outside a reversal", found.claim_id)
@@ -151,6 +192,7 @@ class _Poster:
                     paid_on=self.posted_on,
                     payer_claim_control_number=claim.payer_claim_control_number,
                     remittance_id=self.remittance_id,
+                    line_matches=self._match_lines(claim, found.claim_id, payment_id),
                 )
         self.index.link_icn(found.claim_id, claim.payer_claim_control_number)
         self.outcome.touched[found.claim_id] = settlement

@@ -60,7 +60,16 @@ class Upstream:
             headers={"Nats-Msg-Id": envelope.event_id},
         )
 
-    async def claim(self, claim_id: str, facts: ClaimFacts, *, nsa_protected: bool = True) -> None:
+    async def claim(
+        self,
+        claim_id: str,
+        facts: ClaimFacts,
+        *,
+        nsa_protected: bool = True,
+        lines: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """ClaimRegistered (with its 837 lines, one 99285 line by default), the adjudication
+        and the triage, as the claims service publishes them."""
         await self.emit(
             "claims",
             "ClaimRegistered",
@@ -70,8 +79,15 @@ class Upstream:
                     "patient_control_number": facts.patient_control_number,
                     "provider": {"name": "EP", "npi": PAYEE_NPI, "tin": "123456789"},
                     "payer": {"payer_id": "87726", "name": "EXAMPLE HEALTH PLAN"},
-                    "lines": [
-                        {"billed_cents": facts.charge_cents, "service_date": DOS.isoformat()}
+                    "lines": lines
+                    or [
+                        {
+                            "procedure_code": "99285",
+                            "modifiers": [],
+                            "billed_cents": facts.charge_cents,
+                            "service_date": DOS.isoformat(),
+                            "line_control_number": f"{facts.key}1",
+                        }
                     ],
                     "total_billed_cents": facts.charge_cents,
                 },
