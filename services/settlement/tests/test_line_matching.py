@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.common.testing import x12_samples_dir
+from services.settlement.era_reader import read_remittances
 from services.settlement.line_matching import (
     AMBIGUOUS,
     MATCHED,
@@ -16,6 +19,8 @@ from services.settlement.line_matching import (
     UNMATCHED,
     ClaimLine,
     match_lines,
+    service_date_of,
+    submitted_procedure,
 )
 from services.settlement.remittance import ClaimPayment, ServiceLine
 
@@ -194,3 +199,59 @@ def test_every_svc_built_from_a_line_matches_exactly_that_line(
     # Money is carried as the 835 stated it, integer cents, never rounded or re-signed.
     assert [r.charge_cents for r in results] == [s.charge_cents for s in svcs]
     assert [r.paid_cents for r in results] == [s.paid_cents for s in svcs]
+
+
+SAMPLES = x12_samples_dir()
+# Public 835s whose SVCs carry REF*6R (read only from the shared folder, never copied here).
+SAMPLES_WITH_6R = [
+    "keironstoddart-edi-835-parser/united_healthcare_legacy_sample.txt",
+    "zentist-TigerShark/5010-835-example-1.txt",
+    "zentist-TigerShark/5010-835-example-2.txt",
+]
+
+
+def _as_billed(claim: ClaimPayment, *, with_control_numbers: bool) -> tuple[ClaimLine, ...]:
+    """The 837 lines the provider would have sent for this CLP (what the payer echoes)."""
+    lines = []
+    for number, line in enumerate(claim.service_lines, start=1):
+        _, code, modifiers = submitted_procedure(line)
+        lines.append(
+            ClaimLine(
+                number,
+                line.line_control_number if with_control_numbers else "",
+                code,
+                modifiers,
+                service_date_of(line, claim),
+                abs(line.charge_cents),
+            )
+        )
+    return tuple(lines)
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"shared X12 sample folder {SAMPLES} is absent")
+@pytest.mark.parametrize("name", SAMPLES_WITH_6R)
+def test_public_samples_match_by_ref_6r_and_the_fallback_never_picks_a_wrong_line(
+    name: str,
+) -> None:
+    remittances = read_remittances((SAMPLES / name).read_text(encoding="utf-8"))
+    echoed = 0
+    for remittance in remittances:
+        for claim in remittance.claims:
+            billed = _as_billed(claim, with_control_numbers=True)
+            for result, line in zip(match_lines(claim, billed), claim.service_lines, strict=True):
+                if (
+                    line.line_control_number
+                    and sum(b.line_control_number == line.line_control_number for b in billed) == 1
+                ):
+                    echoed += 1
+                    assert result.rule == RULE_LINE_CONTROL_NUMBER
+                    assert result.claim_line_control_number == line.line_control_number
+            # Without control numbers the fallback names the same line, or says it cannot.
+            plain = _as_billed(claim, with_control_numbers=False)
+            for result in match_lines(claim, plain):
+                assert result.outcome in (MATCHED, AMBIGUOUS, UNMATCHED)
+                if result.matched:
+                    assert result.claim_line == result.svc
+                else:
+                    assert result.reason
+    assert echoed > 0, f"{name} has no REF*6R the matcher used"
