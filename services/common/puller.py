@@ -41,6 +41,11 @@ class BatchPuller:
             await self._sub.unsubscribe()
             self._sub = None
 
+    @property
+    def buffered(self) -> list[Msg]:
+        """Delivered to us, not yet returned by `fetch` (their ack_wait is running)."""
+        return list(self._buffer)
+
     async def _on_message(self, msg: Msg) -> None:
         status = msg.headers.get("Status") if msg.headers else None
         if status:

@@ -27,6 +27,9 @@ class LedgerConfig:
     checkpoint_seconds: float
     pool_size: int
     retired_keys: tuple[bytes, ...] = ()
+    # How long a pulled event may stay unacknowledged before JetStream hands it out again:
+    # after the appender replica dies, its in-flight events come back this much later.
+    ack_wait_seconds: float = 10.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LedgerConfig:
@@ -38,6 +41,7 @@ class LedgerConfig:
         try:
             batch = int(extra.get("LEDGER_BATCH_SIZE", "500"))
             interval = float(extra.get("LEDGER_CHECKPOINT_SECONDS", "1.0"))
+            ack_wait = float(extra.get("LEDGER_ACK_WAIT_SECONDS", "10"))
         except ValueError as exc:
             raise ConfigurationError(f"ledger: {exc}") from exc
         return cls(
@@ -49,6 +53,7 @@ class LedgerConfig:
             checkpoint_seconds=interval,
             pool_size=max(4, settings.db_pool_size),
             retired_keys=_retired_keys(extra.get("LEDGER_RETIRED_PUBLIC_KEYS", "")),
+            ack_wait_seconds=ack_wait,
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -53,6 +53,7 @@ class StreamIngest:
         *,
         durable: str,
         batch_size: int,
+        ack_wait_seconds: float = 10.0,
         dead_letter_subject: str,
         clock: Callable[[], datetime],
     ) -> None:
@@ -62,6 +63,7 @@ class StreamIngest:
         self.pool = pool
         self.durable = durable
         self.batch_size = batch_size
+        self.ack_wait_seconds = ack_wait_seconds
         self.dead_letter_subject = dead_letter_subject
         self.clock = clock
         self.stats = IngestStats()
@@ -75,7 +77,9 @@ class StreamIngest:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             max_deliver=-1,  # an audit trail never gives up on an event
-            ack_wait=60,
+            # Short, so a dead appender's in-flight events return quickly; a batch that waits
+            # for PostgreSQL keeps its messages with in_progress() instead.
+            ack_wait=self.ack_wait_seconds,
             max_ack_pending=max(4 * self.batch_size, 1000),
         )
         await self.js.add_consumer(stream, config)
@@ -111,7 +115,8 @@ class StreamIngest:
             raise_if_cancelling()
             messages = await puller.fetch(self.batch_size)
             if messages:
-                await self.handle(stream, messages)
+                async with self._kept(messages, puller):
+                    await self.handle(stream, messages)
 
     async def puller(self, stream: str) -> BatchPuller:
         await self.ensure_consumer(stream)
@@ -131,6 +136,27 @@ class StreamIngest:
         for msg in messages:
             if not msg.is_acked:
                 await msg.ack()
+
+    @contextlib.asynccontextmanager
+    async def _kept(self, messages: Sequence[Msg], puller: BatchPuller) -> AsyncIterator[None]:
+        """While a batch is being stored (PostgreSQL slow, locked or down), tell JetStream
+        every third of `ack_wait` that it and the messages waiting in the puller's buffer are
+        still in progress, so they are not handed out again meanwhile (a second copy would be
+        deduplicated, but it costs a pass and arrives late)."""
+
+        async def keep_alive() -> None:
+            while True:
+                await asyncio.sleep(self.ack_wait_seconds / 3)
+                with contextlib.suppress(nats.errors.Error):  # redelivery is the fallback
+                    for msg in [*messages, *puller.buffered]:
+                        if not msg.is_acked:
+                            await msg.in_progress()
+
+        task = asyncio.create_task(keep_alive())
+        try:
+            yield
+        finally:
+            task.cancel()  # not awaited: suppressing its CancelledError could swallow ours
 
     async def _append_until_stored(self, stream: str, batch: list[EventFacts]) -> None:
         attempt = 0

@@ -54,6 +54,7 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
         pool,
         durable=config.durable,
         batch_size=config.batch_size,
+        ack_wait_seconds=config.ack_wait_seconds,
         dead_letter_subject=f"{settings.subject_prefix_for('deadletter')}.{config.durable}",
         clock=clock,
     )
