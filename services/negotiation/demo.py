@@ -21,7 +21,9 @@ from services.negotiation.client import Client
 from services.negotiation.validation import EASTERN
 
 Print = Callable[[str], None]
-WAIT_SECONDS = 30.0
+# The negotiation service opens the case when it has consumed the claim's triage; right after
+# the demo's 2,000-claim bulk import it may still be working through those claims' events.
+WAIT_SECONDS = 120.0
 
 
 async def wait_for_negotiation(client: Client, claim_id: str) -> pb.Negotiation:
