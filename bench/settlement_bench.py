@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import time
@@ -24,6 +25,7 @@ from services.common.settings import Settings
 from services.common.tests.sample import Tally
 from services.settlement.application import OpeningTerms, SettlementApplication
 from services.settlement.era_generator import RemittanceSpec, build_835, bulk_claims
+from services.settlement.line_matching import ClaimLine
 from services.settlement.projections import migrate
 from services.settlement.queries import SettlementReads
 from services.settlement.remittance_intake import prepare_import
@@ -71,15 +73,26 @@ async def _timed(report: Any, name: str, fn: Any, *args: Any) -> tuple[Any, floa
     return result, elapsed
 
 
+def _claim_lines(c: Any) -> str:
+    """The claim's one 837 line, as the claims projection stores it (rule 5 matches the SVC)."""
+    return json.dumps([ClaimLine(1, "", c.procedure, (), DOS, c.charge_cents).to_dict()])
+
+
 async def _seed_claim_refs(pool: asyncpg.Pool, schema: str, tenant: str, claims: Any) -> float:
     rows = [
         (tenant, f"claim-{c.patient_control_number}", c.patient_control_number,
-         [c.payer_claim_control_number], PAYEE_NPI, "", DOS, c.charge_cents, "87726", True)
+         [c.payer_claim_control_number], PAYEE_NPI, "", DOS, c.charge_cents, "87726", True,
+         _claim_lines(c))
         for c in claims
     ]  # fmt: skip
+    columns = ["tenant_id", "claim_id", "patient_control_number", "icns", "billing_npi",
+               "billing_tin", "first_service_date", "charge_cents", "payer_id", "nsa_protected",
+               "lines"]  # fmt: skip
     started = time.perf_counter()
     async with pool.acquire() as conn:
-        await conn.copy_records_to_table("claim_refs", schema_name=schema, records=rows)
+        await conn.copy_records_to_table(
+            "claim_refs", schema_name=schema, records=rows, columns=columns
+        )
     return time.perf_counter() - started
 
 
