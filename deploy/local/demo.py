@@ -126,15 +126,23 @@ async def federal_claim_adjudicated_months_ago(channel: grpc.aio.Channel, run_id
 
 async def _claim_facts(channel: grpc.aio.Channel, claim_id: str) -> Any:
     from services.settlement.demo import DemoClaim
+    from services.settlement.era_generator import LineSpec
 
     claim = (await ClaimsServiceStub(channel).GetClaim(
         claims.GetClaimRequest(claim_id=claim_id))).claim
+    lines = tuple(
+        LineSpec(line.procedure_code, line.billed_cents, 0, modifiers=tuple(line.modifiers),
+                 line_control_number=line.line_control_number,
+                 service_date=date.fromisoformat(line.service_date))
+        for line in claim.input.lines
+    )  # the payer echoes each 837 line (REF*6R) in its 835
     return DemoClaim(
         claim_id=claim_id,
         patient_control_number=claim.input.patient_control_number,
         charge_cents=claim.total_billed_cents,
         service_date=date.fromisoformat(claim.input.lines[0].service_date),
         payer_claim_control_number=claim.adjudication.payer_claim_control_number,
+        lines=lines,
     )
 
 

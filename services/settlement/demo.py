@@ -17,7 +17,13 @@ import grpc
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from oonledger.settlement.v1 import settlement_pb2_grpc
 from services.common.money import format_usd
-from services.settlement.era_generator import ClaimSpec, RemittanceSpec, build_835
+from services.settlement.era_generator import (
+    ClaimSpec,
+    LineSpec,
+    RemittanceSpec,
+    build_835,
+    with_lines,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,9 @@ class DemoClaim:
     service_date: date
     payer_claim_control_number: str = ""
     billing_npi: str = "1234567893"
+    # The 837 lines (procedure, modifiers, charge, REF*6R) the payer echoes line by line; the
+    # 835 then carries one SVC per line and rule 5 matches each by its REF*6R.
+    lines: tuple[LineSpec, ...] = ()
 
 
 def _metadata(tenant_id: str) -> tuple[tuple[str, str], ...]:
@@ -72,16 +81,15 @@ async def pay_negotiated_claims(
     specs = []
     for claim in claims:
         settlement = await _open_settlement(stub, tenant_id, claim.claim_id, wait_s)
-        specs.append(
-            ClaimSpec(
-                patient_control_number=claim.patient_control_number,
-                charge_cents=claim.charge_cents,
-                paid_cents=max(settlement.outstanding_cents, 0),
-                service_date=claim.service_date,
-                patient_responsibility_cents=settlement.patient_cost_sharing_cents,
-                payer_claim_control_number=claim.payer_claim_control_number,
-            )
+        spec = ClaimSpec(
+            patient_control_number=claim.patient_control_number,
+            charge_cents=claim.charge_cents,
+            paid_cents=max(settlement.outstanding_cents, 0),
+            service_date=claim.service_date,
+            patient_responsibility_cents=settlement.patient_cost_sharing_cents,
+            payer_claim_control_number=claim.payer_claim_control_number,
         )
+        specs.append(with_lines(spec, claim.lines) if claim.lines else spec)
     today = datetime.now(UTC).date()
     remittance = RemittanceSpec(
         trace_number=f"DEMO{uuid.uuid4().hex[:10].upper()}",
@@ -134,3 +142,17 @@ async def _show_postings(
         for posting in tx.postings:
             side = "Dr" if posting.amount_cents > 0 else "Cr"
             show(f"    {side} {posting.account:<24} {format_usd(abs(posting.amount_cents)):>14}")
+    found = await stub.GetSettlement(
+        pb.GetSettlementRequest(claim_id=claim_id), metadata=_metadata(tenant_id)
+    )
+    for payment in found.settlement.payments:
+        for line in payment.lines:
+            where = (
+                f"837 line {line.claim_line} {line.claim_line_control_number} ({line.rule})"
+                if line.outcome == pb.LINE_MATCH_OUTCOME_MATCHED
+                else f"{pb.LineMatchOutcome.Name(line.outcome)}: {line.reason}"
+            )
+            show(
+                f"  SVC {line.line_ordinal} {line.procedure_code} paid "
+                f"{format_usd(line.paid_cents)} -> {where}"
+            )

@@ -6,6 +6,7 @@ test breaks balancing on purpose with `total_paid_override`, never by accident.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -95,6 +96,39 @@ class RemittanceSpec:
             return self.total_paid_override
         paid = sum(c.paid_cents for c in self.claims)
         return paid - sum(p.amount_cents for p in self.provider_adjustments)
+
+
+def split_cents(total_cents: int, weights: Sequence[int]) -> list[int]:
+    """`total_cents` shared in proportion to `weights` (largest remainder): integer cents that
+    add up to the total exactly, each within one cent of its exact share."""
+    whole = sum(weights)
+    if not weights:
+        return []
+    if whole <= 0:
+        raise ValueError("weights must add up to a positive number")
+    sign = -1 if total_cents < 0 else 1
+    amount = abs(total_cents)
+    shares = [amount * w // whole for w in weights]
+    remainders = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % whole), i))
+    for i in remainders[: amount - sum(shares)]:
+        shares[i] += 1
+    return [sign * share for share in shares]
+
+
+def with_lines(claim: ClaimSpec, lines: Sequence[LineSpec]) -> ClaimSpec:
+    """The claim paid line by line: its charge becomes Σ line charges, and its payment and patient
+    responsibility are shared across the lines in proportion to their charges (exact cents)."""
+    weights = [line.charge_cents for line in lines]
+    paid = split_cents(claim.paid_cents, weights)
+    patient = split_cents(claim.patient_responsibility_cents, weights)
+    return replace(
+        claim,
+        charge_cents=sum(weights),
+        lines=tuple(
+            replace(line, paid_cents=p, patient_responsibility_cents=r)
+            for line, p, r in zip(lines, paid, patient, strict=True)
+        ),
+    )
 
 
 def _d8(value: date) -> str:

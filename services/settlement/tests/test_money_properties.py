@@ -19,11 +19,15 @@ from services.settlement.balancing import check_remittance
 from services.settlement.domain import Settlement
 from services.settlement.era_generator import (
     ClaimSpec,
+    LineSpec,
     ProviderAdjustmentSpec,
     RemittanceSpec,
     build_835,
+    split_cents,
+    with_lines,
 )
 from services.settlement.era_reader import read_remittances
+from services.settlement.line_matching import ClaimLine, match_lines
 from services.settlement.postings import (
     Account,
     JournalTransaction,
@@ -149,3 +153,51 @@ def test_every_settlement_book_balances(
     assert sum(balances.values()) == 0
     # The book agrees with the aggregate: the payer still owes exactly the outstanding amount.
     assert balances.get(Account.PAYER_RECEIVABLE, 0) == s.outstanding_cents
+
+
+@given(
+    total=st.integers(-(10**9), 10**9),
+    weights=st.lists(st.integers(1, 10**8), min_size=1, max_size=12),
+)
+def test_split_cents_adds_up_exactly_and_stays_within_a_cent(
+    total: int, weights: list[int]
+) -> None:
+    shares = split_cents(total, weights)
+    assert sum(shares) == total and all(isinstance(s, int) for s in shares)
+    whole = sum(weights)
+    for share, weight in zip(shares, weights, strict=True):
+        # |share - total * weight / whole| < 1, in exact integer arithmetic
+        assert abs(share * whole - total * weight) < whole
+
+
+@given(
+    charges=st.lists(st.integers(100, 5_000_000), min_size=1, max_size=8),
+    paid_percent=st.integers(0, 80),
+    patient_percent=st.integers(0, 20),
+    reverse=st.booleans(),
+)
+def test_multi_line_claims_balance_read_back_exactly_and_match_their_lines(
+    charges: list[int], paid_percent: int, patient_percent: int, reverse: bool
+) -> None:
+    total = sum(charges)
+    lines = [
+        LineSpec("99285", charge, 0, line_control_number=f"L{n}")
+        for n, charge in enumerate(charges, start=1)
+    ]
+    claim = with_lines(
+        ClaimSpec("PCN", total, total * paid_percent // 100, date(2026, 8, 14),
+                  patient_responsibility_cents=total * patient_percent // 100),
+        lines,
+    )  # fmt: skip
+    claims = (claim.reversed(), claim) if reverse else (claim,)
+    spec = RemittanceSpec("TRN-LINES", date(2026, 11, 2), claims)
+    (remittance,) = read_remittances(build_835(spec))
+    assert check_remittance(remittance) == []
+    billed = [
+        ClaimLine(n, f"L{n}", "99285", (), date(2026, 8, 14), charge)
+        for n, charge in enumerate(charges, start=1)
+    ]
+    for read in remittance.claims:
+        assert sum(line.paid_cents for line in read.service_lines) == read.paid_cents
+        results = match_lines(read, billed)
+        assert [r.claim_line for r in results] == list(range(1, len(charges) + 1))
