@@ -63,7 +63,9 @@ class OpeningTerms:
 
 
 class SettlementApplication(ServiceApplication):
-    snapshotting_intervals = {Settlement: 50}
+    # No snapshots: a settlement's stream is short (one per claim: opening, a few payments and
+    # fee postings), and its state holds PaymentRecord dataclasses and a set, which the JSON
+    # transcoder cannot store: a snapshot at version 50 failed *after* the events committed.
 
     # -- settlements --------------------------------------------------------------------------
     def open_settlement(self, ctx: CommandContext, terms: OpeningTerms) -> Settlement:
