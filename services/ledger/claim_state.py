@@ -295,7 +295,12 @@ FOLDS: dict[str, Fold] = {
     "SettlementPaidInFull": _status("paid_in_full"),
     "SettlementOverdue": _overdue,
     "PatientResponsibilityRecorded": _recorded_only,
+    "BalanceBillingRiskFlagged": _recorded_only,
+    "FeePosted": _recorded_only,  # the book's copy of a fee FeeAssessed already counts
+    "UnmatchedClaimPaymentQueued": _recorded_only,
     "UnmatchedClaimPaymentResolved": _recorded_only,
+    "UnmatchedServiceLineQueued": _recorded_only,
+    "UnmatchedServiceLineResolved": _recorded_only,
     # fees
     "FeeAccountOpened": _recorded_only,
     "ClaimFactsRecorded": _recorded_only,
