@@ -14,6 +14,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
+import signal
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -54,21 +57,11 @@ from services.common.settings import Settings
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio(loop_scope="session")]
 
-# Defects this test found (November 2026), both fixed since: exact tracking rows
-# (services/common eventstore.is_processed + recorder) and negotiation retrying a triage that
-# overtook its adjudication (ArrivedEarly). What still fails, intermittently; remove the xfail
-# when it is fixed.
-KNOWN_DEFECTS = (
-    "Intermittent (1 of 20 runs on 2026-11-27): after the failover the ledger's surviving "
-    "replica appended nothing more from the streams whose NATS leader was on the killed node "
-    "(claims and fees: every event from the kill on missing from the ledger 2 minutes later; "
-    "negotiation and settlement complete; no crash, warning, rejection or dead letter logged "
-    "by ledger-2). All other checks passed in that run. Root cause not established: the "
-    "ledger's own pull loop (services/ledger/ingest.py + puller.py, one long-lived "
-    "BatchPuller per stream) is the suspect; the backlog report now prints each consumer's "
-    "pending / ack_pending / waiting / delivered / leader to tell a server that stops "
-    "delivering from a puller that stops asking."
-)
+# Defects this test found (November 2026), all fixed since (docs/operations.md, known
+# limitations): exact tracking rows (services/common eventstore.is_processed + recorder),
+# negotiation retrying a triage that overtook its adjudication (ArrivedEarly), and the ledger's
+# pull loops stopping after a leader election (docs/decisions.md §10). When it fails, the
+# backlog report prints each consumer's state and where each surviving ledger's tasks wait.
 
 SERVICES = ("claims", "negotiation", "settlement", "fees", "ledger")
 PUBLISHERS = ("claims", "negotiation", "settlement", "fees")  # the ledger publishes nothing
@@ -119,7 +112,11 @@ def _signing_key(path: Path) -> Path:
 async def system(tmp_path: Path) -> AsyncIterator[System]:
     # A PostgreSQL of its own: ten service processes need more connections than a shared
     # development server may have free, and other test sessions must not slow this one.
-    postgres = LocalPostgres(tmp_path / "pgdata")
+    # Outside pytest's base directory: every pytest start resets that tree to mode 0700, and
+    # the embedded PostgreSQL runs as its own user when tests run as root (as in testing.py).
+    pg_base = Path(tempfile.mkdtemp(prefix="oonledger-cluster-"))
+    os.chmod(pg_base, 0o755)
+    postgres = LocalPostgres(pg_base / "pgdata")
     database_url = await asyncio.to_thread(postgres.start)
     nats_cluster = NatsCluster(tmp_path / "nats")
     nats_cluster.start()
@@ -163,6 +160,7 @@ async def system(tmp_path: Path) -> AsyncIterator[System]:
             process.stop()
         nats_cluster.stop()
         await asyncio.to_thread(postgres.stop)
+        shutil.rmtree(pg_base, ignore_errors=True)
 
 
 async def _streams_are_replicated_three_ways(system: System) -> None:
@@ -259,7 +257,6 @@ def _kill_failure_set(system: System, nats_node: str) -> list[str]:
     return killed
 
 
-@pytest.mark.xfail(reason=KNOWN_DEFECTS, strict=False)
 async def test_losing_a_nats_node_and_a_replica_of_every_service_loses_nothing(
     system: System,
 ) -> None:
@@ -414,8 +411,18 @@ async def _explain_backlog(system: System, js: JetStreamContext, pool: asyncpg.P
                 f"delivered={info.delivered} ack_floor={info.ack_floor} "
                 f"leader={info.cluster.leader if info.cluster else None}"
             )
+    # Where each surviving ledger's loops are waiting (services/common/taskdump.py).
+    dumps = []
+    for process in system.replicas["ledger"]:
+        if process.alive and process.process is not None:
+            process.process.send_signal(signal.SIGUSR1)
+    await asyncio.sleep(1.0)
+    for process in system.replicas["ledger"]:
+        if process.alive:
+            tail = process.tail(200_000)
+            dumps.append(f"{process.name}: {tail[tail.rfind('asyncio tasks:'):]}")
     return (
         f"not in the ledger: {missing}\nledger rejected: {[dict(r) for r in rejected]}\n"
         f"dead letters: {[(e.event_id, e.event_type) for e in dead.envelopes]}\n"
-        "consumers:\n" + "\n".join(consumers)
+        "consumers:\n" + "\n".join(consumers) + "\n" + "\n".join(dumps)
     )
