@@ -52,17 +52,21 @@ def initiate(n: Negotiation, on: date, periods: list[CoolingOffPeriod] | None = 
     )
 
 
-def in_idr(initiated_on: date = date(2026, 7, 17), idre_fee_cents: int = 50_000) -> Negotiation:
-    n = idr_approved()
-    initiate(n, initiated_on)
+def _select(n: Negotiation, fee: int) -> None:
     n.select_idre(
         negotiator(),
         idre_id="idre-7",
         method="joint",
         selected_on=date(2026, 7, 22),
-        idre_fee_cents=idre_fee_cents,
+        idre_fee_cents=fee,
         engine=ENGINE,
     )
+
+
+def in_idr(initiated_on: date = date(2026, 7, 17), idre_fee_cents: int = 50_000) -> Negotiation:
+    n = idr_approved()
+    initiate(n, initiated_on)
+    _select(n, idre_fee_cents)
     n.record_eligibility(negotiator(), eligible=True, decided_on=date(2026, 7, 29), reason="")
     n.collect_events()
     return n
@@ -322,17 +326,6 @@ def _batched_in_idr(items: int) -> Negotiation:
         batch_negotiation_ids=[f"n-{i}" for i in range(items)],
     )
     return n
-
-
-def _select(n: Negotiation, fee: int) -> None:
-    n.select_idre(
-        negotiator(),
-        idre_id="idre-7",
-        method="joint",
-        selected_on=date(2026, 7, 22),
-        idre_fee_cents=fee,
-        engine=ENGINE,
-    )
 
 
 def test_a_batch_beyond_25_line_items_may_carry_the_idres_block_surcharge() -> None:
