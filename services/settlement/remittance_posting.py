@@ -124,10 +124,19 @@ class _Poster:
     def _match_lines(
         self, claim: ClaimPayment, claim_id: str, payment_id: str
     ) -> list[dict[str, Any]]:
-        """Rule 5 for a CLP whose money lands on `claim_id`; what does not match is queued."""
+        """Rule 5 for a CLP whose money lands on `claim_id`; what does not match is queued.
+
+        A claim whose 837 lines settlement does not know (registered before it kept them)
+        records each SVC as unmatched on the payment, with the reason, but queues nothing:
+        there is no line to name, and one exception per SVC of every such claim would bury
+        the queue (the fix is re-projecting the claim facts, not resolving lines).
+        """
         reference = self.index.by_claim_id.get(claim_id)
-        lines = match_lines(claim, reference.lines if reference else ())
+        known = reference.lines if reference else ()
+        lines = match_lines(claim, known)
         self.outcome.line_matches[claim.ordinal] = lines
+        if not known:
+            return [line.to_dict() for line in lines]
         self.outcome.line_exceptions.extend(
             LineException(
                 claim_id=claim_id,

@@ -95,10 +95,14 @@ def test_matched_lines_ride_on_the_payment_and_the_rest_are_queued() -> None:
     assert settlement.payments[posted.payment_id].line_matches == tuple(posted.line_matches)
 
 
-def test_claim_without_known_lines_posts_and_queues_every_line() -> None:
-    _, outcome, settlement, _ = _post(lines=())
+def test_claim_without_known_lines_posts_and_records_but_queues_nothing() -> None:
+    _, outcome, settlement, events = _post(lines=())
     assert settlement.paid_cents == 98_500
-    assert [e.line.outcome for e in outcome.line_exceptions] == ["unmatched"] * 4
+    (posted,) = [e for e in events if isinstance(e, Settlement.PaymentPosted)]
+    assert {(m["outcome"], m["reason"]) for m in posted.line_matches} == {
+        ("unmatched", "settlement knows no 837 lines for this claim")
+    }
+    assert outcome.line_exceptions == []
 
 
 def test_reversal_records_its_lines_on_the_reversal_event() -> None:
