@@ -20,6 +20,8 @@ from typing import Any, TypeVar, overload
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from services.common.localservers import LocalNats, LocalPostgres
 from services.common.runtime import Builder, ServiceRuntime
@@ -172,3 +174,16 @@ async def eventually(
                 raise last_error
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)  # polling interval, bounded by the deadline
+
+
+def field_violations(error: grpc.aio.AioRpcError) -> set[str]:
+    """The fields named in an INVALID_ARGUMENT's BadRequest details."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, "the error carries no google.rpc.Status details"
+    fields: set[str] = set()
+    for detail in status.details:
+        bad_request = error_details_pb2.BadRequest()
+        if detail.Unpack(bad_request):
+            fields |= {v.field for v in bad_request.field_violations}
+    return fields
+

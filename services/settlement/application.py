@@ -226,10 +226,19 @@ class SettlementApplication(ServiceApplication):
 
     def resolve_exception(
         self, ctx: CommandContext, *, exception_id: UUID, claim_id: str,
-        line_control_number: str = "",
+        line_control_number: str = "", known_lines: frozenset[str] = frozenset(),
     ) -> tuple[UnmatchedClaimPayment | UnmatchedServiceLine, Settlement]:  # fmt: skip
+        """`known_lines`: the claim's 837 line control numbers from the read model; a line
+        item may only be resolved to one of them (any name when none are known)."""
         line_item = self.find(exception_id, ctx.tenant_id, UnmatchedServiceLine)
         if line_item is not None:
+            named = line_control_number and line_item.claim_id == claim_id
+            if named and known_lines and line_control_number not in known_lines:
+                raise InvalidArgument(
+                    f"claim {claim_id} has no 837 line {line_control_number!r} "
+                    f"(its lines: {', '.join(sorted(known_lines))})",
+                    field="line_control_number",
+                )
             return self._resolve_line(ctx, line_item, claim_id, line_control_number)
         item = self.load(exception_id, ctx.tenant_id, UnmatchedClaimPayment)
         settlement = self.find(settlement_id_for(ctx.tenant_id, claim_id), ctx.tenant_id,

@@ -129,12 +129,19 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         exception_id = mapping.parse_uuid(v, "exception_id", request.exception_id)
         claim_id = mapping.require(v, "claim_id", request.claim_id)
         v.raise_if_any()
+        line_control_number = request.line_control_number.strip()
+        known_lines = (
+            await self.reads.line_control_numbers(ctx.tenant_id, claim_id)
+            if line_control_number
+            else frozenset()
+        )
         item, settlement = await self.blocking(
             self.app.resolve_exception,
             ctx,
             exception_id=exception_id,
             claim_id=claim_id,
-            line_control_number=request.line_control_number.strip(),
+            line_control_number=line_control_number,
+            known_lines=known_lines,
         )
         return pb.ResolveExceptionResponse(
             exception=mapping.exception_from_aggregate(item),

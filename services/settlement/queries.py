@@ -85,6 +85,20 @@ class SettlementReads:
             for r in {r["claim_id"]: r for r in rows}.values()
         )
 
+    async def line_control_numbers(self, tenant: str, claim_id: str) -> frozenset[str]:
+        """The 837 line control numbers settlement knows for a claim (empty when none)."""
+        async with self._conn() as conn:
+            lines = await conn.fetchval(
+                "SELECT lines FROM claim_refs WHERE tenant_id = $1 AND claim_id = $2",
+                tenant,
+                claim_id,
+            )
+        return frozenset(
+            line.line_control_number
+            for line in (ClaimLine.from_dict(x) for x in json.loads(lines or "[]"))
+            if line.line_control_number
+        )
+
     # -- settlements ----------------------------------------------------------------------------
     async def settlement(self, tenant: str, claim_id: str) -> tuple[Any, list[Any]] | None:
         async with self._conn() as conn:

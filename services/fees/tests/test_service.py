@@ -9,28 +9,15 @@ import uuid
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from oonledger.fees.v1 import fees_pb2
-from services.common.testing import eventually
+from services.common.testing import eventually, field_violations
 from services.fees.tests.conftest import FeesHarness, found
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 TWENTY_FIVE_PERCENT = fees_pb2.FeeTerms(default_tiers=[fees_pb2.Tier(floor_cents=0,
                                                                      rate_bps=2500)])
-
-
-def violations_of(error: grpc.aio.AioRpcError) -> set[str]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    fields = set()
-    for detail in status.details:
-        bad_request = error_details_pb2.BadRequest()
-        if detail.Unpack(bad_request):
-            fields |= {v.field for v in bad_request.field_violations}
-    return fields
 
 
 async def account(fees: FeesHarness, tenant: str, claim_id: str) -> fees_pb2.FeeAccount:
@@ -67,7 +54,7 @@ async def test_bad_schedule_is_refused_with_field_violations_and_nothing_stored(
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await fees.publish_schedule(tenant, "client-a", "2026-01-01", terms)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert violations_of(raised.value) == {
+    assert field_violations(raised.value) == {
         "terms.default_tiers[0].rate_bps", "terms.default_tiers[2].floor_cents",
         "terms.cap_cents"}
     with pytest.raises(grpc.aio.AioRpcError) as missing:
@@ -83,7 +70,7 @@ async def test_overlapping_versions_are_refused(fees: FeesHarness) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await fees.publish_schedule(tenant, "client-a", "2026-06-01", TWENTY_FIVE_PERCENT)
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert violations_of(raised.value) == {"effective_from"}
+    assert field_violations(raised.value) == {"effective_from"}
     schedule = await fees.stub.GetFeeSchedule(
         fees_pb2.GetFeeScheduleRequest(client_id="client-a"), metadata=fees.md(tenant))
     assert [v.version for v in schedule.schedule.versions] == [1]
@@ -279,7 +266,7 @@ async def test_closing_a_period_that_has_not_ended_is_refused(fees: FeesHarness)
                                                period_end="2099-01-31"),
             metadata=fees.md(tenant))
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert violations_of(raised.value) == {"period_end"}
+    assert field_violations(raised.value) == {"period_end"}
 
 
 async def test_preview_records_nothing(fees: FeesHarness) -> None:
@@ -307,7 +294,7 @@ async def test_preview_records_nothing(fees: FeesHarness) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as bad:
         await fees.stub.PreviewFee(fees_pb2.PreviewFeeRequest(posting_date="May 1"),
                                    metadata=fees.md(tenant))
-    assert violations_of(bad.value) == {"posting_date", "claim_id"}
+    assert field_violations(bad.value) == {"posting_date", "claim_id"}
 
 
 async def test_roi_report_by_payer_and_service_code(fees: FeesHarness) -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import grpc
 import pytest
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
+from services.common.testing import field_violations
 from services.settlement.era_generator import ClaimSpec, LineSpec, RemittanceSpec, build_835
 
 from .conftest import DECIDED_ON, claim_refs_count
@@ -150,6 +152,21 @@ async def test_lines_match_show_on_the_payment_and_the_rest_are_queued(
         facts.patient_control_number,
         1,
     )
+
+    # A line the claim does not have is refused, with the field, and nothing is recorded.
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await seeded.stub.ResolveException(
+            pb.ResolveExceptionRequest(
+                request_id=f"line-typo-{seeded.tag}",
+                exception_id=ambiguous.exception_id,
+                claim_id=seeded.claim_id("E"),
+                line_control_number="E9",
+            ),
+            metadata=seeded.md(roles=("finance",)),
+        )
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(refused.value) == {"line_control_number"}
+    assert len(await _line_exceptions(seeded)) == 2
 
     # Someone names the line; no money moves.
     resolved = await seeded.stub.ResolveException(
