@@ -72,6 +72,8 @@ class NegotiationApplication(ServiceApplication):
         super().__init__(settings, env)
         exclude_eo = settings.extra.get("NEGOTIATION_EXCLUDE_EO_CLOSURES", "0") in ("1", "true")
         self.engine = DeadlineEngine(federal_calendar(exclude_eo_closures=exclude_eo))
+        # The other reading of executive-order closures, shown beside each due date it moves.
+        self.alternate_engine = DeadlineEngine(federal_calendar(exclude_eo_closures=not exclude_eo))
         table = settings.extra.get("NEGOTIATION_BENCHMARKS_CSV") or str(SAMPLE_BENCHMARKS)
         self.benchmarks: list[BenchmarkRow] = parse_benchmarks(Path(table).read_text())
 

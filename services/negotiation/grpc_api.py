@@ -40,7 +40,9 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
 
     def _response(self, negotiation: Negotiation) -> pb.NegotiationResponse:
         return pb.NegotiationResponse(
-            negotiation=mapping.negotiation_to_proto(negotiation, self.app.engine)
+            negotiation=mapping.negotiation_to_proto(
+                negotiation, self.app.engine, self.app.alternate_engine
+            )
         )
 
     async def _change(
@@ -177,7 +179,10 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
             bundled=request.bundled,
         )
         return pb.InitiateIdrResponse(
-            negotiations=[mapping.negotiation_to_proto(n, self.app.engine) for n in negotiations]
+            negotiations=[
+                mapping.negotiation_to_proto(n, self.app.engine, self.app.alternate_engine)
+                for n in negotiations
+            ]
         )
 
     @rpc

@@ -119,8 +119,10 @@ def offer_fields(request: pb.MakeOfferRequest, request_id: str) -> dict[str, Any
     return fields
 
 
-def deadline_to_proto(d: Deadline) -> pb.Deadline:
+def deadline_to_proto(d: Deadline, alternate: Deadline | None = None) -> pb.Deadline:
+    """`alternate`: the same deadline under the other reading of executive-order closures."""
     return pb.Deadline(
+        alternate_due_on=alternate.due.isoformat() if alternate and alternate.due != d.due else "",
         code=d.code.value,
         title=d.title,
         due_on=d.due.isoformat(),
@@ -154,7 +156,10 @@ def _idr_to_proto(idr: dict[str, Any]) -> pb.IdrCase | None:
     )
 
 
-def negotiation_to_proto(n: Negotiation, engine: DeadlineEngine) -> pb.Negotiation:
+def negotiation_to_proto(
+    n: Negotiation, engine: DeadlineEngine, alternate: DeadlineEngine | None = None
+) -> pb.Negotiation:
+    other = n.deadlines(alternate) if alternate is not None else None
     return pb.Negotiation(
         negotiation_id=str(n.id),
         claim_id=n.claim_id,
@@ -189,7 +194,10 @@ def negotiation_to_proto(n: Negotiation, engine: DeadlineEngine) -> pb.Negotiati
             )
             for decision_id, d in n.decisions.items()
         ],
-        deadlines=[deadline_to_proto(d) for d in n.deadlines(engine).deadlines],
+        deadlines=[
+            deadline_to_proto(d, other.get(d.code) if other else None)
+            for d in n.deadlines(engine).deadlines
+        ],
         idr=_idr_to_proto(n.idr),
         agreed_total_cents=n.agreed_total_cents,
         award_total_cents=n.award_total_cents,

@@ -519,3 +519,19 @@ async def test_escalations_follow_the_clients_chain_as_a_deadline_nears(client: 
         "EscalateDueDeadlines", pb.EscalateDueDeadlinesRequest(as_of="2026-11-09")
     )
     assert later.escalations_raised == 1  # one business day left: the manager
+
+
+async def test_a_window_crossing_executive_order_closures_shows_both_due_dates(
+    client: Client,
+) -> None:
+    crossing = await client.call(
+        "OpenNegotiation", open_request(claim(), initial_payment_received_on="2025-12-01")
+    )
+    t1 = next(d for d in crossing.negotiation.deadlines if d.code == "T1")
+    # 30 business days from Dec 1 2025; Dec 24 and 26 (executive-order closures) count here
+    # (NEGOTIATION_EXCLUDE_EO_CLOSURES=0); if the portal skips them, T1 is two days later.
+    assert (t1.due_on, t1.alternate_due_on) == ("2026-01-13", "2026-01-15")
+    plain = await client.call(
+        "OpenNegotiation", open_request(claim(), initial_payment_received_on="2026-10-01")
+    )
+    assert all(d.alternate_due_on == "" for d in plain.negotiation.deadlines)
