@@ -24,6 +24,7 @@ class DeadlineCode(enum.StrEnum):
     T2 = "T2"
     T2A = "T2a"
     T3 = "T3"
+    T3A = "T3a"
     T4 = "T4"
     T4A = "T4a"
     T4B = "T4b"
@@ -48,6 +49,7 @@ TITLES: dict[DeadlineCode, str] = {
     DeadlineCode.T2: "Open negotiation ends",
     DeadlineCode.T2A: "Open-negotiation response notice",
     DeadlineCode.T3: "Initiate federal IDR",
+    DeadlineCode.T3A: "Non-initiating party's eligibility response",
     DeadlineCode.T4: "Select IDR entity jointly",
     DeadlineCode.T4A: "Notify Departments of IDRE selection",
     DeadlineCode.T4B: "Departments select IDRE if no joint pick",
@@ -136,6 +138,12 @@ def _t2a(cal: BusinessCalendar, rs: RuleSet, on_sent: date, _: bool) -> tuple[da
     return cal.period_beginning(on_sent, rs.on_response_business_day), None
 
 
+def _t3a(cal: BusinessCalendar, rs: RuleSet, initiated: date, _: bool) -> tuple[date, None] | None:
+    if rs.eligibility_response_business_days is None:
+        return None
+    return cal.after(initiated, rs.eligibility_response_business_days), None
+
+
 def _t4a(cal: BusinessCalendar, rs: RuleSet, initiated: date, _: bool) -> tuple[date, None]:
     selection_ends = cal.after(initiated, rs.joint_selection_business_days)
     return cal.after(selection_ends, rs.notify_selection_business_days), None
@@ -182,6 +190,7 @@ RULES: dict[str, tuple[tuple[DeadlineCode, Counting, _Compute], ...]] = {
         (D.T3, B, _t3),
     ),
     "idr_initiated": (
+        (D.T3A, B, _t3a),
         (D.T4, B, _after(lambda r: r.joint_selection_business_days)),
         (D.T4A, B, _t4a),
         (D.T4B, B, _after(lambda r: r.departments_selection_business_days)),

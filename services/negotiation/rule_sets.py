@@ -46,6 +46,7 @@ class RuleSet:
     open_negotiation_business_days: int = 30  # T2
     on_response_business_day: int | None = None  # T2a (2026 rule)
     initiation_window_business_days: int = 4  # T3
+    eligibility_response_business_days: int | None = None  # T3a (2026 rule)
     joint_selection_business_days: int = 3  # T4
     notify_selection_business_days: int = 1  # T4a
     departments_selection_business_days: int = 6  # T4b (verify)
@@ -91,6 +92,7 @@ RULE_SETS: tuple[RuleSet, ...] = (
         administrative_fee_cents=1_500,
         idre_fee_range=_FEES_2024,
         on_response_business_day=15,
+        eligibility_response_business_days=3,
         eligibility_review_business_days=5,
         batched_cooling_off_business_days=30,
         batch_item_cap=50,

@@ -103,6 +103,20 @@ def test_deadlines_use_the_rule_set_in_force_on_the_triggering_date() -> None:
     assert t5_after.rule_set_version == "nsa-2026-08-03"
 
 
+def test_the_2026_rule_gives_the_non_initiating_party_3_business_days_on_eligibility() -> None:
+    assert ENGINE.for_case(CaseAnchors(idr_initiated=date(2026, 7, 31))).get(D.T3A) is None
+    # Initiated Friday Sep 4, 2026: Labor Day (Sep 7) is not counted.
+    case = ENGINE.for_case(CaseAnchors(idr_initiated=date(2026, 9, 4)))
+    t3a = case.get(D.T3A)
+    assert t3a is not None
+    assert (t3a.due, t3a.counting, t3a.rule_set_version) == (
+        date(2026, 9, 10),
+        Counting.BUSINESS,
+        "nsa-2026-08-03",
+    )
+    assert t3a.title == "Non-initiating party's eligibility response"
+
+
 def test_batched_cooling_off_is_30_business_days_under_the_2026_rule() -> None:
     single = CaseAnchors(determination=date(2026, 9, 1))
     batched = CaseAnchors(determination=date(2026, 9, 1), batched=True)
