@@ -10,8 +10,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
@@ -19,7 +17,7 @@ from services.claims import mapping
 from services.claims.main import build
 from services.claims.model import ServiceLine
 from services.claims.tests.factories import emergency_claim, institutional_claim
-from services.common.testing import call_metadata, channel_to, eventually
+from services.common.testing import call_metadata, channel_to, eventually, field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -59,17 +57,6 @@ async def register(stub, t: str, request_id: str | None = None, **overrides) -> 
     return response.claim
 
 
-def violations(err: grpc.aio.AioRpcError) -> set[str]:
-    status = rpc_status.from_call(err)
-    assert status is not None
-    fields: set[str] = set()
-    for detail in status.details:
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            fields |= {v.field for v in bad.field_violations}
-    return fields
-
-
 def denial(received: str = "2026-10-30", carc: tuple[str, ...] = ("16",)) -> pb.Adjudication:
     return pb.Adjudication(
         received_date=received,
@@ -106,7 +93,7 @@ async def test_bad_input_names_fields_and_stores_nothing(stub):
             pb.RegisterClaimRequest(request_id="r-bad", claim=bad), metadata=md(t)
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "claim.lines[1].service_date" in violations(err.value)
+    assert "claim.lines[1].service_date" in field_violations(err.value)
     bad.lines[1].service_date = "2026-10-03"
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.RegisterClaim(
@@ -116,7 +103,7 @@ async def test_bad_input_names_fields_and_stores_nothing(stub):
         "claim.provider.npi",
         "claim.lines[0].billed_cents",
         "claim.diagnosis_codes[2]",
-    } <= violations(err.value)
+    } <= field_violations(err.value)
     # Nothing was stored under that request id: the same id now creates the claim.
     ok = await stub.RegisterClaim(
         pb.RegisterClaimRequest(request_id="r-bad", claim=claim_input()), metadata=md(t)
@@ -130,7 +117,7 @@ async def test_missing_request_id_and_tenant_are_invalid(stub):
             pb.RegisterClaimRequest(claim=claim_input()), metadata=(("x-tenant-id", tenant()),)
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert violations(err.value) == {"request_id"}
+    assert field_violations(err.value) == {"request_id"}
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.GetClaim(pb.GetClaimRequest(claim_id=str(uuid.uuid4())))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -194,7 +181,7 @@ async def test_triage_and_adjudication_and_documents(stub):
             ),
             metadata=md(t),
         )
-    assert violations(err.value) == {"sha256", "location"}
+    assert field_violations(err.value) == {"sha256", "location"}
 
 
 async def test_import_claims_bulk_with_per_claim_results_and_retry(stub):
@@ -245,7 +232,7 @@ async def test_import_837_file(stub):
         await stub.Import837(
             pb.Import837Request(request_id="f2", client_id="c", x12="hello"), metadata=md(t)
         )
-    assert violations(err.value) == {"x12"}
+    assert field_violations(err.value) == {"x12"}
 
 
 async def test_list_claims_filters_and_pages(stub):
@@ -293,7 +280,7 @@ async def test_list_claims_filters_and_pages(stub):
             pb.ListClaimsRequest(service_date_from="2026-12-01", service_date_to="2026-01-01"),
             metadata=md(t),
         )
-    assert violations(err.value) == {"service_date_to"}
+    assert field_violations(err.value) == {"service_date_to"}
 
 
 async def test_resubmission_links_claims_and_shows_in_work_queue(stub):
@@ -383,7 +370,7 @@ async def test_void_of_paid_claim_needs_reason(stub):
     )
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.SubmitCorrectedClaim(void, metadata=md(t))
-    assert violations(err.value) == {"reason"}
+    assert field_violations(err.value) == {"reason"}
     void.reason = "billed to the wrong payer"
     voided = await stub.SubmitCorrectedClaim(void, metadata=md(t))
     assert voided.original.status == pb.CLAIM_STATUS_VOIDED
@@ -780,7 +767,7 @@ async def test_payload_limits_and_unknown_enums_are_invalid(stub, monkeypatch):
             ),
             metadata=md(t),
         )
-    assert violations(err.value) == {"items"}
+    assert field_violations(err.value) == {"items"}
     monkeypatch.setattr(grpc_api, "MAX_X12_BYTES", 100)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.Import837(
@@ -789,7 +776,7 @@ async def test_payload_limits_and_unknown_enums_are_invalid(stub, monkeypatch):
             ),
             metadata=md(t),
         )
-    assert violations(err.value) == {"x12"}
+    assert field_violations(err.value) == {"x12"}
     odd = claim_input()
     odd.plan.funding = 99
     odd.claim_type = 0
@@ -797,7 +784,7 @@ async def test_payload_limits_and_unknown_enums_are_invalid(stub, monkeypatch):
         await stub.RegisterClaim(
             pb.RegisterClaimRequest(request_id="odd", claim=odd), metadata=md(t)
         )
-    assert violations(err.value) == {"claim.claim_type", "claim.plan.funding"}
+    assert field_violations(err.value) == {"claim.claim_type", "claim.plan.funding"}
     # Nothing was stored by the refused calls: the same request ids now create claims.
     again = await stub.RegisterClaim(
         pb.RegisterClaimRequest(request_id="odd", claim=claim_input()), metadata=md(t)

@@ -10,12 +10,10 @@ import grpc
 import nats
 import pytest
 import pytest_asyncio
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
-from services.common.testing import channel_to, eventually
+from services.common.testing import channel_to, eventually, field_violations
 from services.negotiation.application import negotiation_id_for
 from services.negotiation.client import ALL_ROLES, Client
 from services.negotiation.tests.claims_events import publish_claim_events, triaged_claim_events
@@ -73,16 +71,6 @@ async def payer_offer(client: Client, nid: str, cents: int, offer_id: str) -> An
 async def get(client: Client, nid: str) -> pb.Negotiation:
     response = await client.call("GetNegotiation", pb.GetNegotiationRequest(negotiation_id=nid))
     return response.negotiation
-
-
-def violations(err: grpc.aio.AioRpcError) -> list[str]:
-    status = rpc_status.from_call(err)
-    fields: list[str] = []
-    for detail in status.details if status else []:
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            fields.extend(v.field for v in bad.field_violations)
-    return fields
 
 
 async def test_a_claim_is_negotiated_to_agreement_with_provider_approval(client: Client) -> None:
@@ -172,7 +160,7 @@ async def test_bad_offers_get_field_violations_and_change_nothing(client: Client
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await payer_offer(client, nid, cents, f"bad{cents}")
         assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-        assert violations(err.value) == ["amount_cents"]
+        assert field_violations(err.value) == {"amount_cents"}
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await client.call(
             "MakeOffer",
@@ -180,7 +168,7 @@ async def test_bad_offers_get_field_violations_and_change_nothing(client: Client
                 negotiation_id=nid, party=pb.PARTY_PAYER, amount_cents=100, made_on="June 10th"
             ),
         )
-    assert set(violations(err.value)) == {"made_on"}
+    assert field_violations(err.value) == {"made_on"}
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await client.call("GetNegotiation", pb.GetNegotiationRequest(negotiation_id="nope"))
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
