@@ -39,7 +39,11 @@ def compute_fee(terms: FeeTerms, stage: ResolutionStage, recovered_cents: int) -
     """The total fee a claim owes for its cumulative `recovered_cents` (0 if none recovered)."""
     if recovered_cents <= 0:
         return FeeComputation(recovered_cents=recovered_cents, fee_cents=0)
-    earned = tiered_percentage(terms.tiers_for(stage), recovered_cents) + terms.flat_fee_cents
+    # The flat fee is per *resolved* claim (DOMAIN.md §4): a claim is resolved once the fees
+    # service knows how (agreement in open negotiation, or IDR). Payments arrive on settlements,
+    # which open only on resolution, so an unresolved claim here is a data gap, not a discount.
+    flat = terms.flat_fee_cents if stage is not ResolutionStage.UNSPECIFIED else 0
+    earned = tiered_percentage(terms.tiers_for(stage), recovered_cents) + flat
     fee = max(Decimal(terms.minimum_cents), earned)
     minimum_applied = fee > earned
     cap_applied = terms.cap_cents is not None and terms.cap_cents < fee and (

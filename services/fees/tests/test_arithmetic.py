@@ -9,7 +9,8 @@ from services.fees.arithmetic import compute_fee, tiered_percentage
 from services.fees.schedule import FeeTerms, ResolutionStage, Tier
 from services.fees.tests.builders import flat_rate
 
-ANY = ResolutionStage.UNSPECIFIED
+# A resolved claim whose terms have no stage-specific tiers (the default tiers apply).
+ANY = ResolutionStage.OPEN_NEGOTIATION
 
 
 def test_percentage_of_recovered() -> None:
@@ -74,6 +75,12 @@ def test_flat_fee_per_resolved_claim_is_added_to_the_percentage() -> None:
 
 def test_flat_fee_alone() -> None:
     assert compute_fee(flat_rate(0, flat_fee_cents=7_500), ANY, 90_000).fee_cents == 7_500
+
+
+def test_no_flat_fee_until_the_claim_is_resolved() -> None:
+    terms = flat_rate(1000, flat_fee_cents=2_500)
+    assert compute_fee(terms, ResolutionStage.UNSPECIFIED, 50_000).fee_cents == 5_000
+    assert compute_fee(terms, ResolutionStage.IDR, 50_000).fee_cents == 5_000 + 2_500
 
 
 tiers = st.lists(st.tuples(st.integers(1, 10**9), st.integers(0, 10_000)), max_size=4).map(
