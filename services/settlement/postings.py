@@ -103,38 +103,63 @@ class BookViolation:
     detail: str
 
 
-def verify_transactions(transactions: Iterable[JournalTransaction]) -> list[BookViolation]:
-    """Each transaction balances; each reversing entry exactly negates one earlier transaction."""
-    seen: dict[str, JournalTransaction] = {}
-    reversed_ids: set[str] = set()
-    violations: list[BookViolation] = []
-    for tx in transactions:
-        if tx.transaction_id in seen:
-            violations.append(BookViolation(tx.transaction_id, "unique-id", "posted twice"))
-            continue
+class BookCheck:
+    """The journal rules, one transaction at a time in posting order, so a tenant's whole
+    journal never has to be in memory: it remembers the postings only of transactions named in
+    `reversed_ids` (those some later entry reverses) and, with `ids_unique`, no ids at all.
+
+    Rules: each transaction has postings and balances; each id appears once; each reversing
+    entry names an earlier transaction, reverses it once, and exactly negates it.
+    """
+
+    def __init__(self, reversed_ids: Iterable[str], *, ids_unique: bool = False) -> None:
+        self._wanted = frozenset(reversed_ids)
+        self._originals: dict[str, list[tuple[Account, int]]] = {}
+        self._ids: set[str] | None = None if ids_unique else set()  # else the store's key holds
+        self._reversed: set[str] = set()
+        self.violations: list[BookViolation] = []
+
+    def add(self, tx: JournalTransaction) -> None:
+        if self._ids is not None:
+            if tx.transaction_id in self._ids:
+                detail = "posted twice"
+                self.violations.append(BookViolation(tx.transaction_id, "unique-id", detail))
+                return
+            self._ids.add(tx.transaction_id)
         if not tx.postings:
-            violations.append(BookViolation(tx.transaction_id, "non-empty", "no postings"))
+            self.violations.append(BookViolation(tx.transaction_id, "non-empty", "no postings"))
         if not tx.is_balanced():
             total = sum(p.amount_cents for p in tx.postings)
-            violations.append(
+            self.violations.append(
                 BookViolation(tx.transaction_id, "balanced", f"debits - credits = {total} cents")
             )
         if tx.reverses:
-            original = seen.get(tx.reverses)
-            if original is None:
-                violations.append(
-                    BookViolation(tx.transaction_id, "reverses-existing", f"{tx.reverses} unknown")
-                )
-            elif tx.reverses in reversed_ids:
-                violations.append(
-                    BookViolation(tx.transaction_id, "reversed-once", f"{tx.reverses} again")
-                )
-            elif sorted((p.account, -p.amount_cents) for p in original.postings) != sorted(
+            self._check_reversal(tx)
+        if tx.transaction_id in self._wanted and tx.transaction_id not in self._originals:
+            self._originals[tx.transaction_id] = sorted(
                 (p.account, p.amount_cents) for p in tx.postings
-            ):
-                violations.append(
-                    BookViolation(tx.transaction_id, "exact-negation", f"of {tx.reverses}")
-                )
-            reversed_ids.add(tx.reverses)
-        seen[tx.transaction_id] = tx
-    return violations
+            )
+
+    def _check_reversal(self, tx: JournalTransaction) -> None:
+        original = self._originals.get(tx.reverses)
+        if original is None:
+            detail = f"{tx.reverses} unknown"
+            self.violations.append(BookViolation(tx.transaction_id, "reverses-existing", detail))
+        elif tx.reverses in self._reversed:
+            detail = f"{tx.reverses} again"
+            self.violations.append(BookViolation(tx.transaction_id, "reversed-once", detail))
+        elif sorted((account, -cents) for account, cents in original) != sorted(
+            (p.account, p.amount_cents) for p in tx.postings
+        ):
+            detail = f"of {tx.reverses}"
+            self.violations.append(BookViolation(tx.transaction_id, "exact-negation", detail))
+        self._reversed.add(tx.reverses)
+
+
+def verify_transactions(transactions: Iterable[JournalTransaction]) -> list[BookViolation]:
+    """Each transaction balances; each reversing entry exactly negates one earlier transaction."""
+    journal = list(transactions)
+    check = BookCheck(tx.reverses for tx in journal if tx.reverses)
+    for tx in journal:
+        check.add(tx)
+    return check.violations

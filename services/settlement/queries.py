@@ -15,10 +15,10 @@ from services.settlement.line_matching import ClaimLine
 from services.settlement.matching import ClaimIndex, ClaimReference
 from services.settlement.postings import (
     Account,
+    BookCheck,
     BookViolation,
     JournalTransaction,
     Posting,
-    verify_transactions,
 )
 from services.settlement.projections import use_schema
 
@@ -203,60 +203,48 @@ class SettlementReads:
         limit, offset = (page.limit, page.offset) if page else (None, 0)
         async with self._conn() as conn:
             rows = await conn.fetch(
-                """SELECT t.*, coalesce(array_agg(p.account ORDER BY p.line), '{}') AS accounts,
-                          coalesce(array_agg(p.amount_cents ORDER BY p.line), '{}') AS amounts
-                   FROM journal_transactions t JOIN journal_postings p
-                     ON p.tenant_id = t.tenant_id AND p.transaction_id = t.transaction_id
-                   WHERE t.tenant_id = $1 AND ($2 = '' OR t.claim_id = $2)
-                     AND ($3 = '' OR t.remittance_id = $3)
-                   GROUP BY t.tenant_id, t.transaction_id
-                   ORDER BY t.seq, t.transaction_id LIMIT $4 OFFSET $5""",
+                _JOURNAL_SQL + " LIMIT $4 OFFSET $5",
                 tenant,
                 claim_id,
                 remittance_id,
                 limit,
                 offset,
             )
-        return [
-            (
-                r,
-                JournalTransaction(
-                    r["transaction_id"],
-                    r["description"],
-                    tuple(
-                        Posting(Account(a), int(c))
-                        for a, c in zip(r["accounts"], r["amounts"], strict=True)
-                    ),
-                    r["reverses"],
-                ),
-            )
-            for r in rows
-        ]
+        return [(r, _transaction(r)) for r in rows]
 
     # -- the book check ---------------------------------------------------------------------------
     async def check_book(self, tenant: str) -> tuple[int, list[BookViolation], dict[str, int]]:
         """Every transaction balances, reversals negate once, and the book agrees with the facts:
         each settlement's payer receivable equals its outstanding amount and each remittance's
         cash equals its BPR02 payment."""
-        entries = await self.transactions(tenant)
-        transactions = [tx for _, tx in entries]
-        violations = verify_transactions(transactions)
         balances: dict[str, int] = {}
         receivable_by_claim: dict[str, int] = {}
         cash_by_remittance: dict[str, int] = {}
-        for row, tx in entries:
-            for posting in tx.postings:
-                balances[posting.account.value] = (
-                    balances.get(posting.account.value, 0) + posting.amount_cents
-                )
-                if posting.account is Account.PAYER_RECEIVABLE and row["claim_id"]:
-                    receivable_by_claim[row["claim_id"]] = (
-                        receivable_by_claim.get(row["claim_id"], 0) + posting.amount_cents
-                    )
-                if posting.account is Account.PROVIDER_CASH and row["remittance_id"]:
-                    cash_by_remittance[row["remittance_id"]] = (
-                        cash_by_remittance.get(row["remittance_id"], 0) + posting.amount_cents
-                    )
+        count = 0
+        # Streamed in posting order: memory grows with claims, remittances and reversals, not
+        # with the journal (PRIMARY KEY (tenant_id, transaction_id) keeps the ids unique).
+        async with self._conn() as conn:
+            reversed_ids = await conn.fetch(
+                "SELECT reverses FROM journal_transactions WHERE tenant_id = $1 AND reverses <> ''",
+                tenant,
+            )
+            check = BookCheck((r["reverses"] for r in reversed_ids), ids_unique=True)
+            async for row in conn.cursor(_JOURNAL_SQL, tenant, "", "", prefetch=1000):
+                tx = _transaction(row)
+                check.add(tx)
+                count += 1
+                for posting in tx.postings:
+                    account = posting.account.value
+                    balances[account] = balances.get(account, 0) + posting.amount_cents
+                    if posting.account is Account.PAYER_RECEIVABLE and row["claim_id"]:
+                        receivable_by_claim[row["claim_id"]] = (
+                            receivable_by_claim.get(row["claim_id"], 0) + posting.amount_cents
+                        )
+                    if posting.account is Account.PROVIDER_CASH and row["remittance_id"]:
+                        cash_by_remittance[row["remittance_id"]] = (
+                            cash_by_remittance.get(row["remittance_id"], 0) + posting.amount_cents
+                        )
+        violations = check.violations
         async with self._conn() as conn:
             settlements = await conn.fetch(
                 """SELECT claim_id, agreed_total_cents - patient_cost_sharing_cents - paid_cents
@@ -288,4 +276,27 @@ class SettlementReads:
                         f"provider cash {cash} != BPR02 {r['total_paid_cents']}",
                     )
                 )
-        return len(transactions), violations, balances
+        return count, violations, balances
+
+
+_JOURNAL_SQL = """SELECT t.*, coalesce(array_agg(p.account ORDER BY p.line), '{}') AS accounts,
+          coalesce(array_agg(p.amount_cents ORDER BY p.line), '{}') AS amounts
+   FROM journal_transactions t JOIN journal_postings p
+     ON p.tenant_id = t.tenant_id AND p.transaction_id = t.transaction_id
+   WHERE t.tenant_id = $1 AND ($2 = '' OR t.claim_id = $2)
+     AND ($3 = '' OR t.remittance_id = $3)
+   GROUP BY t.tenant_id, t.transaction_id
+   ORDER BY t.seq, t.transaction_id"""
+
+
+def _transaction(row: Any) -> JournalTransaction:
+    return JournalTransaction(
+        row["transaction_id"],
+        row["description"],
+        tuple(
+            Posting(Account(account), int(cents))
+            for account, cents in zip(row["accounts"], row["amounts"], strict=True)
+        ),
+        row["reverses"],
+    )
+
