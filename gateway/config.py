@@ -33,6 +33,7 @@ class GatewayConfig:
     tls_grpc_port: int
     limits: Limits
     key_cache_seconds: float
+    presence_seconds: float
     default_rate_per_second: float
     default_burst: int
     tls: TlsFiles | None
@@ -74,6 +75,7 @@ class GatewayConfig:
                 stream_deadline_seconds=number("GATEWAY_STREAM_DEADLINE_SECONDS", 300.0),
             ),
             key_cache_seconds=number("GATEWAY_KEY_CACHE_SECONDS", 5.0),
+            presence_seconds=number("GATEWAY_PRESENCE_SECONDS", 2.0),
             default_rate_per_second=number("GATEWAY_DEFAULT_RATE_PER_SECOND", 50.0),
             default_burst=int(number("GATEWAY_DEFAULT_BURST", 100)),
             tls=tls,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -32,14 +33,25 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """One bucket per API key (per gateway replica: the limit scales with the replica count)."""
+    """One bucket per API key in this replica. A key's limit is for the whole deployment, so
+    each replica enforces its share: `rate` and `burst` divided by the live replica count
+    (`replicas`, from `gateway.presence`). With the load balancer spreading calls, the sum
+    stays at the key's limit; a key whose calls all land on one replica gets that share.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, replicas: Callable[[], int] = lambda: 1) -> None:
         self._buckets: dict[str, TokenBucket] = {}
+        self._replicas = replicas
 
     def take(self, key_id: str, rate: float, burst: float, now: float) -> float:
+        share = max(1, self._replicas())
+        rate, burst = rate / share, max(1.0, burst / share)
         bucket = self._buckets.get(key_id)
-        if bucket is None or bucket.rate != rate or bucket.burst != burst:
-            bucket = TokenBucket.full(rate, burst, now)
-            self._buckets[key_id] = bucket
+        if bucket is None:
+            bucket = self._buckets[key_id] = TokenBucket.full(rate, burst, now)
+        elif bucket.rate != rate or bucket.burst != burst:
+            # A changed limit or replica count: keep what is saved up (capped), never refill.
+            bucket.take(now, cost=0.0)
+            bucket.rate, bucket.burst = rate, burst
+            bucket.tokens = min(bucket.tokens, burst)
         return bucket.take(now)

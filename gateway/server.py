@@ -16,6 +16,8 @@ from gateway.grpc_front import ForwardingHandler
 from gateway.http_front import HttpFront, protocol_error
 from gateway.http_server import HttpServer
 from gateway.keystore import KeyStore
+from gateway.presence import ReplicaPresence, presence_subject
+from gateway.ratelimit import RateLimiter
 from gateway.tls import grpc_credentials, http_context
 from gateway.upstreams import Upstreams
 from services.common.grpc_server import ServicerBinding
@@ -66,7 +68,12 @@ def make_builder(
         store = KeyStore(infra.pool, infra.settings.schema)
         authenticator = Authenticator(store, clock, cache_seconds=config.key_cache_seconds)
         upstreams = Upstreams(catalog, config.upstream_env, config.limits.max_request_bytes)
-        gateway = Gateway(catalog, authenticator, upstreams, config.limits)
+        presence = ReplicaPresence(
+            infra.nc, presence_subject(infra.settings), interval=config.presence_seconds
+        )
+        # Each key's rate limit is shared between the live replicas.
+        limiter = RateLimiter(replicas=presence.count)
+        gateway = Gateway(catalog, authenticator, upstreams, config.limits, limiter=limiter)
         http = HttpServer(
             HttpFront(gateway).handle,
             protocol_error,
@@ -91,7 +98,7 @@ def make_builder(
                 for name in catalog.service_names
             ],
             migrations=[migrate],
-            background=[http.serve_forever, listen],
+            background=[http.serve_forever, listen, presence.run],
             on_stop=[http.close, upstreams.close],
         )
 
