@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import urllib.error
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.common.localservers import LocalNats, free_port
+from services.common.localservers import LocalNats, free_port, kill_process, stop_process
 
 
 @dataclass
@@ -71,18 +70,10 @@ cluster {{
 
     def kill(self) -> None:
         """SIGKILL: a machine lost, no lame duck, no flush."""
-        if self.process is not None and self.alive:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        kill_process(self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.alive:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)
 
     def monitor(self, path: str) -> tuple[int, Any]:
         url = f"http://127.0.0.1:{self.monitor_port}{path}"

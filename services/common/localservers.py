@@ -22,6 +22,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[Any] | None, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `grace` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+def kill_process(process: subprocess.Popen[Any] | None) -> None:
+    """SIGKILL: a machine lost, no lame duck, no flush."""
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(10)
+
+
 def _wait_for_port(port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -95,10 +114,5 @@ class LocalNats:
         return f"nats://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-            self._process = None
+        stop_process(self._process)
+        self._process = None

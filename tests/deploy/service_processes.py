@@ -4,8 +4,6 @@ container entrypoint runs them: configured only through the environment, killed 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -16,7 +14,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deploy.catalog import Component
-from services.common.localservers import free_port
+from services.common.localservers import free_port, kill_process, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -84,18 +82,10 @@ class ServiceProcess:
 
     def kill(self) -> None:
         """SIGKILL: the pod's node is gone; no drain, no goodbye."""
-        if self.process is not None and self.alive:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        kill_process(self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.alive:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process, grace=15)
 
     def tail(self, characters: int = 3000) -> str:
         try:

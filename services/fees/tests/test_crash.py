@@ -26,6 +26,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
+from services.common.localservers import stop_process
 from services.common.testing import call_metadata, eventually
 from services.fees.synthetic_upstream import UpstreamPublisher
 
@@ -60,13 +61,7 @@ class FeesProcess:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, grace=15)
 
 
 async def serving(port: int) -> bool:
