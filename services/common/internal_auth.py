@@ -16,12 +16,13 @@ import binascii
 import contextvars
 import hashlib
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from cryptography.exceptions import InvalidSignature
@@ -30,6 +31,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+
+if TYPE_CHECKING:
+    from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
 
 TOKEN_HEADER = "x-oon-internal"  # noqa: S105 - a metadata name, not a secret
 MAX_LIFETIME_SECONDS = 60
@@ -174,9 +180,9 @@ class InternalSigner:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Any) -> InternalSigner:
+    def from_settings(cls, settings: Settings) -> InternalSigner:
         """Fails fast (ConfigurationError) when the process was given no signing key."""
-        from services.common.settings import ConfigurationError
+        from services.common.settings import ConfigurationError  # settings imports this module
 
         if not settings.internal_signing_key:
             raise ConfigurationError(
@@ -215,9 +221,9 @@ class InternalVerifier:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Any) -> InternalVerifier:
+    def from_settings(cls, settings: Settings) -> InternalVerifier:
         """Fails fast (ConfigurationError) when the process was given no verify key."""
-        from services.common.settings import ConfigurationError
+        from services.common.settings import ConfigurationError  # settings imports this module
 
         if not settings.internal_verify_key:
             raise ConfigurationError(
@@ -225,6 +231,9 @@ class InternalVerifier:
                 "is required (the gateway's Ed25519 public key, to verify who calls); set "
                 "OON_DEV_MODE=1 to use the development key locally"
             )
+        if settings.internal_verify_key == development_key_pair()[1]:
+            log.warning("%s: trusting the well-known development internal key (OON_DEV_MODE=1): "
+                        "anyone can sign calls to this service", settings.service)
         return cls(public_keys_from_pem(settings.internal_verify_key), settings.service)
 
     def verify(self, token: str, method: str) -> InternalClaims:
