@@ -32,6 +32,7 @@ from services.claims.model import ClaimData
 from services.claims.tests.factories import emergency_claim
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument
+from services.common.internal_auth import InternalSigner, signed_channel
 from services.common.localservers import free_port
 from services.common.settings import Settings
 
@@ -234,9 +235,10 @@ async def run(report: Any) -> None:
     await asyncio.get_running_loop().run_in_executor(None, bench_use_case_in_process, report)
     port = free_port()
     process = await start_service(port)
+    signer = InternalSigner.from_settings(Settings.from_env("claims"))
     try:
-        async with grpc.aio.insecure_channel(
-            f"127.0.0.1:{port}",
+        async with signed_channel(
+            f"127.0.0.1:{port}", "claims", signer,
             options=[
                 ("grpc.max_send_message_length", 64 * 2**20),
                 ("grpc.max_receive_message_length", 64 * 2**20),

@@ -21,6 +21,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.tls import grpc_credentials, http_context
 from gateway.upstreams import Upstreams
 from services.common.grpc_server import ServicerBinding
+from services.common.internal_auth import InternalSigner
 from services.common.runtime import Builder, Infrastructure, ServiceParts, ServiceRuntime
 
 
@@ -73,7 +74,8 @@ def make_builder(
         )
         # Each key's rate limit is shared between the live replicas.
         limiter = RateLimiter(replicas=presence.count)
-        gateway = Gateway(catalog, authenticator, upstreams, config.limits, limiter=limiter)
+        gateway = Gateway(catalog, authenticator, upstreams, config.limits,
+                          InternalSigner.from_settings(infra.settings), limiter=limiter)
         http = HttpServer(
             HttpFront(gateway).handle,
             protocol_error,

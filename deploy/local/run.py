@@ -27,6 +27,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deploy.catalog import COMPONENTS, Component
+from services.common import internal_auth
 from services.common.localservers import LocalNats, LocalPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,6 +84,33 @@ def persistent_secret(path: Path, make: callable) -> str:  # type: ignore[valid-
     return path.read_text().strip()
 
 
+INTERNAL_KEY_VARIABLES = (
+    "OON_INTERNAL_SIGNING_KEY_FILE", "OON_INTERNAL_SIGNING_KEY",
+    "OON_INTERNAL_VERIFY_KEY_FILE", "OON_INTERNAL_VERIFY_KEY",
+)
+
+
+def internal_key_files(data_dir: Path) -> tuple[Path, Path]:
+    """The gateway's key pair for signing calls to the services, made once and kept."""
+    signing, verify = data_dir / "internal-signing.key", data_dir / "internal-verify.pub"
+    if not signing.exists():
+        private, public = internal_auth.new_key_pair()
+        persistent_secret(signing, lambda: private)
+        verify.write_text(public)
+    elif not verify.exists():
+        key = internal_auth.private_key_from_pem(signing.read_text())
+        verify.write_text(internal_auth.public_pem(key))
+    return signing, verify
+
+
+def environment_of(component: Component, env: dict[str, str]) -> dict[str, str]:
+    """Only the gateway gets the internal signing key; the services verify with the public one."""
+    if component.name == "gateway":
+        return env
+    return {k: v for k, v in env.items()
+            if k not in ("OON_INTERNAL_SIGNING_KEY_FILE", "OON_INTERNAL_SIGNING_KEY")}
+
+
 async def wait_serving(address: str, process: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     async with grpc.aio.insecure_channel(address) as channel:
@@ -130,6 +158,10 @@ class LocalStack:
             key_file = self.data_dir / "ledger-signing.key"
             persistent_secret(key_file, lambda: seed_to_pem(secrets.token_bytes(32)))
             env["LEDGER_SIGNING_KEY_FILE"] = str(key_file)
+        if not any(env.get(name) for name in INTERNAL_KEY_VARIABLES):
+            signing_file, verify_file = internal_key_files(self.data_dir)
+            env["OON_INTERNAL_SIGNING_KEY_FILE"] = str(signing_file)
+            env["OON_INTERNAL_VERIFY_KEY_FILE"] = str(verify_file)
         env["PYTHONUNBUFFERED"] = "1"
         self.env = env
 
@@ -151,7 +183,7 @@ class LocalStack:
             log_path = logs / f"{component.name}.log"
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", component.module],
-                env=self.env,
+                env=environment_of(component, self.env),
                 cwd=ROOT,
                 stdout=open(log_path, "ab"),
                 stderr=subprocess.STDOUT,

@@ -20,7 +20,7 @@ import asyncpg
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from services.common import jetstream, taskdump, telemetry
+from services.common import internal_auth, jetstream, taskdump, telemetry
 from services.common.consumer import Consumer, ProjectionProcessor, Subscription
 from services.common.eventstore import ServiceApplication
 from services.common.grpc_server import Blocking, GrpcServer, ServicerBinding
@@ -62,6 +62,8 @@ class ServiceRuntime:
     def __init__(self, settings: Settings, builder: Builder) -> None:
         self.settings = settings
         self.builder = builder
+        # Fails fast, before anything starts, when no key to verify callers with is configured.
+        self.verifier = internal_auth.InternalVerifier.from_settings(settings)
         self.parts: ServiceParts | None = None
         self.infra: Infrastructure | None = None
         self.server: GrpcServer | None = None
@@ -96,7 +98,8 @@ class ServiceRuntime:
         for sub in self.parts.subscriptions:
             if isinstance(sub.processor, ProjectionProcessor):
                 await sub.processor.migrate()
-        self.server = GrpcServer(settings.grpc_host, settings.grpc_port, self.parts.bindings)
+        self.server = GrpcServer(settings.grpc_host, settings.grpc_port, self.parts.bindings,
+                                 verifier=self.verifier)
         await self.server.start()
         if self.parts.app is not None:
             self.relay = Relay(self.parts.app, settings, js, pool)

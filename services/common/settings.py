@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from services.common import internal_auth
+
 DEFAULT_GRPC_PORTS: Mapping[str, int] = {
     "gateway": 50050,
     "claims": 50051,
@@ -36,6 +38,10 @@ class Settings:
     dev_mode: bool = False
     db_pool_size: int = 8
     stream_replicas: int = 1
+    # PEM texts (services/common/internal_auth.py): the gateway's private key, the public key(s)
+    # services verify callers with.
+    internal_signing_key: str = ""
+    internal_verify_key: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -61,6 +67,10 @@ class Settings:
                     "at rest); set OON_DEV_MODE=1 to use the development key locally"
                 )
             cipher_key = DEV_CIPHER_KEY
+        try:
+            signing_key, verify_key = internal_auth.key_settings(env, dev_mode)
+        except internal_auth.KeyConfigurationError as exc:
+            raise ConfigurationError(f"{service}: {exc}") from exc
         port_text = env.get(f"{prefix}_GRPC_PORT", str(DEFAULT_GRPC_PORTS.get(service, 0)))
         try:
             grpc_port = int(port_text)
@@ -79,6 +89,8 @@ class Settings:
             dev_mode=dev_mode,
             db_pool_size=pool,
             stream_replicas=replicas,
+            internal_signing_key=signing_key,
+            internal_verify_key=verify_key,
             extra={k: v for k, v in env.items() if k.startswith(f"{prefix}_")},
         )
         values.update(overrides)

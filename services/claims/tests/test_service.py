@@ -111,16 +111,17 @@ async def test_bad_input_names_fields_and_stores_nothing(stub):
     assert ok.created and ok.claim.version == 1
 
 
-async def test_missing_request_id_and_tenant_are_invalid(stub):
+async def test_missing_request_id_is_invalid_and_missing_tenant_unauthenticated(stub):
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.RegisterClaim(
             pb.RegisterClaimRequest(claim=claim_input()), metadata=(("x-tenant-id", tenant()),)
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(err.value) == {"request_id"}
+    # Without a tenant the call cannot be signed: the service does not know who calls.
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.GetClaim(pb.GetClaimRequest(claim_id=str(uuid.uuid4())))
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_stale_expected_version_is_aborted(stub):
