@@ -152,6 +152,13 @@ async def _claim_facts(channel: grpc.aio.Channel, claim_id: str) -> Any:
     )
 
 
+def bulk_size(env: Mapping[str, str]) -> int:
+    text = env.get("OON_DEMO_CLAIMS") or str(BULK_CLAIMS)
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"OON_DEMO_CLAIMS must be a whole number of claims, not {text!r}")
+    return int(text)
+
+
 async def run_demo(addresses: Mapping[str, str], env: Mapping[str, str]) -> None:
     from gateway.demo import create_demo_key, first_calls
     from services.claims.demo import seed_claims
@@ -162,7 +169,7 @@ async def run_demo(addresses: Mapping[str, str], env: Mapping[str, str]) -> None
 
     run_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
     tenant = f"{TENANT_PREFIX}-{run_id}"  # a fresh demo client: nothing left from earlier runs
-    bulk_claims = int(env.get("OON_DEMO_CLAIMS") or BULK_CLAIMS)
+    bulk_claims = bulk_size(env)
     token = await create_demo_key(env["DATABASE_URL"], env.get("OON_NAMESPACE", ""), tenant)
     auth = (("authorization", f"Bearer {token}"),)
     channel = grpc.aio.insecure_channel(addresses["gateway"],
