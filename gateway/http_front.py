@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2
 
 from gateway import transcoding
 from gateway.catalog import Catalog, Method
 from gateway.forwarding import Gateway
 from gateway.http_server import Request, Response
 from gateway.openapi import document, route_for
-from gateway.statuses import HTTP_STATUS, CallFailure, bad_request, failure
+from gateway.statuses import HTTP_STATUS, CallFailure, failure
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -118,14 +119,16 @@ class HttpFront:
         content_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
         admitted = await self.gateway.admit(method, incoming, len(request.body),
                                             _timeout_header(request))
-        if request.body.strip() and content_type not in (JSON, "application/*+json"):
+        if request.body.strip() and not _json_content_type(content_type):
             raise failure(grpc.StatusCode.INVALID_ARGUMENT,
                           f"Content-Type must be {JSON}, not {content_type}")
         try:
             payload = transcoding.request_bytes(method, request.body)
         except transcoding.MalformedJson as exc:
+            violations = [error_details_pb2.BadRequest.FieldViolation(
+                field=v.path, description=v.description) for v in exc.violations]
             raise failure(grpc.StatusCode.INVALID_ARGUMENT, str(exc),
-                          [bad_request("body", str(exc))]) from None
+                          [error_details_pb2.BadRequest(field_violations=violations)]) from None
         if not method.server_streaming:
             reply = await self.gateway.unary(admitted, payload)
             return Response(200, _json_bytes(transcoding.response_json(method, reply)))
@@ -147,6 +150,13 @@ async def _ndjson(method: Method, first: bytes, rest: AsyncIterator[bytes]) -> A
         body = error_body(refused.http_status, refused.code, refused.message,
                           transcoding.status_details_json(refused.status))
         yield _json_bytes(body) + b"\n"
+
+
+def _json_content_type(content_type: str) -> bool:
+    """JSON, or no stated type: `curl -d` sends form-encoded or nothing; the body is read as
+    JSON (and refused, naming the problem, when it is not)."""
+    return content_type in (JSON, "", "application/x-www-form-urlencoded", "text/plain") or (
+        content_type.startswith("application/") and content_type.endswith("+json"))
 
 
 def _timeout_header(request: Request) -> float | None:
