@@ -82,11 +82,16 @@ ERROR_SCHEMA: dict[str, Any] = {
     "properties": {
         "error": {
             "type": "object",
+            "description": "Why the call failed.",
             "properties": {
                 "code": {"type": "integer", "description": "HTTP status"},
                 "status": {"type": "string", "description": "gRPC status name"},
-                "message": {"type": "string"},
-                "details": {"type": "array", "items": {"type": "object"}},
+                "message": {"type": "string", "description": "What went wrong, for a person."},
+                "details": {
+                    "type": "array", "items": {"type": "object"},
+                    "description": "google.rpc details, e.g. BadRequest.fieldViolations naming "
+                    "every bad field (by JSON path for a JSON type error) and RetryInfo.",
+                },
             },
         }
     },
