@@ -29,6 +29,11 @@ class Backoff:
         """1 s, 2 s, 4 s ... up to `cap`, for the 1st, 2nd, 3rd ... crash in a row."""
         return min(self.cap, self.initial * 2 ** max(0, consecutive_failures - 1))
 
+    def failures_in_a_row(self, before: int, uptime: float) -> int:
+        """The crash count after a process that ran `uptime` seconds exited: one that had been
+        up for `reset_after` was healthy, so its crash starts a new count."""
+        return 1 if uptime >= self.reset_after else before + 1
+
 
 DEFAULT_BACKOFF = Backoff()
 
@@ -125,9 +130,8 @@ class Supervised:
             code = await self.process.wait()
             if self._stopping:
                 return
-            if time.monotonic() - self._started_at >= self.backoff.reset_after:
-                consecutive = 0  # it had been healthy for a while: not a crash loop
-            consecutive += 1
+            consecutive = self.backoff.failures_in_a_row(
+                consecutive, time.monotonic() - self._started_at)
             self.restarts += 1
             delay = self.backoff.delay(consecutive)
             self.say(f"{self.name} exited with code {code}; restarting in {delay:g} s "

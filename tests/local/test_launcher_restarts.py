@@ -31,6 +31,16 @@ def test_backoff_doubles_up_to_its_cap() -> None:
     assert [backoff.delay(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
 
 
+def test_backoff_starts_over_after_a_service_stayed_up_for_a_while() -> None:
+    backoff = Backoff(initial=1.0, cap=30.0, reset_after=60.0)
+    crashes = 0
+    for uptime in (0.5, 2.0, 3.0):  # a crash loop: each restart waits longer
+        crashes = backoff.failures_in_a_row(crashes, uptime)
+    assert (crashes, backoff.delay(crashes)) == (3, 4.0)
+    crashes = backoff.failures_in_a_row(crashes, 600.0)  # healthy for ten minutes, then died
+    assert (crashes, backoff.delay(crashes)) == (1, 1.0)
+
+
 def http_post(port: int, path: str, token: str, body: dict[str, object]) -> tuple[int, dict]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), method="POST",
@@ -80,13 +90,21 @@ async def test_a_service_killed_with_sigkill_is_restarted_and_serves_through_the
         assert status == 200, body
         return True
 
+    printed: list[str] = []
+
+    def launcher_said(start: str, end: str = "") -> bool:
+        printed.append(capsys.readouterr().out)
+        lines = "".join(printed).splitlines()
+        return any(line.startswith(start) and line.endswith(end) for line in lines)
+
     for restart, delay in ((1, "0.5"), (2, "1")):  # the second crash in a row waits longer
         pid = claims.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         await eventually(lambda pid=pid: serving_again(pid), timeout=60, interval=0.2)
         assert claims.restarts == restart
-        out = capsys.readouterr().out
-        assert f"claims exited with code -9; restarting in {delay} s (restart {restart})" in out
-        assert "claims is SERVING again after" in out
+        assert launcher_said(
+            f"claims exited with code -9; restarting in {delay} s (restart {restart})")
+        await eventually(lambda restart=restart: launcher_said(
+            "claims is SERVING again after", f"(restart {restart})"), timeout=10)
     assert stack.service("gateway").restarts == 0
