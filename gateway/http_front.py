@@ -14,35 +14,16 @@ import grpc
 from google.rpc import error_details_pb2
 
 from gateway import transcoding
-from gateway.catalog import Catalog, Method
+from gateway.catalog import Method
 from gateway.forwarding import Gateway
 from gateway.http_server import Request, Response
-from gateway.openapi import document, route_for
+from gateway.openapi import document, routes
 from gateway.statuses import HTTP_STATUS, CallFailure, failure
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 _FORWARDED_HEADERS = ("authorization", "x-request-id", "x-correlation-id", "traceparent",
                       "tracestate")
-
-
-def short_name(service: str) -> str:
-    """`oonledger.ledger.v1.AuditService` → `audit`."""
-    name = service.rsplit(".", 1)[-1]
-    return (name[: -len("Service")] if name.endswith("Service") else name).lower()
-
-
-def routes(catalog: Catalog) -> dict[str, Method]:
-    table: dict[str, Method] = {}
-    shorts: dict[str, set[str]] = {}
-    for method in catalog:
-        table[route_for(method)] = method
-        shorts.setdefault(short_name(method.service), set()).add(method.service)
-    for method in catalog:
-        short = short_name(method.service)
-        if len(shorts[short]) == 1:
-            table.setdefault(f"/v1/{short}/{method.name}", method)
-    return table
 
 
 def _json_bytes(value: Any) -> bytes:

@@ -184,11 +184,32 @@ def route_for(method: Method) -> str:
     return f"/v1/{method.full_name}"
 
 
+def short_name(service: str) -> str:
+    """`oonledger.ledger.v1.AuditService` → `audit`."""
+    name = service.rsplit(".", 1)[-1]
+    return (name[: -len("Service")] if name.endswith("Service") else name).lower()
+
+
+def routes(catalog: Catalog) -> dict[str, Method]:
+    table: dict[str, Method] = {}
+    shorts: dict[str, set[str]] = {}
+    for method in catalog:
+        table[route_for(method)] = method
+        shorts.setdefault(short_name(method.service), set()).add(method.service)
+    for method in catalog:
+        short = short_name(method.service)
+        if len(shorts[short]) == 1:
+            table.setdefault(f"/v1/{short}/{method.name}", method)
+    return table
+
+
 def document(catalog: Catalog, title: str = "OON Ledger partner API",
              comments: Mapping[str, str] | None = None) -> dict[str, Any]:
     comments = proto_comments() if comments is None else comments
     mutating = {m.input.full_name for m in catalog if not m.is_read}
     schemas = _Schemas(comments, mutating)
+    aliases = {method.full_name: path for path, method in routes(catalog).items()
+               if path != route_for(method)}
     paths: dict[str, Any] = {}
     for method in catalog:
         roles = sorted(roles_for(method.full_name))
@@ -198,6 +219,8 @@ def document(catalog: Catalog, title: str = "OON Ledger partner API",
         text = comments.get(f"{method.service}.{method.name}", "")
         description = text or f"{method.name} ({method.service.rsplit('.', 1)[-1]})."
         description += f"\n\nRoles: {', '.join(roles) or 'any authenticated key'}."
+        if method.full_name in aliases:
+            description += f" Also at `POST {aliases[method.full_name]}`."
         if service_text:
             description += f"\n\n{service_text}"
         body_required = bool(schemas.components[method.input.full_name].get("required"))
@@ -227,6 +250,13 @@ def document(catalog: Catalog, title: str = "OON Ledger partner API",
                 },
             }
         }
+    for method in catalog:  # the short routes (/v1/claims/GetClaim) are the same operations
+        if method.full_name in aliases:
+            pointer = route_for(method).replace("~", "~0").replace("/", "~1")
+            paths[aliases[method.full_name]] = {
+                "$ref": f"#/paths/{pointer}",
+                "summary": f"Short route of {route_for(method)}",
+            }
     return {
         "openapi": "3.1.0",
         "info": {
