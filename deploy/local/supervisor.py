@@ -139,7 +139,11 @@ class Supervised:
             await asyncio.sleep(delay)
             if self._stopping:
                 return
-            await self.spawn()
+            try:
+                await self.spawn()
+            except OSError as exc:  # e.g. out of processes: the next round backs off further
+                self.say(f"{self.name} could not be started: {exc}")
+                continue
             try:
                 took = await self.wait_serving()
             except (ExitedError, TimeoutError) as exc:
