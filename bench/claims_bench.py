@@ -23,7 +23,7 @@ import grpc
 import psutil
 
 from bench.stats import pct
-from deploy.local.run import wait_serving
+from deploy.local.supervisor import wait_serving
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 from services.claims import mapping
@@ -163,7 +163,7 @@ def bench_use_case_in_process(report: Any) -> None:
 async def start_service(port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, CLAIMS_GRPC_PORT=str(port), OON_LOG_LEVEL="WARNING")
     process = subprocess.Popen([sys.executable, "-m", "services.claims.main"], env=env)
-    await wait_serving(f"127.0.0.1:{port}", process, timeout=60)
+    await wait_serving(f"127.0.0.1:{port}", process.poll, timeout=60)
     return process
 
 
