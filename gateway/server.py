@@ -18,6 +18,7 @@ from gateway.http_server import HttpServer
 from gateway.keystore import KeyStore
 from gateway.presence import ReplicaPresence, presence_subject
 from gateway.ratelimit import RateLimiter
+from gateway.reconciliation import ReconciliationHandler
 from gateway.tls import grpc_credentials, http_context
 from gateway.upstreams import Upstreams
 from services.common.grpc_server import ServicerBinding
@@ -49,7 +50,8 @@ class GatewayProcess:
         if self._added:
             return
         self._added = True
-        server.add_generic_rpc_handlers((ForwardingHandler(self.gateway),))
+        server.add_generic_rpc_handlers(
+            (ForwardingHandler(self.gateway), ReconciliationHandler(self.gateway)))
         if self.config.tls is not None:
             self.tls_port = server.add_secure_port(
                 f"{self.config.http_host}:{self.config.tls_grpc_port}",

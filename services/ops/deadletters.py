@@ -1,0 +1,137 @@
+"""Dead letters of a service's consumers: list them, replay them through the same processor.
+
+A consumer dead-letters a message by copying it to `<prefix>.deadletter.<durable>` with the
+headers `Oon-Dead-Reason`, `Oon-Original-Subject`, `Oon-Consumer` (services/common/consumer.py).
+A replay decodes the copy and hands it to the processor of that durable in the running service:
+its tracking records keep the effect exactly once (a replay of an event already applied is a
+no-op). The dead letter is deleted only after the processor committed; one that fails again is
+dead-lettered anew with the new reason, then the old copy is deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
+from oonledger.operations.v1 import operations_pb2 as pb
+from services.common.consumer import Delivery, Processor
+from services.common.errors import NotFound
+from services.common.settings import Settings
+from services.common.wire import decode_payload
+
+log = logging.getLogger(__name__)
+
+REASON = "Oon-Dead-Reason"
+ORIGINAL_SUBJECT = "Oon-Original-Subject"
+CONSUMER = "Oon-Consumer"
+FETCH = 500
+
+
+@dataclass(frozen=True)
+class DeadLetterMessage:
+    summary: pb.DeadLetter
+    data: bytes
+    headers: Mapping[str, str]
+
+
+def describe(sequence: int, data: bytes, headers: Mapping[str, str]) -> pb.DeadLetter:
+    letter = pb.DeadLetter(sequence=sequence, consumer=headers.get(CONSUMER, ""),
+                           original_subject=headers.get(ORIGINAL_SUBJECT, ""),
+                           reason=headers.get(REASON, ""))
+    try:
+        envelope = EventEnvelope.FromString(data)
+    except Exception:  # an undecodable message is listed with what its headers say
+        return letter
+    letter.event_id, letter.event_type = envelope.event_id, envelope.event_type
+    letter.tenant_id = envelope.tenant_id
+    return letter
+
+
+class DeadLetters:
+    """The dead letters of some durables (one service's consumers) and their replay."""
+
+    def __init__(self, js: JetStreamContext, settings: Settings,
+                 processors: Mapping[str, Processor]) -> None:
+        self.js = js
+        self.settings = settings
+        self.processors = dict(processors)  # durable → processor
+        self.stream = settings.dead_letter_stream
+        self.prefix = settings.subject_prefix_for("deadletter")
+
+    async def letters(self, tenant_id: str, consumer: str = "") -> list[DeadLetterMessage]:
+        """The tenant's dead letters of these durables (or of one), oldest first."""
+        durables = self._durables(consumer)
+        last = (await self.js.stream_info(self.stream)).state.last_seq
+        if not last:
+            return []
+        subscription = await self.js.pull_subscribe(
+            f"{self.prefix}.>", durable=None, stream=self.stream,
+            config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
+                                  inactive_threshold=30))
+        found = []
+        try:
+            position = 0
+            while position < last:
+                try:
+                    messages = await subscription.fetch(FETCH, timeout=2)
+                except TimeoutError:
+                    break  # the stream's tail was removed meanwhile
+                for msg in messages:
+                    position = msg.metadata.sequence.stream
+                    headers = dict(msg.headers or {})
+                    if headers.get(CONSUMER) not in durables:
+                        continue
+                    summary = describe(position, msg.data, headers)
+                    if summary.tenant_id == tenant_id:
+                        found.append(DeadLetterMessage(summary, msg.data, headers))
+        finally:
+            await subscription.unsubscribe()
+        return found
+
+    async def replay(self, tenant_id: str, consumer: str = "",
+                     sequences: Iterable[int] = ()) -> list[pb.ReplayOutcome]:
+        """Replay the tenant's dead letters (those `sequences`, or all of them)."""
+        wanted = set(sequences)
+        outcomes = []
+        for letter in await self.letters(tenant_id, consumer):
+            if wanted and letter.summary.sequence not in wanted:
+                continue
+            outcomes.append(await self._replay_one(letter))
+        return outcomes
+
+    async def _replay_one(self, letter: DeadLetterMessage) -> pb.ReplayOutcome:
+        summary = letter.summary
+        outcome = pb.ReplayOutcome(sequence=summary.sequence, consumer=summary.consumer,
+                                   event_id=summary.event_id)
+        processor = self.processors[summary.consumer]
+        try:
+            envelope = EventEnvelope.FromString(letter.data)
+            delivery = Delivery(envelope, decode_payload(envelope), datetime.now(UTC))
+            outcome.applied = await processor.process(delivery)
+        except Exception as exc:
+            outcome.failure = f"replay failed: {exc!r}"[:1000]
+            headers = {**letter.headers, REASON: outcome.failure,
+                       "Nats-Msg-Id": f"dl:{summary.consumer}:replay-of:{summary.sequence}"}
+            ack = await self.js.publish(f"{self.prefix}.{summary.consumer}", letter.data,
+                                        headers=headers)
+            outcome.new_sequence = ack.seq
+            log.error("%s: replay of dead letter %d (%s) failed again: %s", summary.consumer,
+                      summary.sequence, summary.event_id, outcome.failure)
+        await self.js.delete_msg(self.stream, summary.sequence)
+        log.info("%s: dead letter %d (%s) replayed: %s", summary.consumer, summary.sequence,
+                 summary.event_id, "failed again" if outcome.failure else "processed")
+        return outcome
+
+    def _durables(self, consumer: str) -> set[str]:
+        if not consumer:
+            return set(self.processors)
+        if consumer not in self.processors:
+            raise NotFound(f"{self.settings.service} has no consumer {consumer!r}; "
+                           f"its consumers: {', '.join(sorted(self.processors))}")
+        return {consumer}
