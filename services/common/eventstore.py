@@ -95,7 +95,7 @@ class ServiceApplication(Application[UUID]):
     def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
         # The tenant and type of each new event, for the recorder's `event_index`.
         processing_event.saved_kwargs["event_index"] = [
-            (getattr(event, "tenant_id", ""), type(event).__name__)
+            (getattr(event, "meta", {}).get("tenant_id", ""), type(event).__name__)
             for event in processing_event.events
         ]
         return super()._record(processing_event)
