@@ -7,7 +7,9 @@ DATABASE_URL, NATS_URL, OON_NAMESPACE); `--list` names them. In ONE transaction:
    and the read model's tables against writes (readers keep reading the old rows);
 2. delete the read model's rows and its consumer's tracking records;
 3. replay the source stream from its first event up to its last at the start, through the same
-   handlers the live consumer uses, writing tracking records as the consumer would;
+   handlers the live consumer uses, writing tracking records as the consumer would (then any
+   other stream that also writes into those tables, e.g. settlement's payments add ICNs to
+   `claim_refs`; their own consumer keeps their tracking);
 4. commit: readers see the rebuilt rows at once; the live consumer resumes, finds the replayed
    events tracked and processes only the newer ones.
 Progress (position/total, events/s) is reported per batch. The stream must still hold the read
@@ -54,13 +56,31 @@ Apply = Callable[[asyncpg.Connection, Sequence[Delivery]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class Source:
+    upstream: str  # the stream
+    build: Callable[[Settings, asyncpg.Pool], Apply]
+    event_types: tuple[str, ...] = ()  # empty: every event of the stream
+
+
+@dataclass(frozen=True)
 class ReadModel:
     service: str
     name: str  # the live consumer's name (its tracking records are `projection_tracking` rows)
-    upstream: str  # the stream it is built from
     tables: tuple[str, ...]
-    build: Callable[[Settings, asyncpg.Pool], Apply]
-    event_types: tuple[str, ...] = ()  # empty: every event of the stream
+    source: Source  # what the live consumer reads (its tracking is rebuilt with the rows)
+    also: tuple[Source, ...] = ()  # other streams writing into these tables, untracked here
+
+    @property
+    def upstream(self) -> str:
+        return self.source.upstream
+
+
+def untracked(handler: Callable[[asyncpg.Connection, Delivery], Awaitable[None]]) -> Apply:
+    async def apply(conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            await handler(conn, delivery)
+
+    return apply
 
 
 def tracked(schema: str, consumer: str,
@@ -90,11 +110,12 @@ def _work_queue(settings: Settings, pool: asyncpg.Pool) -> Apply:
                    WorkQueue(pool, settings.schema, engine).apply)
 
 
-def _settlement(handlers: dict[str, settlement.Handler], consumer: str, in_version_order: bool
-                ) -> Callable[[Settings, asyncpg.Pool], Apply]:
+def _settlement(handlers: dict[str, settlement.Handler], consumer: str | None,
+                in_version_order: bool = False) -> Callable[[Settings, asyncpg.Pool], Apply]:
     def build(settings: Settings, pool: asyncpg.Pool) -> Apply:
-        return tracked(settings.schema, consumer, settlement.projector(
-            settings.schema, handlers, in_version_order=in_version_order))
+        project = settlement.projector(settings.schema, handlers,
+                                       in_version_order=in_version_order)
+        return tracked(settings.schema, consumer, project) if consumer else untracked(project)
 
     return build
 
@@ -109,17 +130,22 @@ def _fee_read_models(settings: Settings, pool: asyncpg.Pool) -> Apply:
 
 
 READ_MODELS: tuple[ReadModel, ...] = (
-    ReadModel("claims", "read-model", "claims", ("claims_read",), _claims_read_model),
-    ReadModel("negotiation", "work-queue", "negotiation", ("work_queue",), _work_queue),
-    ReadModel("settlement", "claim-facts", "claims", ("claim_refs",),
-              _settlement(settlement.CLAIMS_HANDLERS, "claim-facts", False),
-              event_types=tuple(SETTLEMENT_CLAIMS_EVENTS)),
-    ReadModel("settlement", "settlement-read-models", "settlement",
+    ReadModel("claims", "read-model", ("claims_read",), Source("claims", _claims_read_model)),
+    ReadModel("negotiation", "work-queue", ("work_queue",), Source("negotiation", _work_queue)),
+    ReadModel("settlement", "claim-facts", ("claim_refs",),
+              Source("claims", _settlement(settlement.CLAIMS_HANDLERS, "claim-facts"),
+                     tuple(SETTLEMENT_CLAIMS_EVENTS)),
+              also=(Source("settlement",
+                           _settlement(settlement.CLAIM_REFS_FROM_SETTLEMENT, None),
+                           tuple(settlement.CLAIM_REFS_FROM_SETTLEMENT)),)),
+    ReadModel("settlement", "settlement-read-models",
               ("settlements", "payments", "journal_transactions", "journal_postings",
                "remittance_files", "remittances", "projected_versions", "payment_exceptions"),
-              _settlement(settlement.SETTLEMENT_HANDLERS, "settlement-read-models", True)),
-    ReadModel("fees", "fee-read-models", "fees",
-              ("fee_claims", "fee_lines", "fee_activity", "fee_invoices"), _fee_read_models),
+              Source("settlement", _settlement(settlement.SETTLEMENT_HANDLERS,
+                                               "settlement-read-models", in_version_order=True))),
+    ReadModel("fees", "fee-read-models",
+              ("fee_claims", "fee_lines", "fee_activity", "fee_invoices"),
+              Source("fees", _fee_read_models)),
 )
 
 
@@ -133,6 +159,7 @@ def read_model(service: str, name: str) -> ReadModel:
 
 @dataclass(frozen=True)
 class Progress:
+    stream: str
     position: int  # stream sequence reached
     total: int  # the stream's last sequence at the start
     applied: int  # events of the read model's types applied
@@ -143,53 +170,65 @@ class Progress:
         return self.applied / self.elapsed if self.elapsed > 0 else 0.0
 
     def __str__(self) -> str:
-        return (f"{self.position}/{self.total} ({100 * self.position // max(self.total, 1)}%), "
+        percent = 100 * self.position // max(self.total, 1)
+        return (f"{self.stream} {self.position}/{self.total} ({percent}%), "
                 f"{self.applied} events applied, {self.rate:.0f} events/s")
 
 
 async def rebuild(model: ReadModel, settings: Settings, pool: asyncpg.Pool,
                   js: JetStreamContext,
                   on_progress: Callable[[Progress], None] = lambda progress: None) -> Progress:
-    """Rebuild `model` in `settings`' schema (see the module docstring); returns the totals."""
+    """Rebuild `model` in `settings`' schema (see the module docstring); returns the totals of
+    its tracked source."""
     schema = f'"{settings.schema}"'
-    apply = model.build(settings, pool)
-    stream = settings.stream_for(model.upstream)
-    started = time.monotonic()
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(f"LOCK TABLE {schema}.projection_tracking IN SHARE ROW EXCLUSIVE MODE")
         tables = ", ".join(f"{schema}.{table}" for table in model.tables)
         await conn.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
-        state = (await js.stream_info(stream)).state
-        if state.last_seq and state.first_seq > 1:
-            raise RuntimeError(f"{stream} no longer holds its first {state.first_seq - 1} "
-                               "events; a rebuild from it would be incomplete")
         for table in model.tables:
             await conn.execute(f"DELETE FROM {schema}.{table}")
         await conn.execute(f"DELETE FROM {schema}.projection_tracking "
                            "WHERE consumer = $1 AND upstream = $2", model.name, model.upstream)
-        progress = Progress(0, state.last_seq, 0, 0.0)
-        async for deliveries, position in _read(js, settings, model, state.last_seq):
-            await apply(conn, deliveries)
-            progress = Progress(position, state.last_seq, progress.applied + len(deliveries),
-                                time.monotonic() - started)
-            on_progress(progress)
-        if progress.position < state.last_seq:
-            raise RuntimeError(f"{stream} ended at {progress.position} of {state.last_seq}; "
-                               "nothing was changed")
+        done = await _replay(conn, model.source, settings, pool, js, on_progress)
+        for source in model.also:
+            await _replay(conn, source, settings, pool, js, on_progress)
+    return done
+
+
+async def _replay(conn: asyncpg.Connection, source: Source, settings: Settings,
+                  pool: asyncpg.Pool, js: JetStreamContext,
+                  on_progress: Callable[[Progress], None]) -> Progress:
+    """Apply the source stream from its start to its current end, in `conn`'s transaction."""
+    apply = source.build(settings, pool)
+    stream = settings.stream_for(source.upstream)
+    state = (await js.stream_info(stream)).state
+    if state.last_seq and state.first_seq > 1:
+        raise RuntimeError(f"{stream} no longer holds its first {state.first_seq - 1} "
+                           "events; a rebuild from it would be incomplete")
+    started = time.monotonic()
+    progress = Progress(stream, 0, state.last_seq, 0, 0.0)
+    async for deliveries, position in _read(js, settings, source, state.last_seq):
+        await apply(conn, deliveries)
+        progress = Progress(stream, position, state.last_seq,
+                            progress.applied + len(deliveries), time.monotonic() - started)
+        on_progress(progress)
+    if progress.position < state.last_seq:
+        raise RuntimeError(f"{stream} ended at {progress.position} of {state.last_seq}; "
+                           "nothing was changed")
     return progress
 
 
-async def _read(js: JetStreamContext, settings: Settings, model: ReadModel, last: int
+async def _read(js: JetStreamContext, settings: Settings, source: Source, last: int
                 ) -> AsyncIterator[tuple[list[Delivery], int]]:
     """The stream from its start to `last`, in batches (an ephemeral consumer, no acks)."""
     if not last:
         return
     subscription = await js.pull_subscribe(
-        f"{settings.subject_prefix_for(model.upstream)}.>", durable=None,
-        stream=settings.stream_for(model.upstream),
+        f"{settings.subject_prefix_for(source.upstream)}.>", durable=None,
+        stream=settings.stream_for(source.upstream),
         config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
                               inactive_threshold=60))  # removed by the server if we die
-    wanted = set(model.event_types)
+    wanted = set(source.event_types)
     try:
         position = 0
         while position < last:
@@ -237,7 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.list or not options.read_model:
         for model in READ_MODELS:
-            print(f"{model.service} {model.name}\t(from the {model.upstream} stream: "
+            streams = ", ".join(source.upstream for source in (model.source, *model.also))
+            print(f"{model.service} {model.name}\t(from the stream(s) {streams}: "
                   f"{', '.join(model.tables)})")
         return 0 if options.list else 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")
