@@ -1,5 +1,8 @@
 """Dead letters of a service's consumers: list them, replay them through the same processor.
 
+`python -m services.ops.deadletters --service S --tenant T list|replay [--consumer D]
+[--all | --sequence N ...]` calls the service's OperationsService (<SVC>_ADDR).
+
 A consumer dead-letters a message by copying it to `<prefix>.deadletter.<durable>` with the
 headers `Oon-Dead-Reason`, `Oon-Original-Subject`, `Oon-Consumer` (services/common/consumer.py).
 A replay decodes the copy and hands it to the processor of that durable in the running service:
@@ -10,20 +13,31 @@ dead-lettered anew with the new reason, then the old copy is deleted.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import getpass
 import logging
-from collections.abc import Iterable, Mapping
+import os
+import sys
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TextIO
 
+import grpc
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.operations.v1 import operations_pb2 as pb
+from oonledger.operations.v1.operations_pb2_grpc import OperationsServiceStub
 from services.common.consumer import Delivery, Processor
 from services.common.errors import NotFound
-from services.common.settings import Settings
+from services.common.grpc_server import ACTOR_HEADER, REQUEST_HEADER, ROLES_HEADER, TENANT_HEADER
+from services.common.settings import DEFAULT_GRPC_PORTS, Settings
 from services.common.wire import decode_payload
+from services.ops.cli import address_of
 
 log = logging.getLogger(__name__)
 
@@ -135,3 +149,62 @@ class DeadLetters:
             raise NotFound(f"{self.settings.service} has no consumer {consumer!r}; "
                            f"its consumers: {', '.join(sorted(self.processors))}")
         return {consumer}
+
+
+# -- the operator command ------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.ops.deadletters",
+        description="List or replay a tenant's dead letters of one service's consumers "
+                    "(through the service's OperationsService; <SVC>_ADDR).")
+    parser.add_argument("--service", required=True,
+                        help=f"one of {', '.join(sorted(DEFAULT_GRPC_PORTS))}")
+    parser.add_argument("--tenant", required=True)
+    parser.add_argument("--actor", default=f"operator:{getpass.getuser()}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="the dead letters with their reasons")
+    listing.add_argument("--consumer", default="", help="one durable, e.g. fees-claims-facts")
+    replay = commands.add_parser("replay", help="re-process them through their consumer")
+    replay.add_argument("--consumer", default="")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true")
+    which.add_argument("--sequence", type=int, action="append", default=[],
+                       help="a dead letter's sequence (repeatable)")
+    return parser
+
+
+async def run(argv: Sequence[str], environ: Mapping[str, str], out: TextIO = sys.stdout) -> int:
+    options = _parser().parse_args(argv)
+    metadata = ((TENANT_HEADER, options.tenant), (ACTOR_HEADER, options.actor),
+                (ROLES_HEADER, "admin"), (REQUEST_HEADER, uuid.uuid4().hex))
+    async with grpc.aio.insecure_channel(address_of(options.service, environ)) as channel:
+        stub = OperationsServiceStub(channel)
+        try:
+            if options.command == "list":
+                listed = await stub.ListDeadLetters(
+                    pb.ListDeadLettersRequest(consumer=options.consumer), metadata=metadata,
+                    timeout=60)
+                for letter in listed.dead_letters:
+                    print(f"{letter.sequence}\t{letter.consumer}\t{letter.event_type}\t"
+                          f"{letter.event_id}\t{letter.reason}", file=out)
+                return 0
+            replayed = await stub.ReplayDeadLetters(pb.ReplayDeadLettersRequest(
+                request_id=uuid.uuid4().hex, consumer=options.consumer, all=options.all,
+                sequences=options.sequence), metadata=metadata, timeout=600)
+        except grpc.aio.AioRpcError as exc:
+            print(f"{options.command} failed: {exc.code().name}: {exc.details()}",
+                  file=sys.stderr)
+            return 2
+    for outcome in replayed.outcomes:
+        result = (f"FAILED AGAIN (now {outcome.new_sequence}): {outcome.failure}"
+                  if outcome.failure else "applied" if outcome.applied else "already applied")
+        print(f"{outcome.sequence}\t{outcome.consumer}\t{outcome.event_id}\t{result}", file=out)
+    return 1 if any(outcome.failure for outcome in replayed.outcomes) else 0
+
+
+def main() -> int:
+    return asyncio.run(run(sys.argv[1:], os.environ))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,6 +5,7 @@ source stream equals the live one."""
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ from oonledger.operations.v1.operations_pb2_grpc import ReconciliationServiceStu
 from oonledger.settlement.v1 import settlement_pb2
 from services.common.runtime import ServiceRuntime
 from services.common.testing import eventually
+from services.ops import reconcile as reconcile_command
 from services.ops.rebuild import READ_MODELS, rebuild
 from tests.e2e.journey import Vendor
 from tests.e2e.test_journey import agreed_claim
@@ -109,6 +111,12 @@ async def test_reconciliation_is_healthy_after_a_journey_and_names_a_missing_fee
         resume(fees, FEES_PAYMENTS_TASK)
     healed = await eventually(healthy, timeout=90)
     assert {c.service: c for c in healed.services}["ledger"].payments.payments == 2
+
+    # The operator command prints the same report (exit status 0: healthy).
+    out = io.StringIO()
+    status = await reconcile_command.run(
+        ["--gateway", stack.grpc_address], {"OON_API_KEY": admin[0][1].split()[1]}, out)
+    assert status == 0 and "healthy" in out.getvalue() and "GAP" not in out.getvalue()
 
 
 async def table_rows(runtime: ServiceRuntime, tables: tuple[str, ...]) -> dict[str, list[str]]:
