@@ -212,6 +212,7 @@ async def test_the_operator_command_lists_and_replays(ops_service: Any) -> None:
         return out.getvalue() or None
 
     listing = await eventually(listed, timeout=20)
+    assert listing is not None
     assert "TallyOpened" in listing and "disk full" in listing and DURABLE in listing
     totals.failing = None
     out = io.StringIO()
