@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 from opentelemetry import metrics
 
@@ -95,13 +94,14 @@ def _require_operator(ctx: CommandContext) -> None:
         raise PermissionDenied(f"operations need the {OPERATOR_ROLE} role")
 
 
-@dataclass
 class PipelineGauges:
     """One set of observable gauges per process (tests run several services in one), fed by
     the latest all-tenant counts of each service."""
 
-    latest: dict[str, pb.PipelineCounts] = field(default_factory=dict)
-    _instance = None  # type: PipelineGauges | None
+    _instance: PipelineGauges | None = None
+
+    def __init__(self) -> None:
+        self.latest: dict[str, pb.PipelineCounts] = {}
 
     @classmethod
     def instance(cls) -> PipelineGauges:
