@@ -75,7 +75,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         app=app,
         subscriptions=subscriptions,
         migrations=[read_model.migrate],
-        background=[operations.export_metrics],
+        background=[operations.run],
     )
 
 

@@ -53,7 +53,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         app=app,
         # Run as supervised background tasks: the runtime's own consumers process one message
         # per transaction, these a whole fetched batch.
-        background=[*(consumer.run for consumer in consumers), operations.export_metrics],
+        background=[*(consumer.run for consumer in consumers), operations.run],
         migrations=[projections.migrate],
     )
 

@@ -75,7 +75,7 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
     background: list[Callable[[], Awaitable[None]]] = [
         run_ingest,
         functools.partial(checkpointer.run, config.checkpoint_seconds),
-        operations.export_metrics,
+        operations.run,
     ]
     return ServiceParts(
         bindings=[

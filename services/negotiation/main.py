@@ -54,7 +54,7 @@ def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) -> Ser
         app=app,
         subscriptions=subscriptions,
         migrations=[work_queue.migrate],
-        background=[*background, operations.export_metrics],
+        background=[*background, operations.run],
     )
 
 

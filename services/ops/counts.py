@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
+from psycopg.sql import SQL, Identifier
 
 from oonledger.operations.v1 import operations_pb2 as pb
 from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
@@ -121,3 +122,36 @@ async def _count(conn: asyncpg.Connection, sql: str, *args: str) -> int:
         return int(await conn.fetchval(sql, *args))
     except asyncpg.UndefinedTableError:  # nothing tracked yet
         return 0
+
+
+def backfill_event_index(app: ServiceApplication, batch: int = 1000) -> int:
+    """Index the events recorded before `event_index` existed (decrypting only those); a no-op
+    once every event is indexed. Returns how many were added."""
+    recorder: Any = app.recorder
+    schema = Identifier(recorder.datastore.schema)
+    missing = SQL(
+        "SELECT e.notification_id FROM {}.{} e LEFT JOIN {}.{} i USING (notification_id) "
+        "WHERE i.notification_id IS NULL ORDER BY 1 LIMIT %s"
+    ).format(schema, Identifier(recorder.events_table_name), schema, Identifier(EVENT_INDEX_TABLE))
+    insert = SQL("INSERT INTO {}.{} SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]) "
+                 "ON CONFLICT DO NOTHING").format(schema, Identifier(EVENT_INDEX_TABLE))
+    added = 0
+    while True:
+        with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(missing, (batch,))
+            wanted = {row["notification_id"] for row in cursor.fetchall()}
+        if not wanted:
+            return added
+        first, last = min(wanted), max(wanted)
+        rows = []
+        for notification in recorder.select_notifications(start=first, stop=last,
+                                                          limit=last - first + 1):
+            if notification.id in wanted:
+                event = app.mapper.to_domain_event(notification)
+                rows.append((notification.id, getattr(event, "meta", {}).get("tenant_id", ""),
+                             type(event).__name__))
+        with recorder.datastore.get_connection() as conn, conn.transaction(), \
+                conn.cursor() as cursor:
+            ids, tenants, types = zip(*rows, strict=True)
+            cursor.execute(insert, (list(ids), list(tenants), list(types)))
+        added += len(rows)

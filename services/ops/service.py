@@ -1,7 +1,7 @@
 """`oonledger.operations.v1.OperationsService`, served by every service, and its metrics.
 
 Each service's composition root adds `PipelineOperations(...)`: its `binding` to the gRPC
-bindings and its `export_metrics` to the background tasks. The service answers only for its own
+bindings and its `run` to the background tasks. The service answers only for its own
 tables and consumers (services never read each other's tables); the gateway's
 ReconciliationService compares the answers.
 """
@@ -22,7 +22,7 @@ from services.common.errors import InvalidArgument, PermissionDenied
 from services.common.eventstore import ServiceApplication
 from services.common.grpc_server import ServicerBinding, rpc
 from services.common.runtime import Infrastructure
-from services.ops.counts import PipelineCounter, PipelineFacts
+from services.ops.counts import PipelineCounter, PipelineFacts, backfill_event_index
 from services.ops.deadletters import DeadLetters
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ class PipelineOperations:
                  subscriptions: Sequence[Subscription] = (),
                  facts: Sequence[PipelineFacts] = ()) -> None:
         settings = infra.settings
+        self.app = app
+        self.blocking = infra.blocking
         self.counter = PipelineCounter(settings, infra.pool, app, subscriptions, facts)
         self.dead_letters = DeadLetters(
             infra.js, settings,
@@ -45,9 +47,14 @@ class PipelineOperations:
                                        OperationsServicer(self.counter, self.dead_letters),
                                        SERVICE_NAME)
 
-    async def export_metrics(self, interval: float = METRICS_INTERVAL_SECONDS) -> None:
-        """Refresh the service's all-tenant counts for the metrics, every `interval` seconds
-        (the gauges' callbacks run at scrape time and must not query)."""
+    async def run(self, interval: float = METRICS_INTERVAL_SECONDS) -> None:
+        """Index the events recorded before the event index existed (once), then refresh the
+        service's all-tenant counts for the gauges every `interval` seconds (the gauges'
+        callbacks run at scrape time and must not query)."""
+        if self.app is not None:
+            added = await self.blocking(backfill_event_index, self.app)
+            if added:
+                log.info("event index: %d earlier events indexed", added)
         gauges = PipelineGauges.instance()
         while True:
             try:

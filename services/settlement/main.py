@@ -99,7 +99,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         app=app,
         migrations=[migrate],
         background=[overdue_scanner(app, reads, infra.blocking, scan_every_s),
-                    operations.export_metrics],
+                    operations.run],
         subscriptions=subscriptions,
     )
 

@@ -14,7 +14,7 @@ def observed(reader: InMemoryMetricReader) -> dict[tuple[str, tuple[tuple[str, s
     assert data is not None
     return {
         (metric.name, tuple(sorted((k, str(v)) for k, v in (point.attributes or {}).items()))):
-            int(point.value)
+            int(point.value)  # type: ignore[union-attr]
         for resource in data.resource_metrics
         for scope in resource.scope_metrics
         for metric in scope.metrics

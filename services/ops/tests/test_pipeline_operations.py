@@ -20,6 +20,7 @@ from services.common.runtime import Infrastructure, ServiceParts, ServiceRuntime
 from services.common.testing import call_metadata, channel_to, eventually
 from services.common.tests.sample import Tally, TallyApp
 from services.ops import deadletters
+from services.ops.counts import backfill_event_index
 from services.ops.deadletters import CONSUMER, ORIGINAL_SUBJECT, REASON
 from services.ops.service import PipelineOperations
 
@@ -115,6 +116,18 @@ async def test_counts_per_tenant_and_consumers(ops_service: Any) -> None:
         await stub.GetPipelineCounts(pb.GetPipelineCountsRequest(),
                                      metadata=call_metadata(tenant, roles=("negotiator",)))
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    # Events recorded before the index existed are indexed by the backfill (decrypted once).
+    async with runtime.infra.pool.acquire() as conn:
+        await conn.execute(f'DELETE FROM "{runtime.settings.schema}".event_index '
+                           "WHERE tenant_id = $1", tenant)
+    emptied = await stub.GetPipelineCounts(pb.GetPipelineCountsRequest(), metadata=admin(tenant))
+    assert emptied.recorded == 0
+    assert await runtime.infra.blocking(backfill_event_index, app) == 6
+    assert await runtime.infra.blocking(backfill_event_index, app) == 0
+    again = await stub.GetPipelineCounts(pb.GetPipelineCountsRequest(), metadata=admin(tenant))
+    assert (again.recorded, again.published) == (6, 6)
+    assert list(again.recorded_by_type) == list(counts.recorded_by_type)
 
 
 async def test_a_dead_letter_replayed_applies_once_and_a_failing_replay_stays(
