@@ -28,6 +28,7 @@ from typing import TextIO
 import grpc
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.operations.v1 import operations_pb2 as pb
@@ -45,6 +46,7 @@ REASON = "Oon-Dead-Reason"
 ORIGINAL_SUBJECT = "Oon-Original-Subject"
 CONSUMER = "Oon-Consumer"
 FETCH = 500
+NO_MESSAGE_FOUND = 10057  # JetStream's error code for deleting a message that is gone
 
 
 @dataclass(frozen=True)
@@ -137,10 +139,19 @@ class DeadLetters:
             outcome.new_sequence = ack.seq
             log.error("%s: replay of dead letter %d (%s) failed again: %s", summary.consumer,
                       summary.sequence, summary.event_id, outcome.failure)
-        await self.js.delete_msg(self.stream, summary.sequence)
+        await self._delete(summary.sequence)
         log.info("%s: dead letter %d (%s) replayed: %s", summary.consumer, summary.sequence,
                  summary.event_id, "failed again" if outcome.failure else "processed")
         return outcome
+
+    async def _delete(self, sequence: int) -> None:
+        try:
+            await self.js.delete_msg(self.stream, sequence)
+        except APIError as exc:
+            # Another operator's replay of the same letter deleted it first (the effect is
+            # still once: the tracking records).
+            if exc.err_code != NO_MESSAGE_FOUND:
+                raise
 
     def _durables(self, consumer: str) -> set[str]:
         if not consumer:

@@ -3,6 +3,7 @@ letters listed and replayed through the consumer that dead-lettered them (exactl
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from datetime import UTC, datetime
@@ -233,3 +234,28 @@ async def test_the_operator_command_lists_and_replays(ops_service: Any) -> None:
     assert out.getvalue().strip().endswith("applied")
     assert await total_of(runtime, tally) == 0
     assert await listed() is None
+
+
+async def test_two_operators_replaying_at_once_apply_the_effect_once(ops_service: Any) -> None:
+    runtime, app, totals = ops_service
+    stub = OperationsServiceStub(channel_to(runtime))
+    tenant = f"tenant-{uuid.uuid4().hex[:6]}"
+    totals.failing = "lock timeout"
+    tally = Tally.open(ctx(tenant), "twice", "Jane Roe")
+    tally.increment(ctx(tenant), 70)
+    app.save_all(tally)
+
+    async def both_dead() -> bool:
+        listed = await stub.ListDeadLetters(pb.ListDeadLettersRequest(), metadata=admin(tenant))
+        return len(listed.dead_letters) == 2
+
+    await eventually(both_dead, timeout=20)
+    totals.failing = None
+    replays = await asyncio.gather(*(
+        stub.ReplayDeadLetters(pb.ReplayDeadLettersRequest(request_id=uuid.uuid4().hex, all=True),
+                               metadata=admin(tenant)) for _ in range(2)))
+    outcomes = [o for reply in replays for o in reply.outcomes]
+    assert not any(o.failure for o in outcomes)
+    assert sum(o.applied for o in outcomes) == 2  # each event applied by one of them
+    assert await total_of(runtime, tally) == 70
+    assert not await both_dead()
