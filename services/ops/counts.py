@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
+from nats.js import JetStreamContext
 from psycopg.sql import SQL, Identifier
 
 from oonledger.operations.v1 import operations_pb2 as pb
@@ -67,11 +68,12 @@ def consumer_tracking(settings: Settings, app: ServiceApplication | None,
 
 
 class PipelineCounter:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, app: ServiceApplication | None,
-                 subscriptions: Sequence[Subscription] = (),
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, js: JetStreamContext,
+                 app: ServiceApplication | None, subscriptions: Sequence[Subscription] = (),
                  facts: Sequence[PipelineFacts] = ()) -> None:
         self.settings = settings
         self.pool = pool
+        self.js = js
         self.app = app
         self.consumers = [consumer_tracking(settings, app, sub) for sub in subscriptions]
         self.facts = list(facts)
@@ -85,6 +87,9 @@ class PipelineCounter:
         totals over all tenants."""
         counts = pb.PipelineCounts(service=self.settings.service, tenant_id=tenant_id or "",
                                    has_event_store=self.app is not None)
+        in_streams: dict[str, dict[str, int]] = {}
+        for upstream in sorted({c.subscription.upstream for c in self.consumers}):
+            in_streams[upstream] = await self._subjects(upstream)
         async with self.pool.acquire() as conn:
             if self.app is not None:
                 checkpoint = await self._relay_checkpoint(conn)
@@ -100,14 +105,23 @@ class PipelineCounter:
                     counts.recorded_by_type.add(event_type=event_type, count=count)
             for consumer in self.consumers:
                 sub = consumer.subscription
-                item = counts.consumers.add(consumer=sub.name, upstream=sub.upstream,
-                                            event_types=list(sub.event_types),
-                                            tracked=consumer.sql is not None)
+                types = set(sub.event_types)
+                item = counts.consumers.add(
+                    consumer=sub.name, upstream=sub.upstream, event_types=list(sub.event_types),
+                    tracked=consumer.sql is not None,
+                    in_stream=sum(count for subject, count in in_streams[sub.upstream].items()
+                                  if not types or subject.rsplit(".", 1)[-1] in types))
                 if consumer.sql is not None:
                     item.consumed = await _count(conn, consumer.sql, *consumer.args)
             for facts in self.facts:
                 await facts.add_to(conn, tenant_id, counts)
         return counts
+
+    async def _subjects(self, upstream: str) -> dict[str, int]:
+        """Messages per subject (`<prefix>.<aggregate>.<EventType>`) in an upstream's stream."""
+        info = await self.js.stream_info(self.settings.stream_for(upstream),
+                                         subjects_filter=">")
+        return dict(info.state.subjects or {})
 
     async def _relay_checkpoint(self, conn: asyncpg.Connection) -> int:
         try:

@@ -39,7 +39,7 @@ class PipelineOperations:
         settings = infra.settings
         self.app = app
         self.blocking = infra.blocking
-        self.counter = PipelineCounter(settings, infra.pool, app, subscriptions, facts)
+        self.counter = PipelineCounter(settings, infra.pool, infra.js, app, subscriptions, facts)
         self.dead_letters = DeadLetters(
             infra.js, settings,
             {f"{settings.service}-{sub.name}": sub.processor for sub in subscriptions})
@@ -128,6 +128,10 @@ class PipelineGauges:
             "oon_pipeline_events_consumed", [self._consumed], unit="{event}",
             description="Upstream events processed by a consumer (its tracking records)")
         meter.create_observable_gauge(
+            "oon_pipeline_consumer_gap", [self._consumer_gap], unit="{event}",
+            description="Messages of a consumer's types in its upstream stream it has not "
+                        "processed (behind, stopped, or dead-lettered)")
+        meter.create_observable_gauge(
             "oon_pipeline_ledger_appended", [self._appended], unit="{event}",
             description="Events appended to the ledger, per source service (all tenants)")
         meter.create_observable_gauge(
@@ -157,6 +161,15 @@ class PipelineGauges:
             for consumer in counts.consumers:
                 if consumer.tracked:
                     yield metrics.Observation(consumer.consumed, {
+                        "service": service, "consumer": consumer.consumer,
+                        "upstream": consumer.upstream})
+
+    def _consumer_gap(self, _options: metrics.CallbackOptions
+                      ) -> Iterable[metrics.Observation]:
+        for service, counts in self._each():
+            for consumer in counts.consumers:
+                if consumer.tracked:
+                    yield metrics.Observation(consumer.in_stream - consumer.consumed, {
                         "service": service, "consumer": consumer.consumer,
                         "upstream": consumer.upstream})
 

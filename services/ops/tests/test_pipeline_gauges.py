@@ -28,7 +28,8 @@ def test_gauges_report_each_services_latest_counts() -> None:
     gauges.register(MeterProvider(metric_readers=[reader]).get_meter("oonledger"))
     claims = pb.PipelineCounts(service="claims", has_event_store=True, recorded=10, published=7)
     claims.recorded_by_type.add(event_type="ClaimRegistered", count=10)
-    claims.consumers.add(consumer="read-model", upstream="claims", consumed=9, tracked=True)
+    claims.consumers.add(consumer="read-model", upstream="claims", consumed=9, tracked=True,
+                         in_stream=10)
     claims.consumers.add(consumer="untracked-intake", upstream="settlement", tracked=False)
     ledger = pb.PipelineCounts(service="ledger")
     ledger.ledger.add(service="claims", appended=8)
@@ -41,6 +42,8 @@ def test_gauges_report_each_services_latest_counts() -> None:
         ("oon_pipeline_events_unpublished", (("service", "claims"),)): 3,
         ("oon_pipeline_events_consumed",
          (("consumer", "read-model"), ("service", "claims"), ("upstream", "claims"))): 9,
+        ("oon_pipeline_consumer_gap",
+         (("consumer", "read-model"), ("service", "claims"), ("upstream", "claims"))): 1,
         ("oon_pipeline_ledger_appended", (("source", "claims"),)): 8,
         ("oon_pipeline_payments_without_one_fee", (("service", "ledger"),)): 1,
         ("oon_pipeline_fees_without_payment", (("service", "ledger"),)): 0,

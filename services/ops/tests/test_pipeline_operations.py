@@ -88,6 +88,12 @@ async def total_of(runtime: ServiceRuntime, tally: Tally) -> int | None:
             "WHERE tally_id = $1", str(tally.id))
 
 
+async def consumer_gap(stub: OperationsServiceStub, tenant: str) -> int:
+    counts = await stub.GetPipelineCounts(pb.GetPipelineCountsRequest(), metadata=admin(tenant))
+    (consumer,) = counts.consumers
+    return consumer.in_stream - consumer.consumed
+
+
 async def test_counts_per_tenant_and_consumers(ops_service: Any) -> None:
     runtime, app, _ = ops_service
     stub = OperationsServiceStub(channel_to(runtime))
@@ -112,6 +118,7 @@ async def test_counts_per_tenant_and_consumers(ops_service: Any) -> None:
         "TallyOpened", "TallyIncremented"}
     assert (counts.consumers[0].consumer, counts.consumers[0].upstream) == ("totals", SERVICE)
     assert counts.consumers[0].tracked
+    assert counts.consumers[0].in_stream == counts.consumers[0].consumed
 
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.GetPipelineCounts(pb.GetPipelineCountsRequest(),
@@ -155,6 +162,7 @@ async def test_a_dead_letter_replayed_applies_once_and_a_failing_replay_stays(
         (DURABLE, "TallyOpened", "database said no"),
         (DURABLE, "TallyIncremented", "database said no")}
     assert await total_of(runtime, tally) is None
+    assert await consumer_gap(stub, tenant) == 2  # in the stream, never processed
     # Another tenant's operator sees none of them.
     other = await stub.ListDeadLetters(pb.ListDeadLettersRequest(),
                                        metadata=admin(f"tenant-{uuid.uuid4().hex[:6]}"))
@@ -196,6 +204,7 @@ async def test_a_dead_letter_replayed_applies_once_and_a_failing_replay_stays(
     assert [o.applied for o in replayed.outcomes] == [False]
     assert await total_of(runtime, tally) == 250
     assert await dead_letters() == []
+    assert await consumer_gap(stub, tenant) == 0
 
 
 async def test_replay_needs_a_choice_and_a_known_consumer(ops_service: Any) -> None:
