@@ -1,23 +1,32 @@
-"""What the operator commands share: the address of a service and how a report is printed."""
+"""What the operator commands share: the gateway's address, the admin key, the report's text."""
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
 from collections.abc import Mapping
 
 from oonledger.operations.v1 import operations_pb2 as pb
 from services.common.settings import DEFAULT_GRPC_PORTS
 
 
-def address_of(service: str, environ: Mapping[str, str]) -> str:
-    """`<SVC>_ADDR` (or `<SVC>_ADDRESS`), default `127.0.0.1:<the service's default port>` — the
-    same convention as the gateway's upstreams."""
-    prefix = service.upper()
-    address = environ.get(f"{prefix}_ADDR") or environ.get(f"{prefix}_ADDRESS")
-    if address:
-        return address
-    if service not in DEFAULT_GRPC_PORTS:
-        raise SystemExit(f"no address for {service}: set {prefix}_ADDR")
-    return f"127.0.0.1:{DEFAULT_GRPC_PORTS[service]}"
+def gateway_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """A parser with `--gateway` (GATEWAY_ADDR, default 127.0.0.1:<the gateway's port>)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--gateway", default=os.environ.get(
+        "GATEWAY_ADDR", f"127.0.0.1:{DEFAULT_GRPC_PORTS['gateway']}"))
+    parser.add_argument("--timeout", type=float, default=600.0)
+    return parser
+
+
+def key_metadata(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...] | None:
+    """The call metadata for the tenant's admin key in OON_API_KEY (None, said why, if unset)."""
+    key = environ.get("OON_API_KEY", "")
+    if not key:
+        print("OON_API_KEY (an admin key of the tenant) is required", file=sys.stderr)
+        return None
+    return (("authorization", f"Bearer {key}"),)
 
 
 def format_report(report: pb.ReconciliationReport) -> str:

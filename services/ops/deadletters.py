@@ -1,7 +1,8 @@
 """Dead letters of a service's consumers: list them, replay them through the same processor.
 
-`python -m services.ops.deadletters --service S --tenant T list|replay [--consumer D]
-[--all | --sequence N ...]` calls the service's OperationsService (<SVC>_ADDR).
+`python -m services.ops.deadletters list|replay [--consumer D] [--all | --sequence N ...]`
+calls the gateway's OperatorService with the tenant's admin key (OON_API_KEY), which sends the
+call to the service owning the consumer.
 
 A consumer dead-letters a message by copying it to `<prefix>.deadletter.<durable>` with the
 headers `Oon-Dead-Reason`, `Oon-Original-Subject`, `Oon-Consumer` (services/common/consumer.py).
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import logging
 import os
 import sys
@@ -32,13 +32,12 @@ from nats.js.errors import APIError
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.operations.v1 import operations_pb2 as pb
-from oonledger.operations.v1.operations_pb2_grpc import OperationsServiceStub
+from oonledger.operations.v1.operations_pb2_grpc import OperatorServiceStub
 from services.common.consumer import Delivery, Processor
 from services.common.errors import NotFound
-from services.common.grpc_server import ACTOR_HEADER, REQUEST_HEADER, ROLES_HEADER, TENANT_HEADER
-from services.common.settings import DEFAULT_GRPC_PORTS, Settings
+from services.common.settings import Settings
 from services.common.wire import decode_payload
-from services.ops.cli import address_of
+from services.ops.cli import gateway_parser, key_metadata
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +163,8 @@ class DeadLetters:
 
 # -- the operator command ------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m services.ops.deadletters",
-        description="List or replay a tenant's dead letters of one service's consumers "
-                    "(through the service's OperationsService; <SVC>_ADDR).")
-    parser.add_argument("--service", required=True,
-                        help=f"one of {', '.join(sorted(DEFAULT_GRPC_PORTS))}")
-    parser.add_argument("--tenant", required=True)
-    parser.add_argument("--actor", default=f"operator:{getpass.getuser()}")
+    parser = gateway_parser("python -m services.ops.deadletters",
+                            "List or replay the tenant's dead letters (OperatorService).")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="the dead letters with their reasons")
     listing.add_argument("--consumer", default="", help="one durable, e.g. fees-claims-facts")
@@ -186,22 +179,23 @@ def _parser() -> argparse.ArgumentParser:
 
 async def run(argv: Sequence[str], environ: Mapping[str, str], out: TextIO = sys.stdout) -> int:
     options = _parser().parse_args(argv)
-    metadata = ((TENANT_HEADER, options.tenant), (ACTOR_HEADER, options.actor),
-                (ROLES_HEADER, "admin"), (REQUEST_HEADER, uuid.uuid4().hex))
-    async with grpc.aio.insecure_channel(address_of(options.service, environ)) as channel:
-        stub = OperationsServiceStub(channel)
+    metadata = key_metadata(environ)
+    if metadata is None:
+        return 2
+    async with grpc.aio.insecure_channel(options.gateway) as channel:
+        stub = OperatorServiceStub(channel)
         try:
             if options.command == "list":
                 listed = await stub.ListDeadLetters(
                     pb.ListDeadLettersRequest(consumer=options.consumer), metadata=metadata,
-                    timeout=60)
+                    timeout=options.timeout)
                 for letter in listed.dead_letters:
                     print(f"{letter.sequence}\t{letter.consumer}\t{letter.event_type}\t"
                           f"{letter.event_id}\t{letter.reason}", file=out)
                 return 0
             replayed = await stub.ReplayDeadLetters(pb.ReplayDeadLettersRequest(
                 request_id=uuid.uuid4().hex, consumer=options.consumer, all=options.all,
-                sequences=options.sequence), metadata=metadata, timeout=600)
+                sequences=options.sequence), metadata=metadata, timeout=options.timeout)
         except grpc.aio.AioRpcError as exc:
             print(f"{options.command} failed: {exc.code().name}: {exc.details()}",
                   file=sys.stderr)

@@ -1,6 +1,6 @@
 """Reconcile a tenant's pipeline through the gateway: `python -m services.ops.reconcile`.
 
-Calls `oonledger.operations.v1.ReconciliationService/Reconcile` on the gateway (GATEWAY_ADDR,
+Calls `oonledger.operations.v1.OperatorService/Reconcile` on the gateway (GATEWAY_ADDR,
 default 127.0.0.1:<the gateway's port>) with an admin key of the tenant (OON_API_KEY) and
 prints the report. Exit status 0 when healthy, 1 when there is a gap or a service did not
 answer, 2 when the call failed.
@@ -8,7 +8,6 @@ answer, 2 when the call failed.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -18,25 +17,20 @@ from typing import TextIO
 import grpc
 
 from oonledger.operations.v1 import operations_pb2 as pb
-from oonledger.operations.v1.operations_pb2_grpc import ReconciliationServiceStub
-from services.ops.cli import address_of, format_report
+from oonledger.operations.v1.operations_pb2_grpc import OperatorServiceStub
+from services.ops.cli import format_report, gateway_parser, key_metadata
 
 
 async def run(argv: Sequence[str], environ: Mapping[str, str], out: TextIO = sys.stdout) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.ops.reconcile",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--gateway", default=address_of("gateway", environ))
-    parser.add_argument("--timeout", type=float, default=120.0)
-    options = parser.parse_args(argv)
-    key = environ.get("OON_API_KEY", "")
-    if not key:
-        print("OON_API_KEY (an admin key of the tenant) is required", file=sys.stderr)
+    options = gateway_parser("python -m services.ops.reconcile",
+                             "Reconcile the tenant's pipeline (OperatorService).").parse_args(argv)
+    metadata = key_metadata(environ)
+    if metadata is None:
         return 2
     async with grpc.aio.insecure_channel(options.gateway) as channel:
         try:
-            report = await ReconciliationServiceStub(channel).Reconcile(
-                pb.ReconcileRequest(), metadata=(("authorization", f"Bearer {key}"),),
-                timeout=options.timeout)
+            report = await OperatorServiceStub(channel).Reconcile(
+                pb.ReconcileRequest(), metadata=metadata, timeout=options.timeout)
         except grpc.aio.AioRpcError as exc:
             print(f"reconcile failed: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 2

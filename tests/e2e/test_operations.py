@@ -12,12 +12,15 @@ from typing import Any
 import grpc
 import pytest
 
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.operations.v1 import operations_pb2 as pb
-from oonledger.operations.v1.operations_pb2_grpc import ReconciliationServiceStub
+from oonledger.operations.v1.operations_pb2_grpc import OperatorServiceStub
 from oonledger.settlement.v1 import settlement_pb2
 from services.common.runtime import ServiceRuntime
 from services.common.testing import eventually
+from services.ops import deadletters as deadletters_command
 from services.ops import reconcile as reconcile_command
+from services.ops.deadletters import CONSUMER, ORIGINAL_SUBJECT, REASON
 from services.ops.rebuild import READ_MODELS, rebuild
 from tests.e2e.journey import Vendor
 from tests.e2e.test_journey import agreed_claim
@@ -67,7 +70,7 @@ async def test_reconciliation_is_healthy_after_a_journey_and_names_a_missing_fee
     stack.require("claims", "negotiation", "settlement", "fees", "ledger")
     vendor = await Vendor.enrol(stack, channel)
     admin = (("authorization", f"Bearer {await stack.partner(vendor.tenant, 'admin')}"),)
-    reconciliation = ReconciliationServiceStub(channel)
+    reconciliation = OperatorServiceStub(channel)
     await vendor.publish_fee_schedule(rate_bps=2500)
     claim_id = await pay_in_full(vendor, bulk=3)
     await vendor.fee_account(claim_id, billed_cents=15_000)  # 25 % of the $600 recovered
@@ -142,7 +145,7 @@ async def test_every_read_model_rebuilt_from_its_stream_equals_the_live_one(
     admin = (("authorization", f"Bearer {await stack.partner(vendor.tenant, 'admin')}"),)
 
     async def drained() -> bool:
-        report = await ReconciliationServiceStub(channel).Reconcile(
+        report = await OperatorServiceStub(channel).Reconcile(
             pb.ReconcileRequest(), metadata=admin, timeout=60)
         return report.healthy  # every read model has consumed everything
 
@@ -162,3 +165,66 @@ async def test_every_read_model_rebuilt_from_its_stream_equals_the_live_one(
             assert rebuilt[table] == live[table], (
                 f"{model.service} {model.name}: {table} differs after a rebuild; "
                 f"live only: {lost}; rebuilt only: {gained}")
+
+
+async def test_a_dead_lettered_claim_comes_back_once_through_the_operator_command(
+    stack: Any, channel: grpc.aio.Channel
+) -> None:
+    stack.require("claims")
+    vendor = await Vendor.enrol(stack, channel)
+    key = await stack.partner(vendor.tenant, "admin")
+    (claim_id, _), = await vendor.import_claims(1)
+    claims = stack.services["claims"]
+    settings, infra = claims.settings, claims.infra
+    assert infra is not None
+    table = f'"{settings.schema}".claims_read'
+
+    async def row() -> str | None:
+        async with infra.pool.acquire() as conn:
+            return await conn.fetchval(
+                f"SELECT row_to_json(t)::text FROM {table} t WHERE claim_id = $1", claim_id)
+
+    before = await eventually(row, timeout=20)
+    # As if the read model's consumer had dead-lettered the claim's registration: its effect
+    # and tracking record gone, the message in the dead-letter stream with a reason.
+    subject = f"{settings.subject_prefix_for('claims')}.claim.ClaimRegistered"
+    registered = await infra.js.get_last_msg(settings.stream_for("claims"), subject)
+    envelope = EventEnvelope.FromString(registered.data)
+    assert envelope.aggregate_id == claim_id
+    async with infra.pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"DELETE FROM {table} WHERE claim_id = $1", claim_id)
+        await conn.execute(
+            f'DELETE FROM "{settings.schema}".projection_tracking WHERE consumer = \'read-model\' '
+            "AND upstream = 'claims' AND notification_id = $1", envelope.notification_id)
+    durable = "claims-read-model"
+    await infra.js.publish(
+        f"{settings.subject_prefix_for('deadletter')}.{durable}", registered.data,
+        headers={REASON: "failed 6 times: database unavailable", CONSUMER: durable,
+                 ORIGINAL_SUBJECT: registered.subject or ""})
+    assert await row() is None
+
+    environ = {"OON_API_KEY": key}
+    gateway = ["--gateway", stack.grpc_address]
+
+    async def command(*argv: str) -> tuple[int, str]:
+        out = io.StringIO()
+        status = await deadletters_command.run([*gateway, *argv], environ, out)
+        return status, out.getvalue()
+
+    status, listed = await command("list")
+    assert status == 0 and "ClaimRegistered" in listed and "database unavailable" in listed
+    assert durable in listed
+    status, replayed = await command("replay", "--consumer", durable, "--all")
+    assert status == 0 and replayed.strip().endswith("applied"), replayed
+    assert await row() == before  # the effect is back, once
+    assert await command("list") == (0, "")
+    assert await command("replay", "--all") == (0, "")  # nothing left to replay
+
+    # A copy of an event already applied: replayed without a second effect.
+    await infra.js.publish(
+        f"{settings.subject_prefix_for('deadletter')}.{durable}", registered.data,
+        headers={REASON: "timeout", CONSUMER: durable, ORIGINAL_SUBJECT: registered.subject or ""})
+    status, replayed = await command("replay", "--all")
+    assert status == 0 and replayed.strip().endswith("already applied"), replayed
+    assert await row() == before
+    assert await command("list", "--consumer", "nobody-here") == (2, "")

@@ -4,7 +4,6 @@ letters listed and replayed through the consumer that dead-lettered them (exactl
 from __future__ import annotations
 
 import asyncio
-import io
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +19,6 @@ from services.common.context import CommandContext
 from services.common.runtime import Infrastructure, ServiceParts, ServiceRuntime
 from services.common.testing import call_metadata, channel_to, eventually
 from services.common.tests.sample import Tally, TallyApp
-from services.ops import deadletters
 from services.ops.counts import backfill_event_index
 from services.ops.deadletters import CONSUMER, ORIGINAL_SUBJECT, REASON
 from services.ops.service import PipelineOperations
@@ -218,31 +216,6 @@ async def test_replay_needs_a_choice_and_a_known_consumer(ops_service: Any) -> N
         await stub.ListDeadLetters(pb.ListDeadLettersRequest(consumer="nobody"),
                                    metadata=admin("tenant-x"))
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
-
-
-async def test_the_operator_command_lists_and_replays(ops_service: Any) -> None:
-    runtime, app, totals = ops_service
-    tenant = f"tenant-{uuid.uuid4().hex[:6]}"
-    environ = {f"{SERVICE.upper()}_ADDR": f"127.0.0.1:{runtime.port}"}
-    command = ["--service", SERVICE, "--tenant", tenant]
-    totals.failing = "disk full"
-    tally = Tally.open(ctx(tenant), "cli", "Jane Roe")
-    app.save_all(tally)
-
-    async def listed() -> str | None:
-        out = io.StringIO()
-        assert await deadletters.run([*command, "list"], environ, out) == 0
-        return out.getvalue() or None
-
-    listing = await eventually(listed, timeout=20)
-    assert listing is not None
-    assert "TallyOpened" in listing and "disk full" in listing and DURABLE in listing
-    totals.failing = None
-    out = io.StringIO()
-    assert await deadletters.run([*command, "replay", "--all"], environ, out) == 0
-    assert out.getvalue().strip().endswith("applied")
-    assert await total_of(runtime, tally) == 0
-    assert await listed() is None
 
 
 async def test_two_operators_replaying_at_once_apply_the_effect_once(ops_service: Any) -> None:
