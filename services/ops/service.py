@@ -3,7 +3,7 @@
 Each service's composition root adds `PipelineOperations(...)`: its `binding` to the gRPC
 bindings and its `run` to the background tasks. The service answers only for its own
 tables and consumers (services never read each other's tables); the gateway's
-ReconciliationService compares the answers.
+OperatorService compares the answers (gateway/operations.py).
 """
 
 from __future__ import annotations
