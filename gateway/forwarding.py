@@ -134,11 +134,18 @@ def internal_metadata(
 ) -> tuple[tuple[str, str], ...]:
     """The token the services trust (from the authenticated key alone, for this one method of
     this one upstream), the request id, and the caller's correlation and trace ids."""
+    return internal_metadata_for(key, incoming, method.upstream, method.path, signer)
+
+
+def internal_metadata_for(
+    key: KeyRecord, incoming: Mapping[str, str], upstream: str, path: str, signer: InternalSigner
+) -> tuple[tuple[str, str], ...]:
+    """`internal_metadata` for a call the gateway makes itself (`path` = "/pkg.Service/Method")."""
     request_id = incoming.get(REQUEST_HEADER, "").strip()
     if not _REQUEST_ID.fullmatch(request_id):
         request_id = uuid.uuid4().hex
     token = signer.token(
-        audience=method.upstream, method=method.path, tenant=key.tenant_id, actor=key.actor,
+        audience=upstream, method=path, tenant=key.tenant_id, actor=key.actor,
         roles=key.roles, request_id=request_id,
     )
     metadata = [(TOKEN_HEADER, token), (REQUEST_HEADER, request_id)]

@@ -16,6 +16,7 @@ from services.fees.subscriptions import (
     NEGOTIATION_EVENTS,
     SETTLEMENT_EVENTS,
 )
+from services.ops.service import PipelineOperations
 
 READ_MODELS = "fee-read-models"
 BATCH = 500
@@ -42,15 +43,17 @@ def build(infra: Infrastructure) -> ServiceParts:
     ]
     consumers.append(BatchConsumer(infra.nc, settings, Subscription(
         "fees", READ_MODELS, read_models, max_deliver=MAX_DELIVER, batch=BATCH), read_models))
+    operations = PipelineOperations(infra, app, [consumer.sub for consumer in consumers])
 
     return ServiceParts(
         bindings=[ServicerBinding(fees_pb2_grpc.add_FeesServiceServicer_to_server,
                                   FeesServicer(app, infra.blocking, infra.pool, projections),
-                                  SERVICE_NAME)],
+                                  SERVICE_NAME),
+                  operations.binding],
         app=app,
         # Run as supervised background tasks: the runtime's own consumers process one message
         # per transaction, these a whole fetched batch.
-        background=[consumer.run for consumer in consumers],
+        background=[*(consumer.run for consumer in consumers), operations.run],
         migrations=[projections.migrate],
     )
 

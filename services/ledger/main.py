@@ -18,8 +18,10 @@ from services.ledger.checkpointer import Checkpointer
 from services.ledger.config import LedgerConfig
 from services.ledger.grpc_api import AuditServicer
 from services.ledger.ingest import StreamIngest
+from services.ledger.pipeline_facts import LedgerPipelineFacts
 from services.ledger.reader import LogReader
 from services.ledger.schema import migrate, writer_pool
+from services.ops.service import PipelineOperations
 
 SERVICE_NAME = "oonledger.ledger.v1.AuditService"
 
@@ -69,9 +71,11 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
         finally:
             await appender.close()
 
+    operations = PipelineOperations(infra, facts=[LedgerPipelineFacts(schema)])
     background: list[Callable[[], Awaitable[None]]] = [
         run_ingest,
         functools.partial(checkpointer.run, config.checkpoint_seconds),
+        operations.run,
     ]
     return ServiceParts(
         bindings=[
@@ -79,7 +83,8 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
                 ledger_pb2_grpc.add_AuditServiceServicer_to_server,
                 AuditServicer(app),
                 SERVICE_NAME,
-            )
+            ),
+            operations.binding,
         ],
         background=background,
         on_stop=[functools.partial(close_pool, pool)],
