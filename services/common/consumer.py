@@ -3,24 +3,34 @@
 Each delivery is processed by a `Processor` that commits the handler's effects together with a
 tracking record of the upstream event (its service and notification id) in ONE transaction, and
 only then acks. A redelivered event finds its tracking record and is acked without effect.
-Failures are retried with backoff up to `max_deliver`; then the message is copied to the
-dead-letter stream with the reason, logged as an error, and terminated — never dropped silently.
+
+Fault or poison (services/common/faults.py; docs/decisions.md): an infrastructure fault is
+retried in place, with capped backoff, for as long as it takes (the message's ack deadline is
+extended meanwhile, and later messages wait behind it), and is never dead-lettered. Any other
+failure is retried with backoff up to `max_deliver` deliveries; then the message is copied to
+the dead-letter stream with the reason, logged as an error, and terminated. The consumer
+reports its progress to the service's ProgressMonitor (services/common/health.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
+import nats.errors
 from eventsourcing.persistence import Tracking
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError
+from opentelemetry import metrics
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.aggregate import TenantAggregate
@@ -28,11 +38,30 @@ from services.common.cancellation import raise_if_cancelling
 from services.common.context import CommandContext
 from services.common.errors import DomainError
 from services.common.eventstore import AlreadyProcessed, ServiceApplication
+from services.common.faults import describe, is_fault, retry_delay
+from services.common.health import Part, ProgressMonitor, consumer_part
 from services.common.settings import Settings
 from services.common.telemetry import consumer_span
 from services.common.wire import decode_payload
 
 log = logging.getLogger(__name__)
+
+# How long JetStream waits for an ack before redelivering (a crashed replica's messages go
+# to another after this); a message retried in place for a fault is kept with in_progress().
+ACK_WAIT_SECONDS = 30.0
+
+_meter = metrics.get_meter("oonledger")
+_processed = _meter.create_counter(
+    "oonledger.consumer.processed", description="Events applied, per consumer")
+_duplicates = _meter.create_counter(
+    "oonledger.consumer.duplicates",
+    description="Redelivered events found already applied (acked without effect)")
+_dead_lettered = _meter.create_counter(
+    "oonledger.consumer.dead_lettered",
+    description="Events copied to the dead-letter stream (poison), per consumer")
+_fault_retries = _meter.create_counter(
+    "oonledger.consumer.fault_retries",
+    description="Retries of an event after an infrastructure fault (never dead-lettered)")
 
 
 @dataclass(frozen=True)
@@ -166,7 +195,11 @@ class Subscription:
     name: str
     processor: Processor
     event_types: tuple[str, ...] = ()
+    # Deliveries of a message that keeps failing for a reason other than an infrastructure
+    # fault (a poison, or an ArrivedEarly whose predecessor never comes) before it is
+    # dead-lettered. Faults do not count: JetStream's own max_deliver is unlimited.
     max_deliver: int = 6
+    # The delay before each redelivery of such a message (the last one repeats).
     backoff: tuple[float, ...] = (0.5, 1, 2, 5, 10, 30)
     batch: int = 100
     # 1 = strictly one event in flight for this consumer across all replicas: upstream order is
@@ -176,14 +209,20 @@ class Subscription:
 
 
 class Consumer:
-    def __init__(self, js: JetStreamContext, settings: Settings, subscription: Subscription):
+    def __init__(self, js: JetStreamContext, settings: Settings, subscription: Subscription,
+                 monitor: ProgressMonitor | None = None) -> None:
         self.js = js
         self.settings = settings
         self.sub = subscription
         self.durable = f"{settings.service}-{subscription.name}"
+        part_name = consumer_part(self.durable)
+        self.progress: Part = monitor.part(part_name) if monitor else Part(part_name)
+        self._labels = {"service": settings.service, "consumer": self.durable}
         self.processed = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self.fault_retries = 0
+        self._batch: Sequence[Msg] = ()  # the fetched messages being handled, in order
 
     def _filter_subjects(self) -> list[str]:
         prefix = self.settings.subject_prefix_for(self.sub.upstream)
@@ -191,25 +230,37 @@ class Consumer:
             return [f"{prefix}.>"]
         return [f"{prefix}.*.{event_type}" for event_type in self.sub.event_types]
 
-    async def _subscribe(self) -> Any:
+    def consumer_config(self) -> ConsumerConfig:
         subjects = self._filter_subjects()
-        config = ConsumerConfig(
+        return ConsumerConfig(
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            max_deliver=self.sub.max_deliver,
-            # NATS requires max_deliver > len(backoff).
-            backoff=list(self.sub.backoff[: self.sub.max_deliver - 1]),
-            ack_wait=self.sub.backoff[0] * 60,
+            # Unlimited: JetStream must never stop redelivering an event we have not applied
+            # (a fault is retried in place; a poison is dead-lettered by us after
+            # `Subscription.max_deliver` deliveries, with the reason). No JetStream backoff
+            # list either: it would also replace ack_wait by its first step.
+            max_deliver=-1,
+            ack_wait=ACK_WAIT_SECONDS,
             max_ack_pending=self.sub.max_ack_pending,
             filter_subjects=subjects if len(subjects) > 1 else None,
             filter_subject=subjects[0] if len(subjects) == 1 else None,
         )
+
+    async def _subscribe(self) -> Any:
+        subjects = self._filter_subjects()
+        stream = self.settings.stream_for(self.sub.upstream)
+        # Create, or update a durable left by an older version (e.g. one with a finite
+        # max_deliver, which would silently stop redelivering).
+        try:
+            await self.js.add_consumer(stream, self.consumer_config())
+        except BadRequestError as exc:
+            log.warning("%s: could not update the durable consumer's settings (%s); using it "
+                        "as it is", self.durable, exc.description)
         return await self.js.pull_subscribe(
             subjects[0] if len(subjects) == 1 else "",
             durable=self.durable,
-            stream=self.settings.stream_for(self.sub.upstream),
-            config=config,
+            stream=stream,
         )
 
     async def run(self) -> None:
@@ -219,7 +270,8 @@ class Consumer:
                 await self._pull(psub)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                self.progress.blocked(f"consumer loop failed: {describe(exc)}")
                 log.exception("%s: consumer loop failed; reconnecting", self.durable)
                 await asyncio.sleep(1)  # back off before re-subscribing after a NATS outage
 
@@ -229,9 +281,18 @@ class Consumer:
             try:
                 messages = await psub.fetch(self.sub.batch, timeout=1)
             except TimeoutError:
+                self.progress.progressed()  # nothing to do is not a stall
                 continue
-            for msg in messages:
-                await self._handle(msg)
+            self._batch = messages
+            try:
+                for msg in messages:
+                    await self._handle(msg)
+            finally:
+                self._batch = ()
+
+    def _held(self) -> Sequence[Msg]:
+        """Messages delivered to this consumer and not yet handled (kept while we retry)."""
+        return self._batch
 
     async def _handle(self, msg: Msg) -> None:
         try:
@@ -243,9 +304,9 @@ class Consumer:
         if self.sub.event_types and envelope.event_type not in self.sub.event_types:
             await msg.ack()  # outside the filter (a consumer created by an older version)
             return
+        self.progress.busy(f"{envelope.event_id} ({envelope.event_type})")
         try:
-            with consumer_span(self.durable, envelope):
-                applied = await self.sub.processor.process(delivery)
+            applied = await self._process_through_faults(msg, delivery)
         except PermanentFailure as exc:
             await self._dead_letter(msg, str(exc))
             return
@@ -256,13 +317,58 @@ class Consumer:
             else:
                 log.warning("%s: %s failed (attempt %d): %r", self.durable,
                             envelope.event_id, delivered, exc)
+                self.progress.blocked(f"failed {delivered} time(s): {describe(exc)}")
                 await msg.nak(delay=self.sub.backoff[min(delivered, len(self.sub.backoff)) - 1])
             return
         await msg.ack()
+        self._count(applied)
+
+    async def _process_through_faults(self, msg: Msg, delivery: Delivery) -> bool:
+        """Process `delivery`, retrying infrastructure faults in place until they clear.
+
+        In place, not nak'ed: nothing behind this message overtakes it, and a fault never
+        counts as a delivery toward the dead letter."""
+        attempt = 0
+        kept_at = time.monotonic()
+        while True:
+            raise_if_cancelling()
+            try:
+                with consumer_span(self.durable, delivery.envelope):
+                    return await self.sub.processor.process(delivery)
+            except Exception as exc:
+                if isinstance(exc, PermanentFailure) or not is_fault(exc):
+                    raise
+                attempt += 1
+                self.fault_retries += 1
+                _fault_retries.add(1, self._labels)
+                delay = retry_delay(attempt)
+                reason = describe(exc)
+                self.progress.blocked(f"infrastructure fault (attempt {attempt}): {reason}")
+                if attempt == 1:  # the stall alarm (health.py) speaks if it lasts
+                    log.warning("%s: %s hit an infrastructure fault, retrying until it "
+                                "clears: %s", self.durable, delivery.envelope.event_id, reason)
+                if time.monotonic() - kept_at >= ACK_WAIT_SECONDS / 3:
+                    await self._keep([msg, *self._held()])
+                    kept_at = time.monotonic()
+                await asyncio.sleep(delay)  # capped exponential backoff while the fault lasts
+
+    @staticmethod
+    async def _keep(messages: Sequence[Msg]) -> None:
+        """Extend the ack deadline of messages we still hold, so JetStream does not hand them
+        to another replica (or back to us) while we wait for a fault to clear."""
+        for held in messages:
+            if not held.is_acked:
+                with contextlib.suppress(nats.errors.Error):  # redelivery is the fallback
+                    await held.in_progress()
+
+    def _count(self, applied: bool) -> None:
         if applied:
             self.processed += 1
+            _processed.add(1, self._labels)
         else:
             self.duplicates += 1
+            _duplicates.add(1, self._labels)
+        self.progress.progressed()
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         subject = f"{self.settings.subject_prefix_for('deadletter')}.{self.durable}"
@@ -275,4 +381,6 @@ class Consumer:
         await self.js.publish(subject, msg.data, headers=headers)
         await msg.term()
         self.dead_lettered += 1
+        _dead_lettered.add(1, self._labels)
+        self.progress.progressed()  # moved past it, loudly
         log.error("%s: dead-lettered %s: %s", self.durable, msg.subject, reason)

@@ -36,6 +36,11 @@ class Settings:
     dev_mode: bool = False
     db_pool_size: int = 8
     stream_replicas: int = 1
+    # The /metrics + /status HTTP endpoint (0 = any free port; see runtime.metrics_port).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    # A relay or consumer without progress for this long is reported NOT_SERVING.
+    stall_seconds: float = 30.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -66,6 +71,11 @@ class Settings:
             grpc_port = int(port_text)
             pool = int(env.get(f"{prefix}_DB_POOL_SIZE", env.get("OON_DB_POOL_SIZE", "8")))
             replicas = int(env.get("OON_STREAM_REPLICAS", "1"))
+            # Default: the gRPC default + 1000 (claims 51051, …; gateway 51050).
+            default_metrics = DEFAULT_GRPC_PORTS.get(service, -1000) + 1000
+            metrics_port = int(env.get(f"{prefix}_METRICS_PORT",
+                                       env.get("OON_METRICS_PORT", str(default_metrics))))
+            stall_seconds = float(env.get("OON_STALL_SECONDS", "30"))
         except ValueError as exc:
             raise ConfigurationError(f"{service}: {exc}") from exc
         values: dict[str, object] = dict(
@@ -79,6 +89,10 @@ class Settings:
             dev_mode=dev_mode,
             db_pool_size=pool,
             stream_replicas=replicas,
+            metrics_host=env.get(f"{prefix}_METRICS_HOST",
+                                 env.get("OON_METRICS_HOST", "127.0.0.1")),
+            metrics_port=metrics_port,
+            stall_seconds=stall_seconds,
             extra={k: v for k, v in env.items() if k.startswith(f"{prefix}_")},
         )
         values.update(overrides)

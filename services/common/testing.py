@@ -88,6 +88,7 @@ def make_settings(infra_urls: InfraUrls, namespace: str) -> Callable[..., Settin
             "OON_NAMESPACE": namespace,
             "OON_DEV_MODE": "1",
             f"{service.upper()}_GRPC_PORT": "0",
+            f"{service.upper()}_METRICS_PORT": "0",
         }
         return Settings.from_env(service, env, **overrides)
 

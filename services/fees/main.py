@@ -19,8 +19,8 @@ from services.fees.subscriptions import (
 
 READ_MODELS = "fee-read-models"
 BATCH = 500
-# NATS requires max_deliver to exceed the number of backoff steps (the shared default has six
-# of each); eight attempts also give an unknown claim about a minute to be registered.
+# Eight deliveries give an unknown claim about a minute to be registered before it is
+# dead-lettered (infrastructure faults never count: services/common/faults.py).
 MAX_DELIVER = 8
 
 
@@ -33,7 +33,7 @@ def build(infra: Infrastructure) -> ServiceParts:
     consumers = [
         BatchConsumer(infra.nc, settings, Subscription(
             upstream, name, intake, event_types=event_types, max_deliver=MAX_DELIVER,
-            batch=BATCH), intake)
+            batch=BATCH), intake, infra.monitor)
         for upstream, name, event_types in (
             ("claims", "claims-facts", CLAIMS_EVENTS),
             ("settlement", "settlement-payments", SETTLEMENT_EVENTS),
@@ -41,7 +41,8 @@ def build(infra: Infrastructure) -> ServiceParts:
         )
     ]
     consumers.append(BatchConsumer(infra.nc, settings, Subscription(
-        "fees", READ_MODELS, read_models, max_deliver=MAX_DELIVER, batch=BATCH), read_models))
+        "fees", READ_MODELS, read_models, max_deliver=MAX_DELIVER, batch=BATCH), read_models,
+        infra.monitor))
 
     return ServiceParts(
         bindings=[ServicerBinding(fees_pb2_grpc.add_FeesServiceServicer_to_server,
