@@ -107,7 +107,9 @@ class PermanentFailure(Exception):
 
 
 class ArrivedEarly(Exception):
-    """An event this one depends on has not been processed yet: retry later (with backoff)."""
+    """An event this one depends on has not been processed yet: retry later (with backoff),
+    for as long as it takes (never dead-lettered; a wait longer than the stall threshold is
+    reported by the service's health)."""
 
 
 Reaction = Callable[[Delivery], Sequence[TenantAggregate | None] | None]
@@ -196,10 +198,11 @@ class Subscription:
     processor: Processor
     event_types: tuple[str, ...] = ()
     # Deliveries of a message that keeps failing for a reason other than an infrastructure
-    # fault (a poison, or an ArrivedEarly whose predecessor never comes) before it is
-    # dead-lettered. Faults do not count: JetStream's own max_deliver is unlimited.
+    # fault or ArrivedEarly (i.e. a poison) before it is dead-lettered. JetStream's own
+    # max_deliver is unlimited.
     max_deliver: int = 6
-    # The delay before each redelivery of such a message (the last one repeats).
+    # The delay before each redelivery of such a message or of one that arrived early (the
+    # last one repeats).
     backoff: tuple[float, ...] = (0.5, 1, 2, 5, 10, 30)
     batch: int = 100
     # 1 = strictly one event in flight for this consumer across all replicas: upstream order is
@@ -310,6 +313,17 @@ class Consumer:
         except PermanentFailure as exc:
             await self._dead_letter(msg, str(exc))
             return
+        except ArrivedEarly as exc:
+            # Waits for its predecessor (held up maybe by a fault elsewhere) for as long as
+            # it takes; never dead-lettered, but reported as a stall if it lasts.
+            delivered = msg.metadata.num_delivered or 1
+            self.progress.waiting(msg.metadata.sequence.stream,
+                                  f"{envelope.event_id} waits for an earlier event: {exc}")
+            if delivered == 1:
+                log.info("%s: %s arrived early (%s); retrying later", self.durable,
+                         envelope.event_id, exc)
+            await msg.nak(delay=self.sub.backoff[min(delivered, len(self.sub.backoff)) - 1])
+            return
         except Exception as exc:
             delivered = msg.metadata.num_delivered or 1
             if delivered >= self.sub.max_deliver:
@@ -321,6 +335,7 @@ class Consumer:
                 await msg.nak(delay=self.sub.backoff[min(delivered, len(self.sub.backoff)) - 1])
             return
         await msg.ack()
+        self.progress.resolved(msg.metadata.sequence.stream)
         self._count(applied)
 
     async def _process_through_faults(self, msg: Msg, delivery: Delivery) -> bool:
@@ -380,6 +395,7 @@ class Consumer:
         }
         await self.js.publish(subject, msg.data, headers=headers)
         await msg.term()
+        self.progress.resolved(msg.metadata.sequence.stream)
         self.dead_lettered += 1
         _dead_lettered.add(1, self._labels)
         self.progress.progressed()  # moved past it, loudly

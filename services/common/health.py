@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 RELAY_PART = "oonledger.relay"
 ERROR_REPEAT_SECONDS = 60.0
+WAITING_FORGET_SECONDS = 300.0
 
 
 def consumer_part(durable: str) -> str:
@@ -44,6 +45,9 @@ class Part:
         self.since: float | None = None  # oldest moment of unfinished work without progress
         self.doing = ""
         self.reason = ""
+        # Items set aside to wait for something else (an event that arrived early), which
+        # must not be forgotten while other work progresses: key → (since, last seen, reason).
+        self._waiting: dict[Hashable, tuple[float, float, str]] = {}
 
     def busy(self, doing: str) -> None:
         """Work started (a message to process, a batch to publish)."""
@@ -63,12 +67,38 @@ class Part:
         self.doing = ""
         self.reason = ""
 
-    def stalled_for(self, now: float | None = None) -> float:
-        if self.since is None:
-            return 0.0
-        return max(0.0, (self._clock() if now is None else now) - self.since)
+    def waiting(self, key: Hashable, reason: str) -> None:
+        """`key` was set aside to be retried later (it has not progressed since the first
+        time)."""
+        now = self._clock()
+        since = self._waiting[key][0] if key in self._waiting else now
+        self._waiting[key] = (since, now, reason)
 
-    def describe(self) -> str:
+    def resolved(self, key: Hashable) -> None:
+        """`key` is done (processed or dead-lettered)."""
+        self._waiting.pop(key, None)
+
+    def _oldest_waiting(self, now: float) -> tuple[float, str] | None:
+        # Forget an item not seen for a long while (another replica took it over).
+        for key, (_, seen, _) in list(self._waiting.items()):
+            if now - seen > WAITING_FORGET_SECONDS:
+                del self._waiting[key]
+        if not self._waiting:
+            return None
+        since, _, reason = min(self._waiting.values())
+        return since, reason
+
+    def stalled_for(self, now: float | None = None) -> float:
+        now = self._clock() if now is None else now
+        waiting = self._oldest_waiting(now)
+        starts = [t for t in (self.since, waiting[0] if waiting else None) if t is not None]
+        return max(0.0, now - min(starts)) if starts else 0.0
+
+    def describe(self, now: float | None = None) -> str:
+        now = self._clock() if now is None else now
+        waiting = self._oldest_waiting(now)
+        if waiting is not None and (self.since is None or waiting[0] < self.since):
+            return waiting[1]
         what = self.doing or "work"
         return f"{what}: {self.reason}" if self.reason else f"{what}: no progress"
 
@@ -143,9 +173,10 @@ class ProgressMonitor:
     def statuses(self) -> list[PartStatus]:
         now = self._clock()
         return [
-            PartStatus(part.name, part.name not in self._alarmed,
-                       round(part.stalled_for(now), 3), part.describe() if part.since else "")
+            PartStatus(part.name, part.name not in self._alarmed, stalled,
+                       part.describe(now) if stalled else "")
             for part in self.parts
+            for stalled in [round(part.stalled_for(now), 3)]
         ]
 
     def status(self) -> dict[str, Any]:
