@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 # How long JetStream waits for an ack before redelivering (a crashed replica's messages go
 # to another after this); a message retried in place for a fault is kept with in_progress().
-ACK_WAIT_SECONDS = 30.0
+ACK_WAIT_SECONDS = 10.0
 
 _meter = metrics.get_meter("oonledger")
 _processed = _meter.create_counter(
@@ -291,6 +291,7 @@ class Consumer:
                 for msg in messages:
                     await self._handle(msg)
             finally:
+                await self._release(self._held())
                 self._batch = ()
 
     def _held(self) -> Sequence[Msg]:
@@ -375,6 +376,15 @@ class Consumer:
             if not held.is_acked:
                 with contextlib.suppress(nats.errors.Error):  # redelivery is the fallback
                     await held.in_progress()
+
+    @staticmethod
+    async def _release(messages: Sequence[Msg]) -> None:
+        """Hand back what we hold unhandled (stopping, or the loop failed): redelivered now,
+        in order, instead of after ack_wait."""
+        for held in messages:
+            if not held.is_acked:
+                with contextlib.suppress(Exception):  # best effort; ack_wait is the fallback
+                    await held.nak()
 
     def _count(self, applied: bool) -> None:
         if applied:

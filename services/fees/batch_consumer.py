@@ -60,11 +60,10 @@ class BatchConsumer(Consumer):
                     self.progress.progressed()  # nothing to do is not a stall
                     continue
                 self._batch = messages
-                try:
-                    await self._handle_batch(messages)
-                finally:
-                    self._batch = ()
+                await self._handle_batch(messages)
+                self._batch = ()
         finally:
+            await self._release(self._held())  # incl. what the puller buffered
             self._puller = None
             await puller.stop()
 
