@@ -71,10 +71,9 @@ class Settings:
             grpc_port = int(port_text)
             pool = int(env.get(f"{prefix}_DB_POOL_SIZE", env.get("OON_DB_POOL_SIZE", "8")))
             replicas = int(env.get("OON_STREAM_REPLICAS", "1"))
-            # Default: the gRPC default + 1000 (claims 51051, …; gateway 51050).
-            default_metrics = DEFAULT_GRPC_PORTS.get(service, -1000) + 1000
-            metrics_port = int(env.get(f"{prefix}_METRICS_PORT",
-                                       env.get("OON_METRICS_PORT", str(default_metrics))))
+            # Default 0 (any free port, logged at start): replicas may share a host; a
+            # deployment that scrapes sets it (Kubernetes: OON_METRICS_PORT=9464).
+            metrics_port = int(env.get(f"{prefix}_METRICS_PORT", env.get("OON_METRICS_PORT", "0")))
             stall_seconds = float(env.get("OON_STALL_SECONDS", "30"))
         except ValueError as exc:
             raise ConfigurationError(f"{service}: {exc}") from exc
