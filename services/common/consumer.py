@@ -4,9 +4,10 @@ Each delivery is processed by a `Processor` that commits the handler's effects t
 tracking record of the upstream event (its service and notification id) in ONE transaction, and
 only then acks. A redelivered event finds its tracking record and is acked without effect.
 
-Fault or poison (services/common/faults.py; docs/decisions.md): an infrastructure fault is
-retried in place, with capped backoff, for as long as it takes (the message's ack deadline is
-extended meanwhile, and later messages wait behind it), and is never dead-lettered. Any other
+Fault or poison (services/common/faults.py; docs/decisions.md §12): an infrastructure fault
+is retried in place, with capped backoff, for as long as it takes (the ack deadlines of the
+messages held are extended meanwhile; later messages wait behind it), and is never
+dead-lettered. An `ArrivedEarly` waits for its predecessor for as long as it takes. Any other
 failure is retried with backoff up to `max_deliver` deliveries; then the message is copied to
 the dead-letter stream with the reason, logged as an error, and terminated. The consumer
 reports its progress to the service's ProgressMonitor (services/common/health.py).
@@ -17,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -288,8 +288,9 @@ class Consumer:
                 continue
             self._batch = messages
             try:
-                for msg in messages:
-                    await self._handle(msg)
+                async with self._kept():
+                    for msg in messages:
+                        await self._handle(msg)
             finally:
                 await self._release(self._held())
                 self._batch = ()
@@ -310,7 +311,7 @@ class Consumer:
             return
         self.progress.busy(f"{envelope.event_id} ({envelope.event_type})")
         try:
-            applied = await self._process_through_faults(msg, delivery)
+            applied = await self._process_through_faults(delivery)
         except PermanentFailure as exc:
             await self._dead_letter(msg, str(exc))
             return
@@ -339,13 +340,12 @@ class Consumer:
         self.progress.resolved(msg.metadata.sequence.stream)
         self._count(applied)
 
-    async def _process_through_faults(self, msg: Msg, delivery: Delivery) -> bool:
+    async def _process_through_faults(self, delivery: Delivery) -> bool:
         """Process `delivery`, retrying infrastructure faults in place until they clear.
 
         In place, not nak'ed: nothing behind this message overtakes it, and a fault never
         counts as a delivery toward the dead letter."""
         attempt = 0
-        kept_at = time.monotonic()
         while True:
             raise_if_cancelling()
             try:
@@ -363,19 +363,27 @@ class Consumer:
                 if attempt == 1:  # the stall alarm (health.py) speaks if it lasts
                     log.warning("%s: %s hit an infrastructure fault, retrying until it "
                                 "clears: %s", self.durable, delivery.envelope.event_id, reason)
-                if time.monotonic() - kept_at >= ACK_WAIT_SECONDS / 3:
-                    await self._keep([msg, *self._held()])
-                    kept_at = time.monotonic()
                 await asyncio.sleep(delay)  # capped exponential backoff while the fault lasts
 
-    @staticmethod
-    async def _keep(messages: Sequence[Msg]) -> None:
-        """Extend the ack deadline of messages we still hold, so JetStream does not hand them
-        to another replica (or back to us) while we wait for a fault to clear."""
-        for held in messages:
-            if not held.is_acked:
-                with contextlib.suppress(nats.errors.Error):  # redelivery is the fallback
-                    await held.in_progress()
+    @contextlib.asynccontextmanager
+    async def _kept(self) -> AsyncIterator[None]:
+        """While the fetched messages are handled (a fault retried in place, a slow or
+        locked database), extend the ack deadline of those not yet handled every ack_wait/3,
+        so JetStream does not hand them to another replica, or back to us, meanwhile."""
+
+        async def keep_alive() -> None:
+            while True:
+                await asyncio.sleep(ACK_WAIT_SECONDS / 3)
+                for held in self._held():
+                    if not held.is_acked:
+                        with contextlib.suppress(nats.errors.Error):  # redelivery: fallback
+                            await held.in_progress()
+
+        task = asyncio.create_task(keep_alive())
+        try:
+            yield
+        finally:
+            task.cancel()  # not awaited: suppressing its CancelledError could swallow ours
 
     @staticmethod
     async def _release(messages: Sequence[Msg]) -> None:

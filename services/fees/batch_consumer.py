@@ -60,7 +60,8 @@ class BatchConsumer(Consumer):
                     self.progress.progressed()  # nothing to do is not a stall
                     continue
                 self._batch = messages
-                await self._handle_batch(messages)
+                async with self._kept():
+                    await self._handle_batch(messages)
                 self._batch = ()
         finally:
             await self._release(self._held())  # incl. what the puller buffered
