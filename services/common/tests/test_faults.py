@@ -135,19 +135,21 @@ async def test_a_database_fault_is_retried_in_order_and_never_dead_lettered(
         status = await part_status(runtime, part)
         assert not status["serving"] and "LockNotAvailable" in status["reason"], status
         assert ids[0] in status["reason"], "the reason names the event it is stuck on"
-        # Far beyond max_deliver (2) attempts: still nothing dead-lettered, nothing applied.
-        await eventually(lambda: consumer.fault_retries >= 5, timeout=20)
+        # Far beyond max_deliver (2) attempts, and longer than ack_wait (10 s): still nothing
+        # dead-lettered, nothing applied, nothing handed out again.
+        await eventually(lambda: consumer.fault_retries >= 7, timeout=30)
         assert (consumer.dead_lettered, consumer.processed) == (0, 0)
         samples = await metric_samples(runtime)
         assert sample_value(samples, "oonledger_part_blocked", part=part) == 1
         assert (sample_value(samples, "oonledger_consumer_fault_retries_total",
-                             consumer=consumer.durable) or 0) >= 5
+                             consumer=consumer.durable) or 0) >= 7
 
         await lock.rollback()  # the fault clears
         await eventually(lambda: consumer.processed == 3, timeout=20)
         rows = await runtime.infra.pool.fetch(f"SELECT event_id FROM {table} ORDER BY position")
         assert [r["event_id"] for r in rows] == ids, "each applied once, in stream order"
         assert consumer.dead_lettered == 0
+        assert consumer.duplicates == 0, "held messages were kept, not redelivered"
         with pytest.raises(NotFoundError):
             await js.get_last_msg(settings.dead_letter_stream,
                                   f"{settings.subject_prefix_for('deadletter')}.{consumer.durable}")
