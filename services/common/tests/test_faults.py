@@ -25,7 +25,12 @@ from nats.js.errors import NotFoundError
 from prometheus_client.parser import text_string_to_metric_families
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.common.consumer import Delivery, ProjectionProcessor, Subscription
+from services.common.consumer import (
+    ApplicationProcessor,
+    Delivery,
+    ProjectionProcessor,
+    Subscription,
+)
 from services.common.context import CommandContext
 from services.common.health import RELAY_PART, consumer_part
 from services.common.jetstream import ensure_stream, stream_config
@@ -245,3 +250,71 @@ async def test_relay_blocked_by_a_refused_message_alarms_then_resumes_without_lo
     finally:
         await service_runner.stop(runtime)
         server.stop()
+
+
+async def test_an_event_store_fault_in_a_reaction_is_retried_and_never_dead_lettered(
+    service_runner, infra_urls, make_settings
+):
+    """The same through eventsourcing (psycopg): its save times out on a locked events table
+    (eventsourcing's OperationalError), the reaction is retried until the lock goes."""
+    settings = make_settings("faultapp")
+    app = TallyApp(settings, {"POSTGRES_LOCK_TIMEOUT": "1"})
+
+    def react(delivery: Delivery) -> list[Tally]:
+        return [Tally.open(delivery.context(actor="system:test"), delivery.envelope.event_id,
+                           "P")]
+
+    def build(infra: Infrastructure) -> ServiceParts:
+        processor = ApplicationProcessor(app, "tallies", react, infra.blocking.executor)
+        return ServiceParts(bindings=[], subscriptions=[
+            Subscription(UPSTREAM, "tallies", processor, max_deliver=2, backoff=(0.1, 0.1))])
+
+    nc = await nats.connect(infra_urls.nats_url)
+    js = nc.jetstream()
+    await ensure_stream(js, stream_config(settings, UPSTREAM))
+    runtime = await service_runner.start("faultapp", build, stall_seconds=1.0)
+    consumer = runtime.consumers[0]
+    part = consumer_part(consumer.durable)
+    locker = await asyncpg.connect(infra_urls.database_url)
+    events_table = await locker.fetchval(
+        "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.tables "
+        "WHERE table_schema = $1 AND table_name LIKE '%\\_events'", settings.schema)
+    lock = locker.transaction()
+    try:
+        await lock.start()
+        await locker.execute(f"LOCK TABLE {events_table} IN ACCESS EXCLUSIVE MODE")
+        base = 2_000_000 + uuid.uuid4().int % 1_000_000
+        for i in range(3):
+            envelope = EventEnvelope(
+                event_id=f"{UPSTREAM}:{base + i}", service=UPSTREAM, notification_id=base + i,
+                tenant_id="t", request_id=f"r{base + i}", event_type="TallyOpened",
+                aggregate_type="Tally", payload=b"{}")
+            await js.publish(f"{settings.subject_prefix_for(UPSTREAM)}.tally.TallyOpened",
+                             envelope.SerializeToString())
+
+        async def reported_blocked() -> bool:
+            return await health(runtime, part) == NOT_SERVING
+
+        await eventually(reported_blocked, timeout=15)
+        await eventually(lambda: consumer.fault_retries >= 3, timeout=20)
+        status = await part_status(runtime, part)
+        assert "OperationalError" in status["reason"], status
+        assert (consumer.dead_lettered, consumer.processed) == (0, 0)
+
+        await lock.rollback()
+        await eventually(lambda: consumer.processed == 3, timeout=30)
+        assert consumer.dead_lettered == 0
+        stored = await runtime.infra.pool.fetchval(f"SELECT count(*) FROM {events_table}")
+        assert stored == 3, "each reaction saved exactly once"
+
+        async def serving_again() -> bool:
+            return await health(runtime, part) == SERVING and await health(runtime) == SERVING
+
+        await eventually(serving_again)
+    finally:
+        if lock._state.name == "STARTED":
+            await lock.rollback()
+        await locker.close()
+        await nc.close()
+        await service_runner.stop(runtime)
+        app.close()
