@@ -14,8 +14,6 @@ import eventsourcing.persistence as es
 import nats.errors
 import psycopg
 
-from services.common.errors import Conflict
-
 # SQLSTATE classes that describe the server or the connection, not the statement's data:
 # 08 connection exception, 53 insufficient resources, 57 operator intervention (admin
 # shutdown, cannot connect now, statement/lock timeouts), 58 system error, 40 transaction
@@ -36,8 +34,9 @@ _FAULT_TYPES: tuple[type[BaseException], ...] = (
     es.ConnectionUnavailableError,
     es.ConnectionPoolClosedError,
     nats.errors.Error,  # includes JetStream API errors (no leader, timeouts)
-    Conflict,  # a concurrent writer moved the aggregate: reloading and retrying succeeds
 )
+# Not a version `Conflict`: a concurrent writer resolves on a reload (the poison path's few
+# retries do that), but a creation that collides with an existing aggregate never does.
 
 
 def is_fault(exc: BaseException) -> bool:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar, overload
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from services.common.localservers import LocalNats, LocalPostgres
@@ -126,6 +127,15 @@ async def service_runner(make_settings: Callable[..., Settings]) -> AsyncIterato
 
 def channel_to(runtime: ServiceRuntime) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(f"127.0.0.1:{runtime.port}")
+
+
+async def health_of(runtime: ServiceRuntime, name: str = "") -> Any:
+    """The gRPC health status of `name` ("" = the service as a whole; "oonledger.relay",
+    "oonledger.consumer.<durable>" = one part): HealthCheckResponse.SERVING / NOT_SERVING."""
+    async with channel_to(runtime) as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=name))
+        return reply.status
 
 
 def call_metadata(

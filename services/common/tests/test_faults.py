@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import grpc
 import nats
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from nats.js.errors import NotFoundError
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -36,7 +35,7 @@ from services.common.health import RELAY_PART, consumer_part
 from services.common.jetstream import ensure_stream, stream_config
 from services.common.localservers import LocalNats
 from services.common.runtime import Infrastructure, ServiceParts, ServiceRuntime
-from services.common.testing import eventually
+from services.common.testing import eventually, health_of
 from services.common.tests.sample import Tally, TallyApp
 from services.common.tests.test_relay_and_consumers import stream_messages
 
@@ -50,13 +49,6 @@ UPSTREAM = "faultupstream"  # a private stream no real service consumes
 def ctx(tenant: str) -> CommandContext:
     return CommandContext(tenant_id=tenant, actor="t", now=datetime.now(UTC),
                           request_id=uuid.uuid4().hex)
-
-
-async def health(runtime: ServiceRuntime, name: str = "") -> Any:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{runtime.port}") as channel:
-        reply = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=name))
-        return reply.status
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -120,7 +112,7 @@ async def test_a_database_fault_is_retried_in_order_and_never_dead_lettered(
     locker = await asyncpg.connect(infra_urls.database_url)
     lock = locker.transaction()
     try:
-        assert await health(runtime, part) == SERVING
+        assert await health_of(runtime, part) == SERVING
         await lock.start()
         await locker.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
         base = 1_000_000 + uuid.uuid4().int % 1_000_000
@@ -133,8 +125,8 @@ async def test_a_database_fault_is_retried_in_order_and_never_dead_lettered(
                              envelope.SerializeToString())
 
         async def reported_blocked() -> bool:
-            return (await health(runtime, part) == NOT_SERVING
-                    and await health(runtime) == NOT_SERVING)
+            return (await health_of(runtime, part) == NOT_SERVING
+                    and await health_of(runtime) == NOT_SERVING)
 
         await eventually(reported_blocked, timeout=15)
         status = await part_status(runtime, part)
@@ -160,7 +152,7 @@ async def test_a_database_fault_is_retried_in_order_and_never_dead_lettered(
                                   f"{settings.subject_prefix_for('deadletter')}.{consumer.durable}")
 
         async def serving_again() -> bool:
-            return await health(runtime, part) == SERVING and await health(runtime) == SERVING
+            return await health_of(runtime, part) == SERVING and await health_of(runtime) == SERVING
 
         await eventually(serving_again)
     finally:
@@ -196,7 +188,7 @@ async def test_relay_blocked_by_a_refused_message_alarms_then_resumes_without_lo
         app.save_all(Tally.open(ctx(tenant), "before", "P"))
         await eventually(lambda: relay.published_through >= 1)
         before = relay.published_through
-        assert await health(runtime, RELAY_PART) == SERVING
+        assert await health_of(runtime, RELAY_PART) == SERVING
 
         # ~20 KB: more than the broker accepts. Then two ordinary events behind it.
         app.save_all(Tally.open(ctx(tenant), uuid.uuid4().hex * 640, "P"))
@@ -205,8 +197,8 @@ async def test_relay_blocked_by_a_refused_message_alarms_then_resumes_without_lo
         too_big = before + 1
 
         async def reported_blocked() -> bool:
-            return (await health(runtime, RELAY_PART) == NOT_SERVING
-                    and await health(runtime) == NOT_SERVING)
+            return (await health_of(runtime, RELAY_PART) == NOT_SERVING
+                    and await health_of(runtime) == NOT_SERVING)
 
         await eventually(reported_blocked, timeout=30)
         status = await part_status(runtime, RELAY_PART)
@@ -235,8 +227,8 @@ async def test_relay_blocked_by_a_refused_message_alarms_then_resumes_without_lo
         assert published == list(range(1, too_big + 3)), "every event once, in order"
 
         async def serving_again() -> bool:
-            return (await health(runtime, RELAY_PART) == SERVING
-                    and await health(runtime) == SERVING)
+            return (await health_of(runtime, RELAY_PART) == SERVING
+                    and await health_of(runtime) == SERVING)
 
         await eventually(serving_again)
         assert any(r.levelno == logging.INFO and "making progress again" in r.getMessage()
@@ -257,6 +249,7 @@ async def test_an_event_store_fault_in_a_reaction_is_retried_and_never_dead_lett
 ):
     """The same through eventsourcing (psycopg): its save times out on a locked events table
     (eventsourcing's OperationalError), the reaction is retried until the lock goes."""
+    upstream = f"{UPSTREAM}app"  # its own stream: the other test's events are not for it
     settings = make_settings("faultapp")
     app = TallyApp(settings, {"POSTGRES_LOCK_TIMEOUT": "1"})
 
@@ -267,11 +260,11 @@ async def test_an_event_store_fault_in_a_reaction_is_retried_and_never_dead_lett
     def build(infra: Infrastructure) -> ServiceParts:
         processor = ApplicationProcessor(app, "tallies", react, infra.blocking.executor)
         return ServiceParts(bindings=[], subscriptions=[
-            Subscription(UPSTREAM, "tallies", processor, max_deliver=2, backoff=(0.1, 0.1))])
+            Subscription(upstream, "tallies", processor, max_deliver=2, backoff=(0.1, 0.1))])
 
     nc = await nats.connect(infra_urls.nats_url)
     js = nc.jetstream()
-    await ensure_stream(js, stream_config(settings, UPSTREAM))
+    await ensure_stream(js, stream_config(settings, upstream))
     runtime = await service_runner.start("faultapp", build, stall_seconds=1.0)
     consumer = runtime.consumers[0]
     part = consumer_part(consumer.durable)
@@ -286,14 +279,14 @@ async def test_an_event_store_fault_in_a_reaction_is_retried_and_never_dead_lett
         base = 2_000_000 + uuid.uuid4().int % 1_000_000
         for i in range(3):
             envelope = EventEnvelope(
-                event_id=f"{UPSTREAM}:{base + i}", service=UPSTREAM, notification_id=base + i,
+                event_id=f"{upstream}:{base + i}", service=upstream, notification_id=base + i,
                 tenant_id="t", request_id=f"r{base + i}", event_type="TallyOpened",
                 aggregate_type="Tally", payload=b"{}")
-            await js.publish(f"{settings.subject_prefix_for(UPSTREAM)}.tally.TallyOpened",
+            await js.publish(f"{settings.subject_prefix_for(upstream)}.tally.TallyOpened",
                              envelope.SerializeToString())
 
         async def reported_blocked() -> bool:
-            return await health(runtime, part) == NOT_SERVING
+            return await health_of(runtime, part) == NOT_SERVING
 
         await eventually(reported_blocked, timeout=15)
         await eventually(lambda: consumer.fault_retries >= 3, timeout=20)
@@ -308,7 +301,7 @@ async def test_an_event_store_fault_in_a_reaction_is_retried_and_never_dead_lett
         assert stored == 3, "each reaction saved exactly once"
 
         async def serving_again() -> bool:
-            return await health(runtime, part) == SERVING and await health(runtime) == SERVING
+            return await health_of(runtime, part) == SERVING and await health_of(runtime) == SERVING
 
         await eventually(serving_again)
     finally:
