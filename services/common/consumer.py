@@ -4,7 +4,7 @@ Each delivery is processed by a `Processor` that commits the handler's effects t
 tracking record of the upstream event (its service and notification id) in ONE transaction, and
 only then acks. A redelivered event finds its tracking record and is acked without effect.
 
-Fault or poison (services/common/faults.py; docs/decisions.md §12): an infrastructure fault
+Fault or poison (services/common/faults.py; docs/decisions.md §13): an infrastructure fault
 is retried in place, with capped backoff, for as long as it takes (the ack deadlines of the
 messages held are extended meanwhile; later messages wait behind it), and is never
 dead-lettered. An `ArrivedEarly` waits for its predecessor for as long as it takes. Any other
