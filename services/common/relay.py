@@ -86,6 +86,7 @@ class Relay:
         self._wake = asyncio.Event()
         self.published_through = 0
         self.last_recorded = 0  # the highest notification id seen in the log
+        self._last_recorded_at = float("-inf")
         self.holds_lock = False
         self.progress: Part = monitor.part(RELAY_PART) if monitor else Part(RELAY_PART)
         self._labels = {"service": settings.service}
@@ -161,20 +162,29 @@ class Relay:
             self.published_through = position
             _published.add(len(batch), self._labels)
             self.progress.progressed()
+            if len(batch) == BATCH_SIZE:  # a backlog: how much more waits
+                await self._refresh_last_recorded()
 
     async def _blocked(self, position: int, exc: Exception, failures: int) -> None:
         reason = f"cannot publish after notification {position}: {describe(exc)}"
         self.progress.blocked(reason)
         if failures == 1:  # the stall alarm (health.py) speaks if it lasts
             log.warning("%s relay: %s; retrying", self.settings.service, reason, exc_info=exc)
+        await self._refresh_last_recorded()  # how much waits behind the block
+        await asyncio.sleep(retry_delay(failures))  # capped backoff; commits do not wake it
+
+    async def _refresh_last_recorded(self) -> None:
+        """The log's highest notification id, for `lag`; at most once a second."""
         loop = asyncio.get_running_loop()
-        try:  # how much waits behind the block (for oonledger_relay_lag)
+        if loop.time() - self._last_recorded_at < 1.0:
+            return
+        self._last_recorded_at = loop.time()
+        try:
             recorder = self.app.recorder
             latest = await loop.run_in_executor(self.executor, recorder.max_notification_id)
             self.last_recorded = max(self.last_recorded, int(latest or 0))
-        except Exception:  # noqa: S110 - the database may be what is down
+        except Exception:  # noqa: S110 - the database may be what is down; lag is advisory
             pass
-        await asyncio.sleep(retry_delay(failures))  # capped backoff; commits do not wake it
 
     @property
     def lag(self) -> int:

@@ -204,10 +204,14 @@ async def test_relay_blocked_by_a_refused_message_alarms_then_resumes_without_lo
         status = await part_status(runtime, RELAY_PART)
         assert "MaxPayload" in status["reason"] and f"after notification {before}" in status[
             "reason"], status
-        samples = await metric_samples(runtime)
-        assert sample_value(samples, "oonledger_part_blocked", service="bigrelay",
-                            part=RELAY_PART) == 1
-        assert sample_value(samples, "oonledger_relay_lag", service="bigrelay") == 3
+
+        async def metrics_say_blocked() -> bool:
+            samples = await metric_samples(runtime)
+            return (sample_value(samples, "oonledger_part_blocked", service="bigrelay",
+                                 part=RELAY_PART) == 1
+                    and sample_value(samples, "oonledger_relay_lag", service="bigrelay") == 3)
+
+        await eventually(metrics_say_blocked, timeout=10)
         # It keeps retrying for a while: one ERROR line, not one per retry.
         async def stalled_a_while() -> bool:
             return (await part_status(runtime, RELAY_PART))["stalled_seconds"] >= 4
