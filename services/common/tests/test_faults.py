@@ -20,6 +20,7 @@ import asyncpg
 import nats
 import pytest
 from grpc_health.v1 import health_pb2
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -315,3 +316,45 @@ async def test_an_event_store_fault_in_a_reaction_is_retried_and_never_dead_lett
         await nc.close()
         await service_runner.stop(runtime)
         app.close()
+
+
+async def test_a_durable_left_by_an_older_version_is_updated_to_unlimited_redelivery(
+    service_runner, infra_urls, make_settings
+):
+    """Durables created before this version gave up after 6 deliveries, and JetStream's backoff
+    list silently cut their ack_wait to 0.5 s: the consumer updates them at start."""
+    upstream = f"{UPSTREAM}old"
+    settings = make_settings("faultold")
+    nc = await nats.connect(infra_urls.nats_url)
+    js = nc.jetstream()
+    stream = settings.stream_for(upstream)
+    await ensure_stream(js, stream_config(settings, upstream))
+    durable = "faultold-rows"
+    await js.add_consumer(stream, ConsumerConfig(
+        durable_name=durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+        max_deliver=6, backoff=[0.5, 1, 2, 5, 10], ack_wait=30,
+        filter_subject=f"{settings.subject_prefix_for(upstream)}.>"))
+
+    async def handler(conn: asyncpg.Connection, delivery: Delivery) -> None:
+        return None
+
+    async def migrate(pool: asyncpg.Pool) -> None:
+        await pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.schema}"')
+
+    def build(infra: Infrastructure) -> ServiceParts:
+        processor = ProjectionProcessor(infra.pool, settings.schema, "rows", handler)
+        return ServiceParts(bindings=[], migrations=[migrate],
+                            subscriptions=[Subscription(upstream, "rows", processor)])
+
+    runtime = await service_runner.start("faultold", build)
+    try:
+        assert runtime.consumers[0].durable == durable
+
+        async def updated() -> bool:
+            config = (await js.consumer_info(stream, durable)).config
+            return config.max_deliver == -1 and not config.backoff and config.ack_wait == 10
+
+        await eventually(updated)
+    finally:
+        await service_runner.stop(runtime)
+        await nc.close()
