@@ -7,7 +7,7 @@ only then acks. A redelivered event finds its tracking record and is acked witho
 Fault or poison (services/common/faults.py; docs/decisions.md §13): an infrastructure fault
 is retried in place, with capped backoff, for as long as it takes (the ack deadlines of the
 messages held are extended meanwhile; later messages wait behind it), and is never
-dead-lettered. An `ArrivedEarly` waits for its predecessor for as long as it takes. Any other
+dead-lettered. An `ArrivedEarly` waits for its predecessor (about an hour at most). Any other
 failure is retried with backoff up to `max_deliver` deliveries; then the message is copied to
 the dead-letter stream with the reason, logged as an error, and terminated. The consumer
 reports its progress to the service's ProgressMonitor (services/common/health.py).
@@ -108,8 +108,8 @@ class PermanentFailure(Exception):
 
 class ArrivedEarly(Exception):
     """An event this one depends on has not been processed yet: retry later (with backoff),
-    for as long as it takes (never dead-lettered; a wait longer than the stall threshold is
-    reported by the service's health)."""
+    up to `Subscription.early_max_deliver` deliveries (about an hour); a wait longer than the
+    stall threshold is reported by the service's health."""
 
 
 Reaction = Callable[[Delivery], Sequence[TenantAggregate | None] | None]
@@ -204,6 +204,10 @@ class Subscription:
     # The delay before each redelivery of such a message or of one that arrived early (the
     # last one repeats).
     backoff: tuple[float, ...] = (0.5, 1, 2, 5, 10, 30)
+    # Deliveries an event that arrived early (`ArrivedEarly`) waits for its predecessor before
+    # it is dead-lettered: about an hour with the default backoff, far longer than a replica
+    # holds a message; a wait past OON_STALL_SECONDS is reported (health, metric) meanwhile.
+    early_max_deliver: int = 125
     batch: int = 100
     # 1 = strictly one event in flight for this consumer across all replicas: upstream order is
     # kept even when several replicas pull from the same durable (reactions that need an
@@ -316,9 +320,14 @@ class Consumer:
             await self._dead_letter(msg, str(exc))
             return
         except ArrivedEarly as exc:
-            # Waits for its predecessor (held up maybe by a fault elsewhere) for as long as
-            # it takes; never dead-lettered, but reported as a stall if it lasts.
+            # Waits for its predecessor (held up maybe by a fault elsewhere), reported as a
+            # stall if it lasts; dead-lettered only when it never came (it was itself
+            # dead-lettered, say): then both wait there for the operator.
             delivered = msg.metadata.num_delivered or 1
+            if delivered >= self.sub.early_max_deliver:
+                await self._dead_letter(
+                    msg, f"waited {delivered} deliveries for an earlier event: {exc}")
+                return
             self.progress.waiting(msg.metadata.sequence.stream,
                                   f"{envelope.event_id} waits for an earlier event: {exc}")
             if delivered == 1:

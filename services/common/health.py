@@ -68,11 +68,14 @@ class Part:
         self.reason = ""
 
     def waiting(self, key: Hashable, reason: str) -> None:
-        """`key` was set aside to be retried later (it has not progressed since the first
-        time)."""
+        """The current work, `key`, is set aside to be retried later: no longer what the
+        part is busy with, but stalled from the first time it was set aside."""
         now = self._clock()
-        since = self._waiting[key][0] if key in self._waiting else now
+        since = self._waiting[key][0] if key in self._waiting else (self.since or now)
         self._waiting[key] = (since, now, reason)
+        self.since = None
+        self.doing = ""
+        self.reason = ""
 
     def resolved(self, key: Hashable) -> None:
         """`key` is done (processed or dead-lettered)."""

@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import (
     ApplicationProcessor,
+    ArrivedEarly,
     Delivery,
     ProjectionProcessor,
     Subscription,
@@ -358,3 +359,69 @@ async def test_a_durable_left_by_an_older_version_is_updated_to_unlimited_redeli
     finally:
         await service_runner.stop(runtime)
         await nc.close()
+
+
+async def test_an_event_that_arrived_early_waits_loudly_beyond_max_deliver(
+    service_runner, infra_urls, make_settings
+):
+    """It is not a poison: it outlasts max_deliver, its wait is reported as a stall, and it is
+    applied once its predecessor is there; one whose predecessor never comes is dead-lettered
+    after early_max_deliver deliveries, with the reason."""
+    upstream = f"{UPSTREAM}early"
+    settings = make_settings("faultearly")
+    predecessor_there = False
+    applied: list[str] = []
+
+    async def handler(conn: asyncpg.Connection, delivery: Delivery) -> None:
+        orphan = delivery.envelope.event_type == "Orphaned"
+        if orphan or not predecessor_there:
+            raise ArrivedEarly(f"{delivery.envelope.event_id} before its predecessor")
+        applied.append(delivery.envelope.event_id)
+
+    async def migrate(pool: asyncpg.Pool) -> None:
+        await pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.schema}"')
+
+    def build(infra: Infrastructure) -> ServiceParts:
+        processor = ProjectionProcessor(infra.pool, settings.schema, "early", handler)
+        return ServiceParts(bindings=[], migrations=[migrate], subscriptions=[Subscription(
+            upstream, "early", processor, max_deliver=2, backoff=(0.2,), early_max_deliver=30)])
+
+    nc = await nats.connect(infra_urls.nats_url)
+    js = nc.jetstream()
+    await ensure_stream(js, stream_config(settings, upstream))
+    runtime = await service_runner.start("faultearly", build, stall_seconds=1.0)
+    consumer = runtime.consumers[0]
+    part = consumer_part(consumer.durable)
+    try:
+        base = 4_000_000 + uuid.uuid4().int % 1_000_000
+        for n, kind in ((base, "Waited"), (base + 1, "Orphaned")):
+            envelope = EventEnvelope(event_id=f"{upstream}:{n}", service=upstream,
+                                     notification_id=n, tenant_id="t", event_type=kind,
+                                     aggregate_type="Thing", payload=b"{}")
+            await js.publish(f"{settings.subject_prefix_for(upstream)}.thing.{kind}",
+                             envelope.SerializeToString())
+
+        async def waiting_reported() -> bool:
+            return await health_of(runtime, part) == NOT_SERVING
+
+        await eventually(waiting_reported, timeout=15)
+        assert "before its predecessor" in (await part_status(runtime, part))["reason"]
+        assert consumer.dead_lettered == 0, "more than max_deliver deliveries, not a poison"
+
+        predecessor_there = True
+        await eventually(lambda: applied == [f"{upstream}:{base}"], timeout=15)
+        await eventually(lambda: consumer.dead_lettered == 1, timeout=30)
+        dead = await js.get_last_msg(
+            settings.dead_letter_stream,
+            f"{settings.subject_prefix_for('deadletter')}.{consumer.durable}")
+        assert dead.headers is not None
+        reason = dead.headers["Oon-Dead-Reason"]
+        assert "waited 30 deliveries" in reason and f"{upstream}:{base + 1}" in reason
+
+        async def serving_again() -> bool:
+            return await health_of(runtime, part) == SERVING
+
+        await eventually(serving_again)
+    finally:
+        await nc.close()
+        await service_runner.stop(runtime)
