@@ -71,7 +71,8 @@ class Part:
         """The current work, `key`, is set aside to be retried later: no longer what the
         part is busy with, but stalled from the first time it was set aside."""
         now = self._clock()
-        since = self._waiting[key][0] if key in self._waiting else (self.since or now)
+        first = now if self.since is None else self.since
+        since = self._waiting[key][0] if key in self._waiting else first
         self._waiting[key] = (since, now, reason)
         self.since = None
         self.doing = ""
