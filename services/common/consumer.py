@@ -347,7 +347,7 @@ class Consumer:
             return
         await msg.ack()
         self.progress.resolved(msg.metadata.sequence.stream)
-        self._count(applied)
+        self._count(processed=int(applied), duplicates=int(not applied))
 
     async def _process_through_faults(self, delivery: Delivery) -> bool:
         """Process `delivery`, retrying infrastructure faults in place until they clear.
@@ -403,13 +403,14 @@ class Consumer:
                 with contextlib.suppress(Exception):  # best effort; ack_wait is the fallback
                     await held.nak()
 
-    def _count(self, applied: bool) -> None:
-        if applied:
-            self.processed += 1
-            _processed.add(1, self._labels)
-        else:
-            self.duplicates += 1
-            _duplicates.add(1, self._labels)
+    def _count(self, processed: int = 0, duplicates: int = 0) -> None:
+        """Events applied and redeliveries found already applied (once per batch)."""
+        if processed:
+            self.processed += processed
+            _processed.add(processed, self._labels)
+        if duplicates:
+            self.duplicates += duplicates
+            _duplicates.add(duplicates, self._labels)
         self.progress.progressed()
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:

@@ -93,10 +93,12 @@ class BatchConsumer(Consumer):
                 await self._handle(msg)
             return
         acks = []
+        applied = 0
         for (msg, _), outcome in zip(decoded, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 await self._handle(msg)
                 continue
             acks.append(msg.ack())
-            self._count(bool(outcome))
+            applied += bool(outcome)
         await asyncio.gather(*acks)
+        self._count(processed=applied, duplicates=len(acks) - applied)
