@@ -168,6 +168,12 @@ class Blocking:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _health_status(serving: bool) -> Any:
+    if serving:
+        return health_pb2.HealthCheckResponse.SERVING
+    return health_pb2.HealthCheckResponse.NOT_SERVING
+
+
 class GrpcServer:
     def __init__(
         self, host: str, port: int, bindings: Sequence[ServicerBinding],
@@ -186,6 +192,8 @@ class GrpcServer:
         )
         self.port = 0
         self._health = health.aio.HealthServicer()
+        self._serving = False
+        self._failing_parts: set[str] = set()
 
     async def start(self) -> int:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
@@ -203,13 +211,23 @@ class GrpcServer:
         return self.port
 
     async def set_serving(self, serving: bool) -> None:
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        for name in ["", *[b.service_name for b in self.bindings]]:
-            await self._health.set(name, status)
+        self._serving = serving
+        for name in [b.service_name for b in self.bindings]:
+            await self._health.set(name, _health_status(serving))
+        await self._health.set("", _health_status(self._overall()))
+
+    async def set_part(self, name: str, serving: bool) -> None:
+        """One part's health (a relay, a consumer: services/common/health.py) under its own
+        name; any part NOT_SERVING makes the overall "" status NOT_SERVING too."""
+        if serving:
+            self._failing_parts.discard(name)
+        else:
+            self._failing_parts.add(name)
+        await self._health.set(name, _health_status(serving))
+        await self._health.set("", _health_status(self._overall()))
+
+    def _overall(self) -> bool:
+        return self._serving and not self._failing_parts
 
     async def stop(self, grace: float) -> None:
         await self.set_serving(False)

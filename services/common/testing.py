@@ -21,6 +21,7 @@ from typing import Any, TypeVar, overload
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from services.common import internal_auth
@@ -96,6 +97,7 @@ def make_settings(infra_urls: InfraUrls, namespace: str) -> Callable[..., Settin
             "OON_INTERNAL_SIGNING_KEY": TEST_SIGNING_PEM,
             "OON_INTERNAL_VERIFY_KEY": TEST_VERIFY_PEM,
             f"{service.upper()}_GRPC_PORT": "0",
+            f"{service.upper()}_METRICS_PORT": "0",
         }
         return Settings.from_env(service, env, **overrides)
 
@@ -140,6 +142,15 @@ def channel_to(runtime: ServiceRuntime) -> grpc.aio.Channel:
 
 def signed_channel(address: str, service: str) -> grpc.aio.Channel:
     return internal_auth.signed_channel(address, service, TEST_SIGNER)
+
+
+async def health_of(runtime: ServiceRuntime, name: str = "") -> Any:
+    """The gRPC health status of `name` ("" = the service as a whole; "oonledger.relay",
+    "oonledger.consumer.<durable>" = one part): HealthCheckResponse.SERVING / NOT_SERVING."""
+    async with channel_to(runtime) as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=name))
+        return reply.status
 
 
 def call_metadata(

@@ -59,7 +59,10 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
         ack_wait_seconds=config.ack_wait_seconds,
         dead_letter_subject=f"{settings.subject_prefix_for('deadletter')}.{config.durable}",
         clock=clock,
+        monitor=infra.monitor,
     )
+    for stream in config.streams:
+        ingest.part(stream)  # known to health from the start
 
     async def run_ingest() -> None:
         """Take the writer lease, then pull every stream; restarted as a whole on failure."""

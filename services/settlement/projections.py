@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from services.common.consumer import Delivery
+from services.common.consumer import ArrivedEarly, Delivery
 from services.settlement.line_matching import ClaimLine
 from services.settlement.read_model_schema import statements
 
@@ -440,7 +440,7 @@ async def use_schema(conn: asyncpg.Connection, schema: str) -> None:
     await conn.execute("SELECT set_config('search_path', $1, true)", f'"{schema}"')
 
 
-class ProjectionOutOfOrder(Exception):
+class ProjectionOutOfOrder(ArrivedEarly):
     """An event arrived before its aggregate's previous one (another replica has that one):
     the consumer retries it after a short backoff, by which time the predecessor is applied."""
 
