@@ -3,9 +3,7 @@ forward with the internal metadata set from the key (never from the caller)."""
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -25,7 +23,6 @@ from services.common.telemetry import current_traceparent, server_span
 # Caller metadata passed on as is; everything else (x-tenant-id, x-roles, x-actor,
 # authorization...) is dropped and the internal headers are set from the key.
 _PASSED_THROUGH = ("x-correlation-id",)
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -127,16 +124,20 @@ class Gateway:
 
 
 def internal_metadata(key: KeyRecord, incoming: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The headers the services trust, from the authenticated key alone."""
-    request_id = incoming.get(REQUEST_HEADER, "").strip()
-    if not _REQUEST_ID.fullmatch(request_id):
-        request_id = uuid.uuid4().hex
+    """The headers the services trust, from the authenticated key alone.
+
+    The caller's `x-request-id` is passed on as sent and never invented: on a mutating call it
+    is the idempotency key when the body has no `request_id`, and a made-up one would turn two
+    identical calls into two effects. The service checks it (services/common/requests.py).
+    """
     metadata = [
         (TENANT_HEADER, key.tenant_id),
         (ACTOR_HEADER, key.actor),
         (ROLES_HEADER, ",".join(sorted(key.roles))),
-        (REQUEST_HEADER, request_id),
     ]
+    request_id = incoming.get(REQUEST_HEADER, "").strip()
+    if request_id:
+        metadata.append((REQUEST_HEADER, request_id))
     for name in (*_PASSED_THROUGH, "traceparent", "tracestate"):
         value = incoming.get(name, "").strip()
         if value:

@@ -52,16 +52,6 @@ def _parse_uuid(value: str, field: str = "claim_id") -> UUID:
         raise InvalidArgument("not a claim id (UUID)", field) from None
 
 
-def require_request_id(ctx: CommandContext, request_id: str) -> CommandContext:
-    """The caller's request id (field, else x-request-id metadata) makes retries safe."""
-    rid = request_id.strip() or ctx.request_id
-    if not rid:
-        raise InvalidArgument("required: a retry with the same id stores nothing new", "request_id")
-    if len(rid) > 200:
-        raise InvalidArgument("at most 200 characters", "request_id")
-    return ctx.with_request(rid)
-
-
 class ClaimsApplication(ServiceApplication):
     """The claims service's event store and use cases."""
 
