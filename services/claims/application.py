@@ -88,7 +88,10 @@ class ClaimsApplication(ServiceApplication):
             self._creations.save(events)
         except Conflict:
             # A retry of the same request id: the claim exists (the id is the primary key).
-            return self.load(claim_id, ctx.tenant_id, Claim), False
+            # AlreadyExists when the id was first used for a different claim.
+            existing = self.load(claim_id, ctx.tenant_id, Claim)
+            existing.has_handled(ctx)
+            return existing, False
         return claim, True
 
     def import_claims(
