@@ -28,7 +28,10 @@ class FractionalCents(NotAnAmount):
 
 
 class AmountOutOfRange(NotAnAmount):
-    """The amount is beyond MAX_AMOUNT_CENTS either way."""
+    """The amount does not fit the int64 every stored amount is (proto fields, bigint columns)."""
+
+
+INT64_MAX = 2**63 - 1
 
 
 def amount_out_of_range(cents: int) -> str | None:
@@ -64,9 +67,8 @@ def cents_from_decimal(amount: str | Decimal | int) -> int:
     cents = value * 100
     if cents != cents.to_integral_value():
         raise FractionalCents(f"amount {text!r} has fractional cents")
-    problem = amount_out_of_range(int(cents))
-    if problem:
-        raise AmountOutOfRange(f"amount {text!r} {problem}")
+    if abs(cents) > INT64_MAX:
+        raise AmountOutOfRange(f"amount {text!r} is beyond the int64 range of cents")
     return int(cents)
 
 
