@@ -38,12 +38,16 @@ _FAULTS: tuple[type[BaseException], ...] = (
     nats.errors.OutboundBufferLimitError,
     nats.errors.TimeoutError,
     nats.js.errors.ServiceUnavailableError,
-    # Sockets and deadlines (asyncio.TimeoutError is TimeoutError since Python 3.11). Not every
-    # OSError: PermissionError or FileNotFoundError are bugs or configuration, not outages.
+    # Sockets and deadlines (asyncio.TimeoutError is TimeoutError since Python 3.11).
     ConnectionError,
     socket.gaierror,
     TimeoutError,
 )
+
+# Any other OSError counts only when a database or broker client raised it (connecting to a
+# PostgreSQL socket that is gone is FileNotFoundError); elsewhere PermissionError or
+# FileNotFoundError are bugs or configuration, not outages.
+_CLIENT_LIBRARIES = ("asyncpg", "psycopg", "psycopg_pool", "nats", "eventsourcing")
 
 
 def is_infrastructure_fault(exc: BaseException) -> bool:
@@ -52,8 +56,20 @@ def is_infrastructure_fault(exc: BaseException) -> bool:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, _FAULTS) or type(current) is OSError:  # e.g. ENETUNREACH
+        if isinstance(current, _FAULTS):
+            return True
+        if isinstance(current, OSError) and _raised_in_client_library(current):
             return True
         seen.add(id(current))
         current = current.__cause__
+    return False
+
+
+def _raised_in_client_library(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in _CLIENT_LIBRARIES:
+            return True
+        tb = tb.tb_next
     return False
