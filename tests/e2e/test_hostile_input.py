@@ -18,6 +18,7 @@ from gateway.tests.conftest import http_request
 from gateway.tests.samples import emergency_claim
 from oonledger.claims.v1 import claims_pb2
 from oonledger.settlement.v1 import settlement_pb2
+from services.common.ids import deterministic_id
 from services.common.money import MAX_AMOUNT_CENTS
 from services.common.testing import eventually
 from tests.e2e.journey import Vendor, rid
@@ -58,6 +59,25 @@ async def only_claims(vendor: Vendor, expected: set[str]) -> None:
     assert await eventually(listed, timeout=30) == expected
 
 
+async def nowhere(vendor: Vendor, refused_ids: list[str], good_claim_id: str) -> None:
+    """The claims the refused requests would have created are in neither the claims service nor
+    the audit ledger, once the ledger has the good claim registered after them (one stream)."""
+    for request_id in refused_ids:
+        claim_id = str(deterministic_id(vendor.tenant, "claim", request_id))
+        error = await refused(vendor.claims.GetClaim(claims_pb2.GetClaimRequest(
+            claim_id=claim_id), metadata=vendor.md("negotiator"), timeout=15))
+        assert error.code() == grpc.StatusCode.NOT_FOUND
+    async def in_ledger(claim_id: str) -> bool:
+        reply = await vendor.json("auditor", "/v1/audit/ReplayClaim", {"claimId": claim_id})
+        assert reply.status in (200, 404), reply.body
+        return reply.status == 200
+
+    await eventually(lambda: in_ledger(good_claim_id), timeout=30)
+    for request_id in refused_ids:
+        claim_id = str(deterministic_id(vendor.tenant, "claim", request_id))
+        assert not await in_ledger(claim_id)
+
+
 async def register(vendor: Vendor, claim: claims_pb2.ClaimInput, request_id: str = "") -> Any:
     return await vendor.claims.RegisterClaim(
         claims_pb2.RegisterClaimRequest(request_id=request_id, claim=claim),
@@ -69,14 +89,15 @@ def pcn() -> str:
 
 
 async def test_int64_max_amounts_on_claim_lines_are_refused_and_nothing_is_stored(stack, channel):
-    stack.require("claims")
+    stack.require("claims", "ledger")
     vendor = await Vendor.enrol(stack, channel)
     huge = emergency_claim(pcn=pcn())
     del huge.lines[2:]
     assert len(huge.lines) == 2
     for line in huge.lines:
         line.billed_cents = INT64_MAX
-    error = await refused(register(vendor, huge, rid()))
+    refused_ids = [rid(), rid()]
+    error = await refused(register(vendor, huge, refused_ids[0]))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(violations(error)) == {"claim.lines[0].billed_cents", "claim.lines[1].billed_cents"}
 
@@ -84,7 +105,7 @@ async def test_int64_max_amounts_on_claim_lines_are_refused_and_nothing_is_store
     summed = emergency_claim(pcn=pcn())
     for line in summed.lines:
         line.billed_cents = MAX_AMOUNT_CENTS // 2 + 1
-    error = await refused(register(vendor, summed, rid()))
+    error = await refused(register(vendor, summed, refused_ids[1]))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(violations(error)) == {"claim.lines"}
 
@@ -97,13 +118,16 @@ async def test_int64_max_amounts_on_claim_lines_are_refused_and_nothing_is_store
 
     good = await register(vendor, emergency_claim(pcn=pcn()), rid())
     await only_claims(vendor, {good.claim.claim_id})
+    await nowhere(vendor, refused_ids, good.claim.claim_id)
 
 
 async def test_control_characters_in_the_patient_control_number_are_refused(stack, channel):
-    stack.require("claims")
+    stack.require("claims", "ledger")
     vendor = await Vendor.enrol(stack, channel)
+    refused_ids = []
     for bad in ("PCN\x00123", "PCN\x01", "PCN\n1", "PCN\x7f"):
-        error = await refused(register(vendor, emergency_claim(pcn=bad), rid()))
+        refused_ids.append(rid())
+        error = await refused(register(vendor, emergency_claim(pcn=bad), refused_ids[-1]))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, bad
         assert "control character" in violations(error)["claim.patient_control_number"]
     reply = await vendor.json("negotiator", "/v1/claims/RegisterClaim",
@@ -113,6 +137,7 @@ async def test_control_characters_in_the_patient_control_number_are_refused(stac
         "claim.patient_control_number")
     good = await register(vendor, emergency_claim(pcn=pcn()), rid())
     await only_claims(vendor, {good.claim.claim_id})
+    await nowhere(vendor, refused_ids, good.claim.claim_id)
 
 
 async def test_invalid_utf8_is_invalid_argument_over_grpc_and_400_over_json(stack, channel):
