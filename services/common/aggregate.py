@@ -74,6 +74,10 @@ class TenantAggregate(Aggregate):
             return str(self.id)
         return str(getattr(self, "claim_id", "") or "")
 
+    def recorded_fingerprint(self, request_id: str) -> str:
+        """The fingerprint of the request recorded under `request_id` ("" when none)."""
+        return str(self.__dict__.get("request_fingerprints", {}).get(request_id, ""))
+
     def has_handled(self, ctx: CommandContext) -> bool:
         """True when this command's request id was already recorded (a retry: do nothing).
 
@@ -82,7 +86,7 @@ class TenantAggregate(Aggregate):
         """
         if not ctx.request_id or ctx.request_id not in self.request_ids:
             return False
-        recorded = self.__dict__.get("request_fingerprints", {}).get(ctx.request_id, "")
+        recorded = self.recorded_fingerprint(ctx.request_id)
         if recorded and ctx.request_fingerprint and recorded != ctx.request_fingerprint:
             raise AlreadyExists(
                 f"request_id {ctx.request_id} was already used for a different request"

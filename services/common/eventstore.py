@@ -116,6 +116,21 @@ class ServiceApplication(Application[UUID]):
             for listener in list(self._listeners):
                 listener()
 
+    # -- saving: request fingerprints ---------------------------------------------------------
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
+        """Every save also records the fingerprints of the client requests behind its events,
+        so a request id reused for a different request is refused whatever it targets."""
+        requests = {
+            (str(meta.get("tenant_id", "")), str(meta["request_id"]), str(fingerprint))
+            for event in processing_event.events
+            if isinstance(meta := getattr(event, "meta", None), dict)
+            and (fingerprint := meta.get("request_fingerprint"))
+            and meta.get("request_id")
+        }
+        if requests:
+            processing_event.saved_kwargs["requests"] = requests
+        return super()._record(processing_event)
+
     # -- loading --------------------------------------------------------------------------
     def load(self, aggregate_id: UUID, tenant_id: str, kind: type[A]) -> A:
         """Load an aggregate of this tenant; another tenant's aggregate is simply not found."""

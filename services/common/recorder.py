@@ -7,6 +7,11 @@ good in `Pipeline.sync` — the server waiting in ClientRead — with every psyc
 cursor, inside the same transaction, never hung and are as fast (bench/settlement_bench.py).
 Selected through the library's own `PROCESS_RECORDER_TOPIC` setting.
 
+It keeps the request fingerprints of the service (`request_fingerprints` table): each save
+passes the (tenant, request id, fingerprint) of its events (`ServiceApplication._record`), and a
+request id already recorded with another fingerprint refuses the whole save, in its transaction,
+with `RequestReused` (ALREADY_EXISTS) — whichever aggregate the reused id now targets.
+
 It also answers "was this exact upstream event processed?" — the library's `has_tracking_id`
 answers "was any event at or after it processed?", which skips an older event that is retried
 after a newer one succeeded (a transient failure, or two replicas sharing a consumer).
@@ -14,22 +19,47 @@ after a newer one succeeded (a transient failure, or two replicas sharing a cons
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from psycopg import Cursor
 from psycopg.sql import SQL, Identifier
 
+from services.common.errors import AlreadyExists
+
 TOPIC = "services.common.recorder:UnpipelinedProcessRecorder"
+REQUESTS_TABLE = "request_fingerprints"
+
+# (tenant id, request id, fingerprint) of the client requests a save records.
+RequestRecord = tuple[str, str, str]
+
+
+class RequestReused(AlreadyExists):
+    """A request id already recorded for a different request (another fingerprint)."""
 
 
 class UnpipelinedProcessRecorder(PostgresProcessRecorder):
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {}.{} (tenant_id text NOT NULL, "
+                "request_id text NOT NULL, fingerprint text NOT NULL, "
+                "PRIMARY KEY (tenant_id, request_id))"
+            ).format(Identifier(self.datastore.schema), Identifier(REQUESTS_TABLE))
+        )
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         # Same steps and transaction as the library's insert_events, minus conn.pipeline().
+        requests: Collection[RequestRecord] = kwargs.pop("requests", ())
         with self.datastore.get_connection() as conn, conn.transaction():
+            if requests:
+                with conn.cursor() as cursor:
+                    self._record_requests(cursor, requests)
             with conn.cursor() as cursor:
                 self._insert_events(cursor, stored_events, **kwargs)  # tracking record, if any
             if not stored_events:
@@ -37,6 +67,36 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
             with conn.cursor() as cursor:
                 self._insert_stored_events(cursor, stored_events, **kwargs)
                 return self._fetch_ids_after_insert_events(cursor, stored_events, **kwargs)
+
+    def _record_requests(self, cursor: Cursor[Any], requests: Collection[RequestRecord]) -> None:
+        """Record new request ids; RequestReused when one is known with another fingerprint.
+
+        Two statements: the second sees rows a concurrent transaction committed while the first
+        waited on them (READ COMMITTED), so a race between two bodies is caught too.
+        """
+        table = Identifier(self.datastore.schema, REQUESTS_TABLE)
+        tenants, ids, prints = (list(column) for column in zip(*requests, strict=True))
+        cursor.execute(
+            SQL(
+                "INSERT INTO {} (tenant_id, request_id, fingerprint) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                "ON CONFLICT (tenant_id, request_id) DO NOTHING"
+            ).format(table),
+            (tenants, ids, prints),
+        )
+        cursor.execute(
+            SQL(
+                "SELECT r.request_id FROM {} r JOIN unnest(%s::text[], %s::text[], %s::text[]) "
+                "AS i(tenant_id, request_id, fingerprint) "
+                "ON r.tenant_id = i.tenant_id AND r.request_id = i.request_id "
+                "WHERE r.fingerprint <> i.fingerprint LIMIT 1"
+            ).format(table),
+            (tenants, ids, prints),
+        )
+        reused = cursor.fetchone()
+        if reused is not None:
+            request_id = reused["request_id"] if isinstance(reused, dict) else reused[0]
+            raise RequestReused(f"request_id {request_id} was already used for a different request")
 
     def has_exact_tracking(self, application_name: str, notification_id: int) -> bool:
         statement = SQL(

@@ -74,11 +74,14 @@ def read_request(request: Message, ctx: CommandContext) -> CommandContext:
 
 
 def fingerprint(request: Message) -> str:
-    """SHA-256 of the request without its request id: equal for a retry, different otherwise."""
+    """SHA-256 of the request (its type and body without the request id): equal for a retry,
+    different otherwise — including the same body sent to another method."""
     body = request.__class__()
     body.CopyFrom(request)
     body.ClearField(REQUEST_ID_FIELD)
-    return hashlib.sha256(body.SerializeToString(deterministic=True)).hexdigest()
+    digest = hashlib.sha256(request.DESCRIPTOR.full_name.encode() + b"\n")
+    digest.update(body.SerializeToString(deterministic=True))
+    return digest.hexdigest()
 
 
 def text_problem(value: str, free_text: bool = False) -> str | None:

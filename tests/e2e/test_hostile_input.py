@@ -207,7 +207,19 @@ async def test_a_request_id_reused_for_a_different_request_is_already_exists(sta
     reply = await vendor.json("negotiator", "/v1/claims/RegisterClaim",
                               {"requestId": request_id, "claim": _json(other)})
     assert reply.status == 409 and reply.json()["error"]["status"] == "ALREADY_EXISTS"
-    await only_claims(vendor, {first.claim.claim_id})
+
+    # Reused for a command on another claim: refused too (the service's request ledger).
+    second = await register(vendor, emergency_claim(pcn=pcn()), rid())
+    error = await refused(vendor.claims.TriageClaim(claims_pb2.TriageClaimRequest(
+        request_id=request_id, claim_id=second.claim.claim_id),
+        metadata=vendor.md("negotiator"), timeout=15))
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS, error
+    assert f"request_id {request_id} was already used" in (error.details() or "")
+    untouched = await vendor.claims.GetClaim(claims_pb2.GetClaimRequest(
+        claim_id=second.claim.claim_id), metadata=vendor.md("negotiator"), timeout=15)
+    assert untouched.claim.version == second.claim.version
+
+    await only_claims(vendor, {first.claim.claim_id, second.claim.claim_id})
     read = await vendor.claims.GetClaim(claims_pb2.GetClaimRequest(
         claim_id=first.claim.claim_id), metadata=vendor.md("negotiator"), timeout=15)
     assert read.claim.input.patient_control_number == claim.patient_control_number
@@ -233,6 +245,28 @@ async def test_int64_max_payment_is_refused_and_nothing_is_posted(stack, channel
     posted = await payment(10_000, reused)
     error = await refused(payment(20_000, reused))
     assert error.code() == grpc.StatusCode.ALREADY_EXISTS, error
+
+    # The same request id for a payment on another claim: refused, nothing posted there.
+    other_claim, _, _ = await agreed_claim(vendor, bulk=1)
+    other_before = await vendor.settlement_of(other_claim)
+    error = await refused(vendor.settlement.PostPayment(settlement_pb2.PostPaymentRequest(
+        request_id=reused, claim_id=other_claim, amount_cents=10_000,
+        method=settlement_pb2.PAYMENT_METHOD_CHECK, reference="CHK1", paid_on="2026-11-20"),
+        metadata=vendor.md("finance"), timeout=15))
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS, error
+    # A later valid payment shows alone (the read model follows the events in order).
+    await vendor.settlement.PostPayment(settlement_pb2.PostPaymentRequest(
+        request_id=rid(), claim_id=other_claim, amount_cents=7_000,
+        method=settlement_pb2.PAYMENT_METHOD_CHECK, reference="CHK2", paid_on="2026-11-21"),
+        metadata=vendor.md("finance"), timeout=15)
+
+    async def other_posted() -> settlement_pb2.Settlement | None:
+        current = await vendor.settlement_of(other_claim)
+        return current if len(current.payments) > len(other_before.payments) else None
+
+    other_after = await eventually(other_posted, timeout=30)
+    new = [p.amount_cents for p in other_after.payments if p not in other_before.payments]
+    assert new == [7_000]
     async def posted_once() -> settlement_pb2.Settlement | None:
         current = await vendor.settlement_of(claim_id)
         return current if current.paid_cents != before.paid_cents else None
