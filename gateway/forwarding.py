@@ -3,9 +3,7 @@ forward with the internal metadata set from the key (never from the caller)."""
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -26,7 +24,6 @@ from services.common.telemetry import current_traceparent, server_span
 # Caller metadata passed on as is; everything else (x-tenant-id, x-roles, x-actor,
 # authorization...) is dropped, and who calls is asserted in the signed internal token.
 _PASSED_THROUGH = ("x-correlation-id",)
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -140,15 +137,20 @@ def internal_metadata(
 def internal_metadata_for(
     key: KeyRecord, incoming: Mapping[str, str], upstream: str, path: str, signer: InternalSigner
 ) -> tuple[tuple[str, str], ...]:
-    """`internal_metadata` for a call the gateway makes itself (`path` = "/pkg.Service/Method")."""
+    """`internal_metadata` for a call the gateway makes itself (`path` = "/pkg.Service/Method").
+
+    The caller's `x-request-id` is passed on as sent and never invented: on a mutating call it
+    is the idempotency key when the body has no `request_id`, and a made-up one would turn two
+    identical calls into two effects. The service checks it (services/common/requests.py).
+    """
     request_id = incoming.get(REQUEST_HEADER, "").strip()
-    if not _REQUEST_ID.fullmatch(request_id):
-        request_id = uuid.uuid4().hex
     token = signer.token(
         audience=upstream, method=path, tenant=key.tenant_id, actor=key.actor,
         roles=key.roles, request_id=request_id,
     )
-    metadata = [(TOKEN_HEADER, token), (REQUEST_HEADER, request_id)]
+    metadata = [(TOKEN_HEADER, token)]
+    if request_id:
+        metadata.append((REQUEST_HEADER, request_id))
     for name in (*_PASSED_THROUGH, "traceparent", "tracestate"):
         value = incoming.get(name, "").strip()
         if value:

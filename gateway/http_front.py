@@ -41,6 +41,8 @@ def failure_response(refused: CallFailure) -> Response:
                       transcoding.status_details_json(refused.status))
     headers = []
     retry_after = refused.retry_after_seconds
+    if retry_after is None and refused.code == grpc.StatusCode.UNAVAILABLE:
+        retry_after = 1  # a service is down or unreachable: worth retrying soon
     if retry_after is not None:
         headers.append(("Retry-After", str(retry_after)))
     if refused.code == grpc.StatusCode.UNAUTHENTICATED:

@@ -14,8 +14,16 @@ from grpc_status import rpc_status
 
 from gateway.catalog import Method
 from gateway.policy import ROLES, roles_for
-from gateway.tests.conftest import MAX_REQUEST_BYTES, RunningGateway, bearer, http_request
-from gateway.tests.upstream import FAIL_WITH_BAD_REQUEST
+from gateway.server import make_builder, process_of
+from gateway.tests.conftest import (
+    MAX_REQUEST_BYTES,
+    RunningGateway,
+    bearer,
+    gateway_environ,
+    http_request,
+    stop_quickly,
+)
+from gateway.tests.upstream import FAIL_UNAVAILABLE, FAIL_WITH_BAD_REQUEST
 from services.common.testing import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -228,6 +236,31 @@ async def test_service_errors_keep_their_details_on_both_sides(gateway, channel)
                                             "description": "must be positive"}
 
 
+async def test_unavailable_passes_through_with_its_retry_info_and_is_503_retry_after(
+    gateway, channel
+):
+    token, _, _ = await gateway.key(roles=["finance"])
+    post = method_at(gateway, "/oonledger.settlement.v1.SettlementService/PostPayment")
+    error = await expect_code(raw_call(channel, post), grpc.StatusCode.UNAVAILABLE, b"",
+                              metadata=auth(token, ("x-request-id", FAIL_UNAVAILABLE)))
+    info = error_details_pb2.RetryInfo()
+    assert rpc_status.from_call(error).details[0].Unpack(info)
+    assert info.retry_delay.seconds == 2
+    reply = await http_request(gateway.http_port, "POST", "/v1/settlement/PostPayment", b"{}",
+                               bearer(token) | {"X-Request-Id": FAIL_UNAVAILABLE})
+    assert reply.status == 503, reply.body
+    assert reply.headers["retry-after"] == "2"
+    assert reply.json()["error"]["status"] == "UNAVAILABLE"
+
+
+async def test_no_request_id_is_invented_for_a_caller_that_sent_none(gateway, channel):
+    token, _, _ = await gateway.key(roles=["finance"])
+    path = "/oonledger.settlement.v1.SettlementService/PostPayment"
+    await raw_call(channel, method_at(gateway, path))(b"", metadata=auth(token))
+    seen = gateway.upstream.calls_to(path.lstrip("/"))[-1]
+    assert "x-request-id" not in seen.metadata
+
+
 async def test_audit_replay_streams_as_ndjson(gateway):
     token, _, _ = await gateway.key(roles=["auditor"])
     reply = await http_request(gateway.http_port, "POST", "/v1/audit/ReplayClaim",
@@ -301,3 +334,19 @@ async def test_made_up_keys_cost_one_lookup_per_id(gateway, channel):
     finally:
         authenticator.store.find = original  # type: ignore[method-assign]
     assert calls == 1
+
+
+async def test_a_service_that_cannot_be_reached_is_503_with_retry_after(
+    service_runner, recording_upstream
+):
+    env = gateway_environ(recording_upstream.port, SETTLEMENT_ADDR="127.0.0.1:9")
+    runtime = await service_runner.start("gateway", make_builder(env))
+    try:
+        down = RunningGateway(runtime, process_of(runtime), recording_upstream)
+        token, _, _ = await down.key(roles=["finance"])
+        reply = await http_request(down.http_port, "POST", "/v1/settlement/PostPayment",
+                                   b'{"requestId": "r-1"}', bearer(token))
+        assert reply.status == 503, reply.body
+        assert reply.headers["retry-after"] == "1"
+    finally:
+        await stop_quickly(service_runner, runtime)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -21,6 +22,7 @@ from services.common.internal_auth import (
 from services.common.testing import TEST_VERIFY_PEM
 
 FAIL_WITH_BAD_REQUEST = "fail-bad-request"  # x-request-id that makes the recorder refuse
+FAIL_UNAVAILABLE = "fail-unavailable"  # x-request-id: the recorder's "database" is down
 
 
 @dataclass
@@ -77,6 +79,11 @@ class _Handler(grpc.GenericRpcHandler):
                 status.details.add().Pack(error_details_pb2.BadRequest(field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(
                         field="amount_cents", description="must be positive")]))
+                await context.abort_with_status(rpc_status.to_status(status))
+            if metadata.get("x-request-id") == FAIL_UNAVAILABLE:
+                status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message="database down")
+                status.details.add().Pack(error_details_pb2.RetryInfo(
+                    retry_delay=duration_pb2.Duration(seconds=2)))
                 await context.abort_with_status(rpc_status.to_status(status))
 
         if method.server_streaming:

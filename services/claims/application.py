@@ -5,6 +5,7 @@ Synchronous (the eventsourcing library is); the gRPC layer runs these in a worke
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
+from services.claims import event_data
 from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
 from services.claims.clean_claim import CleanClaimReport
 from services.claims.domain import AppealRecord, Claim
@@ -28,10 +30,11 @@ from services.claims.model import (
 )
 from services.claims.triage import TriageDecision, TriagePolicy
 from services.common.context import CommandContext
-from services.common.errors import Conflict, FieldViolation, InvalidArgument
+from services.common.errors import AlreadyExists, Conflict, FieldViolation, InvalidArgument
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
 from services.common.settings import Settings
+from services.common.wire import canonical_json
 
 # Claims per Application.save in bulk intake: one transaction, one round of inserts.
 IMPORT_BATCH_SIZE = 500
@@ -45,21 +48,20 @@ class ImportOutcome:
     errors: tuple[FieldViolation, ...] = ()
 
 
+def creation_context(ctx: CommandContext, request_id: str, data: ClaimData) -> CommandContext:
+    """The context a claim is registered under. Its fingerprint is the claim's data, not the
+    whole request: the same claim under the same request id is a retry whichever call carries
+    it (RegisterClaim, an ImportClaims item, a resumed import with more items)."""
+    stated = {"claim": event_data.claim_to_dict(data),
+              "patient": event_data.patient_to_dict(data.patient)}
+    return ctx.with_request(request_id, hashlib.sha256(canonical_json(stated)).hexdigest())
+
+
 def _parse_uuid(value: str, field: str = "claim_id") -> UUID:
     try:
         return UUID(value)
     except (ValueError, AttributeError, TypeError):
         raise InvalidArgument("not a claim id (UUID)", field) from None
-
-
-def require_request_id(ctx: CommandContext, request_id: str) -> CommandContext:
-    """The caller's request id (field, else x-request-id metadata) makes retries safe."""
-    rid = request_id.strip() or ctx.request_id
-    if not rid:
-        raise InvalidArgument("required: a retry with the same id stores nothing new", "request_id")
-    if len(rid) > 200:
-        raise InvalidArgument("at most 200 characters", "request_id")
-    return ctx.with_request(rid)
 
 
 class ClaimsApplication(ServiceApplication):
@@ -91,6 +93,7 @@ class ClaimsApplication(ServiceApplication):
 
     # -- intake -----------------------------------------------------------------------------
     def register_claim(self, ctx: CommandContext, data: ClaimData) -> tuple[Claim, bool]:
+        ctx = creation_context(ctx, ctx.request_id, data)
         claim_id = self.claim_id_for(ctx)
         claim = Claim.register(ctx, claim_id, data)
         events = claim.collect_events()
@@ -98,7 +101,10 @@ class ClaimsApplication(ServiceApplication):
             self._creations.save(events)
         except Conflict:
             # A retry of the same request id: the claim exists (the id is the primary key).
-            return self.load(claim_id, ctx.tenant_id, Claim), False
+            # AlreadyExists when the id was first used for a different claim.
+            existing = self.load(claim_id, ctx.tenant_id, Claim)
+            existing.has_handled(ctx)
+            return existing, False
         return claim, True
 
     def import_claims(
@@ -119,7 +125,7 @@ class ClaimsApplication(ServiceApplication):
             if isinstance(data, InvalidArgument):
                 outcomes[index] = ImportOutcome(index, errors=tuple(data.violations))
                 continue
-            item_ctx = ctx.with_request(request_id)
+            item_ctx = creation_context(ctx, request_id, data)
             claim_id = self.claim_id_for(item_ctx)
             if claim_id in seen:  # the same request id twice in one call: one claim
                 outcomes[index] = ImportOutcome(index, str(claim_id), False)
@@ -138,24 +144,47 @@ class ClaimsApplication(ServiceApplication):
         # Two batches in flight: one encodes (CPU) while the other is written (I/O).
         for saved in self._bulk_saver.map(lambda batch: self._save_batch(ctx, batch), batches):
             for index, claim_id, created in saved:
-                outcomes[index] = ImportOutcome(index, str(claim_id), created)
+                if isinstance(created, AlreadyExists):
+                    reused = FieldViolation(f"items[{index}].request_id", str(created))
+                    outcomes[index] = ImportOutcome(index, errors=(reused,))
+                else:
+                    outcomes[index] = ImportOutcome(index, str(claim_id), created)
         return [o for o in outcomes if o is not None]
 
     def _save_batch(
         self, ctx: CommandContext, batch: list[tuple[int, Claim]]
-    ) -> list[tuple[int, UUID, bool]]:
+    ) -> list[tuple[int, UUID, bool | AlreadyExists]]:
         # Collected once: a failed save drains an aggregate's pending events.
         events = {index: claim.collect_events() for index, claim in batch}
         try:
             self.save_events([e for index, _ in batch for e in events[index]])
             return [(index, claim.id, True) for index, claim in batch]
-        except Conflict:
+        except (Conflict, AlreadyExists):
             pass  # a retried import: some claims of this batch exist; handled below
-        # Some claims already exist (a retried import): save only the new ones.
-        fresh = {i for i, c in batch if self.find(c.id, ctx.tenant_id, Claim) is None}
+        # Some claims already exist (a retried import): save only the new ones; an item whose
+        # request id registered a different claim is refused (AlreadyExists, reported per item).
+        outcomes: list[tuple[int, UUID, bool | AlreadyExists]] = []
+        fresh: set[int] = set()
+        for index, claim in batch:
+            existing = self.find(claim.id, ctx.tenant_id, Claim)
+            if existing is None:
+                fresh.add(index)
+                outcomes.append((index, claim.id, True))
+                continue
+            reused = [
+                request_id
+                for request_id, fingerprint in claim.request_fingerprints.items()
+                if existing.recorded_fingerprint(request_id) not in ("", fingerprint)
+            ]
+            if reused:
+                outcomes.append((index, claim.id, AlreadyExists(
+                    f"request_id {reused[0]} was already used for a different claim"
+                )))
+            else:
+                outcomes.append((index, claim.id, False))
         if fresh:
             self.save_events([e for index, _ in batch if index in fresh for e in events[index]])
-        return [(index, claim.id, index in fresh) for index, claim in batch]
+        return outcomes
 
     def save_events(self, events: Sequence[Any]) -> None:
         """Save already-collected events in one transaction (version clash → Conflict)."""

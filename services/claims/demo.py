@@ -1,7 +1,8 @@
 """`make run` demo: register and triage a few realistic claims, printing one line per step.
 
 `await seed_claims(channel, tenant_metadata)` → the claim ids it created (idempotent: running
-it again with the same tenant finds the same claims).
+it again with the same tenant on the same day finds the same claims; the claims' dates follow
+today, so another day's run is another set of requests, with request ids of that day).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ BILLING = pb.Provider(
     ),
 )
 
+
+
+def _request_id(name: str) -> str:
+    """The demo's request ids are the day's: its claims' dates follow today (a request id names
+    one request; the same id with other dates would be refused as reused)."""
+    return f"demo-{date.today().isoformat()}-{name}"
 
 def _claim(
     pcn: str,
@@ -90,7 +97,7 @@ async def seed_claims(
 
     async def register(step: str, claim: pb.ClaimInput) -> pb.Claim:
         response = await stub.RegisterClaim(
-            pb.RegisterClaimRequest(request_id=f"demo-{step}", claim=claim), metadata=md
+            pb.RegisterClaimRequest(request_id=_request_id(str(step)), claim=claim), metadata=md
         )
         ids.append(response.claim.claim_id)
         verb = "registered" if response.created else "found"
@@ -103,7 +110,7 @@ async def seed_claims(
     async def triage(step: str, claim_id: str) -> None:
         t = (
             await stub.TriageClaim(
-                pb.TriageClaimRequest(request_id=f"demo-{step}-triage", claim_id=claim_id),
+                pb.TriageClaimRequest(request_id=_request_id(f"{step}-triage"), claim_id=claim_id),
                 metadata=md,
             )
         ).triage
@@ -117,7 +124,7 @@ async def seed_claims(
         claim = (
             await stub.RecordAdjudication(
                 pb.RecordAdjudicationRequest(
-                    request_id=f"demo-{step}-adj", claim_id=claim_id, adjudication=adj
+                    request_id=_request_id(f"{step}-adj"), claim_id=claim_id, adjudication=adj
                 ),
                 metadata=md,
             )
@@ -176,7 +183,7 @@ async def seed_claims(
     corrected = (
         await stub.SubmitCorrectedClaim(
             pb.SubmitCorrectedClaimRequest(
-                request_id="demo-denied-fix-correct",
+                request_id=_request_id("denied-fix-correct"),
                 original_claim_id=c3.claim_id,
                 frequency=pb.FREQUENCY_CODE_REPLACEMENT,
                 reason="add modifier 25 to the E/M line",
@@ -190,7 +197,7 @@ async def seed_claims(
     report = (
         await stub.CheckCleanClaim(
             pb.CheckCleanClaimRequest(
-                request_id="demo-denied-fix-clean", claim_id=corrected.claim_id
+                request_id=_request_id("denied-fix-clean"), claim_id=corrected.claim_id
             ),
             metadata=md,
         )
@@ -240,7 +247,7 @@ async def seed_claims(
     )
     doc = await stub.AttachDocument(
         pb.AttachDocumentRequest(
-            request_id="demo-appeal-doc",
+            request_id=_request_id("appeal-doc"),
             claim_id=c4.claim_id,
             kind=pb.DOCUMENT_KIND_MEDICAL_RECORDS,
             sha256="5e" * 32,
@@ -252,7 +259,7 @@ async def seed_claims(
     appeal = (
         await stub.FileAppeal(
             pb.FileAppealRequest(
-                request_id="demo-appeal-file",
+                request_id=_request_id("appeal-file"),
                 claim_id=c4.claim_id,
                 level=pb.APPEAL_LEVEL_FIRST_INTERNAL,
                 grounds="Chest pain with head injury: prudent layperson standard met",
@@ -266,7 +273,7 @@ async def seed_claims(
     decided = (
         await stub.RecordAppealDecision(
             pb.RecordAppealDecisionRequest(
-                request_id="demo-appeal-decision",
+                request_id=_request_id("appeal-decision"),
                 claim_id=c4.claim_id,
                 appeal_id=appeal.appeal_id,
                 outcome=pb.APPEAL_OUTCOME_UPHELD,

@@ -4,9 +4,10 @@ Each eventsourcing save takes the events table lock and waits for its own commit
 concurrent callers that serializes on the lock. Callers hand their new aggregate to a single
 committer thread that saves everything queued so far in one `save` and wakes each caller
 with its own outcome. A batch that fails is retried one aggregate at a time, so one caller's
-conflict (e.g. a retried request id) never fails the others. Callers hand over the events
-they collected from their aggregates: a failed `save` has already drained an aggregate's
-pending events, so a retry must reuse the collected events, never the aggregate.
+conflict (a retried request id, or one reused for another claim) never fails the others.
+Callers hand over the events they collected from their aggregates: a failed `save` has
+already drained an aggregate's pending events, so a retry must reuse the collected events,
+never the aggregate.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from services.common.errors import Conflict
+from services.common.errors import AlreadyExists, Conflict
 
 Events = Sequence[Any]
 
@@ -62,8 +63,8 @@ class GroupCommitter:
         if len(batch) > 1:
             try:
                 self._save([event for events, _ in batch for event in events])
-            except Conflict:
-                pass  # someone in the batch conflicts: find out who, one by one
+            except (Conflict, AlreadyExists):
+                pass  # someone in the batch conflicts or reused a request id: find out who
             except BaseException as exc:  # an outage fails every caller of the batch
                 for _, done in batch:
                     done.set_exception(exc)

@@ -8,7 +8,7 @@ from typing import Any
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1 import claims_pb2_grpc
 from services.claims import mapping, x12_export, x12_import
-from services.claims.application import ClaimsApplication, ImportOutcome, require_request_id
+from services.claims.application import ClaimsApplication, ImportOutcome
 from services.claims.model import ClaimData
 from services.claims.projections import ClaimsReadModel
 from services.common.context import CommandContext
@@ -35,7 +35,6 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     async def RegisterClaim(
         self, request: pb.RegisterClaimRequest, ctx: CommandContext, context: Any
     ) -> pb.RegisterClaimResponse:
-        ctx = require_request_id(ctx, request.request_id)
         data = mapping.claim_data(request.claim)
         claim, created = await self.blocking(self.app.register_claim, ctx, data)
         return pb.RegisterClaimResponse(claim=mapping.claim_message(claim), created=created)
@@ -44,7 +43,6 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     async def ImportClaims(
         self, request: pb.ImportClaimsRequest, ctx: CommandContext, context: Any
     ) -> pb.ImportClaimsResponse:
-        ctx = require_request_id(ctx, request.request_id)
         if len(request.items) > MAX_IMPORT_ITEMS:
             raise InvalidArgument(f"at most {MAX_IMPORT_ITEMS} claims per call", "items")
         outcomes = await self.blocking(_import_items, self.app, ctx, request.items)
@@ -54,7 +52,6 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     async def Import837(
         self, request: pb.Import837Request, ctx: CommandContext, context: Any
     ) -> pb.Import837Response:
-        ctx = require_request_id(ctx, request.request_id)
         if not request.client_id.strip():
             raise InvalidArgument("required", "client_id")
         if len(request.x12.encode()) > MAX_X12_BYTES:
@@ -111,7 +108,6 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     async def RecordAdjudication(
         self, request: pb.RecordAdjudicationRequest, ctx: CommandContext, context: Any
     ) -> pb.RecordAdjudicationResponse:
-        ctx = require_request_id(ctx, request.request_id)
         adjudication = mapping.adjudication(request.adjudication)
         claim = await self.blocking(
             self.app.record_adjudication,
@@ -126,7 +122,6 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     async def AttachDocument(
         self, request: pb.AttachDocumentRequest, ctx: CommandContext, context: Any
     ) -> pb.AttachDocumentResponse:
-        ctx = require_request_id(ctx, request.request_id)
         kind = mapping.document_kind(request.kind)
         claim, document_id = await self.blocking(
             self.app.attach_document,
@@ -146,7 +141,6 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     async def TriageClaim(
         self, request: pb.TriageClaimRequest, ctx: CommandContext, context: Any
     ) -> pb.TriageClaimResponse:
-        ctx = require_request_id(ctx, request.request_id)
         policy = mapping.triage_policy(request.policy)
         claim, decision = await self.blocking(
             self.app.triage_claim, ctx, request.claim_id, policy, request.expected_version
@@ -160,7 +154,6 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     async def CheckCleanClaim(
         self, request: pb.CheckCleanClaimRequest, ctx: CommandContext, context: Any
     ) -> pb.CheckCleanClaimResponse:
-        ctx = require_request_id(ctx, request.request_id)
         claim, report = await self.blocking(
             self.app.check_clean_claim, ctx, request.claim_id, request.expected_version
         )
@@ -172,7 +165,6 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     async def SubmitCorrectedClaim(
         self, request: pb.SubmitCorrectedClaimRequest, ctx: CommandContext, context: Any
     ) -> pb.SubmitCorrectedClaimResponse:
-        ctx = require_request_id(ctx, request.request_id)
         frequency = mapping.frequency(request.frequency)
         corrected = (
             mapping.claim_data(request.corrected, "corrected.")
@@ -196,7 +188,6 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     async def FileAppeal(
         self, request: pb.FileAppealRequest, ctx: CommandContext, context: Any
     ) -> pb.FileAppealResponse:
-        ctx = require_request_id(ctx, request.request_id)
         level, channel, adverse = mapping.appeal_request(request)
         claim, record = await self.blocking(
             self.app.file_appeal,
@@ -217,7 +208,6 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     async def RecordAppealDecision(
         self, request: pb.RecordAppealDecisionRequest, ctx: CommandContext, context: Any
     ) -> pb.RecordAppealDecisionResponse:
-        ctx = require_request_id(ctx, request.request_id)
         outcome, decided = mapping.appeal_decision(request)
         claim, record = await self.blocking(
             self.app.record_appeal_decision,

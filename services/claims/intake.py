@@ -11,6 +11,7 @@ from dataclasses import replace
 from services.claims import codes
 from services.claims.model import ClaimData, ClaimType
 from services.common.errors import FieldViolation
+from services.common.money import amount_out_of_range
 
 MAX_LINES = 999
 MAX_DIAGNOSES = 12
@@ -71,6 +72,12 @@ def validate_claim(data: ClaimData, prefix: str = "claim.") -> list[FieldViolati
             bad(name, f"at most {MAX_TEXT} characters")
     if data.total_billed_cents < 0:
         bad("total_billed_cents", "must not be negative")
+    elif problem := amount_out_of_range(data.total_billed_cents):
+        bad("total_billed_cents", problem)
+    lines_in_range = all(amount_out_of_range(line.billed_cents) is None for line in data.lines)
+    if lines_in_range and (problem := amount_out_of_range(data.lines_billed_cents)):
+        # Each line may be in range while their sum (the claim total) is not.
+        bad("lines", f"the billed_cents of the lines add up to more than allowed: {problem}")
     if data.claim_type is ClaimType.INSTITUTIONAL and data.bill_type:
         if not codes.is_bill_type(data.bill_type):
             bad("bill_type", "not a 3-character type of bill (e.g. 131)")
@@ -99,6 +106,8 @@ def validate_claim(data: ClaimData, prefix: str = "claim.") -> list[FieldViolati
             bad(at + "procedure_code", f"{line.procedure_code!r} is not a CPT/HCPCS code")
         if line.billed_cents < 0:
             bad(at + "billed_cents", "must not be negative")
+        elif problem := amount_out_of_range(line.billed_cents):
+            bad(at + "billed_cents", problem)
         if line.units <= 0:
             bad(at + "units", "must be at least 1")
         if len(line.modifiers) > 4:

@@ -12,6 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from services.common.context import CommandContext
+from services.common.errors import AlreadyExists
 
 
 class TenantAggregate(Aggregate):
@@ -29,7 +30,11 @@ class TenantAggregate(Aggregate):
         def mutate(self, aggregate: Any) -> Any:
             aggregate = super().mutate(aggregate)
             if aggregate is not None:
-                aggregate._remember_request(self.meta.get("request_id"), self.originator_version)
+                aggregate._remember_request(
+                    self.meta.get("request_id"),
+                    self.originator_version,
+                    self.meta.get("request_fingerprint", ""),
+                )
             return aggregate
 
     class Created(Event, Aggregate.Created):
@@ -47,12 +52,17 @@ class TenantAggregate(Aggregate):
     if TYPE_CHECKING:
         tenant_id: str
         request_ids: dict[str, int]
+        request_fingerprints: dict[str, str]
 
-    def _remember_request(self, request_id: str | None, version: int) -> None:
+    def _remember_request(self, request_id: str | None, version: int, fingerprint: str) -> None:
         if "request_ids" not in self.__dict__:
             self.request_ids = {}
+        if "request_fingerprints" not in self.__dict__:
+            self.request_fingerprints = {}
         if request_id:
             self.request_ids[request_id] = version
+            if fingerprint:
+                self.request_fingerprints.setdefault(request_id, fingerprint)
 
     @property
     def claim_ref(self) -> str:
@@ -64,9 +74,24 @@ class TenantAggregate(Aggregate):
             return str(self.id)
         return str(getattr(self, "claim_id", "") or "")
 
+    def recorded_fingerprint(self, request_id: str) -> str:
+        """The fingerprint of the request recorded under `request_id` ("" when none)."""
+        return str(self.__dict__.get("request_fingerprints", {}).get(request_id, ""))
+
     def has_handled(self, ctx: CommandContext) -> bool:
-        """True when this command's request id was already recorded (a retry: do nothing)."""
-        return bool(ctx.request_id) and ctx.request_id in self.request_ids
+        """True when this command's request id was already recorded (a retry: do nothing).
+
+        AlreadyExists when the id was recorded for a different request (another fingerprint):
+        answering the first request's result would hide that the second did nothing.
+        """
+        if not ctx.request_id or ctx.request_id not in self.request_ids:
+            return False
+        recorded = self.recorded_fingerprint(ctx.request_id)
+        if recorded and ctx.request_fingerprint and recorded != ctx.request_fingerprint:
+            raise AlreadyExists(
+                f"request_id {ctx.request_id} was already used for a different request"
+            )
+        return True
 
     def _record(self, event_class: type[Event], ctx: CommandContext, **fields: Any) -> None:
         if ctx.tenant_id != self.tenant_id:

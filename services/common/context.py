@@ -19,6 +19,9 @@ class CommandContext:
     causation_id: str = ""
     traceparent: str = ""
     tracestate: str = ""
+    # SHA-256 of the request that carried `request_id` (services/common/requests.py); "" for
+    # commands not started by a client request (reactions, sweeps).
+    request_fingerprint: str = ""
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -26,7 +29,7 @@ class CommandContext:
 
     def meta(self) -> dict[str, str]:
         """The metadata every recorded event carries (who, which request, which trace)."""
-        return {
+        meta = {
             "actor": self.actor,
             "request_id": self.request_id,
             "correlation_id": self.correlation_id or self.request_id,
@@ -34,12 +37,18 @@ class CommandContext:
             "traceparent": self.traceparent,
             "tracestate": self.tracestate,
         }
+        if self.request_fingerprint:
+            meta["request_fingerprint"] = self.request_fingerprint
+        return meta
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
 
-    def with_request(self, request_id: str) -> CommandContext:
-        return replace(self, request_id=request_id)
+    def with_request(self, request_id: str, fingerprint: str | None = None) -> CommandContext:
+        """The same context under another request id (the fingerprint kept unless given)."""
+        if fingerprint is None:
+            return replace(self, request_id=request_id)
+        return replace(self, request_id=request_id, request_fingerprint=fingerprint)
 
     @classmethod
     def from_event_meta(

@@ -92,14 +92,6 @@ class ServiceApplication(Application[UUID]):
         self._listeners_lock = threading.Lock()
         super().__init__(env=app_env)
 
-    def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
-        # The tenant and type of each new event, for the recorder's `event_index`.
-        processing_event.saved_kwargs["event_index"] = [
-            (getattr(event, "meta", {}).get("tenant_id", ""), type(event).__name__)
-            for event in processing_event.events
-        ]
-        return super()._record(processing_event)
-
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder stores new events and the tracking record in one transaction.
         return self.factory.process_recorder()
@@ -123,6 +115,27 @@ class ServiceApplication(Application[UUID]):
         if recordings:
             for listener in list(self._listeners):
                 listener()
+
+    # -- saving: event index and request fingerprints -------------------------------------------
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
+        """Every save also records the tenant and type of each new event (the recorder's
+        `event_index`, for per-tenant pipeline counts) and the fingerprints of the client
+        requests behind its events, so a request id reused for a different request is refused
+        whatever it targets."""
+        processing_event.saved_kwargs["event_index"] = [
+            (getattr(event, "meta", {}).get("tenant_id", ""), type(event).__name__)
+            for event in processing_event.events
+        ]
+        requests = {
+            (str(meta.get("tenant_id", "")), str(meta["request_id"]), str(fingerprint))
+            for event in processing_event.events
+            if isinstance(meta := getattr(event, "meta", None), dict)
+            and (fingerprint := meta.get("request_fingerprint"))
+            and meta.get("request_id")
+        }
+        if requests:
+            processing_event.saved_kwargs["requests"] = requests
+        return super()._record(processing_event)
 
     # -- loading --------------------------------------------------------------------------
     def load(self, aggregate_id: UUID, tenant_id: str, kind: type[A]) -> A:

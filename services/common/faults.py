@@ -1,17 +1,21 @@
 """Fault or poison: the one place that decides whether a failure is the infrastructure's.
 
 A *fault* (PostgreSQL unreachable, restarting, out of connections or locked; the broker gone;
-a timeout) says nothing about the message being processed: the same message succeeds once the
-fault clears, so it is retried for as long as it takes and never dead-lettered. Anything else
-may be the message's own fault (a *poison*): retried a few times, then dead-lettered with the
-reason (services/common/consumer.py; docs/decisions.md §"Fault or poison").
+a timeout) says nothing about the message or request being processed: the same one succeeds
+once the fault clears. Consumers retry it for as long as it takes and never dead-letter it
+(services/common/consumer.py; docs/decisions.md §"Fault or poison"); the gRPC layer answers
+UNAVAILABLE with retry information (services/common/grpc_server.py). Anything else may be the
+message's own fault (a *poison*, dead-lettered with the reason) or a bug (INTERNAL).
 """
 
 from __future__ import annotations
 
+import socket
+
 import asyncpg
 import eventsourcing.persistence as es
 import nats.errors
+import nats.js.errors
 import psycopg
 
 # SQLSTATE classes that describe the server or the connection, not the statement's data:
@@ -23,7 +27,8 @@ _FAULT_SQLSTATE_CLASSES = ("08", "53", "57", "58", "40")
 _FAULT_SQLSTATES = frozenset({"55P03", "25006"})
 
 _FAULT_TYPES: tuple[type[BaseException], ...] = (
-    OSError,  # includes ConnectionError
+    ConnectionError,
+    socket.gaierror,
     TimeoutError,  # includes asyncio.TimeoutError (asyncpg pool acquire, nats requests)
     asyncpg.InterfaceError,  # connection closed / released under us
     asyncpg.PostgresConnectionError,
@@ -35,6 +40,11 @@ _FAULT_TYPES: tuple[type[BaseException], ...] = (
     es.ConnectionPoolClosedError,
     nats.errors.Error,  # includes JetStream API errors (no leader, timeouts)
 )
+# Any other OSError counts only when a database or broker client raised it (connecting to a
+# PostgreSQL socket that is gone is FileNotFoundError); elsewhere PermissionError or
+# FileNotFoundError are bugs or configuration, not outages.
+_CLIENT_LIBRARIES = ("asyncpg", "psycopg", "psycopg_pool", "nats", "eventsourcing")
+
 # Not a version `Conflict`: a concurrent writer resolves on a reload (the poison path's few
 # retries do that), but a creation that collides with an existing aggregate never does.
 
@@ -54,12 +64,28 @@ def is_fault(exc: BaseException) -> bool:
 
 
 def _is_fault_itself(exc: BaseException) -> bool:
+    if isinstance(exc, nats.js.errors.APIError):
+        # JetStream answered: a 5xx is the server's trouble, a 4xx (not found, bad request)
+        # is about what was asked.
+        return isinstance(exc, nats.js.errors.ServerError | nats.js.errors.ServiceUnavailableError)
     if isinstance(exc, _FAULT_TYPES):
+        return True
+    if isinstance(exc, OSError) and _raised_in_client_library(exc):
         return True
     sqlstate = _sqlstate(exc)
     return bool(sqlstate) and (
         sqlstate in _FAULT_SQLSTATES or sqlstate[:2] in _FAULT_SQLSTATE_CLASSES
     )
+
+
+def _raised_in_client_library(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in _CLIENT_LIBRARIES:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _sqlstate(exc: BaseException) -> str:

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -20,11 +21,15 @@ from grpc_status import rpc_status
 
 from services.common import errors, internal_auth
 from services.common.context import CommandContext
+from services.common.faults import is_fault
+from services.common.requests import read_request, unreadable_field
 from services.common.telemetry import current_traceparent, server_span
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Suggested wait before retrying after an infrastructure fault (google.rpc.RetryInfo).
+RETRY_AFTER_FAULT_SECONDS = 1
 T = TypeVar("T")
 
 # Who calls travels only in the gateway's signed token (internal_auth.TOKEN_HEADER); the request
@@ -49,7 +54,12 @@ def _status(code: grpc.StatusCode, message: str, details: Sequence[Any] = ()) ->
 
 
 def status_for(exc: BaseException) -> grpc.Status | None:
-    """The single mapping from domain/application exceptions to gRPC statuses."""
+    """The single mapping from exceptions to gRPC statuses; None for a bug (→ INTERNAL).
+
+    Infrastructure faults (database, broker, timeouts: services/common/faults.py) are
+    UNAVAILABLE with a RetryInfo detail: the same request may succeed once it is back, and
+    clients that retry only on UNAVAILABLE must see it.
+    """
     if isinstance(exc, errors.InvalidArgument):
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
@@ -70,6 +80,15 @@ def status_for(exc: BaseException) -> grpc.Status | None:
     for kind, code in table:
         if isinstance(exc, kind):
             return _status(code, str(exc) or code.name)
+    if is_fault(exc):
+        retry = error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(seconds=RETRY_AFTER_FAULT_SECONDS)
+        )
+        return _status(
+            grpc.StatusCode.UNAVAILABLE,
+            f"temporarily unavailable ({type(exc).__name__}); retry with the same request_id",
+            [retry],
+        )
     return None
 
 
@@ -113,13 +132,31 @@ async def _abort_for(context: grpc.aio.ServicerContext, exc: BaseException) -> N
     if status is None:
         log.exception("unexpected error", exc_info=exc)
         await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+    elif status.code == grpc.StatusCode.UNAVAILABLE:
+        log.warning("infrastructure fault: %r", exc)
     await context.abort_with_status(status)
+
+
+# Requests larger than this are read in a worker thread (a 50,000-claim import takes about 1.5 s
+# to walk), so the event loop keeps serving other calls.
+READ_IN_THREAD_BYTES = 256 * 1024
+
+
+async def _read(request: Any, ctx: CommandContext) -> CommandContext:
+    """The caller's CommandContext, completed by the request reader once the request passed it
+    (services/common/requests.py)."""
+    if isinstance(request, UnreadableRequest):
+        raise errors.InvalidArgument(request.reason, field=request.field)
+    if request.ByteSize() > READ_IN_THREAD_BYTES:
+        return await asyncio.to_thread(read_request, request, ctx)
+    return read_request(request, ctx)
 
 
 def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a unary servicer method `(self, request, ctx: CommandContext, context)`.
 
-    Builds the CommandContext from metadata, opens a server span, maps exceptions once.
+    Builds the CommandContext from metadata, checks the request (services/common/requests.py),
+    opens a server span, maps every exception once (`status_for`).
     """
 
     @functools.wraps(method)
@@ -128,8 +165,11 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
         with server_span(method.__name__, metadata):
             ctx = await _authenticated(context, metadata)
             try:
+                ctx = await _read(request, ctx)
                 return await method(self, request, ctx, context)
-            except errors.DomainError as exc:
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
                 await _abort_for(context, exc)
 
     return wrapper
@@ -144,12 +184,58 @@ def rpc_stream(method: Callable[..., AsyncIterator[Any]]) -> Callable[..., Async
         with server_span(method.__name__, metadata):
             ctx = await _authenticated(context, metadata)
             try:
+                ctx = await _read(request, ctx)
                 async for item in method(self, request, ctx, context):
                     yield item
-            except errors.DomainError as exc:
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
                 await _abort_for(context, exc)
 
     return wrapper
+
+
+@dataclass(frozen=True)
+class UnreadableRequest:
+    """Bytes protobuf could not parse (e.g. invalid UTF-8 in a string), handed to the servicer
+    instead of failing in grpc's deserializer, which would answer INTERNAL."""
+
+    field: str
+    reason: str
+
+
+def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    descriptor = getattr(getattr(deserializer, "__self__", None), "DESCRIPTOR", None)
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError as exc:
+            if descriptor is not None and (field := unreadable_field(descriptor, data)):
+                return UnreadableRequest(field, "is not valid UTF-8")
+            return UnreadableRequest("", f"the request is not a readable message: {exc}")
+
+    return parse
+
+
+class TolerantParsing(grpc.aio.ServerInterceptor):
+    """Lets the `rpc` wrappers answer INVALID_ARGUMENT for a request protobuf cannot parse."""
+
+    def __init__(self, service_names: Sequence[str]) -> None:
+        self._prefixes = tuple(f"/{name}/" for name in service_names)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method or ""
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        if not method.startswith(self._prefixes):
+            return handler
+        return handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
 
 
 class Blocking:
@@ -183,7 +269,10 @@ class GrpcServer:
         self.requested_port = port
         self.bindings = list(bindings)
         self.server = grpc.aio.server(
-            interceptors=[internal_auth.CallTarget(verifier)],  # None: every @rpc call refused
+            interceptors=[
+                internal_auth.CallTarget(verifier),  # None: every @rpc call refused
+                TolerantParsing([b.service_name for b in self.bindings]),
+            ],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

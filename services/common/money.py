@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from services.common.errors import InvalidArgument
+
+# The largest amount, in cents, any single money field or any total the domain computes may hold:
+# $1 billion. The largest real out-of-network claims are in the low millions of dollars, so this
+# refuses only nonsense, and it keeps every sum of a few thousand amounts and every fee product
+# (amount x basis points) far inside int64 (9.2e18), which proto int64 fields and PostgreSQL
+# bigint columns require. Checked before anything is recorded (docs/DEVELOPING.md).
+MAX_AMOUNT_CENTS = 100_000_000_000
+
 
 class NotAnAmount(ValueError):
     """The text is not a finite decimal amount."""
@@ -16,6 +25,32 @@ class NotAnAmount(ValueError):
 
 class FractionalCents(NotAnAmount):
     """The amount is more precise than a cent."""
+
+
+class AmountOutOfRange(NotAnAmount):
+    """The amount does not fit the int64 every stored amount is (proto fields, bigint columns)."""
+
+
+INT64_MAX = 2**63 - 1
+
+
+def amount_out_of_range(cents: int) -> str | None:
+    """Why `cents` is not a storable amount, or None when it is."""
+    if abs(cents) > MAX_AMOUNT_CENTS:
+        return f"must be between -{MAX_AMOUNT_CENTS} and {MAX_AMOUNT_CENTS} cents ($1 billion)"
+    return None
+
+
+def require_amount(cents: int, field: str) -> int:
+    """`cents` itself, or InvalidArgument naming `field` when it is beyond the ceiling.
+
+    For amounts the domain computes (a claim's total of its lines, a settlement's total paid):
+    each input may be in range while the sum is not.
+    """
+    problem = amount_out_of_range(cents)
+    if problem:
+        raise InvalidArgument(problem, field=field)
+    return cents
 
 
 def cents_from_decimal(amount: str | Decimal | int) -> int:
@@ -32,6 +67,8 @@ def cents_from_decimal(amount: str | Decimal | int) -> int:
     cents = value * 100
     if cents != cents.to_integral_value():
         raise FractionalCents(f"amount {text!r} has fractional cents")
+    if abs(cents) > INT64_MAX:
+        raise AmountOutOfRange(f"amount {text!r} is beyond the int64 range of cents")
     return int(cents)
 
 

@@ -7,6 +7,11 @@ good in `Pipeline.sync` — the server waiting in ClientRead — with every psyc
 cursor, inside the same transaction, never hung and are as fast (bench/settlement_bench.py).
 Selected through the library's own `PROCESS_RECORDER_TOPIC` setting.
 
+It keeps the request fingerprints of the service (`request_fingerprints` table): each save
+passes the (tenant, request id, fingerprint) of its events (`ServiceApplication._record`), and a
+request id already recorded with another fingerprint refuses the whole save, in its transaction,
+with `RequestReused` (ALREADY_EXISTS) — whichever aggregate the reused id now targets.
+
 It also answers "was this exact upstream event processed?" — the library's `has_tracking_id`
 answers "was any event at or after it processed?", which skips an older event that is retried
 after a newer one succeeded (a transient failure, or two replicas sharing a consumer).
@@ -18,20 +23,31 @@ decrypting the log (services/ops/pipeline.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from psycopg import Cursor
 from psycopg.sql import SQL, Identifier
+
+from services.common.errors import AlreadyExists
 
 TOPIC = "services.common.recorder:UnpipelinedProcessRecorder"
 EVENT_INDEX_TABLE = "event_index"
+REQUESTS_TABLE = "request_fingerprints"
+
+# (tenant id, request id, fingerprint) of the client requests a save records.
+RequestRecord = tuple[str, str, str]
+
+
+class RequestReused(AlreadyExists):
+    """A request id already recorded for a different request (another fingerprint)."""
 
 
 class UnpipelinedProcessRecorder(PostgresProcessRecorder):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
         schema = Identifier(self.datastore.schema)
         table = Identifier(EVENT_INDEX_TABLE)
         self.sql_create_statements.extend([
@@ -39,6 +55,11 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
                 "tenant_id text NOT NULL, event_type text NOT NULL)").format(schema, table),
             SQL("CREATE INDEX IF NOT EXISTS event_index_by_tenant ON {}.{} "
                 "(tenant_id, notification_id)").format(schema, table),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {}.{} (tenant_id text NOT NULL, "
+                "request_id text NOT NULL, fingerprint text NOT NULL, "
+                "PRIMARY KEY (tenant_id, request_id))"
+            ).format(schema, Identifier(REQUESTS_TABLE)),
         ])
         self._index_statement = SQL(
             "INSERT INTO {}.{} SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])"
@@ -48,7 +69,11 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         # Same steps and transaction as the library's insert_events, minus conn.pipeline().
+        requests: Collection[RequestRecord] = kwargs.pop("requests", ())
         with self.datastore.get_connection() as conn, conn.transaction():
+            if requests:
+                with conn.cursor() as cursor:
+                    self._record_requests(cursor, requests)
             with conn.cursor() as cursor:
                 self._insert_events(cursor, stored_events, **kwargs)  # tracking record, if any
             if not stored_events:
@@ -61,6 +86,36 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
                     tenants, types = zip(*index, strict=True)
                     cursor.execute(self._index_statement, (list(ids), list(tenants), list(types)))
                 return ids
+
+    def _record_requests(self, cursor: Cursor[Any], requests: Collection[RequestRecord]) -> None:
+        """Record new request ids; RequestReused when one is known with another fingerprint.
+
+        Two statements: the second sees rows a concurrent transaction committed while the first
+        waited on them (READ COMMITTED), so a race between two bodies is caught too.
+        """
+        table = Identifier(self.datastore.schema, REQUESTS_TABLE)
+        tenants, ids, prints = (list(column) for column in zip(*requests, strict=True))
+        cursor.execute(
+            SQL(
+                "INSERT INTO {} (tenant_id, request_id, fingerprint) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                "ON CONFLICT (tenant_id, request_id) DO NOTHING"
+            ).format(table),
+            (tenants, ids, prints),
+        )
+        cursor.execute(
+            SQL(
+                "SELECT r.request_id FROM {} r JOIN unnest(%s::text[], %s::text[], %s::text[]) "
+                "AS i(tenant_id, request_id, fingerprint) "
+                "ON r.tenant_id = i.tenant_id AND r.request_id = i.request_id "
+                "WHERE r.fingerprint <> i.fingerprint LIMIT 1"
+            ).format(table),
+            (tenants, ids, prints),
+        )
+        reused = cursor.fetchone()
+        if reused is not None:
+            request_id = reused["request_id"] if isinstance(reused, dict) else reused[0]
+            raise RequestReused(f"request_id {request_id} was already used for a different request")
 
     def has_exact_tracking(self, application_name: str, notification_id: int) -> bool:
         statement = SQL(

@@ -166,6 +166,8 @@ class FeeAccount(TenantAggregate):
         clone._pending_events = list(self._pending_events)
         if "request_ids" in self.__dict__:
             clone.request_ids = dict(self.request_ids)
+        if "request_fingerprints" in self.__dict__:
+            clone.request_fingerprints = dict(self.request_fingerprints)
         return clone
 
     @classmethod

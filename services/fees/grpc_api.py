@@ -52,8 +52,6 @@ class FeesServicer(fees_pb2_grpc.FeesServiceServicer):
     async def PublishFeeSchedule(self, request: fees_pb2.PublishFeeScheduleRequest,
                                  ctx: CommandContext, context: Any) -> Any:
         violations = Violations()
-        request_id = request.request_id or ctx.request_id
-        violations.check(bool(request_id), "request_id", "required (makes retries safe)")
         client_id = mapping.require_text(request.client_id, "client_id", violations)
         start = mapping.parse_date(request.effective_from, "effective_from", violations)
         until = mapping.parse_date(request.effective_until, "effective_until", violations,
@@ -62,7 +60,7 @@ class FeesServicer(fees_pb2_grpc.FeesServiceServicer):
         violations.raise_if_any()
         assert start is not None
         schedule, version = await self.blocking(
-            self.app.publish_schedule, ctx.with_request(request_id), client_id, start, until,
+            self.app.publish_schedule, ctx, client_id, start, until,
             terms)
         return fees_pb2.PublishFeeScheduleResponse(schedule=_schedule_proto(schedule),
                                                    version=version)

@@ -15,6 +15,8 @@ ALL_ROLES = ("negotiator", "provider_approver", "supervisor", "manager", "admin"
 
 
 def metadata(tenant: str, roles: tuple[str, ...], actor: str = "") -> tuple[tuple[str, str], ...]:
+    """Each call a new request: this client (tests, demo, bench) never retries, so a fresh
+    x-request-id per call is the caller's choice; the service itself never invents one."""
     return (
         ("x-tenant-id", tenant),
         ("x-actor", actor or f"{roles[0] if roles else 'nobody'}@{tenant}"),

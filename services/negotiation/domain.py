@@ -31,7 +31,7 @@ from services.negotiation.idr_fees import (
     IdrOutcome,
 )
 from services.negotiation.idr_process import FederalIdrCommands
-from services.negotiation.money import amount_owed_cents, basis_points_of
+from services.negotiation.money import amount_owed_cents, offer_basis_points
 from services.negotiation.rule_sets import rule_set_on
 from services.negotiation.validation import (
     check_cents,
@@ -597,7 +597,7 @@ class Negotiation(FederalIdrCommands, TenantAggregate):
             offer_id=offer_id,
             party=party,
             amount_cents=amount_cents,
-            percent_of_qpa_bp=basis_points_of(amount_cents, qpa),
+            percent_of_qpa_bp=offer_basis_points(amount_cents, qpa),
             basis=dict(basis),
             channel=channel,
             notes=notes,

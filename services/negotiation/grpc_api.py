@@ -21,10 +21,6 @@ from services.negotiation.vocabulary import Role
 ESCALATION_ROLES = (Role.ADMIN, Role.MANAGER, Role.SUPERVISOR, Role.SYSTEM)
 
 
-def _with_request(ctx: CommandContext, request_id: str) -> CommandContext:
-    return ctx.with_request(request_id) if request_id else ctx
-
-
 class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
     def __init__(
         self,
@@ -48,13 +44,11 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
     async def _change(
         self, fn: Callable[..., Negotiation], ctx: CommandContext, request: Any, **kw: Any
     ) -> pb.NegotiationResponse:
-        ctx = _with_request(ctx, request.request_id)
         negotiation = await self.blocking(fn, ctx, request.negotiation_id, **kw)
         return self._response(negotiation)
 
     @rpc
     async def OpenNegotiation(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        ctx = _with_request(ctx, request.request_id)
         fields = mapping.open_fields(request)
         negotiation = await self.blocking(self.app.open_negotiation, ctx, **fields)
         return self._response(negotiation)
@@ -91,7 +85,6 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
 
     @rpc
     async def MakeOffer(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        ctx = _with_request(ctx, request.request_id)
         fields = mapping.offer_fields(request, ctx.request_id)
         negotiation = await self.blocking(
             self.app.make_offer, ctx, request.negotiation_id, **fields
@@ -164,7 +157,6 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
 
     @rpc
     async def InitiateIdr(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        ctx = _with_request(ctx, request.request_id)
         p = mapping.Parsed()
         initiated_on = p.day("initiated_on", request.initiated_on)
         p.done()
@@ -283,14 +275,12 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
 
     @rpc
     async def SetClientPolicy(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        ctx = _with_request(ctx, request.request_id)
         rules, chain = mapping.policy_fields(request)
         policy = await self.blocking(self.app.set_policy, ctx, rules, chain)
         return pb.SetClientPolicyResponse(version=policy.version)
 
     @rpc
     async def EscalateDueDeadlines(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        ctx = _with_request(ctx, request.request_id)
         if not ctx.has_role(*ESCALATION_ROLES):
             raise PermissionDenied("escalation sweeps need a supervisor, manager or admin role")
         p = mapping.Parsed()

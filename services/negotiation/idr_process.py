@@ -27,7 +27,7 @@ from services.negotiation.idr_fees import (
     check_idre_fee,
     client_fee_facts,
 )
-from services.negotiation.money import amount_owed_cents, basis_points_of
+from services.negotiation.money import amount_owed_cents, offer_basis_points
 from services.negotiation.rule_sets import NoRuleSetError, rule_set_by_version, rule_set_on
 from services.negotiation.validation import (
     check_cents,
@@ -286,7 +286,7 @@ class FederalIdrCommands:
             ctx,
             party=party,
             amount_cents=amount_cents,
-            percent_of_qpa_bp=basis_points_of(amount_cents, self.qpa_cents),
+            percent_of_qpa_bp=offer_basis_points(amount_cents, self.qpa_cents),
             submitted_on=submitted_on,
             idre_fee_paid_cents=self.idr["idre_fee_cents"],
         )

@@ -16,6 +16,7 @@ from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.ids import deterministic_id
+from services.common.money import MAX_AMOUNT_CENTS, amount_out_of_range, require_amount
 from services.settlement.balance_billing import RULE_CITATION, check_patient_balance
 from services.settlement.postings import Account, JournalTransaction, Posting, transfer
 from services.settlement.terms import (
@@ -373,6 +374,12 @@ class Settlement(TenantAggregate):
             return
         if amount_cents <= 0:
             raise InvalidArgument("a payment must be a positive number of cents", "amount_cents")
+        require_amount(amount_cents, "amount_cents")
+        if amount_out_of_range(self.paid_cents + amount_cents):
+            raise InvalidArgument(
+                f"the claim's payments would total more than {MAX_AMOUNT_CENTS} cents",
+                "amount_cents",
+            )
         transaction = transfer(
             self._tx_id("payment"),
             f"payment {reference or payment_id} ({method})",

@@ -30,12 +30,6 @@ def _require_poster(ctx: CommandContext) -> None:
         raise PermissionDenied(f"posting money needs one of the roles: {', '.join(POSTING_ROLES)}")
 
 
-def _with_request(ctx: CommandContext, request_id: str, v: Violations) -> CommandContext:
-    request_id = request_id.strip() or ctx.request_id
-    v.check(bool(request_id), "request_id", "is required")
-    return ctx.with_request(request_id)
-
-
 class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
     def __init__(self, app: SettlementApplication, blocking: Blocking, reads: SettlementReads):
         self.app = app
@@ -45,9 +39,6 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
     @rpc
     async def ImportRemittance(self, request: Any, ctx: CommandContext, context: Any) -> Any:
         _require_poster(ctx)
-        v = Violations()
-        ctx = _with_request(ctx, request.request_id, v)
-        v.raise_if_any()
         prepared = await self.blocking(prepare_import, request.content, request.file_name)
         index = await self.reads.claim_index(
             ctx.tenant_id, prepared.patient_control_numbers(), prepared.claim_control_numbers()
@@ -59,7 +50,6 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
     async def PostPayment(self, request: Any, ctx: CommandContext, context: Any) -> Any:
         _require_poster(ctx)
         v = Violations()
-        ctx = _with_request(ctx, request.request_id, v)
         claim_id = mapping.require(v, "claim_id", request.claim_id)
         amount = mapping.positive_cents(v, "amount_cents", request.amount_cents)
         method = mapping.payment_method(v, request.method)
@@ -84,7 +74,6 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
     async def ReversePayment(self, request: Any, ctx: CommandContext, context: Any) -> Any:
         _require_poster(ctx)
         v = Violations()
-        ctx = _with_request(ctx, request.request_id, v)
         claim_id = mapping.require(v, "claim_id", request.claim_id)
         payment_id = mapping.require(v, "payment_id", request.payment_id)
         reason = mapping.require(v, "reason", request.reason)
@@ -107,7 +96,6 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
     ) -> Any:
         _require_poster(ctx)
         v = Violations()
-        ctx = _with_request(ctx, request.request_id, v)
         claim_id = mapping.require(v, "claim_id", request.claim_id)
         v.check(request.amount_cents >= 0, "amount_cents", "must not be negative")
         v.raise_if_any()
@@ -125,7 +113,6 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
     async def ResolveException(self, request: Any, ctx: CommandContext, context: Any) -> Any:
         _require_poster(ctx)
         v = Violations()
-        ctx = _with_request(ctx, request.request_id, v)
         exception_id = mapping.parse_uuid(v, "exception_id", request.exception_id)
         claim_id = mapping.require(v, "claim_id", request.claim_id)
         v.raise_if_any()
@@ -152,7 +139,6 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
     async def FlagOverdueSettlements(self, request: Any, ctx: CommandContext, context: Any) -> Any:
         _require_poster(ctx)
         v = Violations()
-        ctx = _with_request(ctx, request.request_id, v)
         as_of = mapping.parse_date(v, "as_of", request.as_of, default=_today(ctx))
         v.raise_if_any()
         assert as_of is not None  # narrowed by raise_if_any

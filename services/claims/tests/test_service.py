@@ -228,6 +228,18 @@ async def test_import_claims_bulk_with_per_claim_results_and_retry(stub):
     for r in mixed.results[40:]:
         got = await stub.GetClaim(pb.GetClaimRequest(claim_id=r.claim_id), metadata=md(t))
         assert got.claim.version == 1
+    # The same import request id with another claim at an index: that item is refused, the
+    # others are retries; the claim first registered under the item's id is unchanged.
+    changed = [*items]
+    changed[0] = pb.ImportItem(claim=claim_input(patient_control_number="NOT-BULK-0"))
+    reused = await stub.ImportClaims(
+        pb.ImportClaimsRequest(request_id="bulk-1", items=changed), metadata=md(t))
+    assert (reused.created_count, reused.existing_count, reused.rejected_count) == (0, 37, 3)
+    assert [e.field for e in reused.results[0].errors] == ["items[0].request_id"]
+    assert "already used for a different claim" in reused.results[0].errors[0].description
+    first = await stub.GetClaim(pb.GetClaimRequest(claim_id=result.results[0].claim_id),
+                                metadata=md(t))
+    assert first.claim.input.patient_control_number == "BULK-0" and first.claim.version == 1
 
 
 async def test_import_837_file(stub):
@@ -449,7 +461,7 @@ async def test_appeal_flow_and_late_appeal(stub):
     )
     await stub.RecordAdjudication(
         pb.RecordAdjudicationRequest(
-            request_id="a",
+            request_id="a-late",  # a request id names one request per tenant
             claim_id=late.claim_id,
             adjudication=pb.Adjudication(
                 received_date="2026-02-01", denied=True, carc_codes=["50"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 import eventsourcing.persistence as es
 import nats.errors
+import nats.js.errors
 import psycopg
 import psycopg_pool
 import pytest
@@ -16,7 +17,7 @@ from services.common.health import Part, ProgressMonitor
 
 
 @pytest.mark.parametrize("exc", [
-    OSError("connection refused"),
+    ConnectionRefusedError(111, "connection refused"),
     ConnectionResetError(),
     TimeoutError(),
     asyncpg.exceptions.ConnectionDoesNotExistError("closed"),
@@ -32,6 +33,7 @@ from services.common.health import Part, ProgressMonitor
     es.InterfaceError("wrapped"),
     nats.errors.NoRespondersError(),
     nats.errors.TimeoutError(),
+    nats.js.errors.ServiceUnavailableError(),
 ])
 def test_infrastructure_failures_are_faults(exc: BaseException) -> None:
     assert is_fault(exc)
@@ -46,6 +48,8 @@ def test_infrastructure_failures_are_faults(exc: BaseException) -> None:
     asyncpg.exceptions.UniqueViolationError("duplicate"),
     asyncpg.exceptions.UndefinedColumnError("no such column"),
     psycopg.errors.NumericValueOutOfRange("out of range"),
+    nats.js.errors.BadRequestError(),  # JetStream answered about what was asked (4xx)
+    nats.js.errors.NotFoundError(),
 ])
 def test_other_failures_may_be_poison(exc: BaseException) -> None:
     assert not is_fault(exc)

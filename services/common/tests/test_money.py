@@ -8,16 +8,57 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.common.errors import InvalidArgument
 from services.common.money import (
+    INT64_MAX,
+    MAX_AMOUNT_CENTS,
+    AmountOutOfRange,
     FractionalCents,
     NotAnAmount,
+    amount_out_of_range,
     cents_from_decimal,
     format_usd,
+    require_amount,
     round_half_up_to_cent,
     x12_amount,
 )
 
-CENTS = st.integers(min_value=-(2**63) + 1, max_value=2**63 - 1)
+CENTS = st.integers(min_value=-MAX_AMOUNT_CENTS, max_value=MAX_AMOUNT_CENTS)
+BEYOND = st.one_of(
+    st.integers(min_value=MAX_AMOUNT_CENTS + 1, max_value=2**80),
+    st.integers(min_value=-(2**80), max_value=-MAX_AMOUNT_CENTS - 1),
+)
+
+
+def test_the_ceiling_keeps_sums_and_fee_products_inside_int64() -> None:
+    # A claim of the maximum lines at the ceiling, times a rate in basis points, still fits.
+    assert 999 * MAX_AMOUNT_CENTS * 10_000 < INT64_MAX
+
+
+@given(CENTS)
+def test_amounts_within_the_ceiling_are_accepted(cents: int) -> None:
+    assert amount_out_of_range(cents) is None
+    assert require_amount(cents, "amount_cents") == cents
+
+
+@given(BEYOND)
+def test_amounts_beyond_the_ceiling_are_refused_naming_the_field(cents: int) -> None:
+    assert amount_out_of_range(cents)
+    with pytest.raises(InvalidArgument) as caught:
+        require_amount(cents, "claim.lines[3].billed_cents")
+    assert [v.field for v in caught.value.violations] == ["claim.lines[3].billed_cents"]
+
+
+@given(st.integers(min_value=-INT64_MAX, max_value=INT64_MAX))
+def test_x12_form_round_trips_exactly_over_int64(cents: int) -> None:
+    # The codec bounds amounts by what can be stored; the business ceiling is the domain's.
+    assert cents_from_decimal(x12_amount(cents)) == cents
+
+
+@given(st.integers(min_value=INT64_MAX + 1, max_value=2**80), st.booleans())
+def test_x12_amounts_beyond_int64_are_refused(cents: int, negative: bool) -> None:
+    with pytest.raises(AmountOutOfRange):
+        cents_from_decimal(x12_amount(-cents if negative else cents))
 
 
 @given(CENTS)

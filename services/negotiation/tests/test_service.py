@@ -169,6 +169,17 @@ async def test_bad_offers_get_field_violations_and_change_nothing(client: Client
             ),
         )
     assert field_violations(err.value) == {"made_on"}
+    # Amounts beyond the ceiling (here or in the basis): refused by the request reader; a share
+    # of QPA no answer can carry (int32 basis points): refused by the domain before recording
+    # (it was stored, and GetNegotiation then failed for good).
+    for cents, qpa in ((2**63 - 1, 52_000), (45_000, 100_000_000_001), (100_000_000_000, 1)):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await client.call("MakeOffer", pb.MakeOfferRequest(
+                negotiation_id=nid, offer_id=f"huge{qpa}", party=pb.PARTY_PAYER,
+                amount_cents=cents, basis=pb.OfferBasis(qpa_cents=qpa), channel=pb.CHANNEL_FAX,
+                made_on="2026-06-10"))
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT, err.value
+        assert field_violations(err.value) in ({"amount_cents"}, {"basis.qpa_cents"})
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await client.call("GetNegotiation", pb.GetNegotiationRequest(negotiation_id="nope"))
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
