@@ -26,6 +26,7 @@ from services.claims.model import (
     DocumentKind,
     Frequency,
 )
+from services.claims.published import LANGUAGE
 from services.claims.triage import TriageDecision, TriagePolicy
 from services.common.context import CommandContext
 from services.common.errors import Conflict, FieldViolation, InvalidArgument
@@ -64,6 +65,7 @@ def require_request_id(ctx: CommandContext, request_id: str) -> CommandContext:
 
 class ClaimsApplication(ServiceApplication):
     """The claims service's event store and use cases."""
+    published_language = LANGUAGE
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         super().__init__(settings, env)

@@ -10,19 +10,22 @@ dead-letter stream with the reason, logged as an error, and terminated — never
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 from eventsourcing.persistence import Tracking
+from google.protobuf.message import Message
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
+from services.common import contracts
 from services.common.aggregate import TenantAggregate
 from services.common.cancellation import raise_if_cancelling
 from services.common.context import CommandContext
@@ -33,15 +36,36 @@ from services.common.telemetry import consumer_span
 from services.common.wire import decode_payload
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Message)
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """One upstream event as a handler sees it."""
+    """One upstream event as a handler sees it.
+
+    `message` is the typed contract message of an integration event (read another service's
+    events through it); `payload` is the dict view (a service's projections of its own events).
+    """
 
     envelope: EventEnvelope
     payload: dict[str, Any]
     received_at: datetime
+
+    @functools.cached_property
+    def message(self) -> Message:
+        """The event's contract message, checked: a broken contract is a PermanentFailure."""
+        try:
+            return contracts.decode(self.envelope)
+        except contracts.ContractViolation as exc:
+            raise PermanentFailure(f"{self.envelope.event_id}: {exc}") from exc
+
+    def message_as(self, cls: type[M]) -> M:
+        """The contract message, which must be a `cls` (the consumer's filter promised it)."""
+        message = self.message
+        if not isinstance(message, cls):
+            raise PermanentFailure(f"{self.envelope.event_id}: expected a "
+                                   f"{cls.DESCRIPTOR.full_name}, got {self.event_type}")
+        return message
 
     @property
     def event_type(self) -> str:

@@ -18,6 +18,7 @@ from services.settlement.bulk_loading import load_many
 from services.settlement.domain import PaymentMethod, Settlement, settlement_id_for
 from services.settlement.matching import ClaimIndex, Match
 from services.settlement.postings import Account
+from services.settlement.published import LANGUAGE
 from services.settlement.remittance_domain import (
     RemittanceFile,
     RemittanceRecord,
@@ -63,6 +64,7 @@ class OpeningTerms:
 
 
 class SettlementApplication(ServiceApplication):
+    published_language = LANGUAGE
     # No snapshots: a settlement's stream is short (one per claim: opening, a few payments and
     # fee postings), and its state holds PaymentRecord dataclasses and a set, which the JSON
     # transcoder cannot store: a snapshot at version 50 failed *after* the events committed.
