@@ -283,6 +283,8 @@ def _scalar(field: Field, value: Any) -> Any:
 
 
 # -- producers -----------------------------------------------------------------------------------
+# Facts the envelope already carries; a creation event's fields include them.
+ENVELOPE_FACTS = frozenset({"tenant_id"})
 Translation = Callable[[Any], Message]
 
 
@@ -325,13 +327,29 @@ class PublishedLanguage:
                          contract.version)
 
 
+def publish_fields(
+    service: str, event_type: str, fields: Mapping[str, Any], *, strict: bool = True
+) -> Published:
+    """The contract bytes of an event given as its dict view (golden files, test upstreams)."""
+    contract = contract_for(service, event_type)
+    if contract is None:
+        raise ContractViolation(f"{service} publishes no contract for {event_type}")
+    message = message_from_dict(contract.message_class, fields, strict=strict)
+    missing = missing_required(message)
+    if missing:
+        raise ContractViolation(
+            f"{service} {event_type}: required field(s) missing: {', '.join(missing)}")
+    return Published(message.SerializeToString(deterministic=True), contract.content_type,
+                     contract.version)
+
+
 def from_fields(cls: type[Message], *, internal: Iterable[str] = (),
                 extra: Callable[[Any], Mapping[str, Any]] | None = None) -> Translation:
     """A translation that copies the event's own fields by name (strictly, see message_from_dict).
 
     `internal` names domain fields kept off the wire; `extra` adds facts computed from the event.
     """
-    kept_off = frozenset(internal)
+    kept_off = frozenset(internal) | ENVELOPE_FACTS
 
     def translate(event: Any) -> Message:
         from services.common.wire import event_fields

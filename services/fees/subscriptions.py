@@ -173,11 +173,11 @@ class FeeReactions:
         account = self._account(delivery)
         m = delivery.message
         if isinstance(m, negotiation_v1.SettlementAgreed):
-            during_idr, day = m.during_idr, m.agreed_on
+            during_idr, on = m.during_idr, m.agreed_on
         elif isinstance(m, negotiation_v1.IdrDetermined):
-            during_idr, day = True, m.determined_on
+            during_idr, on = True, m.determined_on
         elif isinstance(m, negotiation_v1.IdrClosed):
-            during_idr, day = True, m.closed_on
+            during_idr, on = True, m.closed_on
         else:
             return
         stage = ResolutionStage.IDR if during_idr else ResolutionStage.OPEN_NEGOTIATION
@@ -185,6 +185,7 @@ class FeeReactions:
             account.record_claim_facts(ctx, f"{event_id}#stage", stage=stage)
         borne = m.administrative_fee_cents + m.idre_fee_paid_cents - m.idre_fee_refund_cents
         if during_idr and borne:
-            fact = IdrFeeFact(event_id, borne, _day(day, delivery), m.dispute_number)
+            day = _day(on, delivery)
+            fact = IdrFeeFact(event_id, borne, day, m.dispute_number)
             account.pass_through_idr_fee(ctx, fact, self._version_in_force(
                 delivery.tenant_id, account.client_id, day))

@@ -55,6 +55,8 @@ class OpeningTerms:
     source: SettlementSource
     source_ref: str
     decided_on: date
+    # When the plan must pay: negotiation's fact (its rule set), never recomputed here.
+    due_date: date
     agreed_total_cents: int
     patient_cost_sharing_cents: int
     already_paid_cents: int
@@ -86,6 +88,7 @@ class SettlementApplication(ServiceApplication):
             patient_cost_sharing_cents=terms.patient_cost_sharing_cents,
             already_paid_cents=terms.already_paid_cents,
             decided_on=terms.decided_on,
+            due_date=terms.due_date,
             nsa_protected=terms.nsa_protected,
             initial_payment_icn=terms.initial_payment_icn,
         )

@@ -21,7 +21,6 @@ from services.settlement.postings import Account, JournalTransaction, Posting, t
 from services.settlement.terms import (
     SettlementSource,
     SettlementStatus,
-    payment_due_date,
     settlement_status,
 )
 
@@ -270,9 +269,11 @@ class Settlement(TenantAggregate):
         patient_cost_sharing_cents: int,
         already_paid_cents: int,
         decided_on: date,
+        due_date: date,
         nsa_protected: bool,
         initial_payment_icn: str = "",
     ) -> Settlement:
+        """`due_date` is negotiation's T8 date, computed under the rule set in force."""
         if agreed_total_cents <= 0:
             raise InvalidArgument("must be positive", field="agreed_total_cents")
         if not 0 <= patient_cost_sharing_cents <= agreed_total_cents:
@@ -315,7 +316,7 @@ class Settlement(TenantAggregate):
             already_paid_cents=already_paid_cents,
             initial_payment_icn=initial_payment_icn,
             decided_on=decided_on,
-            due_date=payment_due_date(decided_on),
+            due_date=due_date,
             nsa_protected=nsa_protected,
             journal=_journal(*transactions),
         )
