@@ -21,6 +21,7 @@ SUITES = (
     "services/fees",
     "services/ledger",
     "gateway",
+    "tests/contract",
     "tests/e2e",
     "tests/deploy",
     "tests/local",
