@@ -122,6 +122,17 @@ def build_envelope(
     )
 
 
+def published_fields(
+    service: str, event_type: str, fields: dict[str, Any], *, strict: bool = False
+) -> contracts.Published:
+    """The wire payload of an event given as fields (test and synthetic upstreams): its contract
+    message when it has one (a missing required fact fails here, as at the real producer),
+    else canonical JSON."""
+    if contracts.is_contracted(service, event_type):
+        return contracts.publish_fields(service, event_type, fields, strict=strict)
+    return contracts.Published(canonical_json(fields), CONTENT_TYPE, 1)
+
+
 def subject_for(prefix: str, envelope: EventEnvelope) -> str:
     return f"{prefix}.{_snake(envelope.aggregate_type)}.{envelope.event_type}"
 

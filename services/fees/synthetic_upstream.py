@@ -15,9 +15,8 @@ from typing import Any
 from nats.js import JetStreamContext
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.common.contracts import Published, is_contracted, publish_fields
 from services.common.settings import Settings
-from services.common.wire import CONTENT_TYPE, canonical_json, subject_for, to_timestamp
+from services.common.wire import published_fields, subject_for, to_timestamp
 
 # One counter per process, seeded from the clock: ids increase across publishers and runs.
 _NOTIFICATION_IDS = itertools.count(time.time_ns() // 1000)
@@ -41,11 +40,7 @@ class UpstreamPublisher:
         defaults; a required one missing fails here, as it would at the real producer)."""
         notification_id = next(self._ids)
         when = occurred or dt.datetime.now(dt.UTC)
-        published = (
-            publish_fields(service, event_type, payload, strict=False)
-            if is_contracted(service, event_type)
-            else Published(canonical_json(payload), CONTENT_TYPE, 1)
-        )
+        published = published_fields(service, event_type, payload)
         return EventEnvelope(
             event_id=f"{service}:{notification_id}",
             service=service,

@@ -57,6 +57,8 @@ class OpeningTerms:
     decided_on: date
     # When the plan must pay: negotiation's fact (its rule set), never recomputed here.
     due_date: date
+    # What the plan owes: negotiation's fact, never recomputed here.
+    amount_owed_cents: int
     agreed_total_cents: int
     patient_cost_sharing_cents: int
     already_paid_cents: int
@@ -89,6 +91,7 @@ class SettlementApplication(ServiceApplication):
             already_paid_cents=terms.already_paid_cents,
             decided_on=terms.decided_on,
             due_date=terms.due_date,
+            amount_owed_cents=terms.amount_owed_cents,
             nsa_protected=terms.nsa_protected,
             initial_payment_icn=terms.initial_payment_icn,
         )

@@ -158,8 +158,9 @@ async def _settlement_opened(conn: asyncpg.Connection, s: str, d: Delivery) -> N
     await conn.execute(
         """INSERT INTO settlements (tenant_id, claim_id, settlement_id, source, source_ref,
             payer_id, agreed_total_cents, patient_cost_sharing_cents, already_paid_cents,
-            paid_cents, patient_balance_cents, decided_on, due_date, nsa_protected)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $8, $10, $11, $12)
+            paid_cents, patient_balance_cents, decided_on, due_date, nsa_protected,
+            amount_owed_cents)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $8, $10, $11, $12, $13)
             ON CONFLICT DO NOTHING""",
         d.tenant_id,
         p["claim_id"],
@@ -173,6 +174,7 @@ async def _settlement_opened(conn: asyncpg.Connection, s: str, d: Delivery) -> N
         _date(p["decided_on"]),
         _date(p["due_date"]),
         p["nsa_protected"],
+        p["amount_owed_cents"],
     )
     if p["already_paid_cents"]:
         await conn.execute(

@@ -76,6 +76,7 @@ def _terms(
         source_ref=source_ref,
         decided_on=decided_on,
         due_date=date.fromisoformat(p.payment_due_on),
+        amount_owed_cents=p.amount_owed_cents,
         agreed_total_cents=total,
         patient_cost_sharing_cents=p.patient_cost_sharing_cents,
         already_paid_cents=p.already_paid_cents,

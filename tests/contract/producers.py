@@ -173,7 +173,8 @@ def settlement_opened() -> Any:
         Settlement.SettlementOpened, version=1, claim_id=CLAIM_ID, source="idr_determination",
         source_ref="DISP-000123", payer_key="87726", agreed_total_cents=160_000,
         patient_cost_sharing_cents=15_000, already_paid_cents=45_000,
-        initial_payment_icn="ICN-77", decided_on=dt.date(2026, 9, 15),
+        amount_owed_cents=100_000, initial_payment_icn="ICN-77",
+        decided_on=dt.date(2026, 9, 15),
         due_date=dt.date(2026, 10, 15), nsa_protected=True, journal=[opening.as_dict()])
 
 

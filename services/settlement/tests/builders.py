@@ -42,7 +42,9 @@ def opened_settlement(
         agreed_total_cents=agreed,
         patient_cost_sharing_cents=cost_sharing,
         already_paid_cents=already_paid,
-        decided_on=date(2026, 10, 1), due_date=date(2026, 10, 31),
+        decided_on=date(2026, 10, 1),
+        due_date=date(2026, 10, 31),
+        amount_owed_cents=agreed - cost_sharing - already_paid,
         nsa_protected=nsa_protected,
         initial_payment_icn=icn,
     )

@@ -112,6 +112,7 @@ def test_every_settlement_book_balances(
         ctx(), claim_id="c", source=SettlementSource.AGREEMENT, source_ref="n", payer_key="p",
         agreed_total_cents=total, patient_cost_sharing_cents=cost_sharing,
         already_paid_cents=already_paid, decided_on=date(2026, 10, 1), due_date=date(2026, 10, 31),
+        amount_owed_cents=total - cost_sharing - already_paid,
         nsa_protected=True,
     )  # fmt: skip
     for n, (kind, amount) in enumerate(moves):
