@@ -17,5 +17,8 @@ LANGUAGE = PublishedLanguage(
         Claim.ClaimRegistered: from_fields(v1.ClaimRegistered),
         Claim.AdjudicationRecorded: from_fields(v1.AdjudicationRecorded),
         Claim.ClaimTriaged: from_fields(v1.ClaimTriaged),
+        # Folded by the audit ledger.
+        Claim.ClaimStageReached: from_fields(v1.ClaimStageReached),
+        Claim.AppealDecisionRecorded: from_fields(v1.AppealDecisionRecorded),
     },
 )

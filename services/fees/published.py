@@ -10,4 +10,11 @@ from oonledger.fees.v1 import events_pb2 as v1
 from services.common.contracts import PublishedLanguage, from_fields
 from services.fees.fee_account import FeeAccount
 
-LANGUAGE = PublishedLanguage("fees", {FeeAccount.FeeAssessed: from_fields(v1.FeeAssessed)})
+LANGUAGE = PublishedLanguage(
+    "fees",
+    {
+        FeeAccount.FeeAssessed: from_fields(v1.FeeAssessed),
+        # Folded by the audit ledger.
+        FeeAccount.IdrFeePassedThrough: from_fields(v1.IdrFeePassedThrough),
+    },
+)

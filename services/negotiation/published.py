@@ -18,5 +18,11 @@ LANGUAGE = PublishedLanguage(
         Negotiation.SettlementAgreed: from_fields(v1.SettlementAgreed),
         Negotiation.IdrDetermined: from_fields(v1.IdrDetermined),
         Negotiation.IdrClosed: from_fields(v1.IdrClosed),
+        # Folded by the audit ledger.
+        Negotiation.OpenNegotiationNoticeSent: from_fields(v1.OpenNegotiationNoticeSent),
+        Negotiation.EscalationRaised: from_fields(v1.EscalationRaised),
+        Negotiation.DeadlineExtended: from_fields(v1.DeadlineExtended),
+        Negotiation.IdrOfferSubmitted: from_fields(v1.IdrOfferSubmitted),
+        Negotiation.CoolingOffStarted: from_fields(v1.CoolingOffStarted),
     },
 )

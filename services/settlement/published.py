@@ -20,5 +20,9 @@ LANGUAGE = PublishedLanguage(
         Settlement.RecoupmentPosted: from_fields(v1.RecoupmentPosted),
         Settlement.InterestPosted: from_fields(v1.InterestPosted),
         Settlement.SettlementPaidInFull: from_fields(v1.SettlementPaidInFull),
+        # Folded by the audit ledger.
+        Settlement.SettlementUnderpaid: from_fields(v1.SettlementUnderpaid),
+        Settlement.SettlementOverpaid: from_fields(v1.SettlementOverpaid),
+        Settlement.SettlementOverdue: from_fields(v1.SettlementOverdue),
     },
 )

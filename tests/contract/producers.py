@@ -104,6 +104,17 @@ def claim_triaged() -> Any:
         missing_documents=[], client_id=CLAIM.client_id, payer_id="87726")
 
 
+def claim_stage_reached() -> Any:
+    return _event(Claim.ClaimStageReached, version=4, status="in_negotiation",
+                  source_event_id="negotiation:311")
+
+
+def appeal_decision_recorded() -> Any:
+    return _event(Claim.AppealDecisionRecorded, version=6, appeal_id="appeal-1",
+                  outcome="overturned", decision_date="2026-05-20",
+                  additional_paid_cents=12_000, status="paid")
+
+
 # -- negotiation ---------------------------------------------------------------------------------
 def opened() -> Any:
     return _event(
@@ -151,6 +162,36 @@ def idr_closed() -> Any:
         Negotiation.IdrClosed, version=10, claim_id=CLAIM_ID, dispute_number="DISP-000123",
         closed_on=dt.date(2026, 7, 1), outcome="ineligible", reason="not a qualified item",
         administrative_fee_cents=11_500, idre_fee_paid_cents=0, idre_fee_refund_cents=0)
+
+
+def notice_sent() -> Any:
+    return _event(Negotiation.OpenNegotiationNoticeSent, sent_on=dt.date(2026, 4, 10),
+                  channel="portal", portal_reference="UHC-ON-5521")
+
+
+def escalation_raised() -> Any:
+    return _event(Negotiation.EscalationRaised, version=4, deadline_code="T3",
+                  due_on=dt.date(2026, 5, 28), level=1, escalated_to="supervisor",
+                  business_days_left=2, as_of=dt.date(2026, 5, 26))
+
+
+def deadline_extended() -> Any:
+    return _event(Negotiation.DeadlineExtended, version=5, deadline_code="T6",
+                  new_due_on=dt.date(2026, 7, 20), reason="extenuating circumstances",
+                  reference="CMS-EXT-17")
+
+
+def idr_offer_submitted() -> Any:
+    return _event(Negotiation.IdrOfferSubmitted, version=11, party="provider",
+                  amount_cents=160_000, percent_of_qpa_bp=22_857,
+                  submitted_on=dt.date(2026, 7, 1), idre_fee_paid_cents=60_000)
+
+
+def cooling_off_started() -> Any:
+    return _event(Negotiation.CoolingOffStarted, version=13, dispute_number="DISP-000123",
+                  initiating_party_key="1234567893", other_party_key="87726:Choice Plus",
+                  service_family="99281-99285", starts_on=dt.date(2026, 9, 16),
+                  ends_on=dt.date(2026, 12, 15))
 
 
 # -- settlement ----------------------------------------------------------------------------------
@@ -218,6 +259,21 @@ def settlement_paid_in_full() -> Any:
                   paid_cents=145_000)
 
 
+def settlement_underpaid() -> Any:
+    return _event(Settlement.SettlementUnderpaid, version=3, plan_share_cents=145_000,
+                  paid_cents=100_000, shortfall_cents=45_000)
+
+
+def settlement_overpaid() -> Any:
+    return _event(Settlement.SettlementOverpaid, version=3, plan_share_cents=145_000,
+                  paid_cents=150_000, excess_cents=5_000)
+
+
+def settlement_overdue() -> Any:
+    return _event(Settlement.SettlementOverdue, version=4, due_date=dt.date(2026, 10, 15),
+                  as_of=dt.date(2026, 10, 16), outstanding_cents=45_000)
+
+
 # -- fees --------------------------------------------------------------------------------------
 def fee_assessed() -> Any:
     line = FeeLine(
@@ -234,20 +290,44 @@ def fee_assessed() -> Any:
         line=line_to_record(line))
 
 
+def idr_fee_passed_through() -> Any:
+    line = FeeLine(
+        line_id="fee-line-2", kind=FeeLineKind.INVOICE_LINE, cause=FeeCause.IDR_FEE_PASS_THROUGH,
+        amount_cents=71_500, line_date=dt.date(2026, 9, 15), claim_id=CLAIM_ID,
+        client_id="client-acme-er", remittance_trn="", schedule_version=2,
+        source_event_id="negotiation:4100", cumulative_recovered_cents=0,
+        cumulative_fee_cents=71_500)
+    return _event(
+        FeeAccount.IdrFeePassedThrough, version=3, source_event_id="negotiation:4100",
+        amount_cents=71_500, fee_date=dt.date(2026, 9, 15), dispute_number="DISP-000123",
+        schedule_version=2, line=line_to_record(line))
+
+
 PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("claims", "ClaimRegistered"): claim_registered,
     ("claims", "AdjudicationRecorded"): adjudication_recorded,
     ("claims", "ClaimTriaged"): claim_triaged,
+    ("claims", "ClaimStageReached"): claim_stage_reached,
+    ("claims", "AppealDecisionRecorded"): appeal_decision_recorded,
     ("negotiation", "Opened"): opened,
     ("negotiation", "IdrInitiated"): idr_initiated,
     ("negotiation", "SettlementAgreed"): settlement_agreed,
     ("negotiation", "IdrDetermined"): idr_determined,
     ("negotiation", "IdrClosed"): idr_closed,
+    ("negotiation", "OpenNegotiationNoticeSent"): notice_sent,
+    ("negotiation", "EscalationRaised"): escalation_raised,
+    ("negotiation", "DeadlineExtended"): deadline_extended,
+    ("negotiation", "IdrOfferSubmitted"): idr_offer_submitted,
+    ("negotiation", "CoolingOffStarted"): cooling_off_started,
     ("settlement", "SettlementOpened"): settlement_opened,
     ("settlement", "PaymentPosted"): payment_posted,
     ("settlement", "PaymentReversed"): payment_reversed,
     ("settlement", "RecoupmentPosted"): recoupment_posted,
     ("settlement", "InterestPosted"): interest_posted,
     ("settlement", "SettlementPaidInFull"): settlement_paid_in_full,
+    ("settlement", "SettlementUnderpaid"): settlement_underpaid,
+    ("settlement", "SettlementOverpaid"): settlement_overpaid,
+    ("settlement", "SettlementOverdue"): settlement_overdue,
     ("fees", "FeeAssessed"): fee_assessed,
+    ("fees", "IdrFeePassedThrough"): idr_fee_passed_through,
 }

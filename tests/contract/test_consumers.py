@@ -94,7 +94,12 @@ def test_the_ledger_folds_every_golden_event_from_its_contract_bytes() -> None:
     assert state.billed_amount_cents == 265_000
     assert state.initial_payment_cents == 45_000
     assert [(p.label, p.amount_cents) for p in state.payments] == [
-        ("int-1", 1_234), ("pay-1", 100_000), ("pay-1", -100_000), ("wo-1", -2_500)]
-    assert [f.amount_cents for f in state.fees] == [25_000]
-    assert state.deadlines["payment_due"].due_date in ("2026-10-15", "2026-10-31")
+        ("appeal appeal-1", 12_000), ("int-1", 1_234), ("pay-1", 100_000), ("pay-1", -100_000),
+        ("wo-1", -2_500)]
+    assert [f.amount_cents for f in state.fees] == [25_000, 71_500]
+    assert [(o.party, o.amount_cents) for o in state.offers] == [("provider (IDR)", 160_000)]
+    assert {name: d.due_date for name, d in state.deadlines.items()} == {
+        "open_negotiation_started": "2026-04-10", "T3": "2026-05-28", "T6": "2026-07-20",
+        "cooling_off_ends": "2026-12-15", "payment_due": "2026-10-15",
+        "idre_fee_refund_due": "2026-10-27", "settlement_report_due": "2026-10-06"}
     assert all("bytes" not in line for line in timeline(entries))
