@@ -249,6 +249,7 @@ def test_negotiations_due_date_and_amount_owed_are_kept_as_stated() -> None:
     s = opened_settlement(agreed=120_000, cost_sharing=10_000, already_paid=40_000)
     assert (s.due_date, s.amount_owed_cents) == (date(2026, 10, 31), 70_000)
     (opened,) = s.collect_events()
+    assert isinstance(opened, Settlement.SettlementOpened)
     assert (opened.due_date, opened.amount_owed_cents) == (date(2026, 10, 31), 70_000)
 
 
