@@ -220,7 +220,8 @@ def message_from_dict(
 ) -> Message:
     """The message of `cls` holding `data` (the dict view's shape, dates/UUIDs accepted).
 
-    strict: every declared field must be given and every given key must be a field or listed
+    strict: every declared field (but a proto3 `optional` scalar) must be given and every given
+    key must be a field or listed
     as `internal` (a domain field deliberately kept off the wire), so a renamed field on either
     side fails loudly instead of publishing a default. Not strict: missing fields stay at their
     default and unknown keys are ignored (upcasting a pre-contract JSON payload).
@@ -235,7 +236,10 @@ def _fill(message: Message, data: Mapping[str, Any], strict: bool, internal: fro
     fields = message.DESCRIPTOR.fields_by_name
     if strict:
         unknown = sorted(set(data) - set(fields) - internal)
-        absent = sorted(set(fields) - set(data))
+        # A proto3 `optional` scalar may be left out (a sparse map of cited facts); every other
+        # field must be given, even as None.
+        absent = sorted(name for name, field in fields.items()
+                        if name not in data and not _optional_scalar(field))
         if unknown or absent:
             raise ContractViolation(
                 f"{message.DESCRIPTOR.full_name}: "
@@ -260,6 +264,10 @@ def _fill(message: Message, data: Mapping[str, Any], strict: bool, internal: fro
             _fill(child, value, strict, frozenset())
         else:
             setattr(message, name, _scalar(field, value))
+
+
+def _optional_scalar(field: Field) -> bool:
+    return bool(field.has_presence) and field.type != FieldDescriptor.TYPE_MESSAGE
 
 
 def _scalar(field: Field, value: Any) -> Any:

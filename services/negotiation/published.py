@@ -19,6 +19,8 @@ LANGUAGE = PublishedLanguage(
         Negotiation.IdrDetermined: from_fields(v1.IdrDetermined),
         Negotiation.IdrClosed: from_fields(v1.IdrClosed),
         # Folded by the audit ledger.
+        Negotiation.OfferMade: from_fields(v1.OfferMade),
+        Negotiation.CounterOfferMade: from_fields(v1.CounterOfferMade),
         Negotiation.OpenNegotiationNoticeSent: from_fields(v1.OpenNegotiationNoticeSent),
         Negotiation.EscalationRaised: from_fields(v1.EscalationRaised),
         Negotiation.DeadlineExtended: from_fields(v1.DeadlineExtended),

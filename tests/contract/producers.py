@@ -164,6 +164,21 @@ def idr_closed() -> Any:
         administrative_fee_cents=11_500, idre_fee_paid_cents=0, idre_fee_refund_cents=0)
 
 
+def offer_made() -> Any:
+    return _event(Negotiation.OfferMade, version=3, offer_id="ours-1", party="provider",
+                  amount_cents=180_000, percent_of_qpa_bp=25_714,
+                  basis={"qpa_cents": 70_000, "law_cited": "45 CFR 149.510"}, channel="portal",
+                  notes="median of comparable ER claims", document_refs=["doc-7"],
+                  made_on=dt.date(2026, 4, 15))
+
+
+def counter_offer_made() -> Any:
+    return _event(Negotiation.CounterOfferMade, version=4, offer_id="theirs-1", party="payer",
+                  amount_cents=120_000, percent_of_qpa_bp=17_143, basis={}, channel="email",
+                  notes="", document_refs=[], made_on=dt.date(2026, 4, 20),
+                  in_reply_to="ours-1")
+
+
 def notice_sent() -> Any:
     return _event(Negotiation.OpenNegotiationNoticeSent, sent_on=dt.date(2026, 4, 10),
                   channel="portal", portal_reference="UHC-ON-5521")
@@ -314,6 +329,8 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("negotiation", "SettlementAgreed"): settlement_agreed,
     ("negotiation", "IdrDetermined"): idr_determined,
     ("negotiation", "IdrClosed"): idr_closed,
+    ("negotiation", "OfferMade"): offer_made,
+    ("negotiation", "CounterOfferMade"): counter_offer_made,
     ("negotiation", "OpenNegotiationNoticeSent"): notice_sent,
     ("negotiation", "EscalationRaised"): escalation_raised,
     ("negotiation", "DeadlineExtended"): deadline_extended,

@@ -97,7 +97,8 @@ def test_the_ledger_folds_every_golden_event_from_its_contract_bytes() -> None:
         ("appeal appeal-1", 12_000), ("int-1", 1_234), ("pay-1", 100_000), ("pay-1", -100_000),
         ("wo-1", -2_500)]
     assert [f.amount_cents for f in state.fees] == [25_000, 71_500]
-    assert [(o.party, o.amount_cents) for o in state.offers] == [("provider (IDR)", 160_000)]
+    assert [(o.party, o.amount_cents) for o in state.offers] == [
+        ("payer", 120_000), ("provider (IDR)", 160_000), ("provider", 180_000)]
     assert {name: d.due_date for name, d in state.deadlines.items()} == {
         "open_negotiation_started": "2026-04-10", "T3": "2026-05-28", "T6": "2026-07-20",
         "cooling_off_ends": "2026-12-15", "payment_due": "2026-10-15",
