@@ -65,7 +65,8 @@ def require_request_id(ctx: CommandContext, request_id: str) -> CommandContext:
 
 class ClaimsApplication(ServiceApplication):
     """The claims service's event store and use cases."""
-    published_language = LANGUAGE
+
+    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         super().__init__(settings, env)

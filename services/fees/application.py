@@ -24,7 +24,8 @@ PREVIEW_CLAIM = "preview"
 
 
 class FeesApplication(ServiceApplication):
-    published_language = LANGUAGE
+    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
+
     # No snapshots: the aggregates' state holds dataclasses (AccountState, fee lines, issued
     # invoices) that the JSON transcoder cannot store, so a snapshot failed *after* its events
     # committed (a client's 10th invoice). Their streams stay short enough to replay: one

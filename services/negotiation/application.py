@@ -67,7 +67,7 @@ class SuggestionQuery:
 
 
 class NegotiationApplication(ServiceApplication):
-    published_language = LANGUAGE
+    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
     snapshotting_intervals = {Negotiation: 50}
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:

@@ -68,7 +68,8 @@ class OpeningTerms:
 
 
 class SettlementApplication(ServiceApplication):
-    published_language = LANGUAGE
+    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
+
     # No snapshots: a settlement's stream is short (one per claim: opening, a few payments and
     # fee postings), and its state holds PaymentRecord dataclasses and a set, which the JSON
     # transcoder cannot store: a snapshot at version 50 failed *after* the events committed.
