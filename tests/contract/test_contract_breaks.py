@@ -18,7 +18,7 @@ from oonledger.settlement.v1 import journal_pb2
 from services.common import contracts
 from services.common.consumer import Delivery, PermanentFailure
 from services.common.contracts import ContractViolation, as_dict, decode, message_from_dict
-from services.common.wire import CONTENT_TYPE, canonical_json, event_payload
+from services.common.wire import CONTENT_TYPE, build_envelope, canonical_json, event_payload
 from services.fees.subscriptions import FeeReactions
 
 from . import golden
@@ -116,3 +116,14 @@ def test_a_pre_contract_json_payload_is_upcast_to_v1(service: str, event_type: s
     envelope.payload_content_type = CONTENT_TYPE
     envelope.schema_version = int(getattr(type(event), "class_version", 1))
     assert as_dict(decode(envelope)) == golden.load(service, event_type)
+
+
+def test_the_relay_never_falls_back_to_json_for_a_contracted_event() -> None:
+    """A domain event its translation cannot publish stops the relay loudly (it retries the same
+    event), rather than leaving as a JSON payload or with a zero."""
+    from services.settlement.published import LANGUAGE
+
+    event = PRODUCERS[("settlement", "PaymentPosted")]()
+    object.__setattr__(event, "paid_on", None)  # a required fact the domain failed to state
+    with pytest.raises(ContractViolation, match=r"required field.* missing: paid_on"):
+        build_envelope("settlement", 7, event, event.timestamp, LANGUAGE)
