@@ -109,6 +109,8 @@ def _open_settlements(app: SettlementApplication, tenant: str, claims: Any) -> N
                     source=SettlementSource.AGREEMENT,
                     source_ref="bench",
                     decided_on=date(2026, 10, 1),
+                    due_date=date(2026, 10, 31),
+                    amount_owed_cents=share,
                     agreed_total_cents=share + claim.patient_responsibility_cents,
                     patient_cost_sharing_cents=claim.patient_responsibility_cents,
                     already_paid_cents=0,

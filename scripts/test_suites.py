@@ -22,6 +22,7 @@ SUITES = (
     "services/ledger",
     "services/ops",
     "gateway",
+    "tests/contract",
     "tests/e2e",
     "tests/deploy",
     "tests/local",

@@ -27,7 +27,7 @@ class ClaimStageReactions:
 
     def __call__(self, delivery: Delivery) -> list[TenantAggregate | None]:
         stage = self.stages.get(delivery.event_type)
-        claim_id = delivery.envelope.claim_id or str(delivery.payload.get("claim_id", ""))
+        claim_id = delivery.envelope.claim_id or getattr(delivery.message, "claim_id", "")
         if stage is None or not claim_id:
             return []
         ctx = delivery.context(actor=ACTOR)

@@ -4,7 +4,7 @@ Each delivery is processed by a `Processor` that commits the handler's effects t
 tracking record of the upstream event (its service and notification id) in ONE transaction, and
 only then acks. A redelivered event finds its tracking record and is acked without effect.
 
-Fault or poison (services/common/faults.py; docs/decisions.md §13): an infrastructure fault
+Fault or poison (services/common/faults.py; docs/decisions.md §14): an infrastructure fault
 is retried in place, with capped backoff, for as long as it takes (the ack deadlines of the
 messages held are extended meanwhile; later messages wait behind it), and is never
 dead-lettered. An `ArrivedEarly` waits for its predecessor (about an hour at most). Any other
@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import nats.errors
 from eventsourcing.persistence import Tracking
+from google.protobuf.message import Message
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -33,6 +35,7 @@ from nats.js.errors import BadRequestError
 from opentelemetry import metrics
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
+from services.common import contracts
 from services.common.aggregate import TenantAggregate
 from services.common.cancellation import raise_if_cancelling
 from services.common.context import CommandContext
@@ -45,6 +48,7 @@ from services.common.telemetry import consumer_span
 from services.common.wire import decode_payload
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Message)
 
 # How long JetStream waits for an ack before redelivering (a crashed replica's messages go
 # to another after this); a message retried in place for a fault is kept with in_progress().
@@ -66,11 +70,31 @@ _fault_retries = _meter.create_counter(
 
 @dataclass(frozen=True)
 class Delivery:
-    """One upstream event as a handler sees it."""
+    """One upstream event as a handler sees it.
+
+    `message` is the typed contract message of an integration event (read another service's
+    events through it); `payload` is the dict view (a service's projections of its own events).
+    """
 
     envelope: EventEnvelope
     payload: dict[str, Any]
     received_at: datetime
+
+    @functools.cached_property
+    def message(self) -> Message:
+        """The event's contract message, checked: a broken contract is a PermanentFailure."""
+        try:
+            return contracts.decode(self.envelope)
+        except contracts.ContractViolation as exc:
+            raise PermanentFailure(f"{self.envelope.event_id}: {exc}") from exc
+
+    def message_as(self, cls: type[M]) -> M:
+        """The contract message, which must be a `cls` (the consumer's filter promised it)."""
+        message = self.message
+        if not isinstance(message, cls):
+            raise PermanentFailure(f"{self.envelope.event_id}: expected a "
+                                   f"{cls.DESCRIPTOR.full_name}, got {self.event_type}")
+        return message
 
     @property
     def event_type(self) -> str:

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+# NSA deadlines and settlement due dates count US Eastern calendar days.
+EASTERN = ZoneInfo("America/New_York")
+
+
+def eastern_date(moment: datetime) -> date:
+    """The US Eastern calendar date of an instant: the one home of "today" for NSA days."""
+    return moment.astimezone(EASTERN).date()
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,11 @@ class CommandContext:
         if self.request_fingerprint:
             meta["request_fingerprint"] = self.request_fingerprint
         return meta
+
+    @property
+    def eastern_today(self) -> date:
+        """The command's US Eastern calendar date (NSA days, due dates, overdue)."""
+        return eastern_date(self.now)
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))

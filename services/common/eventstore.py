@@ -20,6 +20,7 @@ from eventsourcing.persistence import (
 from psycopg.conninfo import conninfo_to_dict
 
 from services.common.aggregate import TenantAggregate
+from services.common.contracts import PublishedLanguage
 from services.common.errors import Conflict, NotFound
 from services.common.recorder import TOPIC as RECORDER_TOPIC
 from services.common.recorder import UnpipelinedProcessRecorder
@@ -72,6 +73,9 @@ class ServiceApplication(Application[UUID]):
     """A service's event store. Subclasses add use cases; tune `snapshotting_intervals`."""
 
     AGGREGATE_CACHE_SIZE = 10_000
+    # The service's integration-event contracts (services/<svc>/published.py); None: every
+    # event leaves as canonical JSON.
+    published_language: PublishedLanguage | None = None
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         self.settings = settings

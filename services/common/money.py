@@ -7,9 +7,12 @@ refused, never silently rounded.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from services.common.errors import InvalidArgument
+
+# Wide enough that no int64 cents times basis-points product is rounded before the final step.
+EXACT = Context(prec=60)
 
 # The largest amount, in cents, any single money field or any total the domain computes may hold:
 # $1 billion. The largest real out-of-network claims are in the low millions of dollars, so this
@@ -89,5 +92,19 @@ def format_usd(cents: int) -> str:
 
 
 def round_half_up_to_cent(cents: Decimal) -> int:
-    """An exact amount of cents rounded to a whole cent, halves away from zero."""
-    return int(cents.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    """An exact amount of cents rounded to a whole cent, halves away from zero.
+
+    The one rounding rule of the platform (fees, negotiation's shares of QPA, IDR fee halves):
+    `half_up_div` is the same rule for an integer quotient.
+    """
+    return int(cents.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=EXACT))
+
+
+def half_up_div(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half away from zero, in integers only."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    quotient, remainder = divmod(abs(numerator), denominator)
+    if remainder * 2 >= denominator:
+        quotient += 1
+    return quotient if numerator >= 0 else -quotient

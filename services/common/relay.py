@@ -199,7 +199,9 @@ class Relay:
         batch = []
         for notification in notifications:
             event = self.app.mapper.to_domain_event(notification)
-            envelope = build_envelope(self.settings.service, notification.id, event, now)
+            envelope = build_envelope(
+                self.settings.service, notification.id, event, now, self.app.published_language
+            )
             headers = {"Nats-Msg-Id": envelope.event_id}
             if envelope.traceparent:
                 headers["traceparent"] = envelope.traceparent

@@ -1,8 +1,10 @@
-"""Derive the wire form (EventEnvelope) of a stored domain event mechanically.
+"""Derive the wire form (EventEnvelope) of a stored domain event.
 
-The payload is canonical JSON of the event's own fields: sorted keys, no whitespace, UTF-8;
+An integration event (one with a contract, see services/common/contracts.py) carries its
+contract message's bytes, translated by the service's `PublishedLanguage`. Any other event's
+payload is canonical JSON of the event's own fields: sorted keys, no whitespace, UTF-8;
 dates/datetimes ISO-8601, UUIDs as strings, Decimals as strings; PHI fields removed.
-Consumers read it back with `decode_payload`.
+`decode_payload` gives either as a dict (a contract message through its dict view).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from uuid import UUID
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
+from services.common import contracts
 
 CONTENT_TYPE = "application/json; canonical"
 _ENVELOPE_FIELDS = frozenset(
@@ -44,16 +47,26 @@ def canonical_json(data: Any) -> bytes:
 
 
 def decode_payload(envelope: EventEnvelope) -> dict[str, Any]:
-    return json.loads(envelope.payload) if envelope.payload else {}
+    """The payload as a dict; a contract message is decoded and checked (ContractViolation)."""
+    return contracts.payload_as_dict(
+        envelope.service, envelope.event_type, envelope.schema_version,
+        envelope.payload_content_type, envelope.payload,
+    )
 
 
-def event_payload(event: Any) -> dict[str, Any]:
+def event_fields(event: Any) -> dict[str, Any]:
+    """The event's own fields, without envelope metadata and without PHI."""
     phi: frozenset[str] = getattr(type(event), "PHI_FIELDS", frozenset())
-    fields = {
+    return {
         name: value
         for name, value in vars(event).items()
         if name not in _ENVELOPE_FIELDS and not name.startswith("_") and name not in phi
     }
+
+
+def event_payload(event: Any) -> dict[str, Any]:
+    phi: frozenset[str] = getattr(type(event), "PHI_FIELDS", frozenset())
+    fields = event_fields(event)
     if phi:
         fields["phi_redacted"] = sorted(phi)
     return fields
@@ -71,9 +84,20 @@ def to_timestamp(value: datetime) -> Timestamp:
 
 
 def build_envelope(
-    service: str, notification_id: int, event: Any, recorded_at: datetime
+    service: str,
+    notification_id: int,
+    event: Any,
+    recorded_at: datetime,
+    language: contracts.PublishedLanguage | None = None,
 ) -> EventEnvelope:
+    """The envelope of a stored event: its contract message when `language` has one for it."""
     meta: dict[str, str] = dict(getattr(event, "meta", {}) or {})
+    published = language.publish(event) if language is not None else None
+    if published is None:
+        published = contracts.Published(
+            canonical_json(event_payload(event)), CONTENT_TYPE,
+            int(getattr(type(event), "class_version", 1)),
+        )
     return EventEnvelope(
         event_id=f"{service}:{notification_id}",
         service=service,
@@ -84,7 +108,7 @@ def build_envelope(
         aggregate_id=str(event.originator_id),
         aggregate_version=int(event.originator_version),
         event_type=type(event).__name__,
-        schema_version=int(getattr(type(event), "class_version", 1)),
+        schema_version=published.schema_version,
         occurred_at=to_timestamp(event.timestamp),
         recorded_at=to_timestamp(recorded_at),
         actor=meta.get("actor", ""),
@@ -93,9 +117,20 @@ def build_envelope(
         causation_id=meta.get("causation_id", ""),
         traceparent=meta.get("traceparent", ""),
         tracestate=meta.get("tracestate", ""),
-        payload=canonical_json(event_payload(event)),
-        payload_content_type=CONTENT_TYPE,
+        payload=published.payload,
+        payload_content_type=published.content_type,
     )
+
+
+def published_fields(
+    service: str, event_type: str, fields: dict[str, Any], *, strict: bool = False
+) -> contracts.Published:
+    """The wire payload of an event given as fields (test and synthetic upstreams): its contract
+    message when it has one (a missing required fact fails here, as at the real producer),
+    else canonical JSON."""
+    if contracts.is_contracted(service, event_type):
+        return contracts.publish_fields(service, event_type, fields, strict=strict)
+    return contracts.Published(canonical_json(fields), CONTENT_TYPE, 1)
 
 
 def subject_for(prefix: str, envelope: EventEnvelope) -> str:

@@ -16,6 +16,7 @@ from services.fees.client_billing import ClientBilling, billing_id_for
 from services.fees.fee_account import FeeAccount, account_id_for
 from services.fees.fee_schedule import FeeSchedule, schedule_id_for
 from services.fees.invoicing import validate_period
+from services.fees.published import LANGUAGE
 from services.fees.schedule import FeeTerms, ResolutionStage
 
 BILLING_ROLES = ("finance", "admin")
@@ -23,6 +24,8 @@ PREVIEW_CLAIM = "preview"
 
 
 class FeesApplication(ServiceApplication):
+    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
+
     # No snapshots: the aggregates' state holds dataclasses (AccountState, fee lines, issued
     # invoices) that the JSON transcoder cannot store, so a snapshot failed *after* its events
     # committed (a client's 10th invoice). Their streams stay short enough to replay: one

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.fees.money import rate_times, round_half_up_to_cent
+from services.common.money import round_half_up_to_cent
+from services.fees.money import rate_times
 from services.fees.schedule import FeeTerms, ResolutionStage, Tier
 
 

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import Decimal
+
+from services.common.money import EXACT as _EXACT
+from services.common.money import round_half_up_to_cent
 
 BASIS_POINTS_PER_UNIT = 10_000
-
-# Wide enough that no int64 cents times basis-points product is ever rounded before the final step.
-_EXACT = Context(prec=60)
 
 
 def rate_times(amount_cents: int, rate_bps: int) -> Decimal:
     """The exact (unrounded) product of an amount in cents and a rate in basis points."""
     return _EXACT.divide(_EXACT.multiply(Decimal(amount_cents), Decimal(rate_bps)),
                          Decimal(BASIS_POINTS_PER_UNIT))
-
-
-def round_half_up_to_cent(amount_cents: Decimal) -> int:
-    """Round an exact amount of cents to a whole cent, halves away from zero."""
-    return int(amount_cents.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=_EXACT))
 
 
 def ratio_bps(numerator_cents: int, denominator_cents: int) -> int:

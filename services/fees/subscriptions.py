@@ -8,9 +8,10 @@ upstream event id it has already applied, which is what makes redelivery harmles
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any
 
+from oonledger.claims.v1 import events_pb2 as claims_v1
+from oonledger.negotiation.v1 import events_pb2 as negotiation_v1
+from oonledger.settlement.v1 import events_pb2 as settlement_v1
 from services.common.consumer import Delivery, PermanentFailure
 from services.fees.application import FeesApplication
 from services.fees.assessment import IdrFeeFact, PaymentFact, PaymentKind
@@ -34,25 +35,24 @@ class UnknownClaim(Exception):
 
 
 def _claim_id(delivery: Delivery) -> str:
-    claim_id = delivery.envelope.claim_id or str(delivery.payload.get("claim_id") or "")
+    claim_id = delivery.envelope.claim_id or str(getattr(delivery.message, "claim_id", ""))
     if not claim_id:
         raise PermanentFailure(f"{delivery.envelope.event_id}: event names no claim")
     return claim_id
 
 
-def _day(value: Any, delivery: Delivery) -> dt.date:
-    """An ISO date from the payload, else the day the upstream event occurred (UTC)."""
+def _day(value: str, delivery: Delivery) -> dt.date:
+    """An ISO date from the message, else the day the upstream event occurred (UTC)."""
     if value:
-        return dt.date.fromisoformat(str(value)[:10])
+        return dt.date.fromisoformat(value[:10])
     return delivery.envelope.occurred_at.ToDatetime(tzinfo=dt.UTC).date()
 
 
-def _primary_service_code(claim: Mapping[str, Any]) -> str:
-    lines: Sequence[Mapping[str, Any]] = claim.get("lines") or []
-    if not lines:
+def _primary_service_code(claim: claims_v1.ClaimRegistered.Claim) -> str:
+    if not claim.lines:
         return ""
-    primary = max(lines, key=lambda line: int(line.get("billed_cents") or 0))
-    return str(primary.get("procedure_code") or primary.get("revenue_code") or "")
+    primary = max(claim.lines, key=lambda line: line.billed_cents)
+    return primary.procedure_code or primary.revenue_code
 
 
 class FeeReactions:
@@ -109,37 +109,35 @@ class FeeReactions:
 
     # -- claims ----------------------------------------------------------------------------
     def on_claims_event(self, delivery: Delivery) -> None:
-        payload, event_id = delivery.payload, delivery.envelope.event_id
+        event_id = delivery.envelope.event_id
         ctx = delivery.context(ACTOR)
-        if delivery.event_type == "ClaimRegistered":
-            claim = payload.get("claim") or {}
-            client_id = str(claim.get("client_id") or "")
-            if not client_id:
-                raise PermanentFailure(f"{event_id}: claim registered without a client")
-            account = self._account(delivery, client_id)
+        message = delivery.message
+        if isinstance(message, claims_v1.ClaimRegistered):
+            # The contract requires the client and payer: no claim reaches here without them.
+            account = self._account(delivery, message.claim.client_id)
             account.record_claim_facts(
-                ctx, event_id, payer_id=str((claim.get("payer") or {}).get("payer_id") or ""),
-                service_code=_primary_service_code(claim))
-        if delivery.event_type == "AdjudicationRecorded":
-            account = self._account(delivery, str(payload.get("client_id") or ""))
-            adjudication = payload.get("adjudication") or {}
+                ctx, event_id, payer_id=message.claim.payer.payer_id,
+                service_code=_primary_service_code(message.claim))
+        if isinstance(message, claims_v1.AdjudicationRecorded):
+            account = self._account(delivery, message.client_id)
             account.record_claim_facts(
-                ctx, event_id, initial_payment_cents=int(adjudication.get("paid_cents") or 0),
-                payer_id=str(payload.get("payer_id") or "") or None)
+                ctx, event_id, initial_payment_cents=message.adjudication.paid_cents,
+                payer_id=message.payer_id or None)
 
     # -- settlement ------------------------------------------------------------------------
     def on_settlement_event(self, delivery: Delivery) -> None:
-        payload, event_id = delivery.payload, delivery.envelope.event_id
+        event_id = delivery.envelope.event_id
         ctx = delivery.context(ACTOR)
         account = self._account(delivery)
-        if delivery.event_type == "SettlementOpened":
-            stage = (ResolutionStage.IDR if payload.get("source") == "idr_determination"
-                     else ResolutionStage.OPEN_NEGOTIATION)
+        opened = delivery.message
+        if isinstance(opened, settlement_v1.SettlementOpened):
+            from_idr = opened.source == settlement_v1.SettlementOpened.SOURCE_IDR_DETERMINATION
+            stage = ResolutionStage.IDR if from_idr else ResolutionStage.OPEN_NEGOTIATION
             account.record_claim_facts(
                 ctx, event_id,
                 stage=stage if account.state.stage is ResolutionStage.UNSPECIFIED else None,
-                initial_payment_cents=int(payload.get("already_paid_cents") or 0),
-                payer_id=str(payload.get("payer_key") or "") or None)
+                initial_payment_cents=opened.already_paid_cents,
+                payer_id=opened.payer_key or None)
             return
         fact = self.payment_fact(delivery)
         if fact is not None:
@@ -148,38 +146,46 @@ class FeeReactions:
 
     @staticmethod
     def payment_fact(delivery: Delivery) -> PaymentFact | None:
-        payload, event_id = delivery.payload, delivery.envelope.event_id
-        amount = int(payload.get("amount_cents") or 0)
-        trn = str(payload.get("reference") or payload.get("remittance_id") or "")
-        kinds: dict[str, tuple[PaymentKind, int, int, str]] = {
-            "PaymentPosted": (PaymentKind.PAYMENT, amount, 0, "paid_on"),
-            "PaymentReversed": (PaymentKind.REVERSAL, -abs(amount), 0, "reversed_on"),
-            "RecoupmentPosted": (PaymentKind.RECOUPMENT, -abs(amount), 0, "posted_on"),
-            "InterestPosted": (PaymentKind.INTEREST, 0, amount, "posted_on"),
-        }
-        if delivery.event_type not in kinds:
+        """The money fact of a settlement payment event (None for any other event)."""
+        m = delivery.message
+        if isinstance(m, settlement_v1.PaymentPosted):
+            kind, cash, interest, day = PaymentKind.PAYMENT, m.amount_cents, 0, m.paid_on
+        elif isinstance(m, settlement_v1.PaymentReversed):
+            kind, cash, interest, day = (PaymentKind.REVERSAL, -abs(m.amount_cents), 0,
+                                         m.reversed_on)
+        elif isinstance(m, settlement_v1.RecoupmentPosted):
+            kind, cash, interest, day = (PaymentKind.RECOUPMENT, -abs(m.amount_cents), 0,
+                                         m.posted_on)
+        elif isinstance(m, settlement_v1.InterestPosted):
+            kind, cash, interest, day = PaymentKind.INTEREST, 0, m.amount_cents, m.posted_on
+        else:
             return None
-        kind, cash, interest, date_field = kinds[delivery.event_type]
-        return PaymentFact(source_event_id=event_id, kind=kind, amount_cents=cash,
-                           posting_date=_day(payload.get(date_field), delivery),
-                           remittance_trn=trn, interest_cents=interest,
-                           payer_id=str(payload.get("payer_id") or ""))
+        # The payer is the fee account's (from the claim); settlement's payments do not name it.
+        return PaymentFact(source_event_id=delivery.envelope.event_id, kind=kind,
+                           amount_cents=cash, posting_date=_day(day, delivery),
+                           remittance_trn=m.reference or m.remittance_id,
+                           interest_cents=interest, payer_id="")
 
     # -- negotiation -----------------------------------------------------------------------
     def on_negotiation_event(self, delivery: Delivery) -> None:
-        payload, event_id = delivery.payload, delivery.envelope.event_id
+        event_id = delivery.envelope.event_id
         ctx = delivery.context(ACTOR)
         account = self._account(delivery)
-        during_idr = bool(payload.get("during_idr")) or delivery.event_type != "SettlementAgreed"
+        m = delivery.message
+        if isinstance(m, negotiation_v1.SettlementAgreed):
+            during_idr, on = m.during_idr, m.agreed_on
+        elif isinstance(m, negotiation_v1.IdrDetermined):
+            during_idr, on = True, m.determined_on
+        elif isinstance(m, negotiation_v1.IdrClosed):
+            during_idr, on = True, m.closed_on
+        else:
+            return
         stage = ResolutionStage.IDR if during_idr else ResolutionStage.OPEN_NEGOTIATION
-        if delivery.event_type in ("SettlementAgreed", "IdrDetermined"):
+        if not isinstance(m, negotiation_v1.IdrClosed):
             account.record_claim_facts(ctx, f"{event_id}#stage", stage=stage)
-        borne = (int(payload.get("administrative_fee_cents") or 0)
-                 + int(payload.get("idre_fee_paid_cents") or 0)
-                 - int(payload.get("idre_fee_refund_cents") or 0))
+        borne = m.administrative_fee_cents + m.idre_fee_paid_cents - m.idre_fee_refund_cents
         if during_idr and borne:
-            day = _day(payload.get("agreed_on") or payload.get("determined_on")
-                       or payload.get("closed_on"), delivery)
-            fact = IdrFeeFact(event_id, borne, day, str(payload.get("dispute_number") or ""))
+            day = _day(on, delivery)
+            fact = IdrFeeFact(event_id, borne, day, m.dispute_number)
             account.pass_through_idr_fee(ctx, fact, self._version_in_force(
                 delivery.tenant_id, account.client_id, day))

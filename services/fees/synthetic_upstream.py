@@ -16,7 +16,7 @@ from nats.js import JetStreamContext
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.settings import Settings
-from services.common.wire import CONTENT_TYPE, canonical_json, subject_for, to_timestamp
+from services.common.wire import published_fields, subject_for, to_timestamp
 
 # One counter per process, seeded from the clock: ids increase across publishers and runs.
 _NOTIFICATION_IDS = itertools.count(time.time_ns() // 1000)
@@ -36,8 +36,11 @@ class UpstreamPublisher:
 
     def envelope(self, service: str, event_type: str, claim_id: str,
                  payload: dict[str, Any], occurred: dt.datetime | None = None) -> EventEnvelope:
+        """A contracted event travels as its contract message (fields not given stay at their
+        defaults; a required one missing fails here, as it would at the real producer)."""
         notification_id = next(self._ids)
         when = occurred or dt.datetime.now(dt.UTC)
+        published = published_fields(service, event_type, payload)
         return EventEnvelope(
             event_id=f"{service}:{notification_id}",
             service=service,
@@ -48,14 +51,14 @@ class UpstreamPublisher:
             aggregate_id=claim_id,
             aggregate_version=1,
             event_type=event_type,
-            schema_version=1,
+            schema_version=published.schema_version,
             occurred_at=to_timestamp(when),
             recorded_at=to_timestamp(when),
             actor="synthetic",
             request_id=f"synthetic-{notification_id}",
             correlation_id=f"synthetic-{notification_id}",
-            payload=canonical_json(payload),
-            payload_content_type=CONTENT_TYPE,
+            payload=published.payload,
+            payload_content_type=published.content_type,
         )
 
     async def publish(self, envelope: EventEnvelope, msg_id: str | None = None) -> None:
@@ -83,7 +86,7 @@ class UpstreamPublisher:
                                     paid_cents: int) -> EventEnvelope:
         return await self.emit("claims", "AdjudicationRecorded", claim_id, {
             "client_id": client_id, "payer_id": "",
-            "adjudication": {"paid_cents": paid_cents}})
+            "adjudication": {"paid_cents": paid_cents, "received_date": "2026-01-15"}})
 
     async def settlement_opened(self, claim_id: str, already_paid_cents: int,
                                 source: str = "agreement") -> EventEnvelope:
@@ -116,7 +119,9 @@ class UpstreamPublisher:
                              idre_fee_refund_cents: int) -> EventEnvelope:
         return await self.emit("negotiation", "IdrDetermined", claim_id, {
             "claim_id": claim_id, "dispute_number": f"DISP-{claim_id[:8]}",
-            "determined_on": determined_on.isoformat(),
+            "determined_on": determined_on.isoformat(), "award_total_cents": 100_000,
+            "payment_due_on": (determined_on + dt.timedelta(days=30)).isoformat(),
+            "rule_set_version": "nsa-2022-04-15",
             "administrative_fee_cents": administrative_fee_cents,
             "idre_fee_paid_cents": idre_fee_paid_cents,
             "idre_fee_refund_cents": idre_fee_refund_cents})

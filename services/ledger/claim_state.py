@@ -7,13 +7,14 @@ auditor sees that the summary left something out.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from services.common.contracts import ContractViolation
 from services.ledger.entry import AuditEntry
+from services.ledger.timeline import payload_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,9 +325,8 @@ def fold_claim(claim_id: str, entries: Iterable[AuditEntry], as_of: datetime) ->
             continue
         happening = Happening(facts.event_type, facts.event_id, facts.occurred_at, facts.actor)
         try:
-            payload = json.loads(facts.payload) if facts.payload else {}
-            fold(state, payload, happening)
-        except (ValueError, TypeError, KeyError, AttributeError):
+            fold(state, payload_of(facts), happening)
+        except (ValueError, TypeError, KeyError, AttributeError, ContractViolation):
             # A payload this fold cannot read (an unknown schema version): list it, do not guess.
             state.unfolded.append(entry)
             continue

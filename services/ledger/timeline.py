@@ -6,8 +6,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from services.common.contracts import PROTOBUF, ContractViolation, payload_as_dict
 from services.common.money import format_usd
-from services.ledger.entry import AuditEntry
+from services.ledger.entry import AuditEntry, EventFacts
 
 DETAIL_KEYS = (
     "party",
@@ -45,11 +46,34 @@ def _details(payload: dict[str, Any], prefix: str = "") -> Iterable[str]:
             yield f"{prefix}{key}={value}"
 
 
+def payload_of(facts: EventFacts) -> dict[str, Any]:
+    """The stored payload as a dict: canonical JSON, or a contract message's dict view
+    (decoded through the same contracts the consumers use; the stored bytes are untouched)."""
+    return payload_as_dict(facts.service, facts.event_type, facts.schema_version,
+                           facts.payload_content_type, facts.payload)
+
+
 def describe_payload(payload: bytes) -> str:
+    """A canonical-JSON payload's money and key facts."""
     try:
         document = json.loads(payload) if payload else {}
     except ValueError:
         return f"<{len(payload)} bytes, not JSON>"
+    return describe_document(document)
+
+
+def describe_facts(facts: EventFacts) -> str:
+    """Any stored payload's money and key facts (JSON or a contract message)."""
+    if not facts.payload_content_type.startswith(PROTOBUF):
+        return describe_payload(facts.payload)
+    try:
+        document = payload_of(facts)
+    except ContractViolation:
+        return f"<{len(facts.payload)} bytes, {facts.payload_content_type}, unreadable>"
+    return describe_document(document)
+
+
+def describe_document(document: Any) -> str:
     if not isinstance(document, dict):
         return ""
     details = list(_details(document))
@@ -62,7 +86,7 @@ def describe_payload(payload: bytes) -> str:
 def timeline_line(entry: AuditEntry) -> str:
     f = entry.facts
     when = f.occurred_at.strftime("%Y-%m-%d %H:%M:%SZ")
-    details = describe_payload(f.payload)
+    details = describe_facts(f)
     return (
         f"{when}  #{entry.chain_seq:<4} {f.service:<11} {f.event_type:<26} "
         f"by {f.actor or '-'}  {details}  [hash {entry.entry_hash.hex()[:12]}]"

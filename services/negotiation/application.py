@@ -37,6 +37,7 @@ from services.negotiation.cooling_off import service_family
 from services.negotiation.cooling_off_register import CoolingOffRegister, register_id
 from services.negotiation.deadlines import DeadlineEngine
 from services.negotiation.domain import Negotiation
+from services.negotiation.published import LANGUAGE
 from services.negotiation.rule_sets import rule_set_on
 from services.negotiation.validation import eastern_date, require_role
 from services.negotiation.vocabulary import Role
@@ -66,6 +67,7 @@ class SuggestionQuery:
 
 
 class NegotiationApplication(ServiceApplication):
+    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
     snapshotting_intervals = {Negotiation: 50}
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:

@@ -13,8 +13,9 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from services.common.money import half_up_div
 from services.negotiation.cooling_off import service_family
-from services.negotiation.money import apply_basis_points, half_up_div
+from services.negotiation.money import apply_basis_points
 
 WILDCARD = "*"
 # Service codes the families of `cooling_off.service_family` do not name on their own.

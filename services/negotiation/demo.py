@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
+from services.common.context import eastern_date
 from services.common.money import format_usd
 from services.negotiation.application import negotiation_id_for
 from services.negotiation.client import Client
-from services.negotiation.validation import EASTERN
 
 Print = Callable[[str], None]
 # The negotiation service opens the case when it has consumed the claim's triage; right after
@@ -207,7 +207,7 @@ async def take_through_idr(
     )
     out("              provider_approver approves going to federal IDR")
     t3 = _deadline(n, "T3")
-    today = datetime.now(EASTERN).date().isoformat()
+    today = eastern_date(datetime.now(UTC)).isoformat()
     if t3.opens_on > today:
         out(f"  IDR window opens {t3.opens_on}, after today: the walk-through stops here")
         return n

@@ -159,6 +159,9 @@ class Negotiation(FederalIdrCommands, TenantAggregate):
             aggregate.decisions[self.decision_id]["status"] = DecisionStatus.REJECTED.value
 
     class SettlementAgreed(TenantAggregate.Event):
+        # v2 adds `rule_set_version`: the rule set the payment due date (T8) was computed
+        # under, so settlement uses the fact instead of recomputing it (docs/events.md).
+        class_version = 2
         claim_id: str
         offer_id: str
         decision_id: str
@@ -174,6 +177,15 @@ class Negotiation(FederalIdrCommands, TenantAggregate):
         idre_fee_paid_cents: int
         idre_fee_refund_cents: int
         report_due_on: date | None
+        rule_set_version: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # v1 computed the due date as 30 calendar days, which every rule set so far says.
+            agreed_on = state["agreed_on"]
+            if isinstance(agreed_on, str):
+                agreed_on = date.fromisoformat(agreed_on)
+            state["rule_set_version"] = rule_set_on(agreed_on).version
 
         def apply(self, aggregate: Negotiation) -> None:
             aggregate.status = NegotiationStatus.AGREED.value
@@ -749,9 +761,9 @@ class Negotiation(FederalIdrCommands, TenantAggregate):
     ) -> None:
         during_idr = self.status == NegotiationStatus.IN_IDR
         fees = self._fee_facts(IdrOutcome.SETTLED) if during_idr else None
+        rule_set = rule_set_on(on)
         report_due = None
         if during_idr:
-            rule_set = rule_set_on(on)
             report_due = calendar.after(on, rule_set.settlement_report_business_days)
         total = offer["amount_cents"]
         self._record(
@@ -767,13 +779,14 @@ class Negotiation(FederalIdrCommands, TenantAggregate):
             amount_owed_cents=amount_owed_cents(
                 total, self.patient_cost_sharing_cents, self.already_paid_cents
             ),
-            payment_due_on=on + timedelta(days=30),
+            payment_due_on=rule_set.payment_due_on(on),
             during_idr=during_idr,
             dispute_number=self.idr.get("dispute_number", ""),
             administrative_fee_cents=fees.administrative_fee_cents if fees else 0,
             idre_fee_paid_cents=fees.idre_fee_paid_cents if fees else 0,
             idre_fee_refund_cents=fees.idre_fee_refund_cents if fees else 0,
             report_due_on=report_due,
+            rule_set_version=rule_set.version,
         )
 
     # -- work management ------------------------------------------------------------------

@@ -16,12 +16,11 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.common.context import CommandContext
+from services.common.context import CommandContext, eastern_date
 from services.common.errors import Conflict
 from services.common.grpc_server import Blocking
 from services.negotiation.application import NegotiationApplication
 from services.negotiation.projections import WorkQueue
-from services.negotiation.validation import EASTERN
 from services.negotiation.vocabulary import Role
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,7 @@ class EscalationSweep:
         async def sweep_forever() -> None:
             while True:
                 now = clock()
-                as_of = now.astimezone(EASTERN).date()
+                as_of = eastern_date(now)
                 for tenant in await self.work_queue.tenants_with_deadlines_from(as_of):
                     ctx = CommandContext(
                         tenant_id=tenant,

@@ -339,7 +339,7 @@ class FederalIdrCommands:
             amount_owed_cents=amount_owed_cents(
                 award, self.patient_cost_sharing_cents, self.already_paid_cents
             ),
-            payment_due_on=determined_on + timedelta(days=rule_set.payment_calendar_days),
+            payment_due_on=rule_set.payment_due_on(determined_on),
             administrative_fee_cents=fees.administrative_fee_cents,
             idre_fee_paid_cents=fees.idre_fee_paid_cents,
             idre_fee_refund_cents=fees.idre_fee_refund_cents,

@@ -1,8 +1,12 @@
-"""Money arithmetic in integer cents: amount owed, shares of QPA, explicit half-up rounding."""
+"""Money arithmetic in integer cents: amount owed (its one home), shares of QPA, IDR fee halves.
+
+Rounding is the platform's one half-up rule (services/common/money.py).
+"""
 
 from __future__ import annotations
 
 from services.common.errors import InvalidArgument
+from services.common.money import half_up_div
 
 # Shares of QPA travel as proto int32 basis points: 214,748 times the QPA at most.
 MAX_BASIS_POINTS = 2**31 - 1
@@ -16,16 +20,6 @@ def amount_owed_cents(
     Negative when the plan already paid more than the rate: the provider refunds the difference.
     """
     return total_rate_cents - patient_cost_sharing_cents - already_paid_cents
-
-
-def half_up_div(numerator: int, denominator: int) -> int:
-    """numerator / denominator rounded half away from zero, in integers only."""
-    if denominator <= 0:
-        raise ValueError("denominator must be positive")
-    quotient, remainder = divmod(abs(numerator), denominator)
-    if remainder * 2 >= denominator:
-        quotient += 1
-    return quotient if numerator >= 0 else -quotient
 
 
 def basis_points_of(amount_cents: int, reference_cents: int) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,12 @@ class RuleSet:
     settlement_report_business_days: int = 3  # T12 (verify)
     batch_window_business_days: int = 30
     batch_item_cap: int | None = None  # 2026 rule: 50 per batch (verify)
+
+    def payment_due_on(self, decided_on: date) -> date:
+        """T8: the plan pays the amount owed this many calendar days after the agreement or
+        determination (no weekend roll-forward is stated). The one home of this rule: the
+        date travels in SettlementAgreed / IdrDetermined and settlement never recomputes it."""
+        return decided_on + timedelta(days=self.payment_calendar_days)
 
 
 _FEES_2024 = IdreFeeRange(20_000, 84_000, 26_800, 117_300, 7_500, 25_000)

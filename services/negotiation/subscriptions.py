@@ -11,8 +11,10 @@ import logging
 from datetime import date
 from typing import Any
 
+from oonledger.claims.v1 import events_pb2 as claims_v1
 from services.common.aggregate import TenantAggregate
 from services.common.consumer import ArrivedEarly, Delivery, PermanentFailure
+from services.common.contracts import enum_text
 from services.negotiation.application import NegotiationApplication, negotiation_id_for
 from services.negotiation.claim_facts import ClaimFacts, facts_id
 from services.negotiation.domain import Negotiation
@@ -23,23 +25,21 @@ ACTOR = "system:negotiation"
 CLAIM_EVENTS = ("ClaimRegistered", "AdjudicationRecorded", "ClaimTriaged")
 
 
-def _claim_facts_fields(claim_id: str, claim: dict[str, Any]) -> dict[str, Any]:
-    lines = claim.get("lines") or []
-    if not lines:
+def _claim_facts_fields(claim_id: str, claim: claims_v1.ClaimRegistered.Claim) -> dict[str, Any]:
+    if not claim.lines:
         raise PermanentFailure(f"claim {claim_id} has no service lines")
-    first = min(lines, key=lambda line: line["service_date"])
-    plan = claim.get("plan") or {}
-    payer_id = claim["payer"]["payer_id"]
+    first = min(claim.lines, key=lambda line: line.service_date)
+    payer_id = claim.payer.payer_id
     return dict(
         claim_id=claim_id,
-        provider_npi=claim["provider"].get("npi", ""),
-        provider_tin=claim["provider"].get("tin", ""),
+        provider_npi=claim.provider.npi,
+        provider_tin=claim.provider.tin,
         payer_id=payer_id,
-        plan_id=f"{payer_id}:{plan.get('name', '')}",
-        plan_funding=plan.get("funding", ""),
-        service_code=first["procedure_code"],
-        service_date=date.fromisoformat(first["service_date"]),
-        billed_cents=int(claim.get("billed_cents") or sum(li["billed_cents"] for li in lines)),
+        plan_id=f"{payer_id}:{claim.plan.name}",
+        plan_funding=claim.plan.funding,
+        service_code=first.procedure_code,
+        service_date=date.fromisoformat(first.service_date),
+        billed_cents=claim.billed_cents or sum(line.billed_cents for line in claim.lines),
     )
 
 
@@ -51,36 +51,38 @@ class ClaimReactions:
         claim_id = delivery.envelope.claim_id or delivery.envelope.aggregate_id
         ctx = delivery.context(actor=ACTOR)
         facts = self.app.find(facts_id(ctx.tenant_id, claim_id), ctx.tenant_id, ClaimFacts)
-        kind, payload = delivery.event_type, delivery.payload
-        if kind == "ClaimRegistered":
+        kind, message = delivery.event_type, delivery.message
+        if isinstance(message, claims_v1.ClaimRegistered):
             if facts is not None:
                 return []
-            return [ClaimFacts.note(ctx, **_claim_facts_fields(claim_id, payload["claim"]))]
+            return [ClaimFacts.note(ctx, **_claim_facts_fields(claim_id, message.claim))]
         if facts is None:
             # ClaimRegistered always comes first on the claims stream; it is still in flight.
             raise ArrivedEarly(f"{kind} for claim {claim_id} before its ClaimRegistered")
-        if kind == "AdjudicationRecorded":
-            a = payload["adjudication"]
+        if isinstance(message, claims_v1.AdjudicationRecorded):
+            a = message.adjudication
             facts.note_adjudication(
                 ctx,
-                received_on=date.fromisoformat(a["received_date"]),
-                paid_cents=int(a["paid_cents"]),
-                patient_responsibility_cents=int(a["patient_responsibility_cents"]),
-                qpa_cents=int(a.get("qpa_cents") or 0),
-                denied=bool(a.get("denied")),
+                received_on=date.fromisoformat(a.received_date),
+                paid_cents=a.paid_cents,
+                patient_responsibility_cents=a.patient_responsibility_cents,
+                qpa_cents=a.qpa_cents,
+                denied=a.denied,
             )
             return [facts]
-        if kind == "ClaimTriaged":
-            return [self._open_if_routed(ctx, facts, payload)]
+        if isinstance(message, claims_v1.ClaimTriaged):
+            return [self._open_if_routed(ctx, facts, message)]
         return []
 
-    def _open_if_routed(self, ctx: Any, facts: ClaimFacts, triage: dict[str, Any]) -> Any:
-        route = triage.get("route", "")
-        if route != Route.FEDERAL_IDR and not triage.get("worth_negotiating"):
+    def _open_if_routed(
+        self, ctx: Any, facts: ClaimFacts, triage: claims_v1.ClaimTriaged
+    ) -> Any:
+        route = enum_text(claims_v1.ClaimTriaged.Route.DESCRIPTOR, triage.route)
+        if route != Route.FEDERAL_IDR and not triage.worth_negotiating:
             return None
         adjudication = facts.adjudication
         if adjudication is None:
-            if triage.get("adjudicated"):
+            if triage.adjudicated:
                 # Triaged after an adjudication we have not processed yet (replicas, retries).
                 raise ArrivedEarly(f"claim {facts.claim_id} triage before its adjudication")
             log.info("claim %s triaged without an adjudication: not opened", facts.claim_id)

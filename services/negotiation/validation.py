@@ -6,18 +6,16 @@ from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from services.common.context import CommandContext
 from services.common.errors import PermissionDenied, Violations
 
-EASTERN = ZoneInfo("America/New_York")
 MAX_CENTS = 10**12  # $10bn: anything larger is a typo, not a claim
 
 
 def eastern_date(ctx: CommandContext) -> date:
     """The US Eastern calendar date NSA days are counted in."""
-    return ctx.now.astimezone(EASTERN).date()
+    return ctx.eastern_today
 
 
 def require_role(ctx: CommandContext, roles: Sequence[str], what: str) -> None:

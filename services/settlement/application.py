@@ -18,6 +18,7 @@ from services.settlement.bulk_loading import load_many
 from services.settlement.domain import PaymentMethod, Settlement, settlement_id_for
 from services.settlement.matching import ClaimIndex, Match
 from services.settlement.postings import Account
+from services.settlement.published import LANGUAGE
 from services.settlement.remittance_domain import (
     RemittanceFile,
     RemittanceRecord,
@@ -54,6 +55,10 @@ class OpeningTerms:
     source: SettlementSource
     source_ref: str
     decided_on: date
+    # When the plan must pay: negotiation's fact (its rule set), never recomputed here.
+    due_date: date
+    # What the plan owes: negotiation's fact, never recomputed here.
+    amount_owed_cents: int
     agreed_total_cents: int
     patient_cost_sharing_cents: int
     already_paid_cents: int
@@ -63,6 +68,8 @@ class OpeningTerms:
 
 
 class SettlementApplication(ServiceApplication):
+    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
+
     # No snapshots: a settlement's stream is short (one per claim: opening, a few payments and
     # fee postings), and its state holds PaymentRecord dataclasses and a set, which the JSON
     # transcoder cannot store: a snapshot at version 50 failed *after* the events committed.
@@ -84,6 +91,8 @@ class SettlementApplication(ServiceApplication):
             patient_cost_sharing_cents=terms.patient_cost_sharing_cents,
             already_paid_cents=terms.already_paid_cents,
             decided_on=terms.decided_on,
+            due_date=terms.due_date,
+            amount_owed_cents=terms.amount_owed_cents,
             nsa_protected=terms.nsa_protected,
             initial_payment_icn=terms.initial_payment_icn,
         )

@@ -22,7 +22,6 @@ from services.settlement.postings import Account, JournalTransaction, Posting, t
 from services.settlement.terms import (
     SettlementSource,
     SettlementStatus,
-    payment_due_date,
     settlement_status,
 )
 
@@ -62,6 +61,8 @@ def _journal(*transactions: JournalTransaction) -> list[dict[str, Any]]:
 
 class Settlement(TenantAggregate):
     class SettlementOpened(TenantAggregate.Created):
+        # v2 adds `amount_owed_cents`: negotiation's fact, kept as stated (docs/events.md).
+        class_version = 2
         claim_id: str
         source: str
         source_ref: str
@@ -69,11 +70,21 @@ class Settlement(TenantAggregate):
         agreed_total_cents: int
         patient_cost_sharing_cents: int
         already_paid_cents: int
+        amount_owed_cents: int
         initial_payment_icn: str
         decided_on: date
         due_date: date
         nsa_protected: bool
         journal: list[dict[str, Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Opened before the fact travelled: what negotiation's rule said then (and now).
+            state["amount_owed_cents"] = (
+                state["agreed_total_cents"]
+                - state["patient_cost_sharing_cents"]
+                - state["already_paid_cents"]
+            )
 
     def __init__(  # called by eventsourcing with the SettlementOpened fields
         self,
@@ -84,6 +95,7 @@ class Settlement(TenantAggregate):
         agreed_total_cents: int,
         patient_cost_sharing_cents: int,
         already_paid_cents: int,
+        amount_owed_cents: int,
         initial_payment_icn: str,
         decided_on: date,
         due_date: date,
@@ -98,6 +110,7 @@ class Settlement(TenantAggregate):
         self.patient_cost_sharing_cents = patient_cost_sharing_cents
         self.patient_balance_cents = patient_cost_sharing_cents
         self.already_paid_cents = already_paid_cents
+        self.amount_owed_cents = amount_owed_cents
         self.decided_on = decided_on
         self.due_date = due_date
         self.nsa_protected = nsa_protected
@@ -271,9 +284,13 @@ class Settlement(TenantAggregate):
         patient_cost_sharing_cents: int,
         already_paid_cents: int,
         decided_on: date,
+        due_date: date,
+        amount_owed_cents: int,
         nsa_protected: bool,
         initial_payment_icn: str = "",
     ) -> Settlement:
+        """`due_date` (T8, under the rule set in force) and `amount_owed_cents` are
+        negotiation's facts, kept as stated."""
         if agreed_total_cents <= 0:
             raise InvalidArgument("must be positive", field="agreed_total_cents")
         if not 0 <= patient_cost_sharing_cents <= agreed_total_cents:
@@ -314,9 +331,10 @@ class Settlement(TenantAggregate):
             agreed_total_cents=agreed_total_cents,
             patient_cost_sharing_cents=patient_cost_sharing_cents,
             already_paid_cents=already_paid_cents,
+            amount_owed_cents=amount_owed_cents,
             initial_payment_icn=initial_payment_icn,
             decided_on=decided_on,
-            due_date=payment_due_date(decided_on),
+            due_date=due_date,
             nsa_protected=nsa_protected,
             journal=_journal(*transactions),
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from oonledger.settlement.v1 import settlement_pb2_grpc
@@ -16,13 +15,12 @@ from services.settlement.application import SettlementApplication
 from services.settlement.queries import Page, SettlementReads
 from services.settlement.remittance_intake import prepare_import
 
-EASTERN = ZoneInfo("America/New_York")
 POSTING_ROLES = ("finance", "admin", "system")
 
 
 def _today(ctx: CommandContext) -> date:
     """Calendar facts (due dates, overdue) are US Eastern dates."""
-    return ctx.now.astimezone(EASTERN).date()
+    return ctx.eastern_today
 
 
 def _require_poster(ctx: CommandContext) -> None:

@@ -11,16 +11,14 @@ import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from services.common.context import CommandContext
+from services.common.context import CommandContext, eastern_date
 from services.common.errors import Conflict
 from services.common.grpc_server import Blocking
 from services.settlement.application import SettlementApplication
 from services.settlement.queries import SettlementReads
 
 log = logging.getLogger(__name__)
-EASTERN = ZoneInfo("America/New_York")
 
 
 def overdue_scanner(
@@ -29,7 +27,7 @@ def overdue_scanner(
     async def scan_forever() -> None:
         while True:
             now = datetime.now(UTC)
-            as_of = now.astimezone(EASTERN).date()
+            as_of = eastern_date(now)
             for tenant in await reads.tenants_with_unflagged_overdue(as_of):
                 ctx = CommandContext(
                     tenant_id=tenant,

@@ -6,12 +6,13 @@ Each handler runs inside the ProjectionProcessor's transaction (rows + tracking 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
 from typing import Any
 
 import asyncpg
 
+from oonledger.claims.v1 import events_pb2 as claims_v1
 from services.common.consumer import ArrivedEarly, Delivery
 from services.settlement.line_matching import ClaimLine
 from services.settlement.read_model_schema import statements
@@ -30,29 +31,30 @@ def _date(value: Any) -> date | None:
 
 
 # -- claims service events -> claim_refs ---------------------------------------------------------
-def claim_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The 837 lines of a ClaimRegistered payload, in the form line matching reads (rule 5)."""
+def claim_lines(lines: Iterable[claims_v1.ClaimRegistered.ServiceLine]) -> list[dict[str, Any]]:
+    """The 837 lines of a ClaimRegistered, in the form line matching reads (rule 5)."""
     return [
         ClaimLine(
             number=number,
-            line_control_number=str(x.get("line_control_number") or ""),
-            procedure_code=str(x.get("procedure_code") or ""),
-            modifiers=tuple(str(m) for m in x.get("modifiers") or ()),
-            service_date=_date(x.get("service_date")),
-            charge_cents=int(x.get("billed_cents") or 0),
-            revenue_code=str(x.get("revenue_code") or ""),
+            line_control_number=x.line_control_number,
+            procedure_code=x.procedure_code,
+            modifiers=tuple(x.modifiers),
+            service_date=_date(x.service_date),
+            charge_cents=x.billed_cents,
+            revenue_code=x.revenue_code,
         ).to_dict()
         for number, x in enumerate(lines, start=1)
     ]
 
 
 async def _claim_registered(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
-    claim = d.payload.get("claim", {})
-    lines = claim.get("lines", [])
-    service_dates = sorted(x["service_date"] for x in lines if x.get("service_date"))
-    charge = claim.get("total_billed_cents") or sum(x.get("billed_cents", 0) for x in lines)
-    original_icn = d.payload.get("original_payer_claim_control_number") or ""
-    provider = claim.get("provider", {})
+    registered = d.message_as(claims_v1.ClaimRegistered)
+    claim = registered.claim
+    lines = claim.lines
+    service_dates = sorted(x.service_date for x in lines if x.service_date)
+    charge = claim.total_billed_cents or sum(x.billed_cents for x in lines)
+    original_icn = registered.original_payer_claim_control_number
+    provider = claim.provider
     await conn.execute(
         """INSERT INTO claim_refs (tenant_id, claim_id, patient_control_number, icns,
             billing_npi, billing_tin, first_service_date, charge_cents, payer_id, lines)
@@ -66,13 +68,13 @@ async def _claim_registered(conn: asyncpg.Connection, s: str, d: Delivery) -> No
               icns = ARRAY(SELECT DISTINCT unnest(claim_refs.icns || EXCLUDED.icns))""",
         d.tenant_id,
         d.envelope.claim_id or d.envelope.aggregate_id,
-        claim.get("patient_control_number", ""),
+        claim.patient_control_number,
         [original_icn] if original_icn else [],
-        provider.get("npi", ""),
-        provider.get("tin", ""),
+        provider.npi,
+        provider.tin,
         _date(service_dates[0]) if service_dates else None,
-        int(charge or 0),
-        claim.get("payer", {}).get("payer_id", ""),
+        charge,
+        claim.payer.payer_id,
         json.dumps(claim_lines(lines)),
     )
 
@@ -93,11 +95,13 @@ async def _add_icn(conn: asyncpg.Connection, s: str, tenant: str, claim_id: str,
 
 
 async def _adjudication_recorded(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
-    icn = d.payload.get("adjudication", {}).get("payer_claim_control_number", "")
+    recorded = d.message_as(claims_v1.AdjudicationRecorded)
+    icn = recorded.adjudication.payer_claim_control_number
     await _add_icn(conn, s, d.tenant_id, d.envelope.claim_id or d.envelope.aggregate_id, icn)
 
 
 async def _claim_triaged(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    triaged = d.message_as(claims_v1.ClaimTriaged)
     await conn.execute(
         """INSERT INTO claim_refs (tenant_id, claim_id, nsa_protected, payer_id)
             VALUES ($1, $2, $3, $4)
@@ -106,8 +110,8 @@ async def _claim_triaged(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
                               ELSE claim_refs.payer_id END""",
         d.tenant_id,
         d.envelope.claim_id or d.envelope.aggregate_id,
-        bool(d.payload.get("nsa_protected")),
-        d.payload.get("payer_id", ""),
+        triaged.nsa_protected,
+        triaged.payer_id,
     )
 
 
@@ -154,8 +158,9 @@ async def _settlement_opened(conn: asyncpg.Connection, s: str, d: Delivery) -> N
     await conn.execute(
         """INSERT INTO settlements (tenant_id, claim_id, settlement_id, source, source_ref,
             payer_id, agreed_total_cents, patient_cost_sharing_cents, already_paid_cents,
-            paid_cents, patient_balance_cents, decided_on, due_date, nsa_protected)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $8, $10, $11, $12)
+            paid_cents, patient_balance_cents, decided_on, due_date, nsa_protected,
+            amount_owed_cents)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $8, $10, $11, $12, $13)
             ON CONFLICT DO NOTHING""",
         d.tenant_id,
         p["claim_id"],
@@ -169,6 +174,7 @@ async def _settlement_opened(conn: asyncpg.Connection, s: str, d: Delivery) -> N
         _date(p["decided_on"]),
         _date(p["due_date"]),
         p["nsa_protected"],
+        p["amount_owed_cents"],
     )
     if p["already_paid_cents"]:
         await conn.execute(

@@ -31,6 +31,12 @@ def statements(schema: str) -> list[str]:
             decided_on date NOT NULL, due_date date NOT NULL, nsa_protected boolean NOT NULL,
             last_variance text NOT NULL DEFAULT '', overdue_flagged_on date,
             PRIMARY KEY (tenant_id, claim_id))""",
+        # Negotiation's amount owed, as stated in the agreement or award (docs/events.md);
+        # rows projected before it travelled get what negotiation's rule said for them.
+        f"""ALTER TABLE {s}.settlements ADD COLUMN IF NOT EXISTS amount_owed_cents bigint""",
+        f"""UPDATE {s}.settlements SET amount_owed_cents =
+            agreed_total_cents - patient_cost_sharing_cents - already_paid_cents
+            WHERE amount_owed_cents IS NULL""",  # noqa: S608 (schema name validated in Settings)
         f"""CREATE INDEX IF NOT EXISTS settlements_open ON {s}.settlements
             (tenant_id, payer_id, due_date)""",
         f"""CREATE TABLE IF NOT EXISTS {s}.payments (

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from oonledger.fees.v1 import events_pb2 as fees_v1
+from oonledger.negotiation.v1 import events_pb2 as negotiation_v1
 from services.common.aggregate import TenantAggregate
 from services.common.consumer import Delivery, PermanentFailure
 from services.settlement.application import OpeningTerms, SettlementApplication
@@ -52,25 +53,33 @@ def claim_facts_lookup(database_url: str, schema: str) -> ClaimFactsLookup:
     return lookup
 
 
-def _terms(event_type: str, p: dict[str, Any], facts: ClaimFacts | None) -> OpeningTerms:
-    if event_type == "SettlementAgreed":
+Outcome = (negotiation_v1.SettlementAgreed, negotiation_v1.IdrDetermined)
+
+
+def _terms(
+    p: negotiation_v1.SettlementAgreed | negotiation_v1.IdrDetermined, facts: ClaimFacts | None
+) -> OpeningTerms:
+    """Negotiation's facts as it states them: settlement never recomputes the due date."""
+    if isinstance(p, negotiation_v1.SettlementAgreed):
         source = SettlementSource.AGREEMENT
-        source_ref = str(p.get("dispute_number") or p.get("offer_id") or "")
-        decided_on = date.fromisoformat(p["agreed_on"])
-        total = int(p["agreed_total_cents"])
+        source_ref = p.dispute_number or p.offer_id
+        decided_on = date.fromisoformat(p.agreed_on)
+        total = p.agreed_total_cents
     else:
         source = SettlementSource.IDR_DETERMINATION
-        source_ref = str(p.get("dispute_number") or "")
-        decided_on = date.fromisoformat(p["determined_on"])
-        total = int(p["award_total_cents"])
+        source_ref = p.dispute_number
+        decided_on = date.fromisoformat(p.determined_on)
+        total = p.award_total_cents
     return OpeningTerms(
-        claim_id=str(p["claim_id"]),
+        claim_id=p.claim_id,
         source=source,
         source_ref=source_ref,
         decided_on=decided_on,
+        due_date=date.fromisoformat(p.payment_due_on),
+        amount_owed_cents=p.amount_owed_cents,
         agreed_total_cents=total,
-        patient_cost_sharing_cents=int(p.get("patient_cost_sharing_cents") or 0),
-        already_paid_cents=int(p.get("already_paid_cents") or 0),
+        patient_cost_sharing_cents=p.patient_cost_sharing_cents,
+        already_paid_cents=p.already_paid_cents,
         payer_id=facts.payer_id if facts else "",
         # The initial adjudication's ICN lets a later CLP02=22 find the payment it reverses.
         initial_payment_icn=facts.icns[0] if facts and facts.icns else "",
@@ -84,12 +93,13 @@ def negotiation_reaction(
     def react(delivery: Delivery) -> Sequence[TenantAggregate | None]:
         if delivery.event_type not in NEGOTIATION_EVENTS:
             return ()
-        payload = delivery.payload
+        outcome = delivery.message
+        if not isinstance(outcome, Outcome):
+            raise PermanentFailure(f"{delivery.envelope.event_id}: not an agreement or award")
+        facts = lookup(delivery.tenant_id, outcome.claim_id)
         try:
-            claim_id = str(payload["claim_id"])
-            facts = lookup(delivery.tenant_id, claim_id)
-            terms = _terms(delivery.event_type, payload, facts)
-        except (KeyError, ValueError, TypeError) as exc:
+            terms = _terms(outcome, facts)
+        except ValueError as exc:  # a date that is not ISO-8601
             raise PermanentFailure(f"malformed {delivery.event_type}: {exc}") from exc
         return [app.open_settlement(delivery.context(actor=ACTOR), terms)]
 
@@ -102,17 +112,13 @@ def fees_reaction(
     """A fee line or credit memo the fees service assessed becomes a fee posting on the claim."""
 
     def react(delivery: Delivery) -> Sequence[TenantAggregate | None]:
-        line = delivery.payload.get("line")
-        if delivery.event_type not in FEES_EVENTS or not line:
+        if delivery.event_type not in FEES_EVENTS:
             return ()
-        try:
-            claim_id = str(line.get("claim_id") or delivery.envelope.claim_id)
-            fee_line_id = str(line["line_id"])
-            amount = int(line["amount_cents"])
-            kind = str(line.get("kind") or "")
-            trn = str(line.get("remittance_trn") or "")
-        except (KeyError, ValueError, TypeError) as exc:
-            raise PermanentFailure(f"malformed FeeAssessed: {exc}") from exc
+        assessed = delivery.message_as(fees_v1.FeeAssessed)
+        if not assessed.HasField("line"):
+            return ()
+        line = assessed.line
+        claim_id = line.claim_id or delivery.envelope.claim_id
         settlement = app.find(
             settlement_id_for(delivery.tenant_id, claim_id), delivery.tenant_id, Settlement
         )
@@ -120,10 +126,10 @@ def fees_reaction(
             return ()
         settlement.post_fee(
             delivery.context(actor=ACTOR),
-            fee_line_id=fee_line_id,
-            kind=kind,
-            amount_cents=amount,
-            remittance_trn=trn,
+            fee_line_id=line.line_id,
+            kind=line.kind,
+            amount_cents=line.amount_cents,
+            remittance_trn=line.remittance_trn,
         )
         return [settlement]
 

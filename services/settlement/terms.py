@@ -1,11 +1,13 @@
-"""What an agreement or IDR determination makes the plan owe, and when (DOMAIN.md §0.4, T8)."""
+"""Settlement's vocabulary and status rule.
+
+What the plan owes and by when (DOMAIN.md §0.4, T8) are negotiation's facts: they arrive in
+SettlementAgreed / IdrDetermined and settlement keeps them as stated (docs/events.md).
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
-
-PAYMENT_DUE_CALENDAR_DAYS = 30  # T8: 30 calendar days after the determination or agreement
 
 
 class SettlementSource(StrEnum):
@@ -19,21 +21,6 @@ class SettlementStatus(StrEnum):
     PAID = "paid"
     OVERPAID = "overpaid"
     OVERDUE = "overdue"
-
-
-def payment_due_date(decided_on: date) -> date:
-    """Raw calendar-day deadline; no weekend roll-forward is stated in the NSA rules."""
-    return decided_on + timedelta(days=PAYMENT_DUE_CALENDAR_DAYS)
-
-
-def amount_owed_cents(
-    agreed_total_cents: int, patient_cost_sharing_cents: int, already_paid_cents: int
-) -> int:
-    """The plan owes the total OON rate minus patient cost sharing minus what it already paid.
-
-    Negative when the plan already paid more than the award: the provider owes a refund.
-    """
-    return agreed_total_cents - patient_cost_sharing_cents - already_paid_cents
 
 
 def settlement_status(

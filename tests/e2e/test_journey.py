@@ -81,3 +81,18 @@ async def test_import_to_agreement_payment_fee_invoice_and_audit(stack, channel)
     verified = await vendor.audit.VerifyClaim(ledger_pb2.VerifyClaimRequest(claim_id=claim_id),
                                               metadata=vendor.md("auditor"), timeout=15)
     assert verified.ok and verified.entries_checked >= len(entries)
+
+    # The auditor's as-of view folds the contract messages the ledger kept byte for byte: the
+    # agreement with negotiation's due date, the payment and the fee, nothing left unread.
+    async def folded() -> ledger_pb2.ClaimState | None:
+        state = (await vendor.audit.GetClaimAsOf(
+            ledger_pb2.GetClaimAsOfRequest(claim_id=claim_id), metadata=vendor.md("auditor"),
+            timeout=15)).state
+        return state if state.fees else None
+
+    state = await eventually(folded, timeout=30)  # type: ignore[arg-type]
+    assert list(state.unfolded_events) == []
+    assert state.agreed_amount_cents == 120_000
+    assert [p.amount_cents for p in state.payments if p.event_type == "PaymentPosted"] == [60_000]
+    assert [f.amount_cents for f in state.fees] == [15_000]
+    assert "payment_due" in {d.name for d in state.deadlines}

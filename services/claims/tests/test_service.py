@@ -13,10 +13,12 @@ import pytest
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
+from oonledger.claims.v1.events_pb2 import ClaimRegistered as ClaimRegisteredMessage
 from services.claims import mapping
 from services.claims.main import build
 from services.claims.model import ServiceLine
 from services.claims.tests.factories import emergency_claim, institutional_claim
+from services.common.contracts import as_dict, decode
 from services.common.testing import call_metadata, channel_to, eventually, field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -546,10 +548,12 @@ async def test_events_reach_jetstream_without_phi(runtime, stub):
         return None
 
     env = await eventually(found, timeout=20)
-    payload = json.loads(env.payload)
+    # The published language: the contract message, which has no patient field at all.
+    registered = decode(env)
+    assert isinstance(registered, ClaimRegisteredMessage)
     assert env.tenant_id == t and env.claim_id == claim.claim_id
-    assert "patient" not in payload and "W123456789" not in env.payload.decode()
-    assert payload["claim"]["payer"]["payer_id"] == "87726"
+    assert "patient" not in as_dict(registered) and b"W123456789" not in env.payload
+    assert registered.claim.payer.payer_id == "87726"
     await psub.unsubscribe()
 
 

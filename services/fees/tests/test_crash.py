@@ -116,7 +116,8 @@ async def test_kill_9_mid_stream_bills_every_payment_exactly_once(
             claim_id = claims[number % CLAIMS]
             amount = 1_000 + number
             envelope = upstream.envelope("settlement", "PaymentPosted", claim_id, {
-                "amount_cents": amount, "paid_on": "2026-05-04", "reference": f"EFT-{number}"})
+                "payment_id": f"pay-{number}", "amount_cents": amount, "paid_on": "2026-05-04",
+                "reference": f"EFT-{number}"})
             paid[claim_id] += amount
             sources[claim_id].add(envelope.event_id)
             acks.append(await upstream.js.publish_async(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from oonledger.claims.v1.events_pb2 import ClaimRegistered
 from services.common.consumer import Delivery, PermanentFailure
 from services.common.settings import Settings
 from services.common.wire import decode_payload
@@ -27,8 +28,8 @@ def delivery(event_type: str, payload: dict, claim_id: str = "claim-1",
 
 def test_payment_posted_is_cash_in_on_its_paid_date_with_its_trace() -> None:
     fact = FeeReactions.payment_fact(delivery("PaymentPosted", {
-        "amount_cents": 12_345, "paid_on": "2026-04-01", "reference": "EFT-9",
-        "remittance_id": "era-1"}))
+        "payment_id": "pay-1", "amount_cents": 12_345, "paid_on": "2026-04-01",
+        "reference": "EFT-9", "remittance_id": "era-1"}))
     assert fact is not None
     assert (fact.kind, fact.amount_cents, fact.posting_date, fact.remittance_trn) == (
         PaymentKind.PAYMENT, 12_345, dt.date(2026, 4, 1), "EFT-9")
@@ -36,19 +37,22 @@ def test_payment_posted_is_cash_in_on_its_paid_date_with_its_trace() -> None:
 
 def test_reversal_and_recoupment_amounts_become_negative() -> None:
     reversal = FeeReactions.payment_fact(delivery("PaymentReversed", {
-        "amount_cents": 500, "remittance_id": "era-2", "reference": ""}))
+        "payment_id": "pay-1", "amount_cents": 500, "remittance_id": "era-2", "reference": "",
+        "reversed_on": "2026-04-06"}))
     recoupment = FeeReactions.payment_fact(delivery("RecoupmentPosted", {
-        "amount_cents": 700, "posted_on": "2026-04-03", "reference": "WO-1"}))
+        "recoupment_id": "wo-1", "amount_cents": 700, "posted_on": "2026-04-03",
+        "reference": "WO-1"}))
     assert reversal is not None and recoupment is not None
-    # A reversal carries no date: it is dated the day it occurred; no TRN: the remittance id.
+    # A reversal without a TRN is traced by its remittance id.
     assert (reversal.amount_cents, reversal.posting_date, reversal.remittance_trn) == (
-        -500, dt.date(2026, 4, 7), "era-2")
+        -500, dt.date(2026, 4, 6), "era-2")
     assert (recoupment.kind, recoupment.amount_cents) == (PaymentKind.RECOUPMENT, -700)
 
 
 def test_interest_is_kept_apart_from_cash() -> None:
     fact = FeeReactions.payment_fact(delivery("InterestPosted", {
-        "amount_cents": 250, "posted_on": "2026-04-02", "reference": "L6"}))
+        "interest_id": "int-1", "amount_cents": 250, "posted_on": "2026-04-02",
+        "reference": "L6"}))
     assert fact is not None
     assert (fact.kind, fact.amount_cents, fact.interest_cents) == (PaymentKind.INTEREST, 0, 250)
 
@@ -59,16 +63,18 @@ def test_other_settlement_events_are_not_payments() -> None:
 
 def test_an_event_without_a_claim_cannot_be_processed() -> None:
     with pytest.raises(PermanentFailure):
-        _claim_id(delivery("PaymentPosted", {"amount_cents": 1}, claim_id=""))
-    assert _claim_id(delivery("IdrClosed", {"claim_id": "from-payload"}, claim_id="")) == (
-        "from-payload")
+        _claim_id(delivery("PaymentPosted", {"payment_id": "p", "amount_cents": 1,
+                                              "paid_on": "2026-04-01"}, claim_id=""))
+    assert _claim_id(delivery("IdrClosed", {"claim_id": "from-payload"}, claim_id="",
+                              service="negotiation")) == "from-payload"
 
 
 def test_primary_service_code_is_the_highest_billed_line() -> None:
-    claim = {"lines": [{"procedure_code": "99284", "billed_cents": 100},
-                       {"procedure_code": "99285", "billed_cents": 900}]}
+    claim = ClaimRegistered.Claim(lines=[
+        ClaimRegistered.ServiceLine(procedure_code="99284", billed_cents=100),
+        ClaimRegistered.ServiceLine(procedure_code="99285", billed_cents=900)])
     assert _primary_service_code(claim) == "99285"
-    assert _primary_service_code({"lines": []}) == ""
+    assert _primary_service_code(ClaimRegistered.Claim()) == ""
 
 
 def test_events_the_service_does_not_handle_are_ignored_not_failed() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import nats
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.common.wire import canonical_json, subject_for, to_timestamp
+from services.common.wire import published_fields, subject_for, to_timestamp
 
 # Strictly increasing positions, like the claims service's notification log.
 _NOTIFICATION_IDS = itertools.count(time.time_ns() // 1_000)
@@ -24,6 +24,7 @@ def triaged_claim_events(
             "ClaimRegistered",
             {
                 "claim": {
+                    "client_id": "client-rad",
                     "provider": {"npi": "1234567893", "tin": "12-3456789", "name": "Rad Group"},
                     "payer": {"payer_id": "payer-acme", "name": "Acme"},
                     "plan": {"name": "PPO", "funding": "fully_insured"},
@@ -47,7 +48,8 @@ def triaged_claim_events(
                     "patient_responsibility_cents": 5_000,
                     "qpa_cents": 40_000,
                     "denied": False,
-                }
+                },
+                "client_id": "client-rad",
             },
         ),
         ("ClaimTriaged", {"route": route, "worth_negotiating": True, "adjudicated": True}),
@@ -66,6 +68,7 @@ async def publish_claim_events(
         js = nc.jetstream()
         for offset, (event_type, payload) in enumerate(events):
             notification_id = next(_NOTIFICATION_IDS)
+            published = published_fields("claims", event_type, payload)
             envelope = EventEnvelope(
                 event_id=f"claims:{notification_id}",
                 service="claims",
@@ -76,9 +79,10 @@ async def publish_claim_events(
                 aggregate_id=claim_id,
                 aggregate_version=offset + 1,
                 event_type=event_type,
-                schema_version=1,
+                schema_version=published.schema_version,
                 occurred_at=to_timestamp(datetime.now(UTC)),
-                payload=canonical_json(payload),
+                payload=published.payload,
+                payload_content_type=published.content_type,
             )
             await js.publish(
                 subject_for(prefix, envelope),

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.common.money import half_up_div
 from services.negotiation.approval_rules import AutoApprovalRule, deciding_rule
 from services.negotiation.idr_fees import IdrOutcome, client_fee_facts
 from services.negotiation.money import (
@@ -16,7 +17,6 @@ from services.negotiation.money import (
     apply_basis_points,
     basis_points_of,
     half_of,
-    half_up_div,
 )
 from services.negotiation.rule_sets import rule_set_on
 

@@ -9,6 +9,7 @@ import pytest
 from services.common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from services.negotiation.approval_rules import AutoApprovalRule
 from services.negotiation.domain import Negotiation
+from services.negotiation.rule_sets import rule_set_on
 from services.negotiation.tests.builders import (
     ENGINE,
     approver,
@@ -132,9 +133,21 @@ def test_decisions_are_gated_by_role() -> None:
     agreed = events[1]
     assert agreed.agreed_total_cents == 90_000
     assert agreed.amount_owed_cents == 90_000 - 5_000 - 35_000
-    assert agreed.payment_due_on == date(2026, 7, 12)
+    # T8 under the rule set in force on the agreement day, named so settlement need not guess.
+    rule_set = rule_set_on(date(2026, 6, 12))
+    assert agreed.rule_set_version == rule_set.version
+    assert agreed.payment_due_on == rule_set.payment_due_on(date(2026, 6, 12)) == date(2026, 7, 12)
     assert events[0].approved_by == "provider_approver@example.test"
     assert events[0].auto_approval_rule_id == ""
+
+
+def test_an_agreement_recorded_before_the_rule_set_travelled_is_upcast() -> None:
+    state = {"agreed_on": date(2026, 6, 12)}
+    Negotiation.SettlementAgreed.upcast_v1_v2(state)
+    assert state["rule_set_version"] == rule_set_on(date(2026, 6, 12)).version
+    old = {"agreed_on": "2023-01-10"}  # however the stored date was decoded
+    Negotiation.SettlementAgreed.upcast_v1_v2(old)
+    assert old["rule_set_version"] == rule_set_on(date(2023, 1, 10)).version
 
 
 def test_an_auto_approval_rule_decides_and_is_recorded() -> None:

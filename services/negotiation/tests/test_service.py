@@ -12,7 +12,9 @@ import pytest
 import pytest_asyncio
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
+from oonledger.negotiation.v1 import events_pb2 as negotiation_events
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
+from services.common.contracts import decode
 from services.common.testing import channel_to, eventually, field_violations
 from services.negotiation.application import negotiation_id_for
 from services.negotiation.client import ALL_ROLES, Client
@@ -150,7 +152,14 @@ async def test_settlement_agreed_reaches_jetstream_for_the_settlement_service(
     finally:
         await nc.close()
     assert envelope.tenant_id == client.tenant
-    assert b'"amount_owed_cents":50000' in envelope.payload
+    # The published language: settlement gets the contract message with negotiation's facts.
+    assert envelope.payload_content_type == (
+        "application/x-protobuf; messageType=oonledger.negotiation.v1.SettlementAgreed"
+    )
+    agreed = decode(envelope)
+    assert isinstance(agreed, negotiation_events.SettlementAgreed)
+    assert agreed.amount_owed_cents == 50_000
+    assert agreed.rule_set_version and agreed.payment_due_on
 
 
 async def test_bad_offers_get_field_violations_and_change_nothing(client: Client) -> None:

@@ -43,6 +43,8 @@ def opened_settlement(
         patient_cost_sharing_cents=cost_sharing,
         already_paid_cents=already_paid,
         decided_on=date(2026, 10, 1),
+        due_date=date(2026, 10, 31),
+        amount_owed_cents=agreed - cost_sharing - already_paid,
         nsa_protected=nsa_protected,
         initial_payment_icn=icn,
     )

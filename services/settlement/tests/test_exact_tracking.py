@@ -21,6 +21,7 @@ def _agreed(tenant: str, claim_id: str, notification_id: int) -> Delivery:
     payload = {
         "claim_id": claim_id, "agreed_on": "2026-10-01", "agreed_total_cents": 100_000,
         "patient_cost_sharing_cents": 10_000, "already_paid_cents": 0, "offer_id": "o",
+        "payment_due_on": "2026-10-31",
     }  # fmt: skip
     envelope = EventEnvelope(
         event_id=f"negotiation:{notification_id}",

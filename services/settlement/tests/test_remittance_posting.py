@@ -37,6 +37,8 @@ def _open(facts, claim_id: str) -> Settlement:  # type: ignore[no-untyped-def]
         patient_cost_sharing_cents=facts.cost_sharing_cents,
         already_paid_cents=facts.initial_paid_cents,
         decided_on=date(2026, 10, 1),
+        due_date=date(2026, 10, 31),
+        amount_owed_cents=facts.agreed_cents - facts.cost_sharing_cents - facts.initial_paid_cents,
         nsa_protected=True,
         initial_payment_icn=facts.icn,
     )
@@ -119,6 +121,8 @@ def test_reversal_without_an_original_payment_is_an_exception() -> None:
         patient_cost_sharing_cents=facts["B"].cost_sharing_cents,
         already_paid_cents=0,  # nothing to reverse
         decided_on=date(2026, 10, 1),
+        due_date=date(2026, 10, 31),
+        amount_owed_cents=facts["B"].agreed_cents - facts["B"].cost_sharing_cents,
         nsa_protected=True,
     )
     (remittance,) = read_remittances(scenario_835("t4"))

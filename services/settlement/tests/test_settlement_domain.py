@@ -243,3 +243,18 @@ def test_fee_lines_and_credit_memos_post_once_and_balance() -> None:
     balances = account_balances(journal)
     assert balances[Account.FEE_EXPENSE] == 2_000
     assert balances[Account.FEE_PAYABLE] == -2_000
+
+
+def test_negotiations_due_date_and_amount_owed_are_kept_as_stated() -> None:
+    s = opened_settlement(agreed=120_000, cost_sharing=10_000, already_paid=40_000)
+    assert (s.due_date, s.amount_owed_cents) == (date(2026, 10, 31), 70_000)
+    (opened,) = s.collect_events()
+    assert isinstance(opened, Settlement.SettlementOpened)
+    assert (opened.due_date, opened.amount_owed_cents) == (date(2026, 10, 31), 70_000)
+
+
+def test_a_settlement_opened_before_the_amount_owed_travelled_is_upcast() -> None:
+    state = {"agreed_total_cents": 120_000, "patient_cost_sharing_cents": 10_000,
+             "already_paid_cents": 40_000}  # fmt: skip
+    Settlement.SettlementOpened.upcast_v1_v2(state)
+    assert state["amount_owed_cents"] == 70_000

@@ -12,7 +12,7 @@ from nats.js import JetStreamContext
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.settings import Settings
-from services.common.wire import CONTENT_TYPE, canonical_json, subject_for, to_timestamp
+from services.common.wire import published_fields, subject_for, to_timestamp
 
 from .scenario import DOS, PAYEE_NPI, ClaimFacts
 
@@ -34,6 +34,8 @@ class Upstream:
     ) -> None:
         notification_id = next(_NOTIFICATION_IDS)
         now = datetime.now(UTC)
+        # A contracted event travels as its contract message, as the real relay sends it.
+        published = published_fields(service, event_type, payload)
         envelope = EventEnvelope(
             event_id=f"{service}:{notification_id}",
             service=service,
@@ -44,14 +46,14 @@ class Upstream:
             aggregate_id=claim_id,
             aggregate_version=1,
             event_type=event_type,
-            schema_version=1,
+            schema_version=published.schema_version,
             occurred_at=to_timestamp(now),
             recorded_at=to_timestamp(now),
             actor="test",
             request_id=f"upstream-{notification_id}",
             correlation_id=f"upstream-{notification_id}",
-            payload=canonical_json(payload),
-            payload_content_type=CONTENT_TYPE,
+            payload=published.payload,
+            payload_content_type=published.content_type,
         )
         prefix = self.settings.subject_prefix_for(service)
         await self.js.publish(
@@ -76,6 +78,7 @@ class Upstream:
             claim_id,
             {
                 "claim": {
+                    "client_id": "client-1",
                     "patient_control_number": facts.patient_control_number,
                     "provider": {"name": "EP", "npi": PAYEE_NPI, "tin": "123456789"},
                     "payer": {"payer_id": "87726", "name": "EXAMPLE HEALTH PLAN"},
@@ -98,13 +101,24 @@ class Upstream:
             "claims",
             "AdjudicationRecorded",
             claim_id,
-            {"adjudication": {"payer_claim_control_number": facts.icn}, "payer_id": "87726"},
+            {
+                "adjudication": {
+                    "payer_claim_control_number": facts.icn,
+                    "received_date": DOS.isoformat(),
+                },
+                "client_id": "client-1",
+                "payer_id": "87726",
+            },
         )
         await self.emit(
             "claims",
             "ClaimTriaged",
             claim_id,
-            {"nsa_protected": nsa_protected, "payer_id": "87726"},
+            {
+                "route": "federal_idr" if nsa_protected else "not_eligible",
+                "nsa_protected": nsa_protected,
+                "payer_id": "87726",
+            },
         )
 
     async def agreed(self, claim_id: str, facts: ClaimFacts, on: date) -> None:
@@ -143,6 +157,7 @@ class Upstream:
                 "already_paid_cents": facts.initial_paid_cents,
                 "amount_owed_cents": award - facts.cost_sharing_cents - facts.initial_paid_cents,
                 "payment_due_on": (on + timedelta(days=30)).isoformat(),
+                "rule_set_version": "nsa-2025-01-01",
             },
         )
 

@@ -1,0 +1,350 @@
+"""One domain event per contracted integration event, built from the producers' own value types.
+
+The producer contract test translates each through its service's published.py and compares the
+message with the golden file: a domain change that reaches the wire without an intended contract
+change fails there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from services.claims import event_data
+from services.claims.domain import Claim
+from services.claims.model import (
+    Address,
+    Adjudication,
+    ClaimData,
+    ClaimType,
+    Facility,
+    NetworkStatus,
+    Patient,
+    Payer,
+    Plan,
+    PlanFunding,
+    Provider,
+    ServiceLine,
+)
+from services.common.aggregate import TenantAggregate
+from services.fees.assessment import FeeCause, FeeLine, FeeLineKind
+from services.fees.fee_account import FeeAccount, line_to_record
+from services.negotiation.domain import Negotiation
+from services.settlement.domain import Settlement
+from services.settlement.line_matching import LineMatch
+from services.settlement.postings import Account, JournalTransaction, Posting, transfer
+
+CLAIM_ID = "5d1c2b9e-8f00-4c1a-9a57-0f4c3a1e2b77"
+AGGREGATE = UUID("0b7f6b0e-3c55-4a53-8a3e-6f1d2c4b5a69")
+AT = dt.datetime(2026, 10, 1, 14, 30, tzinfo=dt.UTC)
+META = {"tenant_id": "tenant-golden", "claim_id": CLAIM_ID, "actor": "golden"}
+
+
+def _event(cls: type, version: int = 2, **fields: Any) -> Any:
+    extra: dict[str, Any] = {}
+    if issubclass(cls, TenantAggregate.Created):
+        extra = {"tenant_id": "tenant-golden", "originator_topic": "golden"}
+    return cls(originator_id=AGGREGATE, originator_version=version, timestamp=AT, meta=META,
+               **extra, **fields)
+
+
+# -- claims ------------------------------------------------------------------------------------
+CLAIM = ClaimData(
+    client_id="client-acme-er",
+    claim_type=ClaimType.PROFESSIONAL,
+    patient_control_number="PCN-1001",
+    provider=Provider("Acme Emergency Physicians", "1234567893", "123456789",
+                      Address("1 Main St", "Austin", "TX", "78701")),
+    payer=Payer("87726", "UnitedHealthcare"),
+    lines=(
+        ServiceLine("99285", 250_000, dt.date(2026, 3, 2), units=1, modifiers=("25",),
+                    place_of_service="23", diagnosis_pointers=(1,), line_control_number="L1"),
+        ServiceLine("93010", 15_000, dt.date(2026, 3, 2), place_of_service="23",
+                    diagnosis_pointers=(1, 2), line_control_number="L2"),
+    ),
+    patient=Patient("Jane", "Doe", dt.date(1980, 5, 17), "M123"),
+    plan=Plan("Choice Plus", PlanFunding.SELF_FUNDED_ERISA, "TX"),
+    facility=Facility("St. Mary ER", "1992753880", NetworkStatus.IN_NETWORK, "TX"),
+    emergency=True,
+    diagnosis_codes=("R07.9", "I20.0"),
+    total_billed_cents=265_000,
+)
+ADJUDICATION = Adjudication(
+    received_date=dt.date(2026, 4, 1), billed_cents=265_000, allowed_cents=60_000,
+    paid_cents=45_000, patient_responsibility_cents=15_000, qpa_cents=70_000,
+    qpa_disclosed=True, carc_codes=("45",), rarc_codes=("N830",),
+    payer_claim_control_number="ICN-77", denied=False,
+)
+
+
+def claim_registered() -> Any:
+    return _event(Claim.ClaimRegistered, version=1, claim=event_data.claim_to_dict(CLAIM),
+                  patient=event_data.patient_to_dict(CLAIM.patient), frequency="1",
+                  original_claim_id="", original_payer_claim_control_number="",
+                  changed_fields=[], correction_reason="")
+
+
+def adjudication_recorded() -> Any:
+    return _event(
+        Claim.AdjudicationRecorded, adjudication=event_data.adjudication_to_dict(ADJUDICATION),
+        remedies=[{"code": "45", "meaning": "Charge exceeds fee schedule",
+                   "remedy": "negotiate", "explanation": "Open negotiation under the NSA"}],
+        primary_remedy="negotiate", status="paid", client_id=CLAIM.client_id, payer_id="87726",
+        appeal_filing_deadline="2026-09-28")
+
+
+def claim_triaged() -> Any:
+    return _event(
+        Claim.ClaimTriaged, version=3, adjudicated=True, rule_set_version="triage-2026-01",
+        route="federal_idr", nsa_protected=True, worth_negotiating=True,
+        service_class="emergency",
+        reasons=[{"code": "NSA_EMERGENCY", "explanation": "emergency services at an ER"}],
+        missing_documents=[], client_id=CLAIM.client_id, payer_id="87726")
+
+
+def claim_stage_reached() -> Any:
+    return _event(Claim.ClaimStageReached, version=4, status="in_negotiation",
+                  source_event_id="negotiation:311")
+
+
+def appeal_decision_recorded() -> Any:
+    return _event(Claim.AppealDecisionRecorded, version=6, appeal_id="appeal-1",
+                  outcome="overturned", decision_date="2026-05-20",
+                  additional_paid_cents=12_000, status="paid")
+
+
+# -- negotiation ---------------------------------------------------------------------------------
+def opened() -> Any:
+    return _event(
+        Negotiation.Opened, version=1, claim_id=CLAIM_ID, provider_npi="1234567893",
+        provider_tin="123456789", payer_id="87726", plan_id="87726:Choice Plus",
+        plan_funding="self_funded_erisa", service_code="99285",
+        service_date=dt.date(2026, 3, 2), billed_cents=265_000, qpa_cents=70_000,
+        patient_cost_sharing_cents=15_000, already_paid_cents=45_000, bill_received_on=None,
+        initial_payment_received_on=dt.date(2026, 4, 1), route="federal_idr", assignee="")
+
+
+def idr_initiated() -> Any:
+    return _event(
+        Negotiation.IdrInitiated, version=9, claim_id=CLAIM_ID, dispute_number="DISP-000123",
+        initiated_on=dt.date(2026, 6, 1), initiating_party="provider",
+        rule_set_version="nsa-2025-01-01", administrative_fee_cents=11_500, batched=False,
+        bundled=False, batch_negotiation_ids=[], fee_bearing=True)
+
+
+def settlement_agreed() -> Any:
+    return _event(
+        Negotiation.SettlementAgreed, version=7, claim_id=CLAIM_ID, offer_id="offer-3",
+        decision_id="decision-2", agreed_on=dt.date(2026, 10, 1), agreed_total_cents=120_000,
+        patient_cost_sharing_cents=15_000, already_paid_cents=45_000,
+        amount_owed_cents=60_000, payment_due_on=dt.date(2026, 10, 31), during_idr=True,
+        dispute_number="DISP-000123", administrative_fee_cents=11_500,
+        idre_fee_paid_cents=60_000, idre_fee_refund_cents=30_000,
+        report_due_on=dt.date(2026, 10, 6), rule_set_version="nsa-2025-01-01")
+
+
+def idr_determined() -> Any:
+    return _event(
+        Negotiation.IdrDetermined, version=12, claim_id=CLAIM_ID, dispute_number="DISP-000123",
+        determined_on=dt.date(2026, 9, 15), prevailing_party="provider",
+        default_determination=False, award_total_cents=160_000,
+        patient_cost_sharing_cents=15_000, already_paid_cents=45_000,
+        amount_owed_cents=100_000, payment_due_on=dt.date(2026, 10, 15),
+        administrative_fee_cents=11_500, idre_fee_paid_cents=60_000,
+        idre_fee_refund_cents=60_000, fee_refund_due_on=dt.date(2026, 10, 27),
+        rule_set_version="nsa-2025-01-01")
+
+
+def idr_closed() -> Any:
+    return _event(
+        Negotiation.IdrClosed, version=10, claim_id=CLAIM_ID, dispute_number="DISP-000123",
+        closed_on=dt.date(2026, 7, 1), outcome="ineligible", reason="not a qualified item",
+        administrative_fee_cents=11_500, idre_fee_paid_cents=0, idre_fee_refund_cents=0)
+
+
+def offer_made() -> Any:
+    return _event(Negotiation.OfferMade, version=3, offer_id="ours-1", party="provider",
+                  amount_cents=180_000, percent_of_qpa_bp=25_714,
+                  basis={"qpa_cents": 70_000, "law_cited": "45 CFR 149.510"}, channel="portal",
+                  notes="median of comparable ER claims", document_refs=["doc-7"],
+                  made_on=dt.date(2026, 4, 15))
+
+
+def counter_offer_made() -> Any:
+    return _event(Negotiation.CounterOfferMade, version=4, offer_id="theirs-1", party="payer",
+                  amount_cents=120_000, percent_of_qpa_bp=17_143, basis={}, channel="email",
+                  notes="", document_refs=[], made_on=dt.date(2026, 4, 20),
+                  in_reply_to="ours-1")
+
+
+def notice_sent() -> Any:
+    return _event(Negotiation.OpenNegotiationNoticeSent, sent_on=dt.date(2026, 4, 10),
+                  channel="portal", portal_reference="UHC-ON-5521")
+
+
+def escalation_raised() -> Any:
+    return _event(Negotiation.EscalationRaised, version=4, deadline_code="T3",
+                  due_on=dt.date(2026, 5, 28), level=1, escalated_to="supervisor",
+                  business_days_left=2, as_of=dt.date(2026, 5, 26))
+
+
+def deadline_extended() -> Any:
+    return _event(Negotiation.DeadlineExtended, version=5, deadline_code="T6",
+                  new_due_on=dt.date(2026, 7, 20), reason="extenuating circumstances",
+                  reference="CMS-EXT-17")
+
+
+def idr_offer_submitted() -> Any:
+    return _event(Negotiation.IdrOfferSubmitted, version=11, party="provider",
+                  amount_cents=160_000, percent_of_qpa_bp=22_857,
+                  submitted_on=dt.date(2026, 7, 1), idre_fee_paid_cents=60_000)
+
+
+def cooling_off_started() -> Any:
+    return _event(Negotiation.CoolingOffStarted, version=13, dispute_number="DISP-000123",
+                  initiating_party_key="1234567893", other_party_key="87726:Choice Plus",
+                  service_family="99281-99285", starts_on=dt.date(2026, 9, 16),
+                  ends_on=dt.date(2026, 12, 15))
+
+
+# -- settlement ----------------------------------------------------------------------------------
+SETTLEMENT = "3f9c1b2a-1111-4e2f-8d3c-5a6b7c8d9e0f"
+PAYMENT = transfer(f"{SETTLEMENT}/2/pay-1", "payment EFT-991", Account.PROVIDER_CASH,
+                   Account.PAYER_RECEIVABLE, 100_000)
+MATCH = LineMatch(svc=1, procedure_code="99285", modifiers=("25",),
+                  service_date=dt.date(2026, 3, 2), charge_cents=250_000, paid_cents=100_000,
+                  reported_line_control_number="L1", outcome="matched", rule="line_control",
+                  claim_line=1, claim_line_control_number="L1")
+
+
+def settlement_opened() -> Any:
+    opening = JournalTransaction(
+        f"{SETTLEMENT}/1/open", "idr_determination DISP-000123: total out-of-network rate",
+        (Posting(Account.PAYER_RECEIVABLE, 145_000),
+         Posting(Account.PATIENT_RESPONSIBILITY, 15_000),
+         Posting(Account.SETTLEMENT_REVENUE, -160_000)))
+    return _event(
+        Settlement.SettlementOpened, version=1, claim_id=CLAIM_ID, source="idr_determination",
+        source_ref="DISP-000123", payer_key="87726", agreed_total_cents=160_000,
+        patient_cost_sharing_cents=15_000, already_paid_cents=45_000,
+        amount_owed_cents=100_000, initial_payment_icn="ICN-77",
+        decided_on=dt.date(2026, 9, 15),
+        due_date=dt.date(2026, 10, 15), nsa_protected=True, journal=[opening.as_dict()])
+
+
+def payment_posted() -> Any:
+    return _event(
+        Settlement.PaymentPosted, payment_id="pay-1", amount_cents=100_000, method="eft",
+        reference="EFT-991", payer_claim_control_number="ICN-78",
+        paid_on=dt.date(2026, 10, 10), remittance_id="era-2026-10-10-1",
+        journal=[PAYMENT.as_dict()], line_matches=[MATCH.to_dict()])
+
+
+def payment_reversed() -> Any:
+    reversal = PAYMENT.reversed_by(f"{SETTLEMENT}/3/reverse-pay-1", "reversal of EFT-991")
+    return _event(
+        Settlement.PaymentReversed, version=3, payment_id="pay-1", amount_cents=100_000,
+        reason="payer reversal (CLP02=22)", remittance_id="era-2026-10-20-1",
+        reference="EFT-1002", reversed_on=dt.date(2026, 10, 20),
+        journal=[reversal.as_dict()], line_matches=[])
+
+
+def recoupment_posted() -> Any:
+    tx = transfer(f"{SETTLEMENT}/4/wo-1", "recoupment WO", Account.PAYER_RECEIVABLE,
+                  Account.PROVIDER_CASH, 2_500)
+    return _event(
+        Settlement.RecoupmentPosted, version=4, recoupment_id="wo-1", amount_cents=2_500,
+        reference="EFT-1003", remittance_id="era-2026-10-25-1",
+        posted_on=dt.date(2026, 10, 25), journal=[tx.as_dict()])
+
+
+def interest_posted() -> Any:
+    tx = transfer(f"{SETTLEMENT}/5/int-1", "prompt-pay interest", Account.PROVIDER_CASH,
+                  Account.INTEREST_INCOME, 1_234)
+    return _event(
+        Settlement.InterestPosted, version=5, interest_id="int-1", amount_cents=1_234,
+        reference="EFT-1004", remittance_id="era-2026-10-26-1",
+        posted_on=dt.date(2026, 10, 26), journal=[tx.as_dict()])
+
+
+def settlement_paid_in_full() -> Any:
+    return _event(Settlement.SettlementPaidInFull, version=3, plan_share_cents=145_000,
+                  paid_cents=145_000)
+
+
+def settlement_underpaid() -> Any:
+    return _event(Settlement.SettlementUnderpaid, version=3, plan_share_cents=145_000,
+                  paid_cents=100_000, shortfall_cents=45_000)
+
+
+def settlement_overpaid() -> Any:
+    return _event(Settlement.SettlementOverpaid, version=3, plan_share_cents=145_000,
+                  paid_cents=150_000, excess_cents=5_000)
+
+
+def settlement_overdue() -> Any:
+    return _event(Settlement.SettlementOverdue, version=4, due_date=dt.date(2026, 10, 15),
+                  as_of=dt.date(2026, 10, 16), outstanding_cents=45_000)
+
+
+# -- fees --------------------------------------------------------------------------------------
+def fee_assessed() -> Any:
+    line = FeeLine(
+        line_id="fee-line-1", kind=FeeLineKind.INVOICE_LINE, cause=FeeCause.PAYMENT,
+        amount_cents=25_000, line_date=dt.date(2026, 10, 10), claim_id=CLAIM_ID,
+        client_id="client-acme-er", remittance_trn="EFT-991", schedule_version=2,
+        source_event_id="settlement:4711", cumulative_recovered_cents=100_000,
+        cumulative_fee_cents=25_000)
+    return _event(
+        FeeAccount.FeeAssessed, version=4, source_event_id="settlement:4711",
+        payment_kind="PAYMENT", amount_cents=100_000, interest_cents=0,
+        posting_date=dt.date(2026, 10, 10), remittance_trn="EFT-991", payer_id="87726",
+        schedule_version=2, recovered_cents=100_000, fee_after_cents=25_000,
+        line=line_to_record(line))
+
+
+def idr_fee_passed_through() -> Any:
+    line = FeeLine(
+        line_id="fee-line-2", kind=FeeLineKind.INVOICE_LINE, cause=FeeCause.IDR_FEE_PASS_THROUGH,
+        amount_cents=71_500, line_date=dt.date(2026, 9, 15), claim_id=CLAIM_ID,
+        client_id="client-acme-er", remittance_trn="", schedule_version=2,
+        source_event_id="negotiation:4100", cumulative_recovered_cents=0,
+        cumulative_fee_cents=71_500)
+    return _event(
+        FeeAccount.IdrFeePassedThrough, version=3, source_event_id="negotiation:4100",
+        amount_cents=71_500, fee_date=dt.date(2026, 9, 15), dispute_number="DISP-000123",
+        schedule_version=2, line=line_to_record(line))
+
+
+PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
+    ("claims", "ClaimRegistered"): claim_registered,
+    ("claims", "AdjudicationRecorded"): adjudication_recorded,
+    ("claims", "ClaimTriaged"): claim_triaged,
+    ("claims", "ClaimStageReached"): claim_stage_reached,
+    ("claims", "AppealDecisionRecorded"): appeal_decision_recorded,
+    ("negotiation", "Opened"): opened,
+    ("negotiation", "IdrInitiated"): idr_initiated,
+    ("negotiation", "SettlementAgreed"): settlement_agreed,
+    ("negotiation", "IdrDetermined"): idr_determined,
+    ("negotiation", "IdrClosed"): idr_closed,
+    ("negotiation", "OfferMade"): offer_made,
+    ("negotiation", "CounterOfferMade"): counter_offer_made,
+    ("negotiation", "OpenNegotiationNoticeSent"): notice_sent,
+    ("negotiation", "EscalationRaised"): escalation_raised,
+    ("negotiation", "DeadlineExtended"): deadline_extended,
+    ("negotiation", "IdrOfferSubmitted"): idr_offer_submitted,
+    ("negotiation", "CoolingOffStarted"): cooling_off_started,
+    ("settlement", "SettlementOpened"): settlement_opened,
+    ("settlement", "PaymentPosted"): payment_posted,
+    ("settlement", "PaymentReversed"): payment_reversed,
+    ("settlement", "RecoupmentPosted"): recoupment_posted,
+    ("settlement", "InterestPosted"): interest_posted,
+    ("settlement", "SettlementPaidInFull"): settlement_paid_in_full,
+    ("settlement", "SettlementUnderpaid"): settlement_underpaid,
+    ("settlement", "SettlementOverpaid"): settlement_overpaid,
+    ("settlement", "SettlementOverdue"): settlement_overdue,
+    ("fees", "FeeAssessed"): fee_assessed,
+    ("fees", "IdrFeePassedThrough"): idr_fee_passed_through,
+}

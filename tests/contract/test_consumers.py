@@ -1,0 +1,106 @@
+"""Consumers: each reader of another service's events accepts the golden message and takes the
+facts the producer states (pure parts; the service-level effects are in test_consumer_services).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from services.common.contracts import enum_text
+from services.fees.assessment import PaymentKind
+from services.fees.subscriptions import FeeReactions
+from services.ledger.claim_state import fold_claim
+from services.ledger.entry import AuditEntry
+from services.ledger.mapping import facts_from_wire
+from services.ledger.timeline import timeline
+from services.negotiation.subscriptions import _claim_facts_fields
+from services.settlement.projections import claim_lines
+from services.settlement.subscriptions import _terms
+from services.settlement.terms import SettlementSource
+
+from . import golden
+from .producers import CLAIM_ID
+
+PAYMENTS = [
+    ("PaymentPosted", PaymentKind.PAYMENT, 100_000, 0, dt.date(2026, 10, 10), "EFT-991"),
+    ("PaymentReversed", PaymentKind.REVERSAL, -100_000, 0, dt.date(2026, 10, 20), "EFT-1002"),
+    ("RecoupmentPosted", PaymentKind.RECOUPMENT, -2_500, 0, dt.date(2026, 10, 25), "EFT-1003"),
+    ("InterestPosted", PaymentKind.INTEREST, 0, 1_234, dt.date(2026, 10, 26), "EFT-1004"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "kind", "cash", "interest", "day", "trn"), PAYMENTS)
+def test_fees_takes_each_settlement_money_fact_as_stated(
+        event_type: str, kind: PaymentKind, cash: int, interest: int, day: dt.date,
+        trn: str) -> None:
+    fact = FeeReactions.payment_fact(golden.delivery("settlement", event_type))
+    assert fact is not None
+    assert (fact.kind, fact.amount_cents, fact.interest_cents, fact.posting_date,
+            fact.remittance_trn) == (kind, cash, interest, day, trn)
+
+
+def test_negotiation_learns_the_claim_from_the_golden_registration() -> None:
+    registered = golden.delivery("claims", "ClaimRegistered").message
+    assert _claim_facts_fields(CLAIM_ID, registered.claim) == {  # type: ignore[attr-defined]
+        "claim_id": CLAIM_ID, "provider_npi": "1234567893", "provider_tin": "123456789",
+        "payer_id": "87726", "plan_id": "87726:Choice Plus", "plan_funding": "self_funded_erisa",
+        "service_code": "99285", "service_date": dt.date(2026, 3, 2), "billed_cents": 265_000}
+
+
+def test_negotiation_reads_the_triage_route() -> None:
+    triaged = golden.delivery("claims", "ClaimTriaged").message
+    assert enum_text(type(triaged).Route.DESCRIPTOR, triaged.route) == "federal_idr"  # type: ignore[attr-defined]
+
+
+def test_settlement_opens_on_negotiations_facts_and_does_not_recompute_the_due_date() -> None:
+    agreed = golden.delivery("negotiation", "SettlementAgreed").message
+    terms = _terms(agreed, None)  # type: ignore[arg-type]
+    assert (terms.source, terms.source_ref, terms.decided_on, terms.due_date,
+            terms.agreed_total_cents, terms.patient_cost_sharing_cents,
+            terms.already_paid_cents) == (
+        SettlementSource.AGREEMENT, "DISP-000123", dt.date(2026, 10, 1), dt.date(2026, 10, 31),
+        120_000, 15_000, 45_000)
+    # The due date is the one negotiation stated, whatever it is: settlement has no rule of its own.
+    later = golden.load("negotiation", "SettlementAgreed") | {"payment_due_on": "2026-11-30"}
+    moved = golden.delivery("negotiation", "SettlementAgreed", fields=later).message
+    assert _terms(moved, None).due_date == dt.date(2026, 11, 30)  # type: ignore[arg-type]
+
+
+def test_settlement_opens_on_the_idr_award() -> None:
+    determined = golden.delivery("negotiation", "IdrDetermined").message
+    terms = _terms(determined, None)  # type: ignore[arg-type]
+    assert (terms.source, terms.decided_on, terms.due_date, terms.agreed_total_cents) == (
+        SettlementSource.IDR_DETERMINATION, dt.date(2026, 9, 15), dt.date(2026, 10, 15), 160_000)
+
+
+def test_settlement_matches_remittances_against_the_golden_claim_lines() -> None:
+    registered = golden.delivery("claims", "ClaimRegistered").message
+    lines = claim_lines(registered.claim.lines)  # type: ignore[attr-defined]
+    assert [(x["number"], x["line_control_number"], x["procedure_code"], x["charge_cents"])
+            for x in lines] == [(1, "L1", "99285", 250_000), (2, "L2", "93010", 15_000)]
+
+
+def test_the_ledger_folds_every_golden_event_from_its_contract_bytes() -> None:
+    entries = []
+    for seq, (service, event_type, version) in enumerate(sorted(golden.golden_files()), 1):
+        envelope = golden.envelope(service, event_type, version)
+        facts = facts_from_wire(envelope.SerializeToString())
+        assert facts.payload == envelope.payload  # the exact bytes received are what is kept
+        entries.append(AuditEntry(facts, seq, CLAIM_ID, seq, b"", b""))
+    state = fold_claim(CLAIM_ID, entries, dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    assert state.unfolded == []
+    assert state.billed_amount_cents == 265_000
+    assert state.initial_payment_cents == 45_000
+    assert [(p.label, p.amount_cents) for p in state.payments] == [
+        ("appeal appeal-1", 12_000), ("int-1", 1_234), ("pay-1", 100_000), ("pay-1", -100_000),
+        ("wo-1", -2_500)]
+    assert [f.amount_cents for f in state.fees] == [25_000, 71_500]
+    assert [(o.party, o.amount_cents) for o in state.offers] == [
+        ("payer", 120_000), ("provider (IDR)", 160_000), ("provider", 180_000)]
+    assert {name: d.due_date for name, d in state.deadlines.items()} == {
+        "open_negotiation_started": "2026-04-10", "T3": "2026-05-28", "T6": "2026-07-20",
+        "cooling_off_ends": "2026-12-15", "payment_due": "2026-10-15",
+        "idre_fee_refund_due": "2026-10-27", "settlement_report_due": "2026-10-06"}
+    assert all("bytes" not in line for line in timeline(entries))
