@@ -100,7 +100,10 @@ class AuditApplication:
             raise NotFound(f"claim {claim_id} has no audit entries")
         checkpoint = await self.reader.latest_checkpoint()
         proofs: dict[int, list[bytes]] = {}
-        problems: list[str] = []
+        problems = [
+            f"the appender halted this chain on {format_instant(at)}: {detail}"
+            for at, detail in await self.reader.integrity_findings(chain)
+        ]
         if checkpoint is not None:
             if error := self._untrusted(checkpoint):
                 problems.append(f"latest checkpoint: {error}")
@@ -113,8 +116,16 @@ class AuditApplication:
                 "covers it: an entry was deleted"
                 for index in missing
             )
+        signed_size = checkpoint.checkpoint.tree_size if checkpoint else 0
+        log_size = await self.reader.tree_size()
+        unsigned = [e.log_index for e in entries if signed_size <= e.log_index < log_size]
         verdict = verify_anchored(
-            chain, entries, checkpoint.checkpoint if checkpoint else None, proofs
+            chain,
+            entries,
+            checkpoint.checkpoint if checkpoint else None,
+            proofs,
+            log_size=log_size,
+            stored_leaves=await self.reader.leaves(unsigned),
         )
         return ClaimVerification(verdict, problems, checkpoint)
 

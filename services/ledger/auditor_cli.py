@@ -12,7 +12,9 @@
 
 `verify-bundle` and the file form of `consistency` need no database and no network;
 `verify-log` (operators) reads the whole log from PostgreSQL and checks every signed checkpoint.
-Exit status: 0 verified, 1 verification failed, 2 usage or connection error.
+Exit status: 0 verified, 1 verification failed, 2 usage or connection error, 3 pending (nothing
+broken, but entries appended after the latest signed checkpoint are not proven yet; `verify
+--wait SECONDS` asks again until they are).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import grpc
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from oonledger.ledger.v1 import ledger_pb2
 from services.ledger import auditor_client as client
 from services.ledger.bundle_verifier import load_bundle_text
 from services.ledger.checkpoint import SignedCheckpoint
@@ -40,7 +43,7 @@ from services.ledger.log_audit import verify_stored_log
 from services.ledger.reader import LogReader
 from services.ledger.timeline import timeline
 
-OK, FAILED, USAGE = 0, 1, 2
+OK, FAILED, USAGE, PENDING = 0, 1, 2, 3
 
 
 def load_public_key(text: str) -> bytes:
@@ -61,6 +64,13 @@ def load_public_key(text: str) -> bytes:
     if len(raw) != 32:
         raise ValueError("an Ed25519 public key is 32 bytes")
     return raw
+
+
+VERDICT_EXIT = {
+    ledger_pb2.VERIFICATION_STATUS_VERIFIED: OK,
+    ledger_pb2.VERIFICATION_STATUS_PENDING: PENDING,
+    ledger_pb2.VERIFICATION_STATUS_BROKEN: FAILED,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify = online("verify", "verify a claim's chain against the signed log")
     verify.add_argument("--claim", required=True)
+    verify.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS",
+        help="while entries are pending, ask for the next checkpoint and verify again",
+    )
     export = online("export", "export a claim as a self-contained bundle")
     export.add_argument("--claim", required=True)
     export.add_argument("--out", required=True, type=pathlib.Path)
@@ -148,10 +162,10 @@ async def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
                 print(line, file=out)
             return OK
         if args.command == "verify":
-            ok, lines = await client.verify_claim(channel, caller, args.claim)
+            status, lines = await client.verify_claim(channel, caller, args.claim, args.wait)
             for line in lines:
                 print(line, file=out)
-            return OK if ok else FAILED
+            return VERDICT_EXIT.get(status, FAILED)
         if args.command == "export":
             args.out.write_bytes(await client.export_bundle(channel, caller, args.claim))
             print(f"bundle written to {args.out}", file=out)

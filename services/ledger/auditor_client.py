@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from services.ledger.entry import AuditEntry
 from services.ledger.merkle import verify_consistency
 from services.ledger.timeline import timeline
 
+WAIT_POLL_SECONDS = 0.5
 BREAK_NAMES = {
     value: name.removeprefix("BREAK_KIND_").lower() for name, value in ledger_pb2.BreakKind.items()
 }
@@ -63,27 +65,49 @@ async def replay_timeline(
     return [header, *timeline(entries)]
 
 
+STATUS_NAMES = {
+    ledger_pb2.VERIFICATION_STATUS_VERIFIED: "VERIFIED",
+    ledger_pb2.VERIFICATION_STATUS_PENDING: "PENDING",
+    ledger_pb2.VERIFICATION_STATUS_BROKEN: "BROKEN",
+}
+
+
 async def verify_claim(
-    channel: grpc.aio.Channel, caller: Caller, claim_id: str
-) -> tuple[bool, list[str]]:
+    channel: grpc.aio.Channel, caller: Caller, claim_id: str, wait: float = 0.0
+) -> tuple[int, list[str]]:
+    """The claim's verdict (a ledger_pb2.VerificationStatus) and the lines describing it.
+
+    With `wait`, a PENDING verdict is asked again (after asking the ledger for a checkpoint
+    covering the newest entries) until it is VERIFIED or BROKEN or `wait` seconds passed.
+    """
     stub = ledger_pb2_grpc.AuditServiceStub(channel)
-    result = await stub.VerifyClaim(
-        ledger_pb2.VerifyClaimRequest(claim_id=claim_id), metadata=caller.metadata()
-    )
+    request = ledger_pb2.VerifyClaimRequest(claim_id=claim_id)
+    deadline = asyncio.get_running_loop().time() + wait
+    result = await stub.VerifyClaim(request, metadata=caller.metadata())
+    while (
+        result.status == ledger_pb2.VERIFICATION_STATUS_PENDING
+        and asyncio.get_running_loop().time() < deadline
+    ):
+        await stub.GetCheckpoint(ledger_pb2.GetCheckpointRequest(), metadata=caller.metadata())
+        await asyncio.sleep(WAIT_POLL_SECONDS)  # the checkpointer signs on its own schedule
+        result = await stub.VerifyClaim(request, metadata=caller.metadata())
+    verdict = STATUS_NAMES.get(result.status, "BROKEN")
     lines = [
-        f"claim {claim_id}: {'VERIFIED' if result.ok else 'BROKEN'} — "
+        f"claim {claim_id}: {verdict} — "
         f"{result.entries_checked} entries checked, {result.entries_anchored} proven in the "
         f"signed checkpoint (size {result.checkpoint.tree_size}, key {result.checkpoint.key_id}),"
-        f" {result.entries_pending} not yet checkpointed; head #{result.head_seq} "
-        f"{result.head_hash.hex()[:16]}"
+        f" {result.entries_pending} pending (appended after it, not proven yet); "
+        f"head #{result.head_seq} {result.head_hash.hex()[:16]}"
     ]
+    if result.status == ledger_pb2.VERIFICATION_STATUS_PENDING:
+        lines.append("  not proven yet: ask again after the next checkpoint (verify --wait)")
     for b in result.breaks:
         lines.append(
             f"  entry #{b.chain_seq} (event {b.event_id}, log index {b.log_index}): "
             f"{BREAK_NAMES.get(b.kind, 'unknown')}: {b.detail}"
         )
     lines.extend(f"  log: {problem}" for problem in result.log_problems)
-    return result.ok, lines
+    return result.status, lines
 
 
 async def export_bundle(channel: grpc.aio.Channel, caller: Caller, claim_id: str) -> bytes:

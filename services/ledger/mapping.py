@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.ledger.v1 import ledger_pb2
-from services.ledger.anchoring import AnchoredVerdict, leaf_of
+from services.ledger.anchoring import AnchoredVerdict, Status, leaf_of
 from services.ledger.chain_check import BreakKind
 from services.ledger.checkpoint import Checkpoint, Signature, SignedCheckpoint
 from services.ledger.claim_state import ClaimState, Happening
@@ -27,6 +27,12 @@ BREAK_KINDS = {
     BreakKind.OUT_OF_ORDER: ledger_pb2.BREAK_KIND_OUT_OF_ORDER,
     BreakKind.WRONG_CHAIN: ledger_pb2.BREAK_KIND_WRONG_CHAIN,
     BreakKind.NOT_IN_LOG: ledger_pb2.BREAK_KIND_NOT_IN_LOG,
+    BreakKind.FORGED: ledger_pb2.BREAK_KIND_FORGED,
+}
+STATUSES = {
+    Status.VERIFIED: ledger_pb2.VERIFICATION_STATUS_VERIFIED,
+    Status.PENDING: ledger_pb2.VERIFICATION_STATUS_PENDING,
+    Status.BROKEN: ledger_pb2.VERIFICATION_STATUS_BROKEN,
 }
 
 
@@ -215,6 +221,7 @@ def verdict_message(
         ],
         log_problems=log_problems,
         checkpoint=checkpoint_message(checkpoint) if checkpoint else None,
+        status=STATUSES[verdict.status(log_problems)],
     )
 
 

@@ -54,6 +54,21 @@ class LogReader:
             )
         return int(size)
 
+    async def leaves(self, indexes: Iterable[int]) -> dict[int, bytes]:
+        """The stored Merkle leaf at each index (those that exist)."""
+        nodes = await self.nodes((0, index) for index in indexes)
+        return {index: digest for (_, index), digest in nodes.items()}
+
+    async def integrity_findings(self, chain: str) -> list[tuple[datetime, str]]:
+        """What the appender found in this chain that it had not written (head_guard.py)."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT found_at, detail FROM integrity_findings WHERE chain = $1 "
+                "ORDER BY found_at",
+                chain,
+            )
+        return [(row["found_at"], row["detail"]) for row in rows]
+
     async def missing_log_indexes(self, size: int, limit: int = 10) -> list[int]:
         """Indexes below size with no entry: a log with holes had rows deleted."""
         async with self.pool.acquire() as conn:

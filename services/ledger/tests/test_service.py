@@ -247,7 +247,7 @@ async def test_auditor_cli_replays_verifies_exports_and_checks_offline(
 
     code, text = await cli("replay", *online, "--claim", claim)
     assert code == 0 and "OfferMade" in text and "amount=$3,600.00" in text
-    code, text = await cli("verify", *online, "--claim", claim)
+    code, text = await cli("verify", *online, "--claim", claim, "--wait", "15")
     assert code == 0 and "VERIFIED" in text
     bundle = tmp_path / "bundle.json"
     code, _ = await cli("export", *online, "--claim", claim, "--out", str(bundle))
