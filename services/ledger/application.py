@@ -25,6 +25,7 @@ from services.ledger.claim_state import ClaimState, fold_claim
 from services.ledger.entry import AuditEntry, claim_chain, format_instant
 from services.ledger.reader import LogReader
 from services.ledger.signing import Signer
+from services.ledger.witness import Witness, disagreements
 
 AUDIT_ROLES = ("auditor", "admin")
 MAX_ID_LENGTH = 200
@@ -64,7 +65,9 @@ class AuditApplication:
         signer: Signer,
         origin: str,
         retired_keys: Iterable[bytes] = (),
+        witness: Witness | None = None,
     ) -> None:
+        self.witness = witness
         self.reader = reader
         self.checkpointer = checkpointer
         self.signer = signer
@@ -118,6 +121,7 @@ class AuditApplication:
             )
         signed_size = checkpoint.checkpoint.tree_size if checkpoint else 0
         log_size = await self.reader.tree_size()
+        problems.extend(await self._witness_disagreements(log_size))
         unsigned = [e.log_index for e in entries if signed_size <= e.log_index < log_size]
         verdict = verify_anchored(
             chain,
@@ -173,6 +177,25 @@ class AuditApplication:
                 f"no checkpoint of size {tree_size}" if tree_size else "the log is empty"
             )
         return found
+
+    async def witnessed_checkpoints(
+        self, ctx: CommandContext, since_tree_size: int = 0
+    ) -> list[SignedCheckpoint]:
+        _require_auditor(ctx)
+        if since_tree_size < 0:
+            raise InvalidArgument("must not be negative", field="since_tree_size")
+        if self.witness is None:
+            raise FailedPrecondition("this ledger has no checkpoint witness configured")
+        return await self.witness.history(since_tree_size)
+
+    async def _witness_disagreements(self, log_size: int) -> list[str]:
+        if self.witness is None:
+            return []
+        witnessed = await self.witness.latest()
+        if witnessed is None:
+            return []
+        stored = await self.reader.checkpoint_of_size(witnessed.checkpoint.tree_size)
+        return [f"witness: {problem}" for problem in disagreements(witnessed, stored, log_size)]
 
     async def inclusion(
         self, ctx: CommandContext, event_id: str, tree_size: int = 0

@@ -70,6 +70,18 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         return ledger_pb2.GetCheckpointResponse(checkpoint=mapping.checkpoint_message(signed))
 
     @rpc
+    async def ListWitnessedCheckpoints(
+        self,
+        request: ledger_pb2.ListWitnessedCheckpointsRequest,
+        ctx: CommandContext,
+        context: grpc.aio.ServicerContext,
+    ) -> ledger_pb2.ListWitnessedCheckpointsResponse:
+        found = await self.app.witnessed_checkpoints(ctx, request.since_tree_size)
+        return ledger_pb2.ListWitnessedCheckpointsResponse(
+            checkpoints=[mapping.checkpoint_message(signed) for signed in found]
+        )
+
+    @rpc
     async def GetInclusionProof(
         self,
         request: ledger_pb2.GetInclusionProofRequest,

@@ -20,6 +20,7 @@ from services.ledger.grpc_api import AuditServicer
 from services.ledger.ingest import StreamIngest
 from services.ledger.reader import LogReader
 from services.ledger.schema import migrate, writer_pool
+from services.ledger.witness import Witness
 
 SERVICE_NAME = "oonledger.ledger.v1.AuditService"
 
@@ -45,8 +46,12 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
     await migrate(infra.pool, schema)
     pool = await writer_pool(settings.database_url, schema, config.pool_size)
     reader = LogReader(pool)
-    checkpointer = Checkpointer(reader, config.signer, config.origin, clock)
-    app = AuditApplication(reader, checkpointer, config.signer, config.origin, config.retired_keys)
+    witness = Witness(infra.js, settings, config.witness_file)
+    await witness.ensure()
+    checkpointer = Checkpointer(reader, config.signer, config.origin, clock, witness)
+    app = AuditApplication(
+        reader, checkpointer, config.signer, config.origin, config.retired_keys, witness
+    )
     appender = Appender(pool, schema)
     ingest = StreamIngest(
         infra.nc,

@@ -59,6 +59,20 @@ class LogReader:
         nodes = await self.nodes((0, index) for index in indexes)
         return {index: digest for (_, index), digest in nodes.items()}
 
+    async def accounted_positions(self, start: int, end: int) -> tuple[int, int]:
+        """(entries at positions start..end-1, those whose leaf is the stored Merkle leaf)."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT count(*) AS entries, count(*) FILTER ("
+                "  WHERE m.hash = sha256('\\x00'::bytea || a.entry_hash)) AS matching "
+                "FROM audit_entries a "
+                "LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = a.log_index "
+                "WHERE a.log_index >= $1 AND a.log_index < $2",
+                start,
+                end,
+            )
+        return int(row["entries"]), int(row["matching"])
+
     async def integrity_findings(self, chain: str) -> list[tuple[datetime, str]]:
         """What the appender found in this chain that it had not written (head_guard.py)."""
         async with self.pool.acquire() as conn:
