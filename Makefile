@@ -13,6 +13,7 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing Python packages into $(VENV) (the first time takes a minute or two) ..."
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q '.[dev,local]'
 	$(PY) scripts/link_paths.py
@@ -24,8 +25,9 @@ $(GEN_STAMP): $(STAMP) $(PROTOS) scripts/gen_proto.py
 	$(PY) scripts/gen_proto.py
 	@touch $(GEN_STAMP)
 
+# `make run DEMO=0` starts the system without the demo.
 run: proto
-	$(PY) -m deploy.local.run
+	$(PY) -m deploy.local.run $(if $(filter 0 no false,$(DEMO)),--no-demo)
 
 test: proto
 	$(PY) scripts/test_suites.py $(PYTEST_ARGS)

@@ -23,7 +23,7 @@ import grpc
 import psutil
 
 from bench.stats import pct
-from deploy.local.run import wait_serving
+from deploy.local.supervisor import wait_serving
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 from services.claims import mapping
@@ -32,6 +32,7 @@ from services.claims.model import ClaimData
 from services.claims.tests.factories import emergency_claim
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument
+from services.common.internal_auth import InternalSigner, signed_channel
 from services.common.localservers import free_port
 from services.common.settings import Settings
 
@@ -162,7 +163,7 @@ def bench_use_case_in_process(report: Any) -> None:
 async def start_service(port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, CLAIMS_GRPC_PORT=str(port), OON_LOG_LEVEL="WARNING")
     process = subprocess.Popen([sys.executable, "-m", "services.claims.main"], env=env)
-    await wait_serving(f"127.0.0.1:{port}", process, timeout=60)
+    await wait_serving(f"127.0.0.1:{port}", process.poll, timeout=60)
     return process
 
 
@@ -234,9 +235,10 @@ async def run(report: Any) -> None:
     await asyncio.get_running_loop().run_in_executor(None, bench_use_case_in_process, report)
     port = free_port()
     process = await start_service(port)
+    signer = InternalSigner.from_settings(Settings.from_env("claims"))
     try:
-        async with grpc.aio.insecure_channel(
-            f"127.0.0.1:{port}",
+        async with signed_channel(
+            f"127.0.0.1:{port}", "claims", signer,
             options=[
                 ("grpc.max_send_message_length", 64 * 2**20),
                 ("grpc.max_receive_message_length", 64 * 2**20),

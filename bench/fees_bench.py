@@ -17,13 +17,13 @@ import time
 import uuid
 
 import asyncpg
-import grpc
 import nats
 
 from bench import baselines
 from bench.stats import pct
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
+from services.common.internal_auth import InternalSigner, signed_channel
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
 from services.fees.main import build
@@ -76,7 +76,8 @@ async def run(report) -> None:  # type: ignore[no-untyped-def]
     assert runtime.infra is not None
     tenant = "bench-" + uuid.uuid4().hex[:8]
     upstream = UpstreamPublisher(runtime.infra.js, settings, tenant)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{runtime.port}")
+    channel = signed_channel(f"127.0.0.1:{runtime.port}", "fees",
+                             InternalSigner.from_settings(settings))
     stub = fees_pb2_grpc.FeesServiceStub(channel)
     metadata = (("x-tenant-id", tenant), ("x-actor", "bench"), ("x-roles", "finance"))
     await stub.PublishFeeSchedule(fees_pb2.PublishFeeScheduleRequest(

@@ -28,6 +28,7 @@ from gateway.tests.samples import emergency_claim
 from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.negotiation.v1 import negotiation_pb2_grpc
+from services.common.internal_auth import InternalSigner, signed_channel
 from services.common.runtime import Builder, ServiceRuntime
 from services.common.settings import Settings
 
@@ -57,7 +58,7 @@ async def load(call: Callable[[int, int], Awaitable[Any]], seconds: float = SECO
 
 
 def internal(tenant: str) -> tuple[tuple[str, str], ...]:
-    """What the gateway would send; used for the direct calls."""
+    """The identity the gateway would assert; a `signed_channel` signs it (direct calls)."""
     return (("x-tenant-id", tenant), ("x-actor", "bench"),
             ("x-roles", "negotiator,admin"), ("x-request-id", uuid.uuid4().hex))
 
@@ -123,7 +124,8 @@ def report_pair(report: Any, what: str, direct: tuple[float, list[float]],
 
 async def bench_get_claim(claims: ServiceRuntime, gateway_address: str, token: str,
                           tenant: str, report: Any) -> str:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{claims.port}") as direct_channel, \
+    async with signed_channel(f"127.0.0.1:{claims.port}", "claims",
+                              InternalSigner.from_settings(claims.settings)) as direct_channel, \
             grpc.aio.insecure_channel(gateway_address) as gateway_channel:
         direct = claims_pb2_grpc.ClaimsServiceStub(direct_channel)
         via = claims_pb2_grpc.ClaimsServiceStub(gateway_channel)
@@ -141,7 +143,9 @@ async def bench_get_claim(claims: ServiceRuntime, gateway_address: str, token: s
 
 async def bench_make_offer(negotiation: ServiceRuntime, gateway_address: str, token: str,
                            tenant: str, report: Any) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{negotiation.port}") as direct_channel, \
+    signer = InternalSigner.from_settings(negotiation.settings)
+    async with signed_channel(f"127.0.0.1:{negotiation.port}", "negotiation",
+                              signer) as direct_channel, \
             grpc.aio.insecure_channel(gateway_address) as gateway_channel:
         direct = negotiation_pb2_grpc.NegotiationServiceStub(direct_channel)
         via = negotiation_pb2_grpc.NegotiationServiceStub(gateway_channel)

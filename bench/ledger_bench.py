@@ -18,10 +18,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import grpc
 import nats
 
 from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+from services.common import internal_auth
 from services.common.grpc_server import GrpcServer, ServicerBinding
 from services.ledger.appender import Appender
 from services.ledger.application import AuditApplication
@@ -192,6 +192,7 @@ async def bench_replay(
     reader = LogReader(pool)
     clock = lambda: datetime.now(UTC)  # noqa: E731
     app = AuditApplication(reader, Checkpointer(reader, signer, "bench", clock), signer, "bench")
+    private, public = internal_auth.new_key_pair()
     server = GrpcServer(
         "127.0.0.1",
         0,
@@ -202,6 +203,8 @@ async def bench_replay(
                 "oonledger.ledger.v1.AuditService",
             )
         ],
+        verifier=internal_auth.InternalVerifier(internal_auth.public_keys_from_pem(public),
+                                                "ledger"),
     )
     port = await server.start()
     await server.set_serving(True)
@@ -221,7 +224,8 @@ async def bench_replay(
                 plain.append(time.perf_counter() - started)
         assert len(rows) == 1000
         report("plain asyncpg read of the 1,000 rows p50", p50_ms(plain), "ms")
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        signer = internal_auth.InternalSigner(internal_auth.private_key_from_pem(private))
+        async with internal_auth.signed_channel(f"127.0.0.1:{port}", "ledger", signer) as channel:
             stub = ledger_pb2_grpc.AuditServiceStub(channel)
             timings: list[float] = []
             for _ in range(replays):

@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import grpc
 import nats
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
@@ -28,6 +27,7 @@ from bench.stats import pct
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from services.common.context import CommandContext
 from services.common.eventstore import postgres_env
+from services.common.internal_auth import InternalSigner, signed_channel
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
 from services.negotiation.application import NegotiationApplication
@@ -202,7 +202,8 @@ def offer(nid: str, i: int) -> pb.MakeOfferRequest:
 
 async def drive(address: str, tenant: str, ids: list[str]) -> dict[str, Any]:
     """The 32 callers (run in their own process, as real clients are)."""
-    async with grpc.aio.insecure_channel(address) as channel:
+    signer = InternalSigner.from_settings(Settings.from_env("negotiation"))
+    async with signed_channel(address, "negotiation", signer) as channel:
         client = Client(channel, tenant)
         latencies: list[float] = []
         stop_at = time.perf_counter() + SECONDS

@@ -19,11 +19,12 @@ from gateway.policy import ROLE_TABLE, Grant, roles_for
 from gateway.ratelimit import RateLimiter
 from gateway.statuses import failure, retry_info, upstream_failure
 from gateway.upstreams import Upstreams
-from services.common.grpc_server import ACTOR_HEADER, REQUEST_HEADER, ROLES_HEADER, TENANT_HEADER
+from services.common.grpc_server import REQUEST_HEADER
+from services.common.internal_auth import TOKEN_HEADER, InternalSigner
 from services.common.telemetry import current_traceparent, server_span
 
 # Caller metadata passed on as is; everything else (x-tenant-id, x-roles, x-actor,
-# authorization...) is dropped and the internal headers are set from the key.
+# authorization...) is dropped, and who calls is asserted in the signed internal token.
 _PASSED_THROUGH = ("x-correlation-id",)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
@@ -43,6 +44,7 @@ class Gateway:
         authenticator: Authenticator,
         upstreams: Upstreams,
         limits: Limits,
+        signer: InternalSigner,
         limiter: RateLimiter | None = None,
         role_table: Iterable[Grant] = ROLE_TABLE,
         monotonic: Callable[[], float] = time.monotonic,
@@ -51,6 +53,7 @@ class Gateway:
         self.authenticator = authenticator
         self.upstreams = upstreams
         self.limits = limits
+        self.signer = signer
         self.limiter = limiter or RateLimiter()
         self.role_table = tuple(role_table)
         self.monotonic = monotonic
@@ -86,8 +89,8 @@ class Gateway:
                 f"retry in {wait:.3f}s",
                 [retry_info(wait)],
             )
-        return Admitted(method, key, internal_metadata(key, incoming), self._timeout(
-            method, requested_timeout))
+        metadata = internal_metadata(key, incoming, method, self.signer)
+        return Admitted(method, key, metadata, self._timeout(method, requested_timeout))
 
     def _timeout(self, method: Method, requested: float | None) -> float:
         if method.server_streaming:
@@ -126,17 +129,26 @@ class Gateway:
                 call.cancel()
 
 
-def internal_metadata(key: KeyRecord, incoming: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The headers the services trust, from the authenticated key alone."""
+def internal_metadata(
+    key: KeyRecord, incoming: Mapping[str, str], method: Method, signer: InternalSigner
+) -> tuple[tuple[str, str], ...]:
+    """The token the services trust (from the authenticated key alone, for this one method of
+    this one upstream), the request id, and the caller's correlation and trace ids."""
+    return internal_metadata_for(key, incoming, method.upstream, method.path, signer)
+
+
+def internal_metadata_for(
+    key: KeyRecord, incoming: Mapping[str, str], upstream: str, path: str, signer: InternalSigner
+) -> tuple[tuple[str, str], ...]:
+    """`internal_metadata` for a call the gateway makes itself (`path` = "/pkg.Service/Method")."""
     request_id = incoming.get(REQUEST_HEADER, "").strip()
     if not _REQUEST_ID.fullmatch(request_id):
         request_id = uuid.uuid4().hex
-    metadata = [
-        (TENANT_HEADER, key.tenant_id),
-        (ACTOR_HEADER, key.actor),
-        (ROLES_HEADER, ",".join(sorted(key.roles))),
-        (REQUEST_HEADER, request_id),
-    ]
+    token = signer.token(
+        audience=upstream, method=path, tenant=key.tenant_id, actor=key.actor,
+        roles=key.roles, request_id=request_id,
+    )
+    metadata = [(TOKEN_HEADER, token), (REQUEST_HEADER, request_id)]
     for name in (*_PASSED_THROUGH, "traceparent", "tracestate"):
         value = incoming.get(name, "").strip()
         if value:

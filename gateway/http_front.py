@@ -11,37 +11,19 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2
 
 from gateway import transcoding
-from gateway.catalog import Catalog, Method
+from gateway.catalog import Method
 from gateway.forwarding import Gateway
 from gateway.http_server import Request, Response
-from gateway.openapi import document, route_for
-from gateway.statuses import HTTP_STATUS, CallFailure, bad_request, failure
+from gateway.openapi import document, routes
+from gateway.statuses import HTTP_STATUS, CallFailure, failure
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 _FORWARDED_HEADERS = ("authorization", "x-request-id", "x-correlation-id", "traceparent",
                       "tracestate")
-
-
-def short_name(service: str) -> str:
-    """`oonledger.ledger.v1.AuditService` → `audit`."""
-    name = service.rsplit(".", 1)[-1]
-    return (name[: -len("Service")] if name.endswith("Service") else name).lower()
-
-
-def routes(catalog: Catalog) -> dict[str, Method]:
-    table: dict[str, Method] = {}
-    shorts: dict[str, set[str]] = {}
-    for method in catalog:
-        table[route_for(method)] = method
-        shorts.setdefault(short_name(method.service), set()).add(method.service)
-    for method in catalog:
-        short = short_name(method.service)
-        if len(shorts[short]) == 1:
-            table.setdefault(f"/v1/{short}/{method.name}", method)
-    return table
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -118,14 +100,16 @@ class HttpFront:
         content_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
         admitted = await self.gateway.admit(method, incoming, len(request.body),
                                             _timeout_header(request))
-        if request.body.strip() and content_type not in (JSON, "application/*+json"):
+        if request.body.strip() and not _json_content_type(content_type):
             raise failure(grpc.StatusCode.INVALID_ARGUMENT,
                           f"Content-Type must be {JSON}, not {content_type}")
         try:
             payload = transcoding.request_bytes(method, request.body)
         except transcoding.MalformedJson as exc:
+            violations = [error_details_pb2.BadRequest.FieldViolation(
+                field=v.path, description=v.description) for v in exc.violations]
             raise failure(grpc.StatusCode.INVALID_ARGUMENT, str(exc),
-                          [bad_request("body", str(exc))]) from None
+                          [error_details_pb2.BadRequest(field_violations=violations)]) from None
         if not method.server_streaming:
             reply = await self.gateway.unary(admitted, payload)
             return Response(200, _json_bytes(transcoding.response_json(method, reply)))
@@ -147,6 +131,13 @@ async def _ndjson(method: Method, first: bytes, rest: AsyncIterator[bytes]) -> A
         body = error_body(refused.http_status, refused.code, refused.message,
                           transcoding.status_details_json(refused.status))
         yield _json_bytes(body) + b"\n"
+
+
+def _json_content_type(content_type: str) -> bool:
+    """JSON, or no stated type: `curl -d` sends form-encoded or nothing; the body is read as
+    JSON (and refused, naming the problem, when it is not)."""
+    return content_type in (JSON, "", "application/x-www-form-urlencoded", "text/plain") or (
+        content_type.startswith("application/") and content_type.endswith("+json"))
 
 
 def _timeout_header(request: Request) -> float | None:

@@ -65,6 +65,8 @@ ROLE_TABLE: tuple[Grant, ...] = (
           ADMIN),
     # The audit trail: auditors (and the vendor's admin) only.
     grant(f"{LEDGER}/*", AUDITOR, ADMIN),
+    # Operators: reconciliation and dead letters (the gateway itself, gateway/operations.py).
+    grant("oonledger.operations.v1.*", ADMIN),
     # Reads of a tenant's own data: every role.
     grant("oonledger.*/Get*", *EVERYONE),
     grant("oonledger.*/List*", *EVERYONE),

@@ -16,11 +16,13 @@ from gateway.grpc_front import ForwardingHandler
 from gateway.http_front import HttpFront, protocol_error
 from gateway.http_server import HttpServer
 from gateway.keystore import KeyStore
+from gateway.operations import OperatorHandler
 from gateway.presence import ReplicaPresence, presence_subject
 from gateway.ratelimit import RateLimiter
 from gateway.tls import grpc_credentials, http_context
 from gateway.upstreams import Upstreams
 from services.common.grpc_server import ServicerBinding
+from services.common.internal_auth import InternalSigner
 from services.common.runtime import Builder, Infrastructure, ServiceParts, ServiceRuntime
 
 
@@ -49,7 +51,8 @@ class GatewayProcess:
         if self._added:
             return
         self._added = True
-        server.add_generic_rpc_handlers((ForwardingHandler(self.gateway),))
+        server.add_generic_rpc_handlers(
+            (ForwardingHandler(self.gateway), OperatorHandler(self.gateway)))
         if self.config.tls is not None:
             self.tls_port = server.add_secure_port(
                 f"{self.config.http_host}:{self.config.tls_grpc_port}",
@@ -73,7 +76,8 @@ def make_builder(
         )
         # Each key's rate limit is shared between the live replicas.
         limiter = RateLimiter(replicas=presence.count)
-        gateway = Gateway(catalog, authenticator, upstreams, config.limits, limiter=limiter)
+        gateway = Gateway(catalog, authenticator, upstreams, config.limits,
+                          InternalSigner.from_settings(infra.settings), limiter=limiter)
         http = HttpServer(
             HttpFront(gateway).handle,
             protocol_error,

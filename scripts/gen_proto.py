@@ -12,12 +12,14 @@ from grpc_tools import protoc
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
 GEN = ROOT / "gen"
+# Every contract with its comments (source info), for the gateway's OpenAPI descriptions.
+DESCRIPTOR_SET = GEN / "oonledger" / "descriptors.binpb"
 
 
 def main() -> int:
     if GEN.exists():
         shutil.rmtree(GEN)
-    GEN.mkdir()
+    DESCRIPTOR_SET.parent.mkdir(parents=True)
     files = sorted(str(p.relative_to(PROTO)) for p in PROTO.rglob("*.proto"))
     well_known = pathlib.Path(grpc_tools.__file__).parent / "_proto"
     args = [
@@ -27,6 +29,9 @@ def main() -> int:
         f"--python_out={GEN}",
         f"--pyi_out={GEN}",
         f"--grpc_python_out={GEN}",
+        f"--descriptor_set_out={DESCRIPTOR_SET}",
+        "--include_source_info",
+        "--include_imports",
         *files,
     ]
     if protoc.main(args) != 0:

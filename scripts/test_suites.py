@@ -20,6 +20,7 @@ SUITES = (
     "services/settlement",
     "services/fees",
     "services/ledger",
+    "services/ops",
     "gateway",
     "tests/e2e",
     "tests/deploy",

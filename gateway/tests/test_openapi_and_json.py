@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import pytest
+from google.protobuf import json_format, wrappers_pb2
 
 from gateway import transcoding
 from gateway.catalog import Catalog
-from gateway.http_front import routes, short_name
-from gateway.openapi import document, route_for
+from gateway.openapi import document, route_for, routes, short_name
+from gateway.proto_comments import proto_comments
 from oonledger.claims.v1 import claims_pb2
 
 CATALOG = Catalog.discover()
@@ -19,7 +21,11 @@ REGISTER = CATALOG.get("/oonledger.claims.v1.ClaimsService/RegisterClaim")
 def test_every_method_has_a_route_and_every_reference_resolves():
     doc = document(CATALOG)
     assert doc["openapi"] == "3.1.0"
-    assert {route_for(m) for m in CATALOG} == set(doc["paths"])
+    assert set(routes(CATALOG)) == set(doc["paths"])  # every route, the short ones too
+    short = doc["paths"]["/v1/claims/GetClaim"]
+    assert short["$ref"] == "#/paths/~1v1~1oonledger.claims.v1.ClaimsService~1GetClaim"
+    canonical = doc["paths"]["/v1/oonledger.claims.v1.ClaimsService/GetClaim"]["post"]
+    assert "Also at `POST /v1/claims/GetClaim`" in canonical["description"]
     schemas = doc["components"]["schemas"]
     text = json.dumps(doc)
     for ref in {part.split('"')[0] for part in text.split('"#/components/schemas/')[1:]}:
@@ -67,3 +73,122 @@ def test_empty_body_is_the_empty_request_and_responses_print_defaults():
     response = CATALOG.get("/oonledger.claims.v1.ClaimsService/RegisterClaim")
     reply = claims_pb2.RegisterClaimResponse(created=False).SerializeToString()
     assert transcoding.response_json(response, reply) == {"created": False}
+
+
+# -- what a generated client learns from the document -----------------------------------------
+DOC = document(CATALOG)
+SCHEMAS = DOC["components"]["schemas"]
+
+
+def validator_for(name: str) -> jsonschema.Draft202012Validator:
+    """A JSON Schema validator for one component, resolving its references in the document."""
+    root = {"$ref": f"#/components/schemas/{name}", "components": DOC["components"]}
+    return jsonschema.Draft202012Validator(
+        root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def test_the_document_is_openapi_3_1_with_valid_json_schemas_and_unique_operations():
+    assert DOC["openapi"].startswith("3.1.")
+    assert DOC["info"]["title"] and DOC["info"]["version"]
+    for schema in SCHEMAS.values():
+        jsonschema.Draft202012Validator.check_schema(schema)  # each is valid JSON Schema 2020-12
+    operations = {path: item for path, item in DOC["paths"].items() if "$ref" not in item}
+    operation_ids = [item["post"]["operationId"] for item in operations.values()]
+    assert len(operation_ids) == len(set(operation_ids)) == len(list(CATALOG))
+    for item in DOC["paths"].values():
+        if "$ref" in item:  # a short route: the canonical path item, by JSON pointer
+            target = item["$ref"].removeprefix("#/paths/").replace("~1", "/").replace("~0", "~")
+            assert target in operations
+    for path, item in operations.items():
+        operation = item["post"]
+        assert path.startswith("/v1/") and operation["responses"]["200"]["description"]
+        assert operation["description"].strip(), path
+
+
+def test_every_operation_and_field_is_described_from_the_proto_comments():
+    get_claim = DOC["paths"]["/v1/oonledger.claims.v1.ClaimsService/ImportClaims"]["post"]
+    assert get_claim["description"].startswith("Bulk intake: thousands of claims per call")
+    npi = SCHEMAS["oonledger.claims.v1.Provider"]["properties"]["npi"]
+    assert npi["description"].startswith("10 digits, Luhn check digit")
+    for name, schema in SCHEMAS.items():
+        for field, prop in schema.get("properties", {}).items():
+            assert prop.get("description"), f"{name}.{field}"
+    comments = proto_comments()
+    described_rpcs = [m for m in CATALOG if f"{m.service}.{m.name}" in comments]
+    assert len(described_rpcs) == len(list(CATALOG)), "an RPC without a comment in its .proto"
+
+
+def test_required_fields_formats_and_patterns_are_declared():
+    register = SCHEMAS["oonledger.claims.v1.RegisterClaimRequest"]
+    assert register["required"] == ["requestId", "claim"]
+    claim = SCHEMAS["oonledger.claims.v1.ClaimInput"]
+    assert {"clientId", "claimType", "patientControlNumber", "lines"} <= set(claim["required"])
+    assert claim["properties"]["lines"]["minItems"] == 1
+    line = SCHEMAS["oonledger.claims.v1.ServiceLine"]["properties"]
+    assert line["billedCents"] == {
+        "type": "string", "format": "int64", "pattern": "^-?[0-9]+$",
+        "description": line["billedCents"]["description"]}
+    assert "Integer cents" in line["billedCents"]["description"]
+    assert line["serviceDate"]["format"] == "date"
+    assert SCHEMAS["oonledger.claims.v1.Provider"]["properties"]["npi"]["pattern"] == (
+        "^[0-9]{10}$")
+    assert "`CLAIM_TYPE_PROFESSIONAL`: 837P / CMS-1500" in SCHEMAS[
+        "oonledger.claims.v1.ClaimType"]["description"]
+    # Reads carry no request id; mutating calls of every service require one.
+    assert "required" not in SCHEMAS["oonledger.claims.v1.ListClaimsRequest"]
+    post_payment = SCHEMAS["oonledger.settlement.v1.PostPaymentRequest"]["required"]
+    assert post_payment == ["requestId", "claimId", "amountCents"]
+    for method in CATALOG:
+        if not method.is_read:
+            assert "requestId" in SCHEMAS[method.input.full_name]["required"], method.full_name
+    path = DOC["paths"]["/v1/oonledger.claims.v1.ClaimsService/RegisterClaim"]["post"]
+    assert path["requestBody"]["required"] is True
+
+
+def _good_register_body() -> dict:
+    from gateway.tests.samples import emergency_claim
+
+    return {"requestId": "r-1", "claim": json_format.MessageToDict(
+        emergency_claim(), preserving_proto_field_name=False)}
+
+
+@pytest.mark.parametrize(("change", "where"), [
+    (lambda b: b["claim"]["lines"][0].update(billedCents=1.5), "billedCents"),
+    (lambda b: b["claim"]["lines"][0].update(billedCents="12.50"), "billedCents"),
+    (lambda b: b["claim"].update(claimType=None), "claimType"),
+    (lambda b: b["claim"].update(claimType="CLAIM_TYPE_DENTAL"), "claimType"),
+    (lambda b: b["claim"]["lines"][0].update(serviceDate="2026-13-40"), "serviceDate"),
+    (lambda b: b["claim"]["provider"].update(npi="12345"), "npi"),
+    (lambda b: b["claim"].update(lines=[]), "lines"),
+    (lambda b: b.pop("requestId"), "requestId"),
+    (lambda b: b["claim"].pop("clientId"), "clientId"),
+])
+def test_the_generated_schema_accepts_a_good_body_and_rejects_bad_ones(change, where):
+    check = validator_for("oonledger.claims.v1.RegisterClaimRequest")
+    body = _good_register_body()
+    assert not list(check.iter_errors(body))
+    transcoding.request_bytes(REGISTER, json.dumps(body).encode())  # the gateway takes it too
+    change(body)
+    errors = list(check.iter_errors(body))
+    assert errors and any(where in [*e.path, e.message] or where in e.message
+                          for e in errors), [e.message for e in errors]
+
+
+def test_null_is_refused_for_every_typed_field_and_allowed_for_wrappers():
+    with pytest.raises(transcoding.MalformedJson) as caught:
+        transcoding.request_bytes(REGISTER, b'{"requestId": null, "claim": {"lines": [null]}}')
+    assert [v.path for v in caught.value.violations] == ["requestId", "claim.lines[0]"]
+    int64_value = transcoding.json_violations(
+        wrappers_pb2.Int64Value.DESCRIPTOR, {"value": None})
+    assert [v.path for v in int64_value] == ["value"]  # the wrapper's own field is typed
+
+
+def test_type_errors_are_all_reported_with_their_json_paths():
+    body = {"requestId": 5, "claim": {"lines": [{}, {"units": "x", "modifiers": "25"}],
+                                      "provider": {"address": []}, "bogus": 1}}
+    with pytest.raises(transcoding.MalformedJson) as caught:
+        transcoding.request_bytes(REGISTER, json.dumps(body).encode())
+    assert {v.path for v in caught.value.violations} == {
+        "requestId", "claim.lines[1].units", "claim.lines[1].modifiers",
+        "claim.provider.address", "claim.bogus"}
+    assert "units" in str(caught.value) and "bogus" in str(caught.value)

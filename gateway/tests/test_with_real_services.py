@@ -97,3 +97,70 @@ async def test_the_demo_helpers_issue_a_key_and_make_the_first_calls(claims_gate
                                          token, created.claim.claim_id)
     assert status == "CLAIM_STATUS_REGISTERED"
     assert body["claim"]["status"] == status
+
+
+async def _post(gateway: RunningGateway, token: str, path: str, body: bytes,
+                headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return await http_request(gateway.http_port, "POST", path, body,
+                              headers if headers is not None else bearer(token))
+
+
+def _violations(reply) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    error = reply.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT", error
+    return {v["field"]: v["description"] for v in error["details"][0]["fieldViolations"]}
+
+
+async def test_an_empty_claim_over_json_names_every_missing_field_in_one_answer(claims_gateway):
+    token, _, _ = await claims_gateway.key(roles=["negotiator"])
+    body = json.dumps({"requestId": uuid.uuid4().hex, "claim": {}}).encode()
+    reply = await _post(claims_gateway, token, "/v1/claims/RegisterClaim", body)
+    assert reply.status == 400, reply.body
+    assert {"claim.claim_type", "claim.client_id", "claim.patient_control_number",
+            "claim.lines"} <= set(_violations(reply))
+
+
+async def test_null_and_type_errors_are_all_named_by_json_path_and_nothing_is_forwarded(
+    claims_gateway,
+):
+    token, _, _ = await claims_gateway.key(roles=["negotiator"])
+    before = len(claims_gateway.upstream.received)
+    body = json.dumps({
+        "requestId": uuid.uuid4().hex,
+        "claim": {"claimType": None, "clientId": 7, "emergency": "yes",
+                  "lines": [{"billedCents": 1.5, "units": "2"}, {"billedCents": "1e3"}],
+                  "diagnosisCodes": None, "provider": {"npi": None}},
+    }).encode()
+    reply = await _post(claims_gateway, token, "/v1/claims/RegisterClaim", body)
+    assert reply.status == 400, reply.body
+    violations = _violations(reply)
+    assert set(violations) == {
+        "claim.claimType", "claim.clientId", "claim.emergency", "claim.lines[0].billedCents",
+        "claim.lines[1].billedCents", "claim.diagnosisCodes", "claim.provider.npi",
+    }, violations
+    assert "null" in violations["claim.claimType"]
+    assert "null" in violations["claim.provider.npi"]
+    assert "expected a string" in violations["claim.clientId"]
+    assert len(claims_gateway.upstream.received) == before
+    reply = await _post(claims_gateway, token, "/v1/claims/GetClaim", b'{"claimId": null}')
+    assert reply.status == 400 and set(_violations(reply)) == {"claimId"}
+
+
+async def test_json_without_a_content_type_is_read_when_it_parses(claims_gateway):
+    token, _, _ = await claims_gateway.key(roles=["negotiator"])
+    request_id = uuid.uuid4().hex
+    from google.protobuf import json_format
+
+    claim = json_format.MessageToDict(emergency_claim())
+    body = json.dumps({"requestId": request_id, "claim": claim}).encode()
+    auth_only = {"Authorization": f"Bearer {token}"}
+    curl_default = {**auth_only, "Content-Type": "application/x-www-form-urlencoded"}
+    for headers in (auth_only, curl_default):  # `curl -d` without -H content-type
+        reply = await _post(claims_gateway, token, "/v1/claims/RegisterClaim", body, headers)
+        assert reply.status == 200, reply.body
+    reply = await _post(claims_gateway, token, "/v1/claims/RegisterClaim", b"claim=1",
+                        curl_default)
+    assert reply.status == 400 and "invalid" in reply.json()["error"]["message"]
+    reply = await _post(claims_gateway, token, "/v1/claims/RegisterClaim", body,
+                        {**auth_only, "Content-Type": "application/xml"})
+    assert reply.status == 400 and "Content-Type" in reply.json()["error"]["message"]

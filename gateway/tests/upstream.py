@@ -11,6 +11,14 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from gateway.catalog import Catalog
+from services.common.internal_auth import (
+    TOKEN_HEADER,
+    InternalClaims,
+    InternalVerifier,
+    Unauthenticated,
+    public_keys_from_pem,
+)
+from services.common.testing import TEST_VERIFY_PEM
 
 FAIL_WITH_BAD_REQUEST = "fail-bad-request"  # x-request-id that makes the recorder refuse
 
@@ -20,6 +28,7 @@ class Received:
     method: str
     metadata: dict[str, str]
     request: bytes
+    identity: InternalClaims | None  # the verified internal token, None when it did not verify
 
 
 @dataclass
@@ -56,7 +65,13 @@ class _Handler(grpc.GenericRpcHandler):
 
         async def record(request: bytes, context: grpc.aio.ServicerContext) -> None:
             metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
-            upstream.received.append(Received(method.full_name, metadata, request))
+            verifier = InternalVerifier(public_keys_from_pem(TEST_VERIFY_PEM), method.upstream)
+            try:
+                identity: InternalClaims | None = verifier.verify(
+                    metadata.get(TOKEN_HEADER, ""), method.path)
+            except Unauthenticated:
+                identity = None
+            upstream.received.append(Received(method.full_name, metadata, request, identity))
             if metadata.get("x-request-id") == FAIL_WITH_BAD_REQUEST:
                 status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message="bad amount")
                 status.details.add().Pack(error_details_pb2.BadRequest(field_violations=[

@@ -14,6 +14,7 @@ from services.claims.subscriptions import (
 from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
+from services.ops.service import PipelineOperations
 
 SERVICE = "claims"
 # JetStream requires max_deliver > len(backoff); the shared default has them equal.
@@ -26,51 +27,55 @@ def build(infra: Infrastructure) -> ServiceParts:
     read_model = ClaimsReadModel(infra.pool, infra.settings.schema)
     servicer = ClaimsServicer(app, infra.blocking, read_model)
     executor = infra.blocking.executor
+    subscriptions = [
+        Subscription(
+            SERVICE,
+            "read-model",
+            ProjectionProcessor(
+                infra.pool, infra.settings.schema, "read-model", read_model.project
+            ),
+            batch=500,
+            max_deliver=MAX_DELIVER,
+            backoff=BACKOFF,
+        ),
+        Subscription(
+            "negotiation",
+            "negotiation-stages",
+            ApplicationProcessor(
+                app,
+                "negotiation-stages",
+                ClaimStageReactions(app, NEGOTIATION_STAGES),
+                executor,
+            ),
+            event_types=tuple(NEGOTIATION_STAGES),
+            max_deliver=MAX_DELIVER,
+            backoff=BACKOFF,
+        ),
+        Subscription(
+            "settlement",
+            "settlement-stages",
+            ApplicationProcessor(
+                app, "settlement-stages", ClaimStageReactions(app, SETTLEMENT_STAGES), executor
+            ),
+            event_types=tuple(SETTLEMENT_STAGES),
+            max_deliver=MAX_DELIVER,
+            backoff=BACKOFF,
+        ),
+    ]
+    operations = PipelineOperations(infra, app, subscriptions)
     return ServiceParts(
         bindings=[
             ServicerBinding(
                 claims_pb2_grpc.add_ClaimsServiceServicer_to_server,
                 servicer,
                 "oonledger.claims.v1.ClaimsService",
-            )
+            ),
+            operations.binding,
         ],
         app=app,
-        subscriptions=[
-            Subscription(
-                SERVICE,
-                "read-model",
-                ProjectionProcessor(
-                    infra.pool, infra.settings.schema, "read-model", read_model.project
-                ),
-                batch=500,
-                max_deliver=MAX_DELIVER,
-                backoff=BACKOFF,
-            ),
-            Subscription(
-                "negotiation",
-                "negotiation-stages",
-                ApplicationProcessor(
-                    app,
-                    "negotiation-stages",
-                    ClaimStageReactions(app, NEGOTIATION_STAGES),
-                    executor,
-                ),
-                event_types=tuple(NEGOTIATION_STAGES),
-                max_deliver=MAX_DELIVER,
-                backoff=BACKOFF,
-            ),
-            Subscription(
-                "settlement",
-                "settlement-stages",
-                ApplicationProcessor(
-                    app, "settlement-stages", ClaimStageReactions(app, SETTLEMENT_STAGES), executor
-                ),
-                event_types=tuple(SETTLEMENT_STAGES),
-                max_deliver=MAX_DELIVER,
-                backoff=BACKOFF,
-            ),
-        ],
+        subscriptions=subscriptions,
         migrations=[read_model.migrate],
+        background=[operations.run],
     )
 
 

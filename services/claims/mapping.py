@@ -8,6 +8,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from oonledger.claims.v1 import claims_pb2 as pb
+from services.claims import intake
 from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
 from services.claims.clean_claim import CleanClaimReport
 from services.claims.denials import DenialRemedy, Remedy
@@ -234,6 +235,11 @@ def claim_data(msg: pb.ClaimInput, prefix: str = "claim.") -> ClaimData:
         admission_type_code=msg.admission_type_code.strip(),
         patient_status_code=msg.patient_status_code.strip(),
     )
+    if f.violations:
+        # Report the intake rules' findings in the same answer, not after the caller fixes
+        # these (a field already named here is not named twice).
+        named = {v.field for v in f.violations}
+        f.violations += [v for v in intake.validate_claim(data, prefix) if v.field not in named]
     f.raise_if_any()
     return data
 

@@ -19,10 +19,15 @@ from uuid import UUID
 
 import asyncpg
 
-from services.common.consumer import Delivery
+from services.common.consumer import ArrivedEarly, Delivery
 from services.common.errors import InvalidArgument
 
 TABLE = "claims_read"
+# Events that update a claim's row: each needs the row its ClaimRegistered creates.
+UPDATES = frozenset({
+    "AdjudicationRecorded", "ClaimTriaged", "CleanClaimChecked", "ClaimReplaced", "ClaimVoided",
+    "AppealFiled", "AppealDecisionRecorded", "ClaimStageReached",
+})
 
 
 def _ddl(schema: str) -> list[str]:
@@ -83,6 +88,12 @@ class ClaimsReadModel:
         claim_id = UUID(env.aggregate_id)
         version = env.aggregate_version
         kind = env.event_type
+        if kind in UPDATES and not await conn.fetchval(
+            f"SELECT true FROM {self.table} WHERE claim_id = $1 FOR UPDATE", claim_id
+        ):
+            # Order-safe: an update never lands on a row that does not exist yet (it would be
+            # lost); it waits until the claim's ClaimRegistered has been projected.
+            raise ArrivedEarly(f"{kind} for claim {claim_id} before its ClaimRegistered")
         if kind == "ClaimRegistered":
             claim = p["claim"]
             await conn.execute(

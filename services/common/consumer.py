@@ -3,24 +3,34 @@
 Each delivery is processed by a `Processor` that commits the handler's effects together with a
 tracking record of the upstream event (its service and notification id) in ONE transaction, and
 only then acks. A redelivered event finds its tracking record and is acked without effect.
-Failures are retried with backoff up to `max_deliver`; then the message is copied to the
-dead-letter stream with the reason, logged as an error, and terminated — never dropped silently.
+
+Fault or poison (services/common/faults.py; docs/decisions.md §13): an infrastructure fault
+is retried in place, with capped backoff, for as long as it takes (the ack deadlines of the
+messages held are extended meanwhile; later messages wait behind it), and is never
+dead-lettered. An `ArrivedEarly` waits for its predecessor (about an hour at most). Any other
+failure is retried with backoff up to `max_deliver` deliveries; then the message is copied to
+the dead-letter stream with the reason, logged as an error, and terminated. The consumer
+reports its progress to the service's ProgressMonitor (services/common/health.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
+import nats.errors
 from eventsourcing.persistence import Tracking
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError
+from opentelemetry import metrics
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.aggregate import TenantAggregate
@@ -28,11 +38,30 @@ from services.common.cancellation import raise_if_cancelling
 from services.common.context import CommandContext
 from services.common.errors import DomainError
 from services.common.eventstore import AlreadyProcessed, ServiceApplication
+from services.common.faults import describe, is_fault, retry_delay
+from services.common.health import Part, ProgressMonitor, consumer_part
 from services.common.settings import Settings
 from services.common.telemetry import consumer_span
 from services.common.wire import decode_payload
 
 log = logging.getLogger(__name__)
+
+# How long JetStream waits for an ack before redelivering (a crashed replica's messages go
+# to another after this); a message retried in place for a fault is kept with in_progress().
+ACK_WAIT_SECONDS = 10.0
+
+_meter = metrics.get_meter("oonledger")
+_processed = _meter.create_counter(
+    "oonledger.consumer.processed", description="Events applied, per consumer")
+_duplicates = _meter.create_counter(
+    "oonledger.consumer.duplicates",
+    description="Redelivered events found already applied (acked without effect)")
+_dead_lettered = _meter.create_counter(
+    "oonledger.consumer.dead_lettered",
+    description="Events copied to the dead-letter stream (poison), per consumer")
+_fault_retries = _meter.create_counter(
+    "oonledger.consumer.fault_retries",
+    description="Retries of an event after an infrastructure fault (never dead-lettered)")
 
 
 @dataclass(frozen=True)
@@ -78,7 +107,9 @@ class PermanentFailure(Exception):
 
 
 class ArrivedEarly(Exception):
-    """An event this one depends on has not been processed yet: retry later (with backoff)."""
+    """An event this one depends on has not been processed yet: retry later (with backoff),
+    up to `Subscription.early_max_deliver` deliveries (about an hour); a wait longer than the
+    stall threshold is reported by the service's health."""
 
 
 Reaction = Callable[[Delivery], Sequence[TenantAggregate | None] | None]
@@ -166,8 +197,17 @@ class Subscription:
     name: str
     processor: Processor
     event_types: tuple[str, ...] = ()
+    # Deliveries of a message that keeps failing for a reason other than an infrastructure
+    # fault or ArrivedEarly (i.e. a poison) before it is dead-lettered. JetStream's own
+    # max_deliver is unlimited.
     max_deliver: int = 6
+    # The delay before each redelivery of such a message or of one that arrived early (the
+    # last one repeats).
     backoff: tuple[float, ...] = (0.5, 1, 2, 5, 10, 30)
+    # Deliveries an event that arrived early (`ArrivedEarly`) waits for its predecessor before
+    # it is dead-lettered: about an hour with the default backoff, far longer than a replica
+    # holds a message; a wait past OON_STALL_SECONDS is reported (health, metric) meanwhile.
+    early_max_deliver: int = 125
     batch: int = 100
     # 1 = strictly one event in flight for this consumer across all replicas: upstream order is
     # kept even when several replicas pull from the same durable (reactions that need an
@@ -176,14 +216,20 @@ class Subscription:
 
 
 class Consumer:
-    def __init__(self, js: JetStreamContext, settings: Settings, subscription: Subscription):
+    def __init__(self, js: JetStreamContext, settings: Settings, subscription: Subscription,
+                 monitor: ProgressMonitor | None = None) -> None:
         self.js = js
         self.settings = settings
         self.sub = subscription
         self.durable = f"{settings.service}-{subscription.name}"
+        part_name = consumer_part(self.durable)
+        self.progress: Part = monitor.part(part_name) if monitor else Part(part_name)
+        self._labels = {"service": settings.service, "consumer": self.durable}
         self.processed = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self.fault_retries = 0
+        self._batch: Sequence[Msg] = ()  # the fetched messages being handled, in order
 
     def _filter_subjects(self) -> list[str]:
         prefix = self.settings.subject_prefix_for(self.sub.upstream)
@@ -191,25 +237,37 @@ class Consumer:
             return [f"{prefix}.>"]
         return [f"{prefix}.*.{event_type}" for event_type in self.sub.event_types]
 
-    async def _subscribe(self) -> Any:
+    def consumer_config(self) -> ConsumerConfig:
         subjects = self._filter_subjects()
-        config = ConsumerConfig(
+        return ConsumerConfig(
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            max_deliver=self.sub.max_deliver,
-            # NATS requires max_deliver > len(backoff).
-            backoff=list(self.sub.backoff[: self.sub.max_deliver - 1]),
-            ack_wait=self.sub.backoff[0] * 60,
+            # Unlimited: JetStream must never stop redelivering an event we have not applied
+            # (a fault is retried in place; a poison is dead-lettered by us after
+            # `Subscription.max_deliver` deliveries, with the reason). No JetStream backoff
+            # list either: it would also replace ack_wait by its first step.
+            max_deliver=-1,
+            ack_wait=ACK_WAIT_SECONDS,
             max_ack_pending=self.sub.max_ack_pending,
             filter_subjects=subjects if len(subjects) > 1 else None,
             filter_subject=subjects[0] if len(subjects) == 1 else None,
         )
+
+    async def _subscribe(self) -> Any:
+        subjects = self._filter_subjects()
+        stream = self.settings.stream_for(self.sub.upstream)
+        # Create, or update a durable left by an older version (e.g. one with a finite
+        # max_deliver, which would silently stop redelivering).
+        try:
+            await self.js.add_consumer(stream, self.consumer_config())
+        except BadRequestError as exc:
+            log.warning("%s: could not update the durable consumer's settings (%s); using it "
+                        "as it is", self.durable, exc.description)
         return await self.js.pull_subscribe(
             subjects[0] if len(subjects) == 1 else "",
             durable=self.durable,
-            stream=self.settings.stream_for(self.sub.upstream),
-            config=config,
+            stream=stream,
         )
 
     async def run(self) -> None:
@@ -219,7 +277,8 @@ class Consumer:
                 await self._pull(psub)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                self.progress.blocked(f"consumer loop failed: {describe(exc)}")
                 log.exception("%s: consumer loop failed; reconnecting", self.durable)
                 await asyncio.sleep(1)  # back off before re-subscribing after a NATS outage
 
@@ -229,9 +288,20 @@ class Consumer:
             try:
                 messages = await psub.fetch(self.sub.batch, timeout=1)
             except TimeoutError:
+                self.progress.progressed()  # nothing to do is not a stall
                 continue
-            for msg in messages:
-                await self._handle(msg)
+            self._batch = messages
+            try:
+                async with self._kept():
+                    for msg in messages:
+                        await self._handle(msg)
+            finally:
+                await self._release(self._held())
+                self._batch = ()
+
+    def _held(self) -> Sequence[Msg]:
+        """Messages delivered to this consumer and not yet handled (kept while we retry)."""
+        return self._batch
 
     async def _handle(self, msg: Msg) -> None:
         try:
@@ -243,11 +313,27 @@ class Consumer:
         if self.sub.event_types and envelope.event_type not in self.sub.event_types:
             await msg.ack()  # outside the filter (a consumer created by an older version)
             return
+        self.progress.busy(f"{envelope.event_id} ({envelope.event_type})")
         try:
-            with consumer_span(self.durable, envelope):
-                applied = await self.sub.processor.process(delivery)
+            applied = await self._process_through_faults(delivery)
         except PermanentFailure as exc:
             await self._dead_letter(msg, str(exc))
+            return
+        except ArrivedEarly as exc:
+            # Waits for its predecessor (held up maybe by a fault elsewhere), reported as a
+            # stall if it lasts; dead-lettered only when it never came (it was itself
+            # dead-lettered, say): then both wait there for the operator.
+            delivered = msg.metadata.num_delivered or 1
+            if delivered >= self.sub.early_max_deliver:
+                await self._dead_letter(
+                    msg, f"waited {delivered} deliveries for an earlier event: {exc}")
+                return
+            self.progress.waiting(msg.metadata.sequence.stream,
+                                  f"{envelope.event_id} waits for an earlier event: {exc}")
+            if delivered == 1:
+                log.info("%s: %s arrived early (%s); retrying later", self.durable,
+                         envelope.event_id, exc)
+            await msg.nak(delay=self.sub.backoff[min(delivered, len(self.sub.backoff)) - 1])
             return
         except Exception as exc:
             delivered = msg.metadata.num_delivered or 1
@@ -256,13 +342,76 @@ class Consumer:
             else:
                 log.warning("%s: %s failed (attempt %d): %r", self.durable,
                             envelope.event_id, delivered, exc)
+                self.progress.blocked(f"failed {delivered} time(s): {describe(exc)}")
                 await msg.nak(delay=self.sub.backoff[min(delivered, len(self.sub.backoff)) - 1])
             return
         await msg.ack()
-        if applied:
-            self.processed += 1
-        else:
-            self.duplicates += 1
+        self.progress.resolved(msg.metadata.sequence.stream)
+        self._count(processed=int(applied), duplicates=int(not applied))
+
+    async def _process_through_faults(self, delivery: Delivery) -> bool:
+        """Process `delivery`, retrying infrastructure faults in place until they clear.
+
+        In place, not nak'ed: nothing behind this message overtakes it, and a fault never
+        counts as a delivery toward the dead letter."""
+        attempt = 0
+        while True:
+            raise_if_cancelling()
+            try:
+                with consumer_span(self.durable, delivery.envelope):
+                    return await self.sub.processor.process(delivery)
+            except Exception as exc:
+                if isinstance(exc, PermanentFailure) or not is_fault(exc):
+                    raise
+                attempt += 1
+                self.fault_retries += 1
+                _fault_retries.add(1, self._labels)
+                delay = retry_delay(attempt)
+                reason = describe(exc)
+                self.progress.blocked(f"infrastructure fault (attempt {attempt}): {reason}")
+                if attempt == 1:  # the stall alarm (health.py) speaks if it lasts
+                    log.warning("%s: %s hit an infrastructure fault, retrying until it "
+                                "clears: %s", self.durable, delivery.envelope.event_id, reason)
+                await asyncio.sleep(delay)  # capped exponential backoff while the fault lasts
+
+    @contextlib.asynccontextmanager
+    async def _kept(self) -> AsyncIterator[None]:
+        """While the fetched messages are handled (a fault retried in place, a slow or
+        locked database), extend the ack deadline of those not yet handled every ack_wait/3,
+        so JetStream does not hand them to another replica, or back to us, meanwhile."""
+
+        async def keep_alive() -> None:
+            while True:
+                await asyncio.sleep(ACK_WAIT_SECONDS / 3)
+                for held in self._held():
+                    if not held.is_acked:
+                        with contextlib.suppress(nats.errors.Error):  # redelivery: fallback
+                            await held.in_progress()
+
+        task = asyncio.create_task(keep_alive())
+        try:
+            yield
+        finally:
+            task.cancel()  # not awaited: suppressing its CancelledError could swallow ours
+
+    @staticmethod
+    async def _release(messages: Sequence[Msg]) -> None:
+        """Hand back what we hold unhandled (stopping, or the loop failed): redelivered now,
+        in order, instead of after ack_wait."""
+        for held in messages:
+            if not held.is_acked:
+                with contextlib.suppress(Exception):  # best effort; ack_wait is the fallback
+                    await held.nak()
+
+    def _count(self, processed: int = 0, duplicates: int = 0) -> None:
+        """Events applied and redeliveries found already applied (once per batch)."""
+        if processed:
+            self.processed += processed
+            _processed.add(processed, self._labels)
+        if duplicates:
+            self.duplicates += duplicates
+            _duplicates.add(duplicates, self._labels)
+        self.progress.progressed()
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         subject = f"{self.settings.subject_prefix_for('deadletter')}.{self.durable}"
@@ -274,5 +423,8 @@ class Consumer:
         }
         await self.js.publish(subject, msg.data, headers=headers)
         await msg.term()
+        self.progress.resolved(msg.metadata.sequence.stream)
         self.dead_lettered += 1
+        _dead_lettered.add(1, self._labels)
+        self.progress.progressed()  # moved past it, loudly
         log.error("%s: dead-lettered %s: %s", self.durable, msg.subject, reason)

@@ -92,6 +92,14 @@ class ServiceApplication(Application[UUID]):
         self._listeners_lock = threading.Lock()
         super().__init__(env=app_env)
 
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
+        # The tenant and type of each new event, for the recorder's `event_index`.
+        processing_event.saved_kwargs["event_index"] = [
+            (getattr(event, "meta", {}).get("tenant_id", ""), type(event).__name__)
+            for event in processing_event.events
+        ]
+        return super()._record(processing_event)
+
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder stores new events and the tracking record in one transaction.
         return self.factory.process_recorder()

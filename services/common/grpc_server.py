@@ -18,7 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from services.common import errors
+from services.common import errors, internal_auth
 from services.common.context import CommandContext
 from services.common.telemetry import current_traceparent, server_span
 
@@ -27,10 +27,8 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 T = TypeVar("T")
 
-# Internal metadata set by the gateway after authentication (never trusted from partners).
-TENANT_HEADER = "x-tenant-id"
-ACTOR_HEADER = "x-actor"
-ROLES_HEADER = "x-roles"
+# Who calls travels only in the gateway's signed token (internal_auth.TOKEN_HEADER); the request
+# id is also sent in plain metadata, for logs.
 REQUEST_HEADER = "x-request-id"
 
 
@@ -84,21 +82,30 @@ def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
 
 
 def command_context(metadata: dict[str, str], now: datetime | None = None) -> CommandContext:
-    tenant = metadata.get(TENANT_HEADER, "").strip()
-    if not tenant:
-        raise errors.InvalidArgument("the x-tenant-id metadata is required", field=TENANT_HEADER)
+    """Who calls, from the gateway's signed token alone (raises `internal_auth.Unauthenticated`);
+    only the correlation and trace ids, which grant nothing, come from plain metadata."""
+    claims = internal_auth.verify_call(metadata)
     traceparent, tracestate = current_traceparent()
-    request_id = metadata.get(REQUEST_HEADER, "").strip()
     return CommandContext(
-        tenant_id=tenant,
-        actor=metadata.get(ACTOR_HEADER, "").strip() or "unknown",
+        tenant_id=claims.tenant.strip(),
+        actor=claims.actor.strip() or "unknown",
         now=now or datetime.now(UTC),
-        roles=frozenset(r.strip() for r in metadata.get(ROLES_HEADER, "").split(",") if r.strip()),
-        request_id=request_id,
-        correlation_id=metadata.get("x-correlation-id", "") or request_id,
+        roles=frozenset(r.strip() for r in claims.roles if r.strip()),
+        request_id=claims.request_id.strip(),
+        correlation_id=metadata.get("x-correlation-id", "") or claims.request_id.strip(),
         traceparent=traceparent or metadata.get("traceparent", ""),
         tracestate=tracestate,
     )
+
+
+async def _authenticated(
+    context: grpc.aio.ServicerContext, metadata: dict[str, str]
+) -> CommandContext:
+    try:
+        return command_context(metadata)
+    except internal_auth.Unauthenticated as exc:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        raise  # abort raises; this line only tells the type checker
 
 
 async def _abort_for(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
@@ -119,8 +126,8 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         metadata = _metadata(context)
         with server_span(method.__name__, metadata):
+            ctx = await _authenticated(context, metadata)
             try:
-                ctx = command_context(metadata)
                 return await method(self, request, ctx, context)
             except errors.DomainError as exc:
                 await _abort_for(context, exc)
@@ -135,8 +142,8 @@ def rpc_stream(method: Callable[..., AsyncIterator[Any]]) -> Callable[..., Async
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         metadata = _metadata(context)
         with server_span(method.__name__, metadata):
+            ctx = await _authenticated(context, metadata)
             try:
-                ctx = command_context(metadata)
                 async for item in method(self, request, ctx, context):
                     yield item
             except errors.DomainError as exc:
@@ -161,12 +168,22 @@ class Blocking:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _health_status(serving: bool) -> Any:
+    if serving:
+        return health_pb2.HealthCheckResponse.SERVING
+    return health_pb2.HealthCheckResponse.NOT_SERVING
+
+
 class GrpcServer:
-    def __init__(self, host: str, port: int, bindings: Sequence[ServicerBinding]):
+    def __init__(
+        self, host: str, port: int, bindings: Sequence[ServicerBinding],
+        verifier: internal_auth.InternalVerifier | None = None,
+    ):
         self.host = host
         self.requested_port = port
         self.bindings = list(bindings)
         self.server = grpc.aio.server(
+            interceptors=[internal_auth.CallTarget(verifier)],  # None: every @rpc call refused
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -175,6 +192,8 @@ class GrpcServer:
         )
         self.port = 0
         self._health = health.aio.HealthServicer()
+        self._serving = False
+        self._failing_parts: set[str] = set()
 
     async def start(self) -> int:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
@@ -192,13 +211,23 @@ class GrpcServer:
         return self.port
 
     async def set_serving(self, serving: bool) -> None:
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        for name in ["", *[b.service_name for b in self.bindings]]:
-            await self._health.set(name, status)
+        self._serving = serving
+        for name in [b.service_name for b in self.bindings]:
+            await self._health.set(name, _health_status(serving))
+        await self._health.set("", _health_status(self._overall()))
+
+    async def set_part(self, name: str, serving: bool) -> None:
+        """One part's health (a relay, a consumer: services/common/health.py) under its own
+        name; any part NOT_SERVING makes the overall "" status NOT_SERVING too."""
+        if serving:
+            self._failing_parts.discard(name)
+        else:
+            self._failing_parts.add(name)
+        await self._health.set(name, _health_status(serving))
+        await self._health.set("", _health_status(self._overall()))
+
+    def _overall(self) -> bool:
+        return self._serving and not self._failing_parts
 
     async def stop(self, grace: float) -> None:
         await self.set_serving(False)

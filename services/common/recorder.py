@@ -10,6 +10,10 @@ Selected through the library's own `PROCESS_RECORDER_TOPIC` setting.
 It also answers "was this exact upstream event processed?" — the library's `has_tracking_id`
 answers "was any event at or after it processed?", which skips an older event that is retried
 after a newer one succeeded (a transient failure, or two replicas sharing a consumer).
+
+And it keeps `event_index` (notification id → tenant, event type) in the same transaction as
+the events: stored events are encrypted, and reconciliation needs per-tenant counts without
+decrypting the log (services/ops/pipeline.py).
 """
 
 from __future__ import annotations
@@ -22,9 +26,24 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg.sql import SQL, Identifier
 
 TOPIC = "services.common.recorder:UnpipelinedProcessRecorder"
+EVENT_INDEX_TABLE = "event_index"
 
 
 class UnpipelinedProcessRecorder(PostgresProcessRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schema = Identifier(self.datastore.schema)
+        table = Identifier(EVENT_INDEX_TABLE)
+        self.sql_create_statements.extend([
+            SQL("CREATE TABLE IF NOT EXISTS {}.{} (notification_id bigint PRIMARY KEY, "
+                "tenant_id text NOT NULL, event_type text NOT NULL)").format(schema, table),
+            SQL("CREATE INDEX IF NOT EXISTS event_index_by_tenant ON {}.{} "
+                "(tenant_id, notification_id)").format(schema, table),
+        ])
+        self._index_statement = SQL(
+            "INSERT INTO {}.{} SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])"
+        ).format(schema, table)
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -36,7 +55,12 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
                 return []
             with conn.cursor() as cursor:
                 self._insert_stored_events(cursor, stored_events, **kwargs)
-                return self._fetch_ids_after_insert_events(cursor, stored_events, **kwargs)
+                ids = self._fetch_ids_after_insert_events(cursor, stored_events, **kwargs)
+                index: Sequence[tuple[str, str]] = kwargs.get("event_index") or ()
+                if ids and index:
+                    tenants, types = zip(*index, strict=True)
+                    cursor.execute(self._index_statement, (list(ids), list(tenants), list(types)))
+                return ids
 
     def has_exact_tracking(self, application_name: str, notification_id: int) -> bool:
         statement = SQL(

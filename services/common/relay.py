@@ -4,6 +4,11 @@ One active relay per service (a PostgreSQL advisory lock); its checkpoint lives 
 service's schema and advances only after JetStream acknowledged the batch. A crash re-publishes
 from the checkpoint and JetStream's dedupe (`Nats-Msg-Id = <service>:<notification id>`)
 absorbs the repeats; consumers also track what they processed.
+
+A batch that cannot be read or published (PostgreSQL down, the broker refusing a message) is
+retried with capped backoff, never skipped: the relay reports itself blocked to the service's
+ProgressMonitor (services/common/health.py), which turns a lasting block into NOT_SERVING, an
+ERROR line and `oonledger_part_blocked`; `oonledger_relay_lag` shows what waits behind it.
 """
 
 from __future__ import annotations
@@ -12,15 +17,21 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import weakref
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 from nats.js import JetStreamContext
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
 
 from services.common.cancellation import raise_if_cancelling
 from services.common.eventstore import ServiceApplication
+from services.common.faults import describe, retry_delay
+from services.common.health import RELAY_PART, Part, ProgressMonitor
 from services.common.settings import Settings
 from services.common.wire import build_envelope, subject_for
 
@@ -50,6 +61,7 @@ class Relay:
         settings: Settings,
         js: JetStreamContext,
         pool: asyncpg.Pool,
+        monitor: ProgressMonitor | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -73,7 +85,12 @@ class Relay:
         self._channel: str = getattr(app.recorder, "channel_name", "")
         self._wake = asyncio.Event()
         self.published_through = 0
+        self.last_recorded = 0  # the highest notification id seen in the log
+        self._last_recorded_at = float("-inf")
         self.holds_lock = False
+        self.progress: Part = monitor.part(RELAY_PART) if monitor else Part(RELAY_PART)
+        self._labels = {"service": settings.service}
+        _RELAYS.add(self)
 
     def wake(self) -> None:
         """Thread-safe: called after each local commit."""
@@ -117,22 +134,62 @@ class Relay:
     async def _relay_forever(self, conn: asyncpg.Connection) -> None:
         checkpoint = await conn.fetchval(self._select_sql, self.stream)
         position = int(checkpoint or 0)
+        self.published_through = position
+        self.last_recorded = max(self.last_recorded, position)
         loop = asyncio.get_running_loop()
+        failures = 0
         while True:
             raise_if_cancelling()
-            batch = await loop.run_in_executor(self.executor, self._read_batch, position)
-            if not batch:
-                await self._sleep(IDLE_POLL_SECONDS)
-                continue
             try:
+                batch = await loop.run_in_executor(self.executor, self._read_batch, position)
+                if not batch:
+                    self.progress.progressed()  # caught up
+                    await self._sleep(IDLE_POLL_SECONDS)
+                    continue
+                self.last_recorded = max(self.last_recorded, batch[-1].notification_id)
+                self.progress.busy(f"publishing notifications {batch[0].notification_id}"
+                                   f"..{batch[-1].notification_id}")
                 await self._publish(batch)
-            except Exception:
-                log.exception("%s relay: publish failed; retrying", self.settings.service)
-                await self._sleep(IDLE_POLL_SECONDS)
+                position = batch[-1].notification_id
+                await conn.execute(self._upsert_sql, self.stream, position)
+            except Exception as exc:  # never skip: the same batch is retried until it goes
+                if conn.is_closed():
+                    raise  # the lock connection is gone: the runtime restarts the relay
+                failures += 1
+                await self._blocked(position, exc, failures)
                 continue
-            position = batch[-1].notification_id
-            await conn.execute(self._upsert_sql, self.stream, position)
+            failures = 0
             self.published_through = position
+            _published.add(len(batch), self._labels)
+            self.progress.progressed()
+            if len(batch) == BATCH_SIZE:  # a backlog: how much more waits
+                await self._refresh_last_recorded()
+
+    async def _blocked(self, position: int, exc: Exception, failures: int) -> None:
+        reason = f"cannot publish after notification {position}: {describe(exc)}"
+        self.progress.blocked(reason)
+        if failures == 1:  # the stall alarm (health.py) speaks if it lasts
+            log.warning("%s relay: %s; retrying", self.settings.service, reason, exc_info=exc)
+        await self._refresh_last_recorded()  # how much waits behind the block
+        await asyncio.sleep(retry_delay(failures))  # capped backoff; commits do not wake it
+
+    async def _refresh_last_recorded(self) -> None:
+        """The log's highest notification id, for `lag`; at most once a second."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._last_recorded_at < 1.0:
+            return
+        self._last_recorded_at = loop.time()
+        try:
+            recorder = self.app.recorder
+            latest = await loop.run_in_executor(self.executor, recorder.max_notification_id)
+            self.last_recorded = max(self.last_recorded, int(latest or 0))
+        except Exception:  # noqa: S110 - the database may be what is down; lag is advisory
+            pass
+
+    @property
+    def lag(self) -> int:
+        """Events recorded but not yet published."""
+        return max(0, self.last_recorded - self.published_through)
 
     def _read_batch(self, position: int) -> list[Outgoing]:
         notifications = self.app.recorder.select_notifications(
@@ -162,4 +219,23 @@ class Relay:
             await asyncio.gather(*futures)
 
     def close(self) -> None:
+        _RELAYS.discard(self)
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+_RELAYS: weakref.WeakSet[Relay] = weakref.WeakSet()
+
+
+def _observe_lag(_options: CallbackOptions) -> Iterable[Observation]:
+    for relay in list(_RELAYS):
+        if relay.holds_lock:
+            yield Observation(relay.lag, {"service": relay.settings.service})
+
+
+_meter = metrics.get_meter("oonledger")
+_published = _meter.create_counter(
+    "oonledger.relay.published", description="Events the relay published to JetStream")
+_meter.create_observable_gauge(
+    "oonledger.relay.lag", callbacks=[_observe_lag],
+    description="Events recorded but not yet published (last recorded notification id minus "
+                "the one published through)")

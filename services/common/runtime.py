@@ -20,12 +20,14 @@ import asyncpg
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from services.common import jetstream, taskdump, telemetry
+from services.common import internal_auth, jetstream, taskdump, telemetry
 from services.common.consumer import Consumer, ProjectionProcessor, Subscription
 from services.common.eventstore import ServiceApplication
 from services.common.grpc_server import Blocking, GrpcServer, ServicerBinding
+from services.common.health import ProgressMonitor
 from services.common.relay import Relay
 from services.common.settings import Settings
+from services.common.status_http import StatusHttpServer
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ class Infrastructure:
     nc: NATS
     js: JetStreamContext
     blocking: Blocking
+    # Where the relay, consumers and batch loops report progress (services/common/health.py).
+    monitor: ProgressMonitor
 
 
 @dataclass
@@ -62,17 +66,31 @@ class ServiceRuntime:
     def __init__(self, settings: Settings, builder: Builder) -> None:
         self.settings = settings
         self.builder = builder
+        # Fails fast, before anything starts, when no key to verify callers with is configured.
+        self.verifier = internal_auth.InternalVerifier.from_settings(settings)
         self.parts: ServiceParts | None = None
         self.infra: Infrastructure | None = None
         self.server: GrpcServer | None = None
         self.relay: Relay | None = None
         self.consumers: list[Consumer] = []
+        self.monitor = ProgressMonitor(settings.service, settings.stall_seconds,
+                                       sink=self._part_health)
+        self.status_http: StatusHttpServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
     @property
     def port(self) -> int:
         return self.server.port if self.server else 0
+
+    @property
+    def metrics_port(self) -> int:
+        """The bound port of the /metrics and /status endpoint."""
+        return self.status_http.port if self.status_http else 0
+
+    async def _part_health(self, part: str, serving: bool) -> None:
+        if self.server is not None:
+            await self.server.set_part(part, serving)
 
     @property
     def address(self) -> str:
@@ -88,7 +106,7 @@ class ServiceRuntime:
         js = nc.jetstream()
         await jetstream.ensure_streams(js, settings)
         blocking = Blocking(threads=settings.db_pool_size + 2)
-        self.infra = Infrastructure(settings, pool, nc, js, blocking)
+        self.infra = Infrastructure(settings, pool, nc, js, blocking, self.monitor)
         built = self.builder(self.infra)
         self.parts = await built if inspect.isawaitable(built) else built
         for migrate in self.parts.migrations:
@@ -96,19 +114,27 @@ class ServiceRuntime:
         for sub in self.parts.subscriptions:
             if isinstance(sub.processor, ProjectionProcessor):
                 await sub.processor.migrate()
-        self.server = GrpcServer(settings.grpc_host, settings.grpc_port, self.parts.bindings)
+        self.server = GrpcServer(settings.grpc_host, settings.grpc_port, self.parts.bindings,
+                                 verifier=self.verifier)
         await self.server.start()
+        self.status_http = StatusHttpServer(settings.metrics_host, settings.metrics_port,
+                                            self.monitor.status)
+        await self.status_http.start()
         if self.parts.app is not None:
-            self.relay = Relay(self.parts.app, settings, js, pool)
+            self.relay = Relay(self.parts.app, settings, js, pool, self.monitor)
             self._spawn("relay", self.relay.run)
         for sub in self.parts.subscriptions:
-            consumer = Consumer(js, settings, sub)
+            consumer = Consumer(js, settings, sub, self.monitor)
             self.consumers.append(consumer)
             self._spawn(consumer.durable, consumer.run)
         for index, task in enumerate(self.parts.background):
             self._spawn(f"background-{index}", task)
+        self._spawn("progress-monitor", self.monitor.run)
         await self.server.set_serving(True)
-        log.info("%s serving on %s", settings.service, self.address)
+        for part in self.monitor.parts:
+            await self.server.set_part(part.name, serving=True)
+        log.info("%s serving on %s (metrics and status on %s:%d)", settings.service,
+                 self.address, settings.metrics_host, self.metrics_port)
 
     def _spawn(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
         async def supervised() -> None:
@@ -142,6 +168,9 @@ class ServiceRuntime:
                 log.warning("%s: task %s did not stop within %.0fs", self.settings.service,
                             task.get_name(), grace)
         self._tasks.clear()
+        if self.status_http is not None:
+            await self.status_http.stop()
+        self.monitor.close()
         if self.relay is not None:
             self.relay.close()
         if self.parts is not None:

@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from services.common import internal_auth
+
 DEFAULT_GRPC_PORTS: Mapping[str, int] = {
     "gateway": 50050,
     "claims": 50051,
@@ -36,6 +38,15 @@ class Settings:
     dev_mode: bool = False
     db_pool_size: int = 8
     stream_replicas: int = 1
+    # PEM texts (services/common/internal_auth.py): the gateway's private key, the public key(s)
+    # services verify callers with.
+    internal_signing_key: str = ""
+    internal_verify_key: str = ""
+    # The /metrics + /status HTTP endpoint (0 = any free port; see runtime.metrics_port).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    # A relay or consumer without progress for this long is reported NOT_SERVING.
+    stall_seconds: float = 30.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -61,11 +72,19 @@ class Settings:
                     "at rest); set OON_DEV_MODE=1 to use the development key locally"
                 )
             cipher_key = DEV_CIPHER_KEY
+        try:
+            signing_key, verify_key = internal_auth.key_settings(env, dev_mode)
+        except internal_auth.KeyConfigurationError as exc:
+            raise ConfigurationError(f"{service}: {exc}") from exc
         port_text = env.get(f"{prefix}_GRPC_PORT", str(DEFAULT_GRPC_PORTS.get(service, 0)))
         try:
             grpc_port = int(port_text)
             pool = int(env.get(f"{prefix}_DB_POOL_SIZE", env.get("OON_DB_POOL_SIZE", "8")))
             replicas = int(env.get("OON_STREAM_REPLICAS", "1"))
+            # Default 0 (any free port, logged at start): replicas may share a host; a
+            # deployment that scrapes sets it (Kubernetes: OON_METRICS_PORT=9464).
+            metrics_port = int(env.get(f"{prefix}_METRICS_PORT", env.get("OON_METRICS_PORT", "0")))
+            stall_seconds = float(env.get("OON_STALL_SECONDS", "30"))
         except ValueError as exc:
             raise ConfigurationError(f"{service}: {exc}") from exc
         values: dict[str, object] = dict(
@@ -79,6 +98,12 @@ class Settings:
             dev_mode=dev_mode,
             db_pool_size=pool,
             stream_replicas=replicas,
+            internal_signing_key=signing_key,
+            internal_verify_key=verify_key,
+            metrics_host=env.get(f"{prefix}_METRICS_HOST",
+                                 env.get("OON_METRICS_HOST", "127.0.0.1")),
+            metrics_port=metrics_port,
+            stall_seconds=stall_seconds,
             extra={k: v for k, v in env.items() if k.startswith(f"{prefix}_")},
         )
         values.update(overrides)

@@ -1,4 +1,10 @@
-"""OpenTelemetry set-up and trace-context hand-over between gRPC calls and NATS messages."""
+"""OpenTelemetry set-up (traces; metrics exported in Prometheus format) and trace-context
+hand-over between gRPC calls and NATS messages.
+
+Code anywhere records metrics through the standard API, `metrics.get_meter("oonledger")`;
+`configure` installs the one MeterProvider per process, whose PrometheusMetricReader feeds
+prometheus_client's default registry, served by services/common/status_http.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
@@ -16,14 +24,19 @@ _configured = False
 
 
 def configure(service: str) -> None:
-    """Install a tracer provider once per process; spans print only with OON_TRACE_CONSOLE=1."""
+    """Install the tracer and meter providers once per process; spans print only with
+    OON_TRACE_CONSOLE=1."""
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": f"oonledger-{service}"}))
+    resource = Resource.create({"service.name": f"oonledger-{service}"})
+    provider = TracerProvider(resource=resource)
     if os.environ.get("OON_TRACE_CONSOLE") == "1":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(
+        MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader()])
+    )
     _configured = True
 
 

@@ -21,14 +21,21 @@ from typing import Any, TypeVar, overload
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
+from services.common import internal_auth
 from services.common.localservers import LocalNats, LocalPostgres
 from services.common.runtime import Builder, ServiceRuntime
 from services.common.settings import Settings
 
 T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# The test session's gateway key pair (fresh per process, never the development pair): every
+# service started by `service_runner` verifies with its public half, `channel_to` signs with it.
+TEST_SIGNING_PEM, TEST_VERIFY_PEM = internal_auth.new_key_pair()
+TEST_SIGNER = internal_auth.InternalSigner(internal_auth.private_key_from_pem(TEST_SIGNING_PEM))
 
 
 def x12_samples_dir() -> Path:
@@ -87,7 +94,10 @@ def make_settings(infra_urls: InfraUrls, namespace: str) -> Callable[..., Settin
             "NATS_URL": infra_urls.nats_url,
             "OON_NAMESPACE": namespace,
             "OON_DEV_MODE": "1",
+            "OON_INTERNAL_SIGNING_KEY": TEST_SIGNING_PEM,
+            "OON_INTERNAL_VERIFY_KEY": TEST_VERIFY_PEM,
             f"{service.upper()}_GRPC_PORT": "0",
+            f"{service.upper()}_METRICS_PORT": "0",
         }
         return Settings.from_env(service, env, **overrides)
 
@@ -124,7 +134,23 @@ async def service_runner(make_settings: Callable[..., Settings]) -> AsyncIterato
 
 
 def channel_to(runtime: ServiceRuntime) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(f"127.0.0.1:{runtime.port}")
+    """A channel to the service that signs each call, as the gateway does, with the identity
+    written in `call_metadata` (the token names the service and the method, which only the
+    channel knows)."""
+    return signed_channel(f"127.0.0.1:{runtime.port}", runtime.settings.service)
+
+
+def signed_channel(address: str, service: str) -> grpc.aio.Channel:
+    return internal_auth.signed_channel(address, service, TEST_SIGNER)
+
+
+async def health_of(runtime: ServiceRuntime, name: str = "") -> Any:
+    """The gRPC health status of `name` ("" = the service as a whole; "oonledger.relay",
+    "oonledger.consumer.<durable>" = one part): HealthCheckResponse.SERVING / NOT_SERVING."""
+    async with channel_to(runtime) as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=name))
+        return reply.status
 
 
 def call_metadata(
@@ -133,7 +159,8 @@ def call_metadata(
     roles: Sequence[str] = ("negotiator", "provider_approver", "auditor", "finance", "admin"),
     request_id: str | None = None,
 ) -> tuple[tuple[str, str], ...]:
-    """The internal metadata the gateway sets after authenticating a caller."""
+    """The caller's identity; a `channel_to` channel turns it into the signed internal token
+    (sent on a plain channel, it proves nothing and the service refuses the call)."""
     return (
         ("x-tenant-id", tenant),
         ("x-actor", actor),

@@ -16,11 +16,12 @@ from services.fees.subscriptions import (
     NEGOTIATION_EVENTS,
     SETTLEMENT_EVENTS,
 )
+from services.ops.service import PipelineOperations
 
 READ_MODELS = "fee-read-models"
 BATCH = 500
-# NATS requires max_deliver to exceed the number of backoff steps (the shared default has six
-# of each); eight attempts also give an unknown claim about a minute to be registered.
+# Eight deliveries give an unknown claim about a minute to be registered before it is
+# dead-lettered (infrastructure faults never count: services/common/faults.py).
 MAX_DELIVER = 8
 
 
@@ -33,7 +34,7 @@ def build(infra: Infrastructure) -> ServiceParts:
     consumers = [
         BatchConsumer(infra.nc, settings, Subscription(
             upstream, name, intake, event_types=event_types, max_deliver=MAX_DELIVER,
-            batch=BATCH), intake)
+            batch=BATCH), intake, infra.monitor)
         for upstream, name, event_types in (
             ("claims", "claims-facts", CLAIMS_EVENTS),
             ("settlement", "settlement-payments", SETTLEMENT_EVENTS),
@@ -41,16 +42,19 @@ def build(infra: Infrastructure) -> ServiceParts:
         )
     ]
     consumers.append(BatchConsumer(infra.nc, settings, Subscription(
-        "fees", READ_MODELS, read_models, max_deliver=MAX_DELIVER, batch=BATCH), read_models))
+        "fees", READ_MODELS, read_models, max_deliver=MAX_DELIVER, batch=BATCH), read_models,
+        infra.monitor))
+    operations = PipelineOperations(infra, app, [consumer.sub for consumer in consumers])
 
     return ServiceParts(
         bindings=[ServicerBinding(fees_pb2_grpc.add_FeesServiceServicer_to_server,
                                   FeesServicer(app, infra.blocking, infra.pool, projections),
-                                  SERVICE_NAME)],
+                                  SERVICE_NAME),
+                  operations.binding],
         app=app,
         # Run as supervised background tasks: the runtime's own consumers process one message
         # per transaction, these a whole fetched batch.
-        background=[consumer.run for consumer in consumers],
+        background=[*(consumer.run for consumer in consumers), operations.run],
         migrations=[projections.migrate],
     )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.common.health import Part
 from services.ledger.entry import AuditEntry, EventFacts
 from services.ledger.head_guard import (
     Forgery,
@@ -82,8 +83,11 @@ _RECORD_FINDING = (
 
 
 class Appender:
-    def __init__(self, pool: asyncpg.Pool, schema: str, head_cache: int = 100_000) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, schema: str, head_cache: int = 100_000, part: Part | None = None
+    ) -> None:
         self.pool = pool
+        self.part = part  # health: NOT_SERVING while anything is halted by a forgery
         self.schema = schema
         self.head_cache = head_cache
         self.state: LogState | None = None
@@ -213,6 +217,7 @@ class Appender:
                 self.halted[finding.chain] = finding
                 found.append(finding)
                 log.error("ledger: appending halted for %s", finding.describe())
+                self._alarm()
 
         for row in await conn.fetch(_FOREIGN, state.size):
             halt(beyond_the_log(row["chain"], row["log_index"], row["event_id"], state.size))
@@ -224,6 +229,7 @@ class Appender:
                 found.append(self.log_blocked)
                 log.error("ledger: appending halted for the whole log: %s",
                           self.log_blocked.detail)
+                self._alarm()
         chains = sorted({f.chain for f in fresh} - self.halted.keys())
         if not chains:
             return found
@@ -248,6 +254,14 @@ class Appender:
                 else:
                     halt(problem)
         return found
+
+    def _alarm(self) -> None:
+        if self.part is None:
+            return
+        what = "the whole log" if self.log_blocked else f"{len(self.halted)} chain(s)"
+        first = self.log_blocked or next(iter(self.halted.values()))
+        self.part.failed(f"appending halted for {what} by rows it did not write: "
+                         f"{first.describe()}")
 
     @staticmethod
     async def _leaves(conn: asyncpg.Connection, indexes: list[int]) -> dict[int, bytes]:

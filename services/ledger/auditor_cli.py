@@ -10,6 +10,10 @@
 
     python -m services.ledger.auditor_cli verify-log --database-url URL --schema S --public-key K
 
+Online commands go through the gateway with `--api-key` (or $OON_API_KEY); without one they call
+the ledger directly, which accepts only calls signed with the internal signing key
+(`--signing-key`, default $OON_INTERNAL_SIGNING_KEY_FILE; operators on the internal network).
+
 `verify-bundle` and the file form of `consistency` need no database and no network;
 `verify-log` (operators) reads the whole log from PostgreSQL and checks every signed checkpoint.
 Exit status: 0 verified, 1 verification failed, 2 usage or connection error, 3 pending (nothing
@@ -36,6 +40,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from oonledger.ledger.v1 import ledger_pb2
+from services.common.internal_auth import InternalSigner, private_key_from_pem, signed_channel
 from services.ledger import auditor_client as client
 from services.ledger.bundle_verifier import load_bundle_text
 from services.ledger.checkpoint import SignedCheckpoint
@@ -88,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
             "--api-key", default=os.environ.get("OON_API_KEY", ""),
             help="partner API key with the auditor role (default: $OON_API_KEY)",
         )
+        _signing_key_option(command)
         return command
 
     replay = online("replay", "print a claim's history as a timeline")
@@ -128,7 +134,25 @@ def _parser() -> argparse.ArgumentParser:
     consistency.add_argument("--target", help="fetch the newest checkpoint and proof online")
     consistency.add_argument("--tenant", default="")
     consistency.add_argument("--public-key")
+    _signing_key_option(consistency)
     return parser
+
+
+def _signing_key_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--signing-key", default=os.environ.get("OON_INTERNAL_SIGNING_KEY_FILE", ""),
+        help="without --api-key, the ledger is called directly, signed with this internal "
+             "signing key (PEM; operators only; default: $OON_INTERNAL_SIGNING_KEY_FILE)",
+    )
+
+
+def _channel(args: argparse.Namespace) -> grpc.aio.Channel:
+    """Through the gateway with an API key; straight to the ledger, signed as the gateway would
+    sign, with the internal key (the ledger refuses an unsigned call: UNAUTHENTICATED)."""
+    if getattr(args, "api_key", "") or not args.signing_key:
+        return grpc.aio.insecure_channel(args.target)
+    key = private_key_from_pem(pathlib.Path(args.signing_key).read_text(encoding="ascii"))
+    return signed_channel(args.target, "ledger", InternalSigner(key))
 
 
 async def run(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
@@ -153,7 +177,7 @@ async def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         return await _verify_log(args, out)
     if args.command == "consistency" and args.target is None:
         return _consistency_offline(args, out)
-    async with grpc.aio.insecure_channel(args.target) as channel:
+    async with _channel(args) as channel:
         if args.command == "consistency":
             return await _consistency_online(channel, args, out)
         caller = client.Caller(args.tenant, args.actor, api_key=args.api_key)

@@ -25,7 +25,8 @@ BREAK_NAMES = {
 @dataclass(frozen=True)
 class Caller:
     """Who calls. With `api_key` the call goes through the partner gateway, which takes the
-    tenant and roles from the key; without it, straight to the ledger on the internal network."""
+    tenant and roles from the key; without it, straight to the ledger on the internal network,
+    over a channel that signs this identity (`internal_auth.signed_channel`)."""
 
     tenant_id: str
     actor: str = "auditor-cli"

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from services.common.errors import FailedPrecondition
+from services.common.health import Part
 from services.ledger.checkpoint import Checkpoint, SignedCheckpoint
 from services.ledger.merkle import verify_consistency
 from services.ledger.reader import LogReader
@@ -31,7 +32,9 @@ class Checkpointer:
         origin: str,
         clock: Callable[[], datetime],
         witness: Witness | None = None,
+        part: Part | None = None,
     ) -> None:
+        self.part = part  # health: NOT_SERVING while it refuses to sign
         self.reader = reader
         self.signer = signer
         self.origin = origin
@@ -48,8 +51,12 @@ class Checkpointer:
             if self.refusal != str(exc):
                 log.error("ledger: refusing to sign a checkpoint: %s", exc)
             self.refusal = str(exc)
+            if self.part is not None:
+                self.part.failed(f"refusing to sign a checkpoint: {exc}")
             raise
         self.refusal = None
+        if self.part is not None:
+            self.part.recovered()
         return signed
 
     async def _checkpoint(self, at_least: int) -> SignedCheckpoint | None:

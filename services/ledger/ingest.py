@@ -4,7 +4,10 @@ The ledger does not use the shared per-message consumer: it must append in large
 (one transaction per batch, ≥10k events/s), keep each stream's order (a failed batch is
 retried in place, never nak'ed behind later messages) and never drop an event after N
 attempts. Only messages that are not envelopes at all are refused: recorded in
-`rejected_messages`, copied to the dead-letter stream and terminated.
+`rejected_messages`, copied to the dead-letter stream and terminated. An append that fails is
+retried in place with capped backoff (an infrastructure fault until it clears; any other error
+too, since an audit log never skips, but with an ERROR line) and each stream's loop reports its
+progress, so a lasting block turns its health NOT_SERVING (services/common/health.py).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.common.cancellation import raise_if_cancelling
+from services.common.faults import describe, is_fault, retry_delay
+from services.common.health import Part, ProgressMonitor, consumer_part
 from services.common.puller import BatchPuller
 from services.ledger.appender import Appender
 from services.ledger.entry import EventFacts
@@ -59,6 +64,7 @@ class StreamIngest:
         ack_wait_seconds: float = 10.0,
         dead_letter_subject: str,
         clock: Callable[[], datetime],
+        monitor: ProgressMonitor | None = None,
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
@@ -70,6 +76,15 @@ class StreamIngest:
         self.dead_letter_subject = dead_letter_subject
         self.clock = clock
         self.stats = IngestStats()
+        self.monitor = monitor
+        self._parts: dict[str, Part] = {}
+
+    def part(self, stream: str) -> Part:
+        """One stream's progress (health name oonledger.consumer.<durable>.<stream>)."""
+        if stream not in self._parts:
+            name = consumer_part(f"{self.durable}.{stream}")
+            self._parts[stream] = self.monitor.part(name) if self.monitor else Part(name)
+        return self._parts[stream]
 
     async def ensure_consumer(self, stream: str) -> None:
         """Create the durable pull consumer (idempotent for an unchanged configuration)."""
@@ -108,6 +123,7 @@ class StreamIngest:
                         await puller.stop()  # the connection may be closed already
             except nats.errors.Error as exc:
                 self.stats.nats_errors += 1
+                self.part(stream).blocked(f"pulling failed: {describe(exc)}")
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
                 log.warning("ledger: pulling %s failed (%r); retry in %.1fs", stream, exc, delay)
                 attempt += 1
@@ -117,9 +133,12 @@ class StreamIngest:
         while True:
             raise_if_cancelling()
             messages = await puller.fetch(self.batch_size)
-            if messages:
-                async with self._kept(messages, puller):
-                    await self.handle(stream, messages)
+            if not messages:
+                self.part(stream).progressed()  # nothing to do is not a stall
+                continue
+            async with self._kept(messages, puller):
+                await self.handle(stream, messages)
+            self.part(stream).progressed()
 
     async def puller(self, stream: str) -> BatchPuller:
         await self.ensure_consumer(stream)
@@ -174,23 +193,27 @@ class StreamIngest:
 
     async def _append_until_stored(self, stream: str, batch: list[EventFacts]) -> frozenset[str]:
         """Append until PostgreSQL takes the batch; the ids of the events it held back."""
+        part = self.part(stream)
+        part.busy(f"appending {len(batch)} events from {stream}")
         attempt = 0
         while True:
+            raise_if_cancelling()
             try:
                 result = await self.appender.append(batch)
                 break
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:
                 self.stats.failures += 1
-                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
-                log.warning(
-                    "ledger: append of %d events from %s failed (%r); retry in %.1fs",
-                    len(batch),
-                    stream,
-                    exc,
-                    delay,
-                )
                 attempt += 1
-                await asyncio.sleep(delay)  # back off while PostgreSQL is unavailable
+                fault = is_fault(exc)
+                kind = "infrastructure fault" if fault else "error"
+                part.blocked(f"{kind} (attempt {attempt}): {describe(exc)}")
+                if attempt == 1:
+                    # Not a fault: a batch cannot be split blindly and an audit log never
+                    # skips, so it is retried in place too, and said loudly.
+                    level = logging.WARNING if fault else logging.ERROR
+                    log.log(level, "ledger: append of %d events from %s failed (%r); "
+                            "retrying in place", len(batch), stream, exc)
+                await asyncio.sleep(retry_delay(attempt))  # capped backoff, in place
         self.stats.batches += 1
         self.stats.appended += len(result.appended)
         self.stats.duplicates += result.duplicates

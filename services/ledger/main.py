@@ -18,11 +18,17 @@ from services.ledger.checkpointer import Checkpointer
 from services.ledger.config import LedgerConfig
 from services.ledger.grpc_api import AuditServicer
 from services.ledger.ingest import StreamIngest
+from services.ledger.pipeline_facts import LedgerPipelineFacts
 from services.ledger.reader import LogReader
 from services.ledger.schema import migrate, writer_pool
 from services.ledger.witness import Witness
+from services.ops.service import PipelineOperations
 
 SERVICE_NAME = "oonledger.ledger.v1.AuditService"
+# Health names (services/common/health.py): the integrity alarms of the appender (a forged row,
+# services/ledger/head_guard.py) and of the checkpointer (a refusal to sign).
+APPENDER_PART = "oonledger.ledger.appender"
+CHECKPOINTER_PART = "oonledger.ledger.checkpointer"
 
 
 def utc_now() -> datetime:
@@ -48,11 +54,14 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
     reader = LogReader(pool)
     witness = Witness(infra.js, settings, config.witness_file)
     await witness.ensure()
-    checkpointer = Checkpointer(reader, config.signer, config.origin, clock, witness)
+    checkpointer = Checkpointer(
+        reader, config.signer, config.origin, clock, witness,
+        part=infra.monitor.part(CHECKPOINTER_PART),
+    )
     app = AuditApplication(
         reader, checkpointer, config.signer, config.origin, config.retired_keys, witness
     )
-    appender = Appender(pool, schema)
+    appender = Appender(pool, schema, part=infra.monitor.part(APPENDER_PART))
     ingest = StreamIngest(
         infra.nc,
         appender,
@@ -62,7 +71,10 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
         ack_wait_seconds=config.ack_wait_seconds,
         dead_letter_subject=f"{settings.subject_prefix_for('deadletter')}.{config.durable}",
         clock=clock,
+        monitor=infra.monitor,
     )
+    for stream in config.streams:
+        ingest.part(stream)  # known to health from the start
 
     async def run_ingest() -> None:
         """Take the writer lease, then pull every stream; restarted as a whole on failure."""
@@ -74,9 +86,11 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
         finally:
             await appender.close()
 
+    operations = PipelineOperations(infra, facts=[LedgerPipelineFacts(schema)])
     background: list[Callable[[], Awaitable[None]]] = [
         run_ingest,
         functools.partial(checkpointer.run, config.checkpoint_seconds),
+        operations.run,
     ]
     return ServiceParts(
         bindings=[
@@ -84,7 +98,8 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
                 ledger_pb2_grpc.add_AuditServiceServicer_to_server,
                 AuditServicer(app),
                 SERVICE_NAME,
-            )
+            ),
+            operations.binding,
         ],
         background=background,
         on_stop=[functools.partial(close_pool, pool)],

@@ -1,4 +1,6 @@
-"""A small client over the NegotiationService stub (internal metadata as the gateway sets it)."""
+"""A small client over the NegotiationService stub. It writes the caller's identity as plain
+metadata: the gateway ignores it (the key decides), and a signing channel (`channel_to`) turns it
+into the internal token a service requires."""
 
 from __future__ import annotations
 

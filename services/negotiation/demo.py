@@ -26,11 +26,18 @@ Print = Callable[[str], None]
 WAIT_SECONDS = 120.0
 
 
-async def wait_for_negotiation(client: Client, claim_id: str) -> pb.Negotiation:
-    """The case opened by the claims-event reaction (polls with a deadline)."""
+PROGRESS_EVERY = 10.0
+
+
+async def wait_for_negotiation(client: Client, claim_id: str,
+                               out: Print | None = None) -> pb.Negotiation:
+    """The case opened by the claims-event reaction (polls with a deadline, saying so every
+    PROGRESS_EVERY seconds, so a long wait is never silent)."""
     nid = str(negotiation_id_for(client.tenant, claim_id))
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_SECONDS
+    started = loop.time()
+    deadline = started + WAIT_SECONDS
+    next_progress = started + PROGRESS_EVERY
     while True:
         try:
             response = await client.call(
@@ -40,6 +47,10 @@ async def wait_for_negotiation(client: Client, claim_id: str) -> pb.Negotiation:
         except grpc.aio.AioRpcError as err:
             if err.code() is not grpc.StatusCode.NOT_FOUND or loop.time() > deadline:
                 raise
+        if out is not None and loop.time() >= next_progress:
+            next_progress += PROGRESS_EVERY
+            out(f"  waiting for the negotiation service to open claim {claim_id}'s case "
+                f"({loop.time() - started:.0f} s; it is still consuming earlier claims' events)")
         await asyncio.sleep(0.2)  # polling interval, bounded by the deadline
 
 
@@ -52,7 +63,7 @@ def _pct(bp: int) -> str:
 
 
 async def _start(client: Client, claim_id: str, out: Print) -> tuple[pb.Negotiation, str]:
-    n = await wait_for_negotiation(client, claim_id)
+    n = await wait_for_negotiation(client, claim_id, out)
     nid = n.negotiation_id
     out(f"  claim {claim_id}: negotiation {nid} opened from triage (route {n.route})")
     out(

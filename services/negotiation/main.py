@@ -14,6 +14,7 @@ from services.negotiation.escalation_sweep import EscalationSweep, utc_now
 from services.negotiation.grpc_api import NegotiationServicer
 from services.negotiation.projections import WorkQueue
 from services.negotiation.subscriptions import CLAIM_EVENTS, ClaimReactions
+from services.ops.service import PipelineOperations
 
 SERVICE = "negotiation"
 
@@ -24,34 +25,36 @@ def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) -> Ser
     escalations = EscalationSweep(app, work_queue, infra.blocking)
     servicer = NegotiationServicer(app, infra.blocking, work_queue, escalations)
     sweep_every_s = float(infra.settings.extra.get("NEGOTIATION_ESCALATION_SWEEP_SECONDS", "3600"))
+    subscriptions = [
+        Subscription(
+            "claims",
+            "claims-events",
+            ApplicationProcessor(
+                app, "claims-events", ClaimReactions(app), infra.blocking.executor
+            ),
+            event_types=CLAIM_EVENTS,
+        ),
+        Subscription(
+            SERVICE,
+            "work-queue",
+            ProjectionProcessor(infra.pool, infra.settings.schema, "work-queue", work_queue.apply),
+        ),
+    ]
+    operations = PipelineOperations(infra, app, subscriptions)
+    background = [escalations.every(sweep_every_s, clock)] if sweep_every_s > 0 else []
     return ServiceParts(
         bindings=[
             ServicerBinding(
                 negotiation_pb2_grpc.add_NegotiationServiceServicer_to_server,
                 servicer,
                 "oonledger.negotiation.v1.NegotiationService",
-            )
+            ),
+            operations.binding,
         ],
         app=app,
-        subscriptions=[
-            Subscription(
-                "claims",
-                "claims-events",
-                ApplicationProcessor(
-                    app, "claims-events", ClaimReactions(app), infra.blocking.executor
-                ),
-                event_types=CLAIM_EVENTS,
-            ),
-            Subscription(
-                SERVICE,
-                "work-queue",
-                ProjectionProcessor(
-                    infra.pool, infra.settings.schema, "work-queue", work_queue.apply
-                ),
-            ),
-        ],
+        subscriptions=subscriptions,
         migrations=[work_queue.migrate],
-        background=[escalations.every(sweep_every_s, clock)] if sweep_every_s > 0 else [],
+        background=[*background, operations.run],
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from services.common.consumer import Delivery
+from services.common.consumer import ArrivedEarly, Delivery
 from services.negotiation.case_progress import CaseProgress, next_actionable
 from services.negotiation.deadlines import CaseAnchors, DeadlineCode, DeadlineEngine, Extension
 
@@ -170,7 +170,13 @@ class WorkQueue:
                 env.aggregate_version,
             )
         else:
-            for statement, value in _changes(kind, delivery.payload):
+            changes = list(_changes(kind, delivery.payload))
+            if (changes or kind in _CLOCK_EVENTS) and not await conn.fetchval(
+                self.sql("SELECT true FROM @table WHERE negotiation_id = $1 FOR UPDATE"), nid
+            ):
+                # Order-safe: an update must not be lost on a row its Opened has not made yet.
+                raise ArrivedEarly(f"{kind} for negotiation {nid} before its Opened")
+            for statement, value in changes:
                 await conn.execute(self.sql(statement), nid, value)
         if kind in _CLOCK_EVENTS:
             await self._refresh_next_deadline(conn, nid, env.aggregate_version)

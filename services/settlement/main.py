@@ -6,6 +6,7 @@ from oonledger.settlement.v1 import settlement_pb2_grpc
 from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
+from services.ops.service import PipelineOperations
 from services.settlement import projections
 from services.settlement.application import SettlementApplication
 from services.settlement.grpc_api import SettlementServicer
@@ -36,66 +37,70 @@ def build(infra: Infrastructure) -> ServiceParts:
     async def migrate(pool: object) -> None:
         await projections.migrate(infra.pool, schema)
 
+    subscriptions = [
+        Subscription(
+            "negotiation",
+            "negotiation-outcomes",
+            ApplicationProcessor(
+                app,
+                "negotiation-outcomes",
+                negotiation_reaction(app, claim_facts_lookup(settings.database_url, schema)),
+                infra.blocking.executor,
+            ),
+            event_types=NEGOTIATION_EVENTS,
+            max_deliver=MAX_DELIVER,
+        ),
+        Subscription(
+            "fees",
+            "fee-postings",
+            ApplicationProcessor(
+                app, "fee-postings", fees_reaction(app), infra.blocking.executor
+            ),
+            event_types=FEES_EVENTS,
+            max_deliver=MAX_DELIVER,
+        ),
+        Subscription(
+            "claims",
+            "claim-facts",
+            ProjectionProcessor(
+                infra.pool,
+                schema,
+                "claim-facts",
+                projections.projector(schema, projections.CLAIMS_HANDLERS),
+            ),
+            event_types=CLAIMS_EVENTS,
+            max_deliver=MAX_DELIVER,
+        ),
+        Subscription(
+            "settlement",
+            "settlement-read-models",
+            ProjectionProcessor(
+                infra.pool,
+                schema,
+                "settlement-read-models",
+                projections.projector(
+                    schema, projections.SETTLEMENT_HANDLERS, in_version_order=True
+                ),
+            ),
+            batch=500,
+            max_deliver=MAX_DELIVER,
+        ),
+    ]
+    operations = PipelineOperations(infra, app, subscriptions)
     return ServiceParts(
         bindings=[
             ServicerBinding(
                 settlement_pb2_grpc.add_SettlementServiceServicer_to_server,
                 servicer,
                 "oonledger.settlement.v1.SettlementService",
-            )
+            ),
+            operations.binding,
         ],
         app=app,
         migrations=[migrate],
-        background=[overdue_scanner(app, reads, infra.blocking, scan_every_s)],
-        subscriptions=[
-            Subscription(
-                "negotiation",
-                "negotiation-outcomes",
-                ApplicationProcessor(
-                    app,
-                    "negotiation-outcomes",
-                    negotiation_reaction(app, claim_facts_lookup(settings.database_url, schema)),
-                    infra.blocking.executor,
-                ),
-                event_types=NEGOTIATION_EVENTS,
-                max_deliver=MAX_DELIVER,
-            ),
-            Subscription(
-                "fees",
-                "fee-postings",
-                ApplicationProcessor(
-                    app, "fee-postings", fees_reaction(app), infra.blocking.executor
-                ),
-                event_types=FEES_EVENTS,
-                max_deliver=MAX_DELIVER,
-            ),
-            Subscription(
-                "claims",
-                "claim-facts",
-                ProjectionProcessor(
-                    infra.pool,
-                    schema,
-                    "claim-facts",
-                    projections.projector(schema, projections.CLAIMS_HANDLERS),
-                ),
-                event_types=CLAIMS_EVENTS,
-                max_deliver=MAX_DELIVER,
-            ),
-            Subscription(
-                "settlement",
-                "settlement-read-models",
-                ProjectionProcessor(
-                    infra.pool,
-                    schema,
-                    "settlement-read-models",
-                    projections.projector(
-                        schema, projections.SETTLEMENT_HANDLERS, in_version_order=True
-                    ),
-                ),
-                batch=500,
-                max_deliver=MAX_DELIVER,
-            ),
-        ],
+        background=[overdue_scanner(app, reads, infra.blocking, scan_every_s),
+                    operations.run],
+        subscriptions=subscriptions,
     )
 
 

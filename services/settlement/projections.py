@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from services.common.consumer import Delivery
+from services.common.consumer import ArrivedEarly, Delivery
 from services.settlement.line_matching import ClaimLine
 from services.settlement.read_model_schema import statements
 
@@ -212,8 +212,12 @@ async def _payment_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None
         json.dumps(p.get("line_matches") or []),  # absent on v1 events
     )
     await _paid_delta(conn, d, p["amount_cents"])
-    await _add_icn(conn, s, d.tenant_id, _claim(d), p["payer_claim_control_number"])
+    await _payment_icn(conn, s, d)
     await _journal(conn, s, d, _claim(d), p["remittance_id"])
+
+
+async def _payment_icn(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await _add_icn(conn, s, d.tenant_id, _claim(d), d.payload["payer_claim_control_number"])
 
 
 async def _payment_reversed(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
@@ -404,6 +408,10 @@ async def _exception_resolved(conn: asyncpg.Connection, s: str, d: Delivery) -> 
     )
 
 
+# claim_refs also learns the ICNs of settlement's own payments (`_payment_posted`): a rebuild of
+# claim_refs replays these after the claims events (services/ops/rebuild.py).
+CLAIM_REFS_FROM_SETTLEMENT: dict[str, Handler] = {"PaymentPosted": _payment_icn}
+
 SETTLEMENT_HANDLERS: dict[str, Handler] = {
     "SettlementOpened": _settlement_opened,
     "PaymentPosted": _payment_posted,
@@ -432,7 +440,7 @@ async def use_schema(conn: asyncpg.Connection, schema: str) -> None:
     await conn.execute("SELECT set_config('search_path', $1, true)", f'"{schema}"')
 
 
-class ProjectionOutOfOrder(Exception):
+class ProjectionOutOfOrder(ArrivedEarly):
     """An event arrived before its aggregate's previous one (another replica has that one):
     the consumer retries it after a short backoff, by which time the predecessor is applied."""
 

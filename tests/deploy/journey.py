@@ -29,6 +29,7 @@ from oonledger.negotiation.v1 import negotiation_pb2 as negotiation
 from oonledger.negotiation.v1.negotiation_pb2_grpc import NegotiationServiceStub
 from oonledger.settlement.v1 import settlement_pb2 as settlement
 from oonledger.settlement.v1.settlement_pb2_grpc import SettlementServiceStub
+from services.common.testing import signed_channel
 from services.negotiation.application import negotiation_id_for
 
 T = TypeVar("T")
@@ -47,8 +48,10 @@ PATIENT_SHARE_CENTS = 12_200
 class Replicas:
     """Channels to every replica of one service; each call starts at the next one."""
 
-    def __init__(self, addresses: Sequence[str], stub: Callable[[grpc.aio.Channel], Any]) -> None:
-        self.channels = [grpc.aio.insecure_channel(address) for address in addresses]
+    def __init__(self, service: str, addresses: Sequence[str],
+                 stub: Callable[[grpc.aio.Channel], Any]) -> None:
+        # Signed as the gateway signs: the services refuse an unsigned call.
+        self.channels = [signed_channel(address, service) for address in addresses]
         self.stubs = [stub(channel) for channel in self.channels]
         self._next = itertools.cycle(range(len(self.stubs)))
 
@@ -88,11 +91,11 @@ class Cluster:
     @classmethod
     def connect(cls, addresses: dict[str, Sequence[str]]) -> Cluster:
         return cls(
-            claims=Replicas(addresses["claims"], ClaimsServiceStub),
-            negotiation=Replicas(addresses["negotiation"], NegotiationServiceStub),
-            settlement=Replicas(addresses["settlement"], SettlementServiceStub),
-            fees=Replicas(addresses["fees"], FeesServiceStub),
-            ledger=Replicas(addresses["ledger"], AuditServiceStub),
+            claims=Replicas("claims", addresses["claims"], ClaimsServiceStub),
+            negotiation=Replicas("negotiation", addresses["negotiation"], NegotiationServiceStub),
+            settlement=Replicas("settlement", addresses["settlement"], SettlementServiceStub),
+            fees=Replicas("fees", addresses["fees"], FeesServiceStub),
+            ledger=Replicas("ledger", addresses["ledger"], AuditServiceStub),
         )
 
     async def close(self) -> None:

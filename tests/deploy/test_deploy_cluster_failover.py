@@ -54,6 +54,7 @@ from deploy.nats_cluster import NatsCluster
 from oonledger.claims.v1 import claims_pb2
 from services.common.localservers import LocalPostgres
 from services.common.settings import Settings
+from services.common.testing import TEST_VERIFY_PEM
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio(loop_scope="session")]
 
@@ -97,6 +98,13 @@ class System:
         return [p for procs in self.replicas.values() for p in procs]
 
 
+def _internal_verify_key(path: Path) -> Path:
+    """The test session's gateway public key: the journey signs its calls with the private half,
+    as the gateway does (tests/deploy/journey.py)."""
+    path.write_text(TEST_VERIFY_PEM)
+    return path
+
+
 def _signing_key(path: Path) -> Path:
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
@@ -129,6 +137,7 @@ async def system(tmp_path: Path) -> AsyncIterator[System]:
         "OON_NAMESPACE": namespace,
         "OON_CIPHER_KEY": base64.b64encode(os.urandom(32)).decode(),
         "LEDGER_SIGNING_KEY_FILE": str(_signing_key(tmp_path / "signing-key.pem")),
+        "OON_INTERNAL_VERIFY_KEY_FILE": str(_internal_verify_key(tmp_path / "internal.pem")),
         "OON_STREAM_REPLICAS": "3",
         "OON_DB_POOL_SIZE": "4",
         "OON_SHUTDOWN_GRACE": "2",

@@ -47,7 +47,7 @@ def test_secrets_must_be_supplied_not_defaulted(compose: dict[str, Any]) -> None
     assert re.search(r"\$\{POSTGRES_PASSWORD:\?", environment["DATABASE_URL"])
     ledger = compose["services"]["ledger"]
     assert ledger["environment"]["LEDGER_SIGNING_KEY_FILE"] == "/run/secrets/ledger-signing-key"
-    assert [s["source"] for s in ledger["secrets"]] == ["ledger-signing-key"]
+    assert [s["source"] for s in ledger["secrets"]] == ["internal-verify-key", "ledger-signing-key"]
     key_file = COMPOSE / compose["secrets"]["ledger-signing-key"]["file"]
     ignored = subprocess.run(["git", "check-ignore", "-q", str(key_file)], cwd=COMPOSE, timeout=30)
     assert ignored.returncode == 0, "the signing key location must be git-ignored"
@@ -61,7 +61,7 @@ def test_three_nats_nodes_share_one_alias_and_route_to_each_other(
     conf_text = (COMPOSE / "nats.conf").read_text()
     for node in nodes:
         service = compose["services"][node]
-        assert service["networks"]["default"]["aliases"] == ["nats"]
+        assert service["networks"]["internal"]["aliases"] == ["nats"]
         assert service["environment"]["NATS_SERVER_NAME"] == node
         assert f"nats://{node}:6222" in conf_text
         assert any(str(v).endswith(":/data") for v in service["volumes"])
@@ -84,3 +84,40 @@ def test_example_env_names_every_required_variable(compose: dict[str, Any]) -> N
     example = (COMPOSE / "example.env").read_text()
     declared = set(re.findall(r"^#?\s*([A-Z_]+)=", example, flags=re.MULTILINE))
     assert required <= declared, required - declared
+
+
+def test_only_the_gateway_is_published_and_the_rest_sits_on_an_internal_network(
+    compose: dict[str, Any],
+) -> None:
+    assert compose["networks"]["internal"]["internal"] is True
+    services = compose["services"]
+    for name, service in services.items():
+        networks = service.get("networks")
+        joined = set(networks) if networks else {"default"}
+        if name == "gateway":
+            assert joined == {"edge", "internal"}
+            assert service["ports"], "the gateway is the published endpoint"
+            continue
+        assert joined == {"internal"}, f"{name} must join only the internal network"
+        assert "ports" not in service, f"{name} must not publish a port"
+
+
+def test_only_the_gateway_holds_the_internal_signing_key(compose: dict[str, Any]) -> None:
+    for name in COMPONENTS:
+        service = compose["services"][name]
+        environment = service["environment"]
+        mounted = {s["source"]: s for s in service["secrets"]}
+        verify_file = environment["OON_INTERNAL_VERIFY_KEY_FILE"]
+        assert verify_file == f"/run/secrets/{mounted['internal-verify-key']['source']}", name
+        if name == "gateway":
+            assert environment["OON_INTERNAL_SIGNING_KEY_FILE"] == (
+                "/run/secrets/internal-signing-key")
+            assert mounted["internal-signing-key"]["mode"] == 0o400
+        else:
+            assert "OON_INTERNAL_SIGNING_KEY_FILE" not in environment, name
+            assert "internal-signing-key" not in mounted, name
+    for secret in ("internal-signing-key", "internal-verify-key"):
+        key_file = COMPOSE / compose["secrets"][secret]["file"]
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", str(key_file)], cwd=COMPOSE, timeout=30)
+        assert ignored.returncode == 0, f"{key_file} must be git-ignored"

@@ -297,3 +297,61 @@ def test_schema_setup_job_runs_the_image_tool() -> None:
     assert container["args"][0] in TOOLS
     assert container["args"][0] == "setup-schemas"
     assert pod_spec(job)["restartPolicy"] in ("OnFailure", "Never")
+
+
+def _policies_selecting(labels: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        policy.body["spec"]
+        for policy in by_kind("NetworkPolicy").values()
+        if labels_match(policy.body["spec"]["podSelector"].get("matchLabels", {}), labels)
+    ]
+
+
+def test_network_policies_let_only_the_gateway_reach_the_services() -> None:
+    deployments = by_kind("Deployment")
+    gateway_labels = deployments["gateway"].body["spec"]["template"]["metadata"]["labels"]
+    for name in COMPONENTS:
+        labels = deployments[name].body["spec"]["template"]["metadata"]["labels"]
+        policies = _policies_selecting(labels)
+        assert policies, f"no NetworkPolicy selects the {name} pods"
+        assert all("Ingress" in p["policyTypes"] for p in policies), name
+        rules = [rule for p in policies for rule in p.get("ingress", [])]
+        ports = {port["port"] for rule in rules for port in rule.get("ports", [])}
+        if name == "gateway":
+            assert ports == {"grpc", "http"}
+            continue
+        assert ports == {"grpc"}, name
+        for rule in rules:
+            sources = rule.get("from")
+            assert sources, f"{name}: an ingress rule without 'from' admits everyone"
+            for source in sources:
+                assert set(source) == {"podSelector"}, f"{name}: only pods of this namespace"
+                assert labels_match(source["podSelector"]["matchLabels"], gateway_labels)
+                for other in COMPONENTS:
+                    if other == "gateway":
+                        continue
+                    other_labels = deployments[other].body["spec"]["template"]["metadata"][
+                        "labels"]
+                    assert not labels_match(source["podSelector"]["matchLabels"], other_labels)
+
+
+def test_the_gateway_signs_and_every_service_verifies_with_mounted_keys() -> None:
+    provided = {d.name: d for d in documents(KUBERNETES / "secrets.example.yaml")
+                if d.kind == "Secret"}
+    assert "signing-key.pem" in provided["oonledger-internal-signing-key"].body["stringData"]
+    assert "verify-key.pem" in provided["oonledger-internal-verify-key"].body["stringData"]
+    for name in COMPONENTS:
+        spec = pod_spec(by_kind("Deployment")[name])
+        container = spec["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        secrets = _referenced_secrets(spec)
+        mounts = {pathlib.PurePosixPath(m["mountPath"]) for m in container["volumeMounts"]}
+        if name == "gateway":
+            key_file = env["OON_INTERNAL_SIGNING_KEY_FILE"]
+            assert "oonledger-internal-signing-key" in secrets
+        else:
+            key_file = env["OON_INTERNAL_VERIFY_KEY_FILE"]
+            assert "OON_INTERNAL_SIGNING_KEY_FILE" not in env, name
+            assert "oonledger-internal-signing-key" not in secrets, name
+            assert "oonledger-internal-verify-key" in secrets, name
+        assert key_file is not None and pathlib.PurePosixPath(key_file).parent in mounts, name

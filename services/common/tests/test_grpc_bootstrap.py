@@ -84,8 +84,9 @@ async def test_statuses_and_health(service_runner):
     assert status.details[0].Unpack(bad_request)
     assert bad_request.field_violations[0].field == "amount_cents"
 
+    # No identity at all: nothing to sign, so the service cannot tell who calls.
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call(Req(service="ok"), metadata=(("x-actor", "nobody"),))
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     await channel.close()
     await service_runner.stop(runtime)

@@ -27,7 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 from services.common.localservers import stop_process
-from services.common.testing import call_metadata, eventually
+from services.common.testing import TEST_VERIFY_PEM, call_metadata, eventually, signed_channel
 from services.fees.synthetic_upstream import UpstreamPublisher
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -89,7 +89,8 @@ async def test_kill_9_mid_stream_bills_every_payment_exactly_once(
     port = free_port()
     env = {**os.environ, "DATABASE_URL": infra_urls.database_url,
            "NATS_URL": infra_urls.nats_url, "OON_NAMESPACE": crash_namespace,
-           "OON_DEV_MODE": "1", "FEES_GRPC_PORT": str(port), "OON_LOG_LEVEL": "WARNING"}
+           "OON_DEV_MODE": "1", "FEES_GRPC_PORT": str(port), "OON_LOG_LEVEL": "WARNING",
+           "OON_INTERNAL_VERIFY_KEY": TEST_VERIFY_PEM}
     service = FeesProcess(env, tmp_path / "fees.log")
     service.start()
     nc = await nats.connect(infra_urls.nats_url)
@@ -97,7 +98,7 @@ async def test_kill_9_mid_stream_bills_every_payment_exactly_once(
         await eventually(lambda: serving(port), timeout=60)
         tenant = "crash-" + uuid.uuid4().hex[:8]
         metadata = call_metadata(tenant)
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        channel = signed_channel(f"127.0.0.1:{port}", "fees")
         stub = fees_pb2_grpc.FeesServiceStub(channel)
         await stub.PublishFeeSchedule(fees_pb2.PublishFeeScheduleRequest(
             request_id=uuid.uuid4().hex, client_id="client-k", effective_from="2026-01-01",

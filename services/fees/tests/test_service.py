@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from oonledger.fees.v1 import fees_pb2
-from services.common.testing import eventually, field_violations
+from services.common.testing import channel_to, eventually, field_violations
 from services.fees.tests.conftest import FeesHarness, found
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -380,7 +380,7 @@ async def test_demo_prints_fee_lines_and_roi(fees: FeesHarness) -> None:
     from services.fees import demo
 
     tenant = fees.tenant()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{fees.runtime.port}")
+    channel = channel_to(fees.runtime)
     assert await demo.publish_demo_schedule(channel, tenant, "client-demo") == 1
     assert await demo.publish_demo_schedule(channel, tenant, "client-demo") == 1  # idempotent
     claim_id = await registered_claim(fees, tenant, "client-demo", 30_000)

@@ -7,13 +7,18 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from grpc_health.v1 import health_pb2
 
+from services.common.health import consumer_part
 from services.common.settings import Settings
-from services.common.testing import ServiceRunner, eventually
+from services.common.testing import ServiceRunner, eventually, health_of
 from services.ledger.tests.factories import negotiated_claim
 from services.ledger.tests.ledger_harness import start_ledger
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 async def test_a_stream_without_a_consumer_is_retried_while_the_others_are_ingested(
@@ -40,6 +45,7 @@ async def test_a_stream_without_a_consumer_is_retried_while_the_others_are_inges
         tmp_path_factory.mktemp("ingest-keys"),
         namespace=own,
         extra_env={"LEDGER_STREAMS": ",".join([unavailable, *streams])},
+        stall_seconds=1.0,
     )
     try:
         await ledger.publish(events)
@@ -50,5 +56,20 @@ async def test_a_stream_without_a_consumer_is_retried_while_the_others_are_inges
             return any(f"pulling {unavailable} failed" in r.getMessage() for r in caplog.records)
 
         await eventually(retried, timeout=10)
+
+        # Not silently: that stream's part, and the service as a whole, report NOT_SERVING
+        # with the reason; the streams that flow stay SERVING.
+        stuck = consumer_part(f"ledger-audit.{unavailable}")
+
+        async def reported() -> bool:
+            return (await health_of(ledger.runtime, stuck) == NOT_SERVING
+                    and await health_of(ledger.runtime) == NOT_SERVING)
+
+        await eventually(reported, timeout=15)
+        status = ledger.runtime.monitor.status()
+        assert "pulling failed" in status["parts"][stuck]["reason"], status
+        for stream in streams:
+            flowing = consumer_part(f"ledger-audit.{stream}")
+            assert await health_of(ledger.runtime, flowing) == SERVING
     finally:
         await ledger.close(service_runner)

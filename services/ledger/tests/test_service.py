@@ -18,7 +18,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from oonledger.ledger.v1 import ledger_pb2
-from services.common.testing import ServiceRunner, call_metadata, eventually
+from services.common.testing import TEST_SIGNING_PEM, ServiceRunner, call_metadata, eventually
 from services.ledger import auditor_cli, mapping
 from services.ledger.anchoring import leaf_of
 from services.ledger.chain_check import verify_chain
@@ -238,13 +238,17 @@ async def test_auditor_cli_replays_verifies_exports_and_checks_offline(
     await ledger.publish(events)
     await ledger.wait_for(tenant, claim, len(events))
     target = f"127.0.0.1:{ledger.runtime.port}"
-    online = ["--target", target, "--tenant", tenant]
+    signing_key = tmp_path / "internal-signing.pem"
+    signing_key.write_text(TEST_SIGNING_PEM)
+    online = ["--target", target, "--tenant", tenant, "--signing-key", str(signing_key)]
 
     async def cli(*argv: str) -> tuple[int, str]:
         out = io.StringIO()
         code = await auditor_cli.run(list(argv), out)
         return code, out.getvalue()
 
+    code, text = await cli("replay", *online[:4], "--signing-key", "", "--claim", claim)
+    assert code == 2 and "UNAUTHENTICATED" in text  # unsigned, straight to the ledger
     code, text = await cli("replay", *online, "--claim", claim)
     assert code == 0 and "OfferMade" in text and "amount=$3,600.00" in text
     code, text = await cli("verify", *online, "--claim", claim, "--wait", "15")
@@ -264,7 +268,8 @@ async def test_auditor_cli_replays_verifies_exports_and_checks_offline(
     await ledger.publish([facts(tenant, claim, "OfferMade", notification_id=99)])
     await ledger.wait_for(tenant, claim, len(events) + 1)
     code, text = await cli(
-        "consistency", "--old", str(old), "--target", target, "--public-key", key
+        "consistency", "--old", str(old), "--target", target, "--public-key", key,
+        "--signing-key", str(signing_key),
     )
     assert code == 0 and "consistent" in text
 

@@ -1,4 +1,5 @@
-"""Re-projecting claim facts from the claims stream fills what the read model missed."""
+"""Rebuilding claim facts from the claims stream brings back what the read model lost
+(services/ops/rebuild.py, which replaced `replay_claim_facts`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from services.common.runtime import ServiceRuntime
 from services.common.testing import eventually
-from services.settlement.replay_claim_facts import replay_claim_facts
+from services.ops.rebuild import Progress, read_model, rebuild
 from services.settlement.tests.scenario import claim_facts
 from services.settlement.tests.upstream import Upstream
 
@@ -57,12 +58,13 @@ async def test_lines_missing_from_claim_refs_come_back_and_nothing_doubles(
             claims["B"],
         )
 
-    progress: list[tuple[int, int]] = []
-    applied = await replay_claim_facts(
-        settlement_runtime.settings, infra.pool, infra.js, lambda d, t: progress.append((d, t))
+    progress: list[Progress] = []
+    done = await rebuild(
+        read_model("settlement", "claim-facts"), settlement_runtime.settings, infra.pool,
+        infra.js, progress.append,
     )
 
-    assert applied >= 6  # registered, adjudicated, triaged for each claim (and other tests')
-    assert progress and progress[-1][0] == progress[-1][1]  # read to the end of the stream
+    assert done.applied >= 6  # registered, adjudicated, triaged for each claim (and other tests')
+    assert progress and progress[-1].position == progress[-1].total  # to the end of the stream
     assert await rows() == before  # lines back, row back, ICNs not doubled
     assert before[claims["A"]][0][0]["line_control_number"] == f"{facts['A'].key}1"

@@ -1,0 +1,1 @@
+"""Operator tools: reconciliation counts, dead-letter replay, read-model rebuilds."""
