@@ -6,7 +6,7 @@ every use case needs the `auditor` or `admin` role.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,10 +24,19 @@ from services.ledger.checkpointer import Checkpointer
 from services.ledger.claim_state import ClaimState, fold_claim
 from services.ledger.entry import AuditEntry, claim_chain, format_instant
 from services.ledger.reader import LogReader
+from services.ledger.report import ClaimReport, Verification, build_report
+from services.ledger.report_html import render_html
+from services.ledger.report_pdf import render_pdf
 from services.ledger.signing import Signer
 
 AUDIT_ROLES = ("auditor", "admin")
 MAX_ID_LENGTH = 200
+TENANT_CHUNK = 500
+"""Entries per message of a tenant replay (each carries its inclusion proof)."""
+REPORT_FORMATS: dict[str, tuple[Callable[[ClaimReport], bytes], str]] = {
+    "pdf": (render_pdf, "application/pdf"),
+    "html": (render_html, "text/html; charset=utf-8"),
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,36 @@ class ClaimVerification:
     @property
     def ok(self) -> bool:
         return self.verdict.ok and not self.log_problems
+
+
+@dataclass(frozen=True)
+class TenantLog:
+    """What a tenant replay is proven against."""
+
+    tenant_id: str
+    checkpoint: SignedCheckpoint
+    log_size: int
+    problems: list[str]
+
+
+@dataclass(frozen=True)
+class ChainChunk:
+    """Consecutive entries of one chain with their proofs; `head` closes the chain."""
+
+    chain: str
+    entries: list[AuditEntry]
+    proofs: dict[int, list[bytes]]
+    stored_leaves: dict[int, bytes]
+    head: SignedChainHead | None
+    ends_chain: bool
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    content: bytes
+    content_type: str
+    file_name: str
+    status: str
 
 
 @dataclass(frozen=True)
@@ -157,6 +196,22 @@ class AuditApplication:
             proofs=proofs,
         )
 
+    async def report(
+        self, ctx: CommandContext, claim_id: str, fmt: str, as_of: datetime | None = None
+    ) -> RenderedReport:
+        """The printable audit report: state as of `as_of` (default now), verification now."""
+        if fmt not in REPORT_FORMATS:
+            raise InvalidArgument(f"must be one of {', '.join(REPORT_FORMATS)}", field="format")
+        moment = as_of or ctx.now
+        entries = await self.replay(ctx, claim_id, moment)
+        verification = await self.verify(ctx, claim_id)
+        report = build_report(claim_id, entries, _report_verification(verification), moment)
+        render, content_type = REPORT_FORMATS[fmt]
+        return RenderedReport(
+            render(report), content_type, f"{report.file_stem}.{fmt}",
+            report.verification.status,
+        )
+
     # -- the log as a whole ------------------------------------------------------------------
 
     async def checkpoint(self, ctx: CommandContext, tree_size: int = 0) -> SignedCheckpoint:
@@ -228,6 +283,70 @@ class AuditApplication:
         first = await self.reader.checkpoint_of_size(first_size)
         return ConsistencyProof(hashes, first_size, first, second)
 
+    async def tenant_log(self, ctx: CommandContext, tree_size: int = 0) -> TenantLog:
+        """The checkpoint a tenant replay is proven against, and the problems already known."""
+        signed = await self.checkpoint(ctx, tree_size)
+        size = signed.checkpoint.tree_size
+        problems = [
+            f"chain {chain}: the appender halted it on {format_instant(at)}: {detail}"
+            for chain, at, detail in await self.reader.tenant_integrity_findings(ctx.tenant_id)
+        ]
+        if error := self._untrusted(signed):
+            problems.append(f"checkpoint: {error}")
+        problems.extend(
+            f"log index {index} is missing although the signed checkpoint of size {size} "
+            "covers it: an entry was deleted"
+            for index in await self.reader.missing_log_indexes(size)
+        )
+        return TenantLog(ctx.tenant_id, signed, await self.reader.tree_size(), problems)
+
+    async def tenant_chains(
+        self, ctx: CommandContext, log: TenantLog
+    ) -> AsyncIterator[ChainChunk]:
+        """Every chain of the tenant, in chunks, each entry with its proof (or, beyond the
+        checkpoint, its stored leaf) and each chain closed by a signed head."""
+        size = log.checkpoint.checkpoint.tree_size
+        batch: list[AuditEntry] = []
+        last_covered: AuditEntry | None = None
+        async for entry in self.reader.tenant_entries(ctx.tenant_id):
+            if batch and (entry.chain != batch[0].chain or len(batch) >= TENANT_CHUNK):
+                ends_chain = entry.chain != batch[0].chain
+                yield await self._chain_chunk(ctx, batch, size, last_covered, ends_chain)
+                batch = []
+                if ends_chain:
+                    last_covered = None
+            batch.append(entry)
+            if entry.log_index < size:
+                last_covered = entry
+        if batch:
+            yield await self._chain_chunk(ctx, batch, size, last_covered, True)
+
+    async def _chain_chunk(
+        self,
+        ctx: CommandContext,
+        entries: list[AuditEntry],
+        size: int,
+        last_covered: AuditEntry | None,
+        ends_chain: bool,
+    ) -> ChainChunk:
+        covered = [e.log_index for e in entries if 0 <= e.log_index < size]
+        beyond = [e.log_index for e in entries if e.log_index >= size]
+        head = None
+        if ends_chain and last_covered is not None:
+            chain_head = ChainHead(
+                self.origin, ctx.tenant_id, entries[0].chain, last_covered.chain_seq,
+                last_covered.entry_hash, size,
+            )
+            head = SignedChainHead.sign(chain_head, self.signer)
+        return ChainChunk(
+            entries[0].chain,
+            entries,
+            await self.reader.inclusion_proofs(covered, size),
+            await self.reader.leaves(beyond),
+            head,
+            ends_chain,
+        )
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _untrusted(self, signed: SignedCheckpoint) -> str | None:
@@ -265,3 +384,19 @@ def _require_id(value: str, field: str) -> None:
         raise InvalidArgument("is required", field=field)
     if len(value) > MAX_ID_LENGTH:
         raise InvalidArgument(f"must be at most {MAX_ID_LENGTH} characters", field=field)
+
+
+def _report_verification(result: ClaimVerification) -> Verification:
+    verdict, signed = result.verdict, result.checkpoint
+    return Verification(
+        status=verdict.status(result.log_problems).name,
+        entries_checked=verdict.chain.entries_checked,
+        entries_anchored=verdict.anchored,
+        entries_pending=verdict.pending,
+        checkpoint_size=signed.checkpoint.tree_size if signed else None,
+        checkpoint_root=signed.checkpoint.root_hash if signed else b"",
+        checkpoint_issued_at=signed.checkpoint.issued_at if signed else None,
+        key_id=signed.signature.key_id if signed else "",
+        breaks=[(b.log_index, b.kind.value, b.describe()) for b in verdict.chain.breaks],
+        log_problems=list(result.log_problems),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
+from urllib.parse import quote
 
 import asyncpg
 
@@ -68,6 +69,28 @@ class LogReader:
                 chain,
             )
         return [(row["found_at"], row["detail"]) for row in rows]
+
+    async def tenant_integrity_findings(self, tenant_id: str) -> list[tuple[str, datetime, str]]:
+        """(chain, when, what) the appender found in any chain of the tenant."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT chain, found_at, detail FROM integrity_findings "
+                "WHERE split_part(chain, '/', 2) = $1 ORDER BY found_at",
+                quote(tenant_id, safe=""),
+            )
+        return [(row["chain"], row["found_at"], row["detail"]) for row in rows]
+
+    async def tenant_entries(self, tenant_id: str, batch: int = 2000) -> AsyncIterator[AuditEntry]:
+        """Every entry of the tenant, chain by chain in chain order (a server-side cursor; a
+        scan of the log, as the table is keyed by position and chain, not by tenant)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            cursor = conn.cursor(
+                SELECT_ENTRIES + " WHERE tenant_id = $1 ORDER BY chain, chain_seq",
+                tenant_id,
+                prefetch=batch,
+            )
+            async for row in cursor:
+                yield entry_from_row(row)
 
     async def missing_log_indexes(self, size: int, limit: int = 10) -> list[int]:
         """Indexes below size with no entry: a log with holes had rows deleted."""
