@@ -246,9 +246,9 @@ async def _public_key(
 
 async def _replay(channel: grpc.aio.Channel, caller: client.Caller,
                   args: argparse.Namespace, trusted: bytes, out: TextIO) -> int:
+    status, lines = await client.replay_marked(channel, caller, args.claim, args.up_to)
     if args.up_to is not None:
         print(f"up to {describe(args.up_to)}", file=out)
-    status, lines = await client.replay_marked(channel, caller, args.claim, args.up_to)
     for line in lines:
         print(line, file=out)
     return FAILED if status == ledger_pb2.VERIFICATION_STATUS_BROKEN else OK

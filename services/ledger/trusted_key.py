@@ -23,7 +23,9 @@ def load_public_key(text: str) -> bytes:
     """The raw Ed25519 public key; raises ValueError with a one-line reason."""
     path = pathlib.Path(text)
     source = "the --public-key value"
+    looks_like_a_path = bool(path.suffix) or "/" in text
     if path.is_file():
+        looks_like_a_path = False
         source = str(path)
         data = path.read_bytes()
         if not data.strip():
@@ -39,7 +41,7 @@ def load_public_key(text: str) -> bytes:
     try:
         raw = unb64(text.strip(), source)
     except ValueError:
-        if path.suffix or "/" in text:
+        if looks_like_a_path:
             raise ValueError(f"no such key file: {text}") from None
         raise
     if len(raw) != KEY_BYTES:
