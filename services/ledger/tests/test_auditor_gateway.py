@@ -161,7 +161,7 @@ async def test_the_report_comes_from_the_api_as_html(audited: Audited) -> None:
 async def test_verify_tenant_proves_every_chain_of_the_tenant_and_nothing_else(
     audited: Audited, tmp_path: pathlib.Path
 ) -> None:
-    tenant, claim, count = await claim_of(audited)
+    tenant, _, count = await claim_of(audited)
     # A long chain (sent in several chunks) and an aggregate chain (no claim).
     long_claim = f"long-{uuid.uuid4().hex[:6]}"
     await audited.ledger.publish(claim_history(tenant, long_claim, 620, start=1000))

@@ -107,7 +107,7 @@ async def test_a_forged_row_with_a_recomputed_hash_is_flagged_forged(
 async def test_a_rollback_to_an_earlier_backup_is_caught_by_the_pinned_checkpoint(
     audited: Audited, tmp_path: pathlib.Path
 ) -> None:
-    tenant, claim, entries = await signed_claim(audited.ledger)
+    tenant, claim, _ = await signed_claim(audited.ledger)
     args = await online(audited, tenant, tmp_path)
     backup = tmp_path / "at-backup.json"
     assert (await cli("checkpoint", *args, "--out", str(backup)))[0] == 0
