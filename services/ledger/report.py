@@ -27,6 +27,8 @@ COMPLETED_BY: Mapping[str, tuple[str, ...]] = {
 MISSED_BY: Mapping[str, tuple[str, ...]] = {
     "payment_due": ("SettlementOverdue",),
 }
+# Dates the fold keeps with the deadlines that start a period rather than end one.
+PERIOD_STARTS = frozenset({"open_negotiation_started"})
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,8 @@ def _eastern_day(moment: datetime) -> str:
 
 def _deadline(item: DeadlineItem, entries: Sequence[AuditEntry], as_of: datetime) -> DeadlineRow:
     due = item.due_date
+    if item.name in PERIOD_STARTS:
+        return DeadlineRow(item.name, due, "a period starts on this date (not a deadline)")
     done = [e for e in entries if e.facts.event_type in COMPLETED_BY.get(item.name, ())]
     missed = [e for e in entries if e.facts.event_type in MISSED_BY.get(item.name, ())]
     if done:
