@@ -289,9 +289,18 @@ class AuditApplication:
 
     async def tenant_log(self, ctx: CommandContext, tree_size: int = 0) -> TenantLog:
         """The checkpoint a tenant replay is proven against, and the problems already known."""
-        signed = await self.checkpoint(ctx, tree_size)
+        refused: list[str] = []
+        try:
+            signed = await self.checkpoint(ctx, tree_size)
+        except FailedPrecondition as exc:
+            # The checkpointer will not vouch for an altered tree: prove against the last
+            # checkpoint it did sign, and say why nothing newer is signed.
+            latest = await self.reader.latest_checkpoint()
+            if latest is None:
+                raise
+            signed, refused = latest, [f"no new checkpoint is signed: {exc}"]
         size = signed.checkpoint.tree_size
-        problems = [
+        problems = refused + [
             f"chain {chain}: the appender halted it on {format_instant(at)}: {detail}"
             for chain, at, detail in await self.reader.tenant_integrity_findings(ctx.tenant_id)
         ]

@@ -91,4 +91,6 @@ class TenantVerifier:
             )
 
     def findings(self) -> list[str]:
-        return [*self.problems, *(f"chain {c}: {b.describe()}" for c, b in self.breaks)]
+        """Each finding once (the server may report what the verifier found itself)."""
+        found = [*self.problems, *(f"chain {c}: {b.describe()}" for c, b in self.breaks)]
+        return list(dict.fromkeys(found))

@@ -147,3 +147,34 @@ async def test_a_deleted_entry_is_named_by_verify_tenant(
     assert code == 1 and "entry #3 is missing" in text, text
     code, text = await cli("replay", *args, "--claim", claim)
     assert code == 1 and "!!" in text and "missing_entry" in text, text
+
+
+async def test_a_rewritten_merkle_node_is_named_by_verify_tenant(
+    audited: Audited, tmp_path: pathlib.Path
+) -> None:
+    tenant, claim, entries = await signed_claim(audited.ledger)
+    args = await online(audited, tenant, tmp_path)
+    victim = entries[3]
+    sibling = victim.log_index ^ 1  # a hash on the victim's inclusion path
+    await behind_the_back(audited.ledger, (
+        "UPDATE merkle_nodes SET hash = $1 WHERE level = 0 AND idx = $2", bytes(32), sibling))
+    code, text = await cli("verify-tenant", *args)
+    assert code == 1 and "not_in_log" in text and victim.event_id in text, text
+    code, text = await cli("replay", *args, "--claim", claim)
+    assert code == 1 and "!!" in line_of(text, victim.event_id, entries), text
+
+
+async def test_a_replaced_checkpoint_is_named_by_verify_tenant(
+    audited: Audited, tmp_path: pathlib.Path
+) -> None:
+    tenant, claim, _ = await signed_claim(audited.ledger)
+    args = await online(audited, tenant, tmp_path)
+    await behind_the_back(audited.ledger, (
+        "UPDATE checkpoints SET root_hash = $1 "
+        "WHERE tree_size = (SELECT max(tree_size) FROM checkpoints)", bytes(range(32))))
+    later = f"later-{claim}"
+    await audited.ledger.publish(claim_history(tenant, later, 2, start=600))
+    await audited.ledger.wait_for(tenant, later, 2)
+    code, text = await cli("verify-tenant", *args)
+    assert code == 1 and f"tenant {tenant}: BROKEN" in text, text
+    assert "does not verify" in text or "no new checkpoint is signed" in text, text
