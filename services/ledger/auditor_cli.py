@@ -256,7 +256,7 @@ async def _replay(channel: grpc.aio.Channel, caller: client.Caller,
 
 async def _verify(channel: grpc.aio.Channel, caller: client.Caller,
                   args: argparse.Namespace, trusted: bytes, out: TextIO) -> int:
-    status, lines = await client.verify_claim(channel, caller, args.claim, args.wait)
+    status, lines = await client.verify_claim(channel, caller, args.claim, args.wait, trusted)
     for line in lines:
         print(line, file=out)
     return VERDICT_EXIT.get(status, FAILED)

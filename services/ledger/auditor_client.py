@@ -107,12 +107,17 @@ async def replay_marked(
 
 
 async def verify_claim(
-    channel: grpc.aio.Channel, caller: Caller, claim_id: str, wait: float = 0.0
+    channel: grpc.aio.Channel,
+    caller: Caller,
+    claim_id: str,
+    wait: float = 0.0,
+    trusted_key: bytes | None = None,
 ) -> tuple[int, list[str]]:
     """The claim's verdict (a ledger_pb2.VerificationStatus) and the lines describing it.
 
     With `wait`, a PENDING verdict is asked again (after asking the ledger for a checkpoint
     covering the newest entries) until it is VERIFIED or BROKEN or `wait` seconds passed.
+    With `trusted_key`, the checkpoint the verdict rests on must be signed by it.
     """
     stub = _stub(channel)
     request = ledger_pb2.VerifyClaimRequest(claim_id=claim_id)
@@ -125,6 +130,11 @@ async def verify_claim(
         await stub.GetCheckpoint(ledger_pb2.GetCheckpointRequest(), metadata=caller.metadata())
         await asyncio.sleep(WAIT_POLL_SECONDS)  # the checkpointer signs on its own schedule
         result = await stub.VerifyClaim(request, metadata=caller.metadata())
+    if trusted_key is not None and result.HasField("checkpoint"):
+        signed = mapping.checkpoint_from_message(result.checkpoint)
+        if error := signed.check(trusted_key):
+            result.status = ledger_pb2.VERIFICATION_STATUS_BROKEN
+            result.log_problems.append(f"the checkpoint the verdict rests on: {error}")
     return result.status, _verdict_lines(claim_id, result)
 
 

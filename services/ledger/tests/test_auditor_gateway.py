@@ -17,6 +17,7 @@ import pypdf
 import pytest
 import pytest_asyncio
 
+from gateway.tests.conftest import bearer, http_request
 from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.common.testing import ServiceRunner
 from services.ledger.checkpoint import SignedCheckpoint
@@ -299,3 +300,16 @@ async def test_bad_dates_are_one_line_and_a_failing_exit(
     code, text = await cli("replay", "--target", audited.target, "--api-key", key,
                            "--claim", claim, "--up-to", up_to)
     assert code == 2 and reason in text and len(text.strip().splitlines()) == 1, text
+
+
+async def test_the_report_over_json_comes_back_as_base64_content(audited: Audited) -> None:
+    tenant, claim, _ = await claim_of(audited)
+    key = await audited.key(tenant, "auditor")
+    reply = await http_request(
+        audited.process.http_port, "POST", "/v1/audit/GetClaimReport",
+        json.dumps({"claimId": claim, "format": "REPORT_FORMAT_PDF"}).encode(), bearer(key))
+    assert reply.status == 200, reply.body[:300]
+    body = reply.json()
+    assert body["contentType"] == "application/pdf" and body["status"] in (
+        "VERIFICATION_STATUS_VERIFIED", "VERIFICATION_STATUS_PENDING")
+    assert base64.b64decode(body["content"]).startswith(b"%PDF")
