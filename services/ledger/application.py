@@ -319,46 +319,25 @@ class AuditApplication:
         """Every chain of the tenant, in chunks, each entry with its proof (or, beyond the
         checkpoint, its stored leaf) and each chain closed by a signed head."""
         size = log.checkpoint.checkpoint.tree_size
-        batch: list[AuditEntry] = []
         last_covered: AuditEntry | None = None
-        async for entry in self.reader.tenant_entries(ctx.tenant_id):
-            if batch and (entry.chain != batch[0].chain or len(batch) >= TENANT_CHUNK):
-                ends_chain = entry.chain != batch[0].chain
-                yield await self._chain_chunk(ctx, batch, size, last_covered, ends_chain)
-                batch = []
-                if ends_chain:
-                    last_covered = None
-            batch.append(entry)
-            if entry.log_index < size:
-                last_covered = entry
-        if batch:
-            yield await self._chain_chunk(ctx, batch, size, last_covered, True)
-
-    async def _chain_chunk(
-        self,
-        ctx: CommandContext,
-        entries: list[AuditEntry],
-        size: int,
-        last_covered: AuditEntry | None,
-        ends_chain: bool,
-    ) -> ChainChunk:
-        covered = [e.log_index for e in entries if 0 <= e.log_index < size]
-        beyond = [e.log_index for e in entries if e.log_index >= size]
-        head = None
-        if ends_chain and last_covered is not None:
-            chain_head = ChainHead(
-                self.origin, ctx.tenant_id, entries[0].chain, last_covered.chain_seq,
-                last_covered.entry_hash, size,
+        async for batch in self.reader.tenant_batches(ctx.tenant_id, size, TENANT_CHUNK):
+            covered = [e for e in batch.entries if 0 <= e.log_index < size]
+            last_covered = covered[-1] if covered else last_covered
+            head = None
+            if batch.ends_chain and last_covered is not None:
+                head = SignedChainHead.sign(
+                    ChainHead(
+                        self.origin, ctx.tenant_id, batch.entries[0].chain,
+                        last_covered.chain_seq, last_covered.entry_hash, size,
+                    ),
+                    self.signer,
+                )
+            yield ChainChunk(
+                batch.entries[0].chain, batch.entries, batch.proofs, batch.stored_leaves, head,
+                batch.ends_chain,
             )
-            head = SignedChainHead.sign(chain_head, self.signer)
-        return ChainChunk(
-            entries[0].chain,
-            entries,
-            await self.reader.inclusion_proofs(covered, size),
-            await self.reader.leaves(beyond),
-            head,
-            ends_chain,
-        )
+            if batch.ends_chain:
+                last_covered = None
 
     # -- helpers -----------------------------------------------------------------------------
 

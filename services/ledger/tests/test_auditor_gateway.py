@@ -3,6 +3,7 @@ the README journey exactly as written, the report, verify-tenant, and bad input.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -11,6 +12,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import grpc
 import pypdf
@@ -19,7 +21,7 @@ import pytest_asyncio
 
 from gateway.tests.conftest import bearer, http_request
 from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-from services.common.testing import ServiceRunner
+from services.common.testing import ServiceRunner, call_metadata
 from services.ledger.checkpoint import SignedCheckpoint
 from services.ledger.encoding import b64
 from services.ledger.entry import EventFacts
@@ -313,3 +315,30 @@ async def test_the_report_over_json_comes_back_as_base64_content(audited: Audite
     assert body["contentType"] == "application/pdf" and body["status"] in (
         "VERIFICATION_STATUS_VERIFIED", "VERIFICATION_STATUS_PENDING")
     assert base64.b64decode(body["content"]).startswith(b"%PDF")
+
+
+async def test_more_tenant_replays_at_once_than_connections_all_finish(
+    audited: Audited,
+) -> None:
+    """Each replay holds one connection (its cursor; proofs are read on it between fetches):
+    more replays open at once than the pool has connections all finish, chunked."""
+    tenant = f"tenant-{uuid.uuid4().hex[:8]}"
+    claim = f"big-{uuid.uuid4().hex[:6]}"
+    await audited.ledger.publish(claim_history(tenant, claim, 600, start=1))
+    await audited.ledger.wait_for(tenant, claim, 600)
+    ledger = audited.ledger
+    streams = [
+        ledger.stub.ReplayTenant(ledger_pb2.ReplayTenantRequest(), metadata=call_metadata(tenant))
+        for _ in range(ledger.runtime.settings.db_pool_size + 4)
+    ]
+    for stream in streams:
+        assert (await stream.read()).HasField("log")
+
+    async def drain(stream: Any) -> int:
+        entries = 0
+        while (message := await stream.read()) is not grpc.aio.EOF:
+            entries += len(message.chunk.entries)
+        return entries
+
+    counts = await asyncio.wait_for(asyncio.gather(*map(drain, streams)), timeout=60)
+    assert counts == [600] * len(streams)
