@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import pathlib
@@ -59,9 +60,6 @@ VERDICT_EXIT = {
 STATUS_EXIT = {"VERIFIED": OK, "PENDING": PENDING, "BROKEN": FAILED}
 REPORT_FORMATS = {".pdf": ledger_pb2.REPORT_FORMAT_PDF, ".html": ledger_pb2.REPORT_FORMAT_HTML,
                   ".htm": ledger_pb2.REPORT_FORMAT_HTML}
-ONLINE = (
-    "public-key", "replay", "verify", "export", "report", "checkpoint", "verify-tenant",
-)
 
 
 class UsageError(Exception):
@@ -231,7 +229,11 @@ async def _public_key(
 ) -> int:
     info = await client.public_key_info(channel, caller)
     key = bytes(info.public_key)
-    print(f"ledger {info.origin}: Ed25519 public key id {key_id_of(key)}", file=out)
+    print(
+        f"ledger {info.origin}: Ed25519 public key id {key_id_of(key)} "
+        f"(fingerprint SHA-256 {hashlib.sha256(key).hexdigest()})",
+        file=out,
+    )
     print(pem_of(key), end="", file=out)
     refuse_unless_pinned(key, pinned)
     if args.pin is not None:

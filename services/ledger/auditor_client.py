@@ -29,8 +29,6 @@ STATUS_NAMES = {
     ledger_pb2.VERIFICATION_STATUS_BROKEN: "BROKEN",
 }
 
-__all__ = ["Caller", "check_consistency"]
-
 
 @dataclass(frozen=True)
 class Caller:
