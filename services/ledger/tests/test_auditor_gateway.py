@@ -18,6 +18,8 @@ import grpc
 import pypdf
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.tests.conftest import bearer, http_request
 from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
@@ -241,7 +243,18 @@ async def test_bad_input_is_one_line_and_a_failing_exit(
     log = MemoryLog(origin="elsewhere")
     log.append(claim_history("t", "c", 2))
     signed_elsewhere.write_text(json.dumps(log.checkpoint(STRANGER, BASE_TIME).to_json()))
+    old_format = tmp_path / "v1.json"
+    old_format.write_text(json.dumps({**json.loads(bundle.read_text()),
+                                      "format": "oonledger.audit-bundle/v1"}))
+    ec_key = tmp_path / "ec.pem"
+    ec_key.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    garbled_pem = tmp_path / "garbled.pem"
+    garbled_pem.write_text("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n")
     cases: list[tuple[list[str], int, str]] = [
+        (["verify-bundle", str(old_format), "--public-key", trusted], 1, "export the claim again"),
+        (["verify-bundle", str(bundle), "--public-key", str(ec_key)], 2, "not an Ed25519"),
+        (["verify-bundle", str(bundle), "--public-key", str(garbled_pem)], 2, "not a readable PEM"),
         (["verify-bundle", str(bundle), "--public-key", str(empty)], 2, "is empty"),
         (["verify-bundle", str(bundle), "--public-key", b64(bytes(31))], 2, "31 bytes"),
         (["verify-bundle", str(bundle), "--public-key", b64(bytes(33))], 2, "33 bytes"),
