@@ -276,6 +276,10 @@ async def test_bad_input_is_one_line_and_a_failing_exit(
         (["verify", *online, "--claim", "no-such-claim"], 2, "NOT_FOUND"),
         (["export", *online, "--claim", claim], 2, "--out"),
         (["nonsense"], 2, "invalid choice"),
+        (["verify", "--target", audited.target, "--api-key", "oon_not-a-key", "--claim", claim],
+         2, "UNAUTHENTICATED"),
+        (["verify", "--target", "127.0.0.1:9", "--api-key", key, "--claim", claim], 2,
+         "UNAVAILABLE"),
     ]
     for argv, expected, reason in cases:
         code, text = await cli(*argv)
