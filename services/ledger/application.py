@@ -7,7 +7,7 @@ every use case needs the `auditor` or `admin` role.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from services.common.context import CommandContext
@@ -204,11 +204,16 @@ class AuditApplication:
             raise InvalidArgument(f"must be one of {', '.join(REPORT_FORMATS)}", field="format")
         moment = as_of or ctx.now
         entries = await self.replay(ctx, claim_id, moment)
+        refused: list[str] = []
         try:
             await self.checkpointer.checkpoint()  # the report rests on a head covering the claim
-        except FailedPrecondition:
-            pass  # the log was altered: the verification below names what, and says BROKEN
+        except FailedPrecondition as exc:  # the log was altered: the report says so (BROKEN)
+            refused.append(f"no new checkpoint is signed: {exc}")
         verification = await self.verify(ctx, claim_id)
+        if refused:
+            verification = replace(
+                verification, log_problems=[*verification.log_problems, *refused]
+            )
         report = build_report(claim_id, entries, _report_verification(verification), moment)
         render, content_type = REPORT_FORMATS[fmt]
         return RenderedReport(

@@ -178,3 +178,19 @@ async def test_a_replaced_checkpoint_is_named_by_verify_tenant(
     code, text = await cli("verify-tenant", *args)
     assert code == 1 and f"tenant {tenant}: BROKEN" in text, text
     assert "does not verify" in text or "no new checkpoint is signed" in text, text
+
+
+async def test_the_report_says_broken_when_the_ledger_refuses_to_sign(
+    audited: Audited, tmp_path: pathlib.Path
+) -> None:
+    tenant, claim, _ = await signed_claim(audited.ledger)
+    args = await online(audited, tenant, tmp_path)
+    await behind_the_back(audited.ledger, (
+        "UPDATE checkpoints SET root_hash = $1 "
+        "WHERE tree_size = (SELECT max(tree_size) FROM checkpoints)", bytes(range(32))))
+    await audited.ledger.publish(claim_history(tenant, claim, 2, start=600))
+    await audited.ledger.wait_for(tenant, claim, 14)
+    report = tmp_path / "report.html"
+    code, text = await cli("report", *args, "--claim", claim, "--out", str(report))
+    assert code == 0 and "verification BROKEN" in text, text
+    assert "no new checkpoint is signed" in report.read_text()
