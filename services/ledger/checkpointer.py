@@ -3,7 +3,7 @@
 It vouches only for what it can check: the new tree must extend the last signed one (and the
 last witnessed one, services/ledger/witness.py), every new position must hold exactly the
 entry whose leaf the appender stored, and the database must not contradict the witness.
-Otherwise it refuses (FAILED_PRECONDITION to a caller, an ERROR log, `refusal` for health).
+Otherwise it refuses (`DataLoss`, DATA_LOSS to a caller, an ERROR log, `refusal` for health).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from services.common.errors import FailedPrecondition
+from services.common.errors import DataLoss
 from services.common.health import Part
 from services.ledger.checkpoint import Checkpoint, SignedCheckpoint
 from services.ledger.merkle import verify_consistency
@@ -47,7 +47,7 @@ class Checkpointer:
         """The latest checkpoint if it covers the log (or `at_least` entries), else a new one."""
         try:
             signed = await self._checkpoint(at_least)
-        except FailedPrecondition as exc:
+        except DataLoss as exc:
             if self.refusal != str(exc):
                 log.error("ledger: refusing to sign a checkpoint: %s", exc)
             self.refusal = str(exc)
@@ -89,13 +89,13 @@ class Checkpointer:
         stored = await self.reader.checkpoint_of_size(witnessed.checkpoint.tree_size)
         problems = disagreements(witnessed, stored, size)
         if problems:
-            raise FailedPrecondition("; ".join(problems) + "; no new checkpoint is signed")
+            raise DataLoss("; ".join(problems) + "; no new checkpoint is signed")
 
     async def _refuse_unaccounted_positions(self, start: int, end: int) -> None:
         """Every position about to be signed holds one entry, whose leaf is the stored one."""
         rows, matching = await self.reader.accounted_positions(start, end)
         if rows != end - start or matching != rows:
-            raise FailedPrecondition(
+            raise DataLoss(
                 f"log positions {start}..{end - 1}: {end - start - rows} without an entry and "
                 f"{rows - matching} whose entry is not the stored leaf; no new checkpoint is "
                 "signed over a gap or a substituted entry"
@@ -114,7 +114,7 @@ class Checkpointer:
                 size,
                 old.tree_size,
             )
-            raise FailedPrecondition(
+            raise DataLoss(
                 f"the stored Merkle tree of size {size} does not extend the signed checkpoint "
                 f"of size {old.tree_size}: the log was altered; no new checkpoint is signed"
             )
@@ -123,7 +123,7 @@ class Checkpointer:
         while True:
             try:
                 signed = await self.checkpoint()
-            except FailedPrecondition:
+            except DataLoss:
                 signed = None  # logged once and kept in `refusal` (health); asked again below
             if signed is not None:
                 log.debug("checkpoint at size %d", signed.checkpoint.tree_size)

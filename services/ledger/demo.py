@@ -11,6 +11,7 @@ import grpc
 from oonledger.ledger.v1 import ledger_pb2
 from services.ledger import auditor_client as client
 from services.ledger.bundle_verifier import load_bundle_text
+from services.ledger.encoding import b64
 
 
 async def audit_claim(
@@ -45,6 +46,6 @@ async def audit_claim(
     )
     emit(
         f"(re-check offline any time: python -m services.ledger.auditor_cli verify-bundle "
-        f"{handle.name} --public-key {key.hex()})"
+        f"{handle.name} --public-key {b64(key)})"
     )
     return online_ok and report.ok

@@ -142,3 +142,42 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
             public_key_pem=mapping.public_key_pem(signer.public_key),
             origin=self.app.origin,
         )
+
+    @rpc_stream
+    async def ReplayTenant(
+        self,
+        request: ledger_pb2.ReplayTenantRequest,
+        ctx: CommandContext,
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[ledger_pb2.ReplayTenantResponse]:
+        log = await self.app.tenant_log(ctx, request.tree_size)
+        yield mapping.tenant_log_message(log.tenant_id, log.checkpoint, log.log_size, log.problems)
+        async for chunk in self.app.tenant_chains(ctx, log):
+            yield mapping.tenant_chunk_message(
+                chunk.chain,
+                chunk.entries,
+                chunk.proofs,
+                chunk.stored_leaves,
+                chunk.head,
+                chunk.ends_chain,
+            )
+
+    @rpc
+    async def GetClaimReport(
+        self,
+        request: ledger_pb2.GetClaimReportRequest,
+        ctx: CommandContext,
+        context: grpc.aio.ServicerContext,
+    ) -> ledger_pb2.GetClaimReportResponse:
+        report = await self.app.report(
+            ctx,
+            request.claim_id,
+            mapping.REPORT_FORMATS.get(request.format, ""),
+            _instant_or_none(request, "as_of"),
+        )
+        return ledger_pb2.GetClaimReportResponse(
+            content=report.content,
+            content_type=report.content_type,
+            file_name=report.file_name,
+            status=mapping.STATUS_BY_NAME[report.status],
+        )

@@ -90,7 +90,7 @@ async def test_a_replaced_checkpoint_is_found_and_not_signed_over(ledger: Ledger
         await ledger.stub.ExportClaim(
             ledger_pb2.ExportClaimRequest(claim_id=claim), metadata=call_metadata(tenant)
         )
-    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert refused.value.code() == grpc.StatusCode.DATA_LOSS
     assert "replaced" in (refused.value.details() or "")
 
 
@@ -126,7 +126,7 @@ async def test_the_checkpointer_refuses_to_sign_over_a_gap(
         )
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await latest_checkpoint(unsigned, tenant)
-        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert refused.value.code() == grpc.StatusCode.DATA_LOSS
         assert "1 without an entry" in (refused.value.details() or "")
     finally:
         await unsigned.close(service_runner)
