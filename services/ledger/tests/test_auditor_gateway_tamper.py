@@ -4,6 +4,7 @@ pinned checkpoint. Each test runs its own ledger: tampering spoils the log for e
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import pathlib
@@ -15,7 +16,10 @@ import pytest
 import pytest_asyncio
 
 from services.common.testing import ServiceRunner
-from services.ledger.tests.factories import claim_history, negotiated_claim
+from services.ledger import mapping
+from services.ledger.entry import AuditEntry, place
+from services.ledger.rows import ENTRY_COLUMNS, entry_record
+from services.ledger.tests.factories import claim_history, facts, negotiated_claim
 from services.ledger.tests.gateway_harness import Audited, cli, start_audited
 from services.ledger.tests.test_forgery import forge_after_head, log_size
 from services.ledger.tests.test_tamper import behind_the_back, signed_claim
@@ -195,3 +199,74 @@ async def test_the_report_says_broken_when_the_ledger_refuses_to_sign(
     code, text = await cli("report", *args, "--claim", claim, "--out", str(report))
     assert code == 0 and "verification BROKEN" in text, text
     assert "no new checkpoint is signed" in report.read_text()
+
+
+def rehashed(prev: bytes, chain: list[AuditEntry]) -> list[tuple[object, ...]]:
+    """What a forger with database access runs after changing a chain: every later link and
+    hash recomputed from `prev` on, so only the signed Merkle tree can tell."""
+    statements: list[tuple[object, ...]] = []
+    for entry in chain:
+        digest = hashlib.sha256(prev + entry.canonical_bytes()).digest()
+        statements.append((
+            "UPDATE audit_entries SET prev_hash = $1, entry_hash = $2 WHERE event_id = $3",
+            prev, digest, entry.facts.event_id,
+        ))
+        prev = digest
+    return statements
+
+
+def insert(entry: AuditEntry) -> tuple[object, ...]:
+    columns = ", ".join(ENTRY_COLUMNS)
+    params = ", ".join(f"${i + 1}" for i in range(len(ENTRY_COLUMNS)))
+    return (f"INSERT INTO audit_entries ({columns}) VALUES ({params})", *entry_record(entry))
+
+
+async def test_a_forged_row_in_a_gap_is_named_by_verify_and_verify_tenant(
+    audited: Audited, tmp_path: pathlib.Path
+) -> None:
+    """A row is deleted and a forged one, hashed onto its predecessor, takes its position."""
+    tenant, claim, entries = await signed_claim(audited.ledger)
+    args = await online(audited, tenant, tmp_path)
+    gone = mapping.entry_from_message(entries[5])
+    fake = facts(tenant, claim, "PayerResponseReceived", notification_id=77_000,
+                 payload={"amount_cents": 1, "party": "payer"}, aggregate_id=f"neg-{claim}")
+    forged = place(fake, gone.log_index, gone.chain_seq, gone.prev_hash)
+    await behind_the_back(
+        audited.ledger,
+        ("DELETE FROM audit_entries WHERE event_id = $1", gone.facts.event_id),
+        insert(forged),
+        *rehashed(forged.entry_hash, [mapping.entry_from_message(m) for m in entries[6:]]),
+    )
+    code, text = await cli("verify", *args, "--claim", claim)
+    assert code == 1 and fake.event_id in text and "not_in_log" in text, text
+    code, text = await cli("verify-tenant", *args)
+    assert code == 1 and fake.event_id in text, text
+
+
+async def test_a_forged_row_in_the_middle_of_a_chain_is_named_by_verify_and_verify_tenant(
+    audited: Audited, tmp_path: pathlib.Path
+) -> None:
+    """A forged row is slipped in between two entries: the later ones move up a sequence
+    number and every hash after it is recomputed."""
+    tenant, claim, entries = await signed_claim(audited.ledger)
+    args = await online(audited, tenant, tmp_path)
+    before = mapping.entry_from_message(entries[5])
+    fake = facts(tenant, claim, "PayerResponseReceived", notification_id=78_000,
+                 payload={"amount_cents": 1, "party": "payer"}, aggregate_id=f"neg-{claim}")
+    position = await log_size(audited.ledger, tenant) + 3
+    forged = place(fake, position, before.chain_seq + 1, before.entry_hash)
+    later = [mapping.entry_from_message(m) for m in entries[6:]]
+    moved = [e._replace(chain_seq=e.chain_seq + 1) for e in later]
+    await behind_the_back(
+        audited.ledger,
+        ("UPDATE audit_entries SET chain_seq = chain_seq + 1000000 WHERE event_id = ANY($1)",
+         [e.facts.event_id for e in later]),
+        *[("UPDATE audit_entries SET chain_seq = $1 WHERE event_id = $2", e.chain_seq,
+           e.facts.event_id) for e in moved],
+        insert(forged),
+        *rehashed(forged.entry_hash, moved),
+    )
+    code, text = await cli("verify", *args, "--claim", claim)
+    assert code == 1 and fake.event_id in text and "forged" in text, text
+    code, text = await cli("verify-tenant", *args)
+    assert code == 1 and fake.event_id in text and "forged" in text, text
