@@ -43,6 +43,11 @@ class PermissionDenied(DomainError):
     """The caller's roles do not allow the command."""
 
 
+class DataLoss(DomainError):
+    """Stored data was found altered or lost and the service refuses to vouch for it (the
+    audit ledger's checkpointer); maps to DATA_LOSS."""
+
+
 class Conflict(DomainError):
     """Concurrent modification (version conflict on save); the caller re-reads and retries."""
 

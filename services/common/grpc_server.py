@@ -76,6 +76,7 @@ def status_for(exc: BaseException) -> grpc.Status | None:
         (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
         (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
         (errors.Conflict, grpc.StatusCode.ABORTED),
+        (errors.DataLoss, grpc.StatusCode.DATA_LOSS),
     ]
     for kind, code in table:
         if isinstance(exc, kind):

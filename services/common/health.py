@@ -48,6 +48,19 @@ class Part:
         # Items set aside to wait for something else (an event that arrived early), which
         # must not be forgotten while other work progresses: key → (since, last seen, reason).
         self._waiting: dict[Hashable, tuple[float, float, str]] = {}
+        # A condition no retry heals (a forged audit row, a refused checkpoint): reported at
+        # once, without waiting for the stall threshold, until `recovered()`.
+        self.failure = ""
+
+    def failed(self, reason: str) -> None:
+        """Cannot make progress until someone acts: NOT_SERVING at the monitor's next tick."""
+        if self.since is None:
+            self.since = self._clock()
+        self.failure = reason
+
+    def recovered(self) -> None:
+        """The condition given to `failed` is gone."""
+        self.failure = ""
 
     def busy(self, doing: str) -> None:
         """Work started (a message to process, a batch to publish)."""
@@ -99,6 +112,8 @@ class Part:
         return max(0.0, now - min(starts)) if starts else 0.0
 
     def describe(self, now: float | None = None) -> str:
+        if self.failure:
+            return self.failure
         now = self._clock() if now is None else now
         waiting = self._oldest_waiting(now)
         if waiting is not None and (self.since is None or waiting[0] < self.since):
@@ -141,7 +156,7 @@ class ProgressMonitor:
         return list(self._parts.values())
 
     def is_stalled(self, part: Part, now: float | None = None) -> bool:
-        return part.stalled_for(now) > self.stall_seconds
+        return bool(part.failure) or part.stalled_for(now) > self.stall_seconds
 
     async def run(self) -> None:
         interval = max(0.05, min(1.0, self.stall_seconds / 5))
@@ -178,7 +193,7 @@ class ProgressMonitor:
         now = self._clock()
         return [
             PartStatus(part.name, part.name not in self._alarmed, stalled,
-                       part.describe(now) if stalled else "")
+                       part.describe(now) if stalled or part.failure else "")
             for part in self.parts
             for stalled in [round(part.stalled_for(now), 3)]
         ]

@@ -6,12 +6,13 @@ every use case needs the `auditor` or `admin` role.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from services.common.context import CommandContext
 from services.common.errors import (
+    DataLoss,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -24,10 +25,20 @@ from services.ledger.checkpointer import Checkpointer
 from services.ledger.claim_state import ClaimState, fold_claim
 from services.ledger.entry import AuditEntry, claim_chain, format_instant
 from services.ledger.reader import LogReader
+from services.ledger.report import ClaimReport, Verification, build_report
+from services.ledger.report_html import render_html
+from services.ledger.report_pdf import render_pdf
 from services.ledger.signing import Signer
+from services.ledger.witness import Witness, disagreements
 
 AUDIT_ROLES = ("auditor", "admin")
 MAX_ID_LENGTH = 200
+TENANT_CHUNK = 500
+"""Entries per message of a tenant replay (each carries its inclusion proof)."""
+REPORT_FORMATS: dict[str, tuple[Callable[[ClaimReport], bytes], str]] = {
+    "pdf": (render_pdf, "application/pdf"),
+    "html": (render_html, "text/html; charset=utf-8"),
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,36 @@ class ClaimVerification:
     @property
     def ok(self) -> bool:
         return self.verdict.ok and not self.log_problems
+
+
+@dataclass(frozen=True)
+class TenantLog:
+    """What a tenant replay is proven against."""
+
+    tenant_id: str
+    checkpoint: SignedCheckpoint
+    log_size: int
+    problems: list[str]
+
+
+@dataclass(frozen=True)
+class ChainChunk:
+    """Consecutive entries of one chain with their proofs; `head` closes the chain."""
+
+    chain: str
+    entries: list[AuditEntry]
+    proofs: dict[int, list[bytes]]
+    stored_leaves: dict[int, bytes]
+    head: SignedChainHead | None
+    ends_chain: bool
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    content: bytes
+    content_type: str
+    file_name: str
+    status: str
 
 
 @dataclass(frozen=True)
@@ -64,7 +105,9 @@ class AuditApplication:
         signer: Signer,
         origin: str,
         retired_keys: Iterable[bytes] = (),
+        witness: Witness | None = None,
     ) -> None:
+        self.witness = witness
         self.reader = reader
         self.checkpointer = checkpointer
         self.signer = signer
@@ -100,7 +143,10 @@ class AuditApplication:
             raise NotFound(f"claim {claim_id} has no audit entries")
         checkpoint = await self.reader.latest_checkpoint()
         proofs: dict[int, list[bytes]] = {}
-        problems: list[str] = []
+        problems = [
+            f"the appender halted this chain on {format_instant(at)}: {detail}"
+            for at, detail in await self.reader.integrity_findings(chain)
+        ]
         if checkpoint is not None:
             if error := self._untrusted(checkpoint):
                 problems.append(f"latest checkpoint: {error}")
@@ -113,8 +159,17 @@ class AuditApplication:
                 "covers it: an entry was deleted"
                 for index in missing
             )
+        signed_size = checkpoint.checkpoint.tree_size if checkpoint else 0
+        log_size = await self.reader.tree_size()
+        problems.extend(await self._witness_disagreements(log_size))
+        unsigned = [e.log_index for e in entries if signed_size <= e.log_index < log_size]
         verdict = verify_anchored(
-            chain, entries, checkpoint.checkpoint if checkpoint else None, proofs
+            chain,
+            entries,
+            checkpoint.checkpoint if checkpoint else None,
+            proofs,
+            log_size=log_size,
+            stored_leaves=await self.reader.leaves(unsigned),
         )
         return ClaimVerification(verdict, problems, checkpoint)
 
@@ -146,6 +201,31 @@ class AuditApplication:
             proofs=proofs,
         )
 
+    async def report(
+        self, ctx: CommandContext, claim_id: str, fmt: str, as_of: datetime | None = None
+    ) -> RenderedReport:
+        """The printable audit report: state as of `as_of` (default now), verification now."""
+        if fmt not in REPORT_FORMATS:
+            raise InvalidArgument(f"must be one of {', '.join(REPORT_FORMATS)}", field="format")
+        moment = as_of or ctx.now
+        entries = await self.replay(ctx, claim_id, moment)
+        refused: list[str] = []
+        try:
+            await self.checkpointer.checkpoint()  # the report rests on a head covering the claim
+        except DataLoss as exc:  # the log was altered: the report says so (BROKEN)
+            refused.append(f"no new checkpoint is signed: {exc}")
+        verification = await self.verify(ctx, claim_id)
+        if refused:
+            verification = replace(
+                verification, log_problems=[*verification.log_problems, *refused]
+            )
+        report = build_report(claim_id, entries, _report_verification(verification), moment)
+        render, content_type = REPORT_FORMATS[fmt]
+        return RenderedReport(
+            render(report), content_type, f"{report.file_stem}.{fmt}",
+            report.verification.status,
+        )
+
     # -- the log as a whole ------------------------------------------------------------------
 
     async def checkpoint(self, ctx: CommandContext, tree_size: int = 0) -> SignedCheckpoint:
@@ -162,6 +242,25 @@ class AuditApplication:
                 f"no checkpoint of size {tree_size}" if tree_size else "the log is empty"
             )
         return found
+
+    async def witnessed_checkpoints(
+        self, ctx: CommandContext, since_tree_size: int = 0
+    ) -> list[SignedCheckpoint]:
+        _require_auditor(ctx)
+        if since_tree_size < 0:
+            raise InvalidArgument("must not be negative", field="since_tree_size")
+        if self.witness is None:
+            raise FailedPrecondition("this ledger has no checkpoint witness configured")
+        return await self.witness.history(since_tree_size)
+
+    async def _witness_disagreements(self, log_size: int) -> list[str]:
+        if self.witness is None:
+            return []
+        witnessed = await self.witness.latest()
+        if witnessed is None:
+            return []
+        stored = await self.reader.checkpoint_of_size(witnessed.checkpoint.tree_size)
+        return [f"witness: {problem}" for problem in disagreements(witnessed, stored, log_size)]
 
     async def inclusion(
         self, ctx: CommandContext, event_id: str, tree_size: int = 0
@@ -217,6 +316,58 @@ class AuditApplication:
         first = await self.reader.checkpoint_of_size(first_size)
         return ConsistencyProof(hashes, first_size, first, second)
 
+    async def tenant_log(self, ctx: CommandContext, tree_size: int = 0) -> TenantLog:
+        """The checkpoint a tenant replay is proven against, and the problems already known."""
+        refused: list[str] = []
+        try:
+            signed = await self.checkpoint(ctx, tree_size)
+        except DataLoss as exc:
+            # The checkpointer will not vouch for an altered tree: prove against the last
+            # checkpoint it did sign, and say why nothing newer is signed.
+            latest = await self.reader.latest_checkpoint()
+            if latest is None:
+                raise
+            signed, refused = latest, [f"no new checkpoint is signed: {exc}"]
+        size = signed.checkpoint.tree_size
+        problems = refused + [
+            f"chain {chain}: the appender halted it on {format_instant(at)}: {detail}"
+            for chain, at, detail in await self.reader.tenant_integrity_findings(ctx.tenant_id)
+        ]
+        if error := self._untrusted(signed):
+            problems.append(f"checkpoint: {error}")
+        problems.extend(
+            f"log index {index} is missing although the signed checkpoint of size {size} "
+            "covers it: an entry was deleted"
+            for index in await self.reader.missing_log_indexes(size)
+        )
+        return TenantLog(ctx.tenant_id, signed, await self.reader.tree_size(), problems)
+
+    async def tenant_chains(
+        self, ctx: CommandContext, log: TenantLog
+    ) -> AsyncIterator[ChainChunk]:
+        """Every chain of the tenant, in chunks, each entry with its proof (or, beyond the
+        checkpoint, its stored leaf) and each chain closed by a signed head."""
+        size = log.checkpoint.checkpoint.tree_size
+        last_covered: AuditEntry | None = None
+        async for batch in self.reader.tenant_batches(ctx.tenant_id, size, TENANT_CHUNK):
+            covered = [e for e in batch.entries if 0 <= e.log_index < size]
+            last_covered = covered[-1] if covered else last_covered
+            head = None
+            if batch.ends_chain and last_covered is not None:
+                head = SignedChainHead.sign(
+                    ChainHead(
+                        self.origin, ctx.tenant_id, batch.entries[0].chain,
+                        last_covered.chain_seq, last_covered.entry_hash, size,
+                    ),
+                    self.signer,
+                )
+            yield ChainChunk(
+                batch.entries[0].chain, batch.entries, batch.proofs, batch.stored_leaves, head,
+                batch.ends_chain,
+            )
+            if batch.ends_chain:
+                last_covered = None
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _untrusted(self, signed: SignedCheckpoint) -> str | None:
@@ -254,3 +405,19 @@ def _require_id(value: str, field: str) -> None:
         raise InvalidArgument("is required", field=field)
     if len(value) > MAX_ID_LENGTH:
         raise InvalidArgument(f"must be at most {MAX_ID_LENGTH} characters", field=field)
+
+
+def _report_verification(result: ClaimVerification) -> Verification:
+    verdict, signed = result.verdict, result.checkpoint
+    return Verification(
+        status=verdict.status(result.log_problems).name,
+        entries_checked=verdict.chain.entries_checked,
+        entries_anchored=verdict.anchored,
+        entries_pending=verdict.pending,
+        checkpoint_size=signed.checkpoint.tree_size if signed else None,
+        checkpoint_root=signed.checkpoint.root_hash if signed else b"",
+        checkpoint_issued_at=signed.checkpoint.issued_at if signed else None,
+        key_id=signed.signature.key_id if signed else "",
+        breaks=[(b.log_index, b.kind.value, b.describe()) for b in verdict.chain.breaks],
+        log_problems=list(result.log_problems),
+    )

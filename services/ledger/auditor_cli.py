@@ -1,109 +1,150 @@
-"""Auditor command-line tool: replay, verify, export, offline bundle and checkpoint checks.
+"""Auditor command-line tool: through the partner gateway with an auditor API key.
 
-    python -m services.ledger.auditor_cli replay --target HOST:PORT --tenant T --claim C
-    python -m services.ledger.auditor_cli verify --target HOST:PORT --tenant T --claim C
-    python -m services.ledger.auditor_cli export --target ... --claim C --out bundle.json
-    python -m services.ledger.auditor_cli verify-bundle bundle.json --public-key key.pem
-    python -m services.ledger.auditor_cli checkpoint --target ... --out cp.json
-    python -m services.ledger.auditor_cli consistency --old cp.json --target ...
-    python -m services.ledger.auditor_cli consistency --old a.json --new b.json --proof p.json
+    export OON_API_KEY=...   # the auditor's key: the tenant comes from it
+    A="python -m services.ledger.auditor_cli"
+    $A public-key  --target GATEWAY --pin ledger-key.pem
+    $A replay      --target GATEWAY --public-key ledger-key.pem --claim C [--up-to DATE|INSTANT]
+    $A verify      --target GATEWAY --public-key ledger-key.pem --claim C [--wait SECONDS]
+    $A export      --target GATEWAY --public-key ledger-key.pem --claim C --out bundle.json
+    $A report      --target GATEWAY --public-key ledger-key.pem --claim C --out report.pdf
+    $A checkpoint  --target GATEWAY --public-key ledger-key.pem --out cp.json
+    $A consistency --target GATEWAY --public-key ledger-key.pem --old cp.json
+    $A verify-tenant --target GATEWAY --public-key ledger-key.pem [--pinned cp.json ...]
+    $A verify-bundle bundle.json --public-key ledger-key.pem [--timeline]     # offline
+    $A consistency --old a.json --new b.json --proof p.json --public-key K    # offline
+    $A verify-log  --database-url URL --schema S --public-key K               # operators
 
-    python -m services.ledger.auditor_cli verify-log --database-url URL --schema S --public-key K
+Without an API key, `--target` is the ledger's internal port and `--tenant` names the tenant
+(operators and tests); with a key, `--tenant` is refused (the key decides). `--public-key`
+(PEM or base64) pins the ledger's key: an online command refuses a ledger serving another key,
+and every signature is checked against it. Binary values in files are base64 (encoding.py).
+Exit status: 0 verified, 1 verification failed (or the ledger's key is not the pinned one),
+2 bad input, usage or connection error, 3 pending (nothing broken, but entries appended after
+the latest signed checkpoint are not proven yet; `verify --wait SECONDS` asks again).
 
 Online commands go through the gateway with `--api-key` (or $OON_API_KEY); without one they call
 the ledger directly, which accepts only calls signed with the internal signing key
 (`--signing-key`, default $OON_INTERNAL_SIGNING_KEY_FILE; operators on the internal network).
-
-`verify-bundle` and the file form of `consistency` need no database and no network;
-`verify-log` (operators) reads the whole log from PostgreSQL and checks every signed checkpoint.
-Exit status: 0 verified, 1 verification failed, 2 usage or connection error.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
+import hashlib
 import json
 import os
 import pathlib
 import sys
 from collections.abc import Sequence
-from datetime import datetime
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import asyncpg
 import grpc
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from oonledger.ledger.v1 import ledger_pb2
 from services.common.internal_auth import InternalSigner, private_key_from_pem, signed_channel
 from services.ledger import auditor_client as client
-from services.ledger.bundle_verifier import load_bundle_text
+from services.ledger.bundle_verifier import BundleReport, load_bundle_text
 from services.ledger.checkpoint import SignedCheckpoint
+from services.ledger.encoding import hashes_from_json
+from services.ledger.history import check_consistency
 from services.ledger.log_audit import verify_stored_log
+from services.ledger.moments import describe, parse_moment
 from services.ledger.reader import LogReader
-from services.ledger.timeline import timeline
+from services.ledger.signing import key_id_of
+from services.ledger.timeline import entry_marks, timeline
+from services.ledger.trusted_key import KeyMismatch, load_public_key, pem_of, refuse_unless_pinned
 
-OK, FAILED, USAGE = 0, 1, 2
+OK, FAILED, USAGE, PENDING = 0, 1, 2, 3
+VERDICT_EXIT = {
+    ledger_pb2.VERIFICATION_STATUS_VERIFIED: OK,
+    ledger_pb2.VERIFICATION_STATUS_PENDING: PENDING,
+    ledger_pb2.VERIFICATION_STATUS_BROKEN: FAILED,
+}
+STATUS_EXIT = {"VERIFIED": OK, "PENDING": PENDING, "BROKEN": FAILED}
+REPORT_FORMATS = {".pdf": ledger_pb2.REPORT_FORMAT_PDF, ".html": ledger_pb2.REPORT_FORMAT_HTML,
+                  ".htm": ledger_pb2.REPORT_FORMAT_HTML}
 
 
-def load_public_key(text: str) -> bytes:
-    """A PEM file path, or base64/hex of the raw 32-byte Ed25519 public key."""
-    path = pathlib.Path(text)
-    if path.is_file():
-        data = path.read_bytes()
-        if data.lstrip().startswith(b"-----BEGIN"):
-            key = serialization.load_pem_public_key(data)
-            if not isinstance(key, Ed25519PublicKey):
-                raise ValueError("not an Ed25519 public key")
-            return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        text = data.decode().strip()
+class UsageError(Exception):
+    """Bad input: one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _moment(text: str) -> object:
     try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raw = base64.b64decode(text, validate=True)
-    if len(raw) != 32:
-        raise ValueError("an Ed25519 public key is 32 bytes")
-    return raw
+        return parse_moment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="auditor_cli", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="auditor_cli", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def online(name: str, help_text: str) -> argparse.ArgumentParser:
-        command = commands.add_parser(name, help=help_text)
+    def connection(command: argparse.ArgumentParser, required: bool = True) -> None:
         command.add_argument(
-            "--target", required=True, help="the gateway (with --api-key) or the ledger host:port"
+            "--target", required=required,
+            help="the gateway (with an API key) or the ledger's internal host:port",
         )
-        command.add_argument("--tenant", required=True)
-        command.add_argument("--actor", default="auditor-cli")
         command.add_argument(
             "--api-key", default=os.environ.get("OON_API_KEY", ""),
             help="partner API key with the auditor role (default: $OON_API_KEY)",
         )
+        command.add_argument(
+            "--tenant", default="",
+            help="only without an API key (the ledger's internal port): the tenant to read",
+        )
+        command.add_argument("--actor", default="auditor-cli")
+        command.add_argument(
+            "--public-key", help="the pinned ledger key (PEM file from `public-key --pin`, or "
+            "base64): refuse a ledger serving another key",
+        )
         _signing_key_option(command)
+
+    def online(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        connection(command)
         return command
 
-    replay = online("replay", "print a claim's history as a timeline")
+    pin = online("public-key", "fetch the ledger's public key, print its id, optionally pin it")
+    pin.add_argument("--pin", type=pathlib.Path, help="write the key (PEM) to this file")
+    replay = online("replay", "print a claim's history, flagging every entry that does not hold")
     replay.add_argument("--claim", required=True)
     replay.add_argument(
-        "--up-to",
-        type=datetime.fromisoformat,
-        help="ISO-8601 instant with offset, e.g. 2026-11-02T15:00:00+00:00",
+        "--up-to", type=_moment,
+        help="a date (the end of that day, US Eastern) or an instant with offset",
     )
     verify = online("verify", "verify a claim's chain against the signed log")
     verify.add_argument("--claim", required=True)
-    export = online("export", "export a claim as a self-contained bundle")
+    verify.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS",
+        help="while entries are pending, ask for the next checkpoint and verify again",
+    )
+    export = online("export", "export a claim as a bundle (refused unless it verifies)")
     export.add_argument("--claim", required=True)
     export.add_argument("--out", required=True, type=pathlib.Path)
+    report = online("report", "write the claim's audit report (PDF or HTML by --out's suffix)")
+    report.add_argument("--claim", required=True)
+    report.add_argument("--out", required=True, type=pathlib.Path)
+    report.add_argument("--as-of", type=_moment, help="state as of a date or instant")
     checkpoint = online("checkpoint", "save the latest signed checkpoint")
     checkpoint.add_argument("--out", required=True, type=pathlib.Path)
+    tenant = online("verify-tenant", "verify every entry of the caller's tenant")
+    tenant.add_argument(
+        "--pinned", action="append", type=pathlib.Path, default=[],
+        help="a checkpoint saved earlier (repeatable): the log must extend it",
+    )
+    tenant.add_argument("--save", type=pathlib.Path, help="save the verified checkpoint here")
 
     offline = commands.add_parser("verify-bundle", help="verify an exported bundle offline")
     offline.add_argument("bundle", type=pathlib.Path)
-    offline.add_argument("--public-key", help="trusted ledger key (PEM file, base64 or hex)")
+    offline.add_argument("--public-key", help="trusted ledger key (PEM file or base64)")
     offline.add_argument("--timeline", action="store_true", help="also print the timeline")
 
     whole = commands.add_parser("verify-log", help="verify the whole stored log (read-only)")
@@ -114,13 +155,12 @@ def _parser() -> argparse.ArgumentParser:
     consistency = commands.add_parser(
         "consistency", help="check that a newer checkpoint extends an older one"
     )
+    connection(consistency, required=False)
     consistency.add_argument("--old", required=True, type=pathlib.Path)
     consistency.add_argument("--new", type=pathlib.Path, help="newer checkpoint file (offline)")
-    consistency.add_argument("--proof", type=pathlib.Path, help="proof file: JSON list of hex")
-    consistency.add_argument("--target", help="fetch the newest checkpoint and proof online")
-    consistency.add_argument("--tenant", default="")
-    consistency.add_argument("--public-key")
-    _signing_key_option(consistency)
+    consistency.add_argument(
+        "--proof", type=pathlib.Path, help="proof file: JSON list of base64 hashes (offline)"
+    )
     return parser
 
 
@@ -142,17 +182,29 @@ def _channel(args: argparse.Namespace) -> grpc.aio.Channel:
 
 
 async def run(argv: Sequence[str], out: TextIO = sys.stdout) -> int:
+    """Run one command; every failure is one line on `out` and an exit status, never a
+    traceback."""
     try:
         args = _parser().parse_args(argv)
-    except SystemExit as exc:
-        return USAGE if exc.code else OK
-    try:
         return await _dispatch(args, out)
+    except SystemExit as exc:  # --help
+        return USAGE if exc.code else OK
+    except KeyMismatch as exc:
+        print(f"REFUSED: {exc}", file=out)
+        return FAILED
     except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.DATA_LOSS:
+            # The ledger refuses to vouch (its checkpointer found the log altered or rolled
+            # back behind the witness): nothing is verified, a failed verification.
+            print(f"NOT VERIFIED: {exc.details()}", file=out)
+            return FAILED
         print(f"error: {exc.code().name}: {exc.details()}", file=out)
         return USAGE
-    except (OSError, ValueError, asyncpg.PostgresError) as exc:
+    except (UsageError, OSError, ValueError, asyncpg.PostgresError) as exc:
         print(f"error: {exc}", file=out)
+        return USAGE
+    except Exception as exc:  # still one line and a failing exit, never a traceback
+        print(f"error: unexpected {type(exc).__name__}: {exc}", file=out)
         return USAGE
 
 
@@ -163,35 +215,163 @@ async def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         return await _verify_log(args, out)
     if args.command == "consistency" and args.target is None:
         return _consistency_offline(args, out)
+    caller = _caller(args)
+    pinned = load_public_key(args.public_key) if args.public_key else None
     async with _channel(args) as channel:
-        if args.command == "consistency":
-            return await _consistency_online(channel, args, out)
-        caller = client.Caller(args.tenant, args.actor, api_key=args.api_key)
-        if args.command == "replay":
-            for line in await client.replay_timeline(channel, caller, args.claim, args.up_to):
-                print(line, file=out)
-            return OK
-        if args.command == "verify":
-            ok, lines = await client.verify_claim(channel, caller, args.claim)
-            for line in lines:
-                print(line, file=out)
-            return OK if ok else FAILED
-        if args.command == "export":
-            args.out.write_bytes(await client.export_bundle(channel, caller, args.claim))
-            print(f"bundle written to {args.out}", file=out)
-            return OK
-        signed = await client.latest_checkpoint(channel, caller)
-        args.out.write_text(json.dumps(signed.to_json(), indent=1), encoding="utf-8")
-        print(f"checkpoint of size {signed.checkpoint.tree_size} written to {args.out}", file=out)
-        return OK
+        if args.command == "public-key":
+            return await _public_key(channel, caller, args, pinned, out)
+        served = await client.public_key(channel, caller)
+        refuse_unless_pinned(served, pinned)
+        trusted = pinned or served
+        handler = {
+            "replay": _replay,
+            "verify": _verify,
+            "export": _export,
+            "report": _report,
+            "checkpoint": _checkpoint,
+            "consistency": _consistency_online,
+            "verify-tenant": _verify_tenant,
+        }[args.command]
+        return await handler(channel, caller, args, trusted, out)
+
+
+def _caller(args: argparse.Namespace) -> client.Caller:
+    if args.api_key and args.tenant:
+        raise UsageError(
+            "--tenant is not taken with an API key: the key decides the tenant (drop --tenant)"
+        )
+    if not args.api_key and not args.tenant:
+        raise UsageError(
+            "give an API key (--api-key or $OON_API_KEY) for the gateway, or --tenant for the "
+            "ledger's internal port"
+        )
+    return client.Caller(args.tenant, args.actor, api_key=args.api_key)
+
+
+async def _public_key(
+    channel: grpc.aio.Channel,
+    caller: client.Caller,
+    args: argparse.Namespace,
+    pinned: bytes | None,
+    out: TextIO,
+) -> int:
+    info = await client.public_key_info(channel, caller)
+    key = bytes(info.public_key)
+    print(
+        f"ledger {info.origin}: Ed25519 public key id {key_id_of(key)} "
+        f"(fingerprint SHA-256 {hashlib.sha256(key).hexdigest()})",
+        file=out,
+    )
+    print(pem_of(key), end="", file=out)
+    refuse_unless_pinned(key, pinned)
+    if args.pin is not None:
+        if args.pin.exists() and args.pin.read_text().strip():
+            refuse_unless_pinned(key, load_public_key(str(args.pin)))
+            print(f"{args.pin} already pins this key", file=out)
+        else:
+            args.pin.write_text(pem_of(key), encoding="ascii")
+            print(f"pinned to {args.pin}", file=out)
+    return OK
+
+
+async def _replay(channel: grpc.aio.Channel, caller: client.Caller,
+                  args: argparse.Namespace, trusted: bytes, out: TextIO) -> int:
+    status, lines = await client.replay_marked(channel, caller, args.claim, args.up_to)
+    if args.up_to is not None:
+        print(f"up to {describe(args.up_to)}", file=out)
+    for line in lines:
+        print(line, file=out)
+    return FAILED if status == ledger_pb2.VERIFICATION_STATUS_BROKEN else OK
+
+
+async def _verify(channel: grpc.aio.Channel, caller: client.Caller,
+                  args: argparse.Namespace, trusted: bytes, out: TextIO) -> int:
+    status, lines = await client.verify_claim(channel, caller, args.claim, args.wait, trusted)
+    for line in lines:
+        print(line, file=out)
+    return VERDICT_EXIT.get(status, FAILED)
+
+
+async def _export(channel: grpc.aio.Channel, caller: client.Caller,
+                  args: argparse.Namespace, trusted: bytes, out: TextIO) -> int:
+    """The bundle is verified before it is written: a bundle that does not verify, or a claim
+    the ledger finds broken, is refused and no file is written."""
+    document = await client.export_bundle(channel, caller, args.claim)
+    report = load_bundle_text(document, trusted)
+    status = await client.verification_status(channel, caller, args.claim)
+    if not report.ok or status == ledger_pb2.VERIFICATION_STATUS_BROKEN:
+        print(f"REFUSED: the bundle of claim {args.claim} does not verify; nothing written to "
+              f"{args.out}", file=out)
+        for finding in report.findings():
+            print(f"  {finding}", file=out)
+        if report.ok:
+            print("  the ledger's verification of the claim is BROKEN (run verify for details)",
+                  file=out)
+        return FAILED
+    args.out.write_bytes(document)
+    bundle = report.bundle
+    assert bundle is not None  # report.ok
+    print(f"bundle written to {args.out}: {len(bundle.entries)} entries, verified against "
+          f"key {key_id_of(trusted)}", file=out)
+    return OK
+
+
+async def _report(channel: grpc.aio.Channel, caller: client.Caller,
+                  args: argparse.Namespace, trusted: bytes, out: TextIO) -> int:
+    fmt = REPORT_FORMATS.get(args.out.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"--out must end in .pdf or .html, not {args.out.name!r}")
+    reply = await client.claim_report(channel, caller, args.claim, fmt, args.as_of)
+    args.out.write_bytes(reply.content)
+    verdict = client.STATUS_NAMES.get(reply.status, "BROKEN")
+    print(f"report of claim {args.claim} written to {args.out} ({len(reply.content)} bytes); "
+          f"verification {verdict}", file=out)
+    return OK
+
+
+async def _checkpoint(channel: grpc.aio.Channel, caller: client.Caller,
+                      args: argparse.Namespace, trusted: bytes, out: TextIO) -> int:
+    signed = await client.latest_checkpoint(channel, caller)
+    if error := signed.check(trusted):
+        print(f"REFUSED: the latest checkpoint: {error}; nothing written", file=out)
+        return FAILED
+    args.out.write_text(json.dumps(signed.to_json(), indent=1), encoding="utf-8")
+    print(f"checkpoint of size {signed.checkpoint.tree_size} (key {signed.signature.key_id}) "
+          f"written to {args.out}", file=out)
+    return OK
+
+
+async def _verify_tenant(channel: grpc.aio.Channel, caller: client.Caller,
+                         args: argparse.Namespace, trusted: bytes, out: TextIO) -> int:
+    pinned = [_read_checkpoint(path) for path in args.pinned]
+    verifier = await client.verify_tenant(channel, caller, trusted, pinned)
+    cp = verifier.checkpoint.checkpoint
+    status = verifier.status.name
+    print(
+        f"tenant {verifier.tenant_id}: {status} — {verifier.chains} chains, {verifier.entries} "
+        f"entries, {verifier.anchored} proven in the checkpoint of size {cp.tree_size} (key "
+        f"{verifier.checkpoint.signature.key_id}), {verifier.pending} pending; consistent with "
+        f"{len(verifier.consistent_with)} of {len(pinned)} pinned checkpoints",
+        file=out,
+    )
+    for finding in verifier.findings():
+        print(f"  {finding}", file=out)
+    if args.save is not None and status != "BROKEN":
+        args.save.write_text(json.dumps(verifier.checkpoint.to_json(), indent=1),
+                             encoding="utf-8")
+        print(f"checkpoint of size {cp.tree_size} saved to {args.save} (pin it)", file=out)
+    return STATUS_EXIT[status]
 
 
 def _verify_bundle(args: argparse.Namespace, out: TextIO) -> int:
     key = load_public_key(args.public_key) if args.public_key else None
-    report = load_bundle_text(args.bundle.read_bytes(), key)
+    data = args.bundle.read_bytes()
+    if not data.strip():
+        raise ValueError(f"{args.bundle} is empty")
+    report = load_bundle_text(data, key)
     bundle = report.bundle
     if bundle is not None and args.timeline:
-        for line in timeline(bundle.entries):
+        for line in timeline(bundle.entries, _bundle_marks(report)):
             print(line, file=out)
     for note in report.notes:
         print(f"note: {note}", file=out)
@@ -208,6 +388,14 @@ def _verify_bundle(args: argparse.Namespace, out: TextIO) -> int:
     for finding in report.findings():
         print(f"  {finding}", file=out)
     return FAILED
+
+
+def _bundle_marks(report: BundleReport) -> dict[int, str]:
+    if report.bundle is None or report.verdict is None:
+        return {}
+    breaks = [(b.log_index, b.kind.value) for b in report.verdict.chain.breaks]
+    size = report.bundle.checkpoint.checkpoint.tree_size
+    return entry_marks(report.bundle.entries, breaks, size)
 
 
 async def _verify_log(args: argparse.Namespace, out: TextIO) -> int:
@@ -235,14 +423,28 @@ async def _verify_log(args: argparse.Namespace, out: TextIO) -> int:
     return FAILED
 
 
+def _read_json(path: pathlib.Path) -> object:
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise ValueError(f"{path} is empty")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{path} is not JSON ({exc})") from None
+
+
 def _read_checkpoint(path: pathlib.Path) -> SignedCheckpoint:
-    return SignedCheckpoint.from_json(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        return SignedCheckpoint.from_json(_read_json(path))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _report_consistency(
-    old: SignedCheckpoint, new: SignedCheckpoint, proof: list[bytes], key: bytes | None, out: TextIO
+    old: SignedCheckpoint, new: SignedCheckpoint, proof: list[bytes], key: bytes | None,
+    out: TextIO,
 ) -> int:
-    problems = client.check_consistency(old, new, proof, key)
+    problems = check_consistency(old, new, proof, key)
     if problems:
         print("checkpoints are NOT consistent:", file=out)
         for problem in problems:
@@ -258,23 +460,22 @@ def _report_consistency(
 
 def _consistency_offline(args: argparse.Namespace, out: TextIO) -> int:
     if args.new is None or args.proof is None:
-        print("error: give --new and --proof, or --target", file=out)
-        return USAGE
-    proof = [bytes.fromhex(h) for h in json.loads(args.proof.read_text(encoding="utf-8"))]
+        raise UsageError("give --new and --proof (offline), or --target")
+    proof = hashes_from_json(_read_json(args.proof), str(args.proof))
     key = load_public_key(args.public_key) if args.public_key else None
     return _report_consistency(
         _read_checkpoint(args.old), _read_checkpoint(args.new), proof, key, out
     )
 
 
-async def _consistency_online(
-    channel: grpc.aio.Channel, args: argparse.Namespace, out: TextIO
-) -> int:
+async def _consistency_online(channel: grpc.aio.Channel, caller: client.Caller,
+                              args: argparse.Namespace, trusted: bytes, out: TextIO) -> int:
     old = _read_checkpoint(args.old)
-    caller = client.Caller(args.tenant or "-", "auditor-cli")
+    latest = await client.latest_checkpoint(channel, caller)
+    if old.checkpoint.tree_size >= latest.checkpoint.tree_size:
+        return _report_consistency(old, latest, [], trusted, out)
     proof, new = await client.consistency_proof(channel, caller, old.checkpoint.tree_size)
-    key = load_public_key(args.public_key) if args.public_key else None
-    return _report_consistency(old, new, proof, key, out)
+    return _report_consistency(old, new, proof, trusted, out)
 
 
 def main() -> None:

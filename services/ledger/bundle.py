@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.ledger.checkpoint import SignedChainHead, SignedCheckpoint
+from services.ledger.encoding import hashes_from_json, hashes_to_json
 from services.ledger.entry import AuditEntry
 from services.ledger.entry_codec import entry_from_json, entry_to_json
 
-BUNDLE_FORMAT = "oonledger.audit-bundle/v1"
+BUNDLE_FORMAT = "oonledger.audit-bundle/v2"
+"""v2: every binary value is base64 (encoding.py); v1 carried hashes and proofs as hex."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Bundle:
             "entries": [
                 {
                     **entry_to_json(entry),
-                    "inclusion_proof": [h.hex() for h in self.proofs.get(entry.log_index, ())],
+                    "inclusion_proof": hashes_to_json(self.proofs.get(entry.log_index, ())),
                 }
                 for entry in self.entries
             ],
@@ -51,15 +53,20 @@ class Bundle:
         if not isinstance(data, dict):
             raise ValueError("a bundle is a JSON object")
         if data.get("format") != BUNDLE_FORMAT:
-            raise ValueError(f"unknown bundle format {data.get('format')!r}")
+            raise ValueError(
+                f"unknown bundle format {data.get('format')!r} (this tool reads {BUNDLE_FORMAT}"
+                "; export the claim again)"
+            )
         try:
             entries: list[AuditEntry] = []
             proofs: dict[int, list[bytes]] = {}
+            if not isinstance(data["entries"], list):
+                raise ValueError("entries must be a list")
             for position, item in enumerate(data["entries"]):
                 try:
                     entry = entry_from_json(item)
-                    proof = [bytes.fromhex(h) for h in item["inclusion_proof"]]
-                except (KeyError, TypeError, ValueError) as exc:
+                    proof = hashes_from_json(item["inclusion_proof"], "inclusion_proof")
+                except (KeyError, TypeError, AttributeError, ValueError) as exc:
                     raise ValueError(f"entry at position {position} is malformed: {exc}") from exc
                 entries.append(entry)
                 proofs[entry.log_index] = proof

@@ -18,6 +18,7 @@ class BreakKind(StrEnum):
     OUT_OF_ORDER = "out_of_order"
     WRONG_CHAIN = "wrong_chain"
     NOT_IN_LOG = "not_in_log"
+    FORGED = "forged"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,24 +6,18 @@ checkpoints, so an auditor can read what the service vouched for.
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.ledger.encoding import b64, unb64
 from services.ledger.entry import format_instant, parse_instant
 from services.ledger.signing import Signer, key_id_of, signature_valid
 
 CHECKPOINT_KIND = "oonledger.audit.checkpoint/v1"
 CHAIN_HEAD_KIND = "oonledger.audit.chain-head/v1"
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def unb64(text: str) -> bytes:
-    return base64.b64decode(text, validate=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +89,11 @@ class Signature:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Signature:
-        return cls(str(data["key_id"]), unb64(data["public_key"]), unb64(data["value"]))
+        return cls(
+            str(data["key_id"]),
+            unb64(data["public_key"], "signature public_key"),
+            unb64(data["value"], "signature value"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,16 +120,19 @@ class SignedCheckpoint:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SignedCheckpoint:
-        if data.get("kind") != CHECKPOINT_KIND:
-            raise ValueError(f"not a checkpoint (kind {data.get('kind')!r})")
-        checkpoint = Checkpoint(
-            origin=str(data["origin"]),
-            tree_size=int(data["tree_size"]),
-            root_hash=unb64(data["root_hash"]),
-            issued_at=parse_instant(data["issued_at"]),
-        )
-        return cls(checkpoint, Signature.from_json(data["signature"]))
+    def from_json(cls, data: Any) -> SignedCheckpoint:
+        """Raises ValueError naming what is malformed."""
+        if not isinstance(data, dict) or data.get("kind") != CHECKPOINT_KIND:
+            kind = data.get("kind") if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"not a checkpoint (kind {kind!r})")
+        with _malformed("checkpoint"):
+            checkpoint = Checkpoint(
+                origin=str(data["origin"]),
+                tree_size=int(data["tree_size"]),
+                root_hash=unb64(data["root_hash"], "root_hash"),
+                issued_at=parse_instant(data["issued_at"]),
+            )
+            return cls(checkpoint, Signature.from_json(data["signature"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,15 +161,28 @@ class SignedChainHead:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SignedChainHead:
-        if data.get("kind") != CHAIN_HEAD_KIND:
-            raise ValueError(f"not a chain head (kind {data.get('kind')!r})")
-        head = ChainHead(
-            origin=str(data["origin"]),
-            tenant_id=str(data["tenant_id"]),
-            chain=str(data["chain"]),
-            head_seq=int(data["head_seq"]),
-            head_hash=unb64(data["head_hash"]),
-            tree_size=int(data["tree_size"]),
-        )
-        return cls(head, Signature.from_json(data["signature"]))
+    def from_json(cls, data: Any) -> SignedChainHead:
+        """Raises ValueError naming what is malformed."""
+        if not isinstance(data, dict) or data.get("kind") != CHAIN_HEAD_KIND:
+            kind = data.get("kind") if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"not a chain head (kind {kind!r})")
+        with _malformed("chain head"):
+            head = ChainHead(
+                origin=str(data["origin"]),
+                tenant_id=str(data["tenant_id"]),
+                chain=str(data["chain"]),
+                head_seq=int(data["head_seq"]),
+                head_hash=unb64(data["head_hash"], "head_hash"),
+                tree_size=int(data["tree_size"]),
+            )
+            return cls(head, Signature.from_json(data["signature"]))
+
+
+@contextmanager
+def _malformed(what: str) -> Iterator[None]:
+    try:
+        yield
+    except KeyError as exc:
+        raise ValueError(f"{what} lacks {exc}") from exc
+    except (TypeError, AttributeError, ValueError) as exc:
+        raise ValueError(f"{what} is malformed: {exc}") from exc

@@ -30,6 +30,8 @@ class LedgerConfig:
     # How long a pulled event may stay unacknowledged before JetStream hands it out again:
     # after the appender replica dies, its in-flight events come back this much later.
     ack_wait_seconds: float = 10.0
+    # An append-only JSON-lines copy of every witnessed checkpoint (services/ledger/witness.py).
+    witness_file: pathlib.Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LedgerConfig:
@@ -54,6 +56,10 @@ class LedgerConfig:
             pool_size=max(4, settings.db_pool_size),
             retired_keys=_retired_keys(extra.get("LEDGER_RETIRED_PUBLIC_KEYS", "")),
             ack_wait_seconds=ack_wait,
+            witness_file=(
+                pathlib.Path(extra["LEDGER_WITNESS_FILE"])
+                if extra.get("LEDGER_WITNESS_FILE") else None
+            ),
         )
 
 

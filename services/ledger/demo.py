@@ -8,8 +8,10 @@ from collections.abc import Callable
 
 import grpc
 
+from oonledger.ledger.v1 import ledger_pb2
 from services.ledger import auditor_client as client
 from services.ledger.bundle_verifier import load_bundle_text
+from services.ledger.encoding import b64
 
 
 async def audit_claim(
@@ -27,7 +29,8 @@ async def audit_claim(
     caller = client.Caller(tenant_id, actor="demo-auditor", api_key=api_key)
     for line in await client.replay_timeline(ledger_channel, caller, claim_id):
         emit(line)
-    online_ok, lines = await client.verify_claim(ledger_channel, caller, claim_id)
+    status, lines = await client.verify_claim(ledger_channel, caller, claim_id, wait=30)
+    online_ok = status == ledger_pb2.VERIFICATION_STATUS_VERIFIED
     for line in lines:
         emit(line)
     key = await client.public_key(ledger_channel, caller)
@@ -43,6 +46,6 @@ async def audit_claim(
     )
     emit(
         f"(re-check offline any time: python -m services.ledger.auditor_cli verify-bundle "
-        f"{handle.name} --public-key {key.hex()})"
+        f"{handle.name} --public-key {b64(key)})"
     )
     return online_ok and report.ok

@@ -1,10 +1,11 @@
-"""JSON form of audit entries, as they travel in exported bundles and CLI files."""
+"""JSON form of audit entries, as they travel in exported bundles and CLI files (bytes as
+base64, see encoding.py)."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
+from services.ledger.encoding import b64, unb64
 from services.ledger.entry import AuditEntry, EventFacts, format_instant, parse_instant
 
 
@@ -14,8 +15,8 @@ def entry_to_json(entry: AuditEntry) -> dict[str, Any]:
         "log_index": entry.log_index,
         "chain": entry.chain,
         "chain_seq": entry.chain_seq,
-        "prev_hash": entry.prev_hash.hex(),
-        "entry_hash": entry.entry_hash.hex(),
+        "prev_hash": b64(entry.prev_hash),
+        "entry_hash": b64(entry.entry_hash),
         "event_id": f.event_id,
         "service": f.service,
         "notification_id": f.notification_id,
@@ -34,7 +35,7 @@ def entry_to_json(entry: AuditEntry) -> dict[str, Any]:
         "causation_id": f.causation_id,
         "traceparent": f.traceparent,
         "tracestate": f.tracestate,
-        "payload": base64.b64encode(f.payload).decode("ascii"),
+        "payload": b64(f.payload),
         "payload_content_type": f.payload_content_type,
     }
 
@@ -60,7 +61,7 @@ def entry_from_json(data: dict[str, Any]) -> AuditEntry:
         causation_id=_text(data, "causation_id"),
         traceparent=_text(data, "traceparent"),
         tracestate=_text(data, "tracestate"),
-        payload=base64.b64decode(_text(data, "payload"), validate=True),
+        payload=unb64(_text(data, "payload"), "payload"),
         payload_content_type=_text(data, "payload_content_type"),
     )
     return AuditEntry(
@@ -68,8 +69,8 @@ def entry_from_json(data: dict[str, Any]) -> AuditEntry:
         log_index=_integer(data, "log_index"),
         chain=_text(data, "chain"),
         chain_seq=_integer(data, "chain_seq"),
-        prev_hash=bytes.fromhex(_text(data, "prev_hash")),
-        entry_hash=bytes.fromhex(_text(data, "entry_hash")),
+        prev_hash=unb64(_text(data, "prev_hash"), "prev_hash"),
+        entry_hash=unb64(_text(data, "entry_hash"), "entry_hash"),
     )
 
 

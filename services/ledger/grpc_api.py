@@ -70,6 +70,18 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         return ledger_pb2.GetCheckpointResponse(checkpoint=mapping.checkpoint_message(signed))
 
     @rpc
+    async def ListWitnessedCheckpoints(
+        self,
+        request: ledger_pb2.ListWitnessedCheckpointsRequest,
+        ctx: CommandContext,
+        context: grpc.aio.ServicerContext,
+    ) -> ledger_pb2.ListWitnessedCheckpointsResponse:
+        found = await self.app.witnessed_checkpoints(ctx, request.since_tree_size)
+        return ledger_pb2.ListWitnessedCheckpointsResponse(
+            checkpoints=[mapping.checkpoint_message(signed) for signed in found]
+        )
+
+    @rpc
     async def GetInclusionProof(
         self,
         request: ledger_pb2.GetInclusionProofRequest,
@@ -129,4 +141,43 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
             key_id=signer.key_id,
             public_key_pem=mapping.public_key_pem(signer.public_key),
             origin=self.app.origin,
+        )
+
+    @rpc_stream
+    async def ReplayTenant(
+        self,
+        request: ledger_pb2.ReplayTenantRequest,
+        ctx: CommandContext,
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[ledger_pb2.ReplayTenantResponse]:
+        log = await self.app.tenant_log(ctx, request.tree_size)
+        yield mapping.tenant_log_message(log.tenant_id, log.checkpoint, log.log_size, log.problems)
+        async for chunk in self.app.tenant_chains(ctx, log):
+            yield mapping.tenant_chunk_message(
+                chunk.chain,
+                chunk.entries,
+                chunk.proofs,
+                chunk.stored_leaves,
+                chunk.head,
+                chunk.ends_chain,
+            )
+
+    @rpc
+    async def GetClaimReport(
+        self,
+        request: ledger_pb2.GetClaimReportRequest,
+        ctx: CommandContext,
+        context: grpc.aio.ServicerContext,
+    ) -> ledger_pb2.GetClaimReportResponse:
+        report = await self.app.report(
+            ctx,
+            request.claim_id,
+            mapping.REPORT_FORMATS.get(request.format, ""),
+            _instant_or_none(request, "as_of"),
+        )
+        return ledger_pb2.GetClaimReportResponse(
+            content=report.content,
+            content_type=report.content_type,
+            file_name=report.file_name,
+            status=mapping.STATUS_BY_NAME[report.status],
         )

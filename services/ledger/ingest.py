@@ -36,6 +36,8 @@ from services.ledger.mapping import MalformedEnvelope, facts_from_wire
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+HELD_REDELIVERY_SECONDS = 10.0
+"""How soon an event of a chain halted by a forgery is offered again (it is never dropped)."""
 
 
 @dataclass
@@ -46,6 +48,7 @@ class IngestStats:
     batches: int = 0
     failures: int = 0  # appends that PostgreSQL refused (retried)
     nats_errors: int = 0  # pull loops restarted after a NATS error (retried)
+    held: int = 0  # events of chains halted by a forgery (redelivered, never dropped)
     by_stream: dict[str, int] = field(default_factory=dict)
 
 
@@ -145,15 +148,26 @@ class StreamIngest:
 
     async def handle(self, stream: str, messages: Sequence[Msg]) -> None:
         batch: list[EventFacts] = []
+        event_ids: dict[int, str] = {}
         for msg in messages:
             try:
-                batch.append(facts_from_wire(msg.data))
+                facts = facts_from_wire(msg.data)
             except MalformedEnvelope as exc:
                 await self._reject(stream, msg, str(exc))
+                continue
+            batch.append(facts)
+            event_ids[id(msg)] = facts.event_id
+        held: frozenset[str] = frozenset()
         if batch:
-            await self._append_until_stored(stream, batch)
+            held = await self._append_until_stored(stream, batch)
         for msg in messages:
-            if not msg.is_acked:
+            if msg.is_acked:
+                continue
+            if event_ids.get(id(msg)) in held:
+                # Its chain is halted by a forgery (services/ledger/head_guard.py): never
+                # acknowledged, offered again until an operator has dealt with the forgery.
+                await msg.nak(delay=HELD_REDELIVERY_SECONDS)
+            else:
                 await msg.ack()
 
     @contextlib.asynccontextmanager
@@ -177,7 +191,8 @@ class StreamIngest:
         finally:
             task.cancel()  # not awaited: suppressing its CancelledError could swallow ours
 
-    async def _append_until_stored(self, stream: str, batch: list[EventFacts]) -> None:
+    async def _append_until_stored(self, stream: str, batch: list[EventFacts]) -> frozenset[str]:
+        """Append until PostgreSQL takes the batch; the ids of the events it held back."""
         part = self.part(stream)
         part.busy(f"appending {len(batch)} events from {stream}")
         attempt = 0
@@ -203,6 +218,8 @@ class StreamIngest:
         self.stats.appended += len(result.appended)
         self.stats.duplicates += result.duplicates
         self.stats.by_stream[stream] = self.stats.by_stream.get(stream, 0) + len(result.appended)
+        self.stats.held += len(result.held)
+        return result.held
 
     async def _reject(self, stream: str, msg: Msg, reason: str) -> None:
         seq = msg.metadata.sequence.stream

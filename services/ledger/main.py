@@ -21,9 +21,14 @@ from services.ledger.ingest import StreamIngest
 from services.ledger.pipeline_facts import LedgerPipelineFacts
 from services.ledger.reader import LogReader
 from services.ledger.schema import migrate, writer_pool
+from services.ledger.witness import Witness
 from services.ops.service import PipelineOperations
 
 SERVICE_NAME = "oonledger.ledger.v1.AuditService"
+# Health names (services/common/health.py): the integrity alarms of the appender (a forged row,
+# services/ledger/head_guard.py) and of the checkpointer (a refusal to sign).
+APPENDER_PART = "oonledger.ledger.appender"
+CHECKPOINTER_PART = "oonledger.ledger.checkpointer"
 
 
 def utc_now() -> datetime:
@@ -47,9 +52,16 @@ async def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) 
     await migrate(infra.pool, schema)
     pool = await writer_pool(settings.database_url, schema, config.pool_size)
     reader = LogReader(pool)
-    checkpointer = Checkpointer(reader, config.signer, config.origin, clock)
-    app = AuditApplication(reader, checkpointer, config.signer, config.origin, config.retired_keys)
-    appender = Appender(pool, schema)
+    witness = Witness(infra.js, settings, config.witness_file)
+    await witness.ensure()
+    checkpointer = Checkpointer(
+        reader, config.signer, config.origin, clock, witness,
+        part=infra.monitor.part(CHECKPOINTER_PART),
+    )
+    app = AuditApplication(
+        reader, checkpointer, config.signer, config.origin, config.retired_keys, witness
+    )
+    appender = Appender(pool, schema, part=infra.monitor.part(APPENDER_PART))
     ingest = StreamIngest(
         infra.nc,
         appender,

@@ -5,17 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.ledger.v1 import ledger_pb2
-from services.ledger.anchoring import AnchoredVerdict, leaf_of
+from services.ledger.anchoring import AnchoredVerdict, Status, leaf_of
 from services.ledger.chain_check import BreakKind
-from services.ledger.checkpoint import Checkpoint, Signature, SignedCheckpoint
+from services.ledger.checkpoint import (
+    ChainHead,
+    Checkpoint,
+    Signature,
+    SignedChainHead,
+    SignedCheckpoint,
+)
 from services.ledger.claim_state import ClaimState, Happening
 from services.ledger.entry import AuditEntry, EventFacts
+from services.ledger.trusted_key import pem_of
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REQUIRED_ENVELOPE_FIELDS = ("event_id", "service", "tenant_id", "aggregate_id", "event_type")
@@ -27,6 +32,19 @@ BREAK_KINDS = {
     BreakKind.OUT_OF_ORDER: ledger_pb2.BREAK_KIND_OUT_OF_ORDER,
     BreakKind.WRONG_CHAIN: ledger_pb2.BREAK_KIND_WRONG_CHAIN,
     BreakKind.NOT_IN_LOG: ledger_pb2.BREAK_KIND_NOT_IN_LOG,
+    BreakKind.FORGED: ledger_pb2.BREAK_KIND_FORGED,
+}
+STATUSES = {
+    Status.VERIFIED: ledger_pb2.VERIFICATION_STATUS_VERIFIED,
+    Status.PENDING: ledger_pb2.VERIFICATION_STATUS_PENDING,
+    Status.BROKEN: ledger_pb2.VERIFICATION_STATUS_BROKEN,
+}
+
+
+STATUS_BY_NAME = {status.name: value for status, value in STATUSES.items()}
+REPORT_FORMATS = {
+    ledger_pb2.REPORT_FORMAT_PDF: "pdf",
+    ledger_pb2.REPORT_FORMAT_HTML: "html",
 }
 
 
@@ -184,12 +202,63 @@ def checkpoint_from_message(m: ledger_pb2.SignedCheckpoint) -> SignedCheckpoint:
     )
 
 
-def public_key_pem(public_key: bytes) -> str:
-    return (
-        Ed25519PublicKey.from_public_bytes(public_key)
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode("ascii")
+def chain_head_message(signed: SignedChainHead) -> ledger_pb2.SignedChainHead:
+    h, sig = signed.head, signed.signature
+    return ledger_pb2.SignedChainHead(
+        origin=h.origin,
+        tenant_id=h.tenant_id,
+        chain=h.chain,
+        head_seq=h.head_seq,
+        head_hash=h.head_hash,
+        tree_size=h.tree_size,
+        key_id=sig.key_id,
+        public_key=sig.public_key,
+        signature=sig.value,
+        body=h.body().decode("utf-8"),
     )
+
+
+def chain_head_from_message(m: ledger_pb2.SignedChainHead) -> SignedChainHead:
+    return SignedChainHead(
+        ChainHead(m.origin, m.tenant_id, m.chain, m.head_seq, m.head_hash, m.tree_size),
+        Signature(m.key_id, m.public_key, m.signature),
+    )
+
+
+def tenant_log_message(
+    tenant_id: str, signed: SignedCheckpoint, log_size: int, problems: list[str]
+) -> ledger_pb2.ReplayTenantResponse:
+    return ledger_pb2.ReplayTenantResponse(
+        log=ledger_pb2.TenantLogHead(
+            tenant_id=tenant_id,
+            checkpoint=checkpoint_message(signed),
+            log_size=log_size,
+            log_problems=problems,
+        )
+    )
+
+
+def tenant_chunk_message(
+    chain: str,
+    entries: Iterable[AuditEntry],
+    proofs: dict[int, list[bytes]],
+    stored_leaves: dict[int, bytes],
+    head: SignedChainHead | None,
+    ends_chain: bool,
+) -> ledger_pb2.ReplayTenantResponse:
+    chunk = ledger_pb2.TenantChainChunk(chain=chain, ends_chain=ends_chain)
+    for entry in entries:
+        proven = chunk.entries.add()
+        proven.entry.CopyFrom(entry_message(entry))
+        proven.inclusion_proof.extend(proofs.get(entry.log_index, ()))
+        proven.stored_leaf = stored_leaves.get(entry.log_index, b"")
+    if head is not None:
+        chunk.head.CopyFrom(chain_head_message(head))
+    return ledger_pb2.ReplayTenantResponse(chunk=chunk)
+
+
+def public_key_pem(public_key: bytes) -> str:
+    return pem_of(public_key)
 
 
 def verdict_message(
@@ -215,6 +284,7 @@ def verdict_message(
         ],
         log_problems=log_problems,
         checkpoint=checkpoint_message(checkpoint) if checkpoint else None,
+        status=STATUSES[verdict.status(log_problems)],
     )
 
 

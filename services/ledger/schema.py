@@ -7,7 +7,9 @@ import re
 import asyncpg
 
 SCHEMA_NAME = re.compile(r"[a-z][a-z0-9_]{0,55}")
-TABLES = ("audit_entries", "merkle_nodes", "checkpoints", "rejected_messages")
+TABLES = (
+    "audit_entries", "merkle_nodes", "checkpoints", "rejected_messages", "integrity_findings"
+)
 
 
 def writer_role(schema: str) -> str:
@@ -80,6 +82,15 @@ def _ddl(schema: str) -> str:
         data bytea NOT NULL,
         received_at timestamptz NOT NULL,
         PRIMARY KEY (stream, stream_seq)
+    );
+    -- What the appender found in the table that it did not write (services/ledger/head_guard.py).
+    CREATE TABLE IF NOT EXISTS {s}.integrity_findings (
+        chain text NOT NULL,
+        log_index bigint NOT NULL,
+        event_id text NOT NULL,
+        detail text NOT NULL,
+        found_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (chain, log_index, event_id)
     );
     CREATE OR REPLACE FUNCTION {s}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN

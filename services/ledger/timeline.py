@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from services.common.contracts import PROTOBUF, ContractViolation, payload_as_dict
@@ -22,8 +22,8 @@ DETAIL_KEYS = (
     "reason",
 )
 MAX_DETAILS = 6
-
-
+PENDING_MARK = "PENDING"
+"""Mark of an entry appended after the latest signed checkpoint (not proven yet)."""
 
 
 def parse_dollars(text: str) -> int:
@@ -93,5 +93,37 @@ def timeline_line(entry: AuditEntry) -> str:
     ).rstrip()
 
 
-def timeline(entries: Iterable[AuditEntry]) -> list[str]:
-    return [timeline_line(e) for e in entries]
+def timeline(entries: Iterable[AuditEntry], marks: Mapping[int, str] | None = None) -> list[str]:
+    """One line per entry; an entry with a mark (by log index) is flagged where it stands, so
+    an amount printed on a broken line is never read as trustworthy."""
+    marks = marks or {}
+    lines = []
+    for entry in entries:
+        line = timeline_line(entry)
+        mark = marks.get(entry.log_index)
+        if mark is None:
+            lines.append(f"   {line}")
+        elif mark == PENDING_MARK:
+            lines.append(f" ? {line}  <-- PENDING: not in a signed checkpoint yet")
+        else:
+            lines.append(f"!! {line}  <-- BROKEN ({mark}): do not rely on this entry")
+    return lines
+
+
+def entry_marks(
+    entries: Iterable[AuditEntry],
+    breaks: Iterable[tuple[int, str]],
+    signed_size: int | None,
+) -> dict[int, str]:
+    """Marks by log index: the break kinds found (from a verification) and, for the rest, the
+    entries at or beyond the signed tree size (pending)."""
+    marks: dict[int, list[str]] = {}
+    for log_index, kind in breaks:
+        marks.setdefault(log_index, []).append(kind)
+    found = {index: ", ".join(dict.fromkeys(kinds)) for index, kinds in marks.items()}
+    for entry in entries:
+        if entry.log_index not in found and (
+            signed_size is None or entry.log_index >= signed_size
+        ):
+            found[entry.log_index] = PENDING_MARK
+    return found

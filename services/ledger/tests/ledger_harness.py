@@ -56,7 +56,9 @@ class Ledger:
             entries.extend(chunk.entries)
         return entries
 
-    async def wait_for(self, tenant: str, claim_id: str, count: int) -> list[ledger_pb2.AuditEntry]:
+    async def wait_for(
+        self, tenant: str, claim_id: str, count: int, timeout: float = 20
+    ) -> list[ledger_pb2.AuditEntry]:
         async def probe() -> list[ledger_pb2.AuditEntry]:
             try:
                 entries = await self.replay(tenant, claim_id)
@@ -66,7 +68,7 @@ class Ledger:
                 raise
             return entries if len(entries) >= count else []
 
-        return await eventually(probe, timeout=20)
+        return await eventually(probe, timeout=timeout)
 
     async def close(self, runner: ServiceRunner) -> None:
         await self.channel.close()

@@ -68,17 +68,18 @@ def test_altered_entry_is_named() -> None:
 
 def test_rehashed_forgery_is_caught_by_the_signed_tree() -> None:
     """Rewrite an amount and recompute every chain hash: the Merkle proofs no longer hold."""
+    from services.ledger.encoding import b64, unb64
     from services.ledger.entry_codec import entry_from_json
 
     document = exported()
     entries = document["entries"]
     entries[1]["payload"] = "eyJhbW91bnRfY2VudHMiOjF9"  # {"amount_cents":1}
-    prev = bytes.fromhex(entries[1]["prev_hash"])
+    prev = unb64(entries[1]["prev_hash"])
     for item in entries[1:]:
-        item["prev_hash"] = prev.hex()
+        item["prev_hash"] = b64(prev)
         entry = entry_from_json(item)
-        item["entry_hash"] = chain_hash(prev, entry.canonical_bytes()).hex()
-        prev = bytes.fromhex(item["entry_hash"])
+        item["entry_hash"] = b64(chain_hash(prev, entry.canonical_bytes()))
+        prev = unb64(item["entry_hash"])
     problems = findings(document)
     assert any("entry #2" in p and "not_in_log" in p for p in problems)
 

@@ -8,6 +8,7 @@ import pathlib
 from datetime import UTC, datetime
 
 from services.ledger import auditor_cli
+from services.ledger.encoding import b64, hashes_to_json
 from services.ledger.memory_log import MemoryLog
 from services.ledger.signing import Signer
 from services.ledger.tests.factories import claim_history
@@ -32,7 +33,7 @@ async def test_consistency_of_two_checkpoint_files(tmp_path: pathlib.Path) -> No
     old = log.checkpoint(SIGNER, NOW)
     log.append(claim_history("t", "d", 9, start=50))
     new = log.checkpoint(SIGNER, NOW)
-    proof = [h.hex() for h in log.tree.consistency_proof(5, 14)]
+    proof = hashes_to_json(log.tree.consistency_proof(5, 14))
     args = [
         "consistency",
         "--old",
@@ -40,7 +41,7 @@ async def test_consistency_of_two_checkpoint_files(tmp_path: pathlib.Path) -> No
         "--new",
         write(tmp_path / "new.json", new.to_json()),
         "--public-key",
-        SIGNER.public_key.hex(),
+        b64(SIGNER.public_key),
     ]
     code, text = await cli(*args, "--proof", write(tmp_path / "p.json", proof))
     assert code == 0 and "extends the log of size 5" in text
@@ -60,7 +61,7 @@ async def test_verify_bundle_prints_the_timeline(tmp_path: pathlib.Path) -> None
     bundle = log.export("t", "c", history[0].chain, SIGNER, NOW)
     path = write(tmp_path / "b.json", bundle.to_json())
     code, text = await cli(
-        "verify-bundle", path, "--public-key", SIGNER.public_key.hex(), "--timeline"
+        "verify-bundle", path, "--public-key", b64(SIGNER.public_key), "--timeline"
     )
     assert code == 0 and text.count("OfferMade") == 3 and "bundle VERIFIED" in text
 

@@ -23,6 +23,7 @@ from services.ledger import auditor_cli, mapping
 from services.ledger.anchoring import leaf_of
 from services.ledger.chain_check import verify_chain
 from services.ledger.claim_state import fold_claim
+from services.ledger.encoding import b64
 from services.ledger.entry import claim_chain
 from services.ledger.merkle import verify_consistency, verify_inclusion
 from services.ledger.tests.factories import BASE_TIME, facts, negotiated_claim
@@ -240,7 +241,11 @@ async def test_auditor_cli_replays_verifies_exports_and_checks_offline(
     target = f"127.0.0.1:{ledger.runtime.port}"
     signing_key = tmp_path / "internal-signing.pem"
     signing_key.write_text(TEST_SIGNING_PEM)
-    online = ["--target", target, "--tenant", tenant, "--signing-key", str(signing_key)]
+    key = b64(ledger.signer.public_key)
+    online = [
+        "--target", target, "--tenant", tenant, "--public-key", key,
+        "--signing-key", str(signing_key),
+    ]
 
     async def cli(*argv: str) -> tuple[int, str]:
         out = io.StringIO()
@@ -251,15 +256,14 @@ async def test_auditor_cli_replays_verifies_exports_and_checks_offline(
     assert code == 2 and "UNAUTHENTICATED" in text  # unsigned, straight to the ledger
     code, text = await cli("replay", *online, "--claim", claim)
     assert code == 0 and "OfferMade" in text and "amount=$3,600.00" in text
-    code, text = await cli("verify", *online, "--claim", claim)
+    code, text = await cli("verify", *online, "--claim", claim, "--wait", "15")
     assert code == 0 and "VERIFIED" in text
     bundle = tmp_path / "bundle.json"
     code, _ = await cli("export", *online, "--claim", claim, "--out", str(bundle))
     assert code == 0
-    key = ledger.signer.public_key.hex()
     code, text = await cli("verify-bundle", str(bundle), "--public-key", key)
     assert code == 0 and f"{len(events)} entries" in text, text
-    stranger = "11" * 32
+    stranger = b64(bytes([0x11]) * 32)
     code, text = await cli("verify-bundle", str(bundle), "--public-key", stranger)
     assert code == 1 and "not by the trusted key" in text
 
@@ -267,10 +271,7 @@ async def test_auditor_cli_replays_verifies_exports_and_checks_offline(
     assert (await cli("checkpoint", *online, "--out", str(old)))[0] == 0
     await ledger.publish([facts(tenant, claim, "OfferMade", notification_id=99)])
     await ledger.wait_for(tenant, claim, len(events) + 1)
-    code, text = await cli(
-        "consistency", "--old", str(old), "--target", target, "--public-key", key,
-        "--signing-key", str(signing_key),
-    )
+    code, text = await cli("consistency", "--old", str(old), *online)
     assert code == 0 and "consistent" in text
 
 
@@ -323,7 +324,7 @@ async def test_the_operator_tool_verifies_an_intact_log(ledger: Ledger) -> None:
             "--schema",
             ledger.schema,
             "--public-key",
-            ledger.signer.public_key.hex(),
+            b64(ledger.signer.public_key),
         ],
         out,
     )

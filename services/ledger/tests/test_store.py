@@ -172,7 +172,7 @@ async def test_the_whole_log_verifies_against_its_checkpoints(store: LedgerStore
 async def test_the_signer_refuses_a_tree_that_rewrote_signed_history(store: LedgerStore) -> None:
     from datetime import UTC, datetime
 
-    from services.common.errors import FailedPrecondition
+    from services.common.errors import DataLoss
     from services.ledger.checkpointer import Checkpointer
     from services.ledger.signing import Signer
 
@@ -190,7 +190,7 @@ async def test_the_signer_refuses_a_tree_that_rewrote_signed_history(store: Ledg
             bytes(32),
         )
     await store.appender.append(events[6:])
-    with pytest.raises(FailedPrecondition, match="does not extend the signed checkpoint"):
+    with pytest.raises(DataLoss, match="does not extend the signed checkpoint"):
         await checkpointer.checkpoint()
     latest = await store.reader.latest_checkpoint()
     assert latest is not None and latest.checkpoint.tree_size == 6

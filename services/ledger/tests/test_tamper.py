@@ -202,6 +202,7 @@ async def test_the_operator_tool_verifies_the_whole_log(ledger: Ledger) -> None:
     import io
 
     from services.ledger import auditor_cli
+    from services.ledger.encoding import b64
 
     out = io.StringIO()
     code = await auditor_cli.run(
@@ -212,7 +213,7 @@ async def test_the_operator_tool_verifies_the_whole_log(ledger: Ledger) -> None:
             "--schema",
             ledger.schema,
             "--public-key",
-            ledger.signer.public_key.hex(),
+            b64(ledger.signer.public_key),
         ],
         out,
     )
