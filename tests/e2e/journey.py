@@ -232,6 +232,30 @@ class Vendor:
 
         return await eventually(assessed, timeout=30)  # type: ignore[arg-type]
 
+    async def fee_lines_listed(self, claim_id: str) -> list[fees_pb2.FeeLine]:
+        """The claim's fee lines once the fees read model (what CloseInvoicePeriod invoices)
+        holds them: it follows the fee account by a few milliseconds, more under load."""
+
+        async def listed() -> list[fees_pb2.FeeLine]:
+            reply = await self.fees.ListFeeLines(
+                fees_pb2.ListFeeLinesRequest(client_id=CLIENT, claim_ids=[claim_id]),
+                metadata=self.md("finance"), timeout=15)
+            return list(reply.lines)
+
+        return await eventually(listed, timeout=30)  # type: ignore[arg-type]
+
+    async def post_payment(self, request: settlement_pb2.PostPaymentRequest) -> Any:
+        """PostPayment as a partner calls it: ABORTED (the settlement moved under the command,
+        e.g. a fee posting) is retried with the same request id, as the API documents."""
+        for attempt in range(5):
+            try:
+                return await self.settlement.PostPayment(
+                    request, metadata=self.md("finance"), timeout=15)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.ABORTED or attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
     async def audit_replay_json(self, claim_id: str) -> list[dict[str, Any]]:
         """The auditor's replay over JSON: NDJSON chunks, flattened to entries."""
         reply = await self.json("auditor", "/v1/audit/ReplayClaim", {"claimId": claim_id})

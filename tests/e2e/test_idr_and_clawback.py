@@ -66,11 +66,10 @@ async def test_idr_won_award_paid_in_two_parts(stack, channel):
         return current.status == settlement_pb2.SETTLEMENT_STATUS_PARTLY_PAID
 
     await eventually(partly_paid, timeout=30)  # type: ignore[arg-type]
-    await vendor.settlement.PostPayment(settlement_pb2.PostPaymentRequest(
+    await vendor.post_payment(settlement_pb2.PostPaymentRequest(
         request_id=rid(), claim_id=claim_id, amount_cents=owed - 40_000,
         method=settlement_pb2.PAYMENT_METHOD_CHECK, reference="CHK-1001",
-        paid_on=paid_on.isoformat()),
-        metadata=vendor.md("finance"), timeout=15)
+        paid_on=paid_on.isoformat()))
     done = await paid_in_full(vendor, claim_id)
     assert done.outstanding_cents == 0
     # 20 % of the recovery above the initial payment.

@@ -60,6 +60,7 @@ async def test_import_to_agreement_payment_fee_invoice_and_audit(stack, channel)
     # Fees: 25 % of what was recovered above the initial payment ($600) = $150, once.
     account = await vendor.fee_account(claim_id, billed_cents=15_000)
     assert account.recovered_cents == 60_000
+    await vendor.fee_lines_listed(claim_id)
     # A period can be closed once it has ended: November so far (up to yesterday).
     period_end = (date.today() - timedelta(days=1)).isoformat()
     invoice = (await vendor.fees.CloseInvoicePeriod(fees_pb2.CloseInvoicePeriodRequest(
