@@ -19,6 +19,10 @@ DEFAULT_GRPC_PORTS: Mapping[str, int] = {
 # Well-known key used only when OON_DEV_MODE=1 and no key is configured (local runs and tests).
 DEV_CIPHER_KEY = "b25sZWRnZXItZGV2LW9ubHktbm90LWEtc2VjcmV0ISE="
 
+# The largest wire envelope one event may have: well under NATS's default max_payload (1 MiB),
+# so a message the broker would refuse is refused as a command instead (docs/decisions.md).
+DEFAULT_MAX_EVENT_BYTES = 256 * 1024
+
 
 class ConfigurationError(RuntimeError):
     """A required setting is missing or malformed; the process must not start."""
@@ -36,6 +40,7 @@ class Settings:
     dev_mode: bool = False
     db_pool_size: int = 8
     stream_replicas: int = 1
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -66,8 +71,11 @@ class Settings:
             grpc_port = int(port_text)
             pool = int(env.get(f"{prefix}_DB_POOL_SIZE", env.get("OON_DB_POOL_SIZE", "8")))
             replicas = int(env.get("OON_STREAM_REPLICAS", "1"))
+            max_event_bytes = int(env.get("OON_MAX_EVENT_BYTES", str(DEFAULT_MAX_EVENT_BYTES)))
         except ValueError as exc:
             raise ConfigurationError(f"{service}: {exc}") from exc
+        if max_event_bytes < 4096:
+            raise ConfigurationError("OON_MAX_EVENT_BYTES must be at least 4096")
         values: dict[str, object] = dict(
             service=service,
             database_url=env["DATABASE_URL"],
@@ -79,6 +87,7 @@ class Settings:
             dev_mode=dev_mode,
             db_pool_size=pool,
             stream_replicas=replicas,
+            max_event_bytes=max_event_bytes,
             extra={k: v for k, v in env.items() if k.startswith(f"{prefix}_")},
         )
         values.update(overrides)
