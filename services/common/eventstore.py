@@ -154,7 +154,7 @@ class ServiceApplication(Application[UUID]):
         return cast(ProcessRecorder, self.recorder)
 
     def construct_mapper(self) -> Mapper[UUID]:
-        plain = self.factory.mapper(transcoder=self.construct_transcoder())
+        plain: Mapper[UUID] = self.factory.mapper(transcoder=self.construct_transcoder())
         return BudgetedMapper(
             plain.transcoder,
             self.settings.max_event_bytes,
