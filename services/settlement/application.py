@@ -190,11 +190,11 @@ class SettlementApplication(ServiceApplication):
             remittance_file.quarantine(ctx, reasons, prepared.trace_numbers)
             self.save_all(remittance_file)
             return ImportResult(file_id, ImportOutcome.QUARANTINED, reasons)
-        if existing is None:
-            self.save_all(remittance_file)  # claims the file: a concurrent import conflicts
+        # The file's RemittanceFileReceived commits with the first chunk (a file of one chunk
+        # is all or nothing); it claims the file: a concurrent import of it conflicts.
         all_matches = [match_remittance(r, index) for r in prepared.remittances]
         records = [
-            self._post_remittance(ctx, file_id, remittance, index, matches)
+            self._post_remittance(ctx, remittance_file, remittance, index, matches)
             for remittance, matches in zip(prepared.remittances, all_matches, strict=True)
         ]
         remittance_file.accept(
@@ -223,8 +223,8 @@ class SettlementApplication(ServiceApplication):
         return reasons
 
     def _post_remittance(
-        self, ctx: CommandContext, file_id: UUID, remittance: Remittance, index: ClaimIndex,
-        matches: dict[int, Match | NoMatch],
+        self, ctx: CommandContext, remittance_file: RemittanceFile, remittance: Remittance,
+        index: ClaimIndex, matches: dict[int, Match | NoMatch],
     ) -> RemittanceRecord:  # fmt: skip
         """Post one 835 transaction chunk by chunk; its record is saved with the last chunk."""
         rid = remittance_id_for(ctx.tenant_id, remittance.payer_key, remittance.trace_number)
@@ -247,7 +247,7 @@ class SettlementApplication(ServiceApplication):
                                RemittanceChunk)  # fmt: skip
             if posted is None:
                 posted, record = self._post_chunk(
-                    ctx, file_id, rid, remittance, part, number, index, matches,
+                    ctx, remittance_file, rid, remittance, part, number, index, matches,
                     totals=(matched, exceptions), chunk_count=len(chunks) if last else 0,
                 )  # fmt: skip
             else:  # committed by an interrupted attempt; what it linked, link again
@@ -260,7 +260,7 @@ class SettlementApplication(ServiceApplication):
     def _post_chunk(
         self,
         ctx: CommandContext,
-        file_id: UUID,
+        remittance_file: RemittanceFile,
         rid: UUID,
         remittance: Remittance,
         part: Remittance,
@@ -271,8 +271,10 @@ class SettlementApplication(ServiceApplication):
         totals: tuple[int, int],
         chunk_count: int,
     ) -> tuple[RemittanceChunk, RemittanceRecord | None]:
-        """One transaction: the chunk's settlements, exceptions and RemittanceChunkPosted, and
-        on the last chunk (`chunk_count` > 0) the remittance's RemittanceImported."""
+        """One transaction: the chunk's settlements, exceptions and RemittanceChunkPosted, on
+        the last chunk (`chunk_count` > 0) the remittance's RemittanceImported, and the file's
+        pending events if any."""
+        file_id = remittance_file.id
         claim_ids = {
             m.claim_id for c in part.claims if isinstance(m := matches[c.ordinal], Match)
         }
@@ -310,7 +312,7 @@ class SettlementApplication(ServiceApplication):
                 exception_count=totals[1] + chunk.exception_count,
                 chunk_count=chunk_count,
             )
-        self.save_all(chunk, *queued, *outcome.touched.values(), record)
+        self.save_all(remittance_file, chunk, *queued, *outcome.touched.values(), record)
         return chunk, record
 
     def resolve_exception(
