@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from services.common.context import CommandContext
+from services.common.testing import stored_as_version_1
 from services.common.wire import canonical_json, event_payload
 from services.settlement.application import ImportOutcome, OpeningTerms, SettlementApplication
 from services.settlement.domain import Settlement, settlement_id_for
@@ -196,3 +197,37 @@ def result_file_id(tenant: str, prepared: Any) -> uuid.UUID:
     from services.settlement.remittance_domain import file_id_for
 
     return file_id_for(tenant, prepared.content_sha256)
+
+
+def test_remittance_events_stored_by_the_previous_release_still_load(app):
+    """v1 RemittanceImported (whole journal inline), RemittanceFileAccepted (warnings inline)
+    and RemittanceFileQuarantined (every reason) are upcast; their inline lists are kept."""
+    tag = uuid.uuid4().hex[:6]
+    tenant, claims, index = seeded(app, tag)
+    prepared = prepare_import(era(claims[:3], f"TRN{tag}"), "small.835")
+    result = app.import_remittance(ctx(tenant), prepared, index)
+    (record,) = result.remittances
+    (imported,) = events_of(app, record.id)
+    journal = [{"transaction_id": "x/unapplied", "description": "CLP 1", "reverses": "",
+                "postings": [{"account": "provider_cash", "amount_cents": -5},
+                             {"account": "unapplied_cash", "amount_cents": 5}]}]
+    old = app.mapper.to_domain_event(
+        stored_as_version_1(app, imported, drop=("chunk_count",), journal=journal))
+    assert (old.chunk_count, old.journal) == (0, journal)
+    loaded = old.mutate(None)
+    assert (loaded.claim_count, loaded.chunk_count) == (3, 0)
+
+    received, accepted = events_of(app, result.file_id)
+    old_accepted = app.mapper.to_domain_event(stored_as_version_1(
+        app, accepted, drop=("warning_count",), warnings=["w1", "w2"]))
+    assert (old_accepted.warning_count, old_accepted.warnings) == (2, ["w1", "w2"])
+    assert old_accepted.mutate(received.mutate(None)).outcome == "accepted"
+
+    quarantined = RemittanceFile.receive(ctx(tenant), content_sha256="q" * 64, file_name="q",
+                                         size_bytes=1)
+    quarantined.quarantine(ctx(tenant), ["r1", "r2"], ["T"])
+    first, event = quarantined.collect_events()
+    old_quarantine = app.mapper.to_domain_event(
+        stored_as_version_1(app, event, drop=("reason_count",)))
+    assert old_quarantine.reason_count == 2
+    assert old_quarantine.mutate(first.mutate(None)).reasons == ["r1", "r2"]
