@@ -149,11 +149,18 @@ async def post_large_835(vendor: Vendor, claims: int, timings: Timings) -> None:
     imported = await timings.measure("claims imported (JSON)", import_claims(vendor, claims))
     claim_ids = [claim_id for claim_id, _ in imported]
     pcns = [pcn for _, pcn in imported]
+
+    async def registered() -> bool:  # as a negotiation would only agree on a known claim
+        return (await claims_known_to_settlement(settlement, vendor.tenant) == claims
+                and all(await in_parallel(claim_ids[-CONCURRENCY:], lambda claim_id: fee_account(
+                    vendor, claim_id))))
+
+    await timings.measure("claims known to settlement and fees",
+                          eventually(registered, timeout=600, interval=0.5))
     await agreements(vendor, settlement, claim_ids)
 
     async def all_open() -> bool:
-        return (await open_items(vendor) == claims
-                and await claims_known_to_settlement(settlement, vendor.tenant) == claims)
+        return await open_items(vendor) == claims
 
     await timings.measure("settlements opened", eventually(all_open, timeout=600, interval=0.5))
 
