@@ -224,8 +224,8 @@ async def bench_replay(
                 plain.append(time.perf_counter() - started)
         assert len(rows) == 1000
         report("plain asyncpg read of the 1,000 rows p50", p50_ms(plain), "ms")
-        signer = internal_auth.InternalSigner(internal_auth.private_key_from_pem(private))
-        async with internal_auth.signed_channel(f"127.0.0.1:{port}", "ledger", signer) as channel:
+        caller = internal_auth.InternalSigner(internal_auth.private_key_from_pem(private))
+        async with internal_auth.signed_channel(f"127.0.0.1:{port}", "ledger", caller) as channel:
             stub = ledger_pb2_grpc.AuditServiceStub(channel)
             timings: list[float] = []
             for _ in range(replays):

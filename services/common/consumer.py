@@ -39,7 +39,7 @@ from services.common import contracts
 from services.common.aggregate import TenantAggregate
 from services.common.cancellation import raise_if_cancelling
 from services.common.context import CommandContext
-from services.common.errors import DomainError
+from services.common.errors import DomainError, EventTooLarge
 from services.common.eventstore import AlreadyProcessed, ServiceApplication
 from services.common.faults import describe, is_fault, retry_delay
 from services.common.health import Part, ProgressMonitor, consumer_part
@@ -167,6 +167,8 @@ class ApplicationProcessor:
             self.app.save_tracked(tracking, *aggregates)
         except AlreadyProcessed:
             return False
+        except EventTooLarge as exc:  # no retry can make it fit: dead-letter with the reason
+            raise PermanentFailure(f"{delivery.envelope.event_id}: {exc}") from exc
         return True
 
     async def process(self, delivery: Delivery) -> bool:

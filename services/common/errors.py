@@ -39,6 +39,11 @@ class FailedPrecondition(DomainError):
     """A business rule forbids the command in the current state (the message cites the rule)."""
 
 
+class EventTooLarge(FailedPrecondition):
+    """A new event's wire message would exceed the size budget (OON_MAX_EVENT_BYTES): the broker
+    could refuse it, so the command is refused before anything is stored."""
+
+
 class PermissionDenied(DomainError):
     """The caller's roles do not allow the command."""
 

@@ -10,21 +10,27 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import CanSnapshotAggregate, DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
+    Mapper,
     ProcessRecorder,
+    StoredEvent,
     Tracking,
+    Transcoder,
     Transcoding,
 )
+from eventsourcing.utils import get_topic
 from psycopg.conninfo import conninfo_to_dict
 
 from services.common.aggregate import TenantAggregate
 from services.common.contracts import PublishedLanguage
-from services.common.errors import Conflict, NotFound
+from services.common.errors import Conflict, EventTooLarge, NotFound
 from services.common.recorder import TOPIC as RECORDER_TOPIC
 from services.common.recorder import UnpipelinedProcessRecorder
 from services.common.settings import Settings
+from services.common.wire import ENVELOPE_OVERHEAD_BYTES
 
 A = TypeVar("A", bound=TenantAggregate)
 
@@ -38,6 +44,53 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1_000_000 else f"{n / 1024:.0f} KiB"
+
+
+class BudgetedMapper(Mapper[UUID]):
+    """eventsourcing's mapper, refusing an event whose wire message would exceed the budget.
+
+    Checked where each new event is serialised anyway, before anything is stored: the length of
+    the JSON the transcoder just produced, plus the envelope's fixed overhead, bounds the wire
+    envelope (services/common/wire.py), so nothing is encoded twice. Snapshots never travel and
+    are not checked.
+    """
+
+    def __init__(self, transcoder: Transcoder, max_event_bytes: int, **kwargs: Any) -> None:
+        super().__init__(transcoder, **kwargs)
+        self.max_event_bytes = max_event_bytes
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        if isinstance(domain_event, CanSnapshotAggregate):
+            return super().to_stored_event(domain_event)
+        # eventsourcing 9.5.6's Mapper.to_stored_event, with the check between its steps.
+        event_state = dict(vars(domain_event))
+        originator_id = event_state.pop("originator_id")
+        originator_version = event_state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            event_state["class_version"] = class_version
+        stored_state = self.transcoder.encode(event_state)
+        bound = len(stored_state) + ENVELOPE_OVERHEAD_BYTES
+        if bound > self.max_event_bytes:
+            raise EventTooLarge(
+                f"the {type(domain_event).__name__} event would be about {_size(bound)}, over "
+                f"the {_size(self.max_event_bytes)} message budget (OON_MAX_EVENT_BYTES); "
+                "nothing was stored"
+            )
+        if self.compressor:
+            stored_state = self.compressor.compress(stored_state)
+        if self.cipher:
+            stored_state = self.cipher.encrypt(stored_state)
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=get_topic(domain_event.__class__),
+            state=stored_state,
+        )
 
 
 class AlreadyProcessed(Exception):
@@ -103,6 +156,15 @@ class ServiceApplication(Application[UUID]):
     @property
     def process_recorder(self) -> ProcessRecorder:
         return cast(ProcessRecorder, self.recorder)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        plain: Mapper[UUID] = self.factory.mapper(transcoder=self.construct_transcoder())
+        return BudgetedMapper(
+            plain.transcoder,
+            self.settings.max_event_bytes,
+            compressor=plain.compressor,
+            cipher=plain.cipher,
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

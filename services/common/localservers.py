@@ -86,12 +86,15 @@ class LocalPostgres:
 
 
 class LocalNats:
-    """A `nats-server` with JetStream on a loopback port; storage under `store_dir`."""
+    """A `nats-server` with JetStream on a loopback port; storage under `store_dir`.
+
+    `max_payload` (bytes) lowers the server's largest accepted message (default 1 MiB), through
+    a configuration file: tests prove that no event the services publish is refused.
+    """
 
     def __init__(self, store_dir: Path, port: int = 0, max_payload: int | None = None) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
-        # The largest message the server accepts (its default is 1 MiB); tests lower it.
         self.max_payload = max_payload
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -106,13 +109,13 @@ class LocalNats:
     def start(self) -> str:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log_file = open(self.store_dir / "nats-server.log", "ab")
-        options: list[str] = []
-        if self.max_payload is not None:  # no command-line flag for it: a config file
-            config = self.store_dir / "nats-server.conf"
-            config.write_text(f"max_payload: {self.max_payload}\n")
-            options = ["-c", str(config)]
+        config: list[str] = []
+        if self.max_payload is not None:
+            path = self.store_dir / "nats-server.conf"
+            path.write_text(f"max_payload: {int(self.max_payload)}\n")
+            config = ["-c", str(path)]
         self._process = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
-            [self.binary(), *options, "-js", "-sd", str(self.store_dir), "-a", "127.0.0.1",
+            [self.binary(), *config, "-js", "-sd", str(self.store_dir), "-a", "127.0.0.1",
              "-p", str(self.port)],
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -68,8 +68,18 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        # Same steps and transaction as the library's insert_events, minus conn.pipeline().
+        # Same statements and transaction as the library's insert_events, minus
+        # conn.pipeline(), and with the rows' composite values built before the transaction
+        # opens: the library builds them after LOCK TABLE, so a large save held the table lock
+        # (and sat idle in transaction, which eventsourcing times out after 5 s) while Python
+        # worked.
         requests: Collection[RequestRecord] = kwargs.pop("requests", ())
+        rows = [
+            self.construct_pg_stored_event(
+                e.originator_id, e.originator_version, e.topic, e.state
+            )
+            for e in stored_events
+        ]
         with self.datastore.get_connection() as conn, conn.transaction():
             if requests:
                 with conn.cursor() as cursor:
@@ -79,7 +89,9 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
             if not stored_events:
                 return []
             with conn.cursor() as cursor:
-                self._insert_stored_events(cursor, stored_events, **kwargs)
+                self._lock_table(cursor)
+                self._notify_channel(cursor)
+                cursor.execute(self.insert_events_statement, (rows,))
                 ids = self._fetch_ids_after_insert_events(cursor, stored_events, **kwargs)
                 index: Sequence[tuple[str, str]] = kwargs.get("event_index") or ()
                 if ids and index:

@@ -21,6 +21,10 @@ DEFAULT_GRPC_PORTS: Mapping[str, int] = {
 # Well-known key used only when OON_DEV_MODE=1 and no key is configured (local runs and tests).
 DEV_CIPHER_KEY = "b25sZWRnZXItZGV2LW9ubHktbm90LWEtc2VjcmV0ISE="
 
+# The largest wire envelope one event may have: well under NATS's default max_payload (1 MiB),
+# so a message the broker would refuse is refused as a command instead (docs/decisions.md).
+DEFAULT_MAX_EVENT_BYTES = 256 * 1024
+
 
 class ConfigurationError(RuntimeError):
     """A required setting is missing or malformed; the process must not start."""
@@ -47,6 +51,7 @@ class Settings:
     metrics_port: int = 0
     # A relay or consumer without progress for this long is reported NOT_SERVING.
     stall_seconds: float = 30.0
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -85,8 +90,11 @@ class Settings:
             # deployment that scrapes sets it (Kubernetes: OON_METRICS_PORT=9464).
             metrics_port = int(env.get(f"{prefix}_METRICS_PORT", env.get("OON_METRICS_PORT", "0")))
             stall_seconds = float(env.get("OON_STALL_SECONDS", "30"))
+            max_event_bytes = int(env.get("OON_MAX_EVENT_BYTES", str(DEFAULT_MAX_EVENT_BYTES)))
         except ValueError as exc:
             raise ConfigurationError(f"{service}: {exc}") from exc
+        if max_event_bytes < 4096:
+            raise ConfigurationError("OON_MAX_EVENT_BYTES must be at least 4096")
         values: dict[str, object] = dict(
             service=service,
             database_url=env["DATABASE_URL"],
@@ -104,6 +112,7 @@ class Settings:
                                  env.get("OON_METRICS_HOST", "127.0.0.1")),
             metrics_port=metrics_port,
             stall_seconds=stall_seconds,
+            max_event_bytes=max_event_bytes,
             extra={k: v for k, v in env.items() if k.startswith(f"{prefix}_")},
         )
         values.update(overrides)

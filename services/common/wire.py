@@ -21,6 +21,12 @@ from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common import contracts
 
 CONTENT_TYPE = "application/json; canonical"
+# What an envelope adds to its payload beyond the event's stored JSON: event id, service, type
+# names, timestamps, content type, protobuf tags. The stored JSON (eventsourcing's transcoder,
+# before compression) already holds every payload field, in a longer form (dates and UUIDs as
+# tagged objects), and the meta that becomes the envelope's header strings; so
+# `len(stored JSON) + ENVELOPE_OVERHEAD_BYTES` bounds the envelope without building it.
+ENVELOPE_OVERHEAD_BYTES = 512
 _ENVELOPE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
 )

@@ -12,7 +12,7 @@ from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
 from services.fees.arithmetic import FeeComputation
 from services.fees.assessment import AccountState, PaymentFact, assess_payment
-from services.fees.client_billing import ClientBilling, billing_id_for
+from services.fees.client_billing import ClientBilling, Invoice, billing_id_for
 from services.fees.fee_account import FeeAccount, account_id_for
 from services.fees.fee_schedule import FeeSchedule, schedule_id_for
 from services.fees.invoicing import validate_period
@@ -116,7 +116,7 @@ class FeesApplication(ServiceApplication):
 
     # -- invoices ---------------------------------------------------------------------------
     def close_period(self, ctx: CommandContext, client_id: str, start: dt.date, end: dt.date,
-                     candidates: list[dict[str, Any]]) -> ClientBilling.InvoiceIssued:
+                     candidates: list[dict[str, Any]]) -> Invoice:
         require_role(ctx, BILLING_ROLES)
         violations = validate_period(start, end, ctx.now.date())
         if violations:
@@ -127,12 +127,12 @@ class FeesApplication(ServiceApplication):
         self.save_all(billing)
         return billing.invoices[invoice_id]
 
-    def invoices(self, tenant_id: str, client_id: str) -> list[ClientBilling.InvoiceIssued]:
+    def invoices(self, tenant_id: str, client_id: str) -> list[Invoice]:
         billing = self.find(billing_id_for(tenant_id, client_id), tenant_id, ClientBilling)
         return list(billing.invoices.values()) if billing else []
 
     def invoice(self, tenant_id: str, client_id: str,
-                invoice_id: str) -> ClientBilling.InvoiceIssued:
+                invoice_id: str) -> Invoice:
         for issued in self.invoices(tenant_id, client_id):
             if issued.invoice_id == invoice_id:
                 return issued

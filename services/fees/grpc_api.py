@@ -13,7 +13,7 @@ from services.common.grpc_server import Blocking, rpc
 from services.fees import mapping
 from services.fees.application import FeesApplication
 from services.fees.assessment import PaymentFact, PaymentKind
-from services.fees.client_billing import ClientBilling
+from services.fees.client_billing import Invoice
 from services.fees.fee_schedule import FeeSchedule
 from services.fees.projections import FeeProjections
 from services.fees.roi import roi_report
@@ -26,7 +26,7 @@ def _schedule_proto(schedule: FeeSchedule) -> fees_pb2.FeeSchedule:
                                      schedule.published_at)
 
 
-def _invoice_proto(issued: ClientBilling.InvoiceIssued) -> fees_pb2.Invoice:
+def _invoice_proto(issued: Invoice) -> fees_pb2.Invoice:
     return fees_pb2.Invoice(
         invoice_id=issued.invoice_id,
         client_id=issued.client_id,

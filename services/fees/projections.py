@@ -147,17 +147,22 @@ class FeeProjections:
 
     async def _on_InvoiceIssued(self, conn: asyncpg.Connection, tenant: str, claim_id: str,
                                 payload: dict[str, Any]) -> None:
-        lines = payload["lines"]
         await conn.execute(
             f"INSERT INTO {self.s}.fee_invoices VALUES ($1, $2, $3, $4, $5, $6) "
             "ON CONFLICT DO NOTHING",
             tenant, payload["invoice_id"], payload["client_id"],
             dt.date.fromisoformat(payload["period_start"]),
             dt.date.fromisoformat(payload["period_end"]), payload["total_cents"])
+        await self._on_InvoiceLinesRecorded(conn, tenant, claim_id,
+                                            {**payload, "lines": payload.get("lines", [])})
+
+    async def _on_InvoiceLinesRecorded(self, conn: asyncpg.Connection, tenant: str,
+                                       claim_id: str, payload: dict[str, Any]) -> None:
+        """v2 invoices' lines (v1 InvoiceIssued events carried them inline)."""
         await conn.execute(
             f"UPDATE {self.s}.fee_lines SET invoice_id = $2 "
             "WHERE tenant_id = $1 AND line_id = ANY($3::text[])",
-            tenant, payload["invoice_id"], [line["line_id"] for line in lines])
+            tenant, payload["invoice_id"], [line["line_id"] for line in payload["lines"]])
 
     # -- queries ---------------------------------------------------------------------------
     async def lines(self, pool: asyncpg.Pool, tenant: str, client_id: str,

@@ -5,7 +5,8 @@ Synchronous (the eventsourcing library is); the gRPC layer calls these through t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from uuid import UUID
@@ -14,16 +15,21 @@ from services.common.context import CommandContext
 from services.common.errors import InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
+from services.settlement.balancing import patient_responsibility_warnings
 from services.settlement.bulk_loading import load_many
 from services.settlement.domain import PaymentMethod, Settlement, settlement_id_for
-from services.settlement.matching import ClaimIndex, Match
+from services.settlement.matching import ClaimIndex, Match, NoMatch
 from services.settlement.postings import Account
 from services.settlement.published import LANGUAGE
+from services.settlement.remittance import ClaimPayment, Remittance
 from services.settlement.remittance_domain import (
+    CLAIMS_PER_CHUNK,
+    RemittanceChunk,
     RemittanceFile,
     RemittanceRecord,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
+    chunk_id_for,
     file_id_for,
     remittance_id_for,
 )
@@ -163,75 +169,160 @@ class SettlementApplication(ServiceApplication):
     def import_remittance(
         self, ctx: CommandContext, prepared: PreparedImport, index: ClaimIndex
     ) -> ImportResult:
-        """Post every transaction of a balanced file in ONE save, or quarantine the whole file."""
+        """Post every transaction of a balanced file, or quarantine the whole file.
+
+        A file is posted in bounded transactions (`CLAIMS_PER_CHUNK` claims each, with their
+        settlement events and their `RemittanceChunkPosted`), so no transaction or message grows
+        with the file. A retry after an interruption (same bytes, any request id) resumes: the
+        received-but-not-accepted file is found by its content hash and each chunk already
+        committed is skipped by its deterministic id; the file is accepted last.
+        """
         file_id = file_id_for(ctx.tenant_id, prepared.content_sha256)
         existing = self.find(file_id, ctx.tenant_id, RemittanceFile)
-        if existing is not None:
-            if existing.outcome == "quarantined":
-                return ImportResult(file_id, ImportOutcome.QUARANTINED, existing.reasons)
+        if existing is not None and existing.outcome == "quarantined":
+            return ImportResult(file_id, ImportOutcome.QUARANTINED, existing.reasons)
+        if existing is not None and existing.outcome == "accepted":
             return ImportResult(
                 file_id,
                 ImportOutcome.ALREADY_IMPORTED,
-                warnings=existing.warnings,
+                warnings=list(prepared.warnings),  # the same bytes give the same warnings
                 remittances=self._records(ctx, existing.remittance_ids),
             )
-        remittance_file = RemittanceFile.receive(
+        remittance_file = existing or RemittanceFile.receive(
             ctx,
             content_sha256=prepared.content_sha256,
             file_name=prepared.file_name,
             size_bytes=prepared.size_bytes,
         )
-        reasons = list(prepared.reasons)
-        for remittance in prepared.remittances:
-            rid = remittance_id_for(ctx.tenant_id, remittance.payer_key, remittance.trace_number)
-            if self.find(rid, ctx.tenant_id, RemittanceRecord) is not None:
-                reasons.append(
-                    f"trace number {remittance.trace_number} of payer {remittance.payer_key} "
-                    "was already imported from a different file"
-                )
+        reasons = list(prepared.reasons) + self._traces_imported_elsewhere(ctx, file_id, prepared)
         if reasons:
             remittance_file.quarantine(ctx, reasons, prepared.trace_numbers)
             self.save_all(remittance_file)
             return ImportResult(file_id, ImportOutcome.QUARANTINED, reasons)
-
+        # The file's RemittanceFileReceived commits with the first chunk (a file of one chunk
+        # is all or nothing); it claims the file: a concurrent import of it conflicts.
         all_matches = [match_remittance(r, index) for r in prepared.remittances]
-        claim_ids = {m.claim_id for ms in all_matches for m in ms.values() if isinstance(m, Match)}
-        claim_ids |= _claims_named_by_provider_adjustments(prepared, index)
-        ids = [settlement_id_for(ctx.tenant_id, claim_id) for claim_id in claim_ids]
-        loaded = load_many(self, ids, ctx.tenant_id, Settlement)
-        settlements = {s.claim_id: s for s in loaded.values()}
-        records: list[RemittanceRecord] = []
-        queued: list[UnmatchedClaimPayment | UnmatchedServiceLine] = []
-        touched: dict[str, Settlement] = {}
-        for remittance, matches in zip(prepared.remittances, all_matches, strict=True):
-            rid = remittance_id_for(ctx.tenant_id, remittance.payer_key, remittance.trace_number)
-            outcome = post_remittance(ctx, remittance, str(rid), index, matches, settlements)
-            touched.update(outcome.touched)
-            records.append(
-                RemittanceRecord.record(
-                    ctx,
-                    file_id=file_id,
-                    remittance=remittance,
-                    matched_count=len(outcome.matched),
-                    exception_count=len(outcome.exceptions),
-                    journal=outcome.remittance_journal,
-                )
-            )
-            queued.extend(
-                UnmatchedClaimPayment.queue(ctx, remittance_id=rid, remittance=remittance, item=e)
-                for e in outcome.exceptions
-            )
-            queued.extend(
-                UnmatchedServiceLine.queue(ctx, remittance_id=rid, remittance=remittance, item=e)
-                for e in outcome.line_exceptions
-            )
+        records = [
+            self._post_remittance(ctx, remittance_file, remittance, index, matches)
+            for remittance, matches in zip(prepared.remittances, all_matches, strict=True)
+        ]
         remittance_file.accept(
-            ctx, [str(r.id) for r in records], prepared.trace_numbers, list(prepared.warnings)
+            ctx, [str(r.id) for r in records], prepared.trace_numbers, len(prepared.warnings)
         )
-        self.save_all(remittance_file, *records, *queued, *touched.values())
+        self.save_all(remittance_file)
         return ImportResult(
             file_id, ImportOutcome.POSTED, warnings=list(prepared.warnings), remittances=records
         )
+
+    def _traces_imported_elsewhere(
+        self, ctx: CommandContext, file_id: UUID, prepared: PreparedImport
+    ) -> list[str]:
+        """A payer's trace number posts once: refused when another file posted (any of) it."""
+        reasons = []
+        for remittance in prepared.remittances:
+            rid = remittance_id_for(ctx.tenant_id, remittance.payer_key, remittance.trace_number)
+            record = self.find(rid, ctx.tenant_id, RemittanceRecord)
+            first = self.find(chunk_id_for(ctx.tenant_id, rid, 1), ctx.tenant_id, RemittanceChunk)
+            owner = record.file_id if record is not None else first.file_id if first else None
+            if owner is not None and owner != str(file_id):
+                reasons.append(
+                    f"trace number {remittance.trace_number} of payer {remittance.payer_key} "
+                    "was already imported from a different file"
+                )
+        return reasons
+
+    def _post_remittance(
+        self, ctx: CommandContext, remittance_file: RemittanceFile, remittance: Remittance,
+        index: ClaimIndex, matches: dict[int, Match | NoMatch],
+    ) -> RemittanceRecord:  # fmt: skip
+        """Post one 835 transaction chunk by chunk; its record is saved with the last chunk."""
+        rid = remittance_id_for(ctx.tenant_id, remittance.payer_key, remittance.trace_number)
+        done = self.find(rid, ctx.tenant_id, RemittanceRecord)
+        if done is not None:
+            return done
+        claims = remittance.claims
+        chunks = [claims[i : i + CLAIMS_PER_CHUNK] for i in range(0, len(claims), CLAIMS_PER_CHUNK)]
+        chunks = chunks or [()]
+        matched = exceptions = 0
+        record: RemittanceRecord | None = None
+        for number, chunk_claims in enumerate(chunks, start=1):
+            last = number == len(chunks)
+            part = replace(
+                remittance,
+                claims=chunk_claims,
+                provider_adjustments=remittance.provider_adjustments if last else (),
+            )
+            posted = self.find(chunk_id_for(ctx.tenant_id, rid, number), ctx.tenant_id,
+                               RemittanceChunk)  # fmt: skip
+            if posted is None:
+                posted, record = self._post_chunk(
+                    ctx, remittance_file, rid, remittance, part, number, index, matches,
+                    totals=(matched, exceptions), chunk_count=len(chunks) if last else 0,
+                )  # fmt: skip
+            else:  # committed by an interrupted attempt; what it linked, link again
+                _link_matched_icns(index, chunk_claims, matches)
+            matched += posted.matched_count
+            exceptions += posted.exception_count
+        assert record is not None  # the last chunk was posted here (else `done` was found)
+        return record
+
+    def _post_chunk(
+        self,
+        ctx: CommandContext,
+        remittance_file: RemittanceFile,
+        rid: UUID,
+        remittance: Remittance,
+        part: Remittance,
+        number: int,
+        index: ClaimIndex,
+        matches: dict[int, Match | NoMatch],
+        *,
+        totals: tuple[int, int],
+        chunk_count: int,
+    ) -> tuple[RemittanceChunk, RemittanceRecord | None]:
+        """One transaction: the chunk's settlements, exceptions and RemittanceChunkPosted, on
+        the last chunk (`chunk_count` > 0) the remittance's RemittanceImported, and the file's
+        pending events if any."""
+        file_id = remittance_file.id
+        claim_ids = {
+            m.claim_id for c in part.claims if isinstance(m := matches[c.ordinal], Match)
+        }
+        claim_ids |= _claims_named_by_provider_adjustments([part], index)
+        ids = [settlement_id_for(ctx.tenant_id, claim_id) for claim_id in claim_ids]
+        loaded = load_many(self, ids, ctx.tenant_id, Settlement)
+        settlements = {s.claim_id: s for s in loaded.values()}
+        outcome = post_remittance(ctx, part, str(rid), index, matches, settlements)
+        chunk = RemittanceChunk.record(
+            ctx,
+            file_id=file_id,
+            remittance_id=rid,
+            remittance=part,
+            number=number,
+            matched_count=len(outcome.matched),
+            exception_count=len(outcome.exceptions),
+            journal=outcome.remittance_journal,
+            warnings=[str(w) for w in patient_responsibility_warnings(part)],
+        )
+        queued: list[UnmatchedClaimPayment | UnmatchedServiceLine] = [
+            UnmatchedClaimPayment.queue(ctx, remittance_id=rid, remittance=remittance, item=e)
+            for e in outcome.exceptions
+        ]
+        queued.extend(
+            UnmatchedServiceLine.queue(ctx, remittance_id=rid, remittance=remittance, item=e)
+            for e in outcome.line_exceptions
+        )
+        record = None
+        if chunk_count:
+            record = RemittanceRecord.record(
+                ctx,
+                file_id=file_id,
+                remittance=remittance,
+                matched_count=totals[0] + chunk.matched_count,
+                exception_count=totals[1] + chunk.exception_count,
+                chunk_count=chunk_count,
+            )
+        self.save_all(remittance_file, chunk, *queued, *outcome.touched.values(), record)
+        return chunk, record
 
     def resolve_exception(
         self, ctx: CommandContext, *, exception_id: UUID, claim_id: str,
@@ -284,9 +375,21 @@ class SettlementApplication(ServiceApplication):
         return item, settlement
 
 
-def _claims_named_by_provider_adjustments(prepared: PreparedImport, index: ClaimIndex) -> set[str]:
+def _link_matched_icns(
+    index: ClaimIndex, claims: tuple[ClaimPayment, ...], matches: dict[int, Match | NoMatch]
+) -> None:
+    """What posting a chunk teaches the index (a reversal later in the file finds its claim)."""
+    for claim in claims:
+        found = matches[claim.ordinal]
+        if isinstance(found, Match):
+            index.link_icn(found.claim_id, claim.payer_claim_control_number)
+
+
+def _claims_named_by_provider_adjustments(
+    remittances: Iterable[Remittance], index: ClaimIndex
+) -> set[str]:
     ids: set[str] = set()
-    for remittance in prepared.remittances:
+    for remittance in remittances:
         for adjustment in remittance.provider_adjustments:
             for claim in index.by_icn.get(adjustment.reference, []):
                 ids.add(claim.claim_id)

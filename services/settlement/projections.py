@@ -333,7 +333,11 @@ async def _remittance_imported(conn: asyncpg.Connection, s: str, d: Delivery) ->
         p["matched_count"],
         p["exception_count"],
     )
-    await _journal(conn, s, d, "", d.envelope.aggregate_id)
+    await _journal(conn, s, d, "", d.envelope.aggregate_id)  # v1 events carry it inline
+
+
+async def _remittance_chunk_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await _journal(conn, s, d, "", d.payload["remittance_id"])
 
 
 async def _exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
@@ -434,6 +438,7 @@ SETTLEMENT_HANDLERS: dict[str, Handler] = {
     "RemittanceFileAccepted": _file_outcome("accepted"),
     "RemittanceFileQuarantined": _file_outcome("quarantined"),
     "RemittanceImported": _remittance_imported,
+    "RemittanceChunkPosted": _remittance_chunk_posted,
     "UnmatchedClaimPaymentQueued": _exception_queued,
     "UnmatchedClaimPaymentResolved": _exception_resolved,
     "UnmatchedServiceLineQueued": _line_exception_queued,

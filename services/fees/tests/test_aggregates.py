@@ -118,4 +118,5 @@ def test_closing_a_period_twice_issues_one_immutable_invoice() -> None:
     assert (issued.charges_cents, issued.credits_cents, issued.total_cents) == (
         500, -10_000, -9_500)
     assert [type(e).__name__ for e in new_events(billing)] == [
-        "ClientBillingOpened", "InvoiceIssued", "InvoiceIssued"]
+        "ClientBillingOpened", "InvoiceIssued", "InvoiceLinesRecorded", "InvoiceIssued",
+        "InvoiceLinesRecorded"]

@@ -24,7 +24,7 @@ from services.fees.tests.test_service import TWENTY_FIVE_PERCENT, account, regis
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-FILE_LEVEL = ("RemittanceFileReceived", "RemittanceImported")
+FILE_LEVEL = ("RemittanceFileReceived", "RemittanceImported", "RemittanceChunkPosted")
 
 
 async def publish_file_level_events(fees: FeesHarness, tenant: str) -> set[str]:
@@ -38,11 +38,17 @@ async def publish_file_level_events(fees: FeesHarness, tenant: str) -> set[str]:
     imported = upstream.envelope("settlement", "RemittanceImported", "", {
         "file_id": file_id, "trace_number": "EFT-FILE", "payer_id": "payer-1",
         "payment_date": "2026-03-02", "total_paid_cents": 60_000, "claim_count": 1,
-        "matched_count": 1, "exception_count": 0, "journal": []})
+        "matched_count": 1, "exception_count": 0, "chunk_count": 1})
     imported.aggregate_type, imported.aggregate_id = "RemittanceRecord", remittance_id
-    for envelope in (received, imported):
+    imported.schema_version = 2
+    chunk = upstream.envelope("settlement", "RemittanceChunkPosted", "", {
+        "remittance_id": remittance_id, "file_id": file_id, "trace_number": "EFT-FILE",
+        "number": 1, "first_ordinal": 1, "last_ordinal": 1, "matched_count": 1,
+        "exception_count": 0, "journal": [], "warnings": []})
+    chunk.aggregate_type, chunk.aggregate_id = "RemittanceChunk", str(uuid.uuid4())
+    for envelope in (received, chunk, imported):
         await upstream.publish(envelope)
-    return {received.event_id, imported.event_id}
+    return {received.event_id, chunk.event_id, imported.event_id}
 
 
 async def dead_lettered_event_ids(fees: FeesHarness) -> set[str]:

@@ -40,7 +40,8 @@ async def test_a_client_billed_every_month_for_two_years_reloads(fees: FeesHarne
         line = {"line_id": f"l{month}", "line_date": first.isoformat(), "amount_cents": 100 * month}
         billing.close_period(ctx(tenant, f"close-{month}"), first, last, [line])
     reloaded = _reloaded(fees.runtime.parts.app, billing)
-    assert reloaded.version == billing.version == 25
+    # Opened, then each month's InvoiceIssued and its InvoiceLinesRecorded.
+    assert reloaded.version == billing.version == 1 + 24 * 2
     assert reloaded.invoices == billing.invoices
 
 

@@ -1,0 +1,125 @@
+"""Large 835s end to end through the gateway (issue 13): an 835 of 5,000 claims and one of
+50,000 claims posted, every payment billed exactly one fee, every settlement event in the ledger.
+
+Every service and the gateway run in this process, on the bench's PostgreSQL and NATS. Sizes:
+LARGE_835_CLAIMS (comma-separated, default "5000,50000"). The checks are those of the
+end-to-end test (tests/e2e/large_remittance.py); each step's time is reported, the import's
+as the figure. The claims are imported through the gateway; settlement's matching facts and
+the open settlements are then written straight into settlement's read model and event store
+(as bench/settlement_bench.py does): opening 50,000 settlements one agreement event at a time,
+and projecting each into the read model, takes most of an hour on 2 cores (measured at 5,000:
+193 s and 122 s) and is not what this bench measures. The gateway's deadline ceiling is
+raised for the bench so that the figure is the import's time, whatever it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+from datetime import UTC, date, datetime
+from typing import Any
+
+import grpc
+
+from gateway.catalog import UPSTREAMS
+from gateway.server import make_builder, process_of
+from services.common.context import CommandContext
+from services.common.runtime import Builder, ServiceRuntime
+from services.common.settings import Settings
+from services.common.testing import eventually
+from services.settlement.application import OpeningTerms, SettlementApplication
+from services.settlement.line_matching import ClaimLine
+from services.settlement.terms import SettlementSource
+from tests.e2e.conftest import Stack
+from tests.e2e.journey import Vendor
+from tests.e2e.large_remittance import (
+    PAID_CENTS,
+    SERVICE_DATE,
+    Timings,
+    fees_know,
+    post_large_835,
+)
+
+# The 837 lines of gateway/tests/samples.py's emergency claim, as settlement keeps them.
+LINES = json.dumps([
+    ClaimLine(1, "", "99285", ("25",), SERVICE_DATE, 185_000).to_dict(),
+    ClaimLine(2, "", "12002", (), SERVICE_DATE, 64_000).to_dict(),
+])
+
+
+async def seeded_settlements(
+    vendor: Vendor, imported: list[tuple[str, str]], timings: Timings
+) -> None:
+    """Fees learns the claims from claims' events; settlement's matching facts and open
+    settlements are written directly (see the module docstring)."""
+    claim_ids = [claim_id for claim_id, _ in imported]
+    await timings.measure("claims known to fees", eventually(
+        lambda: fees_know(vendor, claim_ids), timeout=1800, interval=1.0))
+    settlement = vendor.stack.services["settlement"]
+    assert settlement.infra is not None and settlement.parts is not None
+    rows = [(vendor.tenant, claim_id, pcn, [], "1234567893", "", SERVICE_DATE, 249_000,
+             "87726", True, LINES) for claim_id, pcn in imported]
+    schema = settlement.settings.schema
+    async with settlement.infra.pool.acquire() as conn:
+        await conn.executemany(
+            f'INSERT INTO "{schema}".claim_refs (tenant_id, claim_id, patient_control_number, '
+            "icns, billing_npi, billing_tin, first_service_date, charge_cents, payer_id, "
+            "nsa_protected, lines) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb) "
+            "ON CONFLICT (tenant_id, claim_id) DO UPDATE SET lines = EXCLUDED.lines", rows)
+    app = settlement.parts.app
+    assert isinstance(app, SettlementApplication)
+    await timings.measure("settlements opened (written directly)",
+                          asyncio.to_thread(_open, app, vendor.tenant, claim_ids))
+
+
+def _open(app: SettlementApplication, tenant: str, claim_ids: list[str]) -> None:
+    ctx = CommandContext(tenant_id=tenant, actor="bench", now=datetime.now(UTC),
+                         roles=frozenset({"finance"}), request_id="bench-open")
+    for start in range(0, len(claim_ids), 1000):
+        app.save_all(*(app.open_settlement(ctx, OpeningTerms(
+            claim_id=claim_id, source=SettlementSource.AGREEMENT, source_ref="bench",
+            decided_on=date(2026, 11, 10), due_date=date(2026, 12, 10),
+            amount_owed_cents=PAID_CENTS, agreed_total_cents=PAID_CENTS,
+            patient_cost_sharing_cents=0, already_paid_cents=0, payer_id="87726"))
+            for claim_id in claim_ids[start:start + 1000]))
+
+SIZES = [int(n) for n in os.environ.get("LARGE_835_CLAIMS", "5000,50000").split(",") if n]
+
+
+async def start(service: str, builder: Builder, **overrides: Any) -> ServiceRuntime:
+    runtime = ServiceRuntime(Settings.from_env(service, grpc_port=0, **overrides), builder)
+    await runtime.start()
+    return runtime
+
+
+async def stop(runtime: ServiceRuntime) -> None:
+    if runtime.infra is not None:  # see bench/gateway_bench.py: nats-py's drain timeout
+        runtime.infra.nc.options["drain_timeout"] = 2
+    await runtime.stop(grace=1)
+
+
+async def run(report: Any) -> None:
+    services = {name: await start(name, importlib.import_module(f"services.{name}.main").build)
+                for name in UPSTREAMS}
+    env = {f"{name.upper()}_ADDR": f"127.0.0.1:{runtime.port}"
+           for name, runtime in services.items()}
+    env.update(GATEWAY_HTTP_PORT="0", GATEWAY_MAX_DEADLINE_SECONDS="1800")
+    gateway = await start("gateway", make_builder(env))
+    stack = Stack(gateway, process_of(gateway), services, {})
+    try:
+        async with grpc.aio.insecure_channel(stack.grpc_address) as channel:
+            for claims in SIZES:
+                vendor = await Vendor.enrol(stack, channel)
+                timings = Timings()
+                await post_large_835(vendor, claims, timings, setup=seeded_settlements,
+                                     read_models=False)
+                for name, value in timings.figures.items():
+                    unit = "MB" if name.endswith("(MB)") else "s"
+                    report(f"{claims:,}-claim 835: {name.removesuffix(' (MB)')}", value, unit)
+                report(f"{claims:,}-claim 835: import throughput",
+                       claims / timings.figures["ImportRemittance through the gateway"],
+                       "claims/s")
+    finally:
+        await asyncio.gather(*(stop(runtime) for runtime in (gateway, *services.values())))
