@@ -43,6 +43,9 @@ class Interrupted(Exception):
 
 
 class InterruptibleSettlement(SettlementApplication):
+    # The settlement service's own application (same tables), with a crash injected: one
+    # schema holds one application's events, as in production.
+    name = SettlementApplication.name
     saves_left: int | None = None
 
     def save_all(self, *aggregates: Any) -> None:
