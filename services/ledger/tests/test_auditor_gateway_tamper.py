@@ -165,6 +165,8 @@ async def test_a_rewritten_merkle_node_is_named_by_verify_tenant(
         "UPDATE merkle_nodes SET hash = $1 WHERE level = 0 AND idx = $2", bytes(32), sibling))
     code, text = await cli("verify-tenant", *args)
     assert code == 1 and "not_in_log" in text and victim.event_id in text, text
+    code, text = await cli("verify", *args, "--claim", claim)
+    assert code == 1 and "not_in_log" in text and victim.event_id in text, text
     code, text = await cli("replay", *args, "--claim", claim)
     assert code == 1 and "!!" in line_of(text, victim.event_id, entries), text
 
@@ -183,6 +185,8 @@ async def test_a_replaced_checkpoint_is_named_by_verify_tenant(
     code, text = await cli("verify-tenant", *args)
     assert code == 1 and f"tenant {tenant}: BROKEN" in text, text
     assert "does not verify" in text or "no new checkpoint is signed" in text, text
+    code, text = await cli("verify", *args, "--claim", claim)
+    assert code == 1 and ("does not verify" in text or "replaced" in text), text
 
 
 async def test_the_report_says_broken_when_the_ledger_refuses_to_sign(
