@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' 2>/dev/null)
 GEN_STAMP := gen/.stamp
 
-.PHONY: venv proto run test test-cluster lint bench clean
+.PHONY: venv proto run test test-cluster test-large lint bench clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,10 @@ test: proto
 # Multi-process failure tests: a 3-node JetStream cluster and two replicas of every service.
 test-cluster: proto
 	$(PY) -m pytest -q -m cluster tests/deploy $(PYTEST_ARGS)
+
+# Long end-to-end runs kept out of `make test` (a 1,000-claim 835 through the whole stack).
+test-large: proto
+	$(PY) -m pytest -q tests/large $(PYTEST_ARGS)
 
 lint: proto
 	$(VENV)/bin/ruff check services gateway tests bench deploy scripts

@@ -115,7 +115,7 @@ class Vendor:
                 timeout=15)
             return next((i.negotiation_id for i in reply.items if i.claim_id == claim_id), None)
 
-        return await eventually(opened, timeout=30)  # type: ignore[arg-type]
+        return await eventually(opened, timeout=90)  # type: ignore[arg-type]
 
     async def offer(self, nid: str, party: int, cents: int, offer_id: str, on: str,
                     role: str = "negotiator") -> npb.MakeOfferResponse:
