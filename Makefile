@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' 2>/dev/null)
 GEN_STAMP := gen/.stamp
 
-.PHONY: venv proto run test test-cluster lint bench clean
+.PHONY: venv proto run test test-cluster test-faults lint bench clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,11 @@ test: proto
 # Multi-process failure tests: a 3-node JetStream cluster and two replicas of every service.
 test-cluster: proto
 	$(PY) -m pytest -q -m cluster tests/deploy $(PYTEST_ARGS)
+
+# Faults under load (several minutes): PostgreSQL stopped for 60 s and crashed, NATS and every
+# service killed with SIGKILL; then nothing acknowledged is lost, doubled or dead-lettered.
+test-faults: proto
+	$(PY) -m pytest -q -m faults tests/faults $(PYTEST_ARGS)
 
 lint: proto
 	$(VENV)/bin/ruff check services gateway tests bench deploy scripts
