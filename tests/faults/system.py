@@ -136,11 +136,12 @@ async def running_system() -> AsyncIterator[System]:
         yield System(stack, namespace, tenant, keys)
     except BaseException:
         kept = True  # the services' logs and the servers' data, for the diagnosis
-        print(f"fault suite failed: logs and data kept under {base}/", flush=True)
         raise
     finally:
         await stack.stop()
-        if not kept:
+        if kept or os.environ.get("OON_FAULTS_KEEP") == "1":
+            print(f"fault suite: logs and data under {base}/", flush=True)
+        else:
             shutil.rmtree(base, ignore_errors=True)
 
 
