@@ -104,11 +104,24 @@ class System:
         await eventually(back, timeout=timeout, interval=0.2)
         return loop.time() - began
 
+    def log_excerpts(self, name: str, marker: str, characters: int = 3000) -> list[str]:
+        """The log from each line containing `marker` (its traceback with it)."""
+        text = self.log_tail(name, characters=10_000_000)
+        return [text[index:index + characters] for index in _find_all(text, marker)]
+
     def log_tail(self, name: str, characters: int = 4000) -> str:
         try:
             return self.stack.service(name).log_path.read_text(errors="replace")[-characters:]
         except OSError:
             return "(no log)"
+
+
+def _find_all(text: str, marker: str) -> list[int]:
+    found, start = [], text.find(marker)
+    while start >= 0:
+        found.append(start)
+        start = text.find(marker, start + 1)
+    return found
 
 
 @asynccontextmanager

@@ -277,7 +277,9 @@ async def test_no_infrastructure_fault_was_dead_lettered(run: Run) -> None:
 async def test_faults_are_answered_with_codes_clients_retry(run: Run) -> None:
     """Issue 21 item 4: an infrastructure fault is UNAVAILABLE (or a deadline), never UNKNOWN
     or INTERNAL; a request refused that way and then accepted with the same id is listed."""
-    assert dict(run.load.misreported) == {}
+    unexpected = [f"{service.name}: {excerpt}" for service in run.system.services()
+                  for excerpt in run.system.log_excerpts(service.name, "unexpected error")]
+    assert dict(run.load.misreported) == {}, "\n".join(unexpected[:5])
 
 
 async def test_every_read_model_equals_a_rebuild_from_scratch(run: Run) -> None:
