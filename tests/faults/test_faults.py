@@ -36,8 +36,8 @@ from tests.faults.system import System, infrastructure, running_system
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(720),
               pytest.mark.asyncio(loop_scope="session")]
 
-RATE = float(os.environ.get("OON_FAULTS_RATE", "2"))  # journeys started per second
-CONCURRENCY = int(os.environ.get("OON_FAULTS_CONCURRENCY", "10"))
+RATE = float(os.environ.get("OON_FAULTS_RATE", "4"))  # journeys started per second
+CONCURRENCY = int(os.environ.get("OON_FAULTS_CONCURRENCY", "20"))
 LONG_OUTAGE = 60.0
 SHORT_OUTAGE = 10.0
 CRASH_ORDER = ("ledger", "claims", "negotiation", "settlement", "fees", "gateway")
