@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' 2>/dev/null)
 GEN_STAMP := gen/.stamp
 
-.PHONY: venv proto run test test-cluster test-large lint bench clean
+.PHONY: venv proto run test test-cluster test-large test-faults lint bench clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,11 @@ test-cluster: proto
 # Long end-to-end runs kept out of `make test` (a 1,000-claim 835 through the whole stack).
 test-large: proto
 	$(PY) -m pytest -q tests/large $(PYTEST_ARGS)
+
+# Faults under load (several minutes): PostgreSQL stopped for 60 s and crashed, NATS and every
+# service killed with SIGKILL; then nothing acknowledged is lost, doubled or dead-lettered.
+test-faults: proto
+	$(PY) -m pytest -q -m faults tests/faults $(PYTEST_ARGS)
 
 lint: proto
 	$(VENV)/bin/ruff check services gateway tests bench deploy scripts

@@ -14,7 +14,9 @@ import grpc
 
 from gateway import keys
 from gateway.keystore import KeyRecord, KeyStore
-from gateway.statuses import CallFailure, failure
+from gateway.statuses import CallFailure, failure, retry_info
+from services.common.faults import describe, is_fault
+from services.common.grpc_server import RETRY_AFTER_FAULT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ class Authenticator:
         if found is None:
             if self._known_unknown(presented.key_id):
                 raise unauthenticated("unknown API key")
-            looked_up = await self.store.find(presented.key_id)
+            looked_up = await self._find(presented.key_id)
             if looked_up is None:
                 if self.cache_seconds > 0:
                     self._remember_unknown(presented.key_id)
@@ -71,6 +73,22 @@ class Authenticator:
         if self.clock() >= record.expires_at:
             raise unauthenticated("API key expired")
         return record
+
+    async def _find(self, key_id: str) -> tuple[KeyRecord, bytes] | None:
+        """The key store's answer; its database down is UNAVAILABLE (retry the same request),
+        not an unknown error: found by the fault suite (tests/faults), a PostgreSQL outage longer
+        than the cache turned every call into UNKNOWN."""
+        try:
+            return await self.store.find(key_id)
+        except Exception as exc:
+            if not is_fault(exc):
+                raise
+            log.warning("API key lookup failed: %s", describe(exc))
+            raise failure(
+                grpc.StatusCode.UNAVAILABLE,
+                f"temporarily unavailable ({type(exc).__name__}); retry with the same request_id",
+                [retry_info(RETRY_AFTER_FAULT_SECONDS)],
+            ) from exc
 
     def _cached(self, key_id: str) -> tuple[KeyRecord, bytes] | None:
         entry = self._cache.get(key_id)

@@ -80,3 +80,26 @@ def test_every_grpc_code_has_an_http_status():
     assert set(HTTP_STATUS) == set(grpc.StatusCode)
     assert HTTP_STATUS[grpc.StatusCode.UNAUTHENTICATED] == 401
     assert HTTP_STATUS[grpc.StatusCode.PERMISSION_DENIED] == 403
+
+
+async def test_a_key_store_that_cannot_be_reached_is_unavailable_not_unknown(tmp_path):
+    """PostgreSQL down (its socket gone, as the fault suite stops it): the caller is told to
+    retry (UNAVAILABLE with retry information), not handed an unknown error."""
+    import asyncpg
+
+    from gateway.auth import Authenticator
+    from gateway.keystore import KeyStore
+    from gateway.statuses import CallFailure
+
+    pool = await asyncpg.create_pool(f"postgresql://postgres@/db?host={tmp_path}/gone",
+                                     min_size=0, max_size=1)
+    try:
+        authenticator = Authenticator(KeyStore(pool, "gateway"), clock=lambda: None)  # type: ignore[arg-type, return-value]
+        token = keys.issue(b"\x01" * 8, b"\x02" * 32).token
+        with pytest.raises(CallFailure) as refused:
+            await authenticator.authenticate(f"Bearer {token}")
+    finally:
+        await pool.close()
+    assert refused.value.code == grpc.StatusCode.UNAVAILABLE
+    assert "retry with the same request_id" in refused.value.message
+    assert refused.value.retry_after_seconds == 1

@@ -115,19 +115,25 @@ class FeeProjections:
 
     async def _on_FeeAccountOpened(self, conn: asyncpg.Connection, tenant: str, claim_id: str,
                                    payload: dict[str, Any]) -> None:
+        # Upserts, here and in _on_ClaimFactsRecorded: a redelivered opening (its consumer
+        # killed before the ack) can come after the account's later facts, and both orders fold
+        # to the same row. Found by the fault suite (tests/faults): the facts' UPDATE found no
+        # row, so the live read model lost the initial payment that a rebuild has.
         await conn.execute(
-            f"INSERT INTO {self.s}.fee_claims (tenant_id, claim_id, client_id) "
-            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            f"INSERT INTO {self.s}.fee_claims AS c (tenant_id, claim_id, client_id) "
+            "VALUES ($1, $2, $3) ON CONFLICT (tenant_id, claim_id) "
+            "DO UPDATE SET client_id = EXCLUDED.client_id",
             tenant, payload["claim_id"], payload["client_id"])
 
     async def _on_ClaimFactsRecorded(self, conn: asyncpg.Connection, tenant: str, claim_id: str,
                                      payload: dict[str, Any]) -> None:
         await conn.execute(
-            f"UPDATE {self.s}.fee_claims SET "
-            "payer_id = COALESCE(NULLIF($3, ''), payer_id), "
-            "service_code = COALESCE(NULLIF($4, ''), service_code), "
-            "initial_payment_cents = COALESCE($5, initial_payment_cents) "
-            "WHERE tenant_id = $1 AND claim_id = $2",
+            f"INSERT INTO {self.s}.fee_claims AS c (tenant_id, claim_id, client_id, payer_id, "
+            "service_code, initial_payment_cents) VALUES ($1, $2, '', $3, $4, COALESCE($5, 0)) "
+            "ON CONFLICT (tenant_id, claim_id) DO UPDATE SET "
+            "payer_id = COALESCE(NULLIF($3, ''), c.payer_id), "
+            "service_code = COALESCE(NULLIF($4, ''), c.service_code), "
+            "initial_payment_cents = COALESCE($5, c.initial_payment_cents)",
             tenant, claim_id, payload.get("payer_id") or "", payload.get("service_code") or "",
             payload.get("initial_payment_cents"))
 

@@ -152,8 +152,14 @@ class Appender:
 
     async def append(self, batch: Sequence[EventFacts]) -> AppendResult:
         async with self._lock:
-            if self.state is None:
+            if self._lease is None:
                 raise RuntimeError("Appender.start() was not called")
+            if self.state is None:
+                # The reload after a failed append failed too (the database was away): load
+                # now. Found by the fault suite (tests/faults): a PostgreSQL restart left the
+                # ledger refusing every append, for good, until the process was restarted.
+                await self._load()
+                assert self.state is not None
             try:
                 return await self._append(self.state, batch)
             except BaseException:

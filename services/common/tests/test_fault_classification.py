@@ -27,6 +27,9 @@ from services.common.health import Part, ProgressMonitor
     asyncpg.exceptions.DeadlockDetectedError("deadlock"),
     asyncpg.exceptions.TooManyConnectionsError("too many"),
     asyncpg.InterfaceError("connection is closed"),
+    # What a pooled connection raises when PostgreSQL shut it down mid-operation.
+    asyncpg.exceptions.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"),
     psycopg.OperationalError("server closed the connection"),
     psycopg_pool.PoolTimeout("couldn't get a connection"),
     es.OperationalError("wrapped"),
@@ -50,6 +53,7 @@ def test_infrastructure_failures_are_faults(exc: BaseException) -> None:
     psycopg.errors.NumericValueOutOfRange("out of range"),
     nats.js.errors.BadRequestError(),  # JetStream answered about what was asked (4xx)
     nats.js.errors.NotFoundError(),
+    asyncpg.exceptions.InternalClientError("unexpected codec"),  # other client errors: bugs
 ])
 def test_other_failures_may_be_poison(exc: BaseException) -> None:
     assert not is_fault(exc)

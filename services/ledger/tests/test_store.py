@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from services.common.faults import is_fault
+from services.common.testing import InfraUrls
 from services.ledger.anchoring import leaf_of
 from services.ledger.appender import Appender
 from services.ledger.chain_check import BreakKind, verify_chain
 from services.ledger.memory_log import MemoryLog
 from services.ledger.merkle import verify_consistency, verify_inclusion
+from services.ledger.schema import writer_role
 from services.ledger.tests.conftest import LedgerStore
 from services.ledger.tests.factories import claim_history, facts
 
@@ -194,3 +197,38 @@ async def test_the_signer_refuses_a_tree_that_rewrote_signed_history(store: Ledg
         await checkpointer.checkpoint()
     latest = await store.reader.latest_checkpoint()
     assert latest is not None and latest.checkpoint.tree_size == 6
+
+
+async def test_an_append_whose_reload_failed_too_is_retried_once_the_database_answers(
+    store: LedgerStore, infra_urls: InfraUrls
+) -> None:
+    """Found by the fault suite (tests/faults): PostgreSQL restarting failed an append and then
+    the reload after it, and from then on every append raised "Appender.start() was not called"
+    until the ledger was restarted. A lock held beyond `lock_timeout` stands in for the outage
+    (the append and the reload both fail with a fault, 55P03)."""
+    events = mixed_events()
+    reference = MemoryLog()
+    reference.append(events)
+    await store.appender.close()  # the lease is ours now
+    pool = await asyncpg.create_pool(
+        infra_urls.database_url, min_size=1, max_size=2,
+        server_settings={"role": writer_role(store.schema), "search_path": store.schema,
+                         "lock_timeout": "200ms"})
+    appender = Appender(pool, store.schema)
+    await appender.start()
+    try:
+        await appender.append(events[:3])
+        async with store.admin.acquire() as conn, conn.transaction():
+            await conn.execute(f'LOCK TABLE "{store.schema}".audit_entries, '
+                               f'"{store.schema}".merkle_nodes IN ACCESS EXCLUSIVE MODE')
+            with pytest.raises(asyncpg.LockNotAvailableError) as away:
+                await appender.append(events[3:6])
+            assert is_fault(away.value)
+        result = await appender.append(events[3:])
+        assert len(result.appended) == len(events) - 3
+    finally:
+        await appender.close()
+        await pool.close()
+        store.appender = Appender(store.pool, store.schema)
+        await store.appender.start()
+    assert await store.reader.root(len(events)) == reference.tree.root()
