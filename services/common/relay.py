@@ -183,8 +183,10 @@ class Relay:
             recorder = self.app.recorder
             latest = await loop.run_in_executor(self.executor, recorder.max_notification_id)
             self.last_recorded = max(self.last_recorded, int(latest or 0))
-        except Exception:  # noqa: S110 - the database may be what is down; lag is advisory
-            pass
+        except Exception as exc:
+            # The database may be what is down: the lag gauge keeps its last value, and the
+            # relay's own part reports the outage (health, ERROR line) if it blocks publishing.
+            log.debug("%s relay: lag not refreshed: %s", self.settings.service, describe(exc))
 
     @property
     def lag(self) -> int:

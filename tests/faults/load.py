@@ -9,6 +9,7 @@ worked to an agreement (notice, our offer, the payer's counter, decision, approv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -171,10 +172,10 @@ class Load:
             if delay < 0:
                 next_at = time.monotonic()  # behind (an outage): do not burst to catch up
             else:
-                try:
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                except TimeoutError:
-                    pass
+                # asyncio.timeout, not wait_for (docs/decisions.md §10); the pace, not a test wait.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._stop.wait()
 
     async def stop_and_finish(self, timeout: float) -> None:
         """No new journeys; every journey in flight is finished (acknowledged) or failed."""
