@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from gateway.keystore import KeyRecord, KeyStore
-from gateway.policy import ROLES
+from services.common.auth import ROLES
 from services.common.settings import Settings
 
 

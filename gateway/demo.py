@@ -12,8 +12,8 @@ import asyncpg
 import grpc
 
 from gateway.keystore import KeyStore
-from gateway.policy import ROLES
 from oonledger.claims.v1 import claims_pb2, claims_pb2_grpc
+from services.common.auth import ROLES
 from services.common.settings import Settings
 
 

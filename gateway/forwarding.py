@@ -13,10 +13,10 @@ from gateway.auth import Authenticator
 from gateway.catalog import Catalog, Method
 from gateway.config import Limits
 from gateway.keystore import KeyRecord
-from gateway.policy import ROLE_TABLE, Grant, roles_for
 from gateway.ratelimit import RateLimiter
 from gateway.statuses import failure, retry_info, upstream_failure
 from gateway.upstreams import Upstreams
+from services.common.auth import ROLE_TABLE, Grant, roles_for
 from services.common.grpc_server import REQUEST_HEADER
 from services.common.internal_auth import TOKEN_HEADER, InternalSigner
 from services.common.telemetry import current_traceparent, server_span

@@ -14,7 +14,7 @@ from datetime import datetime
 import asyncpg
 
 from gateway import keys
-from gateway.policy import ROLES
+from services.common.auth import ROLES
 
 _MIGRATION_LOCK = 0x6A7E_0001  # arbitrary, fixed: serialises concurrent gateway start-ups
 # The schema name is the only text put into SQL; it is checked against this pattern first.

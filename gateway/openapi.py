@@ -15,9 +15,9 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
 from gateway.catalog import Catalog, Method
-from gateway.policy import roles_for
 from gateway.proto_comments import proto_comments
 from oonledger.common.v1 import field_pb2
+from services.common.auth import roles_for
 
 _INT64 = r"^-?[0-9]+$"
 _UINT64 = r"^[0-9]+$"

@@ -21,9 +21,9 @@ from google.protobuf.message import Message
 from gateway.forwarding import Gateway, internal_metadata_for
 from gateway.grpc_front import incoming_metadata
 from gateway.keystore import KeyRecord
-from gateway.policy import roles_for
 from gateway.statuses import CallFailure, failure
 from oonledger.operations.v1 import operations_pb2 as pb
+from services.common.auth import roles_for
 from services.ops.reconciliation import reconcile
 
 SERVICE = "oonledger.operations.v1.OperatorService"

@@ -13,7 +13,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from gateway.catalog import Method
-from gateway.policy import ROLES, roles_for
 from gateway.server import make_builder, process_of
 from gateway.tests.conftest import (
     MAX_REQUEST_BYTES,
@@ -24,6 +23,7 @@ from gateway.tests.conftest import (
     stop_quickly,
 )
 from gateway.tests.upstream import FAIL_UNAVAILABLE, FAIL_WITH_BAD_REQUEST
+from services.common.auth import ROLES, roles_for
 from services.common.testing import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -1,4 +1,10 @@
-"""Which roles may call which method: one ordered table, first match wins, deny by default.
+"""Authorization, in one place: which roles may call which method, and the role check.
+
+One ordered table, first match wins, deny by default. The gateway checks it before forwarding a
+call and every service checks it again on the roles in the gateway's signed token
+(services/common/grpc_server.py), so a service never trusts that a call came through the
+gateway. Rules that depend on the data (who may decide a given decision point) stay in the
+domain and use `require_role`.
 
 Patterns are `fnmatch` patterns over `<package>.<Service>/<Method>`; a new method of a service is
 covered by its service's catch-all line until it needs a line of its own.
@@ -10,6 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from services.common.context import CommandContext
+from services.common.errors import PermissionDenied
+
 NEGOTIATOR = "negotiator"
 PROVIDER_APPROVER = "provider_approver"
 AUDITOR = "auditor"
@@ -19,6 +28,7 @@ ADMIN = "admin"
 SUPERVISOR = "supervisor"
 MANAGER = "manager"
 # Never grantable to a key: "system" is the services' own identity for event reactions.
+SYSTEM = "system"
 ROLES: frozenset[str] = frozenset(
     {NEGOTIATOR, PROVIDER_APPROVER, AUDITOR, FINANCE, ADMIN, SUPERVISOR, MANAGER}
 )
@@ -94,3 +104,10 @@ def is_allowed(
     roles: Iterable[str], full_method: str, table: Iterable[Grant] = ROLE_TABLE
 ) -> bool:
     return bool(roles_for(full_method, table).intersection(roles))
+
+
+def require_role(ctx: CommandContext, roles: Iterable[str], action: str) -> None:
+    """PermissionDenied unless the caller holds one of `roles` (a rule of the domain)."""
+    allowed = tuple(roles)
+    if not ctx.has_role(*allowed):
+        raise PermissionDenied(f"{action} needs one of the roles: {', '.join(allowed)}")
