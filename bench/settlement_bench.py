@@ -25,12 +25,12 @@ from services.common.context import CommandContext
 from services.common.settings import Settings
 from services.common.tests.sample import Tally
 from services.settlement.application import OpeningTerms, SettlementApplication
-from services.settlement.era_generator import RemittanceSpec, build_835, bulk_claims
 from services.settlement.line_matching import ClaimLine
 from services.settlement.projections import migrate
 from services.settlement.queries import SettlementReads
 from services.settlement.remittance_intake import prepare_import
 from services.settlement.terms import SettlementSource
+from services.x12.writer_835 import RemittanceSpec, build_835, bulk_claims
 
 CLAIMS = int(os.environ.get("SETTLEMENT_BENCH_CLAIMS", "10000"))
 DOS = date(2026, 9, 1)

@@ -132,7 +132,7 @@ async def federal_claim_adjudicated_months_ago(channel: grpc.aio.Channel, run_id
 
 async def _claim_facts(channel: grpc.aio.Channel, claim_id: str) -> Any:
     from services.settlement.demo import DemoClaim
-    from services.settlement.era_generator import LineSpec
+    from services.x12.writer_835 import LineSpec
 
     claim = (await ClaimsServiceStub(channel).GetClaim(
         claims.GetClaimRequest(claim_id=claim_id))).claim

@@ -7,7 +7,8 @@ from typing import Any
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1 import claims_pb2_grpc
-from services.claims import mapping, x12_export, x12_import
+from services.claims import mapping
+from services.claims.adapters import x12
 from services.claims.application import ClaimsApplication, ImportOutcome
 from services.claims.model import ClaimData
 from services.claims.projections import ClaimsReadModel
@@ -58,7 +59,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
             raise InvalidArgument(f"at most {MAX_X12_BYTES} bytes per file", "x12")
         plan, facility = mapping.plan_facts(request.plan, request.facility)
         parsed = await self.blocking(
-            x12_import.read_837, request.x12, request.client_id.strip(), plan, facility
+            x12.read_837, request.x12, request.client_id.strip(), plan, facility
         )
         items: list[tuple[str, ClaimData | InvalidArgument]] = []
         for c in parsed:
@@ -245,7 +246,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         if missing:
             raise InvalidArgument(missing)
         exported = await self.blocking(
-            x12_export.export_837,
+            x12.export_837,
             claim.data,
             claim.frequency,
             claim.original_payer_claim_control_number,

@@ -17,7 +17,7 @@ import grpc
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from oonledger.settlement.v1 import settlement_pb2_grpc
 from services.common.money import format_usd
-from services.settlement.era_generator import (
+from services.x12.writer_835 import (
     ClaimSpec,
     LineSpec,
     RemittanceSpec,

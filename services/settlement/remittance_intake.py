@@ -11,10 +11,10 @@ import hashlib
 from dataclasses import dataclass
 
 from services.common.errors import InvalidArgument
+from services.settlement.adapters.x12 import RemittanceFormatError, read_remittances
 from services.settlement.balancing import check_remittance, patient_responsibility_warnings
-from services.settlement.era_reader import RemittanceFormatError, read_remittances
 from services.settlement.remittance import Remittance
-from services.settlement.x12_tokenizer import NotX12Error, read_delimiters
+from services.x12.envelope import NotX12Error, read_delimiters
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 

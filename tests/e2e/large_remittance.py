@@ -23,8 +23,8 @@ from oonledger.fees.v1 import fees_pb2
 from oonledger.settlement.v1 import settlement_pb2
 from services.common.runtime import ServiceRuntime
 from services.common.testing import eventually
-from services.settlement.era_generator import ClaimSpec, LineSpec, RemittanceSpec, build_835
 from services.settlement.tests.upstream import Upstream
+from services.x12.writer_835 import ClaimSpec, LineSpec, RemittanceSpec, build_835
 from tests.e2e.journey import Vendor, rid
 
 PAID_CENTS = 60_000  # what the agreement leaves owed and the 835 pays, per claim

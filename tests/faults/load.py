@@ -25,7 +25,7 @@ from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.negotiation.v1 import negotiation_pb2_grpc
 from oonledger.operations.v1 import operations_pb2_grpc
 from oonledger.settlement.v1 import settlement_pb2, settlement_pb2_grpc
-from services.settlement.era_generator import ClaimSpec, RemittanceSpec, build_835
+from services.x12.writer_835 import ClaimSpec, RemittanceSpec, build_835
 from tests.faults.system import System
 
 CLIENT = "client-ed-group"

@@ -16,13 +16,6 @@ from services.common.testing import stored_as_version_1
 from services.common.wire import canonical_json, event_payload
 from services.settlement.application import ImportOutcome, OpeningTerms, SettlementApplication
 from services.settlement.domain import Settlement, settlement_id_for
-from services.settlement.era_generator import (
-    LineSpec,
-    ProviderAdjustmentSpec,
-    RemittanceSpec,
-    build_835,
-    bulk_claims,
-)
 from services.settlement.matching import ClaimIndex, ClaimReference
 from services.settlement.remittance_domain import (
     CLAIMS_PER_CHUNK,
@@ -32,6 +25,13 @@ from services.settlement.remittance_domain import (
 )
 from services.settlement.remittance_intake import prepare_import
 from services.settlement.terms import SettlementSource
+from services.x12.writer_835 import (
+    LineSpec,
+    ProviderAdjustmentSpec,
+    RemittanceSpec,
+    build_835,
+    bulk_claims,
+)
 
 DOS = date(2026, 9, 1)
 CLAIMS = 2 * CLAIMS_PER_CHUNK + 50  # three chunks

@@ -22,8 +22,8 @@ from services.common.localservers import LocalNats
 from services.common.runtime import ServiceRuntime
 from services.common.testing import call_metadata, channel_to, eventually
 from services.common.wire import canonical_json
-from services.settlement.era_generator import RemittanceSpec, build_835, bulk_claims
 from services.settlement.main import build
+from services.x12.writer_835 import RemittanceSpec, build_835, bulk_claims
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -9,7 +9,7 @@ import pytest
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.testing import channel_to
 from services.settlement.demo import DemoClaim, pay_negotiated_claims
-from services.settlement.era_generator import LineSpec
+from services.x12.writer_835 import LineSpec
 
 from .polling import wait_for
 from .scenario import DOS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.settlement.pyx12_validation import pyx12_errors
+from services.x12.tests.pyx12_validation import pyx12_errors
 
 from .scenario import scenario_835, unbalanced_835
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.common.testing import x12_samples_dir
-from services.settlement.era_reader import read_remittances
+from services.settlement.adapters.x12 import read_remittances
 from services.settlement.line_matching import (
     AMBIGUOUS,
     MATCHED,

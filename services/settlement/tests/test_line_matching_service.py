@@ -12,7 +12,7 @@ import pytest
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.testing import field_violations
-from services.settlement.era_generator import ClaimSpec, LineSpec, RemittanceSpec, build_835
+from services.x12.writer_835 import ClaimSpec, LineSpec, RemittanceSpec, build_835
 
 from .conftest import DECIDED_ON, claim_refs_count
 from .polling import wait_for

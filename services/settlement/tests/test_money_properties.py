@@ -15,18 +15,9 @@ from services.common.money import (
     round_half_up_to_cent,
     x12_amount,
 )
+from services.settlement.adapters.x12 import read_remittances
 from services.settlement.balancing import check_remittance
 from services.settlement.domain import Settlement
-from services.settlement.era_generator import (
-    ClaimSpec,
-    LineSpec,
-    ProviderAdjustmentSpec,
-    RemittanceSpec,
-    build_835,
-    split_cents,
-    with_lines,
-)
-from services.settlement.era_reader import read_remittances
 from services.settlement.line_matching import ClaimLine, match_lines
 from services.settlement.postings import (
     Account,
@@ -35,6 +26,15 @@ from services.settlement.postings import (
     verify_transactions,
 )
 from services.settlement.terms import SettlementSource
+from services.x12.writer_835 import (
+    ClaimSpec,
+    LineSpec,
+    ProviderAdjustmentSpec,
+    RemittanceSpec,
+    build_835,
+    split_cents,
+    with_lines,
+)
 
 from .builders import ctx
 

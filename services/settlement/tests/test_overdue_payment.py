@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
-from services.settlement.era_generator import ClaimSpec, RemittanceSpec, build_835
+from services.x12.writer_835 import ClaimSpec, RemittanceSpec, build_835
 
 from .polling import wait_for
 from .scenario import DOS, PAYEE_NPI, plan_share

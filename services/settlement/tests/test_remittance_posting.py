@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from services.settlement.adapters.x12 import read_remittances
 from services.settlement.balancing import check_remittance
 from services.settlement.domain import Settlement
-from services.settlement.era_reader import read_remittances
 from services.settlement.matching import (
     RULE_PATIENT_CONTROL_NUMBER,
     RULE_TRUNCATED_PATIENT_CONTROL_NUMBER,

@@ -1,15 +1,18 @@
-"""Reading 835s: the public sample files, delimiters, and what must be refused."""
+"""835 samples through settlement's adapter (services/settlement/adapters/x12.py) into the
+remittance domain, and its balancing rules. Reading itself (delimiters, refusals, the
+generator) is tested at the format level in services/x12/tests."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import asdict
 
 import pytest
 
 from services.common.testing import x12_samples_dir
+from services.settlement.adapters.x12 import read_remittances
 from services.settlement.balancing import check_remittance
-from services.settlement.era_reader import RemittanceFormatError, read_remittances
-from services.settlement.x12_tokenizer import NotX12Error, read_delimiters, tokenize
+from services.settlement.remittance import Remittance
+from services.x12 import reader_835 as x12_reader
 
 SAMPLES = x12_samples_dir()
 needs_samples = pytest.mark.skipif(
@@ -48,11 +51,6 @@ def test_balanced_samples_read_and_balance(
         assert check_remittance(remittance) == []
 
 
-@needs_samples
-def test_negative_plb_raises_the_payment() -> None:
-    (remittance,) = read_remittances(_sample("LinuxForHealth-x12/medicare-part-a.835"))
-    (plb,) = remittance.provider_adjustments
-    assert (plb.reason, plb.reference, plb.amount_cents) == ("CV", "CP", -127)
 
 
 @needs_samples
@@ -71,47 +69,9 @@ def test_sample_with_a_broken_line_is_caught_by_balancing() -> None:
 
 
 @needs_samples
-@pytest.mark.parametrize(
-    ("name", "fragment"),
-    [
-        ("LinuxForHealth-x12/managed-care.835", "does not exist"),  # BPR16 = 20002316
-        ("Inteligenz-X12Parser/Example1.txt", "CLP03 is required"),  # truncated CLP
-        ("LinuxForHealth-x12/demo.example1.837", "is not 835"),
-        ("keironstoddart-edi-835-parser/blue_cross_nc_sample.txt", "not an X12 interchange"),
-    ],
-)
-def test_untrustworthy_samples_are_refused_with_the_reason(name: str, fragment: str) -> None:
-    with pytest.raises(RemittanceFormatError, match=fragment):
-        read_remittances(_sample(name))
-
-
-def test_delimiters_from_fixed_width_isa() -> None:
-    isa = (
-        "ISA*00*          *00*          *ZZ*A              *ZZ*B              "
-        "*261102*1200*^*00501*000000001*0*P*>~"
-    )
-    assert read_delimiters(isa).component == ">"
-    assert read_delimiters(isa).segment == "~"
-
-
-def test_delimiters_from_collapsed_isa_and_bom() -> None:
-    text = "\ufeffISA|00||00||ZZ|A|ZZ|B|261102|1200|^|00501|1|0|P|:\nGS|HP\n"
-    delimiters, segments = tokenize(text)
-    assert (delimiters.element, delimiters.component, delimiters.segment) == ("|", ":", "\n")
-    assert segments[1] == ["GS", "HP"]
-
-
-def test_not_x12_is_refused() -> None:
-    with pytest.raises(NotX12Error):
-        read_delimiters("hello world")
-
-
-def test_fractional_cents_are_refused() -> None:
-    from services.settlement.era_generator import ClaimSpec, RemittanceSpec, build_835
-
-    spec = RemittanceSpec(
-        "T1", date(2026, 11, 2), (ClaimSpec("P1", 10_000, 5_000, date(2026, 9, 1)),)
-    )
-    text = build_835(spec).replace("CLP*P1*1*100*50", "CLP*P1*1*100*50.001")
-    with pytest.raises(RemittanceFormatError, match="fractional cents"):
-        read_remittances(text)
+@pytest.mark.parametrize("name", [name for name, *_ in BALANCED_SAMPLES])
+def test_the_adapter_keeps_every_value_the_reader_read(name: str) -> None:
+    read = x12_reader.read_remittances(_sample(name))
+    mapped = read_remittances(_sample(name))
+    assert [asdict(r) for r in mapped] == [asdict(r) for r in read]
+    assert all(isinstance(r, Remittance) for r in mapped)

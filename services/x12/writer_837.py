@@ -1,8 +1,8 @@
-"""A claim → an X12 837P (005010X222A2) or 837I (005010X223A3) interchange, via x12sdk models.
+"""A `Claim837` → an X12 837P (005010X222A2) or 837I (005010X223A3) interchange, via x12sdk models.
 
 The patient is written as the subscriber (SBR02 = 18): the ledger keeps the patient and the
 member id, not a separate subscriber. Replacements and voids carry frequency 7/8 in CLM05 and
-the payer's original claim number in REF*F8, as the guides require.
+the payer's original claim number in REF*F8 (`Claim837.original_reference`), as the guides require.
 """
 
 from __future__ import annotations
@@ -16,50 +16,32 @@ from x12sdk.support import count_segments
 from x12sdk.v5010.x12_837_005010X222A2.transaction_set import HealthCareClaimProfessional
 from x12sdk.v5010.x12_837_005010X223A3.transaction_set import HealthCareClaimInstitutional
 
-from services.claims import codes
-from services.claims.model import ClaimData, ClaimType, Frequency, PlanFunding
-from services.common.errors import FailedPrecondition
 from services.common.money import x12_amount
+from services.x12.claim_837 import Claim837, ClaimKind, ServiceLine
 
-PROFESSIONAL_GUIDE = "005010X222A2"
-INSTITUTIONAL_GUIDE = "005010X223A3"
 CONTROL_NUMBER = "0001"
-# SBR09 claim filing indicator by plan funding (commercial unless a program says otherwise).
-FILING_INDICATOR = {
-    PlanFunding.MEDICARE: "MB",
-    PlanFunding.MEDICARE_ADVANTAGE: "16",
-    PlanFunding.MEDICAID: "MC",
-    PlanFunding.TRICARE: "CH",
-    PlanFunding.VA_IHS: "VA",
-    PlanFunding.FEHB: "FI",
-}
 
 
 @dataclass(frozen=True)
-class Exported:
+class Written837:
     text: str
     implementation_guide: str
 
 
-def export_837(
-    data: ClaimData,
-    frequency: Frequency,
-    original_payer_claim_control_number: str,
+def write_837(
+    claim: Claim837,
+    *,
     sender_id: str,
     receiver_id: str,
     contact_name: str,
     contact_phone: str,
     created: datetime,
-) -> Exported:
-    """The claim as a complete interchange (ISA..IEA), validated by the library's models."""
-    if frequency is not Frequency.ORIGINAL and not original_payer_claim_control_number:
-        raise FailedPrecondition(
-            "a replacement or void needs the payer's original claim number "
-            "(record the original's adjudication first)"
-        )
-    institutional = data.claim_type is ClaimType.INSTITUTIONAL
-    guide = INSTITUTIONAL_GUIDE if institutional else PROFESSIONAL_GUIDE
-    tin = codes.normalize_tin(data.provider.tin) or ""
+) -> Written837:
+    """The claim as a complete interchange (ISA..IEA), validated by the library's models (which
+    raise on a claim the guide does not allow, e.g. an empty billing provider name)."""
+    institutional = claim.kind is ClaimKind.INSTITUTIONAL
+    guide = claim.implementation_guide
+    tin = claim.billing_provider.tin
     structure: dict[str, Any] = {
         "header": {
             "st_segment": {
@@ -70,7 +52,7 @@ def export_837(
             "bht_segment": {
                 "hierarchical_structure_code": "0019",
                 "transaction_set_purpose_code": "00",
-                "submitter_transactional_identifier": data.patient_control_number[:30],
+                "submitter_transactional_identifier": claim.patient_control_number[:30],
                 "transaction_set_creation_date": created.strftime("%Y%m%d"),
                 "transaction_set_creation_time": created.strftime("%H%M"),
                 "transaction_type_code": "CH",
@@ -80,7 +62,7 @@ def export_837(
             "nm1_segment": {
                 "entity_identifier_code": "41",
                 "entity_type_qualifier": "2",
-                "name_last_or_organization_name": data.provider.name,
+                "name_last_or_organization_name": claim.billing_provider.name,
                 "identification_code_qualifier": "46",
                 "identification_code": sender_id,
             },
@@ -97,7 +79,7 @@ def export_837(
             "nm1_segment": {
                 "entity_identifier_code": "40",
                 "entity_type_qualifier": "2",
-                "name_last_or_organization_name": data.payer.name,
+                "name_last_or_organization_name": claim.payer.name,
                 "identification_code_qualifier": "46",
                 "identification_code": receiver_id,
             }
@@ -113,19 +95,19 @@ def export_837(
                     "nm1_segment": {
                         "entity_identifier_code": "85",
                         "entity_type_qualifier": "2",
-                        "name_last_or_organization_name": data.provider.name,
+                        "name_last_or_organization_name": claim.billing_provider.name,
                         "identification_code_qualifier": "XX",
-                        "identification_code": data.provider.npi,
+                        "identification_code": claim.billing_provider.npi,
                     },
-                    "n3_segment": {"address_information_1": data.provider.address.line1},
+                    "n3_segment": {"address_information_1": claim.billing_provider.address.line1},
                     "n4_segment": {
-                        "city_name": data.provider.address.city,
-                        "state_province_code": data.provider.address.state,
-                        "postal_code": data.provider.address.postal_code,
+                        "city_name": claim.billing_provider.address.city,
+                        "state_province_code": claim.billing_provider.address.state,
+                        "postal_code": claim.billing_provider.address.postal_code,
                     },
                     "ref_segment": _billing_ref(tin, institutional),
                 },
-                "loop_2000b": [_subscriber(data, frequency, original_payer_claim_control_number)],
+                "loop_2000b": [_subscriber(claim)],
             }
         ],
     }
@@ -155,7 +137,7 @@ def export_837(
         created=created,
         usage_indicator="P",
     )
-    return Exported(text, guide)
+    return Written837(text, guide)
 
 
 def _billing_ref(tin: str, institutional: bool) -> Any:
@@ -163,7 +145,7 @@ def _billing_ref(tin: str, institutional: bool) -> Any:
     return ref if institutional else [ref]
 
 
-def _subscriber(data: ClaimData, frequency: Frequency, original_icn: str) -> dict[str, Any]:
+def _subscriber(data: Claim837) -> dict[str, Any]:
     patient = data.patient
     dmg = (
         {
@@ -183,7 +165,7 @@ def _subscriber(data: ClaimData, frequency: Frequency, original_icn: str) -> dic
         "sbr_segment": {
             "payer_responsibility_code": "P",
             "individual_relationship_code": "18",
-            "claim_filing_indicator_code": FILING_INDICATOR.get(data.plan.funding, "CI"),
+            "claim_filing_indicator_code": data.filing_indicator,
         },
         "loop_2010ba": {
             "nm1_segment": {
@@ -205,16 +187,14 @@ def _subscriber(data: ClaimData, frequency: Frequency, original_icn: str) -> dic
                 "identification_code": data.payer.payer_id,
             }
         },
-        "loop_2300": [_claim(data, frequency, original_icn)],
+        "loop_2300": [_claim(data)],
     }
 
 
-def _claim(data: ClaimData, frequency: Frequency, original_icn: str) -> dict[str, Any]:
-    institutional = data.claim_type is ClaimType.INSTITUTIONAL
-    if institutional:
-        location = f"{data.bill_type[:2]}:A:{frequency.value}"
-    else:
-        location = f"{data.lines[0].place_of_service}:B:{frequency.value}"
+def _claim(data: Claim837) -> dict[str, Any]:
+    institutional = data.kind is ClaimKind.INSTITUTIONAL
+    qualifier = "A" if institutional else "B"
+    location = f"{data.facility_code}:{qualifier}:{data.frequency_code}"
     qualifiers = ("ABK", "ABF")
     diagnoses = [
         [qualifiers[0] if i == 0 else qualifiers[1], code]
@@ -223,7 +203,7 @@ def _claim(data: ClaimData, frequency: Frequency, original_icn: str) -> dict[str
     claim: dict[str, Any] = {
         "clm_segment": {
             "patient_control_number": data.patient_control_number,
-            "total_claim_charge_amount": x12_amount(data.billed_cents),
+            "total_claim_charge_amount": x12_amount(data.total_billed_cents),
             "health_care_service_location_information": location,
             "provider_or_supplier_signature_indicator": "Y",
             "provider_accept_assignment_code": "A" if not institutional else "C",
@@ -235,17 +215,20 @@ def _claim(data: ClaimData, frequency: Frequency, original_icn: str) -> dict[str
         else None,
         "loop_2400": [_line(n, line, institutional) for n, line in enumerate(data.lines, 1)],
     }
-    if original_icn and frequency is not Frequency.ORIGINAL:
+    if data.original_reference:
         claim["ref_segment"] = [
-            {"reference_identification_qualifier": "F8", "reference_identification": original_icn}
+            {
+                "reference_identification_qualifier": "F8",
+                "reference_identification": data.original_reference,
+            }
         ]
     if institutional:
+        dates = [line.service_date for line in data.lines]
         claim["dtp_segment"] = [
             {
                 "date_time_qualifier": "434",
                 "date_time_period_format_qualifier": "RD8",
-                "date_time_period": f"{data.first_service_date:%Y%m%d}-"
-                f"{data.last_service_date:%Y%m%d}",
+                "date_time_period": f"{min(dates):%Y%m%d}-{max(dates):%Y%m%d}",
             }
         ]
         claim["cl1_segment"] = {
@@ -257,7 +240,7 @@ def _claim(data: ClaimData, frequency: Frequency, original_icn: str) -> dict[str
     return claim
 
 
-def _line(number: int, line: Any, institutional: bool) -> dict[str, Any]:
+def _line(number: int, line: ServiceLine, institutional: bool) -> dict[str, Any]:
     procedure = ":".join(["HC", line.procedure_code, *line.modifiers])
     service_date = [
         {

@@ -1,4 +1,5 @@
-"""Read X12 835 text into `Remittance` values (one per ST..SE), refusing what cannot be trusted."""
+"""Read X12 835 text into neutral `Remittance` values (one per ST..SE), refusing what cannot be
+trusted (sub-cent amounts, impossible dates, missing BPR/TRN, segments outside their loop)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ from dataclasses import replace
 from datetime import date
 
 from services.common.money import FractionalCents, cents_from_decimal
-from services.settlement.remittance import (
+from services.x12.envelope import Delimiters, NotX12Error, components, tokenize
+from services.x12.remittance_835 import (
     Adjustment,
     ClaimPayment,
     ProviderAdjustment,
     Remittance,
     ServiceLine,
 )
-from services.settlement.x12_tokenizer import Delimiters, NotX12Error, tokenize
 
 _COMPONENT_FALLBACKS = (":", ">", "^", "|")
 
@@ -58,10 +59,7 @@ def _date(text: str, where: str) -> date | None:
 
 def _components(value: str, delimiters: Delimiters) -> tuple[str, ...]:
     # Some senders use '>' inside composites although ISA16 declares ':'; accept the common ones.
-    for separator in (delimiters.component, *_COMPONENT_FALLBACKS):
-        if separator and separator != delimiters.element and separator in value:
-            return tuple(part.strip() for part in value.split(separator))
-    return (value.strip(),)
+    return tuple(part.strip() for part in components(value, delimiters, _COMPONENT_FALLBACKS))
 
 
 def _adjustments(segment: list[str], where: str) -> list[Adjustment]:

@@ -1,69 +1,68 @@
-"""X12 837P / 837I → claims, through the x12sdk models (005010X222A2 / X223A3).
+"""X12 837P / 837I → neutral `Claim837` values, through the x12sdk models (005010X222A2 / X223A3).
 
-Each claim comes back on its own: either domain data or the reason it could not be read
+Each claim comes back on its own: either its values or the reason it could not be read
 (a transaction the library rejects reports one error per claim it contains).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from x12sdk.io import X12ModelReader
 
-from services.claims.model import (
-    Address,
-    ClaimData,
-    ClaimType,
-    Facility,
-    Patient,
-    Payer,
-    Plan,
-    PlanFunding,
-    Provider,
-    ServiceLine,
-)
-from services.claims.service_class import looks_like_emergency
-from services.claims.x12_envelope import Delimiters, Transaction, split_transactions
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.money import NotAnAmount, cents_from_decimal
+from services.x12.claim_837 import (
+    Address,
+    BillingProvider,
+    Claim837,
+    ClaimKind,
+    Patient,
+    Payer,
+    ServiceLine,
+)
+from services.x12.envelope import (
+    Delimiters,
+    NotX12Error,
+    Transaction,
+    X12Error,
+    components,
+    split_transactions,
+)
 
 PROFESSIONAL_GUIDES = ("005010X222",)
 INSTITUTIONAL_GUIDES = ("005010X223",)
 DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})
-# SBR09 claim filing indicators that name a public program (DOMAIN.md §2.1, CLP06 list).
-PUBLIC_FILING_INDICATORS = {
-    "MA": PlanFunding.MEDICARE,
-    "MB": PlanFunding.MEDICARE,
-    "16": PlanFunding.MEDICARE_ADVANTAGE,
-    "MC": PlanFunding.MEDICAID,
-    "CH": PlanFunding.TRICARE,
-    "VA": PlanFunding.VA_IHS,
-    "FI": PlanFunding.FEHB,
-}
 
 
 @dataclass(frozen=True)
 class ParsedClaim:
-    location: str
-    data: ClaimData | None = None
+    """One CLM: `claim` when it was read, else `error` (field violations name Claim837 fields)."""
+
+    location: str  # "ST <control> / CLM <n> / PCN <patient control number>"
+    claim: Claim837 | None = None
     error: InvalidArgument | None = None
 
 
-def read_837(text: str, client_id: str, plan: Plan, facility: Facility) -> list[ParsedClaim]:
-    """Every claim of an 837 interchange, each either read or explained."""
-    delimiters, transactions = split_transactions(text)
+def read_837(text: str) -> list[ParsedClaim]:
+    """Every claim of an 837 interchange, each either read or explained. Input that is not an
+    X12 interchange at all raises InvalidArgument (field "x12")."""
+    try:
+        delimiters, transactions = split_transactions(text)
+    except NotX12Error as exc:
+        raise InvalidArgument(f"not an X12 interchange: {exc}", "x12") from exc
+    except X12Error as exc:
+        raise InvalidArgument(str(exc), "x12") from exc
     out: list[ParsedClaim] = []
     for transaction in transactions:
-        out.extend(_read_transaction(transaction, delimiters, client_id, plan, facility))
+        out.extend(_read_transaction(transaction, delimiters))
     return out
 
 
-def _read_transaction(
-    tx: Transaction, d: Delimiters, client_id: str, plan: Plan, facility: Facility
-) -> list[ParsedClaim]:
+def _read_transaction(tx: Transaction, d: Delimiters) -> list[ParsedClaim]:
     where = f"ST {tx.control_number}"
     if not tx.implementation_guide.startswith(PROFESSIONAL_GUIDES + INSTITUTIONAL_GUIDES):
         return [_unreadable(f"{where}", f"not an 837P/837I ({tx.implementation_guide or '?'})")]
@@ -79,10 +78,10 @@ def _read_transaction(
             _unreadable(f"{where} / CLM {i} / PCN {pcn}", f"unreadable transaction: {reason}")
             for i, pcn in enumerate(pcns, start=1)
         ]
-    claim_type = (
-        ClaimType.PROFESSIONAL
+    kind = (
+        ClaimKind.PROFESSIONAL
         if tx.implementation_guide.startswith(PROFESSIONAL_GUIDES)
-        else ClaimType.INSTITUTIONAL
+        else ClaimKind.INSTITUTIONAL
     )
     out = []
     for model in models:
@@ -92,8 +91,7 @@ def _read_transaction(
             location = f"{where} / CLM {number} / PCN {pcn}"
             try:
                 indicator = filing.get(id(submitted.claim), "")
-                data = _claim(submitted, d, claim_type, client_id, plan, facility, indicator)
-                out.append(ParsedClaim(location, data=data))
+                out.append(ParsedClaim(location, claim=_claim(submitted, d, kind, indicator)))
             except InvalidArgument as exc:
                 out.append(ParsedClaim(location, error=exc))
     return out
@@ -119,9 +117,7 @@ def _composite(value: Any, d: Delimiters) -> list[str]:
     """Split a composite element; some files use '>' although ISA16 says ':'."""
     if isinstance(value, list | tuple):
         return [str(v) for v in value]
-    text = str(value or "")
-    separator = d.component if d.component in text else (">" if ">" in text else ":")
-    return text.split(separator)
+    return components(str(value or ""), d, (">", ":"))
 
 
 def _date(value: Any) -> date | None:
@@ -144,15 +140,7 @@ def _cents(value: Any, field: str, bad: list[FieldViolation]) -> int:
         return 0
 
 
-def _claim(
-    submitted: Any,
-    d: Delimiters,
-    claim_type: ClaimType,
-    client_id: str,
-    plan: Plan,
-    facility: Facility,
-    filing: str,
-) -> ClaimData:
+def _claim(submitted: Any, d: Delimiters, kind: ClaimKind, filing: str) -> Claim837:
     bad: list[FieldViolation] = []
     loop = submitted.claim
     clm = loop.clm_segment
@@ -167,7 +155,7 @@ def _claim(
     claim_date = next((x for x in claim_dates if x), None)
     diagnoses = _diagnoses(loop, d)
     lines = [
-        _line(i, line_loop, d, claim_type, facility_code, claim_date, bad)
+        _line(i, line_loop, d, kind, facility_code, claim_date, bad)
         for i, line_loop in enumerate(_list(loop.loop_2400))
     ]
     billing = submitted.billing_provider
@@ -187,16 +175,14 @@ def _claim(
         getattr(getattr(submitted.patient, "dmg_segment", None), "date_time_period", None)
     )
     sbr = getattr(submitted, "subscriber", None)
-    funding = PUBLIC_FILING_INDICATORS.get(filing, plan.funding)
     total = _cents(clm.total_claim_charge_amount, "total_billed_cents", bad)
     cl1 = getattr(loop, "cl1_segment", None)
     if bad:
         raise InvalidArgument(bad)
-    data = ClaimData(
-        client_id=client_id,
-        claim_type=claim_type,
+    return Claim837(
+        kind=kind,
         patient_control_number=clm.patient_control_number or "",
-        provider=Provider(
+        billing_provider=BillingProvider(
             name=submitted.billing_provider_name or "",
             npi=submitted.billing_provider_npi or "",
             tin=tin,
@@ -217,17 +203,23 @@ def _claim(
             payer_id=submitted.payer.nm1_segment.identification_code or "",
             name=submitted.payer_name or "",
         ),
-        plan=replace(plan, funding=funding),
-        facility=replace(facility, state=facility.state or billing_state),
-        emergency=False,
-        diagnosis_codes=diagnoses,
         lines=tuple(lines),
         total_billed_cents=total,
-        bill_type=(facility_code + frequency) if claim_type is ClaimType.INSTITUTIONAL else "",
+        facility_code=facility_code,
+        frequency_code=frequency,
+        original_reference=next(
+            (
+                str(ref.reference_identification or "")
+                for ref in _list(getattr(loop, "ref_segment", None))
+                if ref.reference_identification_qualifier == "F8"
+            ),
+            "",
+        ),
+        diagnosis_codes=diagnoses,
+        filing_indicator=filing,
         admission_type_code=str(getattr(cl1, "admission_type_code", "") or ""),
         patient_status_code=str(getattr(cl1, "patient_status_code", "") or ""),
     )
-    return replace(data, emergency=looks_like_emergency(data) or _admitted_as_emergency(loop))
 
 
 def _filing_indicators(model: Any) -> dict[int, str]:
@@ -241,11 +233,6 @@ def _filing_indicators(model: Any) -> dict[int, str]:
                 claims.extend(loop_2000c.loop_2300 or [])
             out.update({id(claim): code for claim in claims})
     return out
-
-
-def _admitted_as_emergency(loop: Any) -> bool:
-    cl1 = getattr(loop, "cl1_segment", None)
-    return getattr(cl1, "admission_type_code", None) == "1"
 
 
 def _diagnoses(loop: Any, d: Delimiters) -> tuple[str, ...]:
@@ -265,7 +252,7 @@ def _line(
     index: int,
     loop: Any,
     d: Delimiters,
-    claim_type: ClaimType,
+    kind: ClaimKind,
     facility_code: str,
     claim_date: date | None,
     bad: list[FieldViolation],
@@ -288,7 +275,7 @@ def _line(
         ),
         "",
     )
-    if claim_type is ClaimType.PROFESSIONAL:
+    if kind is ClaimKind.PROFESSIONAL:
         sv1 = loop.sv1_segment
         procedure = _composite(sv1.product_service_id_qualifier, d)
         pointers = _composite(sv1.composite_diagnosis_code_pointer, d)

@@ -1,0 +1,1 @@
+"""Adapters: where the claims service meets the outside (gRPC, events, SQL, X12)."""

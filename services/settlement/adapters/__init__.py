@@ -1,0 +1,1 @@
+"""Adapters: where the settlement service meets the outside (gRPC, events, SQL, X12)."""

@@ -1,0 +1,98 @@
+"""An X12 837P (005010X222A2) / 837I (005010X223A3) claim as it was written: immutable values.
+
+Neutral: no rule of any service (plan funding, emergency, bill type are decided by claims, in
+services/claims/adapters/x12.py). Money is integer cents; dates are `datetime.date`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+PROFESSIONAL_GUIDE = "005010X222A2"
+INSTITUTIONAL_GUIDE = "005010X223A3"
+
+
+class ClaimKind(StrEnum):
+    """Which 837: professional (837P, SV1 lines) or institutional (837I, SV2 lines, CL1)."""
+
+    PROFESSIONAL = "professional"
+    INSTITUTIONAL = "institutional"
+
+
+@dataclass(frozen=True)
+class Address:
+    """N3/N4."""
+
+    line1: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+
+
+@dataclass(frozen=True)
+class BillingProvider:
+    """Loop 2010AA: NM1*85 name and NPI, REF*EI/SY tax id, N3/N4 address."""
+
+    name: str
+    npi: str
+    tin: str = ""
+    address: Address = field(default_factory=Address)
+
+
+@dataclass(frozen=True)
+class Patient:
+    """The patient (2010CA, else the subscriber 2010BA): name, DMG birth date, member id."""
+
+    first_name: str = ""
+    last_name: str = ""
+    birth_date: date | None = None
+    member_id: str = ""
+
+
+@dataclass(frozen=True)
+class Payer:
+    """Loop 2010BB: NM1*PR."""
+
+    payer_id: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    """Loop 2400: SV1 (professional) or SV2 (institutional), DTP*472, REF*6R."""
+
+    procedure_code: str
+    billed_cents: int
+    service_date: date
+    units: int = 1
+    modifiers: tuple[str, ...] = ()
+    place_of_service: str = ""
+    revenue_code: str = ""
+    diagnosis_pointers: tuple[int, ...] = ()
+    line_control_number: str = ""
+
+
+@dataclass(frozen=True)
+class Claim837:
+    """Loop 2300 (CLM) with what surrounds it: billing provider, patient, payer, SBR09."""
+
+    kind: ClaimKind
+    patient_control_number: str  # CLM01
+    billing_provider: BillingProvider
+    payer: Payer
+    lines: tuple[ServiceLine, ...]
+    patient: Patient = field(default_factory=Patient)
+    total_billed_cents: int = 0  # CLM02
+    facility_code: str = ""  # CLM05-1: place of service (837P) or facility type (837I)
+    frequency_code: str = "1"  # CLM05-3: 1 original, 7 replacement, 8 void
+    original_reference: str = ""  # REF*F8 (written for a replacement or void)
+    diagnosis_codes: tuple[str, ...] = ()  # HI, principal first, without the dot
+    filing_indicator: str = ""  # SBR09 of the subscriber loop above the claim
+    admission_type_code: str = ""  # CL1-1 (837I)
+    patient_status_code: str = ""  # CL1-3 (837I)
+
+    @property
+    def implementation_guide(self) -> str:
+        return INSTITUTIONAL_GUIDE if self.kind is ClaimKind.INSTITUTIONAL else PROFESSIONAL_GUIDE
