@@ -15,6 +15,7 @@ import time
 
 SUITES = (
     "services/common",
+    "services/x12",
     "services/claims",
     "services/negotiation",
     "services/settlement",
