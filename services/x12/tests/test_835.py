@@ -3,7 +3,9 @@ the generator's output (read back exactly, and valid to pyx12, the maintained TR
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -85,11 +87,11 @@ def test_untrustworthy_samples_are_refused_with_the_reason(name: str, fragment: 
         read_remittances(sample(name))
 
 
-def _spec(**changes: object) -> RemittanceSpec:
+def _spec(**changes: Any) -> RemittanceSpec:
     spec = RemittanceSpec(
         "T1", date(2026, 11, 2), (ClaimSpec("P1", 10_000, 5_000, date(2026, 9, 1)),)
     )
-    return RemittanceSpec(**{**spec.__dict__, **changes})  # type: ignore[arg-type]
+    return replace(spec, **changes)
 
 
 def test_fractional_cents_are_refused() -> None:
@@ -127,7 +129,7 @@ def test_what_the_writer_writes_reads_back() -> None:
     paid = with_lines(original, lines)
     spec = _spec(
         claims=(
-            replace_icn(paid.reversed(), "ICN1"),
+            replace(paid.reversed(), payer_claim_control_number="ICN1"),
             ClaimSpec("PCN-1", 120_000, 70_000, date(2026, 9, 1), 4_000, "1", "ICN2", "ICN1"),
         ),
         provider_adjustments=(ProviderAdjustmentSpec("WO", 1_000, "ICN1"),),
@@ -148,10 +150,6 @@ def test_what_the_writer_writes_reads_back() -> None:
     assert (plb.reason, plb.reference, plb.amount_cents) == ("WO", "ICN1", 1_000)
 
 
-def replace_icn(claim: ClaimSpec, icn: str) -> ClaimSpec:
-    return ClaimSpec(**{**claim.__dict__, "payer_claim_control_number": icn})
-
-
 def test_written_835_passes_pyx12() -> None:
     lines = (LineSpec("99285", 90_000, 0, modifiers=("25",), line_control_number="L1"),)
     claim = with_lines(
@@ -164,7 +162,7 @@ def test_written_835_passes_pyx12() -> None:
     )
     assert pyx12_errors(build_835(spec)) == []
     # The validator checks the TR3, not the money: a missing CLP07 is its business.
-    without_icn = _spec(claims=(replace_icn(claim, ""),))
+    without_icn = _spec(claims=(replace(claim, payer_claim_control_number=""),))
     assert any("CLP07" in error for error in pyx12_errors(build_835(without_icn)))
 
 
