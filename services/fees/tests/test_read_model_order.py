@@ -16,7 +16,7 @@ import pytest
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import Delivery
 from services.common.testing import InfraUrls
-from services.fees.projections import FeeProjections
+from services.fees.adapters.projections import FeeProjections
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

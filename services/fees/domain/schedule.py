@@ -1,4 +1,5 @@
-"""Fee schedules: the terms of a client's contract, versioned by effective date, and their rules."""
+"""Fee schedules: the terms of a client's contract, versioned by effective date, their rules,
+and the FeeSchedule aggregate (one per client, holding every version)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, TypedDict
+from uuid import UUID
 
-from services.common.errors import FieldViolation
-from services.fees.money import BASIS_POINTS_PER_UNIT
+from services.common.aggregate import TenantAggregate
+from services.common.context import CommandContext
+from services.common.errors import FieldViolation, InvalidArgument
+from services.common.ids import deterministic_id
+
+BASIS_POINTS_PER_UNIT = 10_000
+"""A rate of 10,000 basis points is 100 %."""
 
 
 class FeeBase(StrEnum):
@@ -61,7 +69,7 @@ class ScheduleVersion:
     """Inclusive; None while open-ended."""
     terms: FeeTerms
 
-    def in_force_on(self, day: dt.date) -> bool:
+    def covers(self, day: dt.date) -> bool:
         return self.effective_from <= day and (
             self.effective_until is None or day <= self.effective_until
         )
@@ -144,43 +152,136 @@ def superseded_by(existing: Sequence[ScheduleVersion], effective_from: dt.date) 
     return None
 
 
-def version_in_force(versions: Sequence[ScheduleVersion], day: dt.date) -> ScheduleVersion | None:
+def in_force_on(versions: Sequence[ScheduleVersion], day: dt.date) -> ScheduleVersion | None:
+    """The version in force on `day` (versions never overlap), None when no version covers it."""
     for version in versions:
-        if version.in_force_on(day):
+        if version.covers(day):
             return version
     return None
 
 
-def terms_to_record(terms: FeeTerms) -> dict[str, object]:
-    """Plain JSON-able form stored in events (enums as their values, tiers as pairs)."""
-    return {
-        "default_tiers": [[t.floor_cents, t.rate_bps] for t in terms.default_tiers],
-        "open_negotiation_tiers": [[t.floor_cents, t.rate_bps]
-                                   for t in terms.open_negotiation_tiers],
-        "idr_tiers": [[t.floor_cents, t.rate_bps] for t in terms.idr_tiers],
-        "base": terms.base.value,
-        "include_interest": terms.include_interest,
-        "minimum_cents": terms.minimum_cents,
-        "cap_cents": terms.cap_cents,
-        "flat_fee_cents": terms.flat_fee_cents,
-        "pass_through_idr_fees": terms.pass_through_idr_fees,
-    }
+class TierRecord(TypedDict):
+    floor_cents: int
+    rate_bps: int
 
 
-def terms_from_record(record: dict[str, object]) -> FeeTerms:
-    def tiers(name: str) -> tuple[Tier, ...]:
-        pairs: list[list[int]] = record.get(name) or []  # type: ignore[assignment]
-        return tuple(Tier(int(floor), int(rate)) for floor, rate in pairs)
+class TermsRecord(TypedDict):
+    """FeeTerms as stored in FeeScheduleVersionPublished (enums as their values)."""
+
+    default_tiers: list[TierRecord]
+    open_negotiation_tiers: list[TierRecord]
+    idr_tiers: list[TierRecord]
+    base: str
+    include_interest: bool
+    minimum_cents: int
+    cap_cents: int | None
+    flat_fee_cents: int
+    pass_through_idr_fees: bool
+
+
+def terms_to_record(terms: FeeTerms) -> TermsRecord:
+    def tiers(items: Sequence[Tier]) -> list[TierRecord]:
+        return [TierRecord(floor_cents=t.floor_cents, rate_bps=t.rate_bps) for t in items]
+
+    return TermsRecord(
+        default_tiers=tiers(terms.default_tiers),
+        open_negotiation_tiers=tiers(terms.open_negotiation_tiers),
+        idr_tiers=tiers(terms.idr_tiers),
+        base=terms.base.value,
+        include_interest=terms.include_interest,
+        minimum_cents=terms.minimum_cents,
+        cap_cents=terms.cap_cents,
+        flat_fee_cents=terms.flat_fee_cents,
+        pass_through_idr_fees=terms.pass_through_idr_fees,
+    )
+
+
+def terms_from_record(record: TermsRecord) -> FeeTerms:
+    def tiers(records: list[TierRecord]) -> tuple[Tier, ...]:
+        return tuple(Tier(int(r["floor_cents"]), int(r["rate_bps"])) for r in records)
 
     cap = record.get("cap_cents")
     return FeeTerms(
-        default_tiers=tiers("default_tiers"),
-        open_negotiation_tiers=tiers("open_negotiation_tiers"),
-        idr_tiers=tiers("idr_tiers"),
+        default_tiers=tiers(record["default_tiers"]),
+        open_negotiation_tiers=tiers(record["open_negotiation_tiers"]),
+        idr_tiers=tiers(record["idr_tiers"]),
         base=FeeBase(str(record.get("base") or FeeBase.INCREMENTAL.value)),
         include_interest=bool(record.get("include_interest")),
-        minimum_cents=int(record.get("minimum_cents") or 0),  # type: ignore[call-overload]
-        cap_cents=None if cap is None else int(cap),  # type: ignore[call-overload]
-        flat_fee_cents=int(record.get("flat_fee_cents") or 0),  # type: ignore[call-overload]
+        minimum_cents=int(record.get("minimum_cents") or 0),
+        cap_cents=None if cap is None else int(cap),
+        flat_fee_cents=int(record.get("flat_fee_cents") or 0),
         pass_through_idr_fees=bool(record.get("pass_through_idr_fees")),
     )
+
+
+# -- the aggregate -----------------------------------------------------------------------------
+def schedule_id_for(tenant_id: str, client_id: str) -> UUID:
+    return deterministic_id(tenant_id, "fee-schedule", client_id)
+
+
+class FeeSchedule(TenantAggregate):
+    class FeeScheduleCreated(TenantAggregate.Created):
+        client_id: str
+
+    class FeeScheduleVersionPublished(TenantAggregate.Event):
+        """v2: tiers are recorded as {floor_cents, rate_bps} (v1: [floor, rate] pairs)."""
+
+        class_version = 2
+        version: int
+        effective_from: dt.date
+        effective_until: dt.date | None
+        terms: TermsRecord
+        supersedes_version: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            terms = state["terms"]
+            for name in ("default_tiers", "open_negotiation_tiers", "idr_tiers"):
+                terms[name] = [{"floor_cents": floor, "rate_bps": rate}
+                               for floor, rate in terms.get(name) or []]
+
+        def apply(self, aggregate: FeeSchedule) -> None:
+            aggregate.versions = [
+                ScheduleVersion(v.version, v.effective_from, self.effective_from
+                                - dt.timedelta(days=1), v.terms)
+                if v.version == self.supersedes_version else v
+                for v in aggregate.versions
+            ]
+            aggregate.versions.append(ScheduleVersion(
+                self.version, self.effective_from, self.effective_until,
+                terms_from_record(self.terms)))
+            aggregate.published_at[self.version] = self.timestamp
+
+    def __init__(self, client_id: str) -> None:
+        self.client_id = client_id
+        self.versions: list[ScheduleVersion] = []
+        self.published_at: dict[int, dt.datetime] = {}
+
+    @classmethod
+    def create(cls, ctx: CommandContext, client_id: str) -> FeeSchedule:
+        # Created without the caller's request id, so the same request can then publish.
+        return cls._start(cls.FeeScheduleCreated, ctx.with_request(""),
+                          id=schedule_id_for(ctx.tenant_id, client_id), client_id=client_id)
+
+    def publish_version(self, ctx: CommandContext, effective_from: dt.date,
+                        effective_until: dt.date | None, terms: FeeTerms) -> int:
+        """Add a version; returns its number (the existing one when the request is a retry)."""
+        if self.has_handled(ctx):
+            return self.version_for_request(ctx.request_id)
+        violations = validate_new_version(self.versions, effective_from, effective_until, terms)
+        if violations:
+            raise InvalidArgument(violations)
+        number = len(self.versions) + 1
+        self._record(self.FeeScheduleVersionPublished, ctx, version=number,
+                     effective_from=effective_from, effective_until=effective_until,
+                     terms=terms_to_record(terms),
+                     supersedes_version=superseded_by(self.versions, effective_from))
+        return number
+
+    def version_for_request(self, request_id: str) -> int:
+        # The aggregate version of the event that handled the request; versions are published
+        # one per event after the creation event.
+        return self.request_ids[request_id] - 1
+
+    def in_force_on(self, day: dt.date) -> ScheduleVersion | None:
+        return in_force_on(self.versions, day)

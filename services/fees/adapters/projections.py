@@ -2,7 +2,7 @@
 
 `fee_lines` lists invoice lines and credit memos per client, `fee_activity` holds every assessed
 fact (for ROI), `fee_claims` what is known of each claim, `fee_invoices` the invoice headers.
-Every row carries the tenant and every query filters on it.
+Every row carries the tenant; the queries over them are in `sql.py`.
 """
 # The only interpolated SQL text is the schema name (from validated settings); values are bound.
 # ruff: noqa: S608
@@ -16,11 +16,7 @@ from typing import Any
 import asyncpg
 
 from services.common.consumer import Delivery
-from services.fees.roi import RoiEntry
-
-LINE_COLUMNS = ("line_id, kind, cause, amount_cents, line_date, claim_id, client_id, "
-                "remittance_trn, schedule_version, source_event_id, cumulative_recovered_cents, "
-                "cumulative_fee_cents, invoice_id")
+from services.fees.adapters.sql import LINE_COLUMNS
 
 
 def _ddl(schema: str) -> list[str]:
@@ -169,43 +165,6 @@ class FeeProjections:
             f"UPDATE {self.s}.fee_lines SET invoice_id = $2 "
             "WHERE tenant_id = $1 AND line_id = ANY($3::text[])",
             tenant, payload["invoice_id"], [line["line_id"] for line in payload["lines"]])
-
-    # -- queries ---------------------------------------------------------------------------
-    async def lines(self, pool: asyncpg.Pool, tenant: str, client_id: str,
-                    claim_ids: Sequence[str] = (), from_date: dt.date | None = None,
-                    to_date: dt.date | None = None,
-                    uninvoiced_only: bool = False) -> list[dict[str, Any]]:
-        rows = await pool.fetch(
-            f"SELECT {LINE_COLUMNS} FROM {self.s}.fee_lines "
-            "WHERE tenant_id = $1 AND client_id = $2 "
-            "AND (cardinality($3::text[]) = 0 OR claim_id = ANY($3::text[])) "
-            "AND ($4::date IS NULL OR line_date >= $4) AND ($5::date IS NULL OR line_date <= $5) "
-            "AND (NOT $6 OR invoice_id IS NULL) "
-            "ORDER BY line_date, claim_id, line_id",
-            tenant, client_id, list(claim_ids), from_date, to_date, uninvoiced_only)
-        return [{**dict(row), "line_date": row["line_date"].isoformat()} for row in rows]
-
-    async def roi_entries(self, pool: asyncpg.Pool, tenant: str, client_id: str,
-                          start: dt.date, end: dt.date) -> list[RoiEntry]:
-        rows = await pool.fetch(
-            f"SELECT a.claim_id, c.payer_id, c.service_code, c.initial_payment_cents, "
-            "a.recovered_delta_cents, a.fee_delta_cents, a.pass_through_delta_cents "
-            f"FROM {self.s}.fee_activity a JOIN {self.s}.fee_claims c "
-            "ON c.tenant_id = a.tenant_id AND c.claim_id = a.claim_id "
-            "WHERE a.tenant_id = $1 AND c.client_id = $2 "
-            "AND a.activity_date BETWEEN $3 AND $4",
-            tenant, client_id, start, end)
-        return [RoiEntry(row["claim_id"], row["payer_id"], row["service_code"],
-                         row["initial_payment_cents"], row["recovered_delta_cents"],
-                         row["fee_delta_cents"], row["pass_through_delta_cents"])
-                for row in rows]
-
-    async def invoice_client(self, pool: asyncpg.Pool, tenant: str,
-                             invoice_id: str) -> str | None:
-        value = await pool.fetchval(
-            f"SELECT client_id FROM {self.s}.fee_invoices "
-            "WHERE tenant_id = $1 AND invoice_id = $2", tenant, invoice_id)
-        return str(value) if value is not None else None
 
 
 class _BulkRows:
