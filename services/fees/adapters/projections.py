@@ -1,4 +1,5 @@
-"""Read models of the fees service (asyncpg), fed from its own event stream.
+"""Read models of the fees service (asyncpg), fed from its own event stream (each event read as
+its contract message, proto/oonledger/fees/v1/events.proto).
 
 `fee_lines` lists invoice lines and credit memos per client, `fee_activity` holds every assessed
 fact (for ROI), `fee_claims` what is known of each claim, `fee_invoices` the invoice headers.
@@ -10,11 +11,11 @@ Every row carries the tenant; the queries over them are in `sql.py`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import asyncpg
 
+from oonledger.fees.v1 import events_pb2 as v1
 from services.common.consumer import Delivery
 from services.fees.adapters.sql import LINE_COLUMNS
 
@@ -105,76 +106,64 @@ class FeeProjections:
         bulk.clear()
 
     async def handle(self, conn: asyncpg.Connection, delivery: Delivery) -> None:
-        handler = getattr(self, f"_on_{delivery.event_type}", None)
-        if handler is not None:
-            await handler(conn, delivery.tenant_id, delivery.envelope.claim_id, delivery.payload)
+        """Project one event of the service's own stream, read as its contract message."""
+        tenant, claim_id = delivery.tenant_id, delivery.envelope.claim_id
+        m = delivery.message if delivery.event_type in _PROJECTED else None
+        if isinstance(m, v1.FeeAccountOpened):
+            # Upserts, here and for ClaimFactsRecorded: a redelivered opening (its consumer
+            # killed before the ack) can come after the account's later facts, and both orders
+            # fold to the same row. Found by the fault suite (tests/faults): the facts' UPDATE
+            # found no row, so the live read model lost the initial payment a rebuild has.
+            await conn.execute(
+                f"INSERT INTO {self.s}.fee_claims AS c (tenant_id, claim_id, client_id) "
+                "VALUES ($1, $2, $3) ON CONFLICT (tenant_id, claim_id) "
+                "DO UPDATE SET client_id = EXCLUDED.client_id",
+                tenant, m.claim_id, m.client_id)
+        elif isinstance(m, v1.ClaimFactsRecorded):
+            await conn.execute(
+                f"INSERT INTO {self.s}.fee_claims AS c (tenant_id, claim_id, client_id, "
+                "payer_id, service_code, initial_payment_cents) "
+                "VALUES ($1, $2, '', $3, $4, COALESCE($5, 0)) "
+                "ON CONFLICT (tenant_id, claim_id) DO UPDATE SET "
+                "payer_id = COALESCE(NULLIF($3, ''), c.payer_id), "
+                "service_code = COALESCE(NULLIF($4, ''), c.service_code), "
+                "initial_payment_cents = COALESCE($5, c.initial_payment_cents)",
+                tenant, claim_id, m.payer_id, m.service_code,
+                m.initial_payment_cents if m.HasField("initial_payment_cents") else None)
+        elif isinstance(m, v1.FeeAssessed | v1.IdrFeePassedThrough):
+            bulk = _BulkRows()
+            bulk.add_fact(tenant, claim_id, m)
+            await self._flush(conn, bulk)
+        elif isinstance(m, v1.InvoiceIssued):
+            await conn.execute(
+                f"INSERT INTO {self.s}.fee_invoices VALUES ($1, $2, $3, $4, $5, $6) "
+                "ON CONFLICT DO NOTHING",
+                tenant, m.invoice_id, m.client_id, dt.date.fromisoformat(m.period_start),
+                dt.date.fromisoformat(m.period_end), m.total_cents)
+            await self._invoiced(conn, tenant, m.invoice_id, m.lines)  # inline: domain v1
+        elif isinstance(m, v1.InvoiceLinesRecorded):
+            await self._invoiced(conn, tenant, m.invoice_id, m.lines)
 
-    async def _on_FeeAccountOpened(self, conn: asyncpg.Connection, tenant: str, claim_id: str,
-                                   payload: dict[str, Any]) -> None:
-        # Upserts, here and in _on_ClaimFactsRecorded: a redelivered opening (its consumer
-        # killed before the ack) can come after the account's later facts, and both orders fold
-        # to the same row. Found by the fault suite (tests/faults): the facts' UPDATE found no
-        # row, so the live read model lost the initial payment that a rebuild has.
-        await conn.execute(
-            f"INSERT INTO {self.s}.fee_claims AS c (tenant_id, claim_id, client_id) "
-            "VALUES ($1, $2, $3) ON CONFLICT (tenant_id, claim_id) "
-            "DO UPDATE SET client_id = EXCLUDED.client_id",
-            tenant, payload["claim_id"], payload["client_id"])
-
-    async def _on_ClaimFactsRecorded(self, conn: asyncpg.Connection, tenant: str, claim_id: str,
-                                     payload: dict[str, Any]) -> None:
-        await conn.execute(
-            f"INSERT INTO {self.s}.fee_claims AS c (tenant_id, claim_id, client_id, payer_id, "
-            "service_code, initial_payment_cents) VALUES ($1, $2, '', $3, $4, COALESCE($5, 0)) "
-            "ON CONFLICT (tenant_id, claim_id) DO UPDATE SET "
-            "payer_id = COALESCE(NULLIF($3, ''), c.payer_id), "
-            "service_code = COALESCE(NULLIF($4, ''), c.service_code), "
-            "initial_payment_cents = COALESCE($5, c.initial_payment_cents)",
-            tenant, claim_id, payload.get("payer_id") or "", payload.get("service_code") or "",
-            payload.get("initial_payment_cents"))
-
-    async def _on_FeeAssessed(self, conn: asyncpg.Connection, tenant: str, claim_id: str,
-                              payload: dict[str, Any]) -> None:
-        await self._facts(conn, tenant, claim_id, "FeeAssessed", payload)
-
-    async def _on_IdrFeePassedThrough(self, conn: asyncpg.Connection, tenant: str, claim_id: str,
-                                      payload: dict[str, Any]) -> None:
-        await self._facts(conn, tenant, claim_id, "IdrFeePassedThrough", payload)
-
-    async def _facts(self, conn: asyncpg.Connection, tenant: str, claim_id: str,
-                     event_type: str, payload: dict[str, Any]) -> None:
-        bulk = _BulkRows()
-        bulk.add_fact(tenant, claim_id, event_type, payload)
-        await self._flush(conn, bulk)
-
-    async def _on_InvoiceIssued(self, conn: asyncpg.Connection, tenant: str, claim_id: str,
-                                payload: dict[str, Any]) -> None:
-        await conn.execute(
-            f"INSERT INTO {self.s}.fee_invoices VALUES ($1, $2, $3, $4, $5, $6) "
-            "ON CONFLICT DO NOTHING",
-            tenant, payload["invoice_id"], payload["client_id"],
-            dt.date.fromisoformat(payload["period_start"]),
-            dt.date.fromisoformat(payload["period_end"]), payload["total_cents"])
-        await self._on_InvoiceLinesRecorded(conn, tenant, claim_id,
-                                            {**payload, "lines": payload.get("lines", [])})
-
-    async def _on_InvoiceLinesRecorded(self, conn: asyncpg.Connection, tenant: str,
-                                       claim_id: str, payload: dict[str, Any]) -> None:
-        """v2 invoices' lines (v1 InvoiceIssued events carried them inline)."""
+    async def _invoiced(self, conn: asyncpg.Connection, tenant: str, invoice_id: str,
+                        lines: Iterable[v1.FeeAssessed.FeeLine]) -> None:
         await conn.execute(
             f"UPDATE {self.s}.fee_lines SET invoice_id = $2 "
             "WHERE tenant_id = $1 AND line_id = ANY($3::text[])",
-            tenant, payload["invoice_id"], [line["line_id"] for line in payload["lines"]])
+            tenant, invoice_id, [line.line_id for line in lines])
+
+
+_PROJECTED = frozenset({"FeeAccountOpened", "ClaimFactsRecorded", "FeeAssessed",
+                        "IdrFeePassedThrough", "InvoiceIssued", "InvoiceLinesRecorded"})
 
 
 class _BulkRows:
     """Rows of the frequent fee facts, gathered to be inserted with one statement per table."""
 
-    BULK_EVENTS = ("FeeAssessed", "IdrFeePassedThrough")
+    BULK_EVENTS = frozenset({"FeeAssessed", "IdrFeePassedThrough"})
 
     def __init__(self) -> None:
-        self.activity: list[tuple[Any, ...]] = []
-        self.lines: list[tuple[Any, ...]] = []
+        self.activity: list[tuple[object, ...]] = []
+        self.lines: list[tuple[object, ...]] = []
 
     def clear(self) -> None:
         self.activity.clear()
@@ -184,28 +173,29 @@ class _BulkRows:
         """Gather the delivery's rows; False when it is not a bulk fact."""
         if delivery.event_type not in self.BULK_EVENTS:
             return False
-        self.add_fact(delivery.tenant_id, delivery.envelope.claim_id, delivery.event_type,
-                      delivery.payload)
+        message = delivery.message
+        assert isinstance(message, v1.FeeAssessed | v1.IdrFeePassedThrough)
+        self.add_fact(delivery.tenant_id, delivery.envelope.claim_id, message)
         return True
 
-    def add_fact(self, tenant: str, claim_id: str, event_type: str,
-                 payload: dict[str, Any]) -> None:
-        line = payload.get("line")
-        if event_type == "FeeAssessed":
-            recovered = 0 if payload["payment_kind"] == "INTEREST" else payload["amount_cents"]
-            self.activity.append((tenant, claim_id, payload["source_event_id"],
-                                  dt.date.fromisoformat(payload["posting_date"]), recovered,
-                                  line["amount_cents"] if line else 0, 0))
+    def add_fact(self, tenant: str, claim_id: str,
+                 m: v1.FeeAssessed | v1.IdrFeePassedThrough) -> None:
+        line = m.line if m.HasField("line") else None
+        if isinstance(m, v1.FeeAssessed):
+            interest = m.payment_kind == v1.FeeAssessed.PAYMENT_KIND_INTEREST
+            self.activity.append((tenant, claim_id, m.source_event_id,
+                                  dt.date.fromisoformat(m.posting_date),
+                                  0 if interest else m.amount_cents,
+                                  line.amount_cents if line else 0, 0))
         elif line:
-            self.activity.append((tenant, claim_id, payload["source_event_id"],
-                                  dt.date.fromisoformat(payload["fee_date"]), 0, 0,
-                                  line["amount_cents"]))
+            self.activity.append((tenant, claim_id, m.source_event_id,
+                                  dt.date.fromisoformat(m.fee_date), 0, 0, line.amount_cents))
         if line:
             self.lines.append((
-                tenant, line["line_id"], line["kind"], line["cause"], line["amount_cents"],
-                dt.date.fromisoformat(line["line_date"]), line["claim_id"], line["client_id"],
-                line["remittance_trn"], line["schedule_version"], line["source_event_id"],
-                line["cumulative_recovered_cents"], line["cumulative_fee_cents"]))
+                tenant, line.line_id, line.kind, line.cause, line.amount_cents,
+                dt.date.fromisoformat(line.line_date), line.claim_id, line.client_id,
+                line.remittance_trn, line.schedule_version, line.source_event_id,
+                line.cumulative_recovered_cents, line.cumulative_fee_cents))
 
 
 class ReadModelBatches:

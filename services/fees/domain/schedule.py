@@ -200,17 +200,16 @@ def terms_from_record(record: TermsRecord) -> FeeTerms:
     def tiers(records: list[TierRecord]) -> tuple[Tier, ...]:
         return tuple(Tier(int(r["floor_cents"]), int(r["rate_bps"])) for r in records)
 
-    cap = record.get("cap_cents")
     return FeeTerms(
         default_tiers=tiers(record["default_tiers"]),
         open_negotiation_tiers=tiers(record["open_negotiation_tiers"]),
         idr_tiers=tiers(record["idr_tiers"]),
-        base=FeeBase(str(record.get("base") or FeeBase.INCREMENTAL.value)),
-        include_interest=bool(record.get("include_interest")),
-        minimum_cents=int(record.get("minimum_cents") or 0),
-        cap_cents=None if cap is None else int(cap),
-        flat_fee_cents=int(record.get("flat_fee_cents") or 0),
-        pass_through_idr_fees=bool(record.get("pass_through_idr_fees")),
+        base=FeeBase(record["base"]),
+        include_interest=record["include_interest"],
+        minimum_cents=record["minimum_cents"],
+        cap_cents=record["cap_cents"],
+        flat_fee_cents=record["flat_fee_cents"],
+        pass_through_idr_fees=record["pass_through_idr_fees"],
     )
 
 
