@@ -8,7 +8,7 @@
 - `roi`: return on investment per client, payer and service code.
 """
 
-from services.fees.domain.arithmetic import FeeComputation, compute_fee, ratio_bps
+from services.fees.domain.arithmetic import FeeComputation
 from services.fees.domain.assessment import (
     AccountState,
     FeeCause,
@@ -36,10 +36,8 @@ from services.fees.domain.schedule import (
     FeeTerms,
     ResolutionStage,
     ScheduleVersion,
-    TermsRecord,
     Tier,
     schedule_id_for,
-    terms_from_record,
 )
 
 __all__ = [
@@ -63,17 +61,13 @@ __all__ = [
     "RoiFigures",
     "RoiReport",
     "ScheduleVersion",
-    "TermsRecord",
     "Tier",
     "account_id_for",
     "assess_payment",
     "billing_id_for",
-    "compute_fee",
     "line_from_record",
     "line_to_record",
-    "ratio_bps",
     "roi_report",
     "schedule_id_for",
-    "terms_from_record",
     "validate_period",
 ]
