@@ -23,8 +23,8 @@ from services.fees.domain import (
 
 
 def _lines(records: Sequence[LineRecord]) -> list[LineRecord]:
-    """Stored line records as the contract's FeeLine (records of invoices issued before
-    2026-11 also carry the read model's invoice id, which is not part of a line)."""
+    """Stored line records as the contract's FeeLine (the records of invoices closed before
+    lines were typed also carry the read model's invoice id, which is not part of a line)."""
     return [line_to_record(line_from_record(record)) for record in records]
 
 

@@ -115,8 +115,8 @@ def line_to_record(line: FeeLine) -> LineRecord:
 
 
 def line_from_record(record: LineRecord) -> FeeLine:
-    """The line of a stored record (records of invoices stored before 2026-11 also carry the
-    read model's `invoice_id`, ignored here)."""
+    """The line of a stored record (the records of invoices closed before lines were typed
+    also carry the read model's `invoice_id`, ignored here)."""
     return FeeLine(
         line_id=record["line_id"],
         kind=FeeLineKind(record["kind"]),

@@ -87,12 +87,14 @@ async def test_events_published_before_the_contracts_still_project(
     account = FeeAccount.open(ctx, "claim-old", "client-1")
     account.assess_payment(ctx, payment(40_000, "settlement:9"), version(flat_rate(2500)))
     opened, assessed = account.collect_events()
+    assert isinstance(assessed, FeeAccount.FeeAssessed)
     line = assessed.line
     assert line is not None
     billing = ClientBilling.open(ctx, "client-1")
     billing.close_period(ctx, dt.date(2026, 3, 1), dt.date(2026, 3, 31),
                          [line_from_record(line)])
     _, issued, _ = billing.collect_events()
+    assert isinstance(issued, ClientBilling.InvoiceIssued)
     old_issued = {**event_payload(issued), "lines": [{**line, "invoice_id": None}]}
 
     def as_json(event_type: str, fields: dict[str, Any]) -> Delivery:
