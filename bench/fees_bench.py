@@ -27,7 +27,7 @@ from services.common.internal_auth import InternalSigner, signed_channel
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
 from services.fees.main import build
-from services.fees.synthetic_upstream import UpstreamPublisher
+from services.fees.tests.upstream import UpstreamPublisher
 
 CLAIMS = int(os.environ.get("FEES_BENCH_CLAIMS", "2000"))
 RATE = int(os.environ.get("FEES_BENCH_RATE", "500"))

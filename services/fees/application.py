@@ -1,30 +1,84 @@
-"""Use cases of the fees service on its event store (synchronous; called from worker threads)."""
+"""Use cases of the fees service on its event store (synchronous; called from worker threads).
+
+Each use case takes a typed command; role checks are made here, through services/common/auth.py.
+Upstream events reach the fee accounts through `adapters/subscriptions.py` and `adapters/intake.py`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from copy import deepcopy
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
 
+from services.common.auth import ADMIN, FINANCE, require_role
 from services.common.context import CommandContext
-from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
-from services.fees.arithmetic import FeeComputation
-from services.fees.assessment import AccountState, PaymentFact, assess_payment
-from services.fees.client_billing import ClientBilling, Invoice, billing_id_for
-from services.fees.fee_account import FeeAccount, account_id_for
-from services.fees.fee_schedule import FeeSchedule, schedule_id_for
-from services.fees.invoicing import validate_period
+from services.fees.domain import (
+    AccountState,
+    ClientBilling,
+    FeeAccount,
+    FeeComputation,
+    FeeLine,
+    FeeSchedule,
+    FeeTerms,
+    Invoice,
+    PaymentFact,
+    ResolutionStage,
+    account_id_for,
+    assess_payment,
+    billing_id_for,
+    schedule_id_for,
+    validate_period,
+)
 from services.fees.published import LANGUAGE
-from services.fees.schedule import FeeTerms, ResolutionStage
 
-BILLING_ROLES = ("finance", "admin")
+BILLING_ROLES = (FINANCE, ADMIN)
 PREVIEW_CLAIM = "preview"
 
 
+# -- commands ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublishSchedule:
+    """Add a version to a client's fee schedule (roles: finance, admin)."""
+
+    client_id: str
+    effective_from: dt.date
+    effective_until: dt.date | None
+    terms: FeeTerms
+
+
+@dataclass(frozen=True)
+class PreviewFee:
+    """What `fact` would bill: on a claim's account, or on a new account of `client_id`."""
+
+    fact: PaymentFact
+    claim_id: str = ""
+    client_id: str = ""
+    stage: ResolutionStage = ResolutionStage.UNSPECIFIED
+    initial_payment_cents: int = 0
+
+
+@dataclass(frozen=True)
+class FeePreview:
+    computation: FeeComputation
+    delta_cents: int
+    schedule_version: int
+
+
+@dataclass(frozen=True)
+class CloseInvoicePeriod:
+    """Issue a client's invoice for a period from the lines not yet invoiced (`candidates`,
+    read from the read model); roles: finance, admin."""
+
+    client_id: str
+    period_start: dt.date
+    period_end: dt.date
+    candidates: tuple[FeeLine, ...]
+
+
 class FeesApplication(ServiceApplication):
-    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
+    published_language = LANGUAGE  # every event leaves as its contract (published.py)
 
     # No snapshots: the aggregates' state holds dataclasses (AccountState, fee lines, issued
     # invoices) that the JSON transcoder cannot store, so a snapshot failed *after* its events
@@ -33,13 +87,13 @@ class FeesApplication(ServiceApplication):
     # version (services/fees/tests/test_snapshots.py).
 
     # -- schedules --------------------------------------------------------------------------
-    def publish_schedule(self, ctx: CommandContext, client_id: str, effective_from: dt.date,
-                         effective_until: dt.date | None,
-                         terms: FeeTerms) -> tuple[FeeSchedule, int]:
-        require_role(ctx, BILLING_ROLES)
-        schedule = self.find(schedule_id_for(ctx.tenant_id, client_id), ctx.tenant_id,
-                             FeeSchedule) or FeeSchedule.create(ctx, client_id)
-        version = schedule.publish_version(ctx, effective_from, effective_until, terms)
+    def publish_schedule(self, ctx: CommandContext,
+                         command: PublishSchedule) -> tuple[FeeSchedule, int]:
+        require_role(ctx, BILLING_ROLES, "publishing a fee schedule")
+        schedule = self.find_schedule(ctx.tenant_id, command.client_id) or FeeSchedule.create(
+            ctx, command.client_id)
+        version = schedule.publish_version(ctx, command.effective_from, command.effective_until,
+                                           command.terms)
         self.save_all(schedule)
         return schedule, version
 
@@ -89,21 +143,20 @@ class FeesApplication(ServiceApplication):
             for account in accounts:
                 cache.put(account.id, account)
 
-    def preview(self, tenant_id: str, claim_id: str, client_id: str, fact: PaymentFact,
-                stage: ResolutionStage,
-                initial_payment_cents: int) -> tuple[FeeComputation, int, int]:
-        """(fee computation, delta it would bill, schedule version) for a hypothetical fact."""
-        if claim_id:
-            state = self.account(tenant_id, claim_id).state
-            if client_id and client_id != state.client_id:
+    def preview(self, tenant_id: str, command: PreviewFee) -> FeePreview:
+        """The fee computation, the delta it would bill and the schedule version applied."""
+        if command.claim_id:
+            state = self.account(tenant_id, command.claim_id).state
+            if command.client_id and command.client_id != state.client_id:
                 raise InvalidArgument("does not match the claim's client", field="client_id")
-        elif client_id:
-            state = AccountState(tenant_id, PREVIEW_CLAIM, client_id,
-                                 initial_payment_cents=initial_payment_cents)
+        elif command.client_id:
+            state = AccountState(tenant_id, PREVIEW_CLAIM, command.client_id,
+                                 initial_payment_cents=command.initial_payment_cents)
         else:
             raise InvalidArgument("a claim_id or a client_id is required", field="claim_id")
-        if stage is not ResolutionStage.UNSPECIFIED:
-            state = replace(state, stage=stage)
+        if command.stage is not ResolutionStage.UNSPECIFIED:
+            state = replace(state, stage=command.stage)
+        fact = command.fact
         version = self.schedule(tenant_id, state.client_id).in_force_on(fact.posting_date)
         if version is None:
             raise FailedPrecondition(
@@ -111,19 +164,19 @@ class FeesApplication(ServiceApplication):
                 f"{fact.posting_date}")
         assessment = assess_payment(state, fact, version)
         computation = assessment.computation or FeeComputation(0, state.fee_billed_cents)
-        delta = assessment.fee_after_cents - state.fee_billed_cents
-        return computation, delta, version.version
+        return FeePreview(computation, assessment.fee_after_cents - state.fee_billed_cents,
+                          version.version)
 
     # -- invoices ---------------------------------------------------------------------------
-    def close_period(self, ctx: CommandContext, client_id: str, start: dt.date, end: dt.date,
-                     candidates: list[dict[str, Any]]) -> Invoice:
-        require_role(ctx, BILLING_ROLES)
-        violations = validate_period(start, end, ctx.now.date())
+    def close_period(self, ctx: CommandContext, command: CloseInvoicePeriod) -> Invoice:
+        require_role(ctx, BILLING_ROLES, "closing an invoice period")
+        violations = validate_period(command.period_start, command.period_end, ctx.now.date())
         if violations:
             raise InvalidArgument(violations)
-        billing = self.find(billing_id_for(ctx.tenant_id, client_id), ctx.tenant_id,
-                            ClientBilling) or ClientBilling.open(ctx, client_id)
-        invoice_id = billing.close_period(ctx, start, end, candidates)
+        billing = self.find(billing_id_for(ctx.tenant_id, command.client_id), ctx.tenant_id,
+                            ClientBilling) or ClientBilling.open(ctx, command.client_id)
+        invoice_id = billing.close_period(ctx, command.period_start, command.period_end,
+                                          command.candidates)
         self.save_all(billing)
         return billing.invoices[invoice_id]
 
@@ -131,14 +184,8 @@ class FeesApplication(ServiceApplication):
         billing = self.find(billing_id_for(tenant_id, client_id), tenant_id, ClientBilling)
         return list(billing.invoices.values()) if billing else []
 
-    def invoice(self, tenant_id: str, client_id: str,
-                invoice_id: str) -> Invoice:
+    def invoice(self, tenant_id: str, client_id: str, invoice_id: str) -> Invoice:
         for issued in self.invoices(tenant_id, client_id):
             if issued.invoice_id == invoice_id:
                 return issued
         raise NotFound(f"invoice {invoice_id} not found")
-
-
-def require_role(ctx: CommandContext, roles: tuple[str, ...]) -> None:
-    if not ctx.has_role(*roles):
-        raise PermissionDenied(f"requires one of the roles: {', '.join(roles)}")

@@ -6,16 +6,17 @@ from oonledger.fees.v1 import fees_pb2_grpc
 from services.common.consumer import Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
-from services.fees.application import FeesApplication
-from services.fees.batch_consumer import BatchConsumer
-from services.fees.grpc_api import SERVICE_NAME, FeesServicer
-from services.fees.intake import FeeIntake
-from services.fees.projections import FeeProjections, ReadModelBatches
-from services.fees.subscriptions import (
+from services.fees.adapters.batch_consumer import BatchConsumer
+from services.fees.adapters.grpc_api import SERVICE_NAME, FeesServicer
+from services.fees.adapters.intake import FeeIntake
+from services.fees.adapters.projections import FeeProjections, ReadModelBatches
+from services.fees.adapters.sql import FeeQueries
+from services.fees.adapters.subscriptions import (
     CLAIMS_EVENTS,
     NEGOTIATION_EVENTS,
     SETTLEMENT_EVENTS,
 )
+from services.fees.application import FeesApplication
 from services.ops.service import PipelineOperations
 
 READ_MODELS = "fee-read-models"
@@ -48,7 +49,8 @@ def build(infra: Infrastructure) -> ServiceParts:
 
     return ServiceParts(
         bindings=[ServicerBinding(fees_pb2_grpc.add_FeesServiceServicer_to_server,
-                                  FeesServicer(app, infra.blocking, infra.pool, projections),
+                                  FeesServicer(app, infra.blocking,
+                                               FeeQueries(infra.pool, settings.schema)),
                                   SERVICE_NAME),
                   operations.binding],
         app=app,

@@ -307,6 +307,12 @@ FOLDS: dict[str, Fold] = {
     "ClaimFactsRecorded": _recorded_only,
     "FeeAssessed": _fee_assessed,
     "IdrFeePassedThrough": _idr_fee_passed_through,
+    # fees events on no claim's chain (a client's schedule and invoices): recorded only
+    "FeeScheduleCreated": _recorded_only,
+    "FeeScheduleVersionPublished": _recorded_only,
+    "ClientBillingOpened": _recorded_only,
+    "InvoiceIssued": _recorded_only,
+    "InvoiceLinesRecorded": _recorded_only,
 }
 
 

@@ -41,8 +41,8 @@ from services.common import jetstream
 from services.common.consumer import Delivery
 from services.common.settings import Settings
 from services.common.wire import decode_payload
+from services.fees.adapters.projections import FeeProjections
 from services.fees.main import READ_MODELS as FEE_READ_MODELS
-from services.fees.projections import FeeProjections
 from services.negotiation.application import NegotiationApplication
 from services.negotiation.projections import WorkQueue
 from services.settlement import projections as settlement

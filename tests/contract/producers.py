@@ -29,8 +29,10 @@ from services.claims.model import (
     ServiceLine,
 )
 from services.common.aggregate import TenantAggregate
-from services.fees.assessment import FeeCause, FeeLine, FeeLineKind
-from services.fees.fee_account import FeeAccount, line_to_record
+from services.fees.domain.assessment import FeeCause, FeeLine, FeeLineKind, line_to_record
+from services.fees.domain.fee_account import FeeAccount
+from services.fees.domain.invoicing import ClientBilling
+from services.fees.domain.schedule import FeeBase, FeeSchedule, FeeTerms, Tier, terms_to_record
 from services.negotiation.domain import Negotiation
 from services.settlement.domain import Settlement
 from services.settlement.line_matching import LineMatch
@@ -318,6 +320,56 @@ def idr_fee_passed_through() -> Any:
         schedule_version=2, line=line_to_record(line))
 
 
+def fee_account_opened() -> Any:
+    return _event(FeeAccount.FeeAccountOpened, version=1, claim_id=CLAIM_ID,
+                  client_id="client-acme-er")
+
+
+def claim_facts_recorded() -> Any:
+    return _event(FeeAccount.ClaimFactsRecorded, version=3, source_event_id="claims:812",
+                  stage=None, initial_payment_cents=45_000, payer_id="87726",
+                  service_code=None)
+
+
+def fee_schedule_created() -> Any:
+    return _event(FeeSchedule.FeeScheduleCreated, version=1, client_id="client-acme-er")
+
+
+def fee_schedule_version_published() -> Any:
+    terms = FeeTerms(default_tiers=(Tier(0, 3000), Tier(500_000, 2000)),
+                     idr_tiers=(Tier(0, 3500),), base=FeeBase.INCREMENTAL,
+                     minimum_cents=2_500, cap_cents=2_500_000, flat_fee_cents=5_000,
+                     pass_through_idr_fees=True)
+    # Built without _event: the event's own `version` field is the schedule version.
+    return FeeSchedule.FeeScheduleVersionPublished(
+        originator_id=AGGREGATE, originator_version=3, timestamp=AT, meta=META, version=2,
+        effective_from=dt.date(2026, 7, 1), effective_until=None, terms=terms_to_record(terms),
+        supersedes_version=1)
+
+
+def client_billing_opened() -> Any:
+    return _event(ClientBilling.ClientBillingOpened, version=1, client_id="client-acme-er")
+
+
+def invoice_issued() -> Any:
+    return _event(ClientBilling.InvoiceIssued, version=2,
+                  invoice_id="6c0f3a52-8d9e-5b1a-9f4e-2a7c1d3b5e80", client_id="client-acme-er",
+                  period_start=dt.date(2026, 10, 1), period_end=dt.date(2026, 10, 31),
+                  charges_cents=25_000, credits_cents=-2_500, total_cents=22_500, line_count=2)
+
+
+def invoice_lines_recorded() -> Any:
+    credit = FeeLine(
+        line_id="fee-line-3", kind=FeeLineKind.CREDIT_MEMO, cause=FeeCause.RECOUPMENT,
+        amount_cents=-2_500, line_date=dt.date(2026, 10, 25), claim_id=CLAIM_ID,
+        client_id="client-acme-er", remittance_trn="EFT-1003", schedule_version=2,
+        source_event_id="settlement:4790", cumulative_recovered_cents=90_000,
+        cumulative_fee_cents=22_500)
+    return _event(ClientBilling.InvoiceLinesRecorded, version=3,
+                  invoice_id="6c0f3a52-8d9e-5b1a-9f4e-2a7c1d3b5e80",
+                  lines=[fee_assessed().line, line_to_record(credit)])
+
+
 PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("claims", "ClaimRegistered"): claim_registered,
     ("claims", "AdjudicationRecorded"): adjudication_recorded,
@@ -347,4 +399,11 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("settlement", "SettlementOverdue"): settlement_overdue,
     ("fees", "FeeAssessed"): fee_assessed,
     ("fees", "IdrFeePassedThrough"): idr_fee_passed_through,
+    ("fees", "FeeAccountOpened"): fee_account_opened,
+    ("fees", "ClaimFactsRecorded"): claim_facts_recorded,
+    ("fees", "FeeScheduleCreated"): fee_schedule_created,
+    ("fees", "FeeScheduleVersionPublished"): fee_schedule_version_published,
+    ("fees", "ClientBillingOpened"): client_billing_opened,
+    ("fees", "InvoiceIssued"): invoice_issued,
+    ("fees", "InvoiceLinesRecorded"): invoice_lines_recorded,
 }

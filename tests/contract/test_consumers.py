@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 
 from services.common.contracts import enum_text
-from services.fees.assessment import PaymentKind
-from services.fees.subscriptions import FeeReactions
+from services.fees.adapters.subscriptions import FeeReactions
+from services.fees.domain.assessment import PaymentKind
 from services.ledger.claim_state import fold_claim
 from services.ledger.entry import AuditEntry
 from services.ledger.mapping import facts_from_wire

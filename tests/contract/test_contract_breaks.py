@@ -19,7 +19,7 @@ from services.common import contracts
 from services.common.consumer import Delivery, PermanentFailure
 from services.common.contracts import ContractViolation, as_dict, decode, message_from_dict
 from services.common.wire import CONTENT_TYPE, build_envelope, canonical_json, event_payload
-from services.fees.subscriptions import FeeReactions
+from services.fees.adapters.subscriptions import FeeReactions
 
 from . import golden
 from .producers import PRODUCERS

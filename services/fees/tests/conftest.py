@@ -13,9 +13,9 @@ import pytest
 from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 from services.common.runtime import ServiceRuntime
 from services.common.testing import call_metadata, channel_to
-from services.fees.batch_consumer import BatchConsumer
+from services.fees.adapters.batch_consumer import BatchConsumer
 from services.fees.main import build
-from services.fees.synthetic_upstream import UpstreamPublisher
+from services.fees.tests.upstream import UpstreamPublisher
 
 T = TypeVar("T")
 

@@ -10,12 +10,17 @@ import pytest
 
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument
-from services.fees.assessment import FeeCause, FeeLineKind, IdrFeeFact, PaymentKind
-from services.fees.client_billing import ClientBilling
-from services.fees.fee_account import FeeAccount, line_to_record
-from services.fees.fee_schedule import FeeSchedule
-from services.fees.schedule import ResolutionStage
-from services.fees.tests.builders import flat_rate, payment, version
+from services.fees.domain.assessment import (
+    FeeCause,
+    FeeLineKind,
+    IdrFeeFact,
+    PaymentKind,
+    line_to_record,
+)
+from services.fees.domain.fee_account import FeeAccount
+from services.fees.domain.invoicing import ClientBilling
+from services.fees.domain.schedule import FeeSchedule, ResolutionStage
+from services.fees.tests.builders import fee_line, flat_rate, payment, version
 
 
 def ctx(request_id: str = "r1", tenant: str = "t1") -> CommandContext:
@@ -105,16 +110,15 @@ def test_fee_account_state_survives_replay_of_its_events() -> None:
 
 def test_closing_a_period_twice_issues_one_immutable_invoice() -> None:
     billing = ClientBilling.open(ctx(), "client-1")
-    lines = [{"line_id": "a", "line_date": "2026-03-02", "amount_cents": 10_000},
-             {"line_id": "b", "line_date": "2026-04-02", "amount_cents": 500}]
+    lines = [fee_line("a", dt.date(2026, 3, 2), 10_000), fee_line("b", dt.date(2026, 4, 2), 500)]
     march = billing.close_period(ctx("close-1"), dt.date(2026, 3, 1), dt.date(2026, 3, 31), lines)
-    late = [*lines, {"line_id": "late", "line_date": "2026-03-20", "amount_cents": -10_000}]
+    late = [*lines, fee_line("late", dt.date(2026, 3, 20), -10_000)]
     assert billing.close_period(ctx("close-2"), dt.date(2026, 3, 1), dt.date(2026, 3, 31),
                                 late) == march
-    assert [line["line_id"] for line in billing.invoices[march].lines] == ["a"]
+    assert [line.line_id for line in billing.invoices[march].lines] == ["a"]
     april = billing.close_period(ctx("close-3"), dt.date(2026, 4, 1), dt.date(2026, 4, 30), late)
     issued = billing.invoices[april]
-    assert [line["line_id"] for line in issued.lines] == ["late", "b"]
+    assert [line.line_id for line in issued.lines] == ["late", "b"]
     assert (issued.charges_cents, issued.credits_cents, issued.total_cents) == (
         500, -10_000, -9_500)
     assert [type(e).__name__ for e in new_events(billing)] == [

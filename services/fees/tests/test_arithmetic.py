@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.fees.arithmetic import compute_fee, tiered_percentage
-from services.fees.schedule import FeeTerms, ResolutionStage, Tier
+from services.fees.domain.arithmetic import compute_fee, tiered_percentage
+from services.fees.domain.schedule import FeeTerms, ResolutionStage, Tier
 from services.fees.tests.builders import flat_rate
 
 # A resolved claim whose terms have no stage-specific tiers (the default tiers apply).

@@ -7,8 +7,8 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.fees.arithmetic import compute_fee
-from services.fees.assessment import (
+from services.fees.domain.arithmetic import compute_fee
+from services.fees.domain.assessment import (
     AccountState,
     FeeCause,
     FeeLineKind,
@@ -19,7 +19,7 @@ from services.fees.assessment import (
     assess_idr_fee,
     assess_payment,
 )
-from services.fees.schedule import FeeBase, FeeTerms, ResolutionStage, Tier
+from services.fees.domain.schedule import FeeBase, FeeTerms, ResolutionStage, Tier
 from services.fees.tests.builders import account, flat_rate, payment, version
 
 

@@ -18,7 +18,7 @@ from services.common.health import consumer_part
 from services.common.jetstream import ensure_stream, stream_config
 from services.common.runtime import Infrastructure, ServiceParts
 from services.common.testing import eventually, health_of
-from services.fees.batch_consumer import BatchConsumer
+from services.fees.adapters.batch_consumer import BatchConsumer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -28,7 +28,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 from services.common.localservers import stop_process
 from services.common.testing import TEST_VERIFY_PEM, call_metadata, eventually, signed_channel
-from services.fees.synthetic_upstream import UpstreamPublisher
+from services.fees.tests.upstream import UpstreamPublisher
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

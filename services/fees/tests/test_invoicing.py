@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.fees.invoicing import BillableLine, draft_invoice, invoice_id_for, validate_period
+from services.fees.domain.assessment import FeeLine
+from services.fees.domain.invoicing import draft_invoice, invoice_id_for, validate_period
+from services.fees.tests.builders import fee_line
 
 
-def line(line_id: str, day: int, amount: int, month: int = 3) -> BillableLine:
-    return BillableLine(line_id, dt.date(2026, month, day), amount)
+def line(line_id: str, day: int, amount: int, month: int = 3) -> FeeLine:
+    return fee_line(line_id, dt.date(2026, month, day), amount)
 
 
 def test_invoice_bills_uninvoiced_lines_up_to_the_period_end() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.fees.roi import RoiEntry, roi_report
+from services.fees.domain.roi import RoiEntry, roi_report
 
 
 def test_report_totals_and_groups() -> None:

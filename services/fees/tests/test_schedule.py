@@ -7,14 +7,14 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.fees.schedule import (
+from services.fees.domain.schedule import (
     FeeTerms,
     ScheduleVersion,
     Tier,
+    in_force_on,
     superseded_by,
     validate_new_version,
     validate_terms,
-    version_in_force,
 )
 from services.fees.tests.builders import flat_rate, version
 
@@ -91,15 +91,15 @@ def test_until_before_from_is_rejected() -> None:
                                        flat_rate(1))) == {"effective_until"}
 
 
-def test_version_in_force_is_chosen_by_date() -> None:
+def test_in_force_on_is_chosen_by_date() -> None:
     versions = [
         version(flat_rate(2000), 1, dt.date(2026, 1, 1), dt.date(2026, 6, 30)),
         version(flat_rate(2500), 2, dt.date(2026, 7, 1)),
     ]
-    assert version_in_force(versions, dt.date(2025, 12, 31)) is None
-    assert version_in_force(versions, dt.date(2026, 6, 30)).version == 1  # type: ignore[union-attr]
-    assert version_in_force(versions, dt.date(2026, 7, 1)).version == 2  # type: ignore[union-attr]
-    assert version_in_force(versions, dt.date(2030, 1, 1)).version == 2  # type: ignore[union-attr]
+    assert in_force_on(versions, dt.date(2025, 12, 31)) is None
+    assert in_force_on(versions, dt.date(2026, 6, 30)).version == 1  # type: ignore[union-attr]
+    assert in_force_on(versions, dt.date(2026, 7, 1)).version == 2  # type: ignore[union-attr]
+    assert in_force_on(versions, dt.date(2030, 1, 1)).version == 2  # type: ignore[union-attr]
 
 
 @st.composite
@@ -120,13 +120,13 @@ def version_histories(draw: st.DrawFn) -> list[ScheduleVersion]:
 @given(version_histories(), st.dates(dt.date(2023, 1, 1), dt.date(2031, 12, 31)))
 def test_exactly_the_latest_version_started_on_or_before_a_day_is_in_force(
         versions: list[ScheduleVersion], day: dt.date) -> None:
-    in_force = [v for v in versions if v.in_force_on(day)]
+    in_force = [v for v in versions if v.covers(day)]
     started = [v for v in versions if v.effective_from <= day]
     if not started:
-        assert in_force == [] and version_in_force(versions, day) is None
+        assert in_force == [] and in_force_on(versions, day) is None
     else:
         assert in_force == [max(started, key=lambda v: v.effective_from)]
-        assert version_in_force(versions, day) == in_force[0]
+        assert in_force_on(versions, day) == in_force[0]
 
 
 @given(version_histories(), st.dates(dt.date(2023, 1, 1), dt.date(2031, 12, 31)),

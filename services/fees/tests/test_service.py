@@ -381,7 +381,7 @@ async def test_a_tenant_never_sees_another_tenants_fees(fees: FeesHarness) -> No
 
 
 async def test_demo_prints_fee_lines_and_roi(fees: FeesHarness) -> None:
-    from services.fees import demo
+    from deploy.local.demo import fees as demo
 
     tenant = fees.tenant()
     channel = channel_to(fees.runtime)

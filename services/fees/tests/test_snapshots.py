@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from services.common.context import CommandContext
-from services.fees.client_billing import ClientBilling
-from services.fees.fee_account import FeeAccount
-from services.fees.tests.builders import flat_rate, payment, version
+from services.fees.domain.fee_account import FeeAccount
+from services.fees.domain.invoicing import ClientBilling
+from services.fees.tests.builders import fee_line, flat_rate, payment, version
 from services.fees.tests.conftest import FeesHarness
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -37,7 +37,7 @@ async def test_a_client_billed_every_month_for_two_years_reloads(fees: FeesHarne
         year, m = 2025 + (month - 1) // 12, (month - 1) % 12 + 1
         first = dt.date(year, m, 1)
         last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-        line = {"line_id": f"l{month}", "line_date": first.isoformat(), "amount_cents": 100 * month}
+        line = fee_line(f"l{month}", first, 100 * month)
         billing.close_period(ctx(tenant, f"close-{month}"), first, last, [line])
     reloaded = _reloaded(fees.runtime.parts.app, billing)
     # Opened, then each month's InvoiceIssued and its InvoiceLinesRecorded.

@@ -11,9 +11,9 @@ from oonledger.claims.v1.events_pb2 import ClaimRegistered
 from services.common.consumer import Delivery, PermanentFailure
 from services.common.settings import Settings
 from services.common.wire import decode_payload
-from services.fees.assessment import PaymentKind
-from services.fees.subscriptions import FeeReactions, _claim_id, _primary_service_code
-from services.fees.synthetic_upstream import UpstreamPublisher
+from services.fees.adapters.subscriptions import FeeReactions, _claim_id, _primary_service_code
+from services.fees.domain.assessment import PaymentKind
+from services.fees.tests.upstream import UpstreamPublisher
 
 SETTINGS = Settings(service="fees", database_url="unused", nats_url="unused")
 

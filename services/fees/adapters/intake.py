@@ -1,14 +1,12 @@
 """Exactly-once processing of upstream events, guarded by the fee accounts themselves.
 
-Why not the shared `ApplicationProcessor`: eventsourcing 9.5.6's `has_tracking_id` answers "a
-notification id at least this high was tracked", so an event retried after later ones (a nak
-after a version conflict, a payment that arrived before its claim) would be taken as processed
-and silently dropped. Here every fee account records the upstream event ids it has applied and
-ignores a repeat, so redelivery in any order has no second effect, and a crash before the commit
-simply leaves the events to be redelivered.
-
-A batch of deliveries is applied as one unit of work and saved in one transaction: the lever
-that takes the service from one commit per payment to thousands of payments per second.
+Every fee account records the upstream event ids it has applied and ignores a repeat, so
+redelivery in any order has no second effect, and a crash before the commit simply leaves the
+events to be redelivered. A batch of deliveries is applied as one unit of work and saved in one
+transaction: the lever that takes the service from one commit per payment to thousands of
+payments per second. That is why fees does not use the shared `ApplicationProcessor`, which
+saves each event in its own transaction with a tracking row (the accounts make tracking rows
+unnecessary here).
 """
 
 from __future__ import annotations
@@ -19,8 +17,8 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 
 from services.common.consumer import Delivery
+from services.fees.adapters.subscriptions import FeeReactions
 from services.fees.application import FeesApplication
-from services.fees.subscriptions import FeeReactions
 
 Outcome = bool | Exception
 """Per delivery: True applied, False already applied (a duplicate), or why it failed."""

@@ -1,7 +1,7 @@
 """Envelopes shaped like the claims, settlement and negotiation services' events.
 
-Used by the fees tests, benchmark and demo to drive the service through JetStream exactly as the
-real upstream services do (same streams, subjects, envelope and payload fields).
+Used by the fees tests and benchmark (bench/fees_bench.py) to drive the service through JetStream
+exactly as the real upstream services do (same streams, subjects, envelope and payload fields).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Reactions to other services' events: claims (who the client is, the initial payment),
 settlement (payments, reversals, recoupments, interest) and negotiation (stage, IDR fees).
 
-Reactions change fee accounts; `services.fees.intake` saves them. The account itself ignores an
+Reactions change fee accounts; `intake.py` saves them. Upstream events are read only as their
+typed contract messages (`delivery.message`). The account itself ignores an
 upstream event id it has already applied, which is what makes redelivery harmless.
 """
 
@@ -14,10 +15,15 @@ from oonledger.negotiation.v1 import events_pb2 as negotiation_v1
 from oonledger.settlement.v1 import events_pb2 as settlement_v1
 from services.common.consumer import Delivery, PermanentFailure
 from services.fees.application import FeesApplication
-from services.fees.assessment import IdrFeeFact, PaymentFact, PaymentKind
-from services.fees.fee_account import FeeAccount
-from services.fees.fee_schedule import FeeSchedule
-from services.fees.schedule import ResolutionStage, ScheduleVersion
+from services.fees.domain import (
+    FeeAccount,
+    FeeSchedule,
+    IdrFeeFact,
+    PaymentFact,
+    PaymentKind,
+    ResolutionStage,
+    ScheduleVersion,
+)
 
 ACTOR = "system:fees"
 

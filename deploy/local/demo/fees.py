@@ -1,7 +1,7 @@
-"""What the `make run` demo calls: publish the demo client's fee schedule, then print the fee
-lines of the posted payments and the client's ROI summary.
+"""The fees steps of the `make run` demo: publish the demo client's fee schedule, then print the
+fee lines of the posted payments and the client's ROI summary.
 
-    from services.fees import demo
+    from deploy.local.demo import fees as demo
     await demo.publish_demo_schedule(fees_channel, tenant_id, "client-demo")
     ... post payments through settlement ...
     await demo.print_fees(fees_channel, tenant_id, "client-demo", claim_ids,
@@ -35,8 +35,6 @@ _KIND = {fees_pb2.FEE_LINE_KIND_INVOICE_LINE: "invoice line",
 def _metadata(tenant_id: str) -> tuple[tuple[str, str], ...]:
     return (("x-tenant-id", tenant_id), ("x-actor", "demo"), ("x-roles", "finance,admin"),
             ("x-request-id", uuid.uuid4().hex))
-
-
 
 
 async def publish_demo_schedule(channel: grpc.aio.Channel, tenant_id: str, client_id: str,

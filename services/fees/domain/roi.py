@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from services.fees.money import ratio_bps
+from services.fees.domain.arithmetic import ratio_bps
 
 
 @dataclass(frozen=True)

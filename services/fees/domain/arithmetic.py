@@ -1,4 +1,6 @@
-"""The fee rule: fee = min(cap, recovered, max(minimum, tiered percentage + flat fee)).
+"""Fee arithmetic, in one place: the fee rule
+fee = min(cap, recovered, max(minimum, tiered percentage + flat fee)), and the exact money
+arithmetic behind it (integer cents and basis points, exact Decimal in between).
 
 Everything is exact Decimal until the single half-up rounding to the cent at the end, so a claim's
 fee depends only on its cumulative recovered amount, never on how the payments were split.
@@ -10,9 +12,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.common.money import round_half_up_to_cent
-from services.fees.money import rate_times
-from services.fees.schedule import FeeTerms, ResolutionStage, Tier
+from services.common.money import EXACT, round_half_up_to_cent
+from services.fees.domain.schedule import BASIS_POINTS_PER_UNIT, FeeTerms, ResolutionStage, Tier
+
+
+def rate_times(amount_cents: int, rate_bps: int) -> Decimal:
+    """The exact (unrounded) product of an amount in cents and a rate in basis points."""
+    return EXACT.divide(EXACT.multiply(Decimal(amount_cents), Decimal(rate_bps)),
+                        Decimal(BASIS_POINTS_PER_UNIT))
+
+
+def ratio_bps(numerator_cents: int, denominator_cents: int) -> int:
+    """numerator / denominator in basis points, half-up; 0 when the denominator is not positive."""
+    if denominator_cents <= 0:
+        return 0
+    exact = EXACT.divide(Decimal(numerator_cents) * BASIS_POINTS_PER_UNIT,
+                         Decimal(denominator_cents))
+    return round_half_up_to_cent(exact)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TypedDict
 
-from services.fees.arithmetic import FeeComputation, compute_fee
-from services.fees.schedule import FeeBase, FeeTerms, ResolutionStage, ScheduleVersion
+from services.fees.domain.arithmetic import FeeComputation, compute_fee
+from services.fees.domain.schedule import FeeBase, FeeTerms, ResolutionStage, ScheduleVersion
 
 FEE_LINE_NAMESPACE = uuid.UUID("6f1c2a8e-5b7d-4f0e-9c33-2d8e4b1a7f60")
 
@@ -77,6 +78,59 @@ class FeeLine:
     source_event_id: str
     cumulative_recovered_cents: int
     cumulative_fee_cents: int
+
+
+class LineRecord(TypedDict):
+    """A FeeLine as events store it (enums as their values, the date as ISO text)."""
+
+    line_id: str
+    kind: str
+    cause: str
+    amount_cents: int
+    line_date: str
+    claim_id: str
+    client_id: str
+    remittance_trn: str
+    schedule_version: int
+    source_event_id: str
+    cumulative_recovered_cents: int
+    cumulative_fee_cents: int
+
+
+def line_to_record(line: FeeLine) -> LineRecord:
+    return LineRecord(
+        line_id=line.line_id,
+        kind=line.kind.value,
+        cause=line.cause.value,
+        amount_cents=line.amount_cents,
+        line_date=line.line_date.isoformat(),
+        claim_id=line.claim_id,
+        client_id=line.client_id,
+        remittance_trn=line.remittance_trn,
+        schedule_version=line.schedule_version,
+        source_event_id=line.source_event_id,
+        cumulative_recovered_cents=line.cumulative_recovered_cents,
+        cumulative_fee_cents=line.cumulative_fee_cents,
+    )
+
+
+def line_from_record(record: LineRecord) -> FeeLine:
+    """The line of a stored record (the records of invoices closed before lines were typed
+    also carry the read model's `invoice_id`, ignored here)."""
+    return FeeLine(
+        line_id=record["line_id"],
+        kind=FeeLineKind(record["kind"]),
+        cause=FeeCause(record["cause"]),
+        amount_cents=int(record["amount_cents"]),
+        line_date=dt.date.fromisoformat(record["line_date"]),
+        claim_id=record["claim_id"],
+        client_id=record["client_id"],
+        remittance_trn=record["remittance_trn"],
+        schedule_version=int(record["schedule_version"]),
+        source_event_id=record["source_event_id"],
+        cumulative_recovered_cents=int(record["cumulative_recovered_cents"]),
+        cumulative_fee_cents=int(record["cumulative_fee_cents"]),
+    )
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,18 @@ import copy
 import datetime as dt
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.ids import deterministic_id
-from services.fees.arithmetic import FeeComputation
-from services.fees.assessment import (
+from services.fees.domain.arithmetic import FeeComputation
+from services.fees.domain.assessment import (
     AccountState,
-    FeeCause,
     FeeLine,
-    FeeLineKind,
     IdrFeeAssessment,
     IdrFeeFact,
+    LineRecord,
     PaymentAssessment,
     PaymentFact,
     PaymentKind,
@@ -29,48 +29,14 @@ from services.fees.assessment import (
     apply_payment_assessment,
     assess_idr_fee,
     assess_payment,
+    line_from_record,
+    line_to_record,
 )
-from services.fees.schedule import ResolutionStage, ScheduleVersion
+from services.fees.domain.schedule import ResolutionStage, ScheduleVersion
 
 
-def account_id_for(tenant_id: str, claim_id: str) -> Any:
+def account_id_for(tenant_id: str, claim_id: str) -> UUID:
     return deterministic_id(tenant_id, "fee-account", claim_id)
-
-
-def line_to_record(line: FeeLine | None) -> dict[str, Any] | None:
-    if line is None:
-        return None
-    return {
-        "line_id": line.line_id,
-        "kind": line.kind.value,
-        "cause": line.cause.value,
-        "amount_cents": line.amount_cents,
-        "line_date": line.line_date.isoformat(),
-        "claim_id": line.claim_id,
-        "client_id": line.client_id,
-        "remittance_trn": line.remittance_trn,
-        "schedule_version": line.schedule_version,
-        "source_event_id": line.source_event_id,
-        "cumulative_recovered_cents": line.cumulative_recovered_cents,
-        "cumulative_fee_cents": line.cumulative_fee_cents,
-    }
-
-
-def line_from_record(record: dict[str, Any]) -> FeeLine:
-    return FeeLine(
-        line_id=record["line_id"],
-        kind=FeeLineKind(record["kind"]),
-        cause=FeeCause(record["cause"]),
-        amount_cents=int(record["amount_cents"]),
-        line_date=dt.date.fromisoformat(record["line_date"]),
-        claim_id=record["claim_id"],
-        client_id=record["client_id"],
-        remittance_trn=record["remittance_trn"],
-        schedule_version=int(record["schedule_version"]),
-        source_event_id=record["source_event_id"],
-        cumulative_recovered_cents=int(record["cumulative_recovered_cents"]),
-        cumulative_fee_cents=int(record["cumulative_fee_cents"]),
-    )
 
 
 class FeeAccount(TenantAggregate):
@@ -118,7 +84,7 @@ class FeeAccount(TenantAggregate):
         schedule_version: int | None
         recovered_cents: int | None
         fee_after_cents: int
-        line: dict[str, Any] | None
+        line: LineRecord | None
 
         def assessment(self) -> PaymentAssessment:
             fact = PaymentFact(self.source_event_id, PaymentKind(self.payment_kind),
@@ -141,7 +107,7 @@ class FeeAccount(TenantAggregate):
         fee_date: dt.date
         dispute_number: str
         schedule_version: int | None
-        line: dict[str, Any] | None
+        line: LineRecord | None
 
         def apply(self, aggregate: FeeAccount) -> None:
             fact = IdrFeeFact(self.source_event_id, self.amount_cents, self.fee_date,
@@ -210,7 +176,7 @@ class FeeAccount(TenantAggregate):
             recovered_cents=(assessment.computation.recovered_cents
                              if assessment.computation else None),
             fee_after_cents=assessment.fee_after_cents,
-            line=line_to_record(assessment.line),
+            line=line_to_record(assessment.line) if assessment.line else None,
         )
         return assessment
 
@@ -226,6 +192,6 @@ class FeeAccount(TenantAggregate):
             fee_date=fact.fee_date,
             dispute_number=fact.dispute_number,
             schedule_version=assessment.schedule_version,
-            line=line_to_record(assessment.line),
+            line=line_to_record(assessment.line) if assessment.line else None,
         )
         return assessment
