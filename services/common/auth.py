@@ -106,6 +106,22 @@ def is_allowed(
     return bool(roles_for(full_method, table).intersection(roles))
 
 
+def refusal(
+    full_method: str, roles: Iterable[str], table: Iterable[Grant] = ROLE_TABLE
+) -> str | None:
+    """Why `table` refuses `roles` the method `full_method` (`pkg.Service/Method`, with or
+    without the leading slash of a gRPC path), or None when one of the roles is allowed."""
+    name = full_method.lstrip("/")
+    allowed = roles_for(name, table)
+    return None if allowed.intersection(roles) else needs_roles(name, allowed)
+
+
+def needs_roles(full_method: str, allowed: Iterable[str]) -> str:
+    """The one wording of a refusal by the role table (gateway and services alike)."""
+    return (f"{full_method.lstrip('/')} needs one of the roles: "
+            f"{', '.join(sorted(allowed)) or 'no role (not callable)'}")
+
+
 def require_role(ctx: CommandContext, roles: Iterable[str], action: str) -> None:
     """PermissionDenied unless the caller holds one of `roles` (a rule of the domain)."""
     allowed = tuple(roles)
