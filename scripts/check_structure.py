@@ -9,8 +9,10 @@ Four rules over the Python files under `services/` and `gateway/`:
 3. services: no service package imports another (`services.claims` never imports
    `services.settlement`, not even inside a function or for typing). `services.common` and
    `services.x12` are shared: services may import them, they import no service.
-4. domain state: no `dict[str, Any]` (nor `Dict[str, Any]`) in a `services/<svc>/domain/`
-   module: domain state is typed (value objects, dataclasses), never a bag of anything.
+4. domain state: no state declared as `dict[str, Any]` (nor `Dict[str, Any]`) in a
+   `services/<svc>/domain/` module (a module or class attribute, a dataclass field, a
+   `self.<name>: ...` in a method): domain state is typed (value objects, dataclasses), never a
+   bag of anything. Function signatures are boundaries and are not counted.
 
 Usage: `python scripts/check_structure.py [ROOT]` (ROOT defaults to the repository). Prints one
 line per finding, then a summary; exits 1 when anything is found, 0 otherwise.
@@ -331,20 +333,41 @@ def _is_any_dict(node: ast.Subscript) -> bool:
     return named(key, "str") and named(value, "Any")
 
 
-def any_dicts(tree: ast.Module) -> Iterator[int]:
-    """Lines where `dict[str, Any]` is written, in code or in a quoted annotation."""
-    for node in ast.walk(tree):
+def _holds_any_dict(annotation: ast.expr) -> bool:
+    """`annotation` is or contains `dict[str, Any]`, written or quoted."""
+    for node in ast.walk(annotation):
         if isinstance(node, ast.Subscript) and _is_any_dict(node):
-            yield node.lineno
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and (
-                "Any" in node.value and "str" in node.value and len(node.value) < 200):
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "Any" in node.value:
             try:
                 quoted = ast.parse(node.value, mode="eval")
             except SyntaxError:
                 continue
-            if any(isinstance(inner, ast.Subscript) and _is_any_dict(inner)
-                   for inner in ast.walk(quoted)):
-                yield node.lineno
+            if _holds_any_dict(quoted.body):
+                return True
+    return False
+
+
+def state_any_dicts(tree: ast.Module) -> Iterator[int]:
+    """Lines where state is declared as `dict[str, Any]`: a module or class attribute (a
+    dataclass field, an aggregate's attribute) or `self.<name>: ...` in a method. A function's
+    parameters and return are a boundary, not state (eventsourcing's `upcast_v1_v2(state)` takes
+    the stored dict; a `to_json()` returns one), and are not counted."""
+
+    def visit(nodes: Iterable[ast.stmt], holds_state: bool) -> Iterator[int]:
+        for node in nodes:
+            if isinstance(node, ast.AnnAssign) and (
+                    holds_state or isinstance(node.target, ast.Attribute)):
+                if _holds_any_dict(node.annotation):
+                    yield node.lineno
+            elif isinstance(node, ast.ClassDef):
+                yield from visit(node.body, True)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield from visit(_statements(node), False)
+            else:
+                yield from visit(_statements(node), holds_state)
+
+    yield from visit(tree.body, True)
 
 
 def is_domain_module(module: Module) -> bool:
@@ -358,7 +381,7 @@ def check_domain_state(modules: dict[str, Module]) -> list[Finding]:
     for module in modules.values():
         if not is_domain_module(module):
             continue
-        for line in sorted(set(any_dicts(module.tree))):
+        for line in sorted(set(state_any_dicts(module.tree))):
             findings.append(Finding(
                 "domain-state", f"{module.relative}:{line}",
                 "dict[str, Any] in a domain module: give the state a type (a value object or "

@@ -207,6 +207,45 @@ def test_dict_str_any_in_a_domain_module_is_refused(tmp_path: Path, annotation: 
     assert "give the state a type" in str(found[0])
 
 
+def test_state_in_an_attribute_an_event_field_or_self_is_refused(tmp_path: Path) -> None:
+    files = {**GOOD, "services/claims/domain/claim.py": """\
+        from typing import Any
+
+        REGISTRY: dict[str, Any] = {}
+
+        class Claim:
+            class Registered:
+                claim: dict[str, Any]
+
+            def __init__(self) -> None:
+                self.lines: list[dict[str, Any]] = []
+                local: dict[str, Any] = {}  # a local in a method is not state
+        """}
+    found = structure.check(tree(tmp_path, files))
+    assert [f.where for f in found] == [
+        "services/claims/domain/claim.py:3", "services/claims/domain/claim.py:7",
+        "services/claims/domain/claim.py:10"], found
+
+
+def test_function_signatures_are_boundaries_not_state(tmp_path: Path) -> None:
+    """eventsourcing's upcasters take the stored dict; serializers return one."""
+    files = {**GOOD, "services/claims/domain/claim.py": """\
+        from typing import Any
+
+        class Claim:
+            class Registered:
+                class_version = 2
+
+                @staticmethod
+                def upcast_v1_v2(state: dict[str, Any]) -> None:
+                    state["frequency"] = "1"
+
+            def to_json(self) -> dict[str, Any]:
+                return {}
+        """}
+    assert rules(tree(tmp_path, files)) == []
+
+
 def test_dict_str_any_outside_a_domain_folder_is_left_alone(tmp_path: Path) -> None:
     files = {**GOOD,
              "services/claims/adapters/mapping.py": "from typing import Any\nx: dict[str, Any]\n",
