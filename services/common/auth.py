@@ -27,7 +27,9 @@ ADMIN = "admin"
 # The negotiation service's escalation chain also knows these two.
 SUPERVISOR = "supervisor"
 MANAGER = "manager"
-# Never grantable to a key: "system" is the services' own identity for event reactions.
+# Never grantable to a key: "system" is the services' own identity for event reactions and
+# sweeps, which run in-process and never over gRPC. No line of ROLE_TABLE grants it (`grant`
+# refuses it), so every service refuses a token naming it (services/common/grpc_server.py).
 SYSTEM = "system"
 ROLES: frozenset[str] = frozenset(
     {NEGOTIATOR, PROVIDER_APPROVER, AUDITOR, FINANCE, ADMIN, SUPERVISOR, MANAGER}
