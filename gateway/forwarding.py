@@ -4,7 +4,7 @@ forward with the internal metadata set from the key (never from the caller)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 import grpc
@@ -16,7 +16,7 @@ from gateway.keystore import KeyRecord
 from gateway.ratelimit import RateLimiter
 from gateway.statuses import failure, retry_info, upstream_failure
 from gateway.upstreams import Upstreams
-from services.common.auth import ROLE_TABLE, Grant, roles_for
+from services.common.auth import ROLE_TABLE, needs_roles, roles_for
 from services.common.grpc_server import REQUEST_HEADER
 from services.common.internal_auth import TOKEN_HEADER, InternalSigner
 from services.common.telemetry import current_traceparent, server_span
@@ -43,7 +43,6 @@ class Gateway:
         limits: Limits,
         signer: InternalSigner,
         limiter: RateLimiter | None = None,
-        role_table: Iterable[Grant] = ROLE_TABLE,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.catalog = catalog
@@ -52,7 +51,9 @@ class Gateway:
         self.limits = limits
         self.signer = signer
         self.limiter = limiter or RateLimiter()
-        self.role_table = tuple(role_table)
+        # The one role table (services/common/auth.py): the same object every service checks
+        # again on the roles in the signed token (services/common/grpc_server.py).
+        self.role_table = ROLE_TABLE
         self.monotonic = monotonic
         # The table is fixed for the process's life: match each method's patterns once.
         self._roles = {m.full_name: roles_for(m.full_name, self.role_table) for m in catalog}
@@ -67,11 +68,8 @@ class Gateway:
         key = await self.authenticator.authenticate(incoming.get("authorization"))
         allowed = self._roles.get(method.full_name, frozenset())
         if not allowed.intersection(key.roles):
-            needed = ", ".join(sorted(allowed)) or "no role (not public)"
             raise failure(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"{method.full_name} needs one of the roles: {needed}",
-            )
+                grpc.StatusCode.PERMISSION_DENIED, needs_roles(method.full_name, allowed))
         if request_size > self.limits.max_request_bytes:
             raise failure(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,

@@ -23,7 +23,7 @@ from gateway.grpc_front import incoming_metadata
 from gateway.keystore import KeyRecord
 from gateway.statuses import CallFailure, failure
 from oonledger.operations.v1 import operations_pb2 as pb
-from services.common.auth import roles_for
+from services.common.auth import needs_roles, roles_for
 from services.ops.reconciliation import reconcile
 
 SERVICE = "oonledger.operations.v1.OperatorService"
@@ -77,8 +77,7 @@ class OperatorHandler(grpc.GenericRpcHandler):
                 key = await self.gateway.authenticator.authenticate(incoming.get("authorization"))
                 if not self.allowed.intersection(key.roles):
                     raise failure(grpc.StatusCode.PERMISSION_DENIED,
-                                  f"{SERVICE} needs one of the roles: "
-                                  f"{', '.join(sorted(self.allowed)) or 'none'}")
+                                  needs_roles(SERVICE, self.allowed))
                 return await handler(request, key.tenant_id, (key, incoming))
             except CallFailure as refused:
                 await context.abort(refused.code, refused.message,

@@ -24,6 +24,7 @@ SUITES = (
     "services/ops",
     "gateway",
     "tests/contract",
+    "tests/structure",
     "tests/e2e",
     "tests/deploy",
     "tests/local",

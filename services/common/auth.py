@@ -27,7 +27,9 @@ ADMIN = "admin"
 # The negotiation service's escalation chain also knows these two.
 SUPERVISOR = "supervisor"
 MANAGER = "manager"
-# Never grantable to a key: "system" is the services' own identity for event reactions.
+# Never grantable to a key: "system" is the services' own identity for event reactions and
+# sweeps, which run in-process and never over gRPC. No line of ROLE_TABLE grants it (`grant`
+# refuses it), so every service refuses a token naming it (services/common/grpc_server.py).
 SYSTEM = "system"
 ROLES: frozenset[str] = frozenset(
     {NEGOTIATOR, PROVIDER_APPROVER, AUDITOR, FINANCE, ADMIN, SUPERVISOR, MANAGER}
@@ -104,6 +106,22 @@ def is_allowed(
     roles: Iterable[str], full_method: str, table: Iterable[Grant] = ROLE_TABLE
 ) -> bool:
     return bool(roles_for(full_method, table).intersection(roles))
+
+
+def refusal(
+    full_method: str, roles: Iterable[str], table: Iterable[Grant] = ROLE_TABLE
+) -> str | None:
+    """Why `table` refuses `roles` the method `full_method` (`pkg.Service/Method`, with or
+    without the leading slash of a gRPC path), or None when one of the roles is allowed."""
+    name = full_method.lstrip("/")
+    allowed = roles_for(name, table)
+    return None if allowed.intersection(roles) else needs_roles(name, allowed)
+
+
+def needs_roles(full_method: str, allowed: Iterable[str]) -> str:
+    """The one wording of a refusal by the role table (gateway and services alike)."""
+    return (f"{full_method.lstrip('/')} needs one of the roles: "
+            f"{', '.join(sorted(allowed)) or 'no role (not callable)'}")
 
 
 def require_role(ctx: CommandContext, roles: Iterable[str], action: str) -> None:

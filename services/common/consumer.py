@@ -19,13 +19,12 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
-import nats.errors
 from eventsourcing.persistence import Tracking
 from google.protobuf.message import Message
 from nats.aio.msg import Msg
@@ -43,6 +42,7 @@ from services.common.errors import DomainError, EventTooLarge
 from services.common.eventstore import AlreadyProcessed, ServiceApplication
 from services.common.faults import describe, is_fault, retry_delay
 from services.common.health import Part, ProgressMonitor, consumer_part
+from services.common.jetstream import kept_in_progress
 from services.common.settings import Settings
 from services.common.telemetry import consumer_span
 from services.common.wire import decode_payload
@@ -400,25 +400,10 @@ class Consumer:
                                 "clears: %s", self.durable, delivery.envelope.event_id, reason)
                 await asyncio.sleep(delay)  # capped exponential backoff while the fault lasts
 
-    @contextlib.asynccontextmanager
-    async def _kept(self) -> AsyncIterator[None]:
-        """While the fetched messages are handled (a fault retried in place, a slow or
-        locked database), extend the ack deadline of those not yet handled every ack_wait/3,
-        so JetStream does not hand them to another replica, or back to us, meanwhile."""
-
-        async def keep_alive() -> None:
-            while True:
-                await asyncio.sleep(ACK_WAIT_SECONDS / 3)
-                for held in self._held():
-                    if not held.is_acked:
-                        with contextlib.suppress(nats.errors.Error):  # redelivery: fallback
-                            await held.in_progress()
-
-        task = asyncio.create_task(keep_alive())
-        try:
-            yield
-        finally:
-            task.cancel()  # not awaited: suppressing its CancelledError could swallow ours
+    def _kept(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """While the fetched messages are handled, those not yet handled are kept in progress
+        (`jetstream.kept_in_progress`)."""
+        return kept_in_progress(self._held, ACK_WAIT_SECONDS)
 
     @staticmethod
     async def _release(messages: Sequence[Msg]) -> None:

@@ -1,4 +1,5 @@
-"""grpc.aio bootstrap: health, reflection, metadata → CommandContext, one error → status table."""
+"""grpc.aio bootstrap: health, reflection, signed token → CommandContext, the role table checked
+on every call, one error → status table."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from services.common import errors, internal_auth
+from services.common.auth import ROLE_TABLE, refusal
 from services.common.context import CommandContext
 from services.common.faults import is_fault
 from services.common.requests import read_request, unreadable_field
@@ -104,7 +106,12 @@ def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
 def command_context(metadata: dict[str, str], now: datetime | None = None) -> CommandContext:
     """Who calls, from the gateway's signed token alone (raises `internal_auth.Unauthenticated`);
     only the correlation and trace ids, which grant nothing, come from plain metadata."""
-    claims = internal_auth.verify_call(metadata)
+    return _context(internal_auth.verify_call(metadata), metadata, now)
+
+
+def _context(
+    claims: internal_auth.InternalClaims, metadata: dict[str, str], now: datetime | None = None
+) -> CommandContext:
     traceparent, tracestate = current_traceparent()
     return CommandContext(
         tenant_id=claims.tenant.strip(),
@@ -118,14 +125,22 @@ def command_context(metadata: dict[str, str], now: datetime | None = None) -> Co
     )
 
 
-async def _authenticated(
+async def _admitted(
     context: grpc.aio.ServicerContext, metadata: dict[str, str]
 ) -> CommandContext:
+    """The caller, once its signed token is verified (else UNAUTHENTICATED) and the role table
+    allows one of its roles this method (else PERMISSION_DENIED): every service checks the
+    table itself and never trusts that a call came through the gateway."""
     try:
-        return command_context(metadata)
+        claims = internal_auth.verify_call(metadata)
     except internal_auth.Unauthenticated as exc:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         raise  # abort raises; this line only tells the type checker
+    ctx = _context(claims, metadata)
+    denied = refusal(claims.method, ctx.roles, ROLE_TABLE)
+    if denied is not None:
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED, denied)
+    return ctx
 
 
 async def _abort_for(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
@@ -156,7 +171,8 @@ async def _read(request: Any, ctx: CommandContext) -> CommandContext:
 def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a unary servicer method `(self, request, ctx: CommandContext, context)`.
 
-    Builds the CommandContext from metadata, checks the request (services/common/requests.py),
+    Builds the CommandContext from the signed token, checks the caller's roles against the role
+    table (services/common/auth.py), checks the request (services/common/requests.py),
     opens a server span, maps every exception once (`status_for`).
     """
 
@@ -164,7 +180,7 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         metadata = _metadata(context)
         with server_span(method.__name__, metadata):
-            ctx = await _authenticated(context, metadata)
+            ctx = await _admitted(context, metadata)
             try:
                 ctx = await _read(request, ctx)
                 return await method(self, request, ctx, context)
@@ -183,7 +199,7 @@ def rpc_stream(method: Callable[..., AsyncIterator[Any]]) -> Callable[..., Async
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         metadata = _metadata(context)
         with server_span(method.__name__, metadata):
-            ctx = await _authenticated(context, metadata)
+            ctx = await _admitted(context, metadata)
             try:
                 ctx = await _read(request, ctx)
                 async for item in method(self, request, ctx, context):

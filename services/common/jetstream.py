@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
@@ -17,6 +22,29 @@ log = logging.getLogger(__name__)
 SERVICES = ("claims", "negotiation", "settlement", "fees", "ledger")
 DUPLICATE_WINDOW_SECONDS = 15 * 60
 MINIMUM_SERVER = (2, 10)
+
+
+@contextlib.asynccontextmanager
+async def kept_in_progress(held: Callable[[], Iterable[Msg]], ack_wait: float
+                           ) -> AsyncIterator[None]:
+    """While the block runs (a fault retried in place, a slow or locked database), tell
+    JetStream every third of `ack_wait` that the messages `held()` names and not yet
+    acknowledged are still in progress, so it does not hand them to another replica, or back
+    to us, meanwhile. A failed signal is left to redelivery, the fallback."""
+
+    async def keep_alive() -> None:
+        while True:
+            await asyncio.sleep(ack_wait / 3)
+            for msg in list(held()):
+                if not msg.is_acked:
+                    with contextlib.suppress(nats.errors.Error):
+                        await msg.in_progress()
+
+    task = asyncio.create_task(keep_alive())
+    try:
+        yield
+    finally:
+        task.cancel()  # not awaited: suppressing its CancelledError could swallow ours
 
 
 async def connect(settings: Settings, name: str | None = None) -> NATS:

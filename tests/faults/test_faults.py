@@ -284,6 +284,11 @@ async def test_faults_are_answered_with_codes_clients_retry(run: Run) -> None:
 
 async def test_every_read_model_equals_a_rebuild_from_scratch(run: Run) -> None:
     """Last: the rebuild replaces the live rows (with equal ones, when nothing was lost)."""
+    # Every read model the checks above read is among those rebuilt: ListClaims, the work
+    # queue, settlements (and the claim facts 835 matching uses), fee accounts and lines.
+    assert {(m.service, m.name) for m in READ_MODELS} >= {
+        ("claims", "read-model"), ("negotiation", "work-queue"), ("settlement", "claim-facts"),
+        ("settlement", "settlement-read-models"), ("fees", "fee-read-models")}
     for model in READ_MODELS:
         async with infrastructure(run.system, model.service) as (settings, pool, js):
             live = await table_rows(pool, settings.schema, model.tables)

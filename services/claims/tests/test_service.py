@@ -137,7 +137,8 @@ async def test_an_empty_claim_names_every_missing_field_at_once(stub):
 async def test_missing_request_id_is_invalid_and_missing_tenant_unauthenticated(stub):
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.RegisterClaim(
-            pb.RegisterClaimRequest(claim=claim_input()), metadata=(("x-tenant-id", tenant()),)
+            pb.RegisterClaimRequest(claim=claim_input()),
+            metadata=(("x-tenant-id", tenant()), ("x-roles", "negotiator")),
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(err.value) == {"request_id"}
@@ -660,7 +661,7 @@ async def test_tenant_isolation_on_every_rpc(stub):
 async def test_demo_seeds_claims_idempotently(stub, runtime, capsys):
     from services.claims.demo import seed_claims
 
-    metadata = (("x-tenant-id", tenant()), ("x-actor", "demo"))
+    metadata = (("x-tenant-id", tenant()), ("x-actor", "demo"), ("x-roles", "negotiator"))
     ids = await seed_claims(channel_to(runtime), metadata)
     assert len(ids) == 5
     assert await seed_claims(channel_to(runtime), metadata) == ids

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from gateway.catalog import Catalog
+from services.common import grpc_server
 from services.common.auth import (
     ADMIN,
     AUDITOR,
     PROVIDER_APPROVER,
     ROLE_TABLE,
     ROLES,
+    SYSTEM,
     grant,
     is_allowed,
+    needs_roles,
+    refusal,
     roles_for,
 )
 
@@ -62,3 +66,30 @@ def test_grants_only_name_known_roles():
         assert "root" in str(exc)
     else:
         raise AssertionError("an unknown role must be refused")
+
+
+def test_the_services_check_this_very_table():
+    """services/common/grpc_server.py checks the same object the gateway does (the gateway's
+    side: gateway/tests/test_one_role_table.py)."""
+    assert grpc_server.ROLE_TABLE is ROLE_TABLE
+
+
+def test_system_is_never_a_caller_over_grpc():
+    """Reactions and sweeps run in-process as `system`; no line grants it, so a token naming
+    it is refused by every method of every service."""
+    assert all(SYSTEM not in line.roles for line in ROLE_TABLE)
+    assert not [m.full_name for m in CATALOG if refusal(m.path, {SYSTEM}) is None]
+    try:
+        grant("x.Y/*", SYSTEM)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("system must not be grantable")
+
+
+def test_a_refusal_names_the_method_and_the_roles_it_needs():
+    method = "oonledger.negotiation.v1.NegotiationService/ApproveDecision"
+    assert refusal(f"/{method}", {ADMIN}) == f"{method} needs one of the roles: provider_approver"
+    assert refusal(method, {PROVIDER_APPROVER, ADMIN}) is None
+    assert refusal("oonledger.secret.v1.S/M", ROLES) == needs_roles("oonledger.secret.v1.S/M", ())
+    assert refusal("oonledger.secret.v1.S/M", ROLES).endswith("no role (not callable)")

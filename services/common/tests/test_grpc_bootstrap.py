@@ -10,7 +10,8 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from services.common import errors
+from services.common import errors, grpc_server
+from services.common.auth import ROLE_TABLE, ROLES, grant
 from services.common.grpc_server import ServicerBinding, rpc
 from services.common.runtime import ServiceParts
 from services.common.testing import call_metadata, channel_to
@@ -20,6 +21,13 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 SERVICE = "oonledger.test.v1.EchoService"
 Req = health_pb2.HealthCheckRequest
 Resp = health_pb2.HealthCheckResponse
+
+
+@pytest.fixture(autouse=True)
+def echo_in_the_role_table(monkeypatch):  # type: ignore[no-untyped-def]
+    """The role table names the real services only (deny by default): this test service is
+    granted to every role for the length of a test."""
+    monkeypatch.setattr(grpc_server, "ROLE_TABLE", (grant(f"{SERVICE}/*", *ROLES), *ROLE_TABLE))
 
 
 class Echo:

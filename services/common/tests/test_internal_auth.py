@@ -13,7 +13,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common import internal_auth
+from services.common import auth, grpc_server, internal_auth
+from services.common.auth import AUDITOR, ROLE_TABLE, grant
 from services.common.grpc_server import ServicerBinding, rpc, rpc_stream
 from services.common.internal_auth import (
     TOKEN_HEADER,
@@ -40,15 +41,22 @@ Req = health_pb2.HealthCheckRequest
 Resp = health_pb2.HealthCheckResponse
 
 
+@pytest.fixture(autouse=True)
+def who_in_the_role_table(monkeypatch):  # type: ignore[no-untyped-def]
+    """The role table names the real services only (deny by default): for the length of a test
+    this test service is granted to auditors alone."""
+    monkeypatch.setattr(grpc_server, "ROLE_TABLE", (grant(f"{SERVICE}/*", AUDITOR), *ROLE_TABLE))
+
+
 def signer_with(key_pem: str | None = None, lifetime: int = 30, clock=time.time) -> InternalSigner:  # type: ignore[no-untyped-def]
     pem = key_pem or TEST_SIGNING_PEM
     return InternalSigner(private_key_from_pem(pem), lifetime_seconds=lifetime, clock=clock)
 
 
 def token(signer: InternalSigner = TEST_SIGNER, audience: str = "who", method: str = METHOD,
-          tenant: str = "tenant-a") -> str:
+          tenant: str = "tenant-a", roles: tuple[str, ...] = ("auditor", "negotiator")) -> str:
     return signer.token(audience=audience, method=method, tenant=tenant, actor="gw@a",
-                        roles=["auditor", "negotiator"], request_id="req-1")
+                        roles=roles, request_id="req-1")
 
 
 VERIFIER = InternalVerifier(public_keys_from_pem(TEST_VERIFY_PEM), "who")
@@ -126,7 +134,7 @@ def test_during_a_rotation_both_listed_keys_verify() -> None:
 
 def env(**extra: str) -> dict[str, str]:
     return {"DATABASE_URL": "postgresql://x", "NATS_URL": "nats://x", "OON_CIPHER_KEY": "k",
-            **extra}
+            "OON_PHI_KEY": base64.b64encode(b"p" * 32).decode(), **extra}
 
 
 def test_a_service_without_a_verify_key_does_not_start() -> None:
@@ -264,3 +272,28 @@ async def test_health_and_reflection_stay_open_and_the_test_channel_signs(who) -
                 grpc.StatusCode.OK, "as tenant")
     finally:
         await signed.close()
+
+
+@pytestmark_async
+@pytest.mark.parametrize("path", [METHOD, STREAM])
+async def test_a_valid_token_with_a_role_the_table_does_not_allow_is_permission_denied(
+    who, path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The service checks the gateway's role table itself (services/common/auth.py) on the roles
+    in the signed token: a trusted signer's token does not make a role allowed."""
+
+    def md(*roles: str) -> tuple[tuple[str, str], ...]:
+        return ((TOKEN_HEADER, token(method=path, roles=roles)), ("x-request-id", "r-1"))
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{who.port}") as channel:
+        assert await _code(channel, path, md("auditor")) == (grpc.StatusCode.OK, "as tenant")
+        for roles in [("negotiator",), ("admin", "finance"), ("system",), ()]:
+            code, details = await _code(channel, path, md(*roles))
+            assert code == grpc.StatusCode.PERMISSION_DENIED, (roles, code, details)
+            assert details == f"{path[1:]} needs one of the roles: auditor", details
+        # A method no line of the table names is refused to every role (deny by default).
+        monkeypatch.setattr(grpc_server, "ROLE_TABLE", ROLE_TABLE)
+        code, details = await _code(channel, path, md(*sorted(auth.ROLES), "system"))
+        assert code == grpc.StatusCode.PERMISSION_DENIED, (code, details)
+        assert "no role" in details
+

@@ -516,14 +516,15 @@ async def test_escalations_follow_the_clients_chain_as_a_deadline_nears(client: 
             "EscalateDueDeadlines", pb.EscalateDueDeadlinesRequest(as_of="2026-11-04")
         )
     assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
-    supervisor = client.as_roles("supervisor")
+    # The role table (services/common/auth.py) lets only admin run the sweep by hand.
+    operator = client.as_roles("admin")
     sweep = pb.EscalateDueDeadlinesRequest(as_of="2026-11-06")  # 4 BD left: the negotiator
-    first = await supervisor.call("EscalateDueDeadlines", sweep)
-    again = await supervisor.call(
+    first = await operator.call("EscalateDueDeadlines", sweep)
+    again = await operator.call(
         "EscalateDueDeadlines", pb.EscalateDueDeadlinesRequest(as_of="2026-11-04")
     )
     assert (first.escalations_raised, again.escalations_raised) == (1, 0)
-    later = await supervisor.call(
+    later = await operator.call(
         "EscalateDueDeadlines", pb.EscalateDueDeadlinesRequest(as_of="2026-11-09")
     )
     assert later.escalations_raised == 1  # one business day left: the manager
