@@ -25,16 +25,16 @@ from eventsourcing.domain import Aggregate, event
 
 from bench.stats import pct
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
+from services.common.calendar import federal_calendar
 from services.common.context import CommandContext
 from services.common.eventstore import postgres_env
 from services.common.internal_auth import InternalSigner, signed_channel
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
 from services.negotiation.application import NegotiationApplication
-from services.negotiation.business_days import federal_calendar
 from services.negotiation.client import Client
-from services.negotiation.deadlines import CaseAnchors, DeadlineEngine
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain.deadlines import CaseAnchors, DeadlineEngine
+from services.negotiation.domain.negotiation import Negotiation
 from services.negotiation.main import build
 from services.negotiation.tests.builders import open_fields
 

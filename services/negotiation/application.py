@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from services.common.calendar import federal_calendar
 from services.common.context import CommandContext
 from services.common.errors import (
     AlreadyExists,
@@ -23,24 +24,23 @@ from services.common.errors import (
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
 from services.common.settings import Settings
-from services.negotiation.batching import BatchItem, batch_refusals
-from services.negotiation.benchmarks import (
+from services.negotiation.domain.batching import BatchItem, batch_refusals
+from services.negotiation.domain.benchmarks import (
     BenchmarkRow,
     OfferSuggestion,
     best_match,
     parse_benchmarks,
     suggest_offer,
 )
-from services.negotiation.business_days import federal_calendar
-from services.negotiation.client_policy import ClientPolicy, policy_id
-from services.negotiation.cooling_off import service_family
-from services.negotiation.cooling_off_register import CoolingOffRegister, register_id
-from services.negotiation.deadlines import DeadlineEngine
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain.client_policy import ClientPolicy, policy_id
+from services.negotiation.domain.cooling_off import service_family
+from services.negotiation.domain.cooling_off_register import CoolingOffRegister, register_id
+from services.negotiation.domain.deadlines import DeadlineEngine
+from services.negotiation.domain.negotiation import Negotiation
+from services.negotiation.domain.rule_sets import rule_set_on
+from services.negotiation.domain.validation import eastern_date, require_role
+from services.negotiation.domain.vocabulary import Role
 from services.negotiation.published import LANGUAGE
-from services.negotiation.rule_sets import rule_set_on
-from services.negotiation.validation import eastern_date, require_role
-from services.negotiation.vocabulary import Role
 
 SAMPLE_BENCHMARKS = Path(__file__).parent / "data" / "idr_benchmarks_sample.csv"
 TYPICAL_IDRE_FEE_CENTS = 50_000  # mid-range single-dispute IDRE fee (DOMAIN.md §1.8)

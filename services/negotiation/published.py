@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from oonledger.negotiation.v1 import events_pb2 as v1
 from services.common.contracts import PublishedLanguage, from_fields
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain.negotiation import Negotiation
 
 LANGUAGE = PublishedLanguage(
     "negotiation",

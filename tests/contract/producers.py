@@ -31,7 +31,7 @@ from services.claims.model import (
 from services.common.aggregate import TenantAggregate
 from services.fees.assessment import FeeCause, FeeLine, FeeLineKind
 from services.fees.fee_account import FeeAccount, line_to_record
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain.negotiation import Negotiation
 from services.settlement.domain import Settlement
 from services.settlement.line_matching import LineMatch
 from services.settlement.postings import Account, JournalTransaction, Posting, transfer

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
 
+from services.common.calendar import federal_calendar
 from services.common.context import CommandContext
-from services.negotiation.business_days import federal_calendar
-from services.negotiation.deadlines import DeadlineEngine
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain.deadlines import DeadlineEngine
+from services.negotiation.domain.negotiation import Negotiation
 
 TENANT = "tenant-a"
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from services.common.errors import FailedPrecondition, InvalidArgument
-from services.negotiation.cooling_off import CoolingOffPeriod
-from services.negotiation.deadlines import DeadlineCode
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain.cooling_off import CoolingOffPeriod
+from services.negotiation.domain.deadlines import DeadlineCode
+from services.negotiation.domain.negotiation import Negotiation
 from services.negotiation.tests.builders import (
     ENGINE,
     approver,

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from services.common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from services.negotiation.approval_rules import AutoApprovalRule
-from services.negotiation.domain import Negotiation
-from services.negotiation.rule_sets import rule_set_on
+from services.negotiation.domain.approval_rules import AutoApprovalRule
+from services.negotiation.domain.negotiation import Negotiation
+from services.negotiation.domain.rule_sets import rule_set_on
 from services.negotiation.tests.builders import (
     ENGINE,
     approver,

@@ -19,9 +19,9 @@ from typing import Any
 from services.common.context import CommandContext, eastern_date
 from services.common.errors import Conflict
 from services.common.grpc_server import Blocking
+from services.negotiation.adapters.projections import WorkQueue
 from services.negotiation.application import NegotiationApplication
-from services.negotiation.projections import WorkQueue
-from services.negotiation.vocabulary import Role
+from services.negotiation.domain.vocabulary import Role
 
 log = logging.getLogger(__name__)
 SWEEP_ACTOR = "system:escalation-sweep"

@@ -14,8 +14,13 @@ from typing import Any
 import asyncpg
 
 from services.common.consumer import ArrivedEarly, Delivery
-from services.negotiation.case_progress import CaseProgress, next_actionable
-from services.negotiation.deadlines import CaseAnchors, DeadlineCode, DeadlineEngine, Extension
+from services.negotiation.domain.case_progress import CaseProgress, next_actionable
+from services.negotiation.domain.deadlines import (
+    CaseAnchors,
+    DeadlineCode,
+    DeadlineEngine,
+    Extension,
+)
 
 TABLE = "work_queue"
 

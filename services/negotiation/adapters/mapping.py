@@ -7,9 +7,9 @@ from typing import Any
 
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from services.common.errors import Violations
-from services.negotiation.benchmarks import OfferSuggestion
-from services.negotiation.deadlines import Deadline, DeadlineEngine
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain.benchmarks import OfferSuggestion
+from services.negotiation.domain.deadlines import Deadline, DeadlineEngine
+from services.negotiation.domain.negotiation import Negotiation
 
 PARTIES = {pb.PARTY_PROVIDER: "provider", pb.PARTY_PAYER: "payer"}
 PARTY_TO_PROTO = {v: k for k, v in PARTIES.items()}

@@ -13,7 +13,7 @@ from uuid import UUID
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.ids import deterministic_id
-from services.negotiation.cooling_off import CoolingOffPeriod
+from services.negotiation.domain.cooling_off import CoolingOffPeriod
 
 
 def register_id(tenant_id: str, initiating_key: str, other_key: str, family: str) -> UUID:

@@ -14,29 +14,29 @@ from typing import TYPE_CHECKING, Any
 
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, Violations
-from services.negotiation.cooling_off import (
+from services.negotiation.domain.cooling_off import (
     CoolingOffPeriod,
     blocking_period,
     other_party_key,
     service_family,
 )
-from services.negotiation.deadlines import DeadlineCode, DeadlineEngine, cooling_off_end
-from services.negotiation.idr_fees import (
+from services.negotiation.domain.deadlines import DeadlineCode, DeadlineEngine, cooling_off_end
+from services.negotiation.domain.idr_fees import (
     FeeOutOfRangeError,
     IdrOutcome,
     check_idre_fee,
     client_fee_facts,
 )
-from services.negotiation.money import amount_owed_cents, offer_basis_points
-from services.negotiation.rule_sets import NoRuleSetError, rule_set_by_version, rule_set_on
-from services.negotiation.validation import (
+from services.negotiation.domain.money import amount_owed_cents, offer_basis_points
+from services.negotiation.domain.rule_sets import NoRuleSetError, rule_set_by_version, rule_set_on
+from services.negotiation.domain.validation import (
     check_cents,
     check_fact_date,
     eastern_date,
     enum_value,
     require_role,
 )
-from services.negotiation.vocabulary import (
+from services.negotiation.domain.vocabulary import (
     OFFER_ROLES,
     NegotiationStatus,
     Party,
@@ -45,7 +45,7 @@ from services.negotiation.vocabulary import (
 )
 
 if TYPE_CHECKING:
-    from services.negotiation.domain import Negotiation
+    from services.negotiation.domain.negotiation import Negotiation
 
 
 class FederalIdrCommands:

@@ -16,9 +16,9 @@ from services.common.aggregate import TenantAggregate
 from services.common.consumer import ArrivedEarly, Delivery, PermanentFailure
 from services.common.contracts import enum_text
 from services.negotiation.application import NegotiationApplication, negotiation_id_for
-from services.negotiation.claim_facts import ClaimFacts, facts_id
-from services.negotiation.domain import Negotiation
-from services.negotiation.vocabulary import Route
+from services.negotiation.domain.claim_facts import ClaimFacts, facts_id
+from services.negotiation.domain.negotiation import Negotiation
+from services.negotiation.domain.vocabulary import Route
 
 log = logging.getLogger(__name__)
 ACTOR = "system:negotiation"

@@ -14,12 +14,12 @@ from typing import Any
 from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
+from services.common.calendar import BusinessCalendar
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, Violations
-from services.negotiation.approval_rules import AutoApprovalRule, deciding_rule
-from services.negotiation.business_days import BusinessCalendar
-from services.negotiation.case_progress import CaseProgress, actionable_deadlines
-from services.negotiation.deadlines import (
+from services.negotiation.domain.approval_rules import AutoApprovalRule, deciding_rule
+from services.negotiation.domain.case_progress import CaseProgress, actionable_deadlines
+from services.negotiation.domain.deadlines import (
     CaseAnchors,
     CaseDeadlines,
     Deadline,
@@ -27,20 +27,20 @@ from services.negotiation.deadlines import (
     DeadlineEngine,
     Extension,
 )
-from services.negotiation.idr_fees import (
+from services.negotiation.domain.idr_fees import (
     IdrOutcome,
 )
-from services.negotiation.idr_process import FederalIdrCommands
-from services.negotiation.money import amount_owed_cents, offer_basis_points
-from services.negotiation.rule_sets import rule_set_on
-from services.negotiation.validation import (
+from services.negotiation.domain.idr_process import FederalIdrCommands
+from services.negotiation.domain.money import amount_owed_cents, offer_basis_points
+from services.negotiation.domain.rule_sets import rule_set_on
+from services.negotiation.domain.validation import (
     check_cents,
     check_fact_date,
     eastern_date,
     enum_value,
     require_role,
 )
-from services.negotiation.vocabulary import (
+from services.negotiation.domain.vocabulary import (
     BASIS_KEYS,
     DECIDER_ROLES,
     OFFER_ROLES,

@@ -10,13 +10,13 @@ from oonledger.negotiation.v1 import negotiation_pb2_grpc
 from services.common.context import CommandContext
 from services.common.errors import PermissionDenied
 from services.common.grpc_server import Blocking, rpc
-from services.negotiation import mapping
+from services.negotiation.adapters import mapping
+from services.negotiation.adapters.escalation_sweep import EscalationSweep
+from services.negotiation.adapters.projections import WorkQueue
 from services.negotiation.application import NegotiationApplication, SuggestionQuery
-from services.negotiation.domain import Negotiation
-from services.negotiation.escalation_sweep import EscalationSweep
-from services.negotiation.projections import WorkQueue
-from services.negotiation.validation import eastern_date
-from services.negotiation.vocabulary import Role
+from services.negotiation.domain.negotiation import Negotiation
+from services.negotiation.domain.validation import eastern_date
+from services.negotiation.domain.vocabulary import Role
 
 ESCALATION_ROLES = (Role.ADMIN, Role.MANAGER, Role.SUPERVISOR, Role.SYSTEM)
 

@@ -8,9 +8,9 @@ from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import Violations
 from services.common.ids import deterministic_id
-from services.negotiation.approval_rules import AutoApprovalRule
-from services.negotiation.validation import require_role
-from services.negotiation.vocabulary import Role
+from services.negotiation.domain.approval_rules import AutoApprovalRule
+from services.negotiation.domain.validation import require_role
+from services.negotiation.domain.vocabulary import Role
 
 DEFAULT_CHAIN: tuple[tuple[str, int], ...] = (
     (Role.NEGOTIATOR.value, 5),
