@@ -1,4 +1,4 @@
-"""The federal business-day calendar (the one home of it) and the two NSA counting forms (DOMAIN.md §1.4).
+"""The federal business-day calendar and the two NSA counting forms (DOMAIN.md §1.4).
 
 A business day is Monday to Friday minus the legal public holidays of 5 U.S.C. 6103(a) with the
 Saturday→Friday / Sunday→Monday observed shift. Executive-order closures (Dec 24 2024, Dec 24
