@@ -1,24 +1,19 @@
-"""NegotiationService over gRPC: a thin servicer; conversion in mapping.py, rules in the domain."""
+"""NegotiationService over gRPC: a thin servicer — request -> command (mapping.py) ->
+application -> response (mapping.py). Roles are checked by the application (and, where a rule
+depends on the data, by the domain)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from oonledger.negotiation.v1 import negotiation_pb2_grpc
 from services.common.context import CommandContext
-from services.common.errors import PermissionDenied
 from services.common.grpc_server import Blocking, rpc
 from services.negotiation.adapters import mapping
 from services.negotiation.adapters.escalation_sweep import EscalationSweep
 from services.negotiation.adapters.projections import WorkQueue
-from services.negotiation.application import NegotiationApplication, SuggestionQuery
-from services.negotiation.domain.negotiation import Negotiation
-from services.negotiation.domain.validation import eastern_date
-from services.negotiation.domain.vocabulary import Role
-
-ESCALATION_ROLES = (Role.ADMIN, Role.MANAGER, Role.SUPERVISOR, Role.SYSTEM)
+from services.negotiation.application import Case, NegotiationApplication
 
 
 class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
@@ -34,223 +29,91 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
         self.work_queue = work_queue
         self.escalations = escalations
 
-    def _response(self, negotiation: Negotiation) -> pb.NegotiationResponse:
-        return pb.NegotiationResponse(
-            negotiation=mapping.negotiation_to_proto(
-                negotiation, self.app.engine, self.app.alternate_engine
-            )
-        )
+    def _response(self, case: Case) -> pb.NegotiationResponse:
+        return mapping.negotiation_response(case, self.app.engine, self.app.alternate_engine)
 
-    async def _change(
-        self, fn: Callable[..., Negotiation], ctx: CommandContext, request: Any, **kw: Any
+    async def _run(
+        self, use_case: Any, ctx: CommandContext, command: Any
     ) -> pb.NegotiationResponse:
-        negotiation = await self.blocking(fn, ctx, request.negotiation_id, **kw)
-        return self._response(negotiation)
+        return self._response(await self.blocking(use_case, ctx, command))
 
     @rpc
     async def OpenNegotiation(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        fields = mapping.open_fields(request)
-        negotiation = await self.blocking(self.app.open_negotiation, ctx, **fields)
-        return self._response(negotiation)
+        return await self._run(self.app.open_negotiation, ctx, mapping.opening_facts(request))
 
     @rpc
     async def SendOpenNegotiationNotice(
         self, request: Any, ctx: CommandContext, context: Any
     ) -> Any:
-        p = mapping.Parsed()
-        sent_on = p.day("sent_on", request.sent_on)
-        p.done()
-        return await self._change(
-            self.app.send_notice,
-            ctx,
-            request,
-            sent_on=sent_on,
-            channel=mapping.CHANNELS.get(request.channel, ""),
-            portal_reference=request.portal_reference,
-        )
+        return await self._run(self.app.send_notice, ctx, mapping.send_notice(request))
 
     @rpc
     async def RecordPayerResponse(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        p = mapping.Parsed()
-        received_on = p.day("received_on", request.received_on)
-        p.done()
-        return await self._change(
-            self.app.record_payer_response,
-            ctx,
-            request,
-            received_on=received_on,
-            channel=mapping.CHANNELS.get(request.channel, ""),
-            summary=request.summary,
-        )
+        return await self._run(self.app.record_payer_response, ctx, mapping.payer_response(request))
 
     @rpc
     async def MakeOffer(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        fields = mapping.offer_fields(request, ctx.request_id)
-        negotiation = await self.blocking(
-            self.app.make_offer, ctx, request.negotiation_id, **fields
-        )
-        made = next(
-            (o for o in negotiation.offers if o["offer_id"] == fields["offer_id"]), None
-        ) or {"kind": ""}
-        return pb.MakeOfferResponse(
-            offer_id=fields["offer_id"], kind=made["kind"], version=negotiation.version
-        )
+        command = mapping.make_offer(request, ctx.request_id)
+        case = await self.blocking(self.app.make_offer, ctx, command)
+        return mapping.make_offer_response(case, command.offer.offer_id)
 
     @rpc
     async def ProposeDecision(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        p = mapping.Parsed()
-        decided_on = p.day("decided_on", request.decided_on, required=False)
-        p.done()
-        return await self._change(
-            self.app.propose_decision,
-            ctx,
-            request,
-            decision_id=request.decision_id or request.request_id or ctx.request_id,
-            action=mapping.ACTIONS.get(request.action, ""),
-            offer_id=request.offer_id,
-            counter_amount_cents=request.counter_amount_cents,
-            rationale=request.rationale,
-            decided_on=decided_on,
-        )
+        command = mapping.propose_decision(request, ctx.request_id)
+        return await self._run(self.app.propose_decision, ctx, command)
 
     @rpc
     async def ApproveDecision(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        p = mapping.Parsed()
-        decided_on = p.day("decided_on", request.decided_on, required=False)
-        p.done()
-        return await self._change(
-            self.app.approve_decision,
-            ctx,
-            request,
-            decision_id=request.decision_id,
-            decided_on=decided_on,
-        )
+        return await self._run(self.app.approve_decision, ctx, mapping.approve_decision(request))
 
     @rpc
     async def RejectDecision(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        return await self._change(
-            self.app.reject_decision,
-            ctx,
-            request,
-            decision_id=request.decision_id,
-            reason=request.reason,
-        )
+        return await self._run(self.app.reject_decision, ctx, mapping.reject_decision(request))
 
     @rpc
     async def AssignNegotiation(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        return await self._change(self.app.assign, ctx, request, assignee=request.assignee)
+        return await self._run(self.app.assign, ctx, mapping.assign(request))
 
     @rpc
     async def ExtendDeadline(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        p = mapping.Parsed()
-        new_due_on = p.day("new_due_on", request.new_due_on)
-        p.done()
-        return await self._change(
-            self.app.extend_deadline,
-            ctx,
-            request,
-            deadline_code=request.deadline_code,
-            new_due_on=new_due_on,
-            reason=request.reason,
-            reference=request.reference,
-        )
+        return await self._run(self.app.extend_deadline, ctx, mapping.extend_deadline(request))
 
     @rpc
     async def InitiateIdr(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        p = mapping.Parsed()
-        initiated_on = p.day("initiated_on", request.initiated_on)
-        p.done()
-        negotiations = await self.blocking(
-            self.app.initiate_idr,
-            ctx,
-            request.negotiation_id,
-            dispute_number=request.dispute_number,
-            initiated_on=initiated_on,
-            initiating_party=mapping.PARTIES.get(request.initiating_party, ""),
-            batch_negotiation_ids=list(request.batch_negotiation_ids),
-            bundled=request.bundled,
-        )
-        return pb.InitiateIdrResponse(
-            negotiations=[
-                mapping.negotiation_to_proto(n, self.app.engine, self.app.alternate_engine)
-                for n in negotiations
-            ]
-        )
+        case = await self.blocking(self.app.initiate_idr, ctx, mapping.initiate_idr(request))
+        return mapping.initiate_idr_response(case, self.app.engine, self.app.alternate_engine)
 
     @rpc
     async def SelectIdre(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        p = mapping.Parsed()
-        selected_on = p.day("selected_on", request.selected_on)
-        p.done()
-        return await self._change(
-            self.app.select_idre,
-            ctx,
-            request,
-            idre_id=request.idre_id,
-            method=mapping.METHODS.get(request.method, ""),
-            selected_on=selected_on,
-            idre_fee_cents=request.idre_fee_cents,
-        )
+        return await self._run(self.app.select_idre, ctx, mapping.select_idre(request))
 
     @rpc
     async def RecordIdrEligibility(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        p = mapping.Parsed()
-        decided_on = p.day("decided_on", request.decided_on)
-        p.done()
-        return await self._change(
-            self.app.record_eligibility,
-            ctx,
-            request,
-            eligible=request.eligible,
-            decided_on=decided_on,
-            reason=request.reason,
-        )
+        command = mapping.record_eligibility(request)
+        return await self._run(self.app.record_eligibility, ctx, command)
 
     @rpc
     async def SubmitIdrOffer(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        p = mapping.Parsed()
-        submitted_on = p.day("submitted_on", request.submitted_on)
-        p.done()
-        return await self._change(
-            self.app.submit_idr_offer,
-            ctx,
-            request,
-            party=mapping.PARTIES.get(request.party, ""),
-            amount_cents=request.amount_cents,
-            submitted_on=submitted_on,
-        )
+        return await self._run(self.app.submit_idr_offer, ctx, mapping.submit_idr_offer(request))
 
     @rpc
     async def RecordIdrDetermination(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        p = mapping.Parsed()
-        determined_on = p.day("determined_on", request.determined_on)
-        p.done()
-        return await self._change(
-            self.app.record_determination,
-            ctx,
-            request,
-            prevailing_party=mapping.PARTIES.get(request.prevailing_party, ""),
-            determined_on=determined_on,
-        )
+        command = mapping.record_determination(request)
+        return await self._run(self.app.record_determination, ctx, command)
 
     @rpc
     async def CloseIdrWithoutOffers(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        p = mapping.Parsed()
-        closed_on = p.day("closed_on", request.closed_on)
-        p.done()
-        return await self._change(self.app.close_without_offers, ctx, request, closed_on=closed_on)
+        command = mapping.close_without_offers(request)
+        return await self._run(self.app.close_without_offers, ctx, command)
 
     @rpc
     async def GetNegotiation(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        negotiation = await self.blocking(self.app.negotiation, ctx, request.negotiation_id)
-        return self._response(negotiation)
+        case = await self.blocking(self.app.case, ctx, request.negotiation_id)
+        return self._response(case)
 
     @rpc
     async def ListWorkQueue(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        p = mapping.Parsed()
-        due = p.day("due_on_or_before", request.due_on_or_before, required=False)
-        p.violations.check(0 <= request.page_size <= 1000, "page_size", "must be 0..1000")
-        p.done()
+        due = mapping.work_queue_due(request)
         items = await self.work_queue.list(
             ctx.tenant_id,
             assignee=request.assignee,
@@ -258,41 +121,21 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
             due_on_or_before=due,
             limit=request.page_size or 100,
         )
-        return pb.ListWorkQueueResponse(
-            items=[
-                pb.WorkItem(
-                    negotiation_id=i.negotiation_id,
-                    claim_id=i.claim_id,
-                    status=i.status,
-                    assignee=i.assignee,
-                    next_deadline_code=i.next_deadline_code,
-                    next_deadline_on=i.next_deadline_on.isoformat() if i.next_deadline_on else "",
-                    last_offer_cents=i.last_offer_cents,
-                )
-                for i in items
-            ]
-        )
+        return mapping.work_queue_to_proto(items)
 
     @rpc
     async def SetClientPolicy(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        rules, chain = mapping.policy_fields(request)
-        policy = await self.blocking(self.app.set_policy, ctx, rules, chain)
-        return pb.SetClientPolicyResponse(version=policy.version)
+        policy = await self.blocking(self.app.set_policy, ctx, mapping.client_policy(request))
+        return mapping.policy_response(policy.version)
 
     @rpc
     async def EscalateDueDeadlines(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        if not ctx.has_role(*ESCALATION_ROLES):
-            raise PermissionDenied("escalation sweeps need a supervisor, manager or admin role")
-        p = mapping.Parsed()
-        as_of = p.day("as_of", request.as_of, required=False) or eastern_date(ctx)
-        p.done()
+        as_of = mapping.escalation_as_of(request, ctx.eastern_today)
         raised = await self.escalations.sweep(ctx, as_of)
-        return pb.EscalateDueDeadlinesResponse(escalations_raised=raised)
+        return mapping.escalation_response(raised)
 
     @rpc
     async def SuggestOffer(self, request: Any, ctx: CommandContext, context: Any) -> Any:
-        query = SuggestionQuery(
-            request.service_code, request.region, request.plan_type, request.qpa_cents
-        )
+        query = mapping.suggestion_query(request)
         suggestion = await self.blocking(self.app.suggest, ctx, request.negotiation_id, query)
         return mapping.suggestion_to_proto(suggestion)

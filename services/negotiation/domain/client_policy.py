@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.common import auth
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import Violations
 from services.common.ids import deterministic_id
 from services.negotiation.domain.approval_rules import AutoApprovalRule
-from services.negotiation.domain.validation import require_role
-from services.negotiation.domain.vocabulary import Role
 
 DEFAULT_CHAIN: tuple[tuple[str, int], ...] = (
-    (Role.NEGOTIATOR.value, 5),
-    (Role.SUPERVISOR.value, 3),
-    (Role.MANAGER.value, 1),
+    (auth.NEGOTIATOR, 5),
+    (auth.SUPERVISOR, 3),
+    (auth.MANAGER, 1),
 )
 
 
@@ -82,7 +81,6 @@ class ClientPolicy(TenantAggregate):
     ) -> None:
         if self.has_handled(ctx):
             return
-        require_role(ctx, (Role.ADMIN, Role.MANAGER), "changing the client policy")
         check_policy(rules, chain)
         self._record(self.PolicySet, ctx, auto_approval_rules=rules, escalation_chain=chain)
 
