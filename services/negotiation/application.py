@@ -35,6 +35,24 @@ from services.common.errors import (
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
 from services.common.settings import Settings
+from services.negotiation.commands import (
+    ApproveDecision,
+    AssignNegotiation,
+    CloseWithoutOffers,
+    ExtendDeadline,
+    InitiateIdr,
+    MakeOffer,
+    ProposeDecision,
+    RecordDetermination,
+    RecordEligibility,
+    RecordPayerResponse,
+    RejectDecision,
+    SelectIdre,
+    SendNotice,
+    SetClientPolicy,
+    SubmitIdrOffer,
+    SuggestionQuery,
+)
 from services.negotiation.domain import (
     ClientPolicy,
     CoolingOffRegister,
@@ -42,7 +60,6 @@ from services.negotiation.domain import (
     FederalIdrDispute,
     Negotiation,
     OpeningFacts,
-    ProposedOffer,
     dispute_id_for,
     policy_id,
     register_id,
@@ -105,146 +122,6 @@ class ValueTranscoding(Transcoding):
             for name, value in data.items()
         }
         return self.type(**values)
-
-
-# -- commands ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SendNotice:
-    negotiation_id: str
-    sent_on: date | None
-    channel: str
-    portal_reference: str
-
-
-@dataclass(frozen=True)
-class RecordPayerResponse:
-    negotiation_id: str
-    received_on: date | None
-    channel: str
-    summary: str
-
-
-@dataclass(frozen=True)
-class MakeOffer:
-    negotiation_id: str
-    offer: ProposedOffer
-
-
-@dataclass(frozen=True)
-class ProposeDecision:
-    negotiation_id: str
-    decision_id: str
-    action: str
-    offer_id: str
-    counter_amount_cents: int
-    rationale: str
-    decided_on: date | None = None
-
-
-@dataclass(frozen=True)
-class ApproveDecision:
-    negotiation_id: str
-    decision_id: str
-    decided_on: date | None = None
-
-
-@dataclass(frozen=True)
-class RejectDecision:
-    negotiation_id: str
-    decision_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class AssignNegotiation:
-    negotiation_id: str
-    assignee: str
-
-
-@dataclass(frozen=True)
-class ExtendDeadline:
-    negotiation_id: str
-    deadline_code: str
-    new_due_on: date | None
-    reason: str
-    reference: str
-
-
-@dataclass(frozen=True)
-class InitiateIdr:
-    negotiation_id: str
-    dispute_number: str
-    initiated_on: date | None
-    initiating_party: str
-    batch_negotiation_ids: tuple[str, ...] = ()
-    bundled: bool = False
-
-
-@dataclass(frozen=True)
-class SelectIdre:
-    negotiation_id: str
-    idre_id: str
-    method: str
-    selected_on: date | None
-    idre_fee_cents: int
-
-
-@dataclass(frozen=True)
-class RecordEligibility:
-    negotiation_id: str
-    eligible: bool
-    decided_on: date | None
-    reason: str
-
-
-@dataclass(frozen=True)
-class SubmitIdrOffer:
-    negotiation_id: str
-    party: str
-    amount_cents: int
-    submitted_on: date | None
-
-
-@dataclass(frozen=True)
-class RecordDetermination:
-    negotiation_id: str
-    prevailing_party: str
-    determined_on: date | None
-
-
-@dataclass(frozen=True)
-class CloseWithoutOffers:
-    negotiation_id: str
-    closed_on: date | None
-
-
-@dataclass(frozen=True)
-class AutoApprovalRuleSpec:
-    rule_id: str
-    min_basis_points_of_billed: int | None
-    min_basis_points_of_qpa: int | None
-
-
-@dataclass(frozen=True)
-class EscalationLevelSpec:
-    role: str
-    business_days_left: int
-
-
-@dataclass(frozen=True)
-class SetClientPolicy:
-    rules: tuple[AutoApprovalRuleSpec, ...] = ()
-    chain: tuple[EscalationLevelSpec, ...] = ()
-
-
-@dataclass(frozen=True)
-class SuggestionQuery:
-    service_code: str
-    region: str
-    plan_type: str
-    qpa_cents: int
 
 
 @dataclass(frozen=True)
@@ -614,19 +491,7 @@ class NegotiationApplication(ServiceApplication):
     def set_policy(self, ctx: CommandContext, cmd: SetClientPolicy) -> ClientPolicy:
         require_role(ctx, POLICY_ROLES, "changing the client policy")
         policy = self.policy(ctx) or ClientPolicy.start(ctx)
-        rules: list[dict[str, Any]] = [
-            {
-                "rule_id": r.rule_id,
-                "min_basis_points_of_billed": r.min_basis_points_of_billed,
-                "min_basis_points_of_qpa": r.min_basis_points_of_qpa,
-            }
-            for r in cmd.rules
-        ]
-        chain: list[dict[str, Any]] = [
-            {"role": level.role, "business_days_left": level.business_days_left}
-            for level in cmd.chain
-        ]
-        policy.set_policy(ctx, rules, chain)
+        policy.set_policy(ctx, cmd.rules, cmd.chain)
         self.save_all(policy)
         return policy
 

@@ -13,13 +13,11 @@ from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from services.common.errors import Violations
 from services.common.fields import parse_date
 from services.negotiation.adapters.projections import WorkItem
-from services.negotiation.application import (
+from services.negotiation.application import Case
+from services.negotiation.commands import (
     ApproveDecision,
     AssignNegotiation,
-    AutoApprovalRuleSpec,
-    Case,
     CloseWithoutOffers,
-    EscalationLevelSpec,
     ExtendDeadline,
     InitiateIdr,
     MakeOffer,
@@ -41,6 +39,7 @@ from services.negotiation.domain import (
     OpeningFacts,
     ProposedOffer,
 )
+from services.negotiation.domain.approval_rules import AutoApprovalRule
 from services.negotiation.domain.benchmarks import OfferSuggestion
 from services.negotiation.domain.vocabulary import (
     Channel,
@@ -281,15 +280,12 @@ def close_without_offers(request: pb.CloseIdrWithoutOffersRequest) -> CloseWitho
 def client_policy(request: pb.SetClientPolicyRequest) -> SetClientPolicy:
     return SetClientPolicy(
         rules=tuple(
-            AutoApprovalRuleSpec(
+            AutoApprovalRule(
                 r.rule_id, r.min_basis_points_of_billed or None, r.min_basis_points_of_qpa or None
             )
             for r in request.auto_approval_rules
         ),
-        chain=tuple(
-            EscalationLevelSpec(level.role, level.business_days_left)
-            for level in request.escalation_chain
-        ),
+        chain=tuple((level.role, level.business_days_left) for level in request.escalation_chain),
     )
 
 
