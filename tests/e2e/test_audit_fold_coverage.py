@@ -18,8 +18,9 @@ def _aggregates() -> set[type[TenantAggregate]]:
     found: set[type[TenantAggregate]] = set()
     for service in SERVICES:
         package = importlib.import_module(f"services.{service}")
-        for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
-            if module.name.rpartition(".")[2] in ("tests", "main", "demo"):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            parts = module.name.split(".")
+            if "tests" in parts or parts[-1] in ("main", "demo"):
                 continue
             for _, value in inspect.getmembers(importlib.import_module(module.name)):
                 if inspect.isclass(value) and issubclass(value, TenantAggregate):
