@@ -20,14 +20,8 @@ from services.common.calendar import BusinessCalendar
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, Violations
 from services.negotiation.domain.approval_rules import AutoApprovalRule, deciding_rule
-from services.negotiation.domain.cooling_off import (
-    CoolingOffPeriod,
-    service_family,
-)
-from services.negotiation.domain.deadlines import (
-    DeadlineCode,
-    DeadlineEngine,
-)
+from services.negotiation.domain.cooling_off import CoolingOffPeriod, service_family
+from services.negotiation.domain.deadlines import DeadlineCode, DeadlineEngine
 from services.negotiation.domain.escalation import due_escalation
 from services.negotiation.domain.federal_idr_dispute import FederalIdrDispute
 from services.negotiation.domain.idr_fees import IdrOutcome

@@ -14,9 +14,7 @@ from typing import Any
 from services.common.aggregate import TenantAggregate
 from services.common.errors import FailedPrecondition
 from services.negotiation.domain.case_progress import CaseProgress, actionable_deadlines
-from services.negotiation.domain.cooling_off import (
-    other_party_key,
-)
+from services.negotiation.domain.cooling_off import other_party_key
 from services.negotiation.domain.deadlines import (
     CaseAnchors,
     CaseDeadlines,
@@ -27,15 +25,8 @@ from services.negotiation.domain.deadlines import (
 )
 from services.negotiation.domain.federal_idr_dispute import DisputedClaim, FederalIdrDispute
 from services.negotiation.domain.rule_sets import rule_set_on
-from services.negotiation.domain.values import (
-    Decision,
-    Escalation,
-    Offer,
-)
-from services.negotiation.domain.vocabulary import (
-    DecisionStatus,
-    NegotiationStatus,
-)
+from services.negotiation.domain.values import Decision, Escalation, Offer
+from services.negotiation.domain.vocabulary import DecisionStatus, NegotiationStatus
 
 CLOSED_STATUSES = frozenset(
     {NegotiationStatus.AGREED, NegotiationStatus.DETERMINED, NegotiationStatus.CLOSED}
