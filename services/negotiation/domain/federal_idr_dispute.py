@@ -2,11 +2,12 @@
 §1.6-§1.8) — initiation, the IDR entity, eligibility, offers to the IDRE, the determination or
 closure, and the fees each outcome leaves with the client.
 
-Its own event stream, started in the same transaction as the decision that allowed it. It knows
-its negotiation only through `DisputedClaim` (the facts an IDR step needs: amounts for what is
-owed, parties for cooling-off, whether the negotiation settled meanwhile), so this module never
-imports the negotiation aggregate. Pure like the rest of the domain: calendars, rule sets and
-deadlines are passed in. A retried command (same request id) records nothing.
+Its own event stream, started by `InitiateIdr` once the negotiation allows it (the items of a
+batch start theirs in one transaction). It knows its negotiation only through `DisputedClaim`
+(the facts an IDR step needs: amounts for what is owed, parties for cooling-off, whether the
+negotiation settled meanwhile), so this module never imports the negotiation aggregate. Pure
+like the rest of the domain: calendars, rule sets and deadlines are passed in. A retried command
+(same request id) records nothing.
 
 Events keep the names and fields they had when they were recorded on the negotiation's stream
 (the published language, docs/events.md); `stored_topics.py` maps their old topics here.
@@ -74,7 +75,7 @@ class DisputedClaim:
 
 
 # Why the negotiation cannot go to IDR on a date for an initiating party (None when it can).
-InitiationCheck = Callable[[date, str], "str | None"]
+InitiationCheck = Callable[[date, str], str | None]
 
 
 class FederalIdrDispute(TenantAggregate):
