@@ -25,18 +25,18 @@ from eventsourcing.domain import Aggregate, event
 
 from bench.stats import pct
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
+from services.common.calendar import federal_calendar
 from services.common.context import CommandContext
 from services.common.eventstore import postgres_env
 from services.common.internal_auth import InternalSigner, signed_channel
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
 from services.negotiation.application import NegotiationApplication
-from services.negotiation.business_days import federal_calendar
 from services.negotiation.client import Client
-from services.negotiation.deadlines import CaseAnchors, DeadlineEngine
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain import ProposedOffer
+from services.negotiation.domain.deadlines import CaseAnchors, DeadlineEngine
 from services.negotiation.main import build
-from services.negotiation.tests.builders import open_fields
+from services.negotiation.tests.builders import open_fields, open_negotiation
 
 CALLERS = 32
 STREAM_EVENTS = 52  # opened + notice + 50 offers before measuring
@@ -165,21 +165,23 @@ def prepare_streams(settings: Settings, tenant: str) -> list[str]:
             )
 
         fields = open_fields()
-        negotiation = Negotiation.open(ctx(), **fields)
+        negotiation = open_negotiation(ctx(), **fields)
         negotiation.send_open_negotiation_notice(
             ctx(), sent_on=date(2026, 6, 2), channel="portal", portal_reference=""
         )
         for i in range(STREAM_EVENTS - 2):
             negotiation.make_offer(
                 ctx(),
-                offer_id=f"seed-{i}",
-                party="payer",
-                amount_cents=40_000 + i,
-                basis={"qpa_cents": 40_000},
-                channel="email",
-                notes="",
-                document_refs=[],
-                made_on=date(2026, 6, 10),
+                ProposedOffer(
+                    offer_id=f"seed-{i}",
+                    party="payer",
+                    amount_cents=40_000 + i,
+                    basis={"qpa_cents": 40_000},
+                    channel="email",
+                    notes="",
+                    document_refs=(),
+                    made_on=date(2026, 6, 10),
+                ),
             )
         app.save_all(negotiation)
         ids.append(str(negotiation.id))

@@ -1,17 +1,29 @@
-"""Negotiation use cases on the event store: load, decide (pure domain), save atomically.
+"""Negotiation use cases on the event store: typed commands in, aggregates loaded, decided by
+the pure domain, saved atomically. Role checks live here (services/common/auth.py); rules that
+depend on the data (who decides a given decision point) stay in the domain.
 
-Synchronous (the eventsourcing library is); the gRPC layer runs these in the worker pool.
+A case is a `Negotiation` and, once initiated, its `FederalIdrDispute`: every use case loads
+both, and a step that changes both (initiation of a batch, a determination and the cooling-off
+it starts) saves them in one transaction. Synchronous (the eventsourcing library is); the gRPC
+layer runs these in the worker pool.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
+from enum import Enum
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 from uuid import UUID
 
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+from services.common import auth
+from services.common.auth import require_role
+from services.common.calendar import federal_calendar
 from services.common.context import CommandContext
 from services.common.errors import (
     AlreadyExists,
@@ -23,27 +35,56 @@ from services.common.errors import (
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
 from services.common.settings import Settings
-from services.negotiation.batching import BatchItem, batch_refusals
-from services.negotiation.benchmarks import (
+from services.negotiation.commands import (
+    ApproveDecision,
+    AssignNegotiation,
+    CloseWithoutOffers,
+    ExtendDeadline,
+    InitiateIdr,
+    MakeOffer,
+    ProposeDecision,
+    RecordDetermination,
+    RecordEligibility,
+    RecordPayerResponse,
+    RejectDecision,
+    SelectIdre,
+    SendNotice,
+    SetClientPolicy,
+    SubmitIdrOffer,
+    SuggestionQuery,
+)
+from services.negotiation.domain import (
+    ClientPolicy,
+    CoolingOffRegister,
+    DeadlineEngine,
+    FederalIdrDispute,
+    Negotiation,
+    OpeningFacts,
+    dispute_id_for,
+    policy_id,
+    register_id,
+)
+from services.negotiation.domain.batching import BatchItem, batch_refusals
+from services.negotiation.domain.benchmarks import (
     BenchmarkRow,
     OfferSuggestion,
     best_match,
     parse_benchmarks,
     suggest_offer,
 )
-from services.negotiation.business_days import federal_calendar
-from services.negotiation.client_policy import ClientPolicy, policy_id
-from services.negotiation.cooling_off import service_family
-from services.negotiation.cooling_off_register import CoolingOffRegister, register_id
-from services.negotiation.deadlines import DeadlineEngine
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain.cooling_off import CoolingOffPeriod, service_family
+from services.negotiation.domain.rule_sets import rule_set_on
+from services.negotiation.domain.values import SNAPSHOT_TYPES
+from services.negotiation.domain.vocabulary import OFFER_ROLES
 from services.negotiation.published import LANGUAGE
-from services.negotiation.rule_sets import rule_set_on
-from services.negotiation.validation import eastern_date, require_role
-from services.negotiation.vocabulary import Role
 
 SAMPLE_BENCHMARKS = Path(__file__).parent / "data" / "idr_benchmarks_sample.csv"
 TYPICAL_IDRE_FEE_CENTS = 50_000  # mid-range single-dispute IDRE fee (DOMAIN.md §1.8)
+
+ASSIGN_ROLES = (auth.SUPERVISOR, auth.MANAGER, auth.ADMIN)
+EXTENSION_ROLES = (auth.NEGOTIATOR, auth.SUPERVISOR, auth.ADMIN)
+POLICY_ROLES = (auth.ADMIN, auth.MANAGER)
+ESCALATION_ROLES = (auth.ADMIN, auth.MANAGER, auth.SUPERVISOR, auth.SYSTEM)
 
 
 def parse_id(value: str, field: str = "negotiation_id") -> UUID:
@@ -58,12 +99,42 @@ def negotiation_id_for(tenant_id: str, claim_id: str) -> UUID:
     return deterministic_id(tenant_id, "negotiation", claim_id)
 
 
+class ValueTranscoding(Transcoding):
+    """A frozen value object of the domain (values.py) in snapshots: its fields by name."""
+
+    def __init__(self, kind: type) -> None:
+        self.type = kind
+        self.name = f"negotiation.{kind.__name__}"
+        self.names = [f.name for f in fields(kind)]
+        hints = get_type_hints(kind)
+        self.enums = {
+            name: hint
+            for name, hint in hints.items()
+            if isinstance(hint, type) and issubclass(hint, Enum)
+        }
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {name: getattr(obj, name) for name in self.names}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        values = {
+            name: self.enums[name](value) if name in self.enums else value
+            for name, value in data.items()
+        }
+        return self.type(**values)
+
+
 @dataclass(frozen=True)
-class SuggestionQuery:
-    service_code: str
-    region: str
-    plan_type: str
-    qpa_cents: int
+class Case:
+    """A negotiation and, once initiated, its federal IDR dispute (what a reader is shown)."""
+
+    negotiation: Negotiation
+    dispute: FederalIdrDispute | None = None
+    batch: tuple[Case, ...] = field(default=())
+
+    @property
+    def status(self) -> str:
+        return self.negotiation.case_status(self.dispute)
 
 
 class NegotiationApplication(ServiceApplication):
@@ -79,81 +150,171 @@ class NegotiationApplication(ServiceApplication):
         table = settings.extra.get("NEGOTIATION_BENCHMARKS_CSV") or str(SAMPLE_BENCHMARKS)
         self.benchmarks: list[BenchmarkRow] = parse_benchmarks(Path(table).read_text())
 
-    # -- helpers --------------------------------------------------------------------------
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for kind in SNAPSHOT_TYPES:
+            transcoder.register(ValueTranscoding(kind))
+
+    # -- loading --------------------------------------------------------------------------
 
     def negotiation(self, ctx: CommandContext, negotiation_id: str) -> Negotiation:
         return self.load(parse_id(negotiation_id), ctx.tenant_id, Negotiation)
 
-    def _change(
-        self, ctx: CommandContext, negotiation_id: str, change: Callable[[Negotiation], None]
-    ) -> Negotiation:
+    def dispute_of(self, ctx: CommandContext, negotiation: Negotiation) -> FederalIdrDispute | None:
+        dispute_id = dispute_id_for(ctx.tenant_id, str(negotiation.id))
+        return self.find(dispute_id, ctx.tenant_id, FederalIdrDispute)
+
+    def case(self, ctx: CommandContext, negotiation_id: str) -> Case:
         negotiation = self.negotiation(ctx, negotiation_id)
-        change(negotiation)
-        self.save_all(negotiation)
-        return negotiation
+        return Case(negotiation, self.dispute_of(ctx, negotiation))
+
+    def _change(
+        self,
+        ctx: CommandContext,
+        negotiation_id: str,
+        change: Callable[[Negotiation, FederalIdrDispute | None], None],
+    ) -> Case:
+        case = self.case(ctx, negotiation_id)
+        change(case.negotiation, case.dispute)
+        self.save_all(case.negotiation)
+        return case
+
+    def _dispute_change(
+        self,
+        ctx: CommandContext,
+        negotiation_id: str,
+        change: Callable[[FederalIdrDispute, Negotiation], None],
+    ) -> Case:
+        case = self.case(ctx, negotiation_id)
+        if case.dispute is None:
+            raise FailedPrecondition("no federal IDR dispute is in progress on this negotiation")
+        change(case.dispute, case.negotiation)
+        self.save_all(case.dispute)
+        return case
 
     def policy(self, ctx: CommandContext) -> ClientPolicy | None:
         return self.find(policy_id(ctx.tenant_id), ctx.tenant_id, ClientPolicy)
 
     # -- open negotiation -----------------------------------------------------------------
 
-    def open_negotiation(self, ctx: CommandContext, **fields: Any) -> Negotiation:
-        claim_id = str(fields.get("claim_id") or "").strip()
+    def open_negotiation(self, ctx: CommandContext, facts: OpeningFacts) -> Case:
+        require_role(ctx, OFFER_ROLES, "opening a negotiation")
+        claim_id = facts.claim_id.strip()
         if not claim_id:
             raise InvalidArgument("is required", field="claim_id")
         negotiation_id = negotiation_id_for(ctx.tenant_id, claim_id)
         existing = self.find(negotiation_id, ctx.tenant_id, Negotiation)
         if existing is not None:
             if existing.has_handled(ctx):
-                return existing  # a retry of the same request
+                return Case(existing)  # a retry of the same request
             raise AlreadyExists(f"claim {claim_id} already has negotiation {negotiation_id}")
-        negotiation = Negotiation.open(ctx, negotiation_id=negotiation_id, **fields)
+        negotiation = Negotiation.open(ctx, negotiation_id=negotiation_id, facts=facts)
         self.save_all(negotiation)
-        return negotiation
+        return Case(negotiation)
 
-    def send_notice(self, ctx: CommandContext, negotiation_id: str, **kw: Any) -> Negotiation:
+    def send_notice(self, ctx: CommandContext, cmd: SendNotice) -> Case:
+        require_role(ctx, OFFER_ROLES, "sending the open-negotiation notice")
         return self._change(
-            ctx, negotiation_id, lambda n: n.send_open_negotiation_notice(ctx, **kw)
+            ctx,
+            cmd.negotiation_id,
+            lambda n, d: n.send_open_negotiation_notice(
+                ctx,
+                sent_on=cmd.sent_on,
+                channel=cmd.channel,
+                portal_reference=cmd.portal_reference,
+                dispute=d,
+            ),
         )
 
-    def record_payer_response(
-        self, ctx: CommandContext, negotiation_id: str, **kw: Any
-    ) -> Negotiation:
-        return self._change(ctx, negotiation_id, lambda n: n.record_payer_response(ctx, **kw))
+    def record_payer_response(self, ctx: CommandContext, cmd: RecordPayerResponse) -> Case:
+        require_role(ctx, OFFER_ROLES, "recording the payer's response")
+        return self._change(
+            ctx,
+            cmd.negotiation_id,
+            lambda n, d: n.record_payer_response(
+                ctx,
+                received_on=cmd.received_on,
+                channel=cmd.channel,
+                summary=cmd.summary,
+                dispute=d,
+            ),
+        )
 
-    def make_offer(self, ctx: CommandContext, negotiation_id: str, **kw: Any) -> Negotiation:
-        return self._change(ctx, negotiation_id, lambda n: n.make_offer(ctx, **kw))
+    def make_offer(self, ctx: CommandContext, cmd: MakeOffer) -> Case:
+        # Roles: the domain's rule (an approver's counter comes only from a decision).
+        return self._change(
+            ctx, cmd.negotiation_id, lambda n, d: n.make_offer(ctx, cmd.offer, dispute=d)
+        )
 
-    def propose_decision(self, ctx: CommandContext, negotiation_id: str, **kw: Any) -> Negotiation:
+    def propose_decision(self, ctx: CommandContext, cmd: ProposeDecision) -> Case:
         policy = self.policy(ctx)
         rules = policy.rules if policy else []
         return self._change(
             ctx,
-            negotiation_id,
-            lambda n: n.propose_decision(ctx, engine=self.engine, auto_rules=rules, **kw),
+            cmd.negotiation_id,
+            lambda n, d: n.propose_decision(
+                ctx,
+                decision_id=cmd.decision_id,
+                action=cmd.action,
+                offer_id=cmd.offer_id,
+                counter_amount_cents=cmd.counter_amount_cents,
+                rationale=cmd.rationale,
+                engine=self.engine,
+                auto_rules=rules,
+                decided_on=cmd.decided_on,
+                dispute=d,
+            ),
         )
 
-    def approve_decision(self, ctx: CommandContext, negotiation_id: str, **kw: Any) -> Negotiation:
+    def approve_decision(self, ctx: CommandContext, cmd: ApproveDecision) -> Case:
         return self._change(
-            ctx, negotiation_id, lambda n: n.approve_decision(ctx, engine=self.engine, **kw)
+            ctx,
+            cmd.negotiation_id,
+            lambda n, d: n.approve_decision(
+                ctx,
+                decision_id=cmd.decision_id,
+                engine=self.engine,
+                decided_on=cmd.decided_on,
+                dispute=d,
+            ),
         )
 
-    def reject_decision(self, ctx: CommandContext, negotiation_id: str, **kw: Any) -> Negotiation:
-        return self._change(ctx, negotiation_id, lambda n: n.reject_decision(ctx, **kw))
-
-    def assign(self, ctx: CommandContext, negotiation_id: str, assignee: str) -> Negotiation:
-        return self._change(ctx, negotiation_id, lambda n: n.assign(ctx, assignee=assignee))
-
-    def extend_deadline(self, ctx: CommandContext, negotiation_id: str, **kw: Any) -> Negotiation:
+    def reject_decision(self, ctx: CommandContext, cmd: RejectDecision) -> Case:
         return self._change(
-            ctx, negotiation_id, lambda n: n.extend_deadline(ctx, engine=self.engine, **kw)
+            ctx,
+            cmd.negotiation_id,
+            lambda n, d: n.reject_decision(
+                ctx, decision_id=cmd.decision_id, reason=cmd.reason, dispute=d
+            ),
+        )
+
+    def assign(self, ctx: CommandContext, cmd: AssignNegotiation) -> Case:
+        require_role(ctx, ASSIGN_ROLES, "reassigning a case")
+        return self._change(
+            ctx, cmd.negotiation_id, lambda n, _d: n.assign(ctx, assignee=cmd.assignee)
+        )
+
+    def extend_deadline(self, ctx: CommandContext, cmd: ExtendDeadline) -> Case:
+        require_role(ctx, EXTENSION_ROLES, "recording an extension")
+        return self._change(
+            ctx,
+            cmd.negotiation_id,
+            lambda n, d: n.extend_deadline(
+                ctx,
+                deadline_code=cmd.deadline_code,
+                new_due_on=cmd.new_due_on,
+                reason=cmd.reason,
+                reference=cmd.reference,
+                engine=self.engine,
+                dispute=d,
+            ),
         )
 
     # -- federal IDR ----------------------------------------------------------------------
 
     def _cooling_off_periods(
         self, ctx: CommandContext, negotiation: Negotiation, initiating_party: str
-    ) -> list[Any]:
+    ) -> list[CoolingOffPeriod]:
         mine, theirs = negotiation.party_keys(initiating_party)
         family = service_family(negotiation.service_code)
         register = self.find(
@@ -161,83 +322,141 @@ class NegotiationApplication(ServiceApplication):
         )
         return register.as_periods() if register else []
 
-    def initiate_idr(
-        self,
-        ctx: CommandContext,
-        negotiation_id: str,
-        *,
-        dispute_number: str,
-        initiated_on: date | None,
-        initiating_party: str,
-        batch_negotiation_ids: Sequence[str] = (),
-        bundled: bool = False,
-    ) -> list[Negotiation]:
-        """Initiate one dispute; batched items join it in the same transaction (or none do)."""
-        lead = self.negotiation(ctx, negotiation_id)
-        members = [self.negotiation(ctx, other) for other in batch_negotiation_ids]
-        if lead.has_handled(ctx):
-            return [lead, *members]
-        all_ids = [str(lead.id), *(str(m.id) for m in members)]
-        if members:
-            on = initiated_on or eastern_date(ctx)
-            refusals = batch_refusals(
-                [
-                    BatchItem(
-                        str(n.id),
-                        n.provider_npi,
-                        n.provider_tin,
-                        n.plan_id,
-                        n.service_code,
-                        n.service_date,
-                    )
-                    for n in [lead, *members]
-                ],
-                rule_set_on(on),
-                self.engine.calendar,
-            )
-            if refusals:
-                reasons = "; ".join(
-                    f"{r.rule}{' (' + r.negotiation_id + ')' if r.negotiation_id else ''}: "
-                    f"{r.detail}"
-                    for r in refusals
-                )
-                raise FailedPrecondition(f"batch refused: {reasons}")
-        for index, negotiation in enumerate([lead, *members]):
-            negotiation.initiate_idr(
-                ctx,
-                dispute_number=dispute_number,
-                initiated_on=initiated_on,
-                initiating_party=initiating_party,
-                engine=self.engine,
-                cooling_off=self._cooling_off_periods(ctx, negotiation, initiating_party),
-                batch_negotiation_ids=all_ids if members else (),
-                bundled=bundled,
-                fee_bearing=index == 0,
-            )
-        self.save_all(lead, *members)
-        return [lead, *members]
+    def initiate_idr(self, ctx: CommandContext, cmd: InitiateIdr) -> Case:
+        """Initiate one dispute; batched items join it in the same transaction (or none do).
 
-    def select_idre(self, ctx: CommandContext, negotiation_id: str, **kw: Any) -> Negotiation:
-        return self._change(
-            ctx, negotiation_id, lambda n: n.select_idre(ctx, engine=self.engine, **kw)
+        Each negotiation of a batch gets its own `FederalIdrDispute` (one per item or service),
+        all saved together; the lead item carries the per-dispute fees.
+        """
+        require_role(ctx, OFFER_ROLES, "initiating federal IDR")
+        lead = self.case(ctx, cmd.negotiation_id)
+        members = [self.case(ctx, other) for other in cmd.batch_negotiation_ids]
+        cases = [lead, *members]
+        if lead.dispute is not None and lead.dispute.has_handled(ctx):
+            return Case(lead.negotiation, lead.dispute, tuple(members))  # a retry
+        all_ids = [str(c.negotiation.id) for c in cases]
+        if members:
+            on = cmd.initiated_on or ctx.eastern_today
+            self._refuse_batch(cases, on)
+        disputes = []
+        for index, case in enumerate(cases):
+            negotiation = case.negotiation
+            periods = self._cooling_off_periods(ctx, negotiation, cmd.initiating_party)
+            disputes.append(
+                FederalIdrDispute.initiate(
+                    ctx,
+                    negotiation_id=str(negotiation.id),
+                    claim=negotiation.disputed_claim,
+                    dispute_number=cmd.dispute_number,
+                    initiated_on=cmd.initiated_on,
+                    initiating_party=cmd.initiating_party,
+                    refusal=partial(self._refusal, negotiation, case.dispute, periods),
+                    batch_negotiation_ids=all_ids if members else (),
+                    bundled=cmd.bundled,
+                    fee_bearing=index == 0,
+                )
+            )
+        self.save_all(*disputes)
+        started = [Case(c.negotiation, d) for c, d in zip(cases, disputes, strict=True)]
+        return Case(started[0].negotiation, started[0].dispute, tuple(started[1:]))
+
+    def _refusal(
+        self,
+        negotiation: Negotiation,
+        dispute: FederalIdrDispute | None,
+        cooling_off: Sequence[CoolingOffPeriod],
+        initiated_on: date,
+        initiating_party: str,
+    ) -> str | None:
+        return negotiation.initiation_refusal(
+            initiated_on=initiated_on,
+            initiating_party=initiating_party,
+            engine=self.engine,
+            cooling_off=cooling_off,
+            dispute=dispute,
         )
 
-    def record_eligibility(
-        self, ctx: CommandContext, negotiation_id: str, **kw: Any
-    ) -> Negotiation:
-        return self._change(ctx, negotiation_id, lambda n: n.record_eligibility(ctx, **kw))
+    def _refuse_batch(self, cases: Sequence[Case], on: date) -> None:
+        refusals = batch_refusals(
+            [
+                BatchItem(
+                    str(n.id), n.provider_npi, n.provider_tin, n.plan_id, n.service_code,
+                    n.service_date,
+                )
+                for n in (c.negotiation for c in cases)
+            ],
+            rule_set_on(on),
+            self.engine.calendar,
+        )
+        if refusals:
+            reasons = "; ".join(
+                f"{r.rule}{' (' + r.negotiation_id + ')' if r.negotiation_id else ''}: {r.detail}"
+                for r in refusals
+            )
+            raise FailedPrecondition(f"batch refused: {reasons}")
 
-    def submit_idr_offer(self, ctx: CommandContext, negotiation_id: str, **kw: Any) -> Negotiation:
-        return self._change(ctx, negotiation_id, lambda n: n.submit_idr_offer(ctx, **kw))
+    def select_idre(self, ctx: CommandContext, cmd: SelectIdre) -> Case:
+        require_role(ctx, OFFER_ROLES, "recording the IDR entity")
+        return self._dispute_change(
+            ctx,
+            cmd.negotiation_id,
+            lambda d, n: d.select_idre(
+                ctx,
+                claim=n.disputed_claim,
+                idre_id=cmd.idre_id,
+                method=cmd.method,
+                selected_on=cmd.selected_on,
+                idre_fee_cents=cmd.idre_fee_cents,
+                deadlines=n.deadlines(self.engine, d),
+            ),
+        )
 
-    def record_determination(
-        self, ctx: CommandContext, negotiation_id: str, **kw: Any
-    ) -> Negotiation:
+    def record_eligibility(self, ctx: CommandContext, cmd: RecordEligibility) -> Case:
+        require_role(ctx, OFFER_ROLES, "recording the IDRE's eligibility outcome")
+        return self._dispute_change(
+            ctx,
+            cmd.negotiation_id,
+            lambda d, n: d.record_eligibility(
+                ctx,
+                claim=n.disputed_claim,
+                eligible=cmd.eligible,
+                decided_on=cmd.decided_on,
+                reason=cmd.reason,
+            ),
+        )
+
+    def submit_idr_offer(self, ctx: CommandContext, cmd: SubmitIdrOffer) -> Case:
+        require_role(ctx, OFFER_ROLES, "submitting an IDR offer")
+        return self._dispute_change(
+            ctx,
+            cmd.negotiation_id,
+            lambda d, n: d.submit_offer(
+                ctx,
+                claim=n.disputed_claim,
+                party=cmd.party,
+                amount_cents=cmd.amount_cents,
+                submitted_on=cmd.submitted_on,
+            ),
+        )
+
+    def record_determination(self, ctx: CommandContext, cmd: RecordDetermination) -> Case:
         """The determination and the cooling-off it starts commit together."""
-        negotiation = self.negotiation(ctx, negotiation_id)
-        negotiation.record_determination(ctx, engine=self.engine, **kw)
+        require_role(ctx, OFFER_ROLES, "recording the IDR determination")
+        case = self.case(ctx, cmd.negotiation_id)
+        dispute = case.dispute
+        if dispute is None:
+            raise FailedPrecondition(
+                "cannot record a determination: no federal IDR dispute is in progress"
+            )
+        dispute.record_determination(
+            ctx,
+            claim=case.negotiation.disputed_claim,
+            prevailing_party=cmd.prevailing_party,
+            determined_on=cmd.determined_on,
+            engine=self.engine,
+        )
         started = [
-            e for e in negotiation.pending_events if isinstance(e, Negotiation.CoolingOffStarted)
+            e for e in dispute.pending_events if isinstance(e, FederalIdrDispute.CoolingOffStarted)
         ]
         register = None
         for event in started:
@@ -252,44 +471,52 @@ class NegotiationApplication(ServiceApplication):
                 dispute_number=event.dispute_number,
                 starts_on=event.starts_on,
                 ends_on=event.ends_on,
-                negotiation_id=str(negotiation.id),
+                negotiation_id=str(case.negotiation.id),
             )
-        self.save_all(negotiation, register)
-        return negotiation
+        self.save_all(dispute, register)
+        return case
 
-    def close_without_offers(
-        self, ctx: CommandContext, negotiation_id: str, **kw: Any
-    ) -> Negotiation:
-        return self._change(ctx, negotiation_id, lambda n: n.close_without_offers(ctx, **kw))
+    def close_without_offers(self, ctx: CommandContext, cmd: CloseWithoutOffers) -> Case:
+        require_role(ctx, OFFER_ROLES, "closing an IDR dispute")
+        return self._dispute_change(
+            ctx,
+            cmd.negotiation_id,
+            lambda d, n: d.close_without_offers(
+                ctx, claim=n.disputed_claim, closed_on=cmd.closed_on
+            ),
+        )
 
     # -- client policy, escalation, suggestions -------------------------------------------
 
-    def set_policy(
-        self, ctx: CommandContext, rules: list[dict[str, Any]], chain: list[dict[str, Any]]
-    ) -> ClientPolicy:
-        require_role(ctx, (Role.ADMIN, Role.MANAGER), "changing the client policy")
+    def set_policy(self, ctx: CommandContext, cmd: SetClientPolicy) -> ClientPolicy:
+        require_role(ctx, POLICY_ROLES, "changing the client policy")
         policy = self.policy(ctx) or ClientPolicy.start(ctx)
-        policy.set_policy(ctx, rules, chain)
+        policy.set_policy(ctx, cmd.rules, cmd.chain)
         self.save_all(policy)
         return policy
 
     def escalation_horizon(self, ctx: CommandContext, as_of: date) -> date:
         """The last due date the client's chain can escalate on as of `as_of`: a deadline
-        later than this has more business days left than the widest level allows."""
+        later than this has more business days left than the widest level allows. A sweep
+        starts here, so this is where its role is checked."""
+        require_role(ctx, ESCALATION_ROLES, "an escalation sweep")
         chain = (self.policy(ctx) or ClientPolicy.start(ctx)).chain
         widest = max((days for _role, days in chain), default=0)
         return self.engine.calendar.after(as_of, widest + 1) - timedelta(days=1)
 
     def escalate(self, ctx: CommandContext, negotiation_ids: Sequence[str], as_of: date) -> int:
         """Raise due escalations on the given cases (found by the work-queue read model)."""
+        require_role(ctx, ESCALATION_ROLES, "an escalation sweep")
         policy = self.policy(ctx) or ClientPolicy.start(ctx)
         chain = policy.chain
         raised = 0
         for negotiation_id in negotiation_ids:
-            negotiation = self.negotiation(ctx, negotiation_id)
+            case = self.case(ctx, negotiation_id)
             case_ctx = ctx.with_request(f"{ctx.request_id}:{negotiation_id}")
-            if negotiation.escalate_if_due(case_ctx, as_of=as_of, chain=chain, engine=self.engine):
-                self.save_all(negotiation)
+            if case.negotiation.escalate_if_due(
+                case_ctx, as_of=as_of, chain=chain, engine=self.engine, dispute=case.dispute
+            ):
+                self.save_all(case.negotiation)
                 raised += 1
         return raised
 
@@ -309,5 +536,5 @@ class NegotiationApplication(ServiceApplication):
         row = best_match(self.benchmarks, code, query.region, plan_type)
         if row is None:
             raise NotFound(f"no benchmark row for {code}")
-        fee = rule_set_on(eastern_date(ctx)).administrative_fee_cents
+        fee = rule_set_on(ctx.eastern_today).administrative_fee_cents
         return suggest_offer(row, qpa, fee, TYPICAL_IDRE_FEE_CENTS)

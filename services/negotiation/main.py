@@ -9,11 +9,11 @@ from oonledger.negotiation.v1 import negotiation_pb2_grpc
 from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
+from services.negotiation.adapters.escalation_sweep import EscalationSweep, utc_now
+from services.negotiation.adapters.grpc_api import NegotiationServicer
+from services.negotiation.adapters.projections import WorkQueue
+from services.negotiation.adapters.subscriptions import CLAIM_EVENTS, ClaimReactions
 from services.negotiation.application import NegotiationApplication
-from services.negotiation.escalation_sweep import EscalationSweep, utc_now
-from services.negotiation.grpc_api import NegotiationServicer
-from services.negotiation.projections import WorkQueue
-from services.negotiation.subscriptions import CLAIM_EVENTS, ClaimReactions
 from services.ops.service import PipelineOperations
 
 SERVICE = "negotiation"

@@ -1,30 +1,32 @@
 """The negotiation service's published language: domain event -> contract (docs/events.md).
 
 The one place the negotiation domain meets its integration-event contracts
-(proto/oonledger/negotiation/v1/events.proto). Events not listed leave as canonical JSON.
+(proto/oonledger/negotiation/v1/events.proto). The federal IDR events are recorded by the
+`FederalIdrDispute` aggregate and keep their contract names. Events not listed leave as
+canonical JSON.
 """
 
 from __future__ import annotations
 
 from oonledger.negotiation.v1 import events_pb2 as v1
 from services.common.contracts import PublishedLanguage, from_fields
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain import FederalIdrDispute, Negotiation
 
 LANGUAGE = PublishedLanguage(
     "negotiation",
     {
         Negotiation.Opened: from_fields(v1.Opened),
-        Negotiation.IdrInitiated: from_fields(v1.IdrInitiated),
+        FederalIdrDispute.IdrInitiated: from_fields(v1.IdrInitiated),
         Negotiation.SettlementAgreed: from_fields(v1.SettlementAgreed),
-        Negotiation.IdrDetermined: from_fields(v1.IdrDetermined),
-        Negotiation.IdrClosed: from_fields(v1.IdrClosed),
+        FederalIdrDispute.IdrDetermined: from_fields(v1.IdrDetermined),
+        FederalIdrDispute.IdrClosed: from_fields(v1.IdrClosed),
         # Folded by the audit ledger.
         Negotiation.OfferMade: from_fields(v1.OfferMade),
         Negotiation.CounterOfferMade: from_fields(v1.CounterOfferMade),
         Negotiation.OpenNegotiationNoticeSent: from_fields(v1.OpenNegotiationNoticeSent),
         Negotiation.EscalationRaised: from_fields(v1.EscalationRaised),
         Negotiation.DeadlineExtended: from_fields(v1.DeadlineExtended),
-        Negotiation.IdrOfferSubmitted: from_fields(v1.IdrOfferSubmitted),
-        Negotiation.CoolingOffStarted: from_fields(v1.CoolingOffStarted),
+        FederalIdrDispute.IdrOfferSubmitted: from_fields(v1.IdrOfferSubmitted),
+        FederalIdrDispute.CoolingOffStarted: from_fields(v1.CoolingOffStarted),
     },
 )

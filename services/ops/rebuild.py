@@ -43,8 +43,8 @@ from services.common.settings import Settings
 from services.common.wire import decode_payload
 from services.fees.adapters.projections import FeeProjections
 from services.fees.main import READ_MODELS as FEE_READ_MODELS
+from services.negotiation.adapters.projections import WorkQueue
 from services.negotiation.application import NegotiationApplication
-from services.negotiation.projections import WorkQueue
 from services.settlement import projections as settlement
 from services.settlement.subscriptions import CLAIMS_EVENTS as SETTLEMENT_CLAIMS_EVENTS
 

@@ -33,7 +33,7 @@ from services.fees.domain.assessment import FeeCause, FeeLine, FeeLineKind, line
 from services.fees.domain.fee_account import FeeAccount
 from services.fees.domain.invoicing import ClientBilling
 from services.fees.domain.schedule import FeeBase, FeeSchedule, FeeTerms, Tier, terms_to_record
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain import FederalIdrDispute, Negotiation
 from services.settlement.domain import Settlement
 from services.settlement.line_matching import LineMatch
 from services.settlement.postings import Account, JournalTransaction, Posting, transfer
@@ -130,7 +130,7 @@ def opened() -> Any:
 
 def idr_initiated() -> Any:
     return _event(
-        Negotiation.IdrInitiated, version=9, claim_id=CLAIM_ID, dispute_number="DISP-000123",
+        FederalIdrDispute.IdrInitiated, version=9, claim_id=CLAIM_ID, dispute_number="DISP-000123",
         initiated_on=dt.date(2026, 6, 1), initiating_party="provider",
         rule_set_version="nsa-2025-01-01", administrative_fee_cents=11_500, batched=False,
         bundled=False, batch_negotiation_ids=[], fee_bearing=True)
@@ -149,7 +149,8 @@ def settlement_agreed() -> Any:
 
 def idr_determined() -> Any:
     return _event(
-        Negotiation.IdrDetermined, version=12, claim_id=CLAIM_ID, dispute_number="DISP-000123",
+        FederalIdrDispute.IdrDetermined, version=12, claim_id=CLAIM_ID,
+        dispute_number="DISP-000123",
         determined_on=dt.date(2026, 9, 15), prevailing_party="provider",
         default_determination=False, award_total_cents=160_000,
         patient_cost_sharing_cents=15_000, already_paid_cents=45_000,
@@ -161,7 +162,7 @@ def idr_determined() -> Any:
 
 def idr_closed() -> Any:
     return _event(
-        Negotiation.IdrClosed, version=10, claim_id=CLAIM_ID, dispute_number="DISP-000123",
+        FederalIdrDispute.IdrClosed, version=10, claim_id=CLAIM_ID, dispute_number="DISP-000123",
         closed_on=dt.date(2026, 7, 1), outcome="ineligible", reason="not a qualified item",
         administrative_fee_cents=11_500, idre_fee_paid_cents=0, idre_fee_refund_cents=0)
 
@@ -199,13 +200,13 @@ def deadline_extended() -> Any:
 
 
 def idr_offer_submitted() -> Any:
-    return _event(Negotiation.IdrOfferSubmitted, version=11, party="provider",
+    return _event(FederalIdrDispute.IdrOfferSubmitted, version=11, party="provider",
                   amount_cents=160_000, percent_of_qpa_bp=22_857,
                   submitted_on=dt.date(2026, 7, 1), idre_fee_paid_cents=60_000)
 
 
 def cooling_off_started() -> Any:
-    return _event(Negotiation.CoolingOffStarted, version=13, dispute_number="DISP-000123",
+    return _event(FederalIdrDispute.CoolingOffStarted, version=13, dispute_number="DISP-000123",
                   initiating_party_key="1234567893", other_party_key="87726:Choice Plus",
                   service_family="99281-99285", starts_on=dt.date(2026, 9, 16),
                   ends_on=dt.date(2026, 12, 15))

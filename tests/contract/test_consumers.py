@@ -15,7 +15,7 @@ from services.ledger.claim_state import fold_claim
 from services.ledger.entry import AuditEntry
 from services.ledger.mapping import facts_from_wire
 from services.ledger.timeline import timeline
-from services.negotiation.subscriptions import _claim_facts_fields
+from services.negotiation.adapters.subscriptions import _claim_facts_fields
 from services.settlement.projections import claim_lines
 from services.settlement.subscriptions import _terms
 from services.settlement.terms import SettlementSource

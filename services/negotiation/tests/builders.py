@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
 
+from services.common.calendar import federal_calendar
 from services.common.context import CommandContext
-from services.negotiation.business_days import federal_calendar
-from services.negotiation.deadlines import DeadlineEngine
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain import (
+    FederalIdrDispute,
+    Negotiation,
+    OpeningFacts,
+    ProposedOffer,
+)
+from services.negotiation.domain.cooling_off import CoolingOffPeriod
+from services.negotiation.domain.deadlines import CaseDeadlines, DeadlineEngine
 
 TENANT = "tenant-a"
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -60,8 +67,14 @@ def open_fields(**overrides: Any) -> dict[str, Any]:
     return fields
 
 
+def open_negotiation(context: CommandContext, **fields: Any) -> Negotiation:
+    """`Negotiation.open` with the fields of `open_fields` (its id among them)."""
+    negotiation_id = fields.pop("negotiation_id")
+    return Negotiation.open(context, negotiation_id=negotiation_id, facts=OpeningFacts(**fields))
+
+
 def opened(**overrides: Any) -> Negotiation:
-    negotiation = Negotiation.open(negotiator(), **open_fields(**overrides))
+    negotiation = open_negotiation(negotiator(), **open_fields(**overrides))
     negotiation.collect_events()
     return negotiation
 
@@ -75,17 +88,21 @@ def with_notice(sent_on: date = date(2026, 6, 2), **overrides: Any) -> Negotiati
     return negotiation
 
 
-def offer(n: Negotiation, party: str, cents: int, offer_id: str | None = None, **kw: Any) -> None:
+def offer(
+    n: Negotiation | Case, party: str, cents: int, offer_id: str | None = None, **kw: Any
+) -> None:
     n.make_offer(
         kw.pop("context", negotiator()),
-        offer_id=offer_id or f"o-{uuid4().hex[:6]}",
-        party=party,
-        amount_cents=cents,
-        basis=kw.pop("basis", {"qpa_cents": 40_000}),
-        channel="email",
-        notes="",
-        document_refs=[],
-        made_on=kw.pop("made_on", date(2026, 6, 10)),
+        ProposedOffer(
+            offer_id=offer_id or f"o-{uuid4().hex[:6]}",
+            party=party,
+            amount_cents=cents,
+            basis=kw.pop("basis", {"qpa_cents": 40_000}),
+            channel="email",
+            notes="",
+            document_refs=(),
+            made_on=kw.pop("made_on", date(2026, 6, 10)),
+        ),
         **kw,
     )
 
@@ -94,6 +111,89 @@ def event_names(n: Negotiation) -> list[str]:
     return [type(e).__name__ for e in n.collect_events()]
 
 
-def pending(n: Negotiation) -> list[Any]:
+def pending(n: Negotiation | Case) -> list[Any]:
     """The events recorded since the last collect (typed loosely: tests read their fields)."""
     return list(n.collect_events())
+
+
+class Case:
+    """A negotiation and its federal IDR dispute, wired the way the application wires them
+    (NegotiationApplication): the dispute's commands get the negotiation's facts and deadlines."""
+
+    def __init__(self, negotiation: Negotiation) -> None:
+        self.negotiation = negotiation
+        self.dispute: FederalIdrDispute | None = None
+
+    @property
+    def status(self) -> str:
+        return self.negotiation.case_status(self.dispute)
+
+    def deadlines(self, engine: DeadlineEngine) -> CaseDeadlines:
+        return self.negotiation.deadlines(engine, self.dispute)
+
+    def initiate_idr(
+        self,
+        context: CommandContext,
+        *,
+        engine: DeadlineEngine,
+        cooling_off: Sequence[CoolingOffPeriod],
+        **fields: Any,
+    ) -> None:
+        n = self.negotiation
+        self.dispute = FederalIdrDispute.initiate(
+            context,
+            negotiation_id=str(n.id),
+            claim=n.disputed_claim,
+            refusal=lambda on, party: n.initiation_refusal(
+                initiated_on=on,
+                initiating_party=party,
+                engine=engine,
+                cooling_off=cooling_off,
+                dispute=self.dispute,
+            ),
+            **fields,
+        )
+
+    def _dispute(self) -> FederalIdrDispute:
+        assert self.dispute is not None, "initiate federal IDR first"
+        return self.dispute
+
+    def select_idre(self, context: CommandContext, *, engine: DeadlineEngine, **kw: Any) -> None:
+        dispute = self._dispute()
+        dispute.select_idre(
+            context,
+            claim=self.negotiation.disputed_claim,
+            deadlines=self.deadlines(engine),
+            **kw,
+        )
+
+    def record_eligibility(self, context: CommandContext, **kw: Any) -> None:
+        self._dispute().record_eligibility(context, claim=self.negotiation.disputed_claim, **kw)
+
+    def submit_idr_offer(self, context: CommandContext, **kw: Any) -> None:
+        self._dispute().submit_offer(context, claim=self.negotiation.disputed_claim, **kw)
+
+    def record_determination(self, context: CommandContext, **kw: Any) -> None:
+        self._dispute().record_determination(context, claim=self.negotiation.disputed_claim, **kw)
+
+    def close_without_offers(self, context: CommandContext, **kw: Any) -> None:
+        self._dispute().close_without_offers(context, claim=self.negotiation.disputed_claim, **kw)
+
+    def party_keys(self, initiating_party: str) -> tuple[str, str]:
+        return self.negotiation.party_keys(initiating_party)
+
+    def make_offer(self, context: CommandContext, offer: ProposedOffer) -> None:
+        self.negotiation.make_offer(context, offer, dispute=self.dispute)
+
+    def propose_decision(self, context: CommandContext, **kw: Any) -> None:
+        self.negotiation.propose_decision(context, dispute=self.dispute, **kw)
+
+    def approve_decision(self, context: CommandContext, **kw: Any) -> None:
+        self.negotiation.approve_decision(context, dispute=self.dispute, **kw)
+
+    def collect_events(self) -> list[Any]:
+        """New events of both aggregates: the negotiation's, then the dispute's."""
+        events: list[Any] = list(self.negotiation.collect_events())
+        if self.dispute is not None:
+            events.extend(self.dispute.collect_events())
+        return events

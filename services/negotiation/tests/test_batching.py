@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from services.negotiation.batching import BatchItem, batch_refusals
-from services.negotiation.business_days import federal_calendar
-from services.negotiation.rule_sets import rule_set_on
+from services.common.calendar import federal_calendar
+from services.negotiation.domain.batching import BatchItem, batch_refusals
+from services.negotiation.domain.rule_sets import rule_set_on
 
 CAL = federal_calendar()
 OLD = rule_set_on(date(2026, 1, 5))

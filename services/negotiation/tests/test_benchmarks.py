@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.negotiation.benchmarks import (
+from services.negotiation.domain.benchmarks import (
     BenchmarkTableError,
     best_match,
     parse_benchmarks,

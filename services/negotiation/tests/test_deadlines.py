@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.negotiation.business_days import federal_calendar
-from services.negotiation.deadlines import (
+from services.common.calendar import federal_calendar
+from services.negotiation.domain.deadlines import (
     CaseAnchors,
     Counting,
     DeadlineCode,
     DeadlineEngine,
     Extension,
 )
-from services.negotiation.rule_sets import NoRuleSetError, rule_set_on
+from services.negotiation.domain.rule_sets import NoRuleSetError, rule_set_on
 
 D = DeadlineCode
 ENGINE = DeadlineEngine(federal_calendar())

@@ -39,7 +39,7 @@ async def test_the_timer_escalates_every_tenants_due_cases_once_per_level(
     def escalations(tenant: str, nid: str) -> list[tuple[str, date, int]]:
         ctx = CommandContext(tenant, "test", NOW, frozenset({"negotiator"}))
         return [
-            (e["deadline_code"], e["due_on"], e["level"])
+            (e.deadline_code, e.due_on, e.level)
             for e in app.negotiation(ctx, nid).escalations
         ]
 

@@ -7,11 +7,11 @@ from datetime import date
 import pytest
 
 from services.common.errors import FailedPrecondition, InvalidArgument
-from services.negotiation.cooling_off import CoolingOffPeriod
-from services.negotiation.deadlines import DeadlineCode
-from services.negotiation.domain import Negotiation
+from services.negotiation.domain.cooling_off import CoolingOffPeriod
+from services.negotiation.domain.deadlines import DeadlineCode
 from services.negotiation.tests.builders import (
     ENGINE,
+    Case,
     approver,
     negotiator,
     offer,
@@ -25,8 +25,8 @@ ON_SENT = date(2026, 6, 2)
 WINDOW = (date(2026, 7, 16), date(2026, 7, 21))
 
 
-def idr_approved(**overrides: object) -> Negotiation:
-    n = with_notice(sent_on=ON_SENT, **overrides)
+def idr_approved(**overrides: object) -> Case:
+    n = Case(with_notice(sent_on=ON_SENT, **overrides))
     n.propose_decision(
         negotiator(),
         decision_id="go-idr",
@@ -41,7 +41,7 @@ def idr_approved(**overrides: object) -> Negotiation:
     return n
 
 
-def initiate(n: Negotiation, on: date, periods: list[CoolingOffPeriod] | None = None) -> None:
+def initiate(n: Case, on: date, periods: list[CoolingOffPeriod] | None = None) -> None:
     n.initiate_idr(
         negotiator(),
         dispute_number="DISP-1",
@@ -52,7 +52,7 @@ def initiate(n: Negotiation, on: date, periods: list[CoolingOffPeriod] | None = 
     )
 
 
-def _select(n: Negotiation, fee: int) -> None:
+def _select(n: Case, fee: int) -> None:
     n.select_idre(
         negotiator(),
         idre_id="idre-7",
@@ -63,7 +63,7 @@ def _select(n: Negotiation, fee: int) -> None:
     )
 
 
-def in_idr(initiated_on: date = date(2026, 7, 17), idre_fee_cents: int = 50_000) -> Negotiation:
+def in_idr(initiated_on: date = date(2026, 7, 17), idre_fee_cents: int = 50_000) -> Case:
     n = idr_approved()
     initiate(n, initiated_on)
     _select(n, idre_fee_cents)
@@ -99,7 +99,7 @@ def test_initiation_inside_the_window_is_accepted(on: date) -> None:
 
 
 def test_the_admin_fee_era_follows_the_initiation_date() -> None:
-    n = with_notice(sent_on=date(2026, 4, 20), initial_payment_received_on=date(2026, 4, 1))
+    n = Case(with_notice(sent_on=date(2026, 4, 20), initial_payment_received_on=date(2026, 4, 1)))
     n.propose_decision(
         negotiator(),
         decision_id="d",
@@ -124,13 +124,13 @@ def test_a_claim_routed_to_the_state_process_cannot_go_to_federal_idr() -> None:
 
 
 def test_the_provider_must_approve_going_to_idr() -> None:
-    n = with_notice(sent_on=ON_SENT)
+    n = Case(with_notice(sent_on=ON_SENT))
     with pytest.raises(FailedPrecondition, match="not approved"):
         initiate(n, WINDOW[0])
 
 
 def _period(
-    n: Negotiation, starts: date, ends: date, family: str = "radiology"
+    n: Case, starts: date, ends: date, family: str = "radiology"
 ) -> CoolingOffPeriod:
     mine, theirs = n.party_keys("provider")
     return CoolingOffPeriod(mine, theirs, family, starts, ends, "DISP-0")
@@ -266,7 +266,7 @@ def test_settlement_during_idr_returns_half_the_idre_fee() -> None:
     n.approve_decision(
         approver(), decision_id="settle", engine=ENGINE, decided_on=date(2026, 8, 12)
     )
-    agreed = pending(n)[-1]
+    agreed = pending(n.negotiation)[-1]  # the negotiation records the agreement
     assert type(agreed).__name__ == "SettlementAgreed"
     assert agreed.during_idr is True and agreed.dispute_number == "DISP-1"
     assert (agreed.idre_fee_paid_cents, agreed.idre_fee_refund_cents) == (50_001, 25_001)
@@ -314,7 +314,7 @@ def test_offers_and_determination_need_the_right_stage() -> None:
         )
 
 
-def _batched_in_idr(items: int) -> Negotiation:
+def _batched_in_idr(items: int) -> Case:
     n = idr_approved()
     n.initiate_idr(
         negotiator(),
@@ -334,7 +334,8 @@ def test_a_batch_beyond_25_line_items_may_carry_the_idres_block_surcharge() -> N
         _select(_batched_in_idr(30), 142_301)
     surcharged = _batched_in_idr(30)
     _select(surcharged, 142_300)
-    assert surcharged.idr["idre_fee_cents"] == 142_300
+    assert surcharged.dispute is not None and surcharged.dispute.idre is not None
+    assert surcharged.dispute.idre.idre_fee_cents == 142_300
     # 25 items are still one block: the surcharge is refused.
     with pytest.raises(InvalidArgument, match="26800 and 117300"):
         _select(_batched_in_idr(25), 117_301)

@@ -10,15 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.common.money import half_up_div
-from services.negotiation.approval_rules import AutoApprovalRule, deciding_rule
-from services.negotiation.idr_fees import IdrOutcome, client_fee_facts
-from services.negotiation.money import (
+from services.negotiation.domain.approval_rules import AutoApprovalRule, deciding_rule
+from services.negotiation.domain.idr_fees import IdrOutcome, client_fee_facts
+from services.negotiation.domain.money import (
     amount_owed_cents,
     apply_basis_points,
     basis_points_of,
     half_of,
 )
-from services.negotiation.rule_sets import rule_set_on
+from services.negotiation.domain.rule_sets import rule_set_on
 
 cents = st.integers(min_value=0, max_value=10**11)
 positive = st.integers(min_value=1, max_value=10**11)

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from services.common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from services.negotiation.approval_rules import AutoApprovalRule
-from services.negotiation.domain import Negotiation
-from services.negotiation.rule_sets import rule_set_on
+from services.negotiation.domain import Negotiation, ProposedOffer
+from services.negotiation.domain.approval_rules import AutoApprovalRule
+from services.negotiation.domain.rule_sets import rule_set_on
 from services.negotiation.tests.builders import (
     ENGINE,
     approver,
@@ -18,6 +18,7 @@ from services.negotiation.tests.builders import (
     negotiator,
     offer,
     open_fields,
+    open_negotiation,
     opened,
     pending,
     with_notice,
@@ -30,13 +31,13 @@ from services.negotiation.tests.builders import (
 )
 def test_opening_rejects_bad_money_with_field_violations(field: str, value: object) -> None:
     with pytest.raises(InvalidArgument) as err:
-        Negotiation.open(negotiator(), **open_fields(**{field: value}))
+        open_negotiation(negotiator(), **open_fields(**{field: value}))
     assert [v.field for v in err.value.violations] == [field]
 
 
 def test_opening_rejects_unknown_route_and_future_dates() -> None:
     with pytest.raises(InvalidArgument) as err:
-        Negotiation.open(
+        open_negotiation(
             negotiator(),
             **open_fields(route="moon", initial_payment_received_on=date(2027, 1, 1)),
         )
@@ -48,8 +49,8 @@ def test_notice_then_offers_and_counter_offers_are_their_own_events() -> None:
     offer(n, "provider", 160_000, "o1")
     offer(n, "payer", 48_000, "o2")
     assert event_names(n) == ["OfferMade", "CounterOfferMade"]
-    assert n.offers[0]["percent_of_qpa_bp"] == 40_000  # 400 % of QPA
-    assert n.offers[1]["kind"] == "counter"
+    assert n.offers[0].percent_of_qpa_bp == 40_000  # 400 % of QPA
+    assert n.offers[1].kind == "counter"
 
 
 def test_offer_before_the_notice_is_refused() -> None:
@@ -73,14 +74,16 @@ def test_unknown_basis_keys_and_channels_are_field_violations() -> None:
     with pytest.raises(InvalidArgument) as err:
         n.make_offer(
             negotiator(),
-            offer_id="x",
-            party="provider",
-            amount_cents=100,
-            basis={"vibes": 1},
-            channel="pigeon",
-            notes="",
-            document_refs=[],
-            made_on=date(2026, 6, 10),
+            ProposedOffer(
+                offer_id="x",
+                party="provider",
+                amount_cents=100,
+                basis={"vibes": 1},
+                channel="pigeon",
+                notes="",
+                document_refs=(),
+                made_on=date(2026, 6, 10),
+            ),
         )
     assert {v.field for v in err.value.violations} == {"basis", "channel"}
 
@@ -191,7 +194,7 @@ def test_no_rule_matches_so_a_person_must_decide() -> None:
         auto_rules=[AutoApprovalRule("3x-qpa", min_basis_points_of_qpa=30_000)],
         engine=ENGINE,
     )
-    assert n.decisions["d1"]["status"] == "proposed"
+    assert n.decisions["d1"].status == "proposed"
 
 
 def test_an_approved_counter_becomes_the_providers_counter_offer() -> None:
@@ -319,6 +322,6 @@ def test_the_cache_copy_is_independent_of_the_original() -> None:
         "DecisionApproved",
         "CounterOfferMade",
     ]
-    assert n.decisions["d1"]["status"] == "proposed"
+    assert n.decisions["d1"].status == "proposed"
     assert len(n.offers) == 1 and len(clone.offers) == 2
     assert n.version == clone.version - 2

@@ -247,8 +247,8 @@ async def test_another_tenant_can_neither_see_nor_change_a_case(
     assert len((await get(client, nid)).offers) == 0
 
 
-async def _queue_has(client: Client, nid: str, code: str = "") -> bool:
-    queue = await client.call("ListWorkQueue", pb.ListWorkQueueRequest())
+async def _queue_has(client: Client, nid: str, code: str = "", status: str = "") -> bool:
+    queue = await client.call("ListWorkQueue", pb.ListWorkQueueRequest(status=status))
     return any(
         i.negotiation_id == nid and (not code or i.next_deadline_code == code) for i in queue.items
     )
@@ -354,6 +354,8 @@ async def test_idr_through_determination_then_cooling_off_blocks_the_next_case(
     done = await get(client, nid)
     assert done.status == "determined" and done.award_total_cents == 160_000
     assert done.idr.administrative_fee_cents == 1_500
+    # The dispute's own events reach the case's work-queue row (found by its claim).
+    await wait_for(lambda: _queue_has(client, nid, "T8", status="determined"))
     # Another case, same provider, same issuer, similar service, window inside cooling-off.
     other = await opened_with_notice(client)
     second = await client.call(

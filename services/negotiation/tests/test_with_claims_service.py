@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from deploy.local.demo.negotiation import negotiate_to_agreement
 from services.claims.demo import seed_claims
 from services.claims.main import build as build_claims
 from services.common.testing import call_metadata, channel_to
-from services.negotiation.demo import negotiate_to_agreement
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -1,6 +1,7 @@
 """The work-queue read model (asyncpg): cases by next actionable deadline, assignee, status.
 
-Built from the service's own Negotiation events; the next deadline is recomputed from the row's
+Built from the service's own Negotiation and FederalIdrDispute events (a dispute's events find
+their row by claim: one negotiation per claim); the next deadline is recomputed from the row's
 anchor dates with the same pure function the aggregate uses, so a calendar fix replays.
 """
 
@@ -14,8 +15,13 @@ from typing import Any
 import asyncpg
 
 from services.common.consumer import ArrivedEarly, Delivery
-from services.negotiation.case_progress import CaseProgress, next_actionable
-from services.negotiation.deadlines import CaseAnchors, DeadlineCode, DeadlineEngine, Extension
+from services.negotiation.domain.case_progress import CaseProgress, next_actionable
+from services.negotiation.domain.deadlines import (
+    CaseAnchors,
+    DeadlineCode,
+    DeadlineEngine,
+    Extension,
+)
 
 TABLE = "work_queue"
 
@@ -125,6 +131,8 @@ def ddl(schema: str) -> str:
     );
     CREATE INDEX IF NOT EXISTS {TABLE}_queue
         ON "{schema}".{TABLE} (tenant_id, next_deadline_on);
+    CREATE INDEX IF NOT EXISTS {TABLE}_claim
+        ON "{schema}".{TABLE} (tenant_id, claim_id);
     """
 
 
@@ -148,11 +156,16 @@ class WorkQueue:
         return template.replace("@table", self.table)
 
     async def apply(self, conn: asyncpg.Connection, delivery: Delivery) -> None:
-        """Fold one Negotiation event into its row (other aggregates are ignored)."""
+        """Fold one Negotiation or FederalIdrDispute event into the case's row."""
         env = delivery.envelope
-        if env.aggregate_type != "Negotiation":
+        kind = env.event_type
+        if env.aggregate_type == "Negotiation":
+            nid, version = env.aggregate_id, env.aggregate_version
+        elif env.aggregate_type == "FederalIdrDispute":
+            # A dispute's row is its negotiation's (one per claim); its own version stays out.
+            nid, version = await self._negotiation_of(conn, env.tenant_id, env.claim_id, kind), 0
+        else:
             return
-        kind, nid = env.event_type, env.aggregate_id
         if kind == "Opened":
             p = delivery.payload
             await conn.execute(
@@ -167,7 +180,7 @@ class WorkQueue:
                 p["assignee"],
                 _day(p.get("bill_received_on")),
                 _day(p["initial_payment_received_on"]),
-                env.aggregate_version,
+                version,
             )
         else:
             changes = list(_changes(kind, delivery.payload))
@@ -179,7 +192,19 @@ class WorkQueue:
             for statement, value in changes:
                 await conn.execute(self.sql(statement), nid, value)
         if kind in _CLOCK_EVENTS:
-            await self._refresh_next_deadline(conn, nid, env.aggregate_version)
+            await self._refresh_next_deadline(conn, nid, version)
+
+    async def _negotiation_of(
+        self, conn: asyncpg.Connection, tenant_id: str, claim_id: str, kind: str
+    ) -> str:
+        nid = await conn.fetchval(
+            self.sql("SELECT negotiation_id FROM @table WHERE tenant_id = $1 AND claim_id = $2"),
+            tenant_id,
+            claim_id,
+        )
+        if nid is None:
+            raise ArrivedEarly(f"{kind} for claim {claim_id} before its negotiation's Opened")
+        return str(nid)
 
     async def _refresh_next_deadline(
         self, conn: asyncpg.Connection, negotiation_id: str, version: int

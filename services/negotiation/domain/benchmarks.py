@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.common.money import half_up_div
-from services.negotiation.cooling_off import service_family
-from services.negotiation.money import apply_basis_points
+from services.negotiation.domain.cooling_off import service_family
+from services.negotiation.domain.money import apply_basis_points
 
 WILDCARD = "*"
 # Service codes the families of `cooling_off.service_family` do not name on their own.

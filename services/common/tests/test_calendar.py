@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.negotiation.business_days import (
+from services.common.calendar import (
     BusinessCalendar,
     CalendarConfig,
     CalendarRangeError,

@@ -16,9 +16,8 @@ from services.common.aggregate import TenantAggregate
 from services.common.consumer import ArrivedEarly, Delivery, PermanentFailure
 from services.common.contracts import enum_text
 from services.negotiation.application import NegotiationApplication, negotiation_id_for
-from services.negotiation.claim_facts import ClaimFacts, facts_id
-from services.negotiation.domain import Negotiation
-from services.negotiation.vocabulary import Route
+from services.negotiation.domain import ClaimFacts, Negotiation, OpeningFacts, facts_id
+from services.negotiation.domain.vocabulary import Route
 
 log = logging.getLogger(__name__)
 ACTOR = "system:negotiation"
@@ -90,9 +89,7 @@ class ClaimReactions:
         negotiation_id = negotiation_id_for(ctx.tenant_id, facts.claim_id)
         if self.app.find(negotiation_id, ctx.tenant_id, Negotiation) is not None:
             return None
-        return Negotiation.open(
-            ctx,
-            negotiation_id=negotiation_id,
+        opening = OpeningFacts(
             claim_id=facts.claim_id,
             provider_npi=facts.provider_npi,
             provider_tin=facts.provider_tin,
@@ -102,11 +99,12 @@ class ClaimReactions:
             service_code=facts.service_code,
             service_date=facts.service_date,
             billed_cents=facts.billed_cents,
-            qpa_cents=adjudication["qpa_cents"],
-            patient_cost_sharing_cents=adjudication["patient_responsibility_cents"],
-            already_paid_cents=adjudication["paid_cents"],
+            qpa_cents=adjudication.qpa_cents,
+            patient_cost_sharing_cents=adjudication.patient_responsibility_cents,
+            already_paid_cents=adjudication.paid_cents,
             bill_received_on=None,
-            initial_payment_received_on=adjudication["received_on"],
+            initial_payment_received_on=adjudication.received_on,
             route=route if route in set(Route) else Route.NOT_ELIGIBLE.value,
             assignee="",
         )
+        return Negotiation.open(ctx, negotiation_id=negotiation_id, facts=opening)

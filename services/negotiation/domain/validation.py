@@ -1,26 +1,18 @@
-"""Field checks shared by the negotiation commands: money, fact dates, enums, roles."""
+"""Field checks shared by the negotiation aggregates' commands: money, fact dates, enums.
+
+The domain's own guard on the values a command carries (requests were read by the adapters
+through services/common/fields.py; reactions to other services' events come here directly).
+Roles: services/common/auth.py. "Today" is the command's `ctx.eastern_today`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from services.common.context import CommandContext
-from services.common.errors import PermissionDenied, Violations
-
-MAX_CENTS = 10**12  # $10bn: anything larger is a typo, not a claim
-
-
-def eastern_date(ctx: CommandContext) -> date:
-    """The US Eastern calendar date NSA days are counted in."""
-    return ctx.eastern_today
-
-
-def require_role(ctx: CommandContext, roles: Sequence[str], what: str) -> None:
-    if not ctx.has_role(*roles):
-        raise PermissionDenied(f"{what} needs one of the roles: {', '.join(roles)}")
+from services.common.errors import Violations
+from services.common.money import amount_out_of_range
 
 
 def check_cents(
@@ -31,8 +23,8 @@ def check_cents(
         violations.add(field, "must be a whole number of cents")
     elif value < 0 or (value == 0 and not allow_zero):
         violations.add(field, "must be positive" if not allow_zero else "must not be negative")
-    elif value > MAX_CENTS:
-        violations.add(field, "is implausibly large")
+    elif (problem := amount_out_of_range(value)) is not None:
+        violations.add(field, problem)
 
 
 def check_fact_date(violations: Violations, field: str, value: date | None, today: date) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from services.negotiation.money import half_of
-from services.negotiation.rule_sets import RuleSet
+from services.negotiation.domain.money import half_of
+from services.negotiation.domain.rule_sets import RuleSet
 
 
 class IdrOutcome(enum.StrEnum):

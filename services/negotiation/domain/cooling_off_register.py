@@ -7,13 +7,13 @@ period, so an initiation on another case reads a consistent answer.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.ids import deterministic_id
-from services.negotiation.cooling_off import CoolingOffPeriod
+from services.negotiation.domain.cooling_off import CoolingOffPeriod
+from services.negotiation.domain.values import CoolingOffEntry
 
 
 def register_id(tenant_id: str, initiating_key: str, other_key: str, family: str) -> UUID:
@@ -34,18 +34,14 @@ class CoolingOffRegister(TenantAggregate):
 
         def apply(self, aggregate: CoolingOffRegister) -> None:
             aggregate.periods.append(
-                {
-                    "dispute_number": self.dispute_number,
-                    "starts_on": self.starts_on,
-                    "ends_on": self.ends_on,
-                }
+                CoolingOffEntry(self.dispute_number, self.starts_on, self.ends_on)
             )
 
     def __init__(self, initiating_party_key: str, other_party_key: str, service_family: str):
         self.initiating_party_key = initiating_party_key
         self.other_party_key = other_party_key
         self.service_family = service_family
-        self.periods: list[dict[str, Any]] = []
+        self.periods: list[CoolingOffEntry] = []
 
     @classmethod
     def open(
@@ -70,7 +66,7 @@ class CoolingOffRegister(TenantAggregate):
         ends_on: date,
         negotiation_id: str,
     ) -> None:
-        if any(p["dispute_number"] == dispute_number for p in self.periods):
+        if any(p.dispute_number == dispute_number for p in self.periods):
             return  # a batched determination reports the same dispute once
         self._record(
             self.PeriodRecorded,
@@ -87,9 +83,9 @@ class CoolingOffRegister(TenantAggregate):
                 self.initiating_party_key,
                 self.other_party_key,
                 self.service_family,
-                p["starts_on"],
-                p["ends_on"],
-                p["dispute_number"],
+                p.starts_on,
+                p.ends_on,
+                p.dispute_number,
             )
             for p in self.periods
         ]

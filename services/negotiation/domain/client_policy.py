@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from services.common import auth
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import Violations
 from services.common.ids import deterministic_id
-from services.negotiation.approval_rules import AutoApprovalRule
-from services.negotiation.validation import require_role
-from services.negotiation.vocabulary import Role
+from services.negotiation.domain.approval_rules import AutoApprovalRule
 
 DEFAULT_CHAIN: tuple[tuple[str, int], ...] = (
-    (Role.NEGOTIATOR.value, 5),
-    (Role.SUPERVISOR.value, 3),
-    (Role.MANAGER.value, 1),
+    (auth.NEGOTIATOR, 5),
+    (auth.SUPERVISOR, 3),
+    (auth.MANAGER, 1),
 )
 
 
@@ -23,14 +23,14 @@ def policy_id(tenant_id: str) -> Any:
     return deterministic_id(tenant_id, "client-policy", "default")
 
 
-def check_policy(rules: list[dict[str, Any]], chain: list[dict[str, Any]]) -> None:
+def check_policy(rules: Sequence[AutoApprovalRule], chain: Sequence[tuple[str, int]]) -> None:
     v = Violations()
     seen: set[str] = set()
     for i, rule in enumerate(rules):
-        v.check(bool(rule["rule_id"]), f"auto_approval_rules[{i}].rule_id", "is required")
-        v.check(rule["rule_id"] not in seen, f"auto_approval_rules[{i}].rule_id", "is repeated")
-        seen.add(rule["rule_id"])
-        billed, qpa = rule["min_basis_points_of_billed"], rule["min_basis_points_of_qpa"]
+        v.check(bool(rule.rule_id), f"auto_approval_rules[{i}].rule_id", "is required")
+        v.check(rule.rule_id not in seen, f"auto_approval_rules[{i}].rule_id", "is repeated")
+        seen.add(rule.rule_id)
+        billed, qpa = rule.min_basis_points_of_billed, rule.min_basis_points_of_qpa
         v.check(bool(billed or qpa), f"auto_approval_rules[{i}]", "needs at least one threshold")
         for name, value in (
             ("min_basis_points_of_billed", billed),
@@ -38,9 +38,8 @@ def check_policy(rules: list[dict[str, Any]], chain: list[dict[str, Any]]) -> No
         ):
             v.check(value is None or value > 0, f"auto_approval_rules[{i}].{name}", "must be > 0")
     previous = None
-    for i, level in enumerate(chain):
-        v.check(bool(level["role"]), f"escalation_chain[{i}].role", "is required")
-        days = level["business_days_left"]
+    for i, (role, days) in enumerate(chain):
+        v.check(bool(role), f"escalation_chain[{i}].role", "is required")
         v.check(days >= 0, f"escalation_chain[{i}].business_days_left", "must not be negative")
         if previous is not None:
             v.check(
@@ -61,14 +60,19 @@ class ClientPolicy(TenantAggregate):
         escalation_chain: list[dict[str, Any]]
 
         def apply(self, aggregate: ClientPolicy) -> None:
-            aggregate.auto_approval_rules = self.auto_approval_rules
-            aggregate.escalation_chain = self.escalation_chain
+            aggregate.rules = [
+                AutoApprovalRule(
+                    r["rule_id"], r["min_basis_points_of_billed"], r["min_basis_points_of_qpa"]
+                )
+                for r in self.auto_approval_rules
+            ]
+            aggregate.chain = [
+                (c["role"], int(c["business_days_left"])) for c in self.escalation_chain
+            ]
 
     def __init__(self) -> None:
-        self.auto_approval_rules: list[dict[str, Any]] = []
-        self.escalation_chain: list[dict[str, Any]] = [
-            {"role": role, "business_days_left": days} for role, days in DEFAULT_CHAIN
-        ]
+        self.rules: list[AutoApprovalRule] = []
+        self.chain: list[tuple[str, int]] = list(DEFAULT_CHAIN)
 
     @classmethod
     def start(cls, ctx: CommandContext) -> ClientPolicy:
@@ -78,23 +82,24 @@ class ClientPolicy(TenantAggregate):
         return policy
 
     def set_policy(
-        self, ctx: CommandContext, rules: list[dict[str, Any]], chain: list[dict[str, Any]]
+        self,
+        ctx: CommandContext,
+        rules: Sequence[AutoApprovalRule],
+        chain: Sequence[tuple[str, int]],
     ) -> None:
         if self.has_handled(ctx):
             return
-        require_role(ctx, (Role.ADMIN, Role.MANAGER), "changing the client policy")
         check_policy(rules, chain)
-        self._record(self.PolicySet, ctx, auto_approval_rules=rules, escalation_chain=chain)
-
-    @property
-    def rules(self) -> list[AutoApprovalRule]:
-        return [
-            AutoApprovalRule(
-                r["rule_id"], r["min_basis_points_of_billed"], r["min_basis_points_of_qpa"]
-            )
-            for r in self.auto_approval_rules
-        ]
-
-    @property
-    def chain(self) -> list[tuple[str, int]]:
-        return [(c["role"], int(c["business_days_left"])) for c in self.escalation_chain]
+        self._record(
+            self.PolicySet,
+            ctx,
+            auto_approval_rules=[
+                {
+                    "rule_id": r.rule_id,
+                    "min_basis_points_of_billed": r.min_basis_points_of_billed,
+                    "min_basis_points_of_qpa": r.min_basis_points_of_qpa,
+                }
+                for r in rules
+            ],
+            escalation_chain=[{"role": role, "business_days_left": days} for role, days in chain],
+        )

@@ -12,6 +12,7 @@ from typing import Any
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.ids import deterministic_id
+from services.negotiation.domain.values import Adjudication
 
 
 def facts_id(tenant_id: str, claim_id: str) -> Any:
@@ -38,13 +39,13 @@ class ClaimFacts(TenantAggregate):
         denied: bool
 
         def apply(self, aggregate: ClaimFacts) -> None:
-            aggregate.adjudication = {
-                "received_on": self.received_on,
-                "paid_cents": self.paid_cents,
-                "patient_responsibility_cents": self.patient_responsibility_cents,
-                "qpa_cents": self.qpa_cents,
-                "denied": self.denied,
-            }
+            aggregate.adjudication = Adjudication(
+                received_on=self.received_on,
+                paid_cents=self.paid_cents,
+                patient_responsibility_cents=self.patient_responsibility_cents,
+                qpa_cents=self.qpa_cents,
+                denied=self.denied,
+            )
 
     def __init__(  # the creation event's fields
         self,
@@ -67,7 +68,7 @@ class ClaimFacts(TenantAggregate):
         self.service_code = service_code
         self.service_date = service_date
         self.billed_cents = billed_cents
-        self.adjudication: dict[str, Any] | None = None
+        self.adjudication: Adjudication | None = None
 
     @classmethod
     def note(cls, ctx: CommandContext, **fields: Any) -> ClaimFacts:

@@ -16,12 +16,12 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime
 from typing import Any
 
+from services.common import auth
 from services.common.context import CommandContext, eastern_date
 from services.common.errors import Conflict
 from services.common.grpc_server import Blocking
+from services.negotiation.adapters.projections import WorkQueue
 from services.negotiation.application import NegotiationApplication
-from services.negotiation.projections import WorkQueue
-from services.negotiation.vocabulary import Role
 
 log = logging.getLogger(__name__)
 SWEEP_ACTOR = "system:escalation-sweep"
@@ -59,7 +59,7 @@ class EscalationSweep:
                         tenant_id=tenant,
                         actor=SWEEP_ACTOR,
                         now=now,
-                        roles=frozenset({Role.SYSTEM}),
+                        roles=frozenset({auth.SYSTEM}),
                         request_id=f"escalation-sweep-{as_of.isoformat()}",
                     )
                     try:

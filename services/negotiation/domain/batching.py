@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from services.negotiation.business_days import BusinessCalendar
-from services.negotiation.cooling_off import service_family
-from services.negotiation.rule_sets import RuleSet
+from services.common.calendar import BusinessCalendar
+from services.negotiation.domain.cooling_off import service_family
+from services.negotiation.domain.rule_sets import RuleSet
 
 
 @dataclass(frozen=True)

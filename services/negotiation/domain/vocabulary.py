@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from services.common import auth
+
 
 class Party(StrEnum):
     PROVIDER = "provider"  # the client the tenant works for
@@ -54,18 +56,11 @@ class SelectionMethod(StrEnum):
     DEFAULT = "default"  # the Departments assigned one
 
 
-class Role(StrEnum):
-    NEGOTIATOR = "negotiator"
-    PROVIDER_APPROVER = "provider_approver"
-    SUPERVISOR = "supervisor"
-    MANAGER = "manager"
-    ADMIN = "admin"
-    SYSTEM = "system"
-
-
-# Who may record negotiation facts, and who decides a provider decision point.
-OFFER_ROLES: tuple[str, ...] = (Role.NEGOTIATOR, Role.ADMIN, Role.SYSTEM)
-DECIDER_ROLES: tuple[str, ...] = (Role.PROVIDER_APPROVER,)
+# Who may record negotiation facts, propose a decision, and decide a provider decision point
+# (role names: services/common/auth.py).
+OFFER_ROLES: tuple[str, ...] = (auth.NEGOTIATOR, auth.ADMIN, auth.SYSTEM)
+PROPOSER_ROLES: tuple[str, ...] = (auth.NEGOTIATOR, auth.ADMIN)
+DECIDER_ROLES: tuple[str, ...] = (auth.PROVIDER_APPROVER,)
 
 # Offer basis keys a negotiator may cite (DOMAIN.md §1.5; the IDRE may not weigh the last three,
 # which are still kept as negotiation evidence).

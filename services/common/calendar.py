@@ -1,4 +1,4 @@
-"""Federal business-day calendar and the two NSA counting forms (DOMAIN.md §1.4).
+"""The federal business-day calendar and the two NSA counting forms (DOMAIN.md §1.4).
 
 A business day is Monday to Friday minus the legal public holidays of 5 U.S.C. 6103(a) with the
 Saturday→Friday / Sunday→Monday observed shift. Executive-order closures (Dec 24 2024, Dec 24
@@ -79,9 +79,6 @@ class BusinessCalendar:
         before = self.count_through[i - 1] if i else 0
         return self.count_through[i] != before
 
-    def holiday_name(self, day: date) -> str | None:
-        return self.closures.get(day)
-
     def next_business_day(self, day: date) -> date:
         """`day` itself when it is a business day, else the next one (a convenience value)."""
         return self.period_beginning(day, 1)
@@ -101,10 +98,6 @@ class BusinessCalendar:
             return 0
         i, j = self._index(first.toordinal()), self._index(last.toordinal())
         return self.count_through[j] - (self.count_through[i - 1] if i else 0)
-
-    def business_day_number(self, start: date, day: date) -> int:
-        """Which business day of a period beginning on `start` `day` falls in (0 if before)."""
-        return self.business_days_between(start, day)
 
     # -- ordinal forms used by the bulk deadline engine ----------------------------------
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from services.negotiation.business_days import BusinessCalendar
-from services.negotiation.rule_sets import RuleSet, rule_set_on
+from services.common.calendar import BusinessCalendar
+from services.negotiation.domain.rule_sets import RuleSet, rule_set_on
 
 
 class DeadlineCode(enum.StrEnum):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.negotiation.deadlines import (
+from services.negotiation.domain.deadlines import (
     CaseAnchors,
     Deadline,
     DeadlineCode,
     DeadlineEngine,
     Extension,
 )
-from services.negotiation.vocabulary import NegotiationStatus
+from services.negotiation.domain.vocabulary import NegotiationStatus
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,505 @@
+"""The FederalIdrDispute aggregate: one negotiation's federal IDR dispute (DOMAIN.md §1.3,
+§1.6-§1.8) — initiation, the IDR entity, eligibility, offers to the IDRE, the determination or
+closure, and the fees each outcome leaves with the client.
+
+Its own event stream, started by `InitiateIdr` once the negotiation allows it (the items of a
+batch start theirs in one transaction). It knows its negotiation only through `DisputedClaim`
+(the facts an IDR step needs: amounts for what is owed, parties for cooling-off, whether the
+negotiation settled meanwhile), so this module never imports the negotiation aggregate. Pure
+like the rest of the domain: calendars, rule sets and deadlines are passed in. A retried command
+(same request id) records nothing.
+
+Events keep the names and fields they had when they were recorded on the negotiation's stream
+(the published language, docs/events.md); `stored_topics.py` maps their old topics here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from uuid import UUID
+
+from services.common.aggregate import TenantAggregate
+from services.common.context import CommandContext
+from services.common.errors import FailedPrecondition, Violations
+from services.common.ids import deterministic_id
+from services.negotiation.domain.cooling_off import service_family
+from services.negotiation.domain.deadlines import (
+    CaseDeadlines,
+    DeadlineCode,
+    DeadlineEngine,
+    cooling_off_end,
+)
+from services.negotiation.domain.idr_fees import (
+    FeeFacts,
+    FeeOutOfRangeError,
+    IdrOutcome,
+    check_idre_fee,
+    client_fee_facts,
+)
+from services.negotiation.domain.money import amount_owed_cents, offer_basis_points
+from services.negotiation.domain.rule_sets import (
+    NoRuleSetError,
+    rule_set_by_version,
+    rule_set_on,
+)
+from services.negotiation.domain.validation import check_cents, check_fact_date, enum_value
+from services.negotiation.domain.values import IdreSelection
+from services.negotiation.domain.vocabulary import NegotiationStatus, Party, SelectionMethod
+
+
+def dispute_id_for(tenant_id: str, negotiation_id: str) -> UUID:
+    """A negotiation goes to federal IDR at most once: its dispute's id follows from its own."""
+    return deterministic_id(tenant_id, "federal-idr-dispute", negotiation_id)
+
+
+@dataclass(frozen=True)
+class DisputedClaim:
+    """What a dispute needs to know of its negotiation (read when each command runs)."""
+
+    claim_id: str
+    qpa_cents: int
+    patient_cost_sharing_cents: int
+    already_paid_cents: int
+    service_code: str
+    provider_key: str  # cooling-off party keys (cooling_off.py)
+    payer_key: str
+    settled: bool  # the parties agreed in negotiation after initiation: the process ends
+
+    def party_keys(self, initiating_party: str) -> tuple[str, str]:
+        """(initiating party key, other party key) for cooling-off across cases."""
+        if initiating_party == Party.PROVIDER:
+            return (self.provider_key, self.payer_key)
+        return (self.payer_key, self.provider_key)
+
+
+# Why the negotiation cannot go to IDR on a date for an initiating party (None when it can).
+InitiationCheck = Callable[[date, str], str | None]
+
+
+class FederalIdrDispute(TenantAggregate):
+    """A federal IDR dispute over one negotiation's item or service (a batch: one per item)."""
+
+    # -- events ---------------------------------------------------------------------------
+
+    class IdrInitiated(TenantAggregate.Created):
+        claim_id: str
+        dispute_number: str
+        initiated_on: date
+        initiating_party: str
+        rule_set_version: str
+        administrative_fee_cents: int
+        batched: bool
+        bundled: bool
+        batch_negotiation_ids: list[str]
+        fee_bearing: bool  # the batch's lead item carries the per-dispute fees
+
+    class IdreSelected(TenantAggregate.Event):
+        idre_id: str
+        method: str
+        selected_on: date
+        idre_fee_cents: int
+
+        def apply(self, aggregate: FederalIdrDispute) -> None:
+            aggregate.idre = IdreSelection(
+                self.idre_id, self.method, self.selected_on, self.idre_fee_cents
+            )
+
+    class IdrEligibilityDetermined(TenantAggregate.Event):
+        eligible: bool
+        decided_on: date
+        reason: str
+
+        def apply(self, aggregate: FederalIdrDispute) -> None:
+            aggregate.eligible = self.eligible
+
+    class IdrOfferSubmitted(TenantAggregate.Event):
+        party: str
+        amount_cents: int
+        percent_of_qpa_bp: int
+        submitted_on: date
+        idre_fee_paid_cents: int
+
+        def apply(self, aggregate: FederalIdrDispute) -> None:
+            aggregate.offers_cents = {**aggregate.offers_cents, self.party: self.amount_cents}
+
+    class IdrDetermined(TenantAggregate.Event):
+        claim_id: str
+        dispute_number: str
+        determined_on: date
+        prevailing_party: str
+        default_determination: bool
+        award_total_cents: int
+        patient_cost_sharing_cents: int
+        already_paid_cents: int
+        amount_owed_cents: int
+        payment_due_on: date
+        administrative_fee_cents: int
+        idre_fee_paid_cents: int
+        idre_fee_refund_cents: int
+        fee_refund_due_on: date | None
+        rule_set_version: str
+
+        def apply(self, aggregate: FederalIdrDispute) -> None:
+            aggregate.status = NegotiationStatus.DETERMINED.value
+            aggregate.determined_on = self.determined_on
+            aggregate.award_total_cents = self.award_total_cents
+
+    class CoolingOffStarted(TenantAggregate.Event):
+        dispute_number: str
+        initiating_party_key: str
+        other_party_key: str
+        service_family: str
+        starts_on: date
+        ends_on: date
+
+    class IdrClosed(TenantAggregate.Event):
+        claim_id: str
+        dispute_number: str
+        closed_on: date
+        outcome: str
+        reason: str
+        administrative_fee_cents: int
+        idre_fee_paid_cents: int
+        idre_fee_refund_cents: int
+
+        def apply(self, aggregate: FederalIdrDispute) -> None:
+            aggregate.status = NegotiationStatus.CLOSED.value
+
+    # -- state ----------------------------------------------------------------------------
+
+    def __init__(
+        self,
+        claim_id: str,
+        dispute_number: str,
+        initiated_on: date,
+        initiating_party: str,
+        rule_set_version: str,
+        administrative_fee_cents: int,
+        batched: bool,
+        bundled: bool,
+        batch_negotiation_ids: list[str],
+        fee_bearing: bool,
+    ) -> None:
+        self.claim_id = claim_id
+        self.dispute_number = dispute_number
+        self.initiated_on = initiated_on
+        self.initiating_party = initiating_party
+        self.rule_set_version = rule_set_version
+        self.administrative_fee_cents = administrative_fee_cents
+        self.batched = batched
+        self.bundled = bundled
+        # One negotiation is one item or service; a batch's line items are its members.
+        self.batch_line_items = max(1, len(batch_negotiation_ids))
+        self.fee_bearing = fee_bearing
+        self.status = NegotiationStatus.IN_IDR.value
+        self.idre: IdreSelection | None = None
+        self.eligible: bool | None = None
+        self.offers_cents: dict[str, int] = {}  # party -> the offer it submitted to the IDRE
+        self.determined_on: date | None = None
+        self.award_total_cents = 0
+
+    # -- initiation -----------------------------------------------------------------------
+
+    @classmethod
+    def initiate(
+        cls,
+        ctx: CommandContext,
+        *,
+        negotiation_id: str,
+        claim: DisputedClaim,
+        dispute_number: str,
+        initiated_on: date | None,
+        initiating_party: str,
+        refusal: InitiationCheck,
+        batch_negotiation_ids: Sequence[str] = (),
+        bundled: bool = False,
+        fee_bearing: bool = True,
+    ) -> FederalIdrDispute:
+        """Start the dispute once the negotiation allows it (`refusal` says why it does not)."""
+        v = Violations()
+        v.check(bool(dispute_number.strip()), "dispute_number", "is required")
+        check_fact_date(v, "initiated_on", initiated_on, ctx.eastern_today)
+        enum_value(v, "initiating_party", Party, initiating_party)
+        v.raise_if_any()
+        assert initiated_on is not None
+        reason = refusal(initiated_on, initiating_party)
+        if reason is not None:
+            raise FailedPrecondition(f"federal IDR refused: {reason}")
+        try:
+            rule_set = rule_set_on(initiated_on)
+        except NoRuleSetError as exc:
+            raise FailedPrecondition(str(exc)) from None
+        dispute: FederalIdrDispute = cls._start(
+            cls.IdrInitiated,
+            ctx,
+            id=dispute_id_for(ctx.tenant_id, negotiation_id),
+            claim_id=claim.claim_id,
+            dispute_number=dispute_number,
+            initiated_on=initiated_on,
+            initiating_party=initiating_party,
+            rule_set_version=rule_set.version,
+            administrative_fee_cents=rule_set.administrative_fee_cents if fee_bearing else 0,
+            batched=bool(batch_negotiation_ids),
+            bundled=bundled,
+            batch_negotiation_ids=list(batch_negotiation_ids),
+            fee_bearing=fee_bearing,
+        )
+        return dispute
+
+    # -- derived facts --------------------------------------------------------------------
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status == NegotiationStatus.IN_IDR
+
+    @property
+    def selected_on(self) -> date | None:
+        return self.idre.selected_on if self.idre else None
+
+    @property
+    def provider_offer_submitted(self) -> bool:
+        return Party.PROVIDER.value in self.offers_cents
+
+    def fee_facts(self, outcome: IdrOutcome) -> FeeFacts:
+        """The client's fee position if the dispute ended now with `outcome`."""
+        idre_fee = self.idre.idre_fee_cents if self.idre and self.fee_bearing else 0
+        return client_fee_facts(
+            outcome,
+            self.administrative_fee_cents,
+            idre_fee,
+            client_paid_idre_fee=self.provider_offer_submitted,
+        )
+
+    def _require_in_progress(self, claim: DisputedClaim, what: str) -> None:
+        if not self.in_progress or claim.settled:
+            raise FailedPrecondition(f"cannot {what}: no federal IDR dispute is in progress")
+
+    # -- the IDR entity and eligibility ---------------------------------------------------
+
+    def select_idre(
+        self,
+        ctx: CommandContext,
+        *,
+        claim: DisputedClaim,
+        idre_id: str,
+        method: str,
+        selected_on: date | None,
+        idre_fee_cents: int,
+        deadlines: CaseDeadlines,
+    ) -> None:
+        if self.has_handled(ctx):
+            return
+        v = Violations()
+        v.check(bool(idre_id.strip()), "idre_id", "is required")
+        enum_value(v, "method", SelectionMethod, method)
+        check_fact_date(v, "selected_on", selected_on, ctx.eastern_today)
+        check_cents(v, "idre_fee_cents", idre_fee_cents)
+        v.raise_if_any()
+        assert selected_on is not None
+        self._require_in_progress(claim, "select an IDR entity")
+        if self.idre is not None:
+            raise FailedPrecondition(f"IDR entity {self.idre.idre_id} is already selected")
+        if selected_on < self.initiated_on:
+            raise FailedPrecondition("the IDR entity cannot be selected before initiation")
+        if method == SelectionMethod.DEFAULT:
+            t4 = deadlines.get(DeadlineCode.T4)
+            if t4 is not None and selected_on <= t4.due:
+                raise FailedPrecondition(
+                    "the Departments assign an IDR entity only after the 3-business-day joint "
+                    f"selection period ({t4.due.isoformat()})"
+                )
+        try:
+            check_idre_fee(
+                rule_set_by_version(self.rule_set_version),
+                idre_fee_cents,
+                self.batched,
+                self.batch_line_items,
+            )
+        except FeeOutOfRangeError as exc:
+            v.add("idre_fee_cents", str(exc))
+            v.raise_if_any()
+        self._record(
+            self.IdreSelected,
+            ctx,
+            idre_id=idre_id,
+            method=method,
+            selected_on=selected_on,
+            idre_fee_cents=idre_fee_cents,
+        )
+
+    def record_eligibility(
+        self,
+        ctx: CommandContext,
+        *,
+        claim: DisputedClaim,
+        eligible: bool,
+        decided_on: date | None,
+        reason: str,
+    ) -> None:
+        if self.has_handled(ctx):
+            return
+        v = Violations()
+        check_fact_date(v, "decided_on", decided_on, ctx.eastern_today)
+        v.check(eligible or bool(reason.strip()), "reason", "an ineligible outcome needs a reason")
+        v.raise_if_any()
+        self._require_in_progress(claim, "record eligibility")
+        if self.idre is None:
+            raise FailedPrecondition("no IDR entity has been selected yet")
+        if self.eligible is not None:
+            raise FailedPrecondition("the eligibility outcome is already recorded")
+        self._record(
+            self.IdrEligibilityDetermined,
+            ctx,
+            eligible=eligible,
+            decided_on=decided_on,
+            reason=reason,
+        )
+        if not eligible:
+            assert decided_on is not None
+            self._close(ctx, claim, IdrOutcome.INELIGIBLE, decided_on, reason)
+
+    # -- offers to the IDRE and the outcome -----------------------------------------------
+
+    def submit_offer(
+        self,
+        ctx: CommandContext,
+        *,
+        claim: DisputedClaim,
+        party: str,
+        amount_cents: int,
+        submitted_on: date | None,
+    ) -> None:
+        if self.has_handled(ctx):
+            return
+        v = Violations()
+        enum_value(v, "party", Party, party)
+        check_cents(v, "amount_cents", amount_cents)
+        check_fact_date(v, "submitted_on", submitted_on, ctx.eastern_today)
+        v.raise_if_any()
+        self._require_in_progress(claim, "submit an IDR offer")
+        if self.idre is None:
+            raise FailedPrecondition("offers go to the selected IDR entity: none selected yet")
+        if self.eligible is False:
+            raise FailedPrecondition("the dispute was found ineligible")
+        if party in self.offers_cents:
+            raise FailedPrecondition(f"the {party} already submitted its IDR offer")
+        self._record(
+            self.IdrOfferSubmitted,
+            ctx,
+            party=party,
+            amount_cents=amount_cents,
+            percent_of_qpa_bp=offer_basis_points(amount_cents, claim.qpa_cents),
+            submitted_on=submitted_on,
+            idre_fee_paid_cents=self.idre.idre_fee_cents,
+        )
+
+    def record_determination(
+        self,
+        ctx: CommandContext,
+        *,
+        claim: DisputedClaim,
+        prevailing_party: str,
+        determined_on: date | None,
+        engine: DeadlineEngine,
+    ) -> None:
+        """The IDRE chose one submitted offer (never a midpoint); a lone offer wins by default."""
+        if self.has_handled(ctx):
+            return
+        v = Violations()
+        enum_value(v, "prevailing_party", Party, prevailing_party)
+        check_fact_date(v, "determined_on", determined_on, ctx.eastern_today)
+        v.raise_if_any()
+        assert determined_on is not None
+        self._require_in_progress(claim, "record a determination")
+        if self.eligible is not True:
+            raise FailedPrecondition("the IDR entity has not found the dispute eligible")
+        offers = self.offers_cents
+        if not offers:
+            raise FailedPrecondition("neither party submitted an offer: close the dispute instead")
+        if prevailing_party not in offers:
+            raise FailedPrecondition(
+                f"the {prevailing_party} submitted no offer, so it cannot prevail"
+            )
+        assert self.idre is not None  # eligibility needs a selected entity
+        if determined_on < self.idre.selected_on:
+            raise FailedPrecondition("the determination cannot precede the IDRE selection")
+        award = offers[prevailing_party]
+        client_won = prevailing_party == Party.PROVIDER
+        fees = self.fee_facts(IdrOutcome.WON if client_won else IdrOutcome.LOST)
+        rule_set = rule_set_on(determined_on)
+        calendar = engine.calendar
+        self._record(
+            self.IdrDetermined,
+            ctx,
+            claim_id=claim.claim_id,
+            dispute_number=self.dispute_number,
+            determined_on=determined_on,
+            prevailing_party=prevailing_party,
+            default_determination=len(offers) == 1,
+            award_total_cents=award,
+            patient_cost_sharing_cents=claim.patient_cost_sharing_cents,
+            already_paid_cents=claim.already_paid_cents,
+            amount_owed_cents=amount_owed_cents(
+                award, claim.patient_cost_sharing_cents, claim.already_paid_cents
+            ),
+            payment_due_on=rule_set.payment_due_on(determined_on),
+            administrative_fee_cents=fees.administrative_fee_cents,
+            idre_fee_paid_cents=fees.idre_fee_paid_cents,
+            idre_fee_refund_cents=fees.idre_fee_refund_cents,
+            fee_refund_due_on=(
+                calendar.after(determined_on, rule_set.fee_refund_business_days)
+                if fees.idre_fee_refund_cents
+                else None
+            ),
+            rule_set_version=self.rule_set_version,
+        )
+        initiating, other = claim.party_keys(self.initiating_party)
+        self._record(
+            self.CoolingOffStarted,
+            ctx,
+            dispute_number=self.dispute_number,
+            initiating_party_key=initiating,
+            other_party_key=other,
+            service_family=service_family(claim.service_code),
+            starts_on=determined_on + timedelta(days=1),
+            ends_on=cooling_off_end(calendar, rule_set, determined_on, self.batched),
+        )
+
+    def close_without_offers(
+        self, ctx: CommandContext, *, claim: DisputedClaim, closed_on: date | None
+    ) -> None:
+        """Neither party submitted by T6: the dispute is administratively closed."""
+        if self.has_handled(ctx):
+            return
+        v = Violations()
+        check_fact_date(v, "closed_on", closed_on, ctx.eastern_today)
+        v.raise_if_any()
+        assert closed_on is not None
+        self._require_in_progress(claim, "close a dispute")
+        if self.offers_cents:
+            raise FailedPrecondition("an offer was submitted: the IDRE must determine")
+        self._close(ctx, claim, IdrOutcome.CLOSED_WITHOUT_OFFERS, closed_on, "no offers submitted")
+
+    def _close(
+        self,
+        ctx: CommandContext,
+        claim: DisputedClaim,
+        outcome: IdrOutcome,
+        on: date,
+        reason: str,
+    ) -> None:
+        fees = self.fee_facts(outcome)
+        self._record(
+            self.IdrClosed,
+            ctx,
+            claim_id=claim.claim_id,
+            dispute_number=self.dispute_number,
+            closed_on=on,
+            outcome=outcome.value,
+            reason=reason,
+            administrative_fee_cents=fees.administrative_fee_cents,
+            idre_fee_paid_cents=fees.idre_fee_paid_cents,
+            idre_fee_refund_cents=fees.idre_fee_refund_cents,
+        )
