@@ -22,6 +22,7 @@ from grpc_status import rpc_status
 from services.common import errors, internal_auth
 from services.common.context import CommandContext
 from services.common.faults import is_fault
+from services.common.request_log import RequestRecord, request_logged
 from services.common.requests import read_request, unreadable_field
 from services.common.telemetry import current_traceparent, server_span
 
@@ -119,23 +120,38 @@ def command_context(metadata: dict[str, str], now: datetime | None = None) -> Co
 
 
 async def _authenticated(
-    context: grpc.aio.ServicerContext, metadata: dict[str, str]
+    context: grpc.aio.ServicerContext, metadata: dict[str, str], record: RequestRecord
 ) -> CommandContext:
     try:
-        return command_context(metadata)
+        ctx = command_context(metadata)
     except internal_auth.Unauthenticated as exc:
+        record.failed(grpc.StatusCode.UNAUTHENTICATED)
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         raise  # abort raises; this line only tells the type checker
+    record.tenant, record.caller, record.request_id = ctx.tenant_id, ctx.actor, ctx.request_id
+    return ctx
 
 
-async def _abort_for(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+async def _abort_for(
+    context: grpc.aio.ServicerContext, exc: BaseException, record: RequestRecord
+) -> None:
     status = status_for(exc)
     if status is None:
+        record.failed(grpc.StatusCode.INTERNAL)
         log.exception("unexpected error", exc_info=exc)
         await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-    elif status.code == grpc.StatusCode.UNAVAILABLE:
+        return
+    if status.code == grpc.StatusCode.UNAVAILABLE:
         log.warning("infrastructure fault: %r", exc)
+    record.failed(status.code)
     await context.abort_with_status(status)
+
+
+def _request_record() -> RequestRecord:
+    """The request-log line of the call being served (services/common/request_log.py)."""
+    method = internal_auth.current_method()
+    component = method.split(".")[1] if method.count(".") >= 2 else "service"
+    return RequestRecord(component, method.lstrip("/"))
 
 
 # Requests larger than this are read in a worker thread (a 50,000-claim import takes about 1.5 s
@@ -163,15 +179,16 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         metadata = _metadata(context)
-        with server_span(method.__name__, metadata):
-            ctx = await _authenticated(context, metadata)
+        with server_span(method.__name__, metadata), request_logged(_request_record()) as record:
+            ctx = await _authenticated(context, metadata, record)
             try:
                 ctx = await _read(request, ctx)
+                record.request_id = ctx.request_id
                 return await method(self, request, ctx, context)
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
-                await _abort_for(context, exc)
+                await _abort_for(context, exc, record)
 
     return wrapper
 
@@ -182,16 +199,17 @@ def rpc_stream(method: Callable[..., AsyncIterator[Any]]) -> Callable[..., Async
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         metadata = _metadata(context)
-        with server_span(method.__name__, metadata):
-            ctx = await _authenticated(context, metadata)
+        with server_span(method.__name__, metadata), request_logged(_request_record()) as record:
+            ctx = await _authenticated(context, metadata, record)
             try:
                 ctx = await _read(request, ctx)
+                record.request_id = ctx.request_id
                 async for item in method(self, request, ctx, context):
                     yield item
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
-                await _abort_for(context, exc)
+                await _abort_for(context, exc, record)
 
     return wrapper
 
