@@ -17,7 +17,7 @@ from gateway.http_front import HttpFront, protocol_error
 from gateway.http_server import HttpServer
 from gateway.keystore import KeyStore
 from gateway.operations import OperatorHandler
-from gateway.partner.feed import PartnerFeed, feed_subscriptions
+from gateway.partner.feed import FeedFiller, PartnerFeed
 from gateway.partner.handler import SERVICE as PARTNER_SERVICE
 from gateway.partner.handler import PartnerEventsHandler
 from gateway.partner.webhooks import (
@@ -114,9 +114,12 @@ def make_builder(
             timeout_seconds=config.webhooks.timeout_seconds,
             max_backoff_seconds=config.webhooks.max_backoff_seconds), clock=clock)
 
+        filler = FeedFiller(feed, infra.js, infra.settings, infra.monitor)
+
         async def migrate(_pool: object) -> None:
             await store.migrate()
             await feed.migrate()
+            await filler.migrate()
             await webhooks.migrate()
 
         async def listen() -> None:
@@ -129,8 +132,7 @@ def make_builder(
                 for name in (*catalog.service_names, PARTNER_SERVICE)
             ],
             migrations=[migrate],
-            subscriptions=feed_subscriptions(infra.pool, infra.settings.schema, feed),
-            background=[http.serve_forever, listen, presence.run, dispatcher.run],
+            background=[http.serve_forever, listen, presence.run, filler.run, dispatcher.run],
             on_stop=[http.close, upstreams.close],
         )
 

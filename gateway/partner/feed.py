@@ -13,17 +13,22 @@ contract message (proto/oonledger/<service>/v1/events.proto) packed in an `Any`.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 
 import asyncpg
 from google.protobuf import any_pb2, json_format, struct_pb2
 from google.protobuf.message import Message
+from nats.js import JetStreamContext
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.partner.v1 import partner_pb2 as pb
 from services.common import contracts
-from services.common.consumer import Delivery, ProjectionProcessor, Subscription
+from services.common.consumer import Consumer, Delivery, ProjectionProcessor, Subscription
+from services.common.health import ProgressMonitor
+from services.common.lease import run_while_leased
+from services.common.settings import Settings
 
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _CURSOR = re.compile(r"p([0-9]{1,18})")
@@ -200,13 +205,35 @@ class PartnerFeed:
 FEED_SOURCES = ("claims", "negotiation", "settlement", "fees")
 
 
-def feed_subscriptions(pool: asyncpg.Pool, schema: str, feed: PartnerFeed) -> list[Subscription]:
-    """One durable consumer per upstream stream; one event in flight each (across replicas),
-    so an upstream's events enter the feed in the order it published them. (A pull for more
-    than the one message JetStream may hand out would wait for its expiry: batch 1.)"""
-    return [
-        Subscription(source, f"partner-feed-{source}",
-                     ProjectionProcessor(pool, schema, f"partner-feed-{source}", feed.record),
-                     max_ack_pending=1, batch=1)
-        for source in FEED_SOURCES
-    ]
+class FeedFiller:
+    """Fills the feed from every service's stream, on one gateway replica at a time.
+
+    One replica holding the lease (services/common/lease.py) runs one shared-consumer durable
+    per upstream (`gateway-partner-feed-<service>`): each processes its stream's events one
+    after another, so each service's events enter the feed in the order it published them,
+    while the deliveries are fetched in batches. Faults are retried, nothing is dropped, and a
+    stalled durable shows in the gateway's health like any consumer.
+    """
+
+    def __init__(self, feed: PartnerFeed, js: JetStreamContext, settings: Settings,
+                 monitor: ProgressMonitor) -> None:
+        self.feed = feed
+        self.consumers = [
+            Consumer(js, settings, Subscription(
+                source, f"partner-feed-{source}",
+                ProjectionProcessor(feed.pool, feed.schema, f"partner-feed-{source}",
+                                    feed.record)), monitor)
+            for source in FEED_SOURCES
+        ]
+
+    async def migrate(self) -> None:
+        for consumer in self.consumers:
+            processor = consumer.sub.processor
+            assert isinstance(processor, ProjectionProcessor)
+            await processor.migrate()
+
+    async def run(self) -> None:
+        async def fill() -> None:
+            await asyncio.gather(*(consumer.run() for consumer in self.consumers))
+
+        await run_while_leased(self.feed.pool, f"{self.feed.schema}:partner-feed", fill)
