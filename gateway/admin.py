@@ -1,5 +1,6 @@
 """Key administration: `python -m gateway.admin create|list|revoke` (reads DATABASE_URL,
-OON_NAMESPACE). The secret is printed once, at creation; only its hash is stored."""
+OON_NAMESPACE; beside a running `make run`, found by itself). The secret is printed once, at
+creation; only its hash is stored."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import asyncpg
 
 from gateway.keystore import KeyRecord, KeyStore
 from services.common.auth import ROLES
+from services.common.local_env import local_settings
 from services.common.settings import Settings
 
 
@@ -54,7 +56,8 @@ async def run(argv: Sequence[str], environ: Mapping[str, str], out=sys.stdout) -
     options = _parser().parse_args(argv)
     database_url = environ.get("DATABASE_URL", "")
     if not database_url:
-        print("DATABASE_URL is required", file=sys.stderr)
+        print("DATABASE_URL is required (or start the local system with `make run`, which this "
+              "tool then finds by itself)", file=sys.stderr)
         return 2
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
@@ -88,7 +91,7 @@ async def run(argv: Sequence[str], environ: Mapping[str, str], out=sys.stdout) -
 
 
 def main() -> int:
-    return asyncio.run(run(sys.argv[1:], os.environ))
+    return asyncio.run(run(sys.argv[1:], local_settings(os.environ, tool="gateway.admin")))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,15 @@ class TlsFiles:
 
 
 @dataclass(frozen=True)
+class WebhookOptions:
+    # http:// endpoints and private/loopback hosts: a development gateway only.
+    allow_insecure: bool = False
+    max_backoff_seconds: float = 300.0
+    timeout_seconds: float = 10.0
+    poll_seconds: float = 0.5
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     http_host: str
     http_port: int
@@ -41,6 +50,7 @@ class GatewayConfig:
     default_burst: int
     tls: TlsFiles | None
     upstream_env: Mapping[str, str]
+    webhooks: WebhookOptions = WebhookOptions()
 
     @classmethod
     def from_env(cls, settings: Settings, environ: Mapping[str, str]) -> GatewayConfig:
@@ -83,4 +93,11 @@ class GatewayConfig:
             default_burst=int(number("GATEWAY_DEFAULT_BURST", 100)),
             tls=tls,
             upstream_env=env,
+            webhooks=WebhookOptions(
+                allow_insecure=env.get("GATEWAY_WEBHOOK_ALLOW_INSECURE", "0").lower()
+                in ("1", "true", "yes"),
+                max_backoff_seconds=max(1.0, number("GATEWAY_WEBHOOK_MAX_BACKOFF_SECONDS", 300)),
+                timeout_seconds=max(0.5, number("GATEWAY_WEBHOOK_TIMEOUT_SECONDS", 10)),
+                poll_seconds=max(0.05, number("GATEWAY_PARTNER_POLL_SECONDS", 0.5)),
+            ),
         )

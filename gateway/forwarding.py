@@ -19,6 +19,7 @@ from gateway.upstreams import Upstreams
 from services.common.auth import ROLE_TABLE, needs_roles, roles_for
 from services.common.grpc_server import REQUEST_HEADER
 from services.common.internal_auth import TOKEN_HEADER, InternalSigner
+from services.common.request_log import RequestRecord
 from services.common.telemetry import current_traceparent, server_span
 
 # Caller metadata passed on as is; everything else (x-tenant-id, x-roles, x-actor,
@@ -64,8 +65,12 @@ class Gateway:
         incoming: Mapping[str, str],
         request_size: int,
         requested_timeout: float | None,
+        record: RequestRecord | None = None,
     ) -> Admitted:
         key = await self.authenticator.authenticate(incoming.get("authorization"))
+        if record is not None:
+            record.tenant, record.caller = key.tenant_id, key.key_id
+            record.request_id = incoming.get(REQUEST_HEADER, "").strip()
         allowed = self._roles.get(method.full_name, frozenset())
         if not allowed.intersection(key.roles):
             raise failure(
@@ -95,9 +100,13 @@ class Gateway:
                 self.limits.default_deadline_seconds, self.limits.max_deadline_seconds)
         return min(requested, ceiling) if requested else default
 
-    async def unary(self, admitted: Admitted, request: bytes) -> bytes:
+    async def unary(
+        self, admitted: Admitted, request: bytes, record: RequestRecord | None = None
+    ) -> bytes:
         call = self.upstreams.unary(admitted.method.path)
         with server_span(f"gateway {admitted.method.full_name}", dict(admitted.metadata)):
+            if record is not None:
+                record.note_trace()
             try:
                 response: bytes = await call(
                     request, metadata=_with_trace(admitted.metadata), timeout=admitted.timeout
@@ -108,8 +117,12 @@ class Gateway:
                     exc.code(), exc.details() or "", list(exc.trailing_metadata() or ())
                 ) from None
 
-    async def stream(self, admitted: Admitted, request: bytes) -> AsyncIterator[bytes]:
+    async def stream(
+        self, admitted: Admitted, request: bytes, record: RequestRecord | None = None
+    ) -> AsyncIterator[bytes]:
         with server_span(f"gateway {admitted.method.full_name}", dict(admitted.metadata)):
+            if record is not None:
+                record.note_trace()
             call = self.upstreams.stream(admitted.method.path)(
                 request, metadata=_with_trace(admitted.metadata), timeout=admitted.timeout
             )

@@ -10,6 +10,7 @@ import grpc
 from gateway.catalog import Method
 from gateway.forwarding import Gateway
 from gateway.statuses import CallFailure
+from services.common.request_log import RequestRecord, request_logged
 
 
 def incoming_metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
@@ -40,16 +41,20 @@ class ForwardingHandler(grpc.GenericRpcHandler):
         gateway = self.gateway
 
         async def forward(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-            try:
-                admitted = await gateway.admit(
-                    method, incoming_metadata(context), len(request), context.time_remaining()
-                )
-                return await gateway.unary(admitted, request)
-            except CallFailure as refused:
-                await context.abort(
-                    refused.code, refused.message, trailing_metadata=refused.trailing_metadata()
-                )
-                raise  # abort() raises; this line only satisfies the type checker
+            with request_logged(RequestRecord("gateway", method.full_name)) as record:
+                try:
+                    admitted = await gateway.admit(
+                        method, incoming_metadata(context), len(request),
+                        context.time_remaining(), record,
+                    )
+                    return await gateway.unary(admitted, request, record)
+                except CallFailure as refused:
+                    record.failed(refused.code)
+                    await context.abort(
+                        refused.code, refused.message,
+                        trailing_metadata=refused.trailing_metadata(),
+                    )
+                    raise  # abort() raises; this line only satisfies the type checker
 
         return forward
 
@@ -59,15 +64,19 @@ class ForwardingHandler(grpc.GenericRpcHandler):
         async def forward(
             request: bytes, context: grpc.aio.ServicerContext
         ) -> AsyncIterator[bytes]:
-            try:
-                admitted = await gateway.admit(
-                    method, incoming_metadata(context), len(request), context.time_remaining()
-                )
-                async for item in gateway.stream(admitted, request):
-                    yield item
-            except CallFailure as refused:
-                await context.abort(
-                    refused.code, refused.message, trailing_metadata=refused.trailing_metadata()
-                )
+            with request_logged(RequestRecord("gateway", method.full_name)) as record:
+                try:
+                    admitted = await gateway.admit(
+                        method, incoming_metadata(context), len(request),
+                        context.time_remaining(), record,
+                    )
+                    async for item in gateway.stream(admitted, request, record):
+                        yield item
+                except CallFailure as refused:
+                    record.failed(refused.code)
+                    await context.abort(
+                        refused.code, refused.message,
+                        trailing_metadata=refused.trailing_metadata(),
+                    )
 
         return forward

@@ -19,6 +19,7 @@ from gateway.forwarding import Gateway
 from gateway.http_server import Request, Response
 from gateway.openapi import document, routes
 from gateway.statuses import HTTP_STATUS, CallFailure, failure
+from services.common.request_log import RequestRecord, request_logged
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -91,17 +92,19 @@ class HttpFront:
         if request.method != "POST":
             return Response(405, _json_bytes(error_body(
                 405, grpc.StatusCode.UNIMPLEMENTED, "use POST")), JSON, [("Allow", "POST")])
-        try:
-            return await self._call(method, request)
-        except CallFailure as refused:
-            return failure_response(refused)
+        with request_logged(RequestRecord("gateway", method.full_name, "http")) as record:
+            try:
+                return await self._call(method, request, record)
+            except CallFailure as refused:
+                record.failed(refused.code)
+                return failure_response(refused)
 
-    async def _call(self, method: Method, request: Request) -> Response:
+    async def _call(self, method: Method, request: Request, record: RequestRecord) -> Response:
         incoming = {name: request.headers[name] for name in _FORWARDED_HEADERS
                     if name in request.headers}
         content_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
         admitted = await self.gateway.admit(method, incoming, len(request.body),
-                                            _timeout_header(request))
+                                            _timeout_header(request), record)
         if request.body.strip() and not _json_content_type(content_type):
             raise failure(grpc.StatusCode.INVALID_ARGUMENT,
                           f"Content-Type must be {JSON}, not {content_type}")
@@ -113,9 +116,9 @@ class HttpFront:
             raise failure(grpc.StatusCode.INVALID_ARGUMENT, str(exc),
                           [error_details_pb2.BadRequest(field_violations=violations)]) from None
         if not method.server_streaming:
-            reply = await self.gateway.unary(admitted, payload)
+            reply = await self.gateway.unary(admitted, payload, record)
             return Response(200, _json_bytes(transcoding.response_json(method, reply)))
-        items = self.gateway.stream(admitted, payload).__aiter__()
+        items = self.gateway.stream(admitted, payload, record).__aiter__()
         try:
             first = await items.__anext__()
         except StopAsyncIteration:

@@ -17,6 +17,15 @@ from gateway.http_front import HttpFront, protocol_error
 from gateway.http_server import HttpServer
 from gateway.keystore import KeyStore
 from gateway.operations import OperatorHandler
+from gateway.partner.feed import FeedFiller, PartnerFeed
+from gateway.partner.handler import SERVICE as PARTNER_SERVICE
+from gateway.partner.handler import PartnerEventsHandler
+from gateway.partner.webhooks import (
+    Dispatcher,
+    DispatchSettings,
+    WebhookStore,
+    deployment_key_of,
+)
 from gateway.presence import ReplicaPresence, presence_subject
 from gateway.ratelimit import RateLimiter
 from gateway.tls import grpc_credentials, http_context
@@ -40,6 +49,7 @@ class GatewayProcess:
         self.store = store
         self.http = http
         self.tls_port = 0
+        self.partner: PartnerEventsHandler | None = None
         self._added = False
 
     @property
@@ -51,8 +61,11 @@ class GatewayProcess:
         if self._added:
             return
         self._added = True
-        server.add_generic_rpc_handlers(
-            (ForwardingHandler(self.gateway), OperatorHandler(self.gateway)))
+        handlers: list[grpc.GenericRpcHandler] = [
+            ForwardingHandler(self.gateway), OperatorHandler(self.gateway)]
+        if self.partner is not None:
+            handlers.append(self.partner)
+        server.add_generic_rpc_handlers(tuple(handlers))
         if self.config.tls is not None:
             self.tls_port = server.add_secure_port(
                 f"{self.config.http_host}:{self.config.tls_grpc_port}",
@@ -90,8 +103,24 @@ def make_builder(
         await http.start()
         process = GatewayProcess(config, gateway, store, http)
 
+        feed = PartnerFeed(infra.pool, infra.settings.schema)
+        webhooks = WebhookStore(infra.pool, infra.settings.schema)
+        deployment_key = deployment_key_of(infra.settings.cipher_key)
+        process.partner = PartnerEventsHandler(
+            gateway, feed, webhooks, deployment_key, config.webhooks.allow_insecure,
+            poll_seconds=config.webhooks.poll_seconds, clock=clock)
+        dispatcher = Dispatcher(webhooks, feed, deployment_key, DispatchSettings(
+            poll_seconds=config.webhooks.poll_seconds,
+            timeout_seconds=config.webhooks.timeout_seconds,
+            max_backoff_seconds=config.webhooks.max_backoff_seconds), clock=clock)
+
+        filler = FeedFiller(feed, infra.js, infra.settings, infra.monitor)
+
         async def migrate(_pool: object) -> None:
             await store.migrate()
+            await feed.migrate()
+            await filler.migrate()
+            await webhooks.migrate()
 
         async def listen() -> None:
             await authenticator.listen_for_revocations(infra.settings.database_url)
@@ -99,10 +128,11 @@ def make_builder(
         return ServiceParts(
             bindings=[
                 ServicerBinding(process.add_to_server, process, name)
-                for name in catalog.service_names
+                # Its own partner service too, so reflection (buf curl, grpcurl) finds it.
+                for name in (*catalog.service_names, PARTNER_SERVICE)
             ],
             migrations=[migrate],
-            background=[http.serve_forever, listen, presence.run],
+            background=[http.serve_forever, listen, presence.run, filler.run, dispatcher.run],
             on_stop=[http.close, upstreams.close],
         )
 

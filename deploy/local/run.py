@@ -26,6 +26,7 @@ from pathlib import Path
 from deploy.catalog import COMPONENTS, Component
 from deploy.local.supervisor import DEFAULT_BACKOFF, Backoff, Supervised
 from services.common import internal_auth
+from services.common.local_env import remove_local_env, write_local_env
 from services.common.localservers import LocalNats, LocalPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,11 +171,13 @@ class LocalStack:
             print(f"  {service.name} is SERVING ({took:.1f} s after start)", flush=True)
         for service in self.running:
             service.supervise()
+        write_local_env(self.data_dir, self.env)
 
     def service(self, name: str) -> Supervised:
         return next(s for s in self.running if s.name == name)
 
     async def stop(self) -> None:
+        remove_local_env(self.data_dir)
         await asyncio.gather(*(service.stop() for service in reversed(self.running)))
         self.running.clear()
         for server in reversed(self.servers):

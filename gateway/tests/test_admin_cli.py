@@ -66,3 +66,36 @@ async def test_runs_as_a_module(environ):
         stderr=asyncio.subprocess.PIPE)
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, stderr.decode()
+
+
+async def test_run_beside_make_run_finds_the_local_system_by_itself(
+    infra_urls, namespace, tmp_path
+):
+    """The README's command, exactly as written, with only what `make run` left behind."""
+    from services.common.local_env import write_local_env
+
+    write_local_env(tmp_path, {"DATABASE_URL": infra_urls.database_url,
+                               "OON_NAMESPACE": namespace, "GATEWAY_ADDR": "127.0.0.1:1",
+                               "UNRELATED_SECRET": "never-written"})
+    assert "never-written" not in (tmp_path / "local.env").read_text()
+    assert (tmp_path / "local.env").stat().st_mode & 0o077 == 0
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OON_NAMESPACE")}
+    env["OON_DATA_DIR"] = str(tmp_path)
+    tenant = f"local-{uuid.uuid4().hex[:8]}"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.admin", "create", "--tenant", tenant,
+        "--roles", "negotiator,auditor", "--label", "acme PM system",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert "api key (shown once): " in out.decode()
+    assert f"using the local system started by `make run` ({tmp_path / 'local.env'})" in \
+        err.decode() and infra_urls.database_url in err.decode()
+
+    # Nothing running (no file): the environment alone counts, and the message says what to do.
+    (tmp_path / "local.env").unlink()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.admin", "list", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 2 and "make run" in err.decode()

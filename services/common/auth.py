@@ -40,6 +40,7 @@ NEGOTIATION = "oonledger.negotiation.v1.NegotiationService"
 SETTLEMENT = "oonledger.settlement.v1.SettlementService"
 FEES = "oonledger.fees.v1.FeesService"
 LEDGER = "oonledger.ledger.v1.*"
+PARTNER = "oonledger.partner.v1.PartnerEventsService"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ ROLE_TABLE: tuple[Grant, ...] = (
           ADMIN),
     # The audit trail: auditors (and the vendor's admin) only.
     grant(f"{LEDGER}/*", AUDITOR, ADMIN),
+    # Partners are told (the gateway itself, gateway/partner/): any key of the tenant may
+    # follow its events; webhooks are configured by the tenant's admin.
+    grant(f"{PARTNER}/Subscribe", *EVERYONE),
+    grant(f"{PARTNER}/*", ADMIN),
     # Operators: reconciliation and dead letters (the gateway itself, gateway/operations.py).
     grant("oonledger.operations.v1.*", ADMIN),
     # Reads of a tenant's own data: every role.

@@ -24,6 +24,7 @@ from services.common import errors, internal_auth
 from services.common.auth import ROLE_TABLE, refusal
 from services.common.context import CommandContext
 from services.common.faults import is_fault
+from services.common.request_log import RequestRecord, request_logged
 from services.common.requests import read_request, unreadable_field
 from services.common.telemetry import current_traceparent, server_span
 
@@ -126,7 +127,7 @@ def _context(
 
 
 async def _admitted(
-    context: grpc.aio.ServicerContext, metadata: dict[str, str]
+    context: grpc.aio.ServicerContext, metadata: dict[str, str], record: RequestRecord
 ) -> CommandContext:
     """The caller, once its signed token is verified (else UNAUTHENTICATED) and the role table
     allows one of its roles this method (else PERMISSION_DENIED): every service checks the
@@ -134,23 +135,38 @@ async def _admitted(
     try:
         claims = internal_auth.verify_call(metadata)
     except internal_auth.Unauthenticated as exc:
+        record.failed(grpc.StatusCode.UNAUTHENTICATED)
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
         raise  # abort raises; this line only tells the type checker
     ctx = _context(claims, metadata)
     denied = refusal(claims.method, ctx.roles, ROLE_TABLE)
     if denied is not None:
+        record.failed(grpc.StatusCode.PERMISSION_DENIED)
         await context.abort(grpc.StatusCode.PERMISSION_DENIED, denied)
+    record.tenant, record.caller, record.request_id = ctx.tenant_id, ctx.actor, ctx.request_id
     return ctx
 
 
-async def _abort_for(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+async def _abort_for(
+    context: grpc.aio.ServicerContext, exc: BaseException, record: RequestRecord
+) -> None:
     status = status_for(exc)
     if status is None:
+        record.failed(grpc.StatusCode.INTERNAL)
         log.exception("unexpected error", exc_info=exc)
         await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-    elif status.code == grpc.StatusCode.UNAVAILABLE:
+        return
+    if status.code == grpc.StatusCode.UNAVAILABLE:
         log.warning("infrastructure fault: %r", exc)
+    record.failed(status.code)
     await context.abort_with_status(status)
+
+
+def _request_record() -> RequestRecord:
+    """The request-log line of the call being served (services/common/request_log.py)."""
+    method = internal_auth.current_method()
+    component = method.split(".")[1] if method.count(".") >= 2 else "service"
+    return RequestRecord(component, method.lstrip("/"))
 
 
 # Requests larger than this are read in a worker thread (a 50,000-claim import takes about 1.5 s
@@ -179,15 +195,16 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         metadata = _metadata(context)
-        with server_span(method.__name__, metadata):
-            ctx = await _admitted(context, metadata)
+        with server_span(method.__name__, metadata), request_logged(_request_record()) as record:
+            ctx = await _admitted(context, metadata, record)
             try:
                 ctx = await _read(request, ctx)
+                record.request_id = ctx.request_id
                 return await method(self, request, ctx, context)
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
-                await _abort_for(context, exc)
+                await _abort_for(context, exc, record)
 
     return wrapper
 
@@ -198,16 +215,17 @@ def rpc_stream(method: Callable[..., AsyncIterator[Any]]) -> Callable[..., Async
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         metadata = _metadata(context)
-        with server_span(method.__name__, metadata):
-            ctx = await _admitted(context, metadata)
+        with server_span(method.__name__, metadata), request_logged(_request_record()) as record:
+            ctx = await _admitted(context, metadata, record)
             try:
                 ctx = await _read(request, ctx)
+                record.request_id = ctx.request_id
                 async for item in method(self, request, ctx, context):
                     yield item
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:
-                await _abort_for(context, exc)
+                await _abort_for(context, exc, record)
 
     return wrapper
 

@@ -337,6 +337,12 @@ class CallTarget(grpc.aio.ServerInterceptor):
         return await continuation(handler_call_details)
 
 
+def current_method() -> str:
+    """The full gRPC method being served (`/pkg.Service/Method`), "" outside a call."""
+    call = _CURRENT.get()
+    return call.method if call is not None else ""
+
+
 def verify_call(metadata: Mapping[str, str]) -> InternalClaims:
     """The one check every servicer method goes through (via `command_context`)."""
     call = _CURRENT.get()

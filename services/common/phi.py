@@ -11,7 +11,8 @@ travels as two things:
 * `seal(value)` / `unseal(sealed)`: AES-256-GCM, for the few places a person must read the value
   back (a claim's row in a work queue); a read model keeps the sealed text, never the plain one.
 
-The key is `OON_PHI_KEY` (base64, 32 bytes); development mode uses a fixed development key.
+The key is `OON_PHI_KEY` (base64, 32 bytes); without it, a key derived from `OON_CIPHER_KEY`
+(so every service of a deployment agrees without another secret to distribute).
 Rotating it means rebuilding the read models (services/ops/rebuild.py) -- the events keep the
 plain values inside the encrypted store.
 """
@@ -42,12 +43,18 @@ class PhiKeyError(ValueError):
 
 
 def key_from_env(env: Mapping[str, str], dev_mode: bool) -> bytes:
+    """OON_PHI_KEY; without it, a key derived from OON_CIPHER_KEY (the event store's key);
+    without either, the development key in development mode."""
     text = env.get("OON_PHI_KEY", "")
     if not text:
+        cipher_key = env.get("OON_CIPHER_KEY", "")
+        if cipher_key:
+            return derived_from_cipher_key(cipher_key)
         if not dev_mode:
             raise PhiKeyError(
-                "OON_PHI_KEY is required (base64 32-byte key for patient account identifiers "
-                "outside the event store); set OON_DEV_MODE=1 to use the development key"
+                "OON_PHI_KEY (or OON_CIPHER_KEY) is required: base64 32-byte key for patient "
+                "account identifiers outside the event store; set OON_DEV_MODE=1 to use the "
+                "development key"
             )
         text = DEV_PHI_KEY
     try:
@@ -57,6 +64,12 @@ def key_from_env(env: Mapping[str, str], dev_mode: bool) -> bytes:
     if len(key) != 32:
         raise PhiKeyError("OON_PHI_KEY must decode to 32 bytes")
     return key
+
+
+def derived_from_cipher_key(cipher_key: str) -> bytes:
+    """A PHI key of its own from the event store's AES key, when none is set (HMAC over the
+    setting's text: the same text gives the same key in every service)."""
+    return hmac.new(cipher_key.encode(), b"oonledger phi key v1", hashlib.sha256).digest()
 
 
 def normalized(value: str) -> str:

@@ -20,7 +20,7 @@ import asyncpg
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from services.common import internal_auth, jetstream, taskdump, telemetry
+from services.common import internal_auth, jetstream, request_log, taskdump, telemetry
 from services.common.consumer import Consumer, ProjectionProcessor, Subscription
 from services.common.eventstore import ServiceApplication
 from services.common.grpc_server import Blocking, GrpcServer, ServicerBinding
@@ -206,5 +206,6 @@ def run_service(service: str, builder: Builder, **overrides: Any) -> None:
         level=os.environ.get("OON_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    request_log.configure()
     settings = Settings.from_env(service, **overrides)
     asyncio.run(ServiceRuntime(settings, builder).serve_forever())

@@ -52,8 +52,9 @@ class Settings:
     # A relay or consumer without progress for this long is reported NOT_SERVING.
     stall_seconds: float = 30.0
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
-    # base64 key for patient account identifiers outside the event store (services/common/phi.py)
-    phi_key: str = phi.DEV_PHI_KEY
+    # base64 key for patient account identifiers outside the event store (services/common/phi.py);
+    # "" derives one from cipher_key.
+    phi_key: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -84,7 +85,7 @@ class Settings:
         except internal_auth.KeyConfigurationError as exc:
             raise ConfigurationError(f"{service}: {exc}") from exc
         try:
-            phi.key_from_env(env, dev_mode)
+            phi.key_from_env({**env, "OON_CIPHER_KEY": cipher_key}, dev_mode)
         except phi.PhiKeyError as exc:
             raise ConfigurationError(f"{service}: {exc}") from exc
         port_text = env.get(f"{prefix}_GRPC_PORT", str(DEFAULT_GRPC_PORTS.get(service, 0)))
@@ -119,14 +120,15 @@ class Settings:
             metrics_port=metrics_port,
             stall_seconds=stall_seconds,
             max_event_bytes=max_event_bytes,
-            phi_key=env.get("OON_PHI_KEY", "") or phi.DEV_PHI_KEY,
+            phi_key=env.get("OON_PHI_KEY", ""),
             extra={k: v for k, v in env.items() if k.startswith(f"{prefix}_")},
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
     def phi_keys(self) -> phi.PhiKeys:
-        return phi.PhiKeys(phi.key_from_env({"OON_PHI_KEY": self.phi_key}, dev_mode=False))
+        return phi.PhiKeys(phi.key_from_env(
+            {"OON_PHI_KEY": self.phi_key, "OON_CIPHER_KEY": self.cipher_key}, dev_mode=False))
 
     # Names derived from the namespace keep test runs (and tenants of a shared server) apart.
     def schema_for(self, service: str) -> str:

@@ -11,10 +11,13 @@ from oonledger.operations.v1 import operations_pb2 as pb
 from services.common.settings import DEFAULT_GRPC_PORTS
 
 
-def gateway_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """A parser with `--gateway` (GATEWAY_ADDR, default 127.0.0.1:<the gateway's port>)."""
+def gateway_parser(
+    prog: str, description: str, environ: Mapping[str, str] | None = None
+) -> argparse.ArgumentParser:
+    """A parser with `--gateway` (GATEWAY_ADDR -- from the running `make run` when unset --,
+    default 127.0.0.1:<the gateway's port>)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--gateway", default=os.environ.get(
+    parser.add_argument("--gateway", default=(os.environ if environ is None else environ).get(
         "GATEWAY_ADDR", f"127.0.0.1:{DEFAULT_GRPC_PORTS['gateway']}"))
     parser.add_argument("--timeout", type=float, default=600.0)
     return parser

@@ -35,6 +35,7 @@ from oonledger.operations.v1 import operations_pb2 as pb
 from oonledger.operations.v1.operations_pb2_grpc import OperatorServiceStub
 from services.common.consumer import Delivery, Processor
 from services.common.errors import NotFound
+from services.common.local_env import local_settings
 from services.common.settings import Settings
 from services.common.wire import decode_payload
 from services.ops.cli import gateway_parser, key_metadata
@@ -162,9 +163,10 @@ class DeadLetters:
 
 
 # -- the operator command ------------------------------------------------------------------
-def _parser() -> argparse.ArgumentParser:
+def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = gateway_parser("python -m services.ops.deadletters",
-                            "List or replay the tenant's dead letters (OperatorService).")
+                            "List or replay the tenant's dead letters (OperatorService).",
+                            environ)
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="the dead letters with their reasons")
     listing.add_argument("--consumer", default="", help="one durable, e.g. fees-claims-facts")
@@ -178,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def run(argv: Sequence[str], environ: Mapping[str, str], out: TextIO = sys.stdout) -> int:
-    options = _parser().parse_args(argv)
+    options = _parser(environ).parse_args(argv)
     metadata = key_metadata(environ)
     if metadata is None:
         return 2
@@ -208,7 +210,8 @@ async def run(argv: Sequence[str], environ: Mapping[str, str], out: TextIO = sys
 
 
 def main() -> int:
-    return asyncio.run(run(sys.argv[1:], os.environ))
+    environ = local_settings(os.environ, tool="services.ops.deadletters")
+    return asyncio.run(run(sys.argv[1:], environ))
 
 
 if __name__ == "__main__":

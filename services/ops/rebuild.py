@@ -39,6 +39,7 @@ from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.claims.projections import ClaimsReadModel
 from services.common import jetstream
 from services.common.consumer import Delivery
+from services.common.local_env import local_settings
 from services.common.settings import Settings
 from services.common.wire import decode_payload
 from services.fees.adapters.projections import FeeProjections
@@ -254,7 +255,7 @@ async def _read(js: JetStreamContext, settings: Settings, source: Source, last: 
 
 async def main_async(service: str, name: str) -> int:
     model = read_model(service, name)
-    settings = Settings.from_env(service)
+    settings = Settings.from_env(service, local_settings(tool="services.ops.rebuild"))
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
     nc = await jetstream.connect(settings, name=f"oonledger-{service}-rebuild")
     try:

@@ -18,12 +18,14 @@ import grpc
 
 from oonledger.operations.v1 import operations_pb2 as pb
 from oonledger.operations.v1.operations_pb2_grpc import OperatorServiceStub
+from services.common.local_env import local_settings
 from services.ops.cli import format_report, gateway_parser, key_metadata
 
 
 async def run(argv: Sequence[str], environ: Mapping[str, str], out: TextIO = sys.stdout) -> int:
     options = gateway_parser("python -m services.ops.reconcile",
-                             "Reconcile the tenant's pipeline (OperatorService).").parse_args(argv)
+                             "Reconcile the tenant's pipeline (OperatorService).",
+                             environ).parse_args(argv)
     metadata = key_metadata(environ)
     if metadata is None:
         return 2
@@ -39,7 +41,8 @@ async def run(argv: Sequence[str], environ: Mapping[str, str], out: TextIO = sys
 
 
 def main() -> int:
-    return asyncio.run(run(sys.argv[1:], os.environ))
+    environ = local_settings(os.environ, tool="services.ops.reconcile")
+    return asyncio.run(run(sys.argv[1:], environ))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,10 @@ async def stack(service_runner) -> AsyncIterator[Stack]:
            for name, runtime in services.items()}
     env.update({f"{n.upper()}_ADDR": "127.0.0.1:9" for n in missing})
     env["GATEWAY_HTTP_PORT"] = "0"
+    # Partner events (tests/e2e/test_partner_events.py): a webhook receiver on loopback, and
+    # retries that reach it within seconds of its return.
+    env.update(GATEWAY_WEBHOOK_ALLOW_INSECURE="1", GATEWAY_WEBHOOK_MAX_BACKOFF_SECONDS="4",
+               GATEWAY_PARTNER_POLL_SECONDS="0.2")
     gateway = await service_runner.start("gateway", make_builder(env), db_pool_size=2)
     yield Stack(gateway, process_of(gateway), services, missing)
     await stop_quickly(service_runner, gateway, *services.values())

@@ -39,6 +39,13 @@ def test_a_sealed_value_does_not_open_under_another_key() -> None:
 def test_a_deployment_without_a_key_refuses_to_start() -> None:
     with pytest.raises(PhiKeyError):
         PhiKeys.from_env({}, dev_mode=False)
+    cipher = base64.b64encode(b"c" * 32).decode()
+    derived = PhiKeys.from_env({"OON_CIPHER_KEY": cipher}, dev_mode=False)
+    assert derived.index("t", "pcn", "1") == PhiKeys.from_env(
+        {"OON_CIPHER_KEY": cipher}, dev_mode=False).index("t", "pcn", "1")
+    assert derived.index("t", "pcn", "1") != PhiKeys.from_env(
+        {"OON_CIPHER_KEY": base64.b64encode(b"d" * 32).decode()}, dev_mode=False
+    ).index("t", "pcn", "1")
     with pytest.raises(PhiKeyError):
         PhiKeys.from_env({"OON_PHI_KEY": base64.b64encode(b"short").decode()}, dev_mode=False)
     assert PhiKeys.from_env({}, dev_mode=True).index("t", "pcn", "1")
