@@ -84,3 +84,7 @@ class Violations:
     def raise_if_any(self) -> None:
         if self._items:
             raise InvalidArgument(self._items)
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or malformed; the process must not start."""

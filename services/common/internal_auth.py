@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import grpc
 from cryptography.exceptions import InvalidSignature
@@ -32,8 +32,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-if TYPE_CHECKING:
-    from services.common.settings import Settings
+from services.common.errors import ConfigurationError
+
+
+class KeySettings(Protocol):
+    """What the signer and verifier read from a process's settings (services/common/settings.py
+    imports this module, so the settings are described here, not imported)."""
+
+    @property
+    def service(self) -> str: ...
+    @property
+    def internal_signing_key(self) -> str: ...
+    @property
+    def internal_verify_key(self) -> str: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -180,10 +192,8 @@ class InternalSigner:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> InternalSigner:
+    def from_settings(cls, settings: KeySettings) -> InternalSigner:
         """Fails fast (ConfigurationError) when the process was given no signing key."""
-        from services.common.settings import ConfigurationError  # settings imports this module
-
         if not settings.internal_signing_key:
             raise ConfigurationError(
                 f"{settings.service}: OON_INTERNAL_SIGNING_KEY_FILE is required (the Ed25519 "
@@ -221,10 +231,8 @@ class InternalVerifier:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> InternalVerifier:
+    def from_settings(cls, settings: KeySettings) -> InternalVerifier:
         """Fails fast (ConfigurationError) when the process was given no verify key."""
-        from services.common.settings import ConfigurationError  # settings imports this module
-
         if not settings.internal_verify_key:
             raise ConfigurationError(
                 f"{settings.service}: OON_INTERNAL_VERIFY_KEY_FILE (or OON_INTERNAL_VERIFY_KEY) "

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.common import internal_auth, phi
+from services.common.errors import ConfigurationError
 
 DEFAULT_GRPC_PORTS: Mapping[str, int] = {
     "gateway": 50050,
@@ -24,10 +25,6 @@ DEV_CIPHER_KEY = "b25sZWRnZXItZGV2LW9ubHktbm90LWEtc2VjcmV0ISE="
 # The largest wire envelope one event may have: well under NATS's default max_payload (1 MiB),
 # so a message the broker would refuse is refused as a command instead (docs/decisions.md).
 DEFAULT_MAX_EVENT_BYTES = 256 * 1024
-
-
-class ConfigurationError(RuntimeError):
-    """A required setting is missing or malformed; the process must not start."""
 
 
 @dataclass(frozen=True)
