@@ -7,8 +7,11 @@ Four rules over the Python files under `services/` and `gateway/`:
    blocks included) and those under `if TYPE_CHECKING:` (a cycle for the type checker is still
    two modules that cannot be understood apart); an import inside a function is left out.
 3. services: no service package imports another (`services.claims` never imports
-   `services.settlement`, not even inside a function or for typing). `services.common` and
-   `services.x12` are shared: services may import them, they import no service.
+   `services.settlement`, not even inside a function or for typing). `services.common`,
+   `services.x12` and `services.ops` (the operations every service serves) are shared: services
+   may import them, they import no service -- except the operator tools of TOOL_MODULES
+   (`services.ops.rebuild` puts every service's read models together), which no service imports
+   (a service's tests may run a tool against that service).
 4. domain state: no state declared as `dict[str, Any]` (nor `Dict[str, Any]`) in a
    `services/<svc>/domain/` module (a module or class attribute, a dataclass field, a
    `self.<name>: ...` in a method): domain state is typed (value objects, dataclasses), never a
@@ -29,7 +32,10 @@ from pathlib import Path
 
 MAX_LINES = 600
 SCANNED = ("services", "gateway")
-SHARED_PACKAGES = frozenset({"common", "x12"})
+SHARED_PACKAGES = frozenset({"common", "x12", "ops"})
+# Operator tools that put every service's read models together (`python -m services.ops.rebuild`):
+# they may import services; no service imports them.
+TOOL_MODULES = frozenset({"services.ops.rebuild"})
 SKIPPED_DIRS = frozenset({"__pycache__", "gen", ".venv", "node_modules"})
 MODULE_LEVEL, TYPING, IN_FUNCTION = "module level", "typing", "in a function"
 
@@ -293,6 +299,16 @@ def check_services(modules: dict[str, Module]) -> list[Finding]:
         if own is None:
             continue
         for imported in module.imports:
+            where = f"{module.relative}:{imported.line}"
+            if ".tests" not in module.name and any(
+                    imported.target == tool or imported.target.startswith(f"{tool}.")
+                    for tool in TOOL_MODULES):
+                findings.append(Finding(
+                    "services", where, f"services.{own} imports the operator tool "
+                    f"{imported.target}: tools compose the services, never the other way"))
+                continue
+            if module.name in TOOL_MODULES:
+                continue
             other = service_of(imported.target)
             if imported.target == "services" and imported.names:
                 # `from services import claims`
@@ -300,7 +316,6 @@ def check_services(modules: dict[str, Module]) -> list[Finding]:
                 other = next((n for n in others if n not in SHARED_PACKAGES), None)
             if other is None or other == own or other in SHARED_PACKAGES:
                 continue
-            where = f"{module.relative}:{imported.line}"
             if own in SHARED_PACKAGES:
                 findings.append(Finding(
                     "services", where,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from services.common import auth
 from services.common.aggregate import TenantAggregate
@@ -51,13 +51,28 @@ def check_policy(rules: Sequence[AutoApprovalRule], chain: Sequence[tuple[str, i
     v.raise_if_any()
 
 
+class RuleRecord(TypedDict):
+    """An auto-approval rule as the PolicySet event stores it."""
+
+    rule_id: str
+    min_basis_points_of_billed: int | None
+    min_basis_points_of_qpa: int | None
+
+
+class ChainStepRecord(TypedDict):
+    """A step of the escalation chain as the PolicySet event stores it."""
+
+    role: str
+    business_days_left: int
+
+
 class ClientPolicy(TenantAggregate):
     class PolicyStarted(TenantAggregate.Created):
         """A client's policy exists (its rules arrive as later events)."""
 
     class PolicySet(TenantAggregate.Event):
-        auto_approval_rules: list[dict[str, Any]]
-        escalation_chain: list[dict[str, Any]]
+        auto_approval_rules: list[RuleRecord]
+        escalation_chain: list[ChainStepRecord]
 
         def apply(self, aggregate: ClientPolicy) -> None:
             aggregate.rules = [

@@ -74,7 +74,7 @@ class NegotiationState(TenantAggregate):
         party: str
         amount_cents: int
         percent_of_qpa_bp: int
-        basis: dict[str, Any]
+        basis: dict[str, int | str]
         channel: str
         notes: str
         document_refs: list[str]
