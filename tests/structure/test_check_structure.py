@@ -186,6 +186,19 @@ def test_shared_packages_import_no_service(tmp_path: Path) -> None:
         next(f for f in found if f.where.startswith("services/common")))
 
 
+def test_operator_tools_compose_services_and_no_service_imports_them(tmp_path: Path) -> None:
+    files = {**GOOD,
+             "services/ops/rebuild.py": "from services.claims.domain import Claim\n",
+             "services/ops/counts.py": "from services.claims.domain import Claim\n",
+             "services/claims/main.py": "from services.ops.rebuild import rebuild\n",
+             "services/claims/tests/test_rebuild.py": "from services.ops.rebuild import rebuild\n"}
+    found = structure.check(tree(tmp_path, files))
+    assert sorted((f.rule, f.where) for f in found) == [
+        ("services", "services/claims/main.py:1"), ("services", "services/ops/counts.py:1")]
+    assert "imports the operator tool services.ops.rebuild" in str(
+        next(f for f in found if f.where.startswith("services/claims")))
+
+
 @pytest.mark.parametrize("annotation", [
     "dict[str, Any]",
     "Dict[str, Any]",
