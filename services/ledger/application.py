@@ -18,18 +18,18 @@ from services.common.errors import (
     NotFound,
     PermissionDenied,
 )
-from services.ledger.anchoring import AnchoredVerdict, verify_anchored
-from services.ledger.bundle import Bundle
-from services.ledger.checkpoint import ChainHead, SignedChainHead, SignedCheckpoint
-from services.ledger.checkpointer import Checkpointer
-from services.ledger.claim_state import ClaimState, fold_claim
-from services.ledger.entry import AuditEntry, claim_chain, format_instant
-from services.ledger.reader import LogReader
-from services.ledger.report import ClaimReport, Verification, build_report
-from services.ledger.report_html import render_html
-from services.ledger.report_pdf import render_pdf
-from services.ledger.signing import Signer
-from services.ledger.witness import Witness, disagreements
+from services.ledger.adapters.checkpointer import Checkpointer
+from services.ledger.adapters.report_html import render_html
+from services.ledger.adapters.report_pdf import render_pdf
+from services.ledger.adapters.sql_reader import LogReader
+from services.ledger.adapters.witness import Witness, disagreements
+from services.ledger.domain.bundle import Bundle
+from services.ledger.domain.chain_verification import AnchoredVerdict, verify_anchored
+from services.ledger.domain.checkpoint import ChainHead, SignedChainHead, SignedCheckpoint
+from services.ledger.domain.claim_state import ClaimState, fold_claim
+from services.ledger.domain.entry import AuditEntry, claim_chain, format_instant
+from services.ledger.domain.report import ClaimReport, Verification, build_report
+from services.ledger.domain.signing import Signer
 
 AUDIT_ROLES = ("auditor", "admin")
 MAX_ID_LENGTH = 200

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.ledger.entry import EventFacts
+from services.ledger.domain.entry import EventFacts
 
 BASE_TIME = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 SERVICE_BY_EVENT = {

@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ledger.chain_check import BreakKind, verify_chain
-from services.ledger.entry import (
+from services.ledger.domain.chain_verification import BreakKind, verify_chain
+from services.ledger.domain.entry import (
     GENESIS_HASH,
     canonical_bytes,
     chain_hash,
     format_instant,
     parse_instant,
 )
-from services.ledger.memory_log import MemoryLog
 from services.ledger.tests.factories import claim_history, facts
+from services.ledger.tests.memory_log import MemoryLog
 
 TENANT, CLAIM = "tenant-a", "claim-1"
 
@@ -161,7 +161,7 @@ def test_handwritten_canonical_form_equals_json_dumps(
     seq: int,
     index: int,
 ) -> None:
-    from services.ledger.entry import canonical_document
+    from services.ledger.domain.entry import canonical_document
 
     f = facts("t", "c")._replace(
         actor=actor,
@@ -191,7 +191,7 @@ def test_instants_have_one_canonical_utc_spelling(moment: datetime) -> None:
 
 
 def test_chain_keys_cannot_collide_across_tenants() -> None:
-    from services.ledger.entry import claim_chain
+    from services.ledger.domain.entry import claim_chain
 
     assert claim_chain("a/b", "c") != claim_chain("a", "b/c")
     assert claim_chain("tenant-1", "0b7c-uuid_x.y") == "claim/tenant-1/0b7c-uuid_x.y"

@@ -7,11 +7,11 @@ import json
 import pathlib
 from datetime import UTC, datetime
 
-from services.ledger import auditor_cli
-from services.ledger.encoding import b64, hashes_to_json
-from services.ledger.memory_log import MemoryLog
-from services.ledger.signing import Signer
+from services.ledger.auditor import cli as auditor_cli
+from services.ledger.domain.encoding import b64, hashes_to_json
+from services.ledger.domain.signing import Signer
 from services.ledger.tests.factories import claim_history
+from services.ledger.tests.memory_log import MemoryLog
 
 SIGNER = Signer.from_seed(bytes(32))
 NOW = datetime(2026, 11, 27, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ledger import merkle
+from services.ledger.domain import merkle
 
 # Leaves and expected hashes: the RFC 6962 vectors of certificate-transparency, as published in
 # transparency-dev/merkle (testonly/constants.go, testonly/reference_test.go).

@@ -14,8 +14,8 @@ import pytest_asyncio
 
 from oonledger.ledger.v1 import ledger_pb2
 from services.common.testing import ServiceRunner, call_metadata, eventually
-from services.ledger import mapping
-from services.ledger.bundle_verifier import load_bundle_text
+from services.ledger.adapters import mapping
+from services.ledger.domain.bundle import load_bundle_text
 from services.ledger.tests.factories import negotiated_claim
 from services.ledger.tests.ledger_harness import Ledger, start_ledger
 
@@ -201,8 +201,8 @@ async def test_the_operator_tool_verifies_the_whole_log(ledger: Ledger) -> None:
     """Run last: this module's log has been damaged by the tests above."""
     import io
 
-    from services.ledger import auditor_cli
-    from services.ledger.encoding import b64
+    from services.ledger.auditor import cli as auditor_cli
+    from services.ledger.domain.encoding import b64
 
     out = io.StringIO()
     code = await auditor_cli.run(

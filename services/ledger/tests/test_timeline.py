@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.common.money import format_usd
-from services.ledger.memory_log import MemoryLog
+from services.ledger.domain.timeline import describe_payload, parse_dollars, timeline
 from services.ledger.tests.factories import negotiated_claim
-from services.ledger.timeline import describe_payload, parse_dollars, timeline
+from services.ledger.tests.memory_log import MemoryLog
 
 
 @given(st.integers(-(10**15), 10**15))
