@@ -17,7 +17,7 @@ import asyncpg
 from services.common.health import Part
 from services.ledger.adapters.sql_rows import ENTRY_COLUMNS, entry_from_row, entry_record
 from services.ledger.domain.appending import (
-    ChainHead,
+    ChainTip,
     Forgery,
     LogState,
     beyond_the_log,
@@ -30,19 +30,19 @@ from services.ledger.domain.merkle import Frontier, perfect_subtrees
 log = logging.getLogger(__name__)
 
 
-class LruHeads(MutableMapping[str, ChainHead]):
+class LruHeads(MutableMapping[str, ChainTip]):
     """Chain heads of recently active claims; a miss is reloaded from the table."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[str, ChainHead] = OrderedDict()
+        self._items: OrderedDict[str, ChainTip] = OrderedDict()
 
-    def __getitem__(self, chain: str) -> ChainHead:
+    def __getitem__(self, chain: str) -> ChainTip:
         value = self._items[chain]
         self._items.move_to_end(chain)
         return value
 
-    def __setitem__(self, chain: str, head: ChainHead) -> None:
+    def __setitem__(self, chain: str, head: ChainTip) -> None:
         self._items[chain] = head
         self._items.move_to_end(chain)
         while len(self._items) > self.capacity:

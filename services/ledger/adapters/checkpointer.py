@@ -16,8 +16,8 @@ from datetime import datetime
 from services.common.errors import DataLoss
 from services.common.health import Part
 from services.ledger.adapters.sql_reader import LogReader
-from services.ledger.adapters.witness import Witness, disagreements
-from services.ledger.domain.checkpoint import Checkpoint, SignedCheckpoint
+from services.ledger.adapters.witness import Witness
+from services.ledger.domain.checkpoint import Checkpoint, SignedCheckpoint, witness_disagreements
 from services.ledger.domain.merkle import verify_consistency
 from services.ledger.domain.signing import Signer
 
@@ -87,7 +87,7 @@ class Checkpointer:
         if witnessed is None:
             return
         stored = await self.reader.checkpoint_of_size(witnessed.checkpoint.tree_size)
-        problems = disagreements(witnessed, stored, size)
+        problems = witness_disagreements(witnessed, stored, size)
         if problems:
             raise DataLoss("; ".join(problems) + "; no new checkpoint is signed")
 

@@ -1,10 +1,9 @@
-"""AuditService servicer: thin; decoding and encoding live in mapping.py."""
+"""AuditService servicer: thin. Request fields are read and every answer is built in
+mapping.py; the use cases (and their role checks) are application.py's."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 
@@ -13,13 +12,8 @@ from services.common.context import CommandContext
 from services.common.grpc_server import rpc, rpc_stream
 from services.ledger.adapters import mapping
 from services.ledger.application import AuditApplication
-from services.ledger.domain.chain_verification import leaf_of
 
 REPLAY_CHUNK = 1000
-
-
-def _instant_or_none(message: Any, field: str) -> Any:
-    return mapping.instant(getattr(message, field)) if message.HasField(field) else None
 
 
 class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
@@ -33,7 +27,8 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         ctx: CommandContext,
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[ledger_pb2.ReplayClaimResponse]:
-        entries = await self.app.replay(ctx, request.claim_id, _instant_or_none(request, "up_to"))
+        up_to = mapping.optional_instant(request, "up_to")
+        entries = await self.app.replay(ctx, request.claim_id, up_to)
         for start in range(0, len(entries), REPLAY_CHUNK):
             yield mapping.replay_chunk(entries[start : start + REPLAY_CHUNK])
 
@@ -45,9 +40,9 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> ledger_pb2.GetClaimAsOfResponse:
         state = await self.app.state_as_of(
-            ctx, request.claim_id, _instant_or_none(request, "as_of")
+            ctx, request.claim_id, mapping.optional_instant(request, "as_of")
         )
-        return ledger_pb2.GetClaimAsOfResponse(state=mapping.state_message(state))
+        return mapping.claim_as_of_response(state)
 
     @rpc
     async def VerifyClaim(
@@ -67,7 +62,7 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> ledger_pb2.GetCheckpointResponse:
         signed = await self.app.checkpoint(ctx, request.tree_size)
-        return ledger_pb2.GetCheckpointResponse(checkpoint=mapping.checkpoint_message(signed))
+        return mapping.checkpoint_response(signed)
 
     @rpc
     async def ListWitnessedCheckpoints(
@@ -77,9 +72,7 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> ledger_pb2.ListWitnessedCheckpointsResponse:
         found = await self.app.witnessed_checkpoints(ctx, request.since_tree_size)
-        return ledger_pb2.ListWitnessedCheckpointsResponse(
-            checkpoints=[mapping.checkpoint_message(signed) for signed in found]
-        )
+        return mapping.witnessed_checkpoints_response(found)
 
     @rpc
     async def GetInclusionProof(
@@ -89,13 +82,7 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> ledger_pb2.GetInclusionProofResponse:
         proof = await self.app.inclusion(ctx, request.event_id, request.tree_size)
-        return ledger_pb2.GetInclusionProofResponse(
-            log_index=proof.entry.log_index,
-            tree_size=proof.checkpoint.checkpoint.tree_size,
-            leaf_hash=leaf_of(proof.entry),
-            hashes=proof.hashes,
-            checkpoint=mapping.checkpoint_message(proof.checkpoint),
-        )
+        return mapping.inclusion_proof_response(proof)
 
     @rpc
     async def GetConsistencyProof(
@@ -105,13 +92,7 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> ledger_pb2.GetConsistencyProofResponse:
         proof = await self.app.consistency(ctx, request.first_tree_size, request.second_tree_size)
-        return ledger_pb2.GetConsistencyProofResponse(
-            first_tree_size=proof.first_size,
-            second_tree_size=proof.second.checkpoint.tree_size,
-            hashes=proof.hashes,
-            first=mapping.checkpoint_message(proof.first) if proof.first else None,
-            second=mapping.checkpoint_message(proof.second),
-        )
+        return mapping.consistency_proof_response(proof)
 
     @rpc
     async def ExportClaim(
@@ -121,12 +102,7 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> ledger_pb2.ExportClaimResponse:
         bundle = await self.app.export(ctx, request.claim_id)
-        document = json.dumps(bundle.to_json(), indent=1, ensure_ascii=False).encode("utf-8")
-        return ledger_pb2.ExportClaimResponse(
-            bundle_json=document,
-            entries=len(bundle.entries),
-            checkpoint=mapping.checkpoint_message(bundle.checkpoint),
-        )
+        return mapping.export_response(bundle)
 
     @rpc
     async def GetPublicKey(
@@ -135,13 +111,7 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         ctx: CommandContext,
         context: grpc.aio.ServicerContext,
     ) -> ledger_pb2.GetPublicKeyResponse:
-        signer = self.app.signer
-        return ledger_pb2.GetPublicKeyResponse(
-            public_key=signer.public_key,
-            key_id=signer.key_id,
-            public_key_pem=mapping.public_key_pem(signer.public_key),
-            origin=self.app.origin,
-        )
+        return mapping.public_key_response(self.app.signer, self.app.origin)
 
     @rpc_stream
     async def ReplayTenant(
@@ -151,16 +121,9 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[ledger_pb2.ReplayTenantResponse]:
         log = await self.app.tenant_log(ctx, request.tree_size)
-        yield mapping.tenant_log_message(log.tenant_id, log.checkpoint, log.log_size, log.problems)
+        yield mapping.tenant_log_message(log)
         async for chunk in self.app.tenant_chains(ctx, log):
-            yield mapping.tenant_chunk_message(
-                chunk.chain,
-                chunk.entries,
-                chunk.proofs,
-                chunk.stored_leaves,
-                chunk.head,
-                chunk.ends_chain,
-            )
+            yield mapping.tenant_chunk_message(chunk)
 
     @rpc
     async def GetClaimReport(
@@ -172,12 +135,7 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         report = await self.app.report(
             ctx,
             request.claim_id,
-            mapping.REPORT_FORMATS.get(request.format, ""),
-            _instant_or_none(request, "as_of"),
+            mapping.report_format(request.format),
+            mapping.optional_instant(request, "as_of"),
         )
-        return ledger_pb2.GetClaimReportResponse(
-            content=report.content,
-            content_type=report.content_type,
-            file_name=report.file_name,
-            status=mapping.STATUS_BY_NAME[report.status],
-        )
+        return mapping.report_response(report)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.ledger.v1 import ledger_pb2
+from services.ledger.domain.bundle import Bundle
 from services.ledger.domain.chain_verification import AnchoredVerdict, BreakKind, Status, leaf_of
 from services.ledger.domain.checkpoint import (
     ChainHead,
@@ -19,7 +23,16 @@ from services.ledger.domain.checkpoint import (
 )
 from services.ledger.domain.claim_state import ClaimState, Happening
 from services.ledger.domain.entry import AuditEntry, EventFacts
-from services.ledger.domain.signing import pem_of
+from services.ledger.domain.signing import Signer, pem_of
+
+if TYPE_CHECKING:  # the application's results (the auditor's tool imports this module too)
+    from services.ledger.application import (
+        ChainChunk,
+        ConsistencyProof,
+        InclusionProof,
+        RenderedReport,
+        TenantLog,
+    )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REQUIRED_ENVELOPE_FIELDS = ("event_id", "service", "tenant_id", "aggregate_id", "event_type")
@@ -41,7 +54,7 @@ STATUSES = {
 
 
 STATUS_BY_NAME = {status.name: value for status, value in STATUSES.items()}
-REPORT_FORMATS = {
+REPORT_FORMAT_NAMES = {
     ledger_pb2.REPORT_FORMAT_PDF: "pdf",
     ledger_pb2.REPORT_FORMAT_HTML: "html",
 }
@@ -224,40 +237,102 @@ def chain_head_from_message(m: ledger_pb2.SignedChainHead) -> SignedChainHead:
     )
 
 
-def tenant_log_message(
-    tenant_id: str, signed: SignedCheckpoint, log_size: int, problems: list[str]
-) -> ledger_pb2.ReplayTenantResponse:
+def tenant_log_message(log: TenantLog) -> ledger_pb2.ReplayTenantResponse:
     return ledger_pb2.ReplayTenantResponse(
         log=ledger_pb2.TenantLogHead(
-            tenant_id=tenant_id,
-            checkpoint=checkpoint_message(signed),
-            log_size=log_size,
-            log_problems=problems,
+            tenant_id=log.tenant_id,
+            checkpoint=checkpoint_message(log.checkpoint),
+            log_size=log.log_size,
+            log_problems=log.problems,
         )
     )
 
 
-def tenant_chunk_message(
-    chain: str,
-    entries: Iterable[AuditEntry],
-    proofs: dict[int, list[bytes]],
-    stored_leaves: dict[int, bytes],
-    head: SignedChainHead | None,
-    ends_chain: bool,
-) -> ledger_pb2.ReplayTenantResponse:
-    chunk = ledger_pb2.TenantChainChunk(chain=chain, ends_chain=ends_chain)
-    for entry in entries:
-        proven = chunk.entries.add()
+def tenant_chunk_message(chunk: ChainChunk) -> ledger_pb2.ReplayTenantResponse:
+    message = ledger_pb2.TenantChainChunk(chain=chunk.chain, ends_chain=chunk.ends_chain)
+    for entry in chunk.entries:
+        proven = message.entries.add()
         proven.entry.CopyFrom(entry_message(entry))
-        proven.inclusion_proof.extend(proofs.get(entry.log_index, ()))
-        proven.stored_leaf = stored_leaves.get(entry.log_index, b"")
-    if head is not None:
-        chunk.head.CopyFrom(chain_head_message(head))
-    return ledger_pb2.ReplayTenantResponse(chunk=chunk)
+        proven.inclusion_proof.extend(chunk.proofs.get(entry.log_index, ()))
+        proven.stored_leaf = chunk.stored_leaves.get(entry.log_index, b"")
+    if chunk.head is not None:
+        message.head.CopyFrom(chain_head_message(chunk.head))
+    return ledger_pb2.ReplayTenantResponse(chunk=message)
 
 
-def public_key_pem(public_key: bytes) -> str:
-    return pem_of(public_key)
+def optional_instant(request: Message, field: str) -> datetime | None:
+    """A request's optional Timestamp field as an instant (None when unset)."""
+    return instant(getattr(request, field)) if request.HasField(field) else None
+
+
+def report_format(value: int) -> str:
+    """The report format's name ("pdf", "html"); "" when unset (the use case refuses it)."""
+    return REPORT_FORMAT_NAMES.get(value, "")
+
+
+def claim_as_of_response(state: ClaimState) -> ledger_pb2.GetClaimAsOfResponse:
+    return ledger_pb2.GetClaimAsOfResponse(state=state_message(state))
+
+
+def checkpoint_response(signed: SignedCheckpoint) -> ledger_pb2.GetCheckpointResponse:
+    return ledger_pb2.GetCheckpointResponse(checkpoint=checkpoint_message(signed))
+
+
+def witnessed_checkpoints_response(
+    found: Iterable[SignedCheckpoint],
+) -> ledger_pb2.ListWitnessedCheckpointsResponse:
+    return ledger_pb2.ListWitnessedCheckpointsResponse(
+        checkpoints=[checkpoint_message(signed) for signed in found]
+    )
+
+
+def inclusion_proof_response(proof: InclusionProof) -> ledger_pb2.GetInclusionProofResponse:
+    return ledger_pb2.GetInclusionProofResponse(
+        log_index=proof.entry.log_index,
+        tree_size=proof.checkpoint.checkpoint.tree_size,
+        leaf_hash=leaf_of(proof.entry),
+        hashes=proof.hashes,
+        checkpoint=checkpoint_message(proof.checkpoint),
+    )
+
+
+def consistency_proof_response(
+    proof: ConsistencyProof,
+) -> ledger_pb2.GetConsistencyProofResponse:
+    return ledger_pb2.GetConsistencyProofResponse(
+        first_tree_size=proof.first_size,
+        second_tree_size=proof.second.checkpoint.tree_size,
+        hashes=proof.hashes,
+        first=checkpoint_message(proof.first) if proof.first else None,
+        second=checkpoint_message(proof.second),
+    )
+
+
+def export_response(bundle: Bundle) -> ledger_pb2.ExportClaimResponse:
+    document = json.dumps(bundle.to_json(), indent=1, ensure_ascii=False).encode("utf-8")
+    return ledger_pb2.ExportClaimResponse(
+        bundle_json=document,
+        entries=len(bundle.entries),
+        checkpoint=checkpoint_message(bundle.checkpoint),
+    )
+
+
+def public_key_response(signer: Signer, origin: str) -> ledger_pb2.GetPublicKeyResponse:
+    return ledger_pb2.GetPublicKeyResponse(
+        public_key=signer.public_key,
+        key_id=signer.key_id,
+        public_key_pem=pem_of(signer.public_key),
+        origin=origin,
+    )
+
+
+def report_response(report: RenderedReport) -> ledger_pb2.GetClaimReportResponse:
+    return ledger_pb2.GetClaimReportResponse(
+        content=report.content,
+        content_type=report.content_type,
+        file_name=report.file_name,
+        status=STATUS_BY_NAME[report.status],
+    )
 
 
 def verdict_message(

@@ -107,30 +107,3 @@ class Witness:
         except nats.errors.Error:
             return None
         return SignedCheckpoint.from_json(json.loads(msg.data or b"{}"))
-
-
-def disagreements(
-    witnessed: SignedCheckpoint | None, stored: SignedCheckpoint | None, log_size: int
-) -> list[str]:
-    """What the database contradicts in the witness (pure). `stored` is the database's
-    checkpoint of the witnessed size; `log_size` the leaves the database holds."""
-    if witnessed is None:
-        return []
-    w = witnessed.checkpoint
-    problems = []
-    if w.tree_size > log_size:
-        problems.append(
-            f"the witness holds a checkpoint of size {w.tree_size} signed at "
-            f"{w.issued_at.isoformat()}, but the log has only {log_size} entries: the log was "
-            "rolled back or truncated"
-        )
-    if stored is None:
-        problems.append(
-            f"the witnessed checkpoint of size {w.tree_size} is missing from the database"
-        )
-    elif stored.checkpoint != w or stored.signature != witnessed.signature:
-        problems.append(
-            f"the stored checkpoint of size {w.tree_size} is not the one that was witnessed "
-            f"(root {w.root_hash.hex()[:16]}): the checkpoint was replaced"
-        )
-    return problems

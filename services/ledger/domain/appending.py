@@ -1,5 +1,15 @@
-"""Where the next event goes: its log index, its chain link and the Merkle nodes it completes."""
+"""Appending to the log (pure): where the next event goes, and the guard that the appender
+extends only history it wrote itself.
 
+Placement: its log index, its chain link and the Merkle nodes it completes (`LogState`).
+
+The guard: before a batch is placed, the appender compares what the table says with its own
+view: the log size it wrote (its Merkle frontier) and the head of every chain it touches. A row
+it did not write — at an index beyond its log, a head that differs from the one it remembers, or
+a head it reloads that does not hash or is not the leaf it stored — is a forgery: the chain is
+halted (its events wait, unacknowledged) and the finding is recorded, instead of chaining a real
+event onto a row somebody inserted with a correctly computed hash (issue 14).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +20,7 @@ from services.ledger.domain.chain_verification import leaf_of
 from services.ledger.domain.entry import GENESIS_HASH, AuditEntry, EventFacts, place
 from services.ledger.domain.merkle import Frontier
 
-ChainHead = tuple[int, bytes]
+ChainTip = tuple[int, bytes]
 """(sequence, hash) of the last entry of a chain."""
 
 MerkleNode = tuple[int, int, bytes]
@@ -26,7 +36,7 @@ class Placement:
 @dataclass
 class LogState:
     frontier: Frontier
-    heads: MutableMapping[str, ChainHead]
+    heads: MutableMapping[str, ChainTip]
     """Heads of the chains the caller loaded; a chain missing here starts at genesis."""
 
     @property
@@ -45,15 +55,9 @@ class LogState:
         return placement
 
 
-# ----------------------------------------------------------------------------------------------
-# The appender extends only history it wrote itself (pure).
-#
-# Before a batch is placed, the appender compares what the table says with its own view: the
-# log size it wrote (its Merkle frontier) and the head of every chain it touches. A row it did
-# not write — at an index beyond its log, a head that differs from the one it remembers, or a
-# head it reloads that does not hash or is not the leaf it stored — is a forgery: the chain is
-# halted (its events wait, unacknowledged) and the finding is recorded, instead of chaining a
-# real event onto a row somebody inserted with a correctly computed hash (issue 14).
+# -- the guard --------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class Forgery:
     """A row of the audit table that the appender did not write, and why it says so."""
@@ -78,7 +82,7 @@ def beyond_the_log(chain: str, log_index: int, event_id: str, size: int) -> Forg
 
 
 def check_remembered_head(
-    chain: str, remembered: ChainHead, stored: ChainHead | None
+    chain: str, remembered: ChainTip, stored: ChainTip | None
 ) -> Forgery | None:
     """A chain the appender holds in memory: the table's head must be exactly that one."""
     seq, digest = remembered

@@ -1,9 +1,10 @@
-"""Exported claim bundles: everything an auditor needs to check a claim with no access to us.
+"""Exported claim bundles and their offline verification.
 
-A bundle holds the claim's entries (with hashes), an inclusion proof per entry, the signed
-checkpoint the proofs lead to, and a signed chain head so a bundle cut short is noticed.
+A bundle holds everything an auditor needs to check a claim with no access to us: the claim's
+entries (with hashes), an inclusion proof per entry, the signed checkpoint the proofs lead to,
+and a signed chain head so a bundle cut short is noticed. Verifying one needs no database and no
+network: only the bundle and (ideally) the ledger's public key obtained through another channel.
 """
-
 
 from __future__ import annotations
 
@@ -88,9 +89,9 @@ class Bundle:
             raise ValueError(f"bundle is malformed: {exc}") from exc
 
 
-# ----------------------------------------------------------------------------------------------
-# Offline verification of an exported bundle: no database, no network, only the bundle
-# and (ideally) the ledger's public key obtained through another channel.
+# -- offline verification ---------------------------------------------------------------------
+
+
 @dataclass
 class BundleReport:
     problems: list[str] = field(default_factory=list)

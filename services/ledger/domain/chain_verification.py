@@ -1,5 +1,5 @@
-"""Recompute a hash chain and name every entry that does not hold (pure)."""
-
+"""Verifying one chain (pure): recompute its links and hashes, then anchor every entry in the
+signed log (each must be provably under the checkpoint's root, or stored by the appender)."""
 
 from __future__ import annotations
 
@@ -104,8 +104,9 @@ def verify_chain(chain: str, entries: Iterable[AuditEntry]) -> ChainVerdict:
     return verdict
 
 
-# ----------------------------------------------------------------------------------------------
-# Anchor a verified chain in the signed log: each entry must be provably in the checkpoint.
+# -- anchoring: every entry proven in the signed checkpoint ------------------------------------
+
+
 class Status(StrEnum):
     VERIFIED = "verified"
     """Every entry holds and is proven in the signed checkpoint."""

@@ -1,9 +1,14 @@
-"""Signed statements the ledger makes: checkpoints of the whole log and heads of one chain.
+"""Signed statements the ledger makes: checkpoints of the whole log and heads of one chain,
+and whether a checkpoint extends one an auditor pinned (pure).
 
 Each statement has a line-oriented text body (what is signed) in the spirit of transparency-log
 checkpoints, so an auditor can read what the service vouched for.
-"""
 
+An auditor keeps every checkpoint they saw (`auditor checkpoint --out`, `verify-tenant --save`).
+A later checkpoint must be an append-only extension of each: same origin, a tree at least as
+large, and an RFC 9162 consistency proof from the old root to the new one. A smaller tree than a
+pinned one means the log was rolled back (e.g. restored from an old backup).
+"""
 
 from __future__ import annotations
 
@@ -190,13 +195,37 @@ def _malformed(what: str) -> Iterator[None]:
         raise ValueError(f"{what} is malformed: {exc}") from exc
 
 
-# ----------------------------------------------------------------------------------------------
-# Does a checkpoint the ledger serves extend the checkpoints an auditor pinned? (pure)
-#
-# An auditor keeps every checkpoint they saw (`auditor_cli checkpoint --out`, `verify-tenant
-# --save`). A later checkpoint must be an append-only extension of each: same origin, a tree at
-# least as large, and an RFC 9162 consistency proof from the old root to the new one. A smaller
-# tree than a pinned one means the log was rolled back (e.g. restored from an old backup).
+
+def witness_disagreements(
+    witnessed: SignedCheckpoint | None, stored: SignedCheckpoint | None, log_size: int
+) -> list[str]:
+    """What the database contradicts in the witness (pure). `stored` is the database's
+    checkpoint of the witnessed size; `log_size` the leaves the database holds."""
+    if witnessed is None:
+        return []
+    w = witnessed.checkpoint
+    problems = []
+    if w.tree_size > log_size:
+        problems.append(
+            f"the witness holds a checkpoint of size {w.tree_size} signed at "
+            f"{w.issued_at.isoformat()}, but the log has only {log_size} entries: the log was "
+            "rolled back or truncated"
+        )
+    if stored is None:
+        problems.append(
+            f"the witnessed checkpoint of size {w.tree_size} is missing from the database"
+        )
+    elif stored.checkpoint != w or stored.signature != witnessed.signature:
+        problems.append(
+            f"the stored checkpoint of size {w.tree_size} is not the one that was witnessed "
+            f"(root {w.root_hash.hex()[:16]}): the checkpoint was replaced"
+        )
+    return problems
+
+
+# -- does a checkpoint extend a pinned one ------------------------------------------------------
+
+
 def check_consistency(
     old: SignedCheckpoint,
     new: SignedCheckpoint,

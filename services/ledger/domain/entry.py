@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from urllib.parse import quote
 
 _quote = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) escapes with
@@ -99,9 +99,6 @@ class AuditEntry(NamedTuple):
     def recomputed_hash(self) -> bytes:
         return chain_hash(self.prev_hash, self.canonical_bytes())
 
-    def with_facts(self, **changes: Any) -> AuditEntry:
-        """A copy with some event facts changed (tests and tamper simulations)."""
-        return self._replace(facts=self.facts._replace(**changes))
 
 
 def canonical_bytes(facts: EventFacts, log_index: int, chain: str, chain_seq: int) -> bytes:
@@ -130,37 +127,6 @@ def canonical_bytes(facts: EventFacts, log_index: int, chain: str, chain_seq: in
     ).encode()
 
 
-def canonical_document(facts: EventFacts, log_index: int, chain: str, chain_seq: int) -> bytes:
-    """The same bytes through json.dumps: the reference canonical_bytes is tested against."""
-    document = {
-        "actor": facts.actor,
-        "aggregate_id": facts.aggregate_id,
-        "aggregate_type": facts.aggregate_type,
-        "aggregate_version": facts.aggregate_version,
-        "causation_id": facts.causation_id,
-        "chain": chain,
-        "chain_seq": chain_seq,
-        "claim_id": facts.claim_id,
-        "correlation_id": facts.correlation_id,
-        "event_id": facts.event_id,
-        "event_type": facts.event_type,
-        "format": CANONICAL_VERSION,
-        "log_index": log_index,
-        "notification_id": facts.notification_id,
-        "occurred_at": format_instant(facts.occurred_at),
-        "payload": base64.b64encode(facts.payload).decode("ascii"),
-        "payload_content_type": facts.payload_content_type,
-        "recorded_at": format_instant(facts.recorded_at),
-        "request_id": facts.request_id,
-        "schema_version": facts.schema_version,
-        "service": facts.service,
-        "tenant_id": facts.tenant_id,
-        "traceparent": facts.traceparent,
-        "tracestate": facts.tracestate,
-    }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
 
 
 def chain_hash(prev_hash: bytes, canonical: bytes) -> bytes:

@@ -1,16 +1,16 @@
-"""Verify the whole log in one pass: every chain link, every hash, every signed tree head.
+"""Verifying the whole log in one pass: every chain link, every hash, every signed tree head.
 
 Pure and streaming: feed entries in log order; memory grows with the number of chains (their
-heads), not with the number of entries.
+heads), not with the number of entries. `verify_stored_log` runs it over a stored log (the
+auditor's `verify-log`, operators with read access to the database).
 """
-
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from services.ledger.adapters.sql_reader import LogReader
 from services.ledger.domain.chain_verification import leaf_of
 from services.ledger.domain.checkpoint import SignedCheckpoint
 from services.ledger.domain.entry import GENESIS_HASH, AuditEntry
@@ -78,9 +78,16 @@ class LogVerifier:
             )
 
 
-# ----------------------------------------------------------------------------------------------
-# Verify the whole stored log against its signed checkpoints (operator / auditor with DB read).
-async def verify_stored_log(reader: LogReader, trusted_key: bytes | None) -> LogVerifier:
+
+class StoredLog(Protocol):
+    """What `verify_stored_log` reads (the SQL reader, adapters/sql_reader.py, is one)."""
+
+    async def checkpoints(self) -> list[SignedCheckpoint]: ...
+
+    def whole_log(self) -> AsyncIterator[AuditEntry]: ...
+
+
+async def verify_stored_log(reader: StoredLog, trusted_key: bytes | None) -> LogVerifier:
     verifier = LogVerifier.for_checkpoints(await reader.checkpoints(), trusted_key)
     async for entry in reader.whole_log():
         verifier.feed(entry)

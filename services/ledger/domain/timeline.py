@@ -26,13 +26,6 @@ PENDING_MARK = "PENDING"
 """Mark of an entry appended after the latest signed checkpoint (not proven yet)."""
 
 
-def parse_dollars(text: str) -> int:
-    """Inverse of format_usd (for tests and CLI input)."""
-    negative = text.startswith("-")
-    digits = text.lstrip("-").lstrip("$").replace(",", "")
-    dollars, _, cents = digits.partition(".")
-    value = int(dollars) * 100 + int(cents.ljust(2, "0")[:2])
-    return -value if negative else value
 
 
 def _details(payload: dict[str, Any], prefix: str = "") -> Iterable[str]:

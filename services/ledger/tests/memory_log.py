@@ -14,8 +14,41 @@ from services.ledger.domain.checkpoint import (
     SignedCheckpoint,
 )
 from services.ledger.domain.entry import AuditEntry, EventFacts
-from services.ledger.domain.merkle import Frontier, MemoryTree
+from services.ledger.domain.merkle import (
+    Frontier,
+    NodeKey,
+    assemble,
+    consistency_ranges,
+    inclusion_ranges,
+    root_from_nodes,
+)
 from services.ledger.domain.signing import Signer
+
+
+class MemoryTree:
+    """Whole tree held in memory: proofs for tests, offline checks and benchmarks."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[NodeKey, bytes] = {}
+        self.frontier = Frontier()
+
+    def append(self, leaf: bytes) -> None:
+        for level, index, digest in self.frontier.append(leaf):
+            self.nodes[(level, index)] = digest
+
+    @property
+    def size(self) -> int:
+        return self.frontier.size
+
+    def root(self, size: int | None = None) -> bytes:
+        return root_from_nodes(self.size if size is None else size, self.nodes)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        return assemble(inclusion_ranges(index, self.size if size is None else size), self.nodes)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        target = self.size if new_size is None else new_size
+        return assemble(consistency_ranges(old_size, target), self.nodes)
 
 
 class MemoryLog:
