@@ -1,6 +1,6 @@
 """What the auditor CLI (and the demo) do against a running AuditService: the calls, and the
-lines they print. Verification logic lives in the pure modules (anchoring, history,
-tenant_verifier, bundle_verifier); this module only fetches and formats."""
+lines they print. Verification logic lives in the pure domain (chain_verification,
+checkpoint, tenant_verification, bundle); this module only fetches and formats."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -224,32 +224,33 @@ def _payload(entry: AuditEntry) -> dict[str, Any]:
 
 
 def _decisions(entries: Sequence[AuditEntry]) -> list[DecisionRow]:
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, DecisionRow] = {}
     for entry in entries:
         kind = entry.facts.event_type
         if kind not in DECISION_EVENTS:
             continue
         p = _payload(entry)
         decision_id = str(p.get("decision_id", "")) or entry.facts.event_id
-        row = rows.setdefault(decision_id, {
-            "decision_id": decision_id, "action": "", "proposed_at": None, "proposed_by": "",
-            "rationale": "", "outcome": "proposed (no answer yet)", "decided_at": None,
-            "decided_by": "",
-        })
+        row = rows.get(decision_id) or DecisionRow(
+            decision_id=decision_id, action="", proposed_at=None, proposed_by="",
+            rationale="", outcome="proposed (no answer yet)", decided_at=None, decided_by="",
+        )
         if kind == "DecisionProposed":
-            row.update(action=str(p.get("action", "")), proposed_at=entry.facts.occurred_at,
-                       proposed_by=entry.facts.actor, rationale=str(p.get("rationale", "")))
+            row = replace(row, action=str(p.get("action", "")),
+                          proposed_at=entry.facts.occurred_at, proposed_by=entry.facts.actor,
+                          rationale=str(p.get("rationale", "")))
         elif kind == "DecisionApproved":
             rule = str(p.get("auto_approval_rule_id", ""))
             by = str(p.get("approved_by", "")) or entry.facts.actor
-            row.update(outcome="approved", decided_at=entry.facts.occurred_at,
-                       decided_by=f"auto-approval rule {rule}" if rule else by)
+            row = replace(row, outcome="approved", decided_at=entry.facts.occurred_at,
+                          decided_by=f"auto-approval rule {rule}" if rule else by)
         else:
             reason = str(p.get("reason", ""))
-            row.update(outcome=f"rejected{': ' + reason if reason else ''}",
-                       decided_at=entry.facts.occurred_at,
-                       decided_by=str(p.get("rejected_by", "")) or entry.facts.actor)
-    return [DecisionRow(**row) for row in rows.values()]
+            row = replace(row, outcome=f"rejected{': ' + reason if reason else ''}",
+                          decided_at=entry.facts.occurred_at,
+                          decided_by=str(p.get("rejected_by", "")) or entry.facts.actor)
+        rows[decision_id] = row
+    return list(rows.values())
 
 
 def _eastern_day(moment: datetime) -> str:

@@ -67,7 +67,7 @@ def signature_valid(public_key: bytes, body: bytes, signature: bytes) -> bool:
 
 
 def seed_to_pem(seed: bytes) -> str:
-    """PEM form of a seed, for writing key files (tests, `auditor_cli keygen`)."""
+    """PEM form of a seed, for writing key files (tests, key files for the ledger)."""
     return (
         Ed25519PrivateKey.from_private_bytes(seed)
         .private_bytes(

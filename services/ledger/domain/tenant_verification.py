@@ -1,9 +1,9 @@
 """Verify everything a tenant has in the log, from what the API streams (pure).
 
-`auditor_cli verify-tenant` feeds it the ReplayTenant stream: a signed checkpoint, then every
+`auditor verify-tenant` feeds it the ReplayTenant stream: a signed checkpoint, then every
 chain of the tenant with an inclusion proof per entry and a signed head per chain. Each chain
 is recomputed and every entry proven under the checkpoint's root; the heads show no chain was
-cut short; pinned checkpoints (history.py) show the checkpoint extends what was seen before.
+cut short; pinned checkpoints (checkpoint.py) show the checkpoint extends what was seen before.
 No database, no trust in the server beyond the pinned key.
 """
 
