@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from services.ledger.domain.appending import ChainTip
 from services.ledger.domain.chain_verification import leaf_of
 from services.ledger.domain.checkpoint import SignedCheckpoint
 from services.ledger.domain.entry import GENESIS_HASH, AuditEntry
@@ -24,7 +25,7 @@ class LogVerifier:
     trusted_key: bytes | None
     checkpoints: dict[int, SignedCheckpoint] = field(default_factory=dict)
     frontier: Frontier = field(default_factory=Frontier)
-    heads: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    heads: dict[str, ChainTip] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     checkpoints_verified: int = 0
 
