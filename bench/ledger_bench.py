@@ -23,23 +23,22 @@ import nats
 from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.common import internal_auth
 from services.common.grpc_server import GrpcServer, ServicerBinding
-from services.ledger.appender import Appender
+from services.ledger.adapters.appender import Appender
+from services.ledger.adapters.checkpointer import Checkpointer
+from services.ledger.adapters.grpc_api import AuditServicer
+from services.ledger.adapters.ingest import StreamIngest
+from services.ledger.adapters.sql_reader import LogReader
+from services.ledger.adapters.sql_rows import ENTRY_COLUMNS, entry_record
+from services.ledger.adapters.sql_schema import migrate, writer_pool
 from services.ledger.application import AuditApplication
-from services.ledger.checkpoint import Checkpoint, SignedCheckpoint
-from services.ledger.checkpointer import Checkpointer
-from services.ledger.entry import EventFacts, claim_chain
-from services.ledger.grpc_api import AuditServicer
-from services.ledger.ingest import StreamIngest
-from services.ledger.log_audit import verify_stored_log
-from services.ledger.log_state import LogState
-from services.ledger.log_verifier import LogVerifier
-from services.ledger.memory_log import MemoryLog
-from services.ledger.merkle import Frontier, consistency_ranges, inclusion_ranges
-from services.ledger.reader import LogReader
-from services.ledger.rows import ENTRY_COLUMNS, entry_record
-from services.ledger.schema import migrate, writer_pool
-from services.ledger.signing import Signer
+from services.ledger.domain.appending import LogState
+from services.ledger.domain.checkpoint import Checkpoint, SignedCheckpoint
+from services.ledger.domain.entry import EventFacts, claim_chain
+from services.ledger.domain.log_verification import LogVerifier, verify_stored_log
+from services.ledger.domain.merkle import Frontier, consistency_ranges, inclusion_ranges
+from services.ledger.domain.signing import Signer
 from services.ledger.tests.factories import envelope_of
+from services.ledger.tests.memory_log import MemoryLog
 
 Report = Callable[..., None]
 BATCH = 500

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from deploy.catalog import SCHEMA_OWNERS
-from services.ledger.schema import writer_role
+from services.ledger.adapters.sql_schema import writer_role
 
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
 # Serialises concurrent runs (a retried Job beside its first attempt, several init containers):

@@ -125,7 +125,7 @@ class LocalStack:
             ),
         )
         if "LEDGER_SIGNING_KEY_FILE" not in env and "LEDGER_SIGNING_KEY" not in env:
-            from services.ledger.signing import seed_to_pem
+            from services.ledger.domain.signing import seed_to_pem
 
             key_file = self.data_dir / "ledger-signing.key"
             persistent_secret(key_file, lambda: seed_to_pem(secrets.token_bytes(32)))

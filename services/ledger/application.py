@@ -1,7 +1,7 @@
 """Use cases of the AuditService: replay, as-of state, verification, proofs and export.
 
 Every read is scoped to the caller's tenant in SQL (chains are keyed by tenant as well), and
-every use case needs the `auditor` or `admin` role.
+every use case needs the `auditor` or `admin` role (`require_role`, services/common/auth.py).
 """
 
 from __future__ import annotations
@@ -10,32 +10,37 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from services.common.auth import ADMIN, AUDITOR, require_role
 from services.common.context import CommandContext
 from services.common.errors import (
     DataLoss,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    PermissionDenied,
 )
-from services.ledger.anchoring import AnchoredVerdict, verify_anchored
-from services.ledger.bundle import Bundle
-from services.ledger.checkpoint import ChainHead, SignedChainHead, SignedCheckpoint
-from services.ledger.checkpointer import Checkpointer
-from services.ledger.claim_state import ClaimState, fold_claim
-from services.ledger.entry import AuditEntry, claim_chain, format_instant
-from services.ledger.reader import LogReader
-from services.ledger.report import ClaimReport, Verification, build_report
-from services.ledger.report_html import render_html
-from services.ledger.report_pdf import render_pdf
-from services.ledger.signing import Signer
-from services.ledger.witness import Witness, disagreements
+from services.ledger.adapters.checkpointer import Checkpointer
+from services.ledger.adapters.report_html import render_html
+from services.ledger.adapters.report_pdf import render_pdf
+from services.ledger.adapters.sql_reader import LogReader
+from services.ledger.adapters.witness import Witness
+from services.ledger.domain.bundle import Bundle
+from services.ledger.domain.chain_verification import AnchoredVerdict, verify_anchored
+from services.ledger.domain.checkpoint import (
+    ChainHead,
+    SignedChainHead,
+    SignedCheckpoint,
+    witness_disagreements,
+)
+from services.ledger.domain.claim_state import ClaimState, fold_claim
+from services.ledger.domain.entry import AuditEntry, claim_chain, format_instant
+from services.ledger.domain.report import ClaimReport, Verification, build_report
+from services.ledger.domain.signing import Signer
 
-AUDIT_ROLES = ("auditor", "admin")
+AUDIT_ROLES = (AUDITOR, ADMIN)
 MAX_ID_LENGTH = 200
 TENANT_CHUNK = 500
 """Entries per message of a tenant replay (each carries its inclusion proof)."""
-REPORT_FORMATS: dict[str, tuple[Callable[[ClaimReport], bytes], str]] = {
+REPORT_RENDERERS: dict[str, tuple[Callable[[ClaimReport], bytes], str]] = {
     "pdf": (render_pdf, "application/pdf"),
     "html": (render_html, "text/html; charset=utf-8"),
 }
@@ -205,8 +210,8 @@ class AuditApplication:
         self, ctx: CommandContext, claim_id: str, fmt: str, as_of: datetime | None = None
     ) -> RenderedReport:
         """The printable audit report: state as of `as_of` (default now), verification now."""
-        if fmt not in REPORT_FORMATS:
-            raise InvalidArgument(f"must be one of {', '.join(REPORT_FORMATS)}", field="format")
+        if fmt not in REPORT_RENDERERS:
+            raise InvalidArgument(f"must be one of {', '.join(REPORT_RENDERERS)}", field="format")
         moment = as_of or ctx.now
         entries = await self.replay(ctx, claim_id, moment)
         refused: list[str] = []
@@ -220,7 +225,7 @@ class AuditApplication:
                 verification, log_problems=[*verification.log_problems, *refused]
             )
         report = build_report(claim_id, entries, _report_verification(verification), moment)
-        render, content_type = REPORT_FORMATS[fmt]
+        render, content_type = REPORT_RENDERERS[fmt]
         return RenderedReport(
             render(report), content_type, f"{report.file_stem}.{fmt}",
             report.verification.status,
@@ -260,7 +265,8 @@ class AuditApplication:
         if witnessed is None:
             return []
         stored = await self.reader.checkpoint_of_size(witnessed.checkpoint.tree_size)
-        return [f"witness: {problem}" for problem in disagreements(witnessed, stored, log_size)]
+        found = witness_disagreements(witnessed, stored, log_size)
+        return [f"witness: {problem}" for problem in found]
 
     async def inclusion(
         self, ctx: CommandContext, event_id: str, tree_size: int = 0
@@ -396,8 +402,7 @@ class AuditApplication:
 
 
 def _require_auditor(ctx: CommandContext) -> None:
-    if not ctx.has_role(*AUDIT_ROLES):
-        raise PermissionDenied("the audit trail needs the auditor or admin role")
+    require_role(ctx, AUDIT_ROLES, "the audit trail")
 
 
 def _require_id(value: str, field: str) -> None:

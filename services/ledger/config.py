@@ -8,7 +8,7 @@ import pathlib
 from dataclasses import dataclass
 
 from services.common.settings import ConfigurationError, Settings
-from services.ledger.signing import Signer
+from services.ledger.domain.signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class LedgerConfig:
     # How long a pulled event may stay unacknowledged before JetStream hands it out again:
     # after the appender replica dies, its in-flight events come back this much later.
     ack_wait_seconds: float = 10.0
-    # An append-only JSON-lines copy of every witnessed checkpoint (services/ledger/witness.py).
+    # An append-only JSON-lines copy of every witnessed checkpoint (adapters/witness.py).
     witness_file: pathlib.Path | None = None
 
     @classmethod

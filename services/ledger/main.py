@@ -12,21 +12,21 @@ import asyncpg
 from oonledger.ledger.v1 import ledger_pb2_grpc
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
-from services.ledger.appender import Appender
+from services.ledger.adapters.appender import Appender
+from services.ledger.adapters.checkpointer import Checkpointer
+from services.ledger.adapters.grpc_api import AuditServicer
+from services.ledger.adapters.ingest import StreamIngest
+from services.ledger.adapters.pipeline_facts import LedgerPipelineFacts
+from services.ledger.adapters.sql_reader import LogReader
+from services.ledger.adapters.sql_schema import migrate, writer_pool
+from services.ledger.adapters.witness import Witness
 from services.ledger.application import AuditApplication
-from services.ledger.checkpointer import Checkpointer
 from services.ledger.config import LedgerConfig
-from services.ledger.grpc_api import AuditServicer
-from services.ledger.ingest import StreamIngest
-from services.ledger.pipeline_facts import LedgerPipelineFacts
-from services.ledger.reader import LogReader
-from services.ledger.schema import migrate, writer_pool
-from services.ledger.witness import Witness
 from services.ops.service import PipelineOperations
 
 SERVICE_NAME = "oonledger.ledger.v1.AuditService"
 # Health names (services/common/health.py): the integrity alarms of the appender (a forged row,
-# services/ledger/head_guard.py) and of the checkpointer (a refusal to sign).
+# services/ledger/domain/appending.py) and of the checkpointer (a refusal to sign).
 APPENDER_PART = "oonledger.ledger.appender"
 CHECKPOINTER_PART = "oonledger.ledger.checkpointer"
 

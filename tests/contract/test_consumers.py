@@ -11,10 +11,10 @@ import pytest
 from services.common.contracts import enum_text
 from services.fees.adapters.subscriptions import FeeReactions
 from services.fees.domain.assessment import PaymentKind
-from services.ledger.claim_state import fold_claim
-from services.ledger.entry import AuditEntry
-from services.ledger.mapping import facts_from_wire
-from services.ledger.timeline import timeline
+from services.ledger.adapters.mapping import facts_from_wire
+from services.ledger.domain.claim_state import fold_claim
+from services.ledger.domain.entry import AuditEntry
+from services.ledger.domain.timeline import timeline
 from services.negotiation.adapters.subscriptions import _claim_facts_fields
 from services.settlement.projections import claim_lines
 from services.settlement.subscriptions import _terms

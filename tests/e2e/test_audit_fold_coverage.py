@@ -9,7 +9,7 @@ import inspect
 import pkgutil
 
 from services.common.aggregate import TenantAggregate
-from services.ledger.claim_state import FOLDS
+from services.ledger.domain.claim_state import FOLDS
 
 SERVICES = ("claims", "negotiation", "settlement", "fees")
 

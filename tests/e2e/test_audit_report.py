@@ -10,7 +10,7 @@ import pypdf
 import pytest
 
 from services.common.testing import eventually
-from services.ledger import auditor_cli
+from services.ledger.auditor import cli as auditor_cli
 from tests.e2e.journey import Vendor
 from tests.e2e.test_journey import agreed_claim
 

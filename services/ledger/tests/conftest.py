@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 
 from services.common.testing import InfraUrls
-from services.ledger.appender import Appender
-from services.ledger.reader import LogReader
-from services.ledger.schema import migrate, writer_pool
+from services.ledger.adapters.appender import Appender
+from services.ledger.adapters.sql_reader import LogReader
+from services.ledger.adapters.sql_schema import migrate, writer_pool
 
 
 @dataclass

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.ledger.entry import EventFacts
+from services.ledger.domain.entry import AuditEntry, EventFacts
 
 BASE_TIME = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 SERVICE_BY_EVENT = {
@@ -197,3 +197,8 @@ def negotiated_claim(tenant_id: str, claim_id: str, start: int = 1) -> list[Even
             )
         )
     return events
+
+
+def with_payload(entry: AuditEntry, payload: bytes) -> AuditEntry:
+    """A copy of a stored entry with its payload changed (tamper simulations)."""
+    return entry._replace(facts=entry.facts._replace(payload=payload))

@@ -17,9 +17,9 @@ from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.common.runtime import ServiceRuntime
 from services.common.testing import ServiceRunner, call_metadata, channel_to, eventually
 from services.common.wire import subject_for
-from services.ledger.entry import EventFacts
+from services.ledger.domain.entry import EventFacts
+from services.ledger.domain.signing import Signer, seed_to_pem
 from services.ledger.main import build
-from services.ledger.signing import Signer, seed_to_pem
 from services.ledger.tests.factories import envelope_of
 
 

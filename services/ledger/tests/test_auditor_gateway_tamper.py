@@ -16,9 +16,9 @@ import pytest
 import pytest_asyncio
 
 from services.common.testing import ServiceRunner
-from services.ledger import mapping
-from services.ledger.entry import AuditEntry, place
-from services.ledger.rows import ENTRY_COLUMNS, entry_record
+from services.ledger.adapters import mapping
+from services.ledger.adapters.sql_rows import ENTRY_COLUMNS, entry_record
+from services.ledger.domain.entry import AuditEntry, place
 from services.ledger.tests.factories import claim_history, facts, negotiated_claim
 from services.ledger.tests.gateway_harness import Audited, cli, start_audited
 from services.ledger.tests.test_forgery import forge_after_head, log_size

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from services.ledger.bundle_verifier import load_bundle_text, verify_bundle
-from services.ledger.entry import chain_hash
-from services.ledger.memory_log import MemoryLog
-from services.ledger.signing import Signer
+from services.ledger.domain.bundle import load_bundle_text, verify_bundle
+from services.ledger.domain.entry import chain_hash
+from services.ledger.domain.signing import Signer
 from services.ledger.tests.factories import claim_history, facts
+from services.ledger.tests.memory_log import MemoryLog
 
 TENANT, CLAIM = "tenant-a", "claim-1"
 SIGNER = Signer.from_seed(bytes(range(32)))
@@ -68,8 +68,8 @@ def test_altered_entry_is_named() -> None:
 
 def test_rehashed_forgery_is_caught_by_the_signed_tree() -> None:
     """Rewrite an amount and recompute every chain hash: the Merkle proofs no longer hold."""
-    from services.ledger.encoding import b64, unb64
-    from services.ledger.entry_codec import entry_from_json
+    from services.ledger.domain.encoding import b64, unb64
+    from services.ledger.domain.entry_codec import entry_from_json
 
     document = exported()
     entries = document["entries"]

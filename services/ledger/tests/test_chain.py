@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 from datetime import UTC, datetime, timedelta, timezone
@@ -9,16 +10,18 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ledger.chain_check import BreakKind, verify_chain
-from services.ledger.entry import (
+from services.ledger.domain.chain_verification import BreakKind, verify_chain
+from services.ledger.domain.entry import (
+    CANONICAL_VERSION,
     GENESIS_HASH,
+    EventFacts,
     canonical_bytes,
     chain_hash,
     format_instant,
     parse_instant,
 )
-from services.ledger.memory_log import MemoryLog
-from services.ledger.tests.factories import claim_history, facts
+from services.ledger.tests.factories import claim_history, facts, with_payload
+from services.ledger.tests.memory_log import MemoryLog
 
 TENANT, CLAIM = "tenant-a", "claim-1"
 
@@ -82,7 +85,7 @@ def test_intact_chain_verifies() -> None:
 def test_altered_payload_is_named() -> None:
     log, chain = logged(5)
     entries = log.chain(chain)
-    entries[2] = entries[2].with_facts(payload=b'{"amount_cents":999999}')
+    entries[2] = with_payload(entries[2], b'{"amount_cents":999999}')
     verdict = verify_chain(chain, entries)
     assert [(b.kind, b.chain_seq) for b in verdict.breaks] == [(BreakKind.CONTENT_ALTERED, 3)]
     assert entries[2].facts.event_id in verdict.breaks[0].describe()
@@ -131,7 +134,7 @@ def test_any_single_byte_change_in_any_entry_is_named(count: int, data: st.DataO
     payload = bytearray(entries[victim].facts.payload)
     position = data.draw(st.integers(0, len(payload) - 1))
     payload[position] ^= data.draw(st.integers(1, 255))
-    entries[victim] = entries[victim].with_facts(payload=bytes(payload))
+    entries[victim] = with_payload(entries[victim], bytes(payload))
     verdict = verify_chain(chain, entries)
     assert [(b.kind, b.chain_seq) for b in verdict.breaks] == [
         (BreakKind.CONTENT_ALTERED, victim + 1)
@@ -161,8 +164,6 @@ def test_handwritten_canonical_form_equals_json_dumps(
     seq: int,
     index: int,
 ) -> None:
-    from services.ledger.entry import canonical_document
-
     f = facts("t", "c")._replace(
         actor=actor,
         claim_id=claim_id,
@@ -191,7 +192,40 @@ def test_instants_have_one_canonical_utc_spelling(moment: datetime) -> None:
 
 
 def test_chain_keys_cannot_collide_across_tenants() -> None:
-    from services.ledger.entry import claim_chain
+    from services.ledger.domain.entry import claim_chain
 
     assert claim_chain("a/b", "c") != claim_chain("a", "b/c")
     assert claim_chain("tenant-1", "0b7c-uuid_x.y") == "claim/tenant-1/0b7c-uuid_x.y"
+
+
+def canonical_document(facts: EventFacts, log_index: int, chain: str, chain_seq: int) -> bytes:
+    """The same bytes through json.dumps: the reference canonical_bytes is tested against."""
+    document = {
+        "actor": facts.actor,
+        "aggregate_id": facts.aggregate_id,
+        "aggregate_type": facts.aggregate_type,
+        "aggregate_version": facts.aggregate_version,
+        "causation_id": facts.causation_id,
+        "chain": chain,
+        "chain_seq": chain_seq,
+        "claim_id": facts.claim_id,
+        "correlation_id": facts.correlation_id,
+        "event_id": facts.event_id,
+        "event_type": facts.event_type,
+        "format": CANONICAL_VERSION,
+        "log_index": log_index,
+        "notification_id": facts.notification_id,
+        "occurred_at": format_instant(facts.occurred_at),
+        "payload": base64.b64encode(facts.payload).decode("ascii"),
+        "payload_content_type": facts.payload_content_type,
+        "recorded_at": format_instant(facts.recorded_at),
+        "request_id": facts.request_id,
+        "schema_version": facts.schema_version,
+        "service": facts.service,
+        "tenant_id": facts.tenant_id,
+        "traceparent": facts.traceparent,
+        "tracestate": facts.tracestate,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )

@@ -8,9 +8,9 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ledger.claim_state import fold_claim
-from services.ledger.memory_log import MemoryLog
+from services.ledger.domain.claim_state import fold_claim
 from services.ledger.tests.factories import BASE_TIME, facts, negotiated_claim
+from services.ledger.tests.memory_log import MemoryLog
 
 TENANT, CLAIM = "tenant-a", "claim-1"
 

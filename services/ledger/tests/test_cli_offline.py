@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pathlib
+import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 
-from services.ledger import auditor_cli
-from services.ledger.encoding import b64, hashes_to_json
-from services.ledger.memory_log import MemoryLog
-from services.ledger.signing import Signer
+from services.ledger.auditor import cli as auditor_cli
+from services.ledger.domain.encoding import b64, hashes_to_json
+from services.ledger.domain.signing import Signer
 from services.ledger.tests.factories import claim_history
+from services.ledger.tests.memory_log import MemoryLog
 
 SIGNER = Signer.from_seed(bytes(32))
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -71,3 +75,32 @@ async def test_usage_errors_exit_with_two(tmp_path: pathlib.Path) -> None:
     assert (await cli("no-such-command"))[0] == 2
     code, text = await cli("consistency", "--old", str(tmp_path / "x.json"))
     assert code == 2 and "--new and --proof" in text
+
+
+def documented_modules() -> set[str]:
+    """Every `python -m services.ledger...` module the README and docs/ledger.md tell people to
+    run (the `A=` lines and the offline example)."""
+    root = pathlib.Path(__file__).parents[3]
+    found: set[str] = set()
+    for doc in (root / "README.md", root / "docs" / "ledger.md"):
+        found.update(re.findall(r"python -m (services\.ledger[\w.]*)", doc.read_text("utf-8")))
+    return found
+
+
+def test_the_documented_auditor_command_runs_as_written(tmp_path: pathlib.Path) -> None:
+    modules = documented_modules()
+    assert modules == {"services.ledger.auditor"}
+    log = MemoryLog(origin="cli-test")
+    history = claim_history("t", "c", 2)
+    log.append(history)
+    bundle = log.export("t", "c", history[0].chain, SIGNER, NOW)
+    path = write(tmp_path / "b.json", bundle.to_json())
+    root = pathlib.Path(__file__).parents[3]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    for module in modules:
+        done = subprocess.run(
+            [sys.executable, "-m", module, "verify-bundle", path, "--public-key",
+             b64(SIGNER.public_key)],
+            capture_output=True, text=True, env=env, cwd=root, timeout=60, check=False,
+        )
+        assert done.returncode == 0 and "bundle VERIFIED" in done.stdout, done.stderr

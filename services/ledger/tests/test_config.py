@@ -8,7 +8,7 @@ import pytest
 
 from services.common.settings import ConfigurationError, Settings
 from services.ledger.config import DEV_SIGNING_SEED, LedgerConfig
-from services.ledger.signing import Signer, seed_to_pem
+from services.ledger.domain.signing import Signer, seed_to_pem
 
 SEED = bytes(range(32))
 
@@ -20,6 +20,7 @@ def settings(*, dev: bool = False, **extra: str) -> Settings:
         "OON_NAMESPACE": "abc",
         "OON_DEV_MODE": "1" if dev else "0",
         "OON_CIPHER_KEY": "k",
+        "OON_PHI_KEY": "A" * 43 + "=",  # 32 zero bytes: required outside dev mode
         **extra,
     }
     return Settings.from_env("ledger", env)

@@ -39,7 +39,7 @@ async def test_a_stream_without_a_consumer_is_retried_while_the_others_are_inges
     unavailable = f"{own.upper()}_NO_SUCH_STREAM"
     tenant, claim = f"tenant-{uuid.uuid4().hex[:8]}", f"claim-{uuid.uuid4().hex[:8]}"
     events = negotiated_claim(tenant, claim)
-    caplog.set_level(logging.WARNING, logger="services.ledger.ingest")
+    caplog.set_level(logging.WARNING, logger="services.ledger.adapters.ingest")
     ledger = await start_ledger(
         service_runner,
         tmp_path_factory.mktemp("ingest-keys"),

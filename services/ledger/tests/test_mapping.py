@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.ledger.mapping import (
+from services.ledger.adapters.mapping import (
     MalformedEnvelope,
     entry_from_message,
     entry_message,
     facts_from_wire,
 )
-from services.ledger.memory_log import MemoryLog
 from services.ledger.tests.factories import envelope_of, facts
+from services.ledger.tests.memory_log import MemoryLog
 
 
 def test_envelope_round_trips_into_facts() -> None:
@@ -52,7 +52,7 @@ def test_audit_entries_survive_the_proto() -> None:
 
 
 def test_the_select_list_matches_the_column_order() -> None:
-    from services.ledger.rows import ENTRY_COLUMNS, SELECT_ENTRIES
+    from services.ledger.adapters.sql_rows import ENTRY_COLUMNS, SELECT_ENTRIES
 
     listed = SELECT_ENTRIES.removeprefix("SELECT ").split(" FROM ")[0].split(",")
     assert tuple(name.strip() for name in listed) == ENTRY_COLUMNS

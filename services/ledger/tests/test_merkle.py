@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ledger import merkle
+from services.ledger.domain import merkle
+from services.ledger.tests.memory_log import MemoryTree
 
 # Leaves and expected hashes: the RFC 6962 vectors of certificate-transparency, as published in
 # transparency-dev/merkle (testonly/constants.go, testonly/reference_test.go).
@@ -100,16 +101,16 @@ CONSISTENCY = [
 ]
 
 
-def tree_of(count: int) -> merkle.MemoryTree:
-    tree = merkle.MemoryTree()
+def tree_of(count: int) -> MemoryTree:
+    tree = MemoryTree()
     for i in range(count):
         tree.append(merkle.leaf_hash(i.to_bytes(8, "big")))
     return tree
 
 
 @pytest.fixture(scope="module")
-def vector_tree() -> merkle.MemoryTree:
-    tree = merkle.MemoryTree()
+def vector_tree() -> MemoryTree:
+    tree = MemoryTree()
     for leaf in LEAVES:
         tree.append(merkle.leaf_hash(leaf))
     return tree
@@ -121,7 +122,7 @@ def test_empty_tree_root_is_hash_of_nothing() -> None:
 
 
 @pytest.mark.parametrize("size", range(1, 9))
-def test_root_hashes_match_rfc6962_vectors(vector_tree: merkle.MemoryTree, size: int) -> None:
+def test_root_hashes_match_rfc6962_vectors(vector_tree: MemoryTree, size: int) -> None:
     assert vector_tree.root(size).hex() == ROOTS[size]
     leaves = [merkle.leaf_hash(leaf) for leaf in LEAVES[:size]]
     assert merkle.root_of_leaf_hashes(leaves).hex() == ROOTS[size]
@@ -129,7 +130,7 @@ def test_root_hashes_match_rfc6962_vectors(vector_tree: merkle.MemoryTree, size:
 
 @pytest.mark.parametrize(("index", "size", "expected"), INCLUSION)
 def test_inclusion_proofs_match_vectors(
-    vector_tree: merkle.MemoryTree, index: int, size: int, expected: list[str]
+    vector_tree: MemoryTree, index: int, size: int, expected: list[str]
 ) -> None:
     proof = vector_tree.inclusion_proof(index, size)
     assert [h.hex() for h in proof] == expected
@@ -139,7 +140,7 @@ def test_inclusion_proofs_match_vectors(
 
 @pytest.mark.parametrize(("old", "new", "expected"), CONSISTENCY)
 def test_consistency_proofs_match_vectors(
-    vector_tree: merkle.MemoryTree, old: int, new: int, expected: list[str]
+    vector_tree: MemoryTree, old: int, new: int, expected: list[str]
 ) -> None:
     proof = vector_tree.consistency_proof(old, new)
     assert [h.hex() for h in proof] == expected
@@ -148,7 +149,7 @@ def test_consistency_proofs_match_vectors(
     )
 
 
-def test_inclusion_rejects_wrong_index_size_leaf_and_root(vector_tree: merkle.MemoryTree) -> None:
+def test_inclusion_rejects_wrong_index_size_leaf_and_root(vector_tree: MemoryTree) -> None:
     proof = vector_tree.inclusion_proof(5, 8)
     leaf, root = merkle.leaf_hash(LEAVES[5]), bytes.fromhex(ROOTS[8])
     assert not merkle.verify_inclusion(4, 8, leaf, proof, root)
@@ -159,7 +160,7 @@ def test_inclusion_rejects_wrong_index_size_leaf_and_root(vector_tree: merkle.Me
     assert not merkle.verify_inclusion(8, 8, leaf, proof, root)
 
 
-def test_consistency_rejects_forked_history(vector_tree: merkle.MemoryTree) -> None:
+def test_consistency_rejects_forked_history(vector_tree: MemoryTree) -> None:
     proof = vector_tree.consistency_proof(6, 8)
     forked = tree_of(6).root()
     assert not merkle.verify_consistency(6, 8, forked, bytes.fromhex(ROOTS[8]), proof)

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pypdf
 import pytest
 
-from services.ledger.memory_log import MemoryLog
-from services.ledger.moments import parse_moment
-from services.ledger.report import Verification, build_report, pct_of_qpa
-from services.ledger.report_html import render_html
-from services.ledger.report_pdf import render_pdf
+from services.ledger.adapters.report_html import render_html
+from services.ledger.adapters.report_pdf import render_pdf
+from services.ledger.domain.moments import parse_moment
+from services.ledger.domain.report import Verification, build_report, pct_of_qpa
 from services.ledger.tests.factories import BASE_TIME, facts, negotiated_claim
+from services.ledger.tests.memory_log import MemoryLog
 
 AS_OF = datetime(2026, 12, 4, tzinfo=UTC)
 

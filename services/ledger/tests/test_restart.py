@@ -8,9 +8,9 @@ import pytest
 
 from oonledger.ledger.v1 import ledger_pb2
 from services.common.testing import ServiceRunner, call_metadata
-from services.ledger import mapping
-from services.ledger.chain_check import verify_chain
-from services.ledger.entry import claim_chain
+from services.ledger.adapters import mapping
+from services.ledger.domain.chain_verification import verify_chain
+from services.ledger.domain.entry import claim_chain
 from services.ledger.tests.factories import negotiated_claim
 from services.ledger.tests.ledger_harness import start_ledger
 

@@ -19,13 +19,13 @@ from grpc_status import rpc_status
 
 from oonledger.ledger.v1 import ledger_pb2
 from services.common.testing import TEST_SIGNING_PEM, ServiceRunner, call_metadata, eventually
-from services.ledger import auditor_cli, mapping
-from services.ledger.anchoring import leaf_of
-from services.ledger.chain_check import verify_chain
-from services.ledger.claim_state import fold_claim
-from services.ledger.encoding import b64
-from services.ledger.entry import claim_chain
-from services.ledger.merkle import verify_consistency, verify_inclusion
+from services.ledger.adapters import mapping
+from services.ledger.auditor import cli as auditor_cli
+from services.ledger.domain.chain_verification import leaf_of, verify_chain
+from services.ledger.domain.claim_state import fold_claim
+from services.ledger.domain.encoding import b64
+from services.ledger.domain.entry import claim_chain
+from services.ledger.domain.merkle import verify_consistency, verify_inclusion
 from services.ledger.tests.factories import BASE_TIME, facts, negotiated_claim
 from services.ledger.tests.ledger_harness import Ledger, start_ledger
 
@@ -301,7 +301,7 @@ async def test_garbage_on_a_stream_is_rejected_and_kept(ledger: Ledger) -> None:
 
 
 async def test_the_demo_replays_and_verifies_a_negotiated_claim(ledger: Ledger) -> None:
-    from services.ledger.demo import audit_claim
+    from deploy.local.demo.ledger import audit_claim
 
     tenant, claim = new_tenant(), f"claim-{uuid.uuid4().hex[:8]}"
     events = negotiated_claim(tenant, claim)

@@ -7,14 +7,13 @@ import pytest
 
 from services.common.faults import is_fault
 from services.common.testing import InfraUrls
-from services.ledger.anchoring import leaf_of
-from services.ledger.appender import Appender
-from services.ledger.chain_check import BreakKind, verify_chain
-from services.ledger.memory_log import MemoryLog
-from services.ledger.merkle import verify_consistency, verify_inclusion
-from services.ledger.schema import writer_role
+from services.ledger.adapters.appender import Appender
+from services.ledger.adapters.sql_schema import writer_role
+from services.ledger.domain.chain_verification import BreakKind, leaf_of, verify_chain
+from services.ledger.domain.merkle import verify_consistency, verify_inclusion
 from services.ledger.tests.conftest import LedgerStore
 from services.ledger.tests.factories import claim_history, facts
+from services.ledger.tests.memory_log import MemoryLog
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -142,9 +141,9 @@ async def test_a_row_changed_behind_the_back_is_named(store: LedgerStore) -> Non
 async def test_the_whole_log_verifies_against_its_checkpoints(store: LedgerStore) -> None:
     from datetime import UTC, datetime
 
-    from services.ledger.checkpointer import Checkpointer
-    from services.ledger.log_audit import verify_stored_log
-    from services.ledger.signing import Signer
+    from services.ledger.adapters.checkpointer import Checkpointer
+    from services.ledger.domain.log_verification import verify_stored_log
+    from services.ledger.domain.signing import Signer
 
     signer = Signer.from_seed(bytes(32))
     checkpointer = Checkpointer(store.reader, signer, "test", lambda: datetime.now(UTC))
@@ -176,8 +175,8 @@ async def test_the_signer_refuses_a_tree_that_rewrote_signed_history(store: Ledg
     from datetime import UTC, datetime
 
     from services.common.errors import DataLoss
-    from services.ledger.checkpointer import Checkpointer
-    from services.ledger.signing import Signer
+    from services.ledger.adapters.checkpointer import Checkpointer
+    from services.ledger.domain.signing import Signer
 
     checkpointer = Checkpointer(
         store.reader, Signer.from_seed(bytes(32)), "test", lambda: datetime.now(UTC)

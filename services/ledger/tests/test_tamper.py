@@ -14,9 +14,9 @@ import pytest_asyncio
 
 from oonledger.ledger.v1 import ledger_pb2
 from services.common.testing import ServiceRunner, call_metadata, eventually
-from services.ledger import mapping
-from services.ledger.bundle_verifier import load_bundle_text
-from services.ledger.tests.factories import negotiated_claim
+from services.ledger.adapters import mapping
+from services.ledger.domain.bundle import load_bundle_text
+from services.ledger.tests.factories import negotiated_claim, with_payload
 from services.ledger.tests.ledger_harness import Ledger, start_ledger
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -116,7 +116,7 @@ async def test_a_consistently_rehashed_rewrite_fails_against_the_signed_tree(
     """The forger recomputes every chain hash after the change: only the Merkle proofs catch it."""
     tenant, claim, entries = await signed_claim(ledger)
     domain = [mapping.entry_from_message(m) for m in entries]
-    forged = domain[6].with_facts(payload=b'{"agreed_total_cents":999999}')
+    forged = with_payload(domain[6], b'{"agreed_total_cents":999999}')
     statements: list[tuple[Any, ...]] = [
         (
             "UPDATE audit_entries SET payload = $1 WHERE event_id = $2",
@@ -201,8 +201,8 @@ async def test_the_operator_tool_verifies_the_whole_log(ledger: Ledger) -> None:
     """Run last: this module's log has been damaged by the tests above."""
     import io
 
-    from services.ledger import auditor_cli
-    from services.ledger.encoding import b64
+    from services.ledger.auditor import cli as auditor_cli
+    from services.ledger.domain.encoding import b64
 
     out = io.StringIO()
     code = await auditor_cli.run(

@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.common.money import format_usd
-from services.ledger.memory_log import MemoryLog
+from services.ledger.domain.timeline import describe_payload, timeline
 from services.ledger.tests.factories import negotiated_claim
-from services.ledger.timeline import describe_payload, parse_dollars, timeline
+from services.ledger.tests.memory_log import MemoryLog
 
 
 @given(st.integers(-(10**15), 10**15))
@@ -45,3 +45,12 @@ def test_timeline_has_one_line_per_event_in_chain_order() -> None:
     assert "#1" in lines[0] and "ClaimRegistered" in lines[0] and "billed=$4,800.00" in lines[0]
     assert "CounterOfferMade" in lines[5] and "party=payer" in lines[5]
     assert entries[0].entry_hash.hex()[:12] in lines[0]
+
+
+def parse_dollars(text: str) -> int:
+    """Inverse of format_usd."""
+    negative = text.startswith("-")
+    digits = text.lstrip("-").lstrip("$").replace(",", "")
+    dollars, _, cents = digits.partition(".")
+    value = int(dollars) * 100 + int(cents.ljust(2, "0")[:2])
+    return -value if negative else value
