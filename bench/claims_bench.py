@@ -26,9 +26,9 @@ from bench.stats import pct
 from deploy.local.supervisor import wait_serving
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
-from services.claims import mapping
+from services.claims.adapters import mapping
 from services.claims.application import ClaimsApplication
-from services.claims.model import ClaimData
+from services.claims.domain import ClaimData
 from services.claims.tests.factories import emergency_claim
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument

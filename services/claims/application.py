@@ -15,21 +15,25 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from services.claims import event_data
-from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
-from services.claims.clean_claim import CleanClaimReport
-from services.claims.domain import AppealRecord, Claim
-from services.claims.group_commit import GroupCommitter
-from services.claims.model import (
+from services.claims.domain import (
     Adjudication,
+    AppealChannel,
+    AppealLevel,
+    AppealOutcome,
+    AppealRecord,
+    Claim,
     ClaimData,
     ClaimStatus,
+    CleanClaimReport,
     Document,
     DocumentKind,
     Frequency,
+    TriageDecision,
+    TriagePolicy,
+    event_data,
 )
+from services.claims.group_commit import GroupCommitter
 from services.claims.published import language
-from services.claims.triage import TriageDecision, TriagePolicy
 from services.common.context import CommandContext
 from services.common.errors import AlreadyExists, Conflict, FieldViolation, InvalidArgument
 from services.common.eventstore import ServiceApplication

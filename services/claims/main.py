@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from oonledger.claims.v1 import claims_pb2_grpc
-from services.claims.application import ClaimsApplication
-from services.claims.grpc_api import ClaimsServicer
-from services.claims.projections import ClaimsReadModel
-from services.claims.subscriptions import (
+from services.claims.adapters.grpc_api import ClaimsServicer
+from services.claims.adapters.projections import ClaimsReadModel
+from services.claims.adapters.subscriptions import (
     NEGOTIATION_STAGES,
     SETTLEMENT_STAGES,
     ClaimStageReactions,
 )
+from services.claims.application import ClaimsApplication
 from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service

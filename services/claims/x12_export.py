@@ -16,8 +16,7 @@ from x12sdk.support import count_segments
 from x12sdk.v5010.x12_837_005010X222A2.transaction_set import HealthCareClaimProfessional
 from x12sdk.v5010.x12_837_005010X223A3.transaction_set import HealthCareClaimInstitutional
 
-from services.claims import codes
-from services.claims.model import ClaimData, ClaimType, Frequency, PlanFunding
+from services.claims.domain import ClaimData, ClaimType, Frequency, PlanFunding, codes
 from services.common.errors import FailedPrecondition
 from services.common.money import x12_amount
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from x12sdk.io import X12ModelReader
 
-from services.claims.model import (
+from services.claims.domain import (
     Address,
     ClaimData,
     ClaimType,
@@ -24,8 +24,8 @@ from services.claims.model import (
     PlanFunding,
     Provider,
     ServiceLine,
+    looks_like_emergency,
 )
-from services.claims.service_class import looks_like_emergency
 from services.claims.x12_envelope import Delimiters, Transaction, split_transactions
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.money import NotAnAmount, cents_from_decimal

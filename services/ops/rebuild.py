@@ -36,7 +36,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.claims.projections import ClaimsReadModel
+from services.claims.adapters.projections import ClaimsReadModel
 from services.common import jetstream
 from services.common.consumer import Delivery
 from services.common.settings import Settings

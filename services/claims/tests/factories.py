@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from services.claims.model import (
+from services.claims.domain import (
     Address,
     ClaimData,
     ClaimType,

@@ -14,7 +14,7 @@ import pytest
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.claims import mapping
+from services.claims.adapters import mapping
 from services.claims.main import build
 from services.claims.tests.factories import emergency_claim
 from services.common.testing import call_metadata, channel_to, eventually

@@ -10,11 +10,11 @@ import nats
 import pytest
 
 from oonledger.claims.v1 import claims_pb2 as pb
-from services.claims import mapping
+from services.claims.adapters import mapping
+from services.claims.adapters.projections import ClaimsReadModel
 from services.claims.application import ClaimsApplication
-from services.claims.projections import ClaimsReadModel
+from services.claims.domain import TriagePolicy
 from services.claims.tests.factories import ctx, emergency_claim
-from services.claims.triage import TriagePolicy
 from services.common.consumer import ProjectionProcessor, Subscription
 from services.common.runtime import Infrastructure, ServiceParts
 from services.common.testing import eventually

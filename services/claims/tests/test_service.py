@@ -14,9 +14,9 @@ import pytest
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 from oonledger.claims.v1.events_pb2 import ClaimRegistered as ClaimRegisteredMessage
-from services.claims import mapping
+from services.claims.adapters import mapping
+from services.claims.domain import ServiceLine
 from services.claims.main import build
-from services.claims.model import ServiceLine
 from services.claims.tests.factories import emergency_claim, institutional_claim
 from services.common.contracts import as_dict, decode
 from services.common.testing import call_metadata, channel_to, eventually, field_violations
@@ -658,7 +658,7 @@ async def test_tenant_isolation_on_every_rpc(stub):
 
 
 async def test_demo_seeds_claims_idempotently(stub, runtime, capsys):
-    from services.claims.demo import seed_claims
+    from deploy.local.demo.claims import seed_claims
 
     metadata = (("x-tenant-id", tenant()), ("x-actor", "demo"))
     ids = await seed_claims(channel_to(runtime), metadata)
@@ -723,8 +723,7 @@ async def test_negotiation_and_settlement_events_move_the_claim_on(service_runne
 
 async def test_concurrent_writers_conflict_is_aborted(runtime, stub):
     from services.claims.application import ClaimsApplication
-    from services.claims.domain import Claim
-    from services.claims.triage import TriagePolicy
+    from services.claims.domain import Claim, TriagePolicy
     from services.common.context import CommandContext
     from services.common.errors import Conflict
 
@@ -794,7 +793,7 @@ async def test_work_queue_lists_blocking_findings_and_appeal_deadlines(stub):
 
 
 async def test_payload_limits_and_unknown_enums_are_invalid(stub, monkeypatch):
-    from services.claims import grpc_api
+    from services.claims.adapters import grpc_api
 
     t = tenant()
     monkeypatch.setattr(grpc_api, "MAX_IMPORT_ITEMS", 3)

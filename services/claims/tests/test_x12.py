@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from services.claims.intake import canonical, validate_claim
-from services.claims.model import ClaimType, Facility, Frequency, NetworkStatus, Plan, PlanFunding
+from services.claims.domain import (
+    ClaimType,
+    Facility,
+    Frequency,
+    NetworkStatus,
+    Plan,
+    PlanFunding,
+    canonical,
+    validate_claim,
+)
 from services.claims.tests.factories import emergency_claim, institutional_claim
 from services.claims.x12_envelope import split_transactions
 from services.claims.x12_export import export_837

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.claims.demo import seed_claims
+from deploy.local.demo.claims import seed_claims
 from services.claims.main import build as build_claims
 from services.common.testing import call_metadata, channel_to
 from services.negotiation.demo import negotiate_to_agreement

@@ -160,8 +160,8 @@ def bulk_size(env: Mapping[str, str]) -> int:
 
 
 async def run_demo(addresses: Mapping[str, str], env: Mapping[str, str]) -> None:
+    from deploy.local.demo.claims import seed_claims
     from gateway.demo import create_demo_key, first_calls
-    from services.claims.demo import seed_claims
     from services.fees import demo as fees_demo
     from services.ledger.demo import audit_claim
     from services.negotiation.demo import negotiate_to_agreement, take_through_idr

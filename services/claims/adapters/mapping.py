@@ -8,17 +8,19 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from oonledger.claims.v1 import claims_pb2 as pb
-from services.claims import intake
-from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
-from services.claims.clean_claim import CleanClaimReport
-from services.claims.denials import DenialRemedy, Remedy
-from services.claims.domain import AppealRecord, Claim
-from services.claims.model import (
+from services.claims.domain import (
     Address,
     Adjudication,
+    AppealChannel,
+    AppealLevel,
+    AppealOutcome,
+    AppealRecord,
+    Claim,
     ClaimData,
     ClaimStatus,
     ClaimType,
+    CleanClaimReport,
+    DenialRemedy,
     DocumentKind,
     Facility,
     Frequency,
@@ -28,10 +30,13 @@ from services.claims.model import (
     Plan,
     PlanFunding,
     Provider,
+    Remedy,
     Route,
     ServiceLine,
+    TriageDecision,
+    TriagePolicy,
+    intake,
 )
-from services.claims.triage import TriageDecision, TriagePolicy
 from services.common.errors import FieldViolation, InvalidArgument
 
 MAX_TEXT_FIELD = 200

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.claims.application import ClaimsApplication
-from services.claims.model import ClaimStatus
+from services.claims.domain import ClaimStatus
 from services.common.aggregate import TenantAggregate
 from services.common.consumer import Delivery
 

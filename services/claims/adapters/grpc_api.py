@@ -7,10 +7,11 @@ from typing import Any
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1 import claims_pb2_grpc
-from services.claims import mapping, x12_export, x12_import
+from services.claims import x12_export, x12_import
+from services.claims.adapters import mapping
+from services.claims.adapters.projections import ClaimsReadModel
 from services.claims.application import ClaimsApplication, ImportOutcome
-from services.claims.model import ClaimData
-from services.claims.projections import ClaimsReadModel
+from services.claims.domain import ClaimData
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from services.common.grpc_server import Blocking, rpc
