@@ -1,7 +1,8 @@
 """The claims read model (asyncpg): one row per claim, fed by the service's own event stream.
 
-ListClaims and ClaimsWorkQueue read it instead of replaying aggregates. Rows are updated by
-the projection consumer; the row and the consumer's tracking position commit together.
+ListClaims and ClaimsWorkQueue read it (adapters/sql.py) instead of replaying aggregates. Rows
+are updated by the projection consumer; the row and the consumer's tracking position commit
+together.
 
 The patient control number is never stored in plain text (issue 21 item 5): a row keeps its
 keyed hash (`patient_control_number_index`, what a search by PCN compares) and its sealed form
@@ -17,12 +18,10 @@ a stream with such messages yields the same rows.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from typing import Any
 from uuid import UUID
 
@@ -33,7 +32,6 @@ from oonledger.claims.v1 import events_pb2 as v1
 from services.common import phi
 from services.common.consumer import ArrivedEarly, Delivery
 from services.common.contracts import PROTOBUF
-from services.common.errors import InvalidArgument
 
 TABLE = "claims_read"
 # Events that update a claim's row: each needs the row its ClaimRegistered creates.
@@ -41,6 +39,13 @@ UPDATES = frozenset({
     "AdjudicationRecorded", "ClaimTriaged", "CleanClaimChecked", "ClaimReplaced", "ClaimVoided",
     "AppealFiled", "AppealDecisionRecorded", "ClaimStageReached",
 })
+
+
+def schema_identifier(schema: str) -> str:
+    """The schema name, refused unless it is a plain identifier (it is interpolated in SQL)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", schema):
+        raise ValueError(f"not a safe schema identifier: {schema!r}")
+    return schema
 
 
 def _ddl(schema: str) -> list[str]:
@@ -92,15 +97,13 @@ def _ddl(schema: str) -> list[str]:
 
 
 class ClaimsReadModel:
-    """Writes (from the projection) and queries (from the gRPC layer) of the read model."""
+    """The read model's table and its projection (queries: adapters/sql.py)."""
 
     def __init__(self, pool: asyncpg.Pool, schema: str, keys: phi.PhiKeys) -> None:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", schema):
-            raise ValueError(f"not a safe schema identifier: {schema!r}")
         self.pool = pool
         self.keys = keys
-        self.schema = schema
-        self.table = f'"{schema}".{TABLE}'
+        self.schema = schema_identifier(schema)
+        self.table = f'"{self.schema}".{TABLE}'
 
     async def migrate(self, pool: asyncpg.Pool | None = None) -> None:
         async with (pool or self.pool).acquire() as conn:
@@ -224,129 +227,6 @@ class ClaimsReadModel:
             v,
         )
 
-    # -- queries ----------------------------------------------------------------------------
-    async def list_claims(
-        self, tenant_id: str, filters: dict[str, Any]
-    ) -> tuple[list[ClaimRow], str]:
-        where = ["tenant_id = $1"]
-        args: list[Any] = [tenant_id]
-
-        def add(clause: str, value: Any) -> None:
-            args.append(value)
-            where.append(clause.replace("?", f"${len(args)}"))
-
-        if filters["client_id"]:
-            add("client_id = ?", filters["client_id"])
-        if filters["payer_id"]:
-            add("payer_id = ?", filters["payer_id"])
-        if filters["patient_control_number"]:
-            # Only the keyed hash is stored: the query is hashed the same way (exact match).
-            add("patient_control_number_index = ?", self.keys.index(
-                tenant_id, phi.PATIENT_CONTROL_NUMBER, filters["patient_control_number"]))
-        if filters["status"] is not None:
-            add("status = ?", filters["status"].value)
-        if filters["route"] is not None:
-            add("route = ?", filters["route"].value)
-        if filters["date_from"] is not None:
-            add("first_service_date >= ?", filters["date_from"])
-        if filters["date_to"] is not None:
-            add("first_service_date <= ?", filters["date_to"])
-        if filters["page_token"]:
-            after_time, after_id = _decode_token(filters["page_token"])
-            args.extend([after_time, after_id])
-            where.append(f"(registered_at, claim_id) > (${len(args) - 1}, ${len(args)})")
-        limit = filters["page_size"]
-        args.append(limit + 1)
-        rows = await self.pool.fetch(
-            f"SELECT * FROM {self.table} WHERE {' AND '.join(where)} "
-            f"ORDER BY registered_at, claim_id LIMIT ${len(args)}",
-            *args,
-        )
-        token = ""
-        if len(rows) > limit:
-            rows = rows[:limit]
-            token = _encode_token(rows[-1]["registered_at"], rows[-1]["claim_id"])
-        return [self._summary(r) for r in rows], token
-
-    def _summary(self, r: asyncpg.Record) -> ClaimRow:
-        return ClaimRow(
-            claim_id=r["claim_id"],
-            client_id=r["client_id"],
-            payer_id=r["payer_id"],
-            patient_control_number=self.keys.unseal(r["patient_control_number_sealed"]),
-            status=r["status"],
-            route=r["route"] or "",
-            nsa_protected=bool(r["nsa_protected"]),
-            total_billed_cents=r["total_billed_cents"],
-            paid_cents=r["paid_cents"] or 0,
-            first_service_date=r["first_service_date"],
-            version=r["version"],
-        )
-
-    async def work_queue(self, tenant_id: str, client_id: str, limit: int) -> list[WorkRow]:
-        client = "AND client_id = $2" if client_id else "AND $2 = ''"
-        rows = await self.pool.fetch(
-            f"""
-            SELECT 'blocking_findings' AS kind, claim_id, patient_control_number_sealed,
-                   blocking_findings::text || ' blocking finding(s)' AS detail, NULL::date AS due
-              FROM {self.table}
-             WHERE tenant_id = $1 {client} AND clean = false AND status = 'registered'
-            UNION ALL
-            SELECT 'awaiting_adjudication', claim_id, patient_control_number_sealed,
-                   'frequency ' || frequency || ' resubmission of ' || original_claim_id, NULL
-              FROM {self.table}
-             WHERE tenant_id = $1 {client} AND frequency IN ('7', '8') AND NOT adjudicated
-               AND status NOT IN ('replaced', 'voided')
-            UNION ALL
-            SELECT 'appeal_due', claim_id, patient_control_number_sealed,
-                   'denied or reduced: first-level appeal window closes', appeal_filing_deadline
-              FROM {self.table}
-             WHERE tenant_id = $1 {client} AND appeal_filing_deadline IS NOT NULL
-               AND open_appeal_id IS NULL AND status IN ('denied', 'paid')
-            UNION ALL
-            SELECT 'appeal_due', claim_id, patient_control_number_sealed,
-                   'appeal filed: the payer owes its decision', open_appeal_deadline
-              FROM {self.table}
-             WHERE tenant_id = $1 {client} AND open_appeal_id IS NOT NULL
-            ORDER BY due NULLS LAST, claim_id
-            LIMIT $3
-            """,
-            tenant_id,
-            client_id,
-            limit,
-        )
-        return [
-            WorkRow(r["kind"], r["claim_id"],
-                    self.keys.unseal(r["patient_control_number_sealed"]), r["detail"], r["due"])
-            for r in rows
-        ]
-
-
-@dataclass(frozen=True)
-class ClaimRow:
-    """One claim of a ListClaims page (the PCN unsealed for display)."""
-
-    claim_id: UUID
-    client_id: str
-    payer_id: str
-    patient_control_number: str
-    status: str
-    route: str
-    nsa_protected: bool
-    total_billed_cents: int
-    paid_cents: int
-    first_service_date: date
-    version: int
-
-
-@dataclass(frozen=True)
-class WorkRow:
-    kind: str
-    claim_id: UUID
-    patient_control_number: str
-    detail: str
-    due: date | None
-
 
 def legacy_patient_control_number(delivery: Delivery) -> str:
     """The plain PCN of a ClaimRegistered published before the contract tokenized it: the JSON
@@ -365,16 +245,3 @@ def legacy_patient_control_number(delivery: Delivery) -> str:
 
 # ClaimRegistered.Claim's field number of the plain PCN before issue 21 (reserved now).
 LEGACY_PCN_FIELD = 3
-
-
-def _encode_token(registered_at: datetime, claim_id: UUID) -> str:
-    raw = f"{registered_at.isoformat()}|{claim_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_token(token: str) -> tuple[datetime, UUID]:
-    try:
-        when, claim_id = base64.urlsafe_b64decode(token.encode()).decode().split("|")
-        return datetime.fromisoformat(when), UUID(claim_id)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("not a page token from this API", "page_token") from None

@@ -15,7 +15,6 @@ from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.claims.adapters import mapping
-from services.claims.main import build
 from services.claims.tests.factories import emergency_claim
 from services.common.testing import call_metadata, channel_to, eventually
 
@@ -23,11 +22,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 PCN = "PHI-PCN-7731"
 ICN = "ICN-PHI-5521"
-
-
-@pytest.fixture(scope="module")
-async def runtime(service_runner):
-    return await service_runner.start("claims", build)
 
 
 async def test_account_numbers_are_nowhere_in_plain_text_yet_found_and_shown(runtime) -> None:
