@@ -5,6 +5,7 @@ services/common/fields.py, every violation of a request reported at once. Builds
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 from typing import TypeVar
@@ -193,11 +194,48 @@ def imported_837(request_id: str, parsed: Sequence[ParsedClaim]) -> ImportClaims
     return ImportClaims(tuple(items))
 
 
-def plan_facts(msg_plan: pb.Plan, msg_facility: pb.Facility) -> tuple[Plan, Facility]:
+@dataclass(frozen=True)
+class Read837:
+    """What an Import837 call states besides the file: whose claims, and the plan facts an 837
+    does not carry."""
+
+    client_id: str
+    plan: Plan
+    facility: Facility
+
+
+def read_837_request(request: pb.Import837Request, max_bytes: int) -> Read837:
     v = Violations()
-    result = _plan(v, msg_plan, "plan."), _facility(v, msg_facility, "facility.")
+    client_id = require_text(v, "client_id", request.client_id)
+    v.check(len(request.x12.encode()) <= max_bytes, "x12", f"at most {max_bytes} bytes per file")
+    plan, facility = _plan(v, request.plan, "plan."), _facility(v, request.facility, "facility.")
     v.raise_if_any()
-    return result
+    return Read837(client_id, plan, facility)
+
+
+@dataclass(frozen=True)
+class ExportFrom:
+    """The submitter and the envelope ids of an 837 export."""
+
+    sender_id: str
+    receiver_id: str
+    contact_name: str
+    contact_phone: str
+
+
+def export_837_request(request: pb.Export837Request) -> ExportFrom:
+    v = Violations()
+    contact = request.submitter_contact_name.strip()
+    phone = "".join(ch for ch in request.submitter_contact_phone if ch.isdigit())
+    v.check(bool(contact), "submitter_contact_name", "required by the 837 (loop 1000A PER)")
+    v.check(bool(phone), "submitter_contact_phone", "required by the 837 (loop 1000A PER)")
+    v.raise_if_any()
+    return ExportFrom(
+        sender_id=request.sender_id.strip() or "OONLEDGER",
+        receiver_id=request.receiver_id.strip() or "PAYER",
+        contact_name=contact,
+        contact_phone=phone,
+    )
 
 
 def adjudication(msg: pb.Adjudication) -> Adjudication:

@@ -12,7 +12,7 @@ from services.claims.adapters import commands, mapping
 from services.claims.adapters.sql import ClaimsQueries
 from services.claims.application import ClaimsApplication
 from services.common.context import CommandContext
-from services.common.errors import FieldViolation, InvalidArgument
+from services.common.errors import InvalidArgument
 from services.common.grpc_server import Blocking, rpc
 
 MAX_IMPORT_ITEMS = 50_000
@@ -48,13 +48,9 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     async def Import837(
         self, request: pb.Import837Request, ctx: CommandContext, context: Any
     ) -> pb.Import837Response:
-        if not request.client_id.strip():
-            raise InvalidArgument("required", "client_id")
-        if len(request.x12.encode()) > MAX_X12_BYTES:
-            raise InvalidArgument(f"at most {MAX_X12_BYTES} bytes per file", "x12")
-        plan, facility = commands.plan_facts(request.plan, request.facility)
+        stated = commands.read_837_request(request, MAX_X12_BYTES)
         parsed = await self.blocking(
-            x12_import.read_837, request.x12, request.client_id.strip(), plan, facility
+            x12_import.read_837, request.x12, stated.client_id, stated.plan, stated.facility
         )
         command = commands.imported_837(ctx.request_id, parsed)
         outcomes = await self.blocking(self.app.import_claims, ctx, command)
@@ -135,27 +131,16 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         self, request: pb.Export837Request, ctx: CommandContext, context: Any
     ) -> pb.Export837Response:
         claim = await self.blocking(self.app.claim_to_export, ctx, request.claim_id)
-        contact = request.submitter_contact_name.strip()
-        phone = "".join(ch for ch in request.submitter_contact_phone if ch.isdigit())
-        missing = [
-            FieldViolation(name, "required by the 837 (loop 1000A PER)")
-            for name, value in (
-                ("submitter_contact_name", contact),
-                ("submitter_contact_phone", phone),
-            )
-            if not value
-        ]
-        if missing:
-            raise InvalidArgument(missing)
+        sender = commands.export_837_request(request)
         exported = await self.blocking(
             x12_export.export_837,
             claim.data,
             claim.frequency,
             claim.original_payer_claim_control_number,
-            request.sender_id.strip() or "OONLEDGER",
-            request.receiver_id.strip() or "PAYER",
-            contact,
-            phone,
+            sender.sender_id,
+            sender.receiver_id,
+            sender.contact_name,
+            sender.contact_phone,
             ctx.now,
         )
         return mapping.exported_837(exported)
