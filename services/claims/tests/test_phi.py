@@ -8,16 +8,23 @@ claim, and ListClaims and GetClaim still show it.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from oonledger.claims.v1 import claims_pb2 as pb
+from oonledger.claims.v1 import events_pb2
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.claims.adapters import mapping
+from services.claims.adapters.projections import ClaimsReadModel, legacy_patient_control_number
 from services.claims.tests.factories import emergency_claim
+from services.common import phi
+from services.common.consumer import Delivery
+from services.common.contracts import contract_for
 from services.common.testing import call_metadata, channel_to, eventually
+from services.common.wire import decode_payload
 from services.ops.rebuild import read_model, rebuild
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -123,3 +130,29 @@ async def test_the_read_model_rebuilt_from_the_stream_equals_the_live_one(runtim
     found = await stub.ListClaims(
         pb.ListClaimsRequest(patient_control_number="rebuild-2"), metadata=md)
     assert [c.patient_control_number for c in found.claims] == ["REBUILD-2"]
+
+
+async def test_a_message_published_before_the_tokens_is_tokenized_by_the_projection() -> None:
+    """A v1 ClaimRegistered from before issue 21 carries the plain PCN in field 3 (reserved
+    now, kept by protobuf as an unknown field): the read model tokenizes it with its key."""
+    keys = phi.PhiKeys.from_env({}, dev_mode=True)
+    claim = events_pb2.ClaimRegistered.Claim(
+        client_id="client-old", claim_type="professional",
+        payer=events_pb2.ClaimRegistered.Payer(payer_id="87726"),
+        lines=[events_pb2.ClaimRegistered.ServiceLine(procedure_code="99285",
+                                                      billed_cents=100, service_date="2026-03-02")],
+    ).SerializeToString() + b"\x1a" + bytes([len(b"PCN-OLD")]) + b"PCN-OLD"
+    assert len(claim) < 128  # one-byte length below
+    old = b"\x0a" + bytes([len(claim)]) + claim
+    envelope = EventEnvelope(
+        event_id="claims:1", service="claims", notification_id=1, tenant_id="tenant-old",
+        event_type="ClaimRegistered", aggregate_id=str(uuid.uuid4()), aggregate_version=1,
+        schema_version=1, payload=old,
+        payload_content_type=contract_for("claims", "ClaimRegistered").content_type)  # type: ignore[union-attr]
+    delivery = Delivery(envelope, decode_payload(envelope), datetime.now(UTC))
+    assert delivery.payload["claim"]["patient_control_number_index"] == ""
+    assert legacy_patient_control_number(delivery) == "PCN-OLD"
+    read_model = ClaimsReadModel(None, "claims_test", keys)  # type: ignore[arg-type]
+    index, sealed = read_model._pcn_tokens(delivery)
+    assert index == keys.index("tenant-old", phi.PATIENT_CONTROL_NUMBER, "pcn-old")
+    assert keys.unseal(sealed) == "PCN-OLD"
