@@ -26,12 +26,10 @@ from bench.stats import pct
 from deploy.local.supervisor import wait_serving
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
-from services.claims import mapping
-from services.claims.application import ClaimsApplication
-from services.claims.model import ClaimData
+from services.claims.adapters import commands, mapping
+from services.claims.application import ClaimsApplication, ImportClaims, ImportItem
 from services.claims.tests.factories import emergency_claim
 from services.common.context import CommandContext
-from services.common.errors import InvalidArgument
 from services.common.internal_auth import InternalSigner, signed_channel
 from services.common.localservers import free_port
 from services.common.settings import Settings
@@ -132,18 +130,17 @@ def bench_use_case_in_process(report: Any) -> None:
     """The same bulk intake without gRPC, relay or projection: the domain + event store part."""
     app = ClaimsApplication(Settings.from_env("claims"))
     try:
-        data = mapping.claim_data(mapping.claim_input(emergency_claim()))
-        items: list[tuple[str, ClaimData | InvalidArgument]] = [
-            (f"in-process-{i}", data) for i in range(BULK_CLAIMS // 2)
-        ]
+        data = commands.claim_data(mapping.claim_input(emergency_claim()))
+        items = tuple(ImportItem(f"in-process-{i}", data) for i in range(BULK_CLAIMS // 2))
         ctx = CommandContext(
             tenant_id=f"bench-{uuid.uuid4().hex[:8]}",
             actor="bench",
             now=datetime.now(UTC),
             request_id="in-process",
+            roles=frozenset({"negotiator"}),
         )
         started = time.perf_counter()
-        outcomes = app.import_claims(ctx, items)
+        outcomes = app.import_claims(ctx, ImportClaims(items))
         elapsed = time.perf_counter() - started
         if sum(o.created for o in outcomes) != len(items):
             raise RuntimeError("in-process import did not create every claim")

@@ -1,6 +1,10 @@
-"""Claims use cases: load the claim of the caller's tenant, run one domain command, save.
+"""Claims use cases: typed commands in, the claim of the caller's tenant loaded, changed, saved.
 
-Synchronous (the eventsourcing library is); the gRPC layer runs these in a worker pool.
+Synchronous (the eventsourcing library is); the gRPC layer runs these in a worker pool. Each
+use case takes one command (a frozen dataclass below) and checks the caller's role the way the
+role table (services/common/auth.py) grants the claims methods: writes by negotiators and
+admins, the 837 export also by finance; reads by every role. Reactions to other services'
+events (`reach_stage`) run as the service itself.
 """
 
 from __future__ import annotations
@@ -8,30 +12,42 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from services.claims import event_data
-from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
-from services.claims.clean_claim import CleanClaimReport
-from services.claims.domain import AppealRecord, Claim
-from services.claims.group_commit import GroupCommitter
-from services.claims.model import (
+from services.claims.domain import (
     Adjudication,
+    AppealChannel,
+    AppealLevel,
+    AppealOutcome,
+    AppealRecord,
+    Claim,
     ClaimData,
     ClaimStatus,
+    CleanClaimReport,
     Document,
     DocumentKind,
     Frequency,
+    TriageDecision,
+    TriagePolicy,
+    event_data,
 )
-from services.claims.published import LANGUAGE
-from services.claims.triage import TriageDecision, TriagePolicy
+from services.claims.group_commit import GroupCommitter
+from services.claims.published import language
+from services.common import auth
+from services.common.auth import require_role
 from services.common.context import CommandContext
-from services.common.errors import AlreadyExists, Conflict, FieldViolation, InvalidArgument
+from services.common.errors import (
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+)
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
 from services.common.settings import Settings
@@ -39,8 +55,100 @@ from services.common.wire import canonical_json
 
 # Claims per Application.save in bulk intake: one transaction, one round of inserts.
 IMPORT_BATCH_SIZE = 500
+# Who may change a claim, and who may export it (the role table's lines for ClaimsService).
+WRITERS = (auth.NEGOTIATOR, auth.ADMIN)
+EXPORTERS = (auth.NEGOTIATOR, auth.FINANCE, auth.ADMIN)
 
 
+# -- commands ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RegisterClaim:
+    data: ClaimData
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    """One claim of a bulk import: its own request id, and its data or why it was unreadable."""
+
+    request_id: str
+    data: ClaimData | InvalidArgument
+
+
+@dataclass(frozen=True)
+class ImportClaims:
+    items: tuple[ImportItem, ...]
+
+
+@dataclass(frozen=True)
+class RecordAdjudication:
+    claim_id: str
+    adjudication: Adjudication
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
+class AttachDocument:
+    claim_id: str
+    kind: DocumentKind
+    sha256: str
+    location: str
+    size_bytes: int
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
+class TriageClaim:
+    claim_id: str
+    policy: TriagePolicy = field(default_factory=TriagePolicy)
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
+class CheckCleanClaim:
+    claim_id: str
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
+class SubmitCorrectedClaim:
+    original_claim_id: str
+    frequency: Frequency
+    corrected: ClaimData | None
+    reason: str
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
+class FileAppeal:
+    claim_id: str
+    level: AppealLevel
+    grounds: str
+    cited_document_ids: tuple[str, ...]
+    channel: AppealChannel
+    adverse_determination_date: date | None
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
+class RecordAppealDecision:
+    claim_id: str
+    appeal_id: str
+    outcome: AppealOutcome
+    decision_date: date
+    additional_paid_cents: int
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
+class ReachStage:
+    """Another service moved the claim on (its event `source_event_id`)."""
+
+    claim_id: str
+    stage: ClaimStatus
+    source_event_id: str
+
+
+# -- results -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ImportOutcome:
     index: int
@@ -68,10 +176,11 @@ def _parse_uuid(value: str, field: str = "claim_id") -> UUID:
 class ClaimsApplication(ServiceApplication):
     """The claims service's event store and use cases."""
 
-    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
-
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         super().__init__(settings, env)
+        # Its integration events leave as contracts (published.py), account identifiers
+        # tokenized under the deployment's PHI key.
+        self.published_language = language(settings.phi_keys())
         self._bulk_saver = ThreadPoolExecutor(max_workers=2, thread_name_prefix="claims-bulk")
         self._creations = GroupCommitter(self.save_events)
 
@@ -86,6 +195,17 @@ class ClaimsApplication(ServiceApplication):
     def get_claim(self, ctx: CommandContext, claim_id: str) -> Claim:
         return self.load(_parse_uuid(claim_id), ctx.tenant_id, Claim)
 
+    def claim_to_export(self, ctx: CommandContext, claim_id: str) -> Claim:
+        """A claim for the 837 export: only a clean one (CheckCleanClaim found nothing
+        blocking)."""
+        require_role(ctx, EXPORTERS, "exporting an 837")
+        claim = self.get_claim(ctx, claim_id)
+        if claim.clean_report is None or not claim.clean_report.clean:
+            raise FailedPrecondition(
+                "only a clean claim can be exported: run CheckCleanClaim and fix blocking findings"
+            )
+        return claim
+
     def _load_for_write(self, ctx: CommandContext, claim_id: str, expected_version: int) -> Claim:
         claim = self.get_claim(ctx, claim_id)
         if expected_version and expected_version != claim.version and not claim.has_handled(ctx):
@@ -95,10 +215,11 @@ class ClaimsApplication(ServiceApplication):
         return claim
 
     # -- intake -----------------------------------------------------------------------------
-    def register_claim(self, ctx: CommandContext, data: ClaimData) -> tuple[Claim, bool]:
-        ctx = creation_context(ctx, ctx.request_id, data)
+    def register_claim(self, ctx: CommandContext, command: RegisterClaim) -> tuple[Claim, bool]:
+        require_role(ctx, WRITERS, "registering a claim")
+        ctx = creation_context(ctx, ctx.request_id, command.data)
         claim_id = self.claim_id_for(ctx)
-        claim = Claim.register(ctx, claim_id, data)
+        claim = Claim.register(ctx, claim_id, command.data)
         events = claim.collect_events()
         try:
             self._creations.save(events)
@@ -110,20 +231,19 @@ class ClaimsApplication(ServiceApplication):
             return existing, False
         return claim, True
 
-    def import_claims(
-        self,
-        ctx: CommandContext,
-        items: Sequence[tuple[str, ClaimData | InvalidArgument]],
-    ) -> list[ImportOutcome]:
-        """Register many claims; each item is (request id, data or the reason it was unreadable).
+    def import_claims(self, ctx: CommandContext, command: ImportClaims) -> list[ImportOutcome]:
+        """Register many claims, each under its own request id (or the reason it was unreadable).
 
         Valid claims are saved IMPORT_BATCH_SIZE at a time in one `save` (one transaction);
         a retried batch falls back to per-claim lookups and reports the existing claims.
         """
+        require_role(ctx, WRITERS, "importing claims")
+        items = command.items
         outcomes: list[ImportOutcome | None] = [None] * len(items)
         pending: list[tuple[int, Claim]] = []
         seen: dict[UUID, int] = {}
-        for index, (request_id, data) in enumerate(items):
+        for index, item in enumerate(items):
+            request_id, data = item.request_id, item.data
             prefix = f"items[{index}]."
             if isinstance(data, InvalidArgument):
                 outcomes[index] = ImportOutcome(index, errors=tuple(data.violations))
@@ -197,61 +317,51 @@ class ClaimsApplication(ServiceApplication):
             raise Conflict("concurrent modification; re-read and retry") from exc
 
     # -- commands on one claim --------------------------------------------------------------
-    def record_adjudication(
-        self, ctx: CommandContext, claim_id: str, adjudication: Adjudication, expected_version: int
-    ) -> Claim:
-        claim = self._load_for_write(ctx, claim_id, expected_version)
-        claim.record_adjudication(ctx, adjudication)
+    def record_adjudication(self, ctx: CommandContext, command: RecordAdjudication) -> Claim:
+        require_role(ctx, WRITERS, "recording an adjudication")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
+        claim.record_adjudication(ctx, command.adjudication)
         self.save_all(claim)
         return claim
 
-    def attach_document(
-        self,
-        ctx: CommandContext,
-        claim_id: str,
-        kind: DocumentKind,
-        sha256: str,
-        location: str,
-        size_bytes: int,
-        expected_version: int,
-    ) -> tuple[Claim, str]:
-        claim = self._load_for_write(ctx, claim_id, expected_version)
+    def attach_document(self, ctx: CommandContext, command: AttachDocument) -> tuple[Claim, str]:
+        require_role(ctx, WRITERS, "attaching a document")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
+        kind, sha256 = command.kind, command.sha256
         document_id = str(
             deterministic_id(ctx.tenant_id, "document", f"{claim.id}:{kind.value}:{sha256}")
         )
-        claim.attach_document(
-            ctx, Document(document_id, kind, sha256.strip(), location.strip(), size_bytes)
-        )
+        claim.attach_document(ctx, Document(
+            document_id, kind, sha256.strip(), command.location.strip(), command.size_bytes
+        ))
         self.save_all(claim)
         return claim, document_id
 
     def triage_claim(
-        self, ctx: CommandContext, claim_id: str, policy: TriagePolicy, expected_version: int
+        self, ctx: CommandContext, command: TriageClaim
     ) -> tuple[Claim, TriageDecision]:
-        claim = self._load_for_write(ctx, claim_id, expected_version)
-        decision = claim.triage_claim(ctx, policy)
+        require_role(ctx, WRITERS, "triaging a claim")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
+        decision = claim.triage_claim(ctx, command.policy)
         self.save_all(claim)
         return claim, decision
 
     def check_clean_claim(
-        self, ctx: CommandContext, claim_id: str, expected_version: int
+        self, ctx: CommandContext, command: CheckCleanClaim
     ) -> tuple[Claim, CleanClaimReport]:
-        claim = self._load_for_write(ctx, claim_id, expected_version)
+        require_role(ctx, WRITERS, "checking a claim")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
         report = claim.check_clean(ctx)
         self.save_all(claim)
         return claim, report
 
     def submit_corrected_claim(
-        self,
-        ctx: CommandContext,
-        original_claim_id: str,
-        frequency: Frequency,
-        corrected: ClaimData | None,
-        reason: str,
-        expected_version: int,
+        self, ctx: CommandContext, command: SubmitCorrectedClaim
     ) -> tuple[Claim, Claim]:
         """A replacement (7) or void (8): a new claim linked to the original, saved together."""
-        original = self._load_for_write(ctx, original_claim_id, expected_version)
+        require_role(ctx, WRITERS, "correcting a claim")
+        frequency, corrected, reason = command.frequency, command.corrected, command.reason
+        original = self._load_for_write(ctx, command.original_claim_id, command.expected_version)
         new_id = self.claim_id_for(ctx)
         existing = self.find(new_id, ctx.tenant_id, Claim)
         if existing is not None and existing.original_claim_id == str(original.id):
@@ -279,50 +389,41 @@ class ClaimsApplication(ServiceApplication):
         return original, replacement
 
     def file_appeal(
-        self,
-        ctx: CommandContext,
-        claim_id: str,
-        level: AppealLevel,
-        grounds: str,
-        cited_document_ids: tuple[str, ...],
-        channel: AppealChannel,
-        adverse_determination_date: date | None,
-        expected_version: int,
+        self, ctx: CommandContext, command: FileAppeal
     ) -> tuple[Claim, AppealRecord]:
-        claim = self._load_for_write(ctx, claim_id, expected_version)
+        require_role(ctx, WRITERS, "filing an appeal")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
         appeal_id = str(deterministic_id(ctx.tenant_id, "appeal", ctx.request_id))
         record = claim.file_appeal(
             ctx,
             appeal_id,
-            level,
-            grounds.strip(),
-            cited_document_ids,
-            channel,
-            adverse_determination_date,
+            command.level,
+            command.grounds.strip(),
+            command.cited_document_ids,
+            command.channel,
+            command.adverse_determination_date,
         )
         self.save_all(claim)
         return claim, record
 
     def record_appeal_decision(
-        self,
-        ctx: CommandContext,
-        claim_id: str,
-        appeal_id: str,
-        outcome: AppealOutcome,
-        decision_date: date,
-        additional_paid_cents: int,
-        expected_version: int,
+        self, ctx: CommandContext, command: RecordAppealDecision
     ) -> tuple[Claim, AppealRecord]:
-        claim = self._load_for_write(ctx, claim_id, expected_version)
+        require_role(ctx, WRITERS, "recording an appeal decision")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
         record = claim.record_appeal_decision(
-            ctx, appeal_id, outcome, decision_date, additional_paid_cents, TriagePolicy()
+            ctx,
+            command.appeal_id,
+            command.outcome,
+            command.decision_date,
+            command.additional_paid_cents,
+            TriagePolicy(),
         )
         self.save_all(claim)
         return claim, record
 
-    def reach_stage(
-        self, ctx: CommandContext, claim_id: str, stage: ClaimStatus, source: str
-    ) -> Claim:
-        claim = self.get_claim(ctx, claim_id)
-        claim.reach_stage(ctx, stage, source)
+    def reach_stage(self, ctx: CommandContext, command: ReachStage) -> Claim:
+        """A reaction of the service itself (no caller role): the caller saves the claim."""
+        claim = self.get_claim(ctx, command.claim_id)
+        claim.reach_stage(ctx, command.stage, command.source_event_id)
         return claim

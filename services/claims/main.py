@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from oonledger.claims.v1 import claims_pb2_grpc
-from services.claims.application import ClaimsApplication
-from services.claims.grpc_api import ClaimsServicer
-from services.claims.projections import ClaimsReadModel
-from services.claims.subscriptions import (
+from services.claims.adapters.grpc_api import ClaimsServicer
+from services.claims.adapters.projections import ClaimsReadModel
+from services.claims.adapters.sql import ClaimsQueries
+from services.claims.adapters.subscriptions import (
     NEGOTIATION_STAGES,
     SETTLEMENT_STAGES,
     ClaimStageReactions,
 )
+from services.claims.application import ClaimsApplication
 from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
@@ -24,8 +25,10 @@ BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 def build(infra: Infrastructure) -> ServiceParts:
     app = ClaimsApplication(infra.settings)
-    read_model = ClaimsReadModel(infra.pool, infra.settings.schema)
-    servicer = ClaimsServicer(app, infra.blocking, read_model)
+    keys = infra.settings.phi_keys()
+    read_model = ClaimsReadModel(infra.pool, infra.settings.schema, keys)
+    queries = ClaimsQueries(infra.pool, infra.settings.schema, keys)
+    servicer = ClaimsServicer(app, infra.blocking, queries)
     executor = infra.blocking.executor
     subscriptions = [
         Subscription(

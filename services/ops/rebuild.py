@@ -36,7 +36,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.claims.projections import ClaimsReadModel
+from services.claims.adapters.projections import ClaimsReadModel
 from services.common import jetstream
 from services.common.consumer import Delivery
 from services.common.local_env import local_settings
@@ -100,7 +100,8 @@ def tracked(schema: str, consumer: str,
 
 
 def _claims_read_model(settings: Settings, pool: asyncpg.Pool) -> Apply:
-    return tracked(settings.schema, "read-model", ClaimsReadModel(pool, settings.schema).project)
+    read_model = ClaimsReadModel(pool, settings.schema, settings.phi_keys())
+    return tracked(settings.schema, "read-model", read_model.project)
 
 
 def _work_queue(settings: Settings, pool: asyncpg.Pool) -> Apply:

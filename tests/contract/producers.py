@@ -12,11 +12,10 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from services.claims import event_data
-from services.claims.domain import Claim
-from services.claims.model import (
+from services.claims.domain import (
     Address,
     Adjudication,
+    Claim,
     ClaimData,
     ClaimType,
     Facility,
@@ -27,6 +26,7 @@ from services.claims.model import (
     PlanFunding,
     Provider,
     ServiceLine,
+    event_data,
 )
 from services.common.aggregate import TenantAggregate
 from services.fees.domain.assessment import FeeCause, FeeLine, FeeLineKind, line_to_record

@@ -18,9 +18,9 @@ def _aggregates() -> set[type[TenantAggregate]]:
     found: set[type[TenantAggregate]] = set()
     for service in SERVICES:
         package = importlib.import_module(f"services.{service}")
-        # Recursive: aggregates live in each service's domain/ package.
+        # Every module, in sub-packages too (a service's domain/ and adapters/ rooms).
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
-            if {"tests", "main", "demo"} & set(module.name.split(".")):
+            if {"tests", "main", "demo"} & set(module.name.split(".")[2:]):
                 continue
             for _, value in inspect.getmembers(importlib.import_module(module.name)):
                 if inspect.isclass(value) and issubclass(value, TenantAggregate):

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from deploy.local.demo.claims import seed_claims
 from deploy.local.demo.negotiation import negotiate_to_agreement
-from services.claims.demo import seed_claims
 from services.claims.main import build as build_claims
 from services.common.testing import call_metadata, channel_to
 

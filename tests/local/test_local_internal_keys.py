@@ -3,6 +3,7 @@ to the gateway only."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from deploy.catalog import COMPONENTS
@@ -20,6 +21,7 @@ def test_the_key_pair_is_made_once_and_only_the_gateway_gets_the_private_key(
     assert internal_key_files(tmp_path) == (signing, verify)
     assert signing.read_text() == first, "a restart keeps the key"
     env = {"DATABASE_URL": "postgresql://x", "NATS_URL": "nats://x", "OON_CIPHER_KEY": "k",
+           "OON_PHI_KEY": base64.b64encode(bytes(32)).decode(),  # make run generates one
            "OON_INTERNAL_SIGNING_KEY_FILE": str(signing),
            "OON_INTERNAL_VERIFY_KEY_FILE": str(verify)}
     gateway = Settings.from_env("gateway", environment_of(COMPONENTS["gateway"], env))

@@ -161,10 +161,10 @@ def bulk_size(env: Mapping[str, str]) -> int:
 
 async def run_demo(addresses: Mapping[str, str], env: Mapping[str, str]) -> None:
     from deploy.local.demo import fees as fees_demo
+    from deploy.local.demo.claims import seed_claims
     from deploy.local.demo.ledger import audit_claim
     from deploy.local.demo.negotiation import negotiate_to_agreement, take_through_idr
     from gateway.demo import create_demo_key, first_calls
-    from services.claims.demo import seed_claims
     from services.settlement.demo import pay_negotiated_claims
 
     run_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from services.claims import codes
-from services.claims.model import (
+from services.claims.domain import codes
+from services.claims.domain.claim_data import (
     Address,
     ClaimData,
     ClaimType,
@@ -24,7 +24,7 @@ from services.claims.model import (
     Provider,
     ServiceLine,
 )
-from services.claims.service_class import looks_like_emergency
+from services.claims.domain.service_class import looks_like_emergency
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.x12 import claim_837 as x837
 from services.x12.reader_837 import read_837 as read_claims_837

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from services.claims.model import (
+from services.claims.domain import (
     Address,
     ClaimData,
     ClaimType,
@@ -27,8 +27,16 @@ FACILITY_NPI = "1245319599"
 BILLING_ADDRESS = Address("1200 Market St", "Philadelphia", "PA", "19107")
 
 
-def ctx(tenant: str = "tenant-a", request_id: str = "req-1", now: datetime = NOW) -> CommandContext:
-    return CommandContext(tenant_id=tenant, actor="tester", now=now, request_id=request_id)
+def ctx(
+    tenant: str = "tenant-a",
+    request_id: str = "req-1",
+    now: datetime = NOW,
+    roles: frozenset[str] = frozenset({"negotiator"}),
+) -> CommandContext:
+    """A negotiator's command (claims' writes are for negotiators and admins)."""
+    return CommandContext(
+        tenant_id=tenant, actor="tester", now=now, request_id=request_id, roles=roles
+    )
 
 
 def emergency_claim(**overrides: object) -> ClaimData:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.claims.appeals import AppealLevel, add_months, filing_window
+from services.claims.domain.appeals import AppealLevel, add_months, filing_window
 
 
 def test_erisa_window_is_180_calendar_days():
@@ -43,7 +43,7 @@ def test_add_months_properties(start, months):
 
 
 def test_decision_due_dates():
-    from services.claims.appeals import decision_due
+    from services.claims.domain.appeals import decision_due
 
     filed = date(2026, 11, 20)
     assert decision_due(AppealLevel.FIRST_INTERNAL, filed) == date(2027, 1, 19)

@@ -7,8 +7,7 @@ from datetime import date
 
 import pytest
 
-from services.claims.clean_claim import RULE_SET_VERSION, RULES, check
-from services.claims.model import (
+from services.claims.domain import (
     ClaimType,
     Facility,
     NetworkStatus,
@@ -19,6 +18,7 @@ from services.claims.model import (
     Provider,
     ServiceLine,
 )
+from services.claims.domain.clean_claim import RULE_SET_VERSION, RULES, check
 from services.claims.tests.factories import TODAY, emergency_claim, institutional_claim
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.claims import codes
+from services.claims.domain import codes
 
 
 def luhn_valid(number: str) -> bool:

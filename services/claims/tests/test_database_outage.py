@@ -14,7 +14,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
-from services.claims import mapping
+from services.claims.adapters import mapping
 from services.claims.main import build
 from services.claims.tests.factories import emergency_claim
 from services.common.localservers import LocalPostgres

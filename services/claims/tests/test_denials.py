@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.claims.denials import Remedy, needs_rarc, primary_remedy, remedies_for
+from services.claims.domain.denials import Remedy, needs_rarc, primary_remedy, remedies_for
 
 
 @pytest.mark.parametrize(

@@ -8,19 +8,21 @@ from uuid import UUID
 
 import pytest
 
-from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
-from services.claims.domain import Claim
-from services.claims.model import (
+from services.claims.domain import (
     Adjudication,
+    AppealChannel,
+    AppealLevel,
+    AppealOutcome,
+    Claim,
     ClaimStatus,
     Document,
     DocumentKind,
     Frequency,
     Route,
     ServiceLine,
+    TriagePolicy,
 )
 from services.claims.tests.factories import NOW, ctx, emergency_claim
-from services.claims.triage import TriagePolicy
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 
 CLAIM_ID = UUID("00000000-0000-5000-8000-000000000001")

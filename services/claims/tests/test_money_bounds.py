@@ -11,9 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.claims.domain import Claim
-from services.claims.intake import validate_claim
-from services.claims.model import ServiceLine
+from services.claims.domain import Claim, ServiceLine, validate_claim
 from services.claims.tests.factories import ctx, emergency_claim
 from services.common.errors import InvalidArgument
 from services.common.money import MAX_AMOUNT_CENTS, cents_from_decimal, x12_amount

@@ -10,11 +10,11 @@ import nats
 import pytest
 
 from oonledger.claims.v1 import claims_pb2 as pb
-from services.claims import mapping
-from services.claims.application import ClaimsApplication
-from services.claims.projections import ClaimsReadModel
+from services.claims.adapters import commands
+from services.claims.adapters.projections import ClaimsReadModel
+from services.claims.adapters.sql import ClaimsQueries
+from services.claims.application import ClaimsApplication, RegisterClaim, TriageClaim
 from services.claims.tests.factories import ctx, emergency_claim
-from services.claims.triage import TriagePolicy
 from services.common.consumer import ProjectionProcessor, Subscription
 from services.common.runtime import Infrastructure, ServiceParts
 from services.common.testing import eventually
@@ -32,8 +32,9 @@ async def test_triage_delivered_before_registration_ends_up_in_the_list(
     app = ClaimsApplication(settings)
     tenant = f"tenant-{uuid.uuid4().hex[:8]}"
     try:
-        claim, _ = app.register_claim(ctx(tenant, request_id="r1"), emergency_claim())
-        app.triage_claim(ctx(tenant, request_id="t1"), str(claim.id), TriagePolicy(), 0)
+        claim, _ = app.register_claim(ctx(tenant, request_id="r1"),
+                                      RegisterClaim(emergency_claim()))
+        app.triage_claim(ctx(tenant, request_id="t1"), TriageClaim(str(claim.id)))
         notifications = app.recorder.select_notifications(start=1, limit=100)
         envelopes = [build_envelope(UPSTREAM, n.id, app.mapper.to_domain_event(n),
                                     datetime.now(UTC)) for n in notifications]
@@ -42,14 +43,17 @@ async def test_triage_delivered_before_registration_ends_up_in_the_list(
     kinds = [e.event_type for e in envelopes]
     assert kinds[0] == "ClaimRegistered" and "ClaimTriaged" in kinds
 
-    read_model: ClaimsReadModel | None = None
+    read_model: ClaimsQueries | None = None
 
     def build(infra: Infrastructure) -> ServiceParts:
         nonlocal read_model
-        read_model = ClaimsReadModel(infra.pool, infra.settings.schema)
+        queries = ClaimsQueries(infra.pool, infra.settings.schema, infra.settings.phi_keys())
+        projection = ClaimsReadModel(infra.pool, infra.settings.schema,
+                                     infra.settings.phi_keys())
+        read_model = queries
         processor = ProjectionProcessor(infra.pool, infra.settings.schema, "read-model",
-                                        read_model.project)
-        return ServiceParts(bindings=[], migrations=[read_model.migrate], subscriptions=[
+                                        projection.project)
+        return ServiceParts(bindings=[], migrations=[projection.migrate], subscriptions=[
             Subscription(UPSTREAM, "read-model", processor, backoff=(0.1,))])
 
     runtime = await service_runner.start(UPSTREAM, build)
@@ -65,10 +69,16 @@ async def test_triage_delivered_before_registration_ends_up_in_the_list(
         assert consumer.dead_lettered == 0
         assert read_model is not None
         rows, _ = await read_model.list_claims(
-            tenant, mapping.list_filters(pb.ListClaimsRequest(route=pb.ROUTE_FEDERAL_IDR)))
-        assert [str(r["claim_id"]) for r in rows] == [str(claim.id)]
-        assert rows[0]["nsa_protected"] is True
-        assert rows[0]["version"] == envelopes[-1].aggregate_version
+            tenant, commands.list_filters(pb.ListClaimsRequest(route=pb.ROUTE_FEDERAL_IDR)))
+        assert [str(r.claim_id) for r in rows] == [str(claim.id)]
+        assert rows[0].nsa_protected is True
+        assert rows[0].version == envelopes[-1].aggregate_version
+        # These envelopes are the pre-contract JSON form, the PCN in plain text: the projection
+        # tokenizes it, so the claim is found by its PCN and shows it.
+        assert rows[0].patient_control_number == emergency_claim().patient_control_number
+        found, _ = await read_model.list_claims(tenant, commands.list_filters(
+            pb.ListClaimsRequest(patient_control_number="pcn-2026-0001")))
+        assert [r.claim_id for r in found] == [claim.id]
     finally:
         await nc.close()
         await service_runner.stop(runtime)

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from services.claims.model import (
+from services.claims.domain import (
     Adjudication,
     ClaimType,
     DocumentKind,
@@ -16,11 +16,11 @@ from services.claims.model import (
     Plan,
     PlanFunding,
     Route,
+    ServiceClass,
     ServiceLine,
 )
-from services.claims.service_class import ServiceClass
+from services.claims.domain.triage import RULE_SET_VERSION, TriagePolicy, triage
 from services.claims.tests.factories import emergency_claim, institutional_claim
-from services.claims.triage import RULE_SET_VERSION, TriagePolicy, triage
 
 NO_DOCS: frozenset[DocumentKind] = frozenset()
 

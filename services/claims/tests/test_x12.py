@@ -11,8 +11,16 @@ from pathlib import Path
 import pytest
 
 from services.claims.adapters.x12 import export_837, read_837
-from services.claims.intake import canonical, validate_claim
-from services.claims.model import ClaimType, Facility, Frequency, NetworkStatus, Plan, PlanFunding
+from services.claims.domain import (
+    ClaimType,
+    Facility,
+    Frequency,
+    NetworkStatus,
+    Plan,
+    PlanFunding,
+    canonical,
+    validate_claim,
+)
 from services.claims.tests.factories import emergency_claim, institutional_claim
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.testing import x12_samples_dir

@@ -41,9 +41,6 @@ PLACES_OF_SERVICE: frozenset[str] = frozenset(
     + ["58", "60", "61", "62", "65", "66", "71", "72", "81", "99"]
 )
 POS_EMERGENCY_ROOM = "23"
-POS_AMBULANCE_LAND = "41"
-POS_AMBULANCE_AIR = "42"
-POS_IN_FACILITY = frozenset({"19", "21", "22", "23", "24", "51", "61"})
 
 
 def npi_check_digit(first_nine: str) -> int:

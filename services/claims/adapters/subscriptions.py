@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.claims.application import ClaimsApplication
-from services.claims.model import ClaimStatus
+from services.claims.application import ClaimsApplication, ReachStage
+from services.claims.domain import ClaimStatus
 from services.common.aggregate import TenantAggregate
 from services.common.consumer import Delivery
 
@@ -31,4 +31,5 @@ class ClaimStageReactions:
         if stage is None or not claim_id:
             return []
         ctx = delivery.context(actor=ACTOR)
-        return [self.app.reach_stage(ctx, claim_id, stage, delivery.envelope.event_id)]
+        command = ReachStage(claim_id, stage, delivery.envelope.event_id)
+        return [self.app.reach_stage(ctx, command)]

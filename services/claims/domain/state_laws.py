@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from services.claims.service_class import ServiceClass
+from services.claims.domain.service_class import ServiceClass
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from services.claims.model import ClaimData
+from services.claims.domain.claim_data import ClaimData
 
 _PHI_FIELDS = frozenset({"patient"})
 

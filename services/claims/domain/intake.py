@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from services.claims import codes
-from services.claims.model import ClaimData, ClaimType
+from services.claims.domain import codes
+from services.claims.domain.claim_data import ClaimData, ClaimType
 from services.common.errors import FieldViolation
 from services.common.money import amount_out_of_range
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.claims import state_laws
-from services.claims.denials import COVERAGE_DENIAL_CARCS
-from services.claims.model import (
+from services.claims.domain import state_laws
+from services.claims.domain.claim_data import (
     PUBLIC_PROGRAMS,
     Adjudication,
     ClaimData,
@@ -19,7 +18,8 @@ from services.claims.model import (
     PlanFunding,
     Route,
 )
-from services.claims.service_class import ServiceClass, classify
+from services.claims.domain.denials import COVERAGE_DENIAL_CARCS
+from services.claims.domain.service_class import ServiceClass, classify
 
 RULE_SET_VERSION = "triage/2026.11"
 

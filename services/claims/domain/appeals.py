@@ -70,9 +70,24 @@ def decision_due(level: AppealLevel, filed: date) -> date:
     return filed + timedelta(days=45 if level is AppealLevel.EXTERNAL_REVIEW else 60)
 
 
-def previous_level(level: AppealLevel) -> AppealLevel | None:
-    return {
-        AppealLevel.FIRST_INTERNAL: None,
-        AppealLevel.SECOND_INTERNAL: AppealLevel.FIRST_INTERNAL,
-        AppealLevel.EXTERNAL_REVIEW: None,
-    }[level]
+@dataclass(frozen=True)
+class AppealRecord:
+    """An appeal filed on a claim, and the payer's decision once recorded."""
+
+    appeal_id: str
+    level: AppealLevel
+    grounds: str
+    cited_document_ids: tuple[str, ...]
+    channel: AppealChannel
+    adverse_determination_date: date
+    filed_date: date
+    deadline: date
+    window_rule: str
+    decision_due: date
+    outcome: AppealOutcome | None = None
+    decision_date: date | None = None
+    additional_paid_cents: int = 0
+
+    @property
+    def decided(self) -> bool:
+        return self.outcome is not None

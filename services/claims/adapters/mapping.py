@@ -1,40 +1,38 @@
-"""Proto ↔ domain conversions for the claims service (the only place that knows both)."""
+"""Domain → proto for the claims service: the only place its messages are built, and the tables
+between proto enums and domain vocabularies (requests are read in adapters/commands.py)."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from oonledger.claims.v1 import claims_pb2 as pb
-from services.claims import intake
-from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
-from services.claims.clean_claim import CleanClaimReport
-from services.claims.denials import DenialRemedy, Remedy
-from services.claims.domain import AppealRecord, Claim
-from services.claims.model import (
-    Address,
-    Adjudication,
+from services.claims.adapters.sql import ClaimRow, WorkRow
+from services.claims.adapters.x12 import Exported, ParsedClaim
+from services.claims.application import (
+    ImportOutcome,
+)
+from services.claims.domain import (
+    AppealChannel,
+    AppealLevel,
+    AppealOutcome,
+    AppealRecord,
+    Claim,
     ClaimData,
     ClaimStatus,
     ClaimType,
+    CleanClaimReport,
+    DenialRemedy,
     DocumentKind,
-    Facility,
     Frequency,
     NetworkStatus,
-    Patient,
-    Payer,
-    Plan,
     PlanFunding,
-    Provider,
+    Remedy,
     Route,
-    ServiceLine,
+    TriageDecision,
 )
-from services.claims.triage import TriageDecision, TriagePolicy
-from services.common.errors import FieldViolation, InvalidArgument
-
-MAX_TEXT_FIELD = 200
 
 CLAIM_TYPES = {
     pb.CLAIM_TYPE_PROFESSIONAL: ClaimType.PROFESSIONAL,
@@ -132,238 +130,8 @@ APPEAL_OUTCOME = {
 APPEAL_OUTCOME_TO_PB = {v: k for k, v in APPEAL_OUTCOME.items()}
 
 
-class _Fields:
-    """Collects field violations while reading a request, so all are reported at once."""
-
-    def __init__(self, prefix: str = "") -> None:
-        self.prefix = prefix
-        self.violations: list[FieldViolation] = []
-
-    def bad(self, field: str, description: str) -> None:
-        self.violations.append(FieldViolation(self.prefix + field, description))
-
-    def date(self, field: str, value: str, required: bool = True) -> date | None:
-        if not value:
-            if required:
-                self.bad(field, "required (YYYY-MM-DD)")
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            self.bad(field, f"{value!r} is not a YYYY-MM-DD date")
-            return None
-
-    def enum(self, field: str, value: int, table: dict[int, Any], required: bool = True) -> Any:
-        if value in table:
-            return table[value]
-        if required or value != 0:
-            self.bad(field, "required" if value == 0 else f"unknown value {value}")
-        return None
-
-    def text(
-        self, field: str, value: str, required: bool = False, limit: int = MAX_TEXT_FIELD
-    ) -> str:
-        value = value.strip()
-        if required and not value:
-            self.bad(field, "required")
-        if len(value) > limit:
-            self.bad(field, f"at most {limit} characters")
-        return value
-
-    def raise_if_any(self) -> None:
-        if self.violations:
-            raise InvalidArgument(self.violations)
-
-
-# -- requests → domain ------------------------------------------------------------------------
-def claim_data(msg: pb.ClaimInput, prefix: str = "claim.") -> ClaimData:
-    """A ClaimInput as domain data; unreadable fields raise InvalidArgument (all at once)."""
-    f = _Fields(prefix)
-    claim_type = f.enum("claim_type", msg.claim_type, CLAIM_TYPES)
-    lines = []
-    for i, line in enumerate(msg.lines):
-        at = f"lines[{i}]."
-        service_date = f.date(at + "service_date", line.service_date)
-        lines.append(
-            ServiceLine(
-                procedure_code=line.procedure_code.strip().upper(),
-                modifiers=tuple(m.strip().upper() for m in line.modifiers),
-                units=line.units,
-                billed_cents=line.billed_cents,
-                service_date=service_date or date.min,
-                place_of_service=line.place_of_service.strip(),
-                revenue_code=line.revenue_code.strip(),
-                diagnosis_pointers=tuple(line.diagnosis_pointers),
-                line_control_number=f.text(
-                    at + "line_control_number", line.line_control_number, limit=50
-                ),
-            )
-        )
-    birth = f.date("patient.birth_date", msg.patient.birth_date, required=False)
-    data = ClaimData(
-        client_id=f.text("client_id", msg.client_id, limit=100),
-        claim_type=claim_type or ClaimType.PROFESSIONAL,
-        patient_control_number=msg.patient_control_number.strip(),
-        provider=Provider(
-            name=msg.provider.name.strip(),
-            npi=msg.provider.npi.strip(),
-            tin=msg.provider.tin.strip(),
-            address=Address(
-                line1=f.text("provider.address.line1", msg.provider.address.line1),
-                city=f.text("provider.address.city", msg.provider.address.city),
-                state=msg.provider.address.state.strip().upper(),
-                postal_code=msg.provider.address.postal_code.strip().replace("-", ""),
-            ),
-        ),
-        patient=Patient(
-            first_name=f.text("patient.first_name", msg.patient.first_name),
-            last_name=f.text("patient.last_name", msg.patient.last_name),
-            birth_date=birth,
-            member_id=f.text("patient.member_id", msg.patient.member_id, limit=80),
-        ),
-        payer=Payer(
-            payer_id=f.text("payer.payer_id", msg.payer.payer_id, limit=80),
-            name=msg.payer.name.strip(),
-        ),
-        plan=plan(msg.plan, f, "plan."),
-        facility=facility(msg.facility, f, "facility."),
-        emergency=msg.emergency,
-        diagnosis_codes=tuple(dx.replace(".", "").strip().upper() for dx in msg.diagnosis_codes),
-        lines=tuple(lines),
-        total_billed_cents=msg.total_billed_cents,
-        bill_type=msg.bill_type.strip(),
-        admission_type_code=msg.admission_type_code.strip(),
-        patient_status_code=msg.patient_status_code.strip(),
-    )
-    if f.violations:
-        # Report the intake rules' findings in the same answer, not after the caller fixes
-        # these (a field already named here is not named twice).
-        named = {v.field for v in f.violations}
-        f.violations += [v for v in intake.validate_claim(data, prefix) if v.field not in named]
-    f.raise_if_any()
-    return data
-
-
-def plan(msg: pb.Plan, f: _Fields, at: str) -> Plan:
-    return Plan(
-        name=msg.name.strip(),
-        funding=f.enum(at + "funding", msg.funding, PLAN_FUNDING, required=False)
-        or PlanFunding.UNSPECIFIED,
-        situs_state=msg.situs_state.strip().upper(),
-        marketplace=msg.marketplace,
-        narrow_network=msg.narrow_network,
-        state_law_opt_in=msg.state_law_opt_in,
-    )
-
-
-def facility(msg: pb.Facility, f: _Fields, at: str) -> Facility:
-    return Facility(
-        name=msg.name.strip(),
-        npi=msg.npi.strip(),
-        network_status=f.enum(at + "network_status", msg.network_status, NETWORK, required=False)
-        or NetworkStatus.UNSPECIFIED,
-        state=msg.state.strip().upper(),
-    )
-
-
-def plan_facts(msg_plan: pb.Plan, msg_facility: pb.Facility) -> tuple[Plan, Facility]:
-    f = _Fields()
-    result = plan(msg_plan, f, "plan."), facility(msg_facility, f, "facility.")
-    f.raise_if_any()
-    return result
-
-
-def adjudication(msg: pb.Adjudication) -> Adjudication:
-    f = _Fields("adjudication.")
-    received = f.date("received_date", msg.received_date)
-    f.raise_if_any()
-    return Adjudication(
-        received_date=received or date.min,
-        billed_cents=msg.billed_cents,
-        allowed_cents=msg.allowed_cents,
-        paid_cents=msg.paid_cents,
-        patient_responsibility_cents=msg.patient_responsibility_cents,
-        qpa_cents=msg.qpa_cents,
-        qpa_disclosed=msg.qpa_disclosed,
-        carc_codes=tuple(c.strip().upper() for c in msg.carc_codes),
-        rarc_codes=tuple(c.strip().upper() for c in msg.rarc_codes),
-        payer_claim_control_number=msg.payer_claim_control_number.strip(),
-        denied=msg.denied,
-    )
-
-
-def document_kind(value: int) -> DocumentKind:
-    f = _Fields()
-    kind = f.enum("kind", value, DOCUMENT_KIND)
-    f.raise_if_any()
-    return kind  # type: ignore[no-any-return]
-
-
-def triage_policy(msg: pb.TriagePolicy) -> TriagePolicy:
-    f = _Fields("policy.")
-    if msg.high_dollar_threshold_cents < 0:
-        f.bad("high_dollar_threshold_cents", "must not be negative")
-    if not 0 <= msg.underpaid_below_billed_bps <= 10_000:
-        f.bad("underpaid_below_billed_bps", "between 0 and 10000 basis points")
-    f.raise_if_any()
-    default = TriagePolicy()
-    return TriagePolicy(
-        high_dollar_threshold_cents=msg.high_dollar_threshold_cents
-        or default.high_dollar_threshold_cents,
-        underpaid_below_billed_bps=msg.underpaid_below_billed_bps
-        or default.underpaid_below_billed_bps,
-    )
-
-
-def frequency(value: int) -> Frequency:
-    f = _Fields()
-    freq = f.enum("frequency", value, FREQUENCY)
-    f.raise_if_any()
-    return freq  # type: ignore[no-any-return]
-
-
-def appeal_request(msg: pb.FileAppealRequest) -> tuple[AppealLevel, AppealChannel, date | None]:
-    f = _Fields()
-    level = f.enum("level", msg.level, APPEAL_LEVEL)
-    channel = f.enum("channel", msg.channel, APPEAL_CHANNEL)
-    adverse = f.date("adverse_determination_date", msg.adverse_determination_date, required=False)
-    f.raise_if_any()
-    return level, channel, adverse
-
-
-def appeal_decision(msg: pb.RecordAppealDecisionRequest) -> tuple[AppealOutcome, date]:
-    f = _Fields()
-    outcome = f.enum("outcome", msg.outcome, APPEAL_OUTCOME)
-    decided = f.date("decision_date", msg.decision_date)
-    f.raise_if_any()
-    return outcome, decided or date.min
-
-
-def list_filters(msg: pb.ListClaimsRequest) -> dict[str, Any]:
-    f = _Fields()
-    status = f.enum("status", msg.status, STATUS_FROM_PB, required=False)
-    route = f.enum("route", msg.route, ROUTE_FROM_PB, required=False)
-    date_from = f.date("service_date_from", msg.service_date_from, required=False)
-    date_to = f.date("service_date_to", msg.service_date_to, required=False)
-    if date_from and date_to and date_from > date_to:
-        f.bad("service_date_to", "before service_date_from")
-    if not 0 <= msg.page_size <= 1000:
-        f.bad("page_size", "between 1 and 1000 (0 = default 100)")
-    f.raise_if_any()
-    return {
-        "client_id": msg.client_id.strip(),
-        "payer_id": msg.payer_id.strip(),
-        "status": status,
-        "route": route,
-        "date_from": date_from,
-        "date_to": date_to,
-        "page_size": msg.page_size or 100,
-        "page_token": msg.page_token,
-    }
-
-
 # -- domain → responses -----------------------------------------------------------------------
-def _timestamp(value: Any) -> Timestamp | None:
+def _timestamp(value: datetime | None) -> Timestamp | None:
     if value is None:
         return None
     ts = Timestamp()
@@ -433,7 +201,7 @@ def claim_input(data: ClaimData) -> pb.ClaimInput:
     )
 
 
-def triage_message(decision: TriageDecision, triaged_at: Any = None) -> pb.Triage:
+def triage_message(decision: TriageDecision, triaged_at: datetime | None = None) -> pb.Triage:
     return pb.Triage(
         rule_set_version=decision.rule_set_version,
         route=ROUTE[decision.route],
@@ -525,4 +293,122 @@ def claim_message(claim: Claim) -> pb.Claim:
         denial_remedies=[remedy(r) for r in claim.remedies],
         appeals=[appeal(a) for a in claim.appeals.values()],
         registered_at=_timestamp(claim.created_on),
+    )
+
+
+def got_claim(claim: Claim) -> pb.GetClaimResponse:
+    return pb.GetClaimResponse(claim=claim_message(claim))
+
+
+def adjudication_recorded(claim: Claim) -> pb.RecordAdjudicationResponse:
+    return pb.RecordAdjudicationResponse(claim=claim_message(claim))
+
+
+def document_attached(claim: Claim, document_id: str) -> pb.AttachDocumentResponse:
+    return pb.AttachDocumentResponse(claim=claim_message(claim), document_id=document_id)
+
+
+def triaged(claim: Claim, decision: TriageDecision) -> pb.TriageClaimResponse:
+    return pb.TriageClaimResponse(
+        claim=claim_message(claim), triage=triage_message(decision, claim.triaged_at)
+    )
+
+
+def clean_claim_checked(claim: Claim, report: CleanClaimReport) -> pb.CheckCleanClaimResponse:
+    return pb.CheckCleanClaimResponse(claim=claim_message(claim), report=clean_report(report))
+
+
+def corrected_claim_submitted(original: Claim, replacement: Claim
+                              ) -> pb.SubmitCorrectedClaimResponse:
+    return pb.SubmitCorrectedClaimResponse(
+        original=claim_message(original), corrected=claim_message(replacement)
+    )
+
+
+def appeal_filed(claim: Claim, record: AppealRecord) -> pb.FileAppealResponse:
+    return pb.FileAppealResponse(claim=claim_message(claim), appeal=appeal(record))
+
+
+def appeal_decision_recorded(claim: Claim, record: AppealRecord
+                             ) -> pb.RecordAppealDecisionResponse:
+    return pb.RecordAppealDecisionResponse(claim=claim_message(claim), appeal=appeal(record))
+
+
+def registered(claim: Claim, created: bool) -> pb.RegisterClaimResponse:
+    return pb.RegisterClaimResponse(claim=claim_message(claim), created=created)
+
+
+def import_response(outcomes: Sequence[ImportOutcome]) -> pb.ImportClaimsResponse:
+    results = [
+        pb.ImportResult(
+            index=o.index,
+            claim_id=o.claim_id,
+            created=o.created,
+            errors=[pb.FieldError(field=e.field, description=e.description) for e in o.errors],
+        )
+        for o in outcomes
+    ]
+    created = sum(1 for o in outcomes if o.created)
+    rejected = sum(1 for o in outcomes if o.errors)
+    return pb.ImportClaimsResponse(
+        results=results,
+        created_count=created,
+        existing_count=len(outcomes) - created - rejected,
+        rejected_count=rejected,
+    )
+
+
+def import_837_response(
+    outcomes: Sequence[ImportOutcome], parsed: Sequence[ParsedClaim]
+) -> pb.Import837Response:
+    return pb.Import837Response(
+        **{"import": import_response(outcomes)}, locations=[c.location for c in parsed]
+    )
+
+
+def claim_summary(row: ClaimRow) -> pb.ClaimSummary:
+    return pb.ClaimSummary(
+        claim_id=str(row.claim_id),
+        client_id=row.client_id,
+        payer_id=row.payer_id,
+        patient_control_number=row.patient_control_number,
+        status=STATUS[ClaimStatus(row.status)],
+        route=ROUTE[Route(row.route)] if row.route else 0,
+        nsa_protected=row.nsa_protected,
+        total_billed_cents=row.total_billed_cents,
+        paid_cents=row.paid_cents,
+        first_service_date=row.first_service_date.isoformat(),
+        version=row.version,
+    )
+
+
+def claims_page(rows: Sequence[ClaimRow], token: str) -> pb.ListClaimsResponse:
+    return pb.ListClaimsResponse(claims=[claim_summary(r) for r in rows], next_page_token=token)
+
+
+WORK_KINDS = {
+    "blocking_findings": pb.WORK_ITEM_KIND_BLOCKING_FINDINGS,
+    "awaiting_adjudication": pb.WORK_ITEM_KIND_AWAITING_ADJUDICATION,
+    "appeal_due": pb.WORK_ITEM_KIND_APPEAL_DUE,
+}
+
+
+def work_queue(rows: Sequence[WorkRow]) -> pb.ClaimsWorkQueueResponse:
+    return pb.ClaimsWorkQueueResponse(
+        items=[
+            pb.WorkItem(
+                kind=WORK_KINDS[r.kind],
+                claim_id=str(r.claim_id),
+                patient_control_number=r.patient_control_number,
+                detail=r.detail,
+                due_date=r.due.isoformat() if r.due else "",
+            )
+            for r in rows
+        ]
+    )
+
+
+def exported_837(exported: Exported) -> pb.Export837Response:
+    return pb.Export837Response(
+        x12=exported.text, implementation_guide=exported.implementation_guide
     )

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from services.claims import codes
-from services.claims.model import ClaimData, ClaimType, NetworkStatus, PlanFunding
-from services.claims.service_class import looks_like_emergency
+from services.claims.domain import codes
+from services.claims.domain.claim_data import ClaimData, ClaimType, NetworkStatus, PlanFunding
+from services.claims.domain.service_class import looks_like_emergency
 
 RULE_SET_VERSION = "clean-claim/2026.11"
 # Most commercial payers' timely-filing limits start at 90-180 days; warn well before.

@@ -9,7 +9,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.claims.model import (
+from services.claims.domain.appeals import (
+    AppealChannel,
+    AppealLevel,
+    AppealRecord,
+)
+from services.claims.domain.claim_data import (
     Address,
     Adjudication,
     ClaimData,
@@ -23,8 +28,13 @@ from services.claims.model import (
     Plan,
     PlanFunding,
     Provider,
+    Route,
     ServiceLine,
 )
+from services.claims.domain.clean_claim import CleanClaimReport, Finding
+from services.claims.domain.denials import DenialRemedy, Remedy
+from services.claims.domain.service_class import ServiceClass
+from services.claims.domain.triage import Reason, TriageDecision
 
 
 def _iso(value: date | None) -> str:
@@ -206,4 +216,73 @@ def document_from_dict(d: dict[str, Any]) -> Document:
         sha256=d["sha256"],
         location=d["location"],
         size_bytes=d["size_bytes"],
+    )
+
+
+def remedy_to_dict(r: DenialRemedy) -> dict[str, Any]:
+    return {
+        "code": r.code,
+        "meaning": r.meaning,
+        "remedy": r.remedy.value,
+        "explanation": r.explanation,
+    }
+
+
+def remedy_from_dict(d: dict[str, Any]) -> DenialRemedy:
+    return DenialRemedy(d["code"], d["meaning"], Remedy(d["remedy"]), d["explanation"])
+
+
+def reason_to_dict(r: Reason) -> dict[str, str]:
+    return {"code": r.code, "explanation": r.explanation}
+
+
+def triage_from_dict(d: dict[str, Any]) -> TriageDecision:
+    return TriageDecision(
+        rule_set_version=d["rule_set_version"],
+        route=Route(d["route"]),
+        nsa_protected=d["nsa_protected"],
+        worth_negotiating=d["worth_negotiating"],
+        reasons=tuple(Reason(r["code"], r["explanation"]) for r in d["reasons"]),
+        missing_documents=tuple(DocumentKind(k) for k in d["missing_documents"]),
+        service_class=ServiceClass(d["service_class"]),
+    )
+
+
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    return {"rule_id": f.rule_id, "field": f.field, "message": f.message, "blocking": f.blocking}
+
+
+def clean_report_from_dict(
+    rule_set_version: str, findings: list[dict[str, Any]]
+) -> CleanClaimReport:
+    return CleanClaimReport(rule_set_version, tuple(Finding(**f) for f in findings))
+
+
+def appeal_to_dict(record: AppealRecord) -> dict[str, Any]:
+    """The appeal as AppealFiled stores it (its grounds, PHI, travel in their own field)."""
+    return {
+        "appeal_id": record.appeal_id,
+        "level": record.level.value,
+        "cited_document_ids": list(record.cited_document_ids),
+        "channel": record.channel.value,
+        "adverse_determination_date": record.adverse_determination_date.isoformat(),
+        "filed_date": record.filed_date.isoformat(),
+        "deadline": record.deadline.isoformat(),
+        "window_rule": record.window_rule,
+        "decision_due": record.decision_due.isoformat(),
+    }
+
+
+def appeal_from_dict(d: dict[str, Any], grounds: str) -> AppealRecord:
+    return AppealRecord(
+        appeal_id=d["appeal_id"],
+        level=AppealLevel(d["level"]),
+        grounds=grounds,
+        cited_document_ids=tuple(d["cited_document_ids"]),
+        channel=AppealChannel(d["channel"]),
+        adverse_determination_date=date.fromisoformat(d["adverse_determination_date"]),
+        filed_date=date.fromisoformat(d["filed_date"]),
+        deadline=date.fromisoformat(d["deadline"]),
+        window_rule=d["window_rule"],
+        decision_due=date.fromisoformat(d["decision_due"]),
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from services.claims import codes
-from services.claims.model import ClaimData, ClaimType, NetworkStatus
+from services.claims.domain import codes
+from services.claims.domain.claim_data import ClaimData, ClaimType, NetworkStatus
 
 # HCPCS ambulance codes: A0430/A0431 fixed/rotary-wing base, A0435/A0436 air mileage;
 # A0425-A0429 and A0433/A0434 are ground.
