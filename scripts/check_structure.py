@@ -15,7 +15,9 @@ Four rules over the Python files under `services/` and `gateway/`:
 4. domain state: no state declared as `dict[str, Any]` (nor `Dict[str, Any]`) in a
    `services/<svc>/domain/` module (a module or class attribute, a dataclass field, a
    `self.<name>: ...` in a method): domain state is typed (value objects, dataclasses), never a
-   bag of anything. Function signatures are boundaries and are not counted.
+   bag of anything. Function signatures are boundaries and are not counted, nor are the fields
+   of a domain event (a class deriving from `...Event` / `...Created`): those are the stored
+   record of a fact, which the event's `apply` turns into typed state.
 
 Usage: `python scripts/check_structure.py [ROOT]` (ROOT defaults to the repository). Prints one
 line per finding, then a summary; exits 1 when anything is found, 0 otherwise.
@@ -376,13 +378,24 @@ def state_any_dicts(tree: ast.Module) -> Iterator[int]:
                 if _holds_any_dict(node.annotation):
                     yield node.lineno
             elif isinstance(node, ast.ClassDef):
-                yield from visit(node.body, True)
+                # An event's fields are its stored record (JSON, decoded into value objects by
+                # its `apply`), not the aggregate's state.
+                yield from visit(node.body, not _is_event_class(node))
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 yield from visit(_statements(node), False)
             else:
                 yield from visit(_statements(node), holds_state)
 
     yield from visit(tree.body, True)
+
+
+def _is_event_class(node: ast.ClassDef) -> bool:
+    """A domain event: a class deriving from an aggregate's `Event` or `Created`."""
+    for base in node.bases:
+        name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+        if name in ("Event", "Created", "DomainEvent", "AggregateCreated", "AggregateEvent"):
+            return True
+    return False
 
 
 def is_domain_module(module: Module) -> bool:

@@ -240,6 +240,24 @@ def test_state_in_an_attribute_an_event_field_or_self_is_refused(tmp_path: Path)
         "services/claims/domain/claim.py:10"], found
 
 
+def test_an_events_stored_record_is_not_state(tmp_path: Path) -> None:
+    files = {**GOOD, "services/claims/domain/claim.py": """\
+        from typing import Any
+
+        class Claim(TenantAggregate):
+            class Registered(TenantAggregate.Created):
+                claim: dict[str, Any]
+
+            class Adjudicated(TenantAggregate.Event):
+                adjudication: dict[str, Any]
+
+            class NotAnEvent:
+                bag: dict[str, Any]
+        """}
+    found = structure.check(tree(tmp_path, files))
+    assert [f.where for f in found] == ["services/claims/domain/claim.py:10"], found
+
+
 def test_function_signatures_are_boundaries_not_state(tmp_path: Path) -> None:
     """eventsourcing's upcasters take the stored dict; serializers return one."""
     files = {**GOOD, "services/claims/domain/claim.py": """\
