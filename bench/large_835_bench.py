@@ -30,8 +30,7 @@ from services.common.runtime import Builder, ServiceRuntime
 from services.common.settings import Settings
 from services.common.testing import eventually
 from services.settlement.application import OpeningTerms, SettlementApplication
-from services.settlement.line_matching import ClaimLine
-from services.settlement.terms import SettlementSource
+from services.settlement.domain import ClaimLine, SettlementSource
 from tests.e2e.conftest import Stack
 from tests.e2e.journey import Vendor
 from tests.e2e.large_remittance import (

@@ -24,13 +24,12 @@ import asyncpg
 from services.common.context import CommandContext
 from services.common.settings import Settings
 from services.common.tests.sample import Tally
+from services.settlement.adapters.projections import migrate
+from services.settlement.adapters.remittance_intake import prepare_import
+from services.settlement.adapters.sql import SettlementReads
 from services.settlement.application import OpeningTerms, SettlementApplication
+from services.settlement.domain import ClaimLine, SettlementSource
 from services.settlement.era_generator import RemittanceSpec, build_835, bulk_claims
-from services.settlement.line_matching import ClaimLine
-from services.settlement.projections import migrate
-from services.settlement.queries import SettlementReads
-from services.settlement.remittance_intake import prepare_import
-from services.settlement.terms import SettlementSource
 
 CLAIMS = int(os.environ.get("SETTLEMENT_BENCH_CLAIMS", "10000"))
 DOS = date(2026, 9, 1)

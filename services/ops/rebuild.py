@@ -45,8 +45,8 @@ from services.fees.main import READ_MODELS as FEE_READ_MODELS
 from services.fees.projections import FeeProjections
 from services.negotiation.application import NegotiationApplication
 from services.negotiation.projections import WorkQueue
-from services.settlement import projections as settlement
-from services.settlement.subscriptions import CLAIMS_EVENTS as SETTLEMENT_CLAIMS_EVENTS
+from services.settlement.adapters import projections as settlement
+from services.settlement.adapters.subscriptions import CLAIMS_EVENTS as SETTLEMENT_CLAIMS_EVENTS
 
 log = logging.getLogger(__name__)
 BATCH = 500

@@ -15,27 +15,33 @@ from services.common.context import CommandContext
 from services.common.errors import InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
-from services.settlement.balancing import patient_responsibility_warnings
-from services.settlement.bulk_loading import load_many
-from services.settlement.domain import PaymentMethod, Settlement, settlement_id_for
-from services.settlement.matching import ClaimIndex, Match, NoMatch
-from services.settlement.postings import Account
-from services.settlement.published import LANGUAGE
-from services.settlement.remittance import ClaimPayment, Remittance
-from services.settlement.remittance_domain import (
+from services.settlement.adapters.bulk_loading import load_many
+from services.settlement.domain import (
     CLAIMS_PER_CHUNK,
+    Account,
+    ClaimIndex,
+    ClaimPayment,
+    Match,
+    NoMatch,
+    PaymentMethod,
+    PreparedImport,
+    Remittance,
     RemittanceChunk,
     RemittanceFile,
     RemittanceRecord,
+    Settlement,
+    SettlementSource,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
     chunk_id_for,
     file_id_for,
+    match_remittance,
+    patient_responsibility_warnings,
+    post_remittance,
     remittance_id_for,
+    settlement_id_for,
 )
-from services.settlement.remittance_intake import PreparedImport
-from services.settlement.remittance_posting import match_remittance, post_remittance
-from services.settlement.terms import SettlementSource
+from services.settlement.published import LANGUAGE
 
 
 class ImportOutcome(StrEnum):

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import date
 
 from services.common.money import FractionalCents, cents_from_decimal
-from services.settlement.remittance import (
+from services.settlement.domain.remittance import (
     Adjustment,
     ClaimPayment,
     ProviderAdjustment,

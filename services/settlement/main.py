@@ -7,12 +7,11 @@ from services.common.consumer import ApplicationProcessor, ProjectionProcessor, 
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.ops.service import PipelineOperations
-from services.settlement import projections
-from services.settlement.application import SettlementApplication
-from services.settlement.grpc_api import SettlementServicer
-from services.settlement.overdue_scanner import overdue_scanner
-from services.settlement.queries import SettlementReads
-from services.settlement.subscriptions import (
+from services.settlement.adapters import projections
+from services.settlement.adapters.grpc_api import SettlementServicer
+from services.settlement.adapters.overdue_scanner import overdue_scanner
+from services.settlement.adapters.sql import SettlementReads
+from services.settlement.adapters.subscriptions import (
     CLAIMS_EVENTS,
     FEES_EVENTS,
     NEGOTIATION_EVENTS,
@@ -20,6 +19,7 @@ from services.settlement.subscriptions import (
     fees_reaction,
     negotiation_reaction,
 )
+from services.settlement.application import SettlementApplication
 
 # NATS refuses a consumer whose max_deliver does not exceed its number of backoff steps (the
 # shared Subscription default has six of each); one more delivery keeps the shared backoff.

@@ -32,9 +32,14 @@ from services.common.aggregate import TenantAggregate
 from services.fees.assessment import FeeCause, FeeLine, FeeLineKind
 from services.fees.fee_account import FeeAccount, line_to_record
 from services.negotiation.domain import Negotiation
-from services.settlement.domain import Settlement
-from services.settlement.line_matching import LineMatch
-from services.settlement.postings import Account, JournalTransaction, Posting, transfer
+from services.settlement.domain import (
+    Account,
+    JournalTransaction,
+    LineMatch,
+    Posting,
+    Settlement,
+    transfer,
+)
 
 CLAIM_ID = "5d1c2b9e-8f00-4c1a-9a57-0f4c3a1e2b77"
 AGGREGATE = UUID("0b7f6b0e-3c55-4a53-8a3e-6f1d2c4b5a69")

@@ -16,9 +16,9 @@ from services.ledger.entry import AuditEntry
 from services.ledger.mapping import facts_from_wire
 from services.ledger.timeline import timeline
 from services.negotiation.subscriptions import _claim_facts_fields
-from services.settlement.projections import claim_lines
-from services.settlement.subscriptions import _terms
-from services.settlement.terms import SettlementSource
+from services.settlement.adapters.projections import claim_lines
+from services.settlement.adapters.subscriptions import _terms
+from services.settlement.domain import SettlementSource
 
 from . import golden
 from .producers import CLAIM_ID

@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
+from services.settlement.domain import ClaimReference
 from services.settlement.era_generator import (
     ClaimSpec,
     ProviderAdjustmentSpec,
     RemittanceSpec,
     build_835,
 )
-from services.settlement.matching import ClaimReference
 
 PAYEE_NPI = "1234567893"
 DOS = date(2026, 8, 14)

@@ -14,8 +14,19 @@ import pytest
 from services.common.context import CommandContext
 from services.common.testing import stored_as_version_1
 from services.common.wire import canonical_json, event_payload
+from services.settlement.adapters.remittance_intake import prepare_import
 from services.settlement.application import ImportOutcome, OpeningTerms, SettlementApplication
-from services.settlement.domain import Settlement, settlement_id_for
+from services.settlement.domain import (
+    CLAIMS_PER_CHUNK,
+    ClaimIndex,
+    ClaimReference,
+    RemittanceChunk,
+    RemittanceFile,
+    RemittanceRecord,
+    Settlement,
+    SettlementSource,
+    settlement_id_for,
+)
 from services.settlement.era_generator import (
     LineSpec,
     ProviderAdjustmentSpec,
@@ -23,15 +34,6 @@ from services.settlement.era_generator import (
     build_835,
     bulk_claims,
 )
-from services.settlement.matching import ClaimIndex, ClaimReference
-from services.settlement.remittance_domain import (
-    CLAIMS_PER_CHUNK,
-    RemittanceChunk,
-    RemittanceFile,
-    RemittanceRecord,
-)
-from services.settlement.remittance_intake import prepare_import
-from services.settlement.terms import SettlementSource
 
 DOS = date(2026, 9, 1)
 CLAIMS = 2 * CLAIMS_PER_CHUNK + 50  # three chunks
@@ -137,7 +139,7 @@ def test_a_large_remittance_is_recorded_as_bounded_chunk_events(app):
 
 
 def _chunk_ids(tenant: str, remittance_id: uuid.UUID, count: int) -> list[uuid.UUID]:
-    from services.settlement.remittance_domain import chunk_id_for
+    from services.settlement.domain import chunk_id_for
 
     return [chunk_id_for(tenant, remittance_id, n) for n in range(1, count + 1)]
 
@@ -198,7 +200,7 @@ def test_a_quarantined_file_records_a_bounded_list_of_reasons(app):
 
 
 def result_file_id(tenant: str, prepared: Any) -> uuid.UUID:
-    from services.settlement.remittance_domain import file_id_for
+    from services.settlement.domain import file_id_for
 
     return file_id_for(tenant, prepared.content_sha256)
 

@@ -10,19 +10,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.common.testing import x12_samples_dir
-from services.settlement.era_reader import read_remittances
-from services.settlement.line_matching import (
+from services.settlement.domain import (
     AMBIGUOUS,
     MATCHED,
     RULE_LINE_CONTROL_NUMBER,
     RULE_PROCEDURE_DATE_CHARGE,
     UNMATCHED,
     ClaimLine,
+    ClaimPayment,
+    ServiceLine,
     match_lines,
-    service_date_of,
-    submitted_procedure,
 )
-from services.settlement.remittance import ClaimPayment, ServiceLine
+from services.settlement.domain.matching import service_date_of, submitted_procedure
+from services.settlement.era_reader import read_remittances
 
 DOS = date(2026, 8, 14)
 

@@ -12,14 +12,18 @@ from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Mapper, UUI
 
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.eventstore import DateAsISO
-from services.settlement.balancing import check_remittance
-from services.settlement.domain import Settlement
+from services.settlement.domain import (
+    ClaimIndex,
+    ClaimLine,
+    ClaimReference,
+    Settlement,
+    UnmatchedServiceLine,
+    check_remittance,
+    match_remittance,
+    post_remittance,
+)
 from services.settlement.era_generator import ClaimSpec, LineSpec, RemittanceSpec, build_835
 from services.settlement.era_reader import read_remittances
-from services.settlement.line_matching import ClaimLine
-from services.settlement.matching import ClaimIndex, ClaimReference
-from services.settlement.remittance_domain import UnmatchedServiceLine
-from services.settlement.remittance_posting import match_remittance, post_remittance
 
 from .builders import ctx, opened_settlement
 

@@ -15,8 +15,17 @@ from services.common.money import (
     round_half_up_to_cent,
     x12_amount,
 )
-from services.settlement.balancing import check_remittance
-from services.settlement.domain import Settlement
+from services.settlement.domain import (
+    Account,
+    ClaimLine,
+    JournalTransaction,
+    Settlement,
+    SettlementSource,
+    account_balances,
+    check_remittance,
+    match_lines,
+    verify_transactions,
+)
 from services.settlement.era_generator import (
     ClaimSpec,
     LineSpec,
@@ -27,14 +36,6 @@ from services.settlement.era_generator import (
     with_lines,
 )
 from services.settlement.era_reader import read_remittances
-from services.settlement.line_matching import ClaimLine, match_lines
-from services.settlement.postings import (
-    Account,
-    JournalTransaction,
-    account_balances,
-    verify_transactions,
-)
-from services.settlement.terms import SettlementSource
 
 from .builders import ctx
 

@@ -11,7 +11,7 @@ import pytest
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import Delivery
 from services.common.wire import canonical_json
-from services.settlement.projections import (
+from services.settlement.adapters.projections import (
     SETTLEMENT_HANDLERS,
     ProjectionOutOfOrder,
     projector,

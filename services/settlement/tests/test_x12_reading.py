@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from services.common.testing import x12_samples_dir
-from services.settlement.balancing import check_remittance
+from services.settlement.domain import check_remittance
 from services.settlement.era_reader import RemittanceFormatError, read_remittances
 from services.settlement.x12_tokenizer import NotX12Error, read_delimiters, tokenize
 

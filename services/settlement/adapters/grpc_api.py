@@ -10,10 +10,10 @@ from oonledger.settlement.v1 import settlement_pb2_grpc
 from services.common.context import CommandContext
 from services.common.errors import NotFound, PermissionDenied, Violations
 from services.common.grpc_server import Blocking, rpc
-from services.settlement import mapping
+from services.settlement.adapters import mapping
+from services.settlement.adapters.remittance_intake import prepare_import
+from services.settlement.adapters.sql import Page, SettlementReads
 from services.settlement.application import SettlementApplication
-from services.settlement.queries import Page, SettlementReads
-from services.settlement.remittance_intake import prepare_import
 
 POSTING_ROLES = ("finance", "admin", "system")
 

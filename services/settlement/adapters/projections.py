@@ -14,8 +14,8 @@ import asyncpg
 
 from oonledger.claims.v1 import events_pb2 as claims_v1
 from services.common.consumer import ArrivedEarly, Delivery
-from services.settlement.line_matching import ClaimLine
-from services.settlement.read_model_schema import statements
+from services.settlement.adapters.read_model_schema import statements
+from services.settlement.domain import ClaimLine
 
 Handler = Callable[[asyncpg.Connection, str, Delivery], Awaitable[None]]
 

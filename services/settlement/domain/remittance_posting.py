@@ -13,12 +13,18 @@ from datetime import date
 from typing import Any
 
 from services.common.context import CommandContext
-from services.settlement import code_lists
-from services.settlement.domain import Settlement
-from services.settlement.line_matching import LineMatch, match_lines
-from services.settlement.matching import ClaimIndex, Match, NoMatch, match_claim
-from services.settlement.postings import Account, JournalTransaction, Posting, transfer
-from services.settlement.remittance import ClaimPayment, ProviderAdjustment, Remittance
+from services.settlement.domain import code_lists
+from services.settlement.domain.journal import Account, JournalTransaction, Posting, transfer
+from services.settlement.domain.matching import (
+    ClaimIndex,
+    LineMatch,
+    Match,
+    NoMatch,
+    match_claim,
+    match_lines,
+)
+from services.settlement.domain.remittance import ClaimPayment, ProviderAdjustment, Remittance
+from services.settlement.domain.settlement import Settlement
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,7 @@ from oonledger.negotiation.v1 import events_pb2 as negotiation_v1
 from services.common.aggregate import TenantAggregate
 from services.common.consumer import Delivery, PermanentFailure
 from services.settlement.application import OpeningTerms, SettlementApplication
-from services.settlement.domain import Settlement, settlement_id_for
-from services.settlement.terms import SettlementSource
+from services.settlement.domain import Settlement, SettlementSource, settlement_id_for
 
 NEGOTIATION_EVENTS = ("SettlementAgreed", "IdrDetermined")
 CLAIMS_EVENTS = ("ClaimRegistered", "AdjudicationRecorded", "ClaimTriaged")

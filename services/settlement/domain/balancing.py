@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.common.money import x12_amount
-from services.settlement import code_lists
-from services.settlement.remittance import ClaimPayment, Remittance
+from services.settlement.domain import code_lists
+from services.settlement.domain.remittance import ClaimPayment, Remittance
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,15 +10,20 @@ from uuid import UUID
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.errors import Violations
 from services.settlement.application import ImportOutcome, ImportResult
-from services.settlement.domain import PaymentMethod, Settlement
-from services.settlement.line_matching import AMBIGUOUS, MATCHED, UNMATCHED
-from services.settlement.postings import BookViolation, JournalTransaction
-from services.settlement.remittance_domain import (
+from services.settlement.domain import (
+    AMBIGUOUS,
+    MATCHED,
+    UNMATCHED,
+    BookViolation,
+    JournalTransaction,
+    PaymentMethod,
     RemittanceRecord,
+    Settlement,
+    SettlementStatus,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
+    settlement_status,
 )
-from services.settlement.terms import SettlementStatus, settlement_status
 
 _STATUS = {
     SettlementStatus.AWAITING_PAYMENT: pb.SETTLEMENT_STATUS_AWAITING_PAYMENT,

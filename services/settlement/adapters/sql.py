@@ -11,16 +11,17 @@ from typing import Any
 
 import asyncpg
 
-from services.settlement.line_matching import ClaimLine
-from services.settlement.matching import ClaimIndex, ClaimReference
-from services.settlement.postings import (
+from services.settlement.adapters.projections import use_schema
+from services.settlement.domain import (
     Account,
     BookCheck,
     BookViolation,
+    ClaimIndex,
+    ClaimLine,
+    ClaimReference,
     JournalTransaction,
     Posting,
 )
-from services.settlement.projections import use_schema
 
 
 @dataclass(frozen=True)

@@ -7,52 +7,25 @@ the system of record and the read model only mirrors it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.common.ids import deterministic_id
 from services.common.money import MAX_AMOUNT_CENTS, amount_out_of_range, require_amount
-from services.settlement.balance_billing import RULE_CITATION, check_patient_balance
-from services.settlement.postings import Account, JournalTransaction, Posting, transfer
-from services.settlement.terms import (
+from services.settlement.domain.balance_billing import RULE_CITATION, check_patient_balance
+from services.settlement.domain.journal import Account, JournalTransaction, Posting, transfer
+from services.settlement.domain.payments import (
+    INITIAL_PAYMENT_ID,
+    PaymentRecord,
+    settlement_id_for,
+)
+from services.settlement.domain.terms import (
     SettlementSource,
     SettlementStatus,
     settlement_status,
 )
-
-INITIAL_PAYMENT_ID = "initial"
-
-
-class PaymentMethod:
-    """Manual posting methods, plus the 835 BPR04 values an ERA payment carries."""
-
-    CHECK = "check"
-    EFT = "eft"
-    VIRTUAL_CARD = "virtual_card"
-    MANUAL = frozenset({CHECK, EFT, VIRTUAL_CARD})
-
-
-@dataclass
-class PaymentRecord:
-    payment_id: str
-    amount_cents: int
-    method: str
-    reference: str
-    payer_claim_control_number: str
-    paid_on: date
-    transaction: dict[str, Any]
-    reversed: bool = False
-    line_matches: tuple[dict[str, Any], ...] = ()  # rule 5: which 837 line each SVC paid
-
-
-def settlement_id_for(tenant_id: str, claim_id: str) -> UUID:
-    """One settlement per claim (or per IDR dispute line, which names its own claim)."""
-    return deterministic_id(tenant_id, "settlement", claim_id)
 
 
 def _journal(*transactions: JournalTransaction) -> list[dict[str, Any]]:

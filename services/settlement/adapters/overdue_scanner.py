@@ -15,8 +15,8 @@ from typing import Any
 from services.common.context import CommandContext, eastern_date
 from services.common.errors import Conflict
 from services.common.grpc_server import Blocking
+from services.settlement.adapters.sql import SettlementReads
 from services.settlement.application import SettlementApplication
-from services.settlement.queries import SettlementReads
 
 log = logging.getLogger(__name__)
 
