@@ -15,6 +15,8 @@ from services.common.context import CommandContext
 from services.common.errors import InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
+from services.common.settings import Settings
+from services.settlement import published
 from services.settlement.adapters.bulk_loading import load_many
 from services.settlement.domain import (
     CLAIMS_PER_CHUNK,
@@ -41,7 +43,6 @@ from services.settlement.domain import (
     remittance_id_for,
     settlement_id_for,
 )
-from services.settlement.published import LANGUAGE
 
 
 class ImportOutcome(StrEnum):
@@ -80,7 +81,11 @@ class OpeningTerms:
 
 
 class SettlementApplication(ServiceApplication):
-    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+        # Its events leave as contracts (published.py), identifiers keyed with the PHI key.
+        self.phi_keys = settings.phi_keys()
+        self.published_language = published.language(self.phi_keys)
+        super().__init__(settings, env)
 
     # No snapshots: a settlement's stream is short (one per claim: opening, a few payments and
     # fee postings), and its state holds PaymentRecord dataclasses and a set, which the JSON
@@ -397,8 +402,8 @@ def _claims_named_by_provider_adjustments(
     ids: set[str] = set()
     for remittance in remittances:
         for adjustment in remittance.provider_adjustments:
-            for claim in index.by_icn.get(adjustment.reference, []):
+            for claim in index.with_icn(adjustment.reference):
                 ids.add(claim.claim_id)
-            for claim in index.by_patient_control_number.get(adjustment.reference, []):
+            for claim in index.with_pcn(adjustment.reference):
                 ids.add(claim.claim_id)
     return ids

@@ -38,9 +38,7 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
     async def ImportRemittance(self, request: Any, ctx: CommandContext, context: Any) -> Any:
         _require_poster(ctx)
         prepared = await self.blocking(prepare_import, request.content, request.file_name)
-        index = await self.reads.claim_index(
-            ctx.tenant_id, prepared.patient_control_numbers(), prepared.claim_control_numbers()
-        )
+        index = await self.reads.claim_index(ctx.tenant_id, prepared, self.app.phi_keys)
         result = await self.blocking(self.app.import_remittance, ctx, prepared, index)
         return mapping.import_response(result)
 
@@ -155,7 +153,7 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
             raise NotFound(f"no settlement for claim {claim_id}")
         row, payments = found
         return pb.GetSettlementResponse(
-            settlement=mapping.settlement_from_row(row, payments, _today(ctx))
+            settlement=mapping.settlement_from_row(row, payments, _today(ctx), self.app.phi_keys)
         )
 
     @rpc
@@ -187,7 +185,7 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         page = Page.of(request.page_size, request.page_token)
         rows = await self.reads.exceptions(ctx.tenant_id, request.include_resolved, page)
         return pb.ListExceptionsResponse(
-            exceptions=[mapping.exception_from_row(r) for r in rows],
+            exceptions=[mapping.exception_from_row(r, self.app.phi_keys) for r in rows],
             next_page_token=page.next_token(len(rows)),
         )
 

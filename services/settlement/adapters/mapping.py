@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.errors import Violations
+from services.common.phi import PhiKeys
 from services.settlement.application import ImportOutcome, ImportResult
 from services.settlement.domain import (
     AMBIGUOUS,
@@ -25,6 +27,7 @@ from services.settlement.domain import (
     settlement_status,
 )
 
+_INDEX = re.compile(r"[0-9a-f]{64}")
 _STATUS = {
     SettlementStatus.AWAITING_PAYMENT: pb.SETTLEMENT_STATUS_AWAITING_PAYMENT,
     SettlementStatus.PARTLY_PAID: pb.SETTLEMENT_STATUS_PARTLY_PAID,
@@ -51,6 +54,12 @@ _IMPORT = {
 
 def _iso(value: date | None) -> str:
     return value.isoformat() if value else ""
+
+
+def _readable(icn: str) -> str:
+    """A payment's ICN as a person reads it: the initial adjudication's is known only by its
+    keyed hash (the claims service publishes no plain ICN), which is shown as unknown."""
+    return "" if _INDEX.fullmatch(icn) else icn
 
 
 # -- requests ------------------------------------------------------------------------------------
@@ -141,7 +150,7 @@ def settlement_from_aggregate(s: Settlement, as_of: date) -> pb.Settlement:
                 amount_cents=p.amount_cents,
                 method=p.method,
                 reference=p.reference,
-                payer_claim_control_number=p.payer_claim_control_number,
+                payer_claim_control_number=_readable(p.payer_claim_control_number),
                 paid_on=_iso(p.paid_on),
                 reversed=p.reversed,
                 lines=[payment_line(x) for x in p.line_matches],
@@ -163,7 +172,9 @@ def _row_status(row: Any, as_of: date) -> int:
     ]
 
 
-def settlement_from_row(row: Any, payments: list[Any], as_of: date) -> pb.Settlement:
+def settlement_from_row(
+    row: Any, payments: list[Any], as_of: date, keys: PhiKeys
+) -> pb.Settlement:
     plan_share = row["agreed_total_cents"] - row["patient_cost_sharing_cents"]
     return pb.Settlement(
         settlement_id=str(row["settlement_id"]),
@@ -189,7 +200,7 @@ def settlement_from_row(row: Any, payments: list[Any], as_of: date) -> pb.Settle
                 amount_cents=p["amount_cents"],
                 method=p["method"],
                 reference=p["reference"],
-                payer_claim_control_number=p["payer_claim_control_number"],
+                payer_claim_control_number=keys.unseal(p["payer_claim_control_number_sealed"]),
                 paid_on=_iso(p["paid_on"]),
                 reversed=p["reversed"],
                 remittance_id=p["remittance_id"],
@@ -283,14 +294,14 @@ def line_exception_from_aggregate(e: UnmatchedServiceLine) -> pb.PaymentExceptio
     )
 
 
-def exception_from_row(r: Any) -> pb.PaymentException:
+def exception_from_row(r: Any, keys: PhiKeys) -> pb.PaymentException:
     return pb.PaymentException(
         exception_id=str(r["exception_id"]),
         remittance_id=r["remittance_id"],
         trace_number=r["trace_number"],
         claim_ordinal=r["ordinal"],
-        patient_control_number=r["patient_control_number"],
-        payer_claim_control_number=r["payer_claim_control_number"],
+        patient_control_number=keys.unseal(r["patient_control_number_sealed"]),
+        payer_claim_control_number=keys.unseal(r["payer_claim_control_number_sealed"]),
         claim_status_code=r["status_code"],
         charge_cents=r["charge_cents"],
         paid_cents=r["paid_cents"],

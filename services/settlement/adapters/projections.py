@@ -53,22 +53,26 @@ async def _claim_registered(conn: asyncpg.Connection, s: str, d: Delivery) -> No
     lines = claim.lines
     service_dates = sorted(x.service_date for x in lines if x.service_date)
     charge = claim.total_billed_cents or sum(x.billed_cents for x in lines)
-    original_icn = registered.original_payer_claim_control_number
+    original_icn = registered.original_payer_claim_control_number_index
     provider = claim.provider
     await conn.execute(
-        """INSERT INTO claim_refs (tenant_id, claim_id, patient_control_number, icns,
-            billing_npi, billing_tin, first_service_date, charge_cents, payer_id, lines)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+        """INSERT INTO claim_refs (tenant_id, claim_id, pcn_index, pcn_prefix_indexes,
+            icn_indexes, billing_npi, billing_tin, first_service_date, charge_cents, payer_id,
+            lines)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
             ON CONFLICT (tenant_id, claim_id) DO UPDATE SET
-              patient_control_number = EXCLUDED.patient_control_number,
+              pcn_index = EXCLUDED.pcn_index,
+              pcn_prefix_indexes = EXCLUDED.pcn_prefix_indexes,
               lines = EXCLUDED.lines,
               billing_npi = EXCLUDED.billing_npi, billing_tin = EXCLUDED.billing_tin,
               first_service_date = EXCLUDED.first_service_date,
               charge_cents = EXCLUDED.charge_cents, payer_id = EXCLUDED.payer_id,
-              icns = ARRAY(SELECT DISTINCT unnest(claim_refs.icns || EXCLUDED.icns))""",
+              icn_indexes = ARRAY(SELECT DISTINCT unnest(claim_refs.icn_indexes
+                                                         || EXCLUDED.icn_indexes))""",
         d.tenant_id,
         d.envelope.claim_id or d.envelope.aggregate_id,
-        claim.patient_control_number,
+        claim.patient_control_number_index,
+        list(claim.patient_control_number_prefix_indexes),
         [original_icn] if original_icn else [],
         provider.npi,
         provider.tin,
@@ -79,24 +83,26 @@ async def _claim_registered(conn: asyncpg.Connection, s: str, d: Delivery) -> No
     )
 
 
-async def _add_icn(conn: asyncpg.Connection, s: str, tenant: str, claim_id: str, icn: str) -> None:
-    if not icn:
+async def _add_icn(
+    conn: asyncpg.Connection, s: str, tenant: str, claim_id: str, icn_index: str
+) -> None:
+    if not icn_index:
         return
     await conn.execute(
-        """INSERT INTO claim_refs (tenant_id, claim_id, icns) VALUES ($1, $2, $3)
-            ON CONFLICT (tenant_id, claim_id) DO UPDATE SET icns = CASE
-              WHEN $4 = ANY(claim_refs.icns) THEN claim_refs.icns
-              ELSE claim_refs.icns || $4::text END""",
+        """INSERT INTO claim_refs (tenant_id, claim_id, icn_indexes) VALUES ($1, $2, $3)
+            ON CONFLICT (tenant_id, claim_id) DO UPDATE SET icn_indexes = CASE
+              WHEN $4 = ANY(claim_refs.icn_indexes) THEN claim_refs.icn_indexes
+              ELSE claim_refs.icn_indexes || $4::text END""",
         tenant,
         claim_id,
-        [icn],
-        icn,
+        [icn_index],
+        icn_index,
     )
 
 
 async def _adjudication_recorded(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
     recorded = d.message_as(claims_v1.AdjudicationRecorded)
-    icn = recorded.adjudication.payer_claim_control_number
+    icn = recorded.adjudication.payer_claim_control_number_index
     await _add_icn(conn, s, d.tenant_id, d.envelope.claim_id or d.envelope.aggregate_id, icn)
 
 
@@ -178,12 +184,15 @@ async def _settlement_opened(conn: asyncpg.Connection, s: str, d: Delivery) -> N
     )
     if p["already_paid_cents"]:
         await conn.execute(
-            """INSERT INTO payments VALUES ($1, $2, 'initial', $3, 'initial_adjudication',
-                '', $4, $5, false, '', $6) ON CONFLICT DO NOTHING""",
+            """INSERT INTO payments (tenant_id, claim_id, payment_id, amount_cents, method,
+                reference, payer_claim_control_number_index, paid_on, reversed,
+                remittance_id, seq)
+                VALUES ($1, $2, 'initial', $3, 'initial_adjudication', '', $4, $5, false, '',
+                $6) ON CONFLICT DO NOTHING""",
             d.tenant_id,
             p["claim_id"],
             p["already_paid_cents"],
-            p["initial_payment_icn"],
+            p["initial_payment_icn_index"],
             _date(p["decided_on"]),
             d.envelope.notification_id,
         )
@@ -203,15 +212,19 @@ async def _paid_delta(conn: asyncpg.Connection, d: Delivery, delta: int) -> None
 async def _payment_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
     p = d.payload
     await conn.execute(
-        """INSERT INTO payments VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10,
-            $11::jsonb) ON CONFLICT DO NOTHING""",
+        """INSERT INTO payments (tenant_id, claim_id, payment_id, amount_cents, method,
+            reference, payer_claim_control_number_index, payer_claim_control_number_sealed,
+            paid_on, reversed, remittance_id, seq, lines)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, false, $10, $11, $12::jsonb)
+            ON CONFLICT DO NOTHING""",
         d.tenant_id,
         _claim(d),
         p["payment_id"],
         p["amount_cents"],
         p["method"],
         p["reference"],
-        p["payer_claim_control_number"],
+        p["payer_claim_control_number_index"],
+        p["payer_claim_control_number_sealed"],
         _date(p["paid_on"]),
         p["remittance_id"],
         d.envelope.notification_id,
@@ -223,7 +236,7 @@ async def _payment_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None
 
 
 async def _payment_icn(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
-    await _add_icn(conn, s, d.tenant_id, _claim(d), d.payload["payer_claim_control_number"])
+    await _add_icn(conn, s, d.tenant_id, _claim(d), d.payload["payer_claim_control_number_index"])
 
 
 async def _payment_reversed(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
@@ -340,27 +353,38 @@ async def _remittance_chunk_posted(conn: asyncpg.Connection, s: str, d: Delivery
     await _journal(conn, s, d, "", d.payload["remittance_id"])
 
 
+def _identifiers(p: dict[str, Any]) -> tuple[str, str, str, str]:
+    """A queued item's CLP01 and CLP07: keyed hash and sealed, never plain (phi.py)."""
+    return (
+        p["patient_control_number_index"],
+        p["patient_control_number_sealed"],
+        p["payer_claim_control_number_index"],
+        p["payer_claim_control_number_sealed"],
+    )
+
+
 async def _exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
     p = d.payload
     await conn.execute(
         """INSERT INTO payment_exceptions (tenant_id, exception_id, remittance_id,
-            trace_number, ordinal, patient_control_number, payer_claim_control_number,
-            status_code, charge_cents, paid_cents, reason, candidate_claim_id, seq)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            trace_number, ordinal, status_code, charge_cents, paid_cents, reason,
+            candidate_claim_id, seq, patient_control_number_index,
+            patient_control_number_sealed, payer_claim_control_number_index,
+            payer_claim_control_number_sealed)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
             ON CONFLICT DO NOTHING""",
         d.tenant_id,
         d.envelope.aggregate_id,
         p["remittance_id"],
         p["trace_number"],
         p["ordinal"],
-        p["patient_control_number"],
-        p["payer_claim_control_number"],
         p["status_code"],
         p["charge_cents"],
         p["paid_cents"],
         p["reason"],
         p["candidate_claim_id"],
         d.envelope.notification_id,
+        *_identifiers(p),
     )
 
 
@@ -368,20 +392,19 @@ async def _line_exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) 
     p = d.payload
     await conn.execute(
         """INSERT INTO payment_exceptions (tenant_id, exception_id, remittance_id,
-            trace_number, ordinal, patient_control_number, payer_claim_control_number,
-            status_code, charge_cents, paid_cents, reason, candidate_claim_id, seq, kind,
-            claim_id, line_ordinal, line_control_number, procedure_code, service_date,
-            line_outcome, candidate_lines)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'line',
-                    $12, $14, $15, $16, $17, $18, $19)
+            trace_number, ordinal, status_code, charge_cents, paid_cents, reason,
+            candidate_claim_id, seq, kind, claim_id, line_ordinal, line_control_number,
+            procedure_code, service_date, line_outcome, candidate_lines,
+            patient_control_number_index, patient_control_number_sealed,
+            payer_claim_control_number_index, payer_claim_control_number_sealed)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'line',
+                    $10, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
             ON CONFLICT DO NOTHING""",
         d.tenant_id,
         d.envelope.aggregate_id,
         p["remittance_id"],
         p["trace_number"],
         p["ordinal"],
-        p["patient_control_number"],
-        p["payer_claim_control_number"],
         p["status_code"],
         p["charge_cents"],
         p["paid_cents"],
@@ -394,6 +417,7 @@ async def _line_exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) 
         _date(p["service_date"]),
         p["outcome"],
         list(p["candidate_lines"]),
+        *_identifiers(p),
     )
 
 

@@ -28,7 +28,7 @@ ACTOR = "system:settlement"
 @dataclass(frozen=True)
 class ClaimFacts:
     payer_id: str
-    icns: tuple[str, ...]
+    icns: tuple[str, ...]  # the ICNs' keyed hashes (services/common/phi.py)
     nsa_protected: bool | None
 
 
@@ -38,7 +38,7 @@ ClaimFactsLookup = Callable[[str, str], ClaimFacts | None]
 def claim_facts_lookup(database_url: str, schema: str) -> ClaimFactsLookup:
     """Read settlement's own claim read model (never the claims service's tables)."""
     query = sql.SQL(
-        "SELECT payer_id, icns, nsa_protected FROM {}.claim_refs "
+        "SELECT payer_id, icn_indexes, nsa_protected FROM {}.claim_refs "
         "WHERE tenant_id = %s AND claim_id = %s"
     ).format(sql.Identifier(schema))
 

@@ -20,12 +20,12 @@ Several SVCs may name the same 837 line: a payer that unbundles a line repeats i
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from services.common.phi import PATIENT_CONTROL_NUMBER, PAYER_CLAIM_NUMBER
 from services.settlement.domain.remittance import ClaimPayment, ServiceLine
 
 # -- claim level: rules 1-4 ------------------------------------------------------------------
@@ -35,9 +35,30 @@ RULE_ORIGINAL_REFERENCE = "original-reference"
 RULE_TRUNCATED_PATIENT_CONTROL_NUMBER = "truncated-patient-control-number"
 
 
+# How an identifier is looked up: (kind, value) -> its key. Outside the event store the claims
+# are known by keyed hashes only (`PhiKeys.index` with the tenant, see adapters/sql.py), so the
+# 835's CLP01/CLP07/REF*F8/PLB03-2 are turned into the same keys and looked up; the pure tests
+# use the plain values (`plain_key`).
+IdentifierKey = Callable[[str, str], str]
+
+
+def plain_key(kind: str, value: str) -> str:
+    return value
+
+
+def prefixes_of(number: str) -> frozenset[str]:
+    """The proper prefixes of a patient control number: what a payer may truncate it to."""
+    return frozenset(number[:n] for n in range(1, len(number)))
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimReference:
-    """What settlement knows about a claim for matching (kept from the claims service's events)."""
+    """What settlement knows about a claim for matching (kept from the claims service's events).
+
+    `patient_control_number` and `payer_claim_control_numbers` hold the identifiers' keys (their
+    keyed hashes in the service); `patient_control_number_prefixes` the keys of the number's
+    proper prefixes (rule 4), computed from the number when None (plain keys only).
+    """
 
     claim_id: str
     patient_control_number: str
@@ -47,6 +68,7 @@ class ClaimReference:
     first_service_date: date | None = None
     charge_cents: int = 0
     lines: tuple[ClaimLine, ...] = ()  # the 837 service lines, for rule 5
+    patient_control_number_prefixes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +84,19 @@ class NoMatch:
 
 @dataclass
 class ClaimIndex:
-    """One tenant's claims indexed for the four claim-level rules (pure, in memory)."""
+    """One tenant's claims indexed for the four claim-level rules (pure, in memory), by key."""
 
+    key: IdentifierKey = plain_key
     by_patient_control_number: dict[str, list[ClaimReference]] = field(default_factory=dict)
     by_icn: dict[str, list[ClaimReference]] = field(default_factory=dict)
-    sorted_numbers: list[str] = field(default_factory=list)
+    by_prefix: dict[str, list[ClaimReference]] = field(default_factory=dict)
     by_claim_id: dict[str, ClaimReference] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, claims: Iterable[ClaimReference]) -> ClaimIndex:
-        index = cls()
+    def build(
+        cls, claims: Iterable[ClaimReference], key: IdentifierKey = plain_key
+    ) -> ClaimIndex:
+        index = cls(key)
         for claim in claims:
             index.add(claim)
         return index
@@ -79,30 +104,40 @@ class ClaimIndex:
     def add(self, claim: ClaimReference) -> None:
         number = claim.patient_control_number
         self.by_claim_id[claim.claim_id] = claim
-        if number not in self.by_patient_control_number:
-            bisect.insort(self.sorted_numbers, number)
-        self.by_patient_control_number.setdefault(number, []).append(claim)
+        if number:
+            self.by_patient_control_number.setdefault(number, []).append(claim)
+        prefixes = claim.patient_control_number_prefixes
+        if prefixes is None:
+            prefixes = prefixes_of(number)
+        for prefix in prefixes:
+            self.by_prefix.setdefault(prefix, []).append(claim)
         for icn in claim.payer_claim_control_numbers:
             self.by_icn.setdefault(icn, []).append(claim)
+
+    def pcn_key(self, value: str) -> str:
+        return self.key(PATIENT_CONTROL_NUMBER, value) if value else ""
+
+    def icn_key(self, value: str) -> str:
+        return self.key(PAYER_CLAIM_NUMBER, value) if value else ""
+
+    def with_pcn(self, value: str) -> list[ClaimReference]:
+        return self.by_patient_control_number.get(self.pcn_key(value), []) if value else []
+
+    def with_icn(self, value: str) -> list[ClaimReference]:
+        return self.by_icn.get(self.icn_key(value), []) if value else []
 
     def link_icn(self, claim_id: str, icn: str) -> None:
         """Remember an ICN seen on a posted payment so later reversals match by rule 2/3."""
         claim = self.by_claim_id.get(claim_id)
         if claim is None or not icn:
             return
-        linked = self.by_icn.setdefault(icn, [])
+        linked = self.by_icn.setdefault(self.icn_key(icn), [])
         if claim not in linked:
             linked.append(claim)
 
     def _prefix_candidates(self, prefix: str) -> list[ClaimReference]:
-        start = bisect.bisect_left(self.sorted_numbers, prefix)
-        found: list[ClaimReference] = []
-        for number in self.sorted_numbers[start:]:
-            if not number.startswith(prefix):
-                break
-            if number != prefix:
-                found.extend(self.by_patient_control_number[number])
-        return found
+        """Claims whose patient control number starts with `prefix` (and is longer)."""
+        return list(self.by_prefix.get(self.pcn_key(prefix), [])) if prefix else []
 
 
 def _unique(claims: list[ClaimReference]) -> ClaimReference | None:
@@ -128,15 +163,15 @@ def match_claim(
     index: ClaimIndex, payment: ClaimPayment, *, payee_npi: str = "", payee_tin: str = ""
 ) -> Match | NoMatch:
     """Apply rules 1-4 in order; the first rule naming exactly one claim wins."""
-    exact = index.by_patient_control_number.get(payment.patient_control_number, [])
+    exact = index.with_pcn(payment.patient_control_number)
     if (found := _unique(exact)) is not None:
         return Match(found.claim_id, RULE_PATIENT_CONTROL_NUMBER)
     if payment.payer_claim_control_number:
-        by_icn = index.by_icn.get(payment.payer_claim_control_number, [])
+        by_icn = index.with_icn(payment.payer_claim_control_number)
         if (found := _unique(by_icn)) is not None:
             return Match(found.claim_id, RULE_PAYER_CLAIM_CONTROL_NUMBER)
     if payment.original_reference:
-        by_ref = index.by_icn.get(payment.original_reference, [])
+        by_ref = index.with_icn(payment.original_reference)
         if (found := _unique(by_ref)) is not None:
             return Match(found.claim_id, RULE_ORIGINAL_REFERENCE)
     if payment.patient_control_number:

@@ -332,13 +332,19 @@ class Settlement(TenantAggregate):
             as_of=as_of,
         )
 
-    def find_reversible_payment(self, icn: str, amount_cents: int) -> PaymentRecord | None:
-        """The unreversed payment a CLP02=22 undoes: same ICN and amount, else the same amount."""
+    def find_reversible_payment(
+        self, icn: str, amount_cents: int, *, icn_key: str = ""
+    ) -> PaymentRecord | None:
+        """The unreversed payment a CLP02=22 undoes: same ICN and amount, else the same amount.
+
+        The initial adjudication's ICN is known by its key only (the claims service publishes
+        the keyed hash, services/common/phi.py): `icn_key` is the CLP07's key to compare it with.
+        """
         candidates = [
             p for p in self.payments.values() if not p.reversed and p.amount_cents == amount_cents
         ]
         for payment in candidates:
-            if icn and payment.payer_claim_control_number == icn:
+            if icn and payment.payer_claim_control_number in {icn, icn_key}:
                 return payment
         without_icn = [p for p in candidates if not p.payer_claim_control_number or not icn]
         return without_icn[0] if len(without_icn) == 1 else None
@@ -438,7 +444,7 @@ class Settlement(TenantAggregate):
         """A PLB WO taken back against this claim: positive means money returned to the payer."""
         transaction = transfer(
             self._tx_id("recoupment"),
-            f"recoupment {reference}",
+            f"recoupment {recoupment_id}",
             Account.PAYER_RECEIVABLE,
             Account.PROVIDER_CASH,
             amount_cents,
@@ -467,7 +473,7 @@ class Settlement(TenantAggregate):
         """Prompt-pay interest (PLB L6) is income of its own, never part of the recovery."""
         transaction = transfer(
             self._tx_id("interest"),
-            f"interest {reference}",
+            f"interest {interest_id}",
             Account.PROVIDER_CASH,
             Account.INTEREST_INCOME,
             amount_cents,
