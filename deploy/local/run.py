@@ -123,6 +123,13 @@ class LocalStack:
                 lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
             ),
         )
+        env.setdefault(
+            "OON_PHI_KEY",
+            persistent_secret(
+                self.data_dir / "phi.key",
+                lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+            ),
+        )
         if "LEDGER_SIGNING_KEY_FILE" not in env and "LEDGER_SIGNING_KEY" not in env:
             from services.ledger.signing import seed_to_pem
 

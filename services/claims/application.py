@@ -28,7 +28,7 @@ from services.claims.model import (
     DocumentKind,
     Frequency,
 )
-from services.claims.published import LANGUAGE
+from services.claims.published import language
 from services.claims.triage import TriageDecision, TriagePolicy
 from services.common.context import CommandContext
 from services.common.errors import AlreadyExists, Conflict, FieldViolation, InvalidArgument
@@ -68,10 +68,11 @@ def _parse_uuid(value: str, field: str = "claim_id") -> UUID:
 class ClaimsApplication(ServiceApplication):
     """The claims service's event store and use cases."""
 
-    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
-
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         super().__init__(settings, env)
+        # Its integration events leave as contracts (published.py), account identifiers
+        # tokenized under the deployment's PHI key.
+        self.published_language = language(settings.phi_keys())
         self._bulk_saver = ThreadPoolExecutor(max_workers=2, thread_name_prefix="claims-bulk")
         self._creations = GroupCommitter(self.save_events)
 

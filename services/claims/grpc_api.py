@@ -87,17 +87,17 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         return pb.ListClaimsResponse(
             claims=[
                 pb.ClaimSummary(
-                    claim_id=str(r["claim_id"]),
-                    client_id=r["client_id"],
-                    payer_id=r["payer_id"],
-                    patient_control_number=r["patient_control_number"],
-                    status=mapping.STATUS[mapping.ClaimStatus(r["status"])],
-                    route=mapping.ROUTE[mapping.Route(r["route"])] if r["route"] else 0,
-                    nsa_protected=bool(r["nsa_protected"]),
-                    total_billed_cents=r["total_billed_cents"],
-                    paid_cents=r["paid_cents"] or 0,
-                    first_service_date=r["first_service_date"].isoformat(),
-                    version=r["version"],
+                    claim_id=str(r.claim_id),
+                    client_id=r.client_id,
+                    payer_id=r.payer_id,
+                    patient_control_number=r.patient_control_number,
+                    status=mapping.STATUS[mapping.ClaimStatus(r.status)],
+                    route=mapping.ROUTE[mapping.Route(r.route)] if r.route else 0,
+                    nsa_protected=r.nsa_protected,
+                    total_billed_cents=r.total_billed_cents,
+                    paid_cents=r.paid_cents,
+                    first_service_date=r.first_service_date.isoformat(),
+                    version=r.version,
                 )
                 for r in rows
             ],

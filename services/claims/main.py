@@ -24,7 +24,9 @@ BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 def build(infra: Infrastructure) -> ServiceParts:
     app = ClaimsApplication(infra.settings)
-    read_model = ClaimsReadModel(infra.pool, infra.settings.schema)
+    read_model = ClaimsReadModel(
+        infra.pool, infra.settings.schema, infra.settings.phi_keys()
+    )
     servicer = ClaimsServicer(app, infra.blocking, read_model)
     executor = infra.blocking.executor
     subscriptions = [

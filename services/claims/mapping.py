@@ -353,6 +353,7 @@ def list_filters(msg: pb.ListClaimsRequest) -> dict[str, Any]:
     return {
         "client_id": msg.client_id.strip(),
         "payer_id": msg.payer_id.strip(),
+        "patient_control_number": msg.patient_control_number.strip(),
         "status": status,
         "route": route,
         "date_from": date_from,

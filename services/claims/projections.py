@@ -2,6 +2,13 @@
 
 ListClaims and ClaimsWorkQueue read it instead of replaying aggregates. Rows are updated by
 the projection consumer; the row and the consumer's tracking position commit together.
+
+The patient control number is never stored in plain text (issue 21 item 5): a row keeps its
+keyed hash (`patient_control_number_index`, what a search by PCN compares) and its sealed form
+(`patient_control_number_sealed`, unsealed when a list or work queue displays it), both as
+ClaimRegistered published them. A ClaimRegistered published before the contract carried them
+holds the plain number; the projection tokenizes it here (it has the PHI key), so a rebuild from
+a stream with such messages yields the same rows.
 """
 
 # SQL text interpolates only the schema identifier (validated below); values are always bind
@@ -11,15 +18,21 @@ the projection consumer; the row and the consumer's tracking position commit tog
 from __future__ import annotations
 
 import base64
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+from google.protobuf.unknown_fields import UnknownFieldSet
 
+from oonledger.claims.v1 import events_pb2 as v1
+from services.common import phi
 from services.common.consumer import ArrivedEarly, Delivery
+from services.common.contracts import PROTOBUF
 from services.common.errors import InvalidArgument
 
 TABLE = "claims_read"
@@ -39,7 +52,8 @@ def _ddl(schema: str) -> list[str]:
             tenant_id text NOT NULL,
             client_id text NOT NULL,
             payer_id text NOT NULL,
-            patient_control_number text NOT NULL,
+            patient_control_number_index text NOT NULL,
+            patient_control_number_sealed text NOT NULL,
             claim_type text NOT NULL,
             frequency text NOT NULL,
             original_claim_id text NOT NULL DEFAULT '',
@@ -64,16 +78,27 @@ def _ddl(schema: str) -> list[str]:
         "(tenant_id, registered_at, claim_id)",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_tenant_client ON {t} (tenant_id, client_id)",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_tenant_payer ON {t} (tenant_id, payer_id)",
+        # A read model created before the PCN was tokenized: the plain column goes, the new ones
+        # come empty; `python -m services.ops.rebuild claims read-model` fills them
+        # (docs/operations.md).
+        f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS patient_control_number_index text "
+        "NOT NULL DEFAULT ''",
+        f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS patient_control_number_sealed text "
+        "NOT NULL DEFAULT ''",
+        f"ALTER TABLE {t} DROP COLUMN IF EXISTS patient_control_number",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_tenant_pcn ON {t} "
+        "(tenant_id, patient_control_number_index)",
     ]
 
 
 class ClaimsReadModel:
     """Writes (from the projection) and queries (from the gRPC layer) of the read model."""
 
-    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, schema: str, keys: phi.PhiKeys) -> None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", schema):
             raise ValueError(f"not a safe schema identifier: {schema!r}")
         self.pool = pool
+        self.keys = keys
         self.schema = schema
         self.table = f'"{schema}".{TABLE}'
 
@@ -96,17 +121,20 @@ class ClaimsReadModel:
             raise ArrivedEarly(f"{kind} for claim {claim_id} before its ClaimRegistered")
         if kind == "ClaimRegistered":
             claim = p["claim"]
+            index, sealed = self._pcn_tokens(delivery)
             await conn.execute(
                 f"INSERT INTO {self.table} (claim_id, tenant_id, client_id, payer_id, "
-                "patient_control_number, claim_type, frequency, original_claim_id, status, "
-                "status_version, total_billed_cents, first_service_date, registered_at, version) "
-                "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'registered',$9,$10,$11,$12,$9) "
+                "patient_control_number_index, patient_control_number_sealed, claim_type, "
+                "frequency, original_claim_id, status, status_version, total_billed_cents, "
+                "first_service_date, registered_at, version) "
+                "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'registered',$10,$11,$12,$13,$10) "
                 "ON CONFLICT (claim_id) DO NOTHING",
                 claim_id,
                 env.tenant_id,
                 claim["client_id"],
                 claim["payer"]["payer_id"],
-                claim["patient_control_number"],
+                index,
+                sealed,
                 claim["claim_type"],
                 p["frequency"],
                 p["original_claim_id"],
@@ -173,6 +201,19 @@ class ClaimsReadModel:
             version,
         )
 
+    def _pcn_tokens(self, delivery: Delivery) -> tuple[str, str]:
+        """The PCN's index and sealed form: as published, or from a message published before
+        the contract tokenized it (the plain number, tokenized here with the PHI key)."""
+        claim = delivery.payload["claim"]
+        index = claim.get("patient_control_number_index") or ""
+        sealed = claim.get("patient_control_number_sealed") or ""
+        if index and sealed:
+            return index, sealed
+        plain = legacy_patient_control_number(delivery)
+        tenant = delivery.envelope.tenant_id
+        return (index or self.keys.index(tenant, phi.PATIENT_CONTROL_NUMBER, plain),
+                sealed or self.keys.seal(plain))
+
     async def _status(self, conn: asyncpg.Connection, claim_id: UUID, status: str, v: int) -> None:
         # A redelivered older event must not overwrite a newer status.
         await conn.execute(
@@ -184,7 +225,9 @@ class ClaimsReadModel:
         )
 
     # -- queries ----------------------------------------------------------------------------
-    async def list_claims(self, tenant_id: str, filters: dict[str, Any]) -> tuple[list[Any], str]:
+    async def list_claims(
+        self, tenant_id: str, filters: dict[str, Any]
+    ) -> tuple[list[ClaimRow], str]:
         where = ["tenant_id = $1"]
         args: list[Any] = [tenant_id]
 
@@ -196,6 +239,10 @@ class ClaimsReadModel:
             add("client_id = ?", filters["client_id"])
         if filters["payer_id"]:
             add("payer_id = ?", filters["payer_id"])
+        if filters["patient_control_number"]:
+            # Only the keyed hash is stored: the query is hashed the same way (exact match).
+            add("patient_control_number_index = ?", self.keys.index(
+                tenant_id, phi.PATIENT_CONTROL_NUMBER, filters["patient_control_number"]))
         if filters["status"] is not None:
             add("status = ?", filters["status"].value)
         if filters["route"] is not None:
@@ -219,30 +266,45 @@ class ClaimsReadModel:
         if len(rows) > limit:
             rows = rows[:limit]
             token = _encode_token(rows[-1]["registered_at"], rows[-1]["claim_id"])
-        return list(rows), token
+        return [self._summary(r) for r in rows], token
+
+    def _summary(self, r: asyncpg.Record) -> ClaimRow:
+        return ClaimRow(
+            claim_id=r["claim_id"],
+            client_id=r["client_id"],
+            payer_id=r["payer_id"],
+            patient_control_number=self.keys.unseal(r["patient_control_number_sealed"]),
+            status=r["status"],
+            route=r["route"] or "",
+            nsa_protected=bool(r["nsa_protected"]),
+            total_billed_cents=r["total_billed_cents"],
+            paid_cents=r["paid_cents"] or 0,
+            first_service_date=r["first_service_date"],
+            version=r["version"],
+        )
 
     async def work_queue(self, tenant_id: str, client_id: str, limit: int) -> list[WorkRow]:
         client = "AND client_id = $2" if client_id else "AND $2 = ''"
         rows = await self.pool.fetch(
             f"""
-            SELECT 'blocking_findings' AS kind, claim_id, patient_control_number,
+            SELECT 'blocking_findings' AS kind, claim_id, patient_control_number_sealed,
                    blocking_findings::text || ' blocking finding(s)' AS detail, NULL::date AS due
               FROM {self.table}
              WHERE tenant_id = $1 {client} AND clean = false AND status = 'registered'
             UNION ALL
-            SELECT 'awaiting_adjudication', claim_id, patient_control_number,
+            SELECT 'awaiting_adjudication', claim_id, patient_control_number_sealed,
                    'frequency ' || frequency || ' resubmission of ' || original_claim_id, NULL
               FROM {self.table}
              WHERE tenant_id = $1 {client} AND frequency IN ('7', '8') AND NOT adjudicated
                AND status NOT IN ('replaced', 'voided')
             UNION ALL
-            SELECT 'appeal_due', claim_id, patient_control_number,
+            SELECT 'appeal_due', claim_id, patient_control_number_sealed,
                    'denied or reduced: first-level appeal window closes', appeal_filing_deadline
               FROM {self.table}
              WHERE tenant_id = $1 {client} AND appeal_filing_deadline IS NOT NULL
                AND open_appeal_id IS NULL AND status IN ('denied', 'paid')
             UNION ALL
-            SELECT 'appeal_due', claim_id, patient_control_number,
+            SELECT 'appeal_due', claim_id, patient_control_number_sealed,
                    'appeal filed: the payer owes its decision', open_appeal_deadline
               FROM {self.table}
              WHERE tenant_id = $1 {client} AND open_appeal_id IS NOT NULL
@@ -254,9 +316,27 @@ class ClaimsReadModel:
             limit,
         )
         return [
-            WorkRow(r["kind"], r["claim_id"], r["patient_control_number"], r["detail"], r["due"])
+            WorkRow(r["kind"], r["claim_id"],
+                    self.keys.unseal(r["patient_control_number_sealed"]), r["detail"], r["due"])
             for r in rows
         ]
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """One claim of a ListClaims page (the PCN unsealed for display)."""
+
+    claim_id: UUID
+    client_id: str
+    payer_id: str
+    patient_control_number: str
+    status: str
+    route: str
+    nsa_protected: bool
+    total_billed_cents: int
+    paid_cents: int
+    first_service_date: date
+    version: int
 
 
 @dataclass(frozen=True)
@@ -266,6 +346,25 @@ class WorkRow:
     patient_control_number: str
     detail: str
     due: date | None
+
+
+def legacy_patient_control_number(delivery: Delivery) -> str:
+    """The plain PCN of a ClaimRegistered published before the contract tokenized it: the JSON
+    payload's `claim.patient_control_number`, or field 3 of the v1 message's claim (reserved
+    since, so protobuf keeps it as an unknown field)."""
+    env = delivery.envelope
+    if not env.payload_content_type.startswith(PROTOBUF):
+        return str(json.loads(env.payload)["claim"].get("patient_control_number", ""))
+    message = v1.ClaimRegistered.FromString(env.payload)
+    unknown: Iterable[Any] = UnknownFieldSet(message.claim)  # type: ignore[assignment]
+    for field in unknown:
+        if field.field_number == LEGACY_PCN_FIELD and isinstance(field.data, bytes):
+            return field.data.decode()
+    return ""
+
+
+# ClaimRegistered.Claim's field number of the plain PCN before issue 21 (reserved now).
+LEGACY_PCN_FIELD = 3
 
 
 def _encode_token(registered_at: datetime, claim_id: UUID) -> str:

@@ -99,7 +99,8 @@ def tracked(schema: str, consumer: str,
 
 
 def _claims_read_model(settings: Settings, pool: asyncpg.Pool) -> Apply:
-    return tracked(settings.schema, "read-model", ClaimsReadModel(pool, settings.schema).project)
+    read_model = ClaimsReadModel(pool, settings.schema, settings.phi_keys())
+    return tracked(settings.schema, "read-model", read_model.project)
 
 
 def _work_queue(settings: Settings, pool: asyncpg.Pool) -> Apply:

@@ -8,6 +8,7 @@ and billed a fee of 0 with every test green.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -115,7 +116,19 @@ def test_a_pre_contract_json_payload_is_upcast_to_v1(service: str, event_type: s
     envelope.payload = canonical_json(event_payload(event))
     envelope.payload_content_type = CONTENT_TYPE
     envelope.schema_version = int(getattr(type(event), "class_version", 1))
-    assert as_dict(decode(envelope)) == golden.load(service, event_type)
+    assert as_dict(decode(envelope)) == _without_tokens(golden.load(service, event_type))
+
+
+def _without_tokens(view: Any) -> Any:
+    """A pre-contract payload holds account identifiers in plain text, which the generic upcast
+    (no PHI key) drops: their tokens read as "". A consumer holding the key recovers them from
+    the raw payload (the claims read model does; docs/events.md)."""
+    if isinstance(view, dict):
+        return {name: "" if name.endswith(("_index", "_sealed")) else _without_tokens(value)
+                for name, value in view.items()}
+    if isinstance(view, list):
+        return [_without_tokens(item) for item in view]
+    return view
 
 
 def test_the_relay_never_falls_back_to_json_for_a_contracted_event() -> None:

@@ -136,6 +136,7 @@ async def system(tmp_path: Path) -> AsyncIterator[System]:
         "NATS_URL": nats_cluster.urls,
         "OON_NAMESPACE": namespace,
         "OON_CIPHER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "OON_PHI_KEY": base64.b64encode(os.urandom(32)).decode(),
         "LEDGER_SIGNING_KEY_FILE": str(_signing_key(tmp_path / "signing-key.pem")),
         "OON_INTERNAL_VERIFY_KEY_FILE": str(_internal_verify_key(tmp_path / "internal.pem")),
         "OON_STREAM_REPLICAS": "3",

@@ -34,7 +34,7 @@ def test_compose_runs_every_component_from_one_image(compose: dict[str, Any]) ->
         assert service["depends_on"]["schema-setup"]["condition"] == (
             "service_completed_successfully"
         )
-        for variable in ("DATABASE_URL", "NATS_URL", "OON_CIPHER_KEY"):
+        for variable in ("DATABASE_URL", "NATS_URL", "OON_CIPHER_KEY", "OON_PHI_KEY"):
             assert environment[variable], f"{name} lacks {variable}"
     assert len(images) == 1
     assert services["schema-setup"]["command"] == ["setup-schemas"]
@@ -44,6 +44,7 @@ def test_compose_runs_every_component_from_one_image(compose: dict[str, Any]) ->
 def test_secrets_must_be_supplied_not_defaulted(compose: dict[str, Any]) -> None:
     environment = compose["services"]["claims"]["environment"]
     assert re.search(r"\$\{OON_CIPHER_KEY:\?", environment["OON_CIPHER_KEY"])
+    assert re.search(r"\$\{OON_PHI_KEY:\?", environment["OON_PHI_KEY"])
     assert re.search(r"\$\{POSTGRES_PASSWORD:\?", environment["DATABASE_URL"])
     ledger = compose["services"]["ledger"]
     assert ledger["environment"]["LEDGER_SIGNING_KEY_FILE"] == "/run/secrets/ledger-signing-key"

@@ -198,7 +198,7 @@ def test_every_service_gets_database_nats_and_cipher_key() -> None:
     for name in COMPONENTS:
         container = pod_spec(by_kind("Deployment")[name])["containers"][0]
         env = {e["name"] for e in container["env"]}
-        assert {"DATABASE_URL", "OON_CIPHER_KEY"} <= env, name
+        assert {"DATABASE_URL", "OON_CIPHER_KEY", "OON_PHI_KEY"} <= env, name
 
 
 def test_only_the_ledger_mounts_the_signing_key() -> None:

@@ -46,7 +46,8 @@ async def test_triage_delivered_before_registration_ends_up_in_the_list(
 
     def build(infra: Infrastructure) -> ServiceParts:
         nonlocal read_model
-        read_model = ClaimsReadModel(infra.pool, infra.settings.schema)
+        read_model = ClaimsReadModel(infra.pool, infra.settings.schema,
+                                     infra.settings.phi_keys())
         processor = ProjectionProcessor(infra.pool, infra.settings.schema, "read-model",
                                         read_model.project)
         return ServiceParts(bindings=[], migrations=[read_model.migrate], subscriptions=[
@@ -66,9 +67,15 @@ async def test_triage_delivered_before_registration_ends_up_in_the_list(
         assert read_model is not None
         rows, _ = await read_model.list_claims(
             tenant, mapping.list_filters(pb.ListClaimsRequest(route=pb.ROUTE_FEDERAL_IDR)))
-        assert [str(r["claim_id"]) for r in rows] == [str(claim.id)]
-        assert rows[0]["nsa_protected"] is True
-        assert rows[0]["version"] == envelopes[-1].aggregate_version
+        assert [str(r.claim_id) for r in rows] == [str(claim.id)]
+        assert rows[0].nsa_protected is True
+        assert rows[0].version == envelopes[-1].aggregate_version
+        # These envelopes are the pre-contract JSON form, the PCN in plain text: the projection
+        # tokenizes it, so the claim is found by its PCN and shows it.
+        assert rows[0].patient_control_number == emergency_claim().patient_control_number
+        found, _ = await read_model.list_claims(tenant, mapping.list_filters(
+            pb.ListClaimsRequest(patient_control_number="pcn-2026-0001")))
+        assert [r.claim_id for r in found] == [claim.id]
     finally:
         await nc.close()
         await service_runner.stop(runtime)
