@@ -111,10 +111,12 @@ def _work_queue(settings: Settings, pool: asyncpg.Pool) -> Apply:
                    WorkQueue(pool, settings.schema, engine).apply)
 
 
-def _settlement(handlers: dict[str, settlement.Handler], consumer: str | None,
+def _settlement(handlers: dict[str, settlement.Handler] | settlement.KeyedHandlers,
+                consumer: str | None,
                 in_version_order: bool = False) -> Callable[[Settings, asyncpg.Pool], Apply]:
     def build(settings: Settings, pool: asyncpg.Pool) -> Apply:
-        project = settlement.projector(settings.schema, handlers,
+        table = handlers(settings.phi_keys()) if callable(handlers) else handlers
+        project = settlement.projector(settings.schema, table,
                                        in_version_order=in_version_order)
         return tracked(settings.schema, consumer, project) if consumer else untracked(project)
 
@@ -134,7 +136,7 @@ READ_MODELS: tuple[ReadModel, ...] = (
     ReadModel("claims", "read-model", ("claims_read",), Source("claims", _claims_read_model)),
     ReadModel("negotiation", "work-queue", ("work_queue",), Source("negotiation", _work_queue)),
     ReadModel("settlement", "claim-facts", ("claim_refs",),
-              Source("claims", _settlement(settlement.CLAIMS_HANDLERS, "claim-facts"),
+              Source("claims", _settlement(settlement.claims_handlers, "claim-facts"),
                      tuple(SETTLEMENT_CLAIMS_EVENTS)),
               also=(Source("settlement",
                            _settlement(settlement.CLAIM_REFS_FROM_SETTLEMENT, None),

@@ -66,7 +66,7 @@ def build(infra: Infrastructure) -> ServiceParts:
                 infra.pool,
                 schema,
                 "claim-facts",
-                projections.projector(schema, projections.CLAIMS_HANDLERS),
+                projections.projector(schema, projections.claims_handlers(app.phi_keys)),
             ),
             event_types=CLAIMS_EVENTS,
             max_deliver=MAX_DELIVER,

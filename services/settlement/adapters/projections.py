@@ -11,13 +11,18 @@ from datetime import date
 from typing import Any
 
 import asyncpg
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 from oonledger.claims.v1 import events_pb2 as claims_v1
 from services.common.consumer import ArrivedEarly, Delivery
+from services.common.contracts import PROTOBUF
+from services.common.phi import PATIENT_CONTROL_NUMBER, PAYER_CLAIM_NUMBER, PhiKeys, normalized
 from services.settlement.adapters.read_model_schema import statements
-from services.settlement.domain import ClaimLine
+from services.settlement.domain import ClaimLine, prefixes_of
 
 Handler = Callable[[asyncpg.Connection, str, Delivery], Awaitable[None]]
+# Handlers that need the deployment's PHI key (claims_handlers).
+KeyedHandlers = Callable[[PhiKeys], dict[str, Handler]]
 
 
 async def migrate(pool: asyncpg.Pool, schema: str) -> None:
@@ -47,40 +52,102 @@ def claim_lines(lines: Iterable[claims_v1.ClaimRegistered.ServiceLine]) -> list[
     ]
 
 
-async def _claim_registered(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
-    registered = d.message_as(claims_v1.ClaimRegistered)
-    claim = registered.claim
-    lines = claim.lines
-    service_dates = sorted(x.service_date for x in lines if x.service_date)
-    charge = claim.total_billed_cents or sum(x.billed_cents for x in lines)
-    original_icn = registered.original_payer_claim_control_number_index
-    provider = claim.provider
-    await conn.execute(
-        """INSERT INTO claim_refs (tenant_id, claim_id, pcn_index, pcn_prefix_indexes,
-            icn_indexes, billing_npi, billing_tin, first_service_date, charge_cents, payer_id,
-            lines)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
-            ON CONFLICT (tenant_id, claim_id) DO UPDATE SET
-              pcn_index = EXCLUDED.pcn_index,
-              pcn_prefix_indexes = EXCLUDED.pcn_prefix_indexes,
-              lines = EXCLUDED.lines,
-              billing_npi = EXCLUDED.billing_npi, billing_tin = EXCLUDED.billing_tin,
-              first_service_date = EXCLUDED.first_service_date,
-              charge_cents = EXCLUDED.charge_cents, payer_id = EXCLUDED.payer_id,
-              icn_indexes = ARRAY(SELECT DISTINCT unnest(claim_refs.icn_indexes
-                                                         || EXCLUDED.icn_indexes))""",
-        d.tenant_id,
-        d.envelope.claim_id or d.envelope.aggregate_id,
-        claim.patient_control_number_index,
-        list(claim.patient_control_number_prefix_indexes),
-        [original_icn] if original_icn else [],
-        provider.npi,
-        provider.tin,
-        _date(service_dates[0]) if service_dates else None,
-        charge,
-        claim.payer.payer_id,
-        json.dumps(claim_lines(lines)),
-    )
+def _legacy_plain(d: Delivery, path: tuple[str, ...], field_number: int) -> str:
+    """A plain identifier of a claims event published before the contract tokenized it: from
+    the JSON payload (pre-contract), or the reserved field's number kept by protobuf as an
+    unknown field of the v1 message. Tokenized here, never stored."""
+    env = d.envelope
+    if not env.payload_content_type.startswith(PROTOBUF):
+        value: Any = json.loads(env.payload) if env.payload else {}
+        for name in path:
+            value = value.get(name, {}) if isinstance(value, dict) else {}
+        return value if isinstance(value, str) else ""
+    message: Any = d.message
+    for name in path[:-1]:
+        message = getattr(message, name)
+    unknown: Iterable[Any] = UnknownFieldSet(message)  # type: ignore[assignment]
+    for field in unknown:
+        if field.field_number == field_number and isinstance(field.data, bytes):
+            return str(field.data.decode())
+    return ""
+
+
+# The claims contract's field numbers of the plain identifiers before issue 21 (reserved now).
+_LEGACY_PCN = ("claim", "patient_control_number"), 3
+_LEGACY_ORIGINAL_ICN = ("original_payer_claim_control_number",), 4
+_LEGACY_ADJUDICATION_ICN = ("adjudication", "payer_claim_control_number"), 10
+
+
+def pcn_prefix_indexes(keys: PhiKeys, tenant: str, number: str) -> list[str]:
+    """The keyed hashes of a patient control number's proper prefixes (835 matching rule 4:
+    a payer that truncated CLP01); the number itself is never stored."""
+    return sorted({keys.index(tenant, PATIENT_CONTROL_NUMBER, prefix)
+                   for prefix in prefixes_of(normalized(number))} - {""})
+
+
+def claims_handlers(keys: PhiKeys) -> dict[str, Handler]:
+    """claim_refs from the claims service's events: matching facts by keyed hash only."""
+
+    def icn_index(tenant: str, index: str, d: Delivery, legacy: tuple[tuple[str, ...], int]
+                  ) -> str:  # fmt: skip
+        if index:
+            return index
+        return keys.index(tenant, PAYER_CLAIM_NUMBER, _legacy_plain(d, *legacy))
+
+    async def claim_registered(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+        registered = d.message_as(claims_v1.ClaimRegistered)
+        claim = registered.claim
+        tenant = d.tenant_id
+        sealed = claim.patient_control_number_sealed
+        # The prefixes need the number: unsealed here, in memory, and only hashed.
+        number = keys.unseal(sealed) if sealed else _legacy_plain(d, *_LEGACY_PCN)
+        pcn_index = claim.patient_control_number_index or keys.index(
+            tenant, PATIENT_CONTROL_NUMBER, number)
+        original_icn = icn_index(
+            tenant, registered.original_payer_claim_control_number_index, d, _LEGACY_ORIGINAL_ICN)
+        lines = claim.lines
+        service_dates = sorted(x.service_date for x in lines if x.service_date)
+        charge = claim.total_billed_cents or sum(x.billed_cents for x in lines)
+        provider = claim.provider
+        await conn.execute(
+            """INSERT INTO claim_refs (tenant_id, claim_id, pcn_index, pcn_prefix_indexes,
+                icn_indexes, billing_npi, billing_tin, first_service_date, charge_cents,
+                payer_id, lines)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
+                ON CONFLICT (tenant_id, claim_id) DO UPDATE SET
+                  pcn_index = EXCLUDED.pcn_index,
+                  pcn_prefix_indexes = EXCLUDED.pcn_prefix_indexes,
+                  lines = EXCLUDED.lines,
+                  billing_npi = EXCLUDED.billing_npi, billing_tin = EXCLUDED.billing_tin,
+                  first_service_date = EXCLUDED.first_service_date,
+                  charge_cents = EXCLUDED.charge_cents, payer_id = EXCLUDED.payer_id,
+                  icn_indexes = ARRAY(SELECT DISTINCT unnest(claim_refs.icn_indexes
+                                                             || EXCLUDED.icn_indexes))""",
+            tenant,
+            d.envelope.claim_id or d.envelope.aggregate_id,
+            pcn_index,
+            pcn_prefix_indexes(keys, tenant, number),
+            [original_icn] if original_icn else [],
+            provider.npi,
+            provider.tin,
+            _date(service_dates[0]) if service_dates else None,
+            charge,
+            claim.payer.payer_id,
+            json.dumps(claim_lines(lines)),
+        )
+
+    async def adjudication_recorded(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+        recorded = d.message_as(claims_v1.AdjudicationRecorded)
+        icn = icn_index(d.tenant_id, recorded.adjudication.payer_claim_control_number_index, d,
+                        _LEGACY_ADJUDICATION_ICN)
+        await _add_icn(conn, s, d.tenant_id, d.envelope.claim_id or d.envelope.aggregate_id,
+                       icn)
+
+    return {
+        "ClaimRegistered": claim_registered,
+        "AdjudicationRecorded": adjudication_recorded,
+        "ClaimTriaged": _claim_triaged,
+    }
 
 
 async def _add_icn(
@@ -100,12 +167,6 @@ async def _add_icn(
     )
 
 
-async def _adjudication_recorded(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
-    recorded = d.message_as(claims_v1.AdjudicationRecorded)
-    icn = recorded.adjudication.payer_claim_control_number_index
-    await _add_icn(conn, s, d.tenant_id, d.envelope.claim_id or d.envelope.aggregate_id, icn)
-
-
 async def _claim_triaged(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
     triaged = d.message_as(claims_v1.ClaimTriaged)
     await conn.execute(
@@ -119,13 +180,6 @@ async def _claim_triaged(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
         triaged.nsa_protected,
         triaged.payer_id,
     )
-
-
-CLAIMS_HANDLERS: dict[str, Handler] = {
-    "ClaimRegistered": _claim_registered,
-    "AdjudicationRecorded": _adjudication_recorded,
-    "ClaimTriaged": _claim_triaged,
-}
 
 
 # -- settlement's own events -> settlements, payments, journal, remittances, exceptions -------

@@ -56,6 +56,8 @@ from services.settlement.domain.matching import (
     match_claim,
     match_line,
     match_lines,
+    plain_key,
+    prefixes_of,
 )
 from services.settlement.domain.payments import (
     INITIAL_PAYMENT_ID,
@@ -153,7 +155,9 @@ __all__ = [
     "match_lines",
     "match_remittance",
     "patient_responsibility_warnings",
+    "plain_key",
     "post_remittance",
+    "prefixes_of",
     "remittance_id_for",
     "settlement_id_for",
     "settlement_status",

@@ -85,10 +85,7 @@ class Upstream:
                     "client_id": "client-1",
                     "patient_control_number_index": keys.index(
                         self.tenant_id, PATIENT_CONTROL_NUMBER, pcn),
-                    "patient_control_number_prefix_indexes": [
-                        keys.index(self.tenant_id, PATIENT_CONTROL_NUMBER, pcn[:n])
-                        for n in range(1, len(pcn))
-                    ],
+                    "patient_control_number_sealed": keys.seal(facts.patient_control_number),
                     "provider": {"name": "EP", "npi": PAYEE_NPI, "tin": "123456789"},
                     "payer": {"payer_id": "87726", "name": "EXAMPLE HEALTH PLAN"},
                     "lines": lines
