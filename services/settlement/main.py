@@ -21,10 +21,6 @@ from services.settlement.adapters.subscriptions import (
 )
 from services.settlement.application import SettlementApplication
 
-# NATS refuses a consumer whose max_deliver does not exceed its number of backoff steps (the
-# shared Subscription default has six of each); one more delivery keeps the shared backoff.
-MAX_DELIVER = 7
-
 
 def build(infra: Infrastructure) -> ServiceParts:
     settings = infra.settings
@@ -48,7 +44,6 @@ def build(infra: Infrastructure) -> ServiceParts:
                 infra.blocking.executor,
             ),
             event_types=NEGOTIATION_EVENTS,
-            max_deliver=MAX_DELIVER,
         ),
         Subscription(
             "fees",
@@ -57,7 +52,6 @@ def build(infra: Infrastructure) -> ServiceParts:
                 app, "fee-postings", fees_reaction(app), infra.blocking.executor
             ),
             event_types=FEES_EVENTS,
-            max_deliver=MAX_DELIVER,
         ),
         Subscription(
             "claims",
@@ -69,7 +63,6 @@ def build(infra: Infrastructure) -> ServiceParts:
                 projections.projector(schema, projections.claims_handlers(app.phi_keys)),
             ),
             event_types=CLAIMS_EVENTS,
-            max_deliver=MAX_DELIVER,
         ),
         Subscription(
             "settlement",
@@ -83,7 +76,6 @@ def build(infra: Infrastructure) -> ServiceParts:
                 ),
             ),
             batch=500,
-            max_deliver=MAX_DELIVER,
         ),
     ]
     operations = PipelineOperations(infra, app, subscriptions)

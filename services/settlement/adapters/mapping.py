@@ -18,7 +18,7 @@ from services.settlement.domain import (
     UNMATCHED,
     BookViolation,
     JournalTransaction,
-    PaymentMethod,
+    ManualPaymentMethod,
     RemittanceRecord,
     Settlement,
     SettlementStatus,
@@ -35,10 +35,10 @@ _STATUS = {
     SettlementStatus.OVERPAID: pb.SETTLEMENT_STATUS_OVERPAID,
     SettlementStatus.OVERDUE: pb.SETTLEMENT_STATUS_OVERDUE,
 }
-_METHODS = {
-    pb.PAYMENT_METHOD_CHECK: PaymentMethod.CHECK,
-    pb.PAYMENT_METHOD_EFT: PaymentMethod.EFT,
-    pb.PAYMENT_METHOD_VIRTUAL_CARD: PaymentMethod.VIRTUAL_CARD,
+METHODS: dict[int, ManualPaymentMethod] = {
+    pb.PAYMENT_METHOD_CHECK: ManualPaymentMethod.CHECK,
+    pb.PAYMENT_METHOD_EFT: ManualPaymentMethod.EFT,
+    pb.PAYMENT_METHOD_VIRTUAL_CARD: ManualPaymentMethod.VIRTUAL_CARD,
 }
 _LINE_OUTCOME = {
     MATCHED: pb.LINE_MATCH_OUTCOME_MATCHED,
@@ -63,36 +63,7 @@ def _readable(icn: str) -> str:
 
 
 # -- requests ------------------------------------------------------------------------------------
-def parse_date(v: Violations, field: str, text: str, default: date | None = None) -> date | None:
-    if not text:
-        if default is None:
-            v.add(field, "a date (YYYY-MM-DD) is required")
-        return default
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        v.add(field, f"{text!r} is not a date (YYYY-MM-DD)")
-        return None
-
-
-def require(v: Violations, field: str, value: str) -> str:
-    v.check(bool(value.strip()), field, "is required")
-    return value.strip()
-
-
-def payment_method(v: Violations, value: int) -> str:
-    method = _METHODS.get(value)  # type: ignore[call-overload]
-    if method is None:
-        v.add("method", "must be CHECK, EFT or VIRTUAL_CARD")
-        return ""
-    return method
-
-
-def positive_cents(v: Violations, field: str, value: int) -> int:
-    v.check(value > 0, field, "must be a positive number of cents")
-    return value
-
-
+# Dates, cents, enums and text are read by services/common/fields.py.
 def parse_uuid(v: Violations, field: str, value: str) -> UUID | None:
     try:
         return UUID(value)
@@ -153,7 +124,7 @@ def settlement_from_aggregate(s: Settlement, as_of: date) -> pb.Settlement:
                 payer_claim_control_number=_readable(p.payer_claim_control_number),
                 paid_on=_iso(p.paid_on),
                 reversed=p.reversed,
-                lines=[payment_line(x) for x in p.line_matches],
+                lines=[payment_line(x.to_dict()) for x in p.line_matches],
             )
             for p in s.payments.values()
         ],
@@ -355,3 +326,69 @@ def book_check(
         ],
         account_balances=balances,
     )
+
+
+# -- whole responses ------------------------------------------------------------------------------
+def post_payment_response(payment_id: str, s: Settlement, as_of: date) -> pb.PostPaymentResponse:
+    return pb.PostPaymentResponse(payment_id=payment_id,
+                                  settlement=settlement_from_aggregate(s, as_of))
+
+
+def reverse_payment_response(s: Settlement, as_of: date) -> pb.ReversePaymentResponse:
+    return pb.ReversePaymentResponse(settlement=settlement_from_aggregate(s, as_of))
+
+
+def patient_responsibility_response(
+    s: Settlement, as_of: date
+) -> pb.RecordPatientResponsibilityResponse:
+    return pb.RecordPatientResponsibilityResponse(settlement=settlement_from_aggregate(s, as_of))
+
+
+def resolve_exception_response(
+    item: UnmatchedClaimPayment | UnmatchedServiceLine, s: Settlement, as_of: date
+) -> pb.ResolveExceptionResponse:
+    return pb.ResolveExceptionResponse(exception=exception_from_aggregate(item),
+                                       settlement=settlement_from_aggregate(s, as_of))
+
+
+def flag_overdue_response(flagged: int) -> pb.FlagOverdueSettlementsResponse:
+    return pb.FlagOverdueSettlementsResponse(flagged_count=flagged)
+
+
+def get_settlement_response(
+    row: Any, payments: list[Any], as_of: date, keys: PhiKeys
+) -> pb.GetSettlementResponse:
+    return pb.GetSettlementResponse(settlement=settlement_from_row(row, payments, as_of, keys))
+
+
+def open_items_response(
+    rows: list[Any], total: int, as_of: date, next_token: str
+) -> pb.ListOpenItemsResponse:
+    return pb.ListOpenItemsResponse(items=[open_item(r, as_of) for r in rows],
+                                    total_outstanding_cents=total, next_page_token=next_token)
+
+
+def overdue_response(rows: list[Any], as_of: date, next_token: str) -> pb.ListOverdueResponse:
+    return pb.ListOverdueResponse(items=[open_item(r, as_of) for r in rows],
+                                  next_page_token=next_token)
+
+
+def exceptions_response(
+    rows: list[Any], keys: PhiKeys, next_token: str
+) -> pb.ListExceptionsResponse:
+    return pb.ListExceptionsResponse(exceptions=[exception_from_row(r, keys) for r in rows],
+                                     next_page_token=next_token)
+
+
+def quarantined_files_response(rows: list[Any], next_token: str
+                               ) -> pb.ListQuarantinedFilesResponse:  # fmt: skip
+    return pb.ListQuarantinedFilesResponse(files=[quarantined_file(r) for r in rows],
+                                           next_page_token=next_token)
+
+
+def postings_response(
+    entries: list[tuple[Any, JournalTransaction]], next_token: str
+) -> pb.ListPostingsResponse:
+    return pb.ListPostingsResponse(
+        transactions=[journal_transaction(row, tx) for row, tx in entries],
+        next_page_token=next_token)

@@ -61,6 +61,7 @@ from services.settlement.domain.matching import (
 )
 from services.settlement.domain.payments import (
     INITIAL_PAYMENT_ID,
+    ManualPaymentMethod,
     PaymentMethod,
     PaymentRecord,
     settlement_id_for,
@@ -123,6 +124,7 @@ __all__ = [
     "JournalTransaction",
     "LineException",
     "LineMatch",
+    "ManualPaymentMethod",
     "Match",
     "NoMatch",
     "PaymentException",

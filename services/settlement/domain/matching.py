@@ -277,6 +277,26 @@ class LineMatch:
             "reason": self.reason,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LineMatch:
+        """The inverse of `to_dict` (a payment event's stored line match)."""
+        service_date = d.get("service_date") or ""
+        return cls(
+            svc=int(d["svc"]),
+            procedure_code=str(d["procedure_code"]),
+            modifiers=tuple(d.get("modifiers") or ()),
+            service_date=date.fromisoformat(service_date) if service_date else None,
+            charge_cents=int(d["charge_cents"]),
+            paid_cents=int(d["paid_cents"]),
+            reported_line_control_number=str(d.get("reported_line_control_number") or ""),
+            outcome=str(d["outcome"]),
+            rule=str(d.get("rule") or ""),
+            claim_line=int(d.get("claim_line") or 0),
+            claim_line_control_number=str(d.get("claim_line_control_number") or ""),
+            candidates=tuple(int(c) for c in d.get("candidates") or ()),
+            reason=str(d.get("reason") or ""),
+        )
+
 
 def submitted_procedure(line: ServiceLine) -> tuple[str, str, tuple[str, ...]]:
     """(qualifier, code, modifiers) as the provider billed it: SVC06 when present, else SVC01."""

@@ -4,34 +4,49 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from enum import StrEnum
 from uuid import UUID
 
 from services.common.ids import deterministic_id
+from services.settlement.domain.journal import JournalTransaction
+from services.settlement.domain.matching import LineMatch
 
 INITIAL_PAYMENT_ID = "initial"
+
+
+class ManualPaymentMethod(StrEnum):
+    """How a payment posted by hand (PostPayment) was made."""
+
+    CHECK = "check"
+    EFT = "eft"
+    VIRTUAL_CARD = "virtual_card"
 
 
 class PaymentMethod:
     """Manual posting methods, plus the 835 BPR04 values an ERA payment carries."""
 
-    CHECK = "check"
-    EFT = "eft"
-    VIRTUAL_CARD = "virtual_card"
-    MANUAL = frozenset({CHECK, EFT, VIRTUAL_CARD})
+    CHECK = ManualPaymentMethod.CHECK.value
+    EFT = ManualPaymentMethod.EFT.value
+    VIRTUAL_CARD = ManualPaymentMethod.VIRTUAL_CARD.value
+    MANUAL = frozenset(m.value for m in ManualPaymentMethod)
 
 
 @dataclass
 class PaymentRecord:
+    """One payment on a settlement, as the aggregate keeps it.
+
+    `payer_claim_control_number`: the CLP07 of an 835 payment; for the initial adjudication's
+    payment, the ICN's keyed hash (the claims service publishes nothing else)."""
+
     payment_id: str
     amount_cents: int
     method: str
     reference: str
     payer_claim_control_number: str
     paid_on: date
-    transaction: dict[str, Any]
+    transaction: JournalTransaction
     reversed: bool = False
-    line_matches: tuple[dict[str, Any], ...] = ()  # rule 5: which 837 line each SVC paid
+    line_matches: tuple[LineMatch, ...] = ()  # rule 5: which 837 line each SVC paid
 
 
 def settlement_id_for(tenant_id: str, claim_id: str) -> UUID:

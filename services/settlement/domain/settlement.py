@@ -16,6 +16,7 @@ from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.money import MAX_AMOUNT_CENTS, amount_out_of_range, require_amount
 from services.settlement.domain.balance_billing import RULE_CITATION, check_patient_balance
 from services.settlement.domain.journal import Account, JournalTransaction, Posting, transfer
+from services.settlement.domain.matching import LineMatch
 from services.settlement.domain.payments import (
     INITIAL_PAYMENT_ID,
     PaymentRecord,
@@ -103,7 +104,7 @@ class Settlement(TenantAggregate):
                 reference="",
                 payer_claim_control_number=initial_payment_icn,
                 paid_on=decided_on,
-                transaction=journal[-1],
+                transaction=JournalTransaction.from_dict(journal[-1]),
             )
             self.paid_cents = already_paid_cents
 
@@ -135,8 +136,8 @@ class Settlement(TenantAggregate):
                 reference=self.reference,
                 payer_claim_control_number=self.payer_claim_control_number,
                 paid_on=self.paid_on,
-                transaction=self.journal[0],
-                line_matches=tuple(self.line_matches),
+                transaction=JournalTransaction.from_dict(self.journal[0]),
+                line_matches=tuple(LineMatch.from_dict(m) for m in self.line_matches),
             )
             aggregate.paid_cents += self.amount_cents
 
@@ -416,7 +417,7 @@ class Settlement(TenantAggregate):
             raise NotFound(f"payment {payment_id} not found on this settlement")
         if payment.reversed:
             raise FailedPrecondition(f"payment {payment_id} is already reversed")
-        original = JournalTransaction.from_dict(payment.transaction)
+        original = payment.transaction
         reversal = original.reversed_by(self._tx_id("reversal"), f"reversal of {payment_id}")
         self._record(
             self.PaymentReversed,

@@ -17,7 +17,7 @@ def ctx(tenant: str = "tenant-a", request_id: str | None = None) -> CommandConte
         tenant_id=tenant,
         actor="poster@example.test",
         now=NOW,
-        roles=frozenset({"poster"}),
+        roles=frozenset({"finance"}),
         request_id=request_id or f"req-{next(_requests)}",
     )
 

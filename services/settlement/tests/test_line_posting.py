@@ -16,6 +16,7 @@ from services.settlement.domain import (
     ClaimIndex,
     ClaimLine,
     ClaimReference,
+    LineMatch,
     Settlement,
     UnmatchedServiceLine,
     check_remittance,
@@ -96,7 +97,8 @@ def test_matched_lines_ride_on_the_payment_and_the_rest_are_queued() -> None:
         (4, "unmatched"),
     ]
     assert outcome.exceptions == []  # the CLP itself is not an exception
-    assert settlement.payments[posted.payment_id].line_matches == tuple(posted.line_matches)
+    assert settlement.payments[posted.payment_id].line_matches == tuple(
+        LineMatch.from_dict(m) for m in posted.line_matches)
 
 
 def test_claim_without_known_lines_posts_and_records_but_queues_nothing() -> None:
