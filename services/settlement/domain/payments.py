@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -47,6 +48,22 @@ class PaymentRecord:
     transaction: JournalTransaction
     reversed: bool = False
     line_matches: tuple[LineMatch, ...] = ()  # rule 5: which 837 line each SVC paid
+
+
+def reversible_payment(
+    payments: Iterable[PaymentRecord], icn: str, amount_cents: int, *, icn_key: str = ""
+) -> PaymentRecord | None:
+    """The unreversed payment a CLP02=22 undoes: same ICN and amount, else the same amount.
+
+    The initial adjudication's ICN is known by its key only (the claims service publishes the
+    keyed hash, services/common/phi.py): `icn_key` is the CLP07's key to compare it with.
+    """
+    candidates = [p for p in payments if not p.reversed and p.amount_cents == amount_cents]
+    for payment in candidates:
+        if icn and payment.payer_claim_control_number in {icn, icn_key}:
+            return payment
+    without_icn = [p for p in candidates if not p.payer_claim_control_number or not icn]
+    return without_icn[0] if len(without_icn) == 1 else None
 
 
 def settlement_id_for(tenant_id: str, claim_id: str) -> UUID:

@@ -20,13 +20,10 @@ from services.settlement.domain.matching import LineMatch
 from services.settlement.domain.payments import (
     INITIAL_PAYMENT_ID,
     PaymentRecord,
+    reversible_payment,
     settlement_id_for,
 )
-from services.settlement.domain.terms import (
-    SettlementSource,
-    SettlementStatus,
-    settlement_status,
-)
+from services.settlement.domain.terms import SettlementSource, SettlementStatus, settlement_status
 
 
 def _journal(*transactions: JournalTransaction) -> list[dict[str, Any]]:
@@ -45,7 +42,7 @@ class Settlement(TenantAggregate):
         patient_cost_sharing_cents: int
         already_paid_cents: int
         amount_owed_cents: int
-        initial_payment_icn: str
+        initial_payment_icn: str  # as the claims service states it: its keyed hash (phi.py)
         decided_on: date
         due_date: date
         nsa_protected: bool
@@ -336,19 +333,8 @@ class Settlement(TenantAggregate):
     def find_reversible_payment(
         self, icn: str, amount_cents: int, *, icn_key: str = ""
     ) -> PaymentRecord | None:
-        """The unreversed payment a CLP02=22 undoes: same ICN and amount, else the same amount.
-
-        The initial adjudication's ICN is known by its key only (the claims service publishes
-        the keyed hash, services/common/phi.py): `icn_key` is the CLP07's key to compare it with.
-        """
-        candidates = [
-            p for p in self.payments.values() if not p.reversed and p.amount_cents == amount_cents
-        ]
-        for payment in candidates:
-            if icn and payment.payer_claim_control_number in {icn, icn_key}:
-                return payment
-        without_icn = [p for p in candidates if not p.payer_claim_control_number or not icn]
-        return without_icn[0] if len(without_icn) == 1 else None
+        """The unreversed payment a CLP02=22 undoes (payments.py, `reversible_payment`)."""
+        return reversible_payment(self.payments.values(), icn, amount_cents, icn_key=icn_key)
 
     def _tx_id(self, kind: str) -> str:
         return f"{self.id}/{self.version + 1}/{kind}"
