@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import services.settlement.domain.code_lists as code_lists
 from services.common.money import x12_amount
-from services.settlement.domain import code_lists
 from services.settlement.domain.remittance import ClaimPayment, Remittance
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import services.settlement.domain.code_lists as code_lists
 from services.common.context import CommandContext
-from services.settlement.domain import code_lists
 from services.settlement.domain.journal import Account, JournalTransaction, Posting, transfer
 from services.settlement.domain.matching import (
     ClaimIndex,
