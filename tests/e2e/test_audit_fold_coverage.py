@@ -18,8 +18,10 @@ def _aggregates() -> set[type[TenantAggregate]]:
     found: set[type[TenantAggregate]] = set()
     for service in SERVICES:
         package = importlib.import_module(f"services.{service}")
-        for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
-            if module.name.rpartition(".")[2] in ("tests", "main", "demo"):
+        # Every module, packages included (services/<svc>/domain/...).
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            parts = module.name.split(".")
+            if {"tests", "main", "demo"} & set(parts[2:]):
                 continue
             for _, value in inspect.getmembers(importlib.import_module(module.name)):
                 if inspect.isclass(value) and issubclass(value, TenantAggregate):
