@@ -16,7 +16,7 @@ from typing import Any
 
 from oonledger.settlement.v1 import events_pb2 as v1
 from services.common.contracts import PublishedLanguage, from_fields
-from services.common.phi import DEV_PHI_KEY, PATIENT_CONTROL_NUMBER, PAYER_CLAIM_NUMBER, PhiKeys
+from services.common.phi import PATIENT_CONTROL_NUMBER, PAYER_CLAIM_NUMBER, PhiKeys
 from services.settlement.domain import (
     RemittanceChunk,
     RemittanceFile,
@@ -115,8 +115,3 @@ def language(keys: PhiKeys) -> PublishedLanguage:
                 v1.UnmatchedServiceLineResolved),
         },
     )
-
-
-# With the development key: the contract tests (tests/contract) and tools that only need the
-# shape. The service publishes with its own key (SettlementApplication).
-LANGUAGE = language(PhiKeys.from_env({"OON_PHI_KEY": DEV_PHI_KEY}, dev_mode=True))
