@@ -72,7 +72,7 @@ def build(infra: Infrastructure) -> ServiceParts:
                 schema,
                 "settlement-read-models",
                 projections.projector(
-                    schema, projections.SETTLEMENT_HANDLERS, in_version_order=True
+                    schema, projections.settlement_handlers(app.phi_keys), in_version_order=True
                 ),
             ),
             batch=500,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -213,7 +214,35 @@ def _claim(d: Delivery) -> str:
     return d.envelope.claim_id
 
 
-async def _settlement_opened(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+# settlement's own contract fields that held a plain identifier before issue 21 (reserved now).
+_LEGACY_OWN_FIELDS = {"initial_payment_icn": 8, "payer_claim_control_number": 5}
+
+
+def _tokens(keys: PhiKeys, d: Delivery, field: str) -> tuple[str, str]:
+    """(index, sealed) of an identifier on settlement's own event: as published, or from an
+    event published before the contract tokenized it (the plain value of a pre-contract JSON
+    payload, or the reserved field of a v1 message), tokenized here and never stored plain."""
+    p = d.payload
+    index, sealed = p.get(f"{field}_index") or "", p.get(f"{field}_sealed") or ""
+    if index:
+        return index, sealed
+    plain = ""
+    if not d.envelope.payload_content_type.startswith(PROTOBUF):
+        plain = str(p.get(field) or "")
+    elif field in _LEGACY_OWN_FIELDS:
+        unknown: Iterable[Any] = UnknownFieldSet(d.message)  # type: ignore[assignment]
+        for item in unknown:
+            if item.field_number == _LEGACY_OWN_FIELDS[field] and isinstance(item.data, bytes):
+                plain = item.data.decode()
+    if not plain:
+        return "", ""
+    kind = PATIENT_CONTROL_NUMBER if field == "patient_control_number" else PAYER_CLAIM_NUMBER
+    return keys.index(d.tenant_id, kind, plain), keys.seal(plain)
+
+
+async def _settlement_opened(
+    conn: asyncpg.Connection, s: str, d: Delivery, *, keys: PhiKeys
+) -> None:
     p = d.payload
     await conn.execute(
         """INSERT INTO settlements (tenant_id, claim_id, settlement_id, source, source_ref,
@@ -246,7 +275,7 @@ async def _settlement_opened(conn: asyncpg.Connection, s: str, d: Delivery) -> N
             d.tenant_id,
             p["claim_id"],
             p["already_paid_cents"],
-            p["initial_payment_icn_index"],
+            _tokens(keys, d, "initial_payment_icn")[0],
             _date(p["decided_on"]),
             d.envelope.notification_id,
         )
@@ -263,8 +292,11 @@ async def _paid_delta(conn: asyncpg.Connection, d: Delivery, delta: int) -> None
     )
 
 
-async def _payment_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+async def _payment_posted(
+    conn: asyncpg.Connection, s: str, d: Delivery, *, keys: PhiKeys
+) -> None:
     p = d.payload
+    icn_index, icn_sealed = _tokens(keys, d, "payer_claim_control_number")
     await conn.execute(
         """INSERT INTO payments (tenant_id, claim_id, payment_id, amount_cents, method,
             reference, payer_claim_control_number_index, payer_claim_control_number_sealed,
@@ -277,20 +309,21 @@ async def _payment_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None
         p["amount_cents"],
         p["method"],
         p["reference"],
-        p["payer_claim_control_number_index"],
-        p["payer_claim_control_number_sealed"],
+        icn_index,
+        icn_sealed,
         _date(p["paid_on"]),
         p["remittance_id"],
         d.envelope.notification_id,
         json.dumps(p.get("line_matches") or []),  # absent on v1 events
     )
     await _paid_delta(conn, d, p["amount_cents"])
-    await _payment_icn(conn, s, d)
+    await _add_icn(conn, s, d.tenant_id, _claim(d), icn_index)
     await _journal(conn, s, d, _claim(d), p["remittance_id"])
 
 
-async def _payment_icn(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
-    await _add_icn(conn, s, d.tenant_id, _claim(d), d.payload["payer_claim_control_number_index"])
+async def _payment_icn(conn: asyncpg.Connection, s: str, d: Delivery, *, keys: PhiKeys) -> None:
+    await _add_icn(conn, s, d.tenant_id, _claim(d),
+                   _tokens(keys, d, "payer_claim_control_number")[0])
 
 
 async def _payment_reversed(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
@@ -407,17 +440,15 @@ async def _remittance_chunk_posted(conn: asyncpg.Connection, s: str, d: Delivery
     await _journal(conn, s, d, "", d.payload["remittance_id"])
 
 
-def _identifiers(p: dict[str, Any]) -> tuple[str, str, str, str]:
+def _identifiers(keys: PhiKeys, d: Delivery) -> tuple[str, str, str, str]:
     """A queued item's CLP01 and CLP07: keyed hash and sealed, never plain (phi.py)."""
-    return (
-        p["patient_control_number_index"],
-        p["patient_control_number_sealed"],
-        p["payer_claim_control_number_index"],
-        p["payer_claim_control_number_sealed"],
-    )
+    return (*_tokens(keys, d, "patient_control_number"),
+            *_tokens(keys, d, "payer_claim_control_number"))
 
 
-async def _exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+async def _exception_queued(
+    conn: asyncpg.Connection, s: str, d: Delivery, *, keys: PhiKeys
+) -> None:
     p = d.payload
     await conn.execute(
         """INSERT INTO payment_exceptions (tenant_id, exception_id, remittance_id,
@@ -438,11 +469,13 @@ async def _exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) -> No
         p["reason"],
         p["candidate_claim_id"],
         d.envelope.notification_id,
-        *_identifiers(p),
+        *_identifiers(keys, d),
     )
 
 
-async def _line_exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+async def _line_exception_queued(
+    conn: asyncpg.Connection, s: str, d: Delivery, *, keys: PhiKeys
+) -> None:
     p = d.payload
     await conn.execute(
         """INSERT INTO payment_exceptions (tenant_id, exception_id, remittance_id,
@@ -471,7 +504,7 @@ async def _line_exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) 
         _date(p["service_date"]),
         p["outcome"],
         list(p["candidate_lines"]),
-        *_identifiers(p),
+        *_identifiers(keys, d),
     )
 
 
@@ -498,11 +531,25 @@ async def _exception_resolved(conn: asyncpg.Connection, s: str, d: Delivery) -> 
 
 # claim_refs also learns the ICNs of settlement's own payments (`_payment_posted`): a rebuild of
 # claim_refs replays these after the claims events (services/ops/rebuild.py).
-CLAIM_REFS_FROM_SETTLEMENT: dict[str, Handler] = {"PaymentPosted": _payment_icn}
+CLAIM_REFS_FROM_SETTLEMENT_EVENTS = ("PaymentPosted",)
 
-SETTLEMENT_HANDLERS: dict[str, Handler] = {
-    "SettlementOpened": _settlement_opened,
-    "PaymentPosted": _payment_posted,
+
+def claim_refs_from_settlement(keys: PhiKeys) -> dict[str, Handler]:
+    return {"PaymentPosted": partial(_payment_icn, keys=keys)}
+
+
+def settlement_handlers(keys: PhiKeys) -> dict[str, Handler]:
+    """The read models of settlement's own events (identifiers tokenized with `keys`)."""
+    return {
+        **_SETTLEMENT_HANDLERS,
+        "SettlementOpened": partial(_settlement_opened, keys=keys),
+        "PaymentPosted": partial(_payment_posted, keys=keys),
+        "UnmatchedClaimPaymentQueued": partial(_exception_queued, keys=keys),
+        "UnmatchedServiceLineQueued": partial(_line_exception_queued, keys=keys),
+    }
+
+
+_SETTLEMENT_HANDLERS: dict[str, Handler] = {
     "PaymentReversed": _payment_reversed,
     "RecoupmentPosted": _recoupment_posted,
     "InterestPosted": _interest_posted,
@@ -517,9 +564,7 @@ SETTLEMENT_HANDLERS: dict[str, Handler] = {
     "RemittanceFileQuarantined": _file_outcome("quarantined"),
     "RemittanceImported": _remittance_imported,
     "RemittanceChunkPosted": _remittance_chunk_posted,
-    "UnmatchedClaimPaymentQueued": _exception_queued,
     "UnmatchedClaimPaymentResolved": _exception_resolved,
-    "UnmatchedServiceLineQueued": _line_exception_queued,
     "UnmatchedServiceLineResolved": _line_exception_resolved,
 }
 
