@@ -45,6 +45,7 @@ from services.fees.main import READ_MODELS as FEE_READ_MODELS
 from services.fees.projections import FeeProjections
 from services.negotiation.application import NegotiationApplication
 from services.negotiation.projections import WorkQueue
+from services.settlement.adapters import claim_facts
 from services.settlement.adapters import projections as settlement
 from services.settlement.adapters.subscriptions import CLAIMS_EVENTS as SETTLEMENT_CLAIMS_EVENTS
 
@@ -111,7 +112,7 @@ def _work_queue(settings: Settings, pool: asyncpg.Pool) -> Apply:
                    WorkQueue(pool, settings.schema, engine).apply)
 
 
-def _settlement(handlers: dict[str, settlement.Handler] | settlement.KeyedHandlers,
+def _settlement(handlers: dict[str, settlement.Handler] | claim_facts.KeyedHandlers,
                 consumer: str | None,
                 in_version_order: bool = False) -> Callable[[Settings, asyncpg.Pool], Apply]:
     def build(settings: Settings, pool: asyncpg.Pool) -> Apply:
@@ -136,7 +137,7 @@ READ_MODELS: tuple[ReadModel, ...] = (
     ReadModel("claims", "read-model", ("claims_read",), Source("claims", _claims_read_model)),
     ReadModel("negotiation", "work-queue", ("work_queue",), Source("negotiation", _work_queue)),
     ReadModel("settlement", "claim-facts", ("claim_refs",),
-              Source("claims", _settlement(settlement.claims_handlers, "claim-facts"),
+              Source("claims", _settlement(claim_facts.claims_handlers, "claim-facts"),
                      tuple(SETTLEMENT_CLAIMS_EVENTS)),
               also=(Source("settlement",
                            _settlement(settlement.claim_refs_from_settlement, None),

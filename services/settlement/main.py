@@ -7,7 +7,7 @@ from services.common.consumer import ApplicationProcessor, ProjectionProcessor, 
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.ops.service import PipelineOperations
-from services.settlement.adapters import projections
+from services.settlement.adapters import claim_facts, projections
 from services.settlement.adapters.grpc_api import SettlementServicer
 from services.settlement.adapters.overdue_scanner import overdue_scanner
 from services.settlement.adapters.sql import SettlementReads
@@ -60,7 +60,7 @@ def build(infra: Infrastructure) -> ServiceParts:
                 infra.pool,
                 schema,
                 "claim-facts",
-                projections.projector(schema, projections.claims_handlers(app.phi_keys)),
+                projections.projector(schema, claim_facts.claims_handlers(app.phi_keys)),
             ),
             event_types=CLAIMS_EVENTS,
         ),

@@ -16,7 +16,7 @@ from services.ledger.entry import AuditEntry
 from services.ledger.mapping import facts_from_wire
 from services.ledger.timeline import timeline
 from services.negotiation.subscriptions import _claim_facts_fields
-from services.settlement.adapters.projections import claim_lines
+from services.settlement.adapters.claim_facts import claim_lines
 from services.settlement.adapters.subscriptions import _terms
 from services.settlement.domain import SettlementSource
 
