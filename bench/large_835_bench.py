@@ -26,12 +26,12 @@ import grpc
 from gateway.catalog import UPSTREAMS
 from gateway.server import make_builder, process_of
 from services.common.context import CommandContext
+from services.common.phi import PATIENT_CONTROL_NUMBER
 from services.common.runtime import Builder, ServiceRuntime
 from services.common.settings import Settings
 from services.common.testing import eventually
 from services.settlement.application import OpeningTerms, SettlementApplication
-from services.settlement.line_matching import ClaimLine
-from services.settlement.terms import SettlementSource
+from services.settlement.domain import ClaimLine, SettlementSource
 from tests.e2e.conftest import Stack
 from tests.e2e.journey import Vendor
 from tests.e2e.large_remittance import (
@@ -59,13 +59,15 @@ async def seeded_settlements(
         lambda: fees_know(vendor, claim_ids), timeout=1800, interval=1.0))
     settlement = vendor.stack.services["settlement"]
     assert settlement.infra is not None and settlement.parts is not None
-    rows = [(vendor.tenant, claim_id, pcn, [], "1234567893", "", SERVICE_DATE, 249_000,
-             "87726", True, LINES) for claim_id, pcn in imported]
+    keys = settlement.settings.phi_keys()  # the matching facts by keyed hash
+    rows = [(vendor.tenant, claim_id, keys.index(vendor.tenant, PATIENT_CONTROL_NUMBER, pcn), [],
+             "1234567893", "", SERVICE_DATE, 249_000, "87726", True, LINES)
+            for claim_id, pcn in imported]
     schema = settlement.settings.schema
     async with settlement.infra.pool.acquire() as conn:
         await conn.executemany(
-            f'INSERT INTO "{schema}".claim_refs (tenant_id, claim_id, patient_control_number, '
-            "icns, billing_npi, billing_tin, first_service_date, charge_cents, payer_id, "
+            f'INSERT INTO "{schema}".claim_refs (tenant_id, claim_id, pcn_index, '
+            "icn_indexes, billing_npi, billing_tin, first_service_date, charge_cents, payer_id, "
             "nsa_protected, lines) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb) "
             "ON CONFLICT (tenant_id, claim_id) DO UPDATE SET lines = EXCLUDED.lines", rows)
     app = settlement.parts.app

@@ -22,14 +22,14 @@ from typing import Any
 import asyncpg
 
 from services.common.context import CommandContext
+from services.common.phi import PATIENT_CONTROL_NUMBER, PAYER_CLAIM_NUMBER, PhiKeys
 from services.common.settings import Settings
 from services.common.tests.sample import Tally
-from services.settlement.application import OpeningTerms, SettlementApplication
-from services.settlement.line_matching import ClaimLine
-from services.settlement.projections import migrate
-from services.settlement.queries import SettlementReads
-from services.settlement.remittance_intake import prepare_import
-from services.settlement.terms import SettlementSource
+from services.settlement.adapters.projections import migrate
+from services.settlement.adapters.remittance_intake import prepare_import
+from services.settlement.adapters.sql import SettlementReads
+from services.settlement.application import ImportRemittance, OpeningTerms, SettlementApplication
+from services.settlement.domain import ClaimLine, SettlementSource
 from services.x12.writer_835 import RemittanceSpec, build_835, bulk_claims
 
 CLAIMS = int(os.environ.get("SETTLEMENT_BENCH_CLAIMS", "10000"))
@@ -79,14 +79,17 @@ def _claim_lines(c: Any) -> str:
     return json.dumps([ClaimLine(1, "", c.procedure, (), DOS, c.charge_cents).to_dict()])
 
 
-async def _seed_claim_refs(pool: asyncpg.Pool, schema: str, tenant: str, claims: Any) -> float:
+async def _seed_claim_refs(pool: asyncpg.Pool, schema: str, tenant: str, claims: Any,
+                           keys: PhiKeys) -> float:
+    # The matching facts by keyed hash, as the claim-facts projection keeps them.
     rows = [
-        (tenant, f"claim-{c.patient_control_number}", c.patient_control_number,
-         [c.payer_claim_control_number], PAYEE_NPI, "", DOS, c.charge_cents, "87726", True,
-         _claim_lines(c))
+        (tenant, f"claim-{c.patient_control_number}",
+         keys.index(tenant, PATIENT_CONTROL_NUMBER, c.patient_control_number),
+         [keys.index(tenant, PAYER_CLAIM_NUMBER, c.payer_claim_control_number)], PAYEE_NPI, "",
+         DOS, c.charge_cents, "87726", True, _claim_lines(c))
         for c in claims
     ]  # fmt: skip
-    columns = ["tenant_id", "claim_id", "patient_control_number", "icns", "billing_npi",
+    columns = ["tenant_id", "claim_id", "pcn_index", "icn_indexes", "billing_npi",
                "billing_tin", "first_service_date", "charge_cents", "payer_id", "nsa_protected",
                "lines"]  # fmt: skip
     started = time.perf_counter()
@@ -161,7 +164,8 @@ async def run(report: Any) -> None:
     app = await asyncio.to_thread(SettlementApplication, settings)
     try:
         await migrate(pool, settings.schema)
-        copy_seconds = await _seed_claim_refs(pool, settings.schema, tenant, claims)
+        copy_seconds = await _seed_claim_refs(pool, settings.schema, tenant, claims,
+                                              settings.phi_keys())
         report(f"plain asyncpg COPY of {CLAIMS:,} rows", copy_seconds, "s")
         raw_save = await asyncio.to_thread(_plain_eventsourcing_save, app, tenant, CLAIMS)
         report(f"plain eventsourcing save of {CLAIMS:,} aggregates x 2 events", raw_save, "s")
@@ -175,11 +179,10 @@ async def run(report: Any) -> None:
         started = time.perf_counter()
         prepared = await asyncio.to_thread(prepare_import, content, "bulk.835")
         parsed = time.perf_counter()
-        index = await reads.claim_index(
-            tenant, prepared.patient_control_numbers(), prepared.claim_control_numbers()
-        )
+        index = await reads.claim_index(tenant, prepared, settings.phi_keys())
         indexed = time.perf_counter()
-        result = await asyncio.to_thread(app.import_remittance, ctx, prepared, index)
+        result = await asyncio.to_thread(app.import_remittance, ctx,
+                                           ImportRemittance(prepared, index))
         finished = time.perf_counter()
         (record,) = result.remittances
         if record.matched_count != CLAIMS:
@@ -196,7 +199,8 @@ async def run(report: Any) -> None:
         )
         report("ImportRemittance throughput", CLAIMS / (finished - started), "claims/s")
         started = time.perf_counter()
-        again = await asyncio.to_thread(app.import_remittance, ctx, prepared, index)
+        again = await asyncio.to_thread(app.import_remittance, ctx,
+                                           ImportRemittance(prepared, index))
         report(f"re-import of the same file ({again.outcome.value})",
                time.perf_counter() - started, "s")  # fmt: skip
     finally:

@@ -46,8 +46,9 @@ from services.fees.adapters.projections import FeeProjections
 from services.fees.main import READ_MODELS as FEE_READ_MODELS
 from services.negotiation.adapters.projections import WorkQueue
 from services.negotiation.application import NegotiationApplication
-from services.settlement import projections as settlement
-from services.settlement.subscriptions import CLAIMS_EVENTS as SETTLEMENT_CLAIMS_EVENTS
+from services.settlement.adapters import claim_facts
+from services.settlement.adapters import projections as settlement
+from services.settlement.adapters.subscriptions import CLAIMS_EVENTS as SETTLEMENT_CLAIMS_EVENTS
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -112,10 +113,12 @@ def _work_queue(settings: Settings, pool: asyncpg.Pool) -> Apply:
                    WorkQueue(pool, settings.schema, engine).apply)
 
 
-def _settlement(handlers: dict[str, settlement.Handler], consumer: str | None,
+def _settlement(handlers: dict[str, settlement.Handler] | claim_facts.KeyedHandlers,
+                consumer: str | None,
                 in_version_order: bool = False) -> Callable[[Settings, asyncpg.Pool], Apply]:
     def build(settings: Settings, pool: asyncpg.Pool) -> Apply:
-        project = settlement.projector(settings.schema, handlers,
+        table = handlers(settings.phi_keys()) if callable(handlers) else handlers
+        project = settlement.projector(settings.schema, table,
                                        in_version_order=in_version_order)
         return tracked(settings.schema, consumer, project) if consumer else untracked(project)
 
@@ -135,15 +138,15 @@ READ_MODELS: tuple[ReadModel, ...] = (
     ReadModel("claims", "read-model", ("claims_read",), Source("claims", _claims_read_model)),
     ReadModel("negotiation", "work-queue", ("work_queue",), Source("negotiation", _work_queue)),
     ReadModel("settlement", "claim-facts", ("claim_refs",),
-              Source("claims", _settlement(settlement.CLAIMS_HANDLERS, "claim-facts"),
+              Source("claims", _settlement(claim_facts.claims_handlers, "claim-facts"),
                      tuple(SETTLEMENT_CLAIMS_EVENTS)),
               also=(Source("settlement",
-                           _settlement(settlement.CLAIM_REFS_FROM_SETTLEMENT, None),
-                           tuple(settlement.CLAIM_REFS_FROM_SETTLEMENT)),)),
+                           _settlement(settlement.claim_refs_from_settlement, None),
+                           settlement.CLAIM_REFS_FROM_SETTLEMENT_EVENTS),)),
     ReadModel("settlement", "settlement-read-models",
               ("settlements", "payments", "journal_transactions", "journal_postings",
                "remittance_files", "remittances", "projected_versions", "payment_exceptions"),
-              Source("settlement", _settlement(settlement.SETTLEMENT_HANDLERS,
+              Source("settlement", _settlement(settlement.settlement_handlers,
                                                "settlement-read-models", in_version_order=True))),
     ReadModel("fees", "fee-read-models",
               ("fee_claims", "fee_lines", "fee_activity", "fee_invoices"),

@@ -11,31 +11,39 @@ from datetime import date
 from enum import StrEnum
 from uuid import UUID
 
+from services.common.auth import ADMIN, FINANCE, SYSTEM, require_role
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
 from services.common.ids import deterministic_id
-from services.settlement.balancing import patient_responsibility_warnings
-from services.settlement.bulk_loading import load_many
-from services.settlement.domain import PaymentMethod, Settlement, settlement_id_for
-from services.settlement.matching import ClaimIndex, Match, NoMatch
-from services.settlement.postings import Account
-from services.settlement.published import LANGUAGE
-from services.settlement.remittance import ClaimPayment, Remittance
-from services.settlement.remittance_domain import (
+from services.common.settings import Settings
+from services.settlement import published
+from services.settlement.adapters.bulk_loading import load_many
+from services.settlement.domain import (
     CLAIMS_PER_CHUNK,
+    Account,
+    ClaimIndex,
+    ClaimPayment,
+    Match,
+    NoMatch,
+    PaymentMethod,
+    PreparedImport,
+    Remittance,
     RemittanceChunk,
     RemittanceFile,
     RemittanceRecord,
+    Settlement,
+    SettlementSource,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
     chunk_id_for,
     file_id_for,
+    match_remittance,
+    patient_responsibility_warnings,
+    post_remittance,
     remittance_id_for,
+    settlement_id_for,
 )
-from services.settlement.remittance_intake import PreparedImport
-from services.settlement.remittance_posting import match_remittance, post_remittance
-from services.settlement.terms import SettlementSource
 
 
 class ImportOutcome(StrEnum):
@@ -73,8 +81,76 @@ class OpeningTerms:
     nsa_protected: bool = True  # a claim negotiated under the NSA is protected unless known not
 
 
+# -- typed commands ---------------------------------------------------------------------------
+# Who may move money: finance, admin, or the services' own reactions (system).
+POSTING_ROLES = (FINANCE, ADMIN, SYSTEM)
+
+
+def require_poster(ctx: CommandContext) -> None:
+    """Every use case that moves money (or records what moves it) checks this first."""
+    require_role(ctx, POSTING_ROLES, "posting money")
+
+
+@dataclass(frozen=True)
+class PostPayment:
+    """A manual payment (check, EFT, virtual card) on a claim's settlement."""
+
+    claim_id: str
+    amount_cents: int
+    method: str  # PaymentMethod.MANUAL
+    reference: str
+    paid_on: date
+
+
+@dataclass(frozen=True)
+class ReversePayment:
+    claim_id: str
+    payment_id: str
+    reason: str
+    reversed_on: date
+
+
+@dataclass(frozen=True)
+class RecordPatientResponsibility:
+    claim_id: str
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class FlagOverdue:
+    """Record SettlementOverdue on these claims' settlements still owed after their due date."""
+
+    claim_ids: tuple[str, ...]
+    as_of: date
+
+
+@dataclass(frozen=True)
+class ImportRemittance:
+    """A checked 835 file and the tenant's claims it may name (by keyed hash: adapters/sql.py)."""
+
+    prepared: PreparedImport
+    claims: ClaimIndex
+
+
+@dataclass(frozen=True)
+class ResolveException:
+    """Attach an exceptions-queue item to a claim (a CLP) or name its 837 line (an SVC).
+
+    `known_lines`: the claim's 837 line control numbers from the read model; a line item may
+    only be resolved to one of them (any name when none are known)."""
+
+    exception_id: UUID
+    claim_id: str
+    line_control_number: str = ""
+    known_lines: frozenset[str] = frozenset()
+
+
 class SettlementApplication(ServiceApplication):
-    published_language = LANGUAGE  # its integration events leave as contracts (published.py)
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
+        # Its events leave as contracts (published.py), identifiers keyed with the PHI key.
+        self.phi_keys = settings.phi_keys()
+        self.published_language = published.language(self.phi_keys)
+        super().__init__(settings, env)
 
     # No snapshots: a settlement's stream is short (one per claim: opening, a few payments and
     # fee postings), and its state holds PaymentRecord dataclasses and a set, which the JSON
@@ -107,16 +183,9 @@ class SettlementApplication(ServiceApplication):
     def settlement(self, ctx: CommandContext, claim_id: str) -> Settlement:
         return self.load(settlement_id_for(ctx.tenant_id, claim_id), ctx.tenant_id, Settlement)
 
-    def post_payment(
-        self,
-        ctx: CommandContext,
-        *,
-        claim_id: str,
-        amount_cents: int,
-        method: str,
-        reference: str,
-        paid_on: date,
-    ) -> tuple[str, Settlement]:
+    def post_payment(self, ctx: CommandContext, command: PostPayment) -> tuple[str, Settlement]:
+        require_poster(ctx)
+        claim_id, method = command.claim_id, command.method
         if method not in PaymentMethod.MANUAL:
             raise InvalidArgument("must be check, eft or virtual_card", field="method")
         if not ctx.request_id:
@@ -126,35 +195,38 @@ class SettlementApplication(ServiceApplication):
         settlement.post_payment(
             ctx,
             payment_id=payment_id,
-            amount_cents=amount_cents,
+            amount_cents=command.amount_cents,
             method=method,
-            reference=reference,
-            paid_on=paid_on,
+            reference=command.reference,
+            paid_on=command.paid_on,
         )
         settlement.assess_variance(ctx)
         self.save_all(settlement)
         return payment_id, settlement
 
-    def reverse_payment(
-        self, ctx: CommandContext, *, claim_id: str, payment_id: str, reason: str, on: date
-    ) -> Settlement:
-        settlement = self.settlement(ctx, claim_id)
-        settlement.reverse_payment(ctx, payment_id=payment_id, reason=reason, reversed_on=on)
+    def reverse_payment(self, ctx: CommandContext, command: ReversePayment) -> Settlement:
+        require_poster(ctx)
+        settlement = self.settlement(ctx, command.claim_id)
+        settlement.reverse_payment(ctx, payment_id=command.payment_id, reason=command.reason,
+                                   reversed_on=command.reversed_on)
         settlement.assess_variance(ctx)
         self.save_all(settlement)
         return settlement
 
     def record_patient_responsibility(
-        self, ctx: CommandContext, *, claim_id: str, amount_cents: int
+        self, ctx: CommandContext, command: RecordPatientResponsibility
     ) -> Settlement:
-        settlement = self.settlement(ctx, claim_id)
-        settlement.record_patient_responsibility(ctx, amount_cents)
+        require_poster(ctx)
+        settlement = self.settlement(ctx, command.claim_id)
+        settlement.record_patient_responsibility(ctx, command.amount_cents)
         self.save_all(settlement)
         return settlement
 
-    def flag_overdue(self, ctx: CommandContext, claim_ids: list[str], as_of: date) -> int:
+    def flag_overdue(self, ctx: CommandContext, command: FlagOverdue) -> int:
+        require_poster(ctx)
+        as_of = command.as_of
         flagged = []
-        for claim_id in claim_ids:
+        for claim_id in command.claim_ids:
             settlement = self.find(settlement_id_for(ctx.tenant_id, claim_id), ctx.tenant_id,
                                    Settlement)  # fmt: skip
             if settlement is not None and settlement.flag_overdue(ctx, as_of):
@@ -166,9 +238,7 @@ class SettlementApplication(ServiceApplication):
     def _records(self, ctx: CommandContext, ids: list[str]) -> list[RemittanceRecord]:
         return [self.load(UUID(i), ctx.tenant_id, RemittanceRecord) for i in ids]
 
-    def import_remittance(
-        self, ctx: CommandContext, prepared: PreparedImport, index: ClaimIndex
-    ) -> ImportResult:
+    def import_remittance(self, ctx: CommandContext, command: ImportRemittance) -> ImportResult:
         """Post every transaction of a balanced file, or quarantine the whole file.
 
         A file is posted in bounded transactions (`CLAIMS_PER_CHUNK` claims each, with their
@@ -177,6 +247,8 @@ class SettlementApplication(ServiceApplication):
         received-but-not-accepted file is found by its content hash and each chunk already
         committed is skipped by its deterministic id; the file is accepted last.
         """
+        require_poster(ctx)
+        prepared, index = command.prepared, command.claims
         file_id = file_id_for(ctx.tenant_id, prepared.content_sha256)
         existing = self.find(file_id, ctx.tenant_id, RemittanceFile)
         if existing is not None and existing.outcome == "quarantined":
@@ -325,11 +397,11 @@ class SettlementApplication(ServiceApplication):
         return chunk, record
 
     def resolve_exception(
-        self, ctx: CommandContext, *, exception_id: UUID, claim_id: str,
-        line_control_number: str = "", known_lines: frozenset[str] = frozenset(),
-    ) -> tuple[UnmatchedClaimPayment | UnmatchedServiceLine, Settlement]:  # fmt: skip
-        """`known_lines`: the claim's 837 line control numbers from the read model; a line
-        item may only be resolved to one of them (any name when none are known)."""
+        self, ctx: CommandContext, command: ResolveException
+    ) -> tuple[UnmatchedClaimPayment | UnmatchedServiceLine, Settlement]:
+        require_poster(ctx)
+        exception_id, claim_id = command.exception_id, command.claim_id
+        line_control_number, known_lines = command.line_control_number, command.known_lines
         line_item = self.find(exception_id, ctx.tenant_id, UnmatchedServiceLine)
         if line_item is not None:
             named = line_control_number and line_item.claim_id == claim_id
@@ -391,8 +463,8 @@ def _claims_named_by_provider_adjustments(
     ids: set[str] = set()
     for remittance in remittances:
         for adjustment in remittance.provider_adjustments:
-            for claim in index.by_icn.get(adjustment.reference, []):
+            for claim in index.with_icn(adjustment.reference):
                 ids.add(claim.claim_id)
-            for claim in index.by_patient_control_number.get(adjustment.reference, []):
+            for claim in index.with_pcn(adjustment.reference):
                 ids.add(claim.claim_id)
     return ids

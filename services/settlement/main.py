@@ -7,12 +7,11 @@ from services.common.consumer import ApplicationProcessor, ProjectionProcessor, 
 from services.common.grpc_server import ServicerBinding
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.ops.service import PipelineOperations
-from services.settlement import projections
-from services.settlement.application import SettlementApplication
-from services.settlement.grpc_api import SettlementServicer
-from services.settlement.overdue_scanner import overdue_scanner
-from services.settlement.queries import SettlementReads
-from services.settlement.subscriptions import (
+from services.settlement.adapters import claim_facts, projections
+from services.settlement.adapters.grpc_api import SettlementServicer
+from services.settlement.adapters.overdue_scanner import overdue_scanner
+from services.settlement.adapters.sql import SettlementReads
+from services.settlement.adapters.subscriptions import (
     CLAIMS_EVENTS,
     FEES_EVENTS,
     NEGOTIATION_EVENTS,
@@ -20,10 +19,7 @@ from services.settlement.subscriptions import (
     fees_reaction,
     negotiation_reaction,
 )
-
-# NATS refuses a consumer whose max_deliver does not exceed its number of backoff steps (the
-# shared Subscription default has six of each); one more delivery keeps the shared backoff.
-MAX_DELIVER = 7
+from services.settlement.application import SettlementApplication
 
 
 def build(infra: Infrastructure) -> ServiceParts:
@@ -48,7 +44,6 @@ def build(infra: Infrastructure) -> ServiceParts:
                 infra.blocking.executor,
             ),
             event_types=NEGOTIATION_EVENTS,
-            max_deliver=MAX_DELIVER,
         ),
         Subscription(
             "fees",
@@ -57,7 +52,6 @@ def build(infra: Infrastructure) -> ServiceParts:
                 app, "fee-postings", fees_reaction(app), infra.blocking.executor
             ),
             event_types=FEES_EVENTS,
-            max_deliver=MAX_DELIVER,
         ),
         Subscription(
             "claims",
@@ -66,10 +60,9 @@ def build(infra: Infrastructure) -> ServiceParts:
                 infra.pool,
                 schema,
                 "claim-facts",
-                projections.projector(schema, projections.CLAIMS_HANDLERS),
+                projections.projector(schema, claim_facts.claims_handlers(app.phi_keys)),
             ),
             event_types=CLAIMS_EVENTS,
-            max_deliver=MAX_DELIVER,
         ),
         Subscription(
             "settlement",
@@ -79,11 +72,10 @@ def build(infra: Infrastructure) -> ServiceParts:
                 schema,
                 "settlement-read-models",
                 projections.projector(
-                    schema, projections.SETTLEMENT_HANDLERS, in_version_order=True
+                    schema, projections.settlement_handlers(app.phi_keys), in_version_order=True
                 ),
             ),
             batch=500,
-            max_deliver=MAX_DELIVER,
         ),
     ]
     operations = PipelineOperations(infra, app, subscriptions)

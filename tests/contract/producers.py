@@ -34,9 +34,19 @@ from services.fees.domain.fee_account import FeeAccount
 from services.fees.domain.invoicing import ClientBilling
 from services.fees.domain.schedule import FeeBase, FeeSchedule, FeeTerms, Tier, terms_to_record
 from services.negotiation.domain import FederalIdrDispute, Negotiation
-from services.settlement.domain import Settlement
-from services.settlement.line_matching import LineMatch
-from services.settlement.postings import Account, JournalTransaction, Posting, transfer
+from services.settlement.domain import (
+    Account,
+    JournalTransaction,
+    LineMatch,
+    Posting,
+    RemittanceChunk,
+    RemittanceFile,
+    RemittanceRecord,
+    Settlement,
+    UnmatchedClaimPayment,
+    UnmatchedServiceLine,
+    transfer,
+)
 
 CLAIM_ID = "5d1c2b9e-8f00-4c1a-9a57-0f4c3a1e2b77"
 AGGREGATE = UUID("0b7f6b0e-3c55-4a53-8a3e-6f1d2c4b5a69")
@@ -232,7 +242,9 @@ def settlement_opened() -> Any:
         Settlement.SettlementOpened, version=1, claim_id=CLAIM_ID, source="idr_determination",
         source_ref="DISP-000123", payer_key="87726", agreed_total_cents=160_000,
         patient_cost_sharing_cents=15_000, already_paid_cents=45_000,
-        amount_owed_cents=100_000, initial_payment_icn="ICN-77",
+        amount_owed_cents=100_000,
+        # The claims service publishes the ICN's index: what the settlement keeps.
+        initial_payment_icn="6f1c4a0be3d2f5a7c9e8b1d0a3f6c2e5b8d7a4f1c0e3b6a9d2f5c8e1b4a7d0f3",
         decided_on=dt.date(2026, 9, 15),
         due_date=dt.date(2026, 10, 15), nsa_protected=True, journal=[opening.as_dict()])
 
@@ -290,6 +302,98 @@ def settlement_overpaid() -> Any:
 def settlement_overdue() -> Any:
     return _event(Settlement.SettlementOverdue, version=4, due_date=dt.date(2026, 10, 15),
                   as_of=dt.date(2026, 10, 16), outstanding_cents=45_000)
+
+
+def fee_posted() -> Any:
+    tx = transfer(f"{SETTLEMENT}/6/fee", "contingency fee invoice line EFT-991",
+                  Account.FEE_EXPENSE, Account.FEE_PAYABLE, 25_000)
+    return _event(Settlement.FeePosted, version=6, fee_line_id="fee-line-1",
+                  kind="INVOICE_LINE", amount_cents=25_000, remittance_trn="EFT-991",
+                  journal=[tx.as_dict()])
+
+
+def balance_billing_risk_flagged() -> Any:
+    return _event(Settlement.BalanceBillingRiskFlagged, version=7, reported_cents=40_000,
+                  allowed_cents=15_000, rule="PHS Act 2799B-1/2; 45 CFR 149.410/420",
+                  remittance_id="era-2026-10-10-1")
+
+
+def patient_responsibility_recorded() -> Any:
+    tx = transfer(f"{SETTLEMENT}/8/patient", "patient responsibility changed",
+                  Account.PATIENT_RESPONSIBILITY, Account.SETTLEMENT_REVENUE, -5_000)
+    return _event(Settlement.PatientResponsibilityRecorded, version=8, amount_cents=10_000,
+                  previous_cents=15_000, journal=[tx.as_dict()])
+
+
+FILE_ID = "7e0c9d1a-2b3c-4d5e-8f70-1a2b3c4d5e6f"
+REMITTANCE = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+UNAPPLIED = transfer(f"{REMITTANCE}/clp2/unapplied", "CLP 2: no claim with this patient "
+                     "control number, payer claim number or F8 reference", Account.PROVIDER_CASH,
+                     Account.UNAPPLIED_CASH, 20_000)
+
+
+def remittance_file_received() -> Any:
+    return _event(RemittanceFile.RemittanceFileReceived, version=1,
+                  content_sha256="3b5d5c3712955042212316173ccf37be80a1c1e0b4f3d3f1a1f6e0b4f2c1d0e9",
+                  file_name="era-2026-10-10.835", size_bytes=48_213)
+
+
+def remittance_file_accepted() -> Any:
+    return _event(RemittanceFile.RemittanceFileAccepted, remittance_ids=[REMITTANCE],
+                  trace_numbers=["EFT-991"], warning_count=1)
+
+
+def remittance_file_quarantined() -> Any:
+    return _event(RemittanceFile.RemittanceFileQuarantined,
+                  reasons=["transaction-balance at TRN EFT-992: BPR02 1000.00 != 999.99"],
+                  reason_count=1, trace_numbers=["EFT-992"])
+
+
+def remittance_imported() -> Any:
+    return _event(RemittanceRecord.RemittanceImported, version=1, file_id=FILE_ID,
+                  trace_number="EFT-991", payer_id="87726", payer_name="UNITEDHEALTHCARE",
+                  payee_npi="1234567893", payment_method="ACH",
+                  payment_date=dt.date(2026, 10, 10), total_paid_cents=120_000, claim_count=2,
+                  matched_count=1, exception_count=1, chunk_count=1)
+
+
+def remittance_chunk_posted() -> Any:
+    return _event(RemittanceChunk.RemittanceChunkPosted, version=1, remittance_id=REMITTANCE,
+                  file_id=FILE_ID, trace_number="EFT-991", number=1, first_ordinal=1,
+                  last_ordinal=2, matched_count=1, exception_count=1,
+                  journal=[UNAPPLIED.as_dict()],
+                  warnings=["patient-responsibility at CLP 1: CLP05 150.00 != PR 100.00"])
+
+
+def unmatched_claim_payment_queued() -> Any:
+    return _event(UnmatchedClaimPayment.UnmatchedClaimPaymentQueued, version=1,
+                  remittance_id=REMITTANCE, trace_number="EFT-991", payer_id="87726",
+                  payment_method="ACH", payment_date=dt.date(2026, 10, 10), ordinal=2,
+                  patient_control_number="PCN-2002", payer_claim_control_number="ICN-79",
+                  status_code="1", charge_cents=55_000, paid_cents=20_000,
+                  patient_responsibility_cents=0, first_service_date=dt.date(2026, 3, 2),
+                  reason="no claim with this patient control number, payer claim number or "
+                         "F8 reference", candidate_claim_id="")
+
+
+def unmatched_claim_payment_resolved() -> Any:
+    return _event(UnmatchedClaimPayment.UnmatchedClaimPaymentResolved, claim_id=CLAIM_ID)
+
+
+def unmatched_service_line_queued() -> Any:
+    return _event(UnmatchedServiceLine.UnmatchedServiceLineQueued, version=1, claim_id=CLAIM_ID,
+                  payment_id=f"{REMITTANCE}:clp1", remittance_id=REMITTANCE,
+                  trace_number="EFT-991", ordinal=1, patient_control_number="PCN-1001",
+                  payer_claim_control_number="ICN-78", status_code="1", line_ordinal=2,
+                  procedure_code="93010", modifiers=[], service_date=dt.date(2026, 3, 2),
+                  charge_cents=15_000, paid_cents=0, line_control_number="",
+                  outcome="ambiguous", candidate_lines=[2, 3],
+                  reason="2 lines fit procedure, modifiers, date and charge")
+
+
+def unmatched_service_line_resolved() -> Any:
+    return _event(UnmatchedServiceLine.UnmatchedServiceLineResolved, claim_id=CLAIM_ID,
+                  line_control_number="L2")
 
 
 # -- fees --------------------------------------------------------------------------------------
@@ -398,6 +502,18 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("settlement", "SettlementUnderpaid"): settlement_underpaid,
     ("settlement", "SettlementOverpaid"): settlement_overpaid,
     ("settlement", "SettlementOverdue"): settlement_overdue,
+    ("settlement", "FeePosted"): fee_posted,
+    ("settlement", "BalanceBillingRiskFlagged"): balance_billing_risk_flagged,
+    ("settlement", "PatientResponsibilityRecorded"): patient_responsibility_recorded,
+    ("settlement", "RemittanceFileReceived"): remittance_file_received,
+    ("settlement", "RemittanceFileAccepted"): remittance_file_accepted,
+    ("settlement", "RemittanceFileQuarantined"): remittance_file_quarantined,
+    ("settlement", "RemittanceImported"): remittance_imported,
+    ("settlement", "RemittanceChunkPosted"): remittance_chunk_posted,
+    ("settlement", "UnmatchedClaimPaymentQueued"): unmatched_claim_payment_queued,
+    ("settlement", "UnmatchedClaimPaymentResolved"): unmatched_claim_payment_resolved,
+    ("settlement", "UnmatchedServiceLineQueued"): unmatched_service_line_queued,
+    ("settlement", "UnmatchedServiceLineResolved"): unmatched_service_line_resolved,
     ("fees", "FeeAssessed"): fee_assessed,
     ("fees", "IdrFeePassedThrough"): idr_fee_passed_through,
     ("fees", "FeeAccountOpened"): fee_account_opened,

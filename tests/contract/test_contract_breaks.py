@@ -134,9 +134,11 @@ def _without_tokens(view: Any) -> Any:
 def test_the_relay_never_falls_back_to_json_for_a_contracted_event() -> None:
     """A domain event its translation cannot publish stops the relay loudly (it retries the same
     event), rather than leaving as a JSON payload or with a zero."""
-    from services.settlement.published import LANGUAGE
+    from services.common.phi import PhiKeys
+    from services.settlement.published import language
 
     event = PRODUCERS[("settlement", "PaymentPosted")]()
     object.__setattr__(event, "paid_on", None)  # a required fact the domain failed to state
     with pytest.raises(ContractViolation, match=r"required field.* missing: paid_on"):
-        build_envelope("settlement", 7, event, event.timestamp, LANGUAGE)
+        build_envelope("settlement", 7, event, event.timestamp,
+                       language(PhiKeys.from_env({}, dev_mode=True)))

@@ -91,3 +91,20 @@ def test_no_account_identifier_of_a_claim_leaves_in_plain_text() -> None:
     # Another key gives other tokens: without the key a token reveals nothing.
     other = phi.PhiKeys(bytes(32)).index("tenant-golden", phi.PATIENT_CONTROL_NUMBER, "PCN-1001")
     assert other != KEYS.index("tenant-golden", phi.PATIENT_CONTROL_NUMBER, "PCN-1001")
+
+
+def test_no_account_identifier_of_a_remittance_leaves_settlement_in_plain_text() -> None:
+    """Settlement's payments and exceptions carry CLP01/CLP07 as keyed hashes and sealed values
+    only (the domain events keep them plain inside the encrypted event store)."""
+    language = published_language("settlement")
+    for event_type, plain in (("PaymentPosted", ("ICN-78",)),
+                              ("UnmatchedClaimPaymentQueued", ("PCN-2002", "ICN-79")),
+                              ("UnmatchedServiceLineQueued", ("PCN-1001", "ICN-78"))):
+        event = PRODUCERS[("settlement", event_type)]()
+        envelope = build_envelope("settlement", 42, event, AT, language)
+        for value in plain:
+            assert value.encode() not in envelope.SerializeToString(), (event_type, value)
+        view = as_dict(decode(envelope))
+        index = view["payer_claim_control_number_index"]
+        assert index == KEYS.index("tenant-golden", phi.PAYER_CLAIM_NUMBER, plain[-1].lower())
+        assert KEYS.unseal(view["payer_claim_control_number_sealed"]) == plain[-1]

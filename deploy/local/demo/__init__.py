@@ -131,7 +131,7 @@ async def federal_claim_adjudicated_months_ago(channel: grpc.aio.Channel, run_id
 
 
 async def _claim_facts(channel: grpc.aio.Channel, claim_id: str) -> Any:
-    from services.settlement.demo import DemoClaim
+    from deploy.local.demo.settlement import DemoClaim
     from services.x12.writer_835 import LineSpec
 
     claim = (await ClaimsServiceStub(channel).GetClaim(
@@ -164,8 +164,8 @@ async def run_demo(addresses: Mapping[str, str], env: Mapping[str, str]) -> None
     from deploy.local.demo.claims import seed_claims
     from deploy.local.demo.ledger import audit_claim
     from deploy.local.demo.negotiation import negotiate_to_agreement, take_through_idr
+    from deploy.local.demo.settlement import pay_negotiated_claims
     from gateway.demo import create_demo_key, first_calls
-    from services.settlement.demo import pay_negotiated_claims
 
     run_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
     tenant = f"{TENANT_PREFIX}-{run_id}"  # a fresh demo client: nothing left from earlier runs

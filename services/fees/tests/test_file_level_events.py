@@ -40,7 +40,6 @@ async def publish_file_level_events(fees: FeesHarness, tenant: str) -> set[str]:
         "payment_date": "2026-03-02", "total_paid_cents": 60_000, "claim_count": 1,
         "matched_count": 1, "exception_count": 0, "chunk_count": 1})
     imported.aggregate_type, imported.aggregate_id = "RemittanceRecord", remittance_id
-    imported.schema_version = 2
     chunk = upstream.envelope("settlement", "RemittanceChunkPosted", "", {
         "remittance_id": remittance_id, "file_id": file_id, "trace_number": "EFT-FILE",
         "number": 1, "first_ordinal": 1, "last_ordinal": 1, "matched_count": 1,

@@ -79,6 +79,6 @@ def test_primary_service_code_is_the_highest_billed_line() -> None:
 
 def test_events_the_service_does_not_handle_are_ignored_not_failed() -> None:
     reactions = FeeReactions(app=None)  # type: ignore[arg-type]  # never reached: ignored first
-    assert reactions.react(delivery("RemittanceImported", {"remittance_id": "era-1"},
-                                    claim_id="")) is False
+    imported = {"file_id": "file-1", "trace_number": "EFT-1"}
+    assert reactions.react(delivery("RemittanceImported", imported, claim_id="")) is False
     assert reactions.react(delivery("SettlementPaidInFull", {}, claim_id="c")) is False

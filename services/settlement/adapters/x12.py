@@ -7,7 +7,7 @@ rules (reversal, payer key, first date of service).
 
 from __future__ import annotations
 
-from services.settlement.remittance import (
+from services.settlement.domain.remittance import (
     Adjustment,
     ClaimPayment,
     ProviderAdjustment,

@@ -6,8 +6,7 @@ from datetime import UTC, date, datetime
 from itertools import count
 
 from services.common.context import CommandContext
-from services.settlement.domain import Settlement
-from services.settlement.terms import SettlementSource
+from services.settlement.domain import Settlement, SettlementSource
 
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 _requests = count(1)
@@ -18,7 +17,7 @@ def ctx(tenant: str = "tenant-a", request_id: str | None = None) -> CommandConte
         tenant_id=tenant,
         actor="poster@example.test",
         now=NOW,
-        roles=frozenset({"poster"}),
+        roles=frozenset({"finance"}),
         request_id=request_id or f"req-{next(_requests)}",
     )
 

@@ -61,7 +61,7 @@ async def claim_refs_count(runtime: ServiceRuntime, tenant: str) -> int:
         return int(
             await conn.fetchval(
                 f'SELECT count(*) FROM "{schema}".claim_refs WHERE tenant_id = $1 '
-                "AND patient_control_number <> '' AND cardinality(icns) > 0 "
+                "AND pcn_index <> '' AND cardinality(icn_indexes) > 0 "
                 "AND nsa_protected IS NOT NULL",
                 tenant,
             )

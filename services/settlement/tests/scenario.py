@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from services.settlement.matching import ClaimReference
+from services.settlement.domain import ClaimReference
 from services.x12.writer_835 import (
     ClaimSpec,
     ProviderAdjustmentSpec,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.settlement.postings import (
+from services.settlement.domain import (
     Account,
     BookCheck,
     JournalTransaction,

@@ -14,17 +14,24 @@ import pytest
 from services.common.context import CommandContext
 from services.common.testing import stored_as_version_1
 from services.common.wire import canonical_json, event_payload
-from services.settlement.application import ImportOutcome, OpeningTerms, SettlementApplication
-from services.settlement.domain import Settlement, settlement_id_for
-from services.settlement.matching import ClaimIndex, ClaimReference
-from services.settlement.remittance_domain import (
+from services.settlement.adapters.remittance_intake import prepare_import
+from services.settlement.application import (
+    ImportOutcome,
+    ImportRemittance,
+    OpeningTerms,
+    SettlementApplication,
+)
+from services.settlement.domain import (
     CLAIMS_PER_CHUNK,
+    ClaimIndex,
+    ClaimReference,
     RemittanceChunk,
     RemittanceFile,
     RemittanceRecord,
+    Settlement,
+    SettlementSource,
+    settlement_id_for,
 )
-from services.settlement.remittance_intake import prepare_import
-from services.settlement.terms import SettlementSource
 from services.x12.writer_835 import (
     LineSpec,
     ProviderAdjustmentSpec,
@@ -115,7 +122,7 @@ def test_a_large_remittance_is_recorded_as_bounded_chunk_events(app):
     tenant, claims, index = seeded(app, tag)
     prepared = prepare_import(era(claims, f"TRN{tag}", provider_adjustments=(
         ProviderAdjustmentSpec("L6", -1_234),)), "big.835")
-    result = app.import_remittance(ctx(tenant), prepared, index)
+    result = app.import_remittance(ctx(tenant), ImportRemittance(prepared, index))
 
     assert result.outcome == ImportOutcome.POSTED
     (record,) = result.remittances
@@ -137,7 +144,7 @@ def test_a_large_remittance_is_recorded_as_bounded_chunk_events(app):
 
 
 def _chunk_ids(tenant: str, remittance_id: uuid.UUID, count: int) -> list[uuid.UUID]:
-    from services.settlement.remittance_domain import chunk_id_for
+    from services.settlement.domain import chunk_id_for
 
     return [chunk_id_for(tenant, remittance_id, n) for n in range(1, count + 1)]
 
@@ -149,7 +156,7 @@ def test_an_interrupted_import_resumes_and_posts_each_claim_once(app):
     app.saves_left = 1  # chunk 1 commits (with the file's receipt), then the process dies
     try:
         with pytest.raises(Interrupted):
-            app.import_remittance(ctx(tenant), prepared, index)
+            app.import_remittance(ctx(tenant), ImportRemittance(prepared, index))
     finally:
         app.saves_left = None
     received = app.load(result_file_id(tenant, prepared), tenant, RemittanceFile)
@@ -158,11 +165,12 @@ def test_an_interrupted_import_resumes_and_posts_each_claim_once(app):
 
     # Another file with the same payment (TRN) is refused while the first is half-posted.
     other = prepare_import(era(claims[:3], f"TRN{tag}"), "copy.835")
-    refused = app.import_remittance(ctx(tenant), other, index)
+    refused = app.import_remittance(ctx(tenant), ImportRemittance(other, index))
     assert refused.outcome == ImportOutcome.QUARANTINED
     assert "already imported from a different file" in refused.reasons[0]
 
-    resumed = app.import_remittance(ctx(tenant), prepared, index)  # a new request id
+    # a new request id
+    resumed = app.import_remittance(ctx(tenant), ImportRemittance(prepared, index))
     assert resumed.outcome == ImportOutcome.POSTED
     (record,) = resumed.remittances
     assert (record.matched_count, record.exception_count) == (OPEN, CLAIMS - OPEN)
@@ -173,7 +181,7 @@ def test_an_interrupted_import_resumes_and_posts_each_claim_once(app):
                               tenant, Settlement)
         assert settlement.paid_cents == c.paid_cents
 
-    again = app.import_remittance(ctx(tenant), prepared, index)
+    again = app.import_remittance(ctx(tenant), ImportRemittance(prepared, index))
     assert again.outcome == ImportOutcome.ALREADY_IMPORTED
     assert [r.id for r in again.remittances] == [record.id]
     assert app.load(record.id, tenant, RemittanceRecord).chunk_count == 3
@@ -189,7 +197,7 @@ def test_a_quarantined_file_records_a_bounded_list_of_reasons(app):
     content = era(broken, f"TRN{tag}")
     prepared = prepare_import(content, "broken.835")
     assert len(prepared.reasons) > 100
-    result = app.import_remittance(ctx(tenant), prepared, index)
+    result = app.import_remittance(ctx(tenant), ImportRemittance(prepared, index))
     assert result.outcome == ImportOutcome.QUARANTINED
     assert len(result.reasons) == len(prepared.reasons)  # the caller is told every reason
     stored = app.load(result.file_id, tenant, RemittanceFile)
@@ -198,7 +206,7 @@ def test_a_quarantined_file_records_a_bounded_list_of_reasons(app):
 
 
 def result_file_id(tenant: str, prepared: Any) -> uuid.UUID:
-    from services.settlement.remittance_domain import file_id_for
+    from services.settlement.domain import file_id_for
 
     return file_id_for(tenant, prepared.content_sha256)
 
@@ -209,7 +217,7 @@ def test_remittance_events_stored_by_the_previous_release_still_load(app):
     tag = uuid.uuid4().hex[:6]
     tenant, claims, index = seeded(app, tag)
     prepared = prepare_import(era(claims[:3], f"TRN{tag}"), "small.835")
-    result = app.import_remittance(ctx(tenant), prepared, index)
+    result = app.import_remittance(ctx(tenant), ImportRemittance(prepared, index))
     (record,) = result.remittances
     (imported,) = events_of(app, record.id)
     journal = [{"transaction_id": "x/unapplied", "description": "CLP 1", "reverses": "",

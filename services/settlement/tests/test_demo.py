@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from deploy.local.demo.settlement import DemoClaim, pay_negotiated_claims
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.testing import channel_to
-from services.settlement.demo import DemoClaim, pay_negotiated_claims
 from services.x12.writer_835 import LineSpec
 
 from .polling import wait_for

@@ -12,7 +12,7 @@ from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import ApplicationProcessor, Delivery
 from services.common.context import CommandContext
 from services.common.wire import canonical_json
-from services.settlement.subscriptions import claim_facts_lookup, negotiation_reaction
+from services.settlement.adapters.subscriptions import claim_facts_lookup, negotiation_reaction
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -11,18 +11,18 @@ from hypothesis import strategies as st
 
 from services.common.testing import x12_samples_dir
 from services.settlement.adapters.x12 import read_remittances
-from services.settlement.line_matching import (
+from services.settlement.domain import (
     AMBIGUOUS,
     MATCHED,
     RULE_LINE_CONTROL_NUMBER,
     RULE_PROCEDURE_DATE_CHARGE,
     UNMATCHED,
     ClaimLine,
+    ClaimPayment,
+    ServiceLine,
     match_lines,
-    service_date_of,
-    submitted_procedure,
 )
-from services.settlement.remittance import ClaimPayment, ServiceLine
+from services.settlement.domain.matching import service_date_of, submitted_procedure
 
 DOS = date(2026, 8, 14)
 

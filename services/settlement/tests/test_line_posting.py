@@ -13,12 +13,17 @@ from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Mapper, UUI
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.eventstore import DateAsISO
 from services.settlement.adapters.x12 import read_remittances
-from services.settlement.balancing import check_remittance
-from services.settlement.domain import Settlement
-from services.settlement.line_matching import ClaimLine
-from services.settlement.matching import ClaimIndex, ClaimReference
-from services.settlement.remittance_domain import UnmatchedServiceLine
-from services.settlement.remittance_posting import match_remittance, post_remittance
+from services.settlement.domain import (
+    ClaimIndex,
+    ClaimLine,
+    ClaimReference,
+    LineMatch,
+    Settlement,
+    UnmatchedServiceLine,
+    check_remittance,
+    match_remittance,
+    post_remittance,
+)
 from services.x12.writer_835 import ClaimSpec, LineSpec, RemittanceSpec, build_835
 
 from .builders import ctx, opened_settlement
@@ -92,7 +97,8 @@ def test_matched_lines_ride_on_the_payment_and_the_rest_are_queued() -> None:
         (4, "unmatched"),
     ]
     assert outcome.exceptions == []  # the CLP itself is not an exception
-    assert settlement.payments[posted.payment_id].line_matches == tuple(posted.line_matches)
+    assert settlement.payments[posted.payment_id].line_matches == tuple(
+        LineMatch.from_dict(m) for m in posted.line_matches)
 
 
 def test_claim_without_known_lines_posts_and_records_but_queues_nothing() -> None:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.settlement.matching import (
+from services.settlement.domain import (
     RULE_ORIGINAL_REFERENCE,
     RULE_PATIENT_CONTROL_NUMBER,
     RULE_PAYER_CLAIM_CONTROL_NUMBER,
     RULE_TRUNCATED_PATIENT_CONTROL_NUMBER,
     ClaimIndex,
+    ClaimPayment,
     ClaimReference,
     Match,
     NoMatch,
     match_claim,
 )
-from services.settlement.remittance import ClaimPayment
 
 DOS = date(2026, 8, 14)
 

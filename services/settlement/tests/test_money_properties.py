@@ -16,16 +16,17 @@ from services.common.money import (
     x12_amount,
 )
 from services.settlement.adapters.x12 import read_remittances
-from services.settlement.balancing import check_remittance
-from services.settlement.domain import Settlement
-from services.settlement.line_matching import ClaimLine, match_lines
-from services.settlement.postings import (
+from services.settlement.domain import (
     Account,
+    ClaimLine,
     JournalTransaction,
+    Settlement,
+    SettlementSource,
     account_balances,
+    check_remittance,
+    match_lines,
     verify_transactions,
 )
-from services.settlement.terms import SettlementSource
 from services.x12.writer_835 import (
     ClaimSpec,
     LineSpec,

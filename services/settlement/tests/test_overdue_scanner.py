@@ -11,8 +11,8 @@ import pytest
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.context import CommandContext
-from services.settlement.overdue_scanner import overdue_scanner
-from services.settlement.queries import SettlementReads
+from services.settlement.adapters.overdue_scanner import overdue_scanner
+from services.settlement.adapters.sql import SettlementReads
 
 from .polling import wait_for
 

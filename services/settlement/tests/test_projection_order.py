@@ -10,11 +10,12 @@ import pytest
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import Delivery
+from services.common.phi import PhiKeys
 from services.common.wire import canonical_json
-from services.settlement.projections import (
-    SETTLEMENT_HANDLERS,
+from services.settlement.adapters.projections import (
     ProjectionOutOfOrder,
     projector,
+    settlement_handlers,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -37,7 +38,8 @@ def _delivery(
 
 async def test_a_later_event_waits_for_its_predecessor(settlement_runtime: Any) -> None:
     schema = settlement_runtime.settings.schema
-    project = projector(schema, SETTLEMENT_HANDLERS, in_version_order=True)
+    project = projector(schema, settlement_handlers(PhiKeys.from_env({}, dev_mode=True)),
+                        in_version_order=True)
     tenant, file_id = f"order-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     received = _delivery(
         tenant, file_id, 1, "RemittanceFileReceived",

@@ -33,10 +33,11 @@ async def test_lines_missing_from_claim_refs_come_back_and_nothing_doubles(
     async def rows() -> dict[str, tuple[list[dict[str, object]], list[str]]]:
         async with infra.pool.acquire() as conn:
             found = await conn.fetch(
-                f'SELECT claim_id, lines, icns FROM "{schema}".claim_refs WHERE tenant_id = $1',
+                f'SELECT claim_id, lines, icn_indexes FROM "{schema}".claim_refs '
+                "WHERE tenant_id = $1",
                 tenant,
             )
-        return {r["claim_id"]: (json.loads(r["lines"]), list(r["icns"])) for r in found}
+        return {r["claim_id"]: (json.loads(r["lines"]), list(r["icn_indexes"])) for r in found}
 
     async def both_projected() -> bool:
         current = await rows()

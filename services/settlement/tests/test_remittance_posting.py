@@ -6,21 +6,20 @@ from dataclasses import replace
 from datetime import date
 
 from services.settlement.adapters.x12 import read_remittances
-from services.settlement.balancing import check_remittance
-from services.settlement.domain import Settlement
-from services.settlement.matching import (
+from services.settlement.domain import (
     RULE_PATIENT_CONTROL_NUMBER,
     RULE_TRUNCATED_PATIENT_CONTROL_NUMBER,
-    ClaimIndex,
-)
-from services.settlement.postings import (
     Account,
+    ClaimIndex,
     JournalTransaction,
+    Settlement,
+    SettlementSource,
     account_balances,
+    check_remittance,
+    match_remittance,
+    post_remittance,
     verify_transactions,
 )
-from services.settlement.remittance_posting import match_remittance, post_remittance
-from services.settlement.terms import SettlementSource
 
 from .builders import ctx
 from .scenario import claim_facts, claim_reference, plan_share, scenario_835

@@ -7,14 +7,15 @@ from datetime import date
 import pytest
 
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.settlement.domain import INITIAL_PAYMENT_ID, Settlement
-from services.settlement.postings import (
+from services.settlement.domain import (
+    INITIAL_PAYMENT_ID,
     Account,
     JournalTransaction,
+    Settlement,
+    SettlementStatus,
     account_balances,
     verify_transactions,
 )
-from services.settlement.terms import SettlementStatus
 
 from .builders import ctx, opened_settlement
 

@@ -10,8 +10,8 @@ import pytest
 
 from services.common.testing import x12_samples_dir
 from services.settlement.adapters.x12 import read_remittances
-from services.settlement.balancing import check_remittance
-from services.settlement.remittance import Remittance
+from services.settlement.domain import check_remittance
+from services.settlement.domain.remittance import Remittance
 from services.x12 import reader_835 as x12_reader
 
 SAMPLES = x12_samples_dir()

@@ -11,6 +11,7 @@ from typing import Any
 from nats.js import JetStreamContext
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
+from services.common.phi import PATIENT_CONTROL_NUMBER, PAYER_CLAIM_NUMBER, normalized
 from services.common.settings import Settings
 from services.common.wire import published_fields, subject_for, to_timestamp
 
@@ -71,7 +72,10 @@ class Upstream:
         lines: list[dict[str, Any]] | None = None,
     ) -> None:
         """ClaimRegistered (with its 837 lines, one 99285 line by default), the adjudication
-        and the triage, as the claims service publishes them."""
+        and the triage, as the claims service publishes them: the patient control number and
+        the ICN as keyed hashes only (services/common/phi.py)."""
+        keys = self.settings.phi_keys()
+        pcn = normalized(facts.patient_control_number)
         await self.emit(
             "claims",
             "ClaimRegistered",
@@ -79,7 +83,9 @@ class Upstream:
             {
                 "claim": {
                     "client_id": "client-1",
-                    "patient_control_number": facts.patient_control_number,
+                    "patient_control_number_index": keys.index(
+                        self.tenant_id, PATIENT_CONTROL_NUMBER, pcn),
+                    "patient_control_number_sealed": keys.seal(facts.patient_control_number),
                     "provider": {"name": "EP", "npi": PAYEE_NPI, "tin": "123456789"},
                     "payer": {"payer_id": "87726", "name": "EXAMPLE HEALTH PLAN"},
                     "lines": lines
@@ -94,7 +100,7 @@ class Upstream:
                     ],
                     "total_billed_cents": facts.charge_cents,
                 },
-                "original_payer_claim_control_number": "",
+                "original_payer_claim_control_number_index": "",
             },
         )
         await self.emit(
@@ -103,7 +109,8 @@ class Upstream:
             claim_id,
             {
                 "adjudication": {
-                    "payer_claim_control_number": facts.icn,
+                    "payer_claim_control_number_index": keys.index(
+                        self.tenant_id, PAYER_CLAIM_NUMBER, facts.icn),
                     "received_date": DOS.isoformat(),
                 },
                 "client_id": "client-1",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import services.settlement.domain.code_lists as code_lists
 from services.common.money import x12_amount
-from services.settlement import code_lists
-from services.settlement.remittance import ClaimPayment, Remittance
+from services.settlement.domain.remittance import ClaimPayment, Remittance
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ def check_remittance(remittance: Remittance) -> list[BalancingIssue]:
                 )
             )
     for claim in remittance.claims:
-        where = f"CLP {claim.ordinal} ({claim.patient_control_number})"
+        where = f"CLP {claim.ordinal}"  # never the CLP01 itself: reasons leave the event store
         issues.extend(_check_claim(claim, where))
     claims_paid = sum(claim.paid_cents for claim in remittance.claims)
     provider_adjusted = sum(p.amount_cents for p in remittance.provider_adjustments)
@@ -141,7 +141,7 @@ def patient_responsibility_warnings(remittance: Remittance) -> list[BalancingIss
             warnings.append(
                 BalancingIssue(
                     "patient-responsibility",
-                    f"CLP {claim.ordinal} ({claim.patient_control_number})",
+                    f"CLP {claim.ordinal}",
                     f"CLP05 {_money(claim.patient_responsibility_cents)} "
                     f"!= sum PR {_money(pr_total)}",
                 )

@@ -11,16 +11,19 @@ from typing import Any
 
 import asyncpg
 
-from services.settlement.line_matching import ClaimLine
-from services.settlement.matching import ClaimIndex, ClaimReference
-from services.settlement.postings import (
+from services.common.phi import PATIENT_CONTROL_NUMBER, PAYER_CLAIM_NUMBER, PhiKeys
+from services.settlement.adapters.projections import use_schema
+from services.settlement.domain import (
     Account,
     BookCheck,
     BookViolation,
+    ClaimIndex,
+    ClaimLine,
+    ClaimReference,
     JournalTransaction,
     Posting,
+    PreparedImport,
 )
-from services.settlement.projections import use_schema
 
 
 @dataclass(frozen=True)
@@ -50,39 +53,54 @@ class SettlementReads:
             yield conn
 
     # -- matching facts -----------------------------------------------------------------------
-    async def claim_index(self, tenant: str, pcns: set[str], icns: set[str]) -> ClaimIndex:
-        """The tenant's claims a file may name: exact numbers, ICNs, then truncated prefixes."""
+    async def claim_index(self, tenant: str, prepared: PreparedImport, keys: PhiKeys
+                          ) -> ClaimIndex:  # fmt: skip
+        """The tenant's claims a file may name, found by the keyed hashes of its identifiers
+        (never their plain values): exact CLP01, the ICNs (CLP07, REF*F8, PLB03-2), then CLP01
+        as a truncated prefix of a longer CLM01 (rule 4)."""
+
+        def key(kind: str, value: str) -> str:
+            return keys.index(tenant, kind, value)
+
+        pcns = [key(PATIENT_CONTROL_NUMBER, v) for v in prepared.patient_control_numbers()]
+        icns = [key(PAYER_CLAIM_NUMBER, v) for v in prepared.claim_control_numbers()]
+        # A PLB03-2 may name a patient control number too (rule 6).
+        pcns += [key(PATIENT_CONTROL_NUMBER, v) for v in prepared.claim_control_numbers()]
+        pcns = [p for p in pcns if p]
+        icns = [i for i in icns if i]
         async with self._conn() as conn:
             rows = await conn.fetch(
                 """SELECT * FROM claim_refs WHERE tenant_id = $1
-                   AND (patient_control_number = ANY($2::text[]) OR icns && $3::text[])""",
+                   AND (pcn_index = ANY($2::text[]) OR icn_indexes && $3::text[])""",
                 tenant,
-                list(pcns),
-                list(icns),
+                pcns,
+                icns,
             )
-            found = {r["patient_control_number"] for r in rows}
-            prefixes = [p for p in pcns if p and p not in found]
+            found = {r["pcn_index"] for r in rows}
+            prefixes = [p for p in pcns if p not in found]
             if prefixes:
                 rows += await conn.fetch(
-                    """SELECT c.* FROM claim_refs c, unnest($2::text[]) AS p(prefix)
-                       WHERE c.tenant_id = $1 AND c.patient_control_number LIKE
-                         replace(replace(replace(p.prefix, '\\', '\\\\'), '%', '\\%'), '_', '\\_')
-                         || '%'""",
+                    """SELECT * FROM claim_refs WHERE tenant_id = $1
+                       AND pcn_prefix_indexes && $2::text[]""",
                     tenant,
                     prefixes,
                 )
         return ClaimIndex.build(
-            ClaimReference(
-                claim_id=r["claim_id"],
-                patient_control_number=r["patient_control_number"],
-                payer_claim_control_numbers=frozenset(r["icns"]),
-                billing_npi=r["billing_npi"],
-                billing_tin=r["billing_tin"],
-                first_service_date=r["first_service_date"],
-                charge_cents=r["charge_cents"],
-                lines=tuple(ClaimLine.from_dict(x) for x in json.loads(r["lines"])),
-            )
-            for r in {r["claim_id"]: r for r in rows}.values()
+            (
+                ClaimReference(
+                    claim_id=r["claim_id"],
+                    patient_control_number=r["pcn_index"],
+                    payer_claim_control_numbers=frozenset(r["icn_indexes"]),
+                    billing_npi=r["billing_npi"],
+                    billing_tin=r["billing_tin"],
+                    first_service_date=r["first_service_date"],
+                    charge_cents=r["charge_cents"],
+                    lines=tuple(ClaimLine.from_dict(x) for x in json.loads(r["lines"])),
+                    patient_control_number_prefixes=frozenset(r["pcn_prefix_indexes"]),
+                )
+                for r in {r["claim_id"]: r for r in rows}.values()
+            ),
+            key=key,
         )
 
     async def line_control_numbers(self, tenant: str, claim_id: str) -> frozenset[str]:

@@ -8,43 +8,17 @@ quarantined whole with every reason, so no part of it is ever posted.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 from services.common.errors import InvalidArgument
 from services.settlement.adapters.x12 import RemittanceFormatError, read_remittances
-from services.settlement.balancing import check_remittance, patient_responsibility_warnings
-from services.settlement.remittance import Remittance
+from services.settlement.domain import (
+    PreparedImport,
+    check_remittance,
+    patient_responsibility_warnings,
+)
 from services.x12.envelope import NotX12Error, read_delimiters
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class PreparedImport:
-    content_sha256: str
-    file_name: str
-    size_bytes: int
-    remittances: tuple[Remittance, ...]
-    reasons: tuple[str, ...]  # non-empty: quarantine the whole file
-    warnings: tuple[str, ...]
-
-    @property
-    def trace_numbers(self) -> list[str]:
-        return [r.trace_number for r in self.remittances]
-
-    def patient_control_numbers(self) -> set[str]:
-        return {c.patient_control_number for r in self.remittances for c in r.claims}
-
-    def claim_control_numbers(self) -> set[str]:
-        numbers = {
-            n
-            for r in self.remittances
-            for c in r.claims
-            for n in (c.payer_claim_control_number, c.original_reference)
-            if n
-        }
-        numbers |= {p.reference for r in self.remittances for p in r.provider_adjustments}
-        return numbers - {""}
 
 
 def _decode(content: bytes) -> str:

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.errors import Violations
+from services.common.phi import PhiKeys
 from services.settlement.application import ImportOutcome, ImportResult
-from services.settlement.domain import PaymentMethod, Settlement
-from services.settlement.line_matching import AMBIGUOUS, MATCHED, UNMATCHED
-from services.settlement.postings import BookViolation, JournalTransaction
-from services.settlement.remittance_domain import (
+from services.settlement.domain import (
+    AMBIGUOUS,
+    MATCHED,
+    UNMATCHED,
+    BookViolation,
+    JournalTransaction,
+    ManualPaymentMethod,
     RemittanceRecord,
+    Settlement,
+    SettlementStatus,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
+    settlement_status,
 )
-from services.settlement.terms import SettlementStatus, settlement_status
 
+_INDEX = re.compile(r"[0-9a-f]{64}")
 _STATUS = {
     SettlementStatus.AWAITING_PAYMENT: pb.SETTLEMENT_STATUS_AWAITING_PAYMENT,
     SettlementStatus.PARTLY_PAID: pb.SETTLEMENT_STATUS_PARTLY_PAID,
@@ -27,10 +35,10 @@ _STATUS = {
     SettlementStatus.OVERPAID: pb.SETTLEMENT_STATUS_OVERPAID,
     SettlementStatus.OVERDUE: pb.SETTLEMENT_STATUS_OVERDUE,
 }
-_METHODS = {
-    pb.PAYMENT_METHOD_CHECK: PaymentMethod.CHECK,
-    pb.PAYMENT_METHOD_EFT: PaymentMethod.EFT,
-    pb.PAYMENT_METHOD_VIRTUAL_CARD: PaymentMethod.VIRTUAL_CARD,
+METHODS: dict[int, ManualPaymentMethod] = {
+    pb.PAYMENT_METHOD_CHECK: ManualPaymentMethod.CHECK,
+    pb.PAYMENT_METHOD_EFT: ManualPaymentMethod.EFT,
+    pb.PAYMENT_METHOD_VIRTUAL_CARD: ManualPaymentMethod.VIRTUAL_CARD,
 }
 _LINE_OUTCOME = {
     MATCHED: pb.LINE_MATCH_OUTCOME_MATCHED,
@@ -48,37 +56,14 @@ def _iso(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
+def _readable(icn: str) -> str:
+    """A payment's ICN as a person reads it: the initial adjudication's is known only by its
+    keyed hash (the claims service publishes no plain ICN), which is shown as unknown."""
+    return "" if _INDEX.fullmatch(icn) else icn
+
+
 # -- requests ------------------------------------------------------------------------------------
-def parse_date(v: Violations, field: str, text: str, default: date | None = None) -> date | None:
-    if not text:
-        if default is None:
-            v.add(field, "a date (YYYY-MM-DD) is required")
-        return default
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        v.add(field, f"{text!r} is not a date (YYYY-MM-DD)")
-        return None
-
-
-def require(v: Violations, field: str, value: str) -> str:
-    v.check(bool(value.strip()), field, "is required")
-    return value.strip()
-
-
-def payment_method(v: Violations, value: int) -> str:
-    method = _METHODS.get(value)  # type: ignore[call-overload]
-    if method is None:
-        v.add("method", "must be CHECK, EFT or VIRTUAL_CARD")
-        return ""
-    return method
-
-
-def positive_cents(v: Violations, field: str, value: int) -> int:
-    v.check(value > 0, field, "must be a positive number of cents")
-    return value
-
-
+# Dates, cents, enums and text are read by services/common/fields.py.
 def parse_uuid(v: Violations, field: str, value: str) -> UUID | None:
     try:
         return UUID(value)
@@ -136,10 +121,10 @@ def settlement_from_aggregate(s: Settlement, as_of: date) -> pb.Settlement:
                 amount_cents=p.amount_cents,
                 method=p.method,
                 reference=p.reference,
-                payer_claim_control_number=p.payer_claim_control_number,
+                payer_claim_control_number=_readable(p.payer_claim_control_number),
                 paid_on=_iso(p.paid_on),
                 reversed=p.reversed,
-                lines=[payment_line(x) for x in p.line_matches],
+                lines=[payment_line(x.to_dict()) for x in p.line_matches],
             )
             for p in s.payments.values()
         ],
@@ -158,7 +143,9 @@ def _row_status(row: Any, as_of: date) -> int:
     ]
 
 
-def settlement_from_row(row: Any, payments: list[Any], as_of: date) -> pb.Settlement:
+def settlement_from_row(
+    row: Any, payments: list[Any], as_of: date, keys: PhiKeys
+) -> pb.Settlement:
     plan_share = row["agreed_total_cents"] - row["patient_cost_sharing_cents"]
     return pb.Settlement(
         settlement_id=str(row["settlement_id"]),
@@ -184,7 +171,7 @@ def settlement_from_row(row: Any, payments: list[Any], as_of: date) -> pb.Settle
                 amount_cents=p["amount_cents"],
                 method=p["method"],
                 reference=p["reference"],
-                payer_claim_control_number=p["payer_claim_control_number"],
+                payer_claim_control_number=keys.unseal(p["payer_claim_control_number_sealed"]),
                 paid_on=_iso(p["paid_on"]),
                 reversed=p["reversed"],
                 remittance_id=p["remittance_id"],
@@ -278,14 +265,14 @@ def line_exception_from_aggregate(e: UnmatchedServiceLine) -> pb.PaymentExceptio
     )
 
 
-def exception_from_row(r: Any) -> pb.PaymentException:
+def exception_from_row(r: Any, keys: PhiKeys) -> pb.PaymentException:
     return pb.PaymentException(
         exception_id=str(r["exception_id"]),
         remittance_id=r["remittance_id"],
         trace_number=r["trace_number"],
         claim_ordinal=r["ordinal"],
-        patient_control_number=r["patient_control_number"],
-        payer_claim_control_number=r["payer_claim_control_number"],
+        patient_control_number=keys.unseal(r["patient_control_number_sealed"]),
+        payer_claim_control_number=keys.unseal(r["payer_claim_control_number_sealed"]),
         claim_status_code=r["status_code"],
         charge_cents=r["charge_cents"],
         paid_cents=r["paid_cents"],
@@ -339,3 +326,69 @@ def book_check(
         ],
         account_balances=balances,
     )
+
+
+# -- whole responses ------------------------------------------------------------------------------
+def post_payment_response(payment_id: str, s: Settlement, as_of: date) -> pb.PostPaymentResponse:
+    return pb.PostPaymentResponse(payment_id=payment_id,
+                                  settlement=settlement_from_aggregate(s, as_of))
+
+
+def reverse_payment_response(s: Settlement, as_of: date) -> pb.ReversePaymentResponse:
+    return pb.ReversePaymentResponse(settlement=settlement_from_aggregate(s, as_of))
+
+
+def patient_responsibility_response(
+    s: Settlement, as_of: date
+) -> pb.RecordPatientResponsibilityResponse:
+    return pb.RecordPatientResponsibilityResponse(settlement=settlement_from_aggregate(s, as_of))
+
+
+def resolve_exception_response(
+    item: UnmatchedClaimPayment | UnmatchedServiceLine, s: Settlement, as_of: date
+) -> pb.ResolveExceptionResponse:
+    return pb.ResolveExceptionResponse(exception=exception_from_aggregate(item),
+                                       settlement=settlement_from_aggregate(s, as_of))
+
+
+def flag_overdue_response(flagged: int) -> pb.FlagOverdueSettlementsResponse:
+    return pb.FlagOverdueSettlementsResponse(flagged_count=flagged)
+
+
+def get_settlement_response(
+    row: Any, payments: list[Any], as_of: date, keys: PhiKeys
+) -> pb.GetSettlementResponse:
+    return pb.GetSettlementResponse(settlement=settlement_from_row(row, payments, as_of, keys))
+
+
+def open_items_response(
+    rows: list[Any], total: int, as_of: date, next_token: str
+) -> pb.ListOpenItemsResponse:
+    return pb.ListOpenItemsResponse(items=[open_item(r, as_of) for r in rows],
+                                    total_outstanding_cents=total, next_page_token=next_token)
+
+
+def overdue_response(rows: list[Any], as_of: date, next_token: str) -> pb.ListOverdueResponse:
+    return pb.ListOverdueResponse(items=[open_item(r, as_of) for r in rows],
+                                  next_page_token=next_token)
+
+
+def exceptions_response(
+    rows: list[Any], keys: PhiKeys, next_token: str
+) -> pb.ListExceptionsResponse:
+    return pb.ListExceptionsResponse(exceptions=[exception_from_row(r, keys) for r in rows],
+                                     next_page_token=next_token)
+
+
+def quarantined_files_response(rows: list[Any], next_token: str
+                               ) -> pb.ListQuarantinedFilesResponse:  # fmt: skip
+    return pb.ListQuarantinedFilesResponse(files=[quarantined_file(r) for r in rows],
+                                           next_page_token=next_token)
+
+
+def postings_response(
+    entries: list[tuple[Any, JournalTransaction]], next_token: str
+) -> pb.ListPostingsResponse:
+    return pb.ListPostingsResponse(
+        transactions=[journal_transaction(row, tx) for row, tx in entries],
+        next_page_token=next_token)

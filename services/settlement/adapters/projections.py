@@ -1,4 +1,5 @@
-"""Read models fed by events: the claims service's matching facts and settlement's own events.
+"""Read models of settlement's own events: settlements, payments, the journal, remittance files,
+remittances and the exceptions queue (the claims service's matching facts: claim_facts.py).
 
 Each handler runs inside the ProjectionProcessor's transaction (rows + tracking commit together).
 """
@@ -8,16 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
+from functools import partial
 from typing import Any
 
 import asyncpg
+from google.protobuf.unknown_fields import UnknownFieldSet
 
-from oonledger.claims.v1 import events_pb2 as claims_v1
 from services.common.consumer import ArrivedEarly, Delivery
-from services.settlement.line_matching import ClaimLine
-from services.settlement.read_model_schema import statements
-
-Handler = Callable[[asyncpg.Connection, str, Delivery], Awaitable[None]]
+from services.common.contracts import PROTOBUF
+from services.common.phi import PATIENT_CONTROL_NUMBER, PAYER_CLAIM_NUMBER, PhiKeys
+from services.settlement.adapters.claim_facts import Handler, add_icn
+from services.settlement.adapters.read_model_schema import statements
 
 
 async def migrate(pool: asyncpg.Pool, schema: str) -> None:
@@ -28,98 +30,6 @@ async def migrate(pool: asyncpg.Pool, schema: str) -> None:
 
 def _date(value: Any) -> date | None:
     return date.fromisoformat(value) if value else None
-
-
-# -- claims service events -> claim_refs ---------------------------------------------------------
-def claim_lines(lines: Iterable[claims_v1.ClaimRegistered.ServiceLine]) -> list[dict[str, Any]]:
-    """The 837 lines of a ClaimRegistered, in the form line matching reads (rule 5)."""
-    return [
-        ClaimLine(
-            number=number,
-            line_control_number=x.line_control_number,
-            procedure_code=x.procedure_code,
-            modifiers=tuple(x.modifiers),
-            service_date=_date(x.service_date),
-            charge_cents=x.billed_cents,
-            revenue_code=x.revenue_code,
-        ).to_dict()
-        for number, x in enumerate(lines, start=1)
-    ]
-
-
-async def _claim_registered(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
-    registered = d.message_as(claims_v1.ClaimRegistered)
-    claim = registered.claim
-    lines = claim.lines
-    service_dates = sorted(x.service_date for x in lines if x.service_date)
-    charge = claim.total_billed_cents or sum(x.billed_cents for x in lines)
-    original_icn = registered.original_payer_claim_control_number
-    provider = claim.provider
-    await conn.execute(
-        """INSERT INTO claim_refs (tenant_id, claim_id, patient_control_number, icns,
-            billing_npi, billing_tin, first_service_date, charge_cents, payer_id, lines)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
-            ON CONFLICT (tenant_id, claim_id) DO UPDATE SET
-              patient_control_number = EXCLUDED.patient_control_number,
-              lines = EXCLUDED.lines,
-              billing_npi = EXCLUDED.billing_npi, billing_tin = EXCLUDED.billing_tin,
-              first_service_date = EXCLUDED.first_service_date,
-              charge_cents = EXCLUDED.charge_cents, payer_id = EXCLUDED.payer_id,
-              icns = ARRAY(SELECT DISTINCT unnest(claim_refs.icns || EXCLUDED.icns))""",
-        d.tenant_id,
-        d.envelope.claim_id or d.envelope.aggregate_id,
-        claim.patient_control_number,
-        [original_icn] if original_icn else [],
-        provider.npi,
-        provider.tin,
-        _date(service_dates[0]) if service_dates else None,
-        charge,
-        claim.payer.payer_id,
-        json.dumps(claim_lines(lines)),
-    )
-
-
-async def _add_icn(conn: asyncpg.Connection, s: str, tenant: str, claim_id: str, icn: str) -> None:
-    if not icn:
-        return
-    await conn.execute(
-        """INSERT INTO claim_refs (tenant_id, claim_id, icns) VALUES ($1, $2, $3)
-            ON CONFLICT (tenant_id, claim_id) DO UPDATE SET icns = CASE
-              WHEN $4 = ANY(claim_refs.icns) THEN claim_refs.icns
-              ELSE claim_refs.icns || $4::text END""",
-        tenant,
-        claim_id,
-        [icn],
-        icn,
-    )
-
-
-async def _adjudication_recorded(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
-    recorded = d.message_as(claims_v1.AdjudicationRecorded)
-    icn = recorded.adjudication.payer_claim_control_number
-    await _add_icn(conn, s, d.tenant_id, d.envelope.claim_id or d.envelope.aggregate_id, icn)
-
-
-async def _claim_triaged(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
-    triaged = d.message_as(claims_v1.ClaimTriaged)
-    await conn.execute(
-        """INSERT INTO claim_refs (tenant_id, claim_id, nsa_protected, payer_id)
-            VALUES ($1, $2, $3, $4)
-            ON CONFLICT (tenant_id, claim_id) DO UPDATE SET nsa_protected = EXCLUDED.nsa_protected,
-              payer_id = CASE WHEN claim_refs.payer_id = '' THEN EXCLUDED.payer_id
-                              ELSE claim_refs.payer_id END""",
-        d.tenant_id,
-        d.envelope.claim_id or d.envelope.aggregate_id,
-        triaged.nsa_protected,
-        triaged.payer_id,
-    )
-
-
-CLAIMS_HANDLERS: dict[str, Handler] = {
-    "ClaimRegistered": _claim_registered,
-    "AdjudicationRecorded": _adjudication_recorded,
-    "ClaimTriaged": _claim_triaged,
-}
 
 
 # -- settlement's own events -> settlements, payments, journal, remittances, exceptions -------
@@ -153,7 +63,35 @@ def _claim(d: Delivery) -> str:
     return d.envelope.claim_id
 
 
-async def _settlement_opened(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+# settlement's own contract fields that held a plain identifier before issue 21 (reserved now).
+_LEGACY_OWN_FIELDS = {"initial_payment_icn": 8, "payer_claim_control_number": 5}
+
+
+def _tokens(keys: PhiKeys, d: Delivery, field: str) -> tuple[str, str]:
+    """(index, sealed) of an identifier on settlement's own event: as published, or from an
+    event published before the contract tokenized it (the plain value of a pre-contract JSON
+    payload, or the reserved field of a v1 message), tokenized here and never stored plain."""
+    p = d.payload
+    index, sealed = p.get(f"{field}_index") or "", p.get(f"{field}_sealed") or ""
+    if index:
+        return index, sealed
+    plain = ""
+    if not d.envelope.payload_content_type.startswith(PROTOBUF):
+        plain = str(p.get(field) or "")
+    elif field in _LEGACY_OWN_FIELDS:
+        unknown: Iterable[Any] = UnknownFieldSet(d.message)  # type: ignore[assignment]
+        for item in unknown:
+            if item.field_number == _LEGACY_OWN_FIELDS[field] and isinstance(item.data, bytes):
+                plain = item.data.decode()
+    if not plain:
+        return "", ""
+    kind = PATIENT_CONTROL_NUMBER if field == "patient_control_number" else PAYER_CLAIM_NUMBER
+    return keys.index(d.tenant_id, kind, plain), keys.seal(plain)
+
+
+async def _settlement_opened(
+    conn: asyncpg.Connection, s: str, d: Delivery, *, keys: PhiKeys
+) -> None:
     p = d.payload
     await conn.execute(
         """INSERT INTO settlements (tenant_id, claim_id, settlement_id, source, source_ref,
@@ -178,12 +116,15 @@ async def _settlement_opened(conn: asyncpg.Connection, s: str, d: Delivery) -> N
     )
     if p["already_paid_cents"]:
         await conn.execute(
-            """INSERT INTO payments VALUES ($1, $2, 'initial', $3, 'initial_adjudication',
-                '', $4, $5, false, '', $6) ON CONFLICT DO NOTHING""",
+            """INSERT INTO payments (tenant_id, claim_id, payment_id, amount_cents, method,
+                reference, payer_claim_control_number_index, paid_on, reversed,
+                remittance_id, seq)
+                VALUES ($1, $2, 'initial', $3, 'initial_adjudication', '', $4, $5, false, '',
+                $6) ON CONFLICT DO NOTHING""",
             d.tenant_id,
             p["claim_id"],
             p["already_paid_cents"],
-            p["initial_payment_icn"],
+            _tokens(keys, d, "initial_payment_icn")[0],
             _date(p["decided_on"]),
             d.envelope.notification_id,
         )
@@ -200,30 +141,38 @@ async def _paid_delta(conn: asyncpg.Connection, d: Delivery, delta: int) -> None
     )
 
 
-async def _payment_posted(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+async def _payment_posted(
+    conn: asyncpg.Connection, s: str, d: Delivery, *, keys: PhiKeys
+) -> None:
     p = d.payload
+    icn_index, icn_sealed = _tokens(keys, d, "payer_claim_control_number")
     await conn.execute(
-        """INSERT INTO payments VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10,
-            $11::jsonb) ON CONFLICT DO NOTHING""",
+        """INSERT INTO payments (tenant_id, claim_id, payment_id, amount_cents, method,
+            reference, payer_claim_control_number_index, payer_claim_control_number_sealed,
+            paid_on, reversed, remittance_id, seq, lines)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, false, $10, $11, $12::jsonb)
+            ON CONFLICT DO NOTHING""",
         d.tenant_id,
         _claim(d),
         p["payment_id"],
         p["amount_cents"],
         p["method"],
         p["reference"],
-        p["payer_claim_control_number"],
+        icn_index,
+        icn_sealed,
         _date(p["paid_on"]),
         p["remittance_id"],
         d.envelope.notification_id,
         json.dumps(p.get("line_matches") or []),  # absent on v1 events
     )
     await _paid_delta(conn, d, p["amount_cents"])
-    await _payment_icn(conn, s, d)
+    await add_icn(conn, s, d.tenant_id, _claim(d), icn_index)
     await _journal(conn, s, d, _claim(d), p["remittance_id"])
 
 
-async def _payment_icn(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
-    await _add_icn(conn, s, d.tenant_id, _claim(d), d.payload["payer_claim_control_number"])
+async def _payment_icn(conn: asyncpg.Connection, s: str, d: Delivery, *, keys: PhiKeys) -> None:
+    await add_icn(conn, s, d.tenant_id, _claim(d),
+                   _tokens(keys, d, "payer_claim_control_number")[0])
 
 
 async def _payment_reversed(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
@@ -340,48 +289,58 @@ async def _remittance_chunk_posted(conn: asyncpg.Connection, s: str, d: Delivery
     await _journal(conn, s, d, "", d.payload["remittance_id"])
 
 
-async def _exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+def _identifiers(keys: PhiKeys, d: Delivery) -> tuple[str, str, str, str]:
+    """A queued item's CLP01 and CLP07: keyed hash and sealed, never plain (phi.py)."""
+    return (*_tokens(keys, d, "patient_control_number"),
+            *_tokens(keys, d, "payer_claim_control_number"))
+
+
+async def _exception_queued(
+    conn: asyncpg.Connection, s: str, d: Delivery, *, keys: PhiKeys
+) -> None:
     p = d.payload
     await conn.execute(
         """INSERT INTO payment_exceptions (tenant_id, exception_id, remittance_id,
-            trace_number, ordinal, patient_control_number, payer_claim_control_number,
-            status_code, charge_cents, paid_cents, reason, candidate_claim_id, seq)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            trace_number, ordinal, status_code, charge_cents, paid_cents, reason,
+            candidate_claim_id, seq, patient_control_number_index,
+            patient_control_number_sealed, payer_claim_control_number_index,
+            payer_claim_control_number_sealed)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
             ON CONFLICT DO NOTHING""",
         d.tenant_id,
         d.envelope.aggregate_id,
         p["remittance_id"],
         p["trace_number"],
         p["ordinal"],
-        p["patient_control_number"],
-        p["payer_claim_control_number"],
         p["status_code"],
         p["charge_cents"],
         p["paid_cents"],
         p["reason"],
         p["candidate_claim_id"],
         d.envelope.notification_id,
+        *_identifiers(keys, d),
     )
 
 
-async def _line_exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+async def _line_exception_queued(
+    conn: asyncpg.Connection, s: str, d: Delivery, *, keys: PhiKeys
+) -> None:
     p = d.payload
     await conn.execute(
         """INSERT INTO payment_exceptions (tenant_id, exception_id, remittance_id,
-            trace_number, ordinal, patient_control_number, payer_claim_control_number,
-            status_code, charge_cents, paid_cents, reason, candidate_claim_id, seq, kind,
-            claim_id, line_ordinal, line_control_number, procedure_code, service_date,
-            line_outcome, candidate_lines)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'line',
-                    $12, $14, $15, $16, $17, $18, $19)
+            trace_number, ordinal, status_code, charge_cents, paid_cents, reason,
+            candidate_claim_id, seq, kind, claim_id, line_ordinal, line_control_number,
+            procedure_code, service_date, line_outcome, candidate_lines,
+            patient_control_number_index, patient_control_number_sealed,
+            payer_claim_control_number_index, payer_claim_control_number_sealed)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'line',
+                    $10, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
             ON CONFLICT DO NOTHING""",
         d.tenant_id,
         d.envelope.aggregate_id,
         p["remittance_id"],
         p["trace_number"],
         p["ordinal"],
-        p["patient_control_number"],
-        p["payer_claim_control_number"],
         p["status_code"],
         p["charge_cents"],
         p["paid_cents"],
@@ -394,6 +353,7 @@ async def _line_exception_queued(conn: asyncpg.Connection, s: str, d: Delivery) 
         _date(p["service_date"]),
         p["outcome"],
         list(p["candidate_lines"]),
+        *_identifiers(keys, d),
     )
 
 
@@ -420,11 +380,25 @@ async def _exception_resolved(conn: asyncpg.Connection, s: str, d: Delivery) -> 
 
 # claim_refs also learns the ICNs of settlement's own payments (`_payment_posted`): a rebuild of
 # claim_refs replays these after the claims events (services/ops/rebuild.py).
-CLAIM_REFS_FROM_SETTLEMENT: dict[str, Handler] = {"PaymentPosted": _payment_icn}
+CLAIM_REFS_FROM_SETTLEMENT_EVENTS = ("PaymentPosted",)
 
-SETTLEMENT_HANDLERS: dict[str, Handler] = {
-    "SettlementOpened": _settlement_opened,
-    "PaymentPosted": _payment_posted,
+
+def claim_refs_from_settlement(keys: PhiKeys) -> dict[str, Handler]:
+    return {"PaymentPosted": partial(_payment_icn, keys=keys)}
+
+
+def settlement_handlers(keys: PhiKeys) -> dict[str, Handler]:
+    """The read models of settlement's own events (identifiers tokenized with `keys`)."""
+    return {
+        **_SETTLEMENT_HANDLERS,
+        "SettlementOpened": partial(_settlement_opened, keys=keys),
+        "PaymentPosted": partial(_payment_posted, keys=keys),
+        "UnmatchedClaimPaymentQueued": partial(_exception_queued, keys=keys),
+        "UnmatchedServiceLineQueued": partial(_line_exception_queued, keys=keys),
+    }
+
+
+_SETTLEMENT_HANDLERS: dict[str, Handler] = {
     "PaymentReversed": _payment_reversed,
     "RecoupmentPosted": _recoupment_posted,
     "InterestPosted": _interest_posted,
@@ -439,9 +413,7 @@ SETTLEMENT_HANDLERS: dict[str, Handler] = {
     "RemittanceFileQuarantined": _file_outcome("quarantined"),
     "RemittanceImported": _remittance_imported,
     "RemittanceChunkPosted": _remittance_chunk_posted,
-    "UnmatchedClaimPaymentQueued": _exception_queued,
     "UnmatchedClaimPaymentResolved": _exception_resolved,
-    "UnmatchedServiceLineQueued": _line_exception_queued,
     "UnmatchedServiceLineResolved": _line_exception_resolved,
 }
 

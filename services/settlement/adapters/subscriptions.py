@@ -17,8 +17,7 @@ from oonledger.negotiation.v1 import events_pb2 as negotiation_v1
 from services.common.aggregate import TenantAggregate
 from services.common.consumer import Delivery, PermanentFailure
 from services.settlement.application import OpeningTerms, SettlementApplication
-from services.settlement.domain import Settlement, settlement_id_for
-from services.settlement.terms import SettlementSource
+from services.settlement.domain import Settlement, SettlementSource, settlement_id_for
 
 NEGOTIATION_EVENTS = ("SettlementAgreed", "IdrDetermined")
 CLAIMS_EVENTS = ("ClaimRegistered", "AdjudicationRecorded", "ClaimTriaged")
@@ -29,7 +28,7 @@ ACTOR = "system:settlement"
 @dataclass(frozen=True)
 class ClaimFacts:
     payer_id: str
-    icns: tuple[str, ...]
+    icns: tuple[str, ...]  # the ICNs' keyed hashes (services/common/phi.py)
     nsa_protected: bool | None
 
 
@@ -39,7 +38,7 @@ ClaimFactsLookup = Callable[[str, str], ClaimFacts | None]
 def claim_facts_lookup(database_url: str, schema: str) -> ClaimFactsLookup:
     """Read settlement's own claim read model (never the claims service's tables)."""
     query = sql.SQL(
-        "SELECT payer_id, icns, nsa_protected FROM {}.claim_refs "
+        "SELECT payer_id, icn_indexes, nsa_protected FROM {}.claim_refs "
         "WHERE tenant_id = %s AND claim_id = %s"
     ).format(sql.Identifier(schema))
 

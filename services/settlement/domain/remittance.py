@@ -108,3 +108,31 @@ class Remittance:
     def payer_key(self) -> str:
         """Who paid: the payer id (N1*PR04 / REF*2U) or, failing that, the TRN03 originator."""
         return self.payer_id or self.payer_identifier or self.payer_name
+
+
+@dataclass(frozen=True)
+class PreparedImport:
+    content_sha256: str
+    file_name: str
+    size_bytes: int
+    remittances: tuple[Remittance, ...]
+    reasons: tuple[str, ...]  # non-empty: quarantine the whole file
+    warnings: tuple[str, ...]
+
+    @property
+    def trace_numbers(self) -> list[str]:
+        return [r.trace_number for r in self.remittances]
+
+    def patient_control_numbers(self) -> set[str]:
+        return {c.patient_control_number for r in self.remittances for c in r.claims}
+
+    def claim_control_numbers(self) -> set[str]:
+        numbers = {
+            n
+            for r in self.remittances
+            for c in r.claims
+            for n in (c.payer_claim_control_number, c.original_reference)
+            if n
+        }
+        numbers |= {p.reference for r in self.remittances for p in r.provider_adjustments}
+        return numbers - {""}

@@ -7,52 +7,23 @@ the system of record and the read model only mirrors it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.common.ids import deterministic_id
 from services.common.money import MAX_AMOUNT_CENTS, amount_out_of_range, require_amount
-from services.settlement.balance_billing import RULE_CITATION, check_patient_balance
-from services.settlement.postings import Account, JournalTransaction, Posting, transfer
-from services.settlement.terms import (
-    SettlementSource,
-    SettlementStatus,
-    settlement_status,
+from services.settlement.domain.balance_billing import RULE_CITATION, check_patient_balance
+from services.settlement.domain.journal import Account, JournalTransaction, Posting, transfer
+from services.settlement.domain.matching import LineMatch
+from services.settlement.domain.payments import (
+    INITIAL_PAYMENT_ID,
+    PaymentRecord,
+    reversible_payment,
+    settlement_id_for,
 )
-
-INITIAL_PAYMENT_ID = "initial"
-
-
-class PaymentMethod:
-    """Manual posting methods, plus the 835 BPR04 values an ERA payment carries."""
-
-    CHECK = "check"
-    EFT = "eft"
-    VIRTUAL_CARD = "virtual_card"
-    MANUAL = frozenset({CHECK, EFT, VIRTUAL_CARD})
-
-
-@dataclass
-class PaymentRecord:
-    payment_id: str
-    amount_cents: int
-    method: str
-    reference: str
-    payer_claim_control_number: str
-    paid_on: date
-    transaction: dict[str, Any]
-    reversed: bool = False
-    line_matches: tuple[dict[str, Any], ...] = ()  # rule 5: which 837 line each SVC paid
-
-
-def settlement_id_for(tenant_id: str, claim_id: str) -> UUID:
-    """One settlement per claim (or per IDR dispute line, which names its own claim)."""
-    return deterministic_id(tenant_id, "settlement", claim_id)
+from services.settlement.domain.terms import SettlementSource, SettlementStatus, settlement_status
 
 
 def _journal(*transactions: JournalTransaction) -> list[dict[str, Any]]:
@@ -71,7 +42,7 @@ class Settlement(TenantAggregate):
         patient_cost_sharing_cents: int
         already_paid_cents: int
         amount_owed_cents: int
-        initial_payment_icn: str
+        initial_payment_icn: str  # as the claims service states it: its keyed hash (phi.py)
         decided_on: date
         due_date: date
         nsa_protected: bool
@@ -130,7 +101,7 @@ class Settlement(TenantAggregate):
                 reference="",
                 payer_claim_control_number=initial_payment_icn,
                 paid_on=decided_on,
-                transaction=journal[-1],
+                transaction=JournalTransaction.from_dict(journal[-1]),
             )
             self.paid_cents = already_paid_cents
 
@@ -162,8 +133,8 @@ class Settlement(TenantAggregate):
                 reference=self.reference,
                 payer_claim_control_number=self.payer_claim_control_number,
                 paid_on=self.paid_on,
-                transaction=self.journal[0],
-                line_matches=tuple(self.line_matches),
+                transaction=JournalTransaction.from_dict(self.journal[0]),
+                line_matches=tuple(LineMatch.from_dict(m) for m in self.line_matches),
             )
             aggregate.paid_cents += self.amount_cents
 
@@ -359,16 +330,11 @@ class Settlement(TenantAggregate):
             as_of=as_of,
         )
 
-    def find_reversible_payment(self, icn: str, amount_cents: int) -> PaymentRecord | None:
-        """The unreversed payment a CLP02=22 undoes: same ICN and amount, else the same amount."""
-        candidates = [
-            p for p in self.payments.values() if not p.reversed and p.amount_cents == amount_cents
-        ]
-        for payment in candidates:
-            if icn and payment.payer_claim_control_number == icn:
-                return payment
-        without_icn = [p for p in candidates if not p.payer_claim_control_number or not icn]
-        return without_icn[0] if len(without_icn) == 1 else None
+    def find_reversible_payment(
+        self, icn: str, amount_cents: int, *, icn_key: str = ""
+    ) -> PaymentRecord | None:
+        """The unreversed payment a CLP02=22 undoes (payments.py, `reversible_payment`)."""
+        return reversible_payment(self.payments.values(), icn, amount_cents, icn_key=icn_key)
 
     def _tx_id(self, kind: str) -> str:
         return f"{self.id}/{self.version + 1}/{kind}"
@@ -437,7 +403,7 @@ class Settlement(TenantAggregate):
             raise NotFound(f"payment {payment_id} not found on this settlement")
         if payment.reversed:
             raise FailedPrecondition(f"payment {payment_id} is already reversed")
-        original = JournalTransaction.from_dict(payment.transaction)
+        original = payment.transaction
         reversal = original.reversed_by(self._tx_id("reversal"), f"reversal of {payment_id}")
         self._record(
             self.PaymentReversed,
@@ -465,7 +431,7 @@ class Settlement(TenantAggregate):
         """A PLB WO taken back against this claim: positive means money returned to the payer."""
         transaction = transfer(
             self._tx_id("recoupment"),
-            f"recoupment {reference}",
+            f"recoupment {recoupment_id}",
             Account.PAYER_RECEIVABLE,
             Account.PROVIDER_CASH,
             amount_cents,
@@ -494,7 +460,7 @@ class Settlement(TenantAggregate):
         """Prompt-pay interest (PLB L6) is income of its own, never part of the recovery."""
         transaction = transfer(
             self._tx_id("interest"),
-            f"interest {reference}",
+            f"interest {interest_id}",
             Account.PROVIDER_CASH,
             Account.INTEREST_INCOME,
             amount_cents,

@@ -1,4 +1,11 @@
-"""DDL of the settlement read models (asyncpg), all in the service's own schema."""
+"""DDL of the settlement read models (asyncpg), all in the service's own schema.
+
+No read model holds a patient control number or payer claim number in plain text
+(services/common/phi.py): `*_index` columns hold keyed hashes (what matching looks up),
+`*_sealed` columns the sealed value a person reads back (the exceptions queue, payments).
+Columns that held plain values in earlier releases are dropped; rebuild the claim facts and the
+settlement read models once after upgrading (docs/operations.md §8a).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +16,23 @@ def statements(schema: str) -> list[str]:
         f"CREATE SCHEMA IF NOT EXISTS {s}",
         f"""CREATE TABLE IF NOT EXISTS {s}.claim_refs (
             tenant_id text NOT NULL, claim_id text NOT NULL,
-            patient_control_number text NOT NULL DEFAULT '',
-            icns text[] NOT NULL DEFAULT '{{}}',
             billing_npi text NOT NULL DEFAULT '', billing_tin text NOT NULL DEFAULT '',
             first_service_date date, charge_cents bigint NOT NULL DEFAULT 0,
             payer_id text NOT NULL DEFAULT '', nsa_protected boolean,
             PRIMARY KEY (tenant_id, claim_id))""",
-        f"""CREATE INDEX IF NOT EXISTS claim_refs_pcn ON {s}.claim_refs
-            (tenant_id, patient_control_number text_pattern_ops)""",
-        f"CREATE INDEX IF NOT EXISTS claim_refs_icns ON {s}.claim_refs USING gin (icns)",
+        # Matching facts by keyed hash: CLP01 (rule 1), the ICNs (rules 2-3: the adjudication's
+        # and those settlement's payments saw), the proper prefixes of CLM01 (rule 4).
+        f"""ALTER TABLE {s}.claim_refs
+            DROP COLUMN IF EXISTS patient_control_number, DROP COLUMN IF EXISTS icns,
+            ADD COLUMN IF NOT EXISTS pcn_index text NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS pcn_prefix_indexes text[] NOT NULL DEFAULT '{{}}',
+            ADD COLUMN IF NOT EXISTS icn_indexes text[] NOT NULL DEFAULT '{{}}'""",
+        f"""CREATE INDEX IF NOT EXISTS claim_refs_pcn_index ON {s}.claim_refs
+            (tenant_id, pcn_index)""",
+        f"""CREATE INDEX IF NOT EXISTS claim_refs_icn_indexes ON {s}.claim_refs
+            USING gin (icn_indexes)""",
+        f"""CREATE INDEX IF NOT EXISTS claim_refs_pcn_prefixes ON {s}.claim_refs
+            USING gin (pcn_prefix_indexes)""",
         # Rule 5 (line matching): the 837 lines from ClaimRegistered; claims registered before
         # this column existed keep '[]' (their SVCs are recorded as unmatched, never guessed).
         f"""ALTER TABLE {s}.claim_refs
@@ -42,7 +57,7 @@ def statements(schema: str) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {s}.payments (
             tenant_id text NOT NULL, claim_id text NOT NULL, payment_id text NOT NULL,
             amount_cents bigint NOT NULL, method text NOT NULL, reference text NOT NULL,
-            payer_claim_control_number text NOT NULL, paid_on date NOT NULL,
+            paid_on date NOT NULL,
             reversed boolean NOT NULL DEFAULT false, remittance_id text NOT NULL DEFAULT '',
             seq bigint NOT NULL,
             PRIMARY KEY (tenant_id, claim_id, payment_id))""",
@@ -73,7 +88,6 @@ def statements(schema: str) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {s}.payment_exceptions (
             tenant_id text NOT NULL, exception_id uuid NOT NULL, remittance_id text NOT NULL,
             trace_number text NOT NULL, ordinal int NOT NULL,
-            patient_control_number text NOT NULL, payer_claim_control_number text NOT NULL,
             status_code text NOT NULL, charge_cents bigint NOT NULL, paid_cents bigint NOT NULL,
             reason text NOT NULL, candidate_claim_id text NOT NULL,
             resolved_claim_id text NOT NULL DEFAULT '', seq bigint NOT NULL,
@@ -92,4 +106,16 @@ def statements(schema: str) -> list[str]:
             ADD COLUMN IF NOT EXISTS line_outcome text NOT NULL DEFAULT '',
             ADD COLUMN IF NOT EXISTS candidate_lines int[] NOT NULL DEFAULT '{{}}',
             ADD COLUMN IF NOT EXISTS resolved_line_control_number text NOT NULL DEFAULT ''""",
+        # Identifiers by keyed hash and sealed (earlier releases kept them plain: dropped).
+        f"""ALTER TABLE {s}.payments
+            DROP COLUMN IF EXISTS payer_claim_control_number,
+            ADD COLUMN IF NOT EXISTS payer_claim_control_number_index text NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS payer_claim_control_number_sealed text NOT NULL DEFAULT ''""",
+        f"""ALTER TABLE {s}.payment_exceptions
+            DROP COLUMN IF EXISTS patient_control_number,
+            DROP COLUMN IF EXISTS payer_claim_control_number,
+            ADD COLUMN IF NOT EXISTS patient_control_number_index text NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS patient_control_number_sealed text NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS payer_claim_control_number_index text NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS payer_claim_control_number_sealed text NOT NULL DEFAULT ''""",
     ]

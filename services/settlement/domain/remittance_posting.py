@@ -12,13 +12,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import services.settlement.domain.code_lists as code_lists
 from services.common.context import CommandContext
-from services.settlement import code_lists
-from services.settlement.domain import Settlement
-from services.settlement.line_matching import LineMatch, match_lines
-from services.settlement.matching import ClaimIndex, Match, NoMatch, match_claim
-from services.settlement.postings import Account, JournalTransaction, Posting, transfer
-from services.settlement.remittance import ClaimPayment, ProviderAdjustment, Remittance
+from services.settlement.domain.journal import Account, JournalTransaction, Posting, transfer
+from services.settlement.domain.matching import (
+    ClaimIndex,
+    LineMatch,
+    Match,
+    NoMatch,
+    match_claim,
+    match_lines,
+)
+from services.settlement.domain.remittance import ClaimPayment, ProviderAdjustment, Remittance
+from services.settlement.domain.settlement import Settlement
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +120,7 @@ class _Poster:
             self.outcome.remittance_journal.append(
                 transfer(
                     f"{self.remittance_id}/clp{claim.ordinal}/unapplied",
-                    f"CLP {claim.ordinal} {claim.patient_control_number}: {reason}",
+                    f"CLP {claim.ordinal}: {reason}",
                     Account.PROVIDER_CASH,
                     Account.UNAPPLIED_CASH,
                     claim.paid_cents,
@@ -164,7 +170,9 @@ class _Poster:
         payment_id = f"{self.remittance_id}:clp{claim.ordinal}"
         if claim.is_reversal:
             original = settlement.find_reversible_payment(
-                claim.payer_claim_control_number, -claim.paid_cents
+                claim.payer_claim_control_number,
+                -claim.paid_cents,
+                icn_key=self.index.icn_key(claim.payer_claim_control_number),
             )
             if original is None:
                 self._unapplied(
@@ -178,7 +186,7 @@ class _Poster:
                 reason=f"CLP02 22 in TRN {self.remittance.trace_number}",
                 reversed_on=self.posted_on,
                 remittance_id=self.remittance_id,
-                reference=claim.payer_claim_control_number,
+                reference=self.remittance.trace_number,
                 line_matches=self._match_lines(claim, found.claim_id, original.payment_id),
             )
         elif claim.paid_cents < 0:
@@ -211,9 +219,9 @@ class _Poster:
         """PLB03-2 must name a linked ICN or a patient control number (DOMAIN.md §2.4 rule 6)."""
         if not adjustment.reference:
             return None
-        claims = self.index.by_icn.get(
+        claims = self.index.with_icn(adjustment.reference) or self.index.with_pcn(
             adjustment.reference
-        ) or self.index.by_patient_control_number.get(adjustment.reference, [])
+        )
         if len({c.claim_id for c in claims}) != 1:
             return None
         return self.settlements.get(claims[0].claim_id)
@@ -228,7 +236,7 @@ class _Poster:
                 self._item_ctx(item_id),
                 recoupment_id=item_id,
                 amount_cents=adjustment.amount_cents,
-                reference=adjustment.reference,
+                reference=self.remittance.trace_number,
                 posted_on=self.posted_on,
                 remittance_id=self.remittance_id,
             )
@@ -239,7 +247,7 @@ class _Poster:
                 self._item_ctx(item_id),
                 interest_id=item_id,
                 amount_cents=-adjustment.amount_cents,
-                reference=adjustment.reference,
+                reference=self.remittance.trace_number,
                 posted_on=self.posted_on,
                 remittance_id=self.remittance_id,
             )
@@ -254,7 +262,7 @@ class _Poster:
         self.outcome.remittance_journal.append(
             JournalTransaction(
                 f"{item_id}/provider-adjustment",
-                f"PLB {adjustment.reason} {adjustment.reference}".strip(),
+                f"PLB {adjustment.reason} #{number}",
                 (
                     Posting(Account.PROVIDER_CASH, -adjustment.amount_cents),
                     Posting(counter_account, adjustment.amount_cents),

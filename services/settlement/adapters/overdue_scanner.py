@@ -15,8 +15,8 @@ from typing import Any
 from services.common.context import CommandContext, eastern_date
 from services.common.errors import Conflict
 from services.common.grpc_server import Blocking
-from services.settlement.application import SettlementApplication
-from services.settlement.queries import SettlementReads
+from services.settlement.adapters.sql import SettlementReads
+from services.settlement.application import FlagOverdue, SettlementApplication
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ def overdue_scanner(
                 )
                 claim_ids = await reads.overdue_unflagged_claims(tenant, as_of)
                 try:
-                    flagged = await blocking(app.flag_overdue, ctx, claim_ids, as_of)
+                    command = FlagOverdue(tuple(claim_ids), as_of)
+                    flagged = await blocking(app.flag_overdue, ctx, command)
                 except Conflict:
                     continue  # another replica flagged them first
                 log.info("tenant %s: %d settlements flagged overdue", tenant, flagged)

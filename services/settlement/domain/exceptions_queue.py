@@ -1,0 +1,263 @@
+"""The exceptions queue: what an 835 could not post, kept until someone resolves it.
+
+`UnmatchedClaimPayment` keeps a CLP that could not be posted (its money sits in unapplied cash);
+`UnmatchedServiceLine` keeps an SVC of a posted CLP that names no single 837 line (rule 5).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from services.common.aggregate import TenantAggregate
+from services.common.context import CommandContext
+from services.common.errors import FailedPrecondition, InvalidArgument
+from services.common.ids import deterministic_id
+from services.settlement.domain.remittance import Remittance
+from services.settlement.domain.remittance_posting import LineException, PaymentException
+
+
+def exception_id_for(tenant_id: str, remittance_id: UUID, ordinal: int) -> UUID:
+    return deterministic_id(tenant_id, "payment-exception", f"{remittance_id}:{ordinal}")
+
+
+def line_exception_id_for(tenant_id: str, remittance_id: UUID, ordinal: int, svc: int) -> UUID:
+    return deterministic_id(tenant_id, "line-exception", f"{remittance_id}:{ordinal}:{svc}")
+
+
+class UnmatchedClaimPayment(TenantAggregate):
+    """An exceptions-queue item: a CLP kept for auditors and for later resolution."""
+
+    class UnmatchedClaimPaymentQueued(TenantAggregate.Created):
+        remittance_id: str
+        trace_number: str
+        payer_id: str
+        payment_method: str
+        payment_date: date | None
+        ordinal: int
+        patient_control_number: str
+        payer_claim_control_number: str
+        status_code: str
+        charge_cents: int
+        paid_cents: int
+        patient_responsibility_cents: int
+        first_service_date: date | None
+        reason: str
+        candidate_claim_id: str
+
+    class UnmatchedClaimPaymentResolved(TenantAggregate.Event):
+        claim_id: str
+
+        def apply(self, aggregate: UnmatchedClaimPayment) -> None:
+            aggregate.resolved_claim_id = self.claim_id
+
+    def __init__(  # the UnmatchedClaimPaymentQueued fields
+        self,
+        remittance_id: str,
+        trace_number: str,
+        payer_id: str,
+        payment_method: str,
+        payment_date: date | None,
+        ordinal: int,
+        patient_control_number: str,
+        payer_claim_control_number: str,
+        status_code: str,
+        charge_cents: int,
+        paid_cents: int,
+        patient_responsibility_cents: int,
+        first_service_date: date | None,
+        reason: str,
+        candidate_claim_id: str,
+    ) -> None:
+        self.remittance_id = remittance_id
+        self.trace_number = trace_number
+        self.payer_id = payer_id
+        self.payment_method = payment_method
+        self.payment_date = payment_date
+        self.ordinal = ordinal
+        self.patient_control_number = patient_control_number
+        self.payer_claim_control_number = payer_claim_control_number
+        self.paid_cents = paid_cents
+        self.reason = reason
+        self.resolved_claim_id = ""
+
+    @classmethod
+    def queue(
+        cls,
+        ctx: CommandContext,
+        *,
+        remittance_id: UUID,
+        remittance: Remittance,
+        item: PaymentException,
+    ) -> UnmatchedClaimPayment:
+        return cls._start(
+            cls.UnmatchedClaimPaymentQueued,
+            ctx,
+            id=exception_id_for(ctx.tenant_id, remittance_id, item.ordinal),
+            remittance_id=str(remittance_id),
+            trace_number=remittance.trace_number,
+            payer_id=remittance.payer_key,
+            payment_method=remittance.payment_method,
+            payment_date=remittance.payment_date,
+            ordinal=item.ordinal,
+            patient_control_number=item.patient_control_number,
+            payer_claim_control_number=item.payer_claim_control_number,
+            status_code=item.status_code,
+            charge_cents=item.charge_cents,
+            paid_cents=item.paid_cents,
+            patient_responsibility_cents=item.patient_responsibility_cents,
+            first_service_date=item.first_service_date,
+            reason=item.reason,
+            candidate_claim_id=item.candidate_claim_id,
+        )
+
+    def resolve(self, ctx: CommandContext, claim_id: str) -> bool:
+        """Attach to a claim; False when this exact resolution was already recorded."""
+        if self.resolved_claim_id == claim_id:
+            return False
+        if self.resolved_claim_id:
+            raise FailedPrecondition(
+                f"exception already resolved to claim {self.resolved_claim_id}"
+            )
+        if self.paid_cents < 0:
+            raise FailedPrecondition(
+                "a negative remittance line cannot be attached; reverse the payment it names"
+            )
+        self._record(self.UnmatchedClaimPaymentResolved, ctx, claim_id=claim_id)
+        return True
+
+
+class UnmatchedServiceLine(TenantAggregate):
+    """An exceptions-queue item for one SVC whose CLP was posted on a claim (DOMAIN.md §2.4
+    rule 5) but which names no single line of that claim: unmatched or ambiguous.
+
+    The claim payment is posted regardless; this item only says which 837 line the money paid
+    is unknown, until someone names it (`resolve`). No money moves on resolution.
+    """
+
+    class UnmatchedServiceLineQueued(TenantAggregate.Created):
+        claim_id: str
+        payment_id: str
+        remittance_id: str
+        trace_number: str
+        ordinal: int
+        patient_control_number: str
+        payer_claim_control_number: str
+        status_code: str
+        line_ordinal: int
+        procedure_code: str
+        modifiers: list[str]
+        service_date: date | None
+        charge_cents: int
+        paid_cents: int
+        line_control_number: str  # the 835's REF*6R, "" when absent
+        outcome: str  # unmatched / ambiguous
+        candidate_lines: list[int]  # 837 line numbers that fit equally (ambiguous)
+        reason: str
+
+    class UnmatchedServiceLineResolved(TenantAggregate.Event):
+        claim_id: str
+        line_control_number: str
+
+        def apply(self, aggregate: UnmatchedServiceLine) -> None:
+            aggregate.resolved_line_control_number = self.line_control_number
+
+    def __init__(  # the UnmatchedServiceLineQueued fields
+        self,
+        claim_id: str,
+        payment_id: str,
+        remittance_id: str,
+        trace_number: str,
+        ordinal: int,
+        patient_control_number: str,
+        payer_claim_control_number: str,
+        status_code: str,
+        line_ordinal: int,
+        procedure_code: str,
+        modifiers: list[str],
+        service_date: date | None,
+        charge_cents: int,
+        paid_cents: int,
+        line_control_number: str,
+        outcome: str,
+        candidate_lines: list[int],
+        reason: str,
+    ) -> None:
+        self.claim_id = claim_id  # puts the item on the claim's audit chain
+        self.payment_id = payment_id
+        self.remittance_id = remittance_id
+        self.trace_number = trace_number
+        self.ordinal = ordinal
+        self.patient_control_number = patient_control_number
+        self.payer_claim_control_number = payer_claim_control_number
+        self.status_code = status_code
+        self.line_ordinal = line_ordinal
+        self.procedure_code = procedure_code
+        self.service_date = service_date
+        self.charge_cents = charge_cents
+        self.paid_cents = paid_cents
+        self.line_control_number = line_control_number
+        self.outcome = outcome
+        self.candidate_lines = list(candidate_lines)
+        self.reason = reason
+        self.resolved_line_control_number = ""
+
+    @classmethod
+    def queue(
+        cls,
+        ctx: CommandContext,
+        *,
+        remittance_id: UUID,
+        remittance: Remittance,
+        item: LineException,
+    ) -> UnmatchedServiceLine:
+        line = item.line
+        return cls._start(
+            cls.UnmatchedServiceLineQueued,
+            ctx,
+            id=line_exception_id_for(ctx.tenant_id, remittance_id, item.ordinal, line.svc),
+            claim_id=item.claim_id,
+            payment_id=item.payment_id,
+            remittance_id=str(remittance_id),
+            trace_number=remittance.trace_number,
+            ordinal=item.ordinal,
+            patient_control_number=item.patient_control_number,
+            payer_claim_control_number=item.payer_claim_control_number,
+            status_code=item.status_code,
+            line_ordinal=line.svc,
+            procedure_code=line.procedure_code,
+            modifiers=list(line.modifiers),
+            service_date=line.service_date,
+            charge_cents=line.charge_cents,
+            paid_cents=line.paid_cents,
+            line_control_number=line.reported_line_control_number,
+            outcome=line.outcome,
+            candidate_lines=list(line.candidates),
+            reason=line.reason,
+        )
+
+    def resolve(self, ctx: CommandContext, claim_id: str, line_control_number: str) -> bool:
+        """Name the 837 line this SVC paid; False when this exact resolution was recorded."""
+        if claim_id != self.claim_id:
+            raise FailedPrecondition(
+                f"this service line was paid on claim {self.claim_id}; it cannot move to "
+                f"{claim_id} (reverse the payment instead)"
+            )
+        if not line_control_number:
+            raise InvalidArgument(
+                "name the 837 line control number this service line paid",
+                field="line_control_number",
+            )
+        if self.resolved_line_control_number == line_control_number:
+            return False
+        if self.resolved_line_control_number:
+            raise FailedPrecondition(
+                f"service line already attributed to line {self.resolved_line_control_number}"
+            )
+        self._record(
+            self.UnmatchedServiceLineResolved,
+            ctx,
+            claim_id=claim_id,
+            line_control_number=line_control_number,
+        )
+        return True
