@@ -49,6 +49,7 @@ lint: proto
 	$(VENV)/bin/ruff check services gateway tests bench deploy scripts
 	$(VENV)/bin/mypy services gateway
 	cd proto && ../$(VENV)/bin/buf lint
+	$(PY) scripts/check_structure.py
 
 # The house's shape (scripts/check_structure.py): no file over 600 lines, no import cycle, no
 # service importing another, no dict[str, Any] in a domain module. Joins `lint` once it passes.
