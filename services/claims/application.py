@@ -19,7 +19,7 @@ from services.claims import event_data
 from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
 from services.claims.clean_claim import CleanClaimReport
 from services.claims.domain import AppealRecord, Claim
-from services.claims.group_commit import GroupCommitter
+from services.common.group_commit import GroupCommitter
 from services.claims.model import (
     Adjudication,
     ClaimData,
