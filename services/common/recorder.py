@@ -184,7 +184,7 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
             ).format(Identifier(schema, REQUESTS_TABLE), source))
             params.extend([tenants, ids, prints])
             parts.append(SQL(
-                "reused AS (SELECT req.request_id FROM req JOIN "
+                "reused AS MATERIALIZED (SELECT req.request_id FROM req JOIN "
                 "unnest(%s::text[], %s::text[], %s::text[]) AS i(tenant_id, request_id, fp) "
                 "ON req.tenant_id = i.tenant_id AND req.request_id = i.request_id "
                 "WHERE req.fingerprint <> i.fp)"
