@@ -175,6 +175,106 @@ class ApplicationProcessor:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self._process_sync, delivery)
 
+    async def process_batch(self, deliveries: Sequence[Delivery]) -> list[bool | Exception]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self._process_batch_sync, deliveries)
+
+    def _process_batch_sync(self, deliveries: Sequence[Delivery]) -> list[bool | Exception]:
+        """Apply many deliveries, in order, with as few transactions as their reactions allow.
+
+        The reactions run one after another against the batch's own copies of the aggregates
+        (`ServiceApplication.reacting_in_batch`: a reaction sees what the earlier ones of the
+        batch changed), and their events commit with every tracking record in one
+        transaction. A delivery whose reaction raises, or leaves changes it does not return
+        (which the one-at-a-time path would drop), ends the run: what came before it commits,
+        it is applied alone by the one-at-a-time path (`_process_sync`, the reference
+        semantics), and a new run starts after it. If a run's commit fails, its deliveries go
+        one at a time. An outcome that is an exception is handed back to the consumer, which
+        handles that delivery alone (fault retries, backoff, dead letter); after an
+        infrastructure fault nothing later in the batch is attempted (order is kept).
+        """
+        outcomes: list[bool | Exception | None] = [None] * len(deliveries)
+        processed: set[tuple[str, int]] = set()
+        for upstream in {d.envelope.service for d in deliveries}:
+            ids = [d.envelope.notification_id for d in deliveries if d.envelope.service == upstream]
+            tracked = self.app.processed_among(f"{upstream}/{self.name}", ids)
+            processed.update((upstream, n) for n in tracked)
+        position = 0
+        while position < len(deliveries):
+            position = self._run(deliveries, position, processed, outcomes)
+        return [False if outcome is None else outcome for outcome in outcomes]
+
+    def _run(self, deliveries: Sequence[Delivery], start: int, processed: set[tuple[str, int]],
+             outcomes: list[bool | Exception | None]) -> int:
+        """One run of the batch from `start`; returns where the next run starts."""
+        trackings: list[Tracking] = []
+        events: list[Any] = []
+        members: list[int] = []  # indexes of the deliveries this run applies
+        stopped_at: int | None = None
+        with self.app.reacting_in_batch() as overlay:
+            for index in range(start, len(deliveries)):
+                delivery = deliveries[index]
+                key = (delivery.envelope.service, delivery.envelope.notification_id)
+                if key in processed:
+                    outcomes[index] = False
+                    continue
+                try:
+                    returned = [a for a in (self.reaction(delivery) or ()) if a is not None]
+                except Exception:
+                    stopped_at = index
+                    break
+                mark = len(events)
+                for aggregate in returned:
+                    events.extend(aggregate.collect_events())
+                    overlay[aggregate.id] = aggregate
+                if any(getattr(a, "_pending_events", None) for a in overlay.values()):
+                    del events[mark:]  # changes it did not return: not ours to save
+                    stopped_at = index
+                    break
+                processed.add(key)
+                members.append(index)
+                trackings.append(Tracking(
+                    application_name=f"{delivery.envelope.service}/{self.name}",
+                    notification_id=delivery.envelope.notification_id))
+            # After a stop the batch's copies may hold the stopping reaction's changes: then
+            # nothing of them is cached.
+            saved = list(overlay.values()) if stopped_at is None else []
+        if trackings:
+            try:
+                self.app.save_tracked_batch(trackings, events, saved)
+            except Exception as exc:
+                for index in members:
+                    processed.discard((deliveries[index].envelope.service,
+                                       deliveries[index].envelope.notification_id))
+                if is_fault(exc):  # the consumer retries them in place, in order
+                    for index in range(members[0], len(deliveries)):
+                        outcomes[index] = exc
+                    return len(deliveries)
+                log.info("%s: a run of %d failed (%r); applying it one at a time", self.name,
+                         len(members), exc)
+                return self._one_at_a_time(deliveries, members[0], stopped_at, outcomes)
+            for index in members:
+                outcomes[index] = True
+        if stopped_at is None:
+            return len(deliveries)
+        return self._one_at_a_time(deliveries, stopped_at, stopped_at + 1, outcomes)
+
+    def _one_at_a_time(self, deliveries: Sequence[Delivery], start: int, stop: int | None,
+                       outcomes: list[bool | Exception | None]) -> int:
+        end = len(deliveries) if stop is None else stop
+        for index in range(start, end):
+            try:
+                outcomes[index] = self._process_sync(deliveries[index])
+            except Exception as exc:
+                outcomes[index] = exc
+                if is_fault(exc) and not isinstance(exc, PermanentFailure):
+                    # Keep order behind a fault: the consumer retries this one in place and
+                    # handles the rest after it.
+                    for later in range(index + 1, len(deliveries)):
+                        outcomes[later] = exc
+                    return len(deliveries)
+        return end
+
 
 ProjectionHandler = Callable[[asyncpg.Connection, Delivery], Awaitable[None]]
 
@@ -196,6 +296,11 @@ class ProjectionProcessor:
             f"INSERT INTO {table} VALUES ($1, $2, $3) "  # noqa: S608
             "ON CONFLICT DO NOTHING RETURNING 1"
         )
+        self._track_many_sql = (
+            f"INSERT INTO {table} SELECT $1, u.upstream, u.nid "  # noqa: S608
+            "FROM unnest($2::text[], $3::bigint[]) AS u(upstream, nid) "
+            "ON CONFLICT DO NOTHING RETURNING upstream, notification_id"
+        )
 
     async def migrate(self) -> None:
         async with self.pool.acquire() as conn:
@@ -213,6 +318,26 @@ class ProjectionProcessor:
                 return False
             await self.handler(conn, delivery)
         return True
+
+    async def process_batch(self, deliveries: Sequence[Delivery]) -> list[bool | Exception]:
+        """Apply many deliveries in one transaction, tracking records included; any failure
+        rolls all of it back (raised: the consumer then applies them one at a time)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                self._track_many_sql, self.name,
+                [d.envelope.service for d in deliveries],
+                [d.envelope.notification_id for d in deliveries])
+            new = {(row[0], row[1]) for row in rows}
+            outcomes: list[bool | Exception] = []
+            for delivery in deliveries:
+                key = (delivery.envelope.service, delivery.envelope.notification_id)
+                if key in new:
+                    new.discard(key)  # a repeat within the batch is a duplicate
+                    await self.handler(conn, delivery)
+                    outcomes.append(True)
+                else:
+                    outcomes.append(False)
+        return outcomes
 
 
 @dataclass(frozen=True)
@@ -319,8 +444,11 @@ class Consumer:
             self._batch = messages
             try:
                 async with self._kept():
-                    for msg in messages:
-                        await self._handle(msg)
+                    if len(messages) > 1 and hasattr(self.sub.processor, "process_batch"):
+                        await self._handle_batch(messages)
+                    else:
+                        for msg in messages:
+                            await self._handle(msg)
             finally:
                 await self._release(self._held())
                 self._batch = ()
@@ -374,6 +502,50 @@ class Consumer:
         await msg.ack()
         self.progress.resolved(msg.metadata.sequence.stream)
         self._count(processed=int(applied), duplicates=int(not applied))
+
+    async def _handle_batch(self, messages: Sequence[Msg]) -> None:
+        """Hand the fetched messages to the processor's `process_batch` (one transaction for
+        many, where the processor can); acks after its commit. What the batch could not apply
+        (an outcome that is an exception, or the whole batch raising) goes through `_handle`,
+        one at a time, in order: the same fault, early and poison rules as ever."""
+        decoded: list[tuple[Msg, Delivery]] = []
+        for msg in messages:
+            try:
+                envelope = EventEnvelope.FromString(msg.data)
+                delivery = Delivery(envelope, decode_payload(envelope), datetime.now(UTC))
+            except Exception as exc:
+                await self._dead_letter(msg, f"undecodable message: {exc}")
+                continue
+            if self.sub.event_types and envelope.event_type not in self.sub.event_types:
+                await msg.ack()  # outside the filter (a consumer created by an older version)
+                continue
+            decoded.append((msg, delivery))
+        if not decoded:
+            return
+        self.progress.busy(f"a batch of {len(decoded)} from {decoded[0][1].envelope.event_id}")
+        processor: Any = self.sub.processor
+        try:
+            outcomes = await processor.process_batch([d for _, d in decoded])
+        except Exception as exc:
+            log.info("%s: batch of %d failed (%r); applying it one at a time", self.durable,
+                     len(decoded), exc)
+            for msg, _ in decoded:
+                await self._handle(msg)
+            return
+        acks: list[Awaitable[None]] = []
+        applied = 0
+        for (msg, _), outcome in zip(decoded, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                await asyncio.gather(*acks)
+                acks = []
+                await self._handle(msg)
+                continue
+            acks.append(msg.ack())
+            self.progress.resolved(msg.metadata.sequence.stream)
+            applied += bool(outcome)
+        await asyncio.gather(*acks)
+        self._count(processed=applied, duplicates=sum(
+            1 for outcome in outcomes if outcome is False))
 
     async def _process_through_faults(self, delivery: Delivery) -> bool:
         """Process `delivery`, retrying infrastructure faults in place until they clear.
