@@ -49,6 +49,10 @@ class Outgoing:
 
 BATCH_SIZE = 500
 IDLE_POLL_SECONDS = 1.0
+# After a short batch, commits that land meanwhile are gathered this long before the next
+# read: under a stream of small commits, a few larger batches (fewer reads, checkpoint writes
+# and flushes) instead of one per commit, for at most this much more latency.
+COALESCE_SECONDS = 0.005
 
 
 def _lock_key(schema: str) -> int:
@@ -97,7 +101,8 @@ class Relay:
     def wake(self) -> None:
         """Thread-safe: called after each local commit."""
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        # Already woken: nothing to add (a racy read that can only cost one more wake-up).
+        if loop is not None and not loop.is_closed() and not self._wake.is_set():
             loop.call_soon_threadsafe(self._wake.set)
 
     _loop: asyncio.AbstractEventLoop | None = None
@@ -166,6 +171,8 @@ class Relay:
             self.progress.progressed()
             if len(batch) == BATCH_SIZE:  # a backlog: how much more waits
                 await self._refresh_last_recorded()
+            else:
+                await asyncio.sleep(COALESCE_SECONDS)
 
     async def _blocked(self, position: int, exc: Exception, failures: int) -> None:
         reason = f"cannot publish after notification {position}: {describe(exc)}"
