@@ -192,8 +192,17 @@ async def bench_flow(report: Any) -> None:
                     if reply.triage.worth_negotiating or reply.triage.route:
                         triaged += 1
 
+            marks: list[tuple[int, int]] = []
+
+            async def sample() -> None:
+                # (triaged, opened) a quarter into the intake and at its end: the opening
+                # rate over the same stretch, whatever the pipeline's constant delay.
+                await asyncio.sleep(INTAKE_SECONDS / 4)
+                marks.append((triaged, await opened()))
+
             started = time.perf_counter()
-            await asyncio.gather(*(caller(w) for w in range(CALLERS)))
+            await asyncio.gather(sample(), *(caller(w) for w in range(CALLERS)))
+            marks.append((triaged, await opened()))
             intake_elapsed = time.perf_counter() - started
             load = _load()
             at_intake_end = await opened()
@@ -221,6 +230,9 @@ async def bench_flow(report: Any) -> None:
     report(f"negotiations opened ({count:,} cases, {opened_elapsed:.1f} s)",
            count / opened_elapsed, "cases/s",
            f"claims intake (register+adjudicate+triage), 32 callers ({load})")
+    (triaged_a, opened_a), (triaged_b, opened_b) = marks
+    report("steady state: opened / triaged over the last 3/4 of intake",
+           (opened_b - opened_a) / max(triaged_b - triaged_a, 1), "ratio")
     report("opened at intake end / triaged", at_intake_end / max(triaged, 1), "ratio")
     report("negotiation catch-up after intake ended", max(0.0, opened_elapsed - intake_elapsed),
            "s")
