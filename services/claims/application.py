@@ -19,7 +19,6 @@ from services.claims import event_data
 from services.claims.appeals import AppealChannel, AppealLevel, AppealOutcome
 from services.claims.clean_claim import CleanClaimReport
 from services.claims.domain import AppealRecord, Claim
-from services.common.group_commit import GroupCommitter
 from services.claims.model import (
     Adjudication,
     ClaimData,
@@ -33,6 +32,7 @@ from services.claims.triage import TriageDecision, TriagePolicy
 from services.common.context import CommandContext
 from services.common.errors import AlreadyExists, Conflict, FieldViolation, InvalidArgument
 from services.common.eventstore import ServiceApplication
+from services.common.group_commit import GroupCommitter
 from services.common.ids import deterministic_id
 from services.common.settings import Settings
 from services.common.wire import canonical_json
