@@ -510,7 +510,7 @@ class Consumer:
         self.progress.resolved(msg.metadata.sequence.stream)
         self._count(processed=int(applied), duplicates=int(not applied))
 
-    async def _handle_batch(self, messages: Sequence[Msg]) -> None:
+    async def _handle_batch(self, messages: list[Msg]) -> None:
         """Hand the fetched messages to the processor's `process_batch` (one transaction for
         many, where the processor can); acks after its commit. What the batch could not apply
         (an outcome that is an exception, or the whole batch raising) goes through `_handle`,
