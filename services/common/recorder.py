@@ -99,9 +99,6 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
                 "EXCEPTION WHEN duplicate_function OR unique_violation THEN NULL; END $$"
             ).format(schema, Identifier(_REUSED_FUNCTION), SQL("'" + REUSED_SQLSTATE + "'")),
         ])
-        self._index_statement = SQL(
-            "INSERT INTO {}.{} SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])"
-        ).format(schema, table)
         self._serial_key = serial_lock_key(self.datastore.schema)
         self._lock_timeout_set: weakref.WeakSet[Any] = weakref.WeakSet()
 
