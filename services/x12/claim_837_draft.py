@@ -94,8 +94,12 @@ class ClaimDraft:
         problems.findings.extend(self.found)
         clm = self.clm
         if self.outside_subscriber:
-            problems.add(clm, 0, "a claim (CLM) must sit in a subscriber (HL 22) or patient "
-                         "(HL 23) loop", clm.element(1))
+            problems.add(
+                clm,
+                0,
+                "a claim (CLM) must sit in a subscriber (HL 22) or patient (HL 23) loop",
+                clm.element(1),
+            )
         if not clm.element(1):
             problems.add(clm, 1, "the patient control number (CLM01) is required")
         total = cents(clm, 2, "total_billed_cents", problems, required=True)
@@ -104,22 +108,37 @@ class ClaimDraft:
         frequency = location[2].strip() if len(location) > 2 and location[2].strip() else "1"
         looks_shifted = any(sep in clm.element(4) for sep in (clm.delimiters.component, ">"))
         if not (len(facility) == 2 and facility.isdigit()):
-            rule = ("CLM05-1 (the two-digit facility code or place of service, written "
-                    "facility:qualifier:frequency) is required"
-                    + ("; CLM04 holds that composite instead, an element separator is missing"
-                       if looks_shifted else ""))
-            problems.add(clm, 5, rule, clm.element(4) if looks_shifted else clm.element(5),
-                         field="facility_code")
+            rule = (
+                "CLM05-1 (the two-digit facility code or place of service, written "
+                "facility:qualifier:frequency) is required"
+                + (
+                    "; CLM04 holds that composite instead, an element separator is missing"
+                    if looks_shifted
+                    else ""
+                )
+            )
+            problems.add(
+                clm,
+                5,
+                rule,
+                clm.element(4) if looks_shifted else clm.element(5),
+                field="facility_code",
+            )
         claim_date = None
         for segment, qualifier in self.dates:
             if qualifier in CLAIM_DATE_QUALIFIERS and claim_date is None:
                 claim_date = d8(segment, 3, problems)
         diagnoses, conditions, occurrences, values = codes_from_hi(self.his, problems)
-        lines = [self._line(i, line, facility, claim_date, problems)
-                 for i, line in enumerate(self.lines)]
+        lines = [
+            self._line(i, line, facility, claim_date, problems) for i, line in enumerate(self.lines)
+        ]
         if not self.lines:
-            problems.add(clm, 0, "a claim needs at least one service line (LX with SV1 or SV2)",
-                         clm.element(1))
+            problems.add(
+                clm,
+                0,
+                "a claim needs at least one service line (LX with SV1 or SV2)",
+                clm.element(1),
+            )
         subscriber = self.subscriber or Subscriber()
         if subscriber.payer is None:
             problems.add(clm, 0, "the payer (loop 2010BB, NM1*PR) of the subscriber is missing")
@@ -135,8 +154,9 @@ class ClaimDraft:
             ),
             payer=subscriber.payer or Payer(""),
             lines=tuple(line for line in lines if line is not None),
-            patient=Patient(person.first_name, person.last_name, person.birth_date,
-                            subscriber.person.member_id),
+            patient=Patient(
+                person.first_name, person.last_name, person.birth_date, subscriber.person.member_id
+            ),
             total_billed_cents=total,
             facility_code=facility,
             frequency_code=frequency,
@@ -146,9 +166,14 @@ class ClaimDraft:
             admission_type_code=cl1.element(1) if cl1 else "",
             patient_status_code=cl1.element(3) if cl1 else "",
             subscriber=(
-                Patient(subscriber.person.first_name, subscriber.person.last_name,
-                        subscriber.person.birth_date, subscriber.person.member_id)
-                if self.patient is not None else None
+                Patient(
+                    subscriber.person.first_name,
+                    subscriber.person.last_name,
+                    subscriber.person.birth_date,
+                    subscriber.person.member_id,
+                )
+                if self.patient is not None
+                else None
             ),
             relationship_code=self.relationship if self.patient is not None else "",
             providers=tuple(self.providers),
@@ -161,14 +186,19 @@ class ClaimDraft:
         return claim, []
 
     def _line(
-        self, index: int, line: LineDraft, facility: str, claim_date: date | None,
+        self,
+        index: int,
+        line: LineDraft,
+        facility: str,
+        claim_date: date | None,
         problems: Problems,
     ) -> ServiceLine | None:
         at = f"lines[{index}]."
         service = line.service
         if service is None:
-            problems.add(line.lx, 0, "a service line (LX) needs an SV1 or SV2 segment",
-                         line.lx.element(1))
+            problems.add(
+                line.lx, 0, "a service line (LX) needs an SV1 or SV2 segment", line.lx.element(1)
+            )
             return None
         service_date = None
         for segment, qualifier in line.dates:
@@ -176,8 +206,12 @@ class ClaimDraft:
                 service_date = d8(segment, 3, problems)
         service_date = service_date or claim_date
         if service_date is None:
-            problems.add(service, 0, "a service line needs a date of service (DTP*472 on the "
-                         "line or a claim date)", field=at + "service_date")
+            problems.add(
+                service,
+                0,
+                "a service line needs a date of service (DTP*472 on the line or a claim date)",
+                field=at + "service_date",
+            )
             service_date = date.min
         d = service.delimiters
         if service.tag == "SV1":
@@ -257,10 +291,17 @@ class TransactionContext:
 
     def _on_bht(self, s: Segment) -> None:
         if s.element(1) != HIERARCHICAL_STRUCTURE:
-            self.findings.append(Finding(
-                self.where, "BHT", s.position, "BHT01",
-                "the hierarchical structure code must be 0019 (billing provider, subscriber, "
-                "patient)", s.element(1)))
+            self.findings.append(
+                Finding(
+                    self.where,
+                    "BHT",
+                    s.position,
+                    "BHT01",
+                    "the hierarchical structure code must be 0019 (billing provider, subscriber, "
+                    "patient)",
+                    s.element(1),
+                )
+            )
 
     def _on_hl(self, s: Segment) -> None:
         self._close_claim()
@@ -272,10 +313,16 @@ class TransactionContext:
         elif level == "23":
             self.patient = Person()
         else:
-            self.findings.append(Finding(
-                self.where, "HL", s.position, "HL03",
-                "the level must be 20 (billing provider), 22 (subscriber) or 23 (patient)",
-                level))
+            self.findings.append(
+                Finding(
+                    self.where,
+                    "HL",
+                    s.position,
+                    "HL03",
+                    "the level must be 20 (billing provider), 22 (subscriber) or 23 (patient)",
+                    level,
+                )
+            )
         self.entity = ""
 
     def _on_sbr(self, s: Segment) -> None:
@@ -301,11 +348,15 @@ class TransactionContext:
             elif self.other_payer is not None:
                 if entity == "IL":
                     self.other_payer = replace(
-                        self.other_payer, subscriber_last_name=s.element(3),
-                        subscriber_first_name=s.element(4), member_id=s.element(9))
+                        self.other_payer,
+                        subscriber_last_name=s.element(3),
+                        subscriber_first_name=s.element(4),
+                        member_id=s.element(9),
+                    )
                 elif entity == "PR":
                     self.other_payer = replace(
-                        self.other_payer, payer_name=s.element(3), payer_id=s.element(9))
+                        self.other_payer, payer_name=s.element(3), payer_id=s.element(9)
+                    )
             elif entity in PROVIDER_ROLES:
                 self.claim.providers.append(provider)
             return
@@ -328,8 +379,11 @@ class TransactionContext:
     def _on_n4(self, s: Segment) -> None:
         if self.claim is None and self.entity == "85":
             self.billing.address = replace(
-                self.billing.address, city=s.element(1), state=s.element(2),
-                postal_code=s.element(3))
+                self.billing.address,
+                city=s.element(1),
+                state=s.element(2),
+                postal_code=s.element(3),
+            )
 
     def _on_dmg(self, s: Segment) -> None:
         if self.claim is not None:
@@ -358,7 +412,12 @@ class TransactionContext:
         self.claims += 1
         location = f"{self.where} / CLM {self.claims} / PCN {s.element(1) or '?'}"
         self.claim = ClaimDraft(
-            location, s, self.billing, self.subscriber, self.patient, self.relationship,
+            location,
+            s,
+            self.billing,
+            self.subscriber,
+            self.patient,
+            self.relationship,
             outside_subscriber=self.subscriber is None,
         )
         return self.claim
@@ -369,7 +428,8 @@ class TransactionContext:
         if self.line is not None:
             if self.line_adjudication is not None and qualifier == "573":
                 self.line_adjudication = replace(
-                    self.line_adjudication, adjudication_date=d8(s, 3, problems))
+                    self.line_adjudication, adjudication_date=d8(s, 3, problems)
+                )
             else:
                 self.line.dates.append((s, qualifier))
         elif self.other_payer is not None:
@@ -383,7 +443,8 @@ class TransactionContext:
         if self.claim is not None:
             line = self.line.number if self.line is not None else 0
             self.claim.attachments.append(
-                Attachment(s.element(1), s.element(2), s.element(6), line))
+                Attachment(s.element(1), s.element(2), s.element(6), line)
+            )
 
     def _on_hi(self, s: Segment) -> None:
         if self.claim is not None and self.line is None:
@@ -399,15 +460,18 @@ class TransactionContext:
         for first in range(2, min(len(s.fields), 20), 3):
             if s.element(first):
                 amount = cents(s, first + 1, "", problems, required=True)
-                found.append(ClaimAdjustment(s.element(1), s.element(first), amount,
-                                             s.element(first + 2)))
+                found.append(
+                    ClaimAdjustment(s.element(1), s.element(first), amount, s.element(first + 2))
+                )
         if self.line_adjudication is not None:
             self.line_adjudication = replace(
                 self.line_adjudication,
-                adjustments=self.line_adjudication.adjustments + tuple(found))
+                adjustments=self.line_adjudication.adjustments + tuple(found),
+            )
         elif self.other_payer is not None and self.line is None:
             self.other_payer = replace(
-                self.other_payer, adjustments=self.other_payer.adjustments + tuple(found))
+                self.other_payer, adjustments=self.other_payer.adjustments + tuple(found)
+            )
         self.claim_problem(problems)
 
     def _on_amt(self, s: Segment) -> None:
@@ -449,7 +513,8 @@ class TransactionContext:
         paid = cents(s, 2, "", problems)
         procedure = components(s.element(3), s.delimiters, (">", ":"))
         self.line_adjudication = LineAdjudication(
-            s.element(1), paid, procedure[1].strip() if len(procedure) > 1 else "", s.element(5))
+            s.element(1), paid, procedure[1].strip() if len(procedure) > 1 else "", s.element(5)
+        )
         self.claim_problem(problems)
 
     def _on_se(self, s: Segment) -> None:

@@ -31,12 +31,10 @@ class Problems:
 
     def add(self, s: Segment, index: int, rule: str, value: str = "", field: str = "") -> None:
         element = s.ref(index) if index else ""
-        self.findings.append(Finding(self.location, s.tag, s.position, element, rule, value,
-                                     field))
+        self.findings.append(Finding(self.location, s.tag, s.position, element, rule, value, field))
 
 
-def cents(s: Segment, index: int, field: str, problems: Problems, *, required: bool = False
-          ) -> int:
+def cents(s: Segment, index: int, field: str, problems: Problems, *, required: bool = False) -> int:
     text = s.element(index)
     if not text:
         if required:
@@ -45,8 +43,13 @@ def cents(s: Segment, index: int, field: str, problems: Problems, *, required: b
     try:
         return cents_from_decimal(text)
     except (NotAnAmount, ValueError):
-        problems.add(s, index, f"{s.ref(index)} must be an amount in dollars with at most two "
-                     "decimals", text, field)
+        problems.add(
+            s,
+            index,
+            f"{s.ref(index)} must be an amount in dollars with at most two decimals",
+            text,
+            field,
+        )
         return 0
 
 
@@ -59,8 +62,13 @@ def units(s: Segment, index: int, field: str, problems: Problems) -> int:
         problems.add(s, index, f"{s.ref(index)} (units) must be a number", text, field)
         return 1
     if number != number.to_integral_value():
-        problems.add(s, index, f"{s.ref(index)}: fractional units are not supported; the "
-                     "ledger counts whole units", text, field)
+        problems.add(
+            s,
+            index,
+            f"{s.ref(index)}: fractional units are not supported; the ledger counts whole units",
+            text,
+            field,
+        )
     return int(number)
 
 
@@ -81,8 +89,12 @@ def d8(s: Segment, index: int, problems: Problems) -> date | None:
         return None
     found = parse_d8(text)
     if found is None:
-        problems.add(s, index, f"{s.ref(index)} must be a real date written CCYYMMDD (or a "
-                     "range CCYYMMDD-CCYYMMDD)", text)
+        problems.add(
+            s,
+            index,
+            f"{s.ref(index)} must be a real date written CCYYMMDD (or a range CCYYMMDD-CCYYMMDD)",
+            text,
+        )
     return found
 
 
@@ -108,8 +120,12 @@ def codes_from_hi(
                 when = parts[3] if len(parts) > 3 else ""
                 start = parse_d8(when)
                 if start is None:
-                    problems.add(hi, n, f"{hi.ref(n)}: an occurrence code needs its date "
-                                 "(CCYYMMDD)", hi.element(n))
+                    problems.add(
+                        hi,
+                        n,
+                        f"{hi.ref(n)}: an occurrence code needs its date (CCYYMMDD)",
+                        hi.element(n),
+                    )
                 end = parse_d8(when.split("-")[1]) if "-" in when else None
                 occurrences.append(OccurrenceCode(code, start, end))
             elif qualifier in VALUE_QUALIFIERS:
@@ -117,6 +133,10 @@ def codes_from_hi(
                 try:
                     values.append(ValueCode(code, cents_from_decimal(amount)))
                 except (NotAnAmount, ValueError):
-                    problems.add(hi, n, f"{hi.ref(n)}: a value code needs an amount in dollars",
-                                 hi.element(n))
+                    problems.add(
+                        hi,
+                        n,
+                        f"{hi.ref(n)}: a value code needs an amount in dollars",
+                        hi.element(n),
+                    )
     return tuple(diagnoses), tuple(conditions), tuple(occurrences), tuple(values)

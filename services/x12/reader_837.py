@@ -10,7 +10,7 @@ ours and not the x12sdk models.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from services.common.errors import InvalidArgument
 from services.x12.claim_837 import Claim837, ClaimKind
@@ -33,6 +33,7 @@ class ParsedClaim:
     claim: Claim837 | None = None
     error: InvalidArgument | None = None
     findings: tuple[Finding, ...] = ()
+    position: int = 0  # the CLM's segment number in the file (0 above claim level)
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,48 @@ def read_837_file(text: str) -> Read837:
         out.extend(_read_transaction(transaction, guide))
     if stray:
         first = stray[0]
-        out.append(_refused("file", Finding(
-            "file", first.tag, first.position, "",
-            f"{len(stray)} segment(s) stand outside any ST..SE transaction set and were not read",
-            first.fields[0],
-        )))
+        out.append(
+            _refused(
+                "file",
+                Finding(
+                    "file",
+                    first.tag,
+                    first.position,
+                    "",
+                    f"{len(stray)} segment(s) stand outside any ST..SE transaction set "
+                    "and were not read",
+                    first.fields[0],
+                ),
+            )
+        )
     if not out:
-        out.append(_refused("file", Finding(
-            "file", "", 0, "", "the file holds no ST..SE transaction set, so no claim was read"
-        )))
-    return Read837(tuple(out), tuple(envelope_findings(segments)))
+        out.append(
+            _refused(
+                "file",
+                Finding(
+                    "file",
+                    "",
+                    0,
+                    "",
+                    "the file holds no ST..SE transaction set, so no claim was read",
+                ),
+            )
+        )
+    return Read837(_distinct_locations(out), tuple(envelope_findings(segments)))
+
+
+def _distinct_locations(claims: list[ParsedClaim]) -> tuple[ParsedClaim, ...]:
+    """Groups and interchanges may repeat ST control numbers and patient control numbers; a
+    repeated location gets the CLM's segment number, so each claim keeps its own (its import
+    request id is built from it)."""
+    seen: set[str] = set()
+    out = []
+    for claim in claims:
+        if claim.location in seen:
+            claim = replace(claim, location=f"{claim.location} @ segment {claim.position}")
+        seen.add(claim.location)
+        out.append(claim)
+    return tuple(out)
 
 
 def _refused(location: str, finding: Finding) -> ParsedClaim:
@@ -98,13 +131,24 @@ def _read_transaction(segments: list[Segment], group_guide: str) -> list[ParsedC
     where = f"ST {st.element(2)}"
     guide = st.element(3) or group_guide
     if st.element(1) != "837" or not guide.startswith(PROFESSIONAL_GUIDES + INSTITUTIONAL_GUIDES):
-        return [_refused(where, Finding(
-            where, "ST", st.position, "ST03",
-            "not an 837P/837I: only 837 professional (005010X222) and institutional "
-            "(005010X223) claim transactions are read here", f"{st.element(1)} {guide}".strip(),
-        ))]
-    kind = ClaimKind.PROFESSIONAL if guide.startswith(PROFESSIONAL_GUIDES) else (
-        ClaimKind.INSTITUTIONAL
+        return [
+            _refused(
+                where,
+                Finding(
+                    where,
+                    "ST",
+                    st.position,
+                    "ST03",
+                    "not an 837P/837I: only 837 professional (005010X222) and institutional "
+                    "(005010X223) claim transactions are read here",
+                    f"{st.element(1)} {guide}".strip(),
+                ),
+            )
+        ]
+    kind = (
+        ClaimKind.PROFESSIONAL
+        if guide.startswith(PROFESSIONAL_GUIDES)
+        else (ClaimKind.INSTITUTIONAL)
     )
     context = TransactionContext(where, kind)
     claims: list[ClaimDraft] = []
@@ -113,9 +157,15 @@ def _read_transaction(segments: list[Segment], group_guide: str) -> list[ParsedC
         if drafted is not None:
             claims.append(drafted)
     if segments[-1].tag != "SE":
-        context.findings.append(Finding(
-            where, "ST", st.position, "", "the transaction set has no SE trailer; the file may "
-            "be cut short"))
+        context.findings.append(
+            Finding(
+                where,
+                "ST",
+                st.position,
+                "",
+                "the transaction set has no SE trailer; the file may be cut short",
+            )
+        )
     if not claims:
         reason = "the transaction set holds no CLM claim"
         found = context.findings or [Finding(where, "ST", st.position, "", reason)]
@@ -126,8 +176,21 @@ def _read_transaction(segments: list[Segment], group_guide: str) -> list[ParsedC
         findings = [*context.findings, *findings]
         blocking = [f for f in findings if f.blocking]
         if blocking:
-            out.append(ParsedClaim(draft.location, error=rejection(blocking),
-                                   findings=tuple(findings)))
+            out.append(
+                ParsedClaim(
+                    draft.location,
+                    error=rejection(blocking),
+                    findings=tuple(findings),
+                    position=draft.clm.position,
+                )
+            )
         else:
-            out.append(ParsedClaim(draft.location, claim=claim, findings=tuple(findings)))
+            out.append(
+                ParsedClaim(
+                    draft.location,
+                    claim=claim,
+                    findings=tuple(findings),
+                    position=draft.clm.position,
+                )
+            )
     return out

@@ -77,8 +77,9 @@ def _count_matches(segment: Segment, index: int, actual: int) -> bool:
 
 
 def _note(segment: Segment, index: int, rule: str, value: str) -> Finding:
-    return Finding("file", segment.tag, segment.position, segment.ref(index), rule, value,
-                   blocking=False)
+    return Finding(
+        "file", segment.tag, segment.position, segment.ref(index), rule, value, blocking=False
+    )
 
 
 def envelope_findings(segments: list[Segment]) -> list[Finding]:
@@ -103,30 +104,74 @@ def envelope_findings(segments: list[Segment]) -> list[Finding]:
             transactions += 1
         elif tag == "SE" and open_st is not None:
             if not _count_matches(segment, 1, count):
-                notes.append(_note(segment, 1, f"SE01 must count the {count} segments of "
-                                   f"transaction {open_st.element(2)}", segment.element(1)))
+                notes.append(
+                    _note(
+                        segment,
+                        1,
+                        f"SE01 must count the {count} segments of transaction {open_st.element(2)}",
+                        segment.element(1),
+                    )
+                )
             if segment.element(2) != open_st.element(2):
-                notes.append(_note(segment, 2, f"SE02 must repeat ST02 {open_st.element(2)!r}",
-                                   segment.element(2)))
+                notes.append(
+                    _note(
+                        segment,
+                        2,
+                        f"SE02 must repeat ST02 {open_st.element(2)!r}",
+                        segment.element(2),
+                    )
+                )
             open_st = None
         elif tag == "GE" and open_gs is not None:
             if not _count_matches(segment, 1, transactions):
-                notes.append(_note(segment, 1, f"GE01 must count the {transactions} transaction "
-                                   "sets of the group", segment.element(1)))
+                notes.append(
+                    _note(
+                        segment,
+                        1,
+                        f"GE01 must count the {transactions} transaction sets of the group",
+                        segment.element(1),
+                    )
+                )
             if segment.element(2) != open_gs.element(6):
-                notes.append(_note(segment, 2, f"GE02 must repeat GS06 {open_gs.element(6)!r}",
-                                   segment.element(2)))
+                notes.append(
+                    _note(
+                        segment,
+                        2,
+                        f"GE02 must repeat GS06 {open_gs.element(6)!r}",
+                        segment.element(2),
+                    )
+                )
             open_gs = None
         elif tag == "IEA" and open_isa is not None:
             if not _count_matches(segment, 1, groups):
-                notes.append(_note(segment, 1, f"IEA01 must count the {groups} functional "
-                                   "groups of the interchange", segment.element(1)))
+                notes.append(
+                    _note(
+                        segment,
+                        1,
+                        f"IEA01 must count the {groups} functional groups of the interchange",
+                        segment.element(1),
+                    )
+                )
             if segment.element(2) != open_isa.element(13):
-                notes.append(_note(segment, 2, f"IEA02 must repeat ISA13 "
-                                   f"{open_isa.element(13)!r}", segment.element(2)))
+                notes.append(
+                    _note(
+                        segment,
+                        2,
+                        f"IEA02 must repeat ISA13 {open_isa.element(13)!r}",
+                        segment.element(2),
+                    )
+                )
             open_isa = None
     for still_open, closer in ((open_st, "SE"), (open_gs, "GE"), (open_isa, "IEA")):
         if still_open is not None:
-            notes.append(Finding("file", still_open.tag, still_open.position, "",
-                                 f"the {still_open.tag} has no closing {closer}", blocking=False))
+            notes.append(
+                Finding(
+                    "file",
+                    still_open.tag,
+                    still_open.position,
+                    "",
+                    f"the {still_open.tag} has no closing {closer}",
+                    blocking=False,
+                )
+            )
     return notes

@@ -27,7 +27,8 @@ from services.claims.domain.claim_data import (
 from services.claims.domain.service_class import looks_like_emergency
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.x12 import claim_837 as x837
-from services.x12.reader_837 import read_837 as read_claims_837
+from services.x12.findings import Finding
+from services.x12.reader_837 import read_837_file as read_claims_837
 from services.x12.writer_837 import write_837
 
 # SBR09 claim filing indicators that name a public program (DOMAIN.md §2.1, CLP06 list).
@@ -58,6 +59,15 @@ class ParsedClaim:
     location: str
     data: ClaimData | None = None
     error: InvalidArgument | None = None
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """Every claim of the file, and the notes on its envelope (which reject nothing)."""
+
+    claims: tuple[ParsedClaim, ...]
+    notes: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,14 +78,24 @@ class Exported:
 
 def read_837(text: str, client_id: str, plan: Plan, facility: Facility) -> list[ParsedClaim]:
     """Every claim of an 837 interchange, each either read or explained."""
-    return [
-        ParsedClaim(
-            parsed.location,
-            data=claim_data(parsed.claim, client_id, plan, facility) if parsed.claim else None,
-            error=parsed.error,
-        )
-        for parsed in read_claims_837(text)
-    ]
+    return list(read_837_file(text, client_id, plan, facility).claims)
+
+
+def read_837_file(text: str, client_id: str, plan: Plan, facility: Facility) -> ParsedFile:
+    """Every claim of an 837 file (each read or explained by findings) and the envelope notes."""
+    read = read_claims_837(text)
+    return ParsedFile(
+        tuple(
+            ParsedClaim(
+                parsed.location,
+                data=claim_data(parsed.claim, client_id, plan, facility) if parsed.claim else None,
+                error=parsed.error,
+                findings=parsed.findings,
+            )
+            for parsed in read.claims
+        ),
+        read.notes,
+    )
 
 
 def export_837(

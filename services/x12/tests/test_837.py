@@ -147,9 +147,7 @@ def test_unreadable_transaction_reports_each_claim() -> None:
     parsed = read_837(BATCH.replace("BHT*0019*", "BHT*9999*"))
     assert len(parsed) == 3
     assert all(c.claim is None and c.error is not None for c in parsed)
-    assert "segment 4 (BHT01): the hierarchical structure code must be 0019" in str(
-        parsed[0].error
-    )
+    assert "segment 4 (BHT01): the hierarchical structure code must be 0019" in str(parsed[0].error)
     assert parsed[0].findings[0].value == "9999" and parsed[0].findings[0].segment == "BHT"
     assert parsed[2].location == "ST 0001 / CLM 3 / PCN ED-2026-1003"
 
