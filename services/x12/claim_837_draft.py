@@ -26,9 +26,16 @@ from services.x12.claim_837_loops import (
     LineAdjudication,
     OtherPayer,
 )
-from services.x12.claim_837_values import Problems, cents, codes_from_hi, d8, units
+from services.x12.claim_837_values import (
+    Problems,
+    cents,
+    codes_from_hi,
+    d8,
+    diagnosis_elements,
+    units,
+)
 from services.x12.envelope import components
-from services.x12.findings import Finding
+from services.x12.findings import Finding, Source
 from services.x12.segments import Segment
 
 PROVIDER_ROLES = frozenset({"82", "DN", "DK", "DQ", "71", "72", "ZZ", "77", "QB", "P3", "FA"})
@@ -88,6 +95,16 @@ class ClaimDraft:
     attachments: list[Attachment] = field(default_factory=list)
     lines: list[LineDraft] = field(default_factory=list)
     found: list[Finding] = field(default_factory=list)  # gathered while walking its loops
+    sources: dict[str, Source] = field(default_factory=dict)  # field → where it was read
+
+    def source(self, name: str, s: Segment, index: int) -> None:
+        self.sources[name] = Source(
+            name,
+            s.tag,
+            s.position,
+            s.ref(index) if index else "",
+            s.element(index) if index else "",
+        )
 
     def build(self, context: TransactionContext) -> tuple[Claim837 | None, list[Finding]]:
         problems = Problems(self.location)
@@ -103,6 +120,10 @@ class ClaimDraft:
         if not clm.element(1):
             problems.add(clm, 1, "the patient control number (CLM01) is required")
         total = cents(clm, 2, "total_billed_cents", problems, required=True)
+        self.source("patient_control_number", clm, 1)
+        self.source("total_billed_cents", clm, 2)
+        self.source("facility_code", clm, 5)
+        self.source("bill_type", clm, 5)
         location = components(clm.element(5), clm.delimiters, (">", ":"))
         facility = location[0].strip() if location and location[0].strip() else ""
         frequency = location[2].strip() if len(location) > 2 and location[2].strip() else "1"
@@ -129,6 +150,8 @@ class ClaimDraft:
             if qualifier in CLAIM_DATE_QUALIFIERS and claim_date is None:
                 claim_date = d8(segment, 3, problems)
         diagnoses, conditions, occurrences, values = codes_from_hi(self.his, problems)
+        for index, (hi, n) in enumerate(diagnosis_elements(self.his)):
+            self.source(f"diagnosis_codes[{index}]", hi, n)
         lines = [
             self._line(i, line, facility, claim_date, problems) for i, line in enumerate(self.lines)
         ]
@@ -200,10 +223,25 @@ class ClaimDraft:
                 line.lx, 0, "a service line (LX) needs an SV1 or SV2 segment", line.lx.element(1)
             )
             return None
+        self.source(f"lines[{index}]", service, 0)
+        names = (
+            ((1, "revenue_code"), (2, "procedure_code"), (3, "billed_cents"), (5, "units"))
+            if service.tag == "SV2"
+            else (
+                (1, "procedure_code"),
+                (2, "billed_cents"),
+                (4, "units"),
+                (5, "place_of_service"),
+                (7, "diagnosis_pointers"),
+            )
+        )
+        for element, name in names:
+            self.source(f"lines[{index}].{name}", service, element)
         service_date = None
         for segment, qualifier in line.dates:
             if qualifier == "472" and service_date is None:
                 service_date = d8(segment, 3, problems)
+                self.source(f"lines[{index}].service_date", segment, 3)
         service_date = service_date or claim_date
         if service_date is None:
             problems.add(
@@ -260,6 +298,10 @@ class TransactionContext:
         self.other_payer: OtherPayer | None = None
         self.line: LineDraft | None = None
         self.line_adjudication: LineAdjudication | None = None
+        self.sources: dict[str, Source] = {}  # header fields (billing, subscriber, patient)
+
+    def source(self, name: str, s: Segment, index: int) -> None:
+        self.sources[name] = Source(name, s.tag, s.position, s.ref(index), s.element(index))
 
     # -- claim-level state ------------------------------------------------------------------
     def _close_claim(self) -> None:
@@ -308,8 +350,10 @@ class TransactionContext:
         level = s.element(3)
         if level == "20":
             self.billing, self.subscriber, self.patient = Billing(), None, None
+            self.sources = {}
         elif level == "22":
             self.subscriber, self.patient, self.relationship = Subscriber(), None, ""
+            self.sources = {k: v for k, v in self.sources.items() if k.startswith("billing")}
         elif level == "23":
             self.patient = Person()
         else:
@@ -363,14 +407,24 @@ class TransactionContext:
         self.entity = entity
         if entity == "85":
             self.billing.name, self.billing.npi = s.element(3), npi or s.element(9)
+            self.source("billing_provider.npi", s, 9)
+            self.source("billing_provider.name", s, 3)
         elif entity == "IL" and self.subscriber is not None:
             person = self.subscriber.person
             person.last_name, person.first_name = s.element(3), s.element(4)
             person.member_id = s.element(9)
+            self.source("patient.member_id", s, 9)
+            if self.patient is None:
+                self.source("patient.last_name", s, 3)
+                self.source("patient.first_name", s, 4)
         elif entity == "PR" and self.subscriber is not None:
             self.subscriber.payer = Payer(s.element(9), s.element(3))
+            self.source("payer.payer_id", s, 9)
+            self.source("payer.name", s, 3)
         elif entity == "QC" and self.patient is not None:
             self.patient.last_name, self.patient.first_name = s.element(3), s.element(4)
+            self.source("patient.last_name", s, 3)
+            self.source("patient.first_name", s, 4)
 
     def _on_n3(self, s: Segment) -> None:
         if self.claim is None and self.entity == "85":
@@ -393,8 +447,11 @@ class TransactionContext:
         self.findings.extend(problems.findings)
         if self.entity == "QC" and self.patient is not None:
             self.patient.birth_date = born
+            self.source("patient.birth_date", s, 2)
         elif self.entity == "IL" and self.subscriber is not None:
             self.subscriber.person.birth_date = born
+            if self.patient is None:
+                self.source("patient.birth_date", s, 2)
 
     def _on_ref(self, s: Segment) -> None:
         qualifier = s.element(1)
@@ -406,6 +463,7 @@ class TransactionContext:
                 self.claim.original_reference = s.element(2)
         elif self.entity == "85" and qualifier in ("EI", "SY"):
             self.billing.tin = s.element(2)
+            self.source("billing_provider.tin", s, 2)
 
     def _on_clm(self, s: Segment) -> ClaimDraft:
         self._close_claim()
@@ -419,6 +477,7 @@ class TransactionContext:
             self.patient,
             self.relationship,
             outside_subscriber=self.subscriber is None,
+            sources=dict(self.sources),
         )
         return self.claim
 

@@ -98,6 +98,17 @@ def d8(s: Segment, index: int, problems: Problems) -> date | None:
     return found
 
 
+def diagnosis_elements(his: list[Segment]) -> list[tuple[Segment, int]]:
+    """The HI segment and element of each diagnosis code, in the order codes_from_hi reads them."""
+    out = []
+    for hi in his:
+        for n in range(1, len(hi.fields)):
+            parts = components(hi.element(n), hi.delimiters, (">", ":"))
+            if len(parts) >= 2 and parts[1].strip() and parts[0].strip() in DIAGNOSIS_QUALIFIERS:
+                out.append((hi, n))
+    return out
+
+
 def codes_from_hi(
     his: list[Segment], problems: Problems
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[OccurrenceCode, ...], tuple[ValueCode, ...]]:
@@ -107,9 +118,24 @@ def codes_from_hi(
     occurrences: list[OccurrenceCode] = []
     values: list[ValueCode] = []
     for hi in his:
+        split_reported = False
         for n in range(1, len(hi.fields)):
+            if not hi.element(n):
+                continue
             parts = [p.strip() for p in components(hi.element(n), hi.delimiters, (">", ":"))]
             if len(parts) < 2 or not parts[1]:
+                if not split_reported:
+                    rest = hi.delimiters.element.join(hi.fields[n:])
+                    problems.add(
+                        hi,
+                        n,
+                        f"{hi.ref(n)} must be one composite, qualifier and code joined by the "
+                        "component separator (e.g. ABK:I10); here they stand in separate "
+                        "elements, so the diagnoses cannot be read",
+                        rest,
+                        field="diagnosis_codes",
+                    )
+                    split_reported = True
                 continue
             qualifier, code = parts[0], parts[1]
             if qualifier in DIAGNOSIS_QUALIFIERS:

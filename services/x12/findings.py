@@ -33,6 +33,18 @@ class Finding:
         return FieldViolation(self.field or "x12", self.text())
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where the value of one neutral claim field was read: lets a service's rule about that
+    field ("not a valid NPI") be reported at its segment and position."""
+
+    field: str  # "billing_provider.npi", "diagnosis_codes[0]", "lines[1]"
+    segment: str
+    position: int
+    element: str
+    value: str
+
+
 def rejection(findings: list[Finding] | tuple[Finding, ...]) -> InvalidArgument:
     """The blocking findings of one claim as the InvalidArgument the importers carry."""
     return InvalidArgument([f.violation() for f in findings if f.blocking])

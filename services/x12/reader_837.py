@@ -16,7 +16,7 @@ from services.common.errors import InvalidArgument
 from services.x12.claim_837 import Claim837, ClaimKind
 from services.x12.claim_837_draft import ClaimDraft, TransactionContext
 from services.x12.envelope import NotX12Error
-from services.x12.findings import Finding, rejection
+from services.x12.findings import Finding, Source, rejection
 from services.x12.segments import Segment, envelope_findings, file_segments
 
 PROFESSIONAL_GUIDES = ("005010X222",)
@@ -34,6 +34,7 @@ class ParsedClaim:
     error: InvalidArgument | None = None
     findings: tuple[Finding, ...] = ()
     position: int = 0  # the CLM's segment number in the file (0 above claim level)
+    sources: tuple[Source, ...] = ()  # where each claim field was read
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,14 @@ def _distinct_locations(claims: list[ParsedClaim]) -> tuple[ParsedClaim, ...]:
     out = []
     for claim in claims:
         if claim.location in seen:
-            claim = replace(claim, location=f"{claim.location} @ segment {claim.position}")
+            old, new = claim.location, f"{claim.location} @ segment {claim.position}"
+            claim = replace(
+                claim,
+                location=new,
+                findings=tuple(
+                    replace(f, location=new) if f.location == old else f for f in claim.findings
+                ),
+            )
         seen.add(claim.location)
         out.append(claim)
     return tuple(out)
@@ -191,6 +199,7 @@ def _read_transaction(segments: list[Segment], group_guide: str) -> list[ParsedC
                     claim=claim,
                     findings=tuple(findings),
                     position=draft.clm.position,
+                    sources=tuple(draft.sources.values()),
                 )
             )
     return out

@@ -374,8 +374,14 @@ def x12_finding(finding: Finding) -> pb.X12Finding:
 def import_837_response(
     outcomes: Sequence[ImportOutcome], parsed: ParsedFile
 ) -> pb.Import837Response:
-    # A transaction-level finding stops each of its claims; it is listed once.
-    findings = dict.fromkeys([*(f for c in parsed.claims for f in c.findings), *parsed.notes])
+    # A transaction-level finding stops each of its claims; it is listed once. A claims rule
+    # that refused a claim read from the file is placed at the segment the field came from.
+    found: list[Finding] = [f for c in parsed.claims for f in c.findings]
+    for outcome in outcomes:
+        claim = parsed.claims[outcome.index] if outcome.index < len(parsed.claims) else None
+        if claim is not None and claim.data is not None:
+            found.extend(claim.finding(e.field, e.description) for e in outcome.errors)
+    findings = dict.fromkeys([*found, *parsed.notes])
     return pb.Import837Response(
         **{"import": import_response(outcomes)},
         locations=[c.location for c in parsed.claims],

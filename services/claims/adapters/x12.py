@@ -7,6 +7,7 @@ needs the payer's original claim number.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -27,7 +28,7 @@ from services.claims.domain.claim_data import (
 from services.claims.domain.service_class import looks_like_emergency
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.x12 import claim_837 as x837
-from services.x12.findings import Finding
+from services.x12.findings import Finding, Source
 from services.x12.reader_837 import read_837_file as read_claims_837
 from services.x12.writer_837 import write_837
 
@@ -60,6 +61,36 @@ class ParsedClaim:
     data: ClaimData | None = None
     error: InvalidArgument | None = None
     findings: tuple[Finding, ...] = ()
+    sources: tuple[Source, ...] = ()  # where each field of the claim was read
+
+    def finding(self, field: str, description: str) -> Finding:
+        """A claims rule that refused a field of this claim ("not a valid NPI"), placed at the
+        segment and element the field was read from (the closest enclosing one)."""
+        path = _ITEM_PREFIX.sub("", field)
+        for ours, neutral in CLAIM_TO_837_FIELDS:
+            if path.startswith(ours):
+                path = neutral + path[len(ours) :]
+        by_name = {s.field: s for s in self.sources}
+        candidate = path
+        while candidate and candidate not in by_name:
+            candidate = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", candidate)
+        source = by_name.get(candidate)
+        if source is None:
+            return Finding(self.location, "CLM", 0, "", description, field=path)
+        return Finding(
+            self.location,
+            source.segment,
+            source.position,
+            source.element,
+            description,
+            source.value,
+            path,
+        )
+
+
+_ITEM_PREFIX = re.compile(r"^items\[\d+\]\.claim\.")
+# ClaimData field names that differ from the neutral Claim837 names the reader records.
+CLAIM_TO_837_FIELDS = (("provider.", "billing_provider."),)
 
 
 @dataclass(frozen=True)
@@ -91,6 +122,7 @@ def read_837_file(text: str, client_id: str, plan: Plan, facility: Facility) -> 
                 data=claim_data(parsed.claim, client_id, plan, facility) if parsed.claim else None,
                 error=parsed.error,
                 findings=parsed.findings,
+                sources=parsed.sources,
             )
             for parsed in read.claims
         ),
