@@ -26,11 +26,11 @@ def _837_files() -> list[str]:
     return sorted(
         str(p.relative_to(SAMPLES))
         for p in SAMPLES.rglob("*")
-        if p.is_file()
+        if (p.is_file()
         and p.suffix != ".md"
-        and "ST*837" in p.read_text(errors="replace")
-        or p.is_file()
-        and p.name == "x12_valid_different_separators.txt"
+        and "ST*837" in p.read_text(errors="replace"))
+        or (p.is_file()
+        and p.name == "x12_valid_different_separators.txt")
     )
 
 
