@@ -22,10 +22,7 @@ class Segment:
     position: int  # 1-based number of the segment in the file
     fields: list[str]  # [tag, element1, element2, ...]
     delimiters: Delimiters
-
-    @property
-    def tag(self) -> str:
-        return self.fields[0].strip().upper()
+    tag: str  # fields[0], stripped and upper-cased
 
     def element(self, index: int) -> str:
         return self.fields[index].strip() if index < len(self.fields) else ""
@@ -65,7 +62,7 @@ def file_segments(text: str) -> Iterator[Segment]:
             if raw:
                 position += 1
                 fields = raw.split(delimiters.element)
-                segment = Segment(position, fields, delimiters)
+                segment = Segment(position, fields, delimiters, fields[0].strip().upper())
                 closed = segment.tag == "IEA"
                 yield segment
         body = body[offset:].lstrip(_WHITESPACE) if offset < len(body) else ""
