@@ -26,11 +26,8 @@ def _837_files() -> list[str]:
     return sorted(
         str(p.relative_to(SAMPLES))
         for p in SAMPLES.rglob("*")
-        if (p.is_file()
-        and p.suffix != ".md"
-        and "ST*837" in p.read_text(errors="replace"))
-        or (p.is_file()
-        and p.name == "x12_valid_different_separators.txt")
+        if (p.is_file() and p.suffix != ".md" and "ST*837" in p.read_text(errors="replace"))
+        or (p.is_file() and p.name == "x12_valid_different_separators.txt")
     )
 
 
@@ -92,3 +89,31 @@ async def test_sample_imports_or_is_rejected_plainly(stub, name):
         assert all(
             any(named in e.description for e in r.errors) for r in result.results if r.errors
         ), report
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"shared X12 sample folder {SAMPLES} absent")
+async def test_a_sample_with_its_defect_fixed_imports_completely(stub):
+    """The TR3 dependent example is refused only for its ICD-9 diagnoses: with ICD-10 codes in
+    their place it is stored, the patient being the dependent (HL 23), not the subscriber."""
+    text = (SAMPLES / "LinuxForHealth-x12/demo.example1.837").read_text(encoding="utf-8")
+    assert "HI*BK:0340*BF:V7389~" in text
+    fixed = text.replace("HI*BK:0340*BF:V7389~", "HI*ABK:J029*ABF:Z0000~")
+    t = tenant()
+    response = await stub.Import837(
+        pb.Import837Request(
+            request_id="sample-fixed",
+            client_id="client-samples",
+            x12=fixed,
+            plan=pb.Plan(funding=pb.PLAN_FUNDING_SELF_FUNDED_ERISA, situs_state="TX"),
+            facility=pb.Facility(network_status=pb.NETWORK_STATUS_OUT_OF_NETWORK),
+        ),
+        metadata=md(t),
+    )
+    result = getattr(response, "import")
+    assert (result.created_count, result.rejected_count) == (1, 0), response
+    assert not [f for f in response.findings if f.blocking]
+    got = await stub.GetClaim(
+        pb.GetClaimRequest(claim_id=result.results[0].claim_id), metadata=md(t)
+    )
+    assert got.claim.input.patient.first_name == "TED"
+    assert got.claim.input.diagnosis_codes == ["J029", "Z0000"]
