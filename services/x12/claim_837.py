@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from services.x12.claim_837_loops import (
+    Attachment,
+    ClaimProvider,
+    LineAdjudication,
+    OccurrenceCode,
+    OtherPayer,
+    ValueCode,
+)
+
 PROFESSIONAL_GUIDE = "005010X222A2"
 INSTITUTIONAL_GUIDE = "005010X223A3"
 
@@ -72,6 +81,8 @@ class ServiceLine:
     revenue_code: str = ""
     diagnosis_pointers: tuple[int, ...] = ()
     line_control_number: str = ""
+    providers: tuple[ClaimProvider, ...] = ()  # 2420x rendering/referring/... of the line
+    adjudications: tuple[LineAdjudication, ...] = ()  # 2430 other payers' line decisions
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,15 @@ class Claim837:
     filing_indicator: str = ""  # SBR09 of the subscriber loop above the claim
     admission_type_code: str = ""  # CL1-1 (837I)
     patient_status_code: str = ""  # CL1-3 (837I)
+    # Read only (the writer does not write these back):
+    subscriber: Patient | None = None  # 2010BA when the patient is a dependent (HL 23)
+    relationship_code: str = ""  # PAT01 of a dependent patient (e.g. 19 child, 01 spouse)
+    providers: tuple[ClaimProvider, ...] = ()  # 2310x rendering/referring/supervising/...
+    other_payers: tuple[OtherPayer, ...] = ()  # 2320/2330 (COB)
+    attachments: tuple[Attachment, ...] = ()  # PWK, claim and line level
+    condition_codes: tuple[str, ...] = ()  # HI BG (837I)
+    occurrence_codes: tuple[OccurrenceCode, ...] = ()  # HI BH / BI (837I)
+    value_codes: tuple[ValueCode, ...] = ()  # HI BE (837I)
 
     @property
     def implementation_guide(self) -> str:

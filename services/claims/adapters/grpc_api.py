@@ -49,9 +49,9 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     ) -> pb.Import837Response:
         stated = commands.read_837_request(request, MAX_X12_BYTES)
         parsed = await self.blocking(
-            x12.read_837, request.x12, stated.client_id, stated.plan, stated.facility
+            x12.read_837_file, request.x12, stated.client_id, stated.plan, stated.facility
         )
-        command = commands.imported_837(ctx.request_id, parsed)
+        command = commands.imported_837(ctx.request_id, parsed.claims)
         outcomes = await self.blocking(self.app.import_claims, ctx, command)
         return mapping.import_837_response(outcomes, parsed)
 

@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from services.claims.adapters.sql import ClaimRow, WorkRow
-from services.claims.adapters.x12 import Exported, ParsedClaim
+from services.claims.adapters.x12 import Exported, ParsedFile
 from services.claims.application import (
     ImportOutcome,
 )
@@ -33,6 +33,7 @@ from services.claims.domain import (
     Route,
     TriageDecision,
 )
+from services.x12.findings import Finding
 
 CLAIM_TYPES = {
     pb.CLAIM_TYPE_PROFESSIONAL: ClaimType.PROFESSIONAL,
@@ -318,8 +319,9 @@ def clean_claim_checked(claim: Claim, report: CleanClaimReport) -> pb.CheckClean
     return pb.CheckCleanClaimResponse(claim=claim_message(claim), report=clean_report(report))
 
 
-def corrected_claim_submitted(original: Claim, replacement: Claim
-                              ) -> pb.SubmitCorrectedClaimResponse:
+def corrected_claim_submitted(
+    original: Claim, replacement: Claim
+) -> pb.SubmitCorrectedClaimResponse:
     return pb.SubmitCorrectedClaimResponse(
         original=claim_message(original), corrected=claim_message(replacement)
     )
@@ -329,8 +331,7 @@ def appeal_filed(claim: Claim, record: AppealRecord) -> pb.FileAppealResponse:
     return pb.FileAppealResponse(claim=claim_message(claim), appeal=appeal(record))
 
 
-def appeal_decision_recorded(claim: Claim, record: AppealRecord
-                             ) -> pb.RecordAppealDecisionResponse:
+def appeal_decision_recorded(claim: Claim, record: AppealRecord) -> pb.RecordAppealDecisionResponse:
     return pb.RecordAppealDecisionResponse(claim=claim_message(claim), appeal=appeal(record))
 
 
@@ -358,11 +359,33 @@ def import_response(outcomes: Sequence[ImportOutcome]) -> pb.ImportClaimsRespons
     )
 
 
+def x12_finding(finding: Finding) -> pb.X12Finding:
+    return pb.X12Finding(
+        location=finding.location,
+        segment=finding.segment,
+        position=finding.position,
+        element=finding.element,
+        rule=finding.rule,
+        value=finding.value,
+        blocking=finding.blocking,
+    )
+
+
 def import_837_response(
-    outcomes: Sequence[ImportOutcome], parsed: Sequence[ParsedClaim]
+    outcomes: Sequence[ImportOutcome], parsed: ParsedFile
 ) -> pb.Import837Response:
+    # A transaction-level finding stops each of its claims; it is listed once. A claims rule
+    # that refused a claim read from the file is placed at the segment the field came from.
+    found: list[Finding] = [f for c in parsed.claims for f in c.findings]
+    for outcome in outcomes:
+        claim = parsed.claims[outcome.index] if outcome.index < len(parsed.claims) else None
+        if claim is not None and claim.data is not None:
+            found.extend(claim.finding(e.field, e.description) for e in outcome.errors)
+    findings = dict.fromkeys([*found, *parsed.notes])
     return pb.Import837Response(
-        **{"import": import_response(outcomes)}, locations=[c.location for c in parsed]
+        **{"import": import_response(outcomes)},
+        locations=[c.location for c in parsed.claims],
+        findings=[x12_finding(f) for f in findings],
     )
 
 

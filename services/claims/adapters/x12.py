@@ -7,6 +7,7 @@ needs the payer's original claim number.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -27,7 +28,8 @@ from services.claims.domain.claim_data import (
 from services.claims.domain.service_class import looks_like_emergency
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.x12 import claim_837 as x837
-from services.x12.reader_837 import read_837 as read_claims_837
+from services.x12.findings import Finding, Source
+from services.x12.reader_837 import read_837_file as read_claims_837
 from services.x12.writer_837 import write_837
 
 # SBR09 claim filing indicators that name a public program (DOMAIN.md §2.1, CLP06 list).
@@ -58,6 +60,45 @@ class ParsedClaim:
     location: str
     data: ClaimData | None = None
     error: InvalidArgument | None = None
+    findings: tuple[Finding, ...] = ()
+    sources: tuple[Source, ...] = ()  # where each field of the claim was read
+
+    def finding(self, field: str, description: str) -> Finding:
+        """A claims rule that refused a field of this claim ("not a valid NPI"), placed at the
+        segment and element the field was read from (the closest enclosing one)."""
+        path = _ITEM_PREFIX.sub("", field)
+        for ours, neutral in CLAIM_TO_837_FIELDS:
+            if path.startswith(ours):
+                path = neutral + path[len(ours) :]
+        by_name = {s.field: s for s in self.sources}
+        candidate = path
+        while candidate and candidate not in by_name:
+            candidate = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", candidate)
+        source = by_name.get(candidate)
+        if source is None:
+            return Finding(self.location, "CLM", 0, "", description, field=path)
+        return Finding(
+            self.location,
+            source.segment,
+            source.position,
+            source.element,
+            description,
+            source.value,
+            path,
+        )
+
+
+_ITEM_PREFIX = re.compile(r"^items\[\d+\]\.claim\.")
+# ClaimData field names that differ from the neutral Claim837 names the reader records.
+CLAIM_TO_837_FIELDS = (("provider.", "billing_provider."),)
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """Every claim of the file, and the notes on its envelope (which reject nothing)."""
+
+    claims: tuple[ParsedClaim, ...]
+    notes: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,14 +109,25 @@ class Exported:
 
 def read_837(text: str, client_id: str, plan: Plan, facility: Facility) -> list[ParsedClaim]:
     """Every claim of an 837 interchange, each either read or explained."""
-    return [
-        ParsedClaim(
-            parsed.location,
-            data=claim_data(parsed.claim, client_id, plan, facility) if parsed.claim else None,
-            error=parsed.error,
-        )
-        for parsed in read_claims_837(text)
-    ]
+    return list(read_837_file(text, client_id, plan, facility).claims)
+
+
+def read_837_file(text: str, client_id: str, plan: Plan, facility: Facility) -> ParsedFile:
+    """Every claim of an 837 file (each read or explained by findings) and the envelope notes."""
+    read = read_claims_837(text)
+    return ParsedFile(
+        tuple(
+            ParsedClaim(
+                parsed.location,
+                data=claim_data(parsed.claim, client_id, plan, facility) if parsed.claim else None,
+                error=parsed.error,
+                findings=parsed.findings,
+                sources=parsed.sources,
+            )
+            for parsed in read.claims
+        ),
+        read.notes,
+    )
 
 
 def export_837(

@@ -124,7 +124,8 @@ def test_unreadable_transaction_reports_each_claim():
     claims = read_837(text, "c", PLAN, FACILITY)
     assert len(claims) == 3
     assert all(c.data is None and c.error is not None for c in claims)
-    assert "unreadable transaction" in str(claims[0].error)
+    assert "segment 4 (BHT01): the hierarchical structure code must be 0019" in str(claims[0].error)
+    assert claims[0].findings[0].value == "9999"
 
 
 def test_non_837_transaction_is_refused():
