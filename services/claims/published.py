@@ -61,6 +61,8 @@ def _claim_registered(keys: phi.PhiKeys) -> Callable[[Any], Message]:
         pcn = claim.pop("patient_control_number")
         claim["patient_control_number_index"] = keys.index(tenant, phi.PATIENT_CONTROL_NUMBER, pcn)
         claim["patient_control_number_sealed"] = keys.seal(pcn)
+        # A facility address is recorded only when stated (and not at all before it existed).
+        claim["facility"] = {"address": None, **claim["facility"]}
         fields["claim"] = claim
         fields["original_payer_claim_control_number_index"] = keys.index(
             tenant, phi.PAYER_CLAIM_NUMBER, fields.pop("original_payer_claim_control_number"))

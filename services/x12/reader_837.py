@@ -171,9 +171,10 @@ def _claim(submitted: Any, d: Delimiters, kind: ClaimKind, filing: str) -> Claim
     n4 = getattr(billing, "n4_segment", None)
     billing_state = str(getattr(n4, "state_province_code", "") or "")
     last, first = submitted.patient_name
-    birth = _date(
-        getattr(getattr(submitted.patient, "dmg_segment", None), "date_time_period", None)
-    )
+    dmg = getattr(submitted.patient, "dmg_segment", None)
+    birth = _date(getattr(dmg, "date_time_period", None))
+    gender = getattr(dmg, "gender_code", None) or ""
+    gender = getattr(gender, "value", gender)  # DMG03
     sbr = getattr(submitted, "subscriber", None)
     total = _cents(clm.total_claim_charge_amount, "total_billed_cents", bad)
     cl1 = getattr(loop, "cl1_segment", None)
@@ -198,6 +199,7 @@ def _claim(submitted: Any, d: Delimiters, kind: ClaimKind, filing: str) -> Claim
             last_name=last or "",
             birth_date=birth,
             member_id=(submitted.member_id or "") if sbr is not None else "",
+            gender=str(gender or ""),
         ),
         payer=Payer(
             payer_id=submitted.payer.nm1_segment.identification_code or "",

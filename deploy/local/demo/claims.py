@@ -23,7 +23,7 @@ BILLING = pb.Provider(
     npi="1234567893",
     tin="12-3456789",
     address=pb.Address(
-        line1="1200 Market St", city="Philadelphia", state="PA", postal_code="19107"
+        line1="1200 Market St", city="Philadelphia", state="PA", postal_code="191072101"
     ),
 )
 

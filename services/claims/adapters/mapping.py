@@ -162,6 +162,7 @@ def claim_input(data: ClaimData) -> pb.ClaimInput:
             last_name=data.patient.last_name,
             birth_date=data.patient.birth_date.isoformat() if data.patient.birth_date else "",
             member_id=data.patient.member_id,
+            gender=data.patient.gender,
         ),
         payer=pb.Payer(payer_id=data.payer.payer_id, name=data.payer.name),
         plan=pb.Plan(
@@ -177,6 +178,12 @@ def claim_input(data: ClaimData) -> pb.ClaimInput:
             npi=data.facility.npi,
             network_status={v: k for k, v in NETWORK.items()}[data.facility.network_status],
             state=data.facility.state,
+            address=pb.Address(
+                line1=data.facility.address.line1,
+                city=data.facility.address.city,
+                state=data.facility.address.state,
+                postal_code=data.facility.address.postal_code,
+            ),
         ),
         emergency=data.emergency,
         diagnosis_codes=list(data.diagnosis_codes),

@@ -212,8 +212,12 @@ class Claim(TenantAggregate):
         frequency: Frequency = Frequency.ORIGINAL,
         original: Claim | None = None,
         correction_reason: str = "",
+        original_reference: str = "",
         field_prefix: str = "claim.",
     ) -> Claim:
+        """A new claim; a correction names its `original` claim (when this ledger holds it) or
+        at least the payer's claim number of the original (`original_reference`, an 837's
+        REF*F8)."""
         violations = intake.validate_claim(data, field_prefix)
         if violations:
             raise InvalidArgument(violations)
@@ -233,7 +237,8 @@ class Claim(TenantAggregate):
                 original.adjudication.payer_claim_control_number
                 if original and original.adjudication
                 else ""
-            ),
+            )
+            or original_reference,
             changed_fields=list(changes),
             correction_reason=correction_reason,
         )
@@ -335,8 +340,10 @@ class Claim(TenantAggregate):
         return report
 
     # -- corrections ------------------------------------------------------------------------
-    def check_correctable(self, frequency: Frequency, reason: str) -> None:
-        """Preconditions for a replacement (7) or void (8) of this claim."""
+    def check_correctable(self, frequency: Frequency, reason: str, reference: str = "") -> None:
+        """Preconditions for a replacement (7) or void (8) of this claim. The correction's 837
+        must name the payer's claim number of this one (REF*F8): from its adjudication, else
+        stated with the correction (`reference`)."""
         if frequency is Frequency.ORIGINAL:
             raise InvalidArgument(
                 "a correction is frequency 7 (replacement) or 8 (void)", "frequency"
@@ -350,9 +357,27 @@ class Claim(TenantAggregate):
             raise FailedPrecondition("an appeal is pending on this claim: wait for its decision")
         if frequency is Frequency.VOID and self.adjudication.paid_cents > 0 and not reason.strip():
             raise InvalidArgument("voiding a paid claim needs a reason", "reason")
+        if not (self.adjudication.payer_claim_control_number or reference.strip()):
+            raise InvalidArgument(
+                "a replacement or void names the payer's claim number of the original (REF*F8): "
+                "the recorded adjudication has none, so state it",
+                "original_payer_claim_control_number",
+            )
 
-    def supersede(self, ctx: CommandContext, frequency: Frequency, by: UUID, reason: str) -> None:
-        self.check_correctable(frequency, reason)
+    def check_exportable(self) -> None:
+        """Rule X12-SUPERSEDED: a replaced or voided claim is not sent again (its replacement
+        or void is what the payer gets)."""
+        if self.status in _SUPERSEDED:
+            raise FailedPrecondition(
+                f"rule X12-SUPERSEDED: the claim was {self.status.value} by "
+                f"{self.replaced_by_claim_id}; export that claim (frequency 7/8) instead of "
+                "sending this one as an original again"
+            )
+
+    def supersede(
+        self, ctx: CommandContext, frequency: Frequency, by: UUID, reason: str, reference: str = ""
+    ) -> None:
+        self.check_correctable(frequency, reason, reference)
         if frequency is Frequency.VOID:
             self._record(self.ClaimVoided, ctx, void_claim_id=str(by), reason=reason)
         else:

@@ -115,6 +115,7 @@ class Patient:
     last_name: str = ""
     birth_date: date | None = None
     member_id: str = ""
+    gender: str = ""  # DMG03: "M", "F", "U" (unknown); "" not stated (written as "U")
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class Facility:
     npi: str = ""
     network_status: NetworkStatus = NetworkStatus.UNSPECIFIED
     state: str = ""
+    address: Address = field(default_factory=Address)  # the 837 service facility location
 
 
 @dataclass(frozen=True)
