@@ -123,6 +123,20 @@ class SubmitCorrectedClaim:
 
 
 @dataclass(frozen=True)
+class UpdateClaim:
+    claim_id: str
+    data: ClaimData
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
+class WithdrawClaim:
+    claim_id: str
+    reason: str
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
 class FileAppeal:
     claim_id: str
     level: AppealLevel
@@ -401,6 +415,20 @@ class ClaimsApplication(ServiceApplication):
         original.supersede(ctx, frequency, new_id, reason.strip(), reference)
         self.save_all(original, replacement)
         return original, replacement
+
+    def update_claim(self, ctx: CommandContext, command: UpdateClaim) -> Claim:
+        require_role(ctx, WRITERS, "updating a claim")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
+        claim.update(ctx, command.data)
+        self.save_all(claim)
+        return claim
+
+    def withdraw_claim(self, ctx: CommandContext, command: WithdrawClaim) -> Claim:
+        require_role(ctx, WRITERS, "withdrawing a claim")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
+        claim.withdraw(ctx, command.reason)
+        self.save_all(claim)
+        return claim
 
     def file_appeal(
         self, ctx: CommandContext, command: FileAppeal

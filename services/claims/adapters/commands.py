@@ -36,6 +36,8 @@ from services.claims.application import (
     RegisterClaim,
     SubmitCorrectedClaim,
     TriageClaim,
+    UpdateClaim,
+    WithdrawClaim,
 )
 from services.claims.domain import (
     Address,
@@ -333,6 +335,21 @@ def submit_corrected_claim(request: pb.SubmitCorrectedClaimRequest) -> SubmitCor
         expected_version=request.expected_version,
         original_reference=reference,
     )
+
+
+def update_claim(request: pb.UpdateClaimRequest) -> UpdateClaim:
+    return UpdateClaim(
+        claim_id=request.claim_id,
+        data=claim_data(request.claim),
+        expected_version=request.expected_version,
+    )
+
+
+def withdraw_claim(request: pb.WithdrawClaimRequest) -> WithdrawClaim:
+    v = Violations()
+    reason = _text(v, "reason", request.reason, required=True)
+    v.raise_if_any()
+    return WithdrawClaim(request.claim_id, reason, request.expected_version)
 
 
 def file_appeal(request: pb.FileAppealRequest) -> FileAppeal:

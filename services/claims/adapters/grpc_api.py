@@ -134,6 +134,22 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         return mapping.appeal_decision_recorded(claim, record)
 
     @rpc
+    async def UpdateClaim(
+        self, request: pb.UpdateClaimRequest, ctx: CommandContext, context: Any
+    ) -> pb.UpdateClaimResponse:
+        command = commands.update_claim(request)
+        claim = await self.blocking(self.app.update_claim, ctx, command)
+        return mapping.claim_updated(claim)
+
+    @rpc
+    async def WithdrawClaim(
+        self, request: pb.WithdrawClaimRequest, ctx: CommandContext, context: Any
+    ) -> pb.WithdrawClaimResponse:
+        command = commands.withdraw_claim(request)
+        claim = await self.blocking(self.app.withdraw_claim, ctx, command)
+        return mapping.claim_withdrawn(claim)
+
+    @rpc
     async def Export837(
         self, request: pb.Export837Request, ctx: CommandContext, context: Any
     ) -> pb.Export837Response:

@@ -67,6 +67,7 @@ STATUS = {
     ClaimStatus.REPLACED: pb.CLAIM_STATUS_REPLACED,
     ClaimStatus.VOIDED: pb.CLAIM_STATUS_VOIDED,
     ClaimStatus.IN_APPEAL: pb.CLAIM_STATUS_IN_APPEAL,
+    ClaimStatus.WITHDRAWN: pb.CLAIM_STATUS_WITHDRAWN,
     ClaimStatus.APPEAL_OVERTURNED: pb.CLAIM_STATUS_APPEAL_OVERTURNED,
     ClaimStatus.APPEAL_UPHELD: pb.CLAIM_STATUS_APPEAL_UPHELD,
     ClaimStatus.IN_NEGOTIATION: pb.CLAIM_STATUS_IN_NEGOTIATION,
@@ -330,6 +331,14 @@ def corrected_claim_submitted(original: Claim, replacement: Claim
     return pb.SubmitCorrectedClaimResponse(
         original=claim_message(original), corrected=claim_message(replacement)
     )
+
+
+def claim_updated(claim: Claim) -> pb.UpdateClaimResponse:
+    return pb.UpdateClaimResponse(claim=claim_message(claim))
+
+
+def claim_withdrawn(claim: Claim) -> pb.WithdrawClaimResponse:
+    return pb.WithdrawClaimResponse(claim=claim_message(claim))
 
 
 def appeal_filed(claim: Claim, record: AppealRecord) -> pb.FileAppealResponse:

@@ -63,6 +63,7 @@ class ClaimStatus(StrEnum):
     IN_NEGOTIATION = "in_negotiation"
     IN_IDR = "in_idr"
     SETTLED = "settled"
+    WITHDRAWN = "withdrawn"  # by the provider before any adjudication: never filed
 
 
 class Route(StrEnum):

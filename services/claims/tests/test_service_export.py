@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
 import grpc
 import pytest
@@ -14,7 +15,7 @@ from oonledger.claims.v1 import claims_pb2 as pb
 from services.claims.adapters import mapping
 from services.claims.tests.factories import emergency_claim, institutional_claim
 from services.claims.tests.service_calls import denial, md, tenant
-from services.common.testing import field_violations
+from services.common.testing import eventually, field_violations
 from services.x12.tests.pyx12_validation import pyx12_errors
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -186,3 +187,126 @@ async def test_a_superseded_original_is_not_exported_again(stub, frequency):
         await export(stub, t, original.claim_id)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "X12-SUPERSEDED" in err.value.details()
+
+
+async def test_an_incomplete_claim_is_completed_then_exported(stub):
+    t = tenant()
+    data = emergency_claim()
+    incomplete = replace(data, provider=replace(data.provider, tin=""))
+    claim = (
+        await stub.RegisterClaim(
+            pb.RegisterClaimRequest(request_id="r", claim=mapping.claim_input(incomplete)),
+            metadata=md(t),
+        )
+    ).claim
+    checked = await stub.CheckCleanClaim(
+        pb.CheckCleanClaimRequest(request_id="c1", claim_id=claim.claim_id), metadata=md(t)
+    )
+    assert not checked.report.clean
+
+    async def queued():
+        items = (await stub.ClaimsWorkQueue(pb.ClaimsWorkQueueRequest(), metadata=md(t))).items
+        return [i for i in items if i.claim_id == claim.claim_id]
+
+    assert await eventually(queued)  # its blocking findings
+    # A correction is not the way (the payer never saw it) ...
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await correct(
+            stub, t, claim.claim_id, pb.FREQUENCY_CODE_REPLACEMENT,
+            corrected=mapping.claim_input(data),
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "UpdateClaim" in err.value.details()
+    # ... completing it is.
+    update = pb.UpdateClaimRequest(
+        request_id="u1", claim_id=claim.claim_id, claim=mapping.claim_input(data)
+    )
+    updated = (await stub.UpdateClaim(update, metadata=md(t))).claim
+    assert updated.input.provider.tin == "123456789"
+    assert updated.status == pb.CLAIM_STATUS_REGISTERED and not updated.clean_claim.rule_set_version
+    assert (await stub.UpdateClaim(update, metadata=md(t))).claim.version == updated.version
+    checked = await stub.CheckCleanClaim(
+        pb.CheckCleanClaimRequest(request_id="c2", claim_id=claim.claim_id), metadata=md(t)
+    )
+    assert checked.report.clean
+    exported = await export(stub, t, claim.claim_id)
+    assert "REF*EI*123456789~" in exported.x12 and pyx12_errors(exported.x12) == []
+    assert await eventually(lambda: _absent(queued))
+    bad = pb.UpdateClaimRequest(
+        request_id="u2", claim_id=claim.claim_id, claim=mapping.claim_input(data)
+    )
+    bad.claim.lines[0].units = 0
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.UpdateClaim(bad, metadata=md(t))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(err.value) == {"claim.lines[0].units"}
+
+
+async def _absent(probe) -> bool:
+    return not await probe()
+
+
+async def test_an_incomplete_claim_is_withdrawn_and_leaves_the_queue(stub):
+    t = tenant()
+    data = emergency_claim()
+    claim = (
+        await stub.RegisterClaim(
+            pb.RegisterClaimRequest(
+                request_id="r",
+                claim=mapping.claim_input(replace(data, provider=replace(data.provider, tin=""))),
+            ),
+            metadata=md(t),
+        )
+    ).claim
+    await stub.CheckCleanClaim(
+        pb.CheckCleanClaimRequest(request_id="c", claim_id=claim.claim_id), metadata=md(t)
+    )
+
+    async def queued():
+        items = (await stub.ClaimsWorkQueue(pb.ClaimsWorkQueueRequest(), metadata=md(t))).items
+        return [i for i in items if i.claim_id == claim.claim_id]
+
+    assert await eventually(queued)  # blocking findings
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.WithdrawClaim(
+            pb.WithdrawClaimRequest(request_id="w0", claim_id=claim.claim_id), metadata=md(t)
+        )
+    assert field_violations(err.value) == {"reason"}
+    withdrawn = await stub.WithdrawClaim(
+        pb.WithdrawClaimRequest(
+            request_id="w", claim_id=claim.claim_id, reason="registered twice"
+        ),
+        metadata=md(t),
+    )
+    assert withdrawn.claim.status == pb.CLAIM_STATUS_WITHDRAWN
+    assert await eventually(lambda: _absent(queued))
+    for call in (
+        stub.UpdateClaim(
+            pb.UpdateClaimRequest(
+                request_id="u", claim_id=claim.claim_id, claim=mapping.claim_input(data)
+            ),
+            metadata=md(t),
+        ),
+        export(stub, t, claim.claim_id),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "withdrawn" in err.value.details()
+
+
+async def test_an_adjudicated_claim_is_corrected_not_updated_or_withdrawn(stub):
+    t = tenant()
+    claim = await registered(stub, t)
+    await stub.RecordAdjudication(
+        pb.RecordAdjudicationRequest(request_id="a", claim_id=claim.claim_id,
+                                     adjudication=denial()),
+        metadata=md(t),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.WithdrawClaim(
+            pb.WithdrawClaimRequest(request_id="w", claim_id=claim.claim_id, reason="x"),
+            metadata=md(t),
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "replacement (7) or void (8)" in err.value.details()
