@@ -48,18 +48,22 @@ async def asyncpg_insert(settings: Settings, report: Report, samples: int = 1000
                          size: int = 400) -> None:
     """A plain asyncpg insert, one row per durable transaction."""
     conn = await asyncpg.connect(settings.database_url)
-    await conn.execute("CREATE TEMP TABLE raw (id bigint, body text)")
+    # Durable: an ordinary table (a TEMP one is never WAL-logged), synchronous commit on.
+    table = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    await conn.execute("SET synchronous_commit = on")
+    await conn.execute(f"CREATE TABLE {table} (id bigint, body text)")
     body = "x" * size
     latencies = []
     started = time.perf_counter()
     for i in range(samples):
         begun = time.perf_counter()
         async with conn.transaction():
-            await conn.execute("INSERT INTO raw VALUES ($1, $2)", i, body)
+            await conn.execute(f"INSERT INTO {table} VALUES ($1, $2)", i, body)
         latencies.append((time.perf_counter() - begun) * 1000)
     report("plain asyncpg 1-row insert txn rate", samples / (time.perf_counter() - started),
            "txn/s")
     report("plain asyncpg 1-row insert txn p99", pct(latencies, 0.99), "ms")
+    await conn.execute(f"DROP TABLE {table}")
     await conn.close()
 
 

@@ -127,12 +127,16 @@ def bench_plain_eventsourcing(settings: Settings, report: Any) -> None:
 
 async def bench_raw_io(settings: Settings, report: Any) -> None:
     conn = await asyncpg.connect(settings.database_url)
-    await conn.execute("CREATE TEMP TABLE raw (id bigint, body text)")
+    # Durable: an ordinary table (a TEMP one is never WAL-logged), synchronous commit on.
+    table = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    await conn.execute("SET synchronous_commit = on")
+    await conn.execute(f"CREATE TABLE {table} (id bigint, body text)")
     started = time.perf_counter()
     for i in range(500):
         async with conn.transaction():
-            await conn.execute("INSERT INTO raw VALUES ($1, $2)", i, "x" * 300)
+            await conn.execute(f"INSERT INTO {table} VALUES ($1, $2)", i, "x" * 300)
     report("plain asyncpg 1-row insert txn", 500 / (time.perf_counter() - started), "txn/s")
+    await conn.execute(f"DROP TABLE {table}")
     await conn.close()
     nc = await nats.connect(settings.nats_url)
     js = nc.jetstream()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,12 +38,12 @@ class Backoff:
 DEFAULT_BACKOFF = Backoff()
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the launcher dies, so no service outlives it (Linux)."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def as_child(argv: Sequence[str]) -> list[str]:
+    """`python -m <module> ...` run through deploy/local/child.py, which makes the process die
+    with the launcher (without Python code between fork and exec)."""
+    if len(argv) >= 3 and argv[1] == "-m":
+        return [argv[0], "-m", "deploy.local.child", *argv[1:]]
+    return list(argv)
 
 
 class ExitedError(RuntimeError):
@@ -108,8 +108,8 @@ class Supervised:
     async def spawn(self) -> None:
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.process = await asyncio.create_subprocess_exec(
-                *self.argv, env=self.env, cwd=self.cwd, stdout=log,
-                stderr=asyncio.subprocess.STDOUT, preexec_fn=_die_with_parent,
+                *as_child(self.argv), env={**self.env, "OON_LAUNCHER_PID": str(os.getpid())},
+                cwd=self.cwd, stdout=log, stderr=asyncio.subprocess.STDOUT,
             )
         self._started_at = time.monotonic()
 

@@ -25,9 +25,10 @@ from nats.js import JetStreamContext
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.partner.v1 import partner_pb2 as pb
 from services.common import contracts
-from services.common.consumer import Consumer, Delivery, ProjectionProcessor, Subscription
+from services.common.consumer import Consumer, Delivery, Subscription
 from services.common.health import ProgressMonitor
 from services.common.lease import run_while_leased
+from services.common.processors import ProjectionProcessor
 from services.common.settings import Settings
 
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")

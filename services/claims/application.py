@@ -36,7 +36,6 @@ from services.claims.domain import (
     TriagePolicy,
     event_data,
 )
-from services.claims.group_commit import GroupCommitter
 from services.claims.published import language
 from services.common import auth
 from services.common.auth import require_role
@@ -49,6 +48,7 @@ from services.common.errors import (
     InvalidArgument,
 )
 from services.common.eventstore import ServiceApplication
+from services.common.group_commit import GroupCommitter
 from services.common.ids import deterministic_id
 from services.common.settings import Settings
 from services.common.wire import canonical_json

@@ -13,8 +13,9 @@ from services.claims.adapters.subscriptions import (
     ClaimStageReactions,
 )
 from services.claims.application import ClaimsApplication
-from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
+from services.common.consumer import Subscription
 from services.common.grpc_server import ServicerBinding
+from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.ops.service import PipelineOperations
 

@@ -19,13 +19,11 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-import asyncpg
-from eventsourcing.persistence import Tracking
 from google.protobuf.message import Message
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -35,11 +33,8 @@ from opentelemetry import metrics
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common import contracts
-from services.common.aggregate import TenantAggregate
 from services.common.cancellation import raise_if_cancelling
 from services.common.context import CommandContext
-from services.common.errors import DomainError, EventTooLarge
-from services.common.eventstore import AlreadyProcessed, ServiceApplication
 from services.common.faults import describe, is_fault, retry_delay
 from services.common.health import Part, ProgressMonitor, consumer_part
 from services.common.jetstream import kept_in_progress
@@ -49,6 +44,11 @@ from services.common.wire import decode_payload
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Message)
+
+# After a short batch, a consumer that applies batches lets this long pass before its next
+# fetch, so that under a steady trickle it applies a few events per transaction instead of one
+# (at most this much more latency).
+GATHER_SECONDS = 0.01
 
 # How long JetStream waits for an ack before redelivering (a crashed replica's messages go
 # to another after this); a message retried in place for a fault is kept with in_progress().
@@ -134,85 +134,6 @@ class ArrivedEarly(Exception):
     """An event this one depends on has not been processed yet: retry later (with backoff),
     up to `Subscription.early_max_deliver` deliveries (about an hour); a wait longer than the
     stall threshold is reported by the service's health."""
-
-
-Reaction = Callable[[Delivery], Sequence[TenantAggregate | None] | None]
-
-
-class ApplicationProcessor:
-    """Runs a synchronous reaction against an eventsourcing application in a worker thread."""
-
-    def __init__(
-        self, app: ServiceApplication, name: str, reaction: Reaction, executor: Any
-    ) -> None:
-        self.app = app
-        self.name = name
-        self.reaction = reaction
-        self.executor = executor
-
-    def _process_sync(self, delivery: Delivery) -> bool:
-        tracking = Tracking(
-            application_name=f"{delivery.envelope.service}/{self.name}",
-            notification_id=delivery.envelope.notification_id,
-        )
-        if self.app.is_processed(tracking):
-            return False
-        try:
-            aggregates = self.reaction(delivery) or ()
-        except DomainError as exc:
-            # A business rule refused the reaction: record that we saw it, and say why.
-            log.warning("%s: %s refused: %s", self.name, delivery.envelope.event_id, exc)
-            aggregates = ()
-        try:
-            self.app.save_tracked(tracking, *aggregates)
-        except AlreadyProcessed:
-            return False
-        except EventTooLarge as exc:  # no retry can make it fit: dead-letter with the reason
-            raise PermanentFailure(f"{delivery.envelope.event_id}: {exc}") from exc
-        return True
-
-    async def process(self, delivery: Delivery) -> bool:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self._process_sync, delivery)
-
-
-ProjectionHandler = Callable[[asyncpg.Connection, Delivery], Awaitable[None]]
-
-
-class ProjectionProcessor:
-    """Updates an asyncpg read model; rows and tracking commit in one transaction."""
-
-    def __init__(self, pool: asyncpg.Pool, schema: str, name: str, handler: ProjectionHandler):
-        self.pool = pool
-        self.schema = schema
-        self.name = name
-        self.handler = handler
-        table = f'"{schema}".projection_tracking'  # schema name validated in Settings
-        self._create_sql = (
-            f"CREATE TABLE IF NOT EXISTS {table} (consumer text NOT NULL, upstream text NOT NULL,"
-            " notification_id bigint NOT NULL, PRIMARY KEY (consumer, upstream, notification_id))"
-        )
-        self._track_sql = (
-            f"INSERT INTO {table} VALUES ($1, $2, $3) "  # noqa: S608
-            "ON CONFLICT DO NOTHING RETURNING 1"
-        )
-
-    async def migrate(self) -> None:
-        async with self.pool.acquire() as conn:
-            await conn.execute(self._create_sql)
-
-    async def process(self, delivery: Delivery) -> bool:
-        async with self.pool.acquire() as conn, conn.transaction():
-            inserted = await conn.fetchval(
-                self._track_sql,
-                self.name,
-                delivery.envelope.service,
-                delivery.envelope.notification_id,
-            )
-            if not inserted:
-                return False
-            await self.handler(conn, delivery)
-        return True
 
 
 @dataclass(frozen=True)
@@ -319,11 +240,16 @@ class Consumer:
             self._batch = messages
             try:
                 async with self._kept():
-                    for msg in messages:
-                        await self._handle(msg)
+                    if len(messages) > 1 and hasattr(self.sub.processor, "process_batch"):
+                        await self._handle_batch(messages)
+                    else:
+                        for msg in messages:
+                            await self._handle(msg)
             finally:
                 await self._release(self._held())
                 self._batch = ()
+            if len(messages) < self.sub.batch and hasattr(self.sub.processor, "process_batch"):
+                await asyncio.sleep(GATHER_SECONDS)
 
     def _held(self) -> Sequence[Msg]:
         """Messages delivered to this consumer and not yet handled (kept while we retry)."""
@@ -374,6 +300,50 @@ class Consumer:
         await msg.ack()
         self.progress.resolved(msg.metadata.sequence.stream)
         self._count(processed=int(applied), duplicates=int(not applied))
+
+    async def _handle_batch(self, messages: list[Msg]) -> None:
+        """Hand the fetched messages to the processor's `process_batch` (one transaction for
+        many, where the processor can); acks after its commit. What the batch could not apply
+        (an outcome that is an exception, or the whole batch raising) goes through `_handle`,
+        one at a time, in order: the same fault, early and poison rules as ever."""
+        decoded: list[tuple[Msg, Delivery]] = []
+        for msg in messages:
+            try:
+                envelope = EventEnvelope.FromString(msg.data)
+                delivery = Delivery(envelope, decode_payload(envelope), datetime.now(UTC))
+            except Exception as exc:
+                await self._dead_letter(msg, f"undecodable message: {exc}")
+                continue
+            if self.sub.event_types and envelope.event_type not in self.sub.event_types:
+                await msg.ack()  # outside the filter (a consumer created by an older version)
+                continue
+            decoded.append((msg, delivery))
+        if not decoded:
+            return
+        self.progress.busy(f"a batch of {len(decoded)} from {decoded[0][1].envelope.event_id}")
+        processor: Any = self.sub.processor
+        try:
+            outcomes = await processor.process_batch([d for _, d in decoded])
+        except Exception as exc:
+            log.info("%s: batch of %d failed (%r); applying it one at a time", self.durable,
+                     len(decoded), exc)
+            for msg, _ in decoded:
+                await self._handle(msg)
+            return
+        acks: list[Awaitable[None]] = []
+        applied = 0
+        for (msg, _), outcome in zip(decoded, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                await asyncio.gather(*acks)
+                acks = []
+                await self._handle(msg)
+                continue
+            acks.append(msg.ack())
+            self.progress.resolved(msg.metadata.sequence.stream)
+            applied += bool(outcome)
+        await asyncio.gather(*acks)
+        self._count(processed=applied, duplicates=sum(
+            1 for outcome in outcomes if outcome is False))
 
     async def _process_through_faults(self, delivery: Delivery) -> bool:
         """Process `delivery`, retrying infrastructure faults in place until they clear.

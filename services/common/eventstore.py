@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
@@ -15,7 +18,9 @@ from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
     Mapper,
+    Notification,
     ProcessRecorder,
+    Recording,
     StoredEvent,
     Tracking,
     Transcoder,
@@ -27,12 +32,26 @@ from psycopg.conninfo import conninfo_to_dict
 from services.common.aggregate import TenantAggregate
 from services.common.contracts import PublishedLanguage
 from services.common.errors import Conflict, EventTooLarge, NotFound
+from services.common.group_commit import GroupCommit
 from services.common.recorder import TOPIC as RECORDER_TOPIC
-from services.common.recorder import UnpipelinedProcessRecorder
+from services.common.recorder import RequestRecord, RequestReused, UnpipelinedProcessRecorder
 from services.common.settings import Settings
-from services.common.wire import ENVELOPE_OVERHEAD_BYTES
+from services.common.wire import ENVELOPE_OVERHEAD_BYTES, StoredMessage, stored_message
 
 A = TypeVar("A", bound=TenantAggregate)
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SaveUnit:
+    """One caller's save, ready to be committed with others' (nothing in it is consumed by a
+    failed attempt, so the group committer can retry it alone)."""
+
+    stored: list[StoredEvent]
+    index: list[tuple[str, str]]
+    requests: set[RequestRecord]
+    trackings: list[Tracking]
+    messages: list[StoredMessage | None] = field(default_factory=list)
 
 
 class DateAsISO(Transcoding):
@@ -147,7 +166,20 @@ class ServiceApplication(Application[UUID]):
         app_env.update(env or {})
         self._listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
+        self._subject_prefix = settings.subject_prefix_for(settings.service)
+        # Aggregates a batched reaction changed and has not saved yet, per thread
+        # (`reacting_in_batch`): later reactions of the batch load them from here.
+        self._batch_overlay = threading.local()
         super().__init__(env=app_env)
+        # Concurrent saves from many threads share one statement (services/common/
+        # group_commit.py); a version conflict or a reused request id fails only its caller.
+        self._commits: GroupCommit[SaveUnit, list[int]] = GroupCommit(
+            self._commit_units, name=f"{settings.service}-commit",
+            isolate=(IntegrityError, RequestReused))
+
+    def close(self) -> None:
+        self._commits.close()
+        super().close()
 
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder stores new events and the tracking record in one transaction.
@@ -182,37 +214,136 @@ class ServiceApplication(Application[UUID]):
             for listener in list(self._listeners):
                 listener()
 
-    # -- saving: event index and request fingerprints -------------------------------------------
-    def _record(self, processing_event: ProcessingEvent[UUID]) -> Any:
+    # -- saving: group commit, event index, request fingerprints, integration messages -----------
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Every save also records the tenant and type of each new event (the recorder's
-        `event_index`, for per-tenant pipeline counts) and the fingerprints of the client
-        requests behind its events, so a request id reused for a different request is refused
-        whatever it targets."""
-        processing_event.saved_kwargs["event_index"] = [
-            (getattr(event, "meta", {}).get("tenant_id", ""), type(event).__name__)
-            for event in processing_event.events
-        ]
+        `event_index`, for per-tenant pipeline counts), the fingerprints of the client requests
+        behind its events (so a request id reused for a different request is refused whatever
+        it targets), and each event's integration message, built here once (the relay
+        publishes the stored bytes). The save joins whatever other threads are saving at the
+        moment in one statement (group commit); the saved aggregates then become the cache's
+        copy, so the next command does not re-read and decrypt what was just written."""
+        events = processing_event.events
         requests = {
             (str(meta.get("tenant_id", "")), str(meta["request_id"]), str(fingerprint))
-            for event in processing_event.events
+            for event in events
             if isinstance(meta := getattr(event, "meta", None), dict)
             and (fingerprint := meta.get("request_fingerprint"))
             and meta.get("request_id")
         }
-        if requests:
-            processing_event.saved_kwargs["requests"] = requests
-        return super()._record(processing_event)
+        trackings = list(processing_event.saved_kwargs.get("trackings", ()))
+        if processing_event.tracking is not None:
+            trackings.append(processing_event.tracking)
+        stored = [self.mapper.to_stored_event(event) for event in events]
+        now = datetime.now(UTC)
+        unit = SaveUnit(
+            stored=stored,
+            index=[(getattr(event, "meta", {}).get("tenant_id", ""), type(event).__name__)
+                   for event in events],
+            requests=requests,
+            trackings=trackings,
+            messages=[self._message(event, now) for event in events],
+        )
+        ids = self._commits.submit(unit)
+        recordings = [
+            Recording(event, Notification(
+                id=nid, originator_id=s.originator_id, originator_version=s.originator_version,
+                topic=s.topic, state=s.state))
+            for event, s, nid in zip(events, stored, ids, strict=True)
+        ]
+        if self.repository.cache is not None:
+            for aggregate in processing_event.aggregates.values():
+                self._cache_saved(aggregate)
+        return recordings
+
+    def _message(self, event: Any, recorded_at: datetime) -> StoredMessage | None:
+        try:
+            return stored_message(self.settings.service, self._subject_prefix, event,
+                                  recorded_at, self.published_language)
+        except Exception as exc:  # the relay builds it then, and reports why it cannot
+            log.debug("%s: message of %s not built at save: %s", self.settings.service,
+                      type(event).__name__, exc)
+            return None
+
+    def _commit_units(self, units: list[SaveUnit]) -> list[list[int]]:
+        """Commit many callers' saves in one statement; each caller's notification ids."""
+        recorder = cast(UnpipelinedProcessRecorder, self.recorder)
+        if len(units) == 1:
+            unit = units[0]
+            stored, index, messages = unit.stored, unit.index, unit.messages
+            requests: set[RequestRecord] = unit.requests
+            trackings = unit.trackings
+        else:
+            stored = [e for u in units for e in u.stored]
+            index = [i for u in units for i in u.index]
+            messages = [m for u in units for m in u.messages]
+            requests = {r for u in units for r in u.requests}
+            trackings = [t for u in units for t in u.trackings]
+        ids = list(recorder.insert_events(
+            stored, event_index=index, requests=requests, trackings=trackings,
+            envelopes=messages) or [])
+        if len(ids) != len(stored):
+            raise IntegrityError(f"expected {len(stored)} notification ids, got {len(ids)}")
+        out, start = [], 0
+        for unit in units:
+            out.append(ids[start:start + len(unit.stored)])
+            start += len(unit.stored)
+        return out
+
+    def _cache_saved(self, aggregate: Any) -> None:
+        """The saved aggregate is the committed state: cache it (unless a newer one is)."""
+        cache = self.repository.cache
+        assert cache is not None
+        try:
+            current = cache.get(aggregate.id)
+        except KeyError:
+            current = None
+        if current is None or current.version <= aggregate.version:
+            cache.put(aggregate.id, aggregate)
 
     # -- loading --------------------------------------------------------------------------
     def load(self, aggregate_id: UUID, tenant_id: str, kind: type[A]) -> A:
         """Load an aggregate of this tenant; another tenant's aggregate is simply not found."""
+        overlay: dict[UUID, Any] | None = getattr(self._batch_overlay, "aggregates", None)
         try:
-            aggregate: Any = self.repository.get(aggregate_id)
+            if overlay is not None and aggregate_id in overlay:
+                aggregate: Any = overlay[aggregate_id]
+            else:
+                self._evict_if_changed(aggregate_id)
+                aggregate = self.repository.get(aggregate_id)
+                if overlay is not None:
+                    overlay[aggregate_id] = aggregate
         except AggregateNotFoundError:
             raise NotFound(f"{kind.__name__} {aggregate_id} not found") from None
         if not isinstance(aggregate, kind) or aggregate.tenant_id != tenant_id:
             raise NotFound(f"{kind.__name__} {aggregate_id} not found")
         return aggregate
+
+    def _evict_if_changed(self, aggregate_id: UUID) -> None:
+        """A cached aggregate (the object a caller saved) that was changed after its save and
+        not saved again holds uncommitted state: drop it, the next read rebuilds."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        try:
+            cached = cache.get(aggregate_id)
+        except KeyError:
+            return
+        if getattr(cached, "_pending_events", None):
+            cache.get(aggregate_id, evict=True)
+
+    @contextmanager
+    def reacting_in_batch(self) -> Iterator[dict[UUID, Any]]:
+        """While in this block, `load`/`find` in this thread return the batch's own copy of
+        each aggregate (with the changes earlier reactions of the batch made and have not
+        saved yet); the dict maps ids to those copies (created aggregates are added by the
+        caller)."""
+        aggregates: dict[UUID, Any] = {}
+        self._batch_overlay.aggregates = aggregates
+        try:
+            yield aggregates
+        finally:
+            self._batch_overlay.aggregates = None
 
     def find(self, aggregate_id: UUID, tenant_id: str, kind: type[A]) -> A | None:
         try:
@@ -234,16 +365,35 @@ class ServiceApplication(Application[UUID]):
         processing = ProcessingEvent[UUID](tracking=tracking)
         processing.collect_events(*aggregates)
         try:
+            recordings = self._record(processing)
             if processing.events:
-                recordings = self._record(processing)
                 self._take_snapshots(processing)
                 self._notify(recordings)
-            else:
-                self.process_recorder.insert_tracking(tracking)
         except IntegrityError as exc:
             if self.is_processed(tracking):
                 raise AlreadyProcessed(str(tracking)) from None
             raise Conflict("concurrent modification while reacting to an event") from exc
+
+    def save_tracked_batch(
+        self, trackings: Sequence[Tracking], events: Sequence[Any],
+        aggregates: Sequence[TenantAggregate] = (),
+    ) -> None:
+        """Save many reactions' events and all their upstream positions in one transaction
+        (IntegrityError when any of it clashes: the caller retries them one at a time)."""
+        processing = ProcessingEvent[UUID]()
+        processing.collect_events(*events)
+        for aggregate in aggregates:
+            processing.aggregates[aggregate.id] = aggregate
+        processing.saved_kwargs["trackings"] = list(trackings)
+        recordings = self._record(processing)
+        if processing.events:
+            self._take_snapshots(processing)
+            self._notify(recordings)
+
+    def processed_among(self, application_name: str, notification_ids: Sequence[int]) -> set[int]:
+        """Which of these upstream events were processed (exactly, as `is_processed`)."""
+        recorder = cast(UnpipelinedProcessRecorder, self.recorder)
+        return recorder.tracked_among(application_name, notification_ids)
 
     def is_processed(self, tracking: Tracking) -> bool:
         """Whether this exact upstream event was tracked.

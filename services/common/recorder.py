@@ -1,37 +1,44 @@
-"""Every service's event recorder: eventsourcing's, minus psycopg pipeline mode for inserts.
+"""Every service's event recorder: eventsourcing's tables, written by one statement per save.
 
-Bulk paths (a remittance file, a claims import) save thousands of events in one transaction.
-eventsourcing 9.5.6's pipelined insert (LOCK, NOTIFY, INSERT in a psycopg pipeline) hung for
-good in `Pipeline.sync` — the server waiting in ClientRead — with every psycopg wait function
-(wait_c, wait_poll, wait_epoll, wait_select). The same statements sent one after another on one
-cursor, inside the same transaction, never hung and are as fast (bench/settlement_bench.py).
-Selected through the library's own `PROCESS_RECORDER_TOPIC` setting.
+eventsourcing 9.5.6 saves with LOCK TABLE, NOTIFY and INSERT in a psycopg pipeline (which hung
+for good in `Pipeline.sync` on bulk saves), plus our tracking, index and request statements:
+about nine round trips, the table lock held across all of them and the commit's fsync. Here a
+save (usually a whole group commit of many callers' saves, services/common/group_commit.py) is
+ONE statement on an autocommit connection: its CTEs take the log's advisory lock, write the
+request fingerprints, tracking records, events, index rows and integration messages, and
+NOTIFY — one round trip, committed by itself. The ordering argument is in docs/decisions.md
+("Group commit, one statement, messages built once"). Selected through the library's own
+`PROCESS_RECORDER_TOPIC` setting.
 
 It keeps the request fingerprints of the service (`request_fingerprints` table): each save
 passes the (tenant, request id, fingerprint) of its events (`ServiceApplication._record`), and a
-request id already recorded with another fingerprint refuses the whole save, in its transaction,
+request id already recorded with another fingerprint refuses the whole save, in its statement,
 with `RequestReused` (ALREADY_EXISTS) — whichever aggregate the reused id now targets.
 
 It also answers "was this exact upstream event processed?" — the library's `has_tracking_id`
 answers "was any event at or after it processed?", which skips an older event that is retried
 after a newer one succeeded (a transient failure, or two replicas sharing a consumer).
 
-And it keeps `event_index` (notification id → tenant, event type) in the same transaction as
-the events: stored events are encrypted, and reconciliation needs per-tenant counts without
-decrypting the log (services/ops/pipeline.py).
+And it keeps `event_index` (notification id → tenant, event type, and the event's integration
+message and subject, built once when it was saved) in the same statement as the events: stored
+events are encrypted, reconciliation needs per-tenant counts without decrypting the log
+(services/ops/pipeline.py), and the relay publishes the stored message as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import hashlib
+import weakref
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+import psycopg
+from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
-from psycopg import Cursor
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from services.common.errors import AlreadyExists
+from services.common.wire import StoredMessage
 
 TOPIC = "services.common.recorder:UnpipelinedProcessRecorder"
 EVENT_INDEX_TABLE = "event_index"
@@ -39,6 +46,26 @@ REQUESTS_TABLE = "request_fingerprints"
 
 # (tenant id, request id, fingerprint) of the client requests a save records.
 RequestRecord = tuple[str, str, str]
+# The SQLSTATE with which a save's statement aborts when a request id was reused.
+REUSED_SQLSTATE = "OONRR"
+_REUSED_FUNCTION = "oon_request_reused"
+
+
+def serial_lock_key(schema: str) -> int:
+    """The advisory lock that serialises the writers of a schema's event log."""
+    digest = hashlib.sha256(f"events:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _distinct_requests(requests: Iterable[RequestRecord]) -> list[RequestRecord]:
+    """One row per (tenant, request id); two fingerprints for one id in a save: reused."""
+    seen: dict[tuple[str, str], str] = {}
+    for tenant, request_id, fingerprint in requests:
+        known = seen.setdefault((tenant, request_id), fingerprint)
+        if known != fingerprint:
+            raise RequestReused(
+                f"request_id {request_id} was already used for a different request")
+    return [(tenant, request_id, fp) for (tenant, request_id), fp in seen.items()]
 
 
 class RequestReused(AlreadyExists):
@@ -55,79 +82,162 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
                 "tenant_id text NOT NULL, event_type text NOT NULL)").format(schema, table),
             SQL("CREATE INDEX IF NOT EXISTS event_index_by_tenant ON {}.{} "
                 "(tenant_id, notification_id)").format(schema, table),
+            # The integration message, built once when the event is saved (the relay
+            # publishes these bytes); NULL for events saved before it was kept here.
+            SQL("ALTER TABLE {}.{} ADD COLUMN IF NOT EXISTS subject text, "
+                "ADD COLUMN IF NOT EXISTS traceparent text, "
+                "ADD COLUMN IF NOT EXISTS envelope bytea").format(schema, table),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {}.{} (tenant_id text NOT NULL, "
                 "request_id text NOT NULL, fingerprint text NOT NULL, "
                 "PRIMARY KEY (tenant_id, request_id))"
             ).format(schema, Identifier(REQUESTS_TABLE)),
+            SQL(
+                "DO $$ BEGIN CREATE FUNCTION {}.{}(request_id text) RETURNS boolean "
+                "LANGUAGE plpgsql AS $f$ BEGIN RAISE EXCEPTION USING ERRCODE = {}, "
+                "MESSAGE = request_id; END $f$; "
+                "EXCEPTION WHEN duplicate_function OR unique_violation THEN NULL; END $$"
+            ).format(schema, Identifier(_REUSED_FUNCTION), SQL("'" + REUSED_SQLSTATE + "'")),
         ])
-        self._index_statement = SQL(
-            "INSERT INTO {}.{} SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])"
-        ).format(schema, table)
+        self._serial_key = serial_lock_key(self.datastore.schema)
+        self._lock_timeout_set: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        # Same statements and transaction as the library's insert_events, minus
-        # conn.pipeline(), and with the rows' composite values built before the transaction
-        # opens: the library builds them after LOCK TABLE, so a large save held the table lock
-        # (and sat idle in transaction, which eventsourcing times out after 5 s) while Python
-        # worked.
-        requests: Collection[RequestRecord] = kwargs.pop("requests", ())
-        rows = [
-            self.construct_pg_stored_event(
-                e.originator_id, e.originator_version, e.topic, e.state
-            )
-            for e in stored_events
-        ]
-        with self.datastore.get_connection() as conn, conn.transaction():
-            if requests:
-                with conn.cursor() as cursor:
-                    self._record_requests(cursor, requests)
-            with conn.cursor() as cursor:
-                self._insert_events(cursor, stored_events, **kwargs)  # tracking record, if any
-            if not stored_events:
-                return []
-            with conn.cursor() as cursor:
-                self._lock_table(cursor)
-                self._notify_channel(cursor)
-                cursor.execute(self.insert_events_statement, (rows,))
-                ids = self._fetch_ids_after_insert_events(cursor, stored_events, **kwargs)
-                index: Sequence[tuple[str, str]] = kwargs.get("event_index") or ()
-                if ids and index:
-                    tenants, types = zip(*index, strict=True)
-                    cursor.execute(self._index_statement, (list(ids), list(tenants), list(types)))
-                return ids
+        """Record the events, their index rows and integration messages, the tracking
+        records and the request fingerprints: one statement, one round trip (the connection
+        is in autocommit mode, so the statement is its own transaction).
 
-    def _record_requests(self, cursor: Cursor[Any], requests: Collection[RequestRecord]) -> None:
-        """Record new request ids; RequestReused when one is known with another fingerprint.
-
-        Two statements: the second sees rows a concurrent transaction committed while the first
-        waited on them (READ COMMITTED), so a race between two bodies is caught too.
+        Order of notification ids = order of commits: the statement takes a transaction-level
+        advisory lock (held until its commit) before the first id is drawn, and every
+        row-writing part reads from the CTE that takes it. See docs/decisions.md (group commit
+        and the ordering argument). A request id already recorded with another fingerprint
+        aborts the statement (RequestReused); a duplicate event version or tracking record is
+        an IntegrityError, as from the library.
         """
-        table = Identifier(self.datastore.schema, REQUESTS_TABLE)
-        tenants, ids, prints = (list(column) for column in zip(*requests, strict=True))
-        cursor.execute(
-            SQL(
-                "INSERT INTO {} (tenant_id, request_id, fingerprint) "
-                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
-                "ON CONFLICT (tenant_id, request_id) DO NOTHING"
-            ).format(table),
-            (tenants, ids, prints),
-        )
-        cursor.execute(
-            SQL(
-                "SELECT r.request_id FROM {} r JOIN unnest(%s::text[], %s::text[], %s::text[]) "
+        requests: Collection[RequestRecord] = kwargs.pop("requests", ())
+        trackings: list[Tracking] = list(kwargs.pop("trackings", ()) or ())
+        if kwargs.get("tracking") is not None:
+            trackings.append(kwargs["tracking"])
+        index: Sequence[tuple[str, str]] = kwargs.get("event_index") or ()
+        envelopes: Sequence[StoredMessage | None] = kwargs.get("envelopes") or ()
+        if not stored_events and not trackings:
+            return []
+        statement, params = self._save_statement(
+            stored_events, requests, trackings, index, envelopes)
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            if conn not in self._lock_timeout_set:
+                # The library sets it (LOCAL) before each LOCK TABLE; a single autocommit
+                # statement takes its locks before anything in it could set it, so it is set
+                # once per connection: a write blocked that long fails as an OperationalError.
+                cursor.execute(SQL("SET lock_timeout = '{}s'").format(
+                    SQL(str(int(self.datastore.lock_timeout)))))
+                self._lock_timeout_set.add(conn)
+            try:
+                cursor.execute(statement, params)
+            except psycopg.Error as exc:
+                if exc.sqlstate == REUSED_SQLSTATE:
+                    raise RequestReused(
+                        f"request_id {exc.diag.message_primary} was already used for a "
+                        "different request"
+                    ) from None
+                raise
+            row = cursor.fetchone()
+        ids = (row["ids"] if isinstance(row, dict) else row[0]) if row else None
+        return list(ids or [])
+
+    def _save_statement(
+        self,
+        stored_events: Sequence[StoredEvent],
+        requests: Collection[RequestRecord],
+        trackings: Sequence[Tracking],
+        index: Sequence[tuple[str, str]],
+        envelopes: Sequence[StoredMessage | None],
+    ) -> tuple[Composed, list[Any]]:
+        schema = self.datastore.schema
+        parts: list[Composable] = []
+        params: list[Any] = []
+        results: list[Composable] = [SQL("NULL::bigint[] AS ids")]
+        source = SQL("")
+        if stored_events:
+            # Every row-writing part reads from `serial`, so the lock is taken before any
+            # of them runs (no notification id drawn, no request row written, before it).
+            parts.append(SQL("serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s) AS l)"))
+            params.append(self._serial_key)
+            source = SQL("serial, ")
+        if requests:
+            distinct = _distinct_requests(requests)
+            tenants, ids, prints = (list(column) for column in zip(*distinct, strict=True))
+            parts.append(SQL(
+                "req AS (INSERT INTO {} AS r (tenant_id, request_id, fingerprint) "
+                "SELECT i.* FROM {}unnest(%s::text[], %s::text[], %s::text[]) "
                 "AS i(tenant_id, request_id, fingerprint) "
-                "ON r.tenant_id = i.tenant_id AND r.request_id = i.request_id "
-                "WHERE r.fingerprint <> i.fingerprint LIMIT 1"
-            ).format(table),
-            (tenants, ids, prints),
-        )
-        reused = cursor.fetchone()
-        if reused is not None:
-            request_id = reused["request_id"] if isinstance(reused, dict) else reused[0]
-            raise RequestReused(f"request_id {request_id} was already used for a different request")
+                # DO UPDATE (to itself), not DO NOTHING: it waits for and then sees a row
+                # a concurrent transaction committed meanwhile, so a race between two
+                # bodies for one request id is caught too.
+                "ON CONFLICT (tenant_id, request_id) DO UPDATE SET fingerprint = r.fingerprint "
+                "RETURNING r.tenant_id, r.request_id, r.fingerprint)"
+            ).format(Identifier(schema, REQUESTS_TABLE), source))
+            params.extend([tenants, ids, prints])
+            parts.append(SQL(
+                "reused AS MATERIALIZED (SELECT req.request_id FROM req JOIN "
+                "unnest(%s::text[], %s::text[], %s::text[]) AS i(tenant_id, request_id, fp) "
+                "ON req.tenant_id = i.tenant_id AND req.request_id = i.request_id "
+                "WHERE req.fingerprint <> i.fp)"
+            ))
+            params.extend([tenants, ids, prints])
+            results.append(SQL("(SELECT count(*) FROM reused WHERE {}.{}(request_id)) AS r")
+                           .format(Identifier(schema), Identifier(_REUSED_FUNCTION)))
+        if trackings:
+            parts.append(SQL(
+                "trk AS (INSERT INTO {} (application_name, notification_id) "
+                "SELECT t.* FROM {}unnest(%s::text[], %s::bigint[]) AS t(a, n))"
+            ).format(Identifier(schema, self.tracking_table_name), source))
+            params.append([t.application_name for t in trackings])
+            params.append([t.notification_id for t in trackings])
+        if stored_events:
+            rows = [
+                self.construct_pg_stored_event(
+                    e.originator_id, e.originator_version, e.topic, e.state)
+                for e in stored_events
+            ]
+            parts.append(SQL(
+                "ins AS (INSERT INTO {} (originator_id, originator_version, topic, state) "
+                "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                "FROM serial, unnest(%s::{}[]) AS e "
+                "RETURNING notification_id, originator_id, originator_version)"
+            ).format(Identifier(schema, self.events_table_name),
+                     Identifier(schema, self.stored_event_type_name)))
+            params.append(rows)
+            parts.append(SQL("note AS (SELECT pg_notify(%s, '') FROM serial)"))
+            params.append(self.channel_name)
+            results[0] = SQL(
+                "(SELECT array_agg(notification_id ORDER BY notification_id) FROM ins) AS ids, "
+                "(SELECT count(*) FROM note) AS n")
+            if index:
+                tenants_, types = (list(column) for column in zip(*index, strict=True))
+                messages = list(envelopes) or [None] * len(stored_events)
+                parts.append(SQL(
+                    "idx AS (INSERT INTO {} (notification_id, tenant_id, event_type, subject, "
+                    "traceparent, envelope) SELECT ins.notification_id, i.tenant_id, "
+                    "i.event_type, i.subject, i.traceparent, i.envelope FROM ins JOIN "
+                    "unnest(%s::uuid[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+                    "%s::text[], %s::bytea[]) "
+                    "AS i(oid, ver, tenant_id, event_type, subject, traceparent, envelope) "
+                    "ON ins.originator_id = i.oid AND ins.originator_version = i.ver)"
+                ).format(Identifier(schema, EVENT_INDEX_TABLE)))
+                params.extend([
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    tenants_, types,
+                    [m.subject if m else None for m in messages],
+                    [m.traceparent if m else None for m in messages],
+                    [m.body if m else None for m in messages],
+                ])
+        statement = SQL("WITH {} SELECT {}").format(
+            SQL(", ").join(parts), SQL(", ").join(results))
+        return statement, params
 
     def has_exact_tracking(self, application_name: str, notification_id: int) -> bool:
         statement = SQL(
@@ -136,3 +246,37 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(statement, (application_name, notification_id))
             return cursor.fetchone() is not None
+
+    def tracked_among(self, application_name: str, notification_ids: Sequence[int]) -> set[int]:
+        """Which of these upstream events were processed (one round trip for a batch)."""
+        statement = SQL(
+            "SELECT notification_id FROM {}.{} WHERE application_name = %s "
+            "AND notification_id = ANY(%s)"
+        ).format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement, (application_name, list(notification_ids)))
+            return {
+                row["notification_id"] if isinstance(row, dict) else row[0]
+                for row in cursor.fetchall()
+            }
+
+    def stored_messages(self, after: int, limit: int) -> list[tuple[int, StoredMessage | None]]:
+        """(notification id, integration message) of the next events after `after`, in
+        notification-id order; the message is None for an event saved without it (before
+        messages were kept, or one whose message could not be built then)."""
+        statement = SQL(
+            "SELECT e.notification_id, i.subject, i.traceparent, i.envelope FROM {} e "
+            "LEFT JOIN {} i ON i.notification_id = e.notification_id "
+            "WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s"
+        ).format(Identifier(self.datastore.schema, self.events_table_name),
+                 Identifier(self.datastore.schema, EVENT_INDEX_TABLE))
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement, (after, limit), prepare=True)
+            out = []
+            for row in cursor.fetchall():
+                nid, subject, traceparent, body = (
+                list(row.values()) if isinstance(row, dict) else list(row))
+                message = (StoredMessage(subject, traceparent or "", bytes(body))
+                           if body is not None else None)
+                out.append((int(nid), message))
+            return out

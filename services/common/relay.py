@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import asyncpg
 from nats.js import JetStreamContext
@@ -32,8 +33,9 @@ from services.common.cancellation import raise_if_cancelling
 from services.common.eventstore import ServiceApplication
 from services.common.faults import describe, retry_delay
 from services.common.health import RELAY_PART, Part, ProgressMonitor
+from services.common.recorder import UnpipelinedProcessRecorder
 from services.common.settings import Settings
-from services.common.wire import build_envelope, subject_for
+from services.common.wire import build_envelope, event_id_of, subject_for, with_ids
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,10 @@ class Outgoing:
 
 BATCH_SIZE = 500
 IDLE_POLL_SECONDS = 1.0
+# After a short batch, commits that land meanwhile are gathered this long before the next
+# read: under a stream of small commits, a few larger batches (fewer reads, checkpoint writes
+# and flushes) instead of one per commit, for at most this much more latency.
+COALESCE_SECONDS = 0.005
 
 
 def _lock_key(schema: str) -> int:
@@ -67,7 +73,7 @@ class Relay:
         self.settings = settings
         self.js = js
         self.pool = pool
-        # Its own thread: reading and decrypting the log never queues behind command handling.
+        # Its own thread: reading the log never queues behind command handling.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay")
         self.prefix = settings.subject_prefix_for(settings.service)
         self.stream = settings.stream_for(settings.service)
@@ -95,7 +101,8 @@ class Relay:
     def wake(self) -> None:
         """Thread-safe: called after each local commit."""
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        # Already woken: nothing to add (a racy read that can only cost one more wake-up).
+        if loop is not None and not loop.is_closed() and not self._wake.is_set():
             loop.call_soon_threadsafe(self._wake.set)
 
     _loop: asyncio.AbstractEventLoop | None = None
@@ -164,6 +171,8 @@ class Relay:
             self.progress.progressed()
             if len(batch) == BATCH_SIZE:  # a backlog: how much more waits
                 await self._refresh_last_recorded()
+            else:
+                await asyncio.sleep(COALESCE_SECONDS)
 
     async def _blocked(self, position: int, exc: Exception, failures: int) -> None:
         reason = f"cannot publish after notification {position}: {describe(exc)}"
@@ -194,24 +203,34 @@ class Relay:
         return max(0, self.last_recorded - self.published_through)
 
     def _read_batch(self, position: int) -> list[Outgoing]:
-        notifications = self.app.recorder.select_notifications(
-            start=position, limit=BATCH_SIZE, inclusive_of_start=False
-        )
-        now = datetime.now(UTC)
+        """The next notifications' integration messages, as stored when they were saved (no
+        decryption, decoding or encoding here); an event saved without its message (before
+        messages were stored) has it built from the event, as it always was."""
+        recorder = cast(UnpipelinedProcessRecorder, self.app.recorder)
+        service = self.settings.service
         batch = []
-        for notification in notifications:
-            event = self.app.mapper.to_domain_event(notification)
-            envelope = build_envelope(
-                self.settings.service, notification.id, event, now, self.app.published_language
-            )
-            headers = {"Nats-Msg-Id": envelope.event_id}
-            if envelope.traceparent:
-                headers["traceparent"] = envelope.traceparent
-            batch.append(
-                Outgoing(notification.id, subject_for(self.prefix, envelope),
-                         envelope.SerializeToString(), headers)
-            )
+        for notification_id, message in recorder.stored_messages(position, BATCH_SIZE):
+            if message is None:
+                batch.append(self._built(notification_id))
+                continue
+            headers = {"Nats-Msg-Id": event_id_of(service, notification_id)}
+            if message.traceparent:
+                headers["traceparent"] = message.traceparent
+            batch.append(Outgoing(notification_id, message.subject,
+                                  with_ids(service, notification_id, message.body), headers))
         return batch
+
+    def _built(self, notification_id: int) -> Outgoing:
+        (notification,) = self.app.recorder.select_notifications(
+            start=notification_id, limit=1, inclusive_of_start=True)
+        event = self.app.mapper.to_domain_event(notification)
+        envelope = build_envelope(self.settings.service, notification.id, event,
+                                  datetime.now(UTC), self.app.published_language)
+        headers = {"Nats-Msg-Id": envelope.event_id}
+        if envelope.traceparent:
+            headers["traceparent"] = envelope.traceparent
+        return Outgoing(notification.id, subject_for(self.prefix, envelope),
+                        envelope.SerializeToString(), headers)
 
     async def _publish(self, batch: list[Outgoing]) -> None:
         futures = [

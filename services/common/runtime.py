@@ -21,10 +21,11 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from services.common import internal_auth, jetstream, request_log, taskdump, telemetry
-from services.common.consumer import Consumer, ProjectionProcessor, Subscription
+from services.common.consumer import Consumer, Subscription
 from services.common.eventstore import ServiceApplication
 from services.common.grpc_server import Blocking, GrpcServer, ServicerBinding
 from services.common.health import ProgressMonitor
+from services.common.processors import ProjectionProcessor
 from services.common.relay import Relay
 from services.common.settings import Settings
 from services.common.status_http import StatusHttpServer

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -97,6 +97,23 @@ def build_envelope(
     language: contracts.PublishedLanguage | None = None,
 ) -> EventEnvelope:
     """The envelope of a stored event: its contract message when `language` has one for it."""
+    envelope = envelope_without_ids(service, event, recorded_at, language)
+    envelope.event_id = event_id_of(service, notification_id)
+    envelope.notification_id = notification_id
+    return envelope
+
+
+def event_id_of(service: str, notification_id: int) -> str:
+    return f"{service}:{notification_id}"
+
+
+def envelope_without_ids(
+    service: str,
+    event: Any,
+    recorded_at: datetime,
+    language: contracts.PublishedLanguage | None = None,
+) -> EventEnvelope:
+    """The envelope of an event being saved, before its notification id is known."""
     meta: dict[str, str] = dict(getattr(event, "meta", {}) or {})
     published = language.publish(event) if language is not None else None
     if published is None:
@@ -105,9 +122,7 @@ def build_envelope(
             int(getattr(type(event), "class_version", 1)),
         )
     return EventEnvelope(
-        event_id=f"{service}:{notification_id}",
         service=service,
-        notification_id=notification_id,
         tenant_id=meta.get("tenant_id", ""),
         claim_id=meta.get("claim_id", ""),
         aggregate_type=aggregate_type_of(event),
@@ -126,6 +141,35 @@ def build_envelope(
         payload=published.payload,
         payload_content_type=published.content_type,
     )
+
+
+class StoredMessage(NamedTuple):
+    subject: str
+    traceparent: str
+    body: bytes
+
+
+def stored_message(
+    service: str,
+    prefix: str,
+    event: Any,
+    recorded_at: datetime,
+    language: contracts.PublishedLanguage | None = None,
+) -> StoredMessage:
+    """An event's integration message as saved beside it: the envelope without its event id
+    and notification id, which `with_ids` appends when it is published."""
+    envelope = envelope_without_ids(service, event, recorded_at, language)
+    return StoredMessage(subject_for(prefix, envelope), envelope.traceparent,
+                         envelope.SerializeToString())
+
+
+def with_ids(service: str, notification_id: int, stored: bytes) -> bytes:
+    """The wire bytes of a stored message: its bytes followed by the encoded event id and
+    notification id. Protobuf merges concatenated messages field by field and the stored bytes
+    hold neither field, so this parses to exactly `build_envelope`'s envelope."""
+    ids = EventEnvelope(event_id=event_id_of(service, notification_id),
+                        notification_id=notification_id)
+    return stored + ids.SerializeToString()
 
 
 def published_fields(

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from oonledger.negotiation.v1 import negotiation_pb2_grpc
-from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
+from services.common.consumer import Subscription
 from services.common.grpc_server import ServicerBinding
+from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.negotiation.adapters.escalation_sweep import EscalationSweep, utc_now
 from services.negotiation.adapters.grpc_api import NegotiationServicer

@@ -20,8 +20,9 @@ from nats.js import JetStreamContext
 from psycopg.sql import SQL, Identifier
 
 from oonledger.operations.v1 import operations_pb2 as pb
-from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
+from services.common.consumer import Subscription
 from services.common.eventstore import ServiceApplication
+from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.recorder import EVENT_INDEX_TABLE
 from services.common.settings import Settings
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from oonledger.settlement.v1 import settlement_pb2_grpc
-from services.common.consumer import ApplicationProcessor, ProjectionProcessor, Subscription
+from services.common.consumer import Subscription
 from services.common.grpc_server import ServicerBinding
+from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.ops.service import PipelineOperations
 from services.settlement.adapters import claim_facts, projections

@@ -34,7 +34,13 @@ from services.fees.domain.assessment import FeeCause, FeeLine, FeeLineKind, line
 from services.fees.domain.fee_account import FeeAccount
 from services.fees.domain.invoicing import ClientBilling
 from services.fees.domain.schedule import FeeBase, FeeSchedule, FeeTerms, Tier, terms_to_record
-from services.negotiation.domain import FederalIdrDispute, Negotiation
+from services.negotiation.domain import (
+    ClaimFacts,
+    ClientPolicy,
+    CoolingOffRegister,
+    FederalIdrDispute,
+    Negotiation,
+)
 from services.settlement.domain import (
     Account,
     JournalTransaction,
@@ -220,6 +226,79 @@ def deadline_extended() -> Any:
     return _event(Negotiation.DeadlineExtended, version=5, deadline_code="T6",
                   new_due_on=dt.date(2026, 7, 20), reason="extenuating circumstances",
                   reference="CMS-EXT-17")
+
+
+def assignee_changed() -> Any:
+    return _event(Negotiation.AssigneeChanged, version=3, assignee="nego-ana")
+
+
+def decision_proposed() -> Any:
+    return _event(Negotiation.DecisionProposed, version=5, decision_id="accept-1", action="accept",
+                  offer_id="theirs-1", counter_amount_cents=0,
+                  rationale="within 5 % of the QPA-based target")
+
+
+def decision_approved() -> Any:
+    return _event(Negotiation.DecisionApproved, version=6, decision_id="accept-1",
+                  approved_by="apikey:approver-1", auto_approval_rule_id="")
+
+
+def decision_rejected() -> Any:
+    return _event(Negotiation.DecisionRejected, version=6, decision_id="counter-2",
+                  rejected_by="apikey:approver-1", reason="hold out for 150 % of QPA")
+
+
+def payer_response_received() -> Any:
+    return _event(Negotiation.PayerResponseReceived, version=4,
+                  received_on=dt.date(2026, 4, 18), channel="email",
+                  summary="payer asks for the itemized bill")
+
+
+def idr_eligibility_determined() -> Any:
+    return _event(FederalIdrDispute.IdrEligibilityDetermined, version=3, eligible=True,
+                  decided_on=dt.date(2026, 6, 12), reason="")
+
+
+def idre_selected() -> Any:
+    return _event(FederalIdrDispute.IdreSelected, version=2, idre_id="IDRE-0042",
+                  method="joint", selected_on=dt.date(2026, 6, 10), idre_fee_cents=60_000)
+
+
+def policy_started() -> Any:
+    return _event(ClientPolicy.PolicyStarted, version=1)
+
+
+def policy_set() -> Any:
+    return _event(ClientPolicy.PolicySet, version=2, auto_approval_rules=[
+        {"rule_id": "r-150-qpa", "min_basis_points_of_billed": None,
+         "min_basis_points_of_qpa": 15_000}],
+        escalation_chain=[{"role": "supervisor", "business_days_left": 5},
+                          {"role": "manager", "business_days_left": 2}])
+
+
+def register_opened() -> Any:
+    return _event(CoolingOffRegister.RegisterOpened, version=1,
+                  initiating_party_key="npi:1234567893", other_party_key="payer:87726",
+                  service_family="emergency")
+
+
+def period_recorded() -> Any:
+    return _event(CoolingOffRegister.PeriodRecorded, version=2, dispute_number="DISP-2026-0042",
+                  starts_on=dt.date(2026, 7, 15), ends_on=dt.date(2026, 10, 13),
+                  negotiation_id=str(AGGREGATE))
+
+
+def claim_facts_noted() -> Any:
+    return _event(ClaimFacts.ClaimFactsNoted, version=1, claim_id=CLAIM_ID,
+                  provider_npi="1234567893", provider_tin="123456789", payer_id="87726",
+                  plan_id="87726:Acme PPO", plan_funding="self_funded_erisa",
+                  service_code="99285", service_date=dt.date(2026, 3, 2), billed_cents=249_000)
+
+
+def adjudication_noted() -> Any:
+    return _event(ClaimFacts.AdjudicationNoted, version=2, received_on=dt.date(2026, 3, 30),
+                  paid_cents=45_000, patient_responsibility_cents=15_000, qpa_cents=70_000,
+                  denied=False)
 
 
 def idr_offer_submitted() -> Any:
@@ -508,6 +587,19 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("negotiation", "DeadlineExtended"): deadline_extended,
     ("negotiation", "IdrOfferSubmitted"): idr_offer_submitted,
     ("negotiation", "CoolingOffStarted"): cooling_off_started,
+    ("negotiation", "AssigneeChanged"): assignee_changed,
+    ("negotiation", "DecisionProposed"): decision_proposed,
+    ("negotiation", "DecisionApproved"): decision_approved,
+    ("negotiation", "DecisionRejected"): decision_rejected,
+    ("negotiation", "PayerResponseReceived"): payer_response_received,
+    ("negotiation", "IdrEligibilityDetermined"): idr_eligibility_determined,
+    ("negotiation", "IdreSelected"): idre_selected,
+    ("negotiation", "PolicyStarted"): policy_started,
+    ("negotiation", "PolicySet"): policy_set,
+    ("negotiation", "RegisterOpened"): register_opened,
+    ("negotiation", "PeriodRecorded"): period_recorded,
+    ("negotiation", "ClaimFactsNoted"): claim_facts_noted,
+    ("negotiation", "AdjudicationNoted"): adjudication_noted,
     ("settlement", "SettlementOpened"): settlement_opened,
     ("settlement", "PaymentPosted"): payment_posted,
     ("settlement", "PaymentReversed"): payment_reversed,

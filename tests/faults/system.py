@@ -58,8 +58,9 @@ class System:
         return list(self.stack.running)
 
     def settings(self, service: str) -> Settings:
-        return Settings(service, self.env["DATABASE_URL"], self.env["NATS_URL"],
-                        namespace=self.namespace)
+        """The service's settings as the running system has them (its keys included: the
+        rebuild reads sealed identifiers with the system's PHI key)."""
+        return Settings.from_env(service, {**self.env, "OON_NAMESPACE": self.namespace})
 
     # -- faults ----------------------------------------------------------------------------
 

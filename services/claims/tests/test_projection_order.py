@@ -15,7 +15,8 @@ from services.claims.adapters.projections import ClaimsReadModel
 from services.claims.adapters.sql import ClaimsQueries
 from services.claims.application import ClaimsApplication, RegisterClaim, TriageClaim
 from services.claims.tests.factories import ctx, emergency_claim
-from services.common.consumer import ProjectionProcessor, Subscription
+from services.common.consumer import Subscription
+from services.common.processors import ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts
 from services.common.testing import eventually
 from services.common.wire import build_envelope, subject_for

@@ -380,9 +380,9 @@ async def test_group_commit_isolates_a_conflicting_creation(runtime):
     from concurrent.futures import Future
 
     from services.claims.domain import Claim
-    from services.claims.group_commit import GroupCommitter
     from services.claims.tests.factories import ctx as command
     from services.common.errors import Conflict
+    from services.common.group_commit import GroupCommitter
     from services.common.ids import deterministic_id
 
     app = runtime.parts.app

@@ -25,17 +25,12 @@ from nats.js.errors import NotFoundError
 from prometheus_client.parser import text_string_to_metric_families
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.common.consumer import (
-    ApplicationProcessor,
-    ArrivedEarly,
-    Delivery,
-    ProjectionProcessor,
-    Subscription,
-)
+from services.common.consumer import ArrivedEarly, Delivery, Subscription
 from services.common.context import CommandContext
 from services.common.health import RELAY_PART, consumer_part
 from services.common.jetstream import ensure_stream, stream_config
 from services.common.localservers import LocalNats
+from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, ServiceRuntime
 from services.common.testing import eventually, health_of
 from services.common.tests.sample import Tally, TallyApp

@@ -10,9 +10,10 @@ import nats
 import pytest
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.common.consumer import Delivery, ProjectionProcessor, Subscription
+from services.common.consumer import Delivery, Subscription
 from services.common.context import CommandContext
 from services.common.jetstream import ensure_stream, stream_config
+from services.common.processors import ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts
 from services.common.testing import eventually
 from services.common.tests.sample import Tally, TallyApp

@@ -14,9 +14,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.common import telemetry
-from services.common.consumer import ApplicationProcessor, Delivery, Subscription
+from services.common.consumer import Delivery, Subscription
 from services.common.context import CommandContext
 from services.common.localservers import LocalNats
+from services.common.processors import ApplicationProcessor
 from services.common.runtime import Infrastructure, ServiceParts
 from services.common.telemetry import current_traceparent
 from services.common.testing import eventually

@@ -7,17 +7,17 @@ record of it is proven in a signed checkpoint.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from services.common.contracts import ContractViolation
 from services.common.money import format_usd
 from services.ledger.domain.claim_state import ClaimState, DeadlineItem, fold_claim
 from services.ledger.domain.entry import AuditEntry
 from services.ledger.domain.moments import EASTERN
-from services.ledger.domain.timeline import PENDING_MARK, describe_payload, entry_marks
+from services.ledger.domain.timeline import PENDING_MARK, describe_facts, entry_marks, payload_of
 
 DECISION_EVENTS = ("DecisionProposed", "DecisionApproved", "DecisionRejected")
 # Which event completes a deadline (met when it occurred on or before the due date, Eastern).
@@ -183,7 +183,7 @@ def build_report(
         timeline=[
             TimelineRow(
                 e.facts.occurred_at, e.chain_seq, e.facts.service, e.facts.event_type,
-                e.facts.actor or "-", describe_payload(e.facts.payload),
+                e.facts.actor or "-", describe_facts(e.facts),
                 e.entry_hash.hex()[:12],
                 "" if (m := marks.get(e.log_index)) is None else m,
             )
@@ -216,9 +216,10 @@ def _summary(state: ClaimState) -> list[tuple[str, str]]:
 
 
 def _payload(entry: AuditEntry) -> dict[str, Any]:
+    """The entry's payload as a dict (canonical JSON or its contract message's dict view)."""
     try:
-        document = json.loads(entry.facts.payload) if entry.facts.payload else {}
-    except ValueError:
+        document = payload_of(entry.facts)
+    except (ValueError, ContractViolation):
         return {}
     return document if isinstance(document, dict) else {}
 

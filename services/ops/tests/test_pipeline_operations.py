@@ -14,8 +14,9 @@ import pytest
 
 from oonledger.operations.v1 import operations_pb2 as pb
 from oonledger.operations.v1.operations_pb2_grpc import OperationsServiceStub
-from services.common.consumer import Delivery, PermanentFailure, ProjectionProcessor, Subscription
+from services.common.consumer import Delivery, PermanentFailure, Subscription
 from services.common.context import CommandContext
+from services.common.processors import ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, ServiceRuntime
 from services.common.testing import call_metadata, channel_to, eventually
 from services.common.tests.sample import Tally, TallyApp

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.common.consumer import ApplicationProcessor, Delivery
+from services.common.consumer import Delivery
 from services.common.context import CommandContext
+from services.common.processors import ApplicationProcessor
 from services.common.wire import canonical_json
 from services.settlement.adapters.subscriptions import claim_facts_lookup, negotiation_reaction
 

@@ -1,0 +1,246 @@
+"""The write and reaction pipeline: MakeOffer under 32 callers against a durable raw baseline,
+and whether negotiation keeps up with the claims service's sustained intake.
+
+Figures (`python -m bench pipeline`; PIPELINE_BENCH=offer or =flow runs one half):
+- "durable 1-row insert txn, 32 callers": 32 asyncpg connections, each committing one
+  1-row INSERT into an ordinary table per transaction, synchronous_commit on. Measured before
+  and after MakeOffer (interleaved, so a noisy machine moves both); the mean is the baseline.
+- "MakeOffer, 32 callers": 32 gRPC callers, each making offers on its own 50+-event
+  negotiation (the client runs in its own process, as real clients do).
+- "claims intake": 32 callers registering, adjudicating and triaging claims (three commands a
+  claim) for INTAKE_SECONDS, the claims and negotiation services each in their own process.
+- "negotiations opened": the rate at which negotiation opened the cases those triages route to
+  it, from the first intake call to the last case opened; the ratio to intake is what #21 asks
+  for (>= 1.0: negotiation keeps up).
+Load average is printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+
+from bench.stats import pct
+from services.common.localservers import free_port
+from services.common.settings import Settings
+
+CALLERS = 32
+RAW_SECONDS = 3.0
+INTAKE_SECONDS = float(os.environ.get("PIPELINE_BENCH_INTAKE_SECONDS", "20"))
+CATCH_UP_TIMEOUT = 300.0
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f}/{five:.2f}"
+
+
+# -- durable raw baseline -------------------------------------------------------------------
+
+
+async def durable_insert(database_url: str, seconds: float) -> tuple[float, float]:
+    """32 connections, one 1-row INSERT per committed transaction (ordinary table, synchronous
+    commit on): (transactions per second, p99 ms)."""
+    table = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    setup = await asyncpg.connect(database_url)
+    await setup.execute(f"CREATE TABLE {table} (id bigserial PRIMARY KEY, body text)")
+    body = "x" * 400
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds
+
+    async def caller() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("SET synchronous_commit = on")
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                async with conn.transaction():
+                    await conn.execute(f"INSERT INTO {table} (body) VALUES ($1)", body)
+                latencies.append((time.perf_counter() - started) * 1000)
+        finally:
+            await conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(CALLERS)))
+    elapsed = time.perf_counter() - started
+    await setup.execute(f"DROP TABLE {table}")
+    await setup.close()
+    return len(latencies) / elapsed, pct(latencies, 0.99)
+
+
+# -- MakeOffer ------------------------------------------------------------------------------
+
+
+async def bench_make_offer(report: Any) -> None:
+    from bench.negotiation_bench import prepare_streams
+    from services.common.runtime import ServiceRuntime
+    from services.negotiation.main import build
+
+    database_url = os.environ["DATABASE_URL"]
+    settings = Settings.from_env("negotiation", grpc_port=0)
+    before, before_p99 = await durable_insert(database_url, RAW_SECONDS)
+    tenant = f"bench-{uuid.uuid4().hex[:6]}"
+    loop = asyncio.get_running_loop()
+    ids = await loop.run_in_executor(None, prepare_streams, settings, tenant)
+    runtime = ServiceRuntime(settings, build)
+    await runtime.start()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.negotiation_bench", f"127.0.0.1:{runtime.port}",
+            tenant, *ids, stdout=asyncio.subprocess.PIPE)
+        output, _ = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"bench client failed with exit code {process.returncode}")
+        result = json.loads(output)
+        load = _load()
+    finally:
+        await runtime.stop(grace=1)
+    after, after_p99 = await durable_insert(database_url, RAW_SECONDS)
+    report("durable 1-row insert txn, 32 callers", (before + after) / 2, "txn/s")
+    report("durable 1-row insert txn p99", (before_p99 + after_p99) / 2, "ms")
+    latencies = result["latencies"]
+    if not latencies:
+        raise RuntimeError(f"bench client made no calls: {result}")
+    report(f"MakeOffer, 32 callers ({load})", len(latencies) / result["elapsed"], "cmd/s",
+           "durable 1-row insert txn, 32 callers")
+    report("MakeOffer p50", statistics.median(latencies), "ms")
+    report("MakeOffer p99", pct(latencies, 0.99), "ms", "durable 1-row insert txn p99")
+
+
+# -- intake and negotiation -----------------------------------------------------------------
+
+
+async def _start(module: str, port_var: str, port: int) -> subprocess.Popen[bytes]:
+    from deploy.local.supervisor import wait_serving
+
+    env = dict(os.environ, **{port_var: str(port)}, OON_LOG_LEVEL="WARNING")
+    process = subprocess.Popen([sys.executable, "-m", module], env=env)
+    await wait_serving(f"127.0.0.1:{port}", process.poll, timeout=90)
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+async def bench_flow(report: Any) -> None:
+    from oonledger.claims.v1 import claims_pb2 as pb
+    from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
+    from services.claims import mapping
+    from services.claims.tests.factories import emergency_claim
+    from services.common.internal_auth import InternalSigner, signed_channel
+
+    database_url = os.environ["DATABASE_URL"]
+    negotiation_schema = Settings.from_env("negotiation").schema
+    claims_port, negotiation_port = free_port(), free_port()
+    claims = await _start("services.claims.main", "CLAIMS_GRPC_PORT", claims_port)
+    negotiation = await _start("services.negotiation.main", "NEGOTIATION_GRPC_PORT",
+                               negotiation_port)
+    tenant = f"bench-{uuid.uuid4().hex[:8]}"
+    metadata = (("x-tenant-id", tenant), ("x-actor", "bench"),
+                ("x-roles", "negotiator"))
+    claim = mapping.claim_input(emergency_claim())
+    signer = InternalSigner.from_settings(Settings.from_env("claims"))
+    db = await asyncpg.connect(database_url)
+
+    async def opened() -> int:
+        return int(await db.fetchval(
+            f'SELECT count(*) FROM "{negotiation_schema}".event_index '
+            "WHERE tenant_id = $1 AND event_type = 'Opened'", tenant) or 0)
+
+    try:
+        async with signed_channel(f"127.0.0.1:{claims_port}", "claims", signer) as channel:
+            stub = ClaimsServiceStub(channel)
+            triaged = 0
+            stop_at = time.perf_counter() + INTAKE_SECONDS
+
+            async def caller(worker: int) -> None:
+                nonlocal triaged
+                n = 0
+                while time.perf_counter() < stop_at:
+                    n += 1
+                    key = f"{worker}-{n}-{uuid.uuid4().hex[:6]}"
+                    registered = await stub.RegisterClaim(
+                        pb.RegisterClaimRequest(request_id=f"r-{key}", claim=claim),
+                        metadata=metadata, timeout=60)
+                    claim_id = registered.claim.claim_id
+                    await stub.RecordAdjudication(pb.RecordAdjudicationRequest(
+                        request_id=f"a-{key}", claim_id=claim_id,
+                        adjudication=pb.Adjudication(
+                            received_date="2026-10-30", billed_cents=249_000,
+                            allowed_cents=60_000, paid_cents=45_000,
+                            patient_responsibility_cents=15_000, qpa_cents=52_000,
+                            qpa_disclosed=True, carc_codes=["45"],
+                            payer_claim_control_number=key[:12])),
+                        metadata=metadata, timeout=60)
+                    reply = await stub.TriageClaim(
+                        pb.TriageClaimRequest(request_id=f"t-{key}", claim_id=claim_id),
+                        metadata=metadata, timeout=60)
+                    if reply.triage.worth_negotiating or reply.triage.route:
+                        triaged += 1
+
+            marks: list[tuple[int, int]] = []
+
+            async def sample() -> None:
+                # (triaged, opened) a quarter into the intake and at its end: the opening
+                # rate over the same stretch, whatever the pipeline's constant delay.
+                await asyncio.sleep(INTAKE_SECONDS / 4)
+                marks.append((triaged, await opened()))
+
+            started = time.perf_counter()
+            await asyncio.gather(sample(), *(caller(w) for w in range(CALLERS)))
+            marks.append((triaged, await opened()))
+            intake_elapsed = time.perf_counter() - started
+            load = _load()
+            at_intake_end = await opened()
+            count = at_intake_end
+            deadline = time.perf_counter() + CATCH_UP_TIMEOUT
+            last_change = time.perf_counter()
+            while count < triaged and time.perf_counter() < deadline:
+                await asyncio.sleep(0.2)
+                now_count = await opened()
+                if now_count != count:
+                    last_change = time.perf_counter()
+                count = now_count
+            opened_elapsed = (last_change if count > at_intake_end else time.perf_counter()
+                              ) - started
+    finally:
+        await db.close()
+        _stop(negotiation)
+        _stop(claims)
+    if count < triaged:
+        raise RuntimeError(f"negotiation opened {count} of {triaged} cases within "
+                           f"{CATCH_UP_TIMEOUT:.0f} s after intake")
+    intake_rate = triaged / intake_elapsed
+    report(f"claims intake (register+adjudicate+triage), 32 callers ({load})", intake_rate,
+           "claims/s")
+    report(f"negotiations opened ({count:,} cases, {opened_elapsed:.1f} s)",
+           count / opened_elapsed, "cases/s",
+           f"claims intake (register+adjudicate+triage), 32 callers ({load})")
+    (triaged_a, opened_a), (triaged_b, opened_b) = marks
+    report("steady state: opened / triaged over the last 3/4 of intake",
+           (opened_b - opened_a) / max(triaged_b - triaged_a, 1), "ratio")
+    report("opened at intake end / triaged", at_intake_end / max(triaged, 1), "ratio")
+    report("negotiation catch-up after intake ended", max(0.0, opened_elapsed - intake_elapsed),
+           "s")
+
+
+async def run(report: Any) -> None:
+    which = os.environ.get("PIPELINE_BENCH", "")
+    if which in ("", "offer"):
+        await bench_make_offer(report)
+    if which in ("", "flow"):
+        await bench_flow(report)
