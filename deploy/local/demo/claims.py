@@ -50,7 +50,11 @@ def _claim(
         patient_control_number=pcn,
         provider=BILLING,
         patient=pb.Patient(
-            first_name="Jane", last_name="Roe", birth_date="1980-04-02", member_id="W123456789"
+            first_name="Jane",
+            last_name="Roe",
+            birth_date="1980-04-02",
+            member_id="W123456789",
+            gender="F",
         ),
         payer=pb.Payer(payer_id="87726", name="Example Health Plan"),
         plan=plan,
