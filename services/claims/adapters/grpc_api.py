@@ -155,7 +155,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     ) -> pb.Export837Response:
         claim = await self.blocking(self.app.claim_to_export, ctx, request.claim_id)
         sender = commands.export_837_request(request)
-        control = await self.control_numbers.next(ctx.tenant_id, sender.sender_id)
+        control = await self.control_numbers.next(sender.sender_id)
         exported = await self.blocking(
             x12.export_837,
             claim.data,

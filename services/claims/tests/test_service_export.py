@@ -135,10 +135,13 @@ async def test_concurrent_exports_never_share_a_control_number(stub):
         assert len({n[position] for n in numbers}) == len(numbers)
     assert sorted(int(n[0]) for n in numbers) == list(range(1, 41))
     assert pyx12_errors(exports[0].x12) == []
-    # Another sender counts on its own; the counter survives (it is a table, not memory).
+    # Another sender counts on its own; the counter survives (it is a table, not memory) and
+    # is the sender's: another tenant exporting under the same sender id continues it.
     (other,) = [await export(stub, t, claims[0].claim_id, "CLINICB")]
     assert envelope_numbers(other.x12)[0] == "000000001"
-    later = await export(stub, t, claims[0].claim_id, "CLINICA")
+    t2 = tenant()
+    elsewhere = await registered(stub, t2)
+    later = await export(stub, t2, elsewhere.claim_id, "CLINICA")
     assert envelope_numbers(later.x12)[0] == "000000041"
 
 
