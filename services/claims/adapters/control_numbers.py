@@ -4,11 +4,11 @@ A clearinghouse rejects an interchange whose ISA13 it has already seen from the 
 every export takes the next number of its interchange sender id (ISA06) from a row of the claims
 schema. The counter is the sender's, not the tenant's: tenants that submit under the same sender
 id (the default `OONLEDGER`) share it, so the clearinghouse never sees a number twice; a tenant
-sees gaps where another exported. One atomic upsert per export
-(`INSERT .. ON CONFLICT DO UPDATE .. RETURNING`): concurrent exports serialise on the row and never get the same number; a number is never
-given back (an export that fails after taking one leaves a gap, which X12 allows). Each
-interchange holds one group and one transaction, so the one number serves all three; after
-999999999 (ISA13's nine digits) it starts again at 1.
+sees gaps where another exported. One atomic upsert per export (INSERT .. ON CONFLICT DO
+UPDATE .. RETURNING): concurrent exports serialise on the row and never get the same number; a
+number is never given back (an export that fails after taking one leaves a gap, which X12
+allows). Each interchange holds one group and one transaction, so the one number serves all
+three; after 999999999 (ISA13's nine digits) it starts again at 1.
 """
 
 # SQL text interpolates only the schema identifier (validated); values are bind parameters.
