@@ -72,6 +72,8 @@ class ImportItem:
 
     request_id: str
     data: ClaimData | InvalidArgument
+    frequency: Frequency = Frequency.ORIGINAL  # an 837's CLM05-3
+    original_reference: str = ""  # an 837's REF*F8: the payer's claim number of the original
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,22 @@ class SubmitCorrectedClaim:
     original_claim_id: str
     frequency: Frequency
     corrected: ClaimData | None
+    reason: str
+    expected_version: int = 0
+    # The payer's claim number of the original when its adjudication has none (REF*F8).
+    original_reference: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateClaim:
+    claim_id: str
+    data: ClaimData
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
+class WithdrawClaim:
+    claim_id: str
     reason: str
     expected_version: int = 0
 
@@ -200,6 +218,7 @@ class ClaimsApplication(ServiceApplication):
         blocking)."""
         require_role(ctx, EXPORTERS, "exporting an 837")
         claim = self.get_claim(ctx, claim_id)
+        claim.check_exportable()
         if claim.clean_report is None or not claim.clean_report.clean:
             raise FailedPrecondition(
                 "only a clean claim can be exported: run CheckCleanClaim and fix blocking findings"
@@ -254,7 +273,14 @@ class ClaimsApplication(ServiceApplication):
                 outcomes[index] = ImportOutcome(index, str(claim_id), False)
                 continue
             try:
-                claim = Claim.register(item_ctx, claim_id, data, field_prefix=prefix + "claim.")
+                claim = Claim.register(
+                    item_ctx,
+                    claim_id,
+                    data,
+                    frequency=item.frequency,
+                    original_reference=item.original_reference,
+                    field_prefix=prefix + "claim.",
+                )
             except InvalidArgument as exc:
                 outcomes[index] = ImportOutcome(index, errors=tuple(exc.violations))
                 continue
@@ -366,7 +392,8 @@ class ClaimsApplication(ServiceApplication):
         existing = self.find(new_id, ctx.tenant_id, Claim)
         if existing is not None and existing.original_claim_id == str(original.id):
             return original, existing  # a retry
-        original.check_correctable(frequency, reason)
+        reference = command.original_reference
+        original.check_correctable(frequency, reason, reference)
         if frequency is Frequency.REPLACEMENT and corrected is None:
             raise InvalidArgument("a replacement needs the corrected claim", "corrected")
         data = corrected if frequency is Frequency.REPLACEMENT and corrected else original.data
@@ -382,11 +409,26 @@ class ClaimsApplication(ServiceApplication):
             frequency=frequency,
             original=original,
             correction_reason=reason.strip(),
+            original_reference=reference,
             field_prefix="corrected.",
         )
-        original.supersede(ctx, frequency, new_id, reason.strip())
+        original.supersede(ctx, frequency, new_id, reason.strip(), reference)
         self.save_all(original, replacement)
         return original, replacement
+
+    def update_claim(self, ctx: CommandContext, command: UpdateClaim) -> Claim:
+        require_role(ctx, WRITERS, "updating a claim")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
+        claim.update(ctx, command.data)
+        self.save_all(claim)
+        return claim
+
+    def withdraw_claim(self, ctx: CommandContext, command: WithdrawClaim) -> Claim:
+        require_role(ctx, WRITERS, "withdrawing a claim")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
+        claim.withdraw(ctx, command.reason)
+        self.save_all(claim)
+        return claim
 
     def file_appeal(
         self, ctx: CommandContext, command: FileAppeal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from oonledger.claims.v1 import claims_pb2_grpc
+from services.claims.adapters.control_numbers import ControlNumberCounter
 from services.claims.adapters.grpc_api import ClaimsServicer
 from services.claims.adapters.projections import ClaimsReadModel
 from services.claims.adapters.sql import ClaimsQueries
@@ -29,7 +30,8 @@ def build(infra: Infrastructure) -> ServiceParts:
     keys = infra.settings.phi_keys()
     read_model = ClaimsReadModel(infra.pool, infra.settings.schema, keys)
     queries = ClaimsQueries(infra.pool, infra.settings.schema, keys)
-    servicer = ClaimsServicer(app, infra.blocking, queries)
+    control_numbers = ControlNumberCounter(infra.pool, infra.settings.schema)
+    servicer = ClaimsServicer(app, infra.blocking, queries, control_numbers)
     executor = infra.blocking.executor
     subscriptions = [
         Subscription(
@@ -78,7 +80,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         ],
         app=app,
         subscriptions=subscriptions,
-        migrations=[read_model.migrate],
+        migrations=[read_model.migrate, control_numbers.migrate],
         background=[operations.run],
     )
 

@@ -49,6 +49,7 @@ class Person:
     last_name: str = ""
     birth_date: date | None = None
     member_id: str = ""
+    gender: str = ""  # DMG03
 
 
 @dataclass
@@ -178,7 +179,8 @@ class ClaimDraft:
             payer=subscriber.payer or Payer(""),
             lines=tuple(line for line in lines if line is not None),
             patient=Patient(
-                person.first_name, person.last_name, person.birth_date, subscriber.person.member_id
+                person.first_name, person.last_name, person.birth_date,
+                subscriber.person.member_id, person.gender,
             ),
             total_billed_cents=total,
             facility_code=facility,
@@ -194,6 +196,7 @@ class ClaimDraft:
                     subscriber.person.last_name,
                     subscriber.person.birth_date,
                     subscriber.person.member_id,
+                    subscriber.person.gender,
                 )
                 if self.patient is not None
                 else None
@@ -446,10 +449,11 @@ class TransactionContext:
         born = d8(s, 2, problems) if s.element(1) == "D8" else None
         self.findings.extend(problems.findings)
         if self.entity == "QC" and self.patient is not None:
-            self.patient.birth_date = born
+            self.patient.birth_date, self.patient.gender = born, s.element(3)
             self.source("patient.birth_date", s, 2)
         elif self.entity == "IL" and self.subscriber is not None:
             self.subscriber.person.birth_date = born
+            self.subscriber.person.gender = s.element(3)
             if self.patient is None:
                 self.source("patient.birth_date", s, 2)
 

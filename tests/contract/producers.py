@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -120,6 +121,18 @@ def claim_triaged() -> Any:
         service_class="emergency",
         reasons=[{"code": "NSA_EMERGENCY", "explanation": "emergency services at an ER"}],
         missing_documents=[], client_id=CLAIM.client_id, payer_id="87726")
+
+
+def claim_updated() -> Any:
+    updated = replace(CLAIM, facility=replace(
+        CLAIM.facility, address=Address("1 ER Way", "Austin", "TX", "787010001")))
+    return _event(Claim.ClaimUpdated, version=2, claim=event_data.claim_to_dict(updated),
+                  patient=event_data.patient_to_dict(updated.patient),
+                  changed_fields=["facility.address"])
+
+
+def claim_withdrawn() -> Any:
+    return _event(Claim.ClaimWithdrawn, version=2, reason="registered twice by mistake")
 
 
 def claim_stage_reached() -> Any:
@@ -558,6 +571,8 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("claims", "ClaimRegistered"): claim_registered,
     ("claims", "AdjudicationRecorded"): adjudication_recorded,
     ("claims", "ClaimTriaged"): claim_triaged,
+    ("claims", "ClaimUpdated"): claim_updated,
+    ("claims", "ClaimWithdrawn"): claim_withdrawn,
     ("claims", "ClaimStageReached"): claim_stage_reached,
     ("claims", "AppealDecisionRecorded"): appeal_decision_recorded,
     ("negotiation", "Opened"): opened,

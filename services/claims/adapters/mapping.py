@@ -68,6 +68,7 @@ STATUS = {
     ClaimStatus.REPLACED: pb.CLAIM_STATUS_REPLACED,
     ClaimStatus.VOIDED: pb.CLAIM_STATUS_VOIDED,
     ClaimStatus.IN_APPEAL: pb.CLAIM_STATUS_IN_APPEAL,
+    ClaimStatus.WITHDRAWN: pb.CLAIM_STATUS_WITHDRAWN,
     ClaimStatus.APPEAL_OVERTURNED: pb.CLAIM_STATUS_APPEAL_OVERTURNED,
     ClaimStatus.APPEAL_UPHELD: pb.CLAIM_STATUS_APPEAL_UPHELD,
     ClaimStatus.IN_NEGOTIATION: pb.CLAIM_STATUS_IN_NEGOTIATION,
@@ -163,6 +164,7 @@ def claim_input(data: ClaimData) -> pb.ClaimInput:
             last_name=data.patient.last_name,
             birth_date=data.patient.birth_date.isoformat() if data.patient.birth_date else "",
             member_id=data.patient.member_id,
+            gender=data.patient.gender,
         ),
         payer=pb.Payer(payer_id=data.payer.payer_id, name=data.payer.name),
         plan=pb.Plan(
@@ -178,6 +180,12 @@ def claim_input(data: ClaimData) -> pb.ClaimInput:
             npi=data.facility.npi,
             network_status={v: k for k, v in NETWORK.items()}[data.facility.network_status],
             state=data.facility.state,
+            address=pb.Address(
+                line1=data.facility.address.line1,
+                city=data.facility.address.city,
+                state=data.facility.address.state,
+                postal_code=data.facility.address.postal_code,
+            ),
         ),
         emergency=data.emergency,
         diagnosis_codes=list(data.diagnosis_codes),
@@ -325,6 +333,14 @@ def corrected_claim_submitted(
     return pb.SubmitCorrectedClaimResponse(
         original=claim_message(original), corrected=claim_message(replacement)
     )
+
+
+def claim_updated(claim: Claim) -> pb.UpdateClaimResponse:
+    return pb.UpdateClaimResponse(claim=claim_message(claim))
+
+
+def claim_withdrawn(claim: Claim) -> pb.WithdrawClaimResponse:
+    return pb.WithdrawClaimResponse(claim=claim_message(claim))
 
 
 def appeal_filed(claim: Claim, record: AppealRecord) -> pb.FileAppealResponse:

@@ -37,7 +37,7 @@ TABLE = "claims_read"
 # Events that update a claim's row: each needs the row its ClaimRegistered creates.
 UPDATES = frozenset({
     "AdjudicationRecorded", "ClaimTriaged", "CleanClaimChecked", "ClaimReplaced", "ClaimVoided",
-    "AppealFiled", "AppealDecisionRecorded", "ClaimStageReached",
+    "AppealFiled", "AppealDecisionRecorded", "ClaimStageReached", "ClaimUpdated", "ClaimWithdrawn",
 })
 
 
@@ -176,6 +176,11 @@ class ClaimsReadModel:
                 blocking,
             )
             await self._status(conn, claim_id, p["status"], version)
+        elif kind == "ClaimUpdated":
+            await self._updated(conn, claim_id, delivery)
+            await self._status(conn, claim_id, "registered", version)
+        elif kind == "ClaimWithdrawn":
+            await self._status(conn, claim_id, "withdrawn", version)
         elif kind in ("ClaimReplaced", "ClaimVoided"):
             status = "replaced" if kind == "ClaimReplaced" else "voided"
             await self._status(conn, claim_id, status, version)
@@ -202,6 +207,26 @@ class ClaimsReadModel:
             f"UPDATE {self.table} SET version = GREATEST(version, $2) WHERE claim_id = $1",
             claim_id,
             version,
+        )
+
+    async def _updated(self, conn: asyncpg.Connection, claim_id: UUID, delivery: Delivery) -> None:
+        """The claim's facts as updated; its clean check and triage judged the old ones."""
+        claim = delivery.payload["claim"]
+        index, sealed = self._pcn_tokens(delivery)
+        await conn.execute(
+            f"UPDATE {self.table} SET client_id = $2, payer_id = $3, "
+            "patient_control_number_index = $4, patient_control_number_sealed = $5, "
+            "claim_type = $6, total_billed_cents = $7, first_service_date = $8, clean = NULL, "
+            "blocking_findings = 0, route = NULL, nsa_protected = NULL, worth_negotiating = NULL "
+            "WHERE claim_id = $1",
+            claim_id,
+            claim["client_id"],
+            claim["payer"]["payer_id"],
+            index,
+            sealed,
+            claim["claim_type"],
+            claim["billed_cents"],
+            min(date.fromisoformat(line["service_date"]) for line in claim["lines"]),
         )
 
     def _pcn_tokens(self, delivery: Delivery) -> tuple[str, str]:

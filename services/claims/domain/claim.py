@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from services.claims.domain import appeals, clean_claim, denials, event_data, intake
+from services.claims.domain import appeals, clean_claim, corrections, denials, event_data, intake
 from services.claims.domain.appeals import (
     AppealChannel,
     AppealLevel,
@@ -38,7 +38,8 @@ _LOCATION = re.compile(r"^(s3|gs|az|https|file)://\S+$")
 MAX_DOCUMENT_BYTES = 2**40
 
 # States in which the claim is closed to new payer-facing actions.
-_SUPERSEDED = frozenset({ClaimStatus.REPLACED, ClaimStatus.VOIDED})
+_SUPERSEDED = corrections.SUPERSEDED
+_CLOSED = _SUPERSEDED | {ClaimStatus.WITHDRAWN}
 
 
 class Claim(TenantAggregate):
@@ -156,6 +157,23 @@ class Claim(TenantAggregate):
             )
             aggregate.status = ClaimStatus(self.status)
 
+    class ClaimUpdated(TenantAggregate.Event):  # completed or fixed before any adjudication
+        claim: dict[str, Any]
+        patient: dict[str, Any]
+        changed_fields: list[str]
+        PHI_FIELDS: ClassVar[frozenset[str]] = frozenset({"patient"})
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate._stored_claim, aggregate._data = (self.claim, self.patient), None
+            aggregate.clean_report, aggregate.triage = None, None  # both judged the old data
+            aggregate.status = ClaimStatus.REGISTERED
+
+    class ClaimWithdrawn(TenantAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate.status = ClaimStatus.WITHDRAWN
+
     class ClaimStageReached(TenantAggregate.Event):
         """A downstream service moved the claim on (negotiation started, IDR, settled)."""
 
@@ -212,8 +230,11 @@ class Claim(TenantAggregate):
         frequency: Frequency = Frequency.ORIGINAL,
         original: Claim | None = None,
         correction_reason: str = "",
+        original_reference: str = "",
         field_prefix: str = "claim.",
     ) -> Claim:
+        """A new claim; a correction names its `original` claim, else at least the payer's claim
+        number of the original (`original_reference`, an 837's REF*F8)."""
         violations = intake.validate_claim(data, field_prefix)
         if violations:
             raise InvalidArgument(violations)
@@ -233,7 +254,8 @@ class Claim(TenantAggregate):
                 original.adjudication.payer_claim_control_number
                 if original and original.adjudication
                 else ""
-            ),
+            )
+            or original_reference,
             changed_fields=list(changes),
             correction_reason=correction_reason,
         )
@@ -335,24 +357,46 @@ class Claim(TenantAggregate):
         return report
 
     # -- corrections ------------------------------------------------------------------------
-    def check_correctable(self, frequency: Frequency, reason: str) -> None:
-        """Preconditions for a replacement (7) or void (8) of this claim."""
-        if frequency is Frequency.ORIGINAL:
-            raise InvalidArgument(
-                "a correction is frequency 7 (replacement) or 8 (void)", "frequency"
-            )
+    def check_correctable(self, frequency: Frequency, reason: str, reference: str = "") -> None:
+        """Preconditions for a replacement (7) or void (8) of this claim (corrections.py)."""
         self._require_open("correct")
-        if self.adjudication is None:
-            raise FailedPrecondition(
-                "the claim was never adjudicated: send the original again, not a correction"
-            )
-        if self.status is ClaimStatus.IN_APPEAL:
-            raise FailedPrecondition("an appeal is pending on this claim: wait for its decision")
-        if frequency is Frequency.VOID and self.adjudication.paid_cents > 0 and not reason.strip():
-            raise InvalidArgument("voiding a paid claim needs a reason", "reason")
+        corrections.check_correctable(self.status, self.adjudication, frequency, reason, reference)
 
-    def supersede(self, ctx: CommandContext, frequency: Frequency, by: UUID, reason: str) -> None:
-        self.check_correctable(frequency, reason)
+    def update(self, ctx: CommandContext, data: ClaimData) -> None:
+        """Complete or fix the claim before the payer adjudicated it (the clean check and the
+        triage are then due again)."""
+        if self.has_handled(ctx):
+            return
+        self._require_open("update")
+        corrections.require_unfiled(self.status, self.adjudication, "update")
+        data = corrections.updated_data(self.data, self.frequency, data)
+        self._record(
+            self.ClaimUpdated,
+            ctx,
+            claim=event_data.claim_to_dict(data),
+            patient=event_data.patient_to_dict(data.patient),
+            changed_fields=list(changed_fields(self.data, data)),
+        )
+
+    def withdraw(self, ctx: CommandContext, reason: str) -> None:
+        """The provider takes back a claim never adjudicated: it leaves the work queue and is
+        neither exported nor changed again."""
+        if self.has_handled(ctx):
+            return
+        self._require_open("withdraw")
+        corrections.require_unfiled(self.status, self.adjudication, "withdraw")
+        if not reason.strip():
+            raise InvalidArgument("say why the claim is withdrawn", "reason")
+        self._record(self.ClaimWithdrawn, ctx, reason=reason.strip())
+
+    def check_exportable(self) -> None:
+        self._require_open_or_superseded("export")
+        corrections.check_exportable(self.status, self.replaced_by_claim_id)
+
+    def supersede(
+        self, ctx: CommandContext, frequency: Frequency, by: UUID, reason: str, reference: str = ""
+    ) -> None:
+        self.check_correctable(frequency, reason, reference)
         if frequency is Frequency.VOID:
             self._record(self.ClaimVoided, ctx, void_claim_id=str(by), reason=reason)
         else:
@@ -482,13 +526,18 @@ class Claim(TenantAggregate):
 
     # -- downstream progress ----------------------------------------------------------------
     def reach_stage(self, ctx: CommandContext, status: ClaimStatus, source_event_id: str) -> None:
-        if self.has_handled(ctx) or self.status is status or self.status in _SUPERSEDED:
+        if self.has_handled(ctx) or self.status is status or self.status in _CLOSED:
             return
         self._record(
             self.ClaimStageReached, ctx, status=status.value, source_event_id=source_event_id
         )
 
+    def _require_open_or_superseded(self, action: str) -> None:
+        if self.status is ClaimStatus.WITHDRAWN:
+            raise FailedPrecondition(f"cannot {action}: the claim was withdrawn")
+
     def _require_open(self, action: str) -> None:
+        self._require_open_or_superseded(action)
         if self.status in _SUPERSEDED:
             raise FailedPrecondition(
                 f"cannot {action}: the claim was {self.status.value} by {self.replaced_by_claim_id}"

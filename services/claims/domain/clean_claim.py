@@ -14,7 +14,7 @@ from services.claims.domain import codes
 from services.claims.domain.claim_data import ClaimData, ClaimType, NetworkStatus, PlanFunding
 from services.claims.domain.service_class import looks_like_emergency
 
-RULE_SET_VERSION = "clean-claim/2026.11"
+RULE_SET_VERSION = "clean-claim/2026.12"
 # Most commercial payers' timely-filing limits start at 90-180 days; warn well before.
 TIMELY_FILING_WARNING = timedelta(days=90)
 
@@ -229,8 +229,12 @@ def _billing_address(c: ClaimData, today: date) -> Iterator[Finding]:
             "provider.address",
             "Billing provider street, city and state are required (N3/N4).",
         )
-    if not codes.is_postal_code(a.postal_code):
-        yield Finding("CC16-ADDRESS", "provider.address.postal_code", "5 or 9 digits.")
+    if not (codes.is_postal_code(a.postal_code) and len(a.postal_code) == 9):
+        yield Finding(
+            "CC16-ADDRESS",
+            "provider.address.postal_code",
+            "The billing provider's ZIP+4, 9 digits (837 loop 2010AA N403).",
+        )
 
 
 def _institutional_stay(c: ClaimData, today: date) -> Iterator[Finding]:

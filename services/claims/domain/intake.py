@@ -17,6 +17,7 @@ MAX_LINES = 999
 MAX_DIAGNOSES = 12
 MAX_PCN_LENGTH = 38  # CLM01 / CLP01
 MAX_TEXT = 200
+GENDERS = frozenset({"", "M", "F", "U"})  # DMG03 administrative gender
 
 
 def canonical(data: ClaimData) -> ClaimData:
@@ -90,6 +91,13 @@ def validate_claim(data: ClaimData, prefix: str = "claim.") -> list[FieldViolati
     for i, dx in enumerate(data.diagnosis_codes):
         if not codes.is_icd10cm(dx):
             bad(f"diagnosis_codes[{i}]", f"{dx!r} is not an ICD-10-CM code")
+    if data.patient.gender not in GENDERS:
+        bad("patient.gender", "M, F or U (unknown), or empty when not stated")
+    facility_address = data.facility.address
+    if facility_address.state and not codes.is_state(facility_address.state):
+        bad("facility.address.state", "not a two-letter US state code")
+    if facility_address.postal_code and not codes.is_postal_code(facility_address.postal_code):
+        bad("facility.address.postal_code", "5 or 9 digits")
     birth = data.patient.birth_date
     if not data.lines:
         bad("lines", "at least one service line is required")

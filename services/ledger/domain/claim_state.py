@@ -262,6 +262,8 @@ FOLDS: dict[str, Fold] = {
     "AppealFiled": _status("in_appeal"),
     "AppealDecisionRecorded": _appeal_decided,
     "ClaimStageReached": _status_from_payload,
+    "ClaimUpdated": _claim_registered,  # completed before adjudication: the whole claim again
+    "ClaimWithdrawn": _status("withdrawn"),
     # negotiation
     "Opened": _negotiation_opened,
     "NegotiationOpened": _negotiation_opened,

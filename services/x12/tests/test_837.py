@@ -48,7 +48,7 @@ def institutional_claim() -> Claim837:
             "MERCY GENERAL", "1234567893", "123456789", Address("1 MAIN ST", "ERIE", "PA", "16501")
         ),
         payer=Payer("87726", "EXAMPLE HEALTH PLAN"),
-        patient=Patient("JOHN", "ROE", date(1970, 1, 2), "W1"),
+        patient=Patient("JOHN", "ROE", date(1970, 1, 2), "W1", "M"),
         lines=(
             ServiceLine("99285", 150_000, date(2026, 10, 3), revenue_code="0450"),
             ServiceLine("", 20_000, date(2026, 10, 4), units=2, revenue_code="0300"),
