@@ -137,6 +137,8 @@ class RecordAppealDecision:
     decision_date: date
     additional_paid_cents: int
     expected_version: int = 0
+    # An overturn not paid yet: what the payer owes.
+    expected_additional_cents: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,15 @@ class ReachStage:
 
     claim_id: str
     stage: ClaimStatus
+    source_event_id: str
+
+
+@dataclass(frozen=True)
+class RecordNegotiationRefusal:
+    """Negotiation refused to open a case for the claim (its event `source_event_id`)."""
+
+    claim_id: str
+    reason: str
     source_event_id: str
 
 
@@ -418,6 +429,7 @@ class ClaimsApplication(ServiceApplication):
             command.decision_date,
             command.additional_paid_cents,
             TriagePolicy(),
+            command.expected_additional_cents,
         )
         self.save_all(claim)
         return claim, record
@@ -426,4 +438,12 @@ class ClaimsApplication(ServiceApplication):
         """A reaction of the service itself (no caller role): the caller saves the claim."""
         claim = self.get_claim(ctx, command.claim_id)
         claim.reach_stage(ctx, command.stage, command.source_event_id)
+        return claim
+
+    def record_negotiation_refusal(
+        self, ctx: CommandContext, command: RecordNegotiationRefusal
+    ) -> Claim:
+        """A reaction of the service itself (no caller role): the caller saves the claim."""
+        claim = self.get_claim(ctx, command.claim_id)
+        claim.record_negotiation_refusal(ctx, command.reason, command.source_event_id)
         return claim

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from oonledger.negotiation.v1 import events_pb2 as v1
 from services.common.contracts import PublishedLanguage, from_fields
-from services.negotiation.domain import FederalIdrDispute, Negotiation
+from services.negotiation.domain import ClaimFacts, FederalIdrDispute, Negotiation
 
 LANGUAGE = PublishedLanguage(
     "negotiation",
@@ -28,5 +28,7 @@ LANGUAGE = PublishedLanguage(
         Negotiation.DeadlineExtended: from_fields(v1.DeadlineExtended),
         FederalIdrDispute.IdrOfferSubmitted: from_fields(v1.IdrOfferSubmitted),
         FederalIdrDispute.CoolingOffStarted: from_fields(v1.CoolingOffStarted),
+        # Consumed by claims: the claim's work queue shows the reason.
+        ClaimFacts.NegotiationRefused: from_fields(v1.NegotiationRefused),
     },
 )

@@ -33,7 +33,7 @@ from services.fees.domain.assessment import FeeCause, FeeLine, FeeLineKind, line
 from services.fees.domain.fee_account import FeeAccount
 from services.fees.domain.invoicing import ClientBilling
 from services.fees.domain.schedule import FeeBase, FeeSchedule, FeeTerms, Tier, terms_to_record
-from services.negotiation.domain import FederalIdrDispute, Negotiation
+from services.negotiation.domain import ClaimFacts, FederalIdrDispute, Negotiation
 from services.settlement.domain import (
     Account,
     JournalTransaction,
@@ -104,7 +104,11 @@ def adjudication_recorded() -> Any:
         remedies=[{"code": "45", "meaning": "Charge exceeds fee schedule",
                    "remedy": "negotiate", "explanation": "Open negotiation under the NSA"}],
         primary_remedy="negotiate", status="paid", client_id=CLAIM.client_id, payer_id="87726",
-        appeal_filing_deadline="2026-09-28")
+        appeal_filing_deadline="2026-09-28", action_due_date="2026-05-13",
+        action_rule="NSA open negotiation: 30 business days after the initial payment or notice "
+        "of denial (45 CFR 149.510(b)(1)(i))",
+        action_reason="CARC 45: Charge exceeds fee schedule. Open negotiation under the NSA",
+        rule_set_version="denials/2026.12")
 
 
 def claim_triaged() -> Any:
@@ -124,10 +128,22 @@ def claim_stage_reached() -> Any:
 def appeal_decision_recorded() -> Any:
     return _event(Claim.AppealDecisionRecorded, version=6, appeal_id="appeal-1",
                   outcome="overturned", decision_date="2026-05-20",
-                  additional_paid_cents=12_000, status="paid")
+                  additional_paid_cents=12_000, status="paid", expected_additional_cents=0,
+                  paid_cents=57_000, denied=False, next_level="", next_level_deadline="",
+                  next_level_rule="", appeals_exhausted=False)
+
+
+def negotiation_refusal_recorded() -> Any:
+    return _event(Claim.NegotiationRefusalRecorded, version=5,
+                  reason="qpa_cents: must be positive", source_event_id="negotiation:4021")
 
 
 # -- negotiation ---------------------------------------------------------------------------------
+def negotiation_refused() -> Any:
+    return _event(ClaimFacts.NegotiationRefused, version=3, claim_id=CLAIM_ID,
+                  reason="qpa_cents: must be positive", fields=["qpa_cents"], route="federal_idr")
+
+
 def opened() -> Any:
     return _event(
         Negotiation.Opened, version=1, claim_id=CLAIM_ID, provider_npi="1234567893",
@@ -481,6 +497,8 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("claims", "ClaimTriaged"): claim_triaged,
     ("claims", "ClaimStageReached"): claim_stage_reached,
     ("claims", "AppealDecisionRecorded"): appeal_decision_recorded,
+    ("claims", "NegotiationRefusalRecorded"): negotiation_refusal_recorded,
+    ("negotiation", "NegotiationRefused"): negotiation_refused,
     ("negotiation", "Opened"): opened,
     ("negotiation", "IdrInitiated"): idr_initiated,
     ("negotiation", "SettlementAgreed"): settlement_agreed,

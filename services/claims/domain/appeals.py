@@ -9,11 +9,12 @@ weekend roll-forward (DOMAIN.md §1.4).
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-RULE_SET_VERSION = "appeals/2026.11"
+RULE_SET_VERSION = "appeals/2026.12"
 
 
 class AppealLevel(StrEnum):
@@ -87,7 +88,71 @@ class AppealRecord:
     outcome: AppealOutcome | None = None
     decision_date: date | None = None
     additional_paid_cents: int = 0
+    # Owed by the decision but not paid yet (the payer reprocesses the claim).
+    expected_additional_cents: int = 0
 
     @property
     def decided(self) -> bool:
         return self.outcome is not None
+
+
+# -- the ladder: first internal → second internal → external review -------------------------
+
+LADDER: tuple[AppealLevel, ...] = (
+    AppealLevel.FIRST_INTERNAL,
+    AppealLevel.SECOND_INTERNAL,
+    AppealLevel.EXTERNAL_REVIEW,
+)
+LADDER_RULE = (
+    f"{RULE_SET_VERSION} ladder: first internal, then second internal, then external review, "
+    "each filed only after the level before was upheld (29 CFR 2560.503-1(c)(3), "
+    "45 CFR 147.136(b)-(d))"
+)
+# A decision that leaves (part of) the denial standing opens the next level.
+_STANDING = frozenset({AppealOutcome.UPHELD, AppealOutcome.PARTIALLY_OVERTURNED})
+
+
+def previous_level(level: AppealLevel) -> AppealLevel | None:
+    index = LADDER.index(level)
+    return LADDER[index - 1] if index else None
+
+
+def next_level(level: AppealLevel) -> AppealLevel | None:
+    index = LADDER.index(level)
+    return LADDER[index + 1] if index + 1 < len(LADDER) else None
+
+
+def ladder_refusal(level: AppealLevel, filed: Iterable[AppealRecord]) -> str | None:
+    """Why `level` cannot be filed after the appeals `filed` so far (None: it can)."""
+    records = list(filed)
+    if any(a.level is level for a in records):
+        return f"a {level.value} appeal was already filed on this claim ({LADDER_RULE})"
+    before = previous_level(level)
+    if before is None:
+        return None
+    prior = [a for a in records if a.level is before]
+    if not prior or prior[-1].outcome not in _STANDING:
+        return f"a {level.value} appeal needs an upheld internal appeal at {before.value} " \
+            f"first ({LADDER_RULE})"
+    return None
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What an appeal decision leaves to do: the next level and its filing deadline, or none."""
+
+    level: AppealLevel | None
+    deadline: date | None
+    rule: str
+    exhausted: bool = False
+
+
+def after_decision(level: AppealLevel, outcome: AppealOutcome, decided: date) -> NextStep:
+    if outcome not in _STANDING:
+        return NextStep(None, None, "")
+    following = next_level(level)
+    if following is None:
+        return NextStep(None, None, f"appeals exhausted: {level.value} upheld ({LADDER_RULE})",
+                        exhausted=True)
+    window = filing_window(following, decided)
+    return NextStep(following, window.deadline, window.rule)

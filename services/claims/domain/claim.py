@@ -27,6 +27,10 @@ from services.claims.domain.claim_data import (
     DocumentKind,
     Frequency,
 )
+from services.claims.domain.adjudication_rules import is_adverse as _is_adverse
+from services.claims.domain.adjudication_rules import (
+    validate_adjudication as _validate_adjudication,
+)
 from services.claims.domain.corrections import changed_fields
 from services.claims.domain.triage import TriageDecision, TriagePolicy, triage
 from services.common.aggregate import TenantAggregate
@@ -63,6 +67,11 @@ class Claim(TenantAggregate):
         payer_id: str
         # Last day to file a first-level appeal ("" when nothing was denied or reduced).
         appeal_filing_deadline: str
+        # The action's due date ("" when nothing is due), the rule that set it and why.
+        action_due_date: str
+        action_rule: str
+        action_reason: str
+        rule_set_version: str
 
         def apply(self, aggregate: Claim) -> None:
             aggregate.adjudication = event_data.adjudication_from_dict(self.adjudication)
@@ -146,6 +155,13 @@ class Claim(TenantAggregate):
         decision_date: str
         additional_paid_cents: int
         status: str
+        expected_additional_cents: int
+        paid_cents: int
+        denied: bool
+        next_level: str
+        next_level_deadline: str
+        next_level_rule: str
+        appeals_exhausted: bool
 
         def apply(self, aggregate: Claim) -> None:
             aggregate.appeals[self.appeal_id] = replace(
@@ -153,8 +169,18 @@ class Claim(TenantAggregate):
                 outcome=AppealOutcome(self.outcome),
                 decision_date=date.fromisoformat(self.decision_date),
                 additional_paid_cents=self.additional_paid_cents,
+                expected_additional_cents=getattr(self, "expected_additional_cents", 0),
             )
             aggregate.status = ClaimStatus(self.status)
+
+    class NegotiationRefusalRecorded(TenantAggregate.Event):
+        """Negotiation refused to open a case for the claim (its NegotiationRefused)."""
+
+        reason: str
+        source_event_id: str
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate.negotiation_refusal = self.reason
 
     class ClaimStageReached(TenantAggregate.Event):
         """A downstream service moved the claim on (negotiation started, IDR, settled)."""
@@ -194,6 +220,7 @@ class Claim(TenantAggregate):
         self.tenant_id: str  # set by the creation event (TenantAggregate)
         self.clean_report: clean_claim.CleanClaimReport | None = None
         self.appeals: dict[str, AppealRecord] = {}
+        self.negotiation_refusal = ""
 
     @property
     def data(self) -> ClaimData:
@@ -246,6 +273,8 @@ class Claim(TenantAggregate):
         self._require_open("record an adjudication")
         _validate_adjudication(adjudication, self.data, ctx.now.date())
         remedies = denials.remedies_for(adjudication.carc_codes, adjudication.rarc_codes)
+        adverse = _is_adverse(adjudication, self.data)
+        action = denials.work_action(remedies if adverse else (), adjudication.received_date)
         if self.status is ClaimStatus.IN_APPEAL:
             status = ClaimStatus.IN_APPEAL
         else:
@@ -255,7 +284,7 @@ class Claim(TenantAggregate):
             ctx,
             adjudication=event_data.adjudication_to_dict(adjudication),
             remedies=[event_data.remedy_to_dict(r) for r in remedies],
-            primary_remedy=denials.primary_remedy(remedies).value,
+            primary_remedy=action.remedy.value,
             status=status.value,
             client_id=self.data.client_id,
             payer_id=self.data.payer.payer_id,
@@ -263,9 +292,13 @@ class Claim(TenantAggregate):
                 appeals.filing_window(
                     AppealLevel.FIRST_INTERNAL, adjudication.received_date
                 ).deadline.isoformat()
-                if _is_adverse(adjudication, self.data)
+                if adverse
                 else ""
             ),
+            action_due_date=action.due.isoformat() if action.due else "",
+            action_rule=action.rule,
+            action_reason=action.reason,
+            rule_set_version=action.rule_set_version,
         )
 
     # -- documents --------------------------------------------------------------------------
@@ -388,6 +421,9 @@ class Claim(TenantAggregate):
             raise FailedPrecondition("nothing to appeal: the payer has not adjudicated the claim")
         if any(not a.decided for a in self.appeals.values()):
             raise FailedPrecondition("an appeal is already pending on this claim")
+        refusal = appeals.ladder_refusal(level, self.appeals.values())
+        if refusal:
+            raise FailedPrecondition(refusal)
         adverse = adverse_determination_date or self._adverse_date(level, self.adjudication)
         today = ctx.now.date()
         if adverse > today:
@@ -443,16 +479,25 @@ class Claim(TenantAggregate):
         decision_date: date,
         additional_paid_cents: int,
         policy: TriagePolicy,
+        expected_additional_cents: int = 0,
     ) -> AppealRecord:
         if appeal_id not in self.appeals:
             raise NotFound(f"appeal {appeal_id} not found on this claim")
         if self.has_handled(ctx):
             return self.appeals[appeal_id]
         record = self.appeals[appeal_id]
-        if additional_paid_cents < 0:
-            raise InvalidArgument("must not be negative", "additional_paid_cents")
-        if outcome is AppealOutcome.UPHELD and additional_paid_cents:
-            raise InvalidArgument("an upheld denial pays nothing more", "additional_paid_cents")
+        for name, cents in (("additional_paid_cents", additional_paid_cents),
+                            ("expected_additional_cents", expected_additional_cents)):
+            if cents < 0:
+                raise InvalidArgument("must not be negative", name)
+            if outcome is AppealOutcome.UPHELD and cents:
+                raise InvalidArgument("an upheld denial pays nothing more", name)
+        billed = self.adjudication.billed_cents or self.data.billed_cents
+        if self.paid_cents + additional_paid_cents + expected_additional_cents > billed:
+            raise InvalidArgument(
+                f"the claim would be paid more than billed ({billed} cents)",
+                "additional_paid_cents",
+            )
         if decision_date < record.filed_date:
             raise InvalidArgument("before the appeal was filed", "decision_date")
         if decision_date > ctx.now.date():
@@ -464,6 +509,7 @@ class Claim(TenantAggregate):
             if outcome is AppealOutcome.UPHELD
             else ClaimStatus.APPEAL_OVERTURNED
         )
+        step = appeals.after_decision(record.level, outcome, decision_date)
         self._record(
             self.AppealDecisionRecorded,
             ctx,
@@ -472,13 +518,50 @@ class Claim(TenantAggregate):
             decision_date=decision_date.isoformat(),
             additional_paid_cents=additional_paid_cents,
             status=status.value,
+            expected_additional_cents=expected_additional_cents,
+            paid_cents=self.paid_cents + additional_paid_cents,
+            denied=self.adjudication.denied and outcome is AppealOutcome.UPHELD,
+            next_level=step.level.value if step.level else "",
+            next_level_deadline=step.deadline.isoformat() if step.deadline else "",
+            next_level_rule=step.rule,
+            appeals_exhausted=step.exhausted,
         )
         if outcome is not AppealOutcome.OVERTURNED:
-            # An upheld (or partly upheld) denial goes back to triage: negotiation/IDR or not.
+            # An upheld (or partly upheld) denial goes back to triage: negotiation/IDR or not,
+            # with what the payer has paid by now.
             self._record_triage(
-                ctx, triage(self.data, self.adjudication, self.document_kinds, policy)
+                ctx, triage(self.data, self.paid_adjudication, self.document_kinds, policy)
             )
         return self.appeals[appeal_id]
+
+    @property
+    def paid_cents(self) -> int:
+        """The adjudication's payment plus what decided appeals added."""
+        initial = self.adjudication.paid_cents if self.adjudication else 0
+        return initial + sum(a.additional_paid_cents for a in self.appeals.values())
+
+    @property
+    def expected_additional_cents(self) -> int:
+        return sum(a.expected_additional_cents for a in self.appeals.values())
+
+    @property
+    def paid_adjudication(self) -> Adjudication | None:
+        """The adjudication as the appeals left it: paid what was added, denied unless lifted."""
+        if self.adjudication is None:
+            return None
+        overturned = any(a.outcome is not None and a.outcome is not AppealOutcome.UPHELD
+                         for a in self.appeals.values())
+        return replace(self.adjudication, paid_cents=self.paid_cents,
+                       denied=self.adjudication.denied and not overturned)
+
+    def record_negotiation_refusal(
+        self, ctx: CommandContext, reason: str, source_event_id: str
+    ) -> None:
+        if self.has_handled(ctx) or self.negotiation_refusal == reason:
+            return
+        self._record(
+            self.NegotiationRefusalRecorded, ctx, reason=reason, source_event_id=source_event_id
+        )
 
     # -- downstream progress ----------------------------------------------------------------
     def reach_stage(self, ctx: CommandContext, status: ClaimStatus, source_event_id: str) -> None:
@@ -493,53 +576,3 @@ class Claim(TenantAggregate):
             raise FailedPrecondition(
                 f"cannot {action}: the claim was {self.status.value} by {self.replaced_by_claim_id}"
             )
-
-
-def _is_adverse(adjudication: Adjudication, data: ClaimData) -> bool:
-    """Denied, or paid less than billed: an adverse benefit determination one may appeal."""
-    billed = adjudication.billed_cents or data.billed_cents
-    return (
-        adjudication.denied
-        or adjudication.paid_cents + (adjudication.patient_responsibility_cents) < billed
-    )
-
-
-def _validate_adjudication(a: Adjudication, data: ClaimData, today: date) -> None:
-    bad: list[FieldViolation] = []
-    prefix = "adjudication."
-    for name in (
-        "billed_cents",
-        "allowed_cents",
-        "paid_cents",
-        "patient_responsibility_cents",
-        "qpa_cents",
-    ):
-        if getattr(a, name) < 0:
-            bad.append(FieldViolation(prefix + name, "must not be negative"))
-    billed = a.billed_cents or data.billed_cents
-    if a.allowed_cents > billed:
-        bad.append(FieldViolation(prefix + "allowed_cents", "exceeds the billed amount"))
-    if a.paid_cents + a.patient_responsibility_cents > billed:
-        bad.append(
-            FieldViolation(
-                prefix + "paid_cents", "paid plus patient responsibility exceeds the billed amount"
-            )
-        )
-    if a.received_date > today:
-        bad.append(FieldViolation(prefix + "received_date", "in the future"))
-    if data.lines and a.received_date < data.first_service_date:
-        bad.append(FieldViolation(prefix + "received_date", "before the first date of service"))
-    if a.qpa_disclosed and a.qpa_cents <= 0:
-        bad.append(FieldViolation(prefix + "qpa_cents", "a disclosed QPA must be positive"))
-    if a.denied and a.paid_cents:
-        bad.append(FieldViolation(prefix + "paid_cents", "a denied claim pays nothing"))
-    for i, code in enumerate(a.carc_codes):
-        if not re.match(r"^([1-9]\d{0,3}|[A-Z]\d{1,2}|[A-Z])$", code):
-            bad.append(FieldViolation(f"{prefix}carc_codes[{i}]", f"{code!r} is not a CARC"))
-    for i, code in enumerate(a.rarc_codes):
-        if not re.match(r"^(M|MA|N)\d{1,4}$", code):
-            bad.append(FieldViolation(f"{prefix}rarc_codes[{i}]", f"{code!r} is not a RARC"))
-    if len(a.payer_claim_control_number) > 50:
-        bad.append(FieldViolation(prefix + "payer_claim_control_number", "at most 50 characters"))
-    if bad:
-        raise InvalidArgument(bad)

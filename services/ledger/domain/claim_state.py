@@ -262,11 +262,13 @@ FOLDS: dict[str, Fold] = {
     "AppealFiled": _status("in_appeal"),
     "AppealDecisionRecorded": _appeal_decided,
     "ClaimStageReached": _status_from_payload,
+    "NegotiationRefusalRecorded": _recorded_only,
     # negotiation
     "Opened": _negotiation_opened,
     "NegotiationOpened": _negotiation_opened,
     "ClaimFactsNoted": _claim_facts_noted,
     "AdjudicationNoted": _adjudication_noted,
+    "NegotiationRefused": _recorded_only,
     "OpenNegotiationNoticeSent": _notice_sent,
     "PayerResponseReceived": _recorded_only,
     "OfferMade": _offer,
