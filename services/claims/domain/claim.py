@@ -13,6 +13,10 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from services.claims.domain import appeals, clean_claim, denials, event_data, intake
+from services.claims.domain.adjudication_rules import is_adverse as _is_adverse
+from services.claims.domain.adjudication_rules import (
+    validate_adjudication as _validate_adjudication,
+)
 from services.claims.domain.appeals import (
     AppealChannel,
     AppealLevel,
@@ -26,10 +30,6 @@ from services.claims.domain.claim_data import (
     Document,
     DocumentKind,
     Frequency,
-)
-from services.claims.domain.adjudication_rules import is_adverse as _is_adverse
-from services.claims.domain.adjudication_rules import (
-    validate_adjudication as _validate_adjudication,
 )
 from services.claims.domain.corrections import changed_fields
 from services.claims.domain.triage import TriageDecision, TriagePolicy, triage
@@ -486,13 +486,16 @@ class Claim(TenantAggregate):
         if self.has_handled(ctx):
             return self.appeals[appeal_id]
         record = self.appeals[appeal_id]
+        adjudication = self.adjudication
+        if adjudication is None:  # an appeal is only filed on an adjudicated claim
+            raise FailedPrecondition("the claim has no adjudication to decide an appeal on")
         for name, cents in (("additional_paid_cents", additional_paid_cents),
                             ("expected_additional_cents", expected_additional_cents)):
             if cents < 0:
                 raise InvalidArgument("must not be negative", name)
             if outcome is AppealOutcome.UPHELD and cents:
                 raise InvalidArgument("an upheld denial pays nothing more", name)
-        billed = self.adjudication.billed_cents or self.data.billed_cents
+        billed = adjudication.billed_cents or self.data.billed_cents
         if self.paid_cents + additional_paid_cents + expected_additional_cents > billed:
             raise InvalidArgument(
                 f"the claim would be paid more than billed ({billed} cents)",
@@ -520,7 +523,7 @@ class Claim(TenantAggregate):
             status=status.value,
             expected_additional_cents=expected_additional_cents,
             paid_cents=self.paid_cents + additional_paid_cents,
-            denied=self.adjudication.denied and outcome is AppealOutcome.UPHELD,
+            denied=adjudication.denied and outcome is AppealOutcome.UPHELD,
             next_level=step.level.value if step.level else "",
             next_level_deadline=step.deadline.isoformat() if step.deadline else "",
             next_level_rule=step.rule,
