@@ -157,6 +157,9 @@ class RecordNegotiationRefusal:
     claim_id: str
     reason: str
     source_event_id: str
+    # Negotiation's open-negotiation notice deadline ("" when it stated none) and rule set.
+    notice_due_on: str = ""
+    rule_set_version: str = ""
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -445,5 +448,8 @@ class ClaimsApplication(ServiceApplication):
     ) -> Claim:
         """A reaction of the service itself (no caller role): the caller saves the claim."""
         claim = self.get_claim(ctx, command.claim_id)
-        claim.record_negotiation_refusal(ctx, command.reason, command.source_event_id)
+        claim.record_negotiation_refusal(
+            ctx, command.reason, command.source_event_id, command.notice_due_on,
+            command.rule_set_version,
+        )
         return claim

@@ -124,8 +124,14 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
     def phi_keys(self) -> phi.PhiKeys:
+        """OON_PHI_KEY, else one derived from the cipher key; with the development cipher key
+        (OON_DEV_MODE, tests) the development PHI key, so the development keys go together and
+        the golden payloads' tokens (tests/contract/golden) are reproducible."""
+        phi_key = self.phi_key
+        if not phi_key and self.cipher_key == DEV_CIPHER_KEY:
+            phi_key = phi.DEV_PHI_KEY
         return phi.PhiKeys(phi.key_from_env(
-            {"OON_PHI_KEY": self.phi_key, "OON_CIPHER_KEY": self.cipher_key}, dev_mode=False))
+            {"OON_PHI_KEY": phi_key, "OON_CIPHER_KEY": self.cipher_key}, dev_mode=False))
 
     # Names derived from the namespace keep test runs (and tenants of a shared server) apart.
     def schema_for(self, service: str) -> str:

@@ -3,14 +3,20 @@
 The one place the negotiation domain meets its integration-event contracts
 (proto/oonledger/negotiation/v1/events.proto). The federal IDR events are recorded by the
 `FederalIdrDispute` aggregate and keep their contract names. Events not listed leave as
-canonical JSON.
+canonical JSON (none any more: every event the relay publishes has a contract).
 """
 
 from __future__ import annotations
 
 from oonledger.negotiation.v1 import events_pb2 as v1
 from services.common.contracts import PublishedLanguage, from_fields
-from services.negotiation.domain import ClaimFacts, FederalIdrDispute, Negotiation
+from services.negotiation.domain import (
+    ClaimFacts,
+    ClientPolicy,
+    CoolingOffRegister,
+    FederalIdrDispute,
+    Negotiation,
+)
 
 LANGUAGE = PublishedLanguage(
     "negotiation",
@@ -28,6 +34,21 @@ LANGUAGE = PublishedLanguage(
         Negotiation.DeadlineExtended: from_fields(v1.DeadlineExtended),
         FederalIdrDispute.IdrOfferSubmitted: from_fields(v1.IdrOfferSubmitted),
         FederalIdrDispute.CoolingOffStarted: from_fields(v1.CoolingOffStarted),
+        # Recorded by the audit ledger only.
+        Negotiation.AssigneeChanged: from_fields(v1.AssigneeChanged),
+        Negotiation.DecisionProposed: from_fields(v1.DecisionProposed),
+        Negotiation.DecisionApproved: from_fields(v1.DecisionApproved),
+        Negotiation.DecisionRejected: from_fields(v1.DecisionRejected),
+        Negotiation.PayerResponseReceived: from_fields(v1.PayerResponseReceived),
+        FederalIdrDispute.IdrEligibilityDetermined: from_fields(v1.IdrEligibilityDetermined),
+        FederalIdrDispute.IdreSelected: from_fields(v1.IdreSelected),
+        ClientPolicy.PolicyStarted: from_fields(v1.PolicyStarted),
+        ClientPolicy.PolicySet: from_fields(v1.PolicySet),
+        CoolingOffRegister.RegisterOpened: from_fields(v1.RegisterOpened),
+        CoolingOffRegister.PeriodRecorded: from_fields(v1.PeriodRecorded),
+        ClaimFacts.ClaimFactsNoted: from_fields(v1.ClaimFactsNoted),
+        ClaimFacts.AdjudicationNoted: from_fields(v1.AdjudicationNoted),
+        ClaimFacts.AppealPaymentNoted: from_fields(v1.AppealPaymentNoted),
         # Consumed by claims: the claim's work queue shows the reason.
         ClaimFacts.NegotiationRefused: from_fields(v1.NegotiationRefused),
     },

@@ -33,7 +33,13 @@ from services.fees.domain.assessment import FeeCause, FeeLine, FeeLineKind, line
 from services.fees.domain.fee_account import FeeAccount
 from services.fees.domain.invoicing import ClientBilling
 from services.fees.domain.schedule import FeeBase, FeeSchedule, FeeTerms, Tier, terms_to_record
-from services.negotiation.domain import ClaimFacts, FederalIdrDispute, Negotiation
+from services.negotiation.domain import (
+    ClaimFacts,
+    ClientPolicy,
+    CoolingOffRegister,
+    FederalIdrDispute,
+    Negotiation,
+)
 from services.settlement.domain import (
     Account,
     JournalTransaction,
@@ -104,9 +110,9 @@ def adjudication_recorded() -> Any:
         remedies=[{"code": "45", "meaning": "Charge exceeds fee schedule",
                    "remedy": "negotiate", "explanation": "Open negotiation under the NSA"}],
         primary_remedy="negotiate", status="paid", client_id=CLAIM.client_id, payer_id="87726",
-        appeal_filing_deadline="2026-09-28", action_due_date="2026-05-13",
-        action_rule="NSA open negotiation: 30 business days after the initial payment or notice "
-        "of denial (45 CFR 149.510(b)(1)(i))",
+        appeal_filing_deadline="2026-09-28", action_due_date="2026-04-15",
+        action_rule="negotiate: triage and hand to negotiation within 14 calendar days of the "
+        "remittance (house rule; the NSA notice deadline is on the negotiation case)",
         action_reason="CARC 45: Charge exceeds fee schedule. Open negotiation under the NSA",
         rule_set_version="denials/2026.12")
 
@@ -135,13 +141,15 @@ def appeal_decision_recorded() -> Any:
 
 def negotiation_refusal_recorded() -> Any:
     return _event(Claim.NegotiationRefusalRecorded, version=5,
-                  reason="qpa_cents: must be positive", source_event_id="negotiation:4021")
+                  reason="qpa_cents: must be positive", source_event_id="negotiation:4021",
+                  notice_due_on="2026-05-12", rule_set_version="nsa-2026.1")
 
 
 # -- negotiation ---------------------------------------------------------------------------------
 def negotiation_refused() -> Any:
     return _event(ClaimFacts.NegotiationRefused, version=3, claim_id=CLAIM_ID,
-                  reason="qpa_cents: must be positive", fields=["qpa_cents"], route="federal_idr")
+                  reason="qpa_cents: must be positive", fields=["qpa_cents"], route="federal_idr",
+                  notice_due_on=dt.date(2026, 5, 12), rule_set_version="nsa-2026.1")
 
 
 def opened() -> Any:
@@ -223,6 +231,82 @@ def deadline_extended() -> Any:
     return _event(Negotiation.DeadlineExtended, version=5, deadline_code="T6",
                   new_due_on=dt.date(2026, 7, 20), reason="extenuating circumstances",
                   reference="CMS-EXT-17")
+
+
+def assignee_changed() -> Any:
+    return _event(Negotiation.AssigneeChanged, version=3, assignee="nego-ana")
+
+
+def decision_proposed() -> Any:
+    return _event(Negotiation.DecisionProposed, version=5, decision_id="accept-1", action="accept",
+                  offer_id="theirs-1", counter_amount_cents=0,
+                  rationale="within 5 % of the QPA-based target")
+
+
+def decision_approved() -> Any:
+    return _event(Negotiation.DecisionApproved, version=6, decision_id="accept-1",
+                  approved_by="apikey:approver-1", auto_approval_rule_id="")
+
+
+def decision_rejected() -> Any:
+    return _event(Negotiation.DecisionRejected, version=6, decision_id="counter-2",
+                  rejected_by="apikey:approver-1", reason="hold out for 150 % of QPA")
+
+
+def payer_response_received() -> Any:
+    return _event(Negotiation.PayerResponseReceived, version=4,
+                  received_on=dt.date(2026, 4, 18), channel="email",
+                  summary="payer asks for the itemized bill")
+
+
+def idr_eligibility_determined() -> Any:
+    return _event(FederalIdrDispute.IdrEligibilityDetermined, version=3, eligible=True,
+                  decided_on=dt.date(2026, 6, 12), reason="")
+
+
+def idre_selected() -> Any:
+    return _event(FederalIdrDispute.IdreSelected, version=2, idre_id="IDRE-0042",
+                  method="joint", selected_on=dt.date(2026, 6, 10), idre_fee_cents=60_000)
+
+
+def policy_started() -> Any:
+    return _event(ClientPolicy.PolicyStarted, version=1)
+
+
+def policy_set() -> Any:
+    return _event(ClientPolicy.PolicySet, version=2, auto_approval_rules=[
+        {"rule_id": "r-150-qpa", "min_basis_points_of_billed": None,
+         "min_basis_points_of_qpa": 15_000}],
+        escalation_chain=[{"role": "supervisor", "business_days_left": 5},
+                          {"role": "manager", "business_days_left": 2}])
+
+
+def register_opened() -> Any:
+    return _event(CoolingOffRegister.RegisterOpened, version=1, initiating_party_key="npi:1234567893",
+                  other_party_key="payer:87726", service_family="emergency")
+
+
+def period_recorded() -> Any:
+    return _event(CoolingOffRegister.PeriodRecorded, version=2, dispute_number="DISP-2026-0042",
+                  starts_on=dt.date(2026, 7, 15), ends_on=dt.date(2026, 10, 13),
+                  negotiation_id=str(AGGREGATE))
+
+
+def claim_facts_noted() -> Any:
+    return _event(ClaimFacts.ClaimFactsNoted, version=1, claim_id=CLAIM_ID,
+                  provider_npi="1234567893", provider_tin="123456789", payer_id="87726",
+                  plan_id="87726:Acme PPO", plan_funding="self_funded_erisa",
+                  service_code="99285", service_date=dt.date(2026, 3, 2), billed_cents=249_000)
+
+
+def adjudication_noted() -> Any:
+    return _event(ClaimFacts.AdjudicationNoted, version=2, received_on=dt.date(2026, 3, 30),
+                  paid_cents=45_000, patient_responsibility_cents=15_000, qpa_cents=70_000,
+                  denied=False)
+
+
+def appeal_payment_noted() -> Any:
+    return _event(ClaimFacts.AppealPaymentNoted, version=3, paid_cents=57_000, denied=False)
 
 
 def idr_offer_submitted() -> Any:
@@ -511,6 +595,20 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("negotiation", "DeadlineExtended"): deadline_extended,
     ("negotiation", "IdrOfferSubmitted"): idr_offer_submitted,
     ("negotiation", "CoolingOffStarted"): cooling_off_started,
+    ("negotiation", "AssigneeChanged"): assignee_changed,
+    ("negotiation", "DecisionProposed"): decision_proposed,
+    ("negotiation", "DecisionApproved"): decision_approved,
+    ("negotiation", "DecisionRejected"): decision_rejected,
+    ("negotiation", "PayerResponseReceived"): payer_response_received,
+    ("negotiation", "IdrEligibilityDetermined"): idr_eligibility_determined,
+    ("negotiation", "IdreSelected"): idre_selected,
+    ("negotiation", "PolicyStarted"): policy_started,
+    ("negotiation", "PolicySet"): policy_set,
+    ("negotiation", "RegisterOpened"): register_opened,
+    ("negotiation", "PeriodRecorded"): period_recorded,
+    ("negotiation", "ClaimFactsNoted"): claim_facts_noted,
+    ("negotiation", "AdjudicationNoted"): adjudication_noted,
+    ("negotiation", "AppealPaymentNoted"): appeal_payment_noted,
     ("settlement", "SettlementOpened"): settlement_opened,
     ("settlement", "PaymentPosted"): payment_posted,
     ("settlement", "PaymentReversed"): payment_reversed,

@@ -88,6 +88,9 @@ NOT_ON_A_CLAIM_CHAIN = {
     ("settlement", "RemittanceFileReceived"), ("settlement", "RemittanceFileAccepted"),
     ("settlement", "RemittanceFileQuarantined"), ("settlement", "RemittanceImported"),
     ("settlement", "RemittanceChunkPosted"),
+    # A client's policy and the cooling-off registers belong to no claim.
+    ("negotiation", "PolicyStarted"), ("negotiation", "PolicySet"),
+    ("negotiation", "RegisterOpened"), ("negotiation", "PeriodRecorded"),
 }
 
 

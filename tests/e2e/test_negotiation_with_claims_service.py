@@ -11,16 +11,17 @@ import pytest
 
 from deploy.local.demo.claims import seed_claims
 from deploy.local.demo.negotiation import negotiate_to_agreement
-from services.claims.main import build as build_claims
 from services.common.testing import call_metadata, channel_to
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_a_claim_triaged_by_the_claims_service_is_negotiated_to_agreement(
-    runtime: Any, service_runner: Any
+    stack: Any,
 ) -> None:
-    claims_runtime = await service_runner.start("claims", build_claims)
+    """Straight to the two services (no gateway): the demo's own calls, signed as it does."""
+    stack.require("claims", "negotiation")
+    claims_runtime, runtime = stack.services["claims"], stack.services["negotiation"]
     tenant = f"e2e-{uuid.uuid4().hex[:8]}"
     async with channel_to(claims_runtime) as claims_channel:
         with contextlib.redirect_stdout(io.StringIO()):

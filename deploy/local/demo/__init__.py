@@ -20,7 +20,7 @@ from typing import Any
 
 import grpc
 
-from oonledger.claims.v1 import claims_pb2 as claims
+from oonledger.claims.v1 import claims_pb2
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 
 CLIENT_ID = "metro-ed-group"
@@ -52,38 +52,38 @@ def _banner(text: str) -> None:
     print(f"\n━━ {text} " + "━" * max(0, 70 - len(text)), flush=True)
 
 
-def _ed_claim(pcn: str, dos: date, plan: claims.Plan) -> claims.ClaimInput:
+def _ed_claim(pcn: str, dos: date, plan: claims_pb2.Plan) -> claims_pb2.ClaimInput:
     lines = [
-        claims.ServiceLine(procedure_code="99285", modifiers=["25"], units=1,
+        claims_pb2.ServiceLine(procedure_code="99285", modifiers=["25"], units=1,
                            billed_cents=185_000, place_of_service="23",
                            diagnosis_pointers=[1, 2], service_date=dos.isoformat()),
-        claims.ServiceLine(procedure_code="12002", units=1, billed_cents=64_000,
+        claims_pb2.ServiceLine(procedure_code="12002", units=1, billed_cents=64_000,
                            place_of_service="23", diagnosis_pointers=[1],
                            service_date=dos.isoformat()),
     ]
-    return claims.ClaimInput(
+    return claims_pb2.ClaimInput(
         client_id=CLIENT_ID,
-        claim_type=claims.CLAIM_TYPE_PROFESSIONAL,
+        claim_type=claims_pb2.CLAIM_TYPE_PROFESSIONAL,
         patient_control_number=pcn,
-        provider=claims.Provider(
+        provider=claims_pb2.Provider(
             name="Metro Emergency Physicians", npi="1234567893", tin="12-3456789",
-            address=claims.Address(line1="1200 Market St", city="Philadelphia", state="PA",
+            address=claims_pb2.Address(line1="1200 Market St", city="Philadelphia", state="PA",
                                    postal_code="19107"),
         ),
-        patient=claims.Patient(first_name="Jane", last_name="Roe", birth_date="1980-04-02",
+        patient=claims_pb2.Patient(first_name="Jane", last_name="Roe", birth_date="1980-04-02",
                                member_id="W123456789"),
-        payer=claims.Payer(payer_id="87726", name="Example Health Plan"),
+        payer=claims_pb2.Payer(payer_id="87726", name="Example Health Plan"),
         plan=plan,
-        facility=claims.Facility(name="Mercy General", npi="1245319599",
-                                 network_status=claims.NETWORK_STATUS_IN_NETWORK, state="PA"),
+        facility=claims_pb2.Facility(name="Mercy General", npi="1245319599",
+                                 network_status=claims_pb2.NETWORK_STATUS_IN_NETWORK, state="PA"),
         emergency=True,
         diagnosis_codes=["S0990XA", "R519"],
         lines=lines,
     )
 
 
-ERISA_PLAN = claims.Plan(name="Acme Corp Employee Plan",
-                         funding=claims.PLAN_FUNDING_SELF_FUNDED_ERISA, situs_state="PA")
+ERISA_PLAN = claims_pb2.Plan(name="Acme Corp Employee Plan",
+                         funding=claims_pb2.PLAN_FUNDING_SELF_FUNDED_ERISA, situs_state="PA")
 
 
 async def bulk_import(channel: grpc.aio.Channel, run_id: str, count: int = BULK_CLAIMS) -> None:
@@ -93,11 +93,11 @@ async def bulk_import(channel: grpc.aio.Channel, run_id: str, count: int = BULK_
     imported = 0
     for offset in range(0, count, BULK_BATCH):
         items = [
-            claims.ImportItem(claim=_ed_claim(f"BULK-{run_id}-{i:05d}", dos, ERISA_PLAN))
+            claims_pb2.ImportItem(claim=_ed_claim(f"BULK-{run_id}-{i:05d}", dos, ERISA_PLAN))
             for i in range(offset, min(offset + BULK_BATCH, count))
         ]
         reply = await stub.ImportClaims(
-            claims.ImportClaimsRequest(request_id=f"bulk-{run_id}-{offset}", items=items),
+            claims_pb2.ImportClaimsRequest(request_id=f"bulk-{run_id}-{offset}", items=items),
             timeout=120,
         )
         imported += reply.created_count + reply.existing_count
@@ -113,17 +113,17 @@ async def federal_claim_adjudicated_months_ago(channel: grpc.aio.Channel, run_id
     stub = ClaimsServiceStub(channel)
     received = date.today() - timedelta(days=120)
     dos = received - timedelta(days=25)
-    claim = (await stub.RegisterClaim(claims.RegisterClaimRequest(
+    claim = (await stub.RegisterClaim(claims_pb2.RegisterClaimRequest(
         request_id=f"demo-idr-{run_id}",
         claim=_ed_claim(f"DEMO-ED-IDR-{run_id}", dos, ERISA_PLAN)))).claim
-    await stub.RecordAdjudication(claims.RecordAdjudicationRequest(
+    await stub.RecordAdjudication(claims_pb2.RecordAdjudicationRequest(
         request_id=f"demo-idr-{run_id}-adj", claim_id=claim.claim_id,
-        adjudication=claims.Adjudication(
+        adjudication=claims_pb2.Adjudication(
             received_date=received.isoformat(), billed_cents=249_000, allowed_cents=61_000,
             paid_cents=48_800, patient_responsibility_cents=12_200, qpa_cents=61_000,
             qpa_disclosed=True, carc_codes=["45", "2"],
             payer_claim_control_number=f"EHP-{run_id}-IDR")))
-    await stub.TriageClaim(claims.TriageClaimRequest(request_id=f"demo-idr-{run_id}-triage",
+    await stub.TriageClaim(claims_pb2.TriageClaimRequest(request_id=f"demo-idr-{run_id}-triage",
                                                      claim_id=claim.claim_id))
     print(f"  claims: registered, adjudicated ({received}) and triaged {claim.claim_id} "
           "(federal IDR route)")
@@ -135,7 +135,7 @@ async def _claim_facts(channel: grpc.aio.Channel, claim_id: str) -> Any:
     from services.x12.writer_835 import LineSpec
 
     claim = (await ClaimsServiceStub(channel).GetClaim(
-        claims.GetClaimRequest(claim_id=claim_id))).claim
+        claims_pb2.GetClaimRequest(claim_id=claim_id))).claim
     lines = tuple(
         LineSpec(line.procedure_code, line.billed_cents, 0, modifiers=tuple(line.modifiers),
                  line_control_number=line.line_control_number,

@@ -213,13 +213,13 @@ class ClaimsReadModel:
             await self._after_appeal(conn, claim_id, p)
             await self._status(conn, claim_id, p["status"], version)
         elif kind == "NegotiationRefusalRecorded":
-            # Keeps the action's due date and rule: the open-negotiation window still runs.
-            await conn.execute(
-                f"UPDATE {self.table} SET action = 'negotiation_refused', action_reason = $2 "
-                "WHERE claim_id = $1",
-                claim_id,
-                f"negotiation refused to open: {p['reason']}",
-            )
+            # Due: negotiation's open-negotiation notice deadline, as negotiation stated it.
+            due = p.get("notice_due_on") or ""
+            await self._action(
+                conn, claim_id, "negotiation_refused", due or None,
+                "NSA open-negotiation notice (T1): 30 business days beginning on the initial "
+                "payment or denial (45 CFR 149.510(b)(1)), computed by negotiation" if due else "",
+                f"negotiation refused to open: {p['reason']}", p.get("rule_set_version") or "")
         elif kind == "ClaimStageReached":
             await self._status(conn, claim_id, p["status"], version)
         await conn.execute(

@@ -48,5 +48,8 @@ class ClaimStageReactions:
         refused = delivery.message_as(negotiation_v1.NegotiationRefused)
         claim_id = delivery.envelope.claim_id or refused.claim_id
         ctx = delivery.context(actor=ACTOR)
-        command = RecordNegotiationRefusal(claim_id, refused.reason, delivery.envelope.event_id)
+        command = RecordNegotiationRefusal(
+            claim_id, refused.reason, delivery.envelope.event_id, refused.notice_due_on,
+            refused.rule_set_version,
+        )
         return [self.app.record_negotiation_refusal(ctx, command)]

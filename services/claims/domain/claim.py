@@ -178,6 +178,8 @@ class Claim(TenantAggregate):
 
         reason: str
         source_event_id: str
+        notice_due_on: str
+        rule_set_version: str
 
         def apply(self, aggregate: Claim) -> None:
             aggregate.negotiation_refusal = self.reason
@@ -558,12 +560,14 @@ class Claim(TenantAggregate):
                        denied=self.adjudication.denied and not overturned)
 
     def record_negotiation_refusal(
-        self, ctx: CommandContext, reason: str, source_event_id: str
+        self, ctx: CommandContext, reason: str, source_event_id: str, notice_due_on: str,
+        rule_set_version: str,
     ) -> None:
         if self.has_handled(ctx) or self.negotiation_refusal == reason:
             return
         self._record(
-            self.NegotiationRefusalRecorded, ctx, reason=reason, source_event_id=source_event_id
+            self.NegotiationRefusalRecorded, ctx, reason=reason, source_event_id=source_event_id,
+            notice_due_on=notice_due_on, rule_set_version=rule_set_version,
         )
 
     # -- downstream progress ----------------------------------------------------------------

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from services.common.calendar import federal_calendar
-
 RULE_SET_VERSION = "denials/2026.12"
 
 
@@ -231,32 +229,33 @@ def needs_rarc(carc: str) -> bool:
 class ActionRule:
     """How long the biller has for an action, counted from the remittance, and why."""
 
-    days: int
-    business_days: bool
+    days: int  # calendar days: business days are negotiation's to count (docs/events.md)
     rule: str
 
 
 # The due date of each action (docs/claims.md "The work queue follows the denial").
 ACTION_RULES: dict[Remedy, ActionRule] = {
     Remedy.RESUBMIT_CORRECTED: ActionRule(
-        90, False, "corrected claim (frequency 7): 90 calendar days after the remittance "
+        90, "corrected claim (frequency 7): 90 calendar days after the remittance "
         "(house default for a payer's corrected-claim window)"),
     Remedy.ATTACH_DOCUMENTATION: ActionRule(
-        60, False, "documentation: 60 calendar days after the remittance "
+        60, "documentation: 60 calendar days after the remittance "
         "(house default for a payer's records request)"),
     Remedy.APPEAL: ActionRule(
-        180, False, "ERISA/ACA internal appeal: 180 calendar days after the adverse "
+        180, "ERISA/ACA internal appeal: 180 calendar days after the adverse "
         "determination (29 CFR 2560.503-1(h)(3)(i))"),
+    # The NSA's open-negotiation clock (T1, business days) is negotiation's to compute: it is
+    # on the case once opened, and on NegotiationRefused when it is not.
     Remedy.NEGOTIATE: ActionRule(
-        30, True, "NSA open negotiation: 30 business days after the initial payment or "
-        "notice of denial (45 CFR 149.510(b)(1)(i))"),
+        14, "negotiate: triage and hand to negotiation within 14 calendar days of the "
+        "remittance (house rule; the NSA notice deadline is on the negotiation case)"),
     Remedy.BILL_OTHER_PAYER: ActionRule(
-        90, False, "coordination of benefits: bill the primary payer within 90 calendar days "
+        90, "coordination of benefits: bill the primary payer within 90 calendar days "
         "of the remittance (house default)"),
     Remedy.CLOSE_DUPLICATE: ActionRule(
-        30, False, "duplicate: close within 30 calendar days of the remittance (house rule)"),
+        30, "duplicate: close within 30 calendar days of the remittance (house rule)"),
     Remedy.WRITE_OFF: ActionRule(
-        30, False, "write-off: post within 30 calendar days of the remittance (house rule)"),
+        30, "write-off: post within 30 calendar days of the remittance (house rule)"),
 }
 
 
@@ -276,8 +275,6 @@ def action_due(remedy: Remedy, start: date) -> tuple[date | None, str]:
     rule = ACTION_RULES.get(remedy)
     if rule is None:
         return None, ""
-    if rule.business_days:
-        return federal_calendar().after(start, rule.days), rule.rule
     return start + timedelta(days=rule.days), rule.rule
 
 

@@ -68,8 +68,8 @@ def test_each_action_has_its_due_date_and_the_rule_that_set_it():
     expected = {
         "16": (Remedy.RESUBMIT_CORRECTED, date(2027, 1, 28), "90 calendar days"),
         "18": (Remedy.CLOSE_DUPLICATE, date(2026, 11, 29), "duplicate"),
-        # 30 federal business days: Veterans Day and Thanksgiving are not counted.
-        "45": (Remedy.NEGOTIATE, date(2026, 12, 15), "45 CFR 149.510"),
+        # Calendar days: the NSA's business-day clock is negotiation's (on the case).
+        "45": (Remedy.NEGOTIATE, date(2026, 11, 13), "hand to negotiation"),
         "50": (Remedy.APPEAL, date(2027, 4, 28), "2560.503-1"),
         "119": (Remedy.WRITE_OFF, date(2026, 11, 29), "write-off"),
         "197": (Remedy.ATTACH_DOCUMENTATION, date(2026, 12, 29), "documentation"),

@@ -49,7 +49,7 @@ async def test_claims_denied_with_carc_16_18_45_197_show_different_actions(stub)
     expected = {
         "16": (pb.WORK_ITEM_KIND_RESUBMIT_CORRECTED, "2027-01-28", "corrected claim"),
         "18": (pb.WORK_ITEM_KIND_CLOSE_DUPLICATE, "2026-11-29", "duplicate"),
-        "45": (pb.WORK_ITEM_KIND_NEGOTIATE, "2026-12-15", "45 CFR 149.510"),
+        "45": (pb.WORK_ITEM_KIND_NEGOTIATE, "2026-11-13", "hand to negotiation"),
         "197": (pb.WORK_ITEM_KIND_ATTACH_DOCUMENTS, "2026-12-29", "documentation"),
         "119": (pb.WORK_ITEM_KIND_WRITE_OFF, "2026-11-29", "write-off"),
     }

@@ -269,6 +269,7 @@ FOLDS: dict[str, Fold] = {
     "ClaimFactsNoted": _claim_facts_noted,
     "AdjudicationNoted": _adjudication_noted,
     "NegotiationRefused": _recorded_only,
+    "AppealPaymentNoted": _recorded_only,
     "OpenNegotiationNoticeSent": _notice_sent,
     "PayerResponseReceived": _recorded_only,
     "OfferMade": _offer,

@@ -21,6 +21,7 @@ from services.common.contracts import enum_text
 from services.common.errors import InvalidArgument
 from services.negotiation.application import NegotiationApplication, negotiation_id_for
 from services.negotiation.domain import ClaimFacts, Negotiation, OpeningFacts, facts_id
+from services.negotiation.domain.deadlines import DeadlineCode
 from services.negotiation.domain.vocabulary import Route
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,11 @@ class ClaimReactions:
         try:
             return Negotiation.open(ctx, negotiation_id=negotiation_id, facts=opening)
         except InvalidArgument as refused:
+            # The notice deadline (T1) is ours to compute: it travels in the event.
+            t1 = next(d for d in self.app.engine.for_anchor(
+                "initial_payment_received", adjudication.received_on)
+                if d.code is DeadlineCode.T1)
             facts.refuse_negotiation(
-                ctx, str(refused), [v.field for v in refused.violations], route)
+                ctx, str(refused), [v.field for v in refused.violations], route,
+                notice_due_on=t1.due, rule_set_version=t1.rule_set_version)
             return facts

@@ -67,6 +67,8 @@ class ClaimFacts(TenantAggregate):
         reason: str
         fields: list[str]
         route: str
+        notice_due_on: date | None
+        rule_set_version: str
 
         def apply(self, aggregate: ClaimFacts) -> None:
             aggregate.refusal = self.reason
@@ -113,11 +115,12 @@ class ClaimFacts(TenantAggregate):
         self._record(self.AppealPaymentNoted, ctx, paid_cents=paid_cents, denied=denied)
 
     def refuse_negotiation(
-        self, ctx: CommandContext, reason: str, fields: list[str], route: str
+        self, ctx: CommandContext, reason: str, fields: list[str], route: str,
+        notice_due_on: date | None, rule_set_version: str,
     ) -> None:
         if self.has_handled(ctx) or self.refusal == reason:
             return
         self._record(
             self.NegotiationRefused, ctx, claim_id=self.claim_id, reason=reason, fields=fields,
-            route=route,
+            route=route, notice_due_on=notice_due_on, rule_set_version=rule_set_version,
         )
