@@ -282,8 +282,9 @@ def policy_set() -> Any:
 
 
 def register_opened() -> Any:
-    return _event(CoolingOffRegister.RegisterOpened, version=1, initiating_party_key="npi:1234567893",
-                  other_party_key="payer:87726", service_family="emergency")
+    return _event(CoolingOffRegister.RegisterOpened, version=1,
+                  initiating_party_key="npi:1234567893", other_party_key="payer:87726",
+                  service_family="emergency")
 
 
 def period_recorded() -> Any:
