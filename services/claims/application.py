@@ -155,6 +155,8 @@ class RecordAppealDecision:
     decision_date: date
     additional_paid_cents: int
     expected_version: int = 0
+    # An overturn not paid yet: what the payer owes.
+    expected_additional_cents: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,18 @@ class ReachStage:
     claim_id: str
     stage: ClaimStatus
     source_event_id: str
+
+
+@dataclass(frozen=True)
+class RecordNegotiationRefusal:
+    """Negotiation refused to open a case for the claim (its event `source_event_id`)."""
+
+    claim_id: str
+    reason: str
+    source_event_id: str
+    # Negotiation's open-negotiation notice deadline ("" when it stated none) and rule set.
+    notice_due_on: str = ""
+    rule_set_version: str = ""
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -460,6 +474,7 @@ class ClaimsApplication(ServiceApplication):
             command.decision_date,
             command.additional_paid_cents,
             TriagePolicy(),
+            command.expected_additional_cents,
         )
         self.save_all(claim)
         return claim, record
@@ -468,4 +483,15 @@ class ClaimsApplication(ServiceApplication):
         """A reaction of the service itself (no caller role): the caller saves the claim."""
         claim = self.get_claim(ctx, command.claim_id)
         claim.reach_stage(ctx, command.stage, command.source_event_id)
+        return claim
+
+    def record_negotiation_refusal(
+        self, ctx: CommandContext, command: RecordNegotiationRefusal
+    ) -> Claim:
+        """A reaction of the service itself (no caller role): the caller saves the claim."""
+        claim = self.get_claim(ctx, command.claim_id)
+        claim.record_negotiation_refusal(
+            ctx, command.reason, command.source_event_id, command.notice_due_on,
+            command.rule_set_version,
+        )
         return claim

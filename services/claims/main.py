@@ -8,6 +8,7 @@ from services.claims.adapters.grpc_api import ClaimsServicer
 from services.claims.adapters.projections import ClaimsReadModel
 from services.claims.adapters.sql import ClaimsQueries
 from services.claims.adapters.subscriptions import (
+    NEGOTIATION_FACTS,
     NEGOTIATION_STAGES,
     SETTLEMENT_STAGES,
     ClaimStageReactions,
@@ -53,7 +54,7 @@ def build(infra: Infrastructure) -> ServiceParts:
                 ClaimStageReactions(app, NEGOTIATION_STAGES),
                 executor,
             ),
-            event_types=tuple(NEGOTIATION_STAGES),
+            event_types=(*NEGOTIATION_STAGES, *NEGOTIATION_FACTS),
             max_deliver=MAX_DELIVER,
             backoff=BACKOFF,
         ),

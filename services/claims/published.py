@@ -44,6 +44,8 @@ def language(keys: phi.PhiKeys) -> PublishedLanguage:
             # Folded by the audit ledger.
             Claim.ClaimStageReached: from_fields(v1.ClaimStageReached),
             Claim.AppealDecisionRecorded: from_fields(v1.AppealDecisionRecorded),
+            # Consumed by nobody yet; the claim's record of negotiation's refusal.
+            Claim.NegotiationRefusalRecorded: from_fields(v1.NegotiationRefusalRecorded),
         },
     )
 

@@ -48,5 +48,8 @@ LANGUAGE = PublishedLanguage(
         CoolingOffRegister.PeriodRecorded: from_fields(v1.PeriodRecorded),
         ClaimFacts.ClaimFactsNoted: from_fields(v1.ClaimFactsNoted),
         ClaimFacts.AdjudicationNoted: from_fields(v1.AdjudicationNoted),
+        ClaimFacts.AppealPaymentNoted: from_fields(v1.AppealPaymentNoted),
+        # Consumed by claims: the claim's work queue shows the reason.
+        ClaimFacts.NegotiationRefused: from_fields(v1.NegotiationRefused),
     },
 )

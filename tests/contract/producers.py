@@ -111,7 +111,11 @@ def adjudication_recorded() -> Any:
         remedies=[{"code": "45", "meaning": "Charge exceeds fee schedule",
                    "remedy": "negotiate", "explanation": "Open negotiation under the NSA"}],
         primary_remedy="negotiate", status="paid", client_id=CLAIM.client_id, payer_id="87726",
-        appeal_filing_deadline="2026-09-28")
+        appeal_filing_deadline="2026-09-28", action_due_date="2026-04-15",
+        action_rule="negotiate: triage and hand to negotiation within 14 calendar days of the "
+        "remittance (house rule; the NSA notice deadline is on the negotiation case)",
+        action_reason="CARC 45: Charge exceeds fee schedule. Open negotiation under the NSA",
+        rule_set_version="denials/2026.12")
 
 
 def claim_triaged() -> Any:
@@ -143,10 +147,24 @@ def claim_stage_reached() -> Any:
 def appeal_decision_recorded() -> Any:
     return _event(Claim.AppealDecisionRecorded, version=6, appeal_id="appeal-1",
                   outcome="overturned", decision_date="2026-05-20",
-                  additional_paid_cents=12_000, status="paid")
+                  additional_paid_cents=12_000, status="paid", expected_additional_cents=0,
+                  paid_cents=57_000, denied=False, next_level="", next_level_deadline="",
+                  next_level_rule="", appeals_exhausted=False)
+
+
+def negotiation_refusal_recorded() -> Any:
+    return _event(Claim.NegotiationRefusalRecorded, version=5,
+                  reason="qpa_cents: must be positive", source_event_id="negotiation:4021",
+                  notice_due_on="2026-05-12", rule_set_version="nsa-2026.1")
 
 
 # -- negotiation ---------------------------------------------------------------------------------
+def negotiation_refused() -> Any:
+    return _event(ClaimFacts.NegotiationRefused, version=3, claim_id=CLAIM_ID,
+                  reason="qpa_cents: must be positive", fields=["qpa_cents"], route="federal_idr",
+                  notice_due_on=dt.date(2026, 5, 12), rule_set_version="nsa-2026.1")
+
+
 def opened() -> Any:
     return _event(
         Negotiation.Opened, version=1, claim_id=CLAIM_ID, provider_npi="1234567893",
@@ -299,6 +317,10 @@ def adjudication_noted() -> Any:
     return _event(ClaimFacts.AdjudicationNoted, version=2, received_on=dt.date(2026, 3, 30),
                   paid_cents=45_000, patient_responsibility_cents=15_000, qpa_cents=70_000,
                   denied=False)
+
+
+def appeal_payment_noted() -> Any:
+    return _event(ClaimFacts.AppealPaymentNoted, version=3, paid_cents=57_000, denied=False)
 
 
 def idr_offer_submitted() -> Any:
@@ -575,6 +597,8 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("claims", "ClaimWithdrawn"): claim_withdrawn,
     ("claims", "ClaimStageReached"): claim_stage_reached,
     ("claims", "AppealDecisionRecorded"): appeal_decision_recorded,
+    ("claims", "NegotiationRefusalRecorded"): negotiation_refusal_recorded,
+    ("negotiation", "NegotiationRefused"): negotiation_refused,
     ("negotiation", "Opened"): opened,
     ("negotiation", "IdrInitiated"): idr_initiated,
     ("negotiation", "SettlementAgreed"): settlement_agreed,
@@ -600,6 +624,7 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("negotiation", "PeriodRecorded"): period_recorded,
     ("negotiation", "ClaimFactsNoted"): claim_facts_noted,
     ("negotiation", "AdjudicationNoted"): adjudication_noted,
+    ("negotiation", "AppealPaymentNoted"): appeal_payment_noted,
     ("settlement", "SettlementOpened"): settlement_opened,
     ("settlement", "PaymentPosted"): payment_posted,
     ("settlement", "PaymentReversed"): payment_reversed,

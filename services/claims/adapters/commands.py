@@ -385,6 +385,7 @@ def record_appeal_decision(request: pb.RecordAppealDecisionRequest) -> RecordApp
         decision_date=decided,
         additional_paid_cents=request.additional_paid_cents,
         expected_version=request.expected_version,
+        expected_additional_cents=request.expected_additional_cents,
     )
 
 

@@ -104,6 +104,7 @@ REMEDY = {
     Remedy.NEGOTIATE: pb.REMEDY_NEGOTIATE,
     Remedy.BILL_OTHER_PAYER: pb.REMEDY_BILL_OTHER_PAYER,
     Remedy.WRITE_OFF: pb.REMEDY_WRITE_OFF,
+    Remedy.CLOSE_DUPLICATE: pb.REMEDY_CLOSE_DUPLICATE,
 }
 FREQUENCY = {
     pb.FREQUENCY_CODE_ORIGINAL: Frequency.ORIGINAL,
@@ -228,7 +229,8 @@ def clean_report(report: CleanClaimReport) -> pb.CleanClaimReport:
         clean=report.clean,
         findings=[
             pb.CleanClaimFinding(
-                rule_id=x.rule_id, field=x.field, message=x.message, blocking=x.blocking
+                rule_id=x.rule_id, field=x.field, message=x.message, blocking=x.blocking,
+                rule_version=x.rule_version,
             )
             for x in report.findings
         ],
@@ -256,6 +258,7 @@ def appeal(record: AppealRecord) -> pb.Appeal:
         decision_date=record.decision_date.isoformat() if record.decision_date else "",
         additional_paid_cents=record.additional_paid_cents,
         decision_due=record.decision_due.isoformat(),
+        expected_additional_cents=record.expected_additional_cents,
     )
 
 
@@ -302,6 +305,9 @@ def claim_message(claim: Claim) -> pb.Claim:
         denial_remedies=[remedy(r) for r in claim.remedies],
         appeals=[appeal(a) for a in claim.appeals.values()],
         registered_at=_timestamp(claim.created_on),
+        paid_cents=claim.paid_cents,
+        expected_additional_cents=claim.expected_additional_cents,
+        negotiation_refusal=claim.negotiation_refusal,
     )
 
 
@@ -429,6 +435,14 @@ WORK_KINDS = {
     "blocking_findings": pb.WORK_ITEM_KIND_BLOCKING_FINDINGS,
     "awaiting_adjudication": pb.WORK_ITEM_KIND_AWAITING_ADJUDICATION,
     "appeal_due": pb.WORK_ITEM_KIND_APPEAL_DUE,
+    "appeal": pb.WORK_ITEM_KIND_APPEAL_DUE,
+    "resubmit_corrected": pb.WORK_ITEM_KIND_RESUBMIT_CORRECTED,
+    "attach_documentation": pb.WORK_ITEM_KIND_ATTACH_DOCUMENTS,
+    "negotiate": pb.WORK_ITEM_KIND_NEGOTIATE,
+    "close_duplicate": pb.WORK_ITEM_KIND_CLOSE_DUPLICATE,
+    "write_off": pb.WORK_ITEM_KIND_WRITE_OFF,
+    "bill_other_payer": pb.WORK_ITEM_KIND_BILL_OTHER_PAYER,
+    "negotiation_refused": pb.WORK_ITEM_KIND_NEGOTIATION_REFUSED,
 }
 
 
@@ -441,6 +455,8 @@ def work_queue(rows: Sequence[WorkRow]) -> pb.ClaimsWorkQueueResponse:
                 patient_control_number=r.patient_control_number,
                 detail=r.detail,
                 due_date=r.due.isoformat() if r.due else "",
+                due_rule=r.rule,
+                rule_set_version=r.rule_set_version,
             )
             for r in rows
         ]

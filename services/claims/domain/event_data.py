@@ -262,7 +262,8 @@ def triage_from_dict(d: dict[str, Any]) -> TriageDecision:
 
 
 def finding_to_dict(f: Finding) -> dict[str, Any]:
-    return {"rule_id": f.rule_id, "field": f.field, "message": f.message, "blocking": f.blocking}
+    return {"rule_id": f.rule_id, "field": f.field, "message": f.message, "blocking": f.blocking,
+            "rule_version": f.rule_version}
 
 
 def clean_report_from_dict(

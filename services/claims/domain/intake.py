@@ -6,10 +6,11 @@ a claim may be registered incomplete and completed later.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from services.claims.domain import codes
-from services.claims.domain.claim_data import ClaimData, ClaimType
+from services.claims.domain.claim_data import ClaimData, ClaimType, Document
 from services.common.errors import FieldViolation
 from services.common.money import amount_out_of_range
 
@@ -133,3 +134,20 @@ def validate_claim(data: ClaimData, prefix: str = "claim.") -> list[FieldViolati
         if birth is not None and line.service_date < birth:
             bad(at + "service_date", "before the patient's birth date")
     return out
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_LOCATION = re.compile(r"^(s3|gs|az|https|file)://\S+$")
+MAX_DOCUMENT_BYTES = 2**40
+
+
+def document_violations(document: Document) -> list[FieldViolation]:
+    """A document reference the claim can hold: its hash, where it is, its size."""
+    bad: list[FieldViolation] = []
+    if not _SHA256.match(document.sha256):
+        bad.append(FieldViolation("sha256", "lower-case hex SHA-256 (64 characters)"))
+    if not _LOCATION.match(document.location) or len(document.location) > 1024:
+        bad.append(FieldViolation("location", "an s3, gs, az, https or file URI"))
+    if not 0 <= document.size_bytes <= MAX_DOCUMENT_BYTES:
+        bad.append(FieldViolation("size_bytes", "must be between 0 and 1 TiB"))
+    return bad

@@ -339,9 +339,13 @@ async def test_work_queue_lists_blocking_findings_and_appeal_deadlines(stub):
     assert not report.report.clean
     assert "CC14-EMERGENCY" in {f.rule_id for f in report.report.findings if f.blocking}
     denied = await register(stub, t)
+    # A medical-necessity denial alone: its action is an appeal (with RARC N290 it would be
+    # resubmit-with-correction first: tests/test_work_queue_actions.py).
+    not_necessary = denial(carc=("50",))
+    del not_necessary.rarc_codes[:]
     await stub.RecordAdjudication(
         pb.RecordAdjudicationRequest(
-            request_id="a", claim_id=denied.claim_id, adjudication=denial(carc=("50",))
+            request_id="a", claim_id=denied.claim_id, adjudication=not_necessary
         ),
         metadata=md(t),
     )

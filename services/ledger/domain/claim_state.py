@@ -264,11 +264,14 @@ FOLDS: dict[str, Fold] = {
     "ClaimStageReached": _status_from_payload,
     "ClaimUpdated": _claim_registered,  # completed before adjudication: the whole claim again
     "ClaimWithdrawn": _status("withdrawn"),
+    "NegotiationRefusalRecorded": _recorded_only,
     # negotiation
     "Opened": _negotiation_opened,
     "NegotiationOpened": _negotiation_opened,
     "ClaimFactsNoted": _claim_facts_noted,
     "AdjudicationNoted": _adjudication_noted,
+    "NegotiationRefused": _recorded_only,
+    "AppealPaymentNoted": _recorded_only,
     "OpenNegotiationNoticeSent": _notice_sent,
     "PayerResponseReceived": _recorded_only,
     "OfferMade": _offer,
