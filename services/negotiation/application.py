@@ -45,6 +45,7 @@ from services.negotiation.commands import (
     ProposeDecision,
     RecordDetermination,
     RecordEligibility,
+    RecordIdrFee,
     RecordPayerResponse,
     RejectDecision,
     SelectIdre,
@@ -436,6 +437,24 @@ class NegotiationApplication(ServiceApplication):
                 party=cmd.party,
                 amount_cents=cmd.amount_cents,
                 submitted_on=cmd.submitted_on,
+            ),
+        )
+
+    def record_idr_fee(self, ctx: CommandContext, cmd: RecordIdrFee) -> Case:
+        require_role(ctx, OFFER_ROLES, "recording an IDR fee payment, refund or forfeiture")
+        return self._dispute_change(
+            ctx,
+            cmd.negotiation_id,
+            lambda d, n: d.record_fee(
+                ctx,
+                claim=n.disputed_claim,
+                party=cmd.party,
+                fee_kind=cmd.fee_kind,
+                movement=cmd.movement,
+                amount_cents=cmd.amount_cents,
+                occurred_on=cmd.occurred_on,
+                source=cmd.source,
+                source_reference=cmd.source_reference,
             ),
         )
 

@@ -183,6 +183,14 @@ def idr_closed() -> Any:
         administrative_fee_cents=11_500, idre_fee_paid_cents=0, idre_fee_refund_cents=0)
 
 
+def idr_fee_recorded() -> Any:
+    return _event(
+        FederalIdrDispute.IdrFeeRecorded, version=6, claim_id=CLAIM_ID,
+        dispute_number="DISP-000123", party="payer", fee_kind="idre", movement="refunded",
+        amount_cents=25_000, occurred_on=dt.date(2026, 8, 3), source="portal_receipt",
+        source_reference="RCPT-88412")
+
+
 def offer_made() -> Any:
     return _event(Negotiation.OfferMade, version=3, offer_id="ours-1", party="provider",
                   amount_cents=180_000, percent_of_qpa_bp=25_714,
@@ -565,6 +573,7 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("negotiation", "SettlementAgreed"): settlement_agreed,
     ("negotiation", "IdrDetermined"): idr_determined,
     ("negotiation", "IdrClosed"): idr_closed,
+    ("negotiation", "IdrFeeRecorded"): idr_fee_recorded,
     ("negotiation", "OfferMade"): offer_made,
     ("negotiation", "CounterOfferMade"): counter_offer_made,
     ("negotiation", "OpenNegotiationNoticeSent"): notice_sent,
