@@ -29,7 +29,14 @@ from services.claims.domain import (
     event_data,
 )
 from services.common.aggregate import TenantAggregate
-from services.fees.domain.assessment import FeeCause, FeeLine, FeeLineKind, line_to_record
+from services.common import phi
+from services.fees.domain.assessment import (
+    FeeCause,
+    FeeLine,
+    FeeLineKind,
+    LineReferences,
+    line_to_record,
+)
 from services.fees.domain.fee_account import FeeAccount
 from services.fees.domain.invoicing import ClientBilling
 from services.fees.domain.schedule import FeeBase, FeeSchedule, FeeTerms, Tier, terms_to_record
@@ -341,7 +348,8 @@ def payment_posted() -> Any:
         Settlement.PaymentPosted, payment_id="pay-1", amount_cents=100_000, method="eft",
         reference="EFT-991", payer_claim_control_number="ICN-78",
         paid_on=dt.date(2026, 10, 10), remittance_id="era-2026-10-10-1",
-        journal=[PAYMENT.as_dict()], line_matches=[MATCH.to_dict()])
+        journal=[PAYMENT.as_dict()], line_matches=[MATCH.to_dict()], trace_number="EFT-991",
+        deposit_date=dt.date(2026, 10, 10))
 
 
 def payment_reversed() -> Any:
@@ -350,7 +358,9 @@ def payment_reversed() -> Any:
         Settlement.PaymentReversed, version=3, payment_id="pay-1", amount_cents=100_000,
         reason="payer reversal (CLP02=22)", remittance_id="era-2026-10-20-1",
         reference="EFT-1002", reversed_on=dt.date(2026, 10, 20),
-        journal=[reversal.as_dict()], line_matches=[])
+        journal=[reversal.as_dict()], line_matches=[], trace_number="EFT-1002",
+        deposit_date=dt.date(2026, 10, 20), payer_claim_control_number="ICN-78",
+        reversed_trace_number="EFT-991")
 
 
 def recoupment_posted() -> Any:
@@ -359,7 +369,8 @@ def recoupment_posted() -> Any:
     return _event(
         Settlement.RecoupmentPosted, version=4, recoupment_id="wo-1", amount_cents=2_500,
         reference="EFT-1003", remittance_id="era-2026-10-25-1",
-        posted_on=dt.date(2026, 10, 25), journal=[tx.as_dict()])
+        posted_on=dt.date(2026, 10, 25), journal=[tx.as_dict()], trace_number="EFT-1003",
+        deposit_date=dt.date(2026, 10, 25), plb_reference="ICN-78")
 
 
 def interest_posted() -> Any:
@@ -368,7 +379,8 @@ def interest_posted() -> Any:
     return _event(
         Settlement.InterestPosted, version=5, interest_id="int-1", amount_cents=1_234,
         reference="EFT-1004", remittance_id="era-2026-10-26-1",
-        posted_on=dt.date(2026, 10, 26), journal=[tx.as_dict()])
+        posted_on=dt.date(2026, 10, 26), journal=[tx.as_dict()], trace_number="EFT-1004",
+        deposit_date=dt.date(2026, 10, 26), plb_reference="ICN-78")
 
 
 def settlement_paid_in_full() -> Any:
@@ -484,13 +496,22 @@ def unmatched_service_line_resolved() -> Any:
 
 
 # -- fees --------------------------------------------------------------------------------------
+# What settlement published for the claim (dev PHI key): the ICN-78 keyed and sealed.
+_KEYS = phi.PhiKeys.from_env({}, dev_mode=True)
+_ICN = (_KEYS.index("tenant-golden", phi.PAYER_CLAIM_NUMBER, "ICN-78"), _KEYS.seal("ICN-78"))
+
+
 def fee_assessed() -> Any:
     line = FeeLine(
         line_id="fee-line-1", kind=FeeLineKind.INVOICE_LINE, cause=FeeCause.PAYMENT,
         amount_cents=25_000, line_date=dt.date(2026, 10, 10), claim_id=CLAIM_ID,
         client_id="client-acme-er", remittance_trn="EFT-991", schedule_version=2,
         source_event_id="settlement:4711", cumulative_recovered_cents=100_000,
-        cumulative_fee_cents=25_000)
+        cumulative_fee_cents=25_000,
+        references=LineReferences(deposit_date=dt.date(2026, 10, 10),
+                                  payer_claim_control_number_index=_ICN[0],
+                                  payer_claim_control_number_sealed=_ICN[1]),
+        resolution_stage="OPEN_NEGOTIATION", fee_base="INCREMENTAL")
     return _event(
         FeeAccount.FeeAssessed, version=4, source_event_id="settlement:4711",
         payment_kind="PAYMENT", amount_cents=100_000, interest_cents=0,
@@ -556,7 +577,10 @@ def invoice_lines_recorded() -> Any:
         amount_cents=-2_500, line_date=dt.date(2026, 10, 25), claim_id=CLAIM_ID,
         client_id="client-acme-er", remittance_trn="EFT-1003", schedule_version=2,
         source_event_id="settlement:4790", cumulative_recovered_cents=90_000,
-        cumulative_fee_cents=22_500)
+        cumulative_fee_cents=22_500,
+        references=LineReferences(deposit_date=dt.date(2026, 10, 25),
+                                  plb_reference_index=_ICN[0], plb_reference_sealed=_ICN[1]),
+        resolution_stage="OPEN_NEGOTIATION", fee_base="INCREMENTAL")
     return _event(ClientBilling.InvoiceLinesRecorded, version=3,
                   invoice_id="6c0f3a52-8d9e-5b1a-9f4e-2a7c1d3b5e80",
                   lines=[fee_assessed().line, line_to_record(credit)])

@@ -58,7 +58,7 @@ def test_settlement_after_both_paid_returns_half_of_each_partys_idre_fee() -> No
         record(n, party, "idre", "forfeited", 25_000, on=date(2026, 9, 1))
         fees = n.dispute.party_fees(party, claim)
         assert (fees.idre_refunded_cents, fees.refund_outstanding_cents) == (25_001, 0)
-    with pytest.raises(FailedPrecondition, match="§1.8.*owed 0 cents"):
+    with pytest.raises(FailedPrecondition, match=r"§1\.8.*owed 0 cents"):
         record(n, "payer", "idre", "refunded", 1, on=date(2026, 9, 2))
 
 
@@ -82,11 +82,11 @@ def test_the_loser_pays_and_the_winner_gets_its_idre_fee_back() -> None:
 def test_bad_fee_movements_are_refused_citing_the_rule_and_nothing_is_stored() -> None:
     n = in_idr(idre_fee_cents=50_000)
     assert n.dispute is not None
-    with pytest.raises(FailedPrecondition, match="§1.8.*more than the published fee of 50000"):
+    with pytest.raises(FailedPrecondition, match=r"§1\.8.*more than the published fee of 50000"):
         record(n, "payer", "idre", "paid", 50_001)
-    with pytest.raises(FailedPrecondition, match="§1.8.*more than the published fee of 1500"):
+    with pytest.raises(FailedPrecondition, match=r"§1\.8.*more than the published fee of 1500"):
         record(n, "provider", "administrative", "paid", 11_500)
-    with pytest.raises(FailedPrecondition, match="§1.8.*paid no idre fee"):
+    with pytest.raises(FailedPrecondition, match=r"§1\.8.*paid no idre fee"):
         record(n, "provider", "idre", "refunded", 100)
     record(n, "provider", "administrative", "paid", 1_500)
     settle(n)
@@ -95,5 +95,5 @@ def test_bad_fee_movements_are_refused_citing_the_rule_and_nothing_is_stored() -
     with pytest.raises(FailedPrecondition, match="dispute has ended"):
         record(n, "payer", "idre", "paid", 50_000, on=date(2026, 9, 1))
     recorded = [e for e in n.dispute.pending_events if type(e).__name__ == "IdrFeeRecorded"]
-    assert [e.movement for e in recorded] == ["paid"]
+    assert [getattr(e, "movement") for e in recorded] == ["paid"]  # noqa: B009
     assert [e.movement for e in n.dispute.fee_ledger.entries] == ["paid"]
