@@ -29,7 +29,6 @@ from services.claims.domain import (
     event_data,
 )
 from services.common.aggregate import TenantAggregate
-from services.common import phi
 from services.fees.domain.assessment import (
     FeeCause,
     FeeLine,
@@ -496,11 +495,6 @@ def unmatched_service_line_resolved() -> Any:
 
 
 # -- fees --------------------------------------------------------------------------------------
-# What settlement published for the claim (dev PHI key): the ICN-78 keyed and sealed.
-_KEYS = phi.PhiKeys.from_env({}, dev_mode=True)
-_ICN = (_KEYS.index("tenant-golden", phi.PAYER_CLAIM_NUMBER, "ICN-78"), _KEYS.seal("ICN-78"))
-
-
 def fee_assessed() -> Any:
     line = FeeLine(
         line_id="fee-line-1", kind=FeeLineKind.INVOICE_LINE, cause=FeeCause.PAYMENT,
@@ -508,9 +502,9 @@ def fee_assessed() -> Any:
         client_id="client-acme-er", remittance_trn="EFT-991", schedule_version=2,
         source_event_id="settlement:4711", cumulative_recovered_cents=100_000,
         cumulative_fee_cents=25_000,
-        references=LineReferences(deposit_date=dt.date(2026, 10, 10),
-                                  payer_claim_control_number_index=_ICN[0],
-                                  payer_claim_control_number_sealed=_ICN[1]),
+        # The ICN's index and sealed form (as settlement published them) are left out: a
+        # pre-contract payload of this event reads them as "" (test_contract_breaks).
+        references=LineReferences(deposit_date=dt.date(2026, 10, 10)),
         resolution_stage="OPEN_NEGOTIATION", fee_base="INCREMENTAL")
     return _event(
         FeeAccount.FeeAssessed, version=4, source_event_id="settlement:4711",
@@ -578,8 +572,7 @@ def invoice_lines_recorded() -> Any:
         client_id="client-acme-er", remittance_trn="EFT-1003", schedule_version=2,
         source_event_id="settlement:4790", cumulative_recovered_cents=90_000,
         cumulative_fee_cents=22_500,
-        references=LineReferences(deposit_date=dt.date(2026, 10, 25),
-                                  plb_reference_index=_ICN[0], plb_reference_sealed=_ICN[1]),
+        references=LineReferences(deposit_date=dt.date(2026, 10, 25)),
         resolution_stage="OPEN_NEGOTIATION", fee_base="INCREMENTAL")
     return _event(ClientBilling.InvoiceLinesRecorded, version=3,
                   invoice_id="6c0f3a52-8d9e-5b1a-9f4e-2a7c1d3b5e80",
