@@ -45,6 +45,7 @@ from services.negotiation.domain.idr_fees import (
     check_fee_entry,
     check_idre_fee,
     client_fee_facts,
+    fee_entry,
     outcome_for_party,
 )
 from services.negotiation.domain.money import amount_owed_cents, offer_basis_points
@@ -340,32 +341,20 @@ class FederalIdrDispute(TenantAggregate):
         if self.has_handled(ctx):
             return
         v = Violations()
-        for name, kind, value in (("party", Party, party), ("fee_kind", IdrFeeKind, fee_kind),
-                                  ("movement", FeeMovement, movement),
-                                  ("source", FeeSource, source)):
-            enum_value(v, name, kind, value)
-        v.check(amount_cents > 0, "amount_cents", "must be a positive number of cents")
-        check_cents(v, "amount_cents", amount_cents)
-        check_fact_date(v, "occurred_on", occurred_on, ctx.eastern_today)
+        entry = fee_entry(v, party, fee_kind, movement, amount_cents, occurred_on, source,
+                          source_reference, ctx.eastern_today)
         v.raise_if_any()
-        assert occurred_on is not None
-        entry = FeeEntry(party, IdrFeeKind(fee_kind), FeeMovement(movement), amount_cents,
-                         occurred_on, FeeSource(source), source_reference.strip())
+        assert entry is not None
         if entry.occurred_on < self.initiated_on:
             raise FailedPrecondition("an IDR fee cannot move before the dispute was initiated")
         if not self.fee_bearing:
-            raise FailedPrecondition(
-                "DOMAIN §1.8: a batch's fees are per dispute, recorded on its lead item"
-            )
-        rule_set = rule_set_by_version(self.rule_set_version)
-        ceiling = self.idre.idre_fee_cents if self.idre else 0
-        if self.idre is None and rule_set.idre_fee_range is not None:
-            ceiling = rule_set.idre_fee_range.bounds(self.batched, self.batch_line_items)[1]
+            raise FailedPrecondition("DOMAIN §1.8: a batch pays per dispute, on its lead item")
         try:
             check_fee_entry(
                 self.fee_ledger, entry, outcome=self.outcome_for(entry.party, claim),
-                administrative_fee_cents=rule_set.administrative_fee_cents,
-                idre_fee_ceiling_cents=ceiling, rule_set_version=self.rule_set_version)
+                rule_set=rule_set_by_version(self.rule_set_version),
+                idre_fee_cents=self.idre.idre_fee_cents if self.idre else None,
+                batched=self.batched, line_items=self.batch_line_items)
         except FeeRuleError as exc:
             raise FailedPrecondition(str(exc)) from None
         self._record(

@@ -11,8 +11,11 @@ import enum
 from dataclasses import dataclass
 from datetime import date
 
+from services.common.errors import Violations
 from services.negotiation.domain.money import half_of
 from services.negotiation.domain.rule_sets import RuleSet
+from services.negotiation.domain.validation import check_cents, check_fact_date, enum_value
+from services.negotiation.domain.vocabulary import Party
 
 
 class IdrOutcome(enum.StrEnum):
@@ -183,20 +186,52 @@ class IdrFeeLedger:
         return IdrFeeLedger((*self.entries, entry))
 
 
+def fee_entry(
+    v: Violations,
+    party: str,
+    fee_kind: str,
+    movement: str,
+    amount_cents: int,
+    occurred_on: date | None,
+    source: str,
+    source_reference: str,
+    today: date,
+) -> FeeEntry | None:
+    """The entry a RecordIdrFee command describes (None, with field violations, if malformed)."""
+    kinds = (("party", Party, party), ("fee_kind", IdrFeeKind, fee_kind),
+             ("movement", FeeMovement, movement), ("source", FeeSource, source))
+    for name, kind, value in kinds:
+        enum_value(v, name, kind, value)
+    v.check(amount_cents > 0, "amount_cents", "must be a positive number of cents")
+    check_cents(v, "amount_cents", amount_cents)
+    check_fact_date(v, "occurred_on", occurred_on, today)
+    if v or occurred_on is None:
+        return None
+    return FeeEntry(party, IdrFeeKind(fee_kind), FeeMovement(movement), amount_cents,
+                    occurred_on, FeeSource(source), source_reference.strip())
+
+
 def check_fee_entry(
     ledger: IdrFeeLedger,
     entry: FeeEntry,
     *,
     outcome: IdrOutcome | None,
-    administrative_fee_cents: int,
-    idre_fee_ceiling_cents: int,
-    rule_set_version: str,
+    rule_set: RuleSet,
+    idre_fee_cents: int | None,
+    batched: bool,
+    line_items: int,
 ) -> None:
     """Refuse a movement §1.8 does not allow, citing the rule (nothing is recorded then).
 
-    `outcome` is the party's own outcome (None while the dispute runs); the ceilings are the
-    published administrative fee and the highest IDRE fee the dispute can be charged.
+    `outcome` is the party's own outcome (None while the dispute runs). A party pays at most
+    the published fee: the rule set's administrative fee; the selected IDRE's fee (before the
+    selection, the top of the era's range).
     """
+    administrative_fee_cents = rule_set.administrative_fee_cents
+    idre_fee_ceiling_cents = idre_fee_cents or 0
+    if idre_fee_cents is None and rule_set.idre_fee_range is not None:
+        idre_fee_ceiling_cents = rule_set.idre_fee_range.bounds(batched, line_items)[1]
+    rule_set_version = rule_set.version
     party, kind = entry.party, entry.kind
     paid = ledger.total(party, kind, FeeMovement.PAID)
     refunded = ledger.total(party, kind, FeeMovement.REFUNDED)
