@@ -157,6 +157,10 @@ class IdrFeeLedger:
 
     entries: tuple[FeeEntry, ...] = ()
 
+    def __post_init__(self) -> None:
+        # A snapshot gives the entries back as a list.
+        object.__setattr__(self, "entries", tuple(self.entries))
+
     @property
     def recorded(self) -> bool:
         return any(e.movement is FeeMovement.PAID for e in self.entries)
