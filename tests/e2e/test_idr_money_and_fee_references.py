@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 import grpc
 import pytest
@@ -161,10 +162,22 @@ def remittance(trace: str, paid_on: date, claims: tuple[ClaimSpec, ...],
                                     provider_adjustments=adjustments)).encode()
 
 
+async def retried(vendor: Vendor, call: Any, request: Any) -> Any:
+    """A settlement command as finance calls it: ABORTED (the settlement moved under the
+    command, e.g. a fee posting) is retried with the same request id, as the API documents."""
+    for attempt in range(5):
+        try:
+            return await call(request, metadata=vendor.md("finance"), timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.ABORTED or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def imported(vendor: Vendor, content: bytes) -> None:
-    reply = await vendor.settlement.ImportRemittance(settlement_pb2.ImportRemittanceRequest(
-        request_id=rid(), content=content, file_name=f"{uuid.uuid4().hex[:8]}.835"),
-        metadata=vendor.md("finance"), timeout=30)
+    request = settlement_pb2.ImportRemittanceRequest(
+        request_id=rid(), content=content, file_name=f"{uuid.uuid4().hex[:8]}.835")
+    reply = await retried(vendor, vendor.settlement.ImportRemittance, request)
     assert reply.status == settlement_pb2.IMPORT_STATUS_POSTED, reply
 
 
@@ -266,3 +279,32 @@ async def test_plb_recoupment_and_interest_lines_name_the_era_and_the_plb_refere
         assert line.interest_included and line.schedule_version == 1
     assert (recoupment.cumulative_recovered_cents, interest.cumulative_recovered_cents) == (
         70_000, 71_234)
+
+
+async def test_a_manual_reversal_credit_names_the_deposit_of_the_payment_it_reverses(
+        stack, channel):
+    stack.require("claims", "negotiation", "settlement", "fees")
+    vendor = await Vendor.enrol(stack, channel)
+    await publish_schedule(vendor)
+    claim_id, pcn, _ = await agreed_claim(vendor, bulk=1)
+    await vendor.settlement_of(claim_id)
+    paid = ClaimSpec(patient_control_number=pcn, charge_cents=249_000, paid_cents=60_000,
+                     service_date=date(2026, 10, 3), payer_claim_control_number="ICN-MAN-1")
+    await imported(vendor, remittance("TRN-MAN-1", date(2026, 11, 18), (paid,)))
+    await vendor.fee_account(claim_id, billed_cents=15_000)
+
+    async def posted() -> str | None:
+        settlement = await vendor.settlement_of(claim_id)
+        return next((p.payment_id for p in settlement.payments if p.remittance_id), None)
+
+    payment_id = await eventually(posted, timeout=30)  # type: ignore[arg-type]
+    # Finance reverses it by hand (no ERA): the credit still ties to the deposit and the ICN.
+    await retried(vendor, vendor.settlement.ReversePayment, settlement_pb2.ReversePaymentRequest(
+        request_id=rid(), claim_id=claim_id, payment_id=payment_id,
+        reason="payer asked for it back"))
+    await vendor.fee_account(claim_id, billed_cents=0)
+    lines = await lines_when(vendor, claim_id, 2)
+    (credit,) = [line for line in lines if line.cause == fees_pb2.FEE_CAUSE_REVERSAL]
+    assert (credit.amount_cents, credit.remittance_trn, credit.deposit_date) == (
+        -15_000, "TRN-MAN-1", "2026-11-18")
+    assert icn_of(vendor, credit) == "ICN-MAN-1"
