@@ -45,6 +45,7 @@ from services.negotiation.commands import (
     ProposeDecision,
     RecordDetermination,
     RecordEligibility,
+    RecordIdrFee,
     RecordPayerResponse,
     RejectDecision,
     SelectIdre,
@@ -73,6 +74,7 @@ from services.negotiation.domain.benchmarks import (
     suggest_offer,
 )
 from services.negotiation.domain.cooling_off import CoolingOffPeriod, service_family
+from services.negotiation.domain.idr_fees import FeeEntry, IdrFeeLedger
 from services.negotiation.domain.rule_sets import rule_set_on
 from services.negotiation.domain.values import SNAPSHOT_TYPES
 from services.negotiation.domain.vocabulary import OFFER_ROLES
@@ -97,6 +99,10 @@ def parse_id(value: str, field: str = "negotiation_id") -> UUID:
 def negotiation_id_for(tenant_id: str, claim_id: str) -> UUID:
     """One negotiation per claim: the command and the claims-event reaction converge on it."""
     return deterministic_id(tenant_id, "negotiation", claim_id)
+
+
+# A dispute's IDR money per party (idr_fees.py), in its snapshots.
+FEE_SNAPSHOT_TYPES: tuple[type, ...] = (IdrFeeLedger, FeeEntry)
 
 
 class ValueTranscoding(Transcoding):
@@ -152,7 +158,7 @@ class NegotiationApplication(ServiceApplication):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        for kind in SNAPSHOT_TYPES:
+        for kind in (*SNAPSHOT_TYPES, *FEE_SNAPSHOT_TYPES):
             transcoder.register(ValueTranscoding(kind))
 
     # -- loading --------------------------------------------------------------------------
@@ -436,6 +442,24 @@ class NegotiationApplication(ServiceApplication):
                 party=cmd.party,
                 amount_cents=cmd.amount_cents,
                 submitted_on=cmd.submitted_on,
+            ),
+        )
+
+    def record_idr_fee(self, ctx: CommandContext, cmd: RecordIdrFee) -> Case:
+        require_role(ctx, OFFER_ROLES, "recording an IDR fee payment, refund or forfeiture")
+        return self._dispute_change(
+            ctx,
+            cmd.negotiation_id,
+            lambda d, n: d.record_fee(
+                ctx,
+                claim=n.disputed_claim,
+                party=cmd.party,
+                fee_kind=cmd.fee_kind,
+                movement=cmd.movement,
+                amount_cents=cmd.amount_cents,
+                occurred_on=cmd.occurred_on,
+                source=cmd.source,
+                source_reference=cmd.source_reference,
             ),
         )
 

@@ -30,7 +30,13 @@ from services.claims.domain import (
     event_data,
 )
 from services.common.aggregate import TenantAggregate
-from services.fees.domain.assessment import FeeCause, FeeLine, FeeLineKind, line_to_record
+from services.fees.domain.assessment import (
+    FeeCause,
+    FeeLine,
+    FeeLineKind,
+    LineReferences,
+    line_to_record,
+)
 from services.fees.domain.fee_account import FeeAccount
 from services.fees.domain.invoicing import ClientBilling
 from services.fees.domain.schedule import FeeBase, FeeSchedule, FeeTerms, Tier, terms_to_record
@@ -214,6 +220,14 @@ def idr_closed() -> Any:
         administrative_fee_cents=11_500, idre_fee_paid_cents=0, idre_fee_refund_cents=0)
 
 
+def idr_fee_recorded() -> Any:
+    return _event(
+        FederalIdrDispute.IdrFeeRecorded, version=6, claim_id=CLAIM_ID,
+        dispute_number="DISP-000123", party="payer", fee_kind="idre", movement="refunded",
+        amount_cents=25_000, occurred_on=dt.date(2026, 8, 3), source="portal_receipt",
+        source_reference="RCPT-88412")
+
+
 def offer_made() -> Any:
     return _event(Negotiation.OfferMade, version=3, offer_id="ours-1", party="provider",
                   amount_cents=180_000, percent_of_qpa_bp=25_714,
@@ -368,7 +382,8 @@ def payment_posted() -> Any:
         Settlement.PaymentPosted, payment_id="pay-1", amount_cents=100_000, method="eft",
         reference="EFT-991", payer_claim_control_number="ICN-78",
         paid_on=dt.date(2026, 10, 10), remittance_id="era-2026-10-10-1",
-        journal=[PAYMENT.as_dict()], line_matches=[MATCH.to_dict()])
+        journal=[PAYMENT.as_dict()], line_matches=[MATCH.to_dict()], trace_number="EFT-991",
+        deposit_date=dt.date(2026, 10, 10))
 
 
 def payment_reversed() -> Any:
@@ -377,7 +392,9 @@ def payment_reversed() -> Any:
         Settlement.PaymentReversed, version=3, payment_id="pay-1", amount_cents=100_000,
         reason="payer reversal (CLP02=22)", remittance_id="era-2026-10-20-1",
         reference="EFT-1002", reversed_on=dt.date(2026, 10, 20),
-        journal=[reversal.as_dict()], line_matches=[])
+        journal=[reversal.as_dict()], line_matches=[], trace_number="EFT-1002",
+        deposit_date=dt.date(2026, 10, 20), payer_claim_control_number="ICN-78",
+        reversed_trace_number="EFT-991")
 
 
 def recoupment_posted() -> Any:
@@ -386,7 +403,8 @@ def recoupment_posted() -> Any:
     return _event(
         Settlement.RecoupmentPosted, version=4, recoupment_id="wo-1", amount_cents=2_500,
         reference="EFT-1003", remittance_id="era-2026-10-25-1",
-        posted_on=dt.date(2026, 10, 25), journal=[tx.as_dict()])
+        posted_on=dt.date(2026, 10, 25), journal=[tx.as_dict()], trace_number="EFT-1003",
+        deposit_date=dt.date(2026, 10, 25), plb_reference="ICN-78")
 
 
 def interest_posted() -> Any:
@@ -395,7 +413,8 @@ def interest_posted() -> Any:
     return _event(
         Settlement.InterestPosted, version=5, interest_id="int-1", amount_cents=1_234,
         reference="EFT-1004", remittance_id="era-2026-10-26-1",
-        posted_on=dt.date(2026, 10, 26), journal=[tx.as_dict()])
+        posted_on=dt.date(2026, 10, 26), journal=[tx.as_dict()], trace_number="EFT-1004",
+        deposit_date=dt.date(2026, 10, 26), plb_reference="ICN-78")
 
 
 def settlement_paid_in_full() -> Any:
@@ -517,7 +536,11 @@ def fee_assessed() -> Any:
         amount_cents=25_000, line_date=dt.date(2026, 10, 10), claim_id=CLAIM_ID,
         client_id="client-acme-er", remittance_trn="EFT-991", schedule_version=2,
         source_event_id="settlement:4711", cumulative_recovered_cents=100_000,
-        cumulative_fee_cents=25_000)
+        cumulative_fee_cents=25_000,
+        # The ICN's index and sealed form (as settlement published them) are left out: a
+        # pre-contract payload of this event reads them as "" (test_contract_breaks).
+        references=LineReferences(deposit_date=dt.date(2026, 10, 10)),
+        resolution_stage="OPEN_NEGOTIATION", fee_base="INCREMENTAL")
     return _event(
         FeeAccount.FeeAssessed, version=4, source_event_id="settlement:4711",
         payment_kind="PAYMENT", amount_cents=100_000, interest_cents=0,
@@ -583,7 +606,9 @@ def invoice_lines_recorded() -> Any:
         amount_cents=-2_500, line_date=dt.date(2026, 10, 25), claim_id=CLAIM_ID,
         client_id="client-acme-er", remittance_trn="EFT-1003", schedule_version=2,
         source_event_id="settlement:4790", cumulative_recovered_cents=90_000,
-        cumulative_fee_cents=22_500)
+        cumulative_fee_cents=22_500,
+        references=LineReferences(deposit_date=dt.date(2026, 10, 25)),
+        resolution_stage="OPEN_NEGOTIATION", fee_base="INCREMENTAL")
     return _event(ClientBilling.InvoiceLinesRecorded, version=3,
                   invoice_id="6c0f3a52-8d9e-5b1a-9f4e-2a7c1d3b5e80",
                   lines=[fee_assessed().line, line_to_record(credit)])
@@ -604,6 +629,7 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("negotiation", "SettlementAgreed"): settlement_agreed,
     ("negotiation", "IdrDetermined"): idr_determined,
     ("negotiation", "IdrClosed"): idr_closed,
+    ("negotiation", "IdrFeeRecorded"): idr_fee_recorded,
     ("negotiation", "OfferMade"): offer_made,
     ("negotiation", "CounterOfferMade"): counter_offer_made,
     ("negotiation", "OpenNegotiationNoticeSent"): notice_sent,

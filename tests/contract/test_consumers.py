@@ -39,6 +39,14 @@ def test_fees_takes_each_settlement_money_fact_as_stated(
     assert fact is not None
     assert (fact.kind, fact.amount_cents, fact.interest_cents, fact.posting_date,
             fact.remittance_trn) == (kind, cash, interest, day, trn)
+    # The deposit and the claim's identifiers, as settlement published them (issue 16).
+    message = golden.delivery("settlement", event_type).message
+    refs = fact.references
+    assert refs is not None and refs.deposit_date == day
+    named = ("plb_reference" if kind in (PaymentKind.RECOUPMENT, PaymentKind.INTEREST)
+             else "payer_claim_control_number")
+    assert getattr(refs, f"{named}_index") == getattr(message, f"{named}_index") != ""
+    assert getattr(refs, f"{named}_sealed") == getattr(message, f"{named}_sealed") != ""
 
 
 def test_negotiation_learns_the_claim_from_the_golden_registration() -> None:

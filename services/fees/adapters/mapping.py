@@ -27,6 +27,7 @@ from services.fees.domain import (
     RoiFigures,
     RoiReport,
     Tier,
+    era_totals,
 )
 
 _BASE_FROM_PROTO = {
@@ -225,6 +226,7 @@ def preview_to_proto(preview: FeePreview) -> fees_pb2.PreviewFeeResponse:
 
 
 def line_to_proto(line: FeeLine, invoice_id: str = "") -> fees_pb2.FeeLine:
+    refs = line.references
     return fees_pb2.FeeLine(
         line_id=line.line_id,
         kind=_KIND_TO_PROTO[line.kind],
@@ -239,6 +241,15 @@ def line_to_proto(line: FeeLine, invoice_id: str = "") -> fees_pb2.FeeLine:
         cumulative_recovered_cents=line.cumulative_recovered_cents,
         cumulative_fee_cents=line.cumulative_fee_cents,
         invoice_id=invoice_id,
+        deposit_date=refs.deposit_date.isoformat() if refs.deposit_date else "",
+        payer_claim_control_number_index=refs.payer_claim_control_number_index,
+        payer_claim_control_number_sealed=refs.payer_claim_control_number_sealed,
+        plb_reference_index=refs.plb_reference_index,
+        plb_reference_sealed=refs.plb_reference_sealed,
+        resolution_stage=_STAGE_TO_PROTO.get(ResolutionStage(line.resolution_stage or
+                                                             "UNSPECIFIED"), 0),
+        fee_base=line.fee_base,
+        interest_included=line.interest_included,
     )
 
 
@@ -275,6 +286,11 @@ def invoice_to_proto(issued: Invoice) -> fees_pb2.Invoice:
         credits_cents=issued.credits_cents,
         total_cents=issued.total_cents,
         issued_at=issued.timestamp.isoformat(),
+        era_totals=[
+            fees_pb2.EraTotal(trace_number=era.trace_number,
+                              deposit_date=era.deposit_date.isoformat() if era.deposit_date
+                              else "", net_cents=era.net_cents, line_count=era.line_count)
+            for era in era_totals(issued.lines)],
     )
 
 

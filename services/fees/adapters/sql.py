@@ -13,11 +13,24 @@ from typing import NamedTuple
 
 import asyncpg
 
-from services.fees.domain import FeeCause, FeeLine, FeeLineKind, RoiEntry
+from services.fees.domain import FeeCause, FeeLine, FeeLineKind, LineReferences, RoiEntry
 
-LINE_COLUMNS = ("line_id, kind, cause, amount_cents, line_date, claim_id, client_id, "
+BASE_COLUMNS = ("line_id, kind, cause, amount_cents, line_date, claim_id, client_id, "
                 "remittance_trn, schedule_version, source_event_id, cumulative_recovered_cents, "
-                "cumulative_fee_cents, invoice_id")
+                "cumulative_fee_cents")
+# The line's references and formula inputs (issue 16; empty on lines recorded before).
+REFERENCE_COLUMNS_DDL = (
+    "deposit_date date",
+    "payer_claim_control_number_index text NOT NULL DEFAULT ''",
+    "payer_claim_control_number_sealed text NOT NULL DEFAULT ''",
+    "plb_reference_index text NOT NULL DEFAULT ''",
+    "plb_reference_sealed text NOT NULL DEFAULT ''",
+    "resolution_stage text NOT NULL DEFAULT ''",
+    "fee_base text NOT NULL DEFAULT ''",
+    "interest_included boolean NOT NULL DEFAULT false",
+)
+REFERENCE_COLUMNS = ", ".join(ddl.split()[0] for ddl in REFERENCE_COLUMNS_DDL)
+LINE_COLUMNS = f"{BASE_COLUMNS}, invoice_id, {REFERENCE_COLUMNS}"
 
 
 class ListedLine(NamedTuple):
@@ -34,7 +47,15 @@ def _line(row: asyncpg.Record) -> FeeLine:
         client_id=row["client_id"], remittance_trn=row["remittance_trn"],
         schedule_version=row["schedule_version"], source_event_id=row["source_event_id"],
         cumulative_recovered_cents=row["cumulative_recovered_cents"],
-        cumulative_fee_cents=row["cumulative_fee_cents"])
+        cumulative_fee_cents=row["cumulative_fee_cents"],
+        references=LineReferences(
+            deposit_date=row["deposit_date"],
+            payer_claim_control_number_index=row["payer_claim_control_number_index"],
+            payer_claim_control_number_sealed=row["payer_claim_control_number_sealed"],
+            plb_reference_index=row["plb_reference_index"],
+            plb_reference_sealed=row["plb_reference_sealed"]),
+        resolution_stage=row["resolution_stage"], fee_base=row["fee_base"],
+        interest_included=row["interest_included"])
 
 
 class FeeQueries:

@@ -290,6 +290,7 @@ FOLDS: dict[str, Fold] = {
     "IdrDetermined": _idr_determined,
     "CoolingOffStarted": _cooling_off,
     "IdrClosed": _idr_closed,
+    "IdrFeeRecorded": _recorded_only,  # a party's IDR fee paid / refunded / forfeited
     # settlement
     "SettlementOpened": _settlement_opened,
     "PaymentPosted": _money("payment_id", +1),

@@ -97,6 +97,10 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
         return await self._run(self.app.submit_idr_offer, ctx, mapping.submit_idr_offer(request))
 
     @rpc
+    async def RecordIdrFee(self, request: Any, ctx: CommandContext, context: Any) -> Any:
+        return await self._run(self.app.record_idr_fee, ctx, mapping.record_idr_fee(request))
+
+    @rpc
     async def RecordIdrDetermination(self, request: Any, ctx: CommandContext, context: Any) -> Any:
         command = mapping.record_determination(request)
         return await self._run(self.app.record_determination, ctx, command)

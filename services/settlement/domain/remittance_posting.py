@@ -188,6 +188,7 @@ class _Poster:
                 remittance_id=self.remittance_id,
                 reference=self.remittance.trace_number,
                 line_matches=self._match_lines(claim, found.claim_id, original.payment_id),
+                payer_claim_control_number=claim.payer_claim_control_number,
             )
         elif claim.paid_cents < 0:
             self._unapplied(claim, "negative payment outside a reversal", found.claim_id)
@@ -239,6 +240,7 @@ class _Poster:
                 reference=self.remittance.trace_number,
                 posted_on=self.posted_on,
                 remittance_id=self.remittance_id,
+                plb_reference=adjustment.reference,
             )
             self.outcome.touched[settlement.claim_id] = settlement
             return
@@ -250,6 +252,7 @@ class _Poster:
                 reference=self.remittance.trace_number,
                 posted_on=self.posted_on,
                 remittance_id=self.remittance_id,
+                plb_reference=adjustment.reference,
             )
             self.outcome.touched[settlement.claim_id] = settlement
             return
