@@ -72,7 +72,8 @@ from services.negotiation.domain.benchmarks import (
     parse_benchmarks,
     suggest_offer,
 )
-from services.negotiation.domain.compliance import ComplianceReport, acts_of, compliance_report
+from services.negotiation.domain.case_acts import acts_of
+from services.negotiation.domain.compliance import ComplianceReport, compliance_report
 from services.negotiation.domain.cooling_off import CoolingOffPeriod, service_family
 from services.negotiation.domain.rule_sets import rule_set_on
 from services.negotiation.domain.values import SNAPSHOT_TYPES

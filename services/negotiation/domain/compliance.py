@@ -1,9 +1,8 @@
 """The compliance report of a case: every NSA deadline T0..T12 (DOMAIN.md §1.3), when it was
 due under the rule set in force, when the act happened, and whether that was on time.
 
-Pure: the facts come in as `CaseActs` (built by `acts_of` from the two aggregates of a case —
-the negotiation and its federal IDR dispute — and the events they recorded, since an aggregate's
-state keeps only what its rules need), the deadlines from the same `DeadlineEngine` the case
+Pure: the facts come in as `CaseActs` (case_acts.py: built by `acts_of` from the two aggregates
+of a case and the events they recorded), the deadlines from the same `DeadlineEngine` the case
 uses, under this deployment's reading of executive-order closures and the other one
 (`alternate_due_on`). The report is computed `as_of` a date, never from the clock.
 
@@ -18,27 +17,24 @@ that ran its course: nothing was due from anyone).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from services.common.calendar import BusinessCalendar
+from services.negotiation.domain.case_acts import CaseActs
 from services.negotiation.domain.cooling_off import CoolingOffPeriod
 from services.negotiation.domain.deadlines import (
     TITLES,
-    CaseAnchors,
     CaseDeadlines,
     Counting,
     Deadline,
     DeadlineCode,
     DeadlineEngine,
-    Extension,
     cooling_off_end,
 )
-from services.negotiation.domain.federal_idr_dispute import FederalIdrDispute
-from services.negotiation.domain.negotiation_state import NegotiationState
 from services.negotiation.domain.rule_sets import NoRuleSetError, rule_set_by_version, rule_set_on
-from services.negotiation.domain.vocabulary import Party, SelectionMethod
+from services.negotiation.domain.vocabulary import SelectionMethod
 
 D = DeadlineCode
 
@@ -64,108 +60,6 @@ RECORDED_ELSEWHERE: dict[DeadlineCode, str] = {
     D.T9: "the IDRE fee refund is recorded by the fees service",
     D.T12: "the settlement report is not recorded by this service",
 }
-
-
-@dataclass(frozen=True)
-class CaseActs:
-    """When each act of the case happened (`None`: not, or not yet)."""
-
-    service_on: date
-    bill_received_on: date | None
-    initial_payment_received_on: date
-    on_notice_sent_on: date | None = None
-    payer_response_on: date | None = None
-    agreed_on: date | None = None
-    agreed_during_idr: bool = False
-    idr_initiated_on: date | None = None
-    initiating_party: str = ""
-    dispute_number: str = ""
-    dispute_rule_set_version: str = ""
-    batched: bool = False
-    idre_selected_on: date | None = None
-    selection_method: str = ""
-    eligibility_decided_on: date | None = None
-    eligible: bool | None = None
-    provider_offer_on: date | None = None
-    determined_on: date | None = None
-    closed_on: date | None = None
-    extensions: tuple[Extension, ...] = ()
-    batch_negotiation_ids: tuple[str, ...] = ()
-
-    @property
-    def anchors(self) -> CaseAnchors:
-        return CaseAnchors(
-            bill_received=self.bill_received_on,
-            initial_payment_received=self.initial_payment_received_on,
-            on_notice_sent=self.on_notice_sent_on,
-            idr_initiated=self.idr_initiated_on,
-            idre_selected=self.idre_selected_on,
-            determination=self.determined_on,
-            settled_after_initiation=self.agreed_on if self.agreed_during_idr else None,
-            batched=self.batched,
-        )
-
-    @property
-    def ended_on(self) -> date | None:
-        """The day the case stopped moving: agreement, determination or closure."""
-        ends = [d for d in (self.agreed_on, self.determined_on, self.closed_on) if d]
-        return min(ends) if ends else None
-
-
-def acts_of(
-    negotiation: NegotiationState,
-    dispute: FederalIdrDispute | None,
-    negotiation_events: Iterable[object],
-    dispute_events: Iterable[object] = (),
-) -> CaseActs:
-    """The acts of a case from its aggregates and the events they recorded (read-only)."""
-    payer_response: date | None = None
-    agreed: NegotiationState.SettlementAgreed | None = None
-    for event in negotiation_events:
-        if isinstance(event, NegotiationState.PayerResponseReceived) and payer_response is None:
-            payer_response = event.received_on
-        elif isinstance(event, NegotiationState.SettlementAgreed):
-            agreed = event
-    eligibility: date | None = None
-    provider_offer: date | None = None
-    method = ""
-    closed: date | None = None
-    batch: tuple[str, ...] = ()
-    for event in dispute_events:
-        if isinstance(event, FederalIdrDispute.IdrInitiated):
-            batch = tuple(event.batch_negotiation_ids)
-        elif isinstance(event, FederalIdrDispute.IdrEligibilityDetermined):
-            eligibility = event.decided_on
-        elif isinstance(event, FederalIdrDispute.IdrOfferSubmitted):
-            if event.party == Party.PROVIDER:
-                provider_offer = event.submitted_on
-        elif isinstance(event, FederalIdrDispute.IdreSelected):
-            method = event.method
-        elif isinstance(event, FederalIdrDispute.IdrClosed):
-            closed = event.closed_on
-    return CaseActs(
-        service_on=negotiation.service_date,
-        bill_received_on=negotiation.bill_received_on,
-        initial_payment_received_on=negotiation.initial_payment_received_on,
-        on_notice_sent_on=negotiation.on_notice_sent_on,
-        payer_response_on=payer_response,
-        agreed_on=agreed.agreed_on if agreed else None,
-        agreed_during_idr=bool(agreed and agreed.during_idr),
-        idr_initiated_on=dispute.initiated_on if dispute else None,
-        initiating_party=dispute.initiating_party if dispute else "",
-        dispute_number=dispute.dispute_number if dispute else "",
-        dispute_rule_set_version=dispute.rule_set_version if dispute else "",
-        batched=dispute.batched if dispute else False,
-        idre_selected_on=dispute.selected_on if dispute else None,
-        selection_method=method,
-        eligibility_decided_on=eligibility,
-        eligible=dispute.eligible if dispute else None,
-        provider_offer_on=provider_offer,
-        determined_on=dispute.determined_on if dispute else None,
-        closed_on=closed,
-        extensions=tuple(negotiation.extensions),
-        batch_negotiation_ids=batch,
-    )
 
 
 @dataclass(frozen=True)

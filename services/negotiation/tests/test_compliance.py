@@ -14,12 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.common.calendar import federal_calendar
+from services.negotiation.domain.case_acts import CaseActs, acts_of
 from services.negotiation.domain.compliance import (
-    CaseActs,
     ComplianceLine,
     ComplianceReport,
     ComplianceStatus,
-    acts_of,
     compliance_report,
 )
 from services.negotiation.domain.cooling_off import CoolingOffPeriod
