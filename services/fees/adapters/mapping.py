@@ -311,6 +311,8 @@ def roi_figures_to_proto(figures: RoiFigures) -> fees_pb2.RoiFigures:
         pass_through_cents=figures.pass_through_cents,
         net_to_client_cents=figures.net_to_client_cents,
         uplift_bps=figures.uplift_bps,
+        interest_cents=figures.interest_cents,
+        recovered_with_interest_cents=figures.recovered_with_interest_cents,
     )
 
 

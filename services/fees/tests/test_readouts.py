@@ -59,6 +59,19 @@ async def test_account_shows_recovered_with_and_without_interest_and_fee_limits(
     assert (state.fee_before_limits_cents, state.fee_after_limits_cents, state.minimum_applied,
             state.cap_applied) == (40_200, 25_000, False, True)
 
+    # ROI over March: recovered $4,000 without interest, $4,020 with it.
+    request = fees_pb2.GetRoiReportRequest(client_id="client-r", period_start="2026-03-01",
+                                           period_end="2026-03-31")
+
+    async def roi() -> fees_pb2.GetRoiReportResponse | None:
+        response = await fees.stub.GetRoiReport(request, metadata=fees.md(tenant))
+        total = response.total
+        return response if total.recovered_cents == 400_000 and total.interest_cents else None
+
+    total = (await eventually(roi)).total
+    assert (total.recovered_cents, total.interest_cents, total.recovered_with_interest_cents,
+            total.fees_cents) == (400_000, 2_000, 402_000, 25_000)
+
 
 async def test_preview_shows_the_fee_before_limits(fees: FeesHarness) -> None:
     tenant = fees.tenant()
