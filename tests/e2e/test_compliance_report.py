@@ -16,9 +16,10 @@ from typing import Any
 import grpc
 import pytest
 
+from oonledger.claims.v1 import claims_pb2
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from services.common.testing import eventually
-from tests.e2e.journey import Vendor
+from tests.e2e.journey import Vendor, rid
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -27,8 +28,18 @@ AS_OF = "2026-12-04"
 
 async def open_case(vendor: Vendor, *, service_on: str, paid_on: str, bill_on: str = "",
                     plan: str = "plan-acme-ppo") -> str:
+    """A claim the claims service knows (imported and adjudicated, so settlement and fees can
+    follow it), opened for negotiation by the negotiator with the dates of the worked case
+    (not by triage, which knows no bill receipt date)."""
+    ((claim_id, _),) = await vendor.import_claims(1, service_date=service_on)
+    await vendor.claims.RecordAdjudication(claims_pb2.RecordAdjudicationRequest(
+        request_id=rid(), claim_id=claim_id, adjudication=claims_pb2.Adjudication(
+            received_date=paid_on, billed_cents=250_000, allowed_cents=40_000,
+            paid_cents=35_000, patient_responsibility_cents=5_000, qpa_cents=40_000,
+            qpa_disclosed=True, carc_codes=["45"], payer_claim_control_number=rid()[:12])),
+        metadata=vendor.md("negotiator"), timeout=15)
     reply = await vendor._negotiate("OpenNegotiation", npb.OpenNegotiationRequest(
-        claim_id=f"claim-{uuid.uuid4().hex[:10]}", provider_npi="1234567893",
+        claim_id=claim_id, provider_npi="1234567893",
         provider_tin="12-3456789", payer_id="payer-acme", plan_id=plan,
         plan_funding="fully_insured", service_code="70450", service_on=service_on,
         billed_cents=250_000, qpa_cents=40_000, patient_cost_sharing_cents=5_000,
@@ -90,7 +101,7 @@ def rows(report: npb.ComplianceReport) -> dict[str, tuple[str, str, str, int, in
 
 
 async def test_settled_in_open_negotiation_on_time(stack, channel):
-    stack.require("negotiation")
+    stack.require("claims", "negotiation")
     vendor = await Vendor.enrol(stack, channel)
     nid = await open_case(vendor, service_on="2026-10-03", bill_on="2026-10-05",
                           paid_on="2026-10-30")
@@ -122,7 +133,7 @@ async def test_settled_in_open_negotiation_on_time(stack, channel):
 
 
 async def test_late_open_negotiation_notice(stack, channel):
-    stack.require("negotiation")
+    stack.require("claims", "negotiation")
     vendor = await Vendor.enrol(stack, channel)
     nid = await open_case(vendor, service_on="2026-09-15", bill_on="2026-09-20",
                           paid_on="2026-10-01")
@@ -135,7 +146,7 @@ async def test_late_open_negotiation_notice(stack, channel):
 
 
 async def test_through_idr_in_the_window_and_determined_within_t7(stack, channel):
-    stack.require("negotiation")
+    stack.require("claims", "negotiation")
     vendor = await Vendor.enrol(stack, channel)
     nid = await open_case(vendor, service_on="2026-09-15", paid_on="2026-10-01")
     await notice(vendor, nid, "2026-10-05")
@@ -168,7 +179,7 @@ async def test_through_idr_in_the_window_and_determined_within_t7(stack, channel
 
 
 async def test_cooling_off_blocks_the_window_and_the_permitted_filing_window(stack, channel):
-    stack.require("negotiation")
+    stack.require("claims", "negotiation")
     vendor = await Vendor.enrol(stack, channel)
     # Case A: open negotiation May 4 .. Jun 15 (Memorial Day skipped); IDR Jun 16 (BD 31),
     # determined Mon Aug 3 -> cooling-off Aug 4 .. Sun Nov 1 (90 calendar days).
@@ -201,7 +212,7 @@ async def test_cooling_off_blocks_the_window_and_the_permitted_filing_window(sta
 
 
 async def test_unknown_and_other_tenants_cases_are_not_found(stack, channel):
-    stack.require("negotiation")
+    stack.require("claims", "negotiation")
     vendor = await Vendor.enrol(stack, channel)
     nid = await open_case(vendor, service_on="2026-09-15", paid_on="2026-10-01")
     other = await Vendor.enrol(stack, channel)
@@ -219,7 +230,7 @@ async def test_unknown_and_other_tenants_cases_are_not_found(stack, channel):
 
 
 async def test_csv_export_of_the_whole_book(stack, channel):
-    stack.require("negotiation")
+    stack.require("claims", "negotiation")
     vendor = await Vendor.enrol(stack, channel)
     late = await open_case(vendor, service_on="2026-09-15", bill_on="2026-09-20",
                            paid_on="2026-10-01")
