@@ -73,11 +73,13 @@ from services.negotiation.domain.benchmarks import (
     parse_benchmarks,
     suggest_offer,
 )
+from services.negotiation.domain.case_acts import acts_of
+from services.negotiation.domain.compliance import ComplianceReport, compliance_report
 from services.negotiation.domain.cooling_off import CoolingOffPeriod, service_family
 from services.negotiation.domain.idr_fees import FeeEntry, IdrFeeLedger
 from services.negotiation.domain.rule_sets import rule_set_on
 from services.negotiation.domain.values import SNAPSHOT_TYPES
-from services.negotiation.domain.vocabulary import OFFER_ROLES
+from services.negotiation.domain.vocabulary import OFFER_ROLES, Party
 from services.negotiation.published import LANGUAGE
 
 SAMPLE_BENCHMARKS = Path(__file__).parent / "data" / "idr_benchmarks_sample.csv"
@@ -508,6 +510,35 @@ class NegotiationApplication(ServiceApplication):
             lambda d, n: d.close_without_offers(
                 ctx, claim=n.disputed_claim, closed_on=cmd.closed_on
             ),
+        )
+
+    # -- compliance (read-only) -----------------------------------------------------------
+
+    def compliance(
+        self, ctx: CommandContext, negotiation_id: str, as_of: date
+    ) -> ComplianceReport:
+        """The compliance report of a case (domain/compliance.py) from its aggregates and the
+        events they recorded; another tenant's case is not found."""
+        case = self.case(ctx, negotiation_id)
+        n, dispute = case.negotiation, case.dispute
+        dispute_events = self.events.get(dispute.id) if dispute else ()
+        acts = acts_of(n, dispute, self.events.get(n.id), dispute_events)
+        others = [
+            self.negotiation(ctx, other).service_date
+            for other in acts.batch_negotiation_ids
+            if other != str(n.id)
+        ]
+        party = acts.initiating_party or Party.PROVIDER.value
+        return compliance_report(
+            negotiation_id=str(n.id),
+            claim_id=n.claim_id,
+            status=case.status,
+            acts=acts,
+            engine=self.engine,
+            alternate_engine=self.alternate_engine,
+            as_of=as_of,
+            batch_service_dates=others,
+            cooling_off=self._cooling_off_periods(ctx, n, party),
         )
 
     # -- client policy, escalation, suggestions -------------------------------------------

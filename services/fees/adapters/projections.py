@@ -45,6 +45,9 @@ def _ddl(schema: str) -> list[str]:
             activity_date date NOT NULL, recovered_delta_cents bigint NOT NULL,
             fee_delta_cents bigint NOT NULL, pass_through_delta_cents bigint NOT NULL,
             PRIMARY KEY (tenant_id, claim_id, source_event_id))""",
+        # The payer's interest per fact (ROI's recovered with interest); added after the table.
+        f"""ALTER TABLE {s}.fee_activity
+            ADD COLUMN IF NOT EXISTS interest_delta_cents bigint NOT NULL DEFAULT 0""",
         f"""CREATE INDEX IF NOT EXISTS fee_activity_by_date
             ON {s}.fee_activity (tenant_id, activity_date)""",
         f"""CREATE TABLE IF NOT EXISTS {s}.projection_tracking (
@@ -98,7 +101,8 @@ class FeeProjections:
             await conn.execute(
                 f"INSERT INTO {self.s}.fee_activity SELECT * FROM unnest("
                 "$1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[], $6::bigint[], "
-                "$7::bigint[]) ON CONFLICT DO NOTHING", *zip(*bulk.activity, strict=True))
+                "$7::bigint[], $8::bigint[]) ON CONFLICT DO NOTHING",
+                *zip(*bulk.activity, strict=True))
         if bulk.lines:
             await conn.execute(
                 f"INSERT INTO {self.s}.fee_lines (tenant_id, {BASE_COLUMNS}, {REFERENCE_COLUMNS}) "
@@ -191,10 +195,10 @@ class _BulkRows:
             self.activity.append((tenant, claim_id, m.source_event_id,
                                   dt.date.fromisoformat(m.posting_date),
                                   0 if interest else m.amount_cents,
-                                  line.amount_cents if line else 0, 0))
+                                  line.amount_cents if line else 0, 0, m.interest_cents))
         elif line:
             self.activity.append((tenant, claim_id, m.source_event_id,
-                                  dt.date.fromisoformat(m.fee_date), 0, 0, line.amount_cents))
+                                  dt.date.fromisoformat(m.fee_date), 0, 0, line.amount_cents, 0))
         if line:
             self.lines.append((
                 tenant, line.line_id, line.kind, line.cause, line.amount_cents,

@@ -86,7 +86,8 @@ class FeeQueries:
                           end: dt.date) -> list[RoiEntry]:
         rows = await self.pool.fetch(
             f"SELECT a.claim_id, c.payer_id, c.service_code, c.initial_payment_cents, "
-            "a.recovered_delta_cents, a.fee_delta_cents, a.pass_through_delta_cents "
+            "a.recovered_delta_cents, a.fee_delta_cents, a.pass_through_delta_cents, "
+            "a.interest_delta_cents "
             f"FROM {self.s}.fee_activity a JOIN {self.s}.fee_claims c "
             "ON c.tenant_id = a.tenant_id AND c.claim_id = a.claim_id "
             "WHERE a.tenant_id = $1 AND c.client_id = $2 "
@@ -94,7 +95,8 @@ class FeeQueries:
             tenant, client_id, start, end)
         return [RoiEntry(row["claim_id"], row["payer_id"], row["service_code"],
                          row["initial_payment_cents"], row["recovered_delta_cents"],
-                         row["fee_delta_cents"], row["pass_through_delta_cents"])
+                         row["fee_delta_cents"], row["pass_through_delta_cents"],
+                         row["interest_delta_cents"])
                 for row in rows]
 
     async def invoice_client(self, tenant: str, invoice_id: str) -> str | None:

@@ -347,8 +347,11 @@ def escalation_as_of(request: pb.EscalateDueDeadlinesRequest, today: date) -> da
 # -- domain -> responses -------------------------------------------------------------------
 
 
-def _iso(value: date | None) -> str:
+def iso_or_blank(value: date | None) -> str:
     return value.isoformat() if value else ""
+
+
+_iso = iso_or_blank  # the short name the builders below use
 
 
 def deadline_to_proto(d: Deadline, alternate: Deadline | None = None) -> pb.Deadline:
