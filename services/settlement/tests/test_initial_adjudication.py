@@ -97,5 +97,7 @@ def test_the_remitted_adjudication_is_one_aggregate_per_claim() -> None:
                                           facts=facts)
     assert recorded.id == initial_adjudication_id_for(ctx().tenant_id, "claim-1")
     (event,) = recorded.collect_events()
-    assert (event.claim_id, event.received_date, event.trace_number, event.payer_claim_control_number,
-            event.carc_codes) == ("claim-1", PAID_ON, "TRN-1", "ICN-1", ["45", "2"])
+    assert isinstance(event, InitialAdjudication.InitialAdjudicationRemitted)
+    assert (event.claim_id, event.received_date, event.trace_number,
+            event.payer_claim_control_number, event.carc_codes) == (
+        "claim-1", PAID_ON, "TRN-1", "ICN-1", ["45", "2"])
