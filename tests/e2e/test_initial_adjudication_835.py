@@ -5,6 +5,8 @@ claim post as before: with no settlement open, to the exceptions queue."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -23,32 +25,36 @@ SERVICE_DATE = date(2026, 10, 3)
 BILLED = 249_000
 
 
-async def intake(vendor: Vendor, count: int = 1) -> list[tuple[str, str]]:
-    """Claims imported and travelled: an 835 names a claim days after its intake, by when
-    settlement knows it (here: once the auditor's chain holds the claim's registration, as the
-    services consume the claims stream side by side)."""
-    imported = await vendor.import_claims(count)
-    for claim_id, _ in imported:
-        async def registered(claim_id: str = claim_id) -> bool:
-            entries = await vendor.audit_replay_json(claim_id)
-            return any(e["eventType"] == "ClaimRegistered" for e in entries)
-
-        await eventually(registered, timeout=30)
-    return imported
+async def intake(vendor: Vendor) -> tuple[str, str]:
+    """One claim imported as a practice-management system sends it: (claim id, PCN)."""
+    (claim_id, pcn), *_ = await vendor.import_claims(1)
+    return claim_id, pcn
 
 
 async def remit(vendor: Vendor, pcn: str, *, paid: int, patient: int, on: date,
-                status: str = "1") -> tuple[settlement_pb2.ImportRemittanceResponse, ClaimSpec]:
-    """The payer's 835 for one claim (CO-45 write-down, PR-2 cost sharing), imported by finance."""
-    claim = ClaimSpec(patient_control_number=pcn, charge_cents=BILLED, paid_cents=paid,
-                      patient_responsibility_cents=patient, service_date=SERVICE_DATE,
-                      status_code=status, payer_claim_control_number=f"ICN{rid()[:10]}")
-    x12 = build_835(RemittanceSpec(trace_number=rid()[:15], payment_date=on, claims=(claim,)))
-    reply = await vendor.settlement.ImportRemittance(settlement_pb2.ImportRemittanceRequest(
-        request_id=rid(), content=x12.encode(), file_name=f"{pcn}.835"),
-        metadata=vendor.md("finance"), timeout=30)
-    assert reply.status == settlement_pb2.IMPORT_STATUS_POSTED, reply
-    return reply, claim
+                status: str = "1") -> ClaimSpec:
+    """The payer's 835 for one claim (CO-45 write-down, PR-2 cost sharing), imported by finance.
+
+    A real 835 names a claim days after its intake; here it follows at once, and settlement
+    learns the claim from the claims stream a moment later. An 835 that arrived first matched
+    no claim (an exception naming none, left in the queue): the payer's next file is sent."""
+    for _ in range(60):
+        claim = ClaimSpec(patient_control_number=pcn, charge_cents=BILLED, paid_cents=paid,
+                          patient_responsibility_cents=patient, service_date=SERVICE_DATE,
+                          status_code=status, payer_claim_control_number=f"ICN{rid()[:10]}")
+        trace = rid()[:15]
+        x12 = build_835(RemittanceSpec(trace_number=trace, payment_date=on, claims=(claim,)))
+        reply = await vendor.settlement.ImportRemittance(settlement_pb2.ImportRemittanceRequest(
+            request_id=rid(), content=x12.encode(), file_name=f"{pcn}.835"),
+            metadata=vendor.md("finance"), timeout=30)
+        assert reply.status == settlement_pb2.IMPORT_STATUS_POSTED, reply
+        if reply.remittances[0].exception_count == 0:
+            return claim
+        (item,) = await queued(vendor, lambda e, t=trace: e.trace_number == t)
+        if item.candidate_claim_id:
+            return claim  # matched the claim, queued for another reason
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"settlement never learnt the claim of {pcn}")
 
 
 async def claim_of(vendor: Vendor, claim_id: str) -> claims_pb2.Claim:
@@ -65,26 +71,30 @@ async def adjudicated(vendor: Vendor, claim_id: str) -> claims_pb2.Adjudication:
     return await eventually(recorded, timeout=30)  # type: ignore[arg-type]
 
 
-async def exceptions_for(vendor: Vendor, pcn: str) -> list[Any]:
+async def exceptions_for(vendor: Vendor, claim_id: str) -> list[Any]:
+    """The exceptions-queue items of CLPs that matched the claim."""
     reply = await vendor.settlement.ListExceptions(
         settlement_pb2.ListExceptionsRequest(page_size=500), metadata=vendor.md("finance"),
         timeout=15)
-    return [e for e in reply.exceptions if e.patient_control_number == pcn]
+    return [e for e in reply.exceptions if e.candidate_claim_id == claim_id]
 
 
-async def queued(vendor: Vendor, pcn: str) -> list[Any]:
+async def queued(vendor: Vendor, wanted: Callable[[Any], bool]) -> list[Any]:
     async def found() -> list[Any] | None:
-        return await exceptions_for(vendor, pcn) or None
+        reply = await vendor.settlement.ListExceptions(
+            settlement_pb2.ListExceptionsRequest(page_size=500), metadata=vendor.md("finance"),
+            timeout=15)
+        return [e for e in reply.exceptions if wanted(e)] or None
 
     return await eventually(found, timeout=30)  # type: ignore[arg-type]
 
 
 async def test_initial_payment_records_the_adjudication_and_starts_the_clock(stack, channel):
-    stack.require("claims", "negotiation", "settlement", "ledger")
+    stack.require("claims", "negotiation", "settlement")
     vendor = await Vendor.enrol(stack, channel)
-    (claim_id, pcn), *_ = await intake(vendor, 2)
+    claim_id, pcn = await intake(vendor)
 
-    _, paid = await remit(vendor, pcn, paid=45_000, patient=15_000, on=date(2026, 10, 30))
+    paid = await remit(vendor, pcn, paid=45_000, patient=15_000, on=date(2026, 10, 30))
 
     adjudication = await adjudicated(vendor, claim_id)
     assert (adjudication.received_date, adjudication.billed_cents, adjudication.allowed_cents,
@@ -95,7 +105,7 @@ async def test_initial_payment_records_the_adjudication_and_starts_the_clock(sta
         ["45", "2"], False)
     assert (await claim_of(vendor, claim_id)).status == claims_pb2.CLAIM_STATUS_PAID
     # Not an exception: the payment is the claim's initial adjudication.
-    assert await exceptions_for(vendor, pcn) == []
+    assert await exceptions_for(vendor, claim_id) == []
 
     # The 835 carries no QPA and negotiation opens a case only with one (Negotiation.open): the
     # negotiator adds the QPA the payer disclosed with the payment to the adjudication as
@@ -120,9 +130,9 @@ async def test_initial_payment_records_the_adjudication_and_starts_the_clock(sta
 
 
 async def test_initial_denial_records_a_denied_adjudication(stack, channel):
-    stack.require("claims", "settlement", "ledger")
+    stack.require("claims", "settlement")
     vendor = await Vendor.enrol(stack, channel)
-    (claim_id, pcn), *_ = await intake(vendor)
+    claim_id, pcn = await intake(vendor)
 
     await remit(vendor, pcn, paid=0, patient=0, on=date(2026, 11, 2), status="4")
 
@@ -131,19 +141,19 @@ async def test_initial_denial_records_a_denied_adjudication(stack, channel):
             list(adjudication.carc_codes), adjudication.denied) == (
         "2026-11-02", 0, 0, ["45"], True)
     assert (await claim_of(vendor, claim_id)).status == claims_pb2.CLAIM_STATUS_DENIED
-    assert await exceptions_for(vendor, pcn) == []
+    assert await exceptions_for(vendor, claim_id) == []
 
 
 async def test_a_second_835_before_any_settlement_records_no_second_adjudication(stack, channel):
-    stack.require("claims", "settlement", "ledger")
+    stack.require("claims", "settlement")
     vendor = await Vendor.enrol(stack, channel)
-    (claim_id, pcn), *_ = await intake(vendor)
+    claim_id, pcn = await intake(vendor)
 
-    _, first = await remit(vendor, pcn, paid=45_000, patient=15_000, on=date(2026, 10, 30))
+    first = await remit(vendor, pcn, paid=45_000, patient=15_000, on=date(2026, 10, 30))
     initial = await adjudicated(vendor, claim_id)
-    _, second = await remit(vendor, pcn, paid=20_000, patient=0, on=date(2026, 11, 5))
+    second = await remit(vendor, pcn, paid=20_000, patient=0, on=date(2026, 11, 5))
 
-    (item,) = await queued(vendor, pcn)
+    (item,) = await queued(vendor, lambda e: e.candidate_claim_id == claim_id)
     assert item.reason == "no settlement is open for the matched claim"
     assert (item.candidate_claim_id, item.paid_cents) == (claim_id, 20_000)
     assert item.payer_claim_control_number == second.payer_claim_control_number
@@ -153,16 +163,16 @@ async def test_a_second_835_before_any_settlement_records_no_second_adjudication
 
 
 async def test_an_835_after_a_manual_adjudication_leaves_it_as_recorded(stack, channel):
-    stack.require("claims", "negotiation", "settlement", "ledger")
+    stack.require("claims", "negotiation", "settlement")
     vendor = await Vendor.enrol(stack, channel)
-    (claim_id, pcn), *_ = await intake(vendor)
+    claim_id, pcn = await intake(vendor)
     await vendor.adjudicate_and_triage(claim_id)  # received 2026-10-30, paid $450
     manual = await adjudicated(vendor, claim_id)
     await vendor.negotiation_of(claim_id)  # the adjudication has travelled to the others
 
     await remit(vendor, pcn, paid=30_000, patient=15_000, on=date(2026, 11, 4))
 
-    (item,) = await queued(vendor, pcn)
+    (item,) = await queued(vendor, lambda e: e.candidate_claim_id == claim_id)
     assert item.reason == "no settlement is open for the matched claim"
     assert item.candidate_claim_id == claim_id
     assert (await claim_of(vendor, claim_id)).adjudication == manual
