@@ -180,6 +180,14 @@ class RecordNegotiationRefusal:
     rule_set_version: str = ""
 
 
+@dataclass(frozen=True)
+class RecordRemittedAdjudication:
+    """Settlement remitted the claim's initial adjudication (its first 835 payment or denial)."""
+
+    claim_id: str
+    adjudication: Adjudication
+
+
 # -- results -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ImportOutcome:
@@ -478,6 +486,19 @@ class ClaimsApplication(ServiceApplication):
         )
         self.save_all(claim)
         return claim, record
+
+    def record_remitted_adjudication(
+        self, ctx: CommandContext, command: RecordRemittedAdjudication
+    ) -> Claim | None:
+        """A reaction of the service itself: the payer's initial adjudication as remitted, recorded
+        as RecordAdjudication records it, unless the claim already has one (recorded by hand or
+        remitted before): then nothing (None). The caller saves the claim."""
+        require_role(ctx, (auth.SYSTEM,), "recording a remitted adjudication")
+        claim = self.get_claim(ctx, command.claim_id)
+        if claim.adjudication is not None:
+            return None
+        claim.record_adjudication(ctx, command.adjudication)
+        return claim
 
     def reach_stage(self, ctx: CommandContext, command: ReachStage) -> Claim:
         """A reaction of the service itself (no caller role): the caller saves the claim."""

@@ -10,8 +10,10 @@ from services.claims.adapters.sql import ClaimsQueries
 from services.claims.adapters.subscriptions import (
     NEGOTIATION_FACTS,
     NEGOTIATION_STAGES,
+    SETTLEMENT_ADJUDICATIONS,
     SETTLEMENT_STAGES,
     ClaimStageReactions,
+    RemittedAdjudicationReactions,
 )
 from services.claims.application import ClaimsApplication
 from services.common.consumer import Subscription
@@ -65,6 +67,19 @@ def build(infra: Infrastructure) -> ServiceParts:
                 app, "settlement-stages", ClaimStageReactions(app, SETTLEMENT_STAGES), executor
             ),
             event_types=tuple(SETTLEMENT_STAGES),
+            max_deliver=MAX_DELIVER,
+            backoff=BACKOFF,
+        ),
+        Subscription(
+            "settlement",
+            "settlement-adjudications",
+            ApplicationProcessor(
+                app,
+                "settlement-adjudications",
+                RemittedAdjudicationReactions(app, keys),
+                executor,
+            ),
+            event_types=SETTLEMENT_ADJUDICATIONS,
             max_deliver=MAX_DELIVER,
             backoff=BACKOFF,
         ),

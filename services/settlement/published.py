@@ -18,6 +18,7 @@ from oonledger.settlement.v1 import events_pb2 as v1
 from services.common.contracts import PublishedLanguage, from_fields
 from services.common.phi import PATIENT_CONTROL_NUMBER, PAYER_CLAIM_NUMBER, PhiKeys
 from services.settlement.domain import (
+    InitialAdjudication,
     RemittanceChunk,
     RemittanceFile,
     RemittanceRecord,
@@ -124,6 +125,10 @@ def language(keys: PhiKeys) -> PublishedLanguage:
             RemittanceRecord.RemittanceImported: from_fields(
                 v1.RemittanceImported, extra=legacy_journal),
             RemittanceChunk.RemittanceChunkPosted: from_fields(v1.RemittanceChunkPosted),
+            # A claim's first 835 payment or denial: claims records it as the adjudication.
+            InitialAdjudication.InitialAdjudicationRemitted: from_fields(
+                v1.InitialAdjudicationRemitted, internal=("payer_claim_control_number",),
+                extra=payment_icn),
             # The exceptions queue.
             UnmatchedClaimPayment.UnmatchedClaimPaymentQueued: from_fields(
                 v1.UnmatchedClaimPaymentQueued, internal=plain_identifiers, extra=identifiers),

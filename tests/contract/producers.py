@@ -49,6 +49,7 @@ from services.negotiation.domain import (
 )
 from services.settlement.domain import (
     Account,
+    InitialAdjudication,
     JournalTransaction,
     LineMatch,
     Posting,
@@ -509,6 +510,15 @@ def unmatched_claim_payment_queued() -> Any:
                          "F8 reference", candidate_claim_id="")
 
 
+def initial_adjudication_remitted() -> Any:
+    return _event(InitialAdjudication.InitialAdjudicationRemitted, version=1, claim_id=CLAIM_ID,
+                  remittance_id=REMITTANCE, trace_number="EFT-991", payer_id="87726", ordinal=1,
+                  status_code="1", received_date=dt.date(2026, 4, 1), billed_cents=265_000,
+                  allowed_cents=60_000, paid_cents=45_000, patient_responsibility_cents=15_000,
+                  payer_claim_control_number="ICN-77", carc_codes=["45", "2"], rarc_codes=[],
+                  denied=False)
+
+
 def unmatched_claim_payment_resolved() -> Any:
     return _event(UnmatchedClaimPayment.UnmatchedClaimPaymentResolved, claim_id=CLAIM_ID)
 
@@ -668,6 +678,7 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("settlement", "RemittanceFileQuarantined"): remittance_file_quarantined,
     ("settlement", "RemittanceImported"): remittance_imported,
     ("settlement", "RemittanceChunkPosted"): remittance_chunk_posted,
+    ("settlement", "InitialAdjudicationRemitted"): initial_adjudication_remitted,
     ("settlement", "UnmatchedClaimPaymentQueued"): unmatched_claim_payment_queued,
     ("settlement", "UnmatchedClaimPaymentResolved"): unmatched_claim_payment_resolved,
     ("settlement", "UnmatchedServiceLineQueued"): unmatched_service_line_queued,

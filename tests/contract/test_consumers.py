@@ -8,7 +8,10 @@ import datetime as dt
 
 import pytest
 
+from services.claims.adapters.subscriptions import remitted_adjudication
+from services.claims.domain import Adjudication
 from services.common.contracts import enum_text
+from services.common.phi import PhiKeys
 from services.fees.adapters.subscriptions import FeeReactions
 from services.fees.domain.assessment import PaymentKind
 from services.ledger.adapters.mapping import facts_from_wire
@@ -186,3 +189,14 @@ def test_claims_records_negotiations_refusal_with_its_deadline() -> None:
     (command,) = seen
     assert (command.reason, command.notice_due_on, command.rule_set_version) == (  # type: ignore[attr-defined]
         "qpa_cents: must be positive", "2026-05-12", "nsa-2026.1")
+
+
+def test_claims_takes_the_remitted_initial_adjudication_as_stated() -> None:
+    """The golden InitialAdjudicationRemitted is the claim's Adjudication, the ICN unsealed."""
+    remitted = golden.delivery("settlement", "InitialAdjudicationRemitted").message
+    keys = PhiKeys.from_env({}, dev_mode=True)
+    adjudication = remitted_adjudication(remitted, keys)  # type: ignore[arg-type]
+    assert adjudication == Adjudication(
+        received_date=dt.date(2026, 4, 1), billed_cents=265_000, allowed_cents=60_000,
+        paid_cents=45_000, patient_responsibility_cents=15_000, carc_codes=("45", "2"),
+        rarc_codes=(), payer_claim_control_number="ICN-77", denied=False)

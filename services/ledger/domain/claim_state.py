@@ -304,6 +304,8 @@ FOLDS: dict[str, Fold] = {
     "PatientResponsibilityRecorded": _recorded_only,
     "BalanceBillingRiskFlagged": _recorded_only,
     "FeePosted": _recorded_only,  # the book's copy of a fee FeeAssessed already counts
+    # The claim's adjudication comes from claims' AdjudicationRecorded, which this leads to.
+    "InitialAdjudicationRemitted": _recorded_only,
     "UnmatchedClaimPaymentQueued": _recorded_only,
     "UnmatchedClaimPaymentResolved": _recorded_only,
     "UnmatchedServiceLineQueued": _recorded_only,
