@@ -1,7 +1,7 @@
 """The claims service's published language: domain event -> contract (docs/events.md).
 
 The one place the claims domain meets its integration-event contracts
-(proto/oonledger/claims/v1/events.proto). Every event not listed leaves as canonical JSON.
+(proto/oonledger/claims/v1/events.proto). Every event the claims service records is listed.
 
 The identifiers of a patient's account never leave in plain text (issue 21 item 5): the patient
 control number travels as its keyed hash (`patient_control_number_index`) and sealed
@@ -46,6 +46,12 @@ def language(keys: phi.PhiKeys) -> PublishedLanguage:
             Claim.AppealDecisionRecorded: from_fields(v1.AppealDecisionRecorded),
             # Consumed by nobody yet; the claim's record of negotiation's refusal.
             Claim.NegotiationRefusalRecorded: from_fields(v1.NegotiationRefusalRecorded),
+            Claim.DocumentAttached: from_fields(v1.DocumentAttached),
+            Claim.CleanClaimChecked: from_fields(v1.CleanClaimChecked),
+            Claim.ClaimReplaced: from_fields(v1.ClaimReplaced),
+            Claim.ClaimVoided: from_fields(v1.ClaimVoided),
+            # The appeal's grounds are PHI (AppealFiled.PHI_FIELDS): never on the wire.
+            Claim.AppealFiled: from_fields(v1.AppealFiled),
         },
     )
 

@@ -151,6 +151,43 @@ def claim_stage_reached() -> Any:
                   source_event_id="negotiation:311")
 
 
+def document_attached() -> Any:
+    return _event(Claim.DocumentAttached, version=3, document={
+        "document_id": "doc-7", "kind": "medical_records", "sha256": "ab" * 32,
+        "location": "s3://acme-docs/claims/doc-7.pdf", "size_bytes": 48_213})
+
+
+def clean_claim_checked() -> Any:
+    return _event(Claim.CleanClaimChecked, version=2, rule_set_version="clean-claim/2026.12",
+                  clean=False, findings=[
+                      {"rule_id": "CC07", "field": "lines[0].modifiers",
+                       "message": "99285 billed with 12002 the same day needs modifier 25",
+                       "blocking": True, "rule_version": "required-modifiers/2026.12"}],
+                  status="registered")
+
+
+def claim_replaced() -> Any:
+    return _event(Claim.ClaimReplaced, version=7,
+                  replacement_claim_id="8a6f0d3e-2b1c-4f5e-9d7a-1c2b3a4d5e6f",
+                  reason="corrected units on line 2")
+
+
+def claim_voided() -> Any:
+    return _event(Claim.ClaimVoided, version=7,
+                  void_claim_id="9b7e1c4f-3a2d-4e6f-8c9b-2d3c4b5a6e7f",
+                  reason="billed to the wrong payer")
+
+
+def appeal_filed() -> Any:
+    return _event(Claim.AppealFiled, version=5, appeal={
+        "appeal_id": "appeal-1", "level": "first_internal", "cited_document_ids": ["doc-7"],
+        "channel": "portal", "adverse_determination_date": "2026-04-01",
+        "filed_date": "2026-04-10", "deadline": "2026-09-28",
+        "window_rule": "29 CFR 2560.503-1(h)(3)(i): 180 days", "decision_due": "2026-05-10"},
+        grounds="the ED visit met the prudent layperson standard",
+        rule_set_version="appeals/2026.12")
+
+
 def appeal_decision_recorded() -> Any:
     return _event(Claim.AppealDecisionRecorded, version=6, appeal_id="appeal-1",
                   outcome="overturned", decision_date="2026-05-20",
@@ -632,6 +669,11 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("claims", "ClaimWithdrawn"): claim_withdrawn,
     ("claims", "ClaimStageReached"): claim_stage_reached,
     ("claims", "AppealDecisionRecorded"): appeal_decision_recorded,
+    ("claims", "DocumentAttached"): document_attached,
+    ("claims", "CleanClaimChecked"): clean_claim_checked,
+    ("claims", "ClaimReplaced"): claim_replaced,
+    ("claims", "ClaimVoided"): claim_voided,
+    ("claims", "AppealFiled"): appeal_filed,
     ("claims", "NegotiationRefusalRecorded"): negotiation_refusal_recorded,
     ("negotiation", "NegotiationRefused"): negotiation_refused,
     ("negotiation", "Opened"): opened,

@@ -108,3 +108,35 @@ def test_no_account_identifier_of_a_remittance_leaves_settlement_in_plain_text()
         index = view["payer_claim_control_number_index"]
         assert index == KEYS.index("tenant-golden", phi.PAYER_CLAIM_NUMBER, plain[-1].lower())
         assert KEYS.unseal(view["payer_claim_control_number_sealed"]) == plain[-1]
+
+
+def _recorded_event_classes(service: str) -> set[str]:
+    """Every domain event class of every aggregate the service records (its relay publishes
+    each one)."""
+    import inspect
+    import pkgutil
+
+    from services.common.aggregate import TenantAggregate
+
+    package = importlib.import_module(f"services.{service}")
+    names: set[str] = set()
+    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        if ".tests" in module.name or module.name.endswith((".main", ".__main__")):
+            continue
+        for _, aggregate in inspect.getmembers(importlib.import_module(module.name),
+                                               inspect.isclass):
+            if not issubclass(aggregate, TenantAggregate) or aggregate is TenantAggregate:
+                continue
+            for name, value in vars(aggregate).items():
+                if (inspect.isclass(value) and hasattr(value, "mutate")
+                        and name not in ("Created", "Event") and not name.startswith("Snapshot")):
+                    names.add(name)
+    return names
+
+
+@pytest.mark.parametrize("service", ["claims", "negotiation", "settlement", "fees"])
+def test_every_event_a_service_records_leaves_as_a_contract(service: str) -> None:
+    """Issue 13 item 1: nothing leaves a service as loose JSON."""
+    published = {event_class.__name__
+                 for event_class in published_language(service).translations}
+    assert _recorded_event_classes(service) - published == set()
