@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from oonledger.claims.v1 import claims_pb2_grpc
 from services.claims.adapters.grpc_api import ClaimsServicer
+from services.claims.adapters.import_jobs import KIND, Claims837Import
 from services.claims.adapters.projections import ClaimsReadModel
 from services.claims.adapters.sql import ClaimsQueries
 from services.claims.adapters.subscriptions import (
@@ -11,9 +14,11 @@ from services.claims.adapters.subscriptions import (
     SETTLEMENT_STAGES,
     ClaimStageReactions,
 )
-from services.claims.application import ClaimsApplication
+from services.claims.application import WRITERS, ClaimsApplication
 from services.common.consumer import Subscription
 from services.common.grpc_server import ServicerBinding
+from services.common.import_jobs import ImportJobRunner, ImportJobs, ImportJobStore
+from services.common.import_jobs.runner import DEFAULT_BATCH_SIZE
 from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.ops.service import PipelineOperations
@@ -29,7 +34,13 @@ def build(infra: Infrastructure) -> ServiceParts:
     keys = infra.settings.phi_keys()
     read_model = ClaimsReadModel(infra.pool, infra.settings.schema, keys)
     queries = ClaimsQueries(infra.pool, infra.settings.schema, keys)
-    servicer = ClaimsServicer(app, infra.blocking, queries)
+    job_store = ImportJobStore(infra.pool, infra.settings.schema)
+    job_runner = ImportJobRunner(
+        job_store, {KIND: Claims837Import(app)}, infra.blocking,
+        batch_size=int(os.environ.get("OON_IMPORT_BATCH_SIZE", DEFAULT_BATCH_SIZE)),
+    )
+    imports = ImportJobs(job_store, job_runner, KIND, WRITERS, "an 837")
+    servicer = ClaimsServicer(app, infra.blocking, queries, imports)
     executor = infra.blocking.executor
     subscriptions = [
         Subscription(
@@ -78,8 +89,8 @@ def build(infra: Infrastructure) -> ServiceParts:
         ],
         app=app,
         subscriptions=subscriptions,
-        migrations=[read_model.migrate],
-        background=[operations.run],
+        migrations=[read_model.migrate, job_store.migrate],
+        background=[operations.run, job_runner.run],
     )
 
 

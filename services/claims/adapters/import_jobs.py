@@ -1,0 +1,78 @@
+"""The 837 as an import job (services/common/import_jobs): how the claims service reads a file
+and stores a batch of its claims.
+
+Reading goes through the existing adapter (`x12.read_837`, which maps the shared reader's
+claims to `ClaimData`); storing through `ClaimsApplication.import_claims`, each claim under the
+request id `import:<job id>:<position in the file>`, so its claim id is fixed by the job and the
+claim's position: a batch stored again after a restart finds its claims and stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from oonledger.claims.v1 import claims_pb2 as pb
+from services.claims.adapters import commands, x12
+from services.claims.adapters.x12 import ParsedClaim
+from services.claims.application import ClaimsApplication, ImportClaims, ImportItem
+from services.common.context import CommandContext
+from services.common.errors import InvalidArgument
+from services.common.import_jobs import BatchResult, JobFinding
+
+KIND = "837"
+
+
+def decode(content: bytes) -> str:
+    """The file's text: UTF-8 (a byte-order mark dropped), else Latin-1 (every byte is a
+    character, so nothing is lost)."""
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return content.decode("latin-1")
+
+
+def claim_request_id(job_id: UUID, position: int) -> str:
+    return f"import:{job_id}:{position}"
+
+
+class Claims837Import:
+    kind = KIND
+    empty_message = "the file holds no 837 claims (no CLM segment was found in any transaction)"
+
+    def __init__(self, app: ClaimsApplication) -> None:
+        self.app = app
+
+    def read(self, content: bytes, params: bytes) -> Sequence[ParsedClaim]:
+        stated = commands.read_start_import(pb.StartImportRequest.FromString(params))
+        return x12.read_837(decode(content), stated.client_id, stated.plan, stated.facility)
+
+    def store(
+        self, ctx: CommandContext, job_id: UUID, start: int, items: Sequence[Any]
+    ) -> BatchResult:
+        parsed: Sequence[ParsedClaim] = items
+        batch: list[ImportItem] = []
+        for offset, claim in enumerate(parsed):
+            read = claim.data if claim.data is not None else claim.error
+            if read is None:
+                read = InvalidArgument("the claim could not be read", "claim")
+            batch.append(ImportItem(claim_request_id(job_id, start + offset), read))
+        outcomes = self.app.import_claims(ctx, ImportClaims(tuple(batch)))
+        stored = rejected = 0
+        findings: list[JobFinding] = []
+        for outcome in outcomes:
+            if not outcome.errors:
+                stored += 1
+                continue
+            rejected += 1
+            position = start + outcome.index
+            prefix = f"items[{outcome.index}]."
+            for violation in outcome.errors:
+                findings.append(JobFinding(
+                    position,
+                    parsed[outcome.index].location,
+                    violation.field.removeprefix(prefix),
+                    violation.description,
+                ))
+        return BatchResult(stored=stored, rejected=rejected, findings=tuple(findings))

@@ -1,0 +1,248 @@
+"""An 837 as an import job through the gateway (docs/claims.md "Import jobs"): chunks in,
+progress out at least once a second, every claim stored once, the same file recognised, a job
+interrupted mid-processing resumed after the claims service restarts, and bad calls refused."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+
+from oonledger.claims.v1 import claims_pb2 as pb
+from oonledger.common.v1 import import_job_pb2 as jobs_pb
+from services.claims.main import build as build_claims
+from services.common.runtime import ServiceRuntime
+from services.common.testing import eventually
+from tests.e2e.claim_files import many_claims_837, sha256_of
+from tests.e2e.conftest import Stack
+from tests.e2e.journey import Vendor, rid
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+CLAIMS = 2_000
+CHUNK = 128 * 1024
+# The claims service's background tasks, in the order services/claims/main.py lists them.
+IMPORT_RUNNER_TASK = 1
+PROCESSING = jobs_pb.IMPORT_JOB_STATE_PROCESSING
+SUCCEEDED = jobs_pb.IMPORT_JOB_STATE_SUCCEEDED
+
+
+def control_number() -> int:
+    return random.randrange(1, 999_999_999)
+
+
+async def start(vendor: Vendor, content: bytes, client_id: str, sha: str = "",
+                role: str = "negotiator") -> pb.StartImportResponse:
+    return await vendor.claims.StartImport(pb.StartImportRequest(
+        request_id=rid(), file_sha256=sha or sha256_of(content), total_bytes=len(content),
+        file_name="batch.837", client_id=client_id,
+        plan=pb.Plan(funding=pb.PLAN_FUNDING_SELF_FUNDED_ERISA, situs_state="PA"),
+        facility=pb.Facility(network_status=pb.NETWORK_STATUS_IN_NETWORK, state="PA"),
+    ), metadata=vendor.md(role))
+
+
+async def send_chunks(vendor: Vendor, job_id: str, content: bytes) -> None:
+    for sequence, offset in enumerate(range(0, len(content), CHUNK)):
+        await vendor.claims.AppendImportChunk(pb.AppendImportChunkRequest(
+            request_id=rid(), job_id=job_id, sequence=sequence,
+            data=content[offset : offset + CHUNK]), metadata=vendor.md("negotiator"))
+
+
+async def finish(vendor: Vendor, job_id: str) -> jobs_pb.ImportJob:
+    finished = await vendor.claims.FinishImportUpload(pb.FinishImportUploadRequest(
+        request_id=rid(), job_id=job_id), metadata=vendor.md("negotiator"))
+    return finished.job
+
+
+async def upload(vendor: Vendor, content: bytes, client_id: str) -> jobs_pb.ImportJob:
+    started = await start(vendor, content, client_id)
+    assert started.created and started.job.state == jobs_pb.IMPORT_JOB_STATE_UPLOADING
+    await send_chunks(vendor, started.job.job_id, content)
+    return await finish(vendor, started.job.job_id)
+
+
+async def get_job(vendor: Vendor, job_id: str, role: str = "auditor") -> jobs_pb.ImportJob:
+    reply = await vendor.claims.GetImportJob(pb.GetImportJobRequest(job_id=job_id),
+                                             metadata=vendor.md(role))
+    return reply.job
+
+
+async def watch(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
+    updates = []
+    stream = vendor.claims.WatchImportJob(pb.WatchImportJobRequest(job_id=job_id),
+                                          metadata=vendor.md("auditor"))
+    async for reply in stream:
+        updates.append((time.monotonic(), reply.job))
+    return updates
+
+
+async def claim_ids(vendor: Vendor, client_id: str) -> set[str]:
+    ids: set[str] = set()
+    token = ""
+    while True:
+        page = await vendor.claims.ListClaims(pb.ListClaimsRequest(
+            client_id=client_id, page_size=1000, page_token=token), metadata=vendor.md("auditor"))
+        ids.update(c.claim_id for c in page.claims)
+        token = page.next_page_token
+        if not token:
+            return ids
+
+
+async def every_claim_listed(vendor: Vendor, client_id: str, expected: int) -> int:
+    async def listed() -> int | None:
+        count = len(await claim_ids(vendor, client_id))
+        return count if count >= expected else None
+
+    await eventually(listed, timeout=120, interval=1.0)
+    return len(await claim_ids(vendor, client_id))
+
+
+async def test_an_837_job_shows_progress_and_stores_every_claim_once(stack: Stack, channel):
+    stack.require("claims")
+    vendor = await Vendor.enrol(stack, channel)
+    client_id = f"client-{uuid.uuid4().hex[:6]}"
+    content = many_claims_837(CLAIMS, "IJ", control_number())
+    job = await upload(vendor, content, client_id)
+    assert job.state in (PROCESSING, SUCCEEDED) and job.kind == "837"
+    assert job.progress.bytes_received == len(content) and job.interchange_control_number
+
+    updates = await watch(vendor, job.job_id)
+    final = updates[-1][1]
+    assert final.state == SUCCEEDED, final.error
+    assert (final.progress.items_read, final.progress.items_stored,
+            final.progress.items_rejected, final.progress.items_processed) == (
+        CLAIMS, CLAIMS, 0, CLAIMS)
+    assert final.findings_total == 0 and final.finished_at.seconds > 0
+    running = [u for _, u in updates if u.state == PROCESSING]
+    assert running, "the job was never seen running"
+    processed = [u.progress.items_processed for _, u in updates]
+    assert processed == sorted(processed)
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(updates)]
+    assert max(gaps, default=0) < 2.0, gaps  # at least once a second (slack for a busy box)
+
+    # The same file again: the first job, nothing new.
+    again = await start(vendor, content, client_id)
+    assert (again.created, again.job.job_id, again.job.state) == (False, job.job_id, SUCCEEDED)
+    assert await every_claim_listed(vendor, client_id, CLAIMS) == CLAIMS
+
+    # The same interchange (sender, ISA13) in other bytes: answered with the first job.
+    isa13 = int(final.interchange_control_number)
+    resent = many_claims_837(3, "IJ", isa13)
+    other = await start(vendor, resent, client_id)
+    assert other.created and other.job.job_id != job.job_id
+    await send_chunks(vendor, other.job.job_id, resent)
+    assert (await finish(vendor, other.job.job_id)).job_id == job.job_id
+    duplicate = await get_job(vendor, other.job.job_id)
+    assert duplicate.state == jobs_pb.IMPORT_JOB_STATE_FAILED
+    assert job.job_id in duplicate.error and duplicate.findings[0].field == "ISA13"
+
+
+async def pause_import_runner(runtime: ServiceRuntime) -> None:
+    """Cancel the claims service's import worker, as a crash would stop it mid-batch."""
+    name = f"{runtime.settings.service}:background-{IMPORT_RUNNER_TASK}"
+    (task,) = [t for t in runtime._tasks if t.get_name() == name]
+    task.cancel()
+    await asyncio.wait([task])
+    runtime._tasks.remove(task)
+
+
+async def test_a_job_interrupted_by_a_restart_resumes_and_stores_nothing_twice(
+    stack: Stack, channel, service_runner: Any
+):
+    stack.require("claims")
+    vendor = await Vendor.enrol(stack, channel)
+    client_id = f"client-{uuid.uuid4().hex[:6]}"
+    content = many_claims_837(CLAIMS, "IR", control_number())
+    job = await upload(vendor, content, client_id)
+
+    async def mid_processing() -> jobs_pb.ImportJob | None:
+        current = await get_job(vendor, job.job_id)
+        return current if current.progress.items_processed > 0 else None
+
+    seen = await eventually(mid_processing, timeout=120, interval=0.05)
+    claims = stack.services["claims"]
+    await pause_import_runner(claims)
+    before = await get_job(vendor, job.job_id)
+    assert before.state == PROCESSING, "the job ended before it could be interrupted"
+    assert 0 < seen.progress.items_processed <= before.progress.items_processed < CLAIMS
+
+    port = claims.port
+    await service_runner.stop(claims)
+    stack.services["claims"] = await service_runner.start(
+        "claims", build_claims, db_pool_size=2, grpc_port=port)
+
+    async def answering() -> jobs_pb.ImportJob | None:
+        try:
+            return await get_job(vendor, job.job_id)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                return None
+            raise
+
+    resumed = await eventually(answering, timeout=60, interval=0.2)
+    assert resumed.progress.items_processed >= before.progress.items_processed
+    final = (await watch(vendor, job.job_id))[-1][1]
+    assert final.state == SUCCEEDED, final.error
+    assert (final.progress.items_stored, final.progress.items_rejected,
+            final.progress.items_processed) == (CLAIMS, 0, CLAIMS)
+    assert await every_claim_listed(vendor, client_id, CLAIMS) == CLAIMS
+
+
+async def test_bad_import_calls_are_refused(stack: Stack, channel):
+    stack.require("claims")
+    vendor = await Vendor.enrol(stack, channel)
+    stranger = await Vendor.enrol(stack, channel)
+    content = many_claims_837(3, "IB", control_number())
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await get_job(vendor, str(uuid.uuid4()))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # writes: negotiator or admin only
+        await start(vendor, content, "client-b", role="finance")
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    started = await start(vendor, content, "client-b")
+    job_id = started.job.job_id
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # chunk 1 before chunk 0
+        await vendor.claims.AppendImportChunk(pb.AppendImportChunkRequest(
+            request_id=rid(), job_id=job_id, sequence=1, data=content[:10]),
+            metadata=vendor.md("negotiator"))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "out of order" in (err.value.details() or "")
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # another tenant's job
+        await get_job(stranger, job_id)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await send_chunks(stranger, job_id, content)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # not every byte yet
+        await finish(vendor, job_id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    # A file whose bytes do not hash to the stated SHA-256: refused, the upload discarded.
+    other = many_claims_837(3, "IX", control_number())
+    assert len(other) == len(content)
+    mismatched = await start(vendor, other, "client-b", sha=sha256_of(other[::-1]))
+    await send_chunks(vendor, mismatched.job.job_id, other)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await finish(vendor, mismatched.job.job_id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "hash" in (err.value.details() or "")
+    discarded = await get_job(vendor, mismatched.job.job_id)
+    assert (discarded.state, discarded.next_sequence, discarded.progress.bytes_received) == (
+        jobs_pb.IMPORT_JOB_STATE_UPLOADING, 0, 0)
+
+    # A chunk sent twice (a retry) is accepted once; the job then completes.
+    await send_chunks(vendor, job_id, content)
+    await send_chunks(vendor, job_id, content[:CHUNK])
+    done = (await watch(vendor, (await finish(vendor, job_id)).job_id))[-1][1]
+    assert done.state == SUCCEEDED and done.progress.items_stored == 3
