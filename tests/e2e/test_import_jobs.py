@@ -5,6 +5,7 @@ interrupted mid-processing resumed after the claims service restarts, and bad ca
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import random
 import time
@@ -19,6 +20,7 @@ from oonledger.common.v1 import import_job_pb2 as jobs_pb
 from services.claims.main import build as build_claims
 from services.common.runtime import ServiceRuntime
 from services.common.testing import eventually
+from services.ops import import_file
 from tests.e2e.claim_files import many_claims_837, sha256_of
 from tests.e2e.conftest import Stack
 from tests.e2e.journey import Vendor, rid
@@ -246,3 +248,21 @@ async def test_bad_import_calls_are_refused(stack: Stack, channel):
     await send_chunks(vendor, job_id, content[:CHUNK])
     done = (await watch(vendor, (await finish(vendor, job_id)).job_id))[-1][1]
     assert done.state == SUCCEEDED and done.progress.items_stored == 3
+
+
+async def test_the_import_command_uploads_and_shows_progress(stack: Stack, channel, tmp_path):
+    stack.require("claims")
+    vendor = await Vendor.enrol(stack, channel)
+    path = tmp_path / "batch.837"
+    path.write_bytes(many_claims_837(20, "IC", control_number()))
+    environ = {"OON_API_KEY": vendor.keys["negotiator"], "GATEWAY_ADDR": stack.grpc_address}
+    argv = [str(path), "--client-id", "client-cli", "--plan-funding", "SELF_FUNDED_ERISA",
+            "--situs-state", "PA", "--network-status", "IN_NETWORK", "--facility-state", "PA"]
+    out = io.StringIO()
+    assert await import_file.run(argv, environ, out) == 0, out.getvalue()
+    text = out.getvalue()
+    assert "[" + "#" * 30 + "] 100%" in text
+    assert "IMPORT_JOB_STATE_SUCCEEDED: read 20, stored 20, rejected 0" in text
+    again = io.StringIO()  # the same file: its first job, nothing uploaded again
+    assert await import_file.run(argv, environ, again) == 0
+    assert "was started before" in again.getvalue()
