@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
-import random
-import time
 import uuid
 from typing import Any
 
@@ -21,88 +19,29 @@ from services.claims.main import build as build_claims
 from services.common.runtime import ServiceRuntime
 from services.common.testing import eventually
 from services.ops import import_file
+from services.x12.tests.samples import DATA
 from tests.e2e.claim_files import many_claims_837, sha256_of
 from tests.e2e.conftest import Stack
+from tests.e2e.import_jobs import (
+    CHUNK,
+    control_number,
+    every_claim_listed,
+    finish,
+    get_job,
+    send_chunks,
+    start,
+    upload,
+    watch,
+)
 from tests.e2e.journey import Vendor, rid
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 CLAIMS = 2_000
-CHUNK = 128 * 1024
 # The claims service's background tasks, in the order services/claims/main.py lists them.
 IMPORT_RUNNER_TASK = 1
 PROCESSING = jobs_pb.IMPORT_JOB_STATE_PROCESSING
 SUCCEEDED = jobs_pb.IMPORT_JOB_STATE_SUCCEEDED
-
-
-def control_number() -> int:
-    return random.randrange(1, 999_999_999)
-
-
-async def start(vendor: Vendor, content: bytes, client_id: str, sha: str = "",
-                role: str = "negotiator") -> pb.StartImportResponse:
-    return await vendor.claims.StartImport(pb.StartImportRequest(
-        request_id=rid(), file_sha256=sha or sha256_of(content), total_bytes=len(content),
-        file_name="batch.837", client_id=client_id,
-        plan=pb.Plan(funding=pb.PLAN_FUNDING_SELF_FUNDED_ERISA, situs_state="PA"),
-        facility=pb.Facility(network_status=pb.NETWORK_STATUS_IN_NETWORK, state="PA"),
-    ), metadata=vendor.md(role))
-
-
-async def send_chunks(vendor: Vendor, job_id: str, content: bytes) -> None:
-    for sequence, offset in enumerate(range(0, len(content), CHUNK)):
-        await vendor.claims.AppendImportChunk(pb.AppendImportChunkRequest(
-            request_id=rid(), job_id=job_id, sequence=sequence,
-            data=content[offset : offset + CHUNK]), metadata=vendor.md("negotiator"))
-
-
-async def finish(vendor: Vendor, job_id: str) -> jobs_pb.ImportJob:
-    finished = await vendor.claims.FinishImportUpload(pb.FinishImportUploadRequest(
-        request_id=rid(), job_id=job_id), metadata=vendor.md("negotiator"))
-    return finished.job
-
-
-async def upload(vendor: Vendor, content: bytes, client_id: str) -> jobs_pb.ImportJob:
-    started = await start(vendor, content, client_id)
-    assert started.created and started.job.state == jobs_pb.IMPORT_JOB_STATE_UPLOADING
-    await send_chunks(vendor, started.job.job_id, content)
-    return await finish(vendor, started.job.job_id)
-
-
-async def get_job(vendor: Vendor, job_id: str, role: str = "auditor") -> jobs_pb.ImportJob:
-    reply = await vendor.claims.GetImportJob(pb.GetImportJobRequest(job_id=job_id),
-                                             metadata=vendor.md(role))
-    return reply.job
-
-
-async def watch(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
-    updates = []
-    stream = vendor.claims.WatchImportJob(pb.WatchImportJobRequest(job_id=job_id),
-                                          metadata=vendor.md("auditor"))
-    async for reply in stream:
-        updates.append((time.monotonic(), reply.job))
-    return updates
-
-
-async def claim_ids(vendor: Vendor, client_id: str) -> set[str]:
-    ids: set[str] = set()
-    token = ""
-    while True:
-        page = await vendor.claims.ListClaims(pb.ListClaimsRequest(
-            client_id=client_id, page_size=1000, page_token=token), metadata=vendor.md("auditor"))
-        ids.update(c.claim_id for c in page.claims)
-        token = page.next_page_token
-        if not token:
-            return ids
-
-
-async def every_claim_listed(vendor: Vendor, client_id: str, expected: int) -> int:
-    async def listed() -> int | None:
-        count = len(await claim_ids(vendor, client_id))
-        return count if count >= expected else None
-
-    await eventually(listed, timeout=120, interval=1.0)
-    return len(await claim_ids(vendor, client_id))
 
 
 async def test_an_837_job_shows_progress_and_stores_every_claim_once(stack: Stack, channel):
@@ -243,6 +182,13 @@ async def test_bad_import_calls_are_refused(stack: Stack, channel):
     assert (discarded.state, discarded.next_sequence, discarded.progress.bytes_received) == (
         jobs_pb.IMPORT_JOB_STATE_UPLOADING, 0, 0)
 
+    # A file that is no 837 at all: the job fails, and says why as a finding on the file.
+    junk = b"hello, this is not an interchange"
+    failed = (await watch(vendor, (await upload(vendor, junk, "client-b")).job_id))[-1][1]
+    assert failed.state == jobs_pb.IMPORT_JOB_STATE_FAILED and failed.error
+    assert [(f.position, f.message) for f in failed.findings] == [(-1, failed.error)]
+    assert "Traceback" not in failed.error
+
     # A chunk sent twice (a retry) is accepted once; the job then completes.
     await send_chunks(vendor, job_id, content)
     await send_chunks(vendor, job_id, content[:CHUNK])
@@ -266,3 +212,21 @@ async def test_the_import_command_uploads_and_shows_progress(stack: Stack, chann
     again = io.StringIO()  # the same file: its first job, nothing uploaded again
     assert await import_file.run(argv, environ, again) == 0
     assert "was started before" in again.getvalue()
+
+
+async def test_a_job_stores_the_good_claims_and_lists_the_rejected_ones(stack: Stack, channel):
+    stack.require("claims")
+    vendor = await Vendor.enrol(stack, channel)
+    content = (DATA / "ed_group_batch.837").read_bytes()  # its third claim has an ICD-9 code
+    job = await upload(vendor, content, "client-ed")
+    final = (await watch(vendor, job.job_id))[-1][1]
+    assert final.state == SUCCEEDED
+    assert (final.progress.items_read, final.progress.items_stored,
+            final.progress.items_rejected) == (3, 2, 1)
+    assert final.findings_total == 1
+    (finding,) = final.findings
+    assert (finding.position, finding.location, finding.field) == (
+        2, "ST 0001 / CLM 3 / PCN ED-2026-1003", "claim.diagnosis_codes[0]")
+    paged = await vendor.claims.GetImportJob(pb.GetImportJobRequest(
+        job_id=job.job_id, findings_offset=1), metadata=vendor.md("auditor"))
+    assert not paged.job.findings and paged.job.findings_total == 1
