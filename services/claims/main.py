@@ -36,7 +36,7 @@ def build(infra: Infrastructure) -> ServiceParts:
     queries = ClaimsQueries(infra.pool, infra.settings.schema, keys)
     job_store = ImportJobStore(infra.pool, infra.settings.schema)
     job_runner = ImportJobRunner(
-        job_store, {KIND: Claims837Import(app)}, infra.blocking,
+        job_store, {KIND: Claims837Import(app, infra.blocking)},
         batch_size=int(os.environ.get("OON_IMPORT_BATCH_SIZE", DEFAULT_BATCH_SIZE)),
     )
     imports = ImportJobs(job_store, job_runner, KIND, WRITERS, "an 837")

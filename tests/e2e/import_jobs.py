@@ -76,12 +76,14 @@ async def claim_ids(vendor: Vendor, client_id: str) -> set[str]:
             return ids
 
 
-async def every_claim_listed(vendor: Vendor, client_id: str, expected: int) -> int:
+async def every_claim_listed(
+    vendor: Vendor, client_id: str, expected: int, timeout: float = 120
+) -> int:
     async def listed() -> int | None:
         count = len(await claim_ids(vendor, client_id))
         return count if count >= expected else None
 
-    await eventually(listed, timeout=120, interval=1.0)
+    await eventually(listed, timeout=timeout, interval=1.0)
     return len(await claim_ids(vendor, client_id))
 
 

@@ -38,4 +38,4 @@ async def test_an_837_of_50000_claims_imports_as_a_job(stack, channel):
     total = time.perf_counter() - started
     print({"bytes": len(content), "upload_s": round(uploaded, 1), "job_s": round(total, 1),
            "claims_per_s": round(CLAIMS / total)})
-    assert await every_claim_listed(vendor, client_id, CLAIMS) == CLAIMS
+    assert await every_claim_listed(vendor, client_id, CLAIMS, timeout=900) == CLAIMS

@@ -19,6 +19,7 @@ from services.claims.adapters.x12 import ParsedClaim
 from services.claims.application import ClaimsApplication, ImportClaims, ImportItem
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument
+from services.common.grpc_server import Blocking
 from services.common.import_jobs import BatchResult, JobFinding
 
 KIND = "837"
@@ -41,14 +42,23 @@ class Claims837Import:
     kind = KIND
     empty_message = "the file holds no 837 claims (no CLM segment was found in any transaction)"
 
-    def __init__(self, app: ClaimsApplication) -> None:
+    def __init__(self, app: ClaimsApplication, blocking: Blocking) -> None:
         self.app = app
+        self.blocking = blocking
 
-    def read(self, content: bytes, params: bytes) -> Sequence[ParsedClaim]:
+    async def read(self, content: bytes, params: bytes) -> Sequence[ParsedClaim]:
+        return await self.blocking(self.read_now, content, params)
+
+    async def store(
+        self, ctx: CommandContext, job_id: UUID, start: int, items: Sequence[Any]
+    ) -> BatchResult:
+        return await self.blocking(self.store_now, ctx, job_id, start, items)
+
+    def read_now(self, content: bytes, params: bytes) -> Sequence[ParsedClaim]:
         stated = commands.read_start_import(pb.StartImportRequest.FromString(params))
         return x12.read_837(decode(content), stated.client_id, stated.plan, stated.facility)
 
-    def store(
+    def store_now(
         self, ctx: CommandContext, job_id: UUID, start: int, items: Sequence[Any]
     ) -> BatchResult:
         parsed: Sequence[ParsedClaim] = items

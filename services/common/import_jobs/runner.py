@@ -1,9 +1,10 @@
 """The background worker of import jobs: read the file once, store it in committed batches.
 
-A service plugs in one `ImportProcessor` per kind of file. Both of its methods are blocking
-(they run in the service's worker pool): `read` turns the whole file into items (each read, or
-the reason it could not be), `store` stores a batch of them under ids derived from the job and
-each item's position, so that a batch run again after a restart finds what it stored before.
+A service plugs in one `ImportProcessor` per kind of file (its methods are coroutines; the
+synchronous parts run in the service's worker pool): `read` turns the whole file into items
+(each read, or the reason it could not be), `store` stores a batch of them under ids derived
+from the job and each item's position, so that a batch run again after a restart finds what it
+stored before.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from uuid import UUID
 
 from services.common.context import CommandContext
 from services.common.errors import DomainError, InvalidArgument
-from services.common.grpc_server import Blocking
 from services.common.import_jobs.store import FAILED, SUCCEEDED, FindingRow, ImportJobStore, JobRow
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,9 @@ class ImportProcessor(Protocol):
     # The finding of a file that holds nothing to store ("the file holds no claims").
     empty_message: str
 
-    def read(self, content: bytes, params: bytes) -> Sequence[Any]: ...
+    async def read(self, content: bytes, params: bytes) -> Sequence[Any]: ...
 
-    def store(
+    async def store(
         self, ctx: CommandContext, job_id: UUID, start: int, items: Sequence[Any]
     ) -> BatchResult: ...
 
@@ -81,13 +81,11 @@ class ImportJobRunner:
         self,
         store: ImportJobStore,
         processors: Mapping[str, ImportProcessor],
-        blocking: Blocking,
         batch_size: int = DEFAULT_BATCH_SIZE,
         poll_seconds: float = 1.0,
     ) -> None:
         self.store = store
         self.processors = dict(processors)
-        self.blocking = blocking
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
@@ -123,7 +121,7 @@ class ImportJobRunner:
             return
         content = await self.store.content(job_id)
         try:
-            items = await self.blocking(processor.read, content, job.params)
+            items = await processor.read(content, job.params)
         except Exception as exc:
             if not isinstance(exc, DomainError):
                 log.exception("import job %s: reading the file failed", job_id)
@@ -141,9 +139,7 @@ class ImportJobRunner:
         while cursor < len(items):
             batch = items[cursor : cursor + self.batch_size]
             try:
-                result = await self.blocking(
-                    processor.store, replace(ctx, now=_now()), job_id, cursor, batch
-                )
+                result = await processor.store(replace(ctx, now=_now()), job_id, cursor, batch)
             except DomainError as exc:  # a rule refuses the whole job (e.g. the caller's role)
                 await self._fail(job, _plain(exc))
                 return
