@@ -25,6 +25,10 @@ from services.common.import_jobs.store import FAILED, SUCCEEDED, FindingRow, Imp
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 250
+# A job whose run fails this many times in a row (not a domain refusal: a fault, or a bug) ends
+# FAILED instead of holding the worker forever; a transient fault (the database restarting)
+# is retried with a growing pause until then.
+MAX_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -83,12 +87,15 @@ class ImportJobRunner:
         processors: Mapping[str, ImportProcessor],
         batch_size: int = DEFAULT_BATCH_SIZE,
         poll_seconds: float = 1.0,
+        retry_seconds: float = 1.0,
     ) -> None:
         self.store = store
         self.processors = dict(processors)
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.retry_seconds = retry_seconds
         self._wake = asyncio.Event()
+        self._failures: dict[UUID, int] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -97,9 +104,26 @@ class ImportJobRunner:
         while True:
             self._wake.clear()
             for job_id in await self.store.runnable():
-                await self._locked(job_id)
+                await self._attempt(job_id)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    async def _attempt(self, job_id: UUID) -> None:
+        try:
+            await self._locked(job_id)
+            self._failures.pop(job_id, None)
+        except Exception:
+            failures = self._failures.get(job_id, 0) + 1
+            self._failures[job_id] = failures
+            log.exception("import job %s: run %d failed", job_id, failures)
+            if failures >= MAX_ATTEMPTS:
+                self._failures.pop(job_id, None)
+                job = await self.store.get_any(job_id)
+                if job is not None:
+                    await self._fail(job, f"stopped after {failures} failed attempts: an "
+                                          "internal error (the operators were told)")
+                return
+            await asyncio.sleep(min(self.retry_seconds * 2.0 ** (failures - 1), 30.0))
 
     async def _locked(self, job_id: UUID) -> None:
         async with self.store.pool.acquire() as conn:

@@ -25,6 +25,7 @@ from services.common.import_jobs import (
     StartImport,
 )
 from services.common.import_jobs.jobs import interchange_of
+from services.common.import_jobs.runner import MAX_ATTEMPTS
 from services.common.import_jobs.store import SUCCEEDED
 from services.common.testing import InfraUrls
 
@@ -124,6 +125,20 @@ async def test_a_job_dying_mid_run_resumes_after_the_last_batch_and_stores_nothi
     assert [(f.position, f.location) for f in await jobs.findings(done)] == [(2, "line 3")]
     # A batch committed from a stale cursor changes nothing.
     assert not await jobs.store.commit_batch(done.job_id, 0, 2, (2, 0, 0, 0), [], datetime.now(UTC))
+
+
+async def test_a_job_that_keeps_failing_ends_failed_instead_of_holding_the_worker(pool):
+    jobs, _, lines = await machinery(pool)
+    runner = ImportJobRunner(jobs.store, {"txt": lines}, batch_size=2, retry_seconds=0)
+    who = ctx("t3")
+    job_id = await uploaded(jobs, who, b"a\nb\nc\n")
+    lines.crash_after_batch = 1
+    for _ in range(MAX_ATTEMPTS):
+        lines.batches = 0
+        await runner._attempt(UUID(job_id))
+    failed = await jobs.get(who, job_id)
+    assert failed.ended and "internal error" in failed.error
+    assert "Crash" not in failed.error and failed.items_processed == 0
 
 
 async def test_chunks_in_order_the_stated_hash_and_the_tenant(pool):
