@@ -34,7 +34,7 @@ def build(infra: Infrastructure) -> ServiceParts:
     keys = infra.settings.phi_keys()
     read_model = ClaimsReadModel(infra.pool, infra.settings.schema, keys)
     queries = ClaimsQueries(infra.pool, infra.settings.schema, keys)
-    job_store = ImportJobStore(infra.pool, infra.settings.schema)
+    job_store = ImportJobStore(infra.pool, infra.settings.schema, keys)
     job_runner = ImportJobRunner(
         job_store, {KIND: Claims837Import(app, infra.blocking)},
         batch_size=int(os.environ.get("OON_IMPORT_BATCH_SIZE", DEFAULT_BATCH_SIZE)),

@@ -4,6 +4,11 @@ The job row is the job's whole state (the counters and `items_processed`, the cu
 last committed batch); a batch's findings and the cursor move in one transaction, guarded by
 the cursor it started from, so a batch run twice (a restart between storing its items and
 committing) counts once.
+
+The file and the findings hold personal health information (patient control numbers, names):
+chunks and each finding's location and message are sealed with the deployment's PHI key
+(`services/common/phi.py`) like every read model's identifiers; the chunks are deleted when the
+job ends.
 """
 
 # ruff: noqa: S608 - the schema is the service's own setting, every value a bind parameter
@@ -17,6 +22,8 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
+from services.common.phi import PhiKeys
 
 UPLOADING = "uploading"
 PROCESSING = "processing"
@@ -108,7 +115,7 @@ def _ddl(schema: str) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS "{schema}".import_job_chunks (
             job_id uuid NOT NULL,
             sequence bigint NOT NULL,
-            data bytea NOT NULL,
+            sealed text NOT NULL,
             PRIMARY KEY (job_id, sequence)
         )""",
         f"""CREATE TABLE IF NOT EXISTS "{schema}".import_job_findings (
@@ -131,8 +138,9 @@ def _row(record: Any) -> JobRow:
 
 
 class ImportJobStore:
-    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, schema: str, keys: PhiKeys) -> None:
         self.pool = pool
+        self.keys = keys
         self.schema = schema
         self.jobs = f'"{schema}".import_jobs'
         self.chunks = f'"{schema}".import_job_chunks'
@@ -184,23 +192,29 @@ class ImportJobStore:
             if record is None:
                 return None
             await conn.execute(
-                f"INSERT INTO {self.chunks} (job_id, sequence, data) VALUES ($1, $2, $3)",
-                job_id, sequence, data,
+                f"INSERT INTO {self.chunks} (job_id, sequence, sealed) VALUES ($1, $2, $3)",
+                job_id, sequence, self._seal_bytes(data),
             )
             return _row(record)
 
+    def _seal_bytes(self, data: bytes) -> str:
+        return self.keys.seal(data.decode("latin-1"))  # latin-1: every byte is one character
+
+    def _unseal_bytes(self, sealed: str) -> bytes:
+        return self.keys.unseal(sealed).encode("latin-1")
+
     async def chunk(self, job_id: UUID, sequence: int) -> bytes | None:
-        data = await self.pool.fetchval(
-            f"SELECT data FROM {self.chunks} WHERE job_id = $1 AND sequence = $2",
+        sealed = await self.pool.fetchval(
+            f"SELECT sealed FROM {self.chunks} WHERE job_id = $1 AND sequence = $2",
             job_id, sequence,
         )
-        return bytes(data) if data is not None else None
+        return self._unseal_bytes(sealed) if sealed is not None else None
 
     async def content(self, job_id: UUID) -> bytes:
         rows = await self.pool.fetch(
-            f"SELECT data FROM {self.chunks} WHERE job_id = $1 ORDER BY sequence", job_id
+            f"SELECT sealed FROM {self.chunks} WHERE job_id = $1 ORDER BY sequence", job_id
         )
-        return b"".join(bytes(r["data"]) for r in rows)
+        return b"".join(self._unseal_bytes(r["sealed"]) for r in rows)
 
     async def reset_upload(self, job_id: UUID, now: datetime) -> None:
         """Discard what was uploaded (the bytes did not match the stated file)."""
@@ -275,7 +289,8 @@ class ImportJobStore:
                 for f in findings:
                     ordinal = ordinals.get(f.position, 0)
                     ordinals[f.position] = ordinal + 1
-                    rows.append((job_id, f.position, ordinal, f.location, f.field, f.message))
+                    rows.append((job_id, f.position, ordinal, self.keys.seal(f.location),
+                                 f.field, self.keys.seal(f.message)))
                 await conn.executemany(
                     f"""INSERT INTO {self.findings}
                         (job_id, position, ordinal, location, field, message)
@@ -301,7 +316,8 @@ class ImportJobStore:
                     f"""INSERT INTO {self.findings}
                         (job_id, position, ordinal, location, field, message)
                     VALUES ($1, $2, 0, $3, $4, $5) ON CONFLICT DO NOTHING""",
-                    job_id, finding.position, finding.location, finding.field, finding.message,
+                    job_id, finding.position, self.keys.seal(finding.location), finding.field,
+                    self.keys.seal(finding.message),
                 )
             # The file is no longer needed once the job has ended.
             await conn.execute(f"DELETE FROM {self.chunks} WHERE job_id = $1", job_id)
@@ -312,4 +328,8 @@ class ImportJobStore:
             WHERE job_id = $1 ORDER BY position, ordinal OFFSET $2 LIMIT $3""",
             job_id, offset, limit,
         )
-        return [FindingRow(r["position"], r["location"], r["field"], r["message"]) for r in rows]
+        return [
+            FindingRow(r["position"], self.keys.unseal(r["location"]), r["field"],
+                       self.keys.unseal(r["message"]))
+            for r in rows
+        ]

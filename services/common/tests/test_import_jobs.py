@@ -5,6 +5,7 @@ with nothing stored twice, a stale batch commit refused, the interchange read fr
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from services.common.import_jobs import (
 from services.common.import_jobs.jobs import interchange_of
 from services.common.import_jobs.runner import MAX_ATTEMPTS
 from services.common.import_jobs.store import SUCCEEDED
+from services.common.phi import PhiKeys
 from services.common.testing import InfraUrls
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -87,7 +89,7 @@ def ctx(tenant: str, roles: tuple[str, ...] = ("negotiator",)) -> CommandContext
 
 
 async def machinery(pool: asyncpg.Pool) -> tuple[ImportJobs, ImportJobRunner, Lines]:
-    store = ImportJobStore(pool, f"import_jobs_{uuid.uuid4().hex[:8]}")
+    store = ImportJobStore(pool, f"import_jobs_{uuid.uuid4().hex[:8]}", PhiKeys(os.urandom(32)))
     await store.migrate()
     lines = Lines()
     runner = ImportJobRunner(store, {"txt": lines}, batch_size=2)
@@ -123,6 +125,8 @@ async def test_a_job_dying_mid_run_resumes_after_the_last_batch_and_stores_nothi
         7, 6, 1, 7)
     assert lines.writes == 6 == len(lines.stored)  # "c" was stored once, not twice
     assert [(f.position, f.location) for f in await jobs.findings(done)] == [(2, "line 3")]
+    at_rest = await pool.fetch(f"SELECT location, message FROM {jobs.store.findings}")
+    assert all(r["location"].startswith("v1:") and "bad" not in r["message"] for r in at_rest)
     # A batch committed from a stale cursor changes nothing.
     assert not await jobs.store.commit_batch(done.job_id, 0, 2, (2, 0, 0, 0), [], datetime.now(UTC))
 
@@ -155,6 +159,8 @@ async def test_chunks_in_order_the_stated_hash_and_the_tenant(pool):
         await jobs.append(who, job_id, 1, b"two\n")
     await jobs.append(who, job_id, 0, b"one\n")
     await jobs.append(who, job_id, 0, b"one\n")  # a retry
+    (sealed,) = await pool.fetch(f"SELECT sealed FROM {jobs.store.chunks}")
+    assert sealed["sealed"].startswith("v1:") and "one" not in sealed["sealed"]
     with pytest.raises(FailedPrecondition, match="other bytes"):
         await jobs.append(who, job_id, 0, b"ONE\n")
     with pytest.raises(FailedPrecondition, match="received 4 of the 8"):
