@@ -65,7 +65,7 @@ async def test_an_837_job_shows_progress_and_stores_every_claim_once(stack: Stac
     processed = [u.progress.items_processed for _, u in updates]
     assert processed == sorted(processed)
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(updates)]
-    assert max(gaps, default=0) < 2.0, gaps  # at least once a second (slack for a busy box)
+    assert max(gaps, default=0) < 2.5, gaps  # at least once a second (slack for a busy box)
 
     # The same file again: the first job, nothing new.
     again = await start(vendor, content, client_id)
