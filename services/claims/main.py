@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 
 from oonledger.claims.v1 import claims_pb2_grpc
 from services.claims.adapters.grpc_api import ClaimsServicer
@@ -34,9 +36,15 @@ def build(infra: Infrastructure) -> ServiceParts:
     keys = infra.settings.phi_keys()
     read_model = ClaimsReadModel(infra.pool, infra.settings.schema, keys)
     queries = ClaimsQueries(infra.pool, infra.settings.schema, keys)
+    # Import jobs read their file in a process of their own (adapters/import_jobs.py).
+    readers = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+    async def stop_readers() -> None:
+        readers.shutdown(wait=False, cancel_futures=True)
+
     job_store = ImportJobStore(infra.pool, infra.settings.schema, keys)
     job_runner = ImportJobRunner(
-        job_store, {KIND: Claims837Import(app, infra.blocking)},
+        job_store, {KIND: Claims837Import(app, infra.blocking, readers)},
         batch_size=int(os.environ.get("OON_IMPORT_BATCH_SIZE", DEFAULT_BATCH_SIZE)),
     )
     imports = ImportJobs(job_store, job_runner, KIND, WRITERS, "an 837")
@@ -91,6 +99,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         subscriptions=subscriptions,
         migrations=[read_model.migrate, job_store.migrate],
         background=[operations.run, job_runner.run],
+        on_stop=[stop_readers],
     )
 
 
