@@ -35,8 +35,13 @@ async def test_an_837_of_50000_claims_imports_as_a_job(stack, channel):
             final.progress.items_rejected) == (CLAIMS, CLAIMS, 0)
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(updates)]
     # At least once a second, with slack: here the whole stack (gateway, five services, this
-    # client) shares one interpreter, so a batch of another part delays the stream.
-    assert max(gaps) < 3.0, max(gaps)
+    # client) shares one interpreter, so a batch of another part delays the stream; and taking
+    # the 50,000 claims read by the reader process back into the service (unpickling) pauses
+    # it once, for 2-3.5 s on 2 busy cores (docs/claims.md, known limits).
+    late = [(round(gap, 1), update.phase, update.progress.items_processed)
+            for gap, (_, update) in zip(gaps, updates[1:], strict=True) if gap > 1.5]
+    print({"late_updates": late})
+    assert max(gaps) < 4.0, late
     total = time.perf_counter() - started
     print({"bytes": len(content), "upload_s": round(uploaded, 1), "job_s": round(total, 1),
            "claims_per_s": round(CLAIMS / total)})
