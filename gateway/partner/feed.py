@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -101,6 +102,13 @@ def packed(envelope: EventEnvelope) -> any_pb2.Any:
     return result
 
 
+def _client_named(delivery: Delivery) -> str:
+    env = delivery.envelope
+    if not contracts.is_contracted(env.service, env.event_type):
+        return ""
+    return client_named_by(delivery.message)
+
+
 def client_named_by(message: Message) -> str:
     """The client an event names itself (`client_id`, or its claim's), "" when none."""
     fields = message.DESCRIPTOR.fields_by_name
@@ -149,32 +157,51 @@ class PartnerFeed:
 
     async def record(self, conn: asyncpg.Connection, delivery: Delivery) -> None:
         """The projection handler (in the consumer's transaction, with its tracking row)."""
-        env = delivery.envelope
-        client_id = ""
-        if contracts.is_contracted(env.service, env.event_type):
-            client_id = client_named_by(delivery.message)
-        if client_id and env.claim_id:
-            learned = await conn.fetchval(
-                f"INSERT INTO {self.clients} VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
-                " RETURNING 1", env.tenant_id, env.claim_id, client_id)
-            if learned:  # the claim's events from other services may have come first
+        await self.record_many(conn, [delivery])
+
+    async def record_many(self, conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+        """A batch of deliveries, in order, in a few statements (the consumer's transaction)."""
+        named = [(d.envelope, _client_named(d)) for d in deliveries]
+        learned = [(env.tenant_id, env.claim_id, client) for env, client in named
+                   if client and env.claim_id]
+        if learned:
+            rows = await conn.fetch(
+                f"INSERT INTO {self.clients} SELECT * FROM unnest($1::text[], $2::text[],"
+                " $3::text[]) ON CONFLICT DO NOTHING RETURNING tenant_id, claim_id, client_id",
+                *map(list, zip(*learned, strict=True)))
+            if rows:  # the claim's events from other services may have come first
                 await conn.execute(
-                    f"UPDATE {self.events} SET client_id = $3"
-                    " WHERE tenant_id = $1 AND claim_id = $2 AND client_id = ''",
-                    env.tenant_id, env.claim_id, client_id)
-        elif env.claim_id:
-            client_id = await conn.fetchval(
-                f"SELECT client_id FROM {self.clients} WHERE tenant_id = $1 AND claim_id = $2",
-                env.tenant_id, env.claim_id) or ""
+                    f"UPDATE {self.events} e SET client_id = c.client_id FROM unnest($1::text[],"
+                    " $2::text[], $3::text[]) AS c(tenant_id, claim_id, client_id)"
+                    " WHERE e.tenant_id = c.tenant_id AND e.claim_id = c.claim_id"
+                    " AND e.client_id = ''",
+                    *map(list, zip(*[(r[0], r[1], r[2]) for r in rows], strict=True)))
+        unknown = sorted({(env.tenant_id, env.claim_id) for env, client in named
+                          if not client and env.claim_id})
+        known: dict[tuple[str, str], str] = {}
+        if unknown:
+            rows = await conn.fetch(
+                f"SELECT c.tenant_id, c.claim_id, c.client_id FROM {self.clients} c"
+                " JOIN unnest($1::text[], $2::text[]) AS u(tenant_id, claim_id)"
+                " USING (tenant_id, claim_id)", *map(list, zip(*unknown, strict=True)))
+            known = {(r[0], r[1]): r[2] for r in rows}
+        clients = [client or known.get((env.tenant_id, env.claim_id), "")
+                   for env, client in named]
         # Positions commit in order (see the module's docstring).
         await conn.execute(f"LOCK TABLE {self.events} IN SHARE ROW EXCLUSIVE MODE")
         await conn.execute(
             f"INSERT INTO {self.events} (position, event_id, tenant_id, service, event_type,"
-            f" claim_id, client_id, envelope) SELECT coalesce(max(position), 0) + 1,"
-            f" $1, $2, $3, $4, $5, $6, $7 FROM {self.events}"
+            " claim_id, client_id, envelope)"
+            f" SELECT (SELECT coalesce(max(position), 0) FROM {self.events}) + u.n, u.event_id,"
+            " u.tenant_id, u.service, u.event_type, u.claim_id, u.client_id, u.envelope"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+            " $6::text[], $7::bytea[]) WITH ORDINALITY"
+            " AS u(event_id, tenant_id, service, event_type, claim_id, client_id, envelope, n)"
             " ON CONFLICT (event_id) DO NOTHING",
-            env.event_id, env.tenant_id, env.service, env.event_type, env.claim_id, client_id,
-            env.SerializeToString())
+            [env.event_id for env, _ in named], [env.tenant_id for env, _ in named],
+            [env.service for env, _ in named], [env.event_type for env, _ in named],
+            [env.claim_id for env, _ in named], clients,
+            [env.SerializeToString() for env, _ in named])
 
     async def page(self, tenant_id: str, after: int, wanted: FeedFilter,
                    limit: int = 200) -> list[FeedEvent]:
@@ -223,7 +250,7 @@ class FeedFiller:
             Consumer(js, settings, Subscription(
                 source, f"partner-feed-{source}",
                 ProjectionProcessor(feed.pool, feed.schema, f"partner-feed-{source}",
-                                    feed.record)), monitor)
+                                    feed.record, feed.record_many)), monitor)
             for source in FEED_SOURCES
         ]
 

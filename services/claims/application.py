@@ -72,6 +72,8 @@ class ImportItem:
 
     request_id: str
     data: ClaimData | InvalidArgument
+    frequency: Frequency = Frequency.ORIGINAL  # an 837's CLM05-3
+    original_reference: str = ""  # an 837's REF*F8: the payer's claim number of the original
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,22 @@ class SubmitCorrectedClaim:
     corrected: ClaimData | None
     reason: str
     expected_version: int = 0
+    # The payer's claim number of the original when its adjudication has none (REF*F8).
+    original_reference: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateClaim:
+    claim_id: str
+    data: ClaimData
+    expected_version: int = 0
+
+
+@dataclass(frozen=True)
+class WithdrawClaim:
+    claim_id: str
+    reason: str
+    expected_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,6 +155,8 @@ class RecordAppealDecision:
     decision_date: date
     additional_paid_cents: int
     expected_version: int = 0
+    # An overturn not paid yet: what the payer owes.
+    expected_additional_cents: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,6 +166,26 @@ class ReachStage:
     claim_id: str
     stage: ClaimStatus
     source_event_id: str
+
+
+@dataclass(frozen=True)
+class RecordNegotiationRefusal:
+    """Negotiation refused to open a case for the claim (its event `source_event_id`)."""
+
+    claim_id: str
+    reason: str
+    source_event_id: str
+    # Negotiation's open-negotiation notice deadline ("" when it stated none) and rule set.
+    notice_due_on: str = ""
+    rule_set_version: str = ""
+
+
+@dataclass(frozen=True)
+class RecordRemittedAdjudication:
+    """Settlement remitted the claim's initial adjudication (its first 835 payment or denial)."""
+
+    claim_id: str
+    adjudication: Adjudication
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -200,6 +240,7 @@ class ClaimsApplication(ServiceApplication):
         blocking)."""
         require_role(ctx, EXPORTERS, "exporting an 837")
         claim = self.get_claim(ctx, claim_id)
+        claim.check_exportable()
         if claim.clean_report is None or not claim.clean_report.clean:
             raise FailedPrecondition(
                 "only a clean claim can be exported: run CheckCleanClaim and fix blocking findings"
@@ -254,7 +295,14 @@ class ClaimsApplication(ServiceApplication):
                 outcomes[index] = ImportOutcome(index, str(claim_id), False)
                 continue
             try:
-                claim = Claim.register(item_ctx, claim_id, data, field_prefix=prefix + "claim.")
+                claim = Claim.register(
+                    item_ctx,
+                    claim_id,
+                    data,
+                    frequency=item.frequency,
+                    original_reference=item.original_reference,
+                    field_prefix=prefix + "claim.",
+                )
             except InvalidArgument as exc:
                 outcomes[index] = ImportOutcome(index, errors=tuple(exc.violations))
                 continue
@@ -366,7 +414,8 @@ class ClaimsApplication(ServiceApplication):
         existing = self.find(new_id, ctx.tenant_id, Claim)
         if existing is not None and existing.original_claim_id == str(original.id):
             return original, existing  # a retry
-        original.check_correctable(frequency, reason)
+        reference = command.original_reference
+        original.check_correctable(frequency, reason, reference)
         if frequency is Frequency.REPLACEMENT and corrected is None:
             raise InvalidArgument("a replacement needs the corrected claim", "corrected")
         data = corrected if frequency is Frequency.REPLACEMENT and corrected else original.data
@@ -382,11 +431,26 @@ class ClaimsApplication(ServiceApplication):
             frequency=frequency,
             original=original,
             correction_reason=reason.strip(),
+            original_reference=reference,
             field_prefix="corrected.",
         )
-        original.supersede(ctx, frequency, new_id, reason.strip())
+        original.supersede(ctx, frequency, new_id, reason.strip(), reference)
         self.save_all(original, replacement)
         return original, replacement
+
+    def update_claim(self, ctx: CommandContext, command: UpdateClaim) -> Claim:
+        require_role(ctx, WRITERS, "updating a claim")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
+        claim.update(ctx, command.data)
+        self.save_all(claim)
+        return claim
+
+    def withdraw_claim(self, ctx: CommandContext, command: WithdrawClaim) -> Claim:
+        require_role(ctx, WRITERS, "withdrawing a claim")
+        claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
+        claim.withdraw(ctx, command.reason)
+        self.save_all(claim)
+        return claim
 
     def file_appeal(
         self, ctx: CommandContext, command: FileAppeal
@@ -418,12 +482,37 @@ class ClaimsApplication(ServiceApplication):
             command.decision_date,
             command.additional_paid_cents,
             TriagePolicy(),
+            command.expected_additional_cents,
         )
         self.save_all(claim)
         return claim, record
+
+    def record_remitted_adjudication(
+        self, ctx: CommandContext, command: RecordRemittedAdjudication
+    ) -> Claim | None:
+        """A reaction of the service itself: the payer's initial adjudication as remitted, recorded
+        as RecordAdjudication records it, unless the claim already has one (recorded by hand or
+        remitted before): then nothing (None). The caller saves the claim."""
+        require_role(ctx, (auth.SYSTEM,), "recording a remitted adjudication")
+        claim = self.get_claim(ctx, command.claim_id)
+        if claim.adjudication is not None:
+            return None
+        claim.record_adjudication(ctx, command.adjudication)
+        return claim
 
     def reach_stage(self, ctx: CommandContext, command: ReachStage) -> Claim:
         """A reaction of the service itself (no caller role): the caller saves the claim."""
         claim = self.get_claim(ctx, command.claim_id)
         claim.reach_stage(ctx, command.stage, command.source_event_id)
+        return claim
+
+    def record_negotiation_refusal(
+        self, ctx: CommandContext, command: RecordNegotiationRefusal
+    ) -> Claim:
+        """A reaction of the service itself (no caller role): the caller saves the claim."""
+        claim = self.get_claim(ctx, command.claim_id)
+        claim.record_negotiation_refusal(
+            ctx, command.reason, command.source_event_id, command.notice_due_on,
+            command.rule_set_version,
+        )
         return claim

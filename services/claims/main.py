@@ -7,14 +7,18 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 from oonledger.claims.v1 import claims_pb2_grpc
+from services.claims.adapters.control_numbers import ControlNumberCounter
 from services.claims.adapters.grpc_api import ClaimsServicer
 from services.claims.adapters.import_jobs import KIND, Claims837Import
 from services.claims.adapters.projections import ClaimsReadModel
 from services.claims.adapters.sql import ClaimsQueries
 from services.claims.adapters.subscriptions import (
+    NEGOTIATION_FACTS,
     NEGOTIATION_STAGES,
+    SETTLEMENT_ADJUDICATIONS,
     SETTLEMENT_STAGES,
     ClaimStageReactions,
+    RemittedAdjudicationReactions,
 )
 from services.claims.application import WRITERS, ClaimsApplication
 from services.common.consumer import Subscription
@@ -36,6 +40,7 @@ def build(infra: Infrastructure) -> ServiceParts:
     keys = infra.settings.phi_keys()
     read_model = ClaimsReadModel(infra.pool, infra.settings.schema, keys)
     queries = ClaimsQueries(infra.pool, infra.settings.schema, keys)
+    control_numbers = ControlNumberCounter(infra.pool, infra.settings.schema)
     # Import jobs read their file in a process of their own (adapters/import_jobs.py).
     readers = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
@@ -48,7 +53,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         batch_size=int(os.environ.get("OON_IMPORT_BATCH_SIZE", DEFAULT_BATCH_SIZE)),
     )
     imports = ImportJobs(job_store, job_runner, KIND, WRITERS, "an 837")
-    servicer = ClaimsServicer(app, infra.blocking, queries, imports)
+    servicer = ClaimsServicer(app, infra.blocking, queries, control_numbers, imports)
     executor = infra.blocking.executor
     subscriptions = [
         Subscription(
@@ -70,7 +75,7 @@ def build(infra: Infrastructure) -> ServiceParts:
                 ClaimStageReactions(app, NEGOTIATION_STAGES),
                 executor,
             ),
-            event_types=tuple(NEGOTIATION_STAGES),
+            event_types=(*NEGOTIATION_STAGES, *NEGOTIATION_FACTS),
             max_deliver=MAX_DELIVER,
             backoff=BACKOFF,
         ),
@@ -81,6 +86,19 @@ def build(infra: Infrastructure) -> ServiceParts:
                 app, "settlement-stages", ClaimStageReactions(app, SETTLEMENT_STAGES), executor
             ),
             event_types=tuple(SETTLEMENT_STAGES),
+            max_deliver=MAX_DELIVER,
+            backoff=BACKOFF,
+        ),
+        Subscription(
+            "settlement",
+            "settlement-adjudications",
+            ApplicationProcessor(
+                app,
+                "settlement-adjudications",
+                RemittedAdjudicationReactions(app, keys),
+                executor,
+            ),
+            event_types=SETTLEMENT_ADJUDICATIONS,
             max_deliver=MAX_DELIVER,
             backoff=BACKOFF,
         ),
@@ -97,7 +115,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         ],
         app=app,
         subscriptions=subscriptions,
-        migrations=[read_model.migrate, job_store.migrate],
+        migrations=[read_model.migrate, control_numbers.migrate, job_store.migrate],
         background=[operations.run, job_runner.run],
         on_stop=[stop_readers],
     )

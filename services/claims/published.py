@@ -39,9 +39,13 @@ def language(keys: phi.PhiKeys) -> PublishedLanguage:
             Claim.ClaimRegistered: _claim_registered(keys),
             Claim.AdjudicationRecorded: _adjudication_recorded(keys),
             Claim.ClaimTriaged: from_fields(v1.ClaimTriaged),
+            Claim.ClaimUpdated: _claim_updated(keys),
+            Claim.ClaimWithdrawn: from_fields(v1.ClaimWithdrawn),
             # Folded by the audit ledger.
             Claim.ClaimStageReached: from_fields(v1.ClaimStageReached),
             Claim.AppealDecisionRecorded: from_fields(v1.AppealDecisionRecorded),
+            # Consumed by nobody yet; the claim's record of negotiation's refusal.
+            Claim.NegotiationRefusalRecorded: from_fields(v1.NegotiationRefusalRecorded),
         },
     )
 
@@ -53,15 +57,31 @@ def _tenant_of(event: Any) -> str:
     return str(tenant)
 
 
+def _published_claim(keys: phi.PhiKeys, tenant: str, stored: dict[str, Any]) -> dict[str, Any]:
+    """The claim as ClaimRegistered/ClaimUpdated publish it: the PCN as index and seal."""
+    claim = dict(stored)
+    pcn = claim.pop("patient_control_number")
+    claim["patient_control_number_index"] = keys.index(tenant, phi.PATIENT_CONTROL_NUMBER, pcn)
+    claim["patient_control_number_sealed"] = keys.seal(pcn)
+    # A facility address is recorded only when stated (and not at all before it existed).
+    claim["facility"] = {"address": None, **claim["facility"]}
+    return claim
+
+
+def _claim_updated(keys: phi.PhiKeys) -> Callable[[Any], Message]:
+    def translate(event: Any) -> Message:
+        fields = event_fields(event)
+        fields["claim"] = _published_claim(keys, _tenant_of(event), fields["claim"])
+        return message_from_dict(v1.ClaimUpdated, fields, internal=ENVELOPE_FACTS)
+
+    return translate
+
+
 def _claim_registered(keys: phi.PhiKeys) -> Callable[[Any], Message]:
     def translate(event: Any) -> Message:
         tenant = _tenant_of(event)
         fields = event_fields(event)
-        claim = dict(fields["claim"])
-        pcn = claim.pop("patient_control_number")
-        claim["patient_control_number_index"] = keys.index(tenant, phi.PATIENT_CONTROL_NUMBER, pcn)
-        claim["patient_control_number_sealed"] = keys.seal(pcn)
-        fields["claim"] = claim
+        fields["claim"] = _published_claim(keys, tenant, fields["claim"])
         fields["original_payer_claim_control_number_index"] = keys.index(
             tenant, phi.PAYER_CLAIM_NUMBER, fields.pop("original_payer_claim_control_number"))
         return message_from_dict(v1.ClaimRegistered, fields, internal=ENVELOPE_FACTS)

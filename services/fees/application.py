@@ -31,6 +31,7 @@ from services.fees.domain import (
     schedule_id_for,
     validate_period,
 )
+from services.fees.domain.arithmetic import compute_fee
 from services.fees.published import LANGUAGE
 
 BILLING_ROLES = (FINANCE, ADMIN)
@@ -57,6 +58,16 @@ class PreviewFee:
     client_id: str = ""
     stage: ResolutionStage = ResolutionStage.UNSPECIFIED
     initial_payment_cents: int = 0
+
+
+@dataclass(frozen=True)
+class FeeReadout:
+    """A fee account with the fee rule worked under its latest line's schedule version: the
+    fee before and after the minimum / cap (None and 0 before the account has a line)."""
+
+    account: FeeAccount
+    computation: FeeComputation | None
+    schedule_version: int
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,20 @@ class FeesApplication(ServiceApplication):
             return self.load(account_id_for(tenant_id, claim_id), tenant_id, FeeAccount)
         except NotFound:
             raise NotFound(f"no fee account for claim {claim_id}") from None
+
+    def account_readout(self, tenant_id: str, claim_id: str) -> FeeReadout:
+        account = self.account(tenant_id, claim_id)
+        if not account.lines:
+            return FeeReadout(account, None, 0)
+        number = account.lines[-1].schedule_version
+        schedule = self.find_schedule(tenant_id, account.state.client_id)
+        version = next((v for v in schedule.versions if v.version == number), None) if (
+            schedule) else None
+        if version is None:
+            return FeeReadout(account, None, 0)
+        state = account.state
+        recovered = state.recovered_cents(version.terms)
+        return FeeReadout(account, compute_fee(version.terms, state.stage, recovered), number)
 
     def find_account(self, tenant_id: str, claim_id: str) -> FeeAccount | None:
         return self.find(account_id_for(tenant_id, claim_id), tenant_id, FeeAccount)

@@ -45,6 +45,7 @@ from services.negotiation.commands import (
     ProposeDecision,
     RecordDetermination,
     RecordEligibility,
+    RecordIdrFee,
     RecordPayerResponse,
     RejectDecision,
     SelectIdre,
@@ -72,10 +73,13 @@ from services.negotiation.domain.benchmarks import (
     parse_benchmarks,
     suggest_offer,
 )
+from services.negotiation.domain.case_acts import acts_of
+from services.negotiation.domain.compliance import ComplianceReport, compliance_report
 from services.negotiation.domain.cooling_off import CoolingOffPeriod, service_family
+from services.negotiation.domain.idr_fees import FeeEntry, IdrFeeLedger
 from services.negotiation.domain.rule_sets import rule_set_on
 from services.negotiation.domain.values import SNAPSHOT_TYPES
-from services.negotiation.domain.vocabulary import OFFER_ROLES
+from services.negotiation.domain.vocabulary import OFFER_ROLES, Party
 from services.negotiation.published import LANGUAGE
 
 SAMPLE_BENCHMARKS = Path(__file__).parent / "data" / "idr_benchmarks_sample.csv"
@@ -97,6 +101,10 @@ def parse_id(value: str, field: str = "negotiation_id") -> UUID:
 def negotiation_id_for(tenant_id: str, claim_id: str) -> UUID:
     """One negotiation per claim: the command and the claims-event reaction converge on it."""
     return deterministic_id(tenant_id, "negotiation", claim_id)
+
+
+# A dispute's IDR money per party (idr_fees.py), in its snapshots.
+FEE_SNAPSHOT_TYPES: tuple[type, ...] = (IdrFeeLedger, FeeEntry)
 
 
 class ValueTranscoding(Transcoding):
@@ -152,7 +160,7 @@ class NegotiationApplication(ServiceApplication):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        for kind in SNAPSHOT_TYPES:
+        for kind in (*SNAPSHOT_TYPES, *FEE_SNAPSHOT_TYPES):
             transcoder.register(ValueTranscoding(kind))
 
     # -- loading --------------------------------------------------------------------------
@@ -439,6 +447,24 @@ class NegotiationApplication(ServiceApplication):
             ),
         )
 
+    def record_idr_fee(self, ctx: CommandContext, cmd: RecordIdrFee) -> Case:
+        require_role(ctx, OFFER_ROLES, "recording an IDR fee payment, refund or forfeiture")
+        return self._dispute_change(
+            ctx,
+            cmd.negotiation_id,
+            lambda d, n: d.record_fee(
+                ctx,
+                claim=n.disputed_claim,
+                party=cmd.party,
+                fee_kind=cmd.fee_kind,
+                movement=cmd.movement,
+                amount_cents=cmd.amount_cents,
+                occurred_on=cmd.occurred_on,
+                source=cmd.source,
+                source_reference=cmd.source_reference,
+            ),
+        )
+
     def record_determination(self, ctx: CommandContext, cmd: RecordDetermination) -> Case:
         """The determination and the cooling-off it starts commit together."""
         require_role(ctx, OFFER_ROLES, "recording the IDR determination")
@@ -484,6 +510,35 @@ class NegotiationApplication(ServiceApplication):
             lambda d, n: d.close_without_offers(
                 ctx, claim=n.disputed_claim, closed_on=cmd.closed_on
             ),
+        )
+
+    # -- compliance (read-only) -----------------------------------------------------------
+
+    def compliance(
+        self, ctx: CommandContext, negotiation_id: str, as_of: date
+    ) -> ComplianceReport:
+        """The compliance report of a case (domain/compliance.py) from its aggregates and the
+        events they recorded; another tenant's case is not found."""
+        case = self.case(ctx, negotiation_id)
+        n, dispute = case.negotiation, case.dispute
+        dispute_events = self.events.get(dispute.id) if dispute else ()
+        acts = acts_of(n, dispute, self.events.get(n.id), dispute_events)
+        others = [
+            self.negotiation(ctx, other).service_date
+            for other in acts.batch_negotiation_ids
+            if other != str(n.id)
+        ]
+        party = acts.initiating_party or Party.PROVIDER.value
+        return compliance_report(
+            negotiation_id=str(n.id),
+            claim_id=n.claim_id,
+            status=case.status,
+            acts=acts,
+            engine=self.engine,
+            alternate_engine=self.alternate_engine,
+            as_of=as_of,
+            batch_service_dates=others,
+            cooling_off=self._cooling_off_periods(ctx, n, party),
         )
 
     # -- client policy, escalation, suggestions -------------------------------------------

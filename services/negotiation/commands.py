@@ -112,6 +112,21 @@ class SubmitIdrOffer:
 
 
 @dataclass(frozen=True)
+class RecordIdrFee:
+    """A party paid, got back or forfeited an IDR fee (DOMAIN.md §1.8); enums in the domain's
+    spelling ("" when unspecified)."""
+
+    negotiation_id: str
+    party: str
+    fee_kind: str
+    movement: str
+    amount_cents: int
+    occurred_on: date | None
+    source: str
+    source_reference: str
+
+
+@dataclass(frozen=True)
 class RecordDetermination:
     negotiation_id: str
     prevailing_party: str

@@ -26,6 +26,7 @@ LANGUAGE = PublishedLanguage(
         Negotiation.SettlementAgreed: from_fields(v1.SettlementAgreed),
         FederalIdrDispute.IdrDetermined: from_fields(v1.IdrDetermined),
         FederalIdrDispute.IdrClosed: from_fields(v1.IdrClosed),
+        FederalIdrDispute.IdrFeeRecorded: from_fields(v1.IdrFeeRecorded),
         # Folded by the audit ledger.
         Negotiation.OfferMade: from_fields(v1.OfferMade),
         Negotiation.CounterOfferMade: from_fields(v1.CounterOfferMade),
@@ -48,5 +49,8 @@ LANGUAGE = PublishedLanguage(
         CoolingOffRegister.PeriodRecorded: from_fields(v1.PeriodRecorded),
         ClaimFacts.ClaimFactsNoted: from_fields(v1.ClaimFactsNoted),
         ClaimFacts.AdjudicationNoted: from_fields(v1.AdjudicationNoted),
+        ClaimFacts.AppealPaymentNoted: from_fields(v1.AppealPaymentNoted),
+        # Consumed by claims: the claim's work queue shows the reason.
+        ClaimFacts.NegotiationRefused: from_fields(v1.NegotiationRefused),
     },
 )

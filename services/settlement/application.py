@@ -24,6 +24,7 @@ from services.settlement.domain import (
     Account,
     ClaimIndex,
     ClaimPayment,
+    InitialAdjudication,
     Match,
     NoMatch,
     PaymentMethod,
@@ -38,6 +39,7 @@ from services.settlement.domain import (
     UnmatchedServiceLine,
     chunk_id_for,
     file_id_for,
+    initial_adjudication_id_for,
     match_remittance,
     patient_responsibility_warnings,
     post_remittance,
@@ -352,7 +354,8 @@ class SettlementApplication(ServiceApplication):
         totals: tuple[int, int],
         chunk_count: int,
     ) -> tuple[RemittanceChunk, RemittanceRecord | None]:
-        """One transaction: the chunk's settlements, exceptions and RemittanceChunkPosted, on
+        """One transaction: the chunk's settlements, exceptions, initial adjudications and
+        RemittanceChunkPosted, on
         the last chunk (`chunk_count` > 0) the remittance's RemittanceImported, and the file's
         pending events if any."""
         file_id = remittance_file.id
@@ -363,7 +366,27 @@ class SettlementApplication(ServiceApplication):
         ids = [settlement_id_for(ctx.tenant_id, claim_id) for claim_id in claim_ids]
         loaded = load_many(self, ids, ctx.tenant_id, Settlement)
         settlements = {s.claim_id: s for s in loaded.values()}
-        outcome = post_remittance(ctx, part, str(rid), index, matches, settlements)
+        # A matched claim without a settlement may get its initial adjudication here, once.
+        unsettled = claim_ids - settlements.keys()
+        remitted = {
+            a.claim_id
+            for a in load_many(
+                self,
+                [initial_adjudication_id_for(ctx.tenant_id, c) for c in unsettled],
+                ctx.tenant_id,
+                InitialAdjudication,
+            ).values()
+        }
+        outcome = post_remittance(ctx, part, str(rid), index, matches, settlements, remitted)
+        adjudications = [
+            InitialAdjudication.record(
+                ctx.with_request(f"{ctx.request_id}|{rid}:clp{facts.ordinal}"),
+                remittance_id=str(rid),
+                remittance=remittance,
+                facts=facts,
+            )
+            for facts in outcome.initial_adjudications
+        ]
         chunk = RemittanceChunk.record(
             ctx,
             file_id=file_id,
@@ -393,7 +416,9 @@ class SettlementApplication(ServiceApplication):
                 exception_count=totals[1] + chunk.exception_count,
                 chunk_count=chunk_count,
             )
-        self.save_all(remittance_file, chunk, *queued, *outcome.touched.values(), record)
+        self.save_all(
+            remittance_file, chunk, *queued, *adjudications, *outcome.touched.values(), record
+        )
         return chunk, record
 
     def resolve_exception(

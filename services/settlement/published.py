@@ -18,6 +18,7 @@ from oonledger.settlement.v1 import events_pb2 as v1
 from services.common.contracts import PublishedLanguage, from_fields
 from services.common.phi import PATIENT_CONTROL_NUMBER, PAYER_CLAIM_NUMBER, PhiKeys
 from services.settlement.domain import (
+    InitialAdjudication,
     RemittanceChunk,
     RemittanceFile,
     RemittanceRecord,
@@ -69,6 +70,23 @@ def language(keys: PhiKeys) -> PublishedLanguage:
             "payer_claim_control_number_sealed": keys.seal(icn),
         }
 
+    def reversal_icn(event: Any) -> Mapping[str, Any]:
+        icn = event.payer_claim_control_number
+        return {
+            "payer_claim_control_number_index": (
+                keys.index(_tenant(event), PAYER_CLAIM_NUMBER, icn) if icn else ""),
+            "payer_claim_control_number_sealed": keys.seal(icn) if icn else "",
+        }
+
+    def plb_reference(event: Any) -> Mapping[str, Any]:
+        # PLB03-2 names an ICN or a PCN: keyed as a payer claim number, sealed to read back.
+        ref = event.plb_reference
+        return {
+            "plb_reference_index": keys.index(_tenant(event), PAYER_CLAIM_NUMBER, ref) if ref
+            else "",
+            "plb_reference_sealed": keys.seal(ref) if ref else "",
+        }
+
     def legacy_journal(event: Any) -> Mapping[str, Any]:
         # A RemittanceImported recorded before chunks (domain v1) keeps its journal inline.
         return {"journal": list(getattr(event, "journal", []))}
@@ -82,9 +100,12 @@ def language(keys: PhiKeys) -> PublishedLanguage:
                 v1.SettlementOpened, internal=("initial_payment_icn",), extra=initial_icn),
             Settlement.PaymentPosted: from_fields(
                 v1.PaymentPosted, internal=("payer_claim_control_number",), extra=payment_icn),
-            Settlement.PaymentReversed: from_fields(v1.PaymentReversed),
-            Settlement.RecoupmentPosted: from_fields(v1.RecoupmentPosted),
-            Settlement.InterestPosted: from_fields(v1.InterestPosted),
+            Settlement.PaymentReversed: from_fields(
+                v1.PaymentReversed, internal=("payer_claim_control_number",), extra=reversal_icn),
+            Settlement.RecoupmentPosted: from_fields(
+                v1.RecoupmentPosted, internal=("plb_reference",), extra=plb_reference),
+            Settlement.InterestPosted: from_fields(
+                v1.InterestPosted, internal=("plb_reference",), extra=plb_reference),
             Settlement.SettlementPaidInFull: from_fields(v1.SettlementPaidInFull),
             # Folded by the audit ledger.
             Settlement.SettlementUnderpaid: from_fields(v1.SettlementUnderpaid),
@@ -104,6 +125,10 @@ def language(keys: PhiKeys) -> PublishedLanguage:
             RemittanceRecord.RemittanceImported: from_fields(
                 v1.RemittanceImported, extra=legacy_journal),
             RemittanceChunk.RemittanceChunkPosted: from_fields(v1.RemittanceChunkPosted),
+            # A claim's first 835 payment or denial: claims records it as the adjudication.
+            InitialAdjudication.InitialAdjudicationRemitted: from_fields(
+                v1.InitialAdjudicationRemitted, internal=("payer_claim_control_number",),
+                extra=payment_icn),
             # The exceptions queue.
             UnmatchedClaimPayment.UnmatchedClaimPaymentQueued: from_fields(
                 v1.UnmatchedClaimPaymentQueued, internal=plain_identifiers, extra=identifiers),

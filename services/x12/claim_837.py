@@ -1,4 +1,7 @@
-"""An X12 837P (005010X222A2) / 837I (005010X223A3) claim as it was written: immutable values.
+"""An X12 837P (005010X222A1) / 837I (005010X223A2) claim as it was written: immutable values.
+
+The versions are the ones adopted under HIPAA (45 CFR 162.1102); readers also take the later
+errata (X222A2, X223A3), which differ only in code lists.
 
 Neutral: no rule of any service (plan funding, emergency, bill type are decided by claims, in
 services/claims/adapters/x12.py). Money is integer cents; dates are `datetime.date`.
@@ -10,8 +13,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-PROFESSIONAL_GUIDE = "005010X222A2"
-INSTITUTIONAL_GUIDE = "005010X223A3"
+from services.x12.claim_837_loops import (
+    Attachment,
+    ClaimProvider,
+    LineAdjudication,
+    OccurrenceCode,
+    OtherPayer,
+    ValueCode,
+)
+
+PROFESSIONAL_GUIDE = "005010X222A1"
+INSTITUTIONAL_GUIDE = "005010X223A2"
+GENDER_UNKNOWN = "U"  # DMG03 when the gender was not stated
 
 
 class ClaimKind(StrEnum):
@@ -43,12 +56,23 @@ class BillingProvider:
 
 @dataclass(frozen=True)
 class Patient:
-    """The patient (2010CA, else the subscriber 2010BA): name, DMG birth date, member id."""
+    """The patient (2010CA, else the subscriber 2010BA): name, DMG birth date and gender, member
+    id."""
 
     first_name: str = ""
     last_name: str = ""
     birth_date: date | None = None
     member_id: str = ""
+    gender: str = ""  # DMG03: M, F, U ("" when the file has none)
+
+
+@dataclass(frozen=True)
+class ServiceFacility:
+    """Loop 2310C (837P) / 2310E (837I): NM1*77 name and NPI, N3/N4 address."""
+
+    name: str
+    address: Address
+    npi: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +96,8 @@ class ServiceLine:
     revenue_code: str = ""
     diagnosis_pointers: tuple[int, ...] = ()
     line_control_number: str = ""
+    providers: tuple[ClaimProvider, ...] = ()  # 2420x rendering/referring/... of the line
+    adjudications: tuple[LineAdjudication, ...] = ()  # 2430 other payers' line decisions
 
 
 @dataclass(frozen=True)
@@ -92,6 +118,17 @@ class Claim837:
     filing_indicator: str = ""  # SBR09 of the subscriber loop above the claim
     admission_type_code: str = ""  # CL1-1 (837I)
     patient_status_code: str = ""  # CL1-3 (837I)
+    # Read only (the writer does not write these back):
+    subscriber: Patient | None = None  # 2010BA when the patient is a dependent (HL 23)
+    relationship_code: str = ""  # PAT01 of a dependent patient (e.g. 19 child, 01 spouse)
+    providers: tuple[ClaimProvider, ...] = ()  # 2310x rendering/referring/supervising/...
+    other_payers: tuple[OtherPayer, ...] = ()  # 2320/2330 (COB)
+    attachments: tuple[Attachment, ...] = ()  # PWK, claim and line level
+    condition_codes: tuple[str, ...] = ()  # HI BG (837I)
+    occurrence_codes: tuple[OccurrenceCode, ...] = ()  # HI BH / BI (837I)
+    value_codes: tuple[ValueCode, ...] = ()  # HI BE (837I)
+    service_facility: ServiceFacility | None = None  # 2310C / 2310E
+    emergency: bool = False  # SV109 = Y on every 837P line (837I: CL1-1 admission type)
 
     @property
     def implementation_guide(self) -> str:

@@ -7,14 +7,16 @@ from dataclasses import replace
 from datetime import date
 
 from services.common.money import FractionalCents, cents_from_decimal
-from services.x12.envelope import Delimiters, NotX12Error, components, tokenize
+from services.x12.envelope import Delimiters, NotX12Error, components
 from services.x12.remittance_835 import (
     Adjustment,
     ClaimPayment,
     ProviderAdjustment,
+    ProviderSummary,
     Remittance,
     ServiceLine,
 )
+from services.x12.segments import file_segments
 
 _COMPONENT_FALLBACKS = (":", ">", "^", "|")
 
@@ -35,14 +37,27 @@ def _cents(segment: list[str], index: int, where: str, *, required: bool = False
     text = _element(segment, index)
     if not text:
         if required:
-            raise RemittanceFormatError(f"{where}: {segment[0]}{index:02d} is required")
+            raise RemittanceFormatError(
+                f"{_at(where, segment, index)}: {segment[0]}{index:02d} is required (an amount); "
+                "the segment may be cut short"
+            )
         return 0
     try:
         return cents_from_decimal(text)
     except FractionalCents as exc:
-        raise RemittanceFormatError(f"{where}: {segment[0]}{index:02d} {exc}") from exc
+        raise RemittanceFormatError(
+            f"{_at(where, segment, index)}: an amount has at most two decimals "
+            f"({exc}); found {text!r}"
+        ) from exc
     except ValueError as exc:
-        raise RemittanceFormatError(f"{where}: {segment[0]}{index:02d} {exc}") from exc
+        raise RemittanceFormatError(
+            f"{_at(where, segment, index)}: must be an amount in dollars ({exc}); found {text!r}"
+        ) from exc
+
+
+def _at(where: str, segment: list[str], index: int) -> str:
+    """ "segment 4 (BPR)" → "segment 4 (BPR02)": the element a clerk looks for."""
+    return where.replace(f"({segment[0]})", f"({segment[0]}{index:02d})")
 
 
 def _date(text: str, where: str) -> date | None:
@@ -50,11 +65,15 @@ def _date(text: str, where: str) -> date | None:
     if not text:
         return None
     if len(text) != 8 or not text.isdigit():
-        raise RemittanceFormatError(f"{where}: date {text!r} is not CCYYMMDD")
+        raise RemittanceFormatError(
+            f"{where}: a date is written CCYYMMDD; date {text!r} is not CCYYMMDD"
+        )
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError as exc:
-        raise RemittanceFormatError(f"{where}: date {text!r} does not exist") from exc
+        raise RemittanceFormatError(
+            f"{where}: date {text!r} does not exist in the calendar (CCYYMMDD)"
+        ) from exc
 
 
 def _components(value: str, delimiters: Delimiters) -> tuple[str, ...]:
@@ -94,6 +113,8 @@ class _TransactionReader:
         self.line: ServiceLine | None = None
         self.line_adjustments: list[Adjustment] = []
         self.entity = ""  # last N1 entity code in the header (PR payer / PE payee)
+        self.lx = ""  # LX01 of the current header number loop (2000)
+        self.summaries: list[ProviderSummary] = []
 
     def _close_line(self) -> None:
         if self.line is not None:
@@ -125,7 +146,7 @@ class _TransactionReader:
             total_paid_cents=_cents(s, 2, where, required=True),
             credit_debit=_element(s, 3),
             payment_method=_element(s, 4),
-            payment_date=_date(_element(s, 16), where),
+            payment_date=_date(_element(s, 16), _at(where, s, 16)),
         )
 
     def _on_trn(self, s: list[str], where: str) -> None:
@@ -135,16 +156,16 @@ class _TransactionReader:
         qualifier, value = _element(s, 1), _element(s, 2)
         if self.line is not None:
             if qualifier in ("472", "150"):
-                self.line = replace(self.line, service_date=_date(value, where))
+                self.line = replace(self.line, service_date=_date(value, _at(where, s, 2)))
         elif self.claim is not None:
             if qualifier == "232":
-                self.claim = replace(self.claim, statement_from=_date(value, where))
+                self.claim = replace(self.claim, statement_from=_date(value, _at(where, s, 2)))
             elif qualifier == "233":
-                self.claim = replace(self.claim, statement_to=_date(value, where))
+                self.claim = replace(self.claim, statement_to=_date(value, _at(where, s, 2)))
             elif qualifier == "050":
-                self.claim = replace(self.claim, received_date=_date(value, where))
+                self.claim = replace(self.claim, received_date=_date(value, _at(where, s, 2)))
         elif qualifier == "405":
-            self.header["production_date"] = _date(value, where)
+            self.header["production_date"] = _date(value, _at(where, s, 2))
 
     def _on_n1(self, s: list[str], where: str) -> None:
         self.entity = _element(s, 1)
@@ -206,6 +227,13 @@ class _TransactionReader:
         if self.claim is None:
             raise RemittanceFormatError(f"{where}: SVC outside a claim")
         self._close_line()
+        procedure = _components(_element(s, 1), self.delimiters)
+        if len(procedure) < 2 or not procedure[1]:
+            raise RemittanceFormatError(
+                f"{_at(where, s, 1)}: SVC01 must be one composite, qualifier and procedure code "
+                f"(e.g. HC:99213); found {_element(s, 1)!r}, and SVC02 holds {_element(s, 2)!r}: "
+                "the procedure code seems to stand in its own element"
+            )
         self.line = ServiceLine(
             procedure=_components(_element(s, 1), self.delimiters),
             charge_cents=_cents(s, 2, where, required=True),
@@ -217,9 +245,31 @@ class _TransactionReader:
             ),
         )
 
+    def _on_lx(self, s: list[str], where: str) -> None:
+        self._close_claim()
+        self.lx = _element(s, 1)
+
+    def _on_ts3(self, s: list[str], where: str) -> None:
+        self.summaries.append(
+            ProviderSummary(
+                assigned_number=self.lx,
+                provider_id=_element(s, 1),
+                facility_code=_element(s, 2),
+                fiscal_period_end=_date(_element(s, 3), _at(where, s, 3)),
+                claim_count=int(_element(s, 4)) if _element(s, 4).isdigit() else 0,
+                total_charge_cents=_cents(s, 5, where),
+            )
+        )
+
+    def _on_ts2(self, s: list[str], where: str) -> None:
+        if not self.summaries:
+            raise RemittanceFormatError(f"{where}: TS2 must follow a TS3 provider summary")
+        amounts = tuple(_cents(s, index, where) for index in range(1, 7))
+        self.summaries[-1] = replace(self.summaries[-1], drg_amounts_cents=amounts)
+
     def _on_plb(self, s: list[str], where: str) -> None:
         self._close_claim()
-        provider_id, period_end = _element(s, 1), _date(_element(s, 2), where)
+        provider_id, period_end = _element(s, 1), _date(_element(s, 2), _at(where, s, 2))
         for first in range(3, min(len(s), 15), 2):
             composite = _element(s, first)
             if not composite:
@@ -238,43 +288,53 @@ class _TransactionReader:
     def finish(self) -> Remittance:
         self._close_claim()
         if "total_paid_cents" not in self.header:
-            raise RemittanceFormatError("transaction has no BPR segment")
+            raise RemittanceFormatError(
+                "transaction has no BPR segment (the payment amount and method are required)"
+            )
         if not self.header.get("trace_number"):
-            raise RemittanceFormatError("transaction has no TRN trace number")
+            raise RemittanceFormatError(
+                "transaction has no TRN trace number (TRN02, the check or EFT number)"
+            )
         return Remittance(
             claims=tuple(self.claims),
             provider_adjustments=tuple(self.plb),
+            provider_summaries=tuple(self.summaries),
             **self.header,  # type: ignore[arg-type]
         )
 
 
 def read_remittances(text: str) -> list[Remittance]:
-    """Every 835 transaction in an interchange, in file order."""
+    """Every 835 transaction of a file (one or several interchanges, each with its own
+    delimiters), in file order."""
     try:
-        delimiters, segments = tokenize(text)
+        segments = list(file_segments(text))
     except NotX12Error as exc:
         raise RemittanceFormatError(f"not an X12 interchange: {exc}") from exc
     remittances: list[Remittance] = []
     reader: _TransactionReader | None = None
-    for position, segment in enumerate(segments, start=1):
-        tag = segment[0].upper()
+    for segment in segments:
+        position, fields = segment.position, segment.fields
+        tag = segment.tag
         if tag == "ST":
             if reader is not None:
                 raise RemittanceFormatError(f"segment {position} (ST): previous ST has no SE")
-            if _element(segment, 1) != "835":
+            if segment.element(1) != "835":
                 raise RemittanceFormatError(
-                    f"segment {position} (ST): transaction set {_element(segment, 1)!r} is not 835"
+                    f"segment {position} (ST01): transaction set {segment.element(1)!r} is not "
+                    "835 (a remittance advice); this file cannot be posted as payments"
                 )
-            reader = _TransactionReader(delimiters, _element(segment, 2))
+            reader = _TransactionReader(segment.delimiters, segment.element(2))
         elif tag == "SE":
             if reader is None:
                 raise RemittanceFormatError(f"segment {position} (SE): SE without ST")
             remittances.append(reader.finish())
             reader = None
         elif reader is not None:
-            reader.feed(segment, position)
+            reader.feed(fields, position)
     if reader is not None:
-        raise RemittanceFormatError("interchange ends inside a transaction (no SE)")
+        raise RemittanceFormatError(
+            "the file ends inside a transaction (no SE trailer): it may be cut short"
+        )
     if not remittances:
-        raise RemittanceFormatError("interchange holds no 835 transaction")
+        raise RemittanceFormatError("the interchange holds no 835 transaction set (ST*835)")
     return remittances

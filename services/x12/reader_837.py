@@ -1,315 +1,205 @@
-"""X12 837P / 837I → neutral `Claim837` values, through the x12sdk models (005010X222A2 / X223A3).
+"""X12 837P (005010X222) / 837I (005010X223) → neutral `Claim837` values, claim by claim.
 
-Each claim comes back on its own: either its values or the reason it could not be read
-(a transaction the library rejects reports one error per claim it contains).
+A walk over the segments with the loop state the 837 needs (HL 20 billing provider, HL 22
+subscriber, HL 23 dependent patient, 2300 claim, 2310 providers, 2320/2330 other payers, 2400
+lines, 2420 line providers, 2430 line adjudication). Each claim comes back on its own: its
+values, or plain findings (segment, position, rule, value) that say why it was not read; a
+transaction with no claim, or a file with none, says so too. docs/x12.md says why this walk is
+ours and not the x12sdk models.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from dataclasses import dataclass, field, replace
 
-from x12sdk.io import X12ModelReader
-
-from services.common.errors import FieldViolation, InvalidArgument
-from services.common.money import NotAnAmount, cents_from_decimal
-from services.x12.claim_837 import (
-    Address,
-    BillingProvider,
-    Claim837,
-    ClaimKind,
-    Patient,
-    Payer,
-    ServiceLine,
-)
-from services.x12.envelope import (
-    Delimiters,
-    NotX12Error,
-    Transaction,
-    X12Error,
-    components,
-    split_transactions,
-)
+from services.common.errors import InvalidArgument
+from services.x12.claim_837 import Claim837, ClaimKind
+from services.x12.claim_837_draft import ClaimDraft, TransactionContext
+from services.x12.envelope import NotX12Error
+from services.x12.findings import Finding, Source, rejection
+from services.x12.segments import Segment, envelope_findings, file_segments
 
 PROFESSIONAL_GUIDES = ("005010X222",)
 INSTITUTIONAL_GUIDES = ("005010X223",)
-DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})
+ENVELOPE_TAGS = frozenset({"ISA", "GS", "GE", "IEA"})
 
 
 @dataclass(frozen=True)
 class ParsedClaim:
-    """One CLM: `claim` when it was read, else `error` (field violations name Claim837 fields)."""
+    """One CLM: `claim` when it was read, else `error` (whose violations are the findings'
+    texts, under the claim field when one is concerned) and the `findings` themselves."""
 
     location: str  # "ST <control> / CLM <n> / PCN <patient control number>"
     claim: Claim837 | None = None
     error: InvalidArgument | None = None
+    findings: tuple[Finding, ...] = ()
+    position: int = 0  # the CLM's segment number in the file (0 above claim level)
+    sources: tuple[Source, ...] = ()  # where each claim field was read
+
+
+@dataclass(frozen=True)
+class Read837:
+    """Every claim of a file, and the file-level notes (envelope counts that do not match)."""
+
+    claims: tuple[ParsedClaim, ...]
+    notes: tuple[Finding, ...] = field(default_factory=tuple)
 
 
 def read_837(text: str) -> list[ParsedClaim]:
-    """Every claim of an 837 interchange, each either read or explained. Input that is not an
-    X12 interchange at all raises InvalidArgument (field "x12")."""
+    """Every claim of an 837 file, each either read or explained. Input that is not an X12
+    interchange at all raises InvalidArgument (field "x12")."""
+    return list(read_837_file(text).claims)
+
+
+def read_837_file(text: str) -> Read837:
     try:
-        delimiters, transactions = split_transactions(text)
+        segments = list(file_segments(text))
     except NotX12Error as exc:
         raise InvalidArgument(f"not an X12 interchange: {exc}", "x12") from exc
-    except X12Error as exc:
-        raise InvalidArgument(str(exc), "x12") from exc
     out: list[ParsedClaim] = []
-    for transaction in transactions:
-        out.extend(_read_transaction(transaction, delimiters))
-    return out
+    stray: list[Segment] = []
+    guide = ""
+    transaction: list[Segment] = []
+    for segment in segments:
+        tag = segment.tag
+        if tag == "GS":
+            guide = segment.element(8)
+        elif tag == "ST":
+            if transaction:
+                out.extend(_read_transaction(transaction, guide))
+            transaction = [segment]
+        elif transaction:
+            transaction.append(segment)
+            if tag == "SE":
+                out.extend(_read_transaction(transaction, guide))
+                transaction = []
+        elif tag not in ENVELOPE_TAGS:
+            stray.append(segment)
+    if transaction:
+        out.extend(_read_transaction(transaction, guide))
+    if stray:
+        first = stray[0]
+        out.append(
+            _refused(
+                "file",
+                Finding(
+                    "file",
+                    first.tag,
+                    first.position,
+                    "",
+                    f"{len(stray)} segment(s) stand outside any ST..SE transaction set "
+                    "and were not read",
+                    first.fields[0],
+                ),
+            )
+        )
+    if not out:
+        out.append(
+            _refused(
+                "file",
+                Finding(
+                    "file",
+                    "",
+                    0,
+                    "",
+                    "the file holds no ST..SE transaction set, so no claim was read",
+                ),
+            )
+        )
+    return Read837(_distinct_locations(out), tuple(envelope_findings(segments)))
 
 
-def _read_transaction(tx: Transaction, d: Delimiters) -> list[ParsedClaim]:
-    where = f"ST {tx.control_number}"
-    if not tx.implementation_guide.startswith(PROFESSIONAL_GUIDES + INSTITUTIONAL_GUIDES):
-        return [_unreadable(f"{where}", f"not an 837P/837I ({tx.implementation_guide or '?'})")]
-    try:
-        with X12ModelReader(tx.text) as reader:
-            models: list[Any] = list(reader.models())
-    except Exception as exc:  # the library raises pydantic and parser errors alike
-        reason = _first_line(exc)
-        pcns = [seg[1] if len(seg) > 1 else "?" for seg in tx.segments if seg[0] == "CLM"]
-        if not pcns:
-            return [_unreadable(where, f"unreadable transaction: {reason}")]
+def _distinct_locations(claims: list[ParsedClaim]) -> tuple[ParsedClaim, ...]:
+    """Groups and interchanges may repeat ST control numbers and patient control numbers; a
+    repeated location gets the CLM's segment number, so each claim keeps its own (its import
+    request id is built from it)."""
+    seen: set[str] = set()
+    out = []
+    for claim in claims:
+        if claim.location in seen:
+            old, new = claim.location, f"{claim.location} @ segment {claim.position}"
+            claim = replace(
+                claim,
+                location=new,
+                findings=tuple(
+                    replace(f, location=new) if f.location == old else f for f in claim.findings
+                ),
+            )
+        seen.add(claim.location)
+        out.append(claim)
+    return tuple(out)
+
+
+def _refused(location: str, finding: Finding) -> ParsedClaim:
+    return ParsedClaim(location, error=rejection([finding]), findings=(finding,))
+
+
+def _read_transaction(segments: list[Segment], group_guide: str) -> list[ParsedClaim]:
+    st = segments[0]
+    where = f"ST {st.element(2)}"
+    guide = st.element(3) or group_guide
+    if st.element(1) != "837" or not guide.startswith(PROFESSIONAL_GUIDES + INSTITUTIONAL_GUIDES):
         return [
-            _unreadable(f"{where} / CLM {i} / PCN {pcn}", f"unreadable transaction: {reason}")
-            for i, pcn in enumerate(pcns, start=1)
+            _refused(
+                where,
+                Finding(
+                    where,
+                    "ST",
+                    st.position,
+                    "ST03",
+                    "not an 837P/837I: only 837 professional (005010X222) and institutional "
+                    "(005010X223) claim transactions are read here",
+                    f"{st.element(1)} {guide}".strip(),
+                ),
+            )
         ]
     kind = (
         ClaimKind.PROFESSIONAL
-        if tx.implementation_guide.startswith(PROFESSIONAL_GUIDES)
-        else ClaimKind.INSTITUTIONAL
+        if guide.startswith(PROFESSIONAL_GUIDES)
+        else (ClaimKind.INSTITUTIONAL)
     )
-    out = []
-    for model in models:
-        filing = _filing_indicators(model)
-        for number, submitted in enumerate(model.claims(), start=1):
-            pcn = submitted.patient_control_number or "?"
-            location = f"{where} / CLM {number} / PCN {pcn}"
-            try:
-                indicator = filing.get(id(submitted.claim), "")
-                out.append(ParsedClaim(location, claim=_claim(submitted, d, kind, indicator)))
-            except InvalidArgument as exc:
-                out.append(ParsedClaim(location, error=exc))
-    return out
-
-
-def _unreadable(location: str, reason: str) -> ParsedClaim:
-    return ParsedClaim(location, error=InvalidArgument(reason, "x12"))
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    summary = " ".join(text[:3]) if text else type(exc).__name__
-    return summary[:300]
-
-
-def _list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _composite(value: Any, d: Delimiters) -> list[str]:
-    """Split a composite element; some files use '>' although ISA16 says ':'."""
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    return components(str(value or ""), d, (">", ":"))
-
-
-def _date(value: Any) -> date | None:
-    """D8 ('20260314', or already a date) or the start of an RD8 range ('20260314-20260316')."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, date):
-        return value
-    match = re.match(r"^(\d{4})-?(\d{2})-?(\d{2})", str(value))
-    if not match:
-        return None
-    return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-
-
-def _cents(value: Any, field: str, bad: list[FieldViolation]) -> int:
-    try:
-        return cents_from_decimal(str(value))
-    except NotAnAmount:
-        bad.append(FieldViolation(field, f"{value!r} is not an amount"))
-        return 0
-
-
-def _claim(submitted: Any, d: Delimiters, kind: ClaimKind, filing: str) -> Claim837:
-    bad: list[FieldViolation] = []
-    loop = submitted.claim
-    clm = loop.clm_segment
-    location = _composite(clm.health_care_service_location_information, d)
-    facility_code = location[0] if location else ""
-    frequency = location[2] if len(location) > 2 else "1"
-    claim_dates = [
-        _date(dtp.date_time_period)
-        for dtp in _list(getattr(loop, "dtp_segment", None))
-        if dtp.date_time_qualifier in ("431", "434", "435", "472")
-    ]
-    claim_date = next((x for x in claim_dates if x), None)
-    diagnoses = _diagnoses(loop, d)
-    lines = [
-        _line(i, line_loop, d, kind, facility_code, claim_date, bad)
-        for i, line_loop in enumerate(_list(loop.loop_2400))
-    ]
-    billing = submitted.billing_provider
-    tin = next(
-        (
-            ref.reference_identification
-            for ref in _list(getattr(billing, "ref_segment", None))
-            if ref.reference_identification_qualifier in ("EI", "SY")
-        ),
-        "",
-    )
-    n3 = getattr(billing, "n3_segment", None)
-    n4 = getattr(billing, "n4_segment", None)
-    billing_state = str(getattr(n4, "state_province_code", "") or "")
-    last, first = submitted.patient_name
-    birth = _date(
-        getattr(getattr(submitted.patient, "dmg_segment", None), "date_time_period", None)
-    )
-    sbr = getattr(submitted, "subscriber", None)
-    total = _cents(clm.total_claim_charge_amount, "total_billed_cents", bad)
-    cl1 = getattr(loop, "cl1_segment", None)
-    if bad:
-        raise InvalidArgument(bad)
-    return Claim837(
-        kind=kind,
-        patient_control_number=clm.patient_control_number or "",
-        billing_provider=BillingProvider(
-            name=submitted.billing_provider_name or "",
-            npi=submitted.billing_provider_npi or "",
-            tin=tin,
-            address=Address(
-                line1=str(getattr(n3, "address_information_1", "") or ""),
-                city=str(getattr(n4, "city_name", "") or ""),
-                state=billing_state,
-                postal_code=str(getattr(n4, "postal_code", "") or ""),
-            ),
-        ),
-        patient=Patient(
-            first_name=first or "",
-            last_name=last or "",
-            birth_date=birth,
-            member_id=(submitted.member_id or "") if sbr is not None else "",
-        ),
-        payer=Payer(
-            payer_id=submitted.payer.nm1_segment.identification_code or "",
-            name=submitted.payer_name or "",
-        ),
-        lines=tuple(lines),
-        total_billed_cents=total,
-        facility_code=facility_code,
-        frequency_code=frequency,
-        original_reference=next(
-            (
-                str(ref.reference_identification or "")
-                for ref in _list(getattr(loop, "ref_segment", None))
-                if ref.reference_identification_qualifier == "F8"
-            ),
-            "",
-        ),
-        diagnosis_codes=diagnoses,
-        filing_indicator=filing,
-        admission_type_code=str(getattr(cl1, "admission_type_code", "") or ""),
-        patient_status_code=str(getattr(cl1, "patient_status_code", "") or ""),
-    )
-
-
-def _filing_indicators(model: Any) -> dict[int, str]:
-    """SBR09 of each claim loop (it sits on the subscriber's 2000B loop, above the claim)."""
-    out: dict[int, str] = {}
-    for loop_2000a in model.loop_2000a:
-        for loop_2000b in loop_2000a.loop_2000b:
-            code = str(getattr(loop_2000b.sbr_segment, "claim_filing_indicator_code", "") or "")
-            claims = list(loop_2000b.loop_2300 or [])
-            for loop_2000c in loop_2000b.loop_2000c or []:
-                claims.extend(loop_2000c.loop_2300 or [])
-            out.update({id(claim): code for claim in claims})
-    return out
-
-
-def _diagnoses(loop: Any, d: Delimiters) -> tuple[str, ...]:
-    codes: list[str] = []
-    for hi in _list(getattr(loop, "hi_segment", None)):
-        for n in range(1, 13):
-            value = getattr(hi, f"health_care_code_{n}", None)
-            if not value:
-                continue
-            parts = _composite(value, d)
-            if len(parts) >= 2 and parts[0] in DIAGNOSIS_QUALIFIERS:
-                codes.append(parts[1].replace(".", "").upper())
-    return tuple(codes)
-
-
-def _line(
-    index: int,
-    loop: Any,
-    d: Delimiters,
-    kind: ClaimKind,
-    facility_code: str,
-    claim_date: date | None,
-    bad: list[FieldViolation],
-) -> ServiceLine:
-    at = f"lines[{index}]."
-    dates = [
-        _date(dtp.date_time_period)
-        for dtp in _list(getattr(loop, "dtp_segment", None))
-        if dtp.date_time_qualifier == "472"
-    ]
-    service_date = next((x for x in dates if x), None) or claim_date
-    if service_date is None:
-        bad.append(FieldViolation(at + "service_date", "no DTP*472 or claim service date"))
-        service_date = date.min
-    control = next(
-        (
-            ref.reference_identification
-            for ref in _list(getattr(loop, "ref_segment", None))
-            if ref.reference_identification_qualifier == "6R"
-        ),
-        "",
-    )
-    if kind is ClaimKind.PROFESSIONAL:
-        sv1 = loop.sv1_segment
-        procedure = _composite(sv1.product_service_id_qualifier, d)
-        pointers = _composite(sv1.composite_diagnosis_code_pointer, d)
-        return ServiceLine(
-            procedure_code=procedure[1] if len(procedure) > 1 else "",
-            modifiers=tuple(m for m in procedure[2:6] if m),
-            units=_units(sv1.service_unit_count, at, bad),
-            billed_cents=_cents(sv1.line_item_charge_amount, at + "billed_cents", bad),
-            service_date=service_date,
-            place_of_service=str(getattr(sv1, "place_of_service_code", "") or facility_code),
-            diagnosis_pointers=tuple(int(p) for p in pointers if p.isdigit()),
-            line_control_number=control,
+    context = TransactionContext(where, kind)
+    claims: list[ClaimDraft] = []
+    for segment in segments[1:]:
+        drafted = context.feed(segment)
+        if drafted is not None:
+            claims.append(drafted)
+    if segments[-1].tag != "SE":
+        context.findings.append(
+            Finding(
+                where,
+                "ST",
+                st.position,
+                "",
+                "the transaction set has no SE trailer; the file may be cut short",
+            )
         )
-    sv2 = loop.sv2_segment
-    procedure = _composite(getattr(sv2, "composite_medical_procedure_identifier", None), d)
-    return ServiceLine(
-        procedure_code=procedure[1] if len(procedure) > 1 else "",
-        modifiers=tuple(m for m in procedure[2:6] if m),
-        units=_units(sv2.service_unit_count, at, bad),
-        billed_cents=_cents(sv2.line_item_charge_amount, at + "billed_cents", bad),
-        service_date=service_date,
-        revenue_code=str(sv2.service_line_revenue_code or ""),
-        line_control_number=control,
-    )
-
-
-def _units(value: Any, at: str, bad: list[FieldViolation]) -> int:
-    """Units are whole numbers in this ledger; fractional units (e.g. 0.5 hour) are rejected."""
-    try:
-        text = str(value if value is not None else "1")
-        number = float(text) if text else 1.0
-    except ValueError:
-        bad.append(FieldViolation(at + "units", f"{value!r} is not a number"))
-        return 1
-    if number != int(number):
-        bad.append(FieldViolation(at + "units", f"fractional units {text} are not supported"))
-    return int(number)
+    if not claims:
+        reason = "the transaction set holds no CLM claim"
+        found = context.findings or [Finding(where, "ST", st.position, "", reason)]
+        return [ParsedClaim(where, error=rejection(found), findings=tuple(found))]
+    out = []
+    for draft in claims:
+        claim, findings = draft.build(context)
+        findings = [*context.findings, *findings]
+        blocking = [f for f in findings if f.blocking]
+        if blocking:
+            out.append(
+                ParsedClaim(
+                    draft.location,
+                    error=rejection(blocking),
+                    findings=tuple(findings),
+                    position=draft.clm.position,
+                )
+            )
+        else:
+            out.append(
+                ParsedClaim(
+                    draft.location,
+                    claim=claim,
+                    findings=tuple(findings),
+                    position=draft.clm.position,
+                    sources=tuple(draft.sources.values()),
+                )
+            )
+    return out

@@ -72,6 +72,21 @@ class ProviderAdjustment:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderSummary:
+    """Header loop 2000: LX with TS3 (provider summary) and TS2 (supplemental, institutional)."""
+
+    assigned_number: str  # LX01
+    provider_id: str  # TS301
+    facility_code: str  # TS302
+    fiscal_period_end: date | None  # TS303
+    claim_count: int  # TS304
+    total_charge_cents: int  # TS305
+    # TS2: DRG amount (TS201), federal-specific (TS202), hospital-specific (TS203), DSH (TS204),
+    # capital (TS205), indirect teaching (TS206) — in cents; the rest of TS2 is not kept.
+    drg_amounts_cents: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Remittance:
     """One 835 transaction set (ST..SE)."""
 
@@ -91,3 +106,4 @@ class Remittance:
     production_date: date | None = None
     claims: tuple[ClaimPayment, ...] = ()
     provider_adjustments: tuple[ProviderAdjustment, ...] = field(default_factory=tuple)
+    provider_summaries: tuple[ProviderSummary, ...] = ()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -29,7 +30,13 @@ from services.claims.domain import (
     event_data,
 )
 from services.common.aggregate import TenantAggregate
-from services.fees.domain.assessment import FeeCause, FeeLine, FeeLineKind, line_to_record
+from services.fees.domain.assessment import (
+    FeeCause,
+    FeeLine,
+    FeeLineKind,
+    LineReferences,
+    line_to_record,
+)
 from services.fees.domain.fee_account import FeeAccount
 from services.fees.domain.invoicing import ClientBilling
 from services.fees.domain.schedule import FeeBase, FeeSchedule, FeeTerms, Tier, terms_to_record
@@ -42,6 +49,7 @@ from services.negotiation.domain import (
 )
 from services.settlement.domain import (
     Account,
+    InitialAdjudication,
     JournalTransaction,
     LineMatch,
     Posting,
@@ -110,7 +118,11 @@ def adjudication_recorded() -> Any:
         remedies=[{"code": "45", "meaning": "Charge exceeds fee schedule",
                    "remedy": "negotiate", "explanation": "Open negotiation under the NSA"}],
         primary_remedy="negotiate", status="paid", client_id=CLAIM.client_id, payer_id="87726",
-        appeal_filing_deadline="2026-09-28")
+        appeal_filing_deadline="2026-09-28", action_due_date="2026-04-15",
+        action_rule="negotiate: triage and hand to negotiation within 14 calendar days of the "
+        "remittance (house rule; the NSA notice deadline is on the negotiation case)",
+        action_reason="CARC 45: Charge exceeds fee schedule. Open negotiation under the NSA",
+        rule_set_version="denials/2026.12")
 
 
 def claim_triaged() -> Any:
@@ -122,6 +134,18 @@ def claim_triaged() -> Any:
         missing_documents=[], client_id=CLAIM.client_id, payer_id="87726")
 
 
+def claim_updated() -> Any:
+    updated = replace(CLAIM, facility=replace(
+        CLAIM.facility, address=Address("1 ER Way", "Austin", "TX", "787010001")))
+    return _event(Claim.ClaimUpdated, version=2, claim=event_data.claim_to_dict(updated),
+                  patient=event_data.patient_to_dict(updated.patient),
+                  changed_fields=["facility.address"])
+
+
+def claim_withdrawn() -> Any:
+    return _event(Claim.ClaimWithdrawn, version=2, reason="registered twice by mistake")
+
+
 def claim_stage_reached() -> Any:
     return _event(Claim.ClaimStageReached, version=4, status="in_negotiation",
                   source_event_id="negotiation:311")
@@ -130,10 +154,24 @@ def claim_stage_reached() -> Any:
 def appeal_decision_recorded() -> Any:
     return _event(Claim.AppealDecisionRecorded, version=6, appeal_id="appeal-1",
                   outcome="overturned", decision_date="2026-05-20",
-                  additional_paid_cents=12_000, status="paid")
+                  additional_paid_cents=12_000, status="paid", expected_additional_cents=0,
+                  paid_cents=57_000, denied=False, next_level="", next_level_deadline="",
+                  next_level_rule="", appeals_exhausted=False)
+
+
+def negotiation_refusal_recorded() -> Any:
+    return _event(Claim.NegotiationRefusalRecorded, version=5,
+                  reason="qpa_cents: must be positive", source_event_id="negotiation:4021",
+                  notice_due_on="2026-05-12", rule_set_version="nsa-2026.1")
 
 
 # -- negotiation ---------------------------------------------------------------------------------
+def negotiation_refused() -> Any:
+    return _event(ClaimFacts.NegotiationRefused, version=3, claim_id=CLAIM_ID,
+                  reason="qpa_cents: must be positive", fields=["qpa_cents"], route="federal_idr",
+                  notice_due_on=dt.date(2026, 5, 12), rule_set_version="nsa-2026.1")
+
+
 def opened() -> Any:
     return _event(
         Negotiation.Opened, version=1, claim_id=CLAIM_ID, provider_npi="1234567893",
@@ -181,6 +219,14 @@ def idr_closed() -> Any:
         FederalIdrDispute.IdrClosed, version=10, claim_id=CLAIM_ID, dispute_number="DISP-000123",
         closed_on=dt.date(2026, 7, 1), outcome="ineligible", reason="not a qualified item",
         administrative_fee_cents=11_500, idre_fee_paid_cents=0, idre_fee_refund_cents=0)
+
+
+def idr_fee_recorded() -> Any:
+    return _event(
+        FederalIdrDispute.IdrFeeRecorded, version=6, claim_id=CLAIM_ID,
+        dispute_number="DISP-000123", party="payer", fee_kind="idre", movement="refunded",
+        amount_cents=25_000, occurred_on=dt.date(2026, 8, 3), source="portal_receipt",
+        source_reference="RCPT-88412")
 
 
 def offer_made() -> Any:
@@ -288,6 +334,10 @@ def adjudication_noted() -> Any:
                   denied=False)
 
 
+def appeal_payment_noted() -> Any:
+    return _event(ClaimFacts.AppealPaymentNoted, version=3, paid_cents=57_000, denied=False)
+
+
 def idr_offer_submitted() -> Any:
     return _event(FederalIdrDispute.IdrOfferSubmitted, version=11, party="provider",
                   amount_cents=160_000, percent_of_qpa_bp=22_857,
@@ -333,7 +383,8 @@ def payment_posted() -> Any:
         Settlement.PaymentPosted, payment_id="pay-1", amount_cents=100_000, method="eft",
         reference="EFT-991", payer_claim_control_number="ICN-78",
         paid_on=dt.date(2026, 10, 10), remittance_id="era-2026-10-10-1",
-        journal=[PAYMENT.as_dict()], line_matches=[MATCH.to_dict()])
+        journal=[PAYMENT.as_dict()], line_matches=[MATCH.to_dict()], trace_number="EFT-991",
+        deposit_date=dt.date(2026, 10, 10))
 
 
 def payment_reversed() -> Any:
@@ -342,7 +393,9 @@ def payment_reversed() -> Any:
         Settlement.PaymentReversed, version=3, payment_id="pay-1", amount_cents=100_000,
         reason="payer reversal (CLP02=22)", remittance_id="era-2026-10-20-1",
         reference="EFT-1002", reversed_on=dt.date(2026, 10, 20),
-        journal=[reversal.as_dict()], line_matches=[])
+        journal=[reversal.as_dict()], line_matches=[], trace_number="EFT-1002",
+        deposit_date=dt.date(2026, 10, 20), payer_claim_control_number="ICN-78",
+        reversed_trace_number="EFT-991")
 
 
 def recoupment_posted() -> Any:
@@ -351,7 +404,8 @@ def recoupment_posted() -> Any:
     return _event(
         Settlement.RecoupmentPosted, version=4, recoupment_id="wo-1", amount_cents=2_500,
         reference="EFT-1003", remittance_id="era-2026-10-25-1",
-        posted_on=dt.date(2026, 10, 25), journal=[tx.as_dict()])
+        posted_on=dt.date(2026, 10, 25), journal=[tx.as_dict()], trace_number="EFT-1003",
+        deposit_date=dt.date(2026, 10, 25), plb_reference="ICN-78")
 
 
 def interest_posted() -> Any:
@@ -360,7 +414,8 @@ def interest_posted() -> Any:
     return _event(
         Settlement.InterestPosted, version=5, interest_id="int-1", amount_cents=1_234,
         reference="EFT-1004", remittance_id="era-2026-10-26-1",
-        posted_on=dt.date(2026, 10, 26), journal=[tx.as_dict()])
+        posted_on=dt.date(2026, 10, 26), journal=[tx.as_dict()], trace_number="EFT-1004",
+        deposit_date=dt.date(2026, 10, 26), plb_reference="ICN-78")
 
 
 def settlement_paid_in_full() -> Any:
@@ -455,6 +510,15 @@ def unmatched_claim_payment_queued() -> Any:
                          "F8 reference", candidate_claim_id="")
 
 
+def initial_adjudication_remitted() -> Any:
+    return _event(InitialAdjudication.InitialAdjudicationRemitted, version=1, claim_id=CLAIM_ID,
+                  remittance_id=REMITTANCE, trace_number="EFT-991", payer_id="87726", ordinal=1,
+                  status_code="1", received_date=dt.date(2026, 4, 1), billed_cents=265_000,
+                  allowed_cents=60_000, paid_cents=45_000, patient_responsibility_cents=15_000,
+                  payer_claim_control_number="ICN-77", carc_codes=["45", "2"], rarc_codes=[],
+                  denied=False)
+
+
 def unmatched_claim_payment_resolved() -> Any:
     return _event(UnmatchedClaimPayment.UnmatchedClaimPaymentResolved, claim_id=CLAIM_ID)
 
@@ -482,7 +546,11 @@ def fee_assessed() -> Any:
         amount_cents=25_000, line_date=dt.date(2026, 10, 10), claim_id=CLAIM_ID,
         client_id="client-acme-er", remittance_trn="EFT-991", schedule_version=2,
         source_event_id="settlement:4711", cumulative_recovered_cents=100_000,
-        cumulative_fee_cents=25_000)
+        cumulative_fee_cents=25_000,
+        # The ICN's index and sealed form (as settlement published them) are left out: a
+        # pre-contract payload of this event reads them as "" (test_contract_breaks).
+        references=LineReferences(deposit_date=dt.date(2026, 10, 10)),
+        resolution_stage="OPEN_NEGOTIATION", fee_base="INCREMENTAL")
     return _event(
         FeeAccount.FeeAssessed, version=4, source_event_id="settlement:4711",
         payment_kind="PAYMENT", amount_cents=100_000, interest_cents=0,
@@ -548,7 +616,9 @@ def invoice_lines_recorded() -> Any:
         amount_cents=-2_500, line_date=dt.date(2026, 10, 25), claim_id=CLAIM_ID,
         client_id="client-acme-er", remittance_trn="EFT-1003", schedule_version=2,
         source_event_id="settlement:4790", cumulative_recovered_cents=90_000,
-        cumulative_fee_cents=22_500)
+        cumulative_fee_cents=22_500,
+        references=LineReferences(deposit_date=dt.date(2026, 10, 25)),
+        resolution_stage="OPEN_NEGOTIATION", fee_base="INCREMENTAL")
     return _event(ClientBilling.InvoiceLinesRecorded, version=3,
                   invoice_id="6c0f3a52-8d9e-5b1a-9f4e-2a7c1d3b5e80",
                   lines=[fee_assessed().line, line_to_record(credit)])
@@ -558,13 +628,18 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("claims", "ClaimRegistered"): claim_registered,
     ("claims", "AdjudicationRecorded"): adjudication_recorded,
     ("claims", "ClaimTriaged"): claim_triaged,
+    ("claims", "ClaimUpdated"): claim_updated,
+    ("claims", "ClaimWithdrawn"): claim_withdrawn,
     ("claims", "ClaimStageReached"): claim_stage_reached,
     ("claims", "AppealDecisionRecorded"): appeal_decision_recorded,
+    ("claims", "NegotiationRefusalRecorded"): negotiation_refusal_recorded,
+    ("negotiation", "NegotiationRefused"): negotiation_refused,
     ("negotiation", "Opened"): opened,
     ("negotiation", "IdrInitiated"): idr_initiated,
     ("negotiation", "SettlementAgreed"): settlement_agreed,
     ("negotiation", "IdrDetermined"): idr_determined,
     ("negotiation", "IdrClosed"): idr_closed,
+    ("negotiation", "IdrFeeRecorded"): idr_fee_recorded,
     ("negotiation", "OfferMade"): offer_made,
     ("negotiation", "CounterOfferMade"): counter_offer_made,
     ("negotiation", "OpenNegotiationNoticeSent"): notice_sent,
@@ -585,6 +660,7 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("negotiation", "PeriodRecorded"): period_recorded,
     ("negotiation", "ClaimFactsNoted"): claim_facts_noted,
     ("negotiation", "AdjudicationNoted"): adjudication_noted,
+    ("negotiation", "AppealPaymentNoted"): appeal_payment_noted,
     ("settlement", "SettlementOpened"): settlement_opened,
     ("settlement", "PaymentPosted"): payment_posted,
     ("settlement", "PaymentReversed"): payment_reversed,
@@ -602,6 +678,7 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("settlement", "RemittanceFileQuarantined"): remittance_file_quarantined,
     ("settlement", "RemittanceImported"): remittance_imported,
     ("settlement", "RemittanceChunkPosted"): remittance_chunk_posted,
+    ("settlement", "InitialAdjudicationRemitted"): initial_adjudication_remitted,
     ("settlement", "UnmatchedClaimPaymentQueued"): unmatched_claim_payment_queued,
     ("settlement", "UnmatchedClaimPaymentResolved"): unmatched_claim_payment_resolved,
     ("settlement", "UnmatchedServiceLineQueued"): unmatched_service_line_queued,

@@ -8,7 +8,10 @@ import datetime as dt
 
 import pytest
 
+from services.claims.adapters.subscriptions import remitted_adjudication
+from services.claims.domain import Adjudication
 from services.common.contracts import enum_text
+from services.common.phi import PhiKeys
 from services.fees.adapters.subscriptions import FeeReactions
 from services.fees.domain.assessment import PaymentKind
 from services.ledger.adapters.mapping import facts_from_wire
@@ -39,6 +42,14 @@ def test_fees_takes_each_settlement_money_fact_as_stated(
     assert fact is not None
     assert (fact.kind, fact.amount_cents, fact.interest_cents, fact.posting_date,
             fact.remittance_trn) == (kind, cash, interest, day, trn)
+    # The deposit and the claim's identifiers, as settlement published them (issue 16).
+    message = golden.delivery("settlement", event_type).message
+    refs = fact.references
+    assert refs is not None and refs.deposit_date == day
+    named = ("plb_reference" if kind in (PaymentKind.RECOUPMENT, PaymentKind.INTEREST)
+             else "payer_claim_control_number")
+    assert getattr(refs, f"{named}_index") == getattr(message, f"{named}_index") != ""
+    assert getattr(refs, f"{named}_sealed") == getattr(message, f"{named}_sealed") != ""
 
 
 def test_negotiation_learns_the_claim_from_the_golden_registration() -> None:
@@ -118,3 +129,74 @@ def test_the_ledger_folds_every_golden_event_from_its_contract_bytes() -> None:
         "cooling_off_ends": "2026-12-15", "payment_due": "2026-10-15",
         "idre_fee_refund_due": "2026-10-27", "settlement_report_due": "2026-10-06"}
     assert all("bytes" not in line for line in timeline(entries))
+
+
+class _NegotiationApp:
+    """What ClaimReactions reads of the negotiation application: its aggregates, the engine."""
+
+    def __init__(self) -> None:
+        from services.common.calendar import federal_calendar
+        from services.negotiation.domain.deadlines import DeadlineEngine
+
+        self.engine = DeadlineEngine(federal_calendar())
+        self.saved: dict[object, object] = {}
+
+    def find(self, aggregate_id: object, tenant_id: str, cls: type) -> object:
+        found = self.saved.get(aggregate_id)
+        return found if isinstance(found, cls) else None
+
+
+def _react(app: _NegotiationApp, event_type: str, **fields: object) -> list[object]:
+    from services.negotiation.adapters.subscriptions import ClaimReactions
+
+    payload = golden.load("claims", event_type) | fields
+    out = ClaimReactions(app)(golden.delivery("claims", event_type, fields=payload))  # type: ignore[arg-type]
+    for aggregate in out:
+        if aggregate is not None:
+            app.saved[aggregate.id] = aggregate  # type: ignore[attr-defined]
+    return out
+
+
+def test_negotiation_opens_only_when_triage_says_worth_it_and_refuses_in_the_open() -> None:
+    from services.negotiation.domain import ClaimFacts
+
+    app = _NegotiationApp()
+    _react(app, "ClaimRegistered")
+    adjudication = golden.load("claims", "AdjudicationRecorded")["adjudication"]
+    _react(app, "AdjudicationRecorded", adjudication=adjudication | {"qpa_cents": 0})
+    # A federal route alone opens nothing: claims' triage decided it is not worth negotiating.
+    assert _react(app, "ClaimTriaged", worth_negotiating=False) == [None]
+    (facts,) = _react(app, "ClaimTriaged", worth_negotiating=True)
+    assert isinstance(facts, ClaimFacts)  # no QPA: refused, and said so in an event
+    (refused,) = [e for e in facts.collect_events() if type(e).__name__ == "NegotiationRefused"]
+    assert "qpa_cents" in refused.reason and refused.fields == ["qpa_cents"]
+    # T1: 30 business days beginning on the initial payment (2026-04-01), negotiation's rule.
+    assert refused.notice_due_on == dt.date(2026, 5, 12) and refused.rule_set_version
+
+
+def test_claims_records_negotiations_refusal_with_its_deadline() -> None:
+    from services.claims.adapters.subscriptions import NEGOTIATION_STAGES, ClaimStageReactions
+
+    seen: list[object] = []
+
+    class _ClaimsApp:
+        def record_negotiation_refusal(self, ctx: object, command: object) -> object:
+            seen.append(command)
+            return command
+
+    reactions = ClaimStageReactions(_ClaimsApp(), NEGOTIATION_STAGES)  # type: ignore[arg-type]
+    reactions(golden.delivery("negotiation", "NegotiationRefused"))
+    (command,) = seen
+    assert (command.reason, command.notice_due_on, command.rule_set_version) == (  # type: ignore[attr-defined]
+        "qpa_cents: must be positive", "2026-05-12", "nsa-2026.1")
+
+
+def test_claims_takes_the_remitted_initial_adjudication_as_stated() -> None:
+    """The golden InitialAdjudicationRemitted is the claim's Adjudication, the ICN unsealed."""
+    remitted = golden.delivery("settlement", "InitialAdjudicationRemitted").message
+    keys = PhiKeys.from_env({}, dev_mode=True)
+    adjudication = remitted_adjudication(remitted, keys)  # type: ignore[arg-type]
+    assert adjudication == Adjudication(
+        received_date=dt.date(2026, 4, 1), billed_cents=265_000, allowed_cents=60_000,
+        paid_cents=45_000, patient_responsibility_cents=15_000, carc_codes=("45", "2"),
+        rarc_codes=(), payer_claim_control_number="ICN-77", denied=False)

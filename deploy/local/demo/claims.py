@@ -23,7 +23,7 @@ BILLING = pb.Provider(
     npi="1234567893",
     tin="12-3456789",
     address=pb.Address(
-        line1="1200 Market St", city="Philadelphia", state="PA", postal_code="19107"
+        line1="1200 Market St", city="Philadelphia", state="PA", postal_code="191072101"
     ),
 )
 
@@ -50,7 +50,11 @@ def _claim(
         patient_control_number=pcn,
         provider=BILLING,
         patient=pb.Patient(
-            first_name="Jane", last_name="Roe", birth_date="1980-04-02", member_id="W123456789"
+            first_name="Jane",
+            last_name="Roe",
+            birth_date="1980-04-02",
+            member_id="W123456789",
+            gender="F",
         ),
         payer=pb.Payer(payer_id="87726", name="Example Health Plan"),
         plan=plan,

@@ -36,6 +36,8 @@ from services.claims.application import (
     RegisterClaim,
     SubmitCorrectedClaim,
     TriageClaim,
+    UpdateClaim,
+    WithdrawClaim,
 )
 from services.claims.domain import (
     Address,
@@ -121,6 +123,7 @@ def claim_data(msg: pb.ClaimInput, prefix: str = "claim.") -> ClaimData:
             last_name=_text(v, prefix + "patient.last_name", msg.patient.last_name),
             birth_date=birth,
             member_id=_text(v, prefix + "patient.member_id", msg.patient.member_id, limit=80),
+            gender=msg.patient.gender.strip().upper(),
         ),
         payer=Payer(
             payer_id=_text(v, prefix + "payer.payer_id", msg.payer.payer_id, limit=80),
@@ -164,6 +167,12 @@ def _facility(v: Violations, msg: pb.Facility, at: str) -> Facility:
         network_status=_optional_enum(v, at + "network_status", msg.network_status, NETWORK)
         or NetworkStatus.UNSPECIFIED,
         state=msg.state.strip().upper(),
+        address=Address(
+            line1=_text(v, at + "address.line1", msg.address.line1),
+            city=_text(v, at + "address.city", msg.address.city),
+            state=msg.address.state.strip().upper(),
+            postal_code=msg.address.postal_code.strip().replace("-", ""),
+        ),
     )
 
 
@@ -190,7 +199,9 @@ def imported_837(request_id: str, parsed: Sequence[ParsedClaim]) -> ImportClaims
     for c in parsed:
         read = c.data if c.data is not None else c.error
         if read is not None:
-            items.append(ImportItem(f"{request_id}:{c.location}", read))
+            items.append(
+                ImportItem(f"{request_id}:{c.location}", read, c.frequency, c.original_reference)
+            )
     return ImportClaims(tuple(items))
 
 
@@ -315,6 +326,12 @@ def check_clean_claim(request: pb.CheckCleanClaimRequest) -> CheckCleanClaim:
 def submit_corrected_claim(request: pb.SubmitCorrectedClaimRequest) -> SubmitCorrectedClaim:
     v = Violations()
     frequency = parse_enum(v, "frequency", request.frequency, FREQUENCY)
+    reference = _text(
+        v,
+        "original_payer_claim_control_number",
+        request.original_payer_claim_control_number,
+        limit=50,
+    )
     v.raise_if_any()
     assert frequency is not None
     corrected = (
@@ -326,7 +343,23 @@ def submit_corrected_claim(request: pb.SubmitCorrectedClaimRequest) -> SubmitCor
         corrected=corrected,
         reason=request.reason,
         expected_version=request.expected_version,
+        original_reference=reference,
     )
+
+
+def update_claim(request: pb.UpdateClaimRequest) -> UpdateClaim:
+    return UpdateClaim(
+        claim_id=request.claim_id,
+        data=claim_data(request.claim),
+        expected_version=request.expected_version,
+    )
+
+
+def withdraw_claim(request: pb.WithdrawClaimRequest) -> WithdrawClaim:
+    v = Violations()
+    reason = _text(v, "reason", request.reason, required=True)
+    v.raise_if_any()
+    return WithdrawClaim(request.claim_id, reason, request.expected_version)
 
 
 def file_appeal(request: pb.FileAppealRequest) -> FileAppeal:
@@ -362,6 +395,7 @@ def record_appeal_decision(request: pb.RecordAppealDecisionRequest) -> RecordApp
         decision_date=decided,
         additional_paid_cents=request.additional_paid_cents,
         expected_version=request.expected_version,
+        expected_additional_cents=request.expected_additional_cents,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.claims.v1 import claims_pb2_grpc
 from services.claims.adapters import commands, mapping, x12
+from services.claims.adapters.control_numbers import ControlNumberCounter
 from services.claims.adapters.sql import ClaimsQueries
 from services.claims.application import ClaimsApplication
 from services.common.context import CommandContext
@@ -26,11 +27,13 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         app: ClaimsApplication,
         blocking: Blocking,
         queries: ClaimsQueries,
+        control_numbers: ControlNumberCounter,
         imports: ImportJobs,
     ):
         self.app = app
         self.blocking = blocking
         self.queries = queries
+        self.control_numbers = control_numbers
         self.imports = imports
 
     @rpc
@@ -58,9 +61,9 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
     ) -> pb.Import837Response:
         stated = commands.read_837_request(request, MAX_X12_BYTES)
         parsed = await self.blocking(
-            x12.read_837, request.x12, stated.client_id, stated.plan, stated.facility
+            x12.read_837_file, request.x12, stated.client_id, stated.plan, stated.facility
         )
-        command = commands.imported_837(ctx.request_id, parsed)
+        command = commands.imported_837(ctx.request_id, parsed.claims)
         outcomes = await self.blocking(self.app.import_claims, ctx, command)
         return mapping.import_837_response(outcomes, parsed)
 
@@ -182,11 +185,28 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         return mapping.appeal_decision_recorded(claim, record)
 
     @rpc
+    async def UpdateClaim(
+        self, request: pb.UpdateClaimRequest, ctx: CommandContext, context: Any
+    ) -> pb.UpdateClaimResponse:
+        command = commands.update_claim(request)
+        claim = await self.blocking(self.app.update_claim, ctx, command)
+        return mapping.claim_updated(claim)
+
+    @rpc
+    async def WithdrawClaim(
+        self, request: pb.WithdrawClaimRequest, ctx: CommandContext, context: Any
+    ) -> pb.WithdrawClaimResponse:
+        command = commands.withdraw_claim(request)
+        claim = await self.blocking(self.app.withdraw_claim, ctx, command)
+        return mapping.claim_withdrawn(claim)
+
+    @rpc
     async def Export837(
         self, request: pb.Export837Request, ctx: CommandContext, context: Any
     ) -> pb.Export837Response:
         claim = await self.blocking(self.app.claim_to_export, ctx, request.claim_id)
         sender = commands.export_837_request(request)
+        control = await self.control_numbers.next(sender.sender_id)
         exported = await self.blocking(
             x12.export_837,
             claim.data,
@@ -197,6 +217,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
             sender.contact_name,
             sender.contact_phone,
             ctx.now,
+            control,
         )
         return mapping.exported_837(exported)
 

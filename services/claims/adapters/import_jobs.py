@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +24,6 @@ from oonledger.claims.v1 import claims_pb2 as pb
 from services.claims.adapters import commands, x12
 from services.claims.adapters.x12 import ParsedClaim
 from services.claims.application import ClaimsApplication, ImportClaims, ImportItem
-from services.claims.domain import ClaimData
 from services.common.context import CommandContext
 from services.common.errors import DomainError, FailedPrecondition, FieldViolation, InvalidArgument
 from services.common.grpc_server import Blocking
@@ -49,9 +48,9 @@ def claim_request_id(job_id: UUID, position: int) -> str:
 @dataclass(frozen=True)
 class FileRead:
     """What reading a file gave, in a form that crosses a process boundary intact (an
-    exception pickles without its field violations)."""
+    exception pickles without its field violations, so each claim's travel separately)."""
 
-    claims: tuple[tuple[str, ClaimData | None, tuple[FieldViolation, ...]], ...] = ()
+    claims: tuple[tuple[ParsedClaim, tuple[FieldViolation, ...]], ...] = ()
     refused: tuple[FieldViolation, ...] = ()  # the whole file is unreadable (InvalidArgument)
     failed: str = ""  # another rule refused the whole file
 
@@ -66,7 +65,7 @@ def read_file(content: bytes, params: bytes) -> FileRead:
     except DomainError as exc:
         return FileRead(failed=str(exc))
     return FileRead(claims=tuple(
-        (c.location, c.data, tuple(c.error.violations) if c.error is not None else ())
+        (replace(c, error=None), tuple(c.error.violations) if c.error is not None else ())
         for c in parsed
     ))
 
@@ -77,8 +76,8 @@ def claims_read(read: FileRead) -> list[ParsedClaim]:
     if read.failed:
         raise FailedPrecondition(read.failed)
     return [
-        ParsedClaim(location, data, InvalidArgument(list(errors)) if errors else None)
-        for location, data, errors in read.claims
+        replace(claim, error=InvalidArgument(list(errors))) if errors else claim
+        for claim, errors in read.claims
     ]
 
 
@@ -115,7 +114,8 @@ class Claims837Import:
             read = claim.data if claim.data is not None else claim.error
             if read is None:
                 read = InvalidArgument("the claim could not be read", "claim")
-            batch.append(ImportItem(claim_request_id(job_id, start + offset), read))
+            batch.append(ImportItem(claim_request_id(job_id, start + offset), read,
+                                    claim.frequency, claim.original_reference))
         outcomes = self.app.import_claims(ctx, ImportClaims(tuple(batch)))
         stored = rejected = 0
         findings: list[JobFinding] = []
@@ -126,6 +126,12 @@ class Claims837Import:
             rejected += 1
             position = start + outcome.index
             prefix = f"items[{outcome.index}]."
+            plain = [f for f in parsed[outcome.index].findings if f.blocking]
+            for note in plain:  # the reader's own words: segment, position, rule, value
+                findings.append(JobFinding(position, note.location, note.field or note.element,
+                                           note.text()))
+            if plain:
+                continue
             for violation in outcome.errors:
                 findings.append(JobFinding(
                     position,

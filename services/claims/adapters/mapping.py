@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from services.claims.adapters.sql import ClaimRow, WorkRow
-from services.claims.adapters.x12 import Exported, ParsedClaim
+from services.claims.adapters.x12 import Exported, ParsedFile
 from services.claims.application import (
     ImportOutcome,
 )
@@ -35,6 +35,7 @@ from services.claims.domain import (
 )
 from services.common.import_jobs.store import FindingRow, JobRow
 from services.common.import_jobs.wire import job_message
+from services.x12.findings import Finding
 
 CLAIM_TYPES = {
     pb.CLAIM_TYPE_PROFESSIONAL: ClaimType.PROFESSIONAL,
@@ -69,6 +70,7 @@ STATUS = {
     ClaimStatus.REPLACED: pb.CLAIM_STATUS_REPLACED,
     ClaimStatus.VOIDED: pb.CLAIM_STATUS_VOIDED,
     ClaimStatus.IN_APPEAL: pb.CLAIM_STATUS_IN_APPEAL,
+    ClaimStatus.WITHDRAWN: pb.CLAIM_STATUS_WITHDRAWN,
     ClaimStatus.APPEAL_OVERTURNED: pb.CLAIM_STATUS_APPEAL_OVERTURNED,
     ClaimStatus.APPEAL_UPHELD: pb.CLAIM_STATUS_APPEAL_UPHELD,
     ClaimStatus.IN_NEGOTIATION: pb.CLAIM_STATUS_IN_NEGOTIATION,
@@ -104,6 +106,7 @@ REMEDY = {
     Remedy.NEGOTIATE: pb.REMEDY_NEGOTIATE,
     Remedy.BILL_OTHER_PAYER: pb.REMEDY_BILL_OTHER_PAYER,
     Remedy.WRITE_OFF: pb.REMEDY_WRITE_OFF,
+    Remedy.CLOSE_DUPLICATE: pb.REMEDY_CLOSE_DUPLICATE,
 }
 FREQUENCY = {
     pb.FREQUENCY_CODE_ORIGINAL: Frequency.ORIGINAL,
@@ -164,6 +167,7 @@ def claim_input(data: ClaimData) -> pb.ClaimInput:
             last_name=data.patient.last_name,
             birth_date=data.patient.birth_date.isoformat() if data.patient.birth_date else "",
             member_id=data.patient.member_id,
+            gender=data.patient.gender,
         ),
         payer=pb.Payer(payer_id=data.payer.payer_id, name=data.payer.name),
         plan=pb.Plan(
@@ -179,6 +183,12 @@ def claim_input(data: ClaimData) -> pb.ClaimInput:
             npi=data.facility.npi,
             network_status={v: k for k, v in NETWORK.items()}[data.facility.network_status],
             state=data.facility.state,
+            address=pb.Address(
+                line1=data.facility.address.line1,
+                city=data.facility.address.city,
+                state=data.facility.address.state,
+                postal_code=data.facility.address.postal_code,
+            ),
         ),
         emergency=data.emergency,
         diagnosis_codes=list(data.diagnosis_codes),
@@ -221,7 +231,8 @@ def clean_report(report: CleanClaimReport) -> pb.CleanClaimReport:
         clean=report.clean,
         findings=[
             pb.CleanClaimFinding(
-                rule_id=x.rule_id, field=x.field, message=x.message, blocking=x.blocking
+                rule_id=x.rule_id, field=x.field, message=x.message, blocking=x.blocking,
+                rule_version=x.rule_version,
             )
             for x in report.findings
         ],
@@ -249,6 +260,7 @@ def appeal(record: AppealRecord) -> pb.Appeal:
         decision_date=record.decision_date.isoformat() if record.decision_date else "",
         additional_paid_cents=record.additional_paid_cents,
         decision_due=record.decision_due.isoformat(),
+        expected_additional_cents=record.expected_additional_cents,
     )
 
 
@@ -295,6 +307,9 @@ def claim_message(claim: Claim) -> pb.Claim:
         denial_remedies=[remedy(r) for r in claim.remedies],
         appeals=[appeal(a) for a in claim.appeals.values()],
         registered_at=_timestamp(claim.created_on),
+        paid_cents=claim.paid_cents,
+        expected_additional_cents=claim.expected_additional_cents,
+        negotiation_refusal=claim.negotiation_refusal,
     )
 
 
@@ -320,19 +335,27 @@ def clean_claim_checked(claim: Claim, report: CleanClaimReport) -> pb.CheckClean
     return pb.CheckCleanClaimResponse(claim=claim_message(claim), report=clean_report(report))
 
 
-def corrected_claim_submitted(original: Claim, replacement: Claim
-                              ) -> pb.SubmitCorrectedClaimResponse:
+def corrected_claim_submitted(
+    original: Claim, replacement: Claim
+) -> pb.SubmitCorrectedClaimResponse:
     return pb.SubmitCorrectedClaimResponse(
         original=claim_message(original), corrected=claim_message(replacement)
     )
+
+
+def claim_updated(claim: Claim) -> pb.UpdateClaimResponse:
+    return pb.UpdateClaimResponse(claim=claim_message(claim))
+
+
+def claim_withdrawn(claim: Claim) -> pb.WithdrawClaimResponse:
+    return pb.WithdrawClaimResponse(claim=claim_message(claim))
 
 
 def appeal_filed(claim: Claim, record: AppealRecord) -> pb.FileAppealResponse:
     return pb.FileAppealResponse(claim=claim_message(claim), appeal=appeal(record))
 
 
-def appeal_decision_recorded(claim: Claim, record: AppealRecord
-                             ) -> pb.RecordAppealDecisionResponse:
+def appeal_decision_recorded(claim: Claim, record: AppealRecord) -> pb.RecordAppealDecisionResponse:
     return pb.RecordAppealDecisionResponse(claim=claim_message(claim), appeal=appeal(record))
 
 
@@ -360,11 +383,33 @@ def import_response(outcomes: Sequence[ImportOutcome]) -> pb.ImportClaimsRespons
     )
 
 
+def x12_finding(finding: Finding) -> pb.X12Finding:
+    return pb.X12Finding(
+        location=finding.location,
+        segment=finding.segment,
+        position=finding.position,
+        element=finding.element,
+        rule=finding.rule,
+        value=finding.value,
+        blocking=finding.blocking,
+    )
+
+
 def import_837_response(
-    outcomes: Sequence[ImportOutcome], parsed: Sequence[ParsedClaim]
+    outcomes: Sequence[ImportOutcome], parsed: ParsedFile
 ) -> pb.Import837Response:
+    # A transaction-level finding stops each of its claims; it is listed once. A claims rule
+    # that refused a claim read from the file is placed at the segment the field came from.
+    found: list[Finding] = [f for c in parsed.claims for f in c.findings]
+    for outcome in outcomes:
+        claim = parsed.claims[outcome.index] if outcome.index < len(parsed.claims) else None
+        if claim is not None and claim.data is not None:
+            found.extend(claim.finding(e.field, e.description) for e in outcome.errors)
+    findings = dict.fromkeys([*found, *parsed.notes])
     return pb.Import837Response(
-        **{"import": import_response(outcomes)}, locations=[c.location for c in parsed]
+        **{"import": import_response(outcomes)},
+        locations=[c.location for c in parsed.claims],
+        findings=[x12_finding(f) for f in findings],
     )
 
 
@@ -392,6 +437,14 @@ WORK_KINDS = {
     "blocking_findings": pb.WORK_ITEM_KIND_BLOCKING_FINDINGS,
     "awaiting_adjudication": pb.WORK_ITEM_KIND_AWAITING_ADJUDICATION,
     "appeal_due": pb.WORK_ITEM_KIND_APPEAL_DUE,
+    "appeal": pb.WORK_ITEM_KIND_APPEAL_DUE,
+    "resubmit_corrected": pb.WORK_ITEM_KIND_RESUBMIT_CORRECTED,
+    "attach_documentation": pb.WORK_ITEM_KIND_ATTACH_DOCUMENTS,
+    "negotiate": pb.WORK_ITEM_KIND_NEGOTIATE,
+    "close_duplicate": pb.WORK_ITEM_KIND_CLOSE_DUPLICATE,
+    "write_off": pb.WORK_ITEM_KIND_WRITE_OFF,
+    "bill_other_payer": pb.WORK_ITEM_KIND_BILL_OTHER_PAYER,
+    "negotiation_refused": pb.WORK_ITEM_KIND_NEGOTIATION_REFUSED,
 }
 
 
@@ -404,6 +457,8 @@ def work_queue(rows: Sequence[WorkRow]) -> pb.ClaimsWorkQueueResponse:
                 patient_control_number=r.patient_control_number,
                 detail=r.detail,
                 due_date=r.due.isoformat() if r.due else "",
+                due_rule=r.rule,
+                rule_set_version=r.rule_set_version,
             )
             for r in rows
         ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -29,15 +29,19 @@ import asyncpg
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from oonledger.claims.v1 import events_pb2 as v1
+from services.claims.domain import appeals
 from services.common import phi
 from services.common.consumer import ArrivedEarly, Delivery
 from services.common.contracts import PROTOBUF
 
 TABLE = "claims_read"
+APPEALS_RULE_SET = appeals.RULE_SET_VERSION
+WRITE_OFF_AFTER = timedelta(days=30)
 # Events that update a claim's row: each needs the row its ClaimRegistered creates.
 UPDATES = frozenset({
     "AdjudicationRecorded", "ClaimTriaged", "CleanClaimChecked", "ClaimReplaced", "ClaimVoided",
-    "AppealFiled", "AppealDecisionRecorded", "ClaimStageReached",
+    "AppealFiled", "AppealDecisionRecorded", "ClaimStageReached", "ClaimUpdated", "ClaimWithdrawn",
+    "NegotiationRefusalRecorded",
 })
 
 
@@ -93,6 +97,12 @@ def _ddl(schema: str) -> list[str]:
         f"ALTER TABLE {t} DROP COLUMN IF EXISTS patient_control_number",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_tenant_pcn ON {t} "
         "(tenant_id, patient_control_number_index)",
+        # The work the claim waits for (issue 22 item 2): the denial's action, its due date,
+        # the rule that set it, why, and the rule set; the queue lists one item per action.
+        *(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {column}" for column in (
+            "action text", "action_due date", "action_rule text NOT NULL DEFAULT ''",
+            "action_reason text NOT NULL DEFAULT ''",
+            "action_rule_set_version text NOT NULL DEFAULT ''")),
     ]
 
 
@@ -157,6 +167,11 @@ class ClaimsReadModel:
                 adj["paid_cents"],
                 date.fromisoformat(deadline) if deadline else None,
             )
+            remedy = p.get("primary_remedy") or ""
+            await self._action(
+                conn, claim_id, remedy if remedy != "nothing_to_do" else None,
+                p.get("action_due_date") or deadline, p.get("action_rule") or "",
+                p.get("action_reason") or "", p.get("rule_set_version") or "")
             await self._status(conn, claim_id, p["status"], version)
         elif kind == "ClaimTriaged":
             await conn.execute(
@@ -176,6 +191,11 @@ class ClaimsReadModel:
                 blocking,
             )
             await self._status(conn, claim_id, p["status"], version)
+        elif kind == "ClaimUpdated":
+            await self._updated(conn, claim_id, delivery)
+            await self._status(conn, claim_id, "registered", version)
+        elif kind == "ClaimWithdrawn":
+            await self._status(conn, claim_id, "withdrawn", version)
         elif kind in ("ClaimReplaced", "ClaimVoided"):
             status = "replaced" if kind == "ClaimReplaced" else "voided"
             await self._status(conn, claim_id, status, version)
@@ -183,7 +203,7 @@ class ClaimsReadModel:
             appeal = p["appeal"]
             await conn.execute(
                 f"UPDATE {self.table} SET open_appeal_id = $2, open_appeal_deadline = $3, "
-                "appeal_filing_deadline = NULL WHERE claim_id = $1",
+                "appeal_filing_deadline = NULL, action = NULL WHERE claim_id = $1",
                 claim_id,
                 appeal["appeal_id"],
                 date.fromisoformat(appeal["decision_due"]),
@@ -191,11 +211,21 @@ class ClaimsReadModel:
             await self._status(conn, claim_id, "in_appeal", version)
         elif kind == "AppealDecisionRecorded":
             await conn.execute(
-                f"UPDATE {self.table} SET open_appeal_id = NULL, open_appeal_deadline = NULL "
-                "WHERE claim_id = $1",
+                f"UPDATE {self.table} SET open_appeal_id = NULL, open_appeal_deadline = NULL, "
+                "paid_cents = GREATEST(COALESCE(paid_cents, 0), $2) WHERE claim_id = $1",
                 claim_id,
+                int(p.get("paid_cents") or 0),
             )
+            await self._after_appeal(conn, claim_id, p)
             await self._status(conn, claim_id, p["status"], version)
+        elif kind == "NegotiationRefusalRecorded":
+            # Due: negotiation's open-negotiation notice deadline, as negotiation stated it.
+            due = p.get("notice_due_on") or ""
+            await self._action(
+                conn, claim_id, "negotiation_refused", due or None,
+                "NSA open-negotiation notice (T1): 30 business days beginning on the initial "
+                "payment or denial (45 CFR 149.510(b)(1)), computed by negotiation" if due else "",
+                f"negotiation refused to open: {p['reason']}", p.get("rule_set_version") or "")
         elif kind == "ClaimStageReached":
             await self._status(conn, claim_id, p["status"], version)
         await conn.execute(
@@ -203,6 +233,53 @@ class ClaimsReadModel:
             claim_id,
             version,
         )
+
+    async def _updated(self, conn: asyncpg.Connection, claim_id: UUID, delivery: Delivery) -> None:
+        """The claim's facts as updated; its clean check and triage judged the old ones."""
+        claim = delivery.payload["claim"]
+        index, sealed = self._pcn_tokens(delivery)
+        await conn.execute(
+            f"UPDATE {self.table} SET client_id = $2, payer_id = $3, "
+            "patient_control_number_index = $4, patient_control_number_sealed = $5, "
+            "claim_type = $6, total_billed_cents = $7, first_service_date = $8, clean = NULL, "
+            "blocking_findings = 0, route = NULL, nsa_protected = NULL, worth_negotiating = NULL "
+            "WHERE claim_id = $1",
+            claim_id,
+            claim["client_id"],
+            claim["payer"]["payer_id"],
+            index,
+            sealed,
+            claim["claim_type"],
+            claim["billed_cents"],
+            min(date.fromisoformat(line["service_date"]) for line in claim["lines"]),
+        )
+
+    async def _action(self, conn: asyncpg.Connection, claim_id: UUID, action: str | None,
+                      due: str | None, rule: str, reason: str, rule_set: str) -> None:
+        await conn.execute(
+            f"UPDATE {self.table} SET action = $2, action_due = $3, action_rule = $4, "
+            "action_reason = $5, action_rule_set_version = $6 WHERE claim_id = $1",
+            claim_id, action, date.fromisoformat(due) if due else None, rule, reason, rule_set)
+
+    async def _after_appeal(self, conn: asyncpg.Connection, claim_id: UUID,
+                            p: dict[str, Any]) -> None:
+        """An upheld appeal opens the next level's window; an upheld external review leaves a
+        write-off; an overturn leaves nothing to do (the payer pays)."""
+        decided = f"{p.get('outcome', '')} on {p.get('decision_date', '')}"
+        if p.get("next_level"):
+            await self._action(
+                conn, claim_id, "appeal", p.get("next_level_deadline"),
+                p.get("next_level_rule") or "",
+                f"appeal {decided}: file the {p['next_level']} appeal", APPEALS_RULE_SET)
+        elif p.get("appeals_exhausted"):
+            due = date.fromisoformat(p["decision_date"]) + WRITE_OFF_AFTER
+            await self._action(
+                conn, claim_id, "write_off", due.isoformat(),
+                "write-off: post within 30 calendar days of the final decision (house rule)",
+                f"appeals exhausted ({decided}): {p.get('next_level_rule', '')}",
+                APPEALS_RULE_SET)
+        else:
+            await self._action(conn, claim_id, None, None, "", "", "")
 
     def _pcn_tokens(self, delivery: Delivery) -> tuple[str, str]:
         """The PCN's index and sealed form: as published, or from a message published before

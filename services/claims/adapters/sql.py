@@ -61,6 +61,8 @@ class WorkRow:
     patient_control_number: str
     detail: str
     due: date | None
+    rule: str = ""
+    rule_set_version: str = ""
 
 
 
@@ -133,24 +135,28 @@ class ClaimsQueries:
         rows = await self.pool.fetch(
             f"""
             SELECT 'blocking_findings' AS kind, claim_id, patient_control_number_sealed,
-                   blocking_findings::text || ' blocking finding(s)' AS detail, NULL::date AS due
+                   blocking_findings::text || ' blocking finding(s)' AS detail, NULL::date AS due,
+                   '' AS rule, '' AS rule_set_version
               FROM {self.table}
              WHERE tenant_id = $1 {client} AND clean = false AND status = 'registered'
             UNION ALL
             SELECT 'awaiting_adjudication', claim_id, patient_control_number_sealed,
-                   'frequency ' || frequency || ' resubmission of ' || original_claim_id, NULL
+                   'frequency ' || frequency || ' resubmission of ' || original_claim_id, NULL,
+                   '', ''
               FROM {self.table}
              WHERE tenant_id = $1 {client} AND frequency IN ('7', '8') AND NOT adjudicated
                AND status NOT IN ('replaced', 'voided')
             UNION ALL
-            SELECT 'appeal_due', claim_id, patient_control_number_sealed,
-                   'denied or reduced: first-level appeal window closes', appeal_filing_deadline
+            SELECT action, claim_id, patient_control_number_sealed, action_reason, action_due,
+                   action_rule, action_rule_set_version
               FROM {self.table}
-             WHERE tenant_id = $1 {client} AND appeal_filing_deadline IS NOT NULL
-               AND open_appeal_id IS NULL AND status IN ('denied', 'paid')
+             WHERE tenant_id = $1 {client} AND action IS NOT NULL AND open_appeal_id IS NULL
+               AND status IN ('denied', 'paid', 'appeal_upheld', 'appeal_overturned')
             UNION ALL
             SELECT 'appeal_due', claim_id, patient_control_number_sealed,
-                   'appeal filed: the payer owes its decision', open_appeal_deadline
+                   'appeal filed: the payer owes its decision', open_appeal_deadline,
+                   'appeal decision due: 60 calendar days after filing (29 CFR '
+                   || '2560.503-1(i)(2)(iii)); external review 45 (45 CFR 147.136(d))', ''
               FROM {self.table}
              WHERE tenant_id = $1 {client} AND open_appeal_id IS NOT NULL
             ORDER BY due NULLS LAST, claim_id
@@ -162,7 +168,8 @@ class ClaimsQueries:
         )
         return [
             WorkRow(r["kind"], r["claim_id"],
-                    self.keys.unseal(r["patient_control_number_sealed"]), r["detail"], r["due"])
+                    self.keys.unseal(r["patient_control_number_sealed"]), r["detail"], r["due"],
+                    r["rule"] or "", r["rule_set_version"] or "")
             for r in rows
         ]
 

@@ -6,10 +6,13 @@ Rooms (one concept each):
 - `claim_data.py`: the value objects of a claim (what was billed, by whom, to whom; the payer's
   adjudication; documents) and the vocabularies (status, route, frequency, ...);
 - `intake.py`: hard intake rules (what is never stored);
-- `clean_claim.py`: the clean-claim check for a first filing;
+- `clean_claim.py`: the clean-claim check for a first filing (its tables, versioned, in
+  `data/`: required modifiers, timely filing per payer and plan type);
+- `adjudication_rules.py`: what a payer's adjudication must satisfy; whether it is adverse;
 - `triage.py`: NSA protection and the dispute route (+ `service_class.py`, `state_laws.py`);
-- `denials.py`: CARC/RARC codes and their remedies;
-- `appeals.py`: appeal windows, decision due dates, an appeal's record;
+- `denials.py`: CARC/RARC codes, their remedies and each action's due date and rule;
+- `appeals.py`: appeal windows, the ladder (level 1 → 2 → external), decision due dates, an
+  appeal's record;
 - `corrections.py`: what a replacement claim changed;
 - `codes.py`: shape checks of identifiers and codes (NPI, TIN, CPT/HCPCS, ICD-10-CM, ...);
 - `event_data.py`: the stored (JSON) form of the value objects inside events.

@@ -6,13 +6,16 @@ past-tense events or raise the errors of `services.common.errors`. No I/O, no cl
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from services.claims.domain import appeals, clean_claim, denials, event_data, intake
+from services.claims.domain import appeals, clean_claim, corrections, denials, event_data, intake
+from services.claims.domain.adjudication_rules import is_adverse as _is_adverse
+from services.claims.domain.adjudication_rules import (
+    validate_adjudication as _validate_adjudication,
+)
 from services.claims.domain.appeals import (
     AppealChannel,
     AppealLevel,
@@ -33,12 +36,9 @@ from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_LOCATION = re.compile(r"^(s3|gs|az|https|file)://\S+$")
-MAX_DOCUMENT_BYTES = 2**40
-
 # States in which the claim is closed to new payer-facing actions.
-_SUPERSEDED = frozenset({ClaimStatus.REPLACED, ClaimStatus.VOIDED})
+_SUPERSEDED = corrections.SUPERSEDED
+_CLOSED = _SUPERSEDED | {ClaimStatus.WITHDRAWN}
 
 
 class Claim(TenantAggregate):
@@ -63,6 +63,11 @@ class Claim(TenantAggregate):
         payer_id: str
         # Last day to file a first-level appeal ("" when nothing was denied or reduced).
         appeal_filing_deadline: str
+        # The action's due date ("" when nothing is due), the rule that set it and why.
+        action_due_date: str
+        action_rule: str
+        action_reason: str
+        rule_set_version: str
 
         def apply(self, aggregate: Claim) -> None:
             aggregate.adjudication = event_data.adjudication_from_dict(self.adjudication)
@@ -146,6 +151,13 @@ class Claim(TenantAggregate):
         decision_date: str
         additional_paid_cents: int
         status: str
+        expected_additional_cents: int
+        paid_cents: int
+        denied: bool
+        next_level: str
+        next_level_deadline: str
+        next_level_rule: str
+        appeals_exhausted: bool
 
         def apply(self, aggregate: Claim) -> None:
             aggregate.appeals[self.appeal_id] = replace(
@@ -153,8 +165,37 @@ class Claim(TenantAggregate):
                 outcome=AppealOutcome(self.outcome),
                 decision_date=date.fromisoformat(self.decision_date),
                 additional_paid_cents=self.additional_paid_cents,
+                expected_additional_cents=getattr(self, "expected_additional_cents", 0),
             )
             aggregate.status = ClaimStatus(self.status)
+
+    class ClaimUpdated(TenantAggregate.Event):  # completed or fixed before any adjudication
+        claim: dict[str, Any]
+        patient: dict[str, Any]
+        changed_fields: list[str]
+        PHI_FIELDS: ClassVar[frozenset[str]] = frozenset({"patient"})
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate._stored_claim, aggregate._data = (self.claim, self.patient), None
+            aggregate.clean_report, aggregate.triage = None, None  # both judged the old data
+            aggregate.status = ClaimStatus.REGISTERED
+
+    class ClaimWithdrawn(TenantAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate.status = ClaimStatus.WITHDRAWN
+
+    class NegotiationRefusalRecorded(TenantAggregate.Event):
+        """Negotiation refused to open a case for the claim (its NegotiationRefused)."""
+
+        reason: str
+        source_event_id: str
+        notice_due_on: str
+        rule_set_version: str
+
+        def apply(self, aggregate: Claim) -> None:
+            aggregate.negotiation_refusal = self.reason
 
     class ClaimStageReached(TenantAggregate.Event):
         """A downstream service moved the claim on (negotiation started, IDR, settled)."""
@@ -194,6 +235,7 @@ class Claim(TenantAggregate):
         self.tenant_id: str  # set by the creation event (TenantAggregate)
         self.clean_report: clean_claim.CleanClaimReport | None = None
         self.appeals: dict[str, AppealRecord] = {}
+        self.negotiation_refusal = ""
 
     @property
     def data(self) -> ClaimData:
@@ -212,8 +254,11 @@ class Claim(TenantAggregate):
         frequency: Frequency = Frequency.ORIGINAL,
         original: Claim | None = None,
         correction_reason: str = "",
+        original_reference: str = "",
         field_prefix: str = "claim.",
     ) -> Claim:
+        """A new claim; a correction names its `original` claim, else at least the payer's claim
+        number of the original (`original_reference`, an 837's REF*F8)."""
         violations = intake.validate_claim(data, field_prefix)
         if violations:
             raise InvalidArgument(violations)
@@ -233,7 +278,8 @@ class Claim(TenantAggregate):
                 original.adjudication.payer_claim_control_number
                 if original and original.adjudication
                 else ""
-            ),
+            )
+            or original_reference,
             changed_fields=list(changes),
             correction_reason=correction_reason,
         )
@@ -246,6 +292,8 @@ class Claim(TenantAggregate):
         self._require_open("record an adjudication")
         _validate_adjudication(adjudication, self.data, ctx.now.date())
         remedies = denials.remedies_for(adjudication.carc_codes, adjudication.rarc_codes)
+        adverse = _is_adverse(adjudication, self.data)
+        action = denials.work_action(remedies if adverse else (), adjudication.received_date)
         if self.status is ClaimStatus.IN_APPEAL:
             status = ClaimStatus.IN_APPEAL
         else:
@@ -255,7 +303,7 @@ class Claim(TenantAggregate):
             ctx,
             adjudication=event_data.adjudication_to_dict(adjudication),
             remedies=[event_data.remedy_to_dict(r) for r in remedies],
-            primary_remedy=denials.primary_remedy(remedies).value,
+            primary_remedy=action.remedy.value,
             status=status.value,
             client_id=self.data.client_id,
             payer_id=self.data.payer.payer_id,
@@ -263,22 +311,20 @@ class Claim(TenantAggregate):
                 appeals.filing_window(
                     AppealLevel.FIRST_INTERNAL, adjudication.received_date
                 ).deadline.isoformat()
-                if _is_adverse(adjudication, self.data)
+                if adverse
                 else ""
             ),
+            action_due_date=action.due.isoformat() if action.due else "",
+            action_rule=action.rule,
+            action_reason=action.reason,
+            rule_set_version=action.rule_set_version,
         )
 
     # -- documents --------------------------------------------------------------------------
     def attach_document(self, ctx: CommandContext, document: Document) -> None:
         if self.has_handled(ctx):
             return
-        bad: list[FieldViolation] = []
-        if not _SHA256.match(document.sha256):
-            bad.append(FieldViolation("sha256", "lower-case hex SHA-256 (64 characters)"))
-        if not _LOCATION.match(document.location) or len(document.location) > 1024:
-            bad.append(FieldViolation("location", "an s3, gs, az, https or file URI"))
-        if not 0 <= document.size_bytes <= MAX_DOCUMENT_BYTES:
-            bad.append(FieldViolation("size_bytes", "must be between 0 and 1 TiB"))
+        bad = intake.document_violations(document)
         if bad:
             raise InvalidArgument(bad)
         if document.document_id in self.documents:
@@ -335,24 +381,46 @@ class Claim(TenantAggregate):
         return report
 
     # -- corrections ------------------------------------------------------------------------
-    def check_correctable(self, frequency: Frequency, reason: str) -> None:
-        """Preconditions for a replacement (7) or void (8) of this claim."""
-        if frequency is Frequency.ORIGINAL:
-            raise InvalidArgument(
-                "a correction is frequency 7 (replacement) or 8 (void)", "frequency"
-            )
+    def check_correctable(self, frequency: Frequency, reason: str, reference: str = "") -> None:
+        """Preconditions for a replacement (7) or void (8) of this claim (corrections.py)."""
         self._require_open("correct")
-        if self.adjudication is None:
-            raise FailedPrecondition(
-                "the claim was never adjudicated: send the original again, not a correction"
-            )
-        if self.status is ClaimStatus.IN_APPEAL:
-            raise FailedPrecondition("an appeal is pending on this claim: wait for its decision")
-        if frequency is Frequency.VOID and self.adjudication.paid_cents > 0 and not reason.strip():
-            raise InvalidArgument("voiding a paid claim needs a reason", "reason")
+        corrections.check_correctable(self.status, self.adjudication, frequency, reason, reference)
 
-    def supersede(self, ctx: CommandContext, frequency: Frequency, by: UUID, reason: str) -> None:
-        self.check_correctable(frequency, reason)
+    def update(self, ctx: CommandContext, data: ClaimData) -> None:
+        """Complete or fix the claim before the payer adjudicated it (the clean check and the
+        triage are then due again)."""
+        if self.has_handled(ctx):
+            return
+        self._require_open("update")
+        corrections.require_unfiled(self.status, self.adjudication, "update")
+        data = corrections.updated_data(self.data, self.frequency, data)
+        self._record(
+            self.ClaimUpdated,
+            ctx,
+            claim=event_data.claim_to_dict(data),
+            patient=event_data.patient_to_dict(data.patient),
+            changed_fields=list(changed_fields(self.data, data)),
+        )
+
+    def withdraw(self, ctx: CommandContext, reason: str) -> None:
+        """The provider takes back a claim never adjudicated: it leaves the work queue and is
+        neither exported nor changed again."""
+        if self.has_handled(ctx):
+            return
+        self._require_open("withdraw")
+        corrections.require_unfiled(self.status, self.adjudication, "withdraw")
+        if not reason.strip():
+            raise InvalidArgument("say why the claim is withdrawn", "reason")
+        self._record(self.ClaimWithdrawn, ctx, reason=reason.strip())
+
+    def check_exportable(self) -> None:
+        self._require_open_or_superseded("export")
+        corrections.check_exportable(self.status, self.replaced_by_claim_id)
+
+    def supersede(
+        self, ctx: CommandContext, frequency: Frequency, by: UUID, reason: str, reference: str = ""
+    ) -> None:
+        self.check_correctable(frequency, reason, reference)
         if frequency is Frequency.VOID:
             self._record(self.ClaimVoided, ctx, void_claim_id=str(by), reason=reason)
         else:
@@ -371,24 +439,19 @@ class Claim(TenantAggregate):
     ) -> AppealRecord:
         if self.has_handled(ctx) and appeal_id in self.appeals:
             return self.appeals[appeal_id]
-        bad: list[FieldViolation] = []
-        if not grounds.strip():
-            bad.append(FieldViolation("grounds", "required"))
-        elif len(grounds) > 4000:
-            bad.append(FieldViolation("grounds", "at most 4000 characters"))
-        for i, doc_id in enumerate(cited_document_ids):
-            if doc_id not in self.documents:
-                bad.append(
-                    FieldViolation(f"cited_document_ids[{i}]", "no such document on the claim")
-                )
+        bad = appeals.filing_violations(grounds, cited_document_ids, self.documents)
         if bad:
-            raise InvalidArgument(bad)
+            raise InvalidArgument([FieldViolation(f, d) for f, d in bad])
         self._require_open("appeal")
         if self.adjudication is None:
             raise FailedPrecondition("nothing to appeal: the payer has not adjudicated the claim")
         if any(not a.decided for a in self.appeals.values()):
             raise FailedPrecondition("an appeal is already pending on this claim")
-        adverse = adverse_determination_date or self._adverse_date(level, self.adjudication)
+        refusal = appeals.ladder_refusal(level, self.appeals.values())
+        if refusal:
+            raise FailedPrecondition(refusal)
+        adverse = adverse_determination_date or appeals.adverse_anchor(
+            level, self.adjudication.received_date, self.appeals.values())
         today = ctx.now.date()
         if adverse > today:
             raise InvalidArgument("in the future", "adverse_determination_date")
@@ -426,15 +489,6 @@ class Claim(TenantAggregate):
         )
         return self.appeals[appeal_id]
 
-    def _adverse_date(self, level: AppealLevel, adjudication: Adjudication) -> date:
-        """Default anchor: the last upheld appeal's decision for later levels, else the EOB."""
-        if level is AppealLevel.FIRST_INTERNAL:
-            return adjudication.received_date
-        upheld = [a for a in self.appeals.values() if a.outcome is AppealOutcome.UPHELD]
-        if not upheld:
-            raise FailedPrecondition(f"a {level.value} appeal needs an upheld internal appeal")
-        return max(a.decision_date for a in upheld if a.decision_date)
-
     def record_appeal_decision(
         self,
         ctx: CommandContext,
@@ -443,16 +497,21 @@ class Claim(TenantAggregate):
         decision_date: date,
         additional_paid_cents: int,
         policy: TriagePolicy,
+        expected_additional_cents: int = 0,
     ) -> AppealRecord:
         if appeal_id not in self.appeals:
             raise NotFound(f"appeal {appeal_id} not found on this claim")
         if self.has_handled(ctx):
             return self.appeals[appeal_id]
         record = self.appeals[appeal_id]
-        if additional_paid_cents < 0:
-            raise InvalidArgument("must not be negative", "additional_paid_cents")
-        if outcome is AppealOutcome.UPHELD and additional_paid_cents:
-            raise InvalidArgument("an upheld denial pays nothing more", "additional_paid_cents")
+        adjudication = self.adjudication
+        if adjudication is None:  # an appeal is only filed on an adjudicated claim
+            raise FailedPrecondition("the claim has no adjudication to decide an appeal on")
+        problem = appeals.decision_amount_problem(
+            outcome, additional_paid_cents, expected_additional_cents, self.paid_cents,
+            adjudication.billed_cents or self.data.billed_cents)
+        if problem:
+            raise InvalidArgument(problem[1], problem[0])
         if decision_date < record.filed_date:
             raise InvalidArgument("before the appeal was filed", "decision_date")
         if decision_date > ctx.now.date():
@@ -464,6 +523,7 @@ class Claim(TenantAggregate):
             if outcome is AppealOutcome.UPHELD
             else ClaimStatus.APPEAL_OVERTURNED
         )
+        step = appeals.after_decision(record.level, outcome, decision_date)
         self._record(
             self.AppealDecisionRecorded,
             ctx,
@@ -472,74 +532,68 @@ class Claim(TenantAggregate):
             decision_date=decision_date.isoformat(),
             additional_paid_cents=additional_paid_cents,
             status=status.value,
+            expected_additional_cents=expected_additional_cents,
+            paid_cents=self.paid_cents + additional_paid_cents,
+            denied=adjudication.denied and outcome is AppealOutcome.UPHELD,
+            next_level=step.level.value if step.level else "",
+            next_level_deadline=step.deadline.isoformat() if step.deadline else "",
+            next_level_rule=step.rule,
+            appeals_exhausted=step.exhausted,
         )
         if outcome is not AppealOutcome.OVERTURNED:
-            # An upheld (or partly upheld) denial goes back to triage: negotiation/IDR or not.
+            # An upheld (or partly upheld) denial goes back to triage: negotiation/IDR or not,
+            # with what the payer has paid by now.
             self._record_triage(
-                ctx, triage(self.data, self.adjudication, self.document_kinds, policy)
+                ctx, triage(self.data, self.paid_adjudication, self.document_kinds, policy)
             )
         return self.appeals[appeal_id]
 
+    @property
+    def paid_cents(self) -> int:
+        """The adjudication's payment plus what decided appeals added."""
+        initial = self.adjudication.paid_cents if self.adjudication else 0
+        return initial + sum(a.additional_paid_cents for a in self.appeals.values())
+
+    @property
+    def expected_additional_cents(self) -> int:
+        return sum(a.expected_additional_cents for a in self.appeals.values())
+
+    @property
+    def paid_adjudication(self) -> Adjudication | None:
+        """The adjudication as the appeals left it: paid what was added, denied unless lifted."""
+        if self.adjudication is None:
+            return None
+        overturned = any(a.outcome is not None and a.outcome is not AppealOutcome.UPHELD
+                         for a in self.appeals.values())
+        return replace(self.adjudication, paid_cents=self.paid_cents,
+                       denied=self.adjudication.denied and not overturned)
+
+    def record_negotiation_refusal(
+        self, ctx: CommandContext, reason: str, source_event_id: str, notice_due_on: str,
+        rule_set_version: str,
+    ) -> None:
+        if self.has_handled(ctx) or self.negotiation_refusal == reason:
+            return
+        self._record(
+            self.NegotiationRefusalRecorded, ctx, reason=reason, source_event_id=source_event_id,
+            notice_due_on=notice_due_on, rule_set_version=rule_set_version,
+        )
+
     # -- downstream progress ----------------------------------------------------------------
     def reach_stage(self, ctx: CommandContext, status: ClaimStatus, source_event_id: str) -> None:
-        if self.has_handled(ctx) or self.status is status or self.status in _SUPERSEDED:
+        if self.has_handled(ctx) or self.status is status or self.status in _CLOSED:
             return
         self._record(
             self.ClaimStageReached, ctx, status=status.value, source_event_id=source_event_id
         )
 
+    def _require_open_or_superseded(self, action: str) -> None:
+        if self.status is ClaimStatus.WITHDRAWN:
+            raise FailedPrecondition(f"cannot {action}: the claim was withdrawn")
+
     def _require_open(self, action: str) -> None:
+        self._require_open_or_superseded(action)
         if self.status in _SUPERSEDED:
             raise FailedPrecondition(
                 f"cannot {action}: the claim was {self.status.value} by {self.replaced_by_claim_id}"
             )
-
-
-def _is_adverse(adjudication: Adjudication, data: ClaimData) -> bool:
-    """Denied, or paid less than billed: an adverse benefit determination one may appeal."""
-    billed = adjudication.billed_cents or data.billed_cents
-    return (
-        adjudication.denied
-        or adjudication.paid_cents + (adjudication.patient_responsibility_cents) < billed
-    )
-
-
-def _validate_adjudication(a: Adjudication, data: ClaimData, today: date) -> None:
-    bad: list[FieldViolation] = []
-    prefix = "adjudication."
-    for name in (
-        "billed_cents",
-        "allowed_cents",
-        "paid_cents",
-        "patient_responsibility_cents",
-        "qpa_cents",
-    ):
-        if getattr(a, name) < 0:
-            bad.append(FieldViolation(prefix + name, "must not be negative"))
-    billed = a.billed_cents or data.billed_cents
-    if a.allowed_cents > billed:
-        bad.append(FieldViolation(prefix + "allowed_cents", "exceeds the billed amount"))
-    if a.paid_cents + a.patient_responsibility_cents > billed:
-        bad.append(
-            FieldViolation(
-                prefix + "paid_cents", "paid plus patient responsibility exceeds the billed amount"
-            )
-        )
-    if a.received_date > today:
-        bad.append(FieldViolation(prefix + "received_date", "in the future"))
-    if data.lines and a.received_date < data.first_service_date:
-        bad.append(FieldViolation(prefix + "received_date", "before the first date of service"))
-    if a.qpa_disclosed and a.qpa_cents <= 0:
-        bad.append(FieldViolation(prefix + "qpa_cents", "a disclosed QPA must be positive"))
-    if a.denied and a.paid_cents:
-        bad.append(FieldViolation(prefix + "paid_cents", "a denied claim pays nothing"))
-    for i, code in enumerate(a.carc_codes):
-        if not re.match(r"^([1-9]\d{0,3}|[A-Z]\d{1,2}|[A-Z])$", code):
-            bad.append(FieldViolation(f"{prefix}carc_codes[{i}]", f"{code!r} is not a CARC"))
-    for i, code in enumerate(a.rarc_codes):
-        if not re.match(r"^(M|MA|N)\d{1,4}$", code):
-            bad.append(FieldViolation(f"{prefix}rarc_codes[{i}]", f"{code!r} is not a RARC"))
-    if len(a.payer_claim_control_number) > 50:
-        bad.append(FieldViolation(prefix + "payer_claim_control_number", "at most 50 characters"))
-    if bad:
-        raise InvalidArgument(bad)

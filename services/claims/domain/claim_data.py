@@ -63,6 +63,7 @@ class ClaimStatus(StrEnum):
     IN_NEGOTIATION = "in_negotiation"
     IN_IDR = "in_idr"
     SETTLED = "settled"
+    WITHDRAWN = "withdrawn"  # by the provider before any adjudication: never filed
 
 
 class Route(StrEnum):
@@ -115,6 +116,7 @@ class Patient:
     last_name: str = ""
     birth_date: date | None = None
     member_id: str = ""
+    gender: str = ""  # DMG03: "M", "F", "U" (unknown); "" not stated (written as "U")
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ class Facility:
     npi: str = ""
     network_status: NetworkStatus = NetworkStatus.UNSPECIFIED
     state: str = ""
+    address: Address = field(default_factory=Address)  # the 837 service facility location
 
 
 @dataclass(frozen=True)

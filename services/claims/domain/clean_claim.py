@@ -1,22 +1,44 @@
 """Clean-claim check: is a claim complete and consistent enough for a first-time filing?
 
 Pure and rule-set versioned. Every finding names the rule and the field; a claim with a
-blocking finding cannot be marked ready to file.
+blocking finding cannot be marked ready to file. The rules kept as tables (required modifiers,
+timely filing per payer and plan type) are data files in `data/`, each with its version and
+sources; their findings carry that version (`Finding.rule_version`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 from services.claims.domain import codes
 from services.claims.domain.claim_data import ClaimData, ClaimType, NetworkStatus, PlanFunding
 from services.claims.domain.service_class import looks_like_emergency
 
-RULE_SET_VERSION = "clean-claim/2026.11"
-# Most commercial payers' timely-filing limits start at 90-180 days; warn well before.
-TIMELY_FILING_WARNING = timedelta(days=90)
+RULE_SET_VERSION = "clean-claim/2026.12"
+_DATA = Path(__file__).parent / "data"
+
+
+def _table(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((_DATA / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+# NCCI-style required modifiers (data/required_modifiers.json: version, sources, codes).
+MODIFIERS = _table("required_modifiers.json")
+MODIFIERS_VERSION: str = MODIFIERS["version"]
+_EM = frozenset(MODIFIERS["evaluation_and_management"])
+_MINOR: dict[str, int] = MODIFIERS["minor_procedures"]
+_PTP = tuple((p["column1"], p["column2"]) for p in MODIFIERS["ptp_pairs"]
+             if p["modifier_indicator"] == 1)
+_DISTINCT = frozenset(MODIFIERS["distinct_service_modifiers"])
+# Timely filing per payer and plan type (data/timely_filing.json).
+TIMELY_FILING = _table("timely_filing.json")
+TIMELY_FILING_VERSION: str = TIMELY_FILING["version"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +47,8 @@ class Finding:
     field: str
     message: str
     blocking: bool = True
+    # The version of the table the rule reads ("" for the rules written in code).
+    rule_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -164,13 +188,6 @@ def _dates(c: ClaimData, today: date) -> Iterator[Finding]:
             yield Finding("CC11-DATES", f"lines[{i}].service_date", "In the future.")
         if birth is not None and line.service_date < birth:
             yield Finding("CC11-DATES", f"lines[{i}].service_date", "Before the birth date.")
-    if c.lines and today - c.first_service_date > TIMELY_FILING_WARNING:
-        yield Finding(
-            "CC11-DATES",
-            "lines",
-            "Oldest service is more than 90 days old: check the payer's timely-filing limit.",
-            blocking=False,
-        )
 
 
 def _amounts(c: ClaimData, today: date) -> Iterator[Finding]:
@@ -229,8 +246,12 @@ def _billing_address(c: ClaimData, today: date) -> Iterator[Finding]:
             "provider.address",
             "Billing provider street, city and state are required (N3/N4).",
         )
-    if not codes.is_postal_code(a.postal_code):
-        yield Finding("CC16-ADDRESS", "provider.address.postal_code", "5 or 9 digits.")
+    if not (codes.is_postal_code(a.postal_code) and len(a.postal_code) == 9):
+        yield Finding(
+            "CC16-ADDRESS",
+            "provider.address.postal_code",
+            "The billing provider's ZIP+4, 9 digits (837 loop 2010AA N403).",
+        )
 
 
 def _institutional_stay(c: ClaimData, today: date) -> Iterator[Finding]:
@@ -240,6 +261,59 @@ def _institutional_stay(c: ClaimData, today: date) -> Iterator[Finding]:
         yield Finding("CC17-STAY", "admission_type_code", "Institutional claims need CL101.")
     if not codes.is_patient_status(c.patient_status_code):
         yield Finding("CC17-STAY", "patient_status_code", "Institutional claims need CL103.")
+
+
+def filing_limit(payer_id: str, funding: PlanFunding) -> tuple[int, str]:
+    """Days from the date of service the payer accepts a first filing in, and the source."""
+    payer = TIMELY_FILING["payers"].get(payer_id, {})
+    if funding.value in payer.get("plan_types", {}):
+        return int(payer["plan_types"][funding.value]), f"payer {payer_id}: {payer['source']}"
+    days = int(TIMELY_FILING["plan_types"].get(funding.value, TIMELY_FILING["plan_types"]
+                                               ["unspecified"]))
+    sources = TIMELY_FILING["sources"]
+    return days, sources.get(funding.value, sources["default"])
+
+
+def _timely_filing(c: ClaimData, today: date) -> Iterator[Finding]:
+    if not c.lines:
+        return
+    days, source = filing_limit(c.payer.payer_id, c.plan.funding)
+    last_day = c.first_service_date + timedelta(days=days)
+    where = f"{days} days from the date of service for {c.plan.funding.value} plans ({source})"
+    if today > last_day:
+        yield Finding("CC18-TIMELY-FILING", "lines", f"The filing limit passed on "
+                      f"{last_day.isoformat()}: {where}.", rule_version=TIMELY_FILING_VERSION)
+    elif today >= last_day - timedelta(days=int(TIMELY_FILING["warn_days_before"])):
+        yield Finding("CC18-TIMELY-FILING", "lines", f"File by {last_day.isoformat()}: {where}.",
+                      blocking=False, rule_version=TIMELY_FILING_VERSION)
+
+
+def _required_modifiers(c: ClaimData, today: date) -> Iterator[Finding]:
+    if c.claim_type is not ClaimType.PROFESSIONAL:
+        return  # the table is the practitioner one
+    by_date: dict[date, list[tuple[int, str, frozenset[str]]]] = {}
+    for i, line in enumerate(c.lines):
+        by_date.setdefault(line.service_date, []).append(
+            (i, line.procedure_code, frozenset(line.modifiers)))
+    for lines in by_date.values():
+        codes_of_day = {code for _, code, _ in lines}
+        minor = sorted(codes_of_day & _MINOR.keys())
+        for i, code, modifiers in lines:
+            if code in _EM and minor and "25" not in modifiers:
+                yield Finding(
+                    "CC19-MODIFIER-25", f"lines[{i}].modifiers",
+                    f"E/M {code} on the day of minor procedure {minor[0]} (global "
+                    f"{_MINOR[minor[0]]:03d} days) needs modifier 25 "
+                    f"({MODIFIERS['sources']['modifier_25']})",
+                    rule_version=MODIFIERS_VERSION)
+            for column1, column2 in _PTP:
+                if code == column2 and column1 in codes_of_day and not modifiers & _DISTINCT:
+                    yield Finding(
+                        "CC20-PTP-MODIFIER", f"lines[{i}].modifiers",
+                        f"{column2} with {column1} on the same day is an NCCI PTP pair "
+                        f"(modifier indicator 1): add 59 or XE/XS/XP/XU to {column2} if the "
+                        f"service was distinct ({MODIFIERS['sources']['ptp']})",
+                        rule_version=MODIFIERS_VERSION)
 
 
 def _control_number(c: ClaimData, today: date) -> Iterator[Finding]:
@@ -265,6 +339,8 @@ RULES: tuple[Rule, ...] = (
     _control_number,
     _billing_address,
     _institutional_stay,
+    _timely_filing,
+    _required_modifiers,
 )
 
 

@@ -7,9 +7,10 @@ to a review remedy rather than failing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
 
-RULE_SET_VERSION = "denials/2026.11"
+RULE_SET_VERSION = "denials/2026.12"
 
 
 class Remedy(StrEnum):
@@ -19,6 +20,7 @@ class Remedy(StrEnum):
     APPEAL = "appeal"
     NEGOTIATE = "negotiate"
     BILL_OTHER_PAYER = "bill_other_payer"
+    CLOSE_DUPLICATE = "close_duplicate"
     WRITE_OFF = "write_off"
 
 
@@ -60,8 +62,8 @@ _CARC: dict[str, tuple[str, Remedy, str]] = {
     ),
     "18": (
         "Exact duplicate claim/service",
-        Remedy.NOTHING_TO_DO,
-        "Duplicate: check the original claim's adjudication instead.",
+        Remedy.CLOSE_DUPLICATE,
+        "Duplicate: close this one and follow the original claim's adjudication.",
     ),
     "22": (
         "May be covered by another payer (COB)",
@@ -92,6 +94,11 @@ _CARC: dict[str, tuple[str, Remedy, str]] = {
         "Included in the payment for another service",
         Remedy.APPEAL,
         "Bundling dispute: appeal, or resubmit with a distinct-service modifier.",
+    ),
+    "119": (
+        "Benefit maximum for this time period or occurrence has been reached",
+        Remedy.WRITE_OFF,
+        "Nothing more is payable under the plan: write off (the NSA bars balance billing).",
     ),
     "131": (
         "Claim-specific negotiated discount",
@@ -202,6 +209,7 @@ def primary_remedy(remedies: tuple[DenialRemedy, ...]) -> Remedy:
         Remedy.ATTACH_DOCUMENTATION,
         Remedy.APPEAL,
         Remedy.NEGOTIATE,
+        Remedy.CLOSE_DUPLICATE,
         Remedy.WRITE_OFF,
         Remedy.NOTHING_TO_DO,
     ]
@@ -212,3 +220,69 @@ def primary_remedy(remedies: tuple[DenialRemedy, ...]) -> Remedy:
 def needs_rarc(carc: str) -> bool:
     """CARCs 16, 17, 96, 125 and A1 are meaningless without a RARC (DOMAIN.md §2.2)."""
     return carc in {"16", "17", "96", "125", "A1"}
+
+
+# -- the work an adverse remittance leaves: one action, its due date, the rule that set it ----
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    """How long the biller has for an action, counted from the remittance, and why."""
+
+    days: int  # calendar days: business days are negotiation's to count (docs/events.md)
+    rule: str
+
+
+# The due date of each action (docs/claims.md "The work queue follows the denial").
+ACTION_RULES: dict[Remedy, ActionRule] = {
+    Remedy.RESUBMIT_CORRECTED: ActionRule(
+        90, "corrected claim (frequency 7): 90 calendar days after the remittance "
+        "(house default for a payer's corrected-claim window)"),
+    Remedy.ATTACH_DOCUMENTATION: ActionRule(
+        60, "documentation: 60 calendar days after the remittance "
+        "(house default for a payer's records request)"),
+    Remedy.APPEAL: ActionRule(
+        180, "ERISA/ACA internal appeal: 180 calendar days after the adverse "
+        "determination (29 CFR 2560.503-1(h)(3)(i))"),
+    # The NSA's open-negotiation clock (T1, business days) is negotiation's to compute: it is
+    # on the case once opened, and on NegotiationRefused when it is not.
+    Remedy.NEGOTIATE: ActionRule(
+        14, "negotiate: triage and hand to negotiation within 14 calendar days of the "
+        "remittance (house rule; the NSA notice deadline is on the negotiation case)"),
+    Remedy.BILL_OTHER_PAYER: ActionRule(
+        90, "coordination of benefits: bill the primary payer within 90 calendar days "
+        "of the remittance (house default)"),
+    Remedy.CLOSE_DUPLICATE: ActionRule(
+        30, "duplicate: close within 30 calendar days of the remittance (house rule)"),
+    Remedy.WRITE_OFF: ActionRule(
+        30, "write-off: post within 30 calendar days of the remittance (house rule)"),
+}
+
+
+@dataclass(frozen=True)
+class WorkAction:
+    """What an adverse remittance asks of the biller next."""
+
+    remedy: Remedy
+    due: date | None
+    rule: str
+    reason: str
+    rule_set_version: str = RULE_SET_VERSION
+
+
+def action_due(remedy: Remedy, start: date) -> tuple[date | None, str]:
+    """The due date of `remedy` counted from `start`, and the rule that set it."""
+    rule = ACTION_RULES.get(remedy)
+    if rule is None:
+        return None, ""
+    return start + timedelta(days=rule.days), rule.rule
+
+
+def work_action(remedies: tuple[DenialRemedy, ...], received: date) -> WorkAction:
+    """The first action the remittance's codes call for (`primary_remedy`), with its reason."""
+    remedy = primary_remedy(remedies)
+    due, rule = action_due(remedy, received)
+    reason = next(
+        (f"{r.code}: {r.meaning}. {r.explanation}" for r in remedies if r.remedy is remedy), ""
+    )
+    return WorkAction(remedy, due, rule, reason)

@@ -6,6 +6,7 @@ form are the same mechanical JSON; the aggregate turns them back into value obje
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -76,6 +77,7 @@ def claim_to_dict(data: ClaimData) -> dict[str, Any]:
             "npi": data.facility.npi,
             "network_status": data.facility.network_status.value,
             "state": data.facility.state,
+            **_facility_address(data.facility.address),
         },
         "emergency": data.emergency,
         "diagnosis_codes": list(data.diagnosis_codes),
@@ -102,13 +104,22 @@ def line_to_dict(line: ServiceLine) -> dict[str, Any]:
     }
 
 
+def _facility_address(address: Address) -> dict[str, Any]:
+    # Written only when stated: events (and request fingerprints) of claims without a facility
+    # address keep the form they had before the field existed.
+    return {"address": asdict(address)} if address != Address() else {}
+
+
 def patient_to_dict(patient: Patient) -> dict[str, Any]:
-    return {
+    out = {
         "first_name": patient.first_name,
         "last_name": patient.last_name,
         "birth_date": _iso(patient.birth_date),
         "member_id": patient.member_id,
     }
+    if patient.gender:  # absent from events recorded before gender existed: "" (not stated)
+        out["gender"] = patient.gender
+    return out
 
 
 def claim_from_dict(d: dict[str, Any], patient: dict[str, Any]) -> ClaimData:
@@ -137,6 +148,7 @@ def claim_from_dict(d: dict[str, Any], patient: dict[str, Any]) -> ClaimData:
             npi=facility["npi"],
             network_status=NetworkStatus(facility["network_status"]),
             state=facility["state"],
+            address=Address(**facility.get("address", {})),
         ),
         emergency=d["emergency"],
         diagnosis_codes=tuple(d["diagnosis_codes"]),
@@ -159,6 +171,7 @@ def claim_from_dict(d: dict[str, Any], patient: dict[str, Any]) -> ClaimData:
             last_name=patient["last_name"],
             birth_date=_date(patient["birth_date"]),
             member_id=patient["member_id"],
+            gender=patient.get("gender", ""),
         ),
         total_billed_cents=d["total_billed_cents"],
         bill_type=d["bill_type"],
@@ -249,7 +262,8 @@ def triage_from_dict(d: dict[str, Any]) -> TriageDecision:
 
 
 def finding_to_dict(f: Finding) -> dict[str, Any]:
-    return {"rule_id": f.rule_id, "field": f.field, "message": f.message, "blocking": f.blocking}
+    return {"rule_id": f.rule_id, "field": f.field, "message": f.message, "blocking": f.blocking,
+            "rule_version": f.rule_version}
 
 
 def clean_report_from_dict(

@@ -6,10 +6,11 @@ a claim may be registered incomplete and completed later.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from services.claims.domain import codes
-from services.claims.domain.claim_data import ClaimData, ClaimType
+from services.claims.domain.claim_data import ClaimData, ClaimType, Document
 from services.common.errors import FieldViolation
 from services.common.money import amount_out_of_range
 
@@ -17,6 +18,7 @@ MAX_LINES = 999
 MAX_DIAGNOSES = 12
 MAX_PCN_LENGTH = 38  # CLM01 / CLP01
 MAX_TEXT = 200
+GENDERS = frozenset({"", "M", "F", "U"})  # DMG03 administrative gender
 
 
 def canonical(data: ClaimData) -> ClaimData:
@@ -90,6 +92,13 @@ def validate_claim(data: ClaimData, prefix: str = "claim.") -> list[FieldViolati
     for i, dx in enumerate(data.diagnosis_codes):
         if not codes.is_icd10cm(dx):
             bad(f"diagnosis_codes[{i}]", f"{dx!r} is not an ICD-10-CM code")
+    if data.patient.gender not in GENDERS:
+        bad("patient.gender", "M, F or U (unknown), or empty when not stated")
+    facility_address = data.facility.address
+    if facility_address.state and not codes.is_state(facility_address.state):
+        bad("facility.address.state", "not a two-letter US state code")
+    if facility_address.postal_code and not codes.is_postal_code(facility_address.postal_code):
+        bad("facility.address.postal_code", "5 or 9 digits")
     birth = data.patient.birth_date
     if not data.lines:
         bad("lines", "at least one service line is required")
@@ -125,3 +134,20 @@ def validate_claim(data: ClaimData, prefix: str = "claim.") -> list[FieldViolati
         if birth is not None and line.service_date < birth:
             bad(at + "service_date", "before the patient's birth date")
     return out
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_LOCATION = re.compile(r"^(s3|gs|az|https|file)://\S+$")
+MAX_DOCUMENT_BYTES = 2**40
+
+
+def document_violations(document: Document) -> list[FieldViolation]:
+    """A document reference the claim can hold: its hash, where it is, its size."""
+    bad: list[FieldViolation] = []
+    if not _SHA256.match(document.sha256):
+        bad.append(FieldViolation("sha256", "lower-case hex SHA-256 (64 characters)"))
+    if not _LOCATION.match(document.location) or len(document.location) > 1024:
+        bad.append(FieldViolation("location", "an s3, gs, az, https or file URI"))
+    if not 0 <= document.size_bytes <= MAX_DOCUMENT_BYTES:
+        bad.append(FieldViolation("size_bytes", "must be between 0 and 1 TiB"))
+    return bad

@@ -24,7 +24,8 @@ TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 VALID_NPI = "1234567893"
 FACILITY_NPI = "1245319599"
-BILLING_ADDRESS = Address("1200 Market St", "Philadelphia", "PA", "19107")
+BILLING_ADDRESS = Address("1200 Market St", "Philadelphia", "PA", "191072101")
+FACILITY_ADDRESS = Address("1500 Spruce St", "Philadelphia", "PA", "191024101")
 
 
 def ctx(
@@ -50,7 +51,7 @@ def emergency_claim(**overrides: object) -> ClaimData:
             tin="12-3456789",
             address=BILLING_ADDRESS,
         ),
-        patient=Patient("Jane", "Roe", date(1980, 4, 2), "W123456789"),
+        patient=Patient("Jane", "Roe", date(1980, 4, 2), "W123456789", "F"),
         payer=Payer(payer_id="87726", name="Example Health Plan"),
         plan=Plan(
             name="Example PPO",
@@ -62,6 +63,7 @@ def emergency_claim(**overrides: object) -> ClaimData:
             npi=FACILITY_NPI,
             network_status=NetworkStatus.IN_NETWORK,
             state="PA",
+            address=FACILITY_ADDRESS,
         ),
         emergency=True,
         diagnosis_codes=("S0990XA", "R51.9"),

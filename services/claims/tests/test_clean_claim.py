@@ -56,6 +56,9 @@ FAILING = {
     "CC15-PCN": emergency_claim(patient_control_number="X" * 39),
     "CC16-ADDRESS": emergency_claim(provider=Provider("X", "1234567893", "12-3456789")),
     "CC17-STAY": institutional_claim(admission_type_code="", patient_status_code=""),
+    "CC18-TIMELY-FILING": emergency_claim(lines=(line(service_date=date(2025, 10, 1)),)),
+    "CC19-MODIFIER-25": emergency_claim(lines=(
+        line(modifiers=()), line(procedure_code="12002", modifiers=()))),
 }
 
 
@@ -100,10 +103,12 @@ def test_unknown_plan_funding_and_situs_block():
 
 
 def test_warnings_do_not_block():
-    old = emergency_claim(lines=(line(service_date=date(2026, 5, 1)),))
+    # Within 60 days of the plan type's 365-day limit: a warning naming the last day.
+    old = emergency_claim(lines=(line(service_date=date(2026, 1, 2)),))
     report = check(old, TODAY)
     assert report.clean
-    assert any(f.rule_id == "CC11-DATES" and not f.blocking for f in report.findings)
+    assert any(f.rule_id == "CC18-TIMELY-FILING" and not f.blocking and "2027-01-02" in f.message
+               for f in report.findings)
     flagged = emergency_claim(lines=(line(place_of_service="22", procedure_code="27447"),))
     report = check(flagged, TODAY)
     assert report.clean
@@ -113,3 +118,50 @@ def test_warnings_do_not_block():
 def test_birth_date_after_service_is_caught():
     claim = emergency_claim(patient=Patient("Jane", "Roe", date(2026, 10, 5), "W1"))
     assert "CC11-DATES" in rule_ids(claim)
+
+
+# -- issue 22 item 5: tables of required modifiers and timely filing, versioned ----------------
+def _finding(claim, rule_id):
+    return next(f for f in check(claim, TODAY).findings if f.rule_id == rule_id)
+
+
+def test_an_em_on_the_day_of_a_minor_procedure_needs_modifier_25():
+    em = ServiceLine("99284", 120_000, date(2026, 10, 3), 1, (), "23", "", (1,))
+    repair = ServiceLine("12002", 64_000, date(2026, 10, 3), 1, (), "23", "", (1,))
+    claim = emergency_claim(lines=(em, repair))
+    finding = _finding(claim, "CC19-MODIFIER-25")
+    assert finding.blocking and finding.field == "lines[0].modifiers"
+    assert finding.rule_version == "required-modifiers/2026.12"
+    assert "100-04" in finding.message and "12002" in finding.message
+    assert "CC19-MODIFIER-25" not in rule_ids(
+        emergency_claim(lines=(replace(em, modifiers=("25",)), repair)))
+    # Another day's procedure, or an institutional claim, is not the pair.
+    assert "CC19-MODIFIER-25" not in rule_ids(
+        emergency_claim(lines=(em, replace(repair, service_date=date(2026, 10, 4)))))
+
+
+def test_an_ncci_ptp_pair_needs_a_distinct_service_modifier_on_column_two():
+    therapy = ServiceLine("97530", 20_000, date(2026, 10, 3), 1, (), "11", "", (1,))
+    manual = ServiceLine("97140", 15_000, date(2026, 10, 3), 1, (), "11", "", (1,))
+    claim = emergency_claim(emergency=False, lines=(therapy, manual))
+    finding = _finding(claim, "CC20-PTP-MODIFIER")
+    assert finding.field == "lines[1].modifiers" and finding.rule_version
+    assert "CC20-PTP-MODIFIER" not in rule_ids(
+        emergency_claim(emergency=False, lines=(therapy, replace(manual, modifiers=("XS",)))))
+
+
+def test_timely_filing_follows_the_payer_and_the_plan_type():
+    service = date(2026, 7, 1)  # 142 days before TODAY
+    claim = emergency_claim(lines=(line(service_date=service),))
+    assert "CC18-TIMELY-FILING" not in rule_ids(claim)  # self-funded ERISA default: 365 days
+    strict = replace(claim, payer=Payer("EXAMPLE90", "Example 90-day payer"))
+    finding = _finding(strict, "CC18-TIMELY-FILING")
+    assert finding.blocking and finding.rule_version == "timely-filing/2026.12"
+    assert "2026-09-29" in finding.message and "self_funded_erisa" in finding.message
+    # The same payer's plan type without a row of its own falls back to the plan-type default.
+    medicare = replace(strict, plan=Plan("MA", PlanFunding.MEDICARE_ADVANTAGE, "PA"))
+    assert "CC18-TIMELY-FILING" not in rule_ids(medicare)
+    very_old = emergency_claim(lines=(line(service_date=date(2025, 11, 1)),))
+    assert "424.44" not in _finding(very_old, "CC18-TIMELY-FILING").message
+    medicare_old = replace(very_old, plan=Plan("M", PlanFunding.MEDICARE, "PA"))
+    assert "424.44" in _finding(medicare_old, "CC18-TIMELY-FILING").message

@@ -107,6 +107,7 @@ async def test_void_of_paid_claim_needs_reason(stub):
                 paid_cents=70_000,
                 patient_responsibility_cents=20_000,
                 carc_codes=["45"],
+                payer_claim_control_number="ICN-55",
             ),
         ),
         metadata=md(t),
@@ -218,7 +219,7 @@ async def test_export_requires_clean_claim_and_round_trips(stub):
         pb.CheckCleanClaimRequest(request_id="c", claim_id=claim.claim_id), metadata=md(t)
     )
     exported = await stub.Export837(export, metadata=md(t))
-    assert exported.implementation_guide == "005010X223A3"
+    assert exported.implementation_guide == "005010X223A2"
     other = tenant()
     imported = await stub.Import837(
         pb.Import837Request(
@@ -338,9 +339,13 @@ async def test_work_queue_lists_blocking_findings_and_appeal_deadlines(stub):
     assert not report.report.clean
     assert "CC14-EMERGENCY" in {f.rule_id for f in report.report.findings if f.blocking}
     denied = await register(stub, t)
+    # A medical-necessity denial alone: its action is an appeal (with RARC N290 it would be
+    # resubmit-with-correction first: tests/test_work_queue_actions.py).
+    not_necessary = denial(carc=("50",))
+    del not_necessary.rarc_codes[:]
     await stub.RecordAdjudication(
         pb.RecordAdjudicationRequest(
-            request_id="a", claim_id=denied.claim_id, adjudication=denial(carc=("50",))
+            request_id="a", claim_id=denied.claim_id, adjudication=not_necessary
         ),
         metadata=md(t),
     )

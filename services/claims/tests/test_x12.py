@@ -65,7 +65,7 @@ def test_realistic_multi_claim_batch():
 def test_professional_round_trip():
     original = canonical(emergency_claim())
     exported = export(original)
-    assert exported.implementation_guide == "005010X222A2"
+    assert exported.implementation_guide == "005010X222A1"
     (back,) = read_837(exported.text, original.client_id, original.plan, original.facility)
     assert back.error is None
     assert back.data == original
@@ -74,7 +74,7 @@ def test_professional_round_trip():
 def test_institutional_round_trip():
     original = canonical(institutional_claim())
     exported = export(original)
-    assert exported.implementation_guide == "005010X223A3"
+    assert exported.implementation_guide == "005010X223A2"
     assert "CL1*1**01~" in exported.text
     (back,) = read_837(exported.text, original.client_id, original.plan, original.facility)
     assert back.data == original
@@ -124,7 +124,8 @@ def test_unreadable_transaction_reports_each_claim():
     claims = read_837(text, "c", PLAN, FACILITY)
     assert len(claims) == 3
     assert all(c.data is None and c.error is not None for c in claims)
-    assert "unreadable transaction" in str(claims[0].error)
+    assert "segment 4 (BHT01): the hierarchical structure code must be 0019" in str(claims[0].error)
+    assert claims[0].findings[0].value == "9999"
 
 
 def test_non_837_transaction_is_refused():

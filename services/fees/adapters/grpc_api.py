@@ -48,8 +48,8 @@ class FeesServicer(fees_pb2_grpc.FeesServiceServicer):
     async def GetFeeAccount(self, request: fees_pb2.GetFeeAccountRequest, ctx: CommandContext,
                             context: Any) -> Any:
         claim_id = mapping.claim_id_from(request)
-        account = await self.blocking(self.app.account, ctx.tenant_id, claim_id)
-        return mapping.account_response(account)
+        readout = await self.blocking(self.app.account_readout, ctx.tenant_id, claim_id)
+        return mapping.account_response(readout)
 
     @rpc
     async def ListFeeLines(self, request: fees_pb2.ListFeeLinesRequest, ctx: CommandContext,

@@ -11,11 +11,11 @@ from oonledger.fees.v1 import fees_pb2
 from services.common.errors import Violations
 from services.common.fields import parse_date, parse_enum, require_text
 from services.fees.adapters.sql import ListedLine
-from services.fees.application import FeePreview, PreviewFee, PublishSchedule
+from services.fees.application import FeePreview, FeeReadout, PreviewFee, PublishSchedule
 from services.fees.domain import (
-    FeeAccount,
     FeeBase,
     FeeCause,
+    FeeComputation,
     FeeLine,
     FeeLineKind,
     FeeSchedule,
@@ -27,6 +27,7 @@ from services.fees.domain import (
     RoiFigures,
     RoiReport,
     Tier,
+    era_totals,
 )
 
 _BASE_FROM_PROTO = {
@@ -221,10 +222,12 @@ def preview_to_proto(preview: FeePreview) -> fees_pb2.PreviewFeeResponse:
         minimum_applied=computation.minimum_applied,
         cap_applied=computation.cap_applied,
         limited_to_recovered=computation.limited_to_recovered,
+        fee_before_limits_cents=computation.fee_before_limits_cents,
     )
 
 
 def line_to_proto(line: FeeLine, invoice_id: str = "") -> fees_pb2.FeeLine:
+    refs = line.references
     return fees_pb2.FeeLine(
         line_id=line.line_id,
         kind=_KIND_TO_PROTO[line.kind],
@@ -239,12 +242,32 @@ def line_to_proto(line: FeeLine, invoice_id: str = "") -> fees_pb2.FeeLine:
         cumulative_recovered_cents=line.cumulative_recovered_cents,
         cumulative_fee_cents=line.cumulative_fee_cents,
         invoice_id=invoice_id,
+        deposit_date=refs.deposit_date.isoformat() if refs.deposit_date else "",
+        payer_claim_control_number_index=refs.payer_claim_control_number_index,
+        payer_claim_control_number_sealed=refs.payer_claim_control_number_sealed,
+        plb_reference_index=refs.plb_reference_index,
+        plb_reference_sealed=refs.plb_reference_sealed,
+        resolution_stage=_STAGE_TO_PROTO.get(ResolutionStage(line.resolution_stage or
+                                                             "UNSPECIFIED"), 0),
+        fee_base=line.fee_base,
+        interest_included=line.interest_included,
     )
 
 
-def account_response(account: FeeAccount) -> fees_pb2.GetFeeAccountResponse:
+def account_response(readout: FeeReadout) -> fees_pb2.GetFeeAccountResponse:
+    account, computation = readout.account, readout.computation
     state = account.state
+    fee = computation or FeeComputation(0, 0)
     return fees_pb2.GetFeeAccountResponse(account=fees_pb2.FeeAccount(
+        recovered_with_interest_cents=state.incremental_recovered_cents + state.interest_cents,
+        recovered_without_interest_cents=state.incremental_recovered_cents,
+        fee_base_cents=fee.recovered_cents,
+        fee_before_limits_cents=fee.fee_before_limits_cents,
+        fee_after_limits_cents=fee.fee_cents,
+        minimum_applied=fee.minimum_applied,
+        cap_applied=fee.cap_applied,
+        limited_to_recovered=fee.limited_to_recovered,
+        fee_schedule_version=readout.schedule_version,
         claim_id=state.claim_id,
         client_id=state.client_id,
         stage=_STAGE_TO_PROTO[state.stage],
@@ -275,6 +298,11 @@ def invoice_to_proto(issued: Invoice) -> fees_pb2.Invoice:
         credits_cents=issued.credits_cents,
         total_cents=issued.total_cents,
         issued_at=issued.timestamp.isoformat(),
+        era_totals=[
+            fees_pb2.EraTotal(trace_number=era.trace_number,
+                              deposit_date=era.deposit_date.isoformat() if era.deposit_date
+                              else "", net_cents=era.net_cents, line_count=era.line_count)
+            for era in era_totals(issued.lines)],
     )
 
 
@@ -299,6 +327,8 @@ def roi_figures_to_proto(figures: RoiFigures) -> fees_pb2.RoiFigures:
         pass_through_cents=figures.pass_through_cents,
         net_to_client_cents=figures.net_to_client_cents,
         uplift_bps=figures.uplift_bps,
+        interest_cents=figures.interest_cents,
+        recovered_with_interest_cents=figures.recovered_with_interest_cents,
     )
 
 

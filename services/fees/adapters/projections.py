@@ -17,7 +17,7 @@ import asyncpg
 
 from oonledger.fees.v1 import events_pb2 as v1
 from services.common.consumer import Delivery
-from services.fees.adapters.sql import LINE_COLUMNS
+from services.fees.adapters.sql import BASE_COLUMNS, REFERENCE_COLUMNS, REFERENCE_COLUMNS_DDL
 
 
 def _ddl(schema: str) -> list[str]:
@@ -35,6 +35,9 @@ def _ddl(schema: str) -> list[str]:
             schedule_version bigint NOT NULL, source_event_id text NOT NULL,
             cumulative_recovered_cents bigint NOT NULL, cumulative_fee_cents bigint NOT NULL,
             invoice_id text, PRIMARY KEY (tenant_id, line_id))""",
+        # The line's references and formula inputs (issue 16), added to existing tables too.
+        *(f"ALTER TABLE {s}.fee_lines ADD COLUMN IF NOT EXISTS {column}"
+          for column in REFERENCE_COLUMNS_DDL),
         f"""CREATE INDEX IF NOT EXISTS fee_lines_by_client
             ON {s}.fee_lines (tenant_id, client_id, line_date)""",
         f"""CREATE TABLE IF NOT EXISTS {s}.fee_activity (
@@ -42,6 +45,9 @@ def _ddl(schema: str) -> list[str]:
             activity_date date NOT NULL, recovered_delta_cents bigint NOT NULL,
             fee_delta_cents bigint NOT NULL, pass_through_delta_cents bigint NOT NULL,
             PRIMARY KEY (tenant_id, claim_id, source_event_id))""",
+        # The payer's interest per fact (ROI's recovered with interest); added after the table.
+        f"""ALTER TABLE {s}.fee_activity
+            ADD COLUMN IF NOT EXISTS interest_delta_cents bigint NOT NULL DEFAULT 0""",
         f"""CREATE INDEX IF NOT EXISTS fee_activity_by_date
             ON {s}.fee_activity (tenant_id, activity_date)""",
         f"""CREATE TABLE IF NOT EXISTS {s}.projection_tracking (
@@ -95,13 +101,16 @@ class FeeProjections:
             await conn.execute(
                 f"INSERT INTO {self.s}.fee_activity SELECT * FROM unnest("
                 "$1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[], $6::bigint[], "
-                "$7::bigint[]) ON CONFLICT DO NOTHING", *zip(*bulk.activity, strict=True))
+                "$7::bigint[], $8::bigint[]) ON CONFLICT DO NOTHING",
+                *zip(*bulk.activity, strict=True))
         if bulk.lines:
             await conn.execute(
-                f"INSERT INTO {self.s}.fee_lines (tenant_id, {LINE_COLUMNS}) SELECT *, NULL "
-                "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
-                "$6::date[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[], "
-                "$12::bigint[], $13::bigint[]) ON CONFLICT DO NOTHING",
+                f"INSERT INTO {self.s}.fee_lines (tenant_id, {BASE_COLUMNS}, {REFERENCE_COLUMNS}) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+                "$5::bigint[], $6::date[], $7::text[], $8::text[], $9::text[], $10::bigint[], "
+                "$11::text[], $12::bigint[], $13::bigint[], $14::date[], $15::text[], "
+                "$16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::bool[]) "
+                "ON CONFLICT DO NOTHING",
                 *zip(*bulk.lines, strict=True))
         bulk.clear()
 
@@ -186,16 +195,20 @@ class _BulkRows:
             self.activity.append((tenant, claim_id, m.source_event_id,
                                   dt.date.fromisoformat(m.posting_date),
                                   0 if interest else m.amount_cents,
-                                  line.amount_cents if line else 0, 0))
+                                  line.amount_cents if line else 0, 0, m.interest_cents))
         elif line:
             self.activity.append((tenant, claim_id, m.source_event_id,
-                                  dt.date.fromisoformat(m.fee_date), 0, 0, line.amount_cents))
+                                  dt.date.fromisoformat(m.fee_date), 0, 0, line.amount_cents, 0))
         if line:
             self.lines.append((
                 tenant, line.line_id, line.kind, line.cause, line.amount_cents,
                 dt.date.fromisoformat(line.line_date), line.claim_id, line.client_id,
                 line.remittance_trn, line.schedule_version, line.source_event_id,
-                line.cumulative_recovered_cents, line.cumulative_fee_cents))
+                line.cumulative_recovered_cents, line.cumulative_fee_cents,
+                dt.date.fromisoformat(line.deposit_date) if line.deposit_date else None,
+                line.payer_claim_control_number_index, line.payer_claim_control_number_sealed,
+                line.plb_reference_index, line.plb_reference_sealed, line.resolution_stage,
+                line.fee_base, line.interest_included))
 
 
 class ReadModelBatches:

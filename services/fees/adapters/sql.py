@@ -13,11 +13,24 @@ from typing import NamedTuple
 
 import asyncpg
 
-from services.fees.domain import FeeCause, FeeLine, FeeLineKind, RoiEntry
+from services.fees.domain import FeeCause, FeeLine, FeeLineKind, LineReferences, RoiEntry
 
-LINE_COLUMNS = ("line_id, kind, cause, amount_cents, line_date, claim_id, client_id, "
+BASE_COLUMNS = ("line_id, kind, cause, amount_cents, line_date, claim_id, client_id, "
                 "remittance_trn, schedule_version, source_event_id, cumulative_recovered_cents, "
-                "cumulative_fee_cents, invoice_id")
+                "cumulative_fee_cents")
+# The line's references and formula inputs (issue 16; empty on lines recorded before).
+REFERENCE_COLUMNS_DDL = (
+    "deposit_date date",
+    "payer_claim_control_number_index text NOT NULL DEFAULT ''",
+    "payer_claim_control_number_sealed text NOT NULL DEFAULT ''",
+    "plb_reference_index text NOT NULL DEFAULT ''",
+    "plb_reference_sealed text NOT NULL DEFAULT ''",
+    "resolution_stage text NOT NULL DEFAULT ''",
+    "fee_base text NOT NULL DEFAULT ''",
+    "interest_included boolean NOT NULL DEFAULT false",
+)
+REFERENCE_COLUMNS = ", ".join(ddl.split()[0] for ddl in REFERENCE_COLUMNS_DDL)
+LINE_COLUMNS = f"{BASE_COLUMNS}, invoice_id, {REFERENCE_COLUMNS}"
 
 
 class ListedLine(NamedTuple):
@@ -34,7 +47,15 @@ def _line(row: asyncpg.Record) -> FeeLine:
         client_id=row["client_id"], remittance_trn=row["remittance_trn"],
         schedule_version=row["schedule_version"], source_event_id=row["source_event_id"],
         cumulative_recovered_cents=row["cumulative_recovered_cents"],
-        cumulative_fee_cents=row["cumulative_fee_cents"])
+        cumulative_fee_cents=row["cumulative_fee_cents"],
+        references=LineReferences(
+            deposit_date=row["deposit_date"],
+            payer_claim_control_number_index=row["payer_claim_control_number_index"],
+            payer_claim_control_number_sealed=row["payer_claim_control_number_sealed"],
+            plb_reference_index=row["plb_reference_index"],
+            plb_reference_sealed=row["plb_reference_sealed"]),
+        resolution_stage=row["resolution_stage"], fee_base=row["fee_base"],
+        interest_included=row["interest_included"])
 
 
 class FeeQueries:
@@ -65,7 +86,8 @@ class FeeQueries:
                           end: dt.date) -> list[RoiEntry]:
         rows = await self.pool.fetch(
             f"SELECT a.claim_id, c.payer_id, c.service_code, c.initial_payment_cents, "
-            "a.recovered_delta_cents, a.fee_delta_cents, a.pass_through_delta_cents "
+            "a.recovered_delta_cents, a.fee_delta_cents, a.pass_through_delta_cents, "
+            "a.interest_delta_cents "
             f"FROM {self.s}.fee_activity a JOIN {self.s}.fee_claims c "
             "ON c.tenant_id = a.tenant_id AND c.claim_id = a.claim_id "
             "WHERE a.tenant_id = $1 AND c.client_id = $2 "
@@ -73,7 +95,8 @@ class FeeQueries:
             tenant, client_id, start, end)
         return [RoiEntry(row["claim_id"], row["payer_id"], row["service_code"],
                          row["initial_payment_cents"], row["recovered_delta_cents"],
-                         row["fee_delta_cents"], row["pass_through_delta_cents"])
+                         row["fee_delta_cents"], row["pass_through_delta_cents"],
+                         row["interest_delta_cents"])
                 for row in rows]
 
     async def invoice_client(self, tenant: str, invoice_id: str) -> str | None:

@@ -19,6 +19,7 @@ from services.fees.domain import (
     FeeAccount,
     FeeSchedule,
     IdrFeeFact,
+    LineReferences,
     PaymentFact,
     PaymentKind,
     ResolutionStage,
@@ -152,25 +153,41 @@ class FeeReactions:
 
     @staticmethod
     def payment_fact(delivery: Delivery) -> PaymentFact | None:
-        """The money fact of a settlement payment event (None for any other event)."""
+        """The money fact of a settlement payment event (None for any other event), with the
+        deposit it came in (TRN02, BPR16) and the claim it names (CLP07 / PLB03-2, as keyed
+        hash and sealed) as settlement computed them."""
         m = delivery.message
+        icn_index = icn_sealed = plb_index = plb_sealed = ""
         if isinstance(m, settlement_v1.PaymentPosted):
             kind, cash, interest, day = PaymentKind.PAYMENT, m.amount_cents, 0, m.paid_on
+            icn_index = m.payer_claim_control_number_index
+            icn_sealed = m.payer_claim_control_number_sealed
         elif isinstance(m, settlement_v1.PaymentReversed):
             kind, cash, interest, day = (PaymentKind.REVERSAL, -abs(m.amount_cents), 0,
                                          m.reversed_on)
+            icn_index = m.payer_claim_control_number_index
+            icn_sealed = m.payer_claim_control_number_sealed
         elif isinstance(m, settlement_v1.RecoupmentPosted):
             kind, cash, interest, day = (PaymentKind.RECOUPMENT, -abs(m.amount_cents), 0,
                                          m.posted_on)
+            plb_index, plb_sealed = m.plb_reference_index, m.plb_reference_sealed
         elif isinstance(m, settlement_v1.InterestPosted):
             kind, cash, interest, day = PaymentKind.INTEREST, 0, m.amount_cents, m.posted_on
+            plb_index, plb_sealed = m.plb_reference_index, m.plb_reference_sealed
         else:
             return None
+        # Events published before settlement named the deposit carry its trace as `reference`.
+        trace = m.trace_number or m.reference or m.remittance_id
+        references = LineReferences(
+            deposit_date=dt.date.fromisoformat(m.deposit_date) if m.deposit_date else None,
+            payer_claim_control_number_index=icn_index,
+            payer_claim_control_number_sealed=icn_sealed,
+            plb_reference_index=plb_index, plb_reference_sealed=plb_sealed)
         # The payer is the fee account's (from the claim); settlement's payments do not name it.
         return PaymentFact(source_event_id=delivery.envelope.event_id, kind=kind,
                            amount_cents=cash, posting_date=_day(day, delivery),
-                           remittance_trn=m.reference or m.remittance_id,
-                           interest_cents=interest, payer_id="")
+                           remittance_trn=trace, interest_cents=interest, payer_id="",
+                           references=references)
 
     # -- negotiation -----------------------------------------------------------------------
     def on_negotiation_event(self, delivery: Delivery) -> None:

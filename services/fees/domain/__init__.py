@@ -16,6 +16,7 @@ from services.fees.domain.assessment import (
     FeeLineKind,
     IdrFeeFact,
     LineRecord,
+    LineReferences,
     PaymentFact,
     PaymentKind,
     assess_payment,
@@ -25,8 +26,10 @@ from services.fees.domain.assessment import (
 from services.fees.domain.fee_account import FeeAccount, account_id_for
 from services.fees.domain.invoicing import (
     ClientBilling,
+    EraTotal,
     Invoice,
     billing_id_for,
+    era_totals,
     validate_period,
 )
 from services.fees.domain.roi import RoiEntry, RoiFigures, RoiReport, roi_report
@@ -43,6 +46,7 @@ from services.fees.domain.schedule import (
 __all__ = [
     "AccountState",
     "ClientBilling",
+    "EraTotal",
     "FeeAccount",
     "FeeBase",
     "FeeCause",
@@ -54,6 +58,7 @@ __all__ = [
     "IdrFeeFact",
     "Invoice",
     "LineRecord",
+    "LineReferences",
     "PaymentFact",
     "PaymentKind",
     "ResolutionStage",
@@ -65,6 +70,7 @@ __all__ = [
     "account_id_for",
     "assess_payment",
     "billing_id_for",
+    "era_totals",
     "line_from_record",
     "line_to_record",
     "roi_report",

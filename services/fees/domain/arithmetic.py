@@ -38,6 +38,9 @@ class FeeComputation:
     minimum_applied: bool = False
     cap_applied: bool = False
     limited_to_recovered: bool = False
+    # The earned fee (tiered percentage + flat fee, rounded half-up) before the minimum, the
+    # cap and the recovered-amount limit; `fee_cents` is the fee after them.
+    fee_before_limits_cents: int = 0
 
 
 def tiered_percentage(tiers: Sequence[Tier], base_cents: int) -> Decimal:
@@ -76,4 +79,5 @@ def compute_fee(terms: FeeTerms, stage: ResolutionStage, recovered_cents: int) -
         minimum_applied=minimum_applied,
         cap_applied=cap_applied,
         limited_to_recovered=limited_to_recovered,
+        fee_before_limits_cents=round_half_up_to_cent(earned),
     )

@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from services.fees.domain.arithmetic import FeeComputation, compute_fee
 from services.fees.domain.schedule import FeeBase, FeeTerms, ResolutionStage, ScheduleVersion
@@ -52,6 +52,21 @@ class PaymentFact:
     remittance_trn: str
     interest_cents: int = 0
     payer_id: str = ""
+    references: LineReferences | None = None
+    """The deposit and claim the money fact names (what its fee line references)."""
+
+
+@dataclass(frozen=True)
+class LineReferences:
+    """What a fee line ties to (DOMAIN.md §4 "Audit"): the deposit the money came in (the
+    ERA's TRN02 is the line's `remittance_trn`, its BPR16 date `deposit_date`), the claim's
+    CLP07/ICN and the PLB03-2 reference as keyed hash and sealed (never plain)."""
+
+    deposit_date: dt.date | None = None
+    payer_claim_control_number_index: str = ""
+    payer_claim_control_number_sealed: str = ""
+    plb_reference_index: str = ""
+    plb_reference_sealed: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,12 @@ class FeeLine:
     source_event_id: str
     cumulative_recovered_cents: int
     cumulative_fee_cents: int
+    references: LineReferences = LineReferences()
+    # The formula's inputs besides the cumulative recovered amount: the stage whose tiers
+    # applied, the base ("INCREMENTAL" / "FULL_AWARD") and whether interest counted.
+    resolution_stage: str = ""
+    fee_base: str = ""
+    interest_included: bool = False
 
 
 class LineRecord(TypedDict):
@@ -95,9 +116,19 @@ class LineRecord(TypedDict):
     source_event_id: str
     cumulative_recovered_cents: int
     cumulative_fee_cents: int
+    # Recorded since issue 16 (absent from older lines: empty).
+    deposit_date: NotRequired[str]
+    payer_claim_control_number_index: NotRequired[str]
+    payer_claim_control_number_sealed: NotRequired[str]
+    plb_reference_index: NotRequired[str]
+    plb_reference_sealed: NotRequired[str]
+    resolution_stage: NotRequired[str]
+    fee_base: NotRequired[str]
+    interest_included: NotRequired[bool]
 
 
 def line_to_record(line: FeeLine) -> LineRecord:
+    refs = line.references
     return LineRecord(
         line_id=line.line_id,
         kind=line.kind.value,
@@ -111,6 +142,14 @@ def line_to_record(line: FeeLine) -> LineRecord:
         source_event_id=line.source_event_id,
         cumulative_recovered_cents=line.cumulative_recovered_cents,
         cumulative_fee_cents=line.cumulative_fee_cents,
+        deposit_date=refs.deposit_date.isoformat() if refs.deposit_date else "",
+        payer_claim_control_number_index=refs.payer_claim_control_number_index,
+        payer_claim_control_number_sealed=refs.payer_claim_control_number_sealed,
+        plb_reference_index=refs.plb_reference_index,
+        plb_reference_sealed=refs.plb_reference_sealed,
+        resolution_stage=line.resolution_stage,
+        fee_base=line.fee_base,
+        interest_included=line.interest_included,
     )
 
 
@@ -130,6 +169,18 @@ def line_from_record(record: LineRecord) -> FeeLine:
         source_event_id=record["source_event_id"],
         cumulative_recovered_cents=int(record["cumulative_recovered_cents"]),
         cumulative_fee_cents=int(record["cumulative_fee_cents"]),
+        references=LineReferences(
+            deposit_date=(dt.date.fromisoformat(record["deposit_date"])
+                          if record.get("deposit_date") else None),
+            payer_claim_control_number_index=record.get("payer_claim_control_number_index", ""),
+            payer_claim_control_number_sealed=record.get("payer_claim_control_number_sealed",
+                                                         ""),
+            plb_reference_index=record.get("plb_reference_index", ""),
+            plb_reference_sealed=record.get("plb_reference_sealed", ""),
+        ),
+        resolution_stage=record.get("resolution_stage", ""),
+        fee_base=record.get("fee_base", ""),
+        interest_included=bool(record.get("interest_included", False)),
     )
 
 
@@ -190,8 +241,8 @@ def line_id_for(tenant_id: str, claim_id: str, source_event_id: str) -> str:
 
 
 def _line(state: AccountState, *, cause: FeeCause, delta_cents: int, line_date: dt.date,
-          trn: str, version: int, source_event_id: str, recovered: int,
-          cumulative_fee: int) -> FeeLine:
+          trn: str, version: ScheduleVersion, source_event_id: str, recovered: int,
+          cumulative_fee: int, references: LineReferences | None = None) -> FeeLine:
     return FeeLine(
         line_id=line_id_for(state.tenant_id, state.claim_id, source_event_id),
         kind=FeeLineKind.INVOICE_LINE if delta_cents > 0 else FeeLineKind.CREDIT_MEMO,
@@ -201,10 +252,14 @@ def _line(state: AccountState, *, cause: FeeCause, delta_cents: int, line_date: 
         claim_id=state.claim_id,
         client_id=state.client_id,
         remittance_trn=trn,
-        schedule_version=version,
+        schedule_version=version.version,
         source_event_id=source_event_id,
         cumulative_recovered_cents=recovered,
         cumulative_fee_cents=cumulative_fee,
+        references=references or LineReferences(),
+        resolution_stage=state.stage.value,
+        fee_base=version.terms.base.value,
+        interest_included=version.terms.include_interest,
     )
 
 
@@ -236,8 +291,9 @@ def assess_payment(state: AccountState, fact: PaymentFact,
     if delta:
         line = _line(state, cause=FeeCause(fact.kind.value), delta_cents=delta,
                      line_date=fact.posting_date, trn=fact.remittance_trn,
-                     version=version.version, source_event_id=fact.source_event_id,
-                     recovered=recovered, cumulative_fee=computation.fee_cents)
+                     version=version, source_event_id=fact.source_event_id,
+                     recovered=recovered, cumulative_fee=computation.fee_cents,
+                     references=fact.references)
     return PaymentAssessment(fact, version.version, computation, computation.fee_cents, line)
 
 
@@ -258,7 +314,7 @@ def assess_idr_fee(state: AccountState, fact: IdrFeeFact,
     line = None
     if delta:
         line = _line(state, cause=FeeCause.IDR_FEE_PASS_THROUGH, delta_cents=delta,
-                     line_date=fact.fee_date, trn=fact.dispute_number, version=version.version,
+                     line_date=fact.fee_date, trn=fact.dispute_number, version=version,
                      source_event_id=fact.source_event_id,
                      recovered=state.recovered_cents(version.terms),
                      cumulative_fee=state.fee_billed_cents)

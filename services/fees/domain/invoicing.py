@@ -52,6 +52,33 @@ class InvoiceDraft:
         return self.charges_cents + self.credits_cents
 
 
+@dataclass(frozen=True)
+class EraTotal:
+    """An invoice's lines netted per ERA (deposit): a reversal and the correction that follows
+    it in the same 835 stay two lines and net to one amount here (DOMAIN.md §4)."""
+
+    trace_number: str
+    deposit_date: dt.date | None
+    net_cents: int
+    line_count: int
+
+
+def era_totals(lines: Iterable[FeeLine]) -> list[EraTotal]:
+    """Per trace number (the ERA's TRN02; a pass-through's dispute number), in first-line
+    order."""
+    totals: dict[str, EraTotal] = {}
+    for line in lines:
+        seen = totals.get(line.remittance_trn)
+        day = line.references.deposit_date
+        if seen is None:
+            totals[line.remittance_trn] = EraTotal(line.remittance_trn, day, line.amount_cents, 1)
+        else:
+            totals[line.remittance_trn] = EraTotal(
+                seen.trace_number, seen.deposit_date or day,
+                seen.net_cents + line.amount_cents, seen.line_count + 1)
+    return list(totals.values())
+
+
 def invoice_id_for(tenant_id: str, client_id: str, start: dt.date, end: dt.date) -> str:
     return str(uuid.uuid5(INVOICE_NAMESPACE, f"{tenant_id}/{client_id}/{start}/{end}"))
 

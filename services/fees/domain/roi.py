@@ -21,6 +21,7 @@ class RoiEntry:
     recovered_delta_cents: int
     fee_delta_cents: int
     pass_through_delta_cents: int = 0
+    interest_delta_cents: int = 0  # the payer's interest (not in recovered_delta_cents)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class RoiFigures:
     recovered_cents: int = 0
     fees_cents: int = 0
     pass_through_cents: int = 0
+    interest_cents: int = 0
+
+    @property
+    def recovered_with_interest_cents(self) -> int:
+        return self.recovered_cents + self.interest_cents
 
     @property
     def net_to_client_cents(self) -> int:
@@ -50,18 +56,20 @@ class RoiReport:
 def figures(entries: Iterable[RoiEntry]) -> RoiFigures:
     """Totals of `entries`; a claim's initial payment counts once however many facts it has."""
     initial_by_claim: dict[str, int] = {}
-    recovered = fees = pass_through = 0
+    recovered = fees = pass_through = interest = 0
     for entry in entries:
         initial_by_claim[entry.claim_id] = entry.initial_payment_cents
         recovered += entry.recovered_delta_cents
         fees += entry.fee_delta_cents
         pass_through += entry.pass_through_delta_cents
+        interest += entry.interest_delta_cents
     return RoiFigures(
         claims=len(initial_by_claim),
         initial_payments_cents=sum(initial_by_claim.values()),
         recovered_cents=recovered,
         fees_cents=fees,
         pass_through_cents=pass_through,
+        interest_cents=interest,
     )
 
 

@@ -136,3 +136,29 @@ def test_a_single_tier_is_a_flat_percentage(rate: int, recovered: int) -> None:
 
     expected = (Decimal(recovered) * rate / 10_000).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     assert compute_fee(flat_rate(rate), ANY, recovered).fee_cents == int(expected)
+
+
+def test_fee_before_limits_is_the_earned_fee_before_minimum_and_cap() -> None:
+    # 10 % of $200 = $20 < the $50 minimum; 30 % of $10,000 = $3,000 > the $1,000 cap;
+    # 25 % of $40 + $25 flat = $35 (no limit); of $30: $32.50 > $30 recovered -> $30.
+    low = compute_fee(flat_rate(1000, minimum_cents=5_000), ANY, 20_000)
+    assert (low.fee_before_limits_cents, low.fee_cents, low.minimum_applied) == (
+        2_000, 5_000, True)
+    high = compute_fee(flat_rate(3000, cap_cents=100_000), ANY, 1_000_000)
+    assert (high.fee_before_limits_cents, high.fee_cents, high.cap_applied) == (
+        300_000, 100_000, True)
+    over = compute_fee(flat_rate(2500, flat_fee_cents=2_500), ANY, 4_000)
+    assert (over.fee_before_limits_cents, over.fee_cents, over.limited_to_recovered) == (
+        3_500, 3_500, False)
+    limited = compute_fee(flat_rate(2500, flat_fee_cents=2_500), ANY, 3_000)
+    assert (limited.fee_before_limits_cents, limited.fee_cents,
+            limited.limited_to_recovered) == (3_250, 3_000, True)
+    assert compute_fee(flat_rate(2500), ANY, 0).fee_before_limits_cents == 0
+
+
+@given(terms_strategy(), st.integers(1, 10**12))
+def test_without_minimum_or_cap_before_equals_after_unless_limited(
+        terms: FeeTerms, recovered: int) -> None:
+    result = compute_fee(terms, ANY, recovered)
+    if not (result.minimum_applied or result.cap_applied or result.limited_to_recovered):
+        assert result.fee_before_limits_cents == result.fee_cents

@@ -41,3 +41,12 @@ def test_groups_add_up_to_the_total(rows: list) -> None:
         assert sum(g.fees_cents for g in groups.values()) == report.total.fees_cents
     assert sum(g.initial_payments_cents for g in report.by_service_code.values()) == (
         report.total.initial_payments_cents)
+
+
+def test_interest_is_shown_beside_recovered_not_in_it() -> None:
+    total = roi_report([
+        RoiEntry("c1", "aetna", "99285", 40_000, 60_000, 15_000),
+        RoiEntry("c1", "aetna", "99285", 40_000, 0, 0, interest_delta_cents=1_250),
+    ]).total
+    assert (total.recovered_cents, total.interest_cents, total.recovered_with_interest_cents,
+            total.net_to_client_cents) == (60_000, 1_250, 61_250, 45_000)

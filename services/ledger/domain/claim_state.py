@@ -262,11 +262,16 @@ FOLDS: dict[str, Fold] = {
     "AppealFiled": _status("in_appeal"),
     "AppealDecisionRecorded": _appeal_decided,
     "ClaimStageReached": _status_from_payload,
+    "ClaimUpdated": _claim_registered,  # completed before adjudication: the whole claim again
+    "ClaimWithdrawn": _status("withdrawn"),
+    "NegotiationRefusalRecorded": _recorded_only,
     # negotiation
     "Opened": _negotiation_opened,
     "NegotiationOpened": _negotiation_opened,
     "ClaimFactsNoted": _claim_facts_noted,
     "AdjudicationNoted": _adjudication_noted,
+    "NegotiationRefused": _recorded_only,
+    "AppealPaymentNoted": _recorded_only,
     "OpenNegotiationNoticeSent": _notice_sent,
     "PayerResponseReceived": _recorded_only,
     "OfferMade": _offer,
@@ -285,6 +290,7 @@ FOLDS: dict[str, Fold] = {
     "IdrDetermined": _idr_determined,
     "CoolingOffStarted": _cooling_off,
     "IdrClosed": _idr_closed,
+    "IdrFeeRecorded": _recorded_only,  # a party's IDR fee paid / refunded / forfeited
     # settlement
     "SettlementOpened": _settlement_opened,
     "PaymentPosted": _money("payment_id", +1),
@@ -298,6 +304,8 @@ FOLDS: dict[str, Fold] = {
     "PatientResponsibilityRecorded": _recorded_only,
     "BalanceBillingRiskFlagged": _recorded_only,
     "FeePosted": _recorded_only,  # the book's copy of a fee FeeAssessed already counts
+    # The claim's adjudication comes from claims' AdjudicationRecorded, which this leads to.
+    "InitialAdjudicationRemitted": _recorded_only,
     "UnmatchedClaimPaymentQueued": _recorded_only,
     "UnmatchedClaimPaymentResolved": _recorded_only,
     "UnmatchedServiceLineQueued": _recorded_only,

@@ -10,7 +10,7 @@ from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from oonledger.negotiation.v1 import negotiation_pb2_grpc
 from services.common.context import CommandContext
 from services.common.grpc_server import Blocking, rpc
-from services.negotiation.adapters import mapping
+from services.negotiation.adapters import compliance_csv, compliance_mapping, mapping
 from services.negotiation.adapters.escalation_sweep import EscalationSweep
 from services.negotiation.adapters.projections import WorkQueue
 from services.negotiation.application import Case, NegotiationApplication
@@ -97,6 +97,10 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
         return await self._run(self.app.submit_idr_offer, ctx, mapping.submit_idr_offer(request))
 
     @rpc
+    async def RecordIdrFee(self, request: Any, ctx: CommandContext, context: Any) -> Any:
+        return await self._run(self.app.record_idr_fee, ctx, mapping.record_idr_fee(request))
+
+    @rpc
     async def RecordIdrDetermination(self, request: Any, ctx: CommandContext, context: Any) -> Any:
         command = mapping.record_determination(request)
         return await self._run(self.app.record_determination, ctx, command)
@@ -139,3 +143,18 @@ class NegotiationServicer(negotiation_pb2_grpc.NegotiationServiceServicer):
         query = mapping.suggestion_query(request)
         suggestion = await self.blocking(self.app.suggest, ctx, request.negotiation_id, query)
         return mapping.suggestion_to_proto(suggestion)
+
+    @rpc
+    async def GetComplianceReport(self, request: Any, ctx: CommandContext, context: Any) -> Any:
+        as_of = compliance_mapping.compliance_as_of(request, ctx.eastern_today)
+        report = await self.blocking(self.app.compliance, ctx, request.negotiation_id, as_of)
+        return compliance_mapping.compliance_response(report)
+
+    @rpc
+    async def GetComplianceReportCsv(
+        self, request: Any, ctx: CommandContext, context: Any
+    ) -> Any:
+        as_of = compliance_mapping.compliance_as_of(request, ctx.eastern_today)
+        ids = await self.work_queue.negotiation_ids(ctx.tenant_id)
+        reports = [await self.blocking(self.app.compliance, ctx, nid, as_of) for nid in ids]
+        return compliance_mapping.compliance_csv_response(*compliance_csv.render(reports))

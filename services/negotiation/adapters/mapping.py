@@ -24,6 +24,7 @@ from services.negotiation.commands import (
     ProposeDecision,
     RecordDetermination,
     RecordEligibility,
+    RecordIdrFee,
     RecordPayerResponse,
     RejectDecision,
     SelectIdre,
@@ -35,12 +36,14 @@ from services.negotiation.commands import (
 from services.negotiation.domain import (
     Deadline,
     DeadlineEngine,
+    DisputedClaim,
     FederalIdrDispute,
     OpeningFacts,
     ProposedOffer,
 )
 from services.negotiation.domain.approval_rules import AutoApprovalRule
 from services.negotiation.domain.benchmarks import OfferSuggestion
+from services.negotiation.domain.idr_fees import FeeMovement, FeeSource, IdrFeeKind, PartyFees
 from services.negotiation.domain.vocabulary import (
     Channel,
     DecisionAction,
@@ -68,6 +71,19 @@ METHODS = {
     pb.SELECTION_METHOD_JOINT: SelectionMethod.JOINT,
     pb.SELECTION_METHOD_OBJECTION: SelectionMethod.OBJECTION,
     pb.SELECTION_METHOD_DEFAULT: SelectionMethod.DEFAULT,
+}
+FEE_KINDS = {
+    pb.IDR_FEE_KIND_ADMINISTRATIVE: IdrFeeKind.ADMINISTRATIVE,
+    pb.IDR_FEE_KIND_IDRE: IdrFeeKind.IDRE,
+}
+FEE_MOVEMENTS = {
+    pb.IDR_FEE_MOVEMENT_PAID: FeeMovement.PAID,
+    pb.IDR_FEE_MOVEMENT_REFUNDED: FeeMovement.REFUNDED,
+    pb.IDR_FEE_MOVEMENT_FORFEITED: FeeMovement.FORFEITED,
+}
+FEE_SOURCES = {
+    pb.IDR_FEE_SOURCE_INVOICE: FeeSource.INVOICE,
+    pb.IDR_FEE_SOURCE_PORTAL_RECEIPT: FeeSource.PORTAL_RECEIPT,
 }
 BASIS_FIELDS = (
     "qpa_cents",
@@ -261,6 +277,24 @@ def submit_idr_offer(request: pb.SubmitIdrOfferRequest) -> SubmitIdrOffer:
     )
 
 
+def record_idr_fee(request: pb.RecordIdrFeeRequest) -> RecordIdrFee:
+    r = Reader()
+    occurred_on = r.day("occurred_on", request.occurred_on)
+    r.done()
+    kind, movement = FEE_KINDS.get(request.fee_kind), FEE_MOVEMENTS.get(request.movement)
+    source = FEE_SOURCES.get(request.source)
+    return RecordIdrFee(
+        request.negotiation_id,
+        _party(request.party),
+        kind.value if kind else "",
+        movement.value if movement else "",
+        request.amount_cents,
+        occurred_on,
+        source.value if source else "",
+        request.source_reference,
+    )
+
+
 def record_determination(request: pb.RecordIdrDeterminationRequest) -> RecordDetermination:
     r = Reader()
     determined_on = r.day("determined_on", request.determined_on)
@@ -313,8 +347,11 @@ def escalation_as_of(request: pb.EscalateDueDeadlinesRequest, today: date) -> da
 # -- domain -> responses -------------------------------------------------------------------
 
 
-def _iso(value: date | None) -> str:
+def iso_or_blank(value: date | None) -> str:
     return value.isoformat() if value else ""
+
+
+_iso = iso_or_blank  # the short name the builders below use
 
 
 def deadline_to_proto(d: Deadline, alternate: Deadline | None = None) -> pb.Deadline:
@@ -333,7 +370,40 @@ def deadline_to_proto(d: Deadline, alternate: Deadline | None = None) -> pb.Dead
     )
 
 
-def _idr_to_proto(dispute: FederalIdrDispute | None) -> pb.IdrCase | None:
+def _party_fees_to_proto(fees: PartyFees) -> pb.IdrPartyFees:
+    return pb.IdrPartyFees(
+        administrative_paid_cents=fees.administrative_paid_cents,
+        administrative_forfeited_cents=fees.administrative_forfeited_cents,
+        idre_paid_cents=fees.idre_paid_cents,
+        idre_refunded_cents=fees.idre_refunded_cents,
+        idre_forfeited_cents=fees.idre_forfeited_cents,
+        idre_refund_entitled_cents=fees.idre_refund_entitled_cents,
+        idre_refund_outstanding_cents=fees.refund_outstanding_cents,
+        net_cost_cents=fees.net_cost_cents,
+    )
+
+
+def _fee_entries_to_proto(dispute: FederalIdrDispute) -> list[pb.IdrFeeEntry]:
+    kinds = {v: k for k, v in FEE_KINDS.items()}
+    movements = {v: k for k, v in FEE_MOVEMENTS.items()}
+    sources = {v: k for k, v in FEE_SOURCES.items()}
+    return [
+        pb.IdrFeeEntry(
+            party=PARTY_TO_PROTO.get(e.party, pb.PARTY_UNSPECIFIED),
+            fee_kind=kinds[e.kind],
+            movement=movements[e.movement],
+            amount_cents=e.amount_cents,
+            occurred_on=e.occurred_on.isoformat(),
+            source=sources[e.source],
+            source_reference=e.source_reference,
+        )
+        for e in dispute.fee_ledger.entries
+    ]
+
+
+def _idr_to_proto(
+    dispute: FederalIdrDispute | None, claim: DisputedClaim
+) -> pb.IdrCase | None:
     if dispute is None:
         return None
     eligible = dispute.eligible
@@ -351,6 +421,11 @@ def _idr_to_proto(dispute: FederalIdrDispute | None) -> pb.IdrCase | None:
         eligibility="" if eligible is None else ("eligible" if eligible else "ineligible"),
         provider_offer_cents=dispute.offers_cents.get(Party.PROVIDER.value, 0),
         payer_offer_cents=dispute.offers_cents.get(Party.PAYER.value, 0),
+        provider_fees=_party_fees_to_proto(
+            dispute.party_fees(Party.PROVIDER.value, claim)),
+        payer_fees=_party_fees_to_proto(
+            dispute.party_fees(Party.PAYER.value, claim)),
+        fee_entries=_fee_entries_to_proto(dispute),
     )
 
 
@@ -397,7 +472,7 @@ def negotiation_to_proto(
             deadline_to_proto(d, other.get(d.code) if other else None)
             for d in n.deadlines(engine, dispute).deadlines
         ],
-        idr=_idr_to_proto(dispute),
+        idr=_idr_to_proto(dispute, n.disputed_claim),
         agreed_total_cents=n.agreed_total_cents,
         award_total_cents=dispute.award_total_cents if dispute else 0,
         version=n.version,

@@ -275,6 +275,17 @@ class WorkQueue:
         )
         return tuple(str(r["negotiation_id"]) for r in rows)
 
+    async def negotiation_ids(self, tenant_id: str) -> tuple[str, ...]:
+        """Every case of a tenant (its whole book), in claim order."""
+        rows = await self.pool.fetch(
+            self.sql(
+                "SELECT negotiation_id FROM @table WHERE tenant_id = $1"
+                " ORDER BY claim_id, negotiation_id"
+            ),
+            tenant_id,
+        )
+        return tuple(str(r["negotiation_id"]) for r in rows)
+
     async def tenants_with_deadlines_from(self, first: date) -> tuple[str, ...]:
         rows = await self.pool.fetch(
             self.sql(

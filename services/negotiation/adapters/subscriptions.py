@@ -1,8 +1,11 @@
 """Reactions to the claims service's events: learn the claim, open a negotiation once triaged.
 
-ClaimRegistered and AdjudicationRecorded are noted as our own ClaimFacts (we never read the
-claims service's tables); ClaimTriaged routed to federal IDR, or worth negotiating, opens the
-claim's negotiation with the claim's provider, plan, billed amount, QPA and initial payment.
+ClaimRegistered, AdjudicationRecorded and AppealDecisionRecorded (what an appeal made the payer
+pay) are noted as our own ClaimFacts (we never read the claims service's tables). A ClaimTriaged
+opens the claim's negotiation only when triage says the claim is worth negotiating (the claims
+service decides that once, e.g. never for a coverage denial), with the claim's provider, plan,
+billed amount, QPA and what the payer has paid. A claim whose facts fail an opening rule (no QPA,
+...) is refused in the open: ClaimFacts records NegotiationRefused, which claims shows.
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ from oonledger.claims.v1 import events_pb2 as claims_v1
 from services.common.aggregate import TenantAggregate
 from services.common.consumer import ArrivedEarly, Delivery, PermanentFailure
 from services.common.contracts import enum_text
+from services.common.errors import InvalidArgument
 from services.negotiation.application import NegotiationApplication, negotiation_id_for
 from services.negotiation.domain import ClaimFacts, Negotiation, OpeningFacts, facts_id
+from services.negotiation.domain.deadlines import DeadlineCode
 from services.negotiation.domain.vocabulary import Route
 
 log = logging.getLogger(__name__)
 ACTOR = "system:negotiation"
-CLAIM_EVENTS = ("ClaimRegistered", "AdjudicationRecorded", "ClaimTriaged")
+CLAIM_EVENTS = (
+    "ClaimRegistered", "AdjudicationRecorded", "AppealDecisionRecorded", "ClaimTriaged",
+)
 
 
 def _claim_facts_fields(claim_id: str, claim: claims_v1.ClaimRegistered.Claim) -> dict[str, Any]:
@@ -69,15 +76,22 @@ class ClaimReactions:
                 denied=a.denied,
             )
             return [facts]
+        if isinstance(message, claims_v1.AppealDecisionRecorded):
+            if facts.adjudication is None:
+                raise ArrivedEarly(f"claim {claim_id} appeal decision before its adjudication")
+            facts.note_appeal_payment(ctx, paid_cents=message.paid_cents, denied=message.denied)
+            return [facts]
         if isinstance(message, claims_v1.ClaimTriaged):
-            return [self._open_if_routed(ctx, facts, message)]
+            return [self._open_if_worth_it(ctx, facts, message)]
         return []
 
-    def _open_if_routed(
+    def _open_if_worth_it(
         self, ctx: Any, facts: ClaimFacts, triage: claims_v1.ClaimTriaged
     ) -> Any:
         route = enum_text(claims_v1.ClaimTriaged.Route.DESCRIPTOR, triage.route)
-        if route != Route.FEDERAL_IDR and not triage.worth_negotiating:
+        if not triage.worth_negotiating:
+            # The claims service's triage decided it (coverage denial, paid in full, ...): a
+            # federal route alone is no reason to open a negotiation.
             return None
         adjudication = facts.adjudication
         if adjudication is None:
@@ -107,4 +121,14 @@ class ClaimReactions:
             route=route if route in set(Route) else Route.NOT_ELIGIBLE.value,
             assignee="",
         )
-        return Negotiation.open(ctx, negotiation_id=negotiation_id, facts=opening)
+        try:
+            return Negotiation.open(ctx, negotiation_id=negotiation_id, facts=opening)
+        except InvalidArgument as refused:
+            # The notice deadline (T1) is ours to compute: it travels in the event.
+            t1 = next(d for d in self.app.engine.for_anchor(
+                "initial_payment_received", adjudication.received_on)
+                if d.code is DeadlineCode.T1)
+            facts.refuse_negotiation(
+                ctx, str(refused), [v.field for v in refused.violations], route,
+                notice_due_on=t1.due, rule_set_version=t1.rule_set_version)
+            return facts

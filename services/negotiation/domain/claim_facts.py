@@ -6,6 +6,7 @@ can be opened for negotiation with its provider, plan, billed amount, QPA and in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -47,6 +48,31 @@ class ClaimFacts(TenantAggregate):
                 denied=self.denied,
             )
 
+    class AppealPaymentNoted(TenantAggregate.Event):
+        """An appeal decision changed what the payer paid (claims' AppealDecisionRecorded)."""
+
+        paid_cents: int
+        denied: bool
+
+        def apply(self, aggregate: ClaimFacts) -> None:
+            if aggregate.adjudication is not None:
+                aggregate.adjudication = replace(
+                    aggregate.adjudication, paid_cents=self.paid_cents, denied=self.denied
+                )
+
+    class NegotiationRefused(TenantAggregate.Event):
+        """A triaged claim whose facts fail an opening rule: no negotiation was opened."""
+
+        claim_id: str
+        reason: str
+        fields: list[str]
+        route: str
+        notice_due_on: date | None
+        rule_set_version: str
+
+        def apply(self, aggregate: ClaimFacts) -> None:
+            aggregate.refusal = self.reason
+
     def __init__(  # the creation event's fields
         self,
         claim_id: str,
@@ -69,6 +95,7 @@ class ClaimFacts(TenantAggregate):
         self.service_date = service_date
         self.billed_cents = billed_cents
         self.adjudication: Adjudication | None = None
+        self.refusal = ""
 
     @classmethod
     def note(cls, ctx: CommandContext, **fields: Any) -> ClaimFacts:
@@ -81,3 +108,19 @@ class ClaimFacts(TenantAggregate):
         if self.has_handled(ctx):
             return
         self._record(self.AdjudicationNoted, ctx, **fields)
+
+    def note_appeal_payment(self, ctx: CommandContext, paid_cents: int, denied: bool) -> None:
+        if self.has_handled(ctx) or self.adjudication is None:
+            return
+        self._record(self.AppealPaymentNoted, ctx, paid_cents=paid_cents, denied=denied)
+
+    def refuse_negotiation(
+        self, ctx: CommandContext, reason: str, fields: list[str], route: str,
+        notice_due_on: date | None, rule_set_version: str,
+    ) -> None:
+        if self.has_handled(ctx) or self.refusal == reason:
+            return
+        self._record(
+            self.NegotiationRefused, ctx, claim_id=self.claim_id, reason=reason, fields=fields,
+            route=route, notice_due_on=notice_due_on, rule_set_version=rule_set_version,
+        )

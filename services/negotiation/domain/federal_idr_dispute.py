@@ -32,11 +32,21 @@ from services.negotiation.domain.deadlines import (
     cooling_off_end,
 )
 from services.negotiation.domain.idr_fees import (
+    FeeEntry,
     FeeFacts,
+    FeeMovement,
     FeeOutOfRangeError,
+    FeeRuleError,
+    FeeSource,
+    IdrFeeKind,
+    IdrFeeLedger,
     IdrOutcome,
+    PartyFees,
+    check_fee_entry,
     check_idre_fee,
     client_fee_facts,
+    fee_entry,
+    outcome_for_party,
 )
 from services.negotiation.domain.money import amount_owed_cents, offer_basis_points
 from services.negotiation.domain.rule_sets import (
@@ -144,6 +154,7 @@ class FederalIdrDispute(TenantAggregate):
         def apply(self, aggregate: FederalIdrDispute) -> None:
             aggregate.status = NegotiationStatus.DETERMINED.value
             aggregate.determined_on = self.determined_on
+            aggregate.prevailing_party = self.prevailing_party
             aggregate.award_total_cents = self.award_total_cents
 
     class CoolingOffStarted(TenantAggregate.Event):
@@ -166,6 +177,26 @@ class FederalIdrDispute(TenantAggregate):
 
         def apply(self, aggregate: FederalIdrDispute) -> None:
             aggregate.status = NegotiationStatus.CLOSED.value
+            aggregate.closed_outcome = self.outcome
+
+    class IdrFeeRecorded(TenantAggregate.Event):
+        """A party paid, got back or forfeited an administrative or IDRE fee (§1.8)."""
+
+        claim_id: str
+        dispute_number: str
+        party: str
+        fee_kind: str
+        movement: str
+        amount_cents: int
+        occurred_on: date
+        source: str
+        source_reference: str
+
+        def apply(self, aggregate: FederalIdrDispute) -> None:
+            aggregate.fee_ledger = aggregate.fee_ledger.with_entry(FeeEntry(
+                self.party, IdrFeeKind(self.fee_kind), FeeMovement(self.movement),
+                self.amount_cents, self.occurred_on, FeeSource(self.source),
+                self.source_reference))
 
     # -- state ----------------------------------------------------------------------------
 
@@ -199,6 +230,9 @@ class FederalIdrDispute(TenantAggregate):
         self.offers_cents: dict[str, int] = {}  # party -> the offer it submitted to the IDRE
         self.determined_on: date | None = None
         self.award_total_cents = 0
+        self.prevailing_party = ""
+        self.closed_outcome = ""
+        self.fee_ledger = IdrFeeLedger()  # what each party paid, got back, forfeited
 
     # -- initiation -----------------------------------------------------------------------
 
@@ -263,7 +297,12 @@ class FederalIdrDispute(TenantAggregate):
         return Party.PROVIDER.value in self.offers_cents
 
     def fee_facts(self, outcome: IdrOutcome) -> FeeFacts:
-        """The client's fee position if the dispute ended now with `outcome`."""
+        """The client's fee position if the dispute ended now with `outcome`: from the fees it
+        recorded as paid when any were, else inferred from its IDRE offer."""
+        if self.fee_ledger.recorded:
+            fees = self.fee_ledger.party_fees(Party.PROVIDER.value, outcome)
+            return FeeFacts(fees.administrative_paid_cents, fees.idre_paid_cents,
+                            fees.idre_refund_entitled_cents)
         idre_fee = self.idre.idre_fee_cents if self.idre and self.fee_bearing else 0
         return client_fee_facts(
             outcome,
@@ -271,6 +310,59 @@ class FederalIdrDispute(TenantAggregate):
             idre_fee,
             client_paid_idre_fee=self.provider_offer_submitted,
         )
+
+    def outcome_for(self, party: str, claim: DisputedClaim) -> IdrOutcome | None:
+        """The party's outcome (None while the dispute runs)."""
+        if self.closed_outcome:
+            return IdrOutcome(self.closed_outcome)
+        if self.prevailing_party:
+            return outcome_for_party(party, IdrOutcome.WON, self.prevailing_party)
+        return IdrOutcome.SETTLED if claim.settled else None
+
+    def party_fees(self, party: str, claim: DisputedClaim) -> PartyFees:
+        return self.fee_ledger.party_fees(party, self.outcome_for(party, claim))
+
+    def record_fee(
+        self,
+        ctx: CommandContext,
+        *,
+        claim: DisputedClaim,
+        party: str,
+        fee_kind: str,
+        movement: str,
+        amount_cents: int,
+        occurred_on: date | None,
+        source: str,
+        source_reference: str,
+    ) -> None:
+        """Record what a party paid, got back or forfeited; refused (nothing stored) when §1.8
+        does not allow it: more than the published fee, a refund of nothing, of the
+        administrative fee or beyond what the outcome returns."""
+        if self.has_handled(ctx):
+            return
+        v = Violations()
+        entry = fee_entry(v, party, fee_kind, movement, amount_cents, occurred_on, source,
+                          source_reference, ctx.eastern_today)
+        v.raise_if_any()
+        assert entry is not None
+        if entry.occurred_on < self.initiated_on:
+            raise FailedPrecondition("an IDR fee cannot move before the dispute was initiated")
+        if not self.fee_bearing:
+            raise FailedPrecondition("DOMAIN §1.8: a batch pays per dispute, on its lead item")
+        try:
+            check_fee_entry(
+                self.fee_ledger, entry, outcome=self.outcome_for(entry.party, claim),
+                rule_set=rule_set_by_version(self.rule_set_version),
+                idre_fee_cents=self.idre.idre_fee_cents if self.idre else None,
+                batched=self.batched, line_items=self.batch_line_items)
+        except FeeRuleError as exc:
+            raise FailedPrecondition(str(exc)) from None
+        self._record(
+            self.IdrFeeRecorded, ctx, claim_id=claim.claim_id,
+            dispute_number=self.dispute_number, party=entry.party, fee_kind=entry.kind.value,
+            movement=entry.movement.value, amount_cents=entry.amount_cents,
+            occurred_on=entry.occurred_on, source=entry.source.value,
+            source_reference=entry.source_reference)
 
     def _require_in_progress(self, claim: DisputedClaim, what: str) -> None:
         if not self.in_progress or claim.settled:

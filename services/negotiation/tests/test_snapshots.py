@@ -33,7 +33,12 @@ async def test_a_snapshot_of_a_case_in_idr_restores_exactly(runtime: Any) -> Non
         engine=ENGINE,
         dispute=case.dispute,
     )
+    case.dispute.record_fee(  # type: ignore[union-attr]
+        negotiator(), claim=case.negotiation.disputed_claim, party="payer", fee_kind="idre",
+        movement="paid", amount_cents=50_000, occurred_on=date(2026, 8, 4),
+        source="portal_receipt", source_reference="R-1")
     mapper = runtime.parts.app.mapper
+    assert case.dispute is not None and case.dispute.fee_ledger.entries
     assert case.negotiation.offers and case.negotiation.decisions and case.negotiation.extensions
     assert case.dispute is not None
     aggregates: tuple[Any, ...] = (case.negotiation, case.dispute)

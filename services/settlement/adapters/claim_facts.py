@@ -1,7 +1,8 @@
 """claim_refs: what settlement knows about the claims service's claims, for 835 matching.
 
-Fed by the claims service's ClaimRegistered, AdjudicationRecorded and ClaimTriaged (and the ICNs
-of settlement's own payments, projections.py). Identifiers are kept as keyed hashes only
+Fed by the claims service's ClaimRegistered, AdjudicationRecorded (its ICN, and that the claim
+is adjudicated) and ClaimTriaged (and the ICNs of settlement's own payments and remitted initial
+adjudications, projections.py). Identifiers are kept as keyed hashes only
 (services/common/phi.py): the patient control number's index, the indexes of its proper
 prefixes (rule 4, computed from its sealed value in memory) and the ICNs' indexes.
 """
@@ -135,8 +136,14 @@ def claims_handlers(keys: PhiKeys) -> dict[str, Handler]:
         recorded = d.message_as(claims_v1.AdjudicationRecorded)
         icn = icn_index(d.tenant_id, recorded.adjudication.payer_claim_control_number_index, d,
                         _LEGACY_ADJUDICATION_ICN)
-        await add_icn(conn, s, d.tenant_id, d.envelope.claim_id or d.envelope.aggregate_id,
-                       icn)
+        claim_id = d.envelope.claim_id or d.envelope.aggregate_id
+        await conn.execute(
+            """INSERT INTO claim_refs (tenant_id, claim_id, adjudicated) VALUES ($1, $2, true)
+                ON CONFLICT (tenant_id, claim_id) DO UPDATE SET adjudicated = true""",
+            d.tenant_id,
+            claim_id,
+        )
+        await add_icn(conn, s, d.tenant_id, claim_id, icn)
 
     return {
         "ClaimRegistered": claim_registered,

@@ -380,11 +380,12 @@ async def _exception_resolved(conn: asyncpg.Connection, s: str, d: Delivery) -> 
 
 # claim_refs also learns the ICNs of settlement's own payments (`_payment_posted`): a rebuild of
 # claim_refs replays these after the claims events (services/ops/rebuild.py).
-CLAIM_REFS_FROM_SETTLEMENT_EVENTS = ("PaymentPosted",)
+# The ICN of a remitted initial adjudication too (a later reversal names it).
+CLAIM_REFS_FROM_SETTLEMENT_EVENTS = ("PaymentPosted", "InitialAdjudicationRemitted")
 
 
 def claim_refs_from_settlement(keys: PhiKeys) -> dict[str, Handler]:
-    return {"PaymentPosted": partial(_payment_icn, keys=keys)}
+    return {name: partial(_payment_icn, keys=keys) for name in CLAIM_REFS_FROM_SETTLEMENT_EVENTS}
 
 
 def settlement_handlers(keys: PhiKeys) -> dict[str, Handler]:
@@ -393,6 +394,7 @@ def settlement_handlers(keys: PhiKeys) -> dict[str, Handler]:
         **_SETTLEMENT_HANDLERS,
         "SettlementOpened": partial(_settlement_opened, keys=keys),
         "PaymentPosted": partial(_payment_posted, keys=keys),
+        "InitialAdjudicationRemitted": partial(_payment_icn, keys=keys),
         "UnmatchedClaimPaymentQueued": partial(_exception_queued, keys=keys),
         "UnmatchedServiceLineQueued": partial(_line_exception_queued, keys=keys),
     }

@@ -37,6 +37,11 @@ def statements(schema: str) -> list[str]:
         # this column existed keep '[]' (their SVCs are recorded as unmatched, never guessed).
         f"""ALTER TABLE {s}.claim_refs
             ADD COLUMN IF NOT EXISTS lines jsonb NOT NULL DEFAULT '[]'""",
+        # The claims service recorded the payer's adjudication (AdjudicationRecorded): a CLP for
+        # a claim without one and without a settlement is its initial adjudication. Rows of
+        # claims projected before this column stay false until claim_refs is rebuilt.
+        f"""ALTER TABLE {s}.claim_refs
+            ADD COLUMN IF NOT EXISTS adjudicated boolean NOT NULL DEFAULT false""",
         f"""CREATE TABLE IF NOT EXISTS {s}.settlements (
             tenant_id text NOT NULL, claim_id text NOT NULL, settlement_id uuid NOT NULL,
             source text NOT NULL, source_ref text NOT NULL, payer_id text NOT NULL,

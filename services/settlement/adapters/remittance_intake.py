@@ -16,7 +16,8 @@ from services.settlement.domain import (
     check_remittance,
     patient_responsibility_warnings,
 )
-from services.x12.envelope import NotX12Error, read_delimiters
+from services.x12.envelope import NotX12Error
+from services.x12.segments import file_segments
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -35,7 +36,7 @@ def prepare_import(content: bytes, file_name: str) -> PreparedImport:
         raise InvalidArgument(f"the file exceeds {MAX_FILE_BYTES} bytes", field="content")
     text = _decode(content)
     try:
-        read_delimiters(text)
+        next(file_segments(text))  # the first segment: an ISA header, else why not
     except NotX12Error as exc:
         raise InvalidArgument(f"not an X12 interchange: {exc}", field="content") from exc
     digest = hashlib.sha256(content).hexdigest()

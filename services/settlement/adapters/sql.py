@@ -97,6 +97,7 @@ class SettlementReads:
                     charge_cents=r["charge_cents"],
                     lines=tuple(ClaimLine.from_dict(x) for x in json.loads(r["lines"])),
                     patient_control_number_prefixes=frozenset(r["pcn_prefix_indexes"]),
+                    adjudicated=r["adjudicated"],
                 )
                 for r in {r["claim_id"]: r for r in rows}.values()
             ),

@@ -10,6 +10,8 @@
 - `matching.py`: **835 matching**: a CLP to a claim (rules 1-4), each SVC to an 837 line (rule 5)
 - `remittance_posting.py`: posting a matched 835 onto settlements, in file order
 - `remittance_import.py`: the remittance file, each 835 transaction, each bounded chunk of it
+- `initial_adjudication.py`: a claim's first 835 payment or denial (no settlement, never
+  adjudicated): the initial adjudication the claims service records
 - `exceptions_queue.py`: unmatched claim payments and service lines, until resolved
 - `balance_billing.py`: the NSA balance-billing guard
 """
@@ -26,6 +28,11 @@ from services.settlement.domain.exceptions_queue import (
     UnmatchedServiceLine,
     exception_id_for,
     line_exception_id_for,
+)
+from services.settlement.domain.initial_adjudication import (
+    InitialAdjudication,
+    RemittedAdjudication,
+    initial_adjudication_id_for,
 )
 from services.settlement.domain.journal import (
     Account,
@@ -121,6 +128,7 @@ __all__ = [
     "ClaimLine",
     "ClaimPayment",
     "ClaimReference",
+    "InitialAdjudication",
     "JournalTransaction",
     "LineException",
     "LineMatch",
@@ -138,6 +146,7 @@ __all__ = [
     "RemittanceChunk",
     "RemittanceFile",
     "RemittanceRecord",
+    "RemittedAdjudication",
     "ServiceLine",
     "Settlement",
     "SettlementSource",
@@ -151,6 +160,7 @@ __all__ = [
     "code_lists",
     "exception_id_for",
     "file_id_for",
+    "initial_adjudication_id_for",
     "line_exception_id_for",
     "match_claim",
     "match_line",

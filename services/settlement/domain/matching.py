@@ -69,6 +69,9 @@ class ClaimReference:
     charge_cents: int = 0
     lines: tuple[ClaimLine, ...] = ()  # the 837 service lines, for rule 5
     patient_control_number_prefixes: frozenset[str] | None = None
+    # The claims service recorded the payer's adjudication (AdjudicationRecorded): a CLP for a
+    # claim without one and without a settlement is its initial adjudication.
+    adjudicated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

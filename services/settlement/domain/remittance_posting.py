@@ -1,19 +1,25 @@
 """Post one balanced 835 transaction onto the tenant's settlements, in memory (pure).
 
 Order matters and is the file's: a reversal (CLP02=22) undoes the payment it names before the
-corrected claim that follows it pays again. Whatever cannot land on a settlement becomes an
-exception (kept, never dropped) and its money sits in unapplied accounts until resolved.
+corrected claim that follows it pays again. A matched CLP for a claim with no settlement whose
+adjudication was never recorded is the claim's initial adjudication (initial_adjudication.py),
+once per claim. Whatever else cannot land on a settlement becomes an exception (kept, never
+dropped) and its money sits in unapplied accounts until resolved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import services.settlement.domain.code_lists as code_lists
 from services.common.context import CommandContext
+from services.settlement.domain.initial_adjudication import (
+    RemittedAdjudication,
+    may_be_initial_adjudication,
+)
 from services.settlement.domain.journal import Account, JournalTransaction, Posting, transfer
 from services.settlement.domain.matching import (
     ClaimIndex,
@@ -66,6 +72,8 @@ class PostingOutcome:
     remittance_journal: list[JournalTransaction] = field(default_factory=list)
     touched: dict[str, Settlement] = field(default_factory=dict)  # by claim id
     posted_cents: int = 0
+    # Initial adjudications remitted by this posting (at most one per claim).
+    initial_adjudications: list[RemittedAdjudication] = field(default_factory=list)
 
 
 def match_remittance(remittance: Remittance, index: ClaimIndex) -> dict[int, Match | NoMatch]:
@@ -100,6 +108,7 @@ class _Poster:
         remittance_id: str,
         index: ClaimIndex,
         settlements: Mapping[str, Settlement],
+        remitted: Set[str] = frozenset(),
     ):
         self.ctx = ctx
         self.remittance = remittance
@@ -108,6 +117,8 @@ class _Poster:
         self.settlements = settlements
         self.outcome = PostingOutcome()
         self.posted_on = remittance.payment_date or remittance.production_date or ctx.now.date()
+        # Claims whose initial adjudication was remitted already (by an earlier 835 or CLP).
+        self.remitted = set(remitted)
 
     def _item_ctx(self, item_id: str) -> CommandContext:
         # Each posted item gets its own request id: several items may touch one settlement,
@@ -164,7 +175,10 @@ class _Poster:
             return
         settlement = self.settlements.get(found.claim_id)
         if settlement is None:
-            self._unapplied(claim, "no settlement is open for the matched claim", found.claim_id)
+            if not self._initial_adjudication(claim, found):
+                self._unapplied(
+                    claim, "no settlement is open for the matched claim", found.claim_id
+                )
             return
         self.outcome.matched[claim.ordinal] = found
         payment_id = f"{self.remittance_id}:clp{claim.ordinal}"
@@ -188,6 +202,7 @@ class _Poster:
                 remittance_id=self.remittance_id,
                 reference=self.remittance.trace_number,
                 line_matches=self._match_lines(claim, found.claim_id, original.payment_id),
+                payer_claim_control_number=claim.payer_claim_control_number,
             )
         elif claim.paid_cents < 0:
             self._unapplied(claim, "negative payment outside a reversal", found.claim_id)
@@ -215,6 +230,25 @@ class _Poster:
         self.outcome.touched[found.claim_id] = settlement
         self.outcome.posted_cents += claim.paid_cents
 
+    def _initial_adjudication(self, claim: ClaimPayment, found: Match) -> bool:
+        """Record the CLP as the claim's initial adjudication when it is one (see the module)."""
+        reference = self.index.by_claim_id.get(found.claim_id)
+        if (
+            reference is None
+            or reference.adjudicated
+            or found.claim_id in self.remitted
+            or not may_be_initial_adjudication(claim)
+        ):
+            return False
+        # Received: the check/EFT effective date (BPR16), else the production date (DTM*405).
+        self.outcome.initial_adjudications.append(
+            RemittedAdjudication.from_claim_payment(claim, found.claim_id, self.posted_on)
+        )
+        self.remitted.add(found.claim_id)
+        self.outcome.matched[claim.ordinal] = found
+        self.index.link_icn(found.claim_id, claim.payer_claim_control_number)
+        return True
+
     def _attributed_settlement(self, adjustment: ProviderAdjustment) -> Settlement | None:
         """PLB03-2 must name a linked ICN or a patient control number (DOMAIN.md §2.4 rule 6)."""
         if not adjustment.reference:
@@ -239,6 +273,7 @@ class _Poster:
                 reference=self.remittance.trace_number,
                 posted_on=self.posted_on,
                 remittance_id=self.remittance_id,
+                plb_reference=adjustment.reference,
             )
             self.outcome.touched[settlement.claim_id] = settlement
             return
@@ -250,6 +285,7 @@ class _Poster:
                 reference=self.remittance.trace_number,
                 posted_on=self.posted_on,
                 remittance_id=self.remittance_id,
+                plb_reference=adjustment.reference,
             )
             self.outcome.touched[settlement.claim_id] = settlement
             return
@@ -278,9 +314,12 @@ def post_remittance(
     index: ClaimIndex,
     matches: Mapping[int, Match | NoMatch],
     settlements: Mapping[str, Settlement],
+    remitted: Set[str] = frozenset(),
 ) -> PostingOutcome:
-    """Apply a balanced remittance to in-memory settlements; nothing is saved here."""
-    poster = _Poster(ctx, remittance, remittance_id, index, settlements)
+    """Apply a balanced remittance to in-memory settlements; nothing is saved here.
+
+    `remitted`: the matched claims whose initial adjudication an earlier 835 already remitted."""
+    poster = _Poster(ctx, remittance, remittance_id, index, settlements, remitted)
     for claim in remittance.claims:
         poster.post_claim(claim, matches[claim.ordinal])
     for number, adjustment in enumerate(remittance.provider_adjustments, start=1):

@@ -15,6 +15,7 @@ from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.money import MAX_AMOUNT_CENTS, amount_out_of_range, require_amount
 from services.settlement.domain.balance_billing import RULE_CITATION, check_patient_balance
+from services.settlement.domain.deposits import named_deposit
 from services.settlement.domain.journal import Account, JournalTransaction, Posting, transfer
 from services.settlement.domain.matching import LineMatch
 from services.settlement.domain.payments import (
@@ -109,7 +110,8 @@ class Settlement(TenantAggregate):
     class PaymentPosted(TenantAggregate.Event):
         # v2 adds `line_matches`: for an 835 payment, which 837 line each SVC paid (DOMAIN.md
         # §2.4 rule 5), as `LineMatch.to_dict()`; empty for manual payments.
-        class_version = 2
+        # v3 adds the deposit (deposits.py): TRN02 / check number, BPR16 / the day paid.
+        class_version = 3
         payment_id: str
         amount_cents: int
         method: str
@@ -119,11 +121,14 @@ class Settlement(TenantAggregate):
         remittance_id: str
         journal: list[dict[str, Any]]
         line_matches: list[dict[str, Any]]
+        trace_number: str
+        deposit_date: date
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             # Recorded before line matching existed: no line was matched, none is invented.
             state["line_matches"] = []
+        upcast_v2_v3 = staticmethod(named_deposit("paid_on"))
 
         def apply(self, aggregate: Settlement) -> None:
             aggregate.payments[self.payment_id] = PaymentRecord(
@@ -140,7 +145,8 @@ class Settlement(TenantAggregate):
 
     class PaymentReversed(TenantAggregate.Event):
         # v2 adds `line_matches`: the reversing CLP's SVCs matched to 837 lines (rule 5).
-        class_version = 2
+        # v3 adds the deposit (the reversing 835's, else the reversed payment's), its CLP07.
+        class_version = 3
         payment_id: str
         amount_cents: int
         reason: str
@@ -149,34 +155,52 @@ class Settlement(TenantAggregate):
         reversed_on: date
         journal: list[dict[str, Any]]
         line_matches: list[dict[str, Any]]
+        trace_number: str
+        deposit_date: date
+        payer_claim_control_number: str
+        reversed_trace_number: str
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["line_matches"] = []
+        upcast_v2_v3 = staticmethod(
+            named_deposit("reversed_on", "payer_claim_control_number", "reversed_trace_number"))
 
         def apply(self, aggregate: Settlement) -> None:
             aggregate.payments[self.payment_id].reversed = True
             aggregate.paid_cents -= self.amount_cents
 
     class RecoupmentPosted(TenantAggregate.Event):
+        # v2 adds the deposit (deposits.py) and the PLB03-2 reference (an ICN or PCN).
+        class_version = 2
         recoupment_id: str
         amount_cents: int
         reference: str
         remittance_id: str
         posted_on: date
         journal: list[dict[str, Any]]
+        trace_number: str
+        deposit_date: date
+        plb_reference: str
+        upcast_v1_v2 = staticmethod(named_deposit("posted_on", "plb_reference"))
 
         def apply(self, aggregate: Settlement) -> None:
             aggregate.paid_cents -= self.amount_cents
             aggregate.recouped_cents += self.amount_cents
 
     class InterestPosted(TenantAggregate.Event):
+        # v2 adds the deposit (deposits.py) and the PLB03-2 reference (an ICN or PCN).
+        class_version = 2
         interest_id: str
         amount_cents: int
         reference: str
         remittance_id: str
         posted_on: date
         journal: list[dict[str, Any]]
+        trace_number: str
+        deposit_date: date
+        plb_reference: str
+        upcast_v1_v2 = staticmethod(named_deposit("posted_on", "plb_reference"))
 
         def apply(self, aggregate: Settlement) -> None:
             aggregate.interest_cents += self.amount_cents
@@ -383,6 +407,8 @@ class Settlement(TenantAggregate):
             remittance_id=remittance_id,
             journal=_journal(transaction),
             line_matches=list(line_matches or []),
+            trace_number=reference,
+            deposit_date=paid_on,
         )
 
     def reverse_payment(
@@ -395,6 +421,7 @@ class Settlement(TenantAggregate):
         remittance_id: str = "",
         reference: str = "",
         line_matches: list[dict[str, Any]] | None = None,
+        payer_claim_control_number: str = "",
     ) -> None:
         if self.has_handled(ctx):
             return
@@ -416,65 +443,34 @@ class Settlement(TenantAggregate):
             reversed_on=reversed_on,
             journal=_journal(reversal),
             line_matches=list(line_matches or []),
+            trace_number=reference or payment.reference,
+            deposit_date=reversed_on if reference else payment.paid_on,
+            payer_claim_control_number=(payer_claim_control_number
+                                        or payment.payer_claim_control_number),
+            reversed_trace_number=payment.reference,
         )
 
-    def post_recoupment(
-        self,
-        ctx: CommandContext,
-        *,
-        recoupment_id: str,
-        amount_cents: int,
-        reference: str,
-        posted_on: date,
-        remittance_id: str = "",
-    ) -> None:
+    def post_recoupment(self, ctx: CommandContext, *, recoupment_id: str, amount_cents: int,
+                        reference: str, posted_on: date, remittance_id: str = "",
+                        plb_reference: str = "") -> None:
         """A PLB WO taken back against this claim: positive means money returned to the payer."""
-        transaction = transfer(
-            self._tx_id("recoupment"),
-            f"recoupment {recoupment_id}",
-            Account.PAYER_RECEIVABLE,
-            Account.PROVIDER_CASH,
-            amount_cents,
-        )
-        self._record(
-            self.RecoupmentPosted,
-            ctx,
-            recoupment_id=recoupment_id,
-            amount_cents=amount_cents,
-            reference=reference,
-            remittance_id=remittance_id,
-            posted_on=posted_on,
-            journal=_journal(transaction),
-        )
+        transaction = transfer(self._tx_id("recoupment"), f"recoupment {recoupment_id}",
+                               Account.PAYER_RECEIVABLE, Account.PROVIDER_CASH, amount_cents)
+        self._record(self.RecoupmentPosted, ctx, recoupment_id=recoupment_id,
+                     amount_cents=amount_cents, reference=reference, remittance_id=remittance_id,
+                     posted_on=posted_on, journal=_journal(transaction), trace_number=reference,
+                     deposit_date=posted_on, plb_reference=plb_reference)
 
-    def post_interest(
-        self,
-        ctx: CommandContext,
-        *,
-        interest_id: str,
-        amount_cents: int,
-        reference: str,
-        posted_on: date,
-        remittance_id: str = "",
-    ) -> None:
+    def post_interest(self, ctx: CommandContext, *, interest_id: str, amount_cents: int,
+                      reference: str, posted_on: date, remittance_id: str = "",
+                      plb_reference: str = "") -> None:
         """Prompt-pay interest (PLB L6) is income of its own, never part of the recovery."""
-        transaction = transfer(
-            self._tx_id("interest"),
-            f"interest {interest_id}",
-            Account.PROVIDER_CASH,
-            Account.INTEREST_INCOME,
-            amount_cents,
-        )
-        self._record(
-            self.InterestPosted,
-            ctx,
-            interest_id=interest_id,
-            amount_cents=amount_cents,
-            reference=reference,
-            remittance_id=remittance_id,
-            posted_on=posted_on,
-            journal=_journal(transaction),
-        )
+        transaction = transfer(self._tx_id("interest"), f"interest {interest_id}",
+                               Account.PROVIDER_CASH, Account.INTEREST_INCOME, amount_cents)
+        self._record(self.InterestPosted, ctx, interest_id=interest_id,
+                     amount_cents=amount_cents, reference=reference, remittance_id=remittance_id,
+                     posted_on=posted_on, journal=_journal(transaction), trace_number=reference,
+                     deposit_date=posted_on, plb_reference=plb_reference)
 
     def assess_variance(self, ctx: CommandContext) -> None:
         """Record underpaid / overpaid / paid in full when the picture changed since last time."""

@@ -56,6 +56,7 @@ def claim_reference(claim_id: str, facts: ClaimFacts) -> ClaimReference:
         billing_npi=PAYEE_NPI,
         first_service_date=DOS,
         charge_cents=facts.charge_cents,
+        adjudicated=True,  # its adjudication (with the ICN) was recorded before the 835
     )
 
 

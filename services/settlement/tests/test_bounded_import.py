@@ -92,7 +92,7 @@ def seeded(app: SettlementApplication, tag: str) -> tuple[str, Any, ClaimIndex]:
     index = ClaimIndex.build(
         ClaimReference(f"claim-{c.patient_control_number}", c.patient_control_number,
                        frozenset({c.payer_claim_control_number}), "1234567893", "", DOS,
-                       c.charge_cents)
+                       c.charge_cents, adjudicated=True)  # the ICN is its adjudication's
         for c in claims
     )
     return tenant, claims, index

@@ -27,7 +27,6 @@ READABLE_SAMPLES = [
     ("LinuxForHealth-x12/medicare-part-a.835", 1, 2, 15_000_000),
     ("LinuxForHealth-x12/secondary-payment.835", 1, 2, 122_200),
     ("LinuxForHealth-x12/cob-contractural-adjustment.835", 1, 1, 3_400),
-    ("LinuxForHealth-x12/tertiary-payment.835", 1, 1, None),
     ("keironstoddart-edi-835-parser/emedny_sample.txt", 1, 3, 4_575),
     ("keironstoddart-edi-835-parser/united_healthcare_legacy_sample.txt", 1, 2, 34_999),
     ("affect-therapeutics-edi-835-parser/nevada_medicaid.txt", 3, 1, 0),
@@ -78,8 +77,10 @@ def test_multi_triplet_cas_and_line_details() -> None:
     [
         ("LinuxForHealth-x12/managed-care.835", "does not exist"),  # BPR16 = 20002316
         ("Inteligenz-X12Parser/Example1.txt", "CLP03 is required"),  # truncated CLP
+        # SVC*HC*24599.00*...: the procedure code split out of the SVC01 composite.
+        ("LinuxForHealth-x12/tertiary-payment.835", r"\(SVC01\): SVC01 must be one composite"),
         ("LinuxForHealth-x12/demo.example1.837", "is not 835"),
-        ("keironstoddart-edi-835-parser/blue_cross_nc_sample.txt", "not an X12 interchange"),
+        ("keironstoddart-edi-835-parser/blue_cross_nc_sample.txt", "no ISA/GS envelope"),
     ],
 )
 def test_untrustworthy_samples_are_refused_with_the_reason(name: str, fragment: str) -> None:

@@ -48,7 +48,7 @@ def institutional_claim() -> Claim837:
             "MERCY GENERAL", "1234567893", "123456789", Address("1 MAIN ST", "ERIE", "PA", "16501")
         ),
         payer=Payer("87726", "EXAMPLE HEALTH PLAN"),
-        patient=Patient("JOHN", "ROE", date(1970, 1, 2), "W1"),
+        patient=Patient("JOHN", "ROE", date(1970, 1, 2), "W1", "M"),
         lines=(
             ServiceLine("99285", 150_000, date(2026, 10, 3), revenue_code="0450"),
             ServiceLine("", 20_000, date(2026, 10, 4), units=2, revenue_code="0300"),
@@ -93,7 +93,9 @@ def test_professional_round_trip() -> None:
         text = write(parsed.claim)
         assert check_envelope(text) == []
         (back,) = read_837(text)
-        assert back.error is None and back.claim == parsed.claim
+        # The writer writes the patient as the subscriber; the dependent's subscriber is read only.
+        assert back.error is None
+        assert back.claim == replace(parsed.claim, subscriber=None, relationship_code="")
 
 
 def test_institutional_round_trip() -> None:
@@ -145,7 +147,8 @@ def test_unreadable_transaction_reports_each_claim() -> None:
     parsed = read_837(BATCH.replace("BHT*0019*", "BHT*9999*"))
     assert len(parsed) == 3
     assert all(c.claim is None and c.error is not None for c in parsed)
-    assert "unreadable transaction" in str(parsed[0].error)
+    assert "segment 4 (BHT01): the hierarchical structure code must be 0019" in str(parsed[0].error)
+    assert parsed[0].findings[0].value == "9999" and parsed[0].findings[0].segment == "BHT"
     assert parsed[2].location == "ST 0001 / CLM 3 / PCN ED-2026-1003"
 
 
