@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
 from oonledger.claims.v1 import claims_pb2_grpc
 from services.claims.adapters.control_numbers import ControlNumberCounter
 from services.claims.adapters.grpc_api import ClaimsServicer
+from services.claims.adapters.import_jobs import KIND, Claims837Import
 from services.claims.adapters.projections import ClaimsReadModel
 from services.claims.adapters.sql import ClaimsQueries
 from services.claims.adapters.subscriptions import (
@@ -15,9 +20,11 @@ from services.claims.adapters.subscriptions import (
     ClaimStageReactions,
     RemittedAdjudicationReactions,
 )
-from services.claims.application import ClaimsApplication
+from services.claims.application import WRITERS, ClaimsApplication
 from services.common.consumer import Subscription
 from services.common.grpc_server import ServicerBinding
+from services.common.import_jobs import ImportJobRunner, ImportJobs, ImportJobStore
+from services.common.import_jobs.runner import DEFAULT_BATCH_SIZE
 from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.ops.service import PipelineOperations
@@ -34,7 +41,19 @@ def build(infra: Infrastructure) -> ServiceParts:
     read_model = ClaimsReadModel(infra.pool, infra.settings.schema, keys)
     queries = ClaimsQueries(infra.pool, infra.settings.schema, keys)
     control_numbers = ControlNumberCounter(infra.pool, infra.settings.schema)
-    servicer = ClaimsServicer(app, infra.blocking, queries, control_numbers)
+    # Import jobs read their file in a process of their own (adapters/import_jobs.py).
+    readers = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+    async def stop_readers() -> None:
+        readers.shutdown(wait=False, cancel_futures=True)
+
+    job_store = ImportJobStore(infra.pool, infra.settings.schema, keys)
+    job_runner = ImportJobRunner(
+        job_store, {KIND: Claims837Import(app, infra.blocking, readers)},
+        batch_size=int(os.environ.get("OON_IMPORT_BATCH_SIZE", DEFAULT_BATCH_SIZE)),
+    )
+    imports = ImportJobs(job_store, job_runner, KIND, WRITERS, "an 837")
+    servicer = ClaimsServicer(app, infra.blocking, queries, control_numbers, imports)
     executor = infra.blocking.executor
     subscriptions = [
         Subscription(
@@ -96,8 +115,9 @@ def build(infra: Infrastructure) -> ServiceParts:
         ],
         app=app,
         subscriptions=subscriptions,
-        migrations=[read_model.migrate, control_numbers.migrate],
-        background=[operations.run],
+        migrations=[read_model.migrate, control_numbers.migrate, job_store.migrate],
+        background=[operations.run, job_runner.run],
+        on_stop=[stop_readers],
     )
 
 

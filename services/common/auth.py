@@ -87,6 +87,8 @@ ROLE_TABLE: tuple[Grant, ...] = (
     # Reads of a tenant's own data: every role.
     grant("oonledger.*/Get*", *EVERYONE),
     grant("oonledger.*/List*", *EVERYONE),
+    # Following an import job's progress (claims' 837, settlement's 835) is a read.
+    grant("oonledger.*/WatchImportJob", *EVERYONE),
     grant(f"{CLAIMS}/ClaimsWorkQueue", *EVERYONE),
     grant(f"{CLAIMS}/Export837", NEGOTIATOR, FINANCE, ADMIN),
     grant(f"{FEES}/PreviewFee", *STAFF),

@@ -224,6 +224,16 @@ def read_837_request(request: pb.Import837Request, max_bytes: int) -> Read837:
     return Read837(client_id, plan, facility)
 
 
+def read_start_import(request: pb.StartImportRequest) -> Read837:
+    """What a StartImport states besides the file (as Import837 does), checked at start and
+    again when the job reads the file (it keeps the request)."""
+    v = Violations()
+    client_id = require_text(v, "client_id", request.client_id)
+    plan, facility = _plan(v, request.plan, "plan."), _facility(v, request.facility, "facility.")
+    v.raise_if_any()
+    return Read837(client_id, plan, facility)
+
+
 @dataclass(frozen=True)
 class ExportFrom:
     """The submitter and the envelope ids of an 837 export."""

@@ -1,0 +1,89 @@
+"""Helpers of the import-job tests (tests/e2e/test_import_jobs.py, tests/large): a partner's
+calls through the gateway to upload an 837, follow its job and count what was stored."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from oonledger.claims.v1 import claims_pb2 as pb
+from oonledger.common.v1 import import_job_pb2 as jobs_pb
+from services.common.testing import eventually
+from tests.e2e.claim_files import sha256_of
+from tests.e2e.journey import Vendor, rid
+
+CHUNK = 128 * 1024
+
+
+def control_number() -> int:
+    return random.randrange(1, 999_999_999)
+
+
+async def start(vendor: Vendor, content: bytes, client_id: str, sha: str = "",
+                role: str = "negotiator") -> pb.StartImportResponse:
+    return await vendor.claims.StartImport(pb.StartImportRequest(
+        request_id=rid(), file_sha256=sha or sha256_of(content), total_bytes=len(content),
+        file_name="batch.837", client_id=client_id,
+        plan=pb.Plan(funding=pb.PLAN_FUNDING_SELF_FUNDED_ERISA, situs_state="PA"),
+        facility=pb.Facility(network_status=pb.NETWORK_STATUS_IN_NETWORK, state="PA"),
+    ), metadata=vendor.md(role))
+
+
+async def send_chunks(vendor: Vendor, job_id: str, content: bytes) -> None:
+    for sequence, offset in enumerate(range(0, len(content), CHUNK)):
+        await vendor.claims.AppendImportChunk(pb.AppendImportChunkRequest(
+            request_id=rid(), job_id=job_id, sequence=sequence,
+            data=content[offset : offset + CHUNK]), metadata=vendor.md("negotiator"))
+
+
+async def finish(vendor: Vendor, job_id: str) -> jobs_pb.ImportJob:
+    finished = await vendor.claims.FinishImportUpload(pb.FinishImportUploadRequest(
+        request_id=rid(), job_id=job_id), metadata=vendor.md("negotiator"))
+    return finished.job
+
+
+async def upload(vendor: Vendor, content: bytes, client_id: str) -> jobs_pb.ImportJob:
+    started = await start(vendor, content, client_id)
+    assert started.created and started.job.state == jobs_pb.IMPORT_JOB_STATE_UPLOADING
+    await send_chunks(vendor, started.job.job_id, content)
+    return await finish(vendor, started.job.job_id)
+
+
+async def get_job(vendor: Vendor, job_id: str, role: str = "auditor") -> jobs_pb.ImportJob:
+    reply = await vendor.claims.GetImportJob(pb.GetImportJobRequest(job_id=job_id),
+                                             metadata=vendor.md(role))
+    return reply.job
+
+
+async def watch(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
+    updates = []
+    stream = vendor.claims.WatchImportJob(pb.WatchImportJobRequest(job_id=job_id),
+                                          metadata=vendor.md("auditor"))
+    async for reply in stream:
+        updates.append((time.monotonic(), reply.job))
+    return updates
+
+
+async def claim_ids(vendor: Vendor, client_id: str) -> set[str]:
+    ids: set[str] = set()
+    token = ""
+    while True:
+        page = await vendor.claims.ListClaims(pb.ListClaimsRequest(
+            client_id=client_id, page_size=1000, page_token=token), metadata=vendor.md("auditor"))
+        ids.update(c.claim_id for c in page.claims)
+        token = page.next_page_token
+        if not token:
+            return ids
+
+
+async def every_claim_listed(
+    vendor: Vendor, client_id: str, expected: int, timeout: float = 120
+) -> int:
+    async def listed() -> int | None:
+        count = len(await claim_ids(vendor, client_id))
+        return count if count >= expected else None
+
+    await eventually(listed, timeout=timeout, interval=1.0)
+    return len(await claim_ids(vendor, client_id))
+
+
