@@ -66,18 +66,25 @@ _STATUS_BY_EVENT = {
 }
 
 
+# Fields the latest event sets: the row keeps the aggregate version that set each, so an event
+# that arrives after a later one never overwrites it. event -> (statement with $1 = negotiation
+# id, $2 = value, $3 = the event's aggregate version; the payload field).
+_LAST_OFFER = ("UPDATE @table SET last_offer_cents = $2, last_offer_version = $3"
+               " WHERE negotiation_id = $1 AND last_offer_version < $3")
+_LATEST: dict[str, tuple[str, str]] = {
+    "OfferMade": (_LAST_OFFER, "amount_cents"),
+    "CounterOfferMade": (_LAST_OFFER, "amount_cents"),
+    "AssigneeChanged": ("UPDATE @table SET assignee = $2, assignee_version = $3"
+                        " WHERE negotiation_id = $1 AND assignee_version < $3", "assignee"),
+}
+
+
 def _changes(kind: str, p: dict[str, Any]) -> list[tuple[str, Any]]:
     """(statement with $1 = negotiation id and $2 = value, value) pairs for one event."""
     changes: list[tuple[str, Any]] = []
     if kind in _DATE_UPDATES:
         statement, field = _DATE_UPDATES[kind]
         changes.append((statement, _day(p[field])))
-    if kind in ("OfferMade", "CounterOfferMade"):
-        changes.append(
-            ("UPDATE @table SET last_offer_cents = $2 WHERE negotiation_id = $1", p["amount_cents"])
-        )
-    if kind == "AssigneeChanged":
-        changes.append(("UPDATE @table SET assignee = $2 WHERE negotiation_id = $1", p["assignee"]))
     if kind == "DeadlineExtended":
         extension = {k: p[k] for k in ("deadline_code", "new_due_on", "reason")}
         changes.append(
@@ -125,10 +132,15 @@ def ddl(schema: str) -> str:
         provider_idr_offer boolean NOT NULL DEFAULT false,
         extensions jsonb NOT NULL DEFAULT '[]',
         last_offer_cents bigint NOT NULL DEFAULT 0,
+        last_offer_version bigint NOT NULL DEFAULT 0,
+        assignee_version bigint NOT NULL DEFAULT 0,
         next_deadline_code text,
         next_deadline_on date,
         version bigint NOT NULL
     );
+    ALTER TABLE "{schema}".{TABLE}
+        ADD COLUMN IF NOT EXISTS last_offer_version bigint NOT NULL DEFAULT 0,
+        ADD COLUMN IF NOT EXISTS assignee_version bigint NOT NULL DEFAULT 0;
     CREATE INDEX IF NOT EXISTS {TABLE}_queue
         ON "{schema}".{TABLE} (tenant_id, next_deadline_on);
     CREATE INDEX IF NOT EXISTS {TABLE}_claim
@@ -184,13 +196,16 @@ class WorkQueue:
             )
         else:
             changes = list(_changes(kind, delivery.payload))
-            if (changes or kind in _CLOCK_EVENTS) and not await conn.fetchval(
+            if (changes or kind in _CLOCK_EVENTS or kind in _LATEST) and not await conn.fetchval(
                 self.sql("SELECT true FROM @table WHERE negotiation_id = $1 FOR UPDATE"), nid
             ):
                 # Order-safe: an update must not be lost on a row its Opened has not made yet.
                 raise ArrivedEarly(f"{kind} for negotiation {nid} before its Opened")
             for statement, value in changes:
                 await conn.execute(self.sql(statement), nid, value)
+            if kind in _LATEST:
+                statement, field = _LATEST[kind]
+                await conn.execute(self.sql(statement), nid, delivery.payload[field], version)
         if kind in _CLOCK_EVENTS:
             await self._refresh_next_deadline(conn, nid, version)
 
