@@ -1,3 +1,3 @@
-"""Shared pytest fixtures for the whole repository (see services/common/testing.py)."""
+"""Shared pytest fixtures for the whole repository (see tests/support/plugin.py)."""
 
-pytest_plugins = ["services.common.testing"]
+pytest_plugins = ["tests.support.plugin"]

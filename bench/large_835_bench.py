@@ -29,7 +29,6 @@ from services.common.context import CommandContext
 from services.common.phi import PATIENT_CONTROL_NUMBER
 from services.common.runtime import Builder, ServiceRuntime
 from services.common.settings import Settings
-from services.common.testing import eventually
 from services.settlement.application import OpeningTerms, SettlementApplication
 from services.settlement.domain import ClaimLine, SettlementSource
 from tests.e2e.conftest import Stack
@@ -41,6 +40,7 @@ from tests.e2e.large_remittance import (
     fees_know,
     post_large_835,
 )
+from tests.support.plugin import eventually
 
 # The 837 lines of gateway/tests/samples.py's emergency claim, as settlement keeps them.
 LINES = json.dumps([

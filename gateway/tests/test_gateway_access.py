@@ -24,7 +24,7 @@ from gateway.tests.conftest import (
 )
 from gateway.tests.upstream import FAIL_UNAVAILABLE, FAIL_WITH_BAD_REQUEST
 from services.common.auth import ROLES, roles_for
-from services.common.testing import eventually
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

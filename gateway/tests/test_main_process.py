@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.tests.conftest import http_request
 from services.common.localservers import free_port
-from services.common.testing import eventually
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

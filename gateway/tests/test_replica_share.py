@@ -10,7 +10,7 @@ import pytest
 
 from gateway.presence import ReplicaPresence
 from gateway.ratelimit import RateLimiter
-from services.common.testing import InfraUrls, eventually
+from tests.support.plugin import InfraUrls, eventually
 
 INTERVAL = 0.1
 

@@ -19,7 +19,7 @@ from services.common.internal_auth import (
     Unauthenticated,
     public_keys_from_pem,
 )
-from services.common.testing import TEST_VERIFY_PEM
+from tests.support.plugin import TEST_VERIFY_PEM
 
 FAIL_WITH_BAD_REQUEST = "fail-bad-request"  # x-request-id that makes the recorder refuse
 FAIL_UNAVAILABLE = "fail-unavailable"  # x-request-id: the recorder's "database" is down

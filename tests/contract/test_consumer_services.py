@@ -19,11 +19,11 @@ from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 from oonledger.settlement.v1 import settlement_pb2 as spb
 from oonledger.settlement.v1 import settlement_pb2_grpc
 from services.common.settings import Settings
-from services.common.testing import call_metadata, channel_to, eventually
 from services.common.wire import subject_for
 from services.fees.main import build as build_fees
 from services.settlement.main import build as build_settlement
 from services.settlement.tests.conftest import claim_refs_count
+from tests.support.plugin import call_metadata, channel_to, eventually
 
 from . import golden
 from .producers import CLAIM_ID

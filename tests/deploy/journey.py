@@ -29,8 +29,8 @@ from oonledger.negotiation.v1 import negotiation_pb2 as negotiation
 from oonledger.negotiation.v1.negotiation_pb2_grpc import NegotiationServiceStub
 from oonledger.settlement.v1 import settlement_pb2 as settlement
 from oonledger.settlement.v1.settlement_pb2_grpc import SettlementServiceStub
-from services.common.testing import signed_channel
 from services.negotiation.application import negotiation_id_for
+from tests.support.plugin import signed_channel
 
 T = TypeVar("T")
 RETRY_WITH_SAME_ID = {

@@ -54,7 +54,7 @@ from deploy.nats_cluster import NatsCluster
 from oonledger.claims.v1 import claims_pb2
 from services.common.localservers import LocalPostgres
 from services.common.settings import Settings
-from services.common.testing import TEST_VERIFY_PEM
+from tests.support.plugin import TEST_VERIFY_PEM
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio(loop_scope="session")]
 

@@ -14,9 +14,9 @@ from psycopg import sql
 
 from deploy.catalog import SCHEMA_OWNERS
 from deploy.schema_setup import ledger_schema, main, schema_names
-from services.common.testing import InfraUrls
 from services.ledger.adapters.sql_schema import migrate as ledger_migrate
 from services.ledger.adapters.sql_schema import writer_role
+from tests.support.plugin import InfraUrls
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import time
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.common.v1 import import_job_pb2 as jobs_pb
-from services.common.testing import eventually
 from tests.e2e.claim_files import sha256_of
 from tests.e2e.journey import Vendor, rid
+from tests.support.plugin import eventually
 
 CHUNK = 128 * 1024
 

@@ -18,9 +18,9 @@ from oonledger.ledger.v1 import ledger_pb2_grpc
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.negotiation.v1 import negotiation_pb2_grpc
 from oonledger.settlement.v1 import settlement_pb2, settlement_pb2_grpc
-from services.common.testing import eventually
 from services.x12.writer_835 import ClaimSpec, RemittanceSpec, build_835
 from tests.e2e.conftest import Stack
+from tests.support.plugin import eventually
 
 CLIENT = "client-ed-group"
 

@@ -22,10 +22,10 @@ import grpc
 from oonledger.fees.v1 import fees_pb2
 from oonledger.settlement.v1 import settlement_pb2
 from services.common.runtime import ServiceRuntime
-from services.common.testing import eventually
 from services.settlement.tests.upstream import Upstream
 from services.x12.writer_835 import ClaimSpec, LineSpec, RemittanceSpec, build_835
 from tests.e2e.journey import Vendor, rid
+from tests.support.plugin import eventually
 
 PAID_CENTS = 60_000  # what the agreement leaves owed and the 835 pays, per claim
 FEE_CENTS = 15_000  # 25 % of it (nothing was paid before)

@@ -9,10 +9,10 @@ import pathlib
 import pypdf
 import pytest
 
-from services.common.testing import eventually
 from services.ledger.auditor import cli as auditor_cli
 from tests.e2e.journey import Vendor
 from tests.e2e.test_journey import agreed_claim
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -18,8 +18,8 @@ import pytest
 
 from oonledger.claims.v1 import claims_pb2
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
-from services.common.testing import eventually
 from tests.e2e.journey import Vendor, rid
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

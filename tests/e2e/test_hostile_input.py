@@ -20,9 +20,9 @@ from oonledger.claims.v1 import claims_pb2
 from oonledger.settlement.v1 import settlement_pb2
 from services.common.ids import deterministic_id
 from services.common.money import MAX_AMOUNT_CENTS
-from services.common.testing import eventually
 from tests.e2e.journey import Vendor, rid
 from tests.e2e.test_journey import agreed_claim
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -12,9 +12,9 @@ from oonledger.claims.v1 import claims_pb2
 from oonledger.fees.v1 import fees_pb2
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.settlement.v1 import settlement_pb2
-from services.common.testing import eventually
 from tests.e2e.journey import Vendor, rid
 from tests.e2e.test_journey import agreed_claim
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -22,11 +22,11 @@ from oonledger.fees.v1 import fees_pb2
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.settlement.v1 import settlement_pb2
 from services.common import phi
-from services.common.testing import eventually
 from services.x12.writer_835 import ClaimSpec, ProviderAdjustmentSpec, RemittanceSpec, build_835
 from tests.e2e.journey import CLIENT, Vendor, rid
 from tests.e2e.test_idr_and_clawback import NOTICE, idr_claim
 from tests.e2e.test_journey import agreed_claim
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

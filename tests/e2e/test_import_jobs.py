@@ -17,7 +17,6 @@ from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.common.v1 import import_job_pb2 as jobs_pb
 from services.claims.main import build as build_claims
 from services.common.runtime import ServiceRuntime
-from services.common.testing import eventually
 from services.ops import import_file
 from services.x12.tests.samples import DATA
 from tests.e2e.claim_files import many_claims_837, sha256_of
@@ -34,6 +33,7 @@ from tests.e2e.import_jobs import (
     watch,
 )
 from tests.e2e.journey import Vendor, rid
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -15,9 +15,9 @@ import pytest
 from oonledger.claims.v1 import claims_pb2
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.settlement.v1 import settlement_pb2
-from services.common.testing import eventually
 from services.x12.writer_835 import ClaimSpec, RemittanceSpec, build_835
 from tests.e2e.journey import Vendor, rid
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

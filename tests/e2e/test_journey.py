@@ -12,8 +12,8 @@ from oonledger.fees.v1 import fees_pb2
 from oonledger.ledger.v1 import ledger_pb2
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.settlement.v1 import settlement_pb2
-from services.common.testing import eventually
 from tests.e2e.journey import CLIENT, Vendor, rid
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -11,7 +11,7 @@ import pytest
 
 from deploy.local.demo.claims import seed_claims
 from deploy.local.demo.negotiation import negotiate_to_agreement
-from services.common.testing import call_metadata, channel_to
+from tests.support.plugin import call_metadata, channel_to
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -17,13 +17,13 @@ from oonledger.operations.v1 import operations_pb2 as pb
 from oonledger.operations.v1.operations_pb2_grpc import OperatorServiceStub
 from oonledger.settlement.v1 import settlement_pb2
 from services.common.runtime import ServiceRuntime
-from services.common.testing import eventually
 from services.ops import deadletters as deadletters_command
 from services.ops import reconcile as reconcile_command
 from services.ops.deadletters import CONSUMER, ORIGINAL_SUBJECT, REASON
 from services.ops.rebuild import READ_MODELS, rebuild
 from tests.e2e.journey import Vendor
 from tests.e2e.test_journey import agreed_claim
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -23,9 +23,9 @@ import pytest
 from gateway.partner.webhooks import SIGNATURE_HEADER, verify_signature
 from oonledger.partner.v1 import partner_pb2 as pb
 from oonledger.partner.v1 import partner_pb2_grpc
-from services.common.testing import eventually
 from tests.e2e.journey import CLIENT, Vendor, rid
 from tests.e2e.test_journey import agreed_claim
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

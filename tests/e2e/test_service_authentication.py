@@ -14,8 +14,8 @@ from gateway.catalog import Catalog
 from oonledger.claims.v1 import claims_pb2
 from services.common import internal_auth
 from services.common.internal_auth import TOKEN_HEADER, InternalSigner
-from services.common.testing import TEST_SIGNING_PEM
 from tests.e2e.journey import Vendor
+from tests.support.plugin import TEST_SIGNING_PEM
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -15,7 +15,7 @@ from gateway.catalog import UPSTREAMS, Catalog
 from oonledger.operations.v1 import operations_pb2
 from services.common.auth import ROLES, SYSTEM, roles_for
 from services.common.internal_auth import TOKEN_HEADER
-from services.common.testing import TEST_SIGNER
+from tests.support.plugin import TEST_SIGNER
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -24,7 +24,7 @@ from gateway.demo import create_demo_key
 from services.common import jetstream
 from services.common.localservers import LocalNats, LocalPostgres, free_port, kill_process
 from services.common.settings import Settings
-from services.common.testing import eventually
+from tests.support.plugin import eventually
 
 # Quick restarts: a service that crashes while PostgreSQL is down retries every few seconds.
 BACKOFF = Backoff(initial=0.5, cap=3.0, reset_after=30.0)

@@ -28,10 +28,10 @@ from oonledger.fees.v1 import fees_pb2
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.operations.v1 import operations_pb2 as opb
 from oonledger.settlement.v1 import settlement_pb2
-from services.common.testing import eventually
 from services.ops.rebuild import READ_MODELS, rebuild
 from tests.faults.load import CLIENT, FEE, OWED, Load
 from tests.faults.system import System, infrastructure, running_system
+from tests.support.plugin import eventually
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(720),
               pytest.mark.asyncio(loop_scope="session")]

@@ -21,7 +21,7 @@ from deploy.local.run import LocalStack
 from deploy.local.supervisor import Backoff, ExitedError, wait_serving
 from gateway.demo import create_demo_key
 from services.common.localservers import free_port
-from services.common.testing import InfraUrls, eventually
+from tests.support.plugin import InfraUrls, eventually
 
 BACKOFF = Backoff(initial=0.5, cap=1.0, reset_after=120.0)
 

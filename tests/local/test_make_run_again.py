@@ -22,7 +22,7 @@ import pytest
 
 from deploy.catalog import COMPONENTS
 from services.common.localservers import free_port
-from services.common.testing import InfraUrls, eventually
+from tests.support.plugin import InfraUrls, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 UP = "All services are up"

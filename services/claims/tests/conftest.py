@@ -7,7 +7,7 @@ import pytest
 
 from oonledger.claims.v1.claims_pb2_grpc import ClaimsServiceStub
 from services.claims.main import build
-from services.common.testing import channel_to
+from tests.support.plugin import channel_to
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 from oonledger.claims.v1 import claims_pb2 as pb
 from services.claims.adapters import mapping
 from services.claims.tests.factories import emergency_claim
-from services.common.testing import call_metadata
+from tests.support.plugin import call_metadata
 
 DATA = Path(__file__).parent / "data"
 SHA = "9f" * 32

@@ -18,7 +18,7 @@ from services.claims.adapters import mapping
 from services.claims.main import build
 from services.claims.tests.factories import emergency_claim
 from services.common.localservers import LocalPostgres
-from services.common.testing import call_metadata, channel_to, eventually
+from tests.support.plugin import call_metadata, channel_to, eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

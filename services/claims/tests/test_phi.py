@@ -23,9 +23,9 @@ from services.claims.tests.factories import emergency_claim
 from services.common import phi
 from services.common.consumer import Delivery
 from services.common.contracts import contract_for
-from services.common.testing import call_metadata, channel_to, eventually
 from services.common.wire import decode_payload
 from services.ops.rebuild import read_model, rebuild
+from tests.support.plugin import call_metadata, channel_to, eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

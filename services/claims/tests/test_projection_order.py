@@ -18,8 +18,8 @@ from services.claims.tests.factories import ctx, emergency_claim
 from services.common.consumer import Subscription
 from services.common.processors import ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts
-from services.common.testing import eventually
 from services.common.wire import build_envelope, subject_for
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -23,7 +23,7 @@ from services.claims.tests.service_calls import (
     tenant,
 )
 from services.common.contracts import as_dict, decode
-from services.common.testing import call_metadata, eventually, field_violations
+from tests.support.plugin import call_metadata, eventually, field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -15,8 +15,8 @@ from oonledger.claims.v1 import claims_pb2 as pb
 from services.claims.adapters import mapping
 from services.claims.tests.factories import emergency_claim, institutional_claim
 from services.claims.tests.service_calls import denial, md, tenant
-from services.common.testing import eventually, field_violations
 from services.x12.tests.pyx12_validation import pyx12_errors
+from tests.support.plugin import eventually, field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

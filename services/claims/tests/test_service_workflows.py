@@ -24,7 +24,7 @@ from services.claims.tests.service_calls import (
     register,
     tenant,
 )
-from services.common.testing import channel_to, eventually, field_violations
+from tests.support.plugin import channel_to, eventually, field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

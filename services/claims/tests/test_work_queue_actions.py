@@ -13,7 +13,7 @@ import pytest
 from oonledger.claims.v1 import claims_pb2 as pb
 from services.claims.domain.appeals import add_months
 from services.claims.tests.service_calls import md, register, tenant
-from services.common.testing import eventually
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -23,7 +23,7 @@ from services.claims.domain import (
 )
 from services.claims.tests.factories import emergency_claim, institutional_claim
 from services.common.errors import FailedPrecondition, InvalidArgument
-from services.common.testing import x12_samples_dir
+from tests.support.plugin import x12_samples_dir
 
 DATA = Path(__file__).parent / "data"
 SAMPLES = x12_samples_dir()

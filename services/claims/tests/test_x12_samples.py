@@ -10,7 +10,7 @@ import pytest
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from services.claims.tests.service_calls import md, tenant
-from services.common.testing import x12_samples_dir
+from tests.support.plugin import x12_samples_dir
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

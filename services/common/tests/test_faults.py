@@ -32,9 +32,9 @@ from services.common.jetstream import ensure_stream, stream_config
 from services.common.localservers import LocalNats
 from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, ServiceRuntime
-from services.common.testing import eventually, health_of
 from services.common.tests.sample import Tally, TallyApp
 from services.common.tests.test_relay_and_consumers import stream_messages
+from tests.support.plugin import eventually, health_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -14,7 +14,7 @@ from services.common import errors, grpc_server
 from services.common.auth import ROLE_TABLE, ROLES, grant
 from services.common.grpc_server import ServicerBinding, rpc
 from services.common.runtime import ServiceParts
-from services.common.testing import call_metadata, channel_to
+from tests.support.plugin import call_metadata, channel_to
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

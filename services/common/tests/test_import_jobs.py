@@ -29,7 +29,7 @@ from services.common.import_jobs.jobs import interchange_of
 from services.common.import_jobs.runner import MAX_ATTEMPTS
 from services.common.import_jobs.store import SUCCEEDED
 from services.common.phi import PhiKeys
-from services.common.testing import InfraUrls
+from tests.support.plugin import InfraUrls
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -26,7 +26,7 @@ from services.common.internal_auth import (
 )
 from services.common.runtime import ServiceParts, ServiceRuntime
 from services.common.settings import ConfigurationError, Settings
-from services.common.testing import (
+from tests.support.plugin import (
     TEST_SIGNER,
     TEST_SIGNING_PEM,
     TEST_VERIFY_PEM,

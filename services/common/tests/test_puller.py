@@ -14,7 +14,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from services.common.puller import BatchPuller
-from services.common.testing import InfraUrls, eventually
+from tests.support.plugin import InfraUrls, eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -15,9 +15,9 @@ from services.common.context import CommandContext
 from services.common.jetstream import ensure_stream, stream_config
 from services.common.processors import ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts
-from services.common.testing import eventually
 from services.common.tests.sample import Tally, TallyApp
 from services.common.wire import decode_payload
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -20,8 +20,8 @@ from services.common.localservers import LocalNats
 from services.common.processors import ApplicationProcessor
 from services.common.runtime import Infrastructure, ServiceParts
 from services.common.telemetry import current_traceparent
-from services.common.testing import eventually
 from services.common.tests.sample import Tally, TallyApp
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -12,10 +12,10 @@ import pytest
 
 from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 from services.common.runtime import ServiceRuntime
-from services.common.testing import call_metadata, channel_to
 from services.fees.adapters.batch_consumer import BatchConsumer
 from services.fees.main import build
 from services.fees.tests.upstream import UpstreamPublisher
+from tests.support.plugin import call_metadata, channel_to
 
 T = TypeVar("T")
 

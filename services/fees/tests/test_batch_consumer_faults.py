@@ -17,8 +17,8 @@ from services.common.consumer import Delivery, Subscription
 from services.common.health import consumer_part
 from services.common.jetstream import ensure_stream, stream_config
 from services.common.runtime import Infrastructure, ServiceParts
-from services.common.testing import eventually, health_of
 from services.fees.adapters.batch_consumer import BatchConsumer
+from tests.support.plugin import eventually, health_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from services.common.context import CommandContext
-from services.common.testing import stored_as_version_1
 from services.common.wire import build_envelope, canonical_json, event_payload
 from services.fees.application import FeesApplication
 from services.fees.domain.assessment import FeeLine, line_to_record
 from services.fees.domain.invoicing import LINES_PER_EVENT, ClientBilling
 from services.fees.published import LANGUAGE
 from services.fees.tests.builders import fee_line
+from tests.support.plugin import stored_as_version_1
 
 LINES = 2 * LINES_PER_EVENT + 17
 AT = datetime(2026, 5, 2, tzinfo=UTC)

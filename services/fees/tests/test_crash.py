@@ -27,8 +27,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from oonledger.fees.v1 import fees_pb2, fees_pb2_grpc
 from services.common.localservers import stop_process
-from services.common.testing import TEST_VERIFY_PEM, call_metadata, eventually, signed_channel
 from services.fees.tests.upstream import UpstreamPublisher
+from tests.support.plugin import TEST_VERIFY_PEM, call_metadata, eventually, signed_channel
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

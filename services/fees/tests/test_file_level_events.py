@@ -17,10 +17,10 @@ from nats.js.errors import NotFoundError
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.fees.v1 import fees_pb2
 from services.common.consumer import Subscription
-from services.common.testing import eventually
 from services.fees.adapters.batch_consumer import BatchConsumer
 from services.fees.tests.conftest import FeesHarness
 from services.fees.tests.test_service import TWENTY_FIVE_PERCENT, account, registered_claim
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -17,7 +17,6 @@ import pytest
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import Delivery
 from services.common.context import CommandContext
-from services.common.testing import InfraUrls
 from services.common.wire import (
     CONTENT_TYPE,
     canonical_json,
@@ -30,6 +29,7 @@ from services.fees.domain.assessment import line_from_record
 from services.fees.domain.fee_account import FeeAccount
 from services.fees.domain.invoicing import ClientBilling
 from services.fees.tests.builders import flat_rate, payment, version
+from tests.support.plugin import InfraUrls
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

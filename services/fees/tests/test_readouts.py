@@ -9,9 +9,9 @@ import datetime as dt
 import pytest
 
 from oonledger.fees.v1 import fees_pb2
-from services.common.testing import eventually
 from services.fees.tests.conftest import FeesHarness
 from services.fees.tests.test_service import account, registered_claim
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

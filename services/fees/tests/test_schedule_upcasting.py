@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from services.common.context import CommandContext
-from services.common.testing import stored_as_version_1
 from services.fees.application import FeesApplication
 from services.fees.domain.schedule import FeeSchedule, FeeTerms, Tier
+from tests.support.plugin import stored_as_version_1
 
 
 def ctx(request_id: str) -> CommandContext:

@@ -11,8 +11,8 @@ import grpc
 import pytest
 
 from oonledger.fees.v1 import fees_pb2
-from services.common.testing import channel_to, eventually, field_violations
 from services.fees.tests.conftest import FeesHarness, found
+from tests.support.plugin import channel_to, eventually, field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

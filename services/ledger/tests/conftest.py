@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
-from services.common.testing import InfraUrls
 from services.ledger.adapters.appender import Appender
 from services.ledger.adapters.sql_reader import LogReader
 from services.ledger.adapters.sql_schema import migrate, writer_pool
+from tests.support.plugin import InfraUrls
 
 
 @dataclass

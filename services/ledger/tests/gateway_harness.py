@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from gateway.server import GatewayProcess, make_builder, process_of
 from gateway.tests.conftest import gateway_environ, stop_quickly
 from services.common.runtime import ServiceRuntime
-from services.common.testing import ServiceRunner
 from services.ledger.auditor import cli as auditor_cli
 from services.ledger.tests.ledger_harness import Ledger, start_ledger
+from tests.support.plugin import ServiceRunner
 
 
 @dataclass

@@ -15,12 +15,12 @@ from nats.js import JetStreamContext
 
 from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.common.runtime import ServiceRuntime
-from services.common.testing import ServiceRunner, call_metadata, channel_to, eventually
 from services.common.wire import subject_for
 from services.ledger.domain.entry import EventFacts
 from services.ledger.domain.signing import Signer, seed_to_pem
 from services.ledger.main import build
 from services.ledger.tests.factories import envelope_of
+from tests.support.plugin import ServiceRunner, call_metadata, channel_to, eventually
 
 
 @dataclass

@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.tests.conftest import bearer, http_request
 from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-from services.common.testing import ServiceRunner, call_metadata
 from services.ledger.domain.checkpoint import SignedCheckpoint
 from services.ledger.domain.encoding import b64
 from services.ledger.domain.entry import EventFacts
@@ -31,6 +30,7 @@ from services.ledger.domain.signing import Signer, pem_of
 from services.ledger.tests.factories import BASE_TIME, claim_history, facts, negotiated_claim
 from services.ledger.tests.gateway_harness import Audited, cli, shell, start_audited
 from services.ledger.tests.memory_log import MemoryLog
+from tests.support.plugin import ServiceRunner, call_metadata
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 README = pathlib.Path(__file__).parents[3] / "README.md"

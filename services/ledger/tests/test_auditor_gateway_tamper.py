@@ -15,7 +15,6 @@ import pypdf
 import pytest
 import pytest_asyncio
 
-from services.common.testing import ServiceRunner
 from services.ledger.adapters import mapping
 from services.ledger.adapters.sql_rows import ENTRY_COLUMNS, entry_record
 from services.ledger.domain.entry import AuditEntry, place
@@ -23,6 +22,7 @@ from services.ledger.tests.factories import claim_history, facts, negotiated_cla
 from services.ledger.tests.gateway_harness import Audited, cli, start_audited
 from services.ledger.tests.test_forgery import forge_after_head, log_size
 from services.ledger.tests.test_tamper import behind_the_back, signed_claim
+from tests.support.plugin import ServiceRunner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

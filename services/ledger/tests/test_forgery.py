@@ -11,13 +11,13 @@ import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from oonledger.ledger.v1 import ledger_pb2
-from services.common.testing import ServiceRunner, call_metadata, eventually
 from services.ledger.adapters import mapping
 from services.ledger.adapters.sql_rows import ENTRY_COLUMNS, entry_record
 from services.ledger.domain.entry import place
 from services.ledger.tests.factories import facts, negotiated_claim
 from services.ledger.tests.ledger_harness import Ledger, start_ledger
 from services.ledger.tests.test_tamper import behind_the_back, signed_claim, verify
+from tests.support.plugin import ServiceRunner, call_metadata, eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -9,9 +9,9 @@ import asyncpg
 import pytest
 from nats.js.api import ConsumerInfo
 
-from services.common.testing import InfraUrls, ServiceRunner, eventually
 from services.ledger.tests.factories import negotiated_claim
 from services.ledger.tests.ledger_harness import start_ledger
+from tests.support.plugin import InfraUrls, ServiceRunner, eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -11,9 +11,9 @@ from grpc_health.v1 import health_pb2
 
 from services.common.health import consumer_part
 from services.common.settings import Settings
-from services.common.testing import ServiceRunner, eventually, health_of
 from services.ledger.tests.factories import negotiated_claim
 from services.ledger.tests.ledger_harness import start_ledger
+from tests.support.plugin import ServiceRunner, eventually, health_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -7,12 +7,12 @@ import uuid
 import pytest
 
 from oonledger.ledger.v1 import ledger_pb2
-from services.common.testing import ServiceRunner, call_metadata
 from services.ledger.adapters import mapping
 from services.ledger.domain.chain_verification import verify_chain
 from services.ledger.domain.entry import claim_chain
 from services.ledger.tests.factories import negotiated_claim
 from services.ledger.tests.ledger_harness import start_ledger
+from tests.support.plugin import ServiceRunner, call_metadata
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -18,7 +18,6 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from oonledger.ledger.v1 import ledger_pb2
-from services.common.testing import TEST_SIGNING_PEM, ServiceRunner, call_metadata, eventually
 from services.ledger.adapters import mapping
 from services.ledger.auditor import cli as auditor_cli
 from services.ledger.domain.chain_verification import leaf_of, verify_chain
@@ -28,6 +27,7 @@ from services.ledger.domain.entry import claim_chain
 from services.ledger.domain.merkle import verify_consistency, verify_inclusion
 from services.ledger.tests.factories import BASE_TIME, facts, negotiated_claim
 from services.ledger.tests.ledger_harness import Ledger, start_ledger
+from tests.support.plugin import TEST_SIGNING_PEM, ServiceRunner, call_metadata, eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

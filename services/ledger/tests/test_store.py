@@ -6,7 +6,6 @@ import asyncpg
 import pytest
 
 from services.common.faults import is_fault
-from services.common.testing import InfraUrls
 from services.ledger.adapters.appender import Appender
 from services.ledger.adapters.sql_schema import writer_role
 from services.ledger.domain.chain_verification import BreakKind, leaf_of, verify_chain
@@ -14,6 +13,7 @@ from services.ledger.domain.merkle import verify_consistency, verify_inclusion
 from services.ledger.tests.conftest import LedgerStore
 from services.ledger.tests.factories import claim_history, facts
 from services.ledger.tests.memory_log import MemoryLog
+from tests.support.plugin import InfraUrls
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

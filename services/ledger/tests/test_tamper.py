@@ -13,11 +13,11 @@ import pytest
 import pytest_asyncio
 
 from oonledger.ledger.v1 import ledger_pb2
-from services.common.testing import ServiceRunner, call_metadata, eventually
 from services.ledger.adapters import mapping
 from services.ledger.domain.bundle import load_bundle_text
 from services.ledger.tests.factories import negotiated_claim, with_payload
 from services.ledger.tests.ledger_harness import Ledger, start_ledger
+from tests.support.plugin import ServiceRunner, call_metadata, eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -12,11 +12,11 @@ import pytest
 import pytest_asyncio
 
 from oonledger.ledger.v1 import ledger_pb2
-from services.common.testing import ServiceRunner, call_metadata
 from services.ledger.adapters.witness import WITNESS
 from services.ledger.tests.factories import negotiated_claim
 from services.ledger.tests.ledger_harness import Ledger, start_ledger
 from services.ledger.tests.test_tamper import behind_the_back, signed_claim, verify
+from tests.support.plugin import ServiceRunner, call_metadata
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from deploy.local.demo.negotiation import negotiate_to_agreement, take_through_idr
-from services.common.testing import channel_to
 from services.negotiation.tests.claims_events import publish_claim_events, triaged_claim_events
+from tests.support.plugin import channel_to
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

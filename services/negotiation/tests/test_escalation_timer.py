@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from services.common.context import CommandContext
-from services.common.testing import ServiceRunner, channel_to, eventually
 from services.negotiation.client import Client
 from services.negotiation.main import build
 from services.negotiation.tests.requests import open_request
+from tests.support.plugin import ServiceRunner, channel_to, eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -15,11 +15,11 @@ from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.negotiation.v1 import events_pb2 as negotiation_events
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from services.common.contracts import decode
-from services.common.testing import channel_to, eventually, field_violations
 from services.negotiation.application import negotiation_id_for
 from services.negotiation.client import ALL_ROLES, Client
 from services.negotiation.tests.claims_events import publish_claim_events, triaged_claim_events
 from services.negotiation.tests.requests import open_request
+from tests.support.plugin import channel_to, eventually, field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -18,11 +18,11 @@ from services.common.consumer import Delivery, PermanentFailure, Subscription
 from services.common.context import CommandContext
 from services.common.processors import ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, ServiceRuntime
-from services.common.testing import call_metadata, channel_to, eventually
 from services.common.tests.sample import Tally, TallyApp
 from services.ops.counts import backfill_event_index
 from services.ops.deadletters import CONSUMER, ORIGINAL_SUBJECT, REASON
 from services.ops.service import PipelineOperations
+from tests.support.plugin import call_metadata, channel_to, eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -14,8 +14,8 @@ import pytest
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from oonledger.settlement.v1 import settlement_pb2_grpc
 from services.common.runtime import ServiceRuntime
-from services.common.testing import call_metadata, channel_to
 from services.settlement.main import build
+from tests.support.plugin import call_metadata, channel_to
 
 from .polling import wait_for
 from .scenario import ClaimFacts, claim_facts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
-from services.common.testing import eventually
+from tests.support.plugin import eventually
 
 T = TypeVar("T")
 

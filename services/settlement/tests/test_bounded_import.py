@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from services.common.context import CommandContext
-from services.common.testing import stored_as_version_1
 from services.common.wire import canonical_json, event_payload
 from services.settlement.adapters.remittance_intake import prepare_import
 from services.settlement.application import (
@@ -39,6 +38,7 @@ from services.x12.writer_835 import (
     build_835,
     bulk_claims,
 )
+from tests.support.plugin import stored_as_version_1
 
 DOS = date(2026, 9, 1)
 CLAIMS = 2 * CLAIMS_PER_CHUNK + 50  # three chunks

@@ -20,10 +20,10 @@ from oonledger.settlement.v1 import settlement_pb2 as pb
 from oonledger.settlement.v1 import settlement_pb2_grpc
 from services.common.localservers import LocalNats
 from services.common.runtime import ServiceRuntime
-from services.common.testing import call_metadata, channel_to, eventually
 from services.common.wire import canonical_json
 from services.settlement.main import build
 from services.x12.writer_835 import RemittanceSpec, build_835, bulk_claims
+from tests.support.plugin import call_metadata, channel_to, eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -8,8 +8,8 @@ import pytest
 
 from deploy.local.demo.settlement import DemoClaim, pay_negotiated_claims
 from oonledger.settlement.v1 import settlement_pb2 as pb
-from services.common.testing import channel_to
 from services.x12.writer_835 import LineSpec
+from tests.support.plugin import channel_to
 
 from .polling import wait_for
 from .scenario import DOS

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.common.testing import x12_samples_dir
 from services.settlement.adapters.x12 import read_remittances
 from services.settlement.domain import (
     AMBIGUOUS,
@@ -23,6 +22,7 @@ from services.settlement.domain import (
     match_lines,
 )
 from services.settlement.domain.matching import service_date_of, submitted_procedure
+from tests.support.plugin import x12_samples_dir
 
 DOS = date(2026, 8, 14)
 

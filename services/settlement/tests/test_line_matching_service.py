@@ -11,8 +11,8 @@ import grpc
 import pytest
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
-from services.common.testing import field_violations
 from services.x12.writer_835 import ClaimSpec, LineSpec, RemittanceSpec, build_835
+from tests.support.plugin import field_violations
 
 from .conftest import DECIDED_ON, claim_refs_count
 from .polling import wait_for

@@ -9,10 +9,10 @@ import uuid
 import pytest
 
 from services.common.runtime import ServiceRuntime
-from services.common.testing import eventually
 from services.ops.rebuild import Progress, read_model, rebuild
 from services.settlement.tests.scenario import claim_facts
 from services.settlement.tests.upstream import Upstream
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

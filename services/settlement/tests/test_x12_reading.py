@@ -8,11 +8,11 @@ from dataclasses import asdict
 
 import pytest
 
-from services.common.testing import x12_samples_dir
 from services.settlement.adapters.x12 import RemittanceFormatError, read_remittances
 from services.settlement.domain import check_remittance
 from services.settlement.domain.remittance import Remittance
 from services.x12 import reader_835 as x12_reader
+from tests.support.plugin import x12_samples_dir
 
 SAMPLES = x12_samples_dir()
 needs_samples = pytest.mark.skipif(

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from services.common.errors import InvalidArgument
-from services.common.testing import x12_samples_dir
 from services.settlement.adapters.remittance_intake import prepare_import
+from tests.support.plugin import x12_samples_dir
 
 SAMPLES = x12_samples_dir()
 INTERNALS = re.compile(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.testing import x12_samples_dir
+from tests.support.plugin import x12_samples_dir
 
 SAMPLES = x12_samples_dir()
 DATA = Path(__file__).parent / "data"
