@@ -116,9 +116,10 @@ async def test_payments_bill_deltas_and_a_redelivered_payment_bills_nothing(
     assert state.lines[0].source_event_id == posted.event_id
     # The redelivered copy may still be waiting (it arrived before the claim was known, and
     # its retry can come after the second payment's): it is counted once it comes, and
-    # changes nothing.
+    # changes nothing. An early arrival waits out the subscription's backoff (0.5, 1, 2, 5,
+    # 10, 30 s: up to about 50 s before it is seen again).
     consumer = fees.consumer("settlement-payments")
-    await eventually(lambda: consumer.duplicates >= 1)
+    await eventually(lambda: consumer.duplicates >= 1, timeout=90)
     assert (await account(fees, tenant, claim_id)).fee_billed_cents == 20_000
 
 
