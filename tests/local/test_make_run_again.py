@@ -41,6 +41,15 @@ def launch_env(infra_urls: InfraUrls, namespace: str) -> Iterator[dict[str, str]
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def with_fresh_ports(env: dict[str, str]) -> dict[str, str]:
+    """The same data, new free ports: a port picked minutes earlier may since have become the
+    local end of some connection on the machine (ephemeral ports overlap free_port's)."""
+    fresh = dict(env, GATEWAY_HTTP_PORT=str(free_port()))
+    for component in COMPONENTS.values():
+        fresh[component.port_variable] = str(free_port())
+    return fresh
+
+
 def make_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "deploy.local.run", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=420)
@@ -58,7 +67,7 @@ def test_make_run_twice_on_the_same_data_runs_the_whole_demo_both_times(
 ) -> None:
     outputs = []
     for _ in range(2):
-        result = make_run(launch_env, "--exit-after-demo")
+        result = make_run(with_fresh_ports(launch_env), "--exit-after-demo")
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-6000:]
         assert "40/40 claims committed (0 rejected)" in output
