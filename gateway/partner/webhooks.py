@@ -442,8 +442,9 @@ class Dispatcher:
         finally:
             try:
                 await self.store.release(hook.webhook_id)
-            except (OSError, asyncpg.PostgresError):
-                pass  # the lease runs out on its own
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("webhook %s: lease not released (%r); it lapses after %.0f s",
+                            hook.webhook_id, exc, self.settings.lease_seconds)
 
     def request_of(self, hook: Webhook, event: FeedEvent,
                    attempt_number: int) -> tuple[bytes, dict[str, str]]:

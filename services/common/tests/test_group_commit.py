@@ -40,12 +40,13 @@ def grouped(app: TallyApp, jobs: list[Callable[[], None]]) -> tuple[list[int], l
     """Run `jobs` (each saves) so that all of them queue behind a held commit and are then
     committed as one group; (the sizes of the commits, each job's exception or None)."""
     sizes: list[int] = []
-    gate = threading.Event()
+    gate, holding = threading.Event(), threading.Event()
     original = app._commits._commit_units
 
     def held(units: list[Any]) -> list[list[int]]:
         sizes.append(len(units))
         if len(sizes) == 1:
+            holding.set()
             gate.wait(10)
         return original(units)
 
@@ -62,8 +63,7 @@ def grouped(app: TallyApp, jobs: list[Callable[[], None]]) -> tuple[list[int], l
         blocker = threading.Thread(target=lambda: app.save_all(Tally.open(ctx(), "b", "P")))
         blocker.start()
         deadline = time.monotonic() + 10
-        while not sizes and time.monotonic() < deadline:
-            time.sleep(0.005)
+        assert holding.wait(10), "the first commit never started"
         threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
         for thread in threads:
             thread.start()
