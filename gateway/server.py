@@ -112,7 +112,8 @@ def make_builder(
         dispatcher = Dispatcher(webhooks, feed, deployment_key, DispatchSettings(
             poll_seconds=config.webhooks.poll_seconds,
             timeout_seconds=config.webhooks.timeout_seconds,
-            max_backoff_seconds=config.webhooks.max_backoff_seconds), clock=clock)
+            max_backoff_seconds=config.webhooks.max_backoff_seconds), clock=clock,
+            part=infra.monitor.part("webhook-dispatcher"))
 
         filler = FeedFiller(feed, infra.js, infra.settings, infra.monitor)
 

@@ -43,6 +43,7 @@ from opentelemetry import metrics
 from gateway.partner.feed import FeedEvent, FeedFilter, PartnerFeed, cursor_of
 from oonledger.partner.v1 import partner_pb2 as pb
 from services.common.errors import AlreadyExists
+from services.common.health import Part
 
 log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -379,8 +380,13 @@ class Dispatcher:
 
     def __init__(self, store: WebhookStore, feed: PartnerFeed, deployment_key: bytes,
                  settings: DispatchSettings, ssl_context: ssl.SSLContext | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 part: Part | None = None) -> None:
         self.store = store
+        # The loop's health (services/common/health.py): a database it cannot read for longer
+        # than the stall threshold turns the gateway NOT_SERVING with the reason. A partner's
+        # endpoint that refuses deliveries does not: that is recorded per endpoint instead.
+        self.part = part
         self.feed = feed
         self.key = deployment_key
         self.settings = settings
@@ -396,7 +402,12 @@ class Dispatcher:
                 hooks = await self.store.lease_due(self.settings.lease_seconds, 100)
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("webhooks: cannot read endpoints (retrying): %r", exc)
+                if self.part is not None:
+                    self.part.blocked(f"cannot read the webhook endpoints: {exc!r}")
                 hooks = []
+            else:
+                if self.part is not None:
+                    self.part.progressed()
             if hooks:
                 await self.deliver_all(hooks)
             await asyncio.sleep(self.settings.poll_seconds)
