@@ -76,6 +76,7 @@ from services.negotiation.domain.benchmarks import (
 from services.negotiation.domain.case_acts import acts_of
 from services.negotiation.domain.compliance import ComplianceReport, compliance_report
 from services.negotiation.domain.cooling_off import CoolingOffPeriod, service_family
+from services.negotiation.domain.dispute_lines import LINE_TYPES, line_items, lines_by_negotiation
 from services.negotiation.domain.idr_fees import FeeEntry, IdrFeeLedger
 from services.negotiation.domain.rule_sets import rule_set_on
 from services.negotiation.domain.values import SNAPSHOT_TYPES
@@ -104,7 +105,7 @@ def negotiation_id_for(tenant_id: str, claim_id: str) -> UUID:
 
 
 # A dispute's IDR money per party (idr_fees.py), in its snapshots.
-FEE_SNAPSHOT_TYPES: tuple[type, ...] = (IdrFeeLedger, FeeEntry)
+FEE_SNAPSHOT_TYPES: tuple[type, ...] = (IdrFeeLedger, FeeEntry, *LINE_TYPES)
 
 
 class ValueTranscoding(Transcoding):
@@ -343,9 +344,11 @@ class NegotiationApplication(ServiceApplication):
         if lead.dispute is not None and lead.dispute.has_handled(ctx):
             return Case(lead.negotiation, lead.dispute, tuple(members))  # a retry
         all_ids = [str(c.negotiation.id) for c in cases]
+        lines = lines_by_negotiation(all_ids, cmd.lines)
+        items = sum(line_items(lines[i]) for i in all_ids)
         if members:
             on = cmd.initiated_on or ctx.eastern_today
-            self._refuse_batch(cases, on)
+            self._refuse_batch(cases, on, items)
         disputes = []
         for index, case in enumerate(cases):
             negotiation = case.negotiation
@@ -362,6 +365,8 @@ class NegotiationApplication(ServiceApplication):
                     batch_negotiation_ids=all_ids if members else (),
                     bundled=cmd.bundled,
                     fee_bearing=index == 0,
+                    lines=lines[str(negotiation.id)],
+                    line_items=items,
                 )
             )
         self.save_all(*disputes)
@@ -384,24 +389,16 @@ class NegotiationApplication(ServiceApplication):
             dispute=dispute,
         )
 
-    def _refuse_batch(self, cases: Sequence[Case], on: date) -> None:
-        refusals = batch_refusals(
-            [
-                BatchItem(
-                    str(n.id), n.provider_npi, n.provider_tin, n.plan_id, n.service_code,
-                    n.service_date,
-                )
-                for n in (c.negotiation for c in cases)
-            ],
-            rule_set_on(on),
-            self.engine.calendar,
-        )
+    def _refuse_batch(self, cases: Sequence[Case], on: date, line_items: int) -> None:
+        items = [BatchItem(str(n.id), n.provider_npi, n.provider_tin, n.plan_id, n.service_code,
+                           n.service_date) for n in (c.negotiation for c in cases)]
+        refusals = batch_refusals(items, rule_set_on(on), self.engine.calendar, line_items)
         if refusals:
             reasons = "; ".join(
                 f"{r.rule}{' (' + r.negotiation_id + ')' if r.negotiation_id else ''}: {r.detail}"
                 for r in refusals
             )
-            raise FailedPrecondition(f"batch refused: {reasons}")
+            raise FailedPrecondition(f"batch refused (DOMAIN §1.6): {reasons}")
 
     def select_idre(self, ctx: CommandContext, cmd: SelectIdre) -> Case:
         require_role(ctx, OFFER_ROLES, "recording the IDR entity")
@@ -444,6 +441,7 @@ class NegotiationApplication(ServiceApplication):
                 party=cmd.party,
                 amount_cents=cmd.amount_cents,
                 submitted_on=cmd.submitted_on,
+                line_offers=cmd.line_offers,
             ),
         )
 
@@ -480,6 +478,7 @@ class NegotiationApplication(ServiceApplication):
             prevailing_party=cmd.prevailing_party,
             determined_on=cmd.determined_on,
             engine=self.engine,
+            line_parties=dict(cmd.line_parties),
         )
         started = [
             e for e in dispute.pending_events if isinstance(e, FederalIdrDispute.CoolingOffStarted)

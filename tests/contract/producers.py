@@ -224,7 +224,12 @@ def idr_initiated() -> Any:
         FederalIdrDispute.IdrInitiated, version=9, claim_id=CLAIM_ID, dispute_number="DISP-000123",
         initiated_on=dt.date(2026, 6, 1), initiating_party="provider",
         rule_set_version="nsa-2025-01-01", administrative_fee_cents=11_500, batched=False,
-        bundled=False, batch_negotiation_ids=[], fee_bearing=True)
+        bundled=False, batch_negotiation_ids=[], fee_bearing=True,
+        lines=[dict(line_number=1, qpa_cents=50_000, patient_cost_sharing_cents=10_000,
+                    already_paid_cents=30_000),
+               dict(line_number=3, qpa_cents=20_000, patient_cost_sharing_cents=5_000,
+                    already_paid_cents=15_000)],
+        line_items=2)
 
 
 def settlement_agreed() -> Any:
@@ -248,7 +253,13 @@ def idr_determined() -> Any:
         amount_owed_cents=100_000, payment_due_on=dt.date(2026, 10, 15),
         administrative_fee_cents=11_500, idre_fee_paid_cents=60_000,
         idre_fee_refund_cents=60_000, fee_refund_due_on=dt.date(2026, 10, 27),
-        rule_set_version="nsa-2025-01-01")
+        rule_set_version="nsa-2025-01-01",
+        line_awards=[dict(line_number=1, prevailing_party="provider", award_cents=120_000,
+                          patient_cost_sharing_cents=10_000, already_paid_cents=30_000,
+                          amount_owed_cents=80_000),
+                     dict(line_number=3, prevailing_party="provider", award_cents=40_000,
+                          patient_cost_sharing_cents=5_000, already_paid_cents=15_000,
+                          amount_owed_cents=20_000)])
 
 
 def idr_closed() -> Any:
@@ -378,7 +389,9 @@ def appeal_payment_noted() -> Any:
 def idr_offer_submitted() -> Any:
     return _event(FederalIdrDispute.IdrOfferSubmitted, version=11, party="provider",
                   amount_cents=160_000, percent_of_qpa_bp=22_857,
-                  submitted_on=dt.date(2026, 7, 1), idre_fee_paid_cents=60_000)
+                  submitted_on=dt.date(2026, 7, 1), idre_fee_paid_cents=60_000,
+                  line_offers=[dict(line_number=1, amount_cents=120_000),
+                               dict(line_number=3, amount_cents=40_000)])
 
 
 def cooling_off_started() -> Any:
