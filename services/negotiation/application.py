@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
-from functools import partial
+from functools import partial, reduce
 from pathlib import Path
 from typing import Any, get_type_hints
 from uuid import UUID
@@ -97,6 +97,11 @@ def parse_id(value: str, field: str = "negotiation_id") -> UUID:
         return UUID(value)
     except (ValueError, AttributeError, TypeError):
         raise InvalidArgument("must be a UUID", field=field) from None
+
+
+def replayed(events: Sequence[Any]) -> Any:
+    """The aggregate its events (in order) make; None for none."""
+    return reduce(lambda aggregate, event: event.mutate(aggregate), events, None)
 
 
 def negotiation_id_for(tenant_id: str, claim_id: str) -> UUID:
@@ -418,17 +423,9 @@ class NegotiationApplication(ServiceApplication):
 
     def record_eligibility(self, ctx: CommandContext, cmd: RecordEligibility) -> Case:
         require_role(ctx, OFFER_ROLES, "recording the IDRE's eligibility outcome")
-        return self._dispute_change(
-            ctx,
-            cmd.negotiation_id,
-            lambda d, n: d.record_eligibility(
-                ctx,
-                claim=n.disputed_claim,
-                eligible=cmd.eligible,
-                decided_on=cmd.decided_on,
-                reason=cmd.reason,
-            ),
-        )
+        return self._dispute_change(ctx, cmd.negotiation_id, lambda d, n: d.record_eligibility(
+            ctx, claim=n.disputed_claim, eligible=cmd.eligible, decided_on=cmd.decided_on,
+            reason=cmd.reason))
 
     def submit_idr_offer(self, ctx: CommandContext, cmd: SubmitIdrOffer) -> Case:
         require_role(ctx, OFFER_ROLES, "submitting an IDR offer")
@@ -514,14 +511,21 @@ class NegotiationApplication(ServiceApplication):
     # -- compliance (read-only) -----------------------------------------------------------
 
     def compliance(
-        self, ctx: CommandContext, negotiation_id: str, as_of: date
+        self, ctx: CommandContext, negotiation_id: str, as_of: date,
+        until: datetime | None = None,
     ) -> ComplianceReport:
         """The compliance report of a case (domain/compliance.py) from its aggregates and the
-        events they recorded; another tenant's case is not found."""
+        events they recorded; another tenant's case is not found. `until`: the case as it
+        stood then, replayed from its events recorded up to that instant."""
         case = self.case(ctx, negotiation_id)
         n, dispute = case.negotiation, case.dispute
-        dispute_events = self.events.get(dispute.id) if dispute else ()
-        acts = acts_of(n, dispute, self.events.get(n.id), dispute_events)
+        events: list[Any] = list(self.events.get(n.id))
+        dispute_events: list[Any] = list(self.events.get(dispute.id)) if dispute else []
+        if until is not None:
+            events, dispute_events = ([e for e in es if e.timestamp <= until]
+                                      for es in (events, dispute_events))
+            n, dispute = replayed(events), replayed(dispute_events)
+        acts = acts_of(n, dispute, events, dispute_events)
         others = [
             self.negotiation(ctx, other).service_date
             for other in acts.batch_negotiation_ids
@@ -531,7 +535,7 @@ class NegotiationApplication(ServiceApplication):
         return compliance_report(
             negotiation_id=str(n.id),
             claim_id=n.claim_id,
-            status=case.status,
+            status=n.case_status(dispute),
             acts=acts,
             engine=self.engine,
             alternate_engine=self.alternate_engine,

@@ -47,6 +47,14 @@ from services.negotiation.domain import (
     FederalIdrDispute,
     Negotiation,
 )
+from services.negotiation.domain.compliance import (
+    BatchWindow,
+    ComplianceLine,
+    ComplianceReport,
+    ComplianceStatus,
+)
+from services.negotiation.domain.compliance_record import ComplianceRecord, report_record
+from services.negotiation.domain.deadlines import Counting, DeadlineCode
 from services.settlement.domain import (
     Account,
     InitialAdjudication,
@@ -394,6 +402,34 @@ def idr_offer_submitted() -> Any:
                                dict(line_number=3, amount_cents=40_000)])
 
 
+def compliance_record_opened() -> Any:
+    return _event(ComplianceRecord.ComplianceRecordOpened, version=1, claim_id=CLAIM_ID,
+                  negotiation_id="0b7a2f4e-7d3c-5e1a-8c2b-6f1e9a0d4c33")
+
+
+def compliance_report_stated() -> Any:
+    line = ComplianceLine(
+        code=DeadlineCode.T3, title="Initiate federal IDR", status=ComplianceStatus.TIMELY,
+        counting=Counting.BUSINESS, anchor_on=dt.date(2026, 6, 2), due_on=dt.date(2026, 7, 20),
+        opens_on=dt.date(2026, 7, 15), rule_set_version="nsa-2026-06-11",
+        act_on=dt.date(2026, 7, 15), day_number=31)
+    pending = ComplianceLine(code=DeadlineCode.T8, title="Pay the amount owed",
+                             status=ComplianceStatus.NOT_APPLICABLE, recorded_here=False)
+    report = ComplianceReport(
+        negotiation_id="0b7a2f4e-7d3c-5e1a-8c2b-6f1e9a0d4c33", claim_id=CLAIM_ID,
+        as_of=dt.date(2026, 7, 15), status="in_idr", rule_set_version="nsa-2026-06-11",
+        calendar="us-federal-5usc6103a-observed", holidays=(dt.date(2026, 7, 3),),
+        lines=(line, pending),
+        batch_window=BatchWindow(False, dt.date(2026, 4, 20), dt.date(2026, 6, 2),
+                                 dt.date(2026, 4, 20), True, "nsa-2026-06-11"),
+        cooling_off=())
+    return _event(ComplianceRecord.ComplianceReportStated, version=3, claim_id=CLAIM_ID,
+                  negotiation_id=report.negotiation_id, source_event_type="IdrInitiated",
+                  source_event_id="9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a",
+                  source_occurred_at=dt.datetime(2026, 7, 15, 14, 30, tzinfo=dt.UTC),
+                  report=report_record(report))
+
+
 def cooling_off_started() -> Any:
     return _event(FederalIdrDispute.CoolingOffStarted, version=13, dispute_number="DISP-000123",
                   initiating_party_key="1234567893", other_party_key="87726:Choice Plus",
@@ -691,6 +727,8 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("negotiation", "NegotiationRefused"): negotiation_refused,
     ("negotiation", "Opened"): opened,
     ("negotiation", "IdrInitiated"): idr_initiated,
+    ("negotiation", "ComplianceRecordOpened"): compliance_record_opened,
+    ("negotiation", "ComplianceReportStated"): compliance_report_stated,
     ("negotiation", "SettlementAgreed"): settlement_agreed,
     ("negotiation", "IdrDetermined"): idr_determined,
     ("negotiation", "IdrClosed"): idr_closed,

@@ -7,27 +7,18 @@ fee; and the bad input refused with FAILED_PRECONDITION citing the rule, nothing
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pytest
-import pytest_asyncio
 
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from services.negotiation.client import Client
 from services.negotiation.tests.test_service import get, opened_with_notice
-from tests.support.plugin import channel_to, field_violations
+from tests.support.plugin import field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def client(runtime: Any) -> AsyncIterator[Client]:
-    async with channel_to(runtime) as channel:
-        yield Client(channel, f"tenant-{uuid.uuid4().hex[:8]}", ("negotiator",))
 
 
 IDRE_FEE = 50_000
