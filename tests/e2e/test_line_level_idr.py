@@ -24,11 +24,10 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from oonledger.fees.v1 import fees_pb2
-from oonledger.ledger.v1 import ledger_pb2
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
+from tests.e2e.compliance_views import as_of_view, items, ledger_after
 from tests.e2e.journey import Vendor
 from tests.e2e.test_compliance_report import compliance, rows
 from tests.e2e.test_idr_and_clawback import NOTICE, idr_claim
@@ -51,30 +50,6 @@ def line_offer(nid: str, party: int, one: int, two: int) -> npb.SubmitIdrOfferRe
         negotiation_id=nid, party=party, submitted_on=DAY,
         line_offers=[npb.IdrLineOffer(line_number=1, amount_cents=one),
                      npb.IdrLineOffer(line_number=2, amount_cents=two)])
-
-
-async def as_of_view(vendor: Vendor, claim_id: str, at: datetime | None = None
-                     ) -> ledger_pb2.ClaimState:
-    request = ledger_pb2.GetClaimAsOfRequest(claim_id=claim_id)
-    if at is not None:
-        stamp = Timestamp()
-        stamp.FromDatetime(at)
-        request.as_of.CopyFrom(stamp)
-    reply = await vendor.audit.GetClaimAsOf(request, metadata=vendor.md("auditor"), timeout=15)
-    return reply.state
-
-
-async def ledger_after(vendor: Vendor, claim_id: str, act: str) -> ledger_pb2.ClaimState:
-    """The auditor's view once the report negotiation stated after `act` reached the ledger."""
-    async def folded() -> ledger_pb2.ClaimState | None:
-        state = await as_of_view(vendor, claim_id)
-        return state if state.compliance.act_event_type == act else None
-
-    return await eventually(folded, timeout=60)  # type: ignore[arg-type]
-
-
-def items(state: ledger_pb2.ClaimState) -> dict[str, tuple[str, str, str, int]]:
-    return {x.code: (x.status, x.due_on, x.act_on, x.day_number) for x in state.compliance.lines}
 
 
 async def test_a_dispute_of_two_lines_of_one_claim(stack: Any, channel: Any) -> None:
