@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
-from functools import partial
+from functools import partial, reduce
 from pathlib import Path
 from typing import Any, get_type_hints
 from uuid import UUID
@@ -76,6 +76,7 @@ from services.negotiation.domain.benchmarks import (
 from services.negotiation.domain.case_acts import acts_of
 from services.negotiation.domain.compliance import ComplianceReport, compliance_report
 from services.negotiation.domain.cooling_off import CoolingOffPeriod, service_family
+from services.negotiation.domain.dispute_lines import LINE_TYPES, line_items, lines_by_negotiation
 from services.negotiation.domain.idr_fees import FeeEntry, IdrFeeLedger
 from services.negotiation.domain.rule_sets import rule_set_on
 from services.negotiation.domain.values import SNAPSHOT_TYPES
@@ -98,13 +99,18 @@ def parse_id(value: str, field: str = "negotiation_id") -> UUID:
         raise InvalidArgument("must be a UUID", field=field) from None
 
 
+def replayed(events: Sequence[Any]) -> Any:
+    """The aggregate its events (in order) make; None for none."""
+    return reduce(lambda aggregate, event: event.mutate(aggregate), events, None)
+
+
 def negotiation_id_for(tenant_id: str, claim_id: str) -> UUID:
     """One negotiation per claim: the command and the claims-event reaction converge on it."""
     return deterministic_id(tenant_id, "negotiation", claim_id)
 
 
 # A dispute's IDR money per party (idr_fees.py), in its snapshots.
-FEE_SNAPSHOT_TYPES: tuple[type, ...] = (IdrFeeLedger, FeeEntry)
+FEE_SNAPSHOT_TYPES: tuple[type, ...] = (IdrFeeLedger, FeeEntry, *LINE_TYPES)
 
 
 class ValueTranscoding(Transcoding):
@@ -343,9 +349,11 @@ class NegotiationApplication(ServiceApplication):
         if lead.dispute is not None and lead.dispute.has_handled(ctx):
             return Case(lead.negotiation, lead.dispute, tuple(members))  # a retry
         all_ids = [str(c.negotiation.id) for c in cases]
+        lines = lines_by_negotiation(all_ids, cmd.lines)
+        items = sum(line_items(lines[i]) for i in all_ids)
         if members:
             on = cmd.initiated_on or ctx.eastern_today
-            self._refuse_batch(cases, on)
+            self._refuse_batch(cases, on, items)
         disputes = []
         for index, case in enumerate(cases):
             negotiation = case.negotiation
@@ -362,6 +370,8 @@ class NegotiationApplication(ServiceApplication):
                     batch_negotiation_ids=all_ids if members else (),
                     bundled=cmd.bundled,
                     fee_bearing=index == 0,
+                    lines=lines[str(negotiation.id)],
+                    line_items=items,
                 )
             )
         self.save_all(*disputes)
@@ -384,24 +394,16 @@ class NegotiationApplication(ServiceApplication):
             dispute=dispute,
         )
 
-    def _refuse_batch(self, cases: Sequence[Case], on: date) -> None:
-        refusals = batch_refusals(
-            [
-                BatchItem(
-                    str(n.id), n.provider_npi, n.provider_tin, n.plan_id, n.service_code,
-                    n.service_date,
-                )
-                for n in (c.negotiation for c in cases)
-            ],
-            rule_set_on(on),
-            self.engine.calendar,
-        )
+    def _refuse_batch(self, cases: Sequence[Case], on: date, line_items: int) -> None:
+        items = [BatchItem(str(n.id), n.provider_npi, n.provider_tin, n.plan_id, n.service_code,
+                           n.service_date) for n in (c.negotiation for c in cases)]
+        refusals = batch_refusals(items, rule_set_on(on), self.engine.calendar, line_items)
         if refusals:
             reasons = "; ".join(
                 f"{r.rule}{' (' + r.negotiation_id + ')' if r.negotiation_id else ''}: {r.detail}"
                 for r in refusals
             )
-            raise FailedPrecondition(f"batch refused: {reasons}")
+            raise FailedPrecondition(f"batch refused (DOMAIN §1.6): {reasons}")
 
     def select_idre(self, ctx: CommandContext, cmd: SelectIdre) -> Case:
         require_role(ctx, OFFER_ROLES, "recording the IDR entity")
@@ -421,17 +423,9 @@ class NegotiationApplication(ServiceApplication):
 
     def record_eligibility(self, ctx: CommandContext, cmd: RecordEligibility) -> Case:
         require_role(ctx, OFFER_ROLES, "recording the IDRE's eligibility outcome")
-        return self._dispute_change(
-            ctx,
-            cmd.negotiation_id,
-            lambda d, n: d.record_eligibility(
-                ctx,
-                claim=n.disputed_claim,
-                eligible=cmd.eligible,
-                decided_on=cmd.decided_on,
-                reason=cmd.reason,
-            ),
-        )
+        return self._dispute_change(ctx, cmd.negotiation_id, lambda d, n: d.record_eligibility(
+            ctx, claim=n.disputed_claim, eligible=cmd.eligible, decided_on=cmd.decided_on,
+            reason=cmd.reason))
 
     def submit_idr_offer(self, ctx: CommandContext, cmd: SubmitIdrOffer) -> Case:
         require_role(ctx, OFFER_ROLES, "submitting an IDR offer")
@@ -444,6 +438,7 @@ class NegotiationApplication(ServiceApplication):
                 party=cmd.party,
                 amount_cents=cmd.amount_cents,
                 submitted_on=cmd.submitted_on,
+                line_offers=cmd.line_offers,
             ),
         )
 
@@ -480,6 +475,7 @@ class NegotiationApplication(ServiceApplication):
             prevailing_party=cmd.prevailing_party,
             determined_on=cmd.determined_on,
             engine=self.engine,
+            line_parties=dict(cmd.line_parties),
         )
         started = [
             e for e in dispute.pending_events if isinstance(e, FederalIdrDispute.CoolingOffStarted)
@@ -515,14 +511,21 @@ class NegotiationApplication(ServiceApplication):
     # -- compliance (read-only) -----------------------------------------------------------
 
     def compliance(
-        self, ctx: CommandContext, negotiation_id: str, as_of: date
+        self, ctx: CommandContext, negotiation_id: str, as_of: date,
+        until: datetime | None = None,
     ) -> ComplianceReport:
         """The compliance report of a case (domain/compliance.py) from its aggregates and the
-        events they recorded; another tenant's case is not found."""
+        events they recorded; another tenant's case is not found. `until`: the case as it
+        stood then, replayed from its events recorded up to that instant."""
         case = self.case(ctx, negotiation_id)
         n, dispute = case.negotiation, case.dispute
-        dispute_events = self.events.get(dispute.id) if dispute else ()
-        acts = acts_of(n, dispute, self.events.get(n.id), dispute_events)
+        events: list[Any] = list(self.events.get(n.id))
+        dispute_events: list[Any] = list(self.events.get(dispute.id)) if dispute else []
+        if until is not None:
+            events, dispute_events = ([e for e in es if e.timestamp <= until]
+                                      for es in (events, dispute_events))
+            n, dispute = replayed(events), replayed(dispute_events)
+        acts = acts_of(n, dispute, events, dispute_events)
         others = [
             self.negotiation(ctx, other).service_date
             for other in acts.batch_negotiation_ids
@@ -532,7 +535,7 @@ class NegotiationApplication(ServiceApplication):
         return compliance_report(
             negotiation_id=str(n.id),
             claim_id=n.claim_id,
-            status=case.status,
+            status=n.case_status(dispute),
             acts=acts,
             engine=self.engine,
             alternate_engine=self.alternate_engine,

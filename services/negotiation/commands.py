@@ -12,6 +12,7 @@ from datetime import date
 
 from services.negotiation.domain import ProposedOffer
 from services.negotiation.domain.approval_rules import AutoApprovalRule
+from services.negotiation.domain.dispute_lines import DisputedLine, LineOffer
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class InitiateIdr:
     initiating_party: str
     batch_negotiation_ids: tuple[str, ...] = ()
     bundled: bool = False
+    # A line-level dispute: (negotiation id, "" for the lead; the line) pairs.
+    lines: tuple[tuple[str, DisputedLine], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class SubmitIdrOffer:
     party: str
     amount_cents: int
     submitted_on: date | None
+    line_offers: tuple[LineOffer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class RecordDetermination:
     negotiation_id: str
     prevailing_party: str
     determined_on: date | None
+    line_parties: tuple[tuple[int, str], ...] = ()  # a line-level determination
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from services.common.consumer import Subscription
 from services.common.grpc_server import ServicerBinding
 from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, run_service
+from services.negotiation.adapters.compliance_recorder import ACT_EVENTS, ComplianceRecorder
 from services.negotiation.adapters.escalation_sweep import EscalationSweep, utc_now
 from services.negotiation.adapters.grpc_api import NegotiationServicer
 from services.negotiation.adapters.projections import WorkQueue
@@ -34,6 +35,15 @@ def build(infra: Infrastructure, clock: Callable[[], datetime] = utc_now) -> Ser
                 app, "claims-events", ClaimReactions(app), infra.blocking.executor
             ),
             event_types=CLAIM_EVENTS,
+        ),
+        # After each act, the case's compliance report as it stood (the ledger folds it).
+        Subscription(
+            SERVICE,
+            "compliance-record",
+            ApplicationProcessor(
+                app, "compliance-record", ComplianceRecorder(app), infra.blocking.executor
+            ),
+            event_types=ACT_EVENTS,
         ),
         Subscription(
             SERVICE,

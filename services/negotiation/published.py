@@ -17,6 +17,7 @@ from services.negotiation.domain import (
     FederalIdrDispute,
     Negotiation,
 )
+from services.negotiation.domain.compliance_record import ComplianceRecord
 
 LANGUAGE = PublishedLanguage(
     "negotiation",
@@ -50,6 +51,9 @@ LANGUAGE = PublishedLanguage(
         ClaimFacts.ClaimFactsNoted: from_fields(v1.ClaimFactsNoted),
         ClaimFacts.AdjudicationNoted: from_fields(v1.AdjudicationNoted),
         ClaimFacts.AppealPaymentNoted: from_fields(v1.AppealPaymentNoted),
+        # Folded by the audit ledger: the case's compliance report as it stood after an act.
+        ComplianceRecord.ComplianceRecordOpened: from_fields(v1.ComplianceRecordOpened),
+        ComplianceRecord.ComplianceReportStated: from_fields(v1.ComplianceReportStated),
         # Consumed by claims: the claim's work queue shows the reason.
         ClaimFacts.NegotiationRefused: from_fields(v1.NegotiationRefused),
     },

@@ -47,6 +47,14 @@ from services.negotiation.domain import (
     FederalIdrDispute,
     Negotiation,
 )
+from services.negotiation.domain.compliance import (
+    BatchWindow,
+    ComplianceLine,
+    ComplianceReport,
+    ComplianceStatus,
+)
+from services.negotiation.domain.compliance_record import ComplianceRecord, report_record
+from services.negotiation.domain.deadlines import Counting, DeadlineCode
 from services.settlement.domain import (
     Account,
     InitialAdjudication,
@@ -224,7 +232,12 @@ def idr_initiated() -> Any:
         FederalIdrDispute.IdrInitiated, version=9, claim_id=CLAIM_ID, dispute_number="DISP-000123",
         initiated_on=dt.date(2026, 6, 1), initiating_party="provider",
         rule_set_version="nsa-2025-01-01", administrative_fee_cents=11_500, batched=False,
-        bundled=False, batch_negotiation_ids=[], fee_bearing=True)
+        bundled=False, batch_negotiation_ids=[], fee_bearing=True,
+        lines=[dict(line_number=1, qpa_cents=50_000, patient_cost_sharing_cents=10_000,
+                    already_paid_cents=30_000),
+               dict(line_number=3, qpa_cents=20_000, patient_cost_sharing_cents=5_000,
+                    already_paid_cents=15_000)],
+        line_items=2)
 
 
 def settlement_agreed() -> Any:
@@ -248,7 +261,13 @@ def idr_determined() -> Any:
         amount_owed_cents=100_000, payment_due_on=dt.date(2026, 10, 15),
         administrative_fee_cents=11_500, idre_fee_paid_cents=60_000,
         idre_fee_refund_cents=60_000, fee_refund_due_on=dt.date(2026, 10, 27),
-        rule_set_version="nsa-2025-01-01")
+        rule_set_version="nsa-2025-01-01",
+        line_awards=[dict(line_number=1, prevailing_party="provider", award_cents=120_000,
+                          patient_cost_sharing_cents=10_000, already_paid_cents=30_000,
+                          amount_owed_cents=80_000),
+                     dict(line_number=3, prevailing_party="provider", award_cents=40_000,
+                          patient_cost_sharing_cents=5_000, already_paid_cents=15_000,
+                          amount_owed_cents=20_000)])
 
 
 def idr_closed() -> Any:
@@ -378,7 +397,37 @@ def appeal_payment_noted() -> Any:
 def idr_offer_submitted() -> Any:
     return _event(FederalIdrDispute.IdrOfferSubmitted, version=11, party="provider",
                   amount_cents=160_000, percent_of_qpa_bp=22_857,
-                  submitted_on=dt.date(2026, 7, 1), idre_fee_paid_cents=60_000)
+                  submitted_on=dt.date(2026, 7, 1), idre_fee_paid_cents=60_000,
+                  line_offers=[dict(line_number=1, amount_cents=120_000),
+                               dict(line_number=3, amount_cents=40_000)])
+
+
+def compliance_record_opened() -> Any:
+    return _event(ComplianceRecord.ComplianceRecordOpened, version=1, claim_id=CLAIM_ID,
+                  negotiation_id="0b7a2f4e-7d3c-5e1a-8c2b-6f1e9a0d4c33")
+
+
+def compliance_report_stated() -> Any:
+    line = ComplianceLine(
+        code=DeadlineCode.T3, title="Initiate federal IDR", status=ComplianceStatus.TIMELY,
+        counting=Counting.BUSINESS, anchor_on=dt.date(2026, 6, 2), due_on=dt.date(2026, 7, 20),
+        opens_on=dt.date(2026, 7, 15), rule_set_version="nsa-2026-06-11",
+        act_on=dt.date(2026, 7, 15), day_number=31)
+    pending = ComplianceLine(code=DeadlineCode.T8, title="Pay the amount owed",
+                             status=ComplianceStatus.NOT_APPLICABLE, recorded_here=False)
+    report = ComplianceReport(
+        negotiation_id="0b7a2f4e-7d3c-5e1a-8c2b-6f1e9a0d4c33", claim_id=CLAIM_ID,
+        as_of=dt.date(2026, 7, 15), status="in_idr", rule_set_version="nsa-2026-06-11",
+        calendar="us-federal-5usc6103a-observed", holidays=(dt.date(2026, 7, 3),),
+        lines=(line, pending),
+        batch_window=BatchWindow(False, dt.date(2026, 4, 20), dt.date(2026, 6, 2),
+                                 dt.date(2026, 4, 20), True, "nsa-2026-06-11"),
+        cooling_off=())
+    return _event(ComplianceRecord.ComplianceReportStated, version=3, claim_id=CLAIM_ID,
+                  negotiation_id=report.negotiation_id, source_event_type="IdrInitiated",
+                  source_event_id="9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a",
+                  source_occurred_at=dt.datetime(2026, 7, 15, 14, 30, tzinfo=dt.UTC),
+                  report=report_record(report))
 
 
 def cooling_off_started() -> Any:
@@ -678,6 +727,8 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("negotiation", "NegotiationRefused"): negotiation_refused,
     ("negotiation", "Opened"): opened,
     ("negotiation", "IdrInitiated"): idr_initiated,
+    ("negotiation", "ComplianceRecordOpened"): compliance_record_opened,
+    ("negotiation", "ComplianceReportStated"): compliance_report_stated,
     ("negotiation", "SettlementAgreed"): settlement_agreed,
     ("negotiation", "IdrDetermined"): idr_determined,
     ("negotiation", "IdrClosed"): idr_closed,

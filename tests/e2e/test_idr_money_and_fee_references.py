@@ -23,7 +23,9 @@ from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.settlement.v1 import settlement_pb2
 from services.common import phi
 from services.x12.writer_835 import ClaimSpec, ProviderAdjustmentSpec, RemittanceSpec, build_835
+from tests.e2e.compliance_views import items, ledger_after
 from tests.e2e.journey import CLIENT, Vendor, rid
+from tests.e2e.test_compliance_report import compliance, rows
 from tests.e2e.test_idr_and_clawback import NOTICE, idr_claim
 from tests.e2e.test_journey import agreed_claim
 from tests.support.plugin import eventually
@@ -97,7 +99,7 @@ async def refused(vendor: Vendor, request: npb.RecordIdrFeeRequest, rule: str) -
 
 
 async def test_settlement_during_idr_after_both_paid_returns_half_to_each(stack, channel):
-    stack.require("claims", "negotiation", "settlement", "fees")
+    stack.require("claims", "negotiation", "settlement", "fees", "ledger")
     vendor = await Vendor.enrol(stack, channel)
     await publish_schedule(vendor, pass_through=True)
     claim_id, _ = await idr_claim(vendor)
@@ -155,6 +157,38 @@ async def test_settlement_during_idr_after_both_paid_returns_half_to_each(stack,
     assert line.amount_cents == 26_500 and line.remittance_trn == f"DISP-{nid[:8]}"
     assert line.line_date == day
 
+    # The compliance report: payment received Thu 2026-10-01 (T1 day 1), notice Mon 10-05 (day
+    # 3 of 30, due 11-13); IDR on business day 31 of open negotiation (11-18, window to 11-23);
+    # settled that day, before the offers were due (T6): the settlement report (T12) is due 3
+    # business days later (recorded elsewhere: pending). T8 runs from a determination only.
+    assert day == "2026-11-18"
+    report = rows(await compliance(vendor, nid))
+    assert report["T1"] == ("timely", "2026-11-13", "2026-10-05", 3, 0)
+    assert report["T3"] == ("timely", "2026-11-23", day, 31, 0)
+    assert report["T12"][:3] == ("pending", "2026-11-23", "")
+    assert report["T8"][:2] == ("not_applicable", "")
+    # The auditor's as-of view holds the same report, as negotiation stated it after the
+    # agreement (the ledger folds it; it computes no deadline).
+    state = await ledger_after(vendor, claim_id, "SettlementAgreed")
+    assert items(state)["T3"] == ("timely", "2026-11-23", day, 31)
+    assert items(state)["T12"][:2] == ("pending", "2026-11-23")
+    assert state.compliance.status == "agreed"
+
+
+async def agreed_in_open_negotiation(vendor: Vendor, claim_id: str, nid: str) -> None:
+    """The compliance report of `agreed_claim` (tests/e2e/test_journey.py): payment received
+    Fri 2026-10-30, so T1 (30 business days beginning that day, skipping Nov 11 and 26) is
+    due 2026-12-14 and the notice on 11-02 came on day 2; agreed on 11-10, day 7 of open
+    negotiation (T8 runs from a determination only). The auditor's as-of view holds the report
+    negotiation stated after the agreement."""
+    report = rows(await compliance(vendor, nid))
+    assert report["T1"] == ("timely", "2026-12-14", "2026-11-02", 2, 0)
+    assert report["T2"][2:4] == ("2026-11-10", 7)
+    assert report["T8"][:2] == ("not_applicable", "")
+    state = await ledger_after(vendor, claim_id, "SettlementAgreed")
+    assert items(state)["T1"] == ("timely", "2026-12-14", "2026-11-02", 2)
+    assert state.compliance.negotiation_id == nid and state.compliance.rule_set_version
+
 
 def remittance(trace: str, paid_on: date, claims: tuple[ClaimSpec, ...],
                adjustments: tuple[ProviderAdjustmentSpec, ...] = ()) -> bytes:
@@ -199,10 +233,11 @@ def icn_of(vendor: Vendor, line: fees_pb2.FeeLine) -> str:
 
 async def test_reversal_and_correction_in_one_era_keep_both_lines_and_net_per_era(
         stack, channel):
-    stack.require("claims", "negotiation", "settlement", "fees")
+    stack.require("claims", "negotiation", "settlement", "fees", "ledger")
     vendor = await Vendor.enrol(stack, channel)
     await publish_schedule(vendor)
-    claim_id, pcn, _ = await agreed_claim(vendor, bulk=1)
+    claim_id, pcn, nid = await agreed_claim(vendor, bulk=1)
+    await agreed_in_open_negotiation(vendor, claim_id, nid)
     await vendor.settlement_of(claim_id)
     first = ClaimSpec(patient_control_number=pcn, charge_cents=249_000, paid_cents=60_000,
                       service_date=date(2026, 10, 3), payer_claim_control_number="ICN-FIRST-1")
@@ -242,10 +277,11 @@ async def test_reversal_and_correction_in_one_era_keep_both_lines_and_net_per_er
 
 async def test_plb_recoupment_and_interest_lines_name_the_era_and_the_plb_reference(
         stack, channel):
-    stack.require("claims", "negotiation", "settlement", "fees")
+    stack.require("claims", "negotiation", "settlement", "fees", "ledger")
     vendor = await Vendor.enrol(stack, channel)
     await publish_schedule(vendor, include_interest=True)
-    claim_id, pcn, _ = await agreed_claim(vendor, bulk=1)
+    claim_id, pcn, nid = await agreed_claim(vendor, bulk=1)
+    await agreed_in_open_negotiation(vendor, claim_id, nid)
     await vendor.settlement_of(claim_id)
     paid = ClaimSpec(patient_control_number=pcn, charge_cents=249_000, paid_cents=60_000,
                      service_date=date(2026, 10, 3), payer_claim_control_number="ICN-PLB-1")

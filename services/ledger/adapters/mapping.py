@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from services.ledger.domain.checkpoint import (
     SignedChainHead,
     SignedCheckpoint,
 )
-from services.ledger.domain.claim_state import ClaimState, Happening
+from services.ledger.domain.claim_state import ClaimState, Happening, StatedCompliance
 from services.ledger.domain.entry import AuditEntry, EventFacts
 from services.ledger.domain.signing import Signer, pem_of
 
@@ -417,4 +418,19 @@ def state_message(state: ClaimState) -> ledger_pb2.ClaimState:
         ],
         first_event_at=timestamp(state.first_event_at) if state.first_event_at else None,
         last_event_at=timestamp(state.last_event_at) if state.last_event_at else None,
+        compliance=_compliance(state.compliance),
     )
+
+
+def _compliance(stated: StatedCompliance | None) -> ledger_pb2.ComplianceAsOf | None:
+    if stated is None:
+        return None
+    view = stated.view
+    return ledger_pb2.ComplianceAsOf(
+        negotiation_id=view.negotiation_id, report_as_of=view.as_of, status=view.status,
+        rule_set_version=view.rule_set_version, calendar=view.calendar,
+        holidays=list(view.holidays),
+        lines=[ledger_pb2.ComplianceItem(**asdict(item)) for item in view.lines],
+        batch_window_ends_on=view.batch_window_ends_on,
+        cooling_off_ends_on=view.cooling_off_ends_on, act_event_type=view.source_event_type,
+        act_at=timestamp(view.source_occurred_at), **_source(stated.source))  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from services.common.contracts import ContractViolation
+from services.ledger.domain.compliance_view import ComplianceView, compliance_view
 from services.ledger.domain.entry import AuditEntry
 from services.ledger.domain.timeline import payload_of
 
@@ -51,6 +52,14 @@ class DeadlineItem:
     source: Happening
 
 
+@dataclass(frozen=True, slots=True)
+class StatedCompliance:
+    """The case's compliance report as negotiation last stated it, and the event that did."""
+
+    view: ComplianceView
+    source: Happening
+
+
 @dataclass
 class ClaimState:
     claim_id: str
@@ -67,6 +76,7 @@ class ClaimState:
     payments: list[MoneyItem] = field(default_factory=list)
     fees: list[MoneyItem] = field(default_factory=list)
     deadlines: dict[str, DeadlineItem] = field(default_factory=dict)
+    compliance: StatedCompliance | None = None
     unfolded: list[AuditEntry] = field(default_factory=list)
     first_event_at: datetime | None = None
     last_event_at: datetime | None = None
@@ -246,6 +256,15 @@ def _idr_fee_passed_through(state: ClaimState, p: dict[str, Any], h: Happening) 
     state.fees.append(MoneyItem("idr fee pass-through", amount, h))
 
 
+def _compliance_stated(state: ClaimState, p: dict[str, Any], h: Happening) -> None:
+    """Negotiation's report as it stood after an act; the one stated for the latest act wins
+    (a consumer that lags may append an earlier act's report after a later one)."""
+    view = compliance_view(p)
+    if state.compliance is None or view.source_occurred_at >= (
+            state.compliance.view.source_occurred_at):
+        state.compliance = StatedCompliance(view, h)
+
+
 def _recorded_only(state: ClaimState, p: dict[str, Any], h: Happening) -> None:
     """A fact that belongs in the timeline but does not change the summarised state."""
 
@@ -291,6 +310,8 @@ FOLDS: dict[str, Fold] = {
     "CoolingOffStarted": _cooling_off,
     "IdrClosed": _idr_closed,
     "IdrFeeRecorded": _recorded_only,  # a party's IDR fee paid / refunded / forfeited
+    "ComplianceRecordOpened": _recorded_only,
+    "ComplianceReportStated": _compliance_stated,
     # settlement
     "SettlementOpened": _settlement_opened,
     "PaymentPosted": _money("payment_id", +1),

@@ -12,6 +12,7 @@ from datetime import date
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
 from services.common.errors import Violations
 from services.common.fields import parse_date
+from services.negotiation.adapters import line_mapping as lines
 from services.negotiation.adapters.projections import WorkItem
 from services.negotiation.application import Case
 from services.negotiation.commands import (
@@ -244,6 +245,7 @@ def initiate_idr(request: pb.InitiateIdrRequest) -> InitiateIdr:
         initiating_party=_party(request.initiating_party),
         batch_negotiation_ids=tuple(request.batch_negotiation_ids),
         bundled=request.bundled,
+        lines=lines.disputed_lines(request),
     )
 
 
@@ -273,7 +275,8 @@ def submit_idr_offer(request: pb.SubmitIdrOfferRequest) -> SubmitIdrOffer:
     submitted_on = r.day("submitted_on", request.submitted_on)
     r.done()
     return SubmitIdrOffer(
-        request.negotiation_id, _party(request.party), request.amount_cents, submitted_on
+        request.negotiation_id, _party(request.party), request.amount_cents, submitted_on,
+        lines.line_offers(request),
     )
 
 
@@ -300,7 +303,8 @@ def record_determination(request: pb.RecordIdrDeterminationRequest) -> RecordDet
     determined_on = r.day("determined_on", request.determined_on)
     r.done()
     return RecordDetermination(
-        request.negotiation_id, _party(request.prevailing_party), determined_on
+        request.negotiation_id, _party(request.prevailing_party), determined_on,
+        tuple((line.line_number, _party(line.prevailing_party)) for line in request.lines),
     )
 
 
@@ -426,6 +430,10 @@ def _idr_to_proto(
         payer_fees=_party_fees_to_proto(
             dispute.party_fees(Party.PAYER.value, claim)),
         fee_entries=_fee_entries_to_proto(dispute),
+        lines=lines.case_lines(dispute),
+        line_items=dispute.batch_line_items,
+        prevailing_party=dispute.prevailing_party,
+        amount_owed_cents=dispute.amount_owed_cents,
     )
 
 

@@ -34,15 +34,18 @@ class BatchRefusal:
 
 
 def batch_refusals(
-    items: Sequence[BatchItem], rule_set: RuleSet, calendar: BusinessCalendar
+    items: Sequence[BatchItem], rule_set: RuleSet, calendar: BusinessCalendar,
+    line_items: int = 0,
 ) -> list[BatchRefusal]:
-    """Why these items cannot form one batched dispute; empty when they can."""
+    """Why these items cannot form one batched dispute; empty when they can. `line_items`:
+    the dispute's line items when some items dispute several lines (default: one each)."""
     if len(items) < 2:
         return [BatchRefusal("min_items", "", "a batch needs at least two items")]
     refusals: list[BatchRefusal] = []
     cap = rule_set.batch_item_cap
-    if cap is not None and len(items) > cap:
-        refusals.append(BatchRefusal("item_cap", "", f"{len(items)} items exceed the cap of {cap}"))
+    count = max(line_items, len(items))
+    if cap is not None and count > cap:
+        refusals.append(BatchRefusal("item_cap", "", f"{count} items exceed the cap of {cap}"))
     first = min(items, key=lambda i: i.service_date)
     window_end = calendar.after(first.service_date, rule_set.batch_window_business_days)
     family = service_family(first.service_code)

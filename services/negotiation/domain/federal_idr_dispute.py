@@ -15,15 +15,16 @@ Events keep the names and fields they had when they were recorded on the negotia
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, Violations
 from services.common.ids import deterministic_id
+from services.negotiation.domain import dispute_lines as dl
 from services.negotiation.domain.cooling_off import service_family
 from services.negotiation.domain.deadlines import (
     CaseDeadlines,
@@ -31,6 +32,7 @@ from services.negotiation.domain.deadlines import (
     DeadlineEngine,
     cooling_off_end,
 )
+from services.negotiation.domain.disputed_claim import DisputedClaim
 from services.negotiation.domain.idr_fees import (
     FeeEntry,
     FeeFacts,
@@ -64,26 +66,6 @@ def dispute_id_for(tenant_id: str, negotiation_id: str) -> UUID:
     return deterministic_id(tenant_id, "federal-idr-dispute", negotiation_id)
 
 
-@dataclass(frozen=True)
-class DisputedClaim:
-    """What a dispute needs to know of its negotiation (read when each command runs)."""
-
-    claim_id: str
-    qpa_cents: int
-    patient_cost_sharing_cents: int
-    already_paid_cents: int
-    service_code: str
-    provider_key: str  # cooling-off party keys (cooling_off.py)
-    payer_key: str
-    settled: bool  # the parties agreed in negotiation after initiation: the process ends
-
-    def party_keys(self, initiating_party: str) -> tuple[str, str]:
-        """(initiating party key, other party key) for cooling-off across cases."""
-        if initiating_party == Party.PROVIDER:
-            return (self.provider_key, self.payer_key)
-        return (self.payer_key, self.provider_key)
-
-
 # Why the negotiation cannot go to IDR on a date for an initiating party (None when it can).
 InitiationCheck = Callable[[date, str], str | None]
 
@@ -104,6 +86,15 @@ class FederalIdrDispute(TenantAggregate):
         bundled: bool
         batch_negotiation_ids: list[str]
         fee_bearing: bool  # the batch's lead item carries the per-dispute fees
+        lines: list[dl.DisputedLineRecord]  # the claim lines in dispute; [] = the whole claim
+        line_items: int  # the whole dispute's line items (all its claims), for the fee tier
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # v1 disputed whole claims, one line item each.
+            state["lines"] = []
+            state["line_items"] = max(1, len(state.get("batch_negotiation_ids") or ()))
 
     class IdreSelected(TenantAggregate.Event):
         idre_id: str
@@ -130,9 +121,17 @@ class FederalIdrDispute(TenantAggregate):
         percent_of_qpa_bp: int
         submitted_on: date
         idre_fee_paid_cents: int
+        line_offers: list[dl.LineOfferRecord]  # per disputed line; [] for a whole-claim dispute
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["line_offers"] = []
 
         def apply(self, aggregate: FederalIdrDispute) -> None:
             aggregate.offers_cents = {**aggregate.offers_cents, self.party: self.amount_cents}
+            aggregate.line_offers = {**aggregate.line_offers,
+                                     self.party: dl.line_offers_of(self.line_offers)}
 
     class IdrDetermined(TenantAggregate.Event):
         claim_id: str
@@ -150,12 +149,20 @@ class FederalIdrDispute(TenantAggregate):
         idre_fee_refund_cents: int
         fee_refund_due_on: date | None
         rule_set_version: str
+        line_awards: list[dl.LineAwardRecord]  # per disputed line; [] for a whole-claim dispute
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["line_awards"] = []
 
         def apply(self, aggregate: FederalIdrDispute) -> None:
+            aggregate.line_awards = dl.line_awards_of(self.line_awards)
             aggregate.status = NegotiationStatus.DETERMINED.value
             aggregate.determined_on = self.determined_on
             aggregate.prevailing_party = self.prevailing_party
             aggregate.award_total_cents = self.award_total_cents
+            aggregate.amount_owed_cents = self.amount_owed_cents
 
     class CoolingOffStarted(TenantAggregate.Event):
         dispute_number: str
@@ -212,6 +219,8 @@ class FederalIdrDispute(TenantAggregate):
         bundled: bool,
         batch_negotiation_ids: list[str],
         fee_bearing: bool,
+        lines: list[dl.DisputedLineRecord],
+        line_items: int,
     ) -> None:
         self.claim_id = claim_id
         self.dispute_number = dispute_number
@@ -221,15 +230,18 @@ class FederalIdrDispute(TenantAggregate):
         self.administrative_fee_cents = administrative_fee_cents
         self.batched = batched
         self.bundled = bundled
-        # One negotiation is one item or service; a batch's line items are its members.
-        self.batch_line_items = max(1, len(batch_negotiation_ids))
+        self.lines: list[dl.DisputedLine] = dl.disputed_lines_of(lines)
+        self.batch_line_items = line_items  # the IDRE fee tier (dispute_lines.line_items)
         self.fee_bearing = fee_bearing
         self.status = NegotiationStatus.IN_IDR.value
         self.idre: IdreSelection | None = None
         self.eligible: bool | None = None
         self.offers_cents: dict[str, int] = {}  # party -> the offer it submitted to the IDRE
+        self.line_offers: dict[str, list[dl.LineOffer]] = {}  # party -> its offer per line
+        self.line_awards: list[dl.LineAward] = []
         self.determined_on: date | None = None
         self.award_total_cents = 0
+        self.amount_owed_cents = 0
         self.prevailing_party = ""
         self.closed_outcome = ""
         self.fee_ledger = IdrFeeLedger()  # what each party paid, got back, forfeited
@@ -250,10 +262,16 @@ class FederalIdrDispute(TenantAggregate):
         batch_negotiation_ids: Sequence[str] = (),
         bundled: bool = False,
         fee_bearing: bool = True,
+        lines: Sequence[dl.DisputedLine] = (),
+        line_items: int = 0,
     ) -> FederalIdrDispute:
-        """Start the dispute once the negotiation allows it (`refusal` says why it does not)."""
+        """Start the dispute once the negotiation allows it (`refusal` says why it does not).
+        `lines`: the claim lines in dispute (none: the whole claim); `line_items`: the whole
+        dispute's (a multi-line or multi-claim dispute is batched, DOMAIN §1.6/§1.8)."""
         v = Violations()
         v.check(bool(dispute_number.strip()), "dispute_number", "is required")
+        dl.check_disputed_lines(v, "lines", lines)
+        line_items = line_items or max(len(batch_negotiation_ids), dl.line_items(lines))
         check_fact_date(v, "initiated_on", initiated_on, ctx.eastern_today)
         enum_value(v, "initiating_party", Party, initiating_party)
         v.raise_if_any()
@@ -275,10 +293,12 @@ class FederalIdrDispute(TenantAggregate):
             initiating_party=initiating_party,
             rule_set_version=rule_set.version,
             administrative_fee_cents=rule_set.administrative_fee_cents if fee_bearing else 0,
-            batched=bool(batch_negotiation_ids),
+            batched=bool(batch_negotiation_ids) or (line_items > 1 and not bundled),
             bundled=bundled,
             batch_negotiation_ids=list(batch_negotiation_ids),
             fee_bearing=fee_bearing,
+            lines=dl.disputed_line_records(lines),
+            line_items=line_items,
         )
         return dispute
 
@@ -403,23 +423,13 @@ class FederalIdrDispute(TenantAggregate):
                     f"selection period ({t4.due.isoformat()})"
                 )
         try:
-            check_idre_fee(
-                rule_set_by_version(self.rule_set_version),
-                idre_fee_cents,
-                self.batched,
-                self.batch_line_items,
-            )
+            check_idre_fee(rule_set_by_version(self.rule_set_version), idre_fee_cents,
+                           self.batched, self.batch_line_items)
         except FeeOutOfRangeError as exc:
             v.add("idre_fee_cents", str(exc))
             v.raise_if_any()
-        self._record(
-            self.IdreSelected,
-            ctx,
-            idre_id=idre_id,
-            method=method,
-            selected_on=selected_on,
-            idre_fee_cents=idre_fee_cents,
-        )
+        self._record(self.IdreSelected, ctx, idre_id=idre_id, method=method,
+                     selected_on=selected_on, idre_fee_cents=idre_fee_cents)
 
     def record_eligibility(
         self,
@@ -441,13 +451,8 @@ class FederalIdrDispute(TenantAggregate):
             raise FailedPrecondition("no IDR entity has been selected yet")
         if self.eligible is not None:
             raise FailedPrecondition("the eligibility outcome is already recorded")
-        self._record(
-            self.IdrEligibilityDetermined,
-            ctx,
-            eligible=eligible,
-            decided_on=decided_on,
-            reason=reason,
-        )
+        self._record(self.IdrEligibilityDetermined, ctx, eligible=eligible,
+                     decided_on=decided_on, reason=reason)
         if not eligible:
             assert decided_on is not None
             self._close(ctx, claim, IdrOutcome.INELIGIBLE, decided_on, reason)
@@ -462,12 +467,14 @@ class FederalIdrDispute(TenantAggregate):
         party: str,
         amount_cents: int,
         submitted_on: date | None,
+        line_offers: Sequence[dl.LineOffer] = (),
     ) -> None:
+        """An offer to the IDRE: the claim's total, or (a line-level dispute) one per line."""
         if self.has_handled(ctx):
             return
         v = Violations()
         enum_value(v, "party", Party, party)
-        check_cents(v, "amount_cents", amount_cents)
+        check_cents(v, "amount_cents", amount_cents, allow_zero=bool(line_offers))
         check_fact_date(v, "submitted_on", submitted_on, ctx.eastern_today)
         v.raise_if_any()
         self._require_in_progress(claim, "submit an IDR offer")
@@ -477,15 +484,19 @@ class FederalIdrDispute(TenantAggregate):
             raise FailedPrecondition("the dispute was found ineligible")
         if party in self.offers_cents:
             raise FailedPrecondition(f"the {party} already submitted its IDR offer")
+        qpa_cents = claim.qpa_cents
+        if self.lines or line_offers:
+            for i, o in enumerate(line_offers):
+                check_cents(v, f"line_offers[{i}].amount_cents", o.amount_cents)
+            v.raise_if_any()
+            amount_cents = dl.offer_total(self.dispute_number, self.lines, line_offers,
+                                          amount_cents)
+            qpa_cents = sum(line.qpa_cents for line in self.lines)
         self._record(
-            self.IdrOfferSubmitted,
-            ctx,
-            party=party,
-            amount_cents=amount_cents,
-            percent_of_qpa_bp=offer_basis_points(amount_cents, claim.qpa_cents),
-            submitted_on=submitted_on,
-            idre_fee_paid_cents=self.idre.idre_fee_cents,
-        )
+            self.IdrOfferSubmitted, ctx, party=party, amount_cents=amount_cents,
+            percent_of_qpa_bp=offer_basis_points(amount_cents, qpa_cents),
+            submitted_on=submitted_on, idre_fee_paid_cents=self.idre.idre_fee_cents,
+            line_offers=dl.line_offer_records(line_offers))
 
     def record_determination(
         self,
@@ -495,12 +506,16 @@ class FederalIdrDispute(TenantAggregate):
         prevailing_party: str,
         determined_on: date | None,
         engine: DeadlineEngine,
+        line_parties: Mapping[int, str] | None = None,
     ) -> None:
-        """The IDRE chose one submitted offer (never a midpoint); a lone offer wins by default."""
+        """The IDRE chose one submitted offer (never a midpoint); a lone offer wins by default.
+        A line-level dispute is determined per line (`line_parties`; unnamed lines go to
+        `prevailing_party`); the dispute's prevailing party is then the one with more lines."""
         if self.has_handled(ctx):
             return
         v = Violations()
-        enum_value(v, "prevailing_party", Party, prevailing_party)
+        if prevailing_party or not line_parties:
+            enum_value(v, "prevailing_party", Party, prevailing_party)
         check_fact_date(v, "determined_on", determined_on, ctx.eastern_today)
         v.raise_if_any()
         assert determined_on is not None
@@ -510,54 +525,47 @@ class FederalIdrDispute(TenantAggregate):
         offers = self.offers_cents
         if not offers:
             raise FailedPrecondition("neither party submitted an offer: close the dispute instead")
-        if prevailing_party not in offers:
+        awards: list[dl.LineAward] = []
+        if self.lines or line_parties:
+            awards, prevailing_party = dl.determine_lines(
+                self.dispute_number, self.lines, self.line_offers, line_parties or {},
+                prevailing_party)
+        elif prevailing_party not in offers:
             raise FailedPrecondition(
                 f"the {prevailing_party} submitted no offer, so it cannot prevail"
             )
         assert self.idre is not None  # eligibility needs a selected entity
         if determined_on < self.idre.selected_on:
             raise FailedPrecondition("the determination cannot precede the IDRE selection")
-        award = offers[prevailing_party]
-        client_won = prevailing_party == Party.PROVIDER
-        fees = self.fee_facts(IdrOutcome.WON if client_won else IdrOutcome.LOST)
+        owed = [(a.award_cents, a.patient_cost_sharing_cents, a.already_paid_cents)
+                for a in awards] or [(offers[prevailing_party], claim.patient_cost_sharing_cents,
+                                      claim.already_paid_cents)]
+        award, cost_sharing, paid = (sum(column) for column in zip(*owed, strict=True))
+        fees = self.fee_facts(outcome_for_party(Party.PROVIDER.value, IdrOutcome.WON,
+                                                prevailing_party) or IdrOutcome.LOST)
         rule_set = rule_set_on(determined_on)
         calendar = engine.calendar
+        refund_due = calendar.after(determined_on, rule_set.fee_refund_business_days)
         self._record(
-            self.IdrDetermined,
-            ctx,
-            claim_id=claim.claim_id,
-            dispute_number=self.dispute_number,
-            determined_on=determined_on,
-            prevailing_party=prevailing_party,
-            default_determination=len(offers) == 1,
-            award_total_cents=award,
-            patient_cost_sharing_cents=claim.patient_cost_sharing_cents,
-            already_paid_cents=claim.already_paid_cents,
-            amount_owed_cents=amount_owed_cents(
-                award, claim.patient_cost_sharing_cents, claim.already_paid_cents
-            ),
+            self.IdrDetermined, ctx, claim_id=claim.claim_id,
+            dispute_number=self.dispute_number, determined_on=determined_on,
+            prevailing_party=prevailing_party, default_determination=len(offers) == 1,
+            award_total_cents=award, patient_cost_sharing_cents=cost_sharing,
+            already_paid_cents=paid,
+            amount_owed_cents=sum(amount_owed_cents(*line) for line in owed),
             payment_due_on=rule_set.payment_due_on(determined_on),
             administrative_fee_cents=fees.administrative_fee_cents,
             idre_fee_paid_cents=fees.idre_fee_paid_cents,
             idre_fee_refund_cents=fees.idre_fee_refund_cents,
-            fee_refund_due_on=(
-                calendar.after(determined_on, rule_set.fee_refund_business_days)
-                if fees.idre_fee_refund_cents
-                else None
-            ),
-            rule_set_version=self.rule_set_version,
-        )
+            fee_refund_due_on=refund_due if fees.idre_fee_refund_cents else None,
+            rule_set_version=self.rule_set_version, line_awards=dl.line_award_records(awards))
         initiating, other = claim.party_keys(self.initiating_party)
         self._record(
-            self.CoolingOffStarted,
-            ctx,
-            dispute_number=self.dispute_number,
-            initiating_party_key=initiating,
-            other_party_key=other,
+            self.CoolingOffStarted, ctx, dispute_number=self.dispute_number,
+            initiating_party_key=initiating, other_party_key=other,
             service_family=service_family(claim.service_code),
             starts_on=determined_on + timedelta(days=1),
-            ends_on=cooling_off_end(calendar, rule_set, determined_on, self.batched),
-        )
+            ends_on=cooling_off_end(calendar, rule_set, determined_on, self.batched))
 
     def close_without_offers(
         self, ctx: CommandContext, *, claim: DisputedClaim, closed_on: date | None
@@ -574,24 +582,12 @@ class FederalIdrDispute(TenantAggregate):
             raise FailedPrecondition("an offer was submitted: the IDRE must determine")
         self._close(ctx, claim, IdrOutcome.CLOSED_WITHOUT_OFFERS, closed_on, "no offers submitted")
 
-    def _close(
-        self,
-        ctx: CommandContext,
-        claim: DisputedClaim,
-        outcome: IdrOutcome,
-        on: date,
-        reason: str,
-    ) -> None:
+    def _close(self, ctx: CommandContext, claim: DisputedClaim, outcome: IdrOutcome, on: date,
+               reason: str) -> None:
         fees = self.fee_facts(outcome)
         self._record(
-            self.IdrClosed,
-            ctx,
-            claim_id=claim.claim_id,
-            dispute_number=self.dispute_number,
-            closed_on=on,
-            outcome=outcome.value,
-            reason=reason,
+            self.IdrClosed, ctx, claim_id=claim.claim_id, dispute_number=self.dispute_number,
+            closed_on=on, outcome=outcome.value, reason=reason,
             administrative_fee_cents=fees.administrative_fee_cents,
             idre_fee_paid_cents=fees.idre_fee_paid_cents,
-            idre_fee_refund_cents=fees.idre_fee_refund_cents,
-        )
+            idre_fee_refund_cents=fees.idre_fee_refund_cents)

@@ -24,6 +24,9 @@ class IdrOutcome(enum.StrEnum):
     SETTLED = "settled"  # settled after initiation, before the determination
     INELIGIBLE = "ineligible"
     CLOSED_WITHOUT_OFFERS = "closed_without_offers"
+    # A determination of several lines that went evenly to both parties: each pays half the
+    # IDRE fee (dispute_lines.dispute_prevailing_party).
+    SPLIT = "split"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ def client_fee_facts(
         IdrOutcome.WON: paid,
         IdrOutcome.LOST: 0,
         IdrOutcome.SETTLED: half_of(paid),
+        IdrOutcome.SPLIT: half_of(paid),
         IdrOutcome.INELIGIBLE: paid,
         IdrOutcome.CLOSED_WITHOUT_OFFERS: paid,
     }[outcome]
@@ -145,7 +149,10 @@ class PartyFees:
 
 def outcome_for_party(party: str, outcome: IdrOutcome | None, prevailing_party: str) -> (
         IdrOutcome | None):
-    """A determination is WON for the prevailing party and LOST for the other."""
+    """A determination is WON for the prevailing party and LOST for the other (SPLIT for
+    both when its lines went evenly to each)."""
+    if outcome in (IdrOutcome.WON, IdrOutcome.LOST) and prevailing_party == IdrOutcome.SPLIT:
+        return IdrOutcome.SPLIT
     if outcome in (IdrOutcome.WON, IdrOutcome.LOST):
         return IdrOutcome.WON if party == prevailing_party else IdrOutcome.LOST
     return outcome

@@ -402,7 +402,7 @@ async def test_batching_is_accepted_or_refused_by_rule(client: Client) -> None:
                 batch_negotiation_ids=[same, other_plan],
             ),
         )
-    assert "same_plan" in (err.value.details() or "")
+    assert "batch refused (DOMAIN §1.6): same_plan" in (err.value.details() or "")
     assert (await get(client, same)).status == "open"  # nothing joined
     response = await client.call(
         "InitiateIdr",
