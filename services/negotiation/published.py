@@ -50,6 +50,8 @@ LANGUAGE = PublishedLanguage(
         ClaimFacts.ClaimFactsNoted: from_fields(v1.ClaimFactsNoted),
         ClaimFacts.AdjudicationNoted: from_fields(v1.AdjudicationNoted),
         ClaimFacts.AppealPaymentNoted: from_fields(v1.AppealPaymentNoted),
+        Negotiation.AlreadyPaidUpdated: from_fields(v1.AlreadyPaidUpdated),
+        Negotiation.NegotiationClosed: from_fields(v1.NegotiationClosed),
         # Consumed by claims: the claim's work queue shows the reason.
         ClaimFacts.NegotiationRefused: from_fields(v1.NegotiationRefused),
     },
