@@ -34,6 +34,7 @@ from services.claims.domain import (
     Frequency,
     TriageDecision,
     TriagePolicy,
+    canonical,
     event_data,
 )
 from services.claims.published import language
@@ -74,6 +75,9 @@ class ImportItem:
     data: ClaimData | InvalidArgument
     frequency: Frequency = Frequency.ORIGINAL  # an 837's CLM05-3
     original_reference: str = ""  # an 837's REF*F8: the payer's claim number of the original
+    # Claims of the tenant with the same patient control number (the read model's answer):
+    # the one whose payer claim number is `original_reference` is the 7/8's original.
+    original_candidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -294,6 +298,11 @@ class ClaimsApplication(ServiceApplication):
             if claim_id in seen:  # the same request id twice in one call: one claim
                 outcomes[index] = ImportOutcome(index, str(claim_id), False)
                 continue
+            original = self._original_of(item_ctx, item)
+            if original is not None:  # a 7/8 of a claim we hold: a correction of it
+                outcomes[index] = self._import_correction(item_ctx, index, claim_id, original, item)
+                seen[claim_id] = index
+                continue
             try:
                 claim = Claim.register(
                     item_ctx,
@@ -321,6 +330,54 @@ class ClaimsApplication(ServiceApplication):
                 else:
                     outcomes[index] = ImportOutcome(index, str(claim_id), created)
         return [o for o in outcomes if o is not None]
+
+    def _original_of(self, ctx: CommandContext, item: ImportItem) -> Claim | None:
+        """The claim an imported 7/8 corrects: same PCN, and the payer's claim number of its
+        adjudication is the file's REF*F8 (None when the tenant holds no such claim)."""
+        reference = item.original_reference.strip()
+        if item.frequency is Frequency.ORIGINAL or not reference:
+            return None
+        for candidate in item.original_candidates:
+            claim = self.find(_parse_uuid(candidate), ctx.tenant_id, Claim)
+            if claim is not None and claim.adjudication is not None and (
+                claim.adjudication.payer_claim_control_number.strip() == reference
+            ):
+                return claim
+        return None
+
+    def _import_correction(
+        self, ctx: CommandContext, index: int, claim_id: UUID, original: Claim, item: ImportItem
+    ) -> ImportOutcome:
+        """An imported 7/8 becomes a replacement/void of `original`, both saved together, as
+        SubmitCorrectedClaim does; the same file again answers the same correction."""
+        assert not isinstance(item.data, InvalidArgument)
+        prefix = f"items[{index}]."
+        by = original.replaced_by_claim_id
+        if self.find(claim_id, ctx.tenant_id, Claim) is not None or by:
+            existing = self.find(_parse_uuid(by), ctx.tenant_id, Claim) if by else None
+            if existing is None or (existing.frequency is item.frequency
+                                    and existing.data == canonical(item.data)):
+                return ImportOutcome(index, str(existing.id if existing else claim_id), False)
+            return ImportOutcome(index, errors=(FieldViolation(
+                prefix + "claim.frequency", f"the original claim {original.id} was already "
+                f"{original.status.value} by claim {by}: correct that claim instead"),))
+        reason = f"837 import: frequency {item.frequency.value} of payer claim " \
+                 f"{item.original_reference.strip()}"
+        try:
+            correction = Claim.register(
+                ctx, claim_id, item.data, frequency=item.frequency, original=original,
+                correction_reason=reason, original_reference=item.original_reference.strip(),
+                field_prefix=prefix + "claim.",
+            )
+            original.supersede(ctx, item.frequency, claim_id, reason,
+                               item.original_reference.strip())
+            self.save_all(original, correction)
+        except InvalidArgument as exc:
+            return ImportOutcome(index, errors=tuple(exc.violations))
+        except FailedPrecondition as exc:
+            return ImportOutcome(index, errors=(
+                FieldViolation(prefix + "claim.frequency", str(exc)),))
+        return ImportOutcome(index, str(claim_id), True)
 
     def _save_batch(
         self, ctx: CommandContext, batch: list[tuple[int, Claim]]

@@ -49,7 +49,7 @@ def build(infra: Infrastructure) -> ServiceParts:
 
     job_store = ImportJobStore(infra.pool, infra.settings.schema, keys)
     job_runner = ImportJobRunner(
-        job_store, {KIND: Claims837Import(app, infra.blocking, readers)},
+        job_store, {KIND: Claims837Import(app, infra.blocking, readers, queries)},
         batch_size=int(os.environ.get("OON_IMPORT_BATCH_SIZE", DEFAULT_BATCH_SIZE)),
     )
     imports = ImportJobs(job_store, job_runner, KIND, WRITERS, "an 837")

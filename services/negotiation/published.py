@@ -54,6 +54,8 @@ LANGUAGE = PublishedLanguage(
         # Folded by the audit ledger: the case's compliance report as it stood after an act.
         ComplianceRecord.ComplianceRecordOpened: from_fields(v1.ComplianceRecordOpened),
         ComplianceRecord.ComplianceReportStated: from_fields(v1.ComplianceReportStated),
+        Negotiation.AlreadyPaidUpdated: from_fields(v1.AlreadyPaidUpdated),
+        Negotiation.NegotiationClosed: from_fields(v1.NegotiationClosed),
         # Consumed by claims: the claim's work queue shows the reason.
         ClaimFacts.NegotiationRefused: from_fields(v1.NegotiationRefused),
     },

@@ -394,6 +394,18 @@ def appeal_payment_noted() -> Any:
     return _event(ClaimFacts.AppealPaymentNoted, version=3, paid_cents=57_000, denied=False)
 
 
+def already_paid_updated() -> Any:
+    return _event(Negotiation.AlreadyPaidUpdated, version=4, claim_id=CLAIM_ID,
+                  already_paid_cents=75_000, previous_already_paid_cents=45_000,
+                  amount_in_dispute_cents=175_000, source="appeal decision")
+
+
+def negotiation_closed() -> Any:
+    return _event(Negotiation.NegotiationClosed, version=5, claim_id=CLAIM_ID,
+                  reason="no longer warranted: the payer paid what was billed after an appeal",
+                  closed_on=dt.date(2026, 6, 2))
+
+
 def idr_offer_submitted() -> Any:
     return _event(FederalIdrDispute.IdrOfferSubmitted, version=11, party="provider",
                   amount_cents=160_000, percent_of_qpa_bp=22_857,
@@ -754,6 +766,8 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("negotiation", "ClaimFactsNoted"): claim_facts_noted,
     ("negotiation", "AdjudicationNoted"): adjudication_noted,
     ("negotiation", "AppealPaymentNoted"): appeal_payment_noted,
+    ("negotiation", "AlreadyPaidUpdated"): already_paid_updated,
+    ("negotiation", "NegotiationClosed"): negotiation_closed,
     ("settlement", "SettlementOpened"): settlement_opened,
     ("settlement", "PaymentPosted"): payment_posted,
     ("settlement", "PaymentReversed"): payment_reversed,

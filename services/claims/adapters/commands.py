@@ -45,6 +45,7 @@ from services.claims.domain import (
     ClaimData,
     ClaimType,
     Facility,
+    Frequency,
     NetworkStatus,
     Patient,
     Payer,
@@ -193,15 +194,32 @@ def import_claims(request_id: str, items: Sequence[pb.ImportItem]) -> ImportClai
     return ImportClaims(tuple(read))
 
 
-def imported_837(request_id: str, parsed: Sequence[ParsedClaim]) -> ImportClaims:
-    """The claims read from an 837, each under `<request id>:<its location in the file>`."""
+def correction_pcns(parsed: Sequence[ParsedClaim]) -> set[str]:
+    """The PCNs of the file's 7/8 claims that name their original (REF*F8): whose claims the
+    read model is asked for, to link each correction to its original."""
+    return {c.data.patient_control_number for c in parsed if c.data is not None
+            and c.frequency is not Frequency.ORIGINAL and c.original_reference.strip()}
+
+
+def import_item(
+    request_id: str, c: ParsedClaim, read: ClaimData | InvalidArgument,
+    candidates: Mapping[str, tuple[str, ...]],
+) -> ImportItem:
+    found = candidates.get(c.data.patient_control_number, ()) if c.data is not None else ()
+    return ImportItem(request_id, read, c.frequency, c.original_reference, found)
+
+
+def imported_837(
+    request_id: str, parsed: Sequence[ParsedClaim],
+    candidates: Mapping[str, tuple[str, ...]] | None = None,
+) -> ImportClaims:
+    """The claims read from an 837, each under `<request id>:<its location in the file>`; a
+    7/8 with the claim ids under its PCN (`candidates`, from `correction_pcns`)."""
     items: list[ImportItem] = []
     for c in parsed:
         read = c.data if c.data is not None else c.error
         if read is not None:
-            items.append(
-                ImportItem(f"{request_id}:{c.location}", read, c.frequency, c.original_reference)
-            )
+            items.append(import_item(f"{request_id}:{c.location}", c, read, candidates or {}))
     return ImportClaims(tuple(items))
 
 

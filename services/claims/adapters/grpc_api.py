@@ -63,7 +63,9 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         parsed = await self.blocking(
             x12.read_837_file, request.x12, stated.client_id, stated.plan, stated.facility
         )
-        command = commands.imported_837(ctx.request_id, parsed.claims)
+        candidates = await self.queries.claims_by_pcn(
+            ctx.tenant_id, commands.correction_pcns(parsed.claims))
+        command = commands.imported_837(ctx.request_id, parsed.claims, candidates)
         outcomes = await self.blocking(self.app.import_claims, ctx, command)
         return mapping.import_837_response(outcomes, parsed)
 

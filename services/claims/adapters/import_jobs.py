@@ -14,7 +14,7 @@ a thread would stall the service's event loop (and WatchImportJob's once-a-secon
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,6 +22,7 @@ from uuid import UUID
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from services.claims.adapters import commands, x12
+from services.claims.adapters.sql import ClaimsQueries
 from services.claims.adapters.x12 import ParsedClaim
 from services.claims.application import ClaimsApplication, ImportClaims, ImportItem
 from services.common.context import CommandContext
@@ -86,11 +87,13 @@ class Claims837Import:
     empty_message = "the file holds no 837 claims (no CLM segment was found in any transaction)"
 
     def __init__(
-        self, app: ClaimsApplication, blocking: Blocking, readers: Executor | None = None
+        self, app: ClaimsApplication, blocking: Blocking, readers: Executor | None = None,
+        queries: ClaimsQueries | None = None,
     ) -> None:
         self.app = app
         self.blocking = blocking
         self.readers = readers
+        self.queries = queries
 
     async def read(self, content: bytes, params: bytes) -> Sequence[ParsedClaim]:
         if self.readers is None:
@@ -103,10 +106,15 @@ class Claims837Import:
     async def store(
         self, ctx: CommandContext, job_id: UUID, start: int, items: Sequence[Any]
     ) -> BatchResult:
-        return await self.blocking(self.store_now, ctx, job_id, start, items)
+        candidates: Mapping[str, tuple[str, ...]] = {}
+        if self.queries is not None:  # a 7/8 links to its original (REF*F8 + PCN)
+            candidates = await self.queries.claims_by_pcn(
+                ctx.tenant_id, commands.correction_pcns(items))
+        return await self.blocking(self.store_now, ctx, job_id, start, items, candidates)
 
     def store_now(
-        self, ctx: CommandContext, job_id: UUID, start: int, items: Sequence[Any]
+        self, ctx: CommandContext, job_id: UUID, start: int, items: Sequence[Any],
+        candidates: Mapping[str, tuple[str, ...]] | None = None,
     ) -> BatchResult:
         parsed: Sequence[ParsedClaim] = items
         batch: list[ImportItem] = []
@@ -114,8 +122,8 @@ class Claims837Import:
             read = claim.data if claim.data is not None else claim.error
             if read is None:
                 read = InvalidArgument("the claim could not be read", "claim")
-            batch.append(ImportItem(claim_request_id(job_id, start + offset), read,
-                                    claim.frequency, claim.original_reference))
+            batch.append(commands.import_item(claim_request_id(job_id, start + offset), claim,
+                                              read, candidates or {}))
         outcomes = self.app.import_claims(ctx, ImportClaims(tuple(batch)))
         stored = rejected = 0
         findings: list[JobFinding] = []

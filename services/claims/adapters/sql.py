@@ -9,6 +9,7 @@ work queue. The patient control number is searched by its keyed hash and shown u
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -114,6 +115,26 @@ class ClaimsQueries:
             rows = rows[:limit]
             token = _encode_token(rows[-1]["registered_at"], rows[-1]["claim_id"])
         return [self._summary(r) for r in rows], token
+
+    async def claims_by_pcn(
+        self, tenant_id: str, pcns: Iterable[str]
+    ) -> dict[str, tuple[str, ...]]:
+        """The tenant's claim ids under each patient control number (by its keyed hash, exact,
+        case-insensitive): the candidates for an imported 7/8's original."""
+        wanted = {self.keys.index(tenant_id, phi.PATIENT_CONTROL_NUMBER, p): p for p in pcns}
+        if not wanted:
+            return {}
+        rows = await self.pool.fetch(
+            f"SELECT claim_id, patient_control_number_index FROM {self.table} "
+            "WHERE tenant_id = $1 AND patient_control_number_index = ANY($2::text[]) "
+            "ORDER BY registered_at, claim_id",
+            tenant_id, list(wanted),
+        )
+        found: dict[str, list[str]] = {}
+        for r in rows:
+            found.setdefault(wanted[r["patient_control_number_index"]], []).append(
+                str(r["claim_id"]))
+        return {pcn: tuple(ids) for pcn, ids in found.items()}
 
     def _summary(self, r: asyncpg.Record) -> ClaimRow:
         return ClaimRow(

@@ -264,19 +264,20 @@ def _institutional_stay(c: ClaimData, today: date) -> Iterator[Finding]:
 
 
 def filing_limit(payer_id: str, funding: PlanFunding) -> tuple[int, str]:
-    """Days from the date of service the payer accepts a first filing in, and the source."""
+    """Days from the date of service the payer accepts a first filing in, and the source (a
+    payer row first, else the plan type's row; each says whether it is a rule or a default)."""
     payer = TIMELY_FILING["payers"].get(payer_id, {})
     if funding.value in payer.get("plan_types", {}):
-        return int(payer["plan_types"][funding.value]), f"payer {payer_id}: {payer['source']}"
-    days = int(TIMELY_FILING["plan_types"].get(funding.value, TIMELY_FILING["plan_types"]
-                                               ["unspecified"]))
-    sources = TIMELY_FILING["sources"]
-    return days, sources.get(funding.value, sources["default"])
+        return int(payer["plan_types"][funding.value]), \
+            f"payer {payer_id}, {payer['kind']}: {payer['source']}"
+    rows = TIMELY_FILING["plan_types"]
+    row = rows.get(funding.value, rows["unspecified"])
+    return int(row["days"]), f"{row['kind']}: {row['source']}"
 
 
 def _timely_filing(c: ClaimData, today: date) -> Iterator[Finding]:
-    if not c.lines:
-        return
+    if not c.lines or c.plan.funding is PlanFunding.UNINSURED:
+        return  # self-pay: no payer's filing limit
     days, source = filing_limit(c.payer.payer_id, c.plan.funding)
     last_day = c.first_service_date + timedelta(days=days)
     where = f"{days} days from the date of service for {c.plan.funding.value} plans ({source})"

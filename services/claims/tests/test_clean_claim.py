@@ -18,7 +18,7 @@ from services.claims.domain import (
     Provider,
     ServiceLine,
 )
-from services.claims.domain.clean_claim import RULE_SET_VERSION, RULES, check
+from services.claims.domain.clean_claim import RULE_SET_VERSION, RULES, TIMELY_FILING, check
 from services.claims.tests.factories import TODAY, emergency_claim, institutional_claim
 
 
@@ -103,11 +103,11 @@ def test_unknown_plan_funding_and_situs_block():
 
 
 def test_warnings_do_not_block():
-    # Within 60 days of the plan type's 365-day limit: a warning naming the last day.
-    old = emergency_claim(lines=(line(service_date=date(2026, 1, 2)),))
+    # Within 60 days of the plan type's 180-day limit: a warning naming the last day.
+    old = emergency_claim(lines=(line(service_date=date(2026, 7, 2)),))
     report = check(old, TODAY)
     assert report.clean
-    assert any(f.rule_id == "CC18-TIMELY-FILING" and not f.blocking and "2027-01-02" in f.message
+    assert any(f.rule_id == "CC18-TIMELY-FILING" and not f.blocking and "2026-12-29" in f.message
                for f in report.findings)
     flagged = emergency_claim(lines=(line(place_of_service="22", procedure_code="27447"),))
     report = check(flagged, TODAY)
@@ -153,10 +153,13 @@ def test_an_ncci_ptp_pair_needs_a_distinct_service_modifier_on_column_two():
 def test_timely_filing_follows_the_payer_and_the_plan_type():
     service = date(2026, 7, 1)  # 142 days before TODAY
     claim = emergency_claim(lines=(line(service_date=service),))
-    assert "CC18-TIMELY-FILING" not in rule_ids(claim)  # self-funded ERISA default: 365 days
+    # Self-funded ERISA default: 180 days (to 2026-12-28): a warning from 60 days before.
+    warning = _finding(claim, "CC18-TIMELY-FILING")
+    assert not warning.blocking and "2026-12-28" in warning.message
+    assert "default" in warning.message and warning.rule_version == "timely-filing/2026.12.1"
     strict = replace(claim, payer=Payer("EXAMPLE90", "Example 90-day payer"))
     finding = _finding(strict, "CC18-TIMELY-FILING")
-    assert finding.blocking and finding.rule_version == "timely-filing/2026.12"
+    assert finding.blocking and finding.rule_version == "timely-filing/2026.12.1"
     assert "2026-09-29" in finding.message and "self_funded_erisa" in finding.message
     # The same payer's plan type without a row of its own falls back to the plan-type default.
     medicare = replace(strict, plan=Plan("MA", PlanFunding.MEDICARE_ADVANTAGE, "PA"))
@@ -165,3 +168,15 @@ def test_timely_filing_follows_the_payer_and_the_plan_type():
     assert "424.44" not in _finding(very_old, "CC18-TIMELY-FILING").message
     medicare_old = replace(very_old, plan=Plan("M", PlanFunding.MEDICARE, "PA"))
     assert "424.44" in _finding(medicare_old, "CC18-TIMELY-FILING").message
+
+
+def test_every_timely_filing_row_cites_its_source_and_kind():
+    rows = dict(TIMELY_FILING["plan_types"])
+    rows.update({f"payer {k}": v for k, v in TIMELY_FILING["payers"].items()})
+    assert {f.value for f in PlanFunding} - {"uninsured"} <= set(TIMELY_FILING["plan_types"])
+    for name, row in rows.items():
+        assert row["kind"] in ("regulation", "default"), name
+        assert len(row["source"]) > 40, name
+        if row["kind"] == "regulation":
+            assert "CFR" in row["source"] or "U.S.C." in row["source"], name
+    assert TIMELY_FILING["plan_types"]["medicare"]["days"] == 365

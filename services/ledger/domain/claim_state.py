@@ -291,6 +291,8 @@ FOLDS: dict[str, Fold] = {
     "AdjudicationNoted": _adjudication_noted,
     "NegotiationRefused": _recorded_only,
     "AppealPaymentNoted": _recorded_only,
+    "AlreadyPaidUpdated": _recorded_only,
+    "NegotiationClosed": _status("negotiation_closed"),
     "OpenNegotiationNoticeSent": _notice_sent,
     "PayerResponseReceived": _recorded_only,
     "OfferMade": _offer,

@@ -453,6 +453,8 @@ def negotiation_to_proto(
         qpa_cents=n.qpa_cents,
         patient_cost_sharing_cents=n.patient_cost_sharing_cents,
         already_paid_cents=n.already_paid_cents,
+        amount_in_dispute_cents=n.amount_in_dispute_cents,
+        closed_reason=n.closed_reason,
         on_notice_sent_on=_iso(n.on_notice_sent_on),
         offers=[
             pb.Offer(

@@ -56,6 +56,7 @@ _CLOCK_EVENTS = frozenset(
         "IdrDetermined",
         "IdrClosed",
         "SettlementAgreed",
+        "NegotiationClosed",
     }
 )
 _STATUS_BY_EVENT = {
@@ -63,6 +64,7 @@ _STATUS_BY_EVENT = {
     "IdrDetermined": "determined",
     "IdrClosed": "closed",
     "SettlementAgreed": "agreed",
+    "NegotiationClosed": "closed",
 }
 
 

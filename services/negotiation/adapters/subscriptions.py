@@ -1,7 +1,9 @@
 """Reactions to the claims service's events: learn the claim, open a negotiation once triaged.
 
 ClaimRegistered, AdjudicationRecorded and AppealDecisionRecorded (what an appeal made the payer
-pay) are noted as our own ClaimFacts (we never read the claims service's tables). A ClaimTriaged
+pay) are noted as our own ClaimFacts (we never read the claims service's tables); an open case
+follows an appeal's payment (`Negotiation.follow_payment`: already paid, amount in dispute, or
+closed with the reason when nothing is left in dispute). A ClaimTriaged
 opens the claim's negotiation only when triage says the claim is worth negotiating (the claims
 service decides that once, e.g. never for a coverage denial), with the claim's provider, plan,
 billed amount, QPA and what the payer has paid. A claim whose facts fail an opening rule (no QPA,
@@ -80,10 +82,20 @@ class ClaimReactions:
             if facts.adjudication is None:
                 raise ArrivedEarly(f"claim {claim_id} appeal decision before its adjudication")
             facts.note_appeal_payment(ctx, paid_cents=message.paid_cents, denied=message.denied)
-            return [facts]
+            return [facts, self._follow_payment(ctx, facts.claim_id, message.paid_cents)]
         if isinstance(message, claims_v1.ClaimTriaged):
             return [self._open_if_worth_it(ctx, facts, message)]
         return []
+
+    def _follow_payment(self, ctx: Any, claim_id: str, paid_cents: int) -> Negotiation | None:
+        """An open case follows what the payer paid after an appeal (or closes, nothing left)."""
+        negotiation = self.app.find(
+            negotiation_id_for(ctx.tenant_id, claim_id), ctx.tenant_id, Negotiation)
+        if negotiation is None:
+            return None  # not opened: a later triage opens it with the noted payment
+        negotiation.follow_payment(ctx, paid_cents=paid_cents, source="appeal decision",
+                                   dispute=self.app.dispute_of(ctx, negotiation))
+        return negotiation
 
     def _open_if_worth_it(
         self, ctx: Any, facts: ClaimFacts, triage: claims_v1.ClaimTriaged

@@ -415,6 +415,42 @@ class Negotiation(NegotiationState):
 
     # -- work management ------------------------------------------------------------------
 
+    def follow_payment(
+        self,
+        ctx: CommandContext,
+        *,
+        paid_cents: int,
+        source: str,
+        dispute: FederalIdrDispute | None = None,
+    ) -> None:
+        """The payer's payment on the claim changed after the case opened (an appeal overturn):
+        the already-paid amount and what is in dispute follow. When nothing is left in dispute
+        and no IDR was initiated, negotiation is no longer warranted: the case closes, saying
+        why. A closed case, or the same payment again, records nothing."""
+        if self.has_handled(ctx) or self.is_closed(dispute):
+            return
+        if paid_cents != self.already_paid_cents:
+            v = Violations()
+            check_cents(v, "paid_cents", paid_cents, allow_zero=True)
+            v.raise_if_any()
+            previous = self.already_paid_cents
+            self._record(
+                self.AlreadyPaidUpdated, ctx, claim_id=self.claim_id,
+                already_paid_cents=paid_cents, previous_already_paid_cents=previous,
+                amount_in_dispute_cents=max(
+                    0, self.billed_cents - self.patient_cost_sharing_cents - paid_cents),
+                source=source,
+            )
+        if self.amount_in_dispute_cents == 0 and dispute is None:
+            self._record(
+                self.NegotiationClosed, ctx, claim_id=self.claim_id,
+                reason=f"no longer warranted: after the {source} the payer has paid "
+                f"{self.already_paid_cents} cents, which with the patient's cost sharing "
+                f"({self.patient_cost_sharing_cents} cents) covers the billed "
+                f"{self.billed_cents} cents",
+                closed_on=ctx.eastern_today,
+            )
+
     def assign(self, ctx: CommandContext, *, assignee: str) -> None:
         if self.has_handled(ctx):
             return

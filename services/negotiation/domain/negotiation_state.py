@@ -200,6 +200,29 @@ class NegotiationState(TenantAggregate):
                 Extension(DeadlineCode(self.deadline_code), self.new_due_on, self.reason)
             )
 
+    class AlreadyPaidUpdated(TenantAggregate.Event):
+        """The payer paid more after the case opened (an appeal overturn): the case follows."""
+
+        claim_id: str
+        already_paid_cents: int
+        previous_already_paid_cents: int
+        amount_in_dispute_cents: int
+        source: str
+
+        def apply(self, aggregate: NegotiationState) -> None:
+            aggregate.already_paid_cents = self.already_paid_cents
+
+    class NegotiationClosed(TenantAggregate.Event):
+        """Closed without agreement: negotiation is no longer warranted (the reason says why)."""
+
+        claim_id: str
+        reason: str
+        closed_on: date
+
+        def apply(self, aggregate: NegotiationState) -> None:
+            aggregate.status = NegotiationStatus.CLOSED.value
+            aggregate.closed_reason = self.reason
+
     # -- state ----------------------------------------------------------------------------
 
     def __init__(
@@ -246,6 +269,7 @@ class NegotiationState(TenantAggregate):
         self.escalations: list[Escalation] = []
         self.agreed_total_cents = 0
         self.settled_after_initiation_on: date | None = None
+        self.closed_reason = ""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> NegotiationState:
         """Copy for the aggregate cache in O(state), not O(deepcopy of every offer).
@@ -302,6 +326,13 @@ class NegotiationState(TenantAggregate):
     ) -> list[Deadline]:
         """Deadlines the client still has to act on, given where the case stands."""
         return actionable_deadlines(self.progress(dispute), engine)
+
+    @property
+    def amount_in_dispute_cents(self) -> int:
+        """What is left to dispute: billed - patient cost sharing - already paid, at least 0."""
+        return max(
+            0, self.billed_cents - self.patient_cost_sharing_cents - self.already_paid_cents
+        )
 
     def latest_offer(self) -> Offer | None:
         return self.offers[-1] if self.offers else None
