@@ -27,6 +27,7 @@ from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Stack
 
 stack = e2e.stack  # the session's whole stack, started as tests/e2e starts it
+channel = e2e.channel  # a gRPC channel to its gateway (API-key set-up steps)
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".oonledger" / "artifacts" / "console"
 PASSWORD = "correct horse battery staple"
@@ -199,6 +200,19 @@ class Browser:
         element = await self.find(css)
         await self.run(element.click)
 
+    async def submit(self, css: str) -> None:
+        """Click a button that sends a form and wait for the next page to replace this one."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        def go() -> None:
+            old = self.driver.find_element(By.TAG_NAME, "html")
+            self.driver.find_element(By.CSS_SELECTOR, css).click()
+            WebDriverWait(self.driver, 60).until(expected_conditions.staleness_of(old))
+
+        await self.run(go)
+
     async def text(self, css: str = "body") -> str:
         element = await self.find(css)
         return str(await self.run(lambda: element.text))
@@ -211,15 +225,53 @@ class Browser:
         await self.open("/console/sign-in")
         await self.type("#login", person.login)
         await self.type("#password", person.password)
-        await self.click("#sign-in")
+        await self.submit("#sign-in")
+
+    async def reload_until(self, css: str, expected: str, timeout: float = 60.0) -> str:
+        """Reload until `css` shows `expected`: read models follow the events a moment later
+        (a taken case reaches the work queue's projection after the command answers)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            elements = await self.find_all(css)
+            text = str(await self.run(lambda: elements[0].text)) if elements else ""
+            if expected in text or loop.time() > deadline:
+                return text
+            await asyncio.sleep(0.5)
+            await self.run(self.driver.refresh)
+
+    async def submit_confirmed(self, css: str) -> None:
+        """`submit` for a button whose page asks `confirm()` first (approve): say OK."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        def go() -> None:
+            old = self.driver.find_element(By.TAG_NAME, "html")
+            self.driver.find_element(By.CSS_SELECTOR, css).click()
+            WebDriverWait(self.driver, 10).until(expected_conditions.alert_is_present())
+            self.driver.switch_to.alert.accept()
+            WebDriverWait(self.driver, 60).until(expected_conditions.staleness_of(old))
+
+        await self.run(go)
 
     async def sign_out(self) -> None:
-        await self.click("form[action='/console/sign-out'] button")
+        await self.submit("form[action='/console/sign-out'] button")
 
     async def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         target = ARTIFACTS / f"{name}.png"
-        await self.run(self.driver.save_screenshot, str(target))
+
+        def whole_page() -> None:  # the window as tall as the page, then back
+            height = int(self.driver.execute_script(
+                "return document.documentElement.scrollHeight"))
+            self.driver.set_window_size(1366, max(900, min(height + 20, 4000)))
+            try:
+                self.driver.save_screenshot(str(target))
+            finally:
+                self.driver.set_window_size(1366, 900)
+
+        await self.run(whole_page)
         print(f"screenshot: {target}")
         return target
 

@@ -17,7 +17,7 @@ async def test_a_person_signs_in_lands_on_their_page_and_signs_out(
     await browser.screenshot("sign-in")
     await browser.type("#login", person.login)
     await browser.type("#password", "not the password at all")
-    await browser.click("#sign-in")
+    await browser.submit("#sign-in")
     assert "Wrong login or password" in await browser.text("#signin-error")
     await browser.sign_in(person)
     assert await browser.path() == "/console/queue"

@@ -121,13 +121,23 @@ def register(console: Console) -> None:
             return await case_page(page, 400, "amount: a positive dollar amount (e.g. 1250.00)"
                                    if cents is None else "party: provider or payer")
         case = await load_case(page.client, page.params["negotiation_id"])
-        offer_id = f"{party_name(party)}-{len(case.offers) + 1}"
+        # Numbered when the form was drawn, so a double submit is the same request (one offer).
+        offer_id = f"{party_name(party)}-{_number(f, len(case.offers) + 1)}"
         return await act(page, "MakeOffer", npb.MakeOfferRequest(
             negotiation_id=case.negotiation_id, offer_id=offer_id, party=party,
             amount_cents=cents, basis=npb.OfferBasis(qpa_cents=case.qpa_cents),
             channel=CHANNELS.get(f.get("channel", ""), npb.CHANNEL_PORTAL),
             notes=f.get("notes", ""), made_on=f.get("made_on", "")),
             f"Offer {offer_id} of {web_money(cents)} recorded.")
+
+    @router.post("/console/cases/{negotiation_id}/notice", WORK_ROLES)
+    async def notice(page: Page) -> Response:
+        f = page.form
+        return await act(page, "SendOpenNegotiationNotice", npb.SendOpenNegotiationNoticeRequest(
+            negotiation_id=page.params["negotiation_id"], sent_on=f.get("sent_on", ""),
+            channel=CHANNELS.get(f.get("channel", ""), npb.CHANNEL_PORTAL),
+            portal_reference=f.get("portal_reference", "")),
+            "Open-negotiation notice recorded; the 30 business days run.")
 
     @router.post("/console/cases/{negotiation_id}/payer-response", WORK_ROLES)
     async def payer_response(page: Page) -> Response:
@@ -146,12 +156,17 @@ def register(console: Console) -> None:
             return await case_page(page, 400, "action: accept, reject, counter or idr"
                                    if action is None else "counter: a positive dollar amount")
         case = await load_case(page.client, page.params["negotiation_id"])
-        decision_id = f"decision-{len(case.decisions) + 1}"
+        decision_id = f"decision-{_number(f, len(case.decisions) + 1)}"
         return await act(page, "ProposeDecision", npb.ProposeDecisionRequest(
             negotiation_id=case.negotiation_id, decision_id=decision_id, action=action,
             offer_id=f.get("offer_id", ""), counter_amount_cents=counter,
             rationale=f.get("rationale", ""), decided_on=f.get("decided_on", "")),
             f"Decision {decision_id} proposed; it waits for the provider's approver.")
+
+
+def _number(form: dict[str, str], otherwise: int) -> int:
+    text = form.get("number", "")
+    return int(text) if text.isdigit() and 0 < len(text) < 6 else otherwise
 
 
 def web_money(cents: int) -> str:
@@ -161,6 +176,7 @@ def web_money(cents: int) -> str:
 
 
 _REPLIES: dict[str, Any] = {
+    "SendOpenNegotiationNotice": npb.NegotiationResponse,
     "MakeOffer": npb.MakeOfferResponse,
     "RecordPayerResponse": npb.NegotiationResponse,
     "ProposeDecision": npb.NegotiationResponse,

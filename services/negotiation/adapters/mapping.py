@@ -465,6 +465,7 @@ def negotiation_to_proto(
                 counter_amount_cents=d.counter_amount_cents,
                 status=d.status,
                 proposed_by=d.proposed_by,
+                rationale=d.rationale,
             )
             for d in n.decisions.values()
         ],

@@ -114,6 +114,7 @@ class NegotiationState(TenantAggregate):
                 counter_amount_cents=self.counter_amount_cents,
                 status=DecisionStatus.PROPOSED.value,
                 proposed_by=self.meta.get("actor", ""),
+                rationale=self.rationale,
             )
 
     class DecisionApproved(TenantAggregate.Event):

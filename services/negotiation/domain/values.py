@@ -36,6 +36,7 @@ class Decision:
     counter_amount_cents: int
     status: str
     proposed_by: str
+    rationale: str = ""  # the negotiator's reasons, for the provider's approver
 
     @property
     def is_pending(self) -> bool:
