@@ -138,7 +138,9 @@ class Page:
         return web.redirect(location, self.headers)
 
     def failed(self, refused: CallFailure, template: str = "error.html") -> Response:
-        return self.render(template, refused.http_status, title="Refused",
+        title = {"NOT_FOUND": "Not found", "PERMISSION_DENIED": "Not allowed",
+                 "UNAVAILABLE": "Try again shortly"}.get(refused.code.name, "Refused")
+        return self.render(template, refused.http_status, title=title,
                            message=f"{refused.code.name}: {refused.message}")
 
 

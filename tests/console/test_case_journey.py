@@ -46,6 +46,7 @@ async def test_a_case_goes_from_the_queue_to_an_agreement(
     await browser.submit("#send-notice")
     assert "Open-negotiation notice recorded" in await browser.text(".flash")
     await browser.type("#offer-amount", "1300.00")
+    await browser.type("#offer-notes", "Opening at 250% of QPA; payer's history supports it.")
     await browser.submit("#make-offer")
     assert "Offer provider-1 of $1,300.00 recorded" in await browser.text(".flash")
     await browser.select("#offer-party", "payer")
@@ -75,6 +76,8 @@ async def test_a_case_goes_from_the_queue_to_an_agreement(
     assert "Approved decision-1" in await browser.text(".flash")
     await browser.open(f"/console/cases/{nid}")
     assert "agreed $910.00" in await browser.text("#agreed")
+    assert "payer's history supports it" in await browser.text("table.offers")  # notes shown
+    assert not await browser.find_all("#offer-form")  # the approver reads, does not negotiate
     await browser.screenshot("case-agreed")
     await browser.sign_out()
 
@@ -91,6 +94,7 @@ async def test_a_case_goes_from_the_queue_to_an_agreement(
     await browser.sign_in(stranger)
     assert nid not in await browser.run(lambda: browser.driver.page_source)
     assert pcn not in await browser.text("main")
+    assert "No case matches" in await browser.text("main")
     await browser.open(f"/console/cases/{nid}")
     assert "NOT_FOUND" in await browser.text("main")
     assert pcn not in await browser.text("main")

@@ -454,6 +454,7 @@ def negotiation_to_proto(
                 amount_cents=o.amount_cents,
                 percent_of_qpa_bp=o.percent_of_qpa_bp,
                 made_on=_iso(o.made_on),
+                notes=o.notes,
             )
             for o in n.offers
         ],

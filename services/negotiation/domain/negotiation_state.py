@@ -91,6 +91,7 @@ class NegotiationState(TenantAggregate):
                 amount_cents=self.amount_cents,
                 percent_of_qpa_bp=self.percent_of_qpa_bp,
                 made_on=self.made_on,
+                notes=self.notes,
             )
 
     class CounterOfferMade(OfferMade):

@@ -24,6 +24,7 @@ class Offer:
     amount_cents: int
     percent_of_qpa_bp: int
     made_on: date
+    notes: str = ""  # shown to the provider client
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ async def test_a_claim_is_negotiated_to_agreement_with_provider_approval(client:
     shown = await approver.call("GetNegotiation", pb.GetNegotiationRequest(negotiation_id=nid))
     assert [(d.status, d.rationale) for d in shown.negotiation.decisions] == [
         ("approved", "225 % of QPA")]
+    assert shown.negotiation.offers[0].notes == "opening at 400 % of QPA"
     negotiation = await get(client, nid)
     assert negotiation.status == "agreed"
     assert negotiation.agreed_total_cents == 90_000
