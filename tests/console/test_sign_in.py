@@ -52,3 +52,28 @@ async def test_an_admin_invites_a_person_who_chooses_a_password_and_signs_in(
     await browser.type("#password", "a long enough passphrase")
     await browser.submit("#sign-in")
     assert "Fin Finance" in await browser.text("header")
+
+
+async def test_signing_in_and_moving_around_with_the_keyboard_only(
+        stack: Stack, browser: Browser) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    person = await enrol_person(stack, f"vendor-{uuid.uuid4().hex[:8]}", "negotiator")
+    await browser.open("/console/sign-in")
+
+    def keys(*sequence: str) -> None:
+        browser.driver.switch_to.active_element.send_keys(*sequence)
+
+    def focused() -> str:
+        element = browser.driver.switch_to.active_element
+        return f"{element.tag_name}#{element.get_attribute('id')}:{element.text}"
+
+    assert (await browser.run(focused)).startswith("input#login")  # focus starts in the form
+    await browser.run(keys, person.login, Keys.TAB)
+    assert (await browser.run(focused)).startswith("input#password")
+    await browser.run(keys, person.password, Keys.ENTER)
+    assert await browser.reload_until("h1", "Work queue") == "Work queue"
+    await browser.run(keys, Keys.TAB)
+    assert "Skip to content" in await browser.run(focused)  # first stop: skip the menu
+    await browser.run(keys, Keys.TAB)
+    assert "Work queue" in await browser.run(focused)  # then the menu
