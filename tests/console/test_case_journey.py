@@ -37,11 +37,20 @@ async def test_a_case_goes_from_the_queue_to_an_agreement(
     await browser.submit(f"{row} button")
     assert "Case assigned to you" in await browser.text(".flash")
     assert negotiator.actor in await browser.reload_until(row, negotiator.actor)
+    await browser.select("select[name='client']", "client-ed-group")
+    await browser.select("select[name='assignee']", "me")
+    await browser.submit(".filters button")
+    assert pcn in await browser.text(row)
+    await browser.select("select[name='stage']", "agreed")
+    await browser.submit(".filters button")
+    assert not await browser.find_all(row)
+    await browser.open("/console/queue")
 
     # The case: facts, benchmarks, our offer, the payer's counter, a payer response.
     await browser.submit(f"{row} a")
     assert await browser.path() == f"/console/cases/{nid}"
     assert "$520.00" in await browser.text("#qpa")
+    assert "Metro Emergency Physicians" in await browser.text("main")
     await browser.type("#notice-ref", "ON-PORTAL-1")
     await browser.submit("#send-notice")
     assert "Open-negotiation notice recorded" in await browser.text(".flash")
@@ -58,6 +67,28 @@ async def test_a_case_goes_from_the_queue_to_an_agreement(
     assert "Payer response recorded" in await browser.text(".flash")
     assert len(await browser.find_all("svg.chart circle.provider")) >= 2  # 1 offer + legend
     assert len(await browser.find_all("svg.chart line.qpa")) == 1
+    # A first proposal, a counter, which the provider's approver rejects with a reason.
+    await browser.select("#decision-action", "counter")
+    await browser.type("#decision-counter", "1100.00")
+    await browser.type("#decision-rationale", "meet them near the median award")
+    await browser.submit("#propose-decision")
+    assert "Decision decision-1 proposed" in await browser.text(".flash")
+    await browser.sign_out()
+    await browser.sign_in(approver)
+    assert await browser.path() == "/console/approvals"
+    assert "$1,100.00" in await browser.text(".approval")
+    await browser.click(".approval button.danger")  # no reason: the form is not sent
+    assert not await browser.find_all(".flash")
+    await browser.type(".approval textarea[name='reason']", "Take their 910: IDR costs more")
+    await browser.submit(".approval button.danger")
+    assert "Rejected decision-1" in await browser.text(".flash")
+    assert "Nothing waits for your approval" in await browser.text("main")
+    await browser.sign_out()
+
+    # Then the negotiator proposes accepting the payer's offer.
+    await browser.sign_in(negotiator)
+    await browser.open(f"/console/cases/{nid}")
+    assert "rejected" in await browser.text("table.decisions")
     await browser.select("#decision-action", "accept")
     await browser.type("#decision-rationale", "175% of QPA is above the walk-away floor")
     await browser.submit("#propose-decision")
@@ -73,7 +104,7 @@ async def test_a_case_goes_from_the_queue_to_an_agreement(
     assert "above the walk-away floor" in await browser.text(".approval .rationale")
     await browser.screenshot("approvals")
     await browser.submit_confirmed(".approval button.approve")
-    assert "Approved decision-1" in await browser.text(".flash")
+    assert "Approved decision-2" in await browser.text(".flash")
     await browser.open(f"/console/cases/{nid}")
     assert "agreed $910.00" in await browser.text("#agreed")
     assert "payer's history supports it" in await browser.text("table.offers")  # notes shown
@@ -87,7 +118,8 @@ async def test_a_case_goes_from_the_queue_to_an_agreement(
         timeout=15)).negotiation
     assert case.status == "agreed" and case.agreed_total_cents == 91_000
     assert case.assignee == negotiator.actor
-    assert [d.proposed_by for d in case.decisions] == [negotiator.actor]
+    assert [(d.status, d.proposed_by) for d in case.decisions] == [
+        ("rejected", negotiator.actor), ("approved", negotiator.actor)]
 
     # Another tenant's negotiator sees none of it.
     stranger = await enrol_person(stack, f"other-{vendor.tenant}", "negotiator")
