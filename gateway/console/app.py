@@ -176,7 +176,7 @@ class Console:
         """The gateway's HTTP handler: `/` and `/console/...` here, the JSON API otherwise."""
 
         async def handle(request: Request) -> Response:
-            if request.path == "/":
+            if request.path in ("/", "/console"):
                 return web.redirect("/console/")
             if request.path == "/console" or request.path.startswith("/console/"):
                 return await self.handle(request)

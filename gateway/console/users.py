@@ -275,6 +275,14 @@ class UserStore:
                 key, now)
         return Session(_user(row), row["csrf_token"], row["s_created"], row["last_seen_at"])
 
+    async def forget_expired(self, now: datetime, idle: timedelta, absolute: timedelta) -> int:
+        """Delete sessions nobody can use any more (run at each sign-in); how many."""
+        deleted = await self.pool.execute(
+            f"""DELETE FROM {self.sessions}
+                WHERE last_seen_at < $1 OR created_at < $2""",  # noqa: S608
+            now - idle, now - absolute)
+        return int(deleted.split()[-1])
+
     async def end_session(self, session_id: str) -> None:
         await self.pool.execute(
             f"DELETE FROM {self.sessions} WHERE session_sha256 = $1",  # noqa: S608

@@ -80,6 +80,8 @@ def register(console: Console) -> None:
         console.throttle.succeeded(login)
         if page.session_id:
             await console.users.end_session(page.session_id)
+        await console.users.forget_expired(page.now, console.settings.idle,
+                                           console.settings.absolute)
         # A new id at every sign-in, whatever cookie the browser brought (no fixation).
         session_id, _csrf = await console.users.open_session(user, page.now)
         log.info("console sign-in: %s (tenant %s) from %s", user.actor, user.tenant_id, address)
