@@ -1,6 +1,10 @@
 """Key administration: `python -m gateway.admin create|list|revoke` (reads DATABASE_URL,
 OON_NAMESPACE; beside a running `make run`, found by itself). The secret is printed once, at
-creation; only its hash is stored."""
+creation; only its hash is stored.
+
+Console accounts (docs/console.md): `invite-user` and `reset-password` print a one-time link
+(path `/console/welcome?token=...` on the gateway's HTTP port) where the person chooses a
+password; `list-users`."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from gateway.console.users import Link, UserStore
 from gateway.keystore import KeyRecord, KeyStore
 from services.common.auth import ROLES
 from services.common.local_env import local_settings
@@ -40,7 +45,47 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--tenant", default="")
     revoke = commands.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key_id")
+    invite = commands.add_parser("invite-user", help="a console account and its one-time link")
+    invite.add_argument("--tenant", required=True)
+    invite.add_argument("--login", required=True, help="the person's e-mail address")
+    invite.add_argument("--roles", required=True,
+                        help=f"comma-separated, from: {', '.join(sorted(ROLES))}")
+    invite.add_argument("--name", default="", help="display name")
+    reset = commands.add_parser("reset-password",
+                                help="a one-time link to choose a new password (ends sessions)")
+    reset.add_argument("--login", required=True)
+    users = commands.add_parser("list-users", help="console accounts of a tenant (or all)")
+    users.add_argument("--tenant", default="")
     return parser
+
+
+async def _users(options: argparse.Namespace, users: UserStore, now: datetime, out) -> int:  # type: ignore[no-untyped-def]
+    """The console account subcommands."""
+    await users.migrate()
+    if options.command == "list-users":
+        for user in await users.list(options.tenant or None):
+            state = "disabled" if user.disabled else (
+                "active" if user.has_password else "invited")
+            print("\t".join([user.user_id, user.tenant_id, ",".join(sorted(user.roles)), state,
+                             user.display_name]), file=out)
+        return 0
+    link: Link | None
+    if options.command == "invite-user":
+        try:
+            link = await users.invite(login=options.login, tenant_id=options.tenant,
+                                      roles=options.roles.split(","), display_name=options.name,
+                                      now=now, invited_by="gateway.admin")
+        except ValueError as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return 2
+    else:
+        link = await users.reset_link(options.login, now)
+        if link is None:
+            print(f"no user {options.login}", file=sys.stderr)
+            return 1
+    print(f"{link.purpose} link for {link.user.user_id} (once, until "
+          f"{link.expires_at.isoformat(timespec='minutes')}): {link.path}", file=out)
+    return 0
 
 
 def _row(record: KeyRecord, now: datetime) -> str:
@@ -61,9 +106,11 @@ async def run(argv: Sequence[str], environ: Mapping[str, str], out=sys.stdout) -
         return 2
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
+        now = datetime.now(UTC)
+        if options.command in ("invite-user", "reset-password", "list-users"):
+            return await _users(options, UserStore(pool, gateway_schema(environ)), now, out)
         store = KeyStore(pool, gateway_schema(environ))
         await store.migrate()
-        now = datetime.now(UTC)
         if options.command == "create":
             try:
                 created = await store.create(

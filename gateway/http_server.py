@@ -31,6 +31,7 @@ class Request:
     query: str
     headers: Mapping[str, str]  # lower-case names
     body: bytes
+    peer: str = ""  # the client's address (the console counts sign-in failures per address)
 
 
 @dataclass
@@ -192,7 +193,9 @@ class HttpServer:
             "keep-alive" in connection)
         body = await self._read_body(headers, reader, writer)
         path, _, query = target.partition("?")
-        return Request(method.upper(), path, query, headers, body), keep_alive
+        peername = writer.get_extra_info("peername")
+        peer = str(peername[0]) if isinstance(peername, tuple) and peername else ""
+        return Request(method.upper(), path, query, headers, body, peer), keep_alive
 
     async def _read_body(
         self, headers: Mapping[str, str], reader: asyncio.StreamReader,

@@ -11,6 +11,7 @@ import grpc
 from gateway.auth import Authenticator
 from gateway.catalog import Catalog
 from gateway.config import GatewayConfig
+from gateway.console import Console, build_console
 from gateway.forwarding import Gateway
 from gateway.grpc_front import ForwardingHandler
 from gateway.http_front import HttpFront, protocol_error
@@ -50,6 +51,7 @@ class GatewayProcess:
         self.http = http
         self.tls_port = 0
         self.partner: PartnerEventsHandler | None = None
+        self.console: Console | None = None
         self._added = False
 
     @property
@@ -91,8 +93,12 @@ def make_builder(
         limiter = RateLimiter(replicas=presence.count)
         gateway = Gateway(catalog, authenticator, upstreams, config.limits,
                           InternalSigner.from_settings(infra.settings), limiter=limiter)
+        # The console (gateway/console/, docs/console.md): `/` and `/console/...`.
+        console = build_console(gateway, infra.pool, infra.settings.schema,
+                                infra.settings.cipher_key, config.upstream_env,
+                                config.tls is not None, clock)
         http = HttpServer(
-            HttpFront(gateway).handle,
+            console.mount(HttpFront(gateway).handle),
             protocol_error,
             config.http_host,
             config.http_port,
@@ -102,6 +108,7 @@ def make_builder(
         )
         await http.start()
         process = GatewayProcess(config, gateway, store, http)
+        process.console = console
 
         feed = PartnerFeed(infra.pool, infra.settings.schema)
         webhooks = WebhookStore(infra.pool, infra.settings.schema)
@@ -119,6 +126,7 @@ def make_builder(
 
         async def migrate(_pool: object) -> None:
             await store.migrate()
+            await console.migrate()
             await feed.migrate()
             await filler.migrate()
             await webhooks.migrate()

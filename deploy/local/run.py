@@ -198,6 +198,8 @@ def print_endpoints(stack: LocalStack) -> None:
         print(f"  {item.name:<12} grpc {item.address:<22} log {item.log_path}")
     if any(item.name == "gateway" for item in stack.running):
         print(f"  {'gateway':<12} json http://127.0.0.1:{stack.env['GATEWAY_HTTP_PORT']}/")
+        print(f"  {'console':<12} http://127.0.0.1:{stack.env['GATEWAY_HTTP_PORT']}/console/ "
+              "(accounts: python -m gateway.admin invite-user)")
     print(f"  {'postgresql':<12} {stack.env['DATABASE_URL']}")
     print(f"  {'nats':<12} {stack.env['NATS_URL']}\n")
 

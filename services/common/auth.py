@@ -70,7 +70,8 @@ ROLE_TABLE: tuple[Grant, ...] = (
     grant(f"{NEGOTIATION}/RejectDecision", PROVIDER_APPROVER),
     # A counter-offer can be made from an approved decision by the approver.
     grant(f"{NEGOTIATION}/MakeOffer", NEGOTIATOR, ADMIN, PROVIDER_APPROVER),
-    grant(f"{NEGOTIATION}/AssignNegotiation", SUPERVISOR, MANAGER, ADMIN),
+    # A negotiator only to take a case themself (services/negotiation/application.py).
+    grant(f"{NEGOTIATION}/AssignNegotiation", NEGOTIATOR, SUPERVISOR, MANAGER, ADMIN),
     grant(f"{NEGOTIATION}/ExtendDeadline", NEGOTIATOR, SUPERVISOR, ADMIN),
     grant(f"{NEGOTIATION}/SetClientPolicy", ADMIN),
     grant(f"{NEGOTIATION}/EscalateDueDeadlines", ADMIN),

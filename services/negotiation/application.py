@@ -303,7 +303,10 @@ class NegotiationApplication(ServiceApplication):
         )
 
     def assign(self, ctx: CommandContext, cmd: AssignNegotiation) -> Case:
-        require_role(ctx, ASSIGN_ROLES, "reassigning a case")
+        # A negotiator may take a case (assign it to themself, the console's "Take");
+        # giving it to anyone else is a supervisor's, manager's or admin's call.
+        if not (ctx.has_role(auth.NEGOTIATOR) and cmd.assignee == ctx.actor):
+            require_role(ctx, ASSIGN_ROLES, "reassigning a case")
         return self._change(
             ctx, cmd.negotiation_id, lambda n, _d: n.assign(ctx, assignee=cmd.assignee)
         )

@@ -464,6 +464,7 @@ def negotiation_to_proto(
                 amount_cents=o.amount_cents,
                 percent_of_qpa_bp=o.percent_of_qpa_bp,
                 made_on=_iso(o.made_on),
+                notes=o.notes,
             )
             for o in n.offers
         ],
@@ -475,6 +476,7 @@ def negotiation_to_proto(
                 counter_amount_cents=d.counter_amount_cents,
                 status=d.status,
                 proposed_by=d.proposed_by,
+                rationale=d.rationale,
             )
             for d in n.decisions.values()
         ],

@@ -91,6 +91,7 @@ class NegotiationState(TenantAggregate):
                 amount_cents=self.amount_cents,
                 percent_of_qpa_bp=self.percent_of_qpa_bp,
                 made_on=self.made_on,
+                notes=self.notes,
             )
 
     class CounterOfferMade(OfferMade):
@@ -114,6 +115,7 @@ class NegotiationState(TenantAggregate):
                 counter_amount_cents=self.counter_amount_cents,
                 status=DecisionStatus.PROPOSED.value,
                 proposed_by=self.meta.get("actor", ""),
+                rationale=self.rationale,
             )
 
     class DecisionApproved(TenantAggregate.Event):

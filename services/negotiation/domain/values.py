@@ -24,6 +24,7 @@ class Offer:
     amount_cents: int
     percent_of_qpa_bp: int
     made_on: date
+    notes: str = ""  # shown to the provider client
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Decision:
     counter_amount_cents: int
     status: str
     proposed_by: str
+    rationale: str = ""  # the negotiator's reasons, for the provider's approver
 
     @property
     def is_pending(self) -> bool:

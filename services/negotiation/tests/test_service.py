@@ -113,6 +113,10 @@ async def test_a_claim_is_negotiated_to_agreement_with_provider_approval(client:
         "ApproveDecision",
         pb.ApproveDecisionRequest(negotiation_id=nid, decision_id="d1", decided_on="2026-06-12"),
     )
+    shown = await approver.call("GetNegotiation", pb.GetNegotiationRequest(negotiation_id=nid))
+    assert [(d.status, d.rationale) for d in shown.negotiation.decisions] == [
+        ("approved", "225 % of QPA")]
+    assert shown.negotiation.offers[0].notes == "opening at 400 % of QPA"
     negotiation = await get(client, nid)
     assert negotiation.status == "agreed"
     assert negotiation.agreed_total_cents == 90_000
@@ -546,3 +550,19 @@ async def test_a_window_crossing_executive_order_closures_shows_both_due_dates(
         "OpenNegotiation", open_request(claim(), initial_payment_received_on="2026-10-01")
     )
     assert all(d.alternate_due_on == "" for d in plain.negotiation.deadlines)
+
+
+async def test_a_negotiator_takes_a_case_but_gives_it_to_nobody_else(client: Client) -> None:
+    nid = (await client.call("OpenNegotiation", open_request(claim()))).negotiation.negotiation_id
+    me = f"negotiator@{client.tenant}"
+    taken = await client.call(
+        "AssignNegotiation", pb.AssignNegotiationRequest(negotiation_id=nid, assignee=me))
+    assert taken.negotiation.assignee == me
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await client.call("AssignNegotiation",
+                          pb.AssignNegotiationRequest(negotiation_id=nid, assignee="someone-else"))
+    assert refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    supervisor = client.as_roles("supervisor")
+    given = await supervisor.call(
+        "AssignNegotiation", pb.AssignNegotiationRequest(negotiation_id=nid, assignee="someone"))
+    assert given.negotiation.assignee == "someone"
