@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 FEES = "oonledger.fees.v1.FeesService"
 FINANCE_ROLES = ("finance", "admin")
 CLIENT_SCAN = 500  # claims read to offer the tenant's clients in the picker
+JUST_ISSUED_WAIT = 10.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def register(console: Console) -> None:
             kind_name=kind_name, cause_name=cause_name,
             uninvoiced=sum(1 for x in lines if not x.invoice_id),
             error=error or period.error, flash=page.query.get("done", ""),
-            may_close=page.client.may(f"{FEES}/CloseInvoicePeriod"))
+            may_close=page.client.may(f"{FEES}/CloseInvoicePeriod"),
+            closable=bool(period.end) and period.end < eastern_today(page.now).isoformat())
 
     @router.get("/console/finance", FINANCE_ROLES)
     async def finance(page: Page) -> Response:
@@ -171,10 +173,20 @@ def register(console: Console) -> None:
                         f"roi-{roi.client_id}-{roi.period_start}-{roi.period_end}.pdf")
 
     async def invoice_of(page: Page) -> fees_pb2.Invoice:
-        reply = await page.client.call(
-            f"{FEES}/GetInvoice", fees_pb2.GetInvoiceRequest(
-                invoice_id=page.params["invoice_id"]), fees_pb2.GetInvoiceResponse)
-        return reply.invoice
+        """The invoice; just after CloseInvoicePeriod (`done` set by the redirect) the fees
+        read model may not list it yet for a moment, so it is asked again for a few seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (JUST_ISSUED_WAIT if page.query.get("done") else 0)
+        while True:
+            try:
+                reply = await page.client.call(
+                    f"{FEES}/GetInvoice", fees_pb2.GetInvoiceRequest(
+                        invoice_id=page.params["invoice_id"]), fees_pb2.GetInvoiceResponse)
+                return reply.invoice
+            except CallFailure as refused:
+                if refused.code.name != "NOT_FOUND" or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(0.2)
 
     @router.get("/console/finance/invoices/{invoice_id}", FINANCE_ROLES)
     async def invoice_page(page: Page) -> Response:
