@@ -25,6 +25,8 @@ from tests.console.pages_support import upload_file, wait_for_text
 from tests.e2e.claim_files import many_claims_837
 from tests.e2e.conftest import Stack
 from tests.e2e.import_jobs import control_number
+from tests.e2e.import_jobs import finish as finish_job
+from tests.e2e.import_jobs import start as start_job
 from tests.e2e.journey import CLIENT, Vendor, rid
 from tests.e2e.test_journey import agreed_claim
 from tests.support.plugin import eventually
@@ -99,6 +101,41 @@ async def test_an_837_uploaded_in_the_browser_is_a_job_followed_to_its_end(
     other = Visitor(stack.http_port)
     await other.sign_in(stranger)
     assert (await other.get(f"/console/imports/837/{job_id}/status")).status == 404
+    await browser.sign_out()
+
+
+async def test_the_job_page_follows_the_job_in_place(
+        stack: Stack, channel: grpc.aio.Channel, browser: Browser) -> None:
+    """Half the file uploaded (through the API): the open page shows 50 % without a reload
+    (its script updates it in place); the rest sent, the page ends on the finished job."""
+    stack.require("claims")
+    vendor = await Vendor.enrol(stack, channel)
+    content = many_claims_837(20, f"L{uuid.uuid4().hex[:6].upper()}", control_number())
+    half = len(content) // 2
+    started = await start_job(vendor, content, "client-live")
+    job_id = started.job.job_id
+    person = await enrol_person(stack, vendor.tenant, "negotiator")
+    await browser.sign_in(person)
+    await browser.open(f"/console/imports/837/{job_id}")
+    assert await browser.text("#job-state") == "uploading"
+    assert await browser.text("#job-percent") == "0%"
+    await browser.run(browser.driver.execute_script, "window.stillThisPage = true;")
+    await vendor.claims.AppendImportChunk(claims_pb2.AppendImportChunkRequest(
+        request_id=rid(), job_id=job_id, sequence=0, data=content[:half]),
+        metadata=vendor.md("negotiator"), timeout=15)
+    assert await wait_for_text(browser, "#job-percent", "50%", timeout=60) == "50%"
+    assert await browser.text("#n-bytes_received") == str(half)
+    assert await browser.run(browser.driver.execute_script, "return window.stillThisPage;")
+    bar = await browser.find("#job-progress")
+    assert await browser.run(bar.get_attribute, "value") == "50"
+    await browser.screenshot("import-job-live")
+    await vendor.claims.AppendImportChunk(claims_pb2.AppendImportChunkRequest(
+        request_id=rid(), job_id=job_id, sequence=1, data=content[half:]),
+        metadata=vendor.md("negotiator"), timeout=15)
+    await finish_job(vendor, job_id)
+    assert await wait_for_text(browser, "#job-state", "succeeded") == "succeeded"
+    assert await browser.text("#n-items_stored") == "20"
+    assert "No findings" in await browser.text("#no-findings")
     await browser.sign_out()
 
 
