@@ -234,7 +234,7 @@ class Browser:
         deadline = loop.time() + timeout
         while True:
             elements = await self.find_all(css)
-            text = str(await self.run(lambda: elements[0].text)) if elements else ""
+            text = str(await self.run(getattr, elements[0], "text")) if elements else ""
             if expected in text or loop.time() > deadline:
                 return text
             await asyncio.sleep(0.5)
