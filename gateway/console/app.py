@@ -36,7 +36,8 @@ SESSION_COOKIE = "oon_session"
 PRE_COOKIE = "oon_pre"  # an anonymous visitor's CSRF seed (sign-in and welcome forms)
 SIGNED_IN = frozenset(ROLES)  # a page any signed-in person may use
 _STATIC = {"console.css": "text/css; charset=utf-8",
-           "console.js": "text/javascript; charset=utf-8"}
+           "console.js": "text/javascript; charset=utf-8",
+           "pages.css": "text/css; charset=utf-8", "imports.js": "text/javascript; charset=utf-8"}
 
 View = Callable[["Page"], Awaitable[Response]]
 

@@ -36,6 +36,10 @@ def query_params(request: Request) -> dict[str, str]:
 
 def form_params(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":  # a file upload's text fields (console/files.py)
+        from gateway.console.files import parse_multipart
+
+        return parse_multipart(request).fields
     if content_type != "application/x-www-form-urlencoded":
         return {}
     try:

@@ -9,7 +9,16 @@ if TYPE_CHECKING:
 
 
 def install(console: Console) -> None:
-    from gateway.console.views import accounts, approvals, case, queue, signin
+    from gateway.console.views import (
+        accounts,
+        approvals,
+        audit,
+        case,
+        finance,
+        imports,
+        queue,
+        signin,
+    )
 
-    for module in (signin, queue, case, approvals, accounts):
+    for module in (signin, queue, case, approvals, accounts, imports, finance, audit):
         module.register(console)
