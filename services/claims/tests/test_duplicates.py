@@ -22,6 +22,7 @@ from services.claims.tests.service_calls import (
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+PCN = "PCN-2026-0001"  # the factory claim's (claim_input())
 
 
 async def _refused(stub, t: str, request_id: str, claim: pb.ClaimInput) -> grpc.aio.AioRpcError:
@@ -54,14 +55,14 @@ async def test_the_same_claim_under_another_request_id_is_refused_naming_the_ope
 
 async def test_what_differs_makes_another_claim_and_tenants_do_not_see_each_other(stub):
     t, other = tenant(), tenant()
-    await register(stub, t)
+    await register(stub, t, patient_control_number=PCN)
     # Another tenant's identical claim is its own (and learns nothing of the first).
-    await register(stub, other)
+    await register(stub, other, patient_control_number=PCN)
     for changed in (
         {"patient_control_number": "PCN-2026-0002"},
         {"client_id": "another-client"},
     ):
-        await register(stub, t, **changed)
+        await register(stub, t, **{"patient_control_number": PCN, **changed})
     later = claim_input()
     for line in later.lines:
         line.service_date = "2026-10-04"
@@ -94,10 +95,10 @@ async def test_concurrent_identical_submissions_exactly_one_wins(stub):
 
 async def test_a_withdrawn_claim_is_not_open_and_its_successor_is(stub):
     t = tenant()
-    first = await register(stub, t, request_id="w-1")
+    first = await register(stub, t, request_id="w-1", patient_control_number=PCN)
     await stub.WithdrawClaim(pb.WithdrawClaimRequest(
         request_id="w-1-out", claim_id=first.claim_id, reason="sent twice"), metadata=md(t))
-    second = await register(stub, t, request_id="w-2")
+    second = await register(stub, t, request_id="w-2", patient_control_number=PCN)
     assert second.claim_id != first.claim_id
     error = await _refused(stub, t, "w-3", claim_input())
     assert error.code() == grpc.StatusCode.ALREADY_EXISTS
@@ -110,7 +111,7 @@ async def test_a_withdrawn_claim_is_not_open_and_its_successor_is(stub):
 
 async def test_corrections_are_not_duplicates_a_replacement_stands_for_its_original(stub):
     t = tenant()
-    claim = await register(stub, t)
+    claim = await register(stub, t, patient_control_number=PCN)
     await stub.RecordAdjudication(pb.RecordAdjudicationRequest(
         request_id="adj", claim_id=claim.claim_id, adjudication=denial()), metadata=md(t))
     replaced = await stub.SubmitCorrectedClaim(pb.SubmitCorrectedClaimRequest(
@@ -128,13 +129,13 @@ async def test_corrections_are_not_duplicates_a_replacement_stands_for_its_origi
     await stub.SubmitCorrectedClaim(pb.SubmitCorrectedClaimRequest(
         request_id="void", original_claim_id=replacement, frequency=pb.FREQUENCY_CODE_VOID,
         reason="billed in error"), metadata=md(t))
-    anew = await register(stub, t, request_id="anew")
+    anew = await register(stub, t, request_id="anew", patient_control_number=PCN)
     assert anew.claim_id not in (claim.claim_id, replacement)
 
 
 async def test_updating_a_claim_into_an_open_claims_key_is_refused(stub):
     t = tenant()
-    first = await register(stub, t)
+    first = await register(stub, t, patient_control_number=PCN)
     second = await register(stub, t, patient_control_number="PCN-2026-0002")
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.UpdateClaim(pb.UpdateClaimRequest(

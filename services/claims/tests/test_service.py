@@ -447,7 +447,8 @@ async def test_payload_limits_and_unknown_enums_are_invalid(stub, monkeypatch):
     )
     assert again.created
     bulk = await stub.ImportClaims(
-        pb.ImportClaimsRequest(request_id="big", items=[pb.ImportItem(claim=claim_input())]),
+        pb.ImportClaimsRequest(request_id="big", items=[
+            pb.ImportItem(claim=claim_input(patient_control_number="BIG-1"))]),
         metadata=md(t),
     )
     assert bulk.created_count == 1
