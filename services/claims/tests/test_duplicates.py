@@ -6,12 +6,14 @@ same request id still answers its original result; corrections, withdrawn and vo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 
 import grpc
 import pytest
 
 from oonledger.claims.v1 import claims_pb2 as pb
+from oonledger.common.v1 import import_job_pb2 as jobs_pb
 from services.claims.tests.service_calls import (
     DATA,
     claim_input,
@@ -20,6 +22,7 @@ from services.claims.tests.service_calls import (
     register,
     tenant,
 )
+from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PCN = "PCN-2026-0001"  # the factory claim's (claim_input())
@@ -195,3 +198,36 @@ async def test_an_837_sent_twice_reports_each_claim_as_a_duplicate_not_the_file(
     # The resend of the first file itself is a retry.
     retry = getattr(await stub.Import837(file("837-a"), metadata=md(t)), "import")
     assert (retry.created_count, retry.existing_count) == (0, 2)
+
+
+async def test_an_import_job_reports_duplicates_as_findings_of_those_claims(stub):
+    t = tenant()
+    content = (DATA / "ed_group_batch.837").read_bytes()
+    facts = {"plan": pb.Plan(funding=pb.PLAN_FUNDING_SELF_FUNDED_ERISA, situs_state="PA"),
+             "facility": pb.Facility(network_status=pb.NETWORK_STATUS_IN_NETWORK, state="PA")}
+    first = getattr(await stub.Import837(pb.Import837Request(
+        request_id="837-first", client_id="client-ed", x12=content.decode(), **facts),
+        metadata=md(t)), "import")
+    assert first.created_count == 2
+    started = await stub.StartImport(pb.StartImportRequest(
+        request_id="job-start", file_sha256=hashlib.sha256(content).hexdigest(),
+        total_bytes=len(content), file_name="again.837", client_id="client-ed", **facts),
+        metadata=md(t))
+    job_id = started.job.job_id
+    await stub.AppendImportChunk(pb.AppendImportChunkRequest(
+        request_id="job-chunk", job_id=job_id, sequence=0, data=content), metadata=md(t))
+    await stub.FinishImportUpload(pb.FinishImportUploadRequest(
+        request_id="job-finish", job_id=job_id), metadata=md(t))
+
+    async def ended() -> bool:
+        job = (await stub.GetImportJob(pb.GetImportJobRequest(job_id=job_id),
+                                       metadata=md(t))).job
+        return job.state in (jobs_pb.IMPORT_JOB_STATE_SUCCEEDED, jobs_pb.IMPORT_JOB_STATE_FAILED)
+
+    await eventually(ended, timeout=120)
+    job = (await stub.GetImportJob(pb.GetImportJobRequest(job_id=job_id), metadata=md(t))).job
+    assert job.state == jobs_pb.IMPORT_JOB_STATE_SUCCEEDED, job.error
+    assert (job.progress.items_stored, job.progress.items_rejected) == (0, 3)
+    for i in (0, 1):
+        found = [f.message for f in job.findings if f.position == i]
+        assert any("ALREADY_EXISTS" in m and first.results[i].claim_id in m for m in found), found
