@@ -231,3 +231,28 @@ async def test_an_import_job_reports_duplicates_as_findings_of_those_claims(stub
     for i in (0, 1):
         found = [f.message for f in job.findings if f.position == i]
         assert any("ALREADY_EXISTS" in m and first.results[i].claim_id in m for m in found), found
+
+
+async def test_claims_stored_before_duplicate_detection_get_their_keys_reserved(runtime, stub):
+    from services.claims.adapters.duplicate_backfill import MARKER, reserve_existing_claims
+    from services.common.recorder import REQUESTS_TABLE
+
+    t = tenant()
+    old = await register(stub, t, request_id="legacy", patient_control_number="LEGACY-1")
+    withdrawn = await register(stub, t, request_id="legacy-w", patient_control_number="LEGACY-2")
+    await stub.WithdrawClaim(pb.WithdrawClaimRequest(
+        request_id="legacy-w-out", claim_id=withdrawn.claim_id, reason="x"), metadata=md(t))
+    # As stored before reservations existed: no reservation rows, no marker.
+    table = f'"{runtime.settings.schema}"."{REQUESTS_TABLE}"'
+    pool = runtime.infra.pool
+    await pool.execute(f"DELETE FROM {table} WHERE tenant_id = $1 AND request_id LIKE "
+                       "'duplicate-key %'", t)
+    await pool.execute(f"DELETE FROM {table} WHERE tenant_id = $1 AND request_id = $2",
+                       MARKER[0], MARKER[1])
+    app = runtime.parts.app
+    assert await asyncio.to_thread(reserve_existing_claims, app) >= 1
+    error = await _refused(stub, t, "legacy-again", claim_input(patient_control_number="LEGACY-1"))
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS and old.claim_id in error.details()
+    # The withdrawn one reserved nothing; done once: a second run reserves nothing.
+    await register(stub, t, request_id="legacy-2-new", patient_control_number="LEGACY-2")
+    assert await asyncio.to_thread(reserve_existing_claims, app) == 0
