@@ -213,7 +213,9 @@ async def bench_register(stub: ClaimsServiceStub, report: Any) -> None:
 
     async def call(worker: int, n: int) -> None:
         await stub.RegisterClaim(
-            pb.RegisterClaimRequest(request_id=f"r-{worker}-{n}", claim=claim),
+            # Each call its own claim: the same claim again would be a duplicate (ALREADY_EXISTS).
+            pb.RegisterClaimRequest(request_id=f"r-{worker}-{n}", claim=_numbered(
+                claim, f"B-{worker}-{n}")),
             metadata=(("x-tenant-id", tenant), ("x-actor", "bench")),
         )
 
@@ -250,3 +252,11 @@ async def run(report: Any) -> None:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _numbered(claim: pb.ClaimInput, pcn: str) -> pb.ClaimInput:
+    """The claim under its own patient control number (the same claim twice is a duplicate)."""
+    copy = pb.ClaimInput()
+    copy.CopyFrom(claim)
+    copy.patient_control_number = pcn
+    return copy

@@ -174,7 +174,8 @@ async def bench_flow(report: Any) -> None:
                     n += 1
                     key = f"{worker}-{n}-{uuid.uuid4().hex[:6]}"
                     registered = await stub.RegisterClaim(
-                        pb.RegisterClaimRequest(request_id=f"r-{key}", claim=claim),
+                        pb.RegisterClaimRequest(request_id=f"r-{key}", claim=_numbered(
+                            claim, f"P-{key}")),
                         metadata=metadata, timeout=60)
                     claim_id = registered.claim.claim_id
                     await stub.RecordAdjudication(pb.RecordAdjudicationRequest(
@@ -244,3 +245,11 @@ async def run(report: Any) -> None:
         await bench_make_offer(report)
     if which in ("", "flow"):
         await bench_flow(report)
+
+
+def _numbered(claim: Any, pcn: str) -> Any:
+    """The claim under its own patient control number (the same claim twice is a duplicate)."""
+    copy = type(claim)()
+    copy.CopyFrom(claim)
+    copy.patient_control_number = pcn
+    return copy

@@ -3,7 +3,8 @@
 What a generated client needs to send what the services accept: descriptions from the proto
 comments (gateway/proto_comments.py), required fields and patterns from the contracts' field
 options (proto/oonledger/common/v1/field.proto; `requestId` of every mutating call), 64-bit
-integers as decimal strings, calendar dates as `format: date`, enums by name. Nothing is
+integers as decimal strings (JSON integers accepted too), calendar dates as `format: date`,
+enums by name, a request example for every operation (gateway/openapi_examples.py). Nothing is
 nullable except the wrapper types: the JSON front refuses `null` elsewhere (transcoding.py).
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
 from gateway.catalog import Catalog, Method
+from gateway.field_glossary import GLOSSARY
+from gateway.openapi_examples import example_for
 from gateway.proto_comments import proto_comments
 from oonledger.common.v1 import field_pb2
 from services.common.auth import roles_for
@@ -24,12 +27,18 @@ _UINT64 = r"^[0-9]+$"
 _SCALARS: dict[int, dict[str, Any]] = {
     FieldDescriptor.TYPE_DOUBLE: {"type": "number", "format": "double"},
     FieldDescriptor.TYPE_FLOAT: {"type": "number", "format": "float"},
-    # proto3 JSON: 64-bit integers are decimal strings (the gateway also reads JSON numbers).
-    FieldDescriptor.TYPE_INT64: {"type": "string", "format": "int64", "pattern": _INT64},
-    FieldDescriptor.TYPE_UINT64: {"type": "string", "format": "uint64", "pattern": _UINT64},
-    FieldDescriptor.TYPE_SINT64: {"type": "string", "format": "int64", "pattern": _INT64},
-    FieldDescriptor.TYPE_FIXED64: {"type": "string", "format": "uint64", "pattern": _UINT64},
-    FieldDescriptor.TYPE_SFIXED64: {"type": "string", "format": "int64", "pattern": _INT64},
+    # proto3 JSON: 64-bit integers are decimal strings, and JSON integers are read too (as
+    # every proto3 JSON parser does; the answers write strings).
+    FieldDescriptor.TYPE_INT64: {"type": ["string", "integer"], "format": "int64",
+                                 "pattern": _INT64},
+    FieldDescriptor.TYPE_UINT64: {"type": ["string", "integer"], "format": "uint64",
+                                  "pattern": _UINT64, "minimum": 0},
+    FieldDescriptor.TYPE_SINT64: {"type": ["string", "integer"], "format": "int64",
+                                  "pattern": _INT64},
+    FieldDescriptor.TYPE_FIXED64: {"type": ["string", "integer"], "format": "uint64",
+                                   "pattern": _UINT64, "minimum": 0},
+    FieldDescriptor.TYPE_SFIXED64: {"type": ["string", "integer"], "format": "int64",
+                                    "pattern": _INT64},
     FieldDescriptor.TYPE_INT32: {"type": "integer", "format": "int32"},
     FieldDescriptor.TYPE_SINT32: {"type": "integer", "format": "int32"},
     FieldDescriptor.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
@@ -52,7 +61,7 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
     "google.protobuf.StringValue": {"type": ["string", "null"]},
     "google.protobuf.BoolValue": {"type": ["boolean", "null"]},
     "google.protobuf.Int32Value": {"type": ["integer", "null"]},
-    "google.protobuf.Int64Value": {"type": ["string", "null"], "pattern": _INT64},
+    "google.protobuf.Int64Value": {"type": ["string", "integer", "null"], "pattern": _INT64},
 }
 # Calendar dates are ISO-8601 strings ("2026-03-14"); the contracts name them like this.
 _DATE_SUFFIXES = ("_date", "_on")
@@ -163,17 +172,25 @@ class _Schemas:
             return schema
         return self.single(field)
 
+    def _fallback(self, field: FieldDescriptor) -> str:
+        """A field without a comment: its type's comment, else what its name means in every
+        contract (gateway/field_glossary.py), else its name in words."""
+        kind = field.message_type or field.enum_type
+        if kind is not None and kind.full_name in self.comments:
+            return self.comments[kind.full_name].split("\n")[0]
+        return GLOSSARY.get(field.name) or f"{_words(field.name)}."
+
     def described(self, field: FieldDescriptor) -> dict[str, Any]:
         """The field's schema with its description: the proto comment, else its name; then the
         facts a client must know (dates, cents, required)."""
         schema = self.field(field)
-        text = self.comments.get(field.full_name) or f"{_words(field.name)}."
+        text = self.comments.get(field.full_name) or self._fallback(field)
         if is_date(field):
             text += " ISO-8601 calendar date (YYYY-MM-DD)."
         elif field.name.endswith("_cents"):
             text += " Integer cents."
         if field.type in _SCALARS and _SCALARS[field.type].get("format") in ("int64", "uint64"):
-            text += " A 64-bit integer, written as a decimal string."
+            text += " A 64-bit integer: a decimal string (a JSON integer is read too)."
         if is_required(field):
             text += " Required."
         schema["description"] = text.strip()
@@ -239,7 +256,10 @@ def document(catalog: Catalog, title: str = "OON Ledger partner API",
                 "x-roles": roles,
                 "requestBody": {
                     "required": body_required,
-                    "content": {"application/json": {"schema": request}},
+                    "content": {"application/json": {
+                        "schema": request,
+                        "example": example_for(method, is_date, is_required, _pattern),
+                    }},
                 },
                 "responses": {
                     "200": {"description": "OK", "content": content},
@@ -250,13 +270,16 @@ def document(catalog: Catalog, title: str = "OON Ledger partner API",
                 },
             }
         }
-    for method in catalog:  # the short routes (/v1/claims/GetClaim) are the same operations
+    for method in catalog:  # the short routes (/v1/claims/GetClaim): the same operations
         if method.full_name in aliases:
-            pointer = route_for(method).replace("~", "~0").replace("/", "~1")
-            paths[aliases[method.full_name]] = {
-                "$ref": f"#/paths/{pointer}",
-                "summary": f"Short route of {route_for(method)}",
-            }
+            # A copy under its own operationId (operation ids are unique in a document, so a
+            # path-item $ref to the long route would repeat one).
+            short = aliases[method.full_name]
+            operation = dict(paths[route_for(method)]["post"])
+            operation["operationId"] = short.removeprefix("/v1/").replace("/", ".")
+            operation["summary"] = f"{operation['summary']} (short route of {route_for(method)})"
+            operation["x-short-route-of"] = route_for(method)
+            paths[short] = {"post": operation}
     return {
         "openapi": "3.1.0",
         "info": {

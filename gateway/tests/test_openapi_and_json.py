@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import pytest
@@ -22,8 +23,9 @@ def test_every_method_has_a_route_and_every_reference_resolves():
     doc = document(CATALOG)
     assert doc["openapi"] == "3.1.0"
     assert set(routes(CATALOG)) == set(doc["paths"])  # every route, the short ones too
-    short = doc["paths"]["/v1/claims/GetClaim"]
-    assert short["$ref"] == "#/paths/~1v1~1oonledger.claims.v1.ClaimsService~1GetClaim"
+    short = doc["paths"]["/v1/claims/GetClaim"]["post"]
+    assert short["x-short-route-of"] == "/v1/oonledger.claims.v1.ClaimsService/GetClaim"
+    assert short["operationId"] == "claims.GetClaim"
     canonical = doc["paths"]["/v1/oonledger.claims.v1.ClaimsService/GetClaim"]["post"]
     assert "Also at `POST /v1/claims/GetClaim`" in canonical["description"]
     schemas = doc["components"]["schemas"]
@@ -92,13 +94,17 @@ def test_the_document_is_openapi_3_1_with_valid_json_schemas_and_unique_operatio
     assert DOC["info"]["title"] and DOC["info"]["version"]
     for schema in SCHEMAS.values():
         jsonschema.Draft202012Validator.check_schema(schema)  # each is valid JSON Schema 2020-12
-    operations = {path: item for path, item in DOC["paths"].items() if "$ref" not in item}
-    operation_ids = [item["post"]["operationId"] for item in operations.values()]
-    assert len(operation_ids) == len(set(operation_ids)) == len(list(CATALOG))
+    operations = {path: item for path, item in DOC["paths"].items()
+                  if "x-short-route-of" not in item["post"]}
+    operation_ids = [item["post"]["operationId"] for item in DOC["paths"].values()]
+    assert len(operation_ids) == len(set(operation_ids))
+    assert len(operations) == len(list(CATALOG))
     for item in DOC["paths"].values():
-        if "$ref" in item:  # a short route: the canonical path item, by JSON pointer
-            target = item["$ref"].removeprefix("#/paths/").replace("~1", "/").replace("~0", "~")
-            assert target in operations
+        if "x-short-route-of" in item["post"]:  # a short route: the same operation
+            target = item["post"]["x-short-route-of"]
+            assert {**operations[target]["post"], "operationId": "", "summary": "",
+                    "x-short-route-of": target} == {**item["post"], "operationId": "",
+                                                    "summary": ""}
     for path, item in operations.items():
         operation = item["post"]
         assert path.startswith("/v1/") and operation["responses"]["200"]["description"]
@@ -126,7 +132,7 @@ def test_required_fields_formats_and_patterns_are_declared():
     assert claim["properties"]["lines"]["minItems"] == 1
     line = SCHEMAS["oonledger.claims.v1.ServiceLine"]["properties"]
     assert line["billedCents"] == {
-        "type": "string", "format": "int64", "pattern": "^-?[0-9]+$",
+        "type": ["string", "integer"], "format": "int64", "pattern": "^-?[0-9]+$",
         "description": line["billedCents"]["description"]}
     assert "Integer cents" in line["billedCents"]["description"]
     assert line["serviceDate"]["format"] == "date"
@@ -192,3 +198,68 @@ def test_type_errors_are_all_reported_with_their_json_paths():
         "requestId", "claim.lines[1].units", "claim.lines[1].modifiers",
         "claim.provider.address", "claim.bogus"}
     assert "units" in str(caught.value) and "bogus" in str(caught.value)
+
+
+def test_a_real_openapi_validator_accepts_the_document():
+    from openapi_spec_validator import validate
+
+    validate(DOC)  # raises on any violation of the OpenAPI 3.1 specification
+
+
+def test_every_operation_has_a_request_example_its_schema_accepts():
+    for path, item in DOC["paths"].items():
+        media = item["post"]["requestBody"]["content"]["application/json"]
+        assert "example" in media, path
+        schema_name = media["schema"]["$ref"].rsplit("/", 1)[-1]
+        errors = [e.message for e in validator_for(schema_name).iter_errors(media["example"])]
+        assert errors == [], (path, errors)
+        method = routes(CATALOG)[path]
+        transcoding.request_bytes(method, json.dumps(media["example"]).encode())  # and the gateway
+
+
+def test_the_readme_routes_and_claim_are_in_the_document():
+    from pathlib import Path
+
+    from gateway.openapi_examples import README_CLAIM
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    used = set(re.findall(r"(/v1/[a-z]+/[A-Za-z]+)", readme))
+    assert {"/v1/claims/RegisterClaim", "/v1/claims/GetClaim"} <= used
+    assert used <= set(DOC["paths"]), used - set(DOC["paths"])
+    claim_json = readme.split("(`claim.json`):", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    assert json.loads(claim_json) == README_CLAIM
+    register = DOC["paths"]["/v1/claims/RegisterClaim"]["post"]["requestBody"]["content"]
+    assert register["application/json"]["example"] == README_CLAIM
+
+
+def _bare(schema_name: str, field: str, description: str) -> bool:
+    """Described by nothing but its name (no proto comment, glossary entry or type comment)."""
+    from gateway.field_glossary import GLOSSARY
+    from gateway.openapi import _words
+
+    snake = re.sub(r"([A-Z])", r"_\1", field).lower()
+    return snake not in GLOSSARY and description.startswith(f"{_words(snake)}.")
+
+
+def test_fields_are_described_by_their_meaning_not_their_name():
+    # The README's calls: every field of their requests and answers, transitively.
+    closure, todo = set(), ["oonledger.claims.v1.RegisterClaimRequest",
+                            "oonledger.claims.v1.RegisterClaimResponse",
+                            "oonledger.claims.v1.GetClaimResponse"]
+    while todo:
+        name = todo.pop()
+        if name in closure or name not in SCHEMAS:
+            continue
+        closure.add(name)
+        todo.extend(ref.rsplit("/", 1)[-1]
+                    for ref in re.findall(r'"\$ref": "([^"]+)"', json.dumps(SCHEMAS[name])))
+    bare = [f"{name}.{field}" for name in closure
+            for field, prop in SCHEMAS[name].get("properties", {}).items()
+            if _bare(name, field, prop["description"])]
+    assert "oonledger.claims.v1.Patient" in closure and bare == [], bare
+    # Everywhere: a floor that only rises (1026 fields, 290 by name alone when written; the
+    # rest need comments in their .proto).
+    every = [(name, field, prop["description"]) for name, schema in SCHEMAS.items()
+             for field, prop in schema.get("properties", {}).items()]
+    by_name = [f for f in every if _bare(*f)]
+    assert len(by_name) <= 0.3 * len(every), (len(by_name), len(every))

@@ -116,8 +116,10 @@ async def test_an_empty_claim_over_json_names_every_missing_field_in_one_answer(
     body = json.dumps({"requestId": uuid.uuid4().hex, "claim": {}}).encode()
     reply = await _post(claims_gateway, token, "/v1/claims/RegisterClaim", body)
     assert reply.status == 400, reply.body
-    assert {"claim.claim_type", "claim.client_id", "claim.patient_control_number",
-            "claim.lines"} <= set(_violations(reply))
+    # Every required field, in one answer (not in stages).
+    assert set(_violations(reply)) == {
+        "claim.claim_type", "claim.client_id", "claim.patient_control_number", "claim.lines",
+        "claim.payer.payer_id", "claim.provider.npi"}
 
 
 async def test_null_and_type_errors_are_all_named_by_json_path_and_nothing_is_forwarded(
@@ -164,3 +166,30 @@ async def test_json_without_a_content_type_is_read_when_it_parses(claims_gateway
     reply = await _post(claims_gateway, token, "/v1/claims/RegisterClaim", body,
                         {**auth_only, "Content-Type": "application/xml"})
     assert reply.status == 400 and "Content-Type" in reply.json()["error"]["message"]
+
+
+async def test_a_duplicate_claim_over_json_is_already_exists_naming_the_open_claim(
+    claims_gateway,
+):
+    token, _, _ = await claims_gateway.key(roles=["negotiator"])
+    from google.protobuf import json_format
+
+    claim = json_format.MessageToDict(emergency_claim())
+    first_id = uuid.uuid4().hex
+
+    async def send(request_id: str):  # type: ignore[no-untyped-def]
+        body = json.dumps({"requestId": request_id, "claim": claim}).encode()
+        return await _post(claims_gateway, token, "/v1/claims/RegisterClaim", body)
+
+    first = await send(first_id)
+    assert first.status == 200, first.body
+    claim_id = first.json()["claim"]["claimId"]
+    # The same claim sent again without its request id's retry: refused, naming the first.
+    again = await send(uuid.uuid4().hex)
+    assert again.status == 409, again.body
+    error = again.json()["error"]
+    assert error["status"] == "ALREADY_EXISTS" and claim_id in error["message"]
+    # The retry of the first request is still its original answer.
+    retry = await send(first_id)
+    assert retry.status == 200 and retry.json()["claim"]["claimId"] == claim_id
+    assert retry.json().get("created", False) is False

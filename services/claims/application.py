@@ -37,6 +37,7 @@ from services.claims.domain import (
     canonical,
     event_data,
 )
+from services.claims.duplicate_guard import DuplicateClaim, DuplicateGuard
 from services.claims.published import language
 from services.common import auth
 from services.common.auth import require_role
@@ -210,6 +211,12 @@ def creation_context(ctx: CommandContext, request_id: str, data: ClaimData) -> C
     return ctx.with_request(request_id, hashlib.sha256(canonical_json(stated)).hexdigest())
 
 
+def _duplicate(index: int, claim_id: str) -> ImportOutcome:
+    """A claim of a bulk import that duplicates an open claim: a finding of that claim only."""
+    return ImportOutcome(index, errors=(FieldViolation(
+        f"items[{index}].claim", "ALREADY_EXISTS: " + DuplicateClaim(claim_id).args[0]),))
+
+
 def _parse_uuid(value: str, field: str = "claim_id") -> UUID:
     try:
         return UUID(value)
@@ -227,6 +234,7 @@ class ClaimsApplication(ServiceApplication):
         self.published_language = language(settings.phi_keys())
         self._bulk_saver = ThreadPoolExecutor(max_workers=2, thread_name_prefix="claims-bulk")
         self._creations = GroupCommitter(self.save_events)
+        self.duplicates = DuplicateGuard(self, settings.phi_keys())
 
     def close(self) -> None:
         self._creations.close()
@@ -265,16 +273,11 @@ class ClaimsApplication(ServiceApplication):
         ctx = creation_context(ctx, ctx.request_id, command.data)
         claim_id = self.claim_id_for(ctx)
         claim = Claim.register(ctx, claim_id, command.data)
-        events = claim.collect_events()
-        try:
-            self._creations.save(events)
-        except Conflict:
-            # A retry of the same request id: the claim exists (the id is the primary key).
-            # AlreadyExists when the id was first used for a different claim.
-            existing = self.load(claim_id, ctx.tenant_id, Claim)
-            existing.has_handled(ctx)
-            return existing, False
-        return claim, True
+        token = self.duplicates.token(ctx.tenant_id, command.data, Frequency.ORIGINAL)
+        # A retry of the same request id returns the claim; a duplicate of an open claim is
+        # refused (DuplicateClaim, ALREADY_EXISTS naming it): duplicate_guard.py.
+        return self.duplicates.save_new(
+            ctx, claim, claim.collect_events(), token, self._creations.save)
 
     def import_claims(self, ctx: CommandContext, command: ImportClaims) -> list[ImportOutcome]:
         """Register many claims, each under its own request id (or the reason it was unreadable).
@@ -285,8 +288,9 @@ class ClaimsApplication(ServiceApplication):
         require_role(ctx, WRITERS, "importing claims")
         items = command.items
         outcomes: list[ImportOutcome | None] = [None] * len(items)
-        pending: list[tuple[int, Claim]] = []
+        pending: list[tuple[int, Claim, str]] = []
         seen: dict[UUID, int] = {}
+        keys: dict[str, UUID] = {}  # duplicate key token -> the first claim of the call with it
         for index, item in enumerate(items):
             request_id, data = item.request_id, item.data
             prefix = f"items[{index}]."
@@ -315,8 +319,15 @@ class ClaimsApplication(ServiceApplication):
             except InvalidArgument as exc:
                 outcomes[index] = ImportOutcome(index, errors=tuple(exc.violations))
                 continue
+            # From the stated data (its key fields are stored as stated): not decoding the
+            # claim's stored form keeps bulk intake at its speed.
+            token = self.duplicates.token(ctx.tenant_id, data, item.frequency)
+            if token and keys.setdefault(token, claim_id) != claim_id:
+                # Two identical claims in one file: the second is the duplicate.
+                outcomes[index] = _duplicate(index, str(keys[token]))
+                continue
             seen[claim_id] = index
-            pending.append((index, claim))
+            pending.append((index, claim, token))
         batches = [
             pending[start : start + IMPORT_BATCH_SIZE]
             for start in range(0, len(pending), IMPORT_BATCH_SIZE)
@@ -324,7 +335,9 @@ class ClaimsApplication(ServiceApplication):
         # Two batches in flight: one encodes (CPU) while the other is written (I/O).
         for saved in self._bulk_saver.map(lambda batch: self._save_batch(ctx, batch), batches):
             for index, claim_id, created in saved:
-                if isinstance(created, AlreadyExists):
+                if isinstance(created, DuplicateClaim):
+                    outcomes[index] = _duplicate(index, created.claim_id)
+                elif isinstance(created, AlreadyExists):
                     reused = FieldViolation(f"items[{index}].request_id", str(created))
                     outcomes[index] = ImportOutcome(index, errors=(reused,))
                 else:
@@ -380,20 +393,22 @@ class ClaimsApplication(ServiceApplication):
         return ImportOutcome(index, str(claim_id), True)
 
     def _save_batch(
-        self, ctx: CommandContext, batch: list[tuple[int, Claim]]
+        self, ctx: CommandContext, batch: list[tuple[int, Claim, str]]
     ) -> list[tuple[int, UUID, bool | AlreadyExists]]:
         # Collected once: a failed save drains an aggregate's pending events.
-        events = {index: claim.collect_events() for index, claim in batch}
+        events = {index: claim.collect_events() for index, claim, _ in batch}
+        for index, _, token in batch:
+            self.duplicates.reserve(events[index], token)
         try:
-            self.save_events([e for index, _ in batch for e in events[index]])
-            return [(index, claim.id, True) for index, claim in batch]
+            self.save_events([e for index, _, _ in batch for e in events[index]])
+            return [(index, claim.id, True) for index, claim, _ in batch]
         except (Conflict, AlreadyExists):
-            pass  # a retried import: some claims of this batch exist; handled below
+            pass  # a retried import, or a duplicate of a stored claim: handled below
         # Some claims already exist (a retried import): save only the new ones; an item whose
         # request id registered a different claim is refused (AlreadyExists, reported per item).
         outcomes: list[tuple[int, UUID, bool | AlreadyExists]] = []
         fresh: set[int] = set()
-        for index, claim in batch:
+        for index, claim, _ in batch:
             existing = self.find(claim.id, ctx.tenant_id, Claim)
             if existing is None:
                 fresh.add(index)
@@ -411,8 +426,33 @@ class ClaimsApplication(ServiceApplication):
             else:
                 outcomes.append((index, claim.id, False))
         if fresh:
-            self.save_events([e for index, _ in batch if index in fresh for e in events[index]])
+            try:
+                self.save_events(
+                    [e for index, _, _ in batch if index in fresh for e in events[index]])
+            except (Conflict, AlreadyExists):
+                # A duplicate of a stored claim among them: each on its own, so only it fails.
+                return self._save_one_by_one(ctx, batch, events, fresh, outcomes)
         return outcomes
+
+    def _save_one_by_one(
+        self, ctx: CommandContext, batch: list[tuple[int, Claim, str]],
+        events: dict[int, Sequence[Any]], fresh: set[int],
+        outcomes: list[tuple[int, UUID, bool | AlreadyExists]],
+    ) -> list[tuple[int, UUID, bool | AlreadyExists]]:
+        saved: dict[int, bool | AlreadyExists] = {}
+        for index, claim, token in batch:
+            if index not in fresh:
+                continue
+            item_ctx = ctx.with_request(
+                events[index][0].meta["request_id"],
+                events[index][0].meta.get("request_fingerprint", ""))
+            try:
+                _, saved[index] = self.duplicates.save_new(
+                    item_ctx, claim, events[index], token, self._creations.save)
+            except AlreadyExists as exc:  # DuplicateClaim, or a request id reused
+                saved[index] = exc
+        return [(index, claim_id, saved.get(index, created))
+                for index, claim_id, created in outcomes]
 
     def save_events(self, events: Sequence[Any]) -> None:
         """Save already-collected events in one transaction (version clash → Conflict)."""
@@ -498,8 +538,14 @@ class ClaimsApplication(ServiceApplication):
     def update_claim(self, ctx: CommandContext, command: UpdateClaim) -> Claim:
         require_role(ctx, WRITERS, "updating a claim")
         claim = self._load_for_write(ctx, command.claim_id, command.expected_version)
+        before = self.duplicates.token(ctx.tenant_id, claim.data, claim.frequency)
         claim.update(ctx, command.data)
-        self.save_all(claim)
+        after = self.duplicates.token(ctx.tenant_id, claim.data, claim.frequency)
+        if after and after != before:
+            # Changed into another claim's key: reserved as a new claim's is.
+            self.duplicates.save_changed(ctx, claim.collect_events(), after, self.save_events)
+        else:
+            self.save_all(claim)
         return claim
 
     def withdraw_claim(self, ctx: CommandContext, command: WithdrawClaim) -> Claim:

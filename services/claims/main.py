@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
 from oonledger.claims.v1 import claims_pb2_grpc
 from services.claims.adapters.control_numbers import ControlNumberCounter
+from services.claims.adapters.duplicate_backfill import reserve_existing_claims
 from services.claims.adapters.grpc_api import ClaimsServicer
 from services.claims.adapters.import_jobs import KIND, Claims837Import
 from services.claims.adapters.projections import ClaimsReadModel
@@ -28,6 +30,8 @@ from services.common.import_jobs.runner import DEFAULT_BATCH_SIZE
 from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.ops.service import PipelineOperations
+
+log = logging.getLogger(__name__)
 
 SERVICE = "claims"
 # JetStream requires max_deliver > len(backoff); the shared default has them equal.
@@ -104,6 +108,13 @@ def build(infra: Infrastructure) -> ServiceParts:
         ),
     ]
     operations = PipelineOperations(infra, app, subscriptions)
+
+    async def reserve_duplicate_keys() -> None:
+        try:
+            await infra.blocking(reserve_existing_claims, app)
+        except Exception:  # loud; the next start tries again (no marker was written)
+            log.exception("claims: reserving the duplicate keys of older claims failed")
+
     return ServiceParts(
         bindings=[
             ServicerBinding(
@@ -116,7 +127,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         app=app,
         subscriptions=subscriptions,
         migrations=[read_model.migrate, control_numbers.migrate, job_store.migrate],
-        background=[operations.run, job_runner.run],
+        background=[operations.run, job_runner.run, reserve_duplicate_keys],
         on_stop=[stop_readers],
     )
 

@@ -231,6 +231,14 @@ class ServiceApplication(Application[UUID]):
             and (fingerprint := meta.get("request_fingerprint"))
             and meta.get("request_id")
         }
+        # A uniqueness reservation (meta `reserves`: a key no request id can be, it holds a
+        # space) is recorded like a request, its fingerprint the aggregate holding it: another
+        # aggregate reserving the key is refused in the same statement (RequestReused).
+        requests |= {
+            (str(meta.get("tenant_id", "")), str(meta["reserves"]), str(event.originator_id))
+            for event in events
+            if isinstance(meta := getattr(event, "meta", None), dict) and meta.get("reserves")
+        }
         trackings = list(processing_event.saved_kwargs.get("trackings", ()))
         if processing_event.tracking is not None:
             trackings.append(processing_event.tracking)
@@ -389,6 +397,11 @@ class ServiceApplication(Application[UUID]):
         if processing.events:
             self._take_snapshots(processing)
             self._notify(recordings)
+
+    def reservation_holder(self, tenant_id: str, key: str) -> str:
+        """The id of the aggregate holding a uniqueness reservation ("" when none does)."""
+        recorder = cast(UnpipelinedProcessRecorder, self.recorder)
+        return recorder.recorded_fingerprint(tenant_id, key)
 
     def processed_among(self, application_name: str, notification_ids: Sequence[int]) -> set[int]:
         """Which of these upstream events were processed (exactly, as `is_processed`)."""

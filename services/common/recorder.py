@@ -13,7 +13,10 @@ NOTIFY — one round trip, committed by itself. The ordering argument is in docs
 It keeps the request fingerprints of the service (`request_fingerprints` table): each save
 passes the (tenant, request id, fingerprint) of its events (`ServiceApplication._record`), and a
 request id already recorded with another fingerprint refuses the whole save, in its statement,
-with `RequestReused` (ALREADY_EXISTS) — whichever aggregate the reused id now targets.
+with `RequestReused` (ALREADY_EXISTS) — whichever aggregate the reused id now targets. The
+same table holds uniqueness reservations: an event whose meta names a key in `reserves` records
+(tenant, key, its aggregate id), so a second aggregate claiming the key is refused in the same
+statement that would have saved it (the claims service's duplicate claims, docs/claims.md).
 
 It also answers "was this exact upstream event processed?" — the library's `has_tracking_id`
 answers "was any event at or after it processed?", which skips an older event that is retried
@@ -64,12 +67,21 @@ def _distinct_requests(requests: Iterable[RequestRecord]) -> list[RequestRecord]
         known = seen.setdefault((tenant, request_id), fingerprint)
         if known != fingerprint:
             raise RequestReused(
-                f"request_id {request_id} was already used for a different request")
+                f"request_id {request_id} was already used for a different request",
+                request_id)
     return [(tenant, request_id, fp) for (tenant, request_id), fp in seen.items()]
 
 
 class RequestReused(AlreadyExists):
-    """A request id already recorded for a different request (another fingerprint)."""
+    """A request id already recorded for a different request (another fingerprint).
+
+    `request_id` names it: a caller's request id, or a uniqueness reservation (an event whose
+    meta has `reserves`, see `ServiceApplication._record`) already held by another aggregate.
+    """
+
+    def __init__(self, message: str, request_id: str = "") -> None:
+        super().__init__(message)
+        self.request_id = request_id
 
 
 class UnpipelinedProcessRecorder(PostgresProcessRecorder):
@@ -140,7 +152,7 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
                 if exc.sqlstate == REUSED_SQLSTATE:
                     raise RequestReused(
                         f"request_id {exc.diag.message_primary} was already used for a "
-                        "different request"
+                        "different request", exc.diag.message_primary or ""
                     ) from None
                 raise
             row = cursor.fetchone()
@@ -238,6 +250,19 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
         statement = SQL("WITH {} SELECT {}").format(
             SQL(", ").join(parts), SQL(", ").join(results))
         return statement, params
+
+    def recorded_fingerprint(self, tenant_id: str, request_id: str) -> str:
+        """The fingerprint recorded for a request id (or the holder of a reservation); ""
+        when none is."""
+        statement = SQL(
+            "SELECT fingerprint FROM {} WHERE tenant_id = %s AND request_id = %s"
+        ).format(Identifier(self.datastore.schema, REQUESTS_TABLE))
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement, (tenant_id, request_id))
+            row = cursor.fetchone()
+        if row is None:
+            return ""
+        return str(row["fingerprint"] if isinstance(row, dict) else row[0])
 
     def has_exact_tracking(self, application_name: str, notification_id: int) -> bool:
         statement = SQL(

@@ -137,3 +137,21 @@ async def test_a_failing_demo_is_reported_loudly_and_the_services_keep_serving(
     finally:
         code = launched.stop()
     assert code == 0, launched.output()[-6000:]
+
+
+@pytest.mark.parametrize(("args", "launched"), [
+    ((), "-m deploy.local.run"),
+    (("DEMO=0",), "-m deploy.local.run --no-demo"),
+    (("DEMO=no",), "-m deploy.local.run --no-demo"),
+])
+def test_make_run_starts_the_launcher_these_tests_run_and_demo_0_turns_the_demo_off(
+    args: tuple[str, ...], launched: str,
+) -> None:
+    """The tests above run the launcher as `make run` does: the Makefile's recipe, dry-run."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    result = subprocess.run(["make", "-n", "run", *args], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.endswith(launched), result.stdout

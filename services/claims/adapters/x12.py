@@ -78,7 +78,10 @@ class ParsedClaim:
         by_name = {s.field: s for s in self.sources}
         candidate = path
         while candidate and candidate not in by_name:
-            candidate = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", candidate)
+            shorter = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", candidate)
+            if shorter == candidate:  # "items[0].request_id", "items[0].claim": the claim's
+                break
+            candidate = shorter
         source = by_name.get(candidate)
         if source is None:
             return Finding(self.location, "CLM", 0, "", description, field=path)

@@ -18,6 +18,10 @@ def tenant() -> str:
     return f"tenant-{uuid.uuid4().hex[:10]}"
 
 
+def unique_pcn() -> str:
+    return f"PCN-{uuid.uuid4().hex[:12].upper()}"
+
+
 def md(t: str, request_id: str | None = None):
     return call_metadata(t, request_id=request_id)
 
@@ -27,6 +31,9 @@ def claim_input(**overrides) -> pb.ClaimInput:
 
 
 async def register(stub, t: str, request_id: str | None = None, **overrides) -> pb.Claim:
+    """A claim of its own (a patient control number of its own unless one is given: the same
+    claim registered again would be a duplicate, ALREADY_EXISTS)."""
+    overrides.setdefault("patient_control_number", unique_pcn())
     response = await stub.RegisterClaim(
         pb.RegisterClaimRequest(
             request_id=request_id or uuid.uuid4().hex, claim=claim_input(**overrides)

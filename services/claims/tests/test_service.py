@@ -183,7 +183,8 @@ async def test_import_claims_bulk_with_per_claim_results_and_retry(stub):
     assert (retry.created_count, retry.existing_count, retry.rejected_count) == (0, 38, 2)
     assert [r.claim_id for r in retry.results] == [r.claim_id for r in result.results]
     # A retry that also carries new claims stores the new ones alongside the existing ones.
-    longer = pb.ImportClaimsRequest(request_id="bulk-1", items=[*items, *items[:3]])
+    more = [pb.ImportItem(claim=claim_input(patient_control_number=f"MORE-{i}")) for i in range(3)]
+    longer = pb.ImportClaimsRequest(request_id="bulk-1", items=[*items, *more])
     mixed = await stub.ImportClaims(longer, metadata=md(t))
     assert (mixed.created_count, mixed.existing_count, mixed.rejected_count) == (3, 38, 2)
     for r in mixed.results[40:]:
@@ -446,7 +447,8 @@ async def test_payload_limits_and_unknown_enums_are_invalid(stub, monkeypatch):
     )
     assert again.created
     bulk = await stub.ImportClaims(
-        pb.ImportClaimsRequest(request_id="big", items=[pb.ImportItem(claim=claim_input())]),
+        pb.ImportClaimsRequest(request_id="big", items=[
+            pb.ImportItem(claim=claim_input(patient_control_number="BIG-1"))]),
         metadata=md(t),
     )
     assert bulk.created_count == 1

@@ -14,7 +14,7 @@ import pytest
 from oonledger.claims.v1 import claims_pb2 as pb
 from services.claims.adapters import mapping
 from services.claims.tests.factories import emergency_claim, institutional_claim
-from services.claims.tests.service_calls import denial, md, tenant
+from services.claims.tests.service_calls import denial, md, tenant, unique_pcn
 from services.x12.tests.pyx12_validation import pyx12_errors
 from tests.support.plugin import eventually, field_violations
 
@@ -29,11 +29,13 @@ def envelope_numbers(x12: str) -> tuple[str, str, str]:
     return by_tag["ISA"][13], by_tag["GS"][6], by_tag["ST"][2]
 
 
-async def registered(stub, t: str, kind: str = "professional") -> pb.Claim:
+async def registered(stub, t: str, kind: str = "professional",
+                     pcn: str = "PCN-2026-0001") -> pb.Claim:
     claim = (
         await stub.RegisterClaim(
             pb.RegisterClaimRequest(
-                request_id=uuid.uuid4().hex, claim=mapping.claim_input(FACTORIES[kind]())
+                request_id=uuid.uuid4().hex,
+                claim=mapping.claim_input(FACTORIES[kind](patient_control_number=pcn))
             ),
             metadata=md(t),
         )
@@ -88,7 +90,8 @@ async def test_every_exported_file_passes_pyx12_and_a_7_or_8_round_trips(stub, k
         stub, t, original.claim_id, pb.FREQUENCY_CODE_REPLACEMENT, denial(),
         corrected=mapping.claim_input(FACTORIES[kind]()),
     )
-    second = await registered(stub, t, kind)
+    # Another claim (the first stands, replaced: the same claim again would be a duplicate).
+    second = await registered(stub, t, kind, unique_pcn())
     void = await correct(stub, t, second.claim_id, pb.FREQUENCY_CODE_VOID, denial())
     for correction in (replacement.corrected, void.corrected):
         await stub.CheckCleanClaim(
@@ -126,7 +129,7 @@ async def test_every_exported_file_passes_pyx12_and_a_7_or_8_round_trips(stub, k
 
 async def test_concurrent_exports_never_share_a_control_number(stub):
     t = tenant()
-    claims = [await registered(stub, t) for _ in range(4)]
+    claims = [await registered(stub, t, pcn=unique_pcn()) for _ in range(4)]
     exports = await asyncio.gather(
         *(export(stub, t, claims[i % 4].claim_id, "CLINICA") for i in range(40))
     )

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 async def test_resubmission_links_claims_and_shows_in_work_queue(stub):
     t = tenant()
-    claim = await register(stub, t)
+    claim = await register(stub, t, patient_control_number="PCN-2026-0001")  # claim_input()'s
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.SubmitCorrectedClaim(
             pb.SubmitCorrectedClaimRequest(
