@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.ledger.domain.claim_state import fold_claim
+from services.ledger.domain.entry import EventFacts
 from services.ledger.tests.factories import BASE_TIME, facts, negotiated_claim
 from services.ledger.tests.memory_log import MemoryLog
 
@@ -107,7 +108,7 @@ def test_an_unreadable_payload_is_listed_not_guessed() -> None:
     assert json.loads(entries[0].facts.payload) == {"amount": "1"}
 
 
-def _stated(notification_id: int, act: str, act_at: str, t3: tuple[str, str]) -> object:
+def _stated(notification_id: int, act: str, act_at: str, t3: tuple[str, str]) -> EventFacts:
     status, act_on = t3
     line = {"code": "T3", "title": "Initiate federal IDR", "status": status,
             "counting": "business", "due_on": "2026-11-23", "alternate_due_on": "",
