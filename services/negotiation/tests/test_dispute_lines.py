@@ -15,6 +15,7 @@ from services.negotiation.domain.dispute_lines import (
     LineOffer,
     determine_lines,
     dispute_prevailing_party,
+    lines_by_negotiation,
 )
 from services.negotiation.tests.builders import ENGINE, negotiator, opened
 from services.negotiation.tests.test_federal_idr import idr_approved
@@ -71,3 +72,14 @@ def test_malformed_lines_are_field_violations() -> None:
                                  DisputedLine(2, 1, 0, 0)])
     fields = {v.field for v in caught.value.violations}
     assert fields == {"lines[0].line_number", "lines[0].qpa_cents", "lines[2].line_number"}
+
+
+def test_a_batchs_lines_are_grouped_by_negotiation_and_named_by_request_index() -> None:
+    line = DisputedLine(2, 1_000, 0, 0)
+    grouped = lines_by_negotiation(["lead", "other"], [("", line), ("other", line)])
+    assert grouped == {"lead": (line,), "other": (line,)}  # line 2 of each claim
+    with pytest.raises(InvalidArgument) as caught:
+        lines_by_negotiation(["lead", "other"],
+                             [("", line), ("other", line), ("other", line), ("stranger", line)])
+    assert {v.field for v in caught.value.violations} == {
+        "lines[2].line_number", "lines[3].negotiation_id"}
