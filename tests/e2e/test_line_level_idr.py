@@ -26,6 +26,7 @@ import grpc
 import pytest
 
 from oonledger.fees.v1 import fees_pb2
+from oonledger.ledger.v1 import ledger_pb2
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from tests.e2e.compliance_views import as_of_view, items, ledger_after
 from tests.e2e.journey import Vendor
@@ -150,3 +151,10 @@ async def test_a_dispute_of_two_lines_of_one_claim(stack: Any, channel: Any) -> 
     assert earlier.compliance.act_event_type == "IdrOfferSubmitted"
     assert items(earlier)["T7"][2] == "" and items(earlier)["T3"][2] == DAY
     assert list(state.unfolded_events) == []
+    # The auditor's printable report shows the same report, as stated.
+    printed = await vendor.audit.GetClaimReport(ledger_pb2.GetClaimReportRequest(
+        claim_id=claim_id, format=ledger_pb2.REPORT_FORMAT_HTML),
+        metadata=vendor.md("auditor"), timeout=60)
+    html = printed.content.decode()
+    assert "as stated after IdrDetermined" in html
+    assert "timely: due 2026-11-23, done 2026-11-18 (day 31)" in html

@@ -212,7 +212,25 @@ def _summary(state: ClaimState) -> list[tuple[str, str]]:
         ("Paid in total", format_usd(state.paid_total_cents)),
         ("Fees in total", format_usd(state.fees_total_cents)),
         ("Events", f"{state.events_applied} folded, {len(state.unfolded)} not interpreted"),
+        *_compliance(state),
     ]
+
+
+def _compliance(state: ClaimState) -> list[tuple[str, str]]:
+    """The compliance report negotiation stated after the latest act (never recomputed)."""
+    if state.compliance is None:
+        return [("Compliance", "no report stated yet")]
+    view = state.compliance.view
+    rows = [("Compliance", f"as stated after {view.source_event_type} on {view.as_of}; rule "
+                           f"set {view.rule_set_version}; calendar {view.calendar}")]
+    for line in view.lines:
+        if line.status == "not_applicable":
+            continue
+        late = f", {line.days_late} {line.counting} days late" if line.days_late else ""
+        act = f"done {line.act_on} (day {line.day_number})" if line.act_on else "not done"
+        rows.append((f"{line.code} {line.title}",
+                     f"{line.status}: due {line.due_on or '-'}, {act}{late}"))
+    return rows
 
 
 def _payload(entry: AuditEntry) -> dict[str, Any]:

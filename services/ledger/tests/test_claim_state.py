@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.ledger.domain.claim_state import fold_claim
+from services.ledger.domain.entry import EventFacts
 from services.ledger.tests.factories import BASE_TIME, facts, negotiated_claim
 from services.ledger.tests.memory_log import MemoryLog
 
@@ -105,3 +106,41 @@ def test_an_unreadable_payload_is_listed_not_guessed() -> None:
     assert [e.facts.event_id for e in state.unfolded] == [broken.event_id, float_money.event_id]
     assert state.paid_total_cents == 0 and state.offers == []
     assert json.loads(entries[0].facts.payload) == {"amount": "1"}
+
+
+def _stated(notification_id: int, act: str, act_at: str, t3: tuple[str, str]) -> EventFacts:
+    status, act_on = t3
+    line = {"code": "T3", "title": "Initiate federal IDR", "status": status,
+            "counting": "business", "due_on": "2026-11-23", "alternate_due_on": "",
+            "opens_on": "2026-11-18", "act_on": act_on, "day_number": 31 if act_on else 0,
+            "days_late": 0, "rule_set_version": "nsa-2026-06-11", "recorded_here": True,
+            "note": ""}
+    return facts(TENANT, CLAIM, "ComplianceReportStated", notification_id=notification_id,
+                 payload={"claim_id": CLAIM, "negotiation_id": "n-1",
+                          "source_event_type": act, "source_event_id": f"e-{act}",
+                          "source_occurred_at": act_at,
+                          "report": {"negotiation_id": "n-1", "as_of": act_at[:10],
+                                     "status": "open", "rule_set_version": "nsa-2026-06-11",
+                                     "calendar": "us-federal-5usc6103a-observed",
+                                     "holidays": ["2026-11-11"], "lines": [line],
+                                     "batch_window": None, "cooling_off": []}})
+
+
+def test_the_compliance_report_stated_for_the_latest_act_is_the_one_shown() -> None:
+    """Negotiation computes the report; the fold keeps the one stated for the latest act at or
+    before the instant, even when a lagging consumer appended an earlier act's report later."""
+    log = MemoryLog()
+    entries = log.append([
+        _stated(1, "OpenNegotiationNoticeSent", "2026-10-05T14:00:00+00:00", ("pending", "")),
+        _stated(3, "IdrInitiated", "2026-11-18T15:00:00+00:00", ("timely", "2026-11-18")),
+        _stated(4, "IdreSelected", "2026-11-18T14:30:00+00:00", ("pending", "")),
+    ])
+    early = fold_claim(CLAIM, entries, BASE_TIME + timedelta(minutes=2))
+    assert early.compliance is not None
+    assert early.compliance.view.source_event_type == "OpenNegotiationNoticeSent"
+    late = fold_claim(CLAIM, entries, BASE_TIME + timedelta(days=1))
+    assert late.compliance is not None and late.compliance.view.source_event_type == "IdrInitiated"
+    (t3,) = late.compliance.view.lines
+    assert (t3.status, t3.act_on, t3.day_number, t3.due_on) == (
+        "timely", "2026-11-18", 31, "2026-11-23")
+    assert late.compliance.view.holidays == ("2026-11-11",) and not late.unfolded

@@ -106,18 +106,20 @@ def line_awards_of(records: Sequence[LineAwardRecord]) -> list[LineAward]:
     return [LineAward(**r) for r in records]
 
 
-def check_disputed_lines(v: Violations, field: str, lines: Sequence[DisputedLine]) -> None:
-    """Field violations for malformed lines (a number below 1, a line twice, bad cents)."""
+def check_disputed_lines(v: Violations, field: str, lines: Sequence[DisputedLine],
+                         at: Sequence[int] | None = None) -> None:
+    """Field violations for malformed lines (a number below 1, a line twice, bad cents);
+    `at`: each line's index in the request (default: its index in `lines`)."""
     seen: set[int] = set()
     for i, line in enumerate(lines):
-        at = f"{field}[{i}]"
-        v.check(line.line_number >= 1, f"{at}.line_number", "must be 1 or more")
-        v.check(line.line_number not in seen, f"{at}.line_number",
+        where = f"{field}[{at[i] if at is not None else i}]"
+        v.check(line.line_number >= 1, f"{where}.line_number", "must be 1 or more")
+        v.check(line.line_number not in seen, f"{where}.line_number",
                 f"line {line.line_number} is listed twice")
         seen.add(line.line_number)
-        v.check(line.qpa_cents > 0, f"{at}.qpa_cents", "each disputed line needs its QPA")
+        v.check(line.qpa_cents > 0, f"{where}.qpa_cents", "each disputed line needs its QPA")
         for name in ("qpa_cents", "patient_cost_sharing_cents", "already_paid_cents"):
-            check_cents(v, f"{at}.{name}", getattr(line, name), allow_zero=True)
+            check_cents(v, f"{where}.{name}", getattr(line, name), allow_zero=True)
 
 
 def lines_by_negotiation(
@@ -126,16 +128,17 @@ def lines_by_negotiation(
     """Each negotiation's disputed lines ("" names the first, the lead); field violations for
     a line of a negotiation the dispute does not hold or a malformed line."""
     v = Violations()
-    found: dict[str, list[DisputedLine]] = {nid: [] for nid in negotiation_ids}
+    found: dict[str, list[tuple[int, DisputedLine]]] = {nid: [] for nid in negotiation_ids}
     for i, (negotiation_id, line) in enumerate(lines):
         nid = negotiation_id.strip() or negotiation_ids[0]
         v.check(nid in found, f"lines[{i}].negotiation_id",
                 "is not the negotiation or one of the batch's")
-        found.setdefault(nid, []).append(line)
+        found.setdefault(nid, []).append((i, line))
     for nid in negotiation_ids:
-        check_disputed_lines(v, "lines", found[nid])
+        check_disputed_lines(v, "lines", [line for _, line in found[nid]],
+                             [i for i, _ in found[nid]])
     v.raise_if_any()
-    return {nid: tuple(found[nid]) for nid in negotiation_ids}
+    return {nid: tuple(line for _, line in found[nid]) for nid in negotiation_ids}
 
 
 def line_items(lines: Sequence[DisputedLine]) -> int:

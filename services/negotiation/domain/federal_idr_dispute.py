@@ -283,6 +283,10 @@ class FederalIdrDispute(TenantAggregate):
             rule_set = rule_set_on(initiated_on)
         except NoRuleSetError as exc:
             raise FailedPrecondition(str(exc)) from None
+        cap = rule_set.batch_item_cap
+        if cap is not None and line_items > cap:
+            raise FailedPrecondition(f"DOMAIN §1.6: {line_items} line items exceed the cap of "
+                                     f"{cap} per dispute under {rule_set.version}")
         dispute: FederalIdrDispute = cls._start(
             cls.IdrInitiated,
             ctx,
