@@ -161,6 +161,11 @@ class PartnerFeed:
 
     async def record_many(self, conn: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
         """A batch of deliveries, in order, in a few statements (the consumer's transaction)."""
+        # Positions commit in order (see the module's docstring). Taken first, so the claim ->
+        # client look-up below sees what another service's consumer committed before us: taken
+        # after it, a negotiation event could miss the client a concurrent claims batch was
+        # learning, and keep an empty client_id for ever (a client filter then never sees it).
+        await conn.execute(f"LOCK TABLE {self.events} IN SHARE ROW EXCLUSIVE MODE")
         named = [(d.envelope, _client_named(d)) for d in deliveries]
         learned = [(env.tenant_id, env.claim_id, client) for env, client in named
                    if client and env.claim_id]
@@ -187,8 +192,6 @@ class PartnerFeed:
             known = {(r[0], r[1]): r[2] for r in rows}
         clients = [client or known.get((env.tenant_id, env.claim_id), "")
                    for env, client in named]
-        # Positions commit in order (see the module's docstring).
-        await conn.execute(f"LOCK TABLE {self.events} IN SHARE ROW EXCLUSIVE MODE")
         await conn.execute(
             f"INSERT INTO {self.events} (position, event_id, tenant_id, service, event_type,"
             " claim_id, client_id, envelope)"
