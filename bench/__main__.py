@@ -1,7 +1,7 @@
 """`make bench`: run every bench/<name>_bench.py and print figures with ratios to raw baselines.
 
 Each module exposes `async def run(report)`; `report(name, value, unit, baseline_name=None)`
-records a figure, and when `baseline_name` names a figure recorded in the same run (e.g. a plain
+records a figure (printed with the 1-minute load average at that moment), and when `baseline_name` names a figure recorded in the same run (e.g. a plain
 asyncpg insert or a plain JetStream publish measured by that module), the ratio is printed
 beside it. Servers: embedded PostgreSQL and NATS unless DATABASE_URL / NATS_URL are set.
 `python -m bench claims ledger` runs only those modules.
@@ -38,11 +38,13 @@ class Report:
         if baseline_name and self.values.get(baseline_name):
             ratio = value / self.values[baseline_name]
         self.values[name] = value
+        load = os.getloadavg()[0]  # the machine is shared: every figure carries its load
         row = {"module": self.module, "name": name, "value": value, "unit": unit,
-               "baseline": baseline_name, "ratio": ratio}
+               "baseline": baseline_name, "ratio": ratio, "load1": load}
         self.rows.append(row)
         ratio_text = f"  ({ratio:.2f}x {baseline_name})" if ratio is not None else ""
-        print(f"  {name:<58} {value:>14,.2f} {unit:<10}{ratio_text}", flush=True)
+        print(f"  {name:<58} {value:>14,.2f} {unit:<10} load {load:>5.2f}{ratio_text}",
+              flush=True)
 
 
 async def main(selected: list[str]) -> int:
