@@ -4,7 +4,8 @@ Each module exposes `async def run(report)`; `report(name, value, unit, baseline
 records a figure (printed with the 1-minute load average at that moment), and when `baseline_name` names a figure recorded in the same run (e.g. a plain
 asyncpg insert or a plain JetStream publish measured by that module), the ratio is printed
 beside it. Servers: embedded PostgreSQL and NATS unless DATABASE_URL / NATS_URL are set.
-`python -m bench claims ledger` runs only those modules.
+`python -m bench claims ledger` runs only those modules; `python -m bench --long` runs the
+bench/<name>_long.py modules instead (`make bench-long`: hours at full size, never in `make bench`).
 """
 
 from __future__ import annotations
@@ -48,9 +49,13 @@ class Report:
 
 
 async def main(selected: list[str]) -> int:
-    modules = sorted(p.stem for p in HERE.glob("*_bench.py"))
+    # `--long`: the bench/<name>_long.py modules (`make bench-long`), kept out of `make bench`.
+    long_runs = "--long" in selected
+    selected = [s for s in selected if s != "--long"]
+    suffix = "_long" if long_runs else "_bench"
+    modules = sorted(p.stem for p in HERE.glob(f"*{suffix}.py"))
     if selected:
-        modules = [m for m in modules if m.removesuffix("_bench") in selected]
+        modules = [m for m in modules if m.removesuffix(suffix) in selected]
     servers: list[LocalPostgres | LocalNats] = []
     tmp = Path(tempfile.mkdtemp(prefix="oonbench-"))
     if not os.environ.get("DATABASE_URL"):
