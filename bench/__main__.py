@@ -1,11 +1,12 @@
 """`make bench`: run every bench/<name>_bench.py and print figures with ratios to raw baselines.
 
 Each module exposes `async def run(report)`; `report(name, value, unit, baseline_name=None)`
-records a figure (printed with the 1-minute load average at that moment), and when `baseline_name` names a figure recorded in the same run (e.g. a plain
-asyncpg insert or a plain JetStream publish measured by that module), the ratio is printed
-beside it. Servers: embedded PostgreSQL and NATS unless DATABASE_URL / NATS_URL are set.
-`python -m bench claims ledger` runs only those modules; `python -m bench --long` runs the
-bench/<name>_long.py modules instead (`make bench-long`: hours at full size, never in `make bench`).
+records a figure (printed with the 1-minute load average at that moment), and when
+`baseline_name` names a figure recorded in the same run (e.g. a plain asyncpg insert or a plain
+JetStream publish measured by that module), the ratio is printed beside it. Servers: embedded
+PostgreSQL and NATS unless DATABASE_URL / NATS_URL are set. `python -m bench claims ledger`
+runs only those modules; `python -m bench --long` runs the bench/<name>_long.py modules
+instead (`make bench-long`: hours at full size, never part of `make bench`).
 """
 
 from __future__ import annotations

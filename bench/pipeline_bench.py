@@ -16,7 +16,7 @@ Figures (`python -m bench pipeline`; PIPELINE_BENCH=offer or =flow runs one half
     does, and answers after the commit. The ratio the issue's goal is judged on.
   - "MakeOffer, 32 callers, 1 process / 2 processes": 32 gRPC callers (own process, as real
     clients), each making offers on its own 50+-event negotiation, against one negotiation
-    process and then two (caller i sticks to replica i mod 2). PIPELINE_BENCH_PROFILE=DIR
+    process and then two (caller i sticks to replica i mod 2). BENCH_PROFILE=DIR
     writes a py-spy flame graph of the 1-process service (GIL-holding thread) to DIR.
 - "claims intake": 32 callers registering, adjudicating and triaging claims (three commands a
   claim) for INTAKE_SECONDS, the claims and negotiation services each in their own process.
@@ -160,24 +160,16 @@ async def _negotiation_replicas(count: int) -> list[tuple[subprocess.Popen[bytes
 
 
 async def _make_offer(replicas: int, tenant: str, ids: list[str]) -> dict[str, Any]:
+    from bench.profiling import profiled
+
     started = await _negotiation_replicas(replicas)
     addresses = ",".join(address for _, address in started)
-    profile_dir = os.environ.get("PIPELINE_BENCH_PROFILE", "")
-    spy = None
     try:
-        if profile_dir and replicas == 1:
-            # The service's GIL-holding thread only: where its one core goes (docs/performance.md).
-            from bench.negotiation_bench import SECONDS
-
-            spy = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"),
-                                    "record", "--gil", "-r", "97", "-d", str(int(SECONDS)),
-                                    "--pid", str(started[0][0].pid), "--format",
-                                    os.environ.get("PIPELINE_BENCH_PROFILE_FORMAT", "flamegraph"),
-                                    "-o", os.path.join(profile_dir, "makeoffer-service.svg")])
-        return await _client("bench.negotiation_bench", addresses, tenant, *ids)
+        # The 1-process service's flame graph with BENCH_PROFILE=DIR (docs/performance.md).
+        async with profiled(started[0][0].pid, "makeoffer-negotiation-service",
+                            None if replicas == 1 else ""):
+            return await _client("bench.negotiation_bench", addresses, tenant, *ids)
     finally:
-        if spy is not None:
-            spy.wait(timeout=60)
         for process, _ in started:
             _stop(process)
 
