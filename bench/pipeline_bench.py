@@ -114,12 +114,33 @@ async def _client(*args: str) -> dict[str, Any]:
     return result
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
+async def _measured(pids: list[int], *client: str) -> dict[str, Any]:
+    """Run the client; the result also carries the servers' CPU per call (ms): unlike rates and
+    latencies, it hardly moves with the neighbours' load."""
+    before = _cpu_seconds(pids)
+    result = await _client(*client)
+    result["cpu_ms"] = (_cpu_seconds(pids) - before) * 1000 / len(result["latencies"])
+    return result
+
+
 async def _baseline_calls(kind: str) -> dict[str, Any]:
     from bench.negotiation_bench import SECONDS
 
     process, address = await _serve_baseline(kind)
     try:
-        return await _client("bench.command_baselines", "drive", address, str(SECONDS))
+        return await _measured([process.pid], "bench.command_baselines", "drive", address,
+                               str(SECONDS))
     finally:
         _stop(process)
 
@@ -132,6 +153,7 @@ class Rounds:
         self.p50: dict[str, list[float]] = {}
         self.p99: dict[str, list[float]] = {}
         self.loads: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}
 
     def add(self, name: str, result: dict[str, Any]) -> None:
         latencies = result["latencies"]
@@ -139,6 +161,7 @@ class Rounds:
         self.p50.setdefault(name, []).append(statistics.median(latencies))
         self.p99.setdefault(name, []).append(pct(latencies, 0.99))
         self.loads.setdefault(name, []).append(os.getloadavg()[0])
+        self.cpu.setdefault(name, []).append(result["cpu_ms"])
 
     def add_raw(self, name: str, rate: float, p99: float) -> None:
         self.rates.setdefault(name, []).append(rate)
@@ -168,7 +191,8 @@ async def _make_offer(replicas: int, tenant: str, ids: list[str]) -> dict[str, A
         # The 1-process service's flame graph with BENCH_PROFILE=DIR (docs/performance.md).
         async with profiled(started[0][0].pid, "makeoffer-negotiation-service",
                             None if replicas == 1 else ""):
-            return await _client("bench.negotiation_bench", addresses, tenant, *ids)
+            return await _measured([process.pid for process, _ in started],
+                                   "bench.negotiation_bench", addresses, tenant, *ids)
     finally:
         for process, _ in started:
             _stop(process)
@@ -202,10 +226,14 @@ async def bench_make_offer(report: Any) -> None:
     report("  its p99", mean(rounds.p99[raw]), "ms")
     report(rounds.label(echo), mean(rounds.rates[echo]), "calls/s")
     report("  plain gRPC echo p99", mean(rounds.p99[echo]), "ms")
+    report("  plain gRPC echo: server CPU per call", mean(rounds.cpu[echo]), "ms")
     report(rounds.label(insert), mean(rounds.rates[insert]), "cmd/s")
     report("  gRPC + durable insert p99", mean(rounds.p99[insert]), "ms")
+    report("  gRPC + durable insert: server CPU per call", mean(rounds.cpu[insert]), "ms")
     for name in (one, two):
         report(rounds.label(name), mean(rounds.rates[name]), "cmd/s", rounds.label(insert))
+        report(f"  {name}: service CPU per command", mean(rounds.cpu[name]), "ms",
+               "  gRPC + durable insert: server CPU per call")
         report(f"  {name}: vs the raw 32-caller insert", mean(rounds.rates[name]), "cmd/s",
                rounds.label(raw))
         report(f"  {name}: p50", mean(rounds.p50[name]), "ms")
