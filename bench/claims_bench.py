@@ -193,7 +193,7 @@ async def bench_bulk(stubs: list[ClaimsServiceStub], pid: int, report: Any,
             await asyncio.sleep(0.02)  # memory sampling interval
 
     sampler = asyncio.create_task(sample())
-    metadata = (("x-tenant-id", tenant), ("x-actor", "bench"))
+    metadata = (("x-tenant-id", tenant), ("x-actor", "bench"), ("x-roles", "negotiator"))
     created = 0
 
     async def send(share: list[pb.ImportClaimsRequest], stub: ClaimsServiceStub) -> None:
@@ -232,7 +232,7 @@ async def bench_register(stub: ClaimsServiceStub, report: Any) -> None:
     async def call(worker: int, n: int) -> None:
         await stub.RegisterClaim(
             pb.RegisterClaimRequest(request_id=f"r-{worker}-{n}", claim=claim),
-            metadata=(("x-tenant-id", tenant), ("x-actor", "bench")),
+            metadata=(("x-tenant-id", tenant), ("x-actor", "bench"), ("x-roles", "negotiator")),
         )
 
     count, latencies, elapsed = await run_callers(call, SECONDS)
