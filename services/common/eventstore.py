@@ -13,7 +13,12 @@ from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import CanSnapshotAggregate, DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
@@ -306,6 +311,31 @@ class ServiceApplication(Application[UUID]):
         if current is None or current.version <= aggregate.version:
             cache.put(aggregate.id, aggregate)
         self._forget_absent(aggregate.id)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot the aggregate just saved, from memory, when the event at the interval is its
+        last one (the usual case): the library rebuilds it from the database first (the
+        previous snapshot and up to `interval` events, decrypted and decoded), which cost a
+        negotiation save every 50 events more than two whole MakeOffers. Otherwise, the
+        library's way for that event."""
+        if not (self.snapshots and self.snapshotting_intervals):
+            return
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            if aggregate is None:
+                continue
+            kind = type(aggregate)
+            interval = self.snapshotting_intervals.get(kind)
+            if interval is None or event.originator_version % interval != 0:
+                continue
+            snapshot_class = getattr(kind, "Snapshot", type(self).snapshot_class)
+            if (aggregate.version == event.originator_version and snapshot_class is not None
+                    and kind not in self.snapshotting_projectors):
+                self.snapshots.put([snapshot_class.take(aggregate)])
+            else:
+                self.take_snapshot(
+                    event.originator_id, version=event.originator_version,
+                    projector_func=self.snapshotting_projectors.get(kind, project_aggregate))
 
     # -- loading --------------------------------------------------------------------------
     def load(self, aggregate_id: UUID, tenant_id: str, kind: type[A]) -> A:
