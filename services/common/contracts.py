@@ -155,10 +155,10 @@ def missing_required(message: Message, prefix: str = "") -> list[str]:
 # every event saved is checked: profiled at 8.6 % of the claims service's CPU during ImportClaims.
 # Keyed by the descriptor itself, not its name: a test may build another version of a message
 # under the same name in another pool.
-_CHECKED: dict[Descriptor, tuple[tuple[str, bool, bool, bool], ...]] = {}
+_CHECKED: dict[Any, tuple[tuple[str, bool, bool, bool], ...]] = {}
 
 
-def _checked_fields(descriptor: Descriptor) -> tuple[tuple[str, bool, bool, bool], ...]:
+def _checked_fields(descriptor: Any) -> tuple[tuple[str, bool, bool, bool], ...]:
     fields = _CHECKED.get(descriptor)
     if fields is None:
         fields = tuple(
