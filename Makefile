@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' 2>/dev/null)
 GEN_STAMP := gen/.stamp
 
-.PHONY: venv proto run test test-cluster test-large test-faults lint structure bench clean
+.PHONY: venv proto run test test-cluster test-large test-faults lint structure bench bench-long clean
 
 venv: $(STAMP)
 
@@ -58,6 +58,11 @@ structure: venv
 
 bench: proto
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Long benchmarks (bench/*_long.py): the ledger's append p99 from an empty log to 10 million
+# events and its verification; LEDGER_LONG_EVENTS=1000000 for a shorter run.
+bench-long: proto
+	$(PY) -m bench --long $(BENCH_ARGS)
 
 clean:
 	rm -rf gen .oonledger

@@ -1,10 +1,12 @@
 """`make bench`: run every bench/<name>_bench.py and print figures with ratios to raw baselines.
 
 Each module exposes `async def run(report)`; `report(name, value, unit, baseline_name=None)`
-records a figure, and when `baseline_name` names a figure recorded in the same run (e.g. a plain
-asyncpg insert or a plain JetStream publish measured by that module), the ratio is printed
-beside it. Servers: embedded PostgreSQL and NATS unless DATABASE_URL / NATS_URL are set.
-`python -m bench claims ledger` runs only those modules.
+records a figure (printed with the 1-minute load average at that moment), and when
+`baseline_name` names a figure recorded in the same run (e.g. a plain asyncpg insert or a plain
+JetStream publish measured by that module), the ratio is printed beside it. Servers: embedded
+PostgreSQL and NATS unless DATABASE_URL / NATS_URL are set. `python -m bench claims ledger`
+runs only those modules; `python -m bench --long` runs the bench/<name>_long.py modules
+instead (`make bench-long`: hours at full size, never part of `make bench`).
 """
 
 from __future__ import annotations
@@ -38,17 +40,23 @@ class Report:
         if baseline_name and self.values.get(baseline_name):
             ratio = value / self.values[baseline_name]
         self.values[name] = value
+        load = os.getloadavg()[0]  # the machine is shared: every figure carries its load
         row = {"module": self.module, "name": name, "value": value, "unit": unit,
-               "baseline": baseline_name, "ratio": ratio}
+               "baseline": baseline_name, "ratio": ratio, "load1": load}
         self.rows.append(row)
         ratio_text = f"  ({ratio:.2f}x {baseline_name})" if ratio is not None else ""
-        print(f"  {name:<58} {value:>14,.2f} {unit:<10}{ratio_text}", flush=True)
+        print(f"  {name:<58} {value:>14,.2f} {unit:<10} load {load:>5.2f}{ratio_text}",
+              flush=True)
 
 
 async def main(selected: list[str]) -> int:
-    modules = sorted(p.stem for p in HERE.glob("*_bench.py"))
+    # `--long`: the bench/<name>_long.py modules (`make bench-long`), kept out of `make bench`.
+    long_runs = "--long" in selected
+    selected = [s for s in selected if s != "--long"]
+    suffix = "_long" if long_runs else "_bench"
+    modules = sorted(p.stem for p in HERE.glob(f"*{suffix}.py"))
     if selected:
-        modules = [m for m in modules if m.removesuffix("_bench") in selected]
+        modules = [m for m in modules if m.removesuffix(suffix) in selected]
     servers: list[LocalPostgres | LocalNats] = []
     tmp = Path(tempfile.mkdtemp(prefix="oonbench-"))
     if not os.environ.get("DATABASE_URL"):

@@ -2,8 +2,12 @@
 callers, and the claims service's peak memory during the bulk run.
 
 Baselines in the same run: a plain asyncpg insert of the same number of rows, 100 rows per
-transaction, and a plain grpc.aio echo under the same 32-way concurrency. The claims service
-runs as its own process (`python -m services.claims.main`) so its memory is its own.
+transaction into an ordinary table (durable: synchronous_commit on), measured before and after
+the 1-process bulk run, and a plain grpc.aio echo under the same 32-way concurrency. The bulk
+run is repeated with two claims processes (calls dealt round-robin): the scaling figure.
+BENCH_PROFILE=DIR writes a py-spy flame graph of the 1-process bulk run (bench/profiling.py).
+The claims service runs as its own process (`python -m services.claims.main`), so its memory
+is its own.
 Reads DATABASE_URL / NATS_URL from the environment.
 """
 
@@ -22,6 +26,7 @@ import asyncpg
 import grpc
 import psutil
 
+from bench.profiling import profiled
 from bench.stats import pct
 from deploy.local.supervisor import wait_serving
 from oonledger.claims.v1 import claims_pb2 as pb
@@ -59,7 +64,7 @@ def claim_inputs(n: int, prefix: str) -> list[pb.ClaimInput]:
 # -- baselines ------------------------------------------------------------------------------
 
 
-async def bench_plain_insert(database_url: str, report: Any) -> None:
+async def bench_plain_insert(database_url: str) -> float:
     """The same number of rows (a claim-sized payload each), 100 rows per transaction."""
     payload = mapping.claim_input(emergency_claim()).SerializeToString() * 2
     table = f"bench_claims_plain_{uuid.uuid4().hex[:8]}"
@@ -73,8 +78,7 @@ async def bench_plain_insert(database_url: str, report: Any) -> None:
                 await conn.executemany(
                     f"INSERT INTO {table} VALUES ($1, $2, $3)", rows[i : i + ROWS_PER_TX]
                 )
-        elapsed = time.perf_counter() - started
-        report("plain asyncpg insert, 100 rows/tx", BULK_CLAIMS / elapsed, "rows/s")
+        return BULK_CLAIMS / (time.perf_counter() - started)
     finally:
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
         await conn.close()
@@ -130,8 +134,9 @@ def bench_use_case_in_process(report: Any) -> None:
     """The same bulk intake without gRPC, relay or projection: the domain + event store part."""
     app = ClaimsApplication(Settings.from_env("claims"))
     try:
-        data = commands.claim_data(mapping.claim_input(emergency_claim()))
-        items = tuple(ImportItem(f"in-process-{i}", data) for i in range(BULK_CLAIMS // 2))
+        # Each its own patient control number: the same claim twice is a duplicate.
+        items = tuple(ImportItem(f"in-process-{i}", commands.claim_data(claim))
+                      for i, claim in enumerate(claim_inputs(BULK_CLAIMS // 2, "in-process")))
         ctx = CommandContext(
             tenant_id=f"bench-{uuid.uuid4().hex[:8]}",
             actor="bench",
@@ -164,7 +169,10 @@ async def start_service(port: int) -> subprocess.Popen[bytes]:
     return process
 
 
-async def bench_bulk(stub: ClaimsServiceStub, pid: int, report: Any) -> None:
+async def bench_bulk(stubs: list[ClaimsServiceStub], pid: int, report: Any,
+                     baseline: str, processes: int = 1) -> float:
+    """The bulk run as CALLS ImportClaims calls; with several processes (stubs), the calls are
+    dealt round-robin and each process's share runs concurrently with the others'."""
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     per_call = BULK_CLAIMS // CALLS
     requests = [
@@ -186,25 +194,36 @@ async def bench_bulk(stub: ClaimsServiceStub, pid: int, report: Any) -> None:
             await asyncio.sleep(0.02)  # memory sampling interval
 
     sampler = asyncio.create_task(sample())
-    metadata = (("x-tenant-id", tenant), ("x-actor", "bench"))
-    started = time.perf_counter()
+    metadata = (("x-tenant-id", tenant), ("x-actor", "bench"), ("x-roles", "negotiator"))
     created = 0
-    for request in requests:
-        response = await stub.ImportClaims(request, metadata=metadata, timeout=300)
-        created += response.created_count
+
+    async def send(share: list[pb.ImportClaimsRequest], stub: ClaimsServiceStub) -> None:
+        nonlocal created
+        for request in share:
+            response = await stub.ImportClaims(request, metadata=metadata, timeout=300)
+            created += response.created_count
+
+    started = time.perf_counter()
+    await asyncio.gather(*(send(requests[i::len(stubs)], stub) for i, stub in enumerate(stubs)))
     elapsed = time.perf_counter() - started
     sampling = False
     await sampler
     if created != per_call * CALLS:
         raise RuntimeError(f"bulk import created {created} claims, expected {per_call * CALLS}")
+    rate = created / elapsed
+    one, five, _ = os.getloadavg()
+    plural = "es" if processes > 1 else ""
     report(
-        f"ImportClaims bulk intake ({created:,} claims, {CALLS} calls)",
-        created / elapsed,
+        f"ImportClaims bulk intake ({created:,} claims, {CALLS} calls, {processes} process"
+        f"{plural}; load {one:.1f}/{five:.1f})",
+        rate,
         "claims/s",
-        "plain asyncpg insert, 100 rows/tx",
+        baseline,
     )
-    report("claims service RSS before bulk", baseline_rss / 2**20, "MiB")
-    report("claims service peak RSS during bulk", peak / 2**20, "MiB")
+    if processes == 1:
+        report("claims service RSS before bulk", baseline_rss / 2**20, "MiB")
+        report("claims service peak RSS during bulk", peak / 2**20, "MiB")
+    return rate
 
 
 async def bench_register(stub: ClaimsServiceStub, report: Any) -> None:
@@ -216,7 +235,7 @@ async def bench_register(stub: ClaimsServiceStub, report: Any) -> None:
             # Each call its own claim: the same claim again would be a duplicate (ALREADY_EXISTS).
             pb.RegisterClaimRequest(request_id=f"r-{worker}-{n}", claim=_numbered(
                 claim, f"B-{worker}-{n}")),
-            metadata=(("x-tenant-id", tenant), ("x-actor", "bench")),
+            metadata=(("x-tenant-id", tenant), ("x-actor", "bench"), ("x-roles", "negotiator")),
         )
 
     count, latencies, elapsed = await run_callers(call, SECONDS)
@@ -229,29 +248,41 @@ async def run(report: Any) -> None:
     database_url = os.environ["DATABASE_URL"]
     if not os.environ.get("NATS_URL"):
         raise RuntimeError("NATS_URL is required (the claims service publishes its events)")
-    await bench_plain_insert(database_url, report)
+    # The durable baseline is measured before and after the 1-process bulk run (interleaved:
+    # a noisy machine moves both); its mean is what the bulk figures are compared with.
+    plain = [await bench_plain_insert(database_url)]
+    report("plain asyncpg insert, 100 rows/tx", plain[0], "rows/s")
     await bench_echo(report)
     await asyncio.get_running_loop().run_in_executor(None, bench_use_case_in_process, report)
-    port = free_port()
-    process = await start_service(port)
+    options = [("grpc.max_send_message_length", 64 * 2**20),
+               ("grpc.max_receive_message_length", 64 * 2**20)]
     signer = InternalSigner.from_settings(Settings.from_env("claims"))
+    ports = [free_port(), free_port()]
+    processes = [await start_service(ports[0])]
     try:
-        async with signed_channel(
-            f"127.0.0.1:{port}", "claims", signer,
-            options=[
-                ("grpc.max_send_message_length", 64 * 2**20),
-                ("grpc.max_receive_message_length", 64 * 2**20),
-            ],
-        ) as channel:
+        async with signed_channel(f"127.0.0.1:{ports[0]}", "claims", signer,
+                                  options=options) as channel:
             stub = ClaimsServiceStub(channel)
-            await bench_bulk(stub, process.pid, report)
+            async with profiled(processes[0].pid, "importclaims-claims-service"):
+                one = await bench_bulk([stub], processes[0].pid, report, "", 1)
+            plain.append(await bench_plain_insert(database_url))
+            baseline = "plain asyncpg insert, 100 rows/tx (durable, mean of before and after)"
+            report(baseline, sum(plain) / len(plain), "rows/s")
+            report("  ImportClaims, 1 process / durable 100-row insert", one, "claims/s", baseline)
             await bench_register(stub, report)
+            processes.append(await start_service(ports[1]))
+            async with signed_channel(f"127.0.0.1:{ports[1]}", "claims", signer,
+                                      options=options) as second:
+                two = await bench_bulk([stub, ClaimsServiceStub(second)], processes[0].pid,
+                                       report, baseline, 2)
+            report("ImportClaims scaling, 2 processes / 1", two / one, "x")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for process in processes:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def _numbered(claim: pb.ClaimInput, pcn: str) -> pb.ClaimInput:

@@ -206,15 +206,19 @@ def offer(nid: str, i: int) -> pb.MakeOfferRequest:
     )
 
 
-async def drive(address: str, tenant: str, ids: list[str]) -> dict[str, Any]:
-    """The 32 callers (run in their own process, as real clients are)."""
+async def drive(addresses: str, tenant: str, ids: list[str]) -> dict[str, Any]:
+    """The 32 callers (run in their own process, as real clients are). `addresses` is one
+    replica's address or several, comma-separated: caller i stays on replica i mod n (a client
+    keeps its channel, so each replica's aggregate cache stays warm for its callers' streams)."""
     signer = InternalSigner.from_settings(Settings.from_env("negotiation"))
-    async with signed_channel(address, "negotiation", signer) as channel:
-        client = Client(channel, tenant)
+    channels = [signed_channel(a, "negotiation", signer) for a in addresses.split(",")]
+    try:
+        clients = [Client(channel, tenant) for channel in channels]
         latencies: list[float] = []
         stop_at = time.perf_counter() + SECONDS
 
-        async def caller(nid: str) -> None:
+        async def caller(index: int, nid: str) -> None:
+            client = clients[index % len(clients)]
             i = 1000
             while time.perf_counter() < stop_at:
                 i += 1
@@ -223,8 +227,11 @@ async def drive(address: str, tenant: str, ids: list[str]) -> dict[str, Any]:
                 latencies.append((time.perf_counter() - started) * 1000)
 
         started = time.perf_counter()
-        await asyncio.gather(*(caller(nid) for nid in ids))
+        await asyncio.gather(*(caller(index, nid) for index, nid in enumerate(ids)))
         return {"elapsed": time.perf_counter() - started, "latencies": latencies}
+    finally:
+        for channel in channels:
+            await channel.close()
 
 
 async def bench_make_offer(settings: Settings, report: Any) -> None:

@@ -2,11 +2,22 @@
 and whether negotiation keeps up with the claims service's sustained intake.
 
 Figures (`python -m bench pipeline`; PIPELINE_BENCH=offer or =flow runs one half):
-- "durable 1-row insert txn, 32 callers": 32 asyncpg connections, each committing one
-  1-row INSERT into an ordinary table per transaction, synchronous_commit on. Measured before
-  and after MakeOffer (interleaved, so a noisy machine moves both); the mean is the baseline.
-- "MakeOffer, 32 callers": 32 gRPC callers, each making offers on its own 50+-event
-  negotiation (the client runs in its own process, as real clients do).
+- MakeOffer (PIPELINE_BENCH_ROUNDS rounds, default 2; in each, the baselines and then the
+  measures, so a noisy machine moves both; each figure is the mean over rounds, the load
+  average of each round beside it):
+  - "durable 1-row insert txn, 32 asyncpg callers": 32 asyncpg connections, each committing
+    one 1-row INSERT into an ordinary table per transaction, synchronous_commit on (the
+    database's own ceiling for this pattern, no gRPC, no Python service in between).
+  - "plain gRPC echo, 32 callers": a grpc.aio server in its own process answering with the
+    request's bytes (bench/command_baselines.py): the p99 baseline.
+  - "gRPC + durable 1-row insert, group-committed": the minimal event-sourced command: a
+    grpc.aio server in its own process that appends each call's bytes as one row, durably,
+    concurrent calls group-committed into one transaction and statement as our save path
+    does, and answers after the commit. The ratio the issue's goal is judged on.
+  - "MakeOffer, 32 callers, 1 process / 2 processes": 32 gRPC callers (own process, as real
+    clients), each making offers on its own 50+-event negotiation, against one negotiation
+    process and then two (caller i sticks to replica i mod 2). BENCH_PROFILE=DIR
+    writes a py-spy flame graph of the 1-process service (GIL-holding thread) to DIR.
 - "claims intake": 32 callers registering, adjudicating and triaging claims (three commands a
   claim) for INTAKE_SECONDS, the claims and negotiation services each in their own process.
 - "negotiations opened": the rate at which negotiation opened the cases those triages route to
@@ -80,40 +91,155 @@ async def durable_insert(database_url: str, seconds: float) -> tuple[float, floa
 # -- MakeOffer ------------------------------------------------------------------------------
 
 
+async def _serve_baseline(kind: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.command_baselines", "serve", kind,
+                                str(port)], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    line = await asyncio.to_thread(process.stdout.readline)
+    if b"serving" not in line:
+        raise RuntimeError(f"the {kind} baseline server did not start")
+    return process, f"127.0.0.1:{port}"
+
+
+async def _client(*args: str) -> dict[str, Any]:
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", *args,
+                                                   stdout=asyncio.subprocess.PIPE)
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"bench client {args[0]} failed with exit code {process.returncode}")
+    result: dict[str, Any] = json.loads(output)
+    if not result["latencies"]:
+        raise RuntimeError(f"bench client {args[0]} made no calls")
+    return result
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
+async def _measured(pids: list[int], *client: str) -> dict[str, Any]:
+    """Run the client; the result also carries the servers' CPU per call (ms): unlike rates and
+    latencies, it hardly moves with the neighbours' load."""
+    before = _cpu_seconds(pids)
+    result = await _client(*client)
+    result["cpu_ms"] = (_cpu_seconds(pids) - before) * 1000 / len(result["latencies"])
+    return result
+
+
+async def _baseline_calls(kind: str) -> dict[str, Any]:
+    from bench.negotiation_bench import SECONDS
+
+    process, address = await _serve_baseline(kind)
+    try:
+        return await _measured([process.pid], "bench.command_baselines", "drive", address,
+                               str(SECONDS))
+    finally:
+        _stop(process)
+
+
+class Rounds:
+    """Figures of interleaved rounds: rate, p50 and p99 per measure, and the load beside each."""
+
+    def __init__(self) -> None:
+        self.rates: dict[str, list[float]] = {}
+        self.p50: dict[str, list[float]] = {}
+        self.p99: dict[str, list[float]] = {}
+        self.loads: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}
+
+    def add(self, name: str, result: dict[str, Any]) -> None:
+        latencies = result["latencies"]
+        self.rates.setdefault(name, []).append(len(latencies) / result["elapsed"])
+        self.p50.setdefault(name, []).append(statistics.median(latencies))
+        self.p99.setdefault(name, []).append(pct(latencies, 0.99))
+        self.loads.setdefault(name, []).append(os.getloadavg()[0])
+        self.cpu.setdefault(name, []).append(result["cpu_ms"])
+
+    def add_raw(self, name: str, rate: float, p99: float) -> None:
+        self.rates.setdefault(name, []).append(rate)
+        self.p99.setdefault(name, []).append(p99)
+        self.loads.setdefault(name, []).append(os.getloadavg()[0])
+
+    def label(self, name: str) -> str:
+        loads = ", ".join(f"{x:.1f}" for x in self.loads[name])
+        return f"{name} (load {loads})"
+
+
+async def _negotiation_replicas(count: int) -> list[tuple[subprocess.Popen[bytes], str]]:
+    replicas = []
+    for _ in range(count):
+        port = free_port()
+        replicas.append((await _start("services.negotiation.main", "NEGOTIATION_GRPC_PORT",
+                                      port), f"127.0.0.1:{port}"))
+    return replicas
+
+
+async def _make_offer(replicas: int, tenant: str, ids: list[str]) -> dict[str, Any]:
+    from bench.profiling import profiled
+
+    started = await _negotiation_replicas(replicas)
+    addresses = ",".join(address for _, address in started)
+    try:
+        # The 1-process service's flame graph with BENCH_PROFILE=DIR (docs/performance.md).
+        async with profiled(started[0][0].pid, "makeoffer-negotiation-service",
+                            None if replicas == 1 else ""):
+            return await _measured([process.pid for process, _ in started],
+                                   "bench.negotiation_bench", addresses, tenant, *ids)
+    finally:
+        for process, _ in started:
+            _stop(process)
+
+
 async def bench_make_offer(report: Any) -> None:
+    """Rounds of (baselines, MakeOffer on 1 and 2 processes), interleaved: a noisy neighbour
+    moves both sides of each ratio."""
     from bench.negotiation_bench import prepare_streams
-    from services.common.runtime import ServiceRuntime
-    from services.negotiation.main import build
 
     database_url = os.environ["DATABASE_URL"]
     settings = Settings.from_env("negotiation", grpc_port=0)
-    before, before_p99 = await durable_insert(database_url, RAW_SECONDS)
     tenant = f"bench-{uuid.uuid4().hex[:6]}"
-    loop = asyncio.get_running_loop()
-    ids = await loop.run_in_executor(None, prepare_streams, settings, tenant)
-    runtime = ServiceRuntime(settings, build)
-    await runtime.start()
-    try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.negotiation_bench", f"127.0.0.1:{runtime.port}",
-            tenant, *ids, stdout=asyncio.subprocess.PIPE)
-        output, _ = await process.communicate()
-        if process.returncode != 0:
-            raise RuntimeError(f"bench client failed with exit code {process.returncode}")
-        result = json.loads(output)
-        load = _load()
-    finally:
-        await runtime.stop(grace=1)
-    after, after_p99 = await durable_insert(database_url, RAW_SECONDS)
-    report("durable 1-row insert txn, 32 callers", (before + after) / 2, "txn/s")
-    report("durable 1-row insert txn p99", (before_p99 + after_p99) / 2, "ms")
-    latencies = result["latencies"]
-    if not latencies:
-        raise RuntimeError(f"bench client made no calls: {result}")
-    report(f"MakeOffer, 32 callers ({load})", len(latencies) / result["elapsed"], "cmd/s",
-           "durable 1-row insert txn, 32 callers")
-    report("MakeOffer p50", statistics.median(latencies), "ms")
-    report("MakeOffer p99", pct(latencies, 0.99), "ms", "durable 1-row insert txn p99")
+    ids = await asyncio.to_thread(prepare_streams, settings, tenant)
+    rounds = Rounds()
+    raw, echo, insert = ("durable 1-row insert txn, 32 asyncpg callers",
+                         "plain gRPC echo, 32 callers",
+                         "gRPC + durable 1-row insert, group-committed, 32 callers")
+    one, two = "MakeOffer, 32 callers, 1 process", "MakeOffer, 32 callers, 2 processes"
+    for _ in range(int(os.environ.get("PIPELINE_BENCH_ROUNDS", "2"))):
+        rounds.add_raw(raw, *await durable_insert(database_url, RAW_SECONDS))
+        rounds.add(echo, await _baseline_calls("echo"))
+        rounds.add(insert, await _baseline_calls("insert"))
+        rounds.add(one, await _make_offer(1, tenant, ids))
+        rounds.add(two, await _make_offer(2, tenant, ids))
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values)
+
+    report(rounds.label(raw), mean(rounds.rates[raw]), "txn/s")
+    report("  its p99", mean(rounds.p99[raw]), "ms")
+    report(rounds.label(echo), mean(rounds.rates[echo]), "calls/s")
+    report("  plain gRPC echo p99", mean(rounds.p99[echo]), "ms")
+    report("  plain gRPC echo: server CPU per call", mean(rounds.cpu[echo]), "ms")
+    report(rounds.label(insert), mean(rounds.rates[insert]), "cmd/s")
+    report("  gRPC + durable insert p99", mean(rounds.p99[insert]), "ms")
+    report("  gRPC + durable insert: server CPU per call", mean(rounds.cpu[insert]), "ms")
+    for name in (one, two):
+        report(rounds.label(name), mean(rounds.rates[name]), "cmd/s", rounds.label(insert))
+        report(f"  {name}: service CPU per command", mean(rounds.cpu[name]), "ms",
+               "  gRPC + durable insert: server CPU per call")
+        report(f"  {name}: vs the raw 32-caller insert", mean(rounds.rates[name]), "cmd/s",
+               rounds.label(raw))
+        report(f"  {name}: p50", mean(rounds.p50[name]), "ms")
+        report(f"  {name}: p99", mean(rounds.p99[name]), "ms", "  plain gRPC echo p99")
+    report("MakeOffer scaling, 2 processes / 1", mean(rounds.rates[two]) / mean(rounds.rates[one]),
+           "x")
 
 
 # -- intake and negotiation -----------------------------------------------------------------

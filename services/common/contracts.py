@@ -136,20 +136,39 @@ def _upcast_json(contract: Contract, payload: bytes) -> Message:
 def missing_required(message: Message, prefix: str = "") -> list[str]:
     """Paths of the required fields (field.proto's `required` option) left at default."""
     missing: list[str] = []
-    for field in message.DESCRIPTOR.fields:
-        path = f"{prefix}{field.name}"
-        value = getattr(message, field.name)
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
-            items = list(value) if _repeated(field) else (
-                [value] if message.HasField(field.name) else [])
-            if not items and _required(field):
-                missing.append(path)
+    for name, is_message, repeated, required in _checked_fields(message.DESCRIPTOR):
+        value = getattr(message, name)
+        if is_message:
+            items = list(value) if repeated else ([value] if message.HasField(name) else [])
+            if not items and required:
+                missing.append(f"{prefix}{name}")
             for i, item in enumerate(items):
-                where = f"{path}[{i}]." if _repeated(field) else f"{path}."
+                where = f"{prefix}{name}[{i}]." if repeated else f"{prefix}{name}."
                 missing.extend(missing_required(item, where))
-        elif _required(field) and not value:
-            missing.append(path)
+        elif required and not value:
+            missing.append(f"{prefix}{name}")
     return missing
+
+
+# Per message type, the fields `missing_required` must look at: (name, is a message, repeated,
+# required). Reading a field's options is slow (the options message is rebuilt per call) and
+# every event saved is checked: profiled at 8.6 % of the claims service's CPU during ImportClaims.
+# Keyed by the descriptor itself, not its name: a test may build another version of a message
+# under the same name in another pool.
+_CHECKED: dict[Any, tuple[tuple[str, bool, bool, bool], ...]] = {}
+
+
+def _checked_fields(descriptor: Any) -> tuple[tuple[str, bool, bool, bool], ...]:
+    fields = _CHECKED.get(descriptor)
+    if fields is None:
+        fields = tuple(
+            (f.name, f.type == FieldDescriptor.TYPE_MESSAGE, _repeated(f), _required(f))
+            for f in descriptor.fields
+            # A scalar that is not required can never be missing: skipped.
+            if f.type == FieldDescriptor.TYPE_MESSAGE or _required(f)
+        )
+        _CHECKED[descriptor] = fields
+    return fields
 
 
 def _required(field: Field) -> bool:

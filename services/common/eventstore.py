@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,7 +13,12 @@ from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import CanSnapshotAggregate, DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
@@ -145,6 +151,8 @@ class ServiceApplication(Application[UUID]):
     """A service's event store. Subclasses add use cases; tune `snapshotting_intervals`."""
 
     AGGREGATE_CACHE_SIZE = 10_000
+    # Ids `find` recently found no aggregate for (see `find`).
+    ABSENT_CACHE_SIZE = 10_000
     # The service's integration-event contracts (services/<svc>/published.py); None: every
     # event leaves as canonical JSON.
     published_language: PublishedLanguage | None = None
@@ -170,6 +178,8 @@ class ServiceApplication(Application[UUID]):
         # Aggregates a batched reaction changed and has not saved yet, per thread
         # (`reacting_in_batch`): later reactions of the batch load them from here.
         self._batch_overlay = threading.local()
+        self._absent: OrderedDict[UUID, None] = OrderedDict()
+        self._absent_lock = threading.Lock()
         super().__init__(env=app_env)
         # Concurrent saves from many threads share one statement (services/common/
         # group_commit.py); a version conflict or a reused request id fails only its caller.
@@ -308,6 +318,32 @@ class ServiceApplication(Application[UUID]):
             current = None
         if current is None or current.version <= aggregate.version:
             cache.put(aggregate.id, aggregate)
+        self._forget_absent(aggregate.id)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot the aggregate just saved, from memory, when the event at the interval is its
+        last one (the usual case): the library rebuilds it from the database first (the
+        previous snapshot and up to `interval` events, decrypted and decoded), which cost a
+        negotiation save every 50 events more than two whole MakeOffers. Otherwise, the
+        library's way for that event."""
+        if not (self.snapshots and self.snapshotting_intervals):
+            return
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            if aggregate is None:
+                continue
+            kind = type(aggregate)
+            interval = self.snapshotting_intervals.get(kind)
+            if interval is None or event.originator_version % interval != 0:
+                continue
+            snapshot_class = getattr(kind, "Snapshot", type(self).snapshot_class)
+            if (aggregate.version == event.originator_version and snapshot_class is not None
+                    and kind not in self.snapshotting_projectors):
+                self.snapshots.put([snapshot_class.take(aggregate)])
+            else:
+                self.take_snapshot(
+                    event.originator_id, version=event.originator_version,
+                    projector_func=self.snapshotting_projectors.get(kind, project_aggregate))
 
     # -- loading --------------------------------------------------------------------------
     def load(self, aggregate_id: UUID, tenant_id: str, kind: type[A]) -> A:
@@ -354,10 +390,49 @@ class ServiceApplication(Application[UUID]):
             self._batch_overlay.aggregates = None
 
     def find(self, aggregate_id: UUID, tenant_id: str, kind: type[A]) -> A | None:
+        """The aggregate, or None when it does not exist (or is another tenant's).
+
+        Looking for an aggregate that does not exist is common on command paths (negotiation
+        asks for a case's federal IDR dispute on every offer): the library answers a miss with
+        two queries (snapshots, then events). An id found absent is remembered, and the next
+        `find` asks the event table one cheap question (any event?) instead; the answer always
+        comes from the database, so an aggregate another process created since is found."""
+        overlay: dict[UUID, Any] | None = getattr(self._batch_overlay, "aggregates", None)
+        if (overlay is None or aggregate_id not in overlay) and self._still_absent(aggregate_id):
+            return None
         try:
             return self.load(aggregate_id, tenant_id, kind)
         except NotFound:
+            self._note_absent(aggregate_id)
             return None
+
+    def _still_absent(self, aggregate_id: UUID) -> bool:
+        with self._absent_lock:
+            if aggregate_id not in self._absent:
+                return False
+        if self.recorder.select_events(aggregate_id, limit=1):
+            self._forget_absent(aggregate_id)
+            return False
+        return True
+
+    def _note_absent(self, aggregate_id: UUID) -> None:
+        cache = self.repository.cache
+        if cache is None:
+            return  # without the cache, "another tenant's" and "none" look alike here
+        try:
+            cache.get(aggregate_id)
+            return  # it exists (another tenant's, or saved meanwhile by this process)
+        except KeyError:
+            pass
+        with self._absent_lock:
+            self._absent[aggregate_id] = None
+            self._absent.move_to_end(aggregate_id)
+            while len(self._absent) > self.ABSENT_CACHE_SIZE:
+                self._absent.popitem(last=False)
+
+    def _forget_absent(self, aggregate_id: UUID) -> None:
+        with self._absent_lock:
+            self._absent.pop(aggregate_id, None)
 
     # -- saving ---------------------------------------------------------------------------
     def save_all(self, *aggregates: TenantAggregate | None) -> None:

@@ -38,7 +38,7 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
-from psycopg.sql import SQL, Composable, Composed, Identifier
+from psycopg.sql import SQL, Composable, Identifier
 
 from services.common.errors import AlreadyExists
 from services.common.wire import StoredMessage
@@ -113,6 +113,8 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
         ])
         self._serial_key = serial_lock_key(self.datastore.schema)
         self._lock_timeout_set: weakref.WeakSet[Any] = weakref.WeakSet()
+        # The save statement per shape (events, requests, trackings, index rows).
+        self._statements: dict[tuple[bool, bool, bool, bool], bytes] = {}
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -166,21 +168,59 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
         trackings: Sequence[Tracking],
         index: Sequence[tuple[str, str]],
         envelopes: Sequence[StoredMessage | None],
-    ) -> tuple[Composed, list[Any]]:
-        schema = self.datastore.schema
-        parts: list[Composable] = []
+    ) -> tuple[bytes, list[Any]]:
+        """The statement's text depends only on which parts the save has (events, requests,
+        trackings, index rows): built once per shape and kept as bytes, so no save composes
+        SQL, psycopg's query cache hits and, from the fifth use, the server runs it prepared.
+        The parameters are collected in the order of the statement's placeholders."""
+        shape = (bool(stored_events), bool(requests), bool(trackings),
+                 bool(stored_events) and bool(index))
+        statement = self._statements.get(shape)
+        if statement is None:
+            statement = self._statements[shape] = self._compose_statement(*shape)
         params: list[Any] = []
-        results: list[Composable] = [SQL("NULL::bigint[] AS ids")]
-        source = SQL("")
         if stored_events:
-            # Every row-writing part reads from `serial`, so the lock is taken before any
-            # of them runs (no notification id drawn, no request row written, before it).
-            parts.append(SQL("serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s) AS l)"))
             params.append(self._serial_key)
-            source = SQL("serial, ")
         if requests:
             distinct = _distinct_requests(requests)
             tenants, ids, prints = (list(column) for column in zip(*distinct, strict=True))
+            params.extend([tenants, ids, prints, tenants, ids, prints])
+        if trackings:
+            params.append([t.application_name for t in trackings])
+            params.append([t.notification_id for t in trackings])
+        if stored_events:
+            params.append([
+                self.construct_pg_stored_event(
+                    e.originator_id, e.originator_version, e.topic, e.state)
+                for e in stored_events
+            ])
+            params.append(self.channel_name)
+            if index:
+                tenants_, types = (list(column) for column in zip(*index, strict=True))
+                messages = list(envelopes) or [None] * len(stored_events)
+                params.extend([
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    tenants_, types,
+                    [m.subject if m else None for m in messages],
+                    [m.traceparent if m else None for m in messages],
+                    [m.body if m else None for m in messages],
+                ])
+        return statement, params
+
+    def _compose_statement(
+        self, events: bool, requests: bool, trackings: bool, index: bool
+    ) -> bytes:
+        schema = self.datastore.schema
+        parts: list[Composable] = []
+        results: list[Composable] = [SQL("NULL::bigint[] AS ids")]
+        source = SQL("")
+        if events:
+            # Every row-writing part reads from `serial`, so the lock is taken before any
+            # of them runs (no notification id drawn, no request row written, before it).
+            parts.append(SQL("serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s) AS l)"))
+            source = SQL("serial, ")
+        if requests:
             parts.append(SQL(
                 "req AS (INSERT INTO {} AS r (tenant_id, request_id, fingerprint) "
                 "SELECT i.* FROM {}unnest(%s::text[], %s::text[], %s::text[]) "
@@ -191,14 +231,12 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
                 "ON CONFLICT (tenant_id, request_id) DO UPDATE SET fingerprint = r.fingerprint "
                 "RETURNING r.tenant_id, r.request_id, r.fingerprint)"
             ).format(Identifier(schema, REQUESTS_TABLE), source))
-            params.extend([tenants, ids, prints])
             parts.append(SQL(
                 "reused AS MATERIALIZED (SELECT req.request_id FROM req JOIN "
                 "unnest(%s::text[], %s::text[], %s::text[]) AS i(tenant_id, request_id, fp) "
                 "ON req.tenant_id = i.tenant_id AND req.request_id = i.request_id "
                 "WHERE req.fingerprint <> i.fp)"
             ))
-            params.extend([tenants, ids, prints])
             results.append(SQL("(SELECT count(*) FROM reused WHERE {}.{}(request_id)) AS r")
                            .format(Identifier(schema), Identifier(_REUSED_FUNCTION)))
         if trackings:
@@ -206,14 +244,7 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
                 "trk AS (INSERT INTO {} (application_name, notification_id) "
                 "SELECT t.* FROM {}unnest(%s::text[], %s::bigint[]) AS t(a, n))"
             ).format(Identifier(schema, self.tracking_table_name), source))
-            params.append([t.application_name for t in trackings])
-            params.append([t.notification_id for t in trackings])
-        if stored_events:
-            rows = [
-                self.construct_pg_stored_event(
-                    e.originator_id, e.originator_version, e.topic, e.state)
-                for e in stored_events
-            ]
+        if events:
             parts.append(SQL(
                 "ins AS (INSERT INTO {} (originator_id, originator_version, topic, state) "
                 "SELECT e.originator_id, e.originator_version, e.topic, e.state "
@@ -221,15 +252,11 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
                 "RETURNING notification_id, originator_id, originator_version)"
             ).format(Identifier(schema, self.events_table_name),
                      Identifier(schema, self.stored_event_type_name)))
-            params.append(rows)
             parts.append(SQL("note AS (SELECT pg_notify(%s, '') FROM serial)"))
-            params.append(self.channel_name)
             results[0] = SQL(
                 "(SELECT array_agg(notification_id ORDER BY notification_id) FROM ins) AS ids, "
                 "(SELECT count(*) FROM note) AS n")
             if index:
-                tenants_, types = (list(column) for column in zip(*index, strict=True))
-                messages = list(envelopes) or [None] * len(stored_events)
                 parts.append(SQL(
                     "idx AS (INSERT INTO {} (notification_id, tenant_id, event_type, subject, "
                     "traceparent, envelope) SELECT ins.notification_id, i.tenant_id, "
@@ -239,17 +266,9 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
                     "AS i(oid, ver, tenant_id, event_type, subject, traceparent, envelope) "
                     "ON ins.originator_id = i.oid AND ins.originator_version = i.ver)"
                 ).format(Identifier(schema, EVENT_INDEX_TABLE)))
-                params.extend([
-                    [e.originator_id for e in stored_events],
-                    [e.originator_version for e in stored_events],
-                    tenants_, types,
-                    [m.subject if m else None for m in messages],
-                    [m.traceparent if m else None for m in messages],
-                    [m.body if m else None for m in messages],
-                ])
         statement = SQL("WITH {} SELECT {}").format(
             SQL(", ").join(parts), SQL(", ").join(results))
-        return statement, params
+        return statement.as_bytes(None)
 
     def recorded_fingerprint(self, tenant_id: str, request_id: str) -> str:
         """The fingerprint recorded for a request id (or the holder of a reservation); ""

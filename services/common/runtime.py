@@ -20,7 +20,7 @@ import asyncpg
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from services.common import internal_auth, jetstream, request_log, taskdump, telemetry
+from services.common import gc_tuning, internal_auth, jetstream, request_log, taskdump, telemetry
 from services.common.consumer import Consumer, Subscription
 from services.common.eventstore import ServiceApplication
 from services.common.grpc_server import Blocking, GrpcServer, ServicerBinding
@@ -64,9 +64,12 @@ Builder = Callable[[Infrastructure], ServiceParts | Awaitable[ServiceParts]]
 
 
 class ServiceRuntime:
-    def __init__(self, settings: Settings, builder: Builder) -> None:
+    def __init__(self, settings: Settings, builder: Builder, *, tune_gc: bool = False) -> None:
         self.settings = settings
         self.builder = builder
+        # A service's own process (run_service) freezes its start-up heap once serving;
+        # an in-process runtime (tests, benchmarks) leaves the host's collector alone.
+        self.tune_gc = tune_gc
         # Fails fast, before anything starts, when no key to verify callers with is configured.
         self.verifier = internal_auth.InternalVerifier.from_settings(settings)
         self.parts: ServiceParts | None = None
@@ -134,6 +137,8 @@ class ServiceRuntime:
         await self.server.set_serving(True)
         for part in self.monitor.parts:
             await self.server.set_part(part.name, serving=True)
+        if self.tune_gc:
+            gc_tuning.after_start()
         log.info("%s serving on %s (metrics and status on %s:%d)", settings.service,
                  self.address, settings.metrics_host, self.metrics_port)
 
@@ -209,4 +214,4 @@ def run_service(service: str, builder: Builder, **overrides: Any) -> None:
     )
     request_log.configure()
     settings = Settings.from_env(service, **overrides)
-    asyncio.run(ServiceRuntime(settings, builder).serve_forever())
+    asyncio.run(ServiceRuntime(settings, builder, tune_gc=True).serve_forever())
