@@ -11,15 +11,14 @@ layer runs these in the worker pool.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from enum import Enum
 from functools import partial, reduce
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder
 
 from services.common import auth
 from services.common.auth import require_role
@@ -76,12 +75,11 @@ from services.negotiation.domain.benchmarks import (
 from services.negotiation.domain.case_acts import acts_of
 from services.negotiation.domain.compliance import ComplianceReport, compliance_report
 from services.negotiation.domain.cooling_off import CoolingOffPeriod, service_family
-from services.negotiation.domain.dispute_lines import LINE_TYPES, line_items, lines_by_negotiation
-from services.negotiation.domain.idr_fees import FeeEntry, IdrFeeLedger
+from services.negotiation.domain.dispute_lines import line_items, lines_by_negotiation
 from services.negotiation.domain.rule_sets import rule_set_on
-from services.negotiation.domain.values import SNAPSHOT_TYPES
 from services.negotiation.domain.vocabulary import OFFER_ROLES, Party
 from services.negotiation.published import LANGUAGE
+from services.negotiation.snapshots import register_snapshot_values
 
 SAMPLE_BENCHMARKS = Path(__file__).parent / "data" / "idr_benchmarks_sample.csv"
 TYPICAL_IDRE_FEE_CENTS = 50_000  # mid-range single-dispute IDRE fee (DOMAIN.md §1.8)
@@ -107,35 +105,6 @@ def replayed(events: Sequence[Any]) -> Any:
 def negotiation_id_for(tenant_id: str, claim_id: str) -> UUID:
     """One negotiation per claim: the command and the claims-event reaction converge on it."""
     return deterministic_id(tenant_id, "negotiation", claim_id)
-
-
-# A dispute's IDR money per party (idr_fees.py), in its snapshots.
-FEE_SNAPSHOT_TYPES: tuple[type, ...] = (IdrFeeLedger, FeeEntry, *LINE_TYPES)
-
-
-class ValueTranscoding(Transcoding):
-    """A frozen value object of the domain (values.py) in snapshots: its fields by name."""
-
-    def __init__(self, kind: type) -> None:
-        self.type = kind
-        self.name = f"negotiation.{kind.__name__}"
-        self.names = [f.name for f in fields(kind)]
-        hints = get_type_hints(kind)
-        self.enums = {
-            name: hint
-            for name, hint in hints.items()
-            if isinstance(hint, type) and issubclass(hint, Enum)
-        }
-
-    def encode(self, obj: Any) -> dict[str, Any]:
-        return {name: getattr(obj, name) for name in self.names}
-
-    def decode(self, data: dict[str, Any]) -> Any:
-        values = {
-            name: self.enums[name](value) if name in self.enums else value
-            for name, value in data.items()
-        }
-        return self.type(**values)
 
 
 @dataclass(frozen=True)
@@ -166,8 +135,7 @@ class NegotiationApplication(ServiceApplication):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        for kind in (*SNAPSHOT_TYPES, *FEE_SNAPSHOT_TYPES):
-            transcoder.register(ValueTranscoding(kind))
+        register_snapshot_values(transcoder)
 
     # -- loading --------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import uuid
 import asyncpg
 
 from gateway.partner.feed import PartnerFeed
-from tests.contract.golden import delivery
+from tests.contract import golden
 from tests.support.plugin import InfraUrls
 
 
@@ -20,10 +20,10 @@ async def test_an_event_recorded_while_its_claims_client_is_being_learned_gets_t
     feed = PartnerFeed(pool, f"feed_{uuid.uuid4().hex[:10]}")
     await feed.migrate()
     claim_id = f"claim-{uuid.uuid4().hex[:8]}"
-    registered = delivery("claims", "ClaimRegistered", claim_id=claim_id)
+    registered = golden.delivery("claims", "ClaimRegistered", claim_id=claim_id)
     client_id = registered.message.claim.client_id  # type: ignore[attr-defined]
     assert client_id
-    noted = delivery("negotiation", "AssigneeChanged", claim_id=claim_id)
+    noted = golden.delivery("negotiation", "AssigneeChanged", claim_id=claim_id)
     try:
         async with pool.acquire() as learning, pool.acquire() as other:
             claims_batch = learning.transaction()
