@@ -158,7 +158,12 @@ class NegotiationApplication(ServiceApplication):
     ) -> Case:
         case = self.case(ctx, negotiation_id)
         change(case.negotiation, case.dispute)
-        self.save_all(case.negotiation)
+        if case.dispute is not None:
+            for event in case.negotiation.pending_events:
+                if isinstance(event, Negotiation.SettlementAgreed) and event.during_idr:
+                    case.dispute.record_settlement(ctx, claim_id=event.claim_id,
+                                                   settled_on=event.agreed_on)
+        self.save_all(case.negotiation, case.dispute)
         return case
 
     def _dispute_change(

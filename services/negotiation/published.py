@@ -27,6 +27,7 @@ LANGUAGE = PublishedLanguage(
         Negotiation.SettlementAgreed: from_fields(v1.SettlementAgreed),
         FederalIdrDispute.IdrDetermined: from_fields(v1.IdrDetermined),
         FederalIdrDispute.IdrClosed: from_fields(v1.IdrClosed),
+        FederalIdrDispute.IdrSettled: from_fields(v1.IdrSettled),
         FederalIdrDispute.IdrFeeRecorded: from_fields(v1.IdrFeeRecorded),
         # Folded by the audit ledger.
         Negotiation.OfferMade: from_fields(v1.OfferMade),

@@ -277,6 +277,12 @@ def idr_closed() -> Any:
         administrative_fee_cents=11_500, idre_fee_paid_cents=0, idre_fee_refund_cents=0)
 
 
+def idr_settled() -> Any:
+    return _event(
+        FederalIdrDispute.IdrSettled, version=7, claim_id=CLAIM_ID, dispute_number="DISP-000123",
+        settled_on=dt.date(2026, 8, 12))
+
+
 def idr_fee_recorded() -> Any:
     return _event(
         FederalIdrDispute.IdrFeeRecorded, version=6, claim_id=CLAIM_ID,
@@ -744,6 +750,7 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("negotiation", "SettlementAgreed"): settlement_agreed,
     ("negotiation", "IdrDetermined"): idr_determined,
     ("negotiation", "IdrClosed"): idr_closed,
+    ("negotiation", "IdrSettled"): idr_settled,
     ("negotiation", "IdrFeeRecorded"): idr_fee_recorded,
     ("negotiation", "OfferMade"): offer_made,
     ("negotiation", "CounterOfferMade"): counter_offer_made,

@@ -312,6 +312,7 @@ FOLDS: dict[str, Fold] = {
     "CoolingOffStarted": _cooling_off,
     "IdrClosed": _idr_closed,
     "IdrFeeRecorded": _recorded_only,  # a party's IDR fee paid / refunded / forfeited
+    "IdrSettled": _recorded_only,  # the dispute's copy; SettlementAgreed (during_idr) counts
     "ComplianceRecordOpened": _recorded_only,
     "ComplianceReportStated": _compliance_stated,
     # settlement

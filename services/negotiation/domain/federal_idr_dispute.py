@@ -186,6 +186,20 @@ class FederalIdrDispute(TenantAggregate):
             aggregate.status = NegotiationStatus.CLOSED.value
             aggregate.closed_outcome = self.outcome
 
+    class IdrSettled(TenantAggregate.Event):
+        """The parties settled while the dispute ran (the negotiation's SettlementAgreed,
+        during_idr, carries the money). Recorded on the dispute in the agreement's transaction,
+        so a determination decided on the same version of the dispute conflicts with it: a case
+        is never both settled and determined. The outcome is read from the negotiation
+        (DisputedClaim.settled), so this changes no state of its own."""
+
+        claim_id: str
+        dispute_number: str
+        settled_on: date
+
+        def apply(self, aggregate: FederalIdrDispute) -> None:
+            pass
+
     class IdrFeeRecorded(TenantAggregate.Event):
         """A party paid, got back or forfeited an administrative or IDRE fee (§1.8)."""
 
@@ -305,6 +319,12 @@ class FederalIdrDispute(TenantAggregate):
             line_items=line_items,
         )
         return dispute
+
+    def record_settlement(self, ctx: CommandContext, *, claim_id: str, settled_on: date) -> None:
+        """The negotiation agreed while this dispute was in progress (see IdrSettled)."""
+        if self.in_progress and not self.prevailing_party:
+            self._record(self.IdrSettled, ctx, claim_id=claim_id,
+                         dispute_number=self.dispute_number, settled_on=settled_on)
 
     # -- derived facts --------------------------------------------------------------------
 
