@@ -78,7 +78,9 @@ class ParsedClaim:
         by_name = {s.field: s for s in self.sources}
         candidate = path
         while candidate and candidate not in by_name:
-            candidate = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", candidate)
+            shorter = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", candidate)
+            # A top-level field ("frequency") has nothing to shorten: placed at the CLM.
+            candidate = shorter if shorter != candidate else ""
         source = by_name.get(candidate)
         if source is None:
             return Finding(self.location, "CLM", 0, "", description, field=path)
