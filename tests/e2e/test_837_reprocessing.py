@@ -20,7 +20,7 @@ from services.claims.domain import Patient
 from services.claims.tests.factories import emergency_claim, institutional_claim
 from services.x12.tests.pyx12_validation import pyx12_errors
 from tests.e2e.journey import Vendor, rid
-from tests.support.plugin import field_violations
+from tests.support.plugin import eventually, field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -62,6 +62,11 @@ async def export(vendor: Vendor, claim_id: str, kind: str) -> str:
         metadata=vendor.md("finance"), timeout=30)
     assert reply.implementation_guide == GUIDES[kind]
     assert pyx12_errors(reply.x12) == []
+    segments = [s.strip() for s in reply.x12.split("~") if s.strip()]
+    assert any(s.startswith("NM1*77*") for s in segments)  # the service facility (2310C/E)
+    if kind == "professional":  # the emergency indicator on every line (SV109)
+        assert all(s.split("*")[9] == "Y" for s in segments if s.startswith("SV1*"))
+        assert any(s.startswith("DMG*D8*") and s.endswith("*U") for s in segments)
     return reply.x12
 
 
@@ -181,6 +186,13 @@ async def test_an_incomplete_claim_is_completed_or_withdrawn(stack, channel):
         assert not report.clean
         incomplete.append(claim)
     completed, withdrawn = incomplete
+
+    async def queued() -> set[str]:
+        reply = await vendor.claims.ClaimsWorkQueue(
+            pb.ClaimsWorkQueueRequest(), metadata=vendor.md("negotiator"), timeout=15)
+        return {i.claim_id for i in reply.items}
+
+    assert await eventually(lambda: _holding(queued, withdrawn.claim_id), timeout=60)
     await vendor.claims.UpdateClaim(pb.UpdateClaimRequest(
         request_id=rid(), claim_id=completed.claim_id, claim=claim_input("professional",
                                                                          pcns[0])),
@@ -191,6 +203,12 @@ async def test_an_incomplete_claim_is_completed_or_withdrawn(stack, channel):
         request_id=rid(), claim_id=withdrawn.claim_id, reason="patient was covered elsewhere"),
         metadata=vendor.md("negotiator"), timeout=15)
     assert (await get(vendor, withdrawn.claim_id)).status == pb.CLAIM_STATUS_WITHDRAWN
+    # It leaves the work queue (it was there with its blocking findings).
+    assert await eventually(lambda: _holding(queued, withdrawn.claim_id, False), timeout=60)
     with pytest.raises(grpc.aio.AioRpcError) as gone:
         await export(vendor, withdrawn.claim_id, "professional")
     assert gone.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def _holding(queued: Any, claim_id: str, expected: bool = True) -> bool:
+    return (claim_id in await queued()) is expected

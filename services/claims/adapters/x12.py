@@ -79,9 +79,8 @@ class ParsedClaim:
         candidate = path
         while candidate and candidate not in by_name:
             shorter = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", candidate)
-            if shorter == candidate:  # "items[0].request_id", "items[0].claim": the claim's
-                break
-            candidate = shorter
+            # A top-level field ("frequency") has nothing to shorten: placed at the CLM.
+            candidate = shorter if shorter != candidate else ""
         source = by_name.get(candidate)
         if source is None:
             return Finding(self.location, "CLM", 0, "", description, field=path)

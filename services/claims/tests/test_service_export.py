@@ -316,3 +316,40 @@ async def test_an_adjudicated_claim_is_corrected_not_updated_or_withdrawn(stub):
         )
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "replacement (7) or void (8)" in err.value.details()
+
+
+async def test_a_re_imported_correction_answers_itself_and_a_second_one_is_refused(stub):
+    """The tenant imports its own exported 7: the original is already replaced by that very
+    claim, so the import answers it; a different 7 of the same original is refused (correct
+    the replacement instead), and a 7 whose original the tenant does not hold stands alone."""
+    t = tenant()
+    original = await registered(stub, t)
+    replacement = (await correct(
+        stub, t, original.claim_id, pb.FREQUENCY_CODE_REPLACEMENT, denial(),
+        corrected=mapping.claim_input(emergency_claim()),
+    )).corrected
+    await stub.CheckCleanClaim(
+        pb.CheckCleanClaimRequest(request_id="c", claim_id=replacement.claim_id), metadata=md(t))
+    exported = (await export(stub, t, replacement.claim_id)).x12
+
+    async def import_file(x12: str, who: str = t) -> pb.ImportResult:
+        reply = await stub.Import837(pb.Import837Request(
+            request_id=uuid.uuid4().hex, client_id=original.input.client_id, x12=x12,
+            plan=original.input.plan, facility=original.input.facility), metadata=md(who))
+        (result,) = getattr(reply, "import").results
+        return result
+
+    async def linked() -> pb.ImportResult | None:  # the read model knows the original's PCN
+        result = await import_file(exported)
+        return result if result.claim_id == replacement.claim_id else None
+
+    again = await eventually(linked, timeout=60)
+    assert not again.created
+    other = exported.replace("HC:99285:25*1850*", "HC:99285:25*1860*").replace(
+        "CLM*PCN-2026-0001*2490*", "CLM*PCN-2026-0001*2500*")
+    assert other != exported
+    refused = await import_file(other)
+    assert {e.field for e in refused.errors} == {"items[0].claim.frequency"}
+    assert replacement.claim_id in refused.errors[0].description
+    alone = await import_file(exported, tenant())
+    assert alone.created and not alone.errors

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.claims.adapters.x12 import export_837, read_837
+from services.claims.adapters.x12 import ParsedClaim, export_837, read_837
 from services.claims.domain import (
     ClaimType,
     Facility,
@@ -152,3 +152,12 @@ def test_shared_samples_read_or_explained():
         total_errors += sum(1 for c in claims if c.error is not None)
     assert total_read >= 9
     assert total_errors >= 1
+
+
+def test_a_refused_top_level_field_is_placed_at_the_clm_and_never_loops():
+    """A claims refusal naming a field the reader has no source for, and without a parent
+    ("frequency": an imported 7/8 whose original was corrected already), is placed at the CLM
+    (it looped forever, hanging the Import837 call)."""
+    claim = ParsedClaim("ST 0001 / CLM 1 / PCN P1")
+    finding = claim.finding("items[0].claim.frequency", "already replaced")
+    assert (finding.segment, finding.field) == ("CLM", "frequency")

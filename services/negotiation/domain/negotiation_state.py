@@ -36,6 +36,9 @@ CLOSED_STATUSES = frozenset(
 class NegotiationState(TenantAggregate):
     """One out-of-network claim line being negotiated for the provider client: its history."""
 
+    # Read from a snapshot taken before the field existed: not closed by NegotiationClosed.
+    closed_reason = ""
+
     # -- events ---------------------------------------------------------------------------
 
     class Opened(TenantAggregate.Created):
