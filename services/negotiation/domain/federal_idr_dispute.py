@@ -15,7 +15,7 @@ Events keep the names and fields they had when they were recorded on the negotia
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -50,9 +50,9 @@ from services.negotiation.domain.idr_fees import (
     fee_entry,
     outcome_for_party,
 )
+from services.negotiation.domain.idr_initiation import InitiationCheck, admitted_initiation
 from services.negotiation.domain.money import amount_owed_cents, offer_basis_points
 from services.negotiation.domain.rule_sets import (
-    NoRuleSetError,
     rule_set_by_version,
     rule_set_on,
 )
@@ -64,10 +64,6 @@ from services.negotiation.domain.vocabulary import NegotiationStatus, Party, Sel
 def dispute_id_for(tenant_id: str, negotiation_id: str) -> UUID:
     """A negotiation goes to federal IDR at most once: its dispute's id follows from its own."""
     return deterministic_id(tenant_id, "federal-idr-dispute", negotiation_id)
-
-
-# Why the negotiation cannot go to IDR on a date for an initiating party (None when it can).
-InitiationCheck = Callable[[date, str], str | None]
 
 
 class FederalIdrDispute(TenantAggregate):
@@ -282,25 +278,10 @@ class FederalIdrDispute(TenantAggregate):
         """Start the dispute once the negotiation allows it (`refusal` says why it does not).
         `lines`: the claim lines in dispute (none: the whole claim); `line_items`: the whole
         dispute's (a multi-line or multi-claim dispute is batched, DOMAIN §1.6/§1.8)."""
-        v = Violations()
-        v.check(bool(dispute_number.strip()), "dispute_number", "is required")
-        dl.check_disputed_lines(v, "lines", lines)
-        line_items = line_items or max(len(batch_negotiation_ids), dl.line_items(lines))
-        check_fact_date(v, "initiated_on", initiated_on, ctx.eastern_today)
-        enum_value(v, "initiating_party", Party, initiating_party)
-        v.raise_if_any()
-        assert initiated_on is not None
-        reason = refusal(initiated_on, initiating_party)
-        if reason is not None:
-            raise FailedPrecondition(f"federal IDR refused: {reason}")
-        try:
-            rule_set = rule_set_on(initiated_on)
-        except NoRuleSetError as exc:
-            raise FailedPrecondition(str(exc)) from None
-        cap = rule_set.batch_item_cap
-        if cap is not None and line_items > cap:
-            raise FailedPrecondition(f"DOMAIN §1.6: {line_items} line items exceed the cap of "
-                                     f"{cap} per dispute under {rule_set.version}")
+        rule_set, initiated_on, line_items = admitted_initiation(
+            ctx.eastern_today, dispute_number=dispute_number, initiated_on=initiated_on,
+            initiating_party=initiating_party, refusal=refusal, lines=lines,
+            line_items=line_items or max(len(batch_negotiation_ids), dl.line_items(lines)))
         dispute: FederalIdrDispute = cls._start(
             cls.IdrInitiated,
             ctx,

@@ -7,13 +7,16 @@ similar service — with T11's grace for items that cooling-off blocked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 
 from services.common.calendar import BusinessCalendar
+from services.common.errors import FailedPrecondition, Violations
+from services.negotiation.domain import dispute_lines as dl
 from services.negotiation.domain.cooling_off import CoolingOffPeriod, blocking_period
 from services.negotiation.domain.deadlines import Deadline
-from services.negotiation.domain.rule_sets import rule_set_on
+from services.negotiation.domain.rule_sets import NoRuleSetError, RuleSet, rule_set_on
+from services.negotiation.domain.validation import check_fact_date, enum_value
 from services.negotiation.domain.vocabulary import NegotiationStatus, Party, Route
 
 
@@ -87,3 +90,40 @@ def _cooling_off_grace(
         return None
     reopens = max(ends) + timedelta(days=1)
     return calendar.period_beginning(reopens, rule_set_on(reopens).blocked_items_business_days)
+
+
+# Why the negotiation cannot go to IDR on a date for an initiating party (None when it can).
+InitiationCheck = Callable[[date, str], str | None]
+
+
+def admitted_initiation(
+    today: date,
+    *,
+    dispute_number: str,
+    initiated_on: date | None,
+    initiating_party: str,
+    refusal: InitiationCheck,
+    lines: Sequence[dl.DisputedLine],
+    line_items: int,
+) -> tuple[RuleSet, date, int]:
+    """The rule set, day and line-item count of an initiation the rules admit; otherwise
+    INVALID_ARGUMENT (malformed) or FAILED_PRECONDITION (refused, citing the rule)."""
+    v = Violations()
+    v.check(bool(dispute_number.strip()), "dispute_number", "is required")
+    dl.check_disputed_lines(v, "lines", lines)
+    check_fact_date(v, "initiated_on", initiated_on, today)
+    enum_value(v, "initiating_party", Party, initiating_party)
+    v.raise_if_any()
+    assert initiated_on is not None
+    reason = refusal(initiated_on, initiating_party)
+    if reason is not None:
+        raise FailedPrecondition(f"federal IDR refused: {reason}")
+    try:
+        rule_set = rule_set_on(initiated_on)
+    except NoRuleSetError as exc:
+        raise FailedPrecondition(str(exc)) from None
+    cap = rule_set.batch_item_cap
+    if cap is not None and line_items > cap:
+        raise FailedPrecondition(f"DOMAIN §1.6: {line_items} line items exceed the cap of "
+                                 f"{cap} per dispute under {rule_set.version}")
+    return rule_set, initiated_on, line_items
