@@ -5,6 +5,7 @@ refused, a file that does not balance quarantined with its reasons as findings."
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 
@@ -13,6 +14,7 @@ import pytest
 
 from oonledger.common.v1 import import_job_pb2 as jobs_pb
 from oonledger.settlement.v1 import settlement_pb2 as pb
+from services.ops import import_file
 from tests.e2e.claim_files import sha256_of
 from tests.e2e.conftest import Stack
 from tests.e2e.import_jobs import (
@@ -111,3 +113,20 @@ async def test_an_835_that_does_not_balance_fails_with_its_reasons(stack: Stack,
     failed = (await watch_835(vendor, (await upload_835(vendor, junk)).job_id))[-1][1]
     assert failed.state == FAILED and "X12" in failed.error
     assert [(f.position, f.message) for f in failed.findings] == [(-1, failed.error)]
+
+
+async def test_the_import_command_reads_the_kind_and_follows_an_835(stack: Stack, channel,
+                                                                     tmp_path):
+    stack.require("settlement")
+    vendor = await Vendor.enrol(stack, channel)
+    content = remittance([f"PCN-{uuid.uuid4().hex[:8]}" for _ in range(2)])
+    assert import_file.file_kind(b"\xef\xbb\xbf" + content) == "835"
+    path = tmp_path / "payer.835"
+    path.write_bytes(content)
+    environ = {"OON_API_KEY": vendor.keys["finance"], "GATEWAY_ADDR": stack.grpc_address}
+    out = io.StringIO()
+    # Neither payment names a claim of the tenant: both go to the exceptions queue (exit 1).
+    assert await import_file.run([str(path)], environ, out) == 1, out.getvalue()
+    text = out.getvalue()
+    assert "[" + "#" * 30 + "] 100%" in text
+    assert "IMPORT_JOB_STATE_SUCCEEDED: read 2, posted 0, exceptions 2, fees billed 0" in text
