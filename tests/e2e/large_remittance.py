@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
@@ -187,16 +187,36 @@ async def fees_know(vendor: Vendor, claim_ids: list[str]) -> bool:
     return all(await in_parallel(last, lambda claim_id: fee_account(vendor, claim_id)))
 
 
+class Interruption(Protocol):
+    """What a test does around the 835 job: before the upload, while the job runs (e.g. kill
+    -9 settlement), after it ended (or failed)."""
+
+    async def before(self, vendor: Vendor) -> None: ...
+
+    async def during(self, vendor: Vendor, job_id: str) -> None: ...
+
+    async def after(self) -> None: ...
+
+
 async def post_as_job(vendor: Vendor, content: bytes, claims: int, timings: Timings,
-                      max_gap: float) -> jobs_pb.ImportJob:
+                      max_gap: float, interruption: Interruption | None = None
+                      ) -> jobs_pb.ImportJob:
     """The 835 as an import job (StartImport, chunks, WatchImportJob): every payment read,
     posted and billed (the job waits for the fees), progress at least every `max_gap`
     seconds."""
-    started = time.perf_counter()
-    job = await upload_835(vendor, content)
-    timings.figures["835 job upload"] = time.perf_counter() - started
-    updates = await watch_835(vendor, job.job_id)
-    timings.figures["835 job (upload to end)"] = time.perf_counter() - started
+    if interruption is not None:
+        await interruption.before(vendor)
+    try:
+        started = time.perf_counter()
+        job = await upload_835(vendor, content)
+        timings.figures["835 job upload"] = time.perf_counter() - started
+        if interruption is not None:
+            await interruption.during(vendor, job.job_id)
+        updates = await watch_835(vendor, job.job_id)
+        timings.figures["835 job (upload to end)"] = time.perf_counter() - started
+    finally:
+        if interruption is not None:
+            await interruption.after()
     final = updates[-1][1]
     assert final.state == jobs_pb.IMPORT_JOB_STATE_SUCCEEDED, final.error
     p = final.progress
@@ -211,7 +231,8 @@ async def post_as_job(vendor: Vendor, content: bytes, claims: int, timings: Timi
 async def post_large_835(vendor: Vendor, claims: int, timings: Timings,
                          setup: Setup = agreed_through_negotiation_events,
                          read_models: bool = True, as_job: bool = False,
-                         max_gap: float = 2.5) -> None:
+                         max_gap: float = 2.5, interruption: Interruption | None = None
+                         ) -> None:
     """The whole check; raises AssertionError on any gap. Figures go to `timings`.
     `read_models`: also wait for settlement's read model to show every claim paid.
     `as_job`: post through the 835 import job instead of ImportRemittance."""
@@ -226,7 +247,7 @@ async def post_large_835(vendor: Vendor, claims: int, timings: Timings,
     timings.figures["835 size (MB)"] = len(content) / 1e6
     before = await last_notification_id(settlement)
     if as_job:
-        await post_as_job(vendor, content, claims, timings, max_gap)
+        await post_as_job(vendor, content, claims, timings, max_gap, interruption)
     else:
         await post_in_one_call(vendor, content, claims, timings)
     await every_claim_paid_billed_and_in_ledger(
