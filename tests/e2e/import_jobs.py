@@ -7,6 +7,9 @@ from __future__ import annotations
 import itertools
 import random
 import time
+from typing import Any
+
+import grpc
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.common.v1 import import_job_pb2 as jobs_pb
@@ -58,13 +61,26 @@ async def get_job(vendor: Vendor, job_id: str, role: str = "auditor") -> jobs_pb
     return reply.job
 
 
-async def watch(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
-    updates = []
-    stream = vendor.claims.WatchImportJob(pb.WatchImportJobRequest(job_id=job_id),
-                                          metadata=vendor.md("auditor"))
-    async for reply in stream:
-        updates.append((time.monotonic(), reply.job))
+ENDED = (jobs_pb.IMPORT_JOB_STATE_SUCCEEDED, jobs_pb.IMPORT_JOB_STATE_FAILED)
+
+
+async def follow(open_stream: Any) -> list[tuple[float, jobs_pb.ImportJob]]:
+    """Every update of a WatchImportJob stream, with when it arrived, until the job ends;
+    watching again when the gateway's deadline cuts a long stream (as the command line does)."""
+    updates: list[tuple[float, jobs_pb.ImportJob]] = []
+    while not updates or updates[-1][1].state not in ENDED:
+        try:
+            async for reply in open_stream():
+                updates.append((time.monotonic(), reply.job))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
     return updates
+
+
+async def watch(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
+    return await follow(lambda: vendor.claims.WatchImportJob(
+        pb.WatchImportJobRequest(job_id=job_id), metadata=vendor.md("auditor")))
 
 
 async def claim_ids(vendor: Vendor, client_id: str) -> set[str]:
@@ -128,12 +144,8 @@ async def get_job_835(vendor: Vendor, job_id: str, role: str = "auditor") -> job
 
 
 async def watch_835(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
-    updates = []
-    stream = vendor.settlement.WatchImportJob(
-        settlement_pb.WatchImportJobRequest(job_id=job_id), metadata=vendor.md("auditor"))
-    async for reply in stream:
-        updates.append((time.monotonic(), reply.job))
-    return updates
+    return await follow(lambda: vendor.settlement.WatchImportJob(
+        settlement_pb.WatchImportJobRequest(job_id=job_id), metadata=vendor.md("auditor")))
 
 
 def late_updates(updates: list[tuple[float, jobs_pb.ImportJob]], over: float = 1.5
