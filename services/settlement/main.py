@@ -37,7 +37,7 @@ def build(infra: Infrastructure) -> ServiceParts:
     app = SettlementApplication(settings)
     reads = SettlementReads(infra.pool, schema)
     # 835 import jobs (adapters/import_jobs.py): the shared machinery, settlement's posting.
-    job_store = ImportJobStore(infra.pool, schema, app.phi_keys)
+    job_store = ImportJobStore(infra.pool, schema, app.phi_keys, settings.database_url)
     fees_wait = float(os.environ.get("OON_IMPORT_FEES_WAIT_SECONDS", DEFAULT_FEES_WAIT_SECONDS))
     job_runner = ImportJobRunner(job_store, {
         KIND: Remittance835Import(app, infra.blocking, reads, infra.pool, schema, fees_wait)})
@@ -108,6 +108,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         background=[overdue_scanner(app, reads, infra.blocking, scan_every_s),
                     operations.run, job_runner.run],
         subscriptions=subscriptions,
+        on_stop=[job_store.close],
     )
 
 

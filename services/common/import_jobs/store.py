@@ -15,6 +15,7 @@ job ends.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,8 +152,16 @@ def _row(record: Any) -> JobRow:
 
 
 class ImportJobStore:
-    def __init__(self, pool: asyncpg.Pool, schema: str, keys: PhiKeys) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, schema: str, keys: PhiKeys, database_url: str = ""
+    ) -> None:
+        # With `database_url`, the jobs get a small pool of their own at start (`open`): the
+        # worker holds a connection for a whole job (its advisory lock), and the progress
+        # writes and WatchImportJob's reads must never queue behind the service's heavy work
+        # (projection batches, queries) for a connection of the shared pool.
         self.pool = pool
+        self.database_url = database_url
+        self._own: asyncpg.Pool | None = None
         self.keys = keys
         self.schema = schema
         self.jobs = f'"{schema}".import_jobs'
@@ -163,6 +172,17 @@ class ImportJobStore:
         async with (pool or self.pool).acquire() as conn:
             for statement in _ddl(self.schema):
                 await conn.execute(statement)
+        if self.database_url and self._own is None:
+            self._own = await asyncpg.create_pool(self.database_url, min_size=1, max_size=3)
+            self.pool = self._own
+
+    async def close(self) -> None:
+        if self._own is not None:
+            own, self._own = self._own, None
+            try:  # the worker was cancelled before; do not wait forever for a connection
+                await asyncio.wait_for(own.close(), timeout=5)
+            except TimeoutError:
+                own.terminate()
 
     async def insert(self, job: JobRow) -> bool:
         """Record a new job; False when a job of that id exists already."""
