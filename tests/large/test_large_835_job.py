@@ -13,7 +13,8 @@ from bench.large_835_bench import seeded_settlements
 from tests.e2e.journey import Vendor
 from tests.e2e.large_remittance import Timings, post_large_835
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+# Tens of minutes on a busy machine: past the suite's 300 s per-test timeout.
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(3600)]
 
 CLAIMS = 50_000
 

@@ -20,7 +20,8 @@ from tests.e2e.import_jobs import (
 )
 from tests.e2e.journey import Vendor
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+# Tens of minutes on a busy machine: past the suite's 300 s per-test timeout.
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(3600)]
 
 CLAIMS = 50_000
 
