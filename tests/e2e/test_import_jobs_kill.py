@@ -14,7 +14,6 @@ import grpc
 import pytest
 
 from oonledger.common.v1 import import_job_pb2 as jobs_pb
-from oonledger.settlement.v1 import settlement_pb2
 from services.claims.main import build as build_claims
 from services.settlement.main import build as build_settlement
 from tests.e2e.claim_files import many_claims_837
@@ -70,6 +69,19 @@ async def answering(read: Any) -> jobs_pb.ImportJob:
     return await eventually(job, timeout=120, interval=0.2)
 
 
+async def reachable(call: Any) -> None:
+    """Until a call through the gateway reaches the service again (any answer but
+    UNAVAILABLE: the gateway's channel backs off after refused connections)."""
+    async def answered() -> bool:
+        try:
+            await call()
+        except grpc.aio.AioRpcError as exc:
+            return exc.code() != grpc.StatusCode.UNAVAILABLE
+        return True
+
+    await eventually(answered, timeout=120, interval=0.2)
+
+
 async def mid_job(read: Any, total: int) -> jobs_pb.ImportJob:
     """The job once it has committed part of the file (not all of it)."""
     async def started() -> jobs_pb.ImportJob | None:
@@ -97,6 +109,7 @@ async def test_kill_9_of_claims_mid_837_job_resumes_and_stores_each_claim_once(
                             namespace, tmp_path)
     await claims.out_of_process()
     try:
+        await reachable(lambda: get_job(vendor, str(uuid.uuid4())))  # NOT_FOUND: it answers
         job = await upload(vendor, many_claims_837(CLAIMS_837, "KJ", control_number()),
                            client_id)
         await mid_job(lambda: get_job(vendor, job.job_id), CLAIMS_837)
@@ -106,8 +119,9 @@ async def test_kill_9_of_claims_mid_837_job_resumes_and_stores_each_claim_once(
         final = (await watch(vendor, job.job_id))[-1][1]
     finally:
         runtime = await claims.back_in_process()
+        # The in-process service is back (later tests call it through the gateway).
+        await reachable(lambda: get_job(vendor, str(uuid.uuid4())))
     assert final.state == SUCCEEDED, (final.error, claims.log())
-    await answering(lambda: get_job(vendor, job.job_id))  # the in-process service is back
     assert (final.progress.items_read, final.progress.items_stored,
             final.progress.items_rejected, final.progress.items_processed) == (
         CLAIMS_837, CLAIMS_837, 0, CLAIMS_837)
@@ -119,25 +133,13 @@ class KillSettlementMidJob:
     def __init__(self, settlement: ProcessService) -> None:
         self.settlement = settlement
         self.vendor: Vendor | None = None
-        self.job_id = ""
 
     async def before(self, vendor: Vendor) -> None:
+        self.vendor = vendor
         await self.settlement.out_of_process()
-
-        async def reachable() -> bool:  # through the gateway, whose channel backs off
-            try:
-                await vendor.settlement.ListExceptions(
-                    settlement_pb2.ListExceptionsRequest(), metadata=vendor.md("finance"))
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() == grpc.StatusCode.UNAVAILABLE:
-                    return False
-                raise
-            return True
-
-        await eventually(reachable, timeout=120, interval=0.2)
+        await reachable(lambda: get_job_835(vendor, str(uuid.uuid4())))
 
     async def during(self, vendor: Vendor, job_id: str) -> None:
-        self.vendor, self.job_id = vendor, job_id
         await mid_job(lambda: get_job_835(vendor, job_id), PAYMENTS_835)
         self.settlement.kill()
         await self.settlement.start()
@@ -147,7 +149,7 @@ class KillSettlementMidJob:
         await self.settlement.back_in_process()
         vendor = self.vendor
         if vendor is not None:  # the in-process service is back
-            await answering(lambda: get_job_835(vendor, self.job_id))
+            await reachable(lambda: get_job_835(vendor, str(uuid.uuid4())))
 
 
 async def test_kill_9_of_settlement_mid_835_job_posts_and_bills_each_payment_once(
