@@ -133,6 +133,7 @@ class Remittance835Import(WholeFileProcessorBase):
         assert isinstance(items, PaymentsRead)
         prepared = items.prepared
         plan = ChunkPlan.of(ctx.tenant_id, prepared)
+        await report(Progress("matching"))  # finding the file's claims can take minutes
         claims = await self.reads.claim_index(ctx.tenant_id, prepared, self.app.phi_keys)
         posting = asyncio.ensure_future(
             self.blocking(self.app.import_remittance, ctx, ImportRemittance(prepared, claims))
