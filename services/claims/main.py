@@ -51,7 +51,8 @@ def build(infra: Infrastructure) -> ServiceParts:
     async def stop_readers() -> None:
         readers.shutdown(wait=False, cancel_futures=True)
 
-    job_store = ImportJobStore(infra.pool, infra.settings.schema, keys)
+    job_store = ImportJobStore(infra.pool, infra.settings.schema, keys,
+                               infra.settings.database_url)
     job_runner = ImportJobRunner(
         job_store, {KIND: Claims837Import(app, infra.blocking, readers, queries)},
         batch_size=int(os.environ.get("OON_IMPORT_BATCH_SIZE", DEFAULT_BATCH_SIZE)),
@@ -128,7 +129,7 @@ def build(infra: Infrastructure) -> ServiceParts:
         subscriptions=subscriptions,
         migrations=[read_model.migrate, control_numbers.migrate, job_store.migrate],
         background=[operations.run, job_runner.run, reserve_duplicate_keys],
-        on_stop=[stop_readers],
+        on_stop=[stop_readers, job_store.close],
     )
 
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 from oonledger.settlement.v1 import settlement_pb2_grpc
 from services.common.consumer import Subscription
 from services.common.grpc_server import ServicerBinding
+from services.common.import_jobs import ImportJobRunner, ImportJobs, ImportJobStore
 from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.runtime import Infrastructure, ServiceParts, run_service
 from services.ops.service import PipelineOperations
 from services.settlement.adapters import claim_facts, projections
 from services.settlement.adapters.grpc_api import SettlementServicer
+from services.settlement.adapters.import_jobs import (
+    DEFAULT_FEES_WAIT_SECONDS,
+    KIND,
+    Remittance835Import,
+)
 from services.settlement.adapters.overdue_scanner import overdue_scanner
 from services.settlement.adapters.sql import SettlementReads
 from services.settlement.adapters.subscriptions import (
@@ -20,7 +28,7 @@ from services.settlement.adapters.subscriptions import (
     fees_reaction,
     negotiation_reaction,
 )
-from services.settlement.application import SettlementApplication
+from services.settlement.application import POSTING_ROLES, SettlementApplication
 
 
 def build(infra: Infrastructure) -> ServiceParts:
@@ -28,7 +36,13 @@ def build(infra: Infrastructure) -> ServiceParts:
     schema = settings.schema
     app = SettlementApplication(settings)
     reads = SettlementReads(infra.pool, schema)
-    servicer = SettlementServicer(app, infra.blocking, reads)
+    # 835 import jobs (adapters/import_jobs.py): the shared machinery, settlement's posting.
+    job_store = ImportJobStore(infra.pool, schema, app.phi_keys, settings.database_url)
+    fees_wait = float(os.environ.get("OON_IMPORT_FEES_WAIT_SECONDS", DEFAULT_FEES_WAIT_SECONDS))
+    job_runner = ImportJobRunner(job_store, {
+        KIND: Remittance835Import(app, infra.blocking, reads, infra.pool, schema, fees_wait)})
+    imports = ImportJobs(job_store, job_runner, KIND, POSTING_ROLES, "an 835")
+    servicer = SettlementServicer(app, infra.blocking, reads, imports)
     scan_every_s = float(settings.extra.get("SETTLEMENT_OVERDUE_SCAN_SECONDS", "3600"))
 
     async def migrate(pool: object) -> None:
@@ -90,10 +104,11 @@ def build(infra: Infrastructure) -> ServiceParts:
             operations.binding,
         ],
         app=app,
-        migrations=[migrate],
+        migrations=[migrate, job_store.migrate],
         background=[overdue_scanner(app, reads, infra.blocking, scan_every_s),
-                    operations.run],
+                    operations.run, job_runner.run],
         subscriptions=subscriptions,
+        on_stop=[job_store.close],
     )
 
 

@@ -1,13 +1,19 @@
-"""Helpers of the import-job tests (tests/e2e/test_import_jobs.py, tests/large): a partner's
-calls through the gateway to upload an 837, follow its job and count what was stored."""
+"""Helpers of the import-job tests (tests/e2e/test_import_jobs*.py, tests/large): a partner's
+calls through the gateway to upload an 837 (claims) or an 835 (settlement), follow its job and
+count what was stored."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
+from typing import Any
+
+import grpc
 
 from oonledger.claims.v1 import claims_pb2 as pb
 from oonledger.common.v1 import import_job_pb2 as jobs_pb
+from oonledger.settlement.v1 import settlement_pb2 as settlement_pb
 from tests.e2e.claim_files import sha256_of
 from tests.e2e.journey import Vendor, rid
 from tests.support.plugin import eventually
@@ -55,13 +61,26 @@ async def get_job(vendor: Vendor, job_id: str, role: str = "auditor") -> jobs_pb
     return reply.job
 
 
-async def watch(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
-    updates = []
-    stream = vendor.claims.WatchImportJob(pb.WatchImportJobRequest(job_id=job_id),
-                                          metadata=vendor.md("auditor"))
-    async for reply in stream:
-        updates.append((time.monotonic(), reply.job))
+ENDED = (jobs_pb.IMPORT_JOB_STATE_SUCCEEDED, jobs_pb.IMPORT_JOB_STATE_FAILED)
+
+
+async def follow(open_stream: Any) -> list[tuple[float, jobs_pb.ImportJob]]:
+    """Every update of a WatchImportJob stream, with when it arrived, until the job ends;
+    watching again when the gateway's deadline cuts a long stream (as the command line does)."""
+    updates: list[tuple[float, jobs_pb.ImportJob]] = []
+    while not updates or updates[-1][1].state not in ENDED:
+        try:
+            async for reply in open_stream():
+                updates.append((time.monotonic(), reply.job))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
     return updates
+
+
+async def watch(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
+    return await follow(lambda: vendor.claims.WatchImportJob(
+        pb.WatchImportJobRequest(job_id=job_id), metadata=vendor.md("auditor")))
 
 
 async def claim_ids(vendor: Vendor, client_id: str) -> set[str]:
@@ -87,3 +106,52 @@ async def every_claim_listed(
     return len(await claim_ids(vendor, client_id))
 
 
+
+
+# -- the 835 job (settlement) -------------------------------------------------------------------
+async def start_835(vendor: Vendor, content: bytes, sha: str = "", role: str = "finance",
+                    kind: str = "835") -> settlement_pb.StartImportResponse:
+    return await vendor.settlement.StartImport(settlement_pb.StartImportRequest(
+        request_id=rid(), file_sha256=sha or sha256_of(content), total_bytes=len(content),
+        file_name="payer.835", kind=kind), metadata=vendor.md(role))
+
+
+async def send_chunks_835(vendor: Vendor, job_id: str, content: bytes) -> None:
+    for sequence, offset in enumerate(range(0, len(content), CHUNK)):
+        await vendor.settlement.AppendImportChunk(settlement_pb.AppendImportChunkRequest(
+            request_id=rid(), job_id=job_id, sequence=sequence,
+            data=content[offset : offset + CHUNK]), metadata=vendor.md("finance"))
+
+
+async def finish_835(vendor: Vendor, job_id: str) -> jobs_pb.ImportJob:
+    finished = await vendor.settlement.FinishImportUpload(
+        settlement_pb.FinishImportUploadRequest(request_id=rid(), job_id=job_id),
+        metadata=vendor.md("finance"))
+    return finished.job
+
+
+async def upload_835(vendor: Vendor, content: bytes) -> jobs_pb.ImportJob:
+    started = await start_835(vendor, content)
+    assert started.created and started.job.state == jobs_pb.IMPORT_JOB_STATE_UPLOADING
+    await send_chunks_835(vendor, started.job.job_id, content)
+    return await finish_835(vendor, started.job.job_id)
+
+
+async def get_job_835(vendor: Vendor, job_id: str, role: str = "auditor") -> jobs_pb.ImportJob:
+    reply = await vendor.settlement.GetImportJob(
+        settlement_pb.GetImportJobRequest(job_id=job_id), metadata=vendor.md(role))
+    return reply.job
+
+
+async def watch_835(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
+    return await follow(lambda: vendor.settlement.WatchImportJob(
+        settlement_pb.WatchImportJobRequest(job_id=job_id), metadata=vendor.md("auditor")))
+
+
+def late_updates(updates: list[tuple[float, jobs_pb.ImportJob]], over: float = 1.5
+                 ) -> tuple[float, list[tuple[float, str, int]]]:
+    """The longest gap between two updates, and every gap over `over` seconds."""
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(updates)]
+    late = [(round(gap, 1), update.phase, update.progress.items_processed)
+            for gap, (_, update) in zip(gaps, updates[1:], strict=True) if gap > over]
+    return max(gaps, default=0.0), late

@@ -68,10 +68,14 @@ class Vendor:
     def audit(self) -> Any:
         return ledger_pb2_grpc.AuditServiceStub(self.channel)
 
-    async def json(self, role: str, route: str, body: dict[str, Any]) -> HttpReply:
+    async def json(self, role: str, route: str, body: dict[str, Any],
+                   timeout_ms: int = 0) -> HttpReply:
+        headers = {"Authorization": f"Bearer {self.keys[role]}",
+                   "Content-Type": "application/json"}
+        if timeout_ms:
+            headers["X-Timeout-Ms"] = str(timeout_ms)
         return await http_request(
-            self.stack.http_port, "POST", route, json.dumps(body).encode(),
-            {"Authorization": f"Bearer {self.keys[role]}", "Content-Type": "application/json"})
+            self.stack.http_port, "POST", route, json.dumps(body).encode(), headers)
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -87,8 +91,9 @@ class Vendor:
         """Bulk intake as JSON (a practice-management system's nightly batch): (id, PCN)."""
         pcns = [f"PCN{uuid.uuid4().hex[:12].upper()}" for _ in range(count)]
         items = [{"claim": _json(emergency_claim(CLIENT, pcn, service_date))} for pcn in pcns]
+        # A batch of thousands takes longer than the default deadline on a loaded machine.
         reply = await self.json("negotiator", "/v1/claims/ImportClaims",
-                                {"requestId": rid(), "items": items})
+                                {"requestId": rid(), "items": items}, timeout_ms=300_000)
         assert reply.status == 200, reply.body[:500]
         results = reply.json()["results"]
         assert [r.get("errors", []) for r in results] == [[]] * count, results[:3]

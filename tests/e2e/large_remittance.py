@@ -10,20 +10,23 @@ relay publishes `SettlementAgreed`; everything else is the partner's calls throu
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
+from oonledger.common.v1 import import_job_pb2 as jobs_pb
 from oonledger.fees.v1 import fees_pb2
 from oonledger.settlement.v1 import settlement_pb2
 from services.common.runtime import ServiceRuntime
 from services.settlement.tests.upstream import Upstream
 from services.x12.writer_835 import ClaimSpec, LineSpec, RemittanceSpec, build_835
+from tests.e2e.import_jobs import late_updates, upload_835, watch_835
 from tests.e2e.journey import Vendor, rid
 from tests.support.plugin import eventually
 
@@ -55,8 +58,10 @@ async def in_parallel(items: list[Any], call: Callable[[Any], Awaitable[Any]]) -
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-def remittance(pcns: list[str]) -> bytes:
-    """The payer's 835: each claim's two lines (as the 837 billed them) paid in full."""
+def remittance(pcns: list[str], control: int = 0, total_paid_override: int | None = None
+               ) -> bytes:
+    """The payer's 835: each claim's two lines (as the 837 billed them) paid in full. ISA13
+    `control` (random when 0)."""
     claims = tuple(
         ClaimSpec(
             patient_control_number=pcn, charge_cents=249_000, paid_cents=PAID_CENTS,
@@ -66,7 +71,9 @@ def remittance(pcns: list[str]) -> bytes:
         for n, pcn in enumerate(pcns)
     )
     spec = RemittanceSpec(trace_number=f"EFT{uuid.uuid4().hex[:12]}",
-                          payment_date=date(2026, 11, 20), claims=claims)
+                          payment_date=date(2026, 11, 20), claims=claims,
+                          interchange_control_number=control or random.randrange(1, 999_999_999),
+                          total_paid_override=total_paid_override)
     return build_835(spec).encode()
 
 
@@ -180,13 +187,56 @@ async def fees_know(vendor: Vendor, claim_ids: list[str]) -> bool:
     return all(await in_parallel(last, lambda claim_id: fee_account(vendor, claim_id)))
 
 
+class Interruption(Protocol):
+    """What a test does around the 835 job: before the upload, while the job runs (e.g. kill
+    -9 settlement), after it ended (or failed)."""
+
+    async def before(self, vendor: Vendor) -> None: ...
+
+    async def during(self, vendor: Vendor, job_id: str) -> None: ...
+
+    async def after(self) -> None: ...
+
+
+async def post_as_job(vendor: Vendor, content: bytes, claims: int, timings: Timings,
+                      max_gap: float, interruption: Interruption | None = None
+                      ) -> jobs_pb.ImportJob:
+    """The 835 as an import job (StartImport, chunks, WatchImportJob): every payment read,
+    posted and billed (the job waits for the fees), progress at least every `max_gap`
+    seconds."""
+    if interruption is not None:
+        await interruption.before(vendor)
+    try:
+        started = time.perf_counter()
+        job = await upload_835(vendor, content)
+        timings.figures["835 job upload"] = time.perf_counter() - started
+        if interruption is not None:
+            await interruption.during(vendor, job.job_id)
+        updates = await watch_835(vendor, job.job_id)
+        timings.figures["835 job (upload to end)"] = time.perf_counter() - started
+    finally:
+        if interruption is not None:
+            await interruption.after()
+    final = updates[-1][1]
+    assert final.state == jobs_pb.IMPORT_JOB_STATE_SUCCEEDED, final.error
+    p = final.progress
+    assert (p.items_read, p.items_processed, p.items_stored, p.items_rejected,
+            p.payments_posted, p.fees_billed) == (claims, claims, claims, 0, claims, claims), p
+    longest, late = late_updates(updates)
+    timings.figures["835 job longest progress gap"] = longest
+    assert longest < max_gap, late
+    return final
+
+
 async def post_large_835(vendor: Vendor, claims: int, timings: Timings,
                          setup: Setup = agreed_through_negotiation_events,
-                         read_models: bool = True) -> None:
+                         read_models: bool = True, as_job: bool = False,
+                         max_gap: float = 2.5, interruption: Interruption | None = None
+                         ) -> None:
     """The whole check; raises AssertionError on any gap. Figures go to `timings`.
-    `read_models`: also wait for settlement's read model to show every claim paid."""
-    stack = vendor.stack
-    settlement, ledger = stack.services["settlement"], stack.services["ledger"]
+    `read_models`: also wait for settlement's read model to show every claim paid.
+    `as_job`: post through the 835 import job instead of ImportRemittance."""
+    settlement = vendor.stack.services["settlement"]
     await vendor.publish_fee_schedule(rate_bps=2500)
     imported = await timings.measure("claims imported (JSON)", import_claims(vendor, claims))
     claim_ids = [claim_id for claim_id, _ in imported]
@@ -196,6 +246,16 @@ async def post_large_835(vendor: Vendor, claims: int, timings: Timings,
     content = remittance(pcns)
     timings.figures["835 size (MB)"] = len(content) / 1e6
     before = await last_notification_id(settlement)
+    if as_job:
+        await post_as_job(vendor, content, claims, timings, max_gap, interruption)
+    else:
+        await post_in_one_call(vendor, content, claims, timings)
+    await every_claim_paid_billed_and_in_ledger(
+        vendor, claim_ids, timings, before, read_models)
+
+
+async def post_in_one_call(vendor: Vendor, content: bytes, claims: int, timings: Timings
+                           ) -> None:
     reply = await timings.measure("ImportRemittance through the gateway", vendor.settlement
                                   .ImportRemittance(settlement_pb2.ImportRemittanceRequest(
                                       request_id=rid(), content=content,
@@ -205,6 +265,13 @@ async def post_large_835(vendor: Vendor, claims: int, timings: Timings,
     (posted,) = reply.remittances
     assert (posted.claim_count, posted.matched_count, posted.exception_count) == (
         claims, claims, 0)
+
+
+async def every_claim_paid_billed_and_in_ledger(
+    vendor: Vendor, claim_ids: list[str], timings: Timings, before: int, read_models: bool
+) -> None:
+    settlement, ledger = vendor.stack.services["settlement"], vendor.stack.services["ledger"]
+    claims = len(claim_ids)
 
     async def all_paid() -> bool:
         return await open_items(vendor) == 0

@@ -9,6 +9,9 @@ claim's position: a batch stored again after a restart finds its claims and stor
 The file is read in a separate process (`readers`, a spawned process pool from main.py) when
 one is given: reading 50,000 claims holds the interpreter lock for seconds at a time, which in
 a thread would stall the service's event loop (and WatchImportJob's once-a-second progress).
+What it read comes back as pickled slices (services/common/import_jobs/lazy.py), each
+unpickled by the batch that stores it: unpickling the whole read at once held the lock for
+10 s and more (the progress gaps of the 50,000-claim test).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from services.common.context import CommandContext
 from services.common.errors import DomainError, FailedPrecondition, FieldViolation, InvalidArgument
 from services.common.grpc_server import Blocking
 from services.common.import_jobs import BatchResult, JobFinding
+from services.common.import_jobs.lazy import PickledItems, pack
 
 KIND = "837"
 
@@ -56,6 +60,16 @@ class FileRead:
     failed: str = ""  # another rule refused the whole file
 
 
+@dataclass(frozen=True)
+class PackedRead:
+    """A FileRead whose claims travel as pickled slices (lazy.pack)."""
+
+    slices: tuple[bytes, ...]
+    count: int
+    refused: tuple[FieldViolation, ...] = ()
+    failed: str = ""
+
+
 def read_file(content: bytes, params: bytes) -> FileRead:
     """Read an 837 with the facts its start request stated (runs in the reader process)."""
     try:
@@ -71,15 +85,25 @@ def read_file(content: bytes, params: bytes) -> FileRead:
     ))
 
 
-def claims_read(read: FileRead) -> list[ParsedClaim]:
+def read_file_packed(content: bytes, params: bytes) -> PackedRead:
+    """read_file, its claims packed in pickled slices (runs in the reader process)."""
+    read = read_file(content, params)
+    return PackedRead(pack(read.claims), len(read.claims), read.refused, read.failed)
+
+
+def _with_errors(item: tuple[ParsedClaim, tuple[FieldViolation, ...]]) -> ParsedClaim:
+    claim, errors = item
+    return replace(claim, error=InvalidArgument(list(errors))) if errors else claim
+
+
+def claims_read(read: FileRead | PackedRead) -> Sequence[ParsedClaim]:
     if read.refused:
         raise InvalidArgument(list(read.refused))
     if read.failed:
         raise FailedPrecondition(read.failed)
-    return [
-        replace(claim, error=InvalidArgument(list(errors))) if errors else claim
-        for claim, errors in read.claims
-    ]
+    if isinstance(read, PackedRead):
+        return PickledItems(read.slices, read.count, convert=_with_errors)
+    return [_with_errors(item) for item in read.claims]
 
 
 class Claims837Import:
@@ -96,11 +120,12 @@ class Claims837Import:
         self.queries = queries
 
     async def read(self, content: bytes, params: bytes) -> Sequence[ParsedClaim]:
+        read: FileRead | PackedRead
         if self.readers is None:
             read = await self.blocking(read_file, content, params)
         else:
             loop = asyncio.get_running_loop()
-            read = await loop.run_in_executor(self.readers, read_file, content, params)
+            read = await loop.run_in_executor(self.readers, read_file_packed, content, params)
         return claims_read(read)
 
     async def store(
@@ -116,7 +141,7 @@ class Claims837Import:
         self, ctx: CommandContext, job_id: UUID, start: int, items: Sequence[Any],
         candidates: Mapping[str, tuple[str, ...]] | None = None,
     ) -> BatchResult:
-        parsed: Sequence[ParsedClaim] = items
+        parsed: Sequence[ParsedClaim] = list(items)  # a lazy batch is unpickled here
         batch: list[ImportItem] = []
         for offset, claim in enumerate(parsed):
             read = claim.data if claim.data is not None else claim.error

@@ -18,8 +18,11 @@ from services.common.import_jobs.runner import (
     ImportJobRunner,
     ImportProcessor,
     JobFinding,
+    JobOutcome,
+    Report,
+    WholeFileProcessorBase,
 )
-from services.common.import_jobs.store import ImportJobStore, JobRow
+from services.common.import_jobs.store import ImportJobStore, JobRow, Progress
 
 __all__ = [
     "BatchResult",
@@ -28,6 +31,10 @@ __all__ = [
     "ImportJobs",
     "ImportProcessor",
     "JobFinding",
+    "JobOutcome",
     "JobRow",
+    "Progress",
+    "Report",
     "StartImport",
+    "WholeFileProcessorBase",
 ]

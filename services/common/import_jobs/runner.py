@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -20,7 +21,14 @@ from uuid import UUID
 
 from services.common.context import CommandContext
 from services.common.errors import DomainError, InvalidArgument
-from services.common.import_jobs.store import FAILED, SUCCEEDED, FindingRow, ImportJobStore, JobRow
+from services.common.import_jobs.store import (
+    FAILED,
+    SUCCEEDED,
+    FindingRow,
+    ImportJobStore,
+    JobRow,
+    Progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,19 @@ class BatchResult:
     findings: tuple[JobFinding, ...] = ()
 
 
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a whole-file job ended: its final counts, its findings, and, when the file was
+    refused as a whole, why (the job ends FAILED with that reason)."""
+
+    progress: Progress
+    findings: tuple[JobFinding, ...] = ()
+    error: str = ""
+
+
+Report = Callable[[Progress], Awaitable[None]]
+
+
 class ImportProcessor(Protocol):
     kind: str
     # The finding of a file that holds nothing to store ("the file holds no claims").
@@ -77,6 +98,24 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class WholeFileProcessorBase(ABC):
+    """A processor whose service stores the file in one resumable use case (settlement's 835:
+    the remittance is posted in chunks with deterministic ids, so a run again after a restart
+    skips what was committed). `run` reports progress through `report` while it works and
+    answers the final counts; `read` may answer no items (`run` then says why)."""
+
+    kind: str
+    empty_message: str
+
+    @abstractmethod
+    async def read(self, content: bytes, params: bytes) -> Sequence[Any]: ...
+
+    @abstractmethod
+    async def run(
+        self, ctx: CommandContext, job_id: UUID, items: Sequence[Any], report: Report
+    ) -> JobOutcome: ...
+
+
 class ImportJobRunner:
     """Processes every job in PROCESSING, oldest first, one at a time per replica (a
     PostgreSQL advisory lock per job keeps two replicas off the same job)."""
@@ -84,7 +123,7 @@ class ImportJobRunner:
     def __init__(
         self,
         store: ImportJobStore,
-        processors: Mapping[str, ImportProcessor],
+        processors: Mapping[str, ImportProcessor | WholeFileProcessorBase],
         batch_size: int = DEFAULT_BATCH_SIZE,
         poll_seconds: float = 1.0,
         retry_seconds: float = 1.0,
@@ -152,13 +191,16 @@ class ImportJobRunner:
             await self._fail(job, _plain(exc))
             return
         await self.store.mark_read(job_id, len(items), _now())
-        if not items:
-            await self._fail(job, processor.empty_message)
-            return
         ctx = CommandContext(
             tenant_id=job.tenant_id, actor=job.actor, now=_now(), roles=frozenset(job.roles),
             request_id=job.request_id, correlation_id=str(job_id),
         )
+        if isinstance(processor, WholeFileProcessorBase):
+            await self._whole(job, processor, ctx, items)
+            return
+        if not items:
+            await self._fail(job, processor.empty_message)
+            return
         cursor = job.items_processed
         while cursor < len(items):
             batch = items[cursor : cursor + self.batch_size]
@@ -180,6 +222,24 @@ class ImportJobRunner:
                 continue
             cursor += len(batch)
         await self.store.end(job_id, SUCCEEDED, "", _now())
+
+    async def _whole(
+        self, job: JobRow, processor: WholeFileProcessorBase, ctx: CommandContext,
+        items: Sequence[Any],
+    ) -> None:
+        async def report(progress: Progress) -> None:
+            await self.store.set_progress(job.job_id, progress, _now())
+
+        try:
+            outcome = await processor.run(ctx, job.job_id, items, report)
+        except DomainError as exc:
+            await self._fail(job, _plain(exc))
+            return
+        findings = [FindingRow(f.position, f.location, f.field, f.message)
+                    for f in outcome.findings]
+        await self.store.set_progress(job.job_id, outcome.progress, _now())
+        await self.store.end(job.job_id, FAILED if outcome.error else SUCCEEDED, outcome.error,
+                             _now(), findings=findings)
 
     async def _fail(self, job: JobRow, message: str) -> None:
         await self.store.end(job.job_id, FAILED, message, _now(), FindingRow(-1, "", "", message))

@@ -15,6 +15,7 @@ job ends.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,6 +66,19 @@ class JobRow:
     @property
     def ended(self) -> bool:
         return self.state in ENDED
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a whole-file job stands, as absolute counts (a resumed run reports them again
+    from what it finds stored, so nothing is counted twice)."""
+
+    phase: str
+    processed: int = 0
+    stored: int = 0
+    rejected: int = 0
+    payments_posted: int = 0
+    fees_billed: int = 0
 
 
 @dataclass(frozen=True)
@@ -138,8 +152,16 @@ def _row(record: Any) -> JobRow:
 
 
 class ImportJobStore:
-    def __init__(self, pool: asyncpg.Pool, schema: str, keys: PhiKeys) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, schema: str, keys: PhiKeys, database_url: str = ""
+    ) -> None:
+        # With `database_url`, the jobs get a small pool of their own at start (`open`): the
+        # worker holds a connection for a whole job (its advisory lock), and the progress
+        # writes and WatchImportJob's reads must never queue behind the service's heavy work
+        # (projection batches, queries) for a connection of the shared pool.
         self.pool = pool
+        self.database_url = database_url
+        self._own: asyncpg.Pool | None = None
         self.keys = keys
         self.schema = schema
         self.jobs = f'"{schema}".import_jobs'
@@ -150,6 +172,17 @@ class ImportJobStore:
         async with (pool or self.pool).acquire() as conn:
             for statement in _ddl(self.schema):
                 await conn.execute(statement)
+        if self.database_url and self._own is None:
+            self._own = await asyncpg.create_pool(self.database_url, min_size=1, max_size=3)
+            self.pool = self._own
+
+    async def close(self) -> None:
+        if self._own is not None:
+            own, self._own = self._own, None
+            try:  # the worker was cancelled before; do not wait forever for a connection
+                await asyncio.wait_for(own.close(), timeout=5)
+            except TimeoutError:
+                own.terminate()
 
     async def insert(self, job: JobRow) -> bool:
         """Record a new job; False when a job of that id exists already."""
@@ -299,25 +332,42 @@ class ImportJobStore:
                 )
             return True
 
+    async def set_progress(self, job_id: UUID, progress: Progress, now: datetime) -> None:
+        """A whole-file job's absolute counts (services/common/import_jobs/runner.py)."""
+        await self.pool.execute(
+            f"""UPDATE {self.jobs} SET phase = $2, items_processed = $3, items_stored = $4,
+                items_rejected = $5, payments_posted = $6, fees_billed = $7, updated_at = $8
+            WHERE job_id = $1 AND state = '{PROCESSING}'""",
+            job_id, progress.phase, progress.processed, progress.stored, progress.rejected,
+            progress.payments_posted, progress.fees_billed, now,
+        )
+
     async def end(
         self, job_id: UUID, state: str, error: str, now: datetime,
-        finding: FindingRow | None = None,
+        finding: FindingRow | None = None, findings: Sequence[FindingRow] = (),
     ) -> None:
+        every = [*findings, *([finding] if finding is not None else [])]
         async with self.pool.acquire() as conn, conn.transaction():
             status = await conn.execute(
                 f"""UPDATE {self.jobs} SET state = $2, phase = $3, error = $4, updated_at = $5,
                     finished_at = $5, findings_total = findings_total + $6
                 WHERE job_id = $1 AND state NOT IN ('{SUCCEEDED}', '{FAILED}')""",
                 job_id, state, "done" if state == SUCCEEDED else "failed", error, now,
-                1 if finding else 0,
+                len(every),
             )
-            if finding is not None and status.endswith(" 1"):
-                await conn.execute(
+            if every and status.endswith(" 1"):
+                ordinals: dict[int, int] = {}
+                rows = []
+                for f in every:
+                    ordinal = ordinals.get(f.position, 0)
+                    ordinals[f.position] = ordinal + 1
+                    rows.append((job_id, f.position, ordinal, self.keys.seal(f.location),
+                                 f.field, self.keys.seal(f.message)))
+                await conn.executemany(
                     f"""INSERT INTO {self.findings}
                         (job_id, position, ordinal, location, field, message)
-                    VALUES ($1, $2, 0, $3, $4, $5) ON CONFLICT DO NOTHING""",
-                    job_id, finding.position, self.keys.seal(finding.location), finding.field,
-                    self.keys.seal(finding.message),
+                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+                    rows,
                 )
             # The file is no longer needed once the job has ended.
             await conn.execute(f"DELETE FROM {self.chunks} WHERE job_id = $1", job_id)

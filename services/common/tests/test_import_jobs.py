@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -23,11 +24,16 @@ from services.common.import_jobs import (
     ImportJobs,
     ImportJobStore,
     JobFinding,
+    JobOutcome,
+    Progress,
+    Report,
     StartImport,
+    WholeFileProcessorBase,
 )
 from services.common.import_jobs.jobs import interchange_of
+from services.common.import_jobs.lazy import PickledItems, pack
 from services.common.import_jobs.runner import MAX_ATTEMPTS
-from services.common.import_jobs.store import SUCCEEDED
+from services.common.import_jobs.store import FAILED, PROCESSING, SUCCEEDED
 from services.common.phi import PhiKeys
 from tests.support.plugin import InfraUrls
 
@@ -182,3 +188,71 @@ async def test_the_interchange_is_read_from_the_isa():
     assert interchange_of(("\ufeff" + isa).encode()) == ("SENDER", "000000042")
     assert interchange_of(isa.replace("*", "|").encode()) == ("SENDER", "000000042")
     assert interchange_of(b"hello") == ("", "")
+
+
+class WholeLines(WholeFileProcessorBase):
+    """A whole-file processor: stores every line in one call, reporting progress as it goes;
+    a run that dies midway is run again from the start and finds what it stored."""
+
+    kind = "txt"
+    empty_message = "no lines"
+
+    def __init__(self) -> None:
+        self.stored: set[int] = set()
+        self.crash_at: int | None = None
+        self.reports: list[Progress] = []
+
+    async def read(self, content: bytes, params: bytes) -> Sequence[str]:
+        return content.decode().splitlines()
+
+    async def run(self, ctx: CommandContext, job_id: UUID, items: Sequence[Any],
+                  report: Report) -> JobOutcome:
+        if items and items[0] == "refuse":
+            return JobOutcome(Progress("failed"), (JobFinding(-1, "", "", "refused whole"),),
+                              "the file was refused")
+        for position in range(len(items)):
+            if position == self.crash_at:
+                raise Crash
+            self.stored.add(position)
+            progress = Progress("storing", position + 1, position + 1)
+            self.reports.append(progress)
+            await report(progress)
+        return JobOutcome(Progress("done", len(items), len(items), 0, len(items), 1))
+
+
+async def test_a_whole_file_job_reports_absolute_progress_and_resumes(pool):
+    jobs, _, _ = await machinery(pool)
+    whole = WholeLines()
+    runner = ImportJobRunner(jobs.store, {"txt": whole})
+    who = ctx("t4")
+    job_id = await uploaded(jobs, who, b"a\nb\nc\nd\n")
+    whole.crash_at = 2
+    with pytest.raises(Crash):
+        await runner.process(UUID(job_id))
+    interrupted = await jobs.get(who, job_id)
+    assert (interrupted.state, interrupted.phase, interrupted.items_processed) == (
+        PROCESSING, "storing", 2)
+    whole.crash_at = None
+    await runner.process(UUID(job_id))  # again from the start: counts set, never added
+    done = await jobs.get(who, job_id)
+    assert (done.state, done.items_read, done.items_processed, done.items_stored,
+            done.payments_posted, done.fees_billed) == (SUCCEEDED, 4, 4, 4, 4, 1)
+    assert whole.stored == {0, 1, 2, 3}
+
+    refused_id = await uploaded(jobs, who, b"refuse\n")
+    await runner.process(UUID(refused_id))
+    refused = await jobs.get(who, refused_id)
+    assert (refused.state, refused.error, refused.findings_total) == (
+        FAILED, "the file was refused", 1)
+    assert [f.message for f in await jobs.findings(refused)] == ["refused whole"]
+
+
+def test_pickled_items_unpickle_only_the_slices_a_batch_reads():
+    items = list(range(1_234))
+    lazy = PickledItems(pack(items, 100), len(items), 100, convert=lambda n: n * 2)
+    assert len(lazy) == 1_234 and lazy[-1] == 2_466 and list(lazy) == [n * 2 for n in items]
+    for start, stop in [(0, 250), (250, 500), (1_000, 1_234), (1_200, 1_300), (99, 101)]:
+        assert list(lazy[start:stop]) == [n * 2 for n in items[start:stop]]
+    window = lazy[0:250]
+    assert window._items is None and len(window) == 250  # nothing unpickled until read
+    assert window[249] == 498 and window._items is not None

@@ -6,15 +6,19 @@ checked by the use cases (application.py); every message is built in mapping.py.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
+from oonledger.settlement.v1 import settlement_pb2 as pb
 from oonledger.settlement.v1 import settlement_pb2_grpc
 from services.common.context import CommandContext
 from services.common.errors import NotFound, Violations
 from services.common.fields import parse_cents, parse_date, parse_enum, require_text
-from services.common.grpc_server import Blocking, rpc
+from services.common.grpc_server import Blocking, rpc, rpc_stream
+from services.common.import_jobs import ImportJobs, StartImport
 from services.settlement.adapters import mapping
+from services.settlement.adapters.import_jobs import read_kind
 from services.settlement.adapters.remittance_intake import prepare_import
 from services.settlement.adapters.sql import Page, SettlementReads
 from services.settlement.application import (
@@ -39,10 +43,12 @@ def _date_or_today(v: Violations, field: str, text: str, ctx: CommandContext) ->
 
 
 class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
-    def __init__(self, app: SettlementApplication, blocking: Blocking, reads: SettlementReads):
+    def __init__(self, app: SettlementApplication, blocking: Blocking, reads: SettlementReads,
+                 imports: ImportJobs):
         self.app = app
         self.blocking = blocking
         self.reads = reads
+        self.imports = imports
 
     @rpc
     async def ImportRemittance(self, request: Any, ctx: CommandContext, context: Any) -> Any:
@@ -52,6 +58,51 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         result = await self.blocking(
             self.app.import_remittance, ctx, ImportRemittance(prepared, claims))
         return mapping.import_response(result)
+
+    # -- 835 import jobs (services/common/import_jobs, adapters/import_jobs.py) ---------------
+    @rpc
+    async def StartImport(
+        self, request: pb.StartImportRequest, ctx: CommandContext, context: Any
+    ) -> pb.StartImportResponse:
+        read_kind(request)
+        params = pb.StartImportRequest(file_name=request.file_name)
+        job, created = await self.imports.start(ctx, StartImport(
+            request.file_sha256, request.total_bytes, request.file_name,
+            params.SerializeToString(deterministic=True),
+        ))
+        return mapping.import_started(job, created)
+
+    @rpc
+    async def AppendImportChunk(
+        self, request: pb.AppendImportChunkRequest, ctx: CommandContext, context: Any
+    ) -> pb.AppendImportChunkResponse:
+        job = await self.imports.append(ctx, request.job_id, request.sequence, request.data)
+        return mapping.import_chunk_appended(job)
+
+    @rpc
+    async def FinishImportUpload(
+        self, request: pb.FinishImportUploadRequest, ctx: CommandContext, context: Any
+    ) -> pb.FinishImportUploadResponse:
+        job = await self.imports.finish(ctx, request.job_id)
+        return mapping.import_upload_finished(job)
+
+    @rpc
+    async def GetImportJob(
+        self, request: pb.GetImportJobRequest, ctx: CommandContext, context: Any
+    ) -> pb.GetImportJobResponse:
+        job = await self.imports.get(ctx, request.job_id)
+        findings = await self.imports.findings(
+            job, request.findings_offset, request.findings_limit
+        )
+        return mapping.import_job(job, findings)
+
+    @rpc_stream
+    async def WatchImportJob(
+        self, request: pb.WatchImportJobRequest, ctx: CommandContext, context: Any
+    ) -> AsyncIterator[pb.WatchImportJobResponse]:
+        async for job in self.imports.watch(ctx, request.job_id):
+            findings = await self.imports.findings(job) if job.ended else []
+            yield mapping.import_job_watched(job, findings)
 
     @rpc
     async def PostPayment(self, request: Any, ctx: CommandContext, context: Any) -> Any:

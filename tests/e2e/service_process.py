@@ -1,0 +1,81 @@
+"""One service of the e2e stack as a real process (`python -m services.<svc>.main`), on the port
+the gateway forwards to, so a test can kill -9 it: the in-process service is stopped first and
+put back afterwards (tests/e2e/test_import_jobs_kill.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deploy.catalog import COMPONENTS
+from services.common.runtime import ServiceRuntime
+from tests.deploy.service_processes import ServiceProcess
+from tests.e2e.conftest import Stack
+from tests.support.plugin import TEST_SIGNING_PEM, TEST_VERIFY_PEM, InfraUrls
+
+START_WITHIN = 120.0  # seconds; the machine is shared and loaded
+
+
+@dataclass
+class ProcessService:
+    stack: Stack
+    runner: Any  # the session's ServiceRunner
+    name: str
+    build: Callable[..., Any]
+    infra: InfraUrls
+    namespace: str
+    log_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: ServiceProcess | None = None
+    kills: int = 0
+
+    @property
+    def port(self) -> int:
+        return self.stack.services[self.name].port if self.process is None else self.process.port
+
+    def environment(self) -> dict[str, str]:
+        keep = {k: v for k, v in os.environ.items()
+                if not k.startswith(("OON_", "DATABASE_", "NATS_"))}
+        return {**keep, "DATABASE_URL": self.infra.database_url, "NATS_URL": self.infra.nats_url,
+                "OON_NAMESPACE": self.namespace, "OON_DEV_MODE": "1",
+                "OON_INTERNAL_SIGNING_KEY": TEST_SIGNING_PEM,
+                "OON_INTERNAL_VERIFY_KEY": TEST_VERIFY_PEM, "OON_DB_POOL_SIZE": "2",
+                f"{self.name.upper()}_METRICS_PORT": "0", **self.extra_env}
+
+    async def out_of_process(self) -> None:
+        """Stop the in-process service and start the process on its port."""
+        runtime: ServiceRuntime = self.stack.services[self.name]
+        port = runtime.port
+        await self.runner.stop(runtime)
+        self.process = ServiceProcess(COMPONENTS[self.name], 0, self.log_dir, port=port)
+        await self.start()
+
+    async def start(self) -> None:
+        assert self.process is not None
+        self.process.start(self.environment())
+        await self.process.wait_serving(START_WITHIN)
+
+    def kill(self) -> None:
+        """kill -9: no drain, no goodbye."""
+        assert self.process is not None and self.process.process is not None
+        os.kill(self.process.process.pid, signal.SIGKILL)
+        self.process.process.wait(timeout=30)
+        self.kills += 1
+
+    async def back_in_process(self) -> ServiceRuntime:
+        """Stop the process and put the in-process service back on the same port."""
+        assert self.process is not None
+        port = self.process.port
+        self.process.stop()
+        self.process = None
+        runtime: ServiceRuntime = await self.runner.start(
+            self.name, self.build, db_pool_size=2, grpc_port=port)
+        self.stack.services[self.name] = runtime
+        return runtime
+
+    def log(self) -> str:
+        return self.process.tail() if self.process is not None else ""
