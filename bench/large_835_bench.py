@@ -224,7 +224,10 @@ async def run(report: Any) -> None:
                 for name in UPSTREAMS}
     env = {f"{name.upper()}_ADDR": f"127.0.0.1:{runtime.port}"
            for name, runtime in services.items()}
-    env.update(GATEWAY_HTTP_PORT="0", GATEWAY_MAX_DEADLINE_SECONDS="1800")
+    # The set-up's JSON ImportClaims of 5,000 claims can outlast the default 10 s deadline on a
+    # loaded machine; the figures are the steps' times, whatever they are.
+    env.update(GATEWAY_HTTP_PORT="0", GATEWAY_MAX_DEADLINE_SECONDS="1800",
+               GATEWAY_DEFAULT_DEADLINE_SECONDS="600")
     gateway = await start("gateway", make_builder(env))
     stack = Stack(gateway, process_of(gateway), services, {})
     try:

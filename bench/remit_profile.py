@@ -114,13 +114,17 @@ def main(claims: int, profile_to: str | None) -> None:
     profiler = cProfile.Profile() if profile_to else None
     if profiler:
         profiler.enable()
+    cpu = [time.process_time()]
     started = time.perf_counter()
     prepared = prepare_import(content, "large.835")
     parsed = time.perf_counter()
+    cpu.append(time.process_time())
     index = index_for(app, tenant, pcns, claim_ids)
     indexed = time.perf_counter()
+    cpu.append(time.process_time())
     result = app.import_remittance(ctx(tenant, "import"), ImportRemittance(prepared, index))
     done = time.perf_counter()
+    cpu.append(time.process_time())
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile_to)
@@ -131,7 +135,8 @@ def main(claims: int, profile_to: str | None) -> None:
     print(f"{claims} claims, {len(content) / 1e6:.1f} MB: parse+check {parsed - started:.2f} s, "
           f"index {indexed - parsed:.2f} s, post {done - indexed:.2f} s, "
           f"total {done - started:.2f} s ({claims / (done - started):,.0f} claims/s); "
-          f"gc {' + '.join(f'{s:.2f}' for s in clock.seconds)} s (gen 0 + 1 + 2)")
+          f"gc {' + '.join(f'{s:.2f}' for s in clock.seconds)} s (gen 0 + 1 + 2); CPU: parse+check "
+          f"{cpu[1] - cpu[0]:.2f} s, post {cpu[3] - cpu[2]:.2f} s; load {os.getloadavg()[0]:.1f}")
     app.close()
 
 
