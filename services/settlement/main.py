@@ -75,6 +75,9 @@ def build(infra: Infrastructure) -> ServiceParts:
                 projections.projector(
                     schema, projections.settlement_handlers(app.phi_keys), in_version_order=True
                 ),
+                # A posted 835 is tens of thousands of events: a batch in few round trips.
+                batch_handler=projections.batch_projector(
+                    schema, projections.settlement_handlers(app.phi_keys)),
             ),
             batch=500,
         ),
