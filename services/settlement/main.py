@@ -17,6 +17,7 @@ from services.settlement.adapters.subscriptions import (
     FEES_EVENTS,
     NEGOTIATION_EVENTS,
     claim_facts_lookup,
+    fees_prefetch,
     fees_reaction,
     negotiation_reaction,
 )
@@ -50,7 +51,8 @@ def build(infra: Infrastructure) -> ServiceParts:
             "fees",
             "fee-postings",
             ApplicationProcessor(
-                app, "fee-postings", fees_reaction(app), infra.blocking.executor
+                app, "fee-postings", fees_reaction(app), infra.blocking.executor,
+                prefetch=fees_prefetch,
             ),
             event_types=FEES_EVENTS,
         ),

@@ -1,7 +1,7 @@
-"""Settlement's read models projected a batch at a time (`batch_projector`, what the service runs
-for its own events) equal the one-at-a-time projection, row for row; a redelivered batch
-changes nothing and an event before its predecessor is refused (the consumer then falls back
-to one at a time)."""
+"""Settlement's batches: its read models projected a batch at a time (`batch_projector`, what the
+service runs for its own events) equal the one-at-a-time projection, row for row; a
+redelivered batch changes nothing and an event before its predecessor is refused (the consumer
+then falls back to one at a time). A batch of fee lines reads its settlements at once."""
 
 from __future__ import annotations
 
@@ -13,19 +13,27 @@ import asyncpg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import Delivery
 from services.common.context import CommandContext
-from services.common.processors import ProjectionProcessor
-from services.common.wire import build_envelope, decode_payload
+from services.common.processors import ApplicationProcessor, ProjectionProcessor
+from services.common.wire import build_envelope, decode_payload, published_fields, to_timestamp
 from services.settlement.adapters import projections
 from services.settlement.adapters.read_model_schema import statements
 from services.settlement.adapters.remittance_intake import prepare_import
+from services.settlement.adapters.subscriptions import fees_prefetch, fees_reaction
 from services.settlement.application import (
     ImportRemittance,
     OpeningTerms,
     SettlementApplication,
 )
-from services.settlement.domain import ClaimIndex, ClaimReference, SettlementSource
+from services.settlement.domain import (
+    ClaimIndex,
+    ClaimReference,
+    Settlement,
+    SettlementSource,
+    settlement_id_for,
+)
 from services.x12.writer_835 import ProviderAdjustmentSpec, RemittanceSpec, build_835, bulk_claims
 
 DOS = date(2026, 9, 1)
@@ -150,3 +158,50 @@ async def test_an_event_before_its_predecessor_fails_the_batch(app, infra_urls) 
         assert model["journal_transactions"] == [] and model["projected_versions"] == []
     finally:
         await pool.close()
+
+
+def fee_lines(tenant: str, claim_ids: list[str]) -> list[Delivery]:
+    """Fees' FeeAssessed for each claim, as its relay publishes them."""
+    out = []
+    for n, claim_id in enumerate(claim_ids):
+        published = published_fields("fees", "FeeAssessed", {
+            "source_event_id": f"settlement:{n}", "payment_kind": "PAYMENT",
+            "line": {"line_id": f"fee-{uuid.uuid4().hex[:8]}", "kind": "INVOICE_LINE",
+                     "amount_cents": 15_000, "claim_id": claim_id, "remittance_trn": "EFT-1"}})
+        nid = 10**12 + uuid.uuid4().int % 10**11
+        envelope = EventEnvelope(
+            event_id=f"fees:{nid}", service="fees", notification_id=nid, tenant_id=tenant,
+            claim_id=claim_id, aggregate_type="FeeAccount", aggregate_id=claim_id,
+            aggregate_version=1, event_type="FeeAssessed",
+            schema_version=published.schema_version, occurred_at=to_timestamp(datetime.now(UTC)),
+            recorded_at=to_timestamp(datetime.now(UTC)), payload=published.payload,
+            payload_content_type=published.content_type)
+        out.append(Delivery(envelope, decode_payload(envelope), datetime.now(UTC)))
+    return out
+
+
+def test_a_batch_of_fee_lines_reads_its_settlements_at_once(app, monkeypatch) -> None:
+    """The fee-postings reaction's settlements are read for the whole batch (fees_prefetch),
+    not one query each; every fee posts once, and a redelivered batch posts nothing."""
+    tenant = f"tenant-{uuid.uuid4().hex[:6]}"
+    claim_ids = [f"claim-{uuid.uuid4().hex[:8]}" for _ in range(15)]
+    app.save_all(*(app.open_settlement(ctx(tenant), OpeningTerms(
+        claim_id=claim_id, source=SettlementSource.AGREEMENT, source_ref="t",
+        decided_on=date(2026, 10, 1), due_date=date(2026, 10, 31), amount_owed_cents=60_000,
+        agreed_total_cents=60_000, patient_cost_sharing_cents=0, already_paid_cents=0,
+        payer_id="87726")) for claim_id in claim_ids))
+    deliveries = fee_lines(tenant, claim_ids)
+    processor = ApplicationProcessor(app, "fee-postings", fees_reaction(app), None,
+                                     prefetch=fees_prefetch)
+
+    def alone(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a settlement was read alone")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(app.repository, "get", alone)
+        assert processor._process_batch_sync(deliveries) == [True] * len(deliveries)
+    assert processor._process_batch_sync(deliveries) == [False] * len(deliveries)
+    for claim_id in claim_ids:
+        settlement = app.load(settlement_id_for(tenant, claim_id), tenant, Settlement)
+        posted = [e for e in app.events.get(settlement.id) if type(e).__name__ == "FeePosted"]
+        assert len(posted) == 1
