@@ -126,7 +126,10 @@ class ProfiledTimings(Timings):
         finally:
             if self.spy is not None and name.startswith("every settlement event"):
                 self.spy.send_signal(signal.SIGINT)
-                await asyncio.to_thread(self.spy.wait, 60)
+                try:  # py-spy writes the SVG on SIGINT; a loaded machine may take minutes
+                    await asyncio.to_thread(self.spy.wait, 600)
+                except subprocess.TimeoutExpired:
+                    self.spy.kill()
                 self.spy = None
 
 
