@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from eventsourcing.persistence import Tracking
 
 from services.common.aggregate import TenantAggregate
+from services.common.bulk_loading import load_many
 from services.common.consumer import (
     Delivery,
     PermanentFailure,
@@ -28,18 +30,23 @@ from services.common.faults import is_fault
 log = logging.getLogger(__name__)
 
 Reaction = Callable[[Delivery], Sequence[TenantAggregate | None] | None]
+# What a batch's reactions will load, read beforehand in one query per tenant and kind (the
+# batch's copies, services/common/bulk_loading.py) instead of one query per aggregate.
+Prefetch = Callable[[Sequence[Delivery]], Iterable[tuple[str, type[TenantAggregate], UUID]]]
 
 
 class ApplicationProcessor:
     """Runs a synchronous reaction against an eventsourcing application in a worker thread."""
 
     def __init__(
-        self, app: ServiceApplication, name: str, reaction: Reaction, executor: Any
+        self, app: ServiceApplication, name: str, reaction: Reaction, executor: Any,
+        prefetch: Prefetch | None = None,
     ) -> None:
         self.app = app
         self.name = name
         self.reaction = reaction
         self.executor = executor
+        self.prefetch = prefetch
 
     def _process_sync(self, delivery: Delivery) -> bool:
         tracking = Tracking(
@@ -103,6 +110,8 @@ class ApplicationProcessor:
         members: list[int] = []  # indexes of the deliveries this run applies
         stopped_at: int | None = None
         with self.app.reacting_in_batch() as overlay:
+            if self.prefetch is not None:
+                self._prefetch(deliveries[start:], overlay)
             for index in range(start, len(deliveries)):
                 delivery = deliveries[index]
                 key = (delivery.envelope.service, delivery.envelope.notification_id)
@@ -149,6 +158,17 @@ class ApplicationProcessor:
         if stopped_at is None:
             return len(deliveries)
         return self._one_at_a_time(deliveries, stopped_at, stopped_at + 1, outcomes)
+
+    def _prefetch(self, deliveries: Sequence[Delivery], overlay: dict[UUID, Any]) -> None:
+        """The committed state of what the run's reactions will load, as the batch's copies
+        (what `load` would give them, read with one query per tenant and kind)."""
+        assert self.prefetch is not None
+        wanted: dict[tuple[str, type[TenantAggregate]], set[UUID]] = {}
+        for tenant_id, kind, aggregate_id in self.prefetch(deliveries):
+            wanted.setdefault((tenant_id, kind), set()).add(aggregate_id)
+        for (tenant_id, kind), ids in wanted.items():
+            for aggregate_id, aggregate in load_many(self.app, ids, tenant_id, kind).items():
+                overlay.setdefault(aggregate_id, aggregate)
 
     def _one_at_a_time(self, deliveries: Sequence[Delivery], start: int, stop: int | None,
                        outcomes: list[bool | Exception | None]) -> int:

@@ -7,10 +7,13 @@ Upstream events reach the fee accounts through `adapters/subscriptions.py` and `
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from copy import deepcopy
 from dataclasses import dataclass, replace
+from uuid import UUID
 
 from services.common.auth import ADMIN, FINANCE, require_role
+from services.common.bulk_loading import load_many
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
@@ -158,6 +161,32 @@ class FeesApplication(ServiceApplication):
         if not isinstance(cached, FeeAccount) or cached.tenant_id != tenant_id:
             return None
         return deepcopy(cached)
+
+    def cached_accounts(self, keys: Iterable[tuple[str, str]]
+                        ) -> dict[tuple[str, str], FeeAccount | None]:
+        """`cached_account` for a batch's (tenant, claim) pairs: the cached ones copied, all the
+        others read with one query per tenant (services/common/bulk_loading.py) instead of one
+        each; None where the claim has no account."""
+        found: dict[tuple[str, str], FeeAccount | None] = {}
+        missing: dict[str, dict[UUID, str]] = {}
+        cache = self.repository.cache
+        for tenant_id, claim_id in set(keys):
+            account_id = account_id_for(tenant_id, claim_id)
+            try:
+                cached = cache.get(account_id) if cache is not None else None
+            except KeyError:
+                cached = None
+            if cached is None:
+                missing.setdefault(tenant_id, {})[account_id] = claim_id
+            elif isinstance(cached, FeeAccount) and cached.tenant_id == tenant_id:
+                found[(tenant_id, claim_id)] = deepcopy(cached)
+            else:
+                found[(tenant_id, claim_id)] = None
+        for tenant_id, claims in missing.items():
+            loaded = load_many(self, claims, tenant_id, FeeAccount)
+            for account_id, claim_id in claims.items():
+                found[(tenant_id, claim_id)] = loaded.get(account_id)
+        return found
 
     def save_accounts(self, *accounts: FeeAccount) -> None:
         """Save in one transaction, then cache the saved state (the library caches on save only

@@ -15,6 +15,7 @@ from services.common.auth import ADMIN, FINANCE, SYSTEM, require_role
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
+from services.common.gc_tuning import gc_paused
 from services.common.ids import deterministic_id
 from services.common.settings import Settings
 from services.settlement import published
@@ -240,6 +241,7 @@ class SettlementApplication(ServiceApplication):
     def _records(self, ctx: CommandContext, ids: list[str]) -> list[RemittanceRecord]:
         return [self.load(UUID(i), ctx.tenant_id, RemittanceRecord) for i in ids]
 
+    @gc_paused  # bulk work that only allocates: services/common/gc_tuning.py
     def import_remittance(self, ctx: CommandContext, command: ImportRemittance) -> ImportResult:
         """Post every transaction of a balanced file, or quarantine the whole file.
 

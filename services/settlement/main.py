@@ -25,6 +25,7 @@ from services.settlement.adapters.subscriptions import (
     FEES_EVENTS,
     NEGOTIATION_EVENTS,
     claim_facts_lookup,
+    fees_prefetch,
     fees_reaction,
     negotiation_reaction,
 )
@@ -64,7 +65,8 @@ def build(infra: Infrastructure) -> ServiceParts:
             "fees",
             "fee-postings",
             ApplicationProcessor(
-                app, "fee-postings", fees_reaction(app), infra.blocking.executor
+                app, "fee-postings", fees_reaction(app), infra.blocking.executor,
+                prefetch=fees_prefetch,
             ),
             event_types=FEES_EVENTS,
         ),
@@ -89,6 +91,9 @@ def build(infra: Infrastructure) -> ServiceParts:
                 projections.projector(
                     schema, projections.settlement_handlers(app.phi_keys), in_version_order=True
                 ),
+                # A posted 835 is tens of thousands of events: a batch in few round trips.
+                batch_handler=projections.batch_projector(
+                    schema, projections.settlement_handlers(app.phi_keys)),
             ),
             batch=500,
         ),

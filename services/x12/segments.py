@@ -35,6 +35,13 @@ class Segment:
 def file_segments(text: str) -> Iterator[Segment]:
     """Each segment of each interchange of the file. Raises NotX12Error when the file (or the
     text after an IEA) does not start with an ISA header; the message says what it starts with."""
+    for position, fields, delimiters, tag in raw_segments(text):
+        yield Segment(position, fields, delimiters, tag)
+
+
+def raw_segments(text: str) -> Iterator[tuple[int, list[str], Delimiters, str]]:
+    """`file_segments` as plain tuples (position, fields, delimiters, tag): what a reader of a
+    large file walks (no object per segment beyond its list of fields)."""
     body = text.lstrip(_WHITESPACE)
     position = 0
     if not body:
@@ -52,20 +59,24 @@ def file_segments(text: str) -> Iterator[Segment]:
                 f"after segment {position} (IEA) the text {body[:20]!r} does not start a new ISA"
             )
         delimiters = read_delimiters(body)
+        terminator, separator = delimiters.segment, delimiters.element
+        step = len(terminator)
         offset = 0
         closed = False
-        while offset < len(body) and not closed:
-            end = body.find(delimiters.segment, offset)
-            stop = end if end >= 0 else len(body)
+        size = len(body)
+        find = body.find
+        while offset < size and not closed:
+            end = find(terminator, offset)
+            stop = end if end >= 0 else size
             raw = body[offset:stop].strip(_WHITESPACE)
-            offset = stop + len(delimiters.segment)
+            offset = stop + step
             if raw:
                 position += 1
-                fields = raw.split(delimiters.element)
-                segment = Segment(position, fields, delimiters, fields[0].strip().upper())
-                closed = segment.tag == "IEA"
-                yield segment
-        body = body[offset:].lstrip(_WHITESPACE) if offset < len(body) else ""
+                fields = raw.split(separator)
+                tag = fields[0].strip().upper()
+                closed = tag == "IEA"
+                yield position, fields, delimiters, tag
+        body = body[offset:].lstrip(_WHITESPACE) if offset < size else ""
 
 
 def _count_matches(segment: Segment, index: int, actual: int) -> bool:

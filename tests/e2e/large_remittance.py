@@ -112,7 +112,7 @@ async def claims_known_to_settlement(settlement: ServiceRuntime, tenant: str) ->
 async def fee_account(vendor: Vendor, claim_id: str) -> fees_pb2.FeeAccount | None:
     try:
         reply = await vendor.fees.GetFeeAccount(fees_pb2.GetFeeAccountRequest(
-            claim_id=claim_id), metadata=vendor.md("finance"), timeout=30)
+            claim_id=claim_id), metadata=vendor.md("finance"), timeout=120)
     except grpc.aio.AioRpcError as exc:
         if exc.code() == grpc.StatusCode.NOT_FOUND:
             return None

@@ -33,6 +33,8 @@ class FeeIntake:
         """Apply every delivery, then save all changed accounts at once (a version conflict
         raises `Conflict` and nothing of the batch is stored)."""
         reactions = FeeReactions(self.app, from_cache=from_cache)
+        if from_cache and len(deliveries) > 1:
+            reactions.preload(deliveries)
         outcomes: list[Outcome] = []
         for delivery in deliveries:
             try:

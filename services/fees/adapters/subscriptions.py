@@ -9,6 +9,7 @@ upstream event id it has already applied, which is what makes redelivery harmles
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from oonledger.claims.v1 import events_pb2 as claims_v1
 from oonledger.negotiation.v1 import events_pb2 as negotiation_v1
@@ -74,6 +75,25 @@ class FeeReactions:
         self.from_cache = from_cache
         self.accounts: dict[tuple[str, str], FeeAccount] = {}
         self.schedules: dict[tuple[str, str], FeeSchedule | None] = {}
+        # Claims known to have no account yet (`preload`): not looked up again.
+        self.absent: set[tuple[str, str]] = set()
+
+    def preload(self, deliveries: Sequence[Delivery]) -> None:
+        """Read the accounts of a batch's claims at once (from the cache, the rest with one
+        query), so reacting to each event queries nothing (the batch path, `from_cache`: its
+        save conflicts on a stale copy). A delivery naming no claim is left to `react`, which
+        reports it."""
+        keys = []
+        for delivery in deliveries:
+            try:
+                keys.append((delivery.tenant_id, _claim_id(delivery)))
+            except PermanentFailure:
+                continue
+        for key, account in self.app.cached_accounts(keys).items():
+            if account is None:
+                self.absent.add(key)
+            else:
+                self.accounts.setdefault(key, account)
 
     def react(self, delivery: Delivery) -> bool:
         """Apply one upstream event; False when it changed nothing (already applied)."""
@@ -97,7 +117,9 @@ class FeeReactions:
     def _account(self, delivery: Delivery, client_id: str = "") -> FeeAccount:
         key = (delivery.tenant_id, _claim_id(delivery))
         load = self.app.cached_account if self.from_cache else self.app.find_account
-        account = self.accounts.get(key) or load(*key)
+        account = self.accounts.get(key)
+        if account is None and key not in self.absent:
+            account = load(*key)
         if account is None:
             if not client_id:
                 raise UnknownClaim(f"{delivery.envelope.event_id}: no fee account for claim "

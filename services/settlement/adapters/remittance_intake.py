@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from services.common.errors import InvalidArgument
+from services.common.gc_tuning import gc_paused
 from services.settlement.adapters.x12 import RemittanceFormatError, read_remittances
 from services.settlement.domain import (
     PreparedImport,
@@ -29,6 +30,7 @@ def _decode(content: bytes) -> str:
         return content.decode("latin-1")
 
 
+@gc_paused  # bulk work that only allocates: services/common/gc_tuning.py
 def prepare_import(content: bytes, file_name: str) -> PreparedImport:
     if not content:
         raise InvalidArgument("the file is empty", field="content")

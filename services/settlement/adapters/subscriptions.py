@@ -5,9 +5,10 @@ The claims service's events feed the matching read model instead (see projection
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
@@ -103,6 +104,29 @@ def negotiation_reaction(
         return [app.open_settlement(delivery.context(actor=ACTOR), terms)]
 
     return react
+
+
+def _fee_claim_id(delivery: Delivery) -> str | None:
+    """The claim a fee line names (None: no line, nothing to post)."""
+    if delivery.event_type not in FEES_EVENTS:
+        return None
+    assessed = delivery.message_as(fees_v1.FeeAssessed)
+    if not assessed.HasField("line"):
+        return None
+    return assessed.line.claim_id or delivery.envelope.claim_id
+
+
+def fees_prefetch(
+    deliveries: Sequence[Delivery],
+) -> Iterable[tuple[str, type[TenantAggregate], UUID]]:
+    """The settlements a batch of fee lines will post on (read at once: processors.py)."""
+    for delivery in deliveries:
+        try:
+            claim_id = _fee_claim_id(delivery)
+        except PermanentFailure:
+            continue  # the reaction reports it
+        if claim_id:
+            yield delivery.tenant_id, Settlement, settlement_id_for(delivery.tenant_id, claim_id)
 
 
 def fees_reaction(
