@@ -26,6 +26,7 @@ SUITES = (
     "tests/contract",
     "tests/structure",
     "tests/e2e",
+    "tests/jobs",
     "tests/console",
     "tests/deploy",
     "tests/local",

@@ -1,4 +1,4 @@
-"""Helpers of the import-job tests (tests/e2e/test_import_jobs*.py, tests/large): a partner's
+"""Helpers of the import-job tests (tests/jobs/test_import_jobs*.py, tests/large): a partner's
 calls through the gateway to upload an 837 (claims) or an 835 (settlement), follow its job and
 count what was stored."""
 

@@ -1,6 +1,6 @@
 """One service of the e2e stack as a real process (`python -m services.<svc>.main`), on the port
 the gateway forwards to, so a test can kill -9 it: the in-process service is stopped first and
-put back afterwards (tests/e2e/test_import_jobs_kill.py)."""
+put back afterwards (tests/jobs/test_import_jobs_kill.py)."""
 
 from __future__ import annotations
 
