@@ -7,7 +7,7 @@ from datetime import date
 from gateway.console.app import money
 from gateway.console.cases import QueueFilter, QueueRow, risk
 from gateway.console.charts import Point, offers_chart
-from gateway.console.views.case import parse_dollars
+from gateway.console.views.case import parse_dollars, percent_bp
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
 
 
@@ -37,6 +37,12 @@ def test_dollars_in_cents_out_exactly() -> None:
     for bad in ("", "abc", "-5", "0", "1.234", "NaN", "Infinity", "1e3x"):
         assert parse_dollars(bad) is None, bad
     assert money(123_456) == "$1,234.56" and money(-5) == "-$0.05"
+
+
+def test_a_cited_medicare_multiple_is_read_as_basis_points() -> None:
+    assert [percent_bp(t) for t in ("", " 250 ", "250%", "187.555")] == [0, 25_000, 25_000, 18_756]
+    for bad in ("abc", "-5", "0", "NaN", "Infinity", "1e9"):
+        assert percent_bp(bad) is None, bad
 
 
 def test_the_offers_chart_draws_each_offer_and_the_qpa_line_escaped() -> None:

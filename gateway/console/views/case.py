@@ -41,6 +41,20 @@ def parse_dollars(text: str) -> int | None:
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def percent_bp(text: str) -> int | None:
+    """'250' or '250.5' (percent) as basis points; '' is 0 (not cited); None when unreadable."""
+    text = text.strip().rstrip("%").strip()
+    if not text:
+        return 0
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value <= 0 or value > 100_000:
+        return None
+    return int((value * 100).to_integral_value(ROUND_HALF_UP))
+
+
 def party_name(party: int) -> str:
     return {npb.PARTY_PROVIDER: "provider", npb.PARTY_PAYER: "payer"}.get(party, "?")
 
@@ -98,6 +112,7 @@ def register(console: Console) -> None:
             flash=page.query.get("done", ""),
             may_work=bool(set(WORK_ROLES) & page.user.roles),
             payer_offers=[o for o in case.offers if o.party == npb.PARTY_PAYER],
+            medicare_cited=[o for o in case.offers if o.medicare_multiple_bp],
             proposed=[d for d in case.decisions if d.status == "proposed"])
 
     async def act(page: Page, method: str, request: Any, done: str) -> Response:
@@ -117,15 +132,19 @@ def register(console: Console) -> None:
         f = page.form
         cents = parse_dollars(f.get("amount", ""))
         party = PARTIES.get(f.get("party", ""))
-        if cents is None or party is None:
-            return await case_page(page, 400, "amount: a positive dollar amount (e.g. 1250.00)"
-                                   if cents is None else "party: provider or payer")
+        medicare_bp = percent_bp(f.get("medicare_percent", ""))
+        if cents is None or party is None or medicare_bp is None:
+            problem = ("amount: a positive dollar amount (e.g. 1250.00)" if cents is None
+                       else "party: provider or payer" if party is None
+                       else "medicare_percent: a percentage (e.g. 250)")
+            return await case_page(page, 400, problem)
         case = await load_case(page.client, page.params["negotiation_id"])
         # Numbered when the form was drawn, so a double submit is the same request (one offer).
         offer_id = f"{party_name(party)}-{_number(f, len(case.offers) + 1)}"
         return await act(page, "MakeOffer", npb.MakeOfferRequest(
             negotiation_id=case.negotiation_id, offer_id=offer_id, party=party,
-            amount_cents=cents, basis=npb.OfferBasis(qpa_cents=case.qpa_cents),
+            amount_cents=cents, basis=npb.OfferBasis(qpa_cents=case.qpa_cents,
+                                                     medicare_multiple_bp=medicare_bp),
             channel=CHANNELS.get(f.get("channel", ""), npb.CHANNEL_PORTAL),
             notes=f.get("notes", ""), made_on=f.get("made_on", "")),
             f"Offer {offer_id} of {web_money(cents)} recorded.")

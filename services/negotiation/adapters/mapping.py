@@ -465,6 +465,7 @@ def negotiation_to_proto(
                 percent_of_qpa_bp=o.percent_of_qpa_bp,
                 made_on=_iso(o.made_on),
                 notes=o.notes,
+                medicare_multiple_bp=o.medicare_multiple_bp,
             )
             for o in n.offers
         ],

@@ -95,6 +95,7 @@ class NegotiationState(TenantAggregate):
                 percent_of_qpa_bp=self.percent_of_qpa_bp,
                 made_on=self.made_on,
                 notes=self.notes,
+                medicare_multiple_bp=int(self.basis.get("medicare_multiple_bp") or 0),
             )
 
     class CounterOfferMade(OfferMade):

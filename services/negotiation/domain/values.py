@@ -25,6 +25,7 @@ class Offer:
     percent_of_qpa_bp: int
     made_on: date
     notes: str = ""  # shown to the provider client
+    medicare_multiple_bp: int = 0  # the Medicare multiple the offer cites (0: not cited)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import pytest
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.runtime import ServiceRuntime
+from services.settlement.adapters import sql
 
 from .polling import wait_for
 from .scenario import plan_share, scenario_835
@@ -60,9 +61,14 @@ async def _stream_messages(runtime: ServiceRuntime, tenant: str) -> list[bytes]:
     return found
 
 
+# Rule 4's look-up both ways (services/settlement/adapters/sql.py): a GIN probe per prefix for a
+# few, one hashed pass over the tenant's rows for many (0: even the one truncated CLP01 here).
+@pytest.mark.parametrize("prefix_probes", [sql.PREFIX_INDEX_PROBES, 0])
 async def test_identifiers_are_neither_in_read_models_nor_on_nats_and_matching_works(
-    seed: Any, settlement_runtime: ServiceRuntime
+    seed: Any, settlement_runtime: ServiceRuntime, prefix_probes: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sql, "PREFIX_INDEX_PROBES", prefix_probes)
     seeded = await seed()
     response = await seeded.stub.ImportRemittance(
         pb.ImportRemittanceRequest(content=scenario_835(seeded.tag).encode(),
