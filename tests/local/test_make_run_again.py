@@ -150,8 +150,10 @@ def test_make_run_starts_the_launcher_these_tests_run_and_demo_0_turns_the_demo_
     """The tests above run the launcher as `make run` does: the Makefile's recipe, dry-run."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    result = subprocess.run(["make", "-n", "run", *args], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
+    # --no-print-directory: under `make test` this make is nested and would print "Entering
+    # directory" lines around the recipe.
+    result = subprocess.run(["make", "-n", "--no-print-directory", "run", *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     last = result.stdout.strip().splitlines()[-1]
     assert last.endswith(launched), result.stdout
