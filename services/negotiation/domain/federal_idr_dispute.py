@@ -69,6 +69,8 @@ def dispute_id_for(tenant_id: str, negotiation_id: str) -> UUID:
 class FederalIdrDispute(TenantAggregate):
     """A federal IDR dispute over one negotiation's item or service (a batch: one per item)."""
 
+    settled_on: date | None = None  # IdrSettled (a class default: older snapshots lack it)
+
     # -- events ---------------------------------------------------------------------------
 
     class IdrInitiated(TenantAggregate.Created):
@@ -186,15 +188,15 @@ class FederalIdrDispute(TenantAggregate):
         """The parties settled while the dispute ran (the negotiation's SettlementAgreed,
         during_idr, carries the money). Recorded on the dispute in the agreement's transaction,
         so a determination decided on the same version of the dispute conflicts with it: a case
-        is never both settled and determined. The outcome is read from the negotiation
-        (DisputedClaim.settled), so this changes no state of its own."""
+        is never both settled and determined. The outcome is still read from the negotiation
+        (DisputedClaim.settled); the dispute keeps the day, so it is recorded once."""
 
         claim_id: str
         dispute_number: str
         settled_on: date
 
         def apply(self, aggregate: FederalIdrDispute) -> None:
-            pass
+            aggregate.settled_on = self.settled_on
 
     class IdrFeeRecorded(TenantAggregate.Event):
         """A party paid, got back or forfeited an administrative or IDRE fee (§1.8)."""
@@ -303,7 +305,7 @@ class FederalIdrDispute(TenantAggregate):
 
     def record_settlement(self, ctx: CommandContext, *, claim_id: str, settled_on: date) -> None:
         """The negotiation agreed while this dispute was in progress (see IdrSettled)."""
-        if self.in_progress and not self.prevailing_party:
+        if self.in_progress and not self.prevailing_party and self.settled_on is None:
             self._record(self.IdrSettled, ctx, claim_id=claim_id,
                          dispute_number=self.dispute_number, settled_on=settled_on)
 
