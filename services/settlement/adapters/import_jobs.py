@@ -17,6 +17,7 @@ payment), and ends when every paid claim has its fee or the count stops moving f
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ from services.settlement.domain import (
 KIND = "835"
 PROGRESS_SECONDS = 0.5
 DEFAULT_FEES_WAIT_SECONDS = 20.0
+log = logging.getLogger(__name__)
 
 
 def read_kind(request: pb.StartImportRequest) -> None:
@@ -157,16 +159,23 @@ class Remittance835Import(WholeFileProcessorBase):
         done = Progress("billing", len(items), posted, exceptions, posted, 0)
         await report(done)
         rids = [str(r.id) for r in result.remittances]
-        billed = await self._wait_for_fees(ctx.tenant_id, rids, done, report)
+        billed, paid = await self._wait_for_fees(ctx.tenant_id, rids, done, report)
+        if billed < paid:  # said, never a quiet "done": the job's findings and the log
+            unbilled = (f"fees billed on {billed} of {paid} paid payments when the job ended "
+                        f"(no new fee for {self.fees_wait_seconds:.0f} s); the rest are the fees "
+                        "service's work: see the pipeline reconciliation")
+            log.warning("835 job %s: %s", job_id, unbilled)
+            warnings += (JobFinding(-1, "835", "", unbilled),)
         return JobOutcome(
             Progress("done", len(items), posted, exceptions, posted, billed), warnings
         )
 
     async def _wait_for_fees(
         self, tenant_id: str, remittance_ids: list[str], done: Progress, report: Report
-    ) -> int:
-        """Fees on this file's payments as settlement knows them: until every paid claim has
-        one, or nothing moved for `fees_wait_seconds` (fees are the fees service's work)."""
+    ) -> tuple[int, int]:
+        """(billed, paid): fees on this file's payments as settlement knows them, once every
+        paid claim has one or nothing moved for `fees_wait_seconds` (fees are the fees
+        service's work)."""
         billed, moved = -1, time.monotonic()
         while True:
             paid, now_billed = await self.fees_billed(tenant_id, remittance_ids)
@@ -175,9 +184,9 @@ class Remittance835Import(WholeFileProcessorBase):
                 await report(Progress("billing", done.processed, done.stored, done.rejected,
                                       done.payments_posted, billed))
             if paid >= done.payments_posted and billed >= paid:
-                return billed
+                return billed, paid
             if time.monotonic() - moved >= self.fees_wait_seconds:
-                return billed
+                return billed, paid
             await asyncio.sleep(PROGRESS_SECONDS)
 
     async def fees_billed(self, tenant_id: str, remittance_ids: list[str]) -> tuple[int, int]:
