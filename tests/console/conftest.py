@@ -12,6 +12,7 @@ import asyncio
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -161,6 +162,23 @@ def browser_missing() -> str:
     return ""
 
 
+def again_when_replaced(read: Any, attempts: int = 5) -> Any:
+    """`read()`, run again when the page replaced an element it had found (chromedriver then
+    answers 'stale element reference' or 'does not belong to the document')."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    for attempt in range(attempts):
+        try:
+            return read()
+        except WebDriverException as error:
+            replaced = (isinstance(error, StaleElementReferenceException)
+                        or "does not belong to the document" in str(error))
+            if not replaced or attempt == attempts - 1:
+                raise
+        time.sleep(0.2)
+    raise AssertionError("attempts must be at least 1")
+
+
 class Browser:
     """Headless Chromium; every WebDriver call runs in a thread, since the stack under test
     answers on this test's event loop."""
@@ -180,42 +198,82 @@ class Browser:
 
         return await self.run(self.driver.find_element, By.CSS_SELECTOR, css)
 
+    async def on_element(self, css: str, action: Any) -> Any:
+        """`action(element)` on a fresh look-up of `css`, looked up again when the page had
+        replaced the element in between."""
+        from selenium.webdriver.common.by import By
+
+        return await self.run(again_when_replaced, lambda: action(
+            self.driver.find_element(By.CSS_SELECTOR, css)))
+
     async def find_all(self, css: str) -> list[Any]:
         from selenium.webdriver.common.by import By
 
         return list(await self.run(self.driver.find_elements, By.CSS_SELECTOR, css))
 
     async def type(self, css: str, text: str) -> None:
-        element = await self.find(css)
-        await self.run(element.clear)
-        await self.run(element.send_keys, text)
+        def clear_and_type(element: Any) -> None:
+            element.clear()
+            element.send_keys(text)
+
+        await self.on_element(css, clear_and_type)
 
     async def select(self, css: str, visible_text: str) -> None:
         from selenium.webdriver.support.ui import Select
 
-        element = await self.find(css)
-        await self.run(Select(element).select_by_visible_text, visible_text)
+        await self.on_element(css, lambda element: Select(element).select_by_visible_text(
+            visible_text))
 
     async def click(self, css: str) -> None:
-        element = await self.find(css)
-        await self.run(element.click)
+        await self.on_element(css, lambda element: element.click())
 
     async def submit(self, css: str) -> None:
         """Click a button that sends a form and wait for the next page to replace this one."""
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
-        from selenium.webdriver.support.ui import WebDriverWait
 
         def go() -> None:
-            old = self.driver.find_element(By.TAG_NAME, "html")
+            mark = self._mark_page()
             self.driver.find_element(By.CSS_SELECTOR, css).click()
-            WebDriverWait(self.driver, 60).until(expected_conditions.staleness_of(old))
+            self._wait_for_page_after(mark)
 
         await self.run(go)
 
+    def _mark_page(self) -> str:
+        """Tag the current document, so a later document is known by not carrying the tag."""
+        mark = uuid.uuid4().hex
+        self.driver.execute_script(
+            "document.documentElement.dataset.testPage = arguments[0]", mark)
+        return mark
+
+    def _wait_for_page_after(self, mark: str, timeout: float = 60.0) -> None:
+        """Wait until a new document has loaded completely. Asked by script rather than by
+        the old element's staleness: chromedriver can fail that question with an 'unhandled
+        inspector error' while the old document is being torn down."""
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        def replaced(driver: Any) -> bool:
+            try:
+                return bool(driver.execute_script(
+                    "return document.readyState === 'complete' &&"
+                    " document.documentElement.dataset.testPage !== arguments[0]", mark))
+            except WebDriverException:  # mid-navigation: ask again
+                return False
+
+        WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(replaced)
+
     async def text(self, css: str = "body") -> str:
-        element = await self.find(css)
-        return str(await self.run(lambda: element.text))
+        return str(await self.on_element(css, lambda element: element.text))
+
+    async def visible_text(self, css: str) -> str:
+        """The text `css` shows now, or "" when nothing on the page matches it."""
+        from selenium.webdriver.common.by import By
+
+        def read() -> str:
+            elements = self.driver.find_elements(By.CSS_SELECTOR, css)
+            return str(elements[0].text) if elements else ""
+
+        return str(await self.run(again_when_replaced, read))
 
     async def path(self) -> str:
         url = str(await self.run(lambda: self.driver.current_url))
@@ -233,8 +291,7 @@ class Browser:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            elements = await self.find_all(css)
-            text = str(await self.run(getattr, elements[0], "text")) if elements else ""
+            text = await self.visible_text(css)
             if expected in text or loop.time() > deadline:
                 return text
             await asyncio.sleep(0.5)
@@ -247,11 +304,11 @@ class Browser:
         from selenium.webdriver.support.ui import WebDriverWait
 
         def go() -> None:
-            old = self.driver.find_element(By.TAG_NAME, "html")
+            mark = self._mark_page()
             self.driver.find_element(By.CSS_SELECTOR, css).click()
             WebDriverWait(self.driver, 10).until(expected_conditions.alert_is_present())
             self.driver.switch_to.alert.accept()
-            WebDriverWait(self.driver, 60).until(expected_conditions.staleness_of(old))
+            self._wait_for_page_after(mark)
 
         await self.run(go)
 
