@@ -54,6 +54,7 @@ from services.negotiation.commands import (
     SuggestionQuery,
 )
 from services.negotiation.domain import (
+    ClaimFacts,
     ClientPolicy,
     CoolingOffRegister,
     DeadlineEngine,
@@ -61,6 +62,7 @@ from services.negotiation.domain import (
     Negotiation,
     OpeningFacts,
     dispute_id_for,
+    facts_id,
     policy_id,
     register_id,
 )
@@ -325,7 +327,7 @@ class NegotiationApplication(ServiceApplication):
         if lead.dispute is not None and lead.dispute.has_handled(ctx):
             return Case(lead.negotiation, lead.dispute, tuple(members))  # a retry
         all_ids = [str(c.negotiation.id) for c in cases]
-        lines = lines_by_negotiation(all_ids, cmd.lines)
+        lines = lines_by_negotiation(all_ids, cmd.lines, self._claim_lines(ctx, cases))
         items = sum(line_items(lines[i]) for i in all_ids)
         if members:
             on = cmd.initiated_on or ctx.eastern_today
@@ -353,6 +355,17 @@ class NegotiationApplication(ServiceApplication):
         self.save_all(*disputes)
         started = [Case(c.negotiation, d) for c, d in zip(cases, disputes, strict=True)]
         return Case(started[0].negotiation, started[0].dispute, tuple(started[1:]))
+
+    def _claim_lines(self, ctx: CommandContext, cases: Sequence[Case]) -> dict[str, int]:
+        """How many service lines each case's claim has, as the claims service's ClaimRegistered
+        told us (our ClaimFacts); a case whose claim we never heard of is not in it (unknown)."""
+        counts = {}
+        for case in cases:
+            claim_id = case.negotiation.claim_id
+            facts = self.find(facts_id(ctx.tenant_id, claim_id), ctx.tenant_id, ClaimFacts)
+            if facts is not None and facts.line_count:
+                counts[str(case.negotiation.id)] = facts.line_count
+        return counts
 
     def _refusal(
         self,

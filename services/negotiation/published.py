@@ -49,7 +49,7 @@ LANGUAGE = PublishedLanguage(
         ClientPolicy.PolicySet: from_fields(v1.PolicySet),
         CoolingOffRegister.RegisterOpened: from_fields(v1.RegisterOpened),
         CoolingOffRegister.PeriodRecorded: from_fields(v1.PeriodRecorded),
-        ClaimFacts.ClaimFactsNoted: from_fields(v1.ClaimFactsNoted),
+        ClaimFacts.ClaimFactsNoted: from_fields(v1.ClaimFactsNoted, internal=("line_count",)),
         ClaimFacts.AdjudicationNoted: from_fields(v1.AdjudicationNoted),
         ClaimFacts.AppealPaymentNoted: from_fields(v1.AppealPaymentNoted),
         # Folded by the audit ledger: the case's compliance report as it stood after an act.

@@ -387,7 +387,8 @@ def claim_facts_noted() -> Any:
     return _event(ClaimFacts.ClaimFactsNoted, version=1, claim_id=CLAIM_ID,
                   provider_npi="1234567893", provider_tin="123456789", payer_id="87726",
                   plan_id="87726:Acme PPO", plan_funding="self_funded_erisa",
-                  service_code="99285", service_date=dt.date(2026, 3, 2), billed_cents=249_000)
+                  service_code="99285", service_date=dt.date(2026, 3, 2), billed_cents=249_000,
+                  line_count=2)
 
 
 def adjudication_noted() -> Any:

@@ -57,7 +57,8 @@ def test_negotiation_learns_the_claim_from_the_golden_registration() -> None:
     assert _claim_facts_fields(CLAIM_ID, registered.claim) == {  # type: ignore[attr-defined]
         "claim_id": CLAIM_ID, "provider_npi": "1234567893", "provider_tin": "123456789",
         "payer_id": "87726", "plan_id": "87726:Choice Plus", "plan_funding": "self_funded_erisa",
-        "service_code": "99285", "service_date": dt.date(2026, 3, 2), "billed_cents": 265_000}
+        "service_code": "99285", "service_date": dt.date(2026, 3, 2), "billed_cents": 265_000,
+        "line_count": 2}  # the golden claim's two service lines
 
 
 def test_negotiation_reads_the_triage_route() -> None:

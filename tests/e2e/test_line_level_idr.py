@@ -33,7 +33,7 @@ from tests.e2e.journey import Vendor
 from tests.e2e.test_compliance_report import compliance, rows
 from tests.e2e.test_idr_and_clawback import NOTICE, idr_claim
 from tests.e2e.test_idr_money_and_fee_references import case_of, fee, publish_schedule
-from tests.support.plugin import eventually
+from tests.support.plugin import eventually, field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -69,6 +69,17 @@ async def test_a_dispute_of_two_lines_of_one_claim(stack: Any, channel: Any) -> 
         rationale="payer would not move on either line", decided_on=DAY))
     await vendor._negotiate("ApproveDecision", npb.ApproveDecisionRequest(
         negotiation_id=nid, decision_id="go-idr", decided_on=DAY), "provider_approver")
+    # A line the claim does not have (it has two): INVALID_ARGUMENT on that field, nothing
+    # stored. Negotiation knows the claim's lines from the claims service's ClaimRegistered.
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await vendor._negotiate("InitiateIdr", npb.InitiateIdrRequest(
+            negotiation_id=nid, dispute_number=dispute, initiated_on=DAY,
+            initiating_party=npb.PARTY_PROVIDER,
+            lines=[*LINES, npb.IdrLine(line_number=3, qpa_cents=10_000)]))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(caught.value) == {"lines[2].line_number"}
+    assert "the claim has no line 3" in (caught.value.details() or "")
+    assert (await case_of(vendor, nid)).status == "open"
     await vendor._negotiate("InitiateIdr", npb.InitiateIdrRequest(
         negotiation_id=nid, dispute_number=dispute, initiated_on=DAY,
         initiating_party=npb.PARTY_PROVIDER, lines=LINES))

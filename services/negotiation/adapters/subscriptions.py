@@ -48,6 +48,7 @@ def _claim_facts_fields(claim_id: str, claim: claims_v1.ClaimRegistered.Claim) -
         service_code=first.procedure_code,
         service_date=date.fromisoformat(first.service_date),
         billed_cents=claim.billed_cents or sum(line.billed_cents for line in claim.lines),
+        line_count=len(claim.lines),
     )
 
 

@@ -22,6 +22,10 @@ def facts_id(tenant_id: str, claim_id: str) -> Any:
 
 class ClaimFacts(TenantAggregate):
     class ClaimFactsNoted(TenantAggregate.Created):
+        """v2: `line_count`, how many service lines the claim has (line-level IDR disputes name
+        lines 1..line_count); v1 events upcast to 0, unknown."""
+
+        class_version = 2
         claim_id: str
         provider_npi: str
         provider_tin: str
@@ -31,6 +35,11 @@ class ClaimFacts(TenantAggregate):
         service_code: str
         service_date: date
         billed_cents: int
+        line_count: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["line_count"] = 0  # noted before the claim's lines were counted: unknown
 
     class AdjudicationNoted(TenantAggregate.Event):
         received_on: date
@@ -84,6 +93,7 @@ class ClaimFacts(TenantAggregate):
         service_code: str,
         service_date: date,
         billed_cents: int,
+        line_count: int,
     ) -> None:
         self.claim_id = claim_id
         self.provider_npi = provider_npi
@@ -94,6 +104,7 @@ class ClaimFacts(TenantAggregate):
         self.service_code = service_code
         self.service_date = service_date
         self.billed_cents = billed_cents
+        self.line_count = line_count  # 0: unknown (noted before lines were counted)
         self.adjudication: Adjudication | None = None
         self.refusal = ""
 

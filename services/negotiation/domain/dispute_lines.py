@@ -107,13 +107,16 @@ def line_awards_of(records: Sequence[LineAwardRecord]) -> list[LineAward]:
 
 
 def check_disputed_lines(v: Violations, field: str, lines: Sequence[DisputedLine],
-                         at: Sequence[int] | None = None) -> None:
-    """Field violations for malformed lines (a number below 1, a line twice, bad cents);
+                         at: Sequence[int] | None = None, claim_lines: int = 0) -> None:
+    """Field violations for malformed lines (a number below 1, a line twice, bad cents, a line
+    the claim does not have when `claim_lines`, its number of service lines, is known: > 0);
     `at`: each line's index in the request (default: its index in `lines`)."""
     seen: set[int] = set()
     for i, line in enumerate(lines):
         where = f"{field}[{at[i] if at is not None else i}]"
         v.check(line.line_number >= 1, f"{where}.line_number", "must be 1 or more")
+        v.check(not claim_lines or line.line_number <= claim_lines, f"{where}.line_number",
+                f"the claim has no line {line.line_number} (its lines: 1 to {claim_lines})")
         v.check(line.line_number not in seen, f"{where}.line_number",
                 f"line {line.line_number} is listed twice")
         seen.add(line.line_number)
@@ -123,10 +126,12 @@ def check_disputed_lines(v: Violations, field: str, lines: Sequence[DisputedLine
 
 
 def lines_by_negotiation(
-    negotiation_ids: Sequence[str], lines: Sequence[tuple[str, DisputedLine]]
+    negotiation_ids: Sequence[str], lines: Sequence[tuple[str, DisputedLine]],
+    claim_lines: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[DisputedLine, ...]]:
     """Each negotiation's disputed lines ("" names the first, the lead); field violations for
-    a line of a negotiation the dispute does not hold or a malformed line."""
+    a line of a negotiation the dispute does not hold, a malformed line, or a line its claim
+    does not have (`claim_lines`: each negotiation's claim's number of lines, where known)."""
     v = Violations()
     found: dict[str, list[tuple[int, DisputedLine]]] = {nid: [] for nid in negotiation_ids}
     for i, (negotiation_id, line) in enumerate(lines):
@@ -136,7 +141,7 @@ def lines_by_negotiation(
         found.setdefault(nid, []).append((i, line))
     for nid in negotiation_ids:
         check_disputed_lines(v, "lines", [line for _, line in found[nid]],
-                             [i for i, _ in found[nid]])
+                             [i for i, _ in found[nid]], (claim_lines or {}).get(nid, 0))
     v.raise_if_any()
     return {nid: tuple(line for _, line in found[nid]) for nid in negotiation_ids}
 

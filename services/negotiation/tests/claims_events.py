@@ -17,8 +17,12 @@ _NOTIFICATION_IDS = itertools.count(time.time_ns() // 1_000)
 
 
 def triaged_claim_events(
-    received_date: str = "2026-06-01", route: str = "federal_idr"
+    received_date: str = "2026-06-01", route: str = "federal_idr", lines: int = 1
 ) -> list[tuple[str, dict[str, Any]]]:
+    """A claim of `lines` service lines (the first 70450, then 76000 each), registered,
+    adjudicated and triaged."""
+    first = {"procedure_code": "70450", "billed_cents": 250_000, "service_date": "2026-04-20"}
+    more = {"procedure_code": "76000", "billed_cents": 10_000, "service_date": "2026-04-20"}
     return [
         (
             "ClaimRegistered",
@@ -28,14 +32,8 @@ def triaged_claim_events(
                     "provider": {"npi": "1234567893", "tin": "12-3456789", "name": "Rad Group"},
                     "payer": {"payer_id": "payer-acme", "name": "Acme"},
                     "plan": {"name": "PPO", "funding": "fully_insured"},
-                    "lines": [
-                        {
-                            "procedure_code": "70450",
-                            "billed_cents": 250_000,
-                            "service_date": "2026-04-20",
-                        }
-                    ],
-                    "billed_cents": 250_000,
+                    "lines": [first] + [more] * (lines - 1),
+                    "billed_cents": 250_000 + 10_000 * (lines - 1),
                 }
             },
         ),

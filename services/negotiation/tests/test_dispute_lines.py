@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from services.common.errors import FailedPrecondition, InvalidArgument
-from services.negotiation.domain import FederalIdrDispute
+from services.negotiation.domain import ClaimFacts, FederalIdrDispute
 from services.negotiation.domain.dispute_lines import (
     SPLIT,
     DisputedLine,
@@ -83,3 +83,23 @@ def test_a_batchs_lines_are_grouped_by_negotiation_and_named_by_request_index() 
                              [("", line), ("other", line), ("other", line), ("stranger", line)])
     assert {v.field for v in caught.value.violations} == {
         "lines[2].line_number", "lines[3].negotiation_id"}
+
+
+def test_a_line_beyond_its_claims_lines_is_a_field_violation_where_the_count_is_known() -> None:
+    """Each claim's number of lines comes from ClaimRegistered (ClaimFacts.line_count); a claim
+    negotiation never heard of, or noted before lines were counted (0), is not checked."""
+    third = DisputedLine(3, 1_000, 0, 0)
+    with pytest.raises(InvalidArgument) as caught:
+        lines_by_negotiation(["lead", "other"], [("", third), ("other", third)],
+                             {"lead": 3, "other": 2})
+    assert [(v.field, v.description) for v in caught.value.violations] == [
+        ("lines[1].line_number", "the claim has no line 3 (its lines: 1 to 2)")]
+    grouped = lines_by_negotiation(["lead", "other"], [("", third), ("other", third)],
+                                   {"lead": 3, "other": 0})
+    assert grouped == {"lead": (third,), "other": (third,)}
+
+
+def test_claim_facts_noted_before_lines_were_counted_upcast_to_unknown() -> None:
+    state = {"claim_id": "c-1", "billed_cents": 1}
+    ClaimFacts.ClaimFactsNoted.upcast_v1_v2(state)
+    assert state["line_count"] == 0

@@ -7,15 +7,18 @@ fee; and the bad input refused with FAILED_PRECONDITION citing the rule, nothing
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import grpc
 import pytest
 
 from oonledger.negotiation.v1 import negotiation_pb2 as pb
+from services.negotiation.application import negotiation_id_for
 from services.negotiation.client import Client
+from services.negotiation.tests.claims_events import publish_claim_events, triaged_claim_events
 from services.negotiation.tests.test_service import get, opened_with_notice
-from tests.support.plugin import field_violations
+from tests.support.plugin import eventually, field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -176,3 +179,43 @@ async def test_a_lone_offer_wins_every_line_and_whole_claim_disputes_refuse_line
     case = await get(client, whole)
     assert (case.idr.batched, case.idr.line_items, list(case.idr.lines)) == (False, 1, [])
     assert case.idr.provider_offer_cents == 0
+
+
+async def test_a_line_the_claim_does_not_have_is_refused_with_its_field(
+        client: Client, runtime: Any, infra_urls: Any) -> None:
+    """The claims service's ClaimRegistered told negotiation the claim has two lines: a dispute
+    naming line 3 (or line 7 of nothing) is INVALID_ARGUMENT on that field, nothing stored."""
+    claim_id = str(uuid.uuid4())
+    await publish_claim_events(infra_urls.nats_url, runtime.settings.subject_prefix_for("claims"),
+                               client.tenant, claim_id, triaged_claim_events(lines=2))
+    nid = str(negotiation_id_for(client.tenant, claim_id))
+
+    async def opened() -> pb.Negotiation | None:
+        try:
+            return await get(client, nid)
+        except grpc.aio.AioRpcError:
+            return None
+
+    await eventually(opened, timeout=30)
+    await client.call("SendOpenNegotiationNotice", pb.SendOpenNegotiationNoticeRequest(
+        negotiation_id=nid, sent_on="2026-06-02", channel=pb.CHANNEL_PORTAL,
+        portal_reference="ON-2"))
+    await approved_for_idr(client, nid)
+
+    def initiate(*numbers: int) -> pb.InitiateIdrRequest:
+        return pb.InitiateIdrRequest(
+            negotiation_id=nid, dispute_number="DISP-N", initiated_on="2026-07-17",
+            initiating_party=pb.PARTY_PROVIDER,
+            lines=[pb.IdrLine(line_number=n, qpa_cents=20_000) for n in numbers])
+
+    error = await refused(client, "InitiateIdr", initiate(1, 3, 2, 7),
+                          grpc.StatusCode.INVALID_ARGUMENT, "the claim has no line 3",
+                          "its lines: 1 to 2")
+    assert field_violations(error) == {"lines[1].line_number", "lines[3].line_number"}
+    case = await get(client, nid)
+    assert (case.status, case.HasField("idr")) == ("open", False)  # nothing stored
+
+    await client.call("InitiateIdr", initiate(1, 2))
+    case = await get(client, nid)
+    assert case.status == "in_idr"
+    assert [line.line_number for line in case.idr.lines] == [1, 2]
