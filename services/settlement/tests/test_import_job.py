@@ -6,12 +6,14 @@ the same file answers its first job; a file that does not balance fails with its
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import pytest
 
 from oonledger.common.v1 import import_job_pb2 as jobs_pb
 from oonledger.settlement.v1 import settlement_pb2 as pb
+from services.settlement.adapters.import_jobs import DEFAULT_FEES_WAIT_SECONDS
 
 from .polling import wait_for
 from .scenario import scenario_835, unbalanced_835
@@ -67,6 +69,7 @@ async def test_an_835_job_posts_queues_and_counts_the_fees_billed(seed: Any) -> 
 
     final = await wait_for(ended)
     assert final.progress.fees_billed == 3 and final.phase == "done"
+    assert not [f for f in final.findings if "fees billed on" in f.message]
     # The same bytes through ImportRemittance: already imported, nothing posted twice.
     again = await seeded.stub.ImportRemittance(pb.ImportRemittanceRequest(
         content=content, file_name="era.835"), metadata=seeded.md(roles=("finance",)))
@@ -86,3 +89,36 @@ async def test_an_835_job_of_a_file_that_does_not_balance_fails_with_the_reasons
     assert failed.error.startswith("the file was quarantined whole")
     assert failed.findings and all(f.position == -1 for f in failed.findings)
     assert failed.progress.payments_posted == 0
+
+
+async def test_fees_still_unbilled_when_the_wait_ends_are_a_finding_and_a_warning(
+        seed: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The fees service bills A, then bills nothing more (stopped, its consumer stuck): once no
+    new fee came for the wait (OON_IMPORT_FEES_WAIT_SECONDS, 20 s here), the job ends saying
+    so on its findings and in the log, never a quiet "done" with 1 of 3 billed."""
+    seeded = await seed()
+    caplog.set_level(logging.WARNING, logger="services.settlement.adapters.import_jobs")
+    job = await upload(seeded, scenario_835(seeded.tag).encode())
+
+    async def billing() -> jobs_pb.ImportJob | None:
+        current = await job_of(seeded, job.job_id)
+        return current if current.phase == "billing" else None
+
+    await wait_for(billing)
+    await seeded.upstream.fee_assessed(seeded.claim_id("A"), f"fee-A-{seeded.tag}",
+                                       "contingency", 1_000)
+
+    async def ended() -> jobs_pb.ImportJob | None:
+        current = await job_of(seeded, job.job_id)
+        return current if current.state == jobs_pb.IMPORT_JOB_STATE_SUCCEEDED else None
+
+    final = await wait_for(ended, within=DEFAULT_FEES_WAIT_SECONDS + 30)
+    assert (final.phase, final.progress.payments_posted, final.progress.fees_billed) == (
+        "done", 4, 1)
+    (unbilled,) = [f for f in final.findings if "fees billed on" in f.message]
+    assert unbilled.position == -1
+    assert unbilled.message.startswith("fees billed on 1 of 3 paid payments when the job ended")
+    assert "pipeline reconciliation" in unbilled.message
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING
+              and job.job_id in r.getMessage() and "fees billed on 1 of 3" in r.getMessage()]
+    assert warned, [r.getMessage() for r in caplog.records]
