@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from oonledger.claims.v1 import claims_pb2 as pb
@@ -14,14 +13,17 @@ from services.claims.adapters.sql import ClaimsQueries
 from services.claims.application import ClaimsApplication
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument
-from services.common.grpc_server import Blocking, rpc, rpc_stream
-from services.common.import_jobs import ImportJobs, StartImport
+from services.common.grpc_server import Blocking, rpc
+from services.common.import_jobs import ImportJobs
+from services.common.import_jobs.servicer import ImportJobMethods
 
 MAX_IMPORT_ITEMS = 50_000
 MAX_X12_BYTES = 20 * 1024 * 1024
 
 
-class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
+class ClaimsServicer(ImportJobMethods, claims_pb2_grpc.ClaimsServiceServicer):
+    job_messages = pb
+
     def __init__(
         self,
         app: ClaimsApplication,
@@ -69,7 +71,7 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         outcomes = await self.blocking(self.app.import_claims, ctx, command)
         return mapping.import_837_response(outcomes, parsed)
 
-    # -- import jobs (services/common/import_jobs) -------------------------------------------
+    # -- import jobs (services/common/import_jobs; the other job RPCs: ImportJobMethods) -------
     @rpc
     async def StartImport(
         self, request: pb.StartImportRequest, ctx: CommandContext, context: Any
@@ -78,43 +80,8 @@ class ClaimsServicer(claims_pb2_grpc.ClaimsServiceServicer):
         params = pb.StartImportRequest()
         params.CopyFrom(request)
         params.request_id = ""
-        job, created = await self.imports.start(ctx, StartImport(
-            request.file_sha256, request.total_bytes, request.file_name,
-            params.SerializeToString(deterministic=True),
-        ))
-        return mapping.import_started(job, created)
-
-    @rpc
-    async def AppendImportChunk(
-        self, request: pb.AppendImportChunkRequest, ctx: CommandContext, context: Any
-    ) -> pb.AppendImportChunkResponse:
-        job = await self.imports.append(ctx, request.job_id, request.sequence, request.data)
-        return mapping.import_chunk_appended(job)
-
-    @rpc
-    async def FinishImportUpload(
-        self, request: pb.FinishImportUploadRequest, ctx: CommandContext, context: Any
-    ) -> pb.FinishImportUploadResponse:
-        job = await self.imports.finish(ctx, request.job_id)
-        return mapping.import_upload_finished(job)
-
-    @rpc
-    async def GetImportJob(
-        self, request: pb.GetImportJobRequest, ctx: CommandContext, context: Any
-    ) -> pb.GetImportJobResponse:
-        job = await self.imports.get(ctx, request.job_id)
-        findings = await self.imports.findings(
-            job, request.findings_offset, request.findings_limit
-        )
-        return mapping.import_job(job, findings)
-
-    @rpc_stream
-    async def WatchImportJob(
-        self, request: pb.WatchImportJobRequest, ctx: CommandContext, context: Any
-    ) -> AsyncIterator[pb.WatchImportJobResponse]:
-        async for job in self.imports.watch(ctx, request.job_id):
-            findings = await self.imports.findings(job) if job.ended else []
-            yield mapping.import_job_watched(job, findings)
+        response: pb.StartImportResponse = await self.start_import(ctx, request, params)
+        return response
 
     @rpc
     async def GetClaim(

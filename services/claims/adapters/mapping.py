@@ -33,8 +33,6 @@ from services.claims.domain import (
     Route,
     TriageDecision,
 )
-from services.common.import_jobs.store import FindingRow, JobRow
-from services.common.import_jobs.wire import job_message
 from services.x12.findings import Finding
 
 CLAIM_TYPES = {
@@ -470,25 +468,3 @@ def exported_837(exported: Exported) -> pb.Export837Response:
         x12=exported.text, implementation_guide=exported.implementation_guide
     )
 
-
-# -- import jobs ---------------------------------------------------------------------------------
-def import_started(job: JobRow, created: bool) -> pb.StartImportResponse:
-    return pb.StartImportResponse(job=job_message(job), created=created)
-
-
-def import_chunk_appended(job: JobRow) -> pb.AppendImportChunkResponse:
-    return pb.AppendImportChunkResponse(
-        bytes_received=job.bytes_received, next_sequence=job.next_sequence
-    )
-
-
-def import_upload_finished(job: JobRow) -> pb.FinishImportUploadResponse:
-    return pb.FinishImportUploadResponse(job=job_message(job))
-
-
-def import_job(job: JobRow, findings: Sequence[FindingRow]) -> pb.GetImportJobResponse:
-    return pb.GetImportJobResponse(job=job_message(job, findings))
-
-
-def import_job_watched(job: JobRow, findings: Sequence[FindingRow]) -> pb.WatchImportJobResponse:
-    return pb.WatchImportJobResponse(job=job_message(job, findings))

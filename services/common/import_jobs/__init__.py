@@ -10,6 +10,7 @@ item stored before the restart is found, never stored twice.
 - `runner.py`: the background worker, and the `ImportProcessor` a service plugs in.
 - `jobs.py`: the use cases the servicers call (start, append, finish, get, watch).
 - `wire.py`: `ImportJob` (oonledger.common.v1) from a stored job.
+- `servicer.py`: the job RPCs of a servicer (`ImportJobMethods`, a mixin), written once.
 """
 
 from services.common.import_jobs.jobs import ImportJobs, StartImport

@@ -6,7 +6,6 @@ checked by the use cases (application.py); every message is built in mapping.py.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -15,8 +14,9 @@ from oonledger.settlement.v1 import settlement_pb2_grpc
 from services.common.context import CommandContext
 from services.common.errors import NotFound, Violations
 from services.common.fields import parse_cents, parse_date, parse_enum, require_text
-from services.common.grpc_server import Blocking, rpc, rpc_stream
-from services.common.import_jobs import ImportJobs, StartImport
+from services.common.grpc_server import Blocking, rpc
+from services.common.import_jobs import ImportJobs
+from services.common.import_jobs.servicer import ImportJobMethods
 from services.settlement.adapters import mapping
 from services.settlement.adapters.import_jobs import read_kind
 from services.settlement.adapters.remittance_intake import prepare_import
@@ -42,7 +42,9 @@ def _date_or_today(v: Violations, field: str, text: str, ctx: CommandContext) ->
     return parse_date(v, field, text, required=False) or _today(ctx)
 
 
-class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
+class SettlementServicer(ImportJobMethods, settlement_pb2_grpc.SettlementServiceServicer):
+    job_messages = pb
+
     def __init__(self, app: SettlementApplication, blocking: Blocking, reads: SettlementReads,
                  imports: ImportJobs):
         self.app = app
@@ -59,50 +61,16 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
             self.app.import_remittance, ctx, ImportRemittance(prepared, claims))
         return mapping.import_response(result)
 
-    # -- 835 import jobs (services/common/import_jobs, adapters/import_jobs.py) ---------------
+    # -- 835 import jobs (services/common/import_jobs, adapters/import_jobs.py; the other job
+    # RPCs: ImportJobMethods) -----------------------------------------------------------------
     @rpc
     async def StartImport(
         self, request: pb.StartImportRequest, ctx: CommandContext, context: Any
     ) -> pb.StartImportResponse:
         read_kind(request)
         params = pb.StartImportRequest(file_name=request.file_name)
-        job, created = await self.imports.start(ctx, StartImport(
-            request.file_sha256, request.total_bytes, request.file_name,
-            params.SerializeToString(deterministic=True),
-        ))
-        return mapping.import_started(job, created)
-
-    @rpc
-    async def AppendImportChunk(
-        self, request: pb.AppendImportChunkRequest, ctx: CommandContext, context: Any
-    ) -> pb.AppendImportChunkResponse:
-        job = await self.imports.append(ctx, request.job_id, request.sequence, request.data)
-        return mapping.import_chunk_appended(job)
-
-    @rpc
-    async def FinishImportUpload(
-        self, request: pb.FinishImportUploadRequest, ctx: CommandContext, context: Any
-    ) -> pb.FinishImportUploadResponse:
-        job = await self.imports.finish(ctx, request.job_id)
-        return mapping.import_upload_finished(job)
-
-    @rpc
-    async def GetImportJob(
-        self, request: pb.GetImportJobRequest, ctx: CommandContext, context: Any
-    ) -> pb.GetImportJobResponse:
-        job = await self.imports.get(ctx, request.job_id)
-        findings = await self.imports.findings(
-            job, request.findings_offset, request.findings_limit
-        )
-        return mapping.import_job(job, findings)
-
-    @rpc_stream
-    async def WatchImportJob(
-        self, request: pb.WatchImportJobRequest, ctx: CommandContext, context: Any
-    ) -> AsyncIterator[pb.WatchImportJobResponse]:
-        async for job in self.imports.watch(ctx, request.job_id):
-            findings = await self.imports.findings(job) if job.ended else []
-            yield mapping.import_job_watched(job, findings)
+        response: pb.StartImportResponse = await self.start_import(ctx, request, params)
+        return response
 
     @rpc
     async def PostPayment(self, request: Any, ctx: CommandContext, context: Any) -> Any:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.errors import Violations
-from services.common.import_jobs.store import FindingRow, JobRow
-from services.common.import_jobs.wire import job_message
 from services.common.phi import PhiKeys
 from services.settlement.application import ImportOutcome, ImportResult
 from services.settlement.domain import (
@@ -396,25 +393,3 @@ def postings_response(
         transactions=[journal_transaction(row, tx) for row, tx in entries],
         next_page_token=next_token)
 
-
-# -- 835 import jobs ------------------------------------------------------------------------------
-def import_started(job: JobRow, created: bool) -> pb.StartImportResponse:
-    return pb.StartImportResponse(job=job_message(job), created=created)
-
-
-def import_chunk_appended(job: JobRow) -> pb.AppendImportChunkResponse:
-    return pb.AppendImportChunkResponse(
-        bytes_received=job.bytes_received, next_sequence=job.next_sequence
-    )
-
-
-def import_upload_finished(job: JobRow) -> pb.FinishImportUploadResponse:
-    return pb.FinishImportUploadResponse(job=job_message(job))
-
-
-def import_job(job: JobRow, findings: Sequence[FindingRow]) -> pb.GetImportJobResponse:
-    return pb.GetImportJobResponse(job=job_message(job, findings))
-
-
-def import_job_watched(job: JobRow, findings: Sequence[FindingRow]) -> pb.WatchImportJobResponse:
-    return pb.WatchImportJobResponse(job=job_message(job, findings))
