@@ -187,8 +187,10 @@ async def run_demo(addresses: Mapping[str, str], env: Mapping[str, str]) -> None
         idr_claim = await federal_claim_adjudicated_months_ago(channel, run_id)
         http = f"http://127.0.0.1:{env.get('GATEWAY_HTTP_PORT', '8080')}"
         grpc_status, json_body = await first_calls(channel, http, token, agreed_claim)
+        json_claim = json_body.get("claim")
+        json_status = json_claim.get("status", "?") if isinstance(json_claim, dict) else "?"
         print(f"  partner's first call: GetClaim over gRPC → {grpc_status}; over JSON → "
-              f"status {json_body.get('claim', {}).get('status', '?')}")
+              f"status {json_status}")
 
         _banner("3. fee schedule for the provider client")
         version = await fees_demo.publish_demo_schedule(channel, tenant, CLIENT_ID)
