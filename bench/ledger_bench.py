@@ -15,11 +15,13 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 import nats
 
+from bench.ledger_growth import append_growth, empty_log, event
+from bench.profiling import profiled
 from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.common import internal_auth
 from services.common.grpc_server import GrpcServer, ServicerBinding
@@ -42,8 +44,7 @@ from services.ledger.tests.memory_log import MemoryLog
 
 Report = Callable[..., None]
 BATCH = 500
-START = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
-PAYLOAD = b'{"amount_cents":240000,"offer_id":"o-1","party":"provider"}'
+PROFILED_REPLAYS = 300
 
 
 def sizes() -> tuple[int, int, int]:
@@ -55,30 +56,11 @@ def sizes() -> tuple[int, int, int]:
     )
 
 
-def event(tag: str, i: int, tenant: str, claim: str) -> EventFacts:
-    moment = START + timedelta(milliseconds=i)
-    return EventFacts(
-        event_id=f"bench-{tag}:{i}",
-        service="negotiation",
-        notification_id=i,
-        tenant_id=tenant,
-        claim_id=claim,
-        aggregate_type="Negotiation",
-        aggregate_id=f"neg-{claim}",
-        aggregate_version=i + 1,
-        event_type="OfferMade",
-        schema_version=1,
-        occurred_at=moment,
-        recorded_at=moment,
-        actor="bench@example.com",
-        request_id=f"r{i}",
-        correlation_id=f"c{i}",
-        causation_id="",
-        traceparent="",
-        tracestate="",
-        payload=PAYLOAD,
-        payload_content_type="application/json; canonical",
-    )
+def growth_sizes() -> tuple[int, int]:
+    """The short growth run of `make bench`: events and claims (chains of events / claims)."""
+    env = os.environ
+    return (int(env.get("LEDGER_BENCH_GROWTH_EVENTS", "100000")),
+            int(env.get("LEDGER_BENCH_GROWTH_CLAIMS", "100")))
 
 
 def spread(tag: str, count: int, claims: int = 2000) -> list[EventFacts]:
@@ -210,8 +192,16 @@ async def bench_replay(
     chain = claim_chain(tenant, claim)
     metadata = (("x-tenant-id", tenant), ("x-roles", "auditor"), ("x-actor", "bench"))
     try:
+        caller = internal_auth.InternalSigner(internal_auth.private_key_from_pem(private))
         plain: list[float] = []
-        async with pool.acquire() as conn:
+        timings: list[float] = []
+        async with (
+            pool.acquire() as conn,
+            internal_auth.signed_channel(f"127.0.0.1:{port}", "ledger", caller) as channel,
+        ):
+            stub = ledger_pb2_grpc.AuditServiceStub(channel)
+            # Baseline and measure interleaved, one of each per round: a noisy neighbour moves
+            # both.
             for _ in range(replays):
                 started = time.perf_counter()
                 rows = await conn.fetch(
@@ -221,13 +211,7 @@ async def bench_replay(
                     tenant,
                 )
                 plain.append(time.perf_counter() - started)
-        assert len(rows) == 1000
-        report("plain asyncpg read of the 1,000 rows p50", p50_ms(plain), "ms")
-        caller = internal_auth.InternalSigner(internal_auth.private_key_from_pem(private))
-        async with internal_auth.signed_channel(f"127.0.0.1:{port}", "ledger", caller) as channel:
-            stub = ledger_pb2_grpc.AuditServiceStub(channel)
-            timings: list[float] = []
-            for _ in range(replays):
+                assert len(rows) == 1000
                 started = time.perf_counter()
                 received = 0
                 async for chunk in stub.ReplayClaim(
@@ -235,7 +219,8 @@ async def bench_replay(
                 ):
                     received += len(chunk.entries)
                 timings.append(time.perf_counter() - started)
-            assert received == 1000
+                assert received == 1000
+        report("plain asyncpg read of the 1,000 rows p50", p50_ms(plain), "ms")
         report(
             "ReplayClaim of a 1,000-event claim p50 (gRPC, all hashes)",
             p50_ms(timings),
@@ -247,6 +232,19 @@ async def bench_replay(
             sorted(timings)[int(0.95 * replays)] * 1000,
             "ms",
         )
+        # BENCH_PROFILE=DIR: a flame graph of this process (server and client both live here)
+        # over replays alone, no baseline reads between them.
+        if os.environ.get("BENCH_PROFILE"):
+            async with (
+                internal_auth.signed_channel(f"127.0.0.1:{port}", "ledger", caller) as channel,
+                profiled(os.getpid(), "replayclaim-ledger-bench-process"),
+            ):
+                stub = ledger_pb2_grpc.AuditServiceStub(channel)
+                for _ in range(PROFILED_REPLAYS):
+                    async for _chunk in stub.ReplayClaim(
+                        ledger_pb2.ReplayClaimRequest(claim_id=claim), metadata=metadata
+                    ):
+                        pass
     finally:
         await server.stop(0)
 
@@ -338,3 +336,7 @@ async def run(report: Report) -> None:
             await conn.execute(f'DROP SCHEMA "{schema}" CASCADE; DROP ROLE "{schema}_writer"')
         await admin.close()
     await asyncio.to_thread(bench_million, report, verify_events)
+    growth_events, growth_claims = growth_sizes()
+    if growth_events:  # issue 18's growth row, short (`make bench-long`: to 10M)
+        async with empty_log(dsn, namespace, "ledgergrowth") as log:
+            await append_growth(report, dsn, log, growth_events, growth_claims, tenth_rows=False)

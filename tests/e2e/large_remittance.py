@@ -1,7 +1,7 @@
 """A payer's 835 of many claims through the gateway, and the checks that it posted completely:
 every claim paid, every payment billed exactly one fee, every settlement event in the ledger.
 
-Shared by the end-to-end test (1,000 claims) and bench/large_835_bench.py (5,000 and 50,000).
+Shared by the end-to-end test (1,000 claims) and bench/large_835_bench.py (10,000 and 50,000).
 Working each claim to an agreement through the negotiation RPCs would take minutes per
 thousand claims, so the agreements are published onto negotiation's stream exactly as its
 relay publishes `SettlementAgreed`; everything else is the partner's calls through the gateway.
