@@ -19,6 +19,7 @@ from services.common.errors import (
     NotFound,
 )
 from services.ledger.adapters.checkpointer import Checkpointer
+from services.ledger.adapters.replay_rows import ReplayRow
 from services.ledger.adapters.report_html import render_html
 from services.ledger.adapters.report_pdf import render_pdf
 from services.ledger.adapters.sql_reader import LogReader
@@ -131,6 +132,17 @@ class AuditApplication:
         if not entries:
             await self._explain_empty(ctx, claim_id, up_to, "up_to")
         return entries
+
+    async def replay_rows(
+        self, ctx: CommandContext, claim_id: str, up_to: datetime | None = None
+    ) -> list[ReplayRow]:
+        """replay's entries as rows ReplayClaim sends as they are (adapters/replay_rows.py)."""
+        _require_auditor(ctx)
+        _require_id(claim_id, "claim_id")
+        rows = await self.reader.replay_rows(ctx.tenant_id, self._chain(ctx, claim_id), up_to)
+        if not rows:
+            await self._explain_empty(ctx, claim_id, up_to, "up_to")
+        return rows
 
     async def state_as_of(
         self, ctx: CommandContext, claim_id: str, as_of: datetime | None = None

@@ -10,7 +10,7 @@ import grpc
 from oonledger.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.common.context import CommandContext
 from services.common.grpc_server import rpc, rpc_stream
-from services.ledger.adapters import mapping
+from services.ledger.adapters import mapping, replay_rows
 from services.ledger.application import AuditApplication
 
 REPLAY_CHUNK = 1000
@@ -28,9 +28,9 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[ledger_pb2.ReplayClaimResponse]:
         up_to = mapping.optional_instant(request, "up_to")
-        entries = await self.app.replay(ctx, request.claim_id, up_to)
-        for start in range(0, len(entries), REPLAY_CHUNK):
-            yield mapping.replay_chunk(entries[start : start + REPLAY_CHUNK])
+        rows = await self.app.replay_rows(ctx, request.claim_id, up_to)
+        for start in range(0, len(rows), REPLAY_CHUNK):
+            yield replay_rows.replay_chunk(rows[start : start + REPLAY_CHUNK])
 
     @rpc
     async def GetClaimAsOf(

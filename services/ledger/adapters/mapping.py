@@ -159,15 +159,6 @@ def entry_message(entry: AuditEntry) -> ledger_pb2.AuditEntry:
     return _build_entry(ledger_pb2.AuditEntry, entry)
 
 
-def replay_chunk(entries: Iterable[AuditEntry]) -> ledger_pb2.ReplayClaimResponse:
-    """Entries are added in place: building them apart and copying in costs twice as much."""
-    response = ledger_pb2.ReplayClaimResponse()
-    add = response.entries.add
-    for entry in entries:
-        _build_entry(add, entry)
-    return response
-
-
 def entry_from_message(m: ledger_pb2.AuditEntry) -> AuditEntry:
     facts = EventFacts(
         event_id=m.event_id,

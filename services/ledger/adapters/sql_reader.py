@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import asyncpg
 
+from services.ledger.adapters.replay_rows import REPLAY_SELECT, ReplayRow
 from services.ledger.adapters.sql_rows import SELECT_ENTRIES, entry_from_row
 from services.ledger.domain.checkpoint import Checkpoint, Signature, SignedCheckpoint
 from services.ledger.domain.entry import AuditEntry
@@ -39,6 +40,17 @@ class LogReader:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(query, chain, tenant_id, up_to)
         return [entry_from_row(row) for row in rows]
+
+    async def replay_rows(
+        self, tenant_id: str, chain: str, up_to: datetime | None = None
+    ) -> list[ReplayRow]:
+        """chain_entries' rows in the shape ReplayClaim sends (replay_rows.replay_chunk)."""
+        query = (
+            REPLAY_SELECT + " WHERE chain = $1 AND tenant_id = $2"
+            " AND ($3::timestamptz IS NULL OR occurred_at <= $3) ORDER BY chain_seq"
+        )
+        async with self.pool.acquire() as conn:
+            return await conn.fetch(query, chain, tenant_id, up_to)
 
     async def entry_of_event(self, tenant_id: str, event_id: str) -> AuditEntry | None:
         async with self.pool.acquire() as conn:

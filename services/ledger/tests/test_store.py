@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import asyncpg
 import pytest
 
 from services.common.faults import is_fault
+from services.ledger.adapters import mapping, replay_rows
 from services.ledger.adapters.appender import Appender
 from services.ledger.adapters.sql_schema import writer_role
 from services.ledger.domain.chain_verification import BreakKind, leaf_of, verify_chain
@@ -231,3 +234,22 @@ async def test_an_append_whose_reload_failed_too_is_retried_once_the_database_an
         store.appender = Appender(store.pool, store.schema)
         await store.appender.start()
     assert await store.reader.root(len(events)) == reference.tree.root()
+
+
+async def test_replay_rows_build_the_messages_the_entries_give(store: LedgerStore) -> None:
+    """ReplayClaim's rows (timestamps and leaf hash derived in SQL) against the domain path."""
+    moments = [datetime(1969, 12, 31, 23, 59, 59, 250_001, tzinfo=UTC),
+               datetime(2026, 3, 1, 12, 0, 0, 999_999, tzinfo=UTC),
+               datetime(2026, 3, 1, 12, 0, 1, tzinfo=UTC)]
+    events = [facts("tenant-a", "claim-r", notification_id=i + 1, version=i + 1, occurred_at=m)
+              for i, m in enumerate(moments)]
+    await store.appender.append(events)
+    chain = events[0].chain
+    entries = await store.reader.chain_entries("tenant-a", chain)
+    rows = await store.reader.replay_rows("tenant-a", chain)
+    built = list(replay_rows.replay_chunk(rows).entries)
+    assert built == [mapping.entry_message(e) for e in entries] and len(built) == 3
+    assert built[0].occurred_at.seconds == -1 and built[0].occurred_at.nanos == 250_001_000
+    cut = await store.reader.replay_rows("tenant-a", chain, up_to=moments[1])
+    assert [r[2] for r in cut] == [1, 2]
+    assert await store.reader.replay_rows("tenant-b", chain) == []
