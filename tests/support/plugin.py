@@ -23,6 +23,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
+from hypothesis import settings as hypothesis_settings
 
 from services.common import internal_auth
 from services.common.localservers import LocalNats, LocalPostgres
@@ -30,6 +31,11 @@ from services.common.runtime import Builder, ServiceRuntime
 from services.common.settings import Settings
 
 T = TypeVar("T")
+
+# Property tests judge results, not speed: Hypothesis' default 200 ms deadline per example
+# failed correct examples on a loaded 2-core CI machine (seen: a Merkle proof test).
+hypothesis_settings.register_profile("oonledger", deadline=None)
+hypothesis_settings.load_profile("oonledger")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # The test session's gateway key pair (fresh per process, never the development pair): every
