@@ -4,6 +4,7 @@ count what was stored."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 import time
@@ -78,9 +79,43 @@ async def follow(open_stream: Any) -> list[tuple[float, jobs_pb.ImportJob]]:
     return updates
 
 
+# How a stream ends when the service behind the gateway is killed (or not yet back).
+BROKEN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN,
+          grpc.StatusCode.CANCELLED)
+
+
+async def follow_across_restarts(open_stream: Any) -> list[list[tuple[float, jobs_pb.ImportJob]]]:
+    """As `follow`, through a kill -9 of the service: a broken stream is watched again once
+    the service answers. One list of updates per stretch the service was up (the gaps that
+    count are those within a stretch)."""
+    stretches: list[list[tuple[float, jobs_pb.ImportJob]]] = [[]]
+    while not stretches[-1] or stretches[-1][-1][1].state not in ENDED:
+        try:
+            async for reply in open_stream():
+                stretches[-1].append((time.monotonic(), reply.job))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                continue
+            if exc.code() not in BROKEN:
+                raise
+            if stretches[-1]:
+                stretches.append([])
+            await asyncio.sleep(0.2)
+    return [stretch for stretch in stretches if stretch]
+
+
+def watching(vendor: Vendor, job_id: str, kind: str = "837") -> Any:
+    """WatchImportJob of a claims (837) or settlement (835) job, as `follow_across_restarts`
+    takes it."""
+    if kind == "835":
+        return lambda: vendor.settlement.WatchImportJob(
+            settlement_pb.WatchImportJobRequest(job_id=job_id), metadata=vendor.md("auditor"))
+    return lambda: vendor.claims.WatchImportJob(
+        pb.WatchImportJobRequest(job_id=job_id), metadata=vendor.md("auditor"))
+
+
 async def watch(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
-    return await follow(lambda: vendor.claims.WatchImportJob(
-        pb.WatchImportJobRequest(job_id=job_id), metadata=vendor.md("auditor")))
+    return await follow(watching(vendor, job_id))
 
 
 async def claim_ids(vendor: Vendor, client_id: str) -> set[str]:
@@ -155,3 +190,11 @@ def late_updates(updates: list[tuple[float, jobs_pb.ImportJob]], over: float = 1
     late = [(round(gap, 1), update.phase, update.progress.items_processed)
             for gap, (_, update) in zip(gaps, updates[1:], strict=True) if gap > over]
     return max(gaps, default=0.0), late
+
+
+def late_in_stretches(stretches: list[list[tuple[float, jobs_pb.ImportJob]]],
+                      over: float = 1.5) -> tuple[float, list[tuple[float, str, int]]]:
+    """`late_updates` over each stretch of `follow_across_restarts` (not across a kill)."""
+    measured = [late_updates(stretch, over) for stretch in stretches]
+    return (max((longest for longest, _ in measured), default=0.0),
+            [gap for _, late in measured for gap in late])
