@@ -45,6 +45,7 @@ IMPORT_BATCH = 5_000
 @dataclass
 class Timings:
     figures: dict[str, float] = field(default_factory=dict)
+    late: list[tuple[float, str, int]] = field(default_factory=list)  # late job updates
 
     async def measure(self, name: str, step: Awaitable[Any]) -> Any:
         started = time.perf_counter()
@@ -236,11 +237,11 @@ async def post_as_job(vendor: Vendor, content: bytes, claims: int, timings: Timi
     p = final.progress
     assert (p.items_read, p.items_processed, p.items_stored, p.items_rejected,
             p.payments_posted, p.fees_billed) == (claims, claims, claims, 0, claims, claims), p
-    longest, late = late_in_stretches(stretches, over=max_gap)
+    longest, late = late_in_stretches(stretches, over=min(max_gap, 1.0))
     timings.figures["835 job longest progress gap"] = longest
     timings.figures["835 job claims/s (upload to end)"] = (
         claims / timings.figures["835 job (upload to end)"])
-    assert longest < max_gap, late
+    timings.late = late  # asserted by post_large_835 once everything else was checked
     return final
 
 
@@ -268,6 +269,8 @@ async def post_large_835(vendor: Vendor, claims: int, timings: Timings,
         await post_in_one_call(vendor, content, claims, timings)
     await every_claim_paid_billed_and_in_ledger(
         vendor, claim_ids, timings, before, read_models)
+    if as_job:
+        assert timings.figures["835 job longest progress gap"] < max_gap, timings.late
 
 
 async def post_in_one_call(vendor: Vendor, content: bytes, claims: int, timings: Timings

@@ -30,6 +30,6 @@ async def test_an_835_of_50000_payments_posts_as_a_job_through_a_kill_9(
         await kill_settlement_mid_835_job(
             Fixtures(stack, channel, service_runner, infra_urls, namespace, tmp_path), CLAIMS,
             kill_at=CLAIMS // 2, max_gap=1.0, setup=opened_in_settlement, drain_timeout=1800,
-            timings=timings)
+            fees_wait=300, timings=timings)
     finally:
         print({name: round(value, 2) for name, value in timings.figures.items()})
