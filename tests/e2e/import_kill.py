@@ -11,9 +11,11 @@ tests/large (50,000 each; `make test-large`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +33,11 @@ from tests.e2e.conftest import Stack
 from tests.e2e.import_jobs import (
     control_number,
     every_claim_listed,
-    follow_across_restarts,
     get_job,
     get_job_835,
     late_in_stretches,
     upload,
-    watching,
+    watch_job,
 )
 from tests.e2e.journey import Vendor
 from tests.e2e.large_remittance import (
@@ -45,7 +46,7 @@ from tests.e2e.large_remittance import (
     agreed_through_negotiation_events,
     post_large_835,
 )
-from tests.e2e.service_process import ProcessService
+from tests.e2e.service_process import GatewayReplica, ProcessService
 from tests.support.plugin import eventually
 
 SUCCEEDED = jobs_pb.IMPORT_JOB_STATE_SUCCEEDED
@@ -61,6 +62,8 @@ class Fixtures:
     infra_urls: Any
     namespace: str
     tmp_path: Path
+
+    watch_address: str = ""  # the gateway the job is watched through (default: channel's)
 
     def process(self, name: str, build: Callable[..., Any]) -> ProcessService:
         return ProcessService(self.stack, self.service_runner, name, build, self.infra_urls,
@@ -182,7 +185,8 @@ async def kill_claims_mid_837_job(fx: Fixtures, claims: int, *, kill_at: int = 1
         figures.values["upload_s"] = time.perf_counter() - started
         # Watched from the upload to the end, through the kill (progress every second while
         # the service is up).
-        watcher = asyncio.ensure_future(follow_across_restarts(watching(vendor, job.job_id)))
+        watcher = asyncio.ensure_future(watch_job(vendor, job.job_id, "837",
+                                                  fx.watch_address))
         try:
             killed_at = await mid_job(lambda: get_job(vendor, job.job_id), claims, kill_at)
             figures.values["killed_at_claims"] = killed_at.progress.items_processed
@@ -264,7 +268,8 @@ async def kill_settlement_mid_835_job(fx: Fixtures, payments: int, *, kill_at: i
     kill = KillSettlementMidJob(settlement, payments, kill_at)
     await post_large_835(vendor, payments, timings, setup=setup or
                          agreed_through_negotiation_events, read_models=setup is None,
-                         as_job=True, max_gap=float("inf"), interruption=kill)
+                         as_job=True, max_gap=float("inf"), interruption=kill,
+                         watch_address=fx.watch_address)
     assert settlement.kills == 1
     timings.figures["killed at payments"] = kill.killed_at
     started = time.perf_counter()
@@ -272,3 +277,18 @@ async def kill_settlement_mid_835_job(fx: Fixtures, payments: int, *, kill_at: i
     timings.figures["reconciled (zero gaps) after"] = time.perf_counter() - started
     # Progress last (everything else was checked whatever the gaps).
     assert timings.figures["835 job longest progress gap"] < max_gap, timings.late
+
+
+@contextlib.asynccontextmanager
+async def watched_through_a_gateway_process(fx: Fixtures) -> AsyncIterator[Fixtures]:
+    """`fx` with the job watched through a second gateway in a process of its own, from a
+    thread of the test's own (tests/large: in the test interpreter the other services work
+    through the import's backlog, and the in-process gateway and an async client wait for
+    that event loop; a partner's gateway and client do not)."""
+    upstreams = {name: runtime.port for name, runtime in fx.stack.services.items()}
+    replica = GatewayReplica(fx.stack, fx.infra_urls, fx.namespace, fx.tmp_path, upstreams)
+    await replica.start()
+    try:
+        yield dataclasses.replace(fx, watch_address=replica.address)
+    finally:
+        replica.stop()

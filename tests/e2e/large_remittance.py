@@ -27,10 +27,9 @@ from services.common.runtime import ServiceRuntime
 from services.settlement.tests.upstream import Upstream
 from services.x12.writer_835 import ClaimSpec, LineSpec, RemittanceSpec, build_835
 from tests.e2e.import_jobs import (
-    follow_across_restarts,
     late_in_stretches,
     upload_835,
-    watching,
+    watch_job,
 )
 from tests.e2e.journey import Vendor, rid
 from tests.support.plugin import eventually
@@ -205,8 +204,8 @@ class Interruption(Protocol):
 
 
 async def post_as_job(vendor: Vendor, content: bytes, claims: int, timings: Timings,
-                      max_gap: float, interruption: Interruption | None = None
-                      ) -> jobs_pb.ImportJob:
+                      max_gap: float, interruption: Interruption | None = None,
+                      watch_address: str = "") -> jobs_pb.ImportJob:
     """The 835 as an import job (StartImport, chunks, WatchImportJob): every payment read,
     posted and billed (the job waits for the fees), progress at least every `max_gap`
     seconds."""
@@ -218,8 +217,7 @@ async def post_as_job(vendor: Vendor, content: bytes, claims: int, timings: Timi
         timings.figures["835 job upload"] = time.perf_counter() - started
         # Watched from the upload to the end, through an interruption (a kill -9 breaks the
         # stream; the gaps that count are those while the service is up).
-        watcher = asyncio.ensure_future(follow_across_restarts(
-            watching(vendor, job.job_id, "835")))
+        watcher = asyncio.ensure_future(watch_job(vendor, job.job_id, "835", watch_address))
         try:
             if interruption is not None:
                 await interruption.during(vendor, job.job_id)
@@ -248,11 +246,12 @@ async def post_as_job(vendor: Vendor, content: bytes, claims: int, timings: Timi
 async def post_large_835(vendor: Vendor, claims: int, timings: Timings,
                          setup: Setup = agreed_through_negotiation_events,
                          read_models: bool = True, as_job: bool = False,
-                         max_gap: float = 2.5, interruption: Interruption | None = None
-                         ) -> None:
+                         max_gap: float = 2.5, interruption: Interruption | None = None,
+                         watch_address: str = "") -> None:
     """The whole check; raises AssertionError on any gap. Figures go to `timings`.
     `read_models`: also wait for settlement's read model to show every claim paid.
-    `as_job`: post through the 835 import job instead of ImportRemittance."""
+    `as_job`: post through the 835 import job instead of ImportRemittance; `watch_address`:
+    the gateway its progress is watched through (default: the vendor's channel)."""
     settlement = vendor.stack.services["settlement"]
     await vendor.publish_fee_schedule(rate_bps=2500)
     imported = await timings.measure("claims imported (JSON)", import_claims(vendor, claims))
@@ -264,7 +263,8 @@ async def post_large_835(vendor: Vendor, claims: int, timings: Timings,
     timings.figures["835 size (MB)"] = len(content) / 1e6
     before = await last_notification_id(settlement)
     if as_job:
-        await post_as_job(vendor, content, claims, timings, max_gap, interruption)
+        await post_as_job(vendor, content, claims, timings, max_gap, interruption,
+                          watch_address)
     else:
         await post_in_one_call(vendor, content, claims, timings)
     await every_claim_paid_billed_and_in_ledger(

@@ -13,7 +13,11 @@ import os
 
 import pytest
 
-from tests.e2e.import_kill import Fixtures, kill_settlement_mid_835_job
+from tests.e2e.import_kill import (
+    Fixtures,
+    kill_settlement_mid_835_job,
+    watched_through_a_gateway_process,
+)
 from tests.e2e.large_remittance import Timings
 from tests.e2e.seeded_settlements import opened_in_settlement
 
@@ -27,9 +31,10 @@ async def test_an_835_of_50000_payments_posts_as_a_job_through_a_kill_9(
         stack, channel, service_runner, infra_urls, namespace, tmp_path):
     timings = Timings()
     try:
-        await kill_settlement_mid_835_job(
-            Fixtures(stack, channel, service_runner, infra_urls, namespace, tmp_path), CLAIMS,
-            kill_at=CLAIMS // 2, max_gap=1.0, setup=opened_in_settlement, drain_timeout=1800,
-            fees_wait=300, timings=timings)
+        fx = Fixtures(stack, channel, service_runner, infra_urls, namespace, tmp_path)
+        async with watched_through_a_gateway_process(fx) as watched:
+            await kill_settlement_mid_835_job(
+                watched, CLAIMS, kill_at=CLAIMS // 2, max_gap=1.0, setup=opened_in_settlement,
+                drain_timeout=1800, fees_wait=300, timings=timings)
     finally:
         print({name: round(value, 2) for name, value in timings.figures.items()})

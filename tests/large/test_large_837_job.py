@@ -10,7 +10,12 @@ import os
 
 import pytest
 
-from tests.e2e.import_kill import Figures, Fixtures, kill_claims_mid_837_job
+from tests.e2e.import_kill import (
+    Figures,
+    Fixtures,
+    kill_claims_mid_837_job,
+    watched_through_a_gateway_process,
+)
 
 # Tens of minutes on a busy machine: past the suite's 300 s per-test timeout.
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(3600)]
@@ -22,8 +27,9 @@ async def test_an_837_of_50000_claims_imports_as_a_job_through_a_kill_9(
         stack, channel, service_runner, infra_urls, namespace, tmp_path):
     figures = Figures()
     try:
-        await kill_claims_mid_837_job(
-            Fixtures(stack, channel, service_runner, infra_urls, namespace, tmp_path), CLAIMS,
-            kill_at=CLAIMS // 2, max_gap=1.0, drain_timeout=1800, figures=figures)
+        fx = Fixtures(stack, channel, service_runner, infra_urls, namespace, tmp_path)
+        async with watched_through_a_gateway_process(fx) as watched:
+            await kill_claims_mid_837_job(watched, CLAIMS, kill_at=CLAIMS // 2, max_gap=1.0,
+                                          drain_timeout=1800, figures=figures)
     finally:
         figures.show()
