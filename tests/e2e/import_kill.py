@@ -63,7 +63,18 @@ class Fixtures:
     namespace: str
     tmp_path: Path
 
-    watch_address: str = ""  # the gateway the job is watched through (default: channel's)
+    # The gateway process the job is watched through (default: the channel's gateway).
+    replica: GatewayReplica | None = None
+
+    @property
+    def watch_address(self) -> str:
+        return self.replica.address if self.replica is not None else ""
+
+    def watched(self) -> None:
+        """The job was watched to its end: the second gateway goes (while it lives, each
+        gateway's share of a key's rate limit is halved, and the checks call a lot)."""
+        if self.replica is not None:
+            self.replica.stop()
 
     def process(self, name: str, build: Callable[..., Any]) -> ProcessService:
         return ProcessService(self.stack, self.service_runner, name, build, self.infra_urls,
@@ -196,6 +207,7 @@ async def kill_claims_mid_837_job(fx: Fixtures, claims: int, *, kill_at: int = 1
             stretches = await watcher
         finally:
             watcher.cancel()
+            fx.watched()
         figures.values["job_s"] = time.perf_counter() - started
         figures.values["claims_per_s"] = claims / figures.values["job_s"]
     finally:
@@ -224,7 +236,9 @@ class KillSettlementMidJob:
     """post_large_835's interruption: settlement as a process, killed -9 once the 835 job
     posted `kill_at` payments, and started again."""
 
-    def __init__(self, settlement: ProcessService, payments: int, kill_at: int = 1) -> None:
+    def __init__(self, settlement: ProcessService, payments: int, kill_at: int = 1,
+                 fx: Fixtures | None = None) -> None:
+        self.fx = fx
         self.settlement = settlement
         self.payments = payments
         self.kill_at = kill_at
@@ -244,6 +258,8 @@ class KillSettlementMidJob:
         await answering(lambda: get_job_835(vendor, job_id))
 
     async def after(self) -> None:
+        if self.fx is not None:
+            self.fx.watched()
         await self.settlement.back_in_process()
         vendor = self.vendor
         if vendor is not None:  # the in-process service is back
@@ -265,7 +281,7 @@ async def kill_settlement_mid_835_job(fx: Fixtures, payments: int, *, kill_at: i
     if fees_wait:  # how long the job waits for a fee to move before it ends with a finding
         settlement.extra_env["OON_IMPORT_FEES_WAIT_SECONDS"] = str(fees_wait)
     timings = timings or Timings()
-    kill = KillSettlementMidJob(settlement, payments, kill_at)
+    kill = KillSettlementMidJob(settlement, payments, kill_at, fx)
     await post_large_835(vendor, payments, timings, setup=setup or
                          agreed_through_negotiation_events, read_models=setup is None,
                          as_job=True, max_gap=float("inf"), interruption=kill,
@@ -289,6 +305,6 @@ async def watched_through_a_gateway_process(fx: Fixtures) -> AsyncIterator[Fixtu
     replica = GatewayReplica(fx.stack, fx.infra_urls, fx.namespace, fx.tmp_path, upstreams)
     await replica.start()
     try:
-        yield dataclasses.replace(fx, watch_address=replica.address)
+        yield dataclasses.replace(fx, replica=replica)
     finally:
         replica.stop()
