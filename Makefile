@@ -36,7 +36,8 @@ test: proto
 test-cluster: proto
 	$(PY) -m pytest -q -m cluster tests/deploy $(PYTEST_ARGS)
 
-# Long end-to-end runs kept out of `make test` (a 1,000-claim 835 through the whole stack).
+# Long end-to-end runs kept out of `make test`: 50,000-claim 837 and 835 import jobs through the
+# gateway with a kill -9 of the importing service half-way (tens of minutes), a 1,000-claim 835.
 test-large: proto
 	$(PY) -m pytest -q tests/large $(PYTEST_ARGS)
 

@@ -79,3 +79,42 @@ class ProcessService:
 
     def log(self) -> str:
         return self.process.tail() if self.process is not None else ""
+
+
+@dataclass
+class GatewayReplica:
+    """A second gateway as a real process (`python -m gateway.main`), forwarding to the same
+    services with the same keys (same namespace): what a partner watching a long job talks
+    to in production, away from the test interpreter where the other services work through
+    the import's backlog (tests/large)."""
+
+    stack: Stack
+    infra: InfraUrls
+    namespace: str
+    log_dir: Path
+    upstreams: dict[str, int]
+    process: ServiceProcess | None = None
+
+    @property
+    def address(self) -> str:
+        assert self.process is not None
+        return self.process.address
+
+    async def start(self) -> None:
+        keep = {k: v for k, v in os.environ.items()
+                if not k.startswith(("OON_", "DATABASE_", "NATS_", "GATEWAY_"))}
+        env = {**keep, "DATABASE_URL": self.infra.database_url, "NATS_URL": self.infra.nats_url,
+               "OON_NAMESPACE": self.namespace, "OON_DEV_MODE": "1",
+               "OON_INTERNAL_SIGNING_KEY": TEST_SIGNING_PEM,
+               "OON_INTERNAL_VERIFY_KEY": TEST_VERIFY_PEM, "OON_DB_POOL_SIZE": "2",
+               "GATEWAY_HTTP_PORT": "0", "GATEWAY_METRICS_PORT": "0",
+               **{f"{name.upper()}_ADDR": f"127.0.0.1:{port}"
+                  for name, port in self.upstreams.items()}}
+        self.process = ServiceProcess(COMPONENTS["gateway"], 1, self.log_dir)
+        self.process.start(env)
+        await self.process.wait_serving(START_WITHIN)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None

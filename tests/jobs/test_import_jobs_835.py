@@ -27,6 +27,7 @@ from tests.e2e.import_jobs import (
 )
 from tests.e2e.journey import Vendor
 from tests.e2e.large_remittance import Timings, post_large_835, remittance
+from tests.e2e.seeded_settlements import opened_in_settlement
 from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -40,7 +41,8 @@ async def test_an_835_job_posts_every_payment_once_with_one_fee_each(stack: Stac
     stack.require("claims", "negotiation", "settlement", "fees", "ledger")
     vendor = await Vendor.enrol(stack, channel)
     timings = Timings()
-    await post_large_835(vendor, CLAIMS, timings, as_job=True)
+    await post_large_835(vendor, CLAIMS, timings, setup=opened_in_settlement, read_models=False,
+                         as_job=True)
     print({name: round(value, 2) for name, value in timings.figures.items()})
 
 

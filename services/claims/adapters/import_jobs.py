@@ -133,8 +133,11 @@ class Claims837Import:
     ) -> BatchResult:
         candidates: Mapping[str, tuple[str, ...]] = {}
         if self.queries is not None:  # a 7/8 links to its original (REF*F8 + PCN)
-            candidates = await self.queries.claims_by_pcn(
-                ctx.tenant_id, commands.correction_pcns(items))
+            # In the worker pool: looking at the batch unpickles it (a lazy slice of the
+            # reader's claims), which on the event loop stopped the service - and the
+            # once-a-second progress - for up to seconds a batch on a loaded machine.
+            pcns = await self.blocking(commands.correction_pcns, items)
+            candidates = await self.queries.claims_by_pcn(ctx.tenant_id, pcns)
         return await self.blocking(self.store_now, ctx, job_id, start, items, candidates)
 
     def store_now(

@@ -36,7 +36,7 @@ MAX_CHUNK_BYTES = 4 * 1024 * 1024
 DEFAULT_FINDINGS = 1_000
 MAX_FINDINGS = 10_000
 WATCH_POLL_SECONDS = 0.25
-WATCH_HEARTBEAT_SECONDS = 1.0
+WATCH_HEARTBEAT_SECONDS = 0.5
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -189,14 +189,28 @@ class ImportJobs:
         return await self.store.findings_page(job.job_id, max(offset, 0), max(limit, 0))
 
     async def watch(self, ctx: CommandContext, job_id: str) -> AsyncIterator[JobRow]:
-        """The job now, then whenever it changed and at least once a second, until it ends."""
+        """The job now, then whenever it changed and at least every WATCH_HEARTBEAT_SECONDS,
+        until it ends. The heartbeat is kept by time, not by the database: a read of the job
+        that takes longer (a loaded database) sends the last state again meanwhile."""
         job = await self.get(ctx, job_id)
         yield job
         sent = time.monotonic()
-        while not job.ended:
-            await asyncio.sleep(WATCH_POLL_SECONDS)
-            current = await self.get(ctx, job_id)
-            if current != job or time.monotonic() - sent >= WATCH_HEARTBEAT_SECONDS:
-                job = current
+        reading: asyncio.Task[JobRow] | None = None
+        try:
+            while not job.ended:
+                if reading is None:
+                    await asyncio.sleep(WATCH_POLL_SECONDS)
+                    reading = asyncio.ensure_future(self.get(ctx, job_id))
+                due = WATCH_HEARTBEAT_SECONDS - (time.monotonic() - sent)
+                done, _ = await asyncio.wait({reading}, timeout=max(due, 0.0))
+                if reading in done:
+                    current = reading.result()
+                    reading = None
+                    if current == job and time.monotonic() - sent < WATCH_HEARTBEAT_SECONDS:
+                        continue
+                    job = current
                 yield job
                 sent = time.monotonic()
+        finally:
+            if reading is not None:
+                reading.cancel()

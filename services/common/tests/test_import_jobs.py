@@ -4,8 +4,11 @@ with nothing stored twice, a stale batch commit refused, the interchange read fr
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import itertools
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -30,9 +33,9 @@ from services.common.import_jobs import (
     StartImport,
     WholeFileProcessorBase,
 )
-from services.common.import_jobs.jobs import interchange_of
+from services.common.import_jobs.jobs import WATCH_HEARTBEAT_SECONDS, interchange_of
 from services.common.import_jobs.lazy import PickledItems, pack
-from services.common.import_jobs.runner import MAX_ATTEMPTS
+from services.common.import_jobs.runner import MAX_ATTEMPTS, MIN_BATCH_SIZE, next_batch_size
 from services.common.import_jobs.store import FAILED, PROCESSING, SUCCEEDED
 from services.common.phi import PhiKeys
 from tests.support.plugin import InfraUrls
@@ -256,3 +259,36 @@ def test_pickled_items_unpickle_only_the_slices_a_batch_reads():
     window = lazy[0:250]
     assert window._items is None and len(window) == 250  # nothing unpickled until read
     assert window[249] == 498 and window._items is not None
+
+
+def test_a_batch_is_sized_to_commit_within_a_second_so_progress_moves_every_second():
+    # 250 claims took 2.5 s on a loaded machine: the next batch is what fits in 0.7 s.
+    assert next_batch_size(250, 2.5, 250) == 70
+    # Fast again: it grows back (at most doubling) up to the runner's batch size.
+    assert next_batch_size(70, 0.1, 250) == 140
+    assert next_batch_size(140, 0.1, 250) == 250
+    # Never below the floor (a very slow store still moves), never above the largest.
+    assert next_batch_size(100, 60.0, 250) == MIN_BATCH_SIZE
+    assert next_batch_size(2, 0.0, 2) == 2
+
+
+async def test_watch_keeps_its_heartbeat_while_reading_the_job_is_slow(pool, monkeypatch):
+    jobs, _, _ = await machinery(pool)
+    who = ctx("t-watch")
+    job_id = await uploaded(jobs, who, b"a\nb\n")  # PROCESSING; no worker runs it
+    stream = jobs.watch(who, job_id)
+    arrivals = [time.monotonic()]
+    first = await anext(stream)
+    read = jobs.store.get
+
+    async def slow(tenant_id: str, job: UUID) -> Any:  # a loaded database: 3 s a read
+        await asyncio.sleep(3.0)
+        return await read(tenant_id, job)
+
+    monkeypatch.setattr(jobs.store, "get", slow)
+    while arrivals[-1] - arrivals[0] < 4.0:
+        assert await anext(stream) == first  # the last state again, on time
+        arrivals.append(time.monotonic())
+    await stream.aclose()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert max(gaps) < WATCH_HEARTBEAT_SECONDS + 0.3, gaps
