@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,77 +30,35 @@ import grpc
 from bench.cpu import CpuMeter
 from gateway.catalog import UPSTREAMS
 from gateway.server import make_builder, process_of
-from services.common.context import CommandContext
-from services.common.phi import PATIENT_CONTROL_NUMBER
 from services.common.runtime import Builder, ServiceRuntime
 from services.common.settings import Settings
 from services.settlement.adapters.remittance_intake import prepare_import
-from services.settlement.application import OpeningTerms, SettlementApplication
-from services.settlement.domain import CLAIMS_PER_CHUNK, ClaimLine, SettlementSource
+from services.settlement.domain import CLAIMS_PER_CHUNK
 from tests.e2e.conftest import Stack
 from tests.e2e.journey import Vendor
 from tests.e2e.large_remittance import (
-    PAID_CENTS,
-    SERVICE_DATE,
     Timings,
-    fees_know,
     last_notification_id,
     post_large_835,
     remittance,
 )
+from tests.e2e.seeded_settlements import opened_in_settlement
 from tests.support.plugin import eventually
-
-# The 837 lines of gateway/tests/samples.py's emergency claim, as settlement keeps them.
-LINES = json.dumps([
-    ClaimLine(1, "", "99285", ("25",), SERVICE_DATE, 185_000).to_dict(),
-    ClaimLine(2, "", "12002", (), SERVICE_DATE, 64_000).to_dict(),
-])
 
 
 async def seeded_settlements(
     vendor: Vendor, imported: list[tuple[str, str]], timings: Timings
 ) -> None:
-    """Fees learns the claims from claims' events; settlement's matching facts and open
-    settlements are written directly (see the module docstring)."""
-    claim_ids = [claim_id for claim_id, _ in imported]
-    await timings.measure("claims known to fees", eventually(
-        lambda: fees_know(vendor, claim_ids), timeout=1800, interval=1.0))
+    """Settlements opened as the import-job tests open them (tests/e2e/seeded_settlements.py),
+    then the run's raw baselines, and the import timed alone (see `idle`)."""
+    await opened_in_settlement(vendor, imported, timings)
     settlement = vendor.stack.services["settlement"]
-    assert settlement.infra is not None and settlement.parts is not None
-    keys = settlement.settings.phi_keys()  # the matching facts by keyed hash
-    rows = [(vendor.tenant, claim_id, keys.index(vendor.tenant, PATIENT_CONTROL_NUMBER, pcn), [],
-             "1234567893", "", SERVICE_DATE, 249_000, "87726", True, LINES)
-            for claim_id, pcn in imported]
-    schema = settlement.settings.schema
-    async with settlement.infra.pool.acquire() as conn:
-        await conn.executemany(
-            f'INSERT INTO "{schema}".claim_refs (tenant_id, claim_id, pcn_index, '
-            "icn_indexes, billing_npi, billing_tin, first_service_date, charge_cents, payer_id, "
-            "nsa_protected, lines) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb) "
-            "ON CONFLICT (tenant_id, claim_id) DO UPDATE SET lines = EXCLUDED.lines", rows)
-    app = settlement.parts.app
-    assert isinstance(app, SettlementApplication)
-    await timings.measure("settlements opened (written directly)",
-                          asyncio.to_thread(_open, app, vendor.tenant, claim_ids))
-    # The raw baselines of this run, then the import timed alone (see `idle`).
     content = remittance([pcn for _, pcn in imported])
     await raw_parse(content, timings)
     await parse(content, timings)
     if isinstance(timings, ProfiledTimings):
         timings.before = await last_notification_id(settlement)
     await idle(timings)
-
-
-def _open(app: SettlementApplication, tenant: str, claim_ids: list[str]) -> None:
-    ctx = CommandContext(tenant_id=tenant, actor="bench", now=datetime.now(UTC),
-                         roles=frozenset({"finance"}), request_id="bench-open")
-    for start in range(0, len(claim_ids), 1000):
-        app.save_all(*(app.open_settlement(ctx, OpeningTerms(
-            claim_id=claim_id, source=SettlementSource.AGREEMENT, source_ref="bench",
-            decided_on=date(2026, 11, 10), due_date=date(2026, 12, 10),
-            amount_owed_cents=PAID_CENTS, agreed_total_cents=PAID_CENTS,
-            patient_cost_sharing_cents=0, already_paid_cents=0, payer_id="87726"))
-            for claim_id in claim_ids[start:start + 1000]))
 
 class ProfiledTimings(Timings):
     """Timings that, with LARGE_835_PROFILE=DIR, record a py-spy flame graph of this process
