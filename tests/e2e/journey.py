@@ -143,7 +143,7 @@ class Vendor:
             timeout=15)
         return reply.negotiation
 
-    async def settlement_of(self, claim_id: str) -> settlement_pb2.Settlement:
+    async def settlement_of(self, claim_id: str, timeout: float = 30) -> settlement_pb2.Settlement:
         async def opened() -> settlement_pb2.Settlement | None:
             try:
                 reply = await self.settlement.GetSettlement(
@@ -155,7 +155,7 @@ class Vendor:
                 raise
             return reply.settlement
 
-        return await eventually(opened, timeout=30)  # type: ignore[arg-type]
+        return await eventually(opened, timeout=timeout)  # type: ignore[arg-type]
 
 
     async def remit_835(self, pcn: str, paid_cents: int, on: date,

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def agreed_claim(vendor: Vendor, bulk: int = 25) -> tuple[str, str, str]:
-    """Import a batch, work its first claim to an agreement of $1,200: (claim, PCN, nego)."""
+    """Import a batch, work its first claim to an agreement of $1,200 and wait until settlement
+    has opened it: (claim, PCN, negotiation)."""
     imported = await vendor.import_claims(bulk)
     claim_id, pcn = imported[0]
     triage = await vendor.adjudicate_and_triage(claim_id)
@@ -34,6 +35,9 @@ async def agreed_claim(vendor: Vendor, bulk: int = 25) -> tuple[str, str, str]:
     assert counter.kind == "counter"
     agreed = await vendor.agree(nid, "theirs-1")
     assert agreed.status == "agreed" and agreed.agreed_total_cents == 120_000
+    # Settlement opens from negotiation's event a moment later; an 835 imported before that
+    # goes, as it should, to the exceptions queue (no settlement open for the claim).
+    await vendor.settlement_of(claim_id, timeout=120)
     return claim_id, pcn, nid
 
 
