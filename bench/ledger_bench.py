@@ -31,7 +31,6 @@ from services.ledger.adapters.grpc_api import AuditServicer
 from services.ledger.adapters.ingest import StreamIngest
 from services.ledger.adapters.sql_reader import LogReader
 from services.ledger.adapters.sql_rows import ENTRY_COLUMNS, entry_record
-from services.ledger.adapters.sql_schema import migrate, writer_pool
 from services.ledger.application import AuditApplication
 from services.ledger.domain.appending import LogState
 from services.ledger.domain.checkpoint import Checkpoint, SignedCheckpoint
@@ -313,28 +312,16 @@ async def run(report: Report) -> None:
     events, verify_events, replays = sizes()
     dsn = os.environ["DATABASE_URL"]
     namespace = os.environ.get("OON_NAMESPACE", "bench")
-    schema = f"{namespace}_ledgerbench_{uuid.uuid4().hex[:6]}"
-    admin = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-    await migrate(admin, schema)
-    pool = await writer_pool(dsn, schema, 8)
-    appender = Appender(pool, schema)
-    await appender.start()
-    try:
+    async with empty_log(dsn, namespace, "ledgerbench", writers=8) as log:
         report(
             "plain asyncpg COPY of the same rows",
-            await plain_copy_rate(admin, schema, events),
+            await plain_copy_rate(log.admin, log.schema, events),
             "rows/s",
         )
-        await bench_append(report, appender, events)
-        await bench_jetstream_ingest(report, appender, pool, events // 2)
-        await bench_replay(report, appender, pool, replays)
-        await bench_stored_verification(report, LogReader(pool))
-    finally:
-        await appender.close()
-        await pool.close()
-        async with admin.acquire() as conn:
-            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE; DROP ROLE "{schema}_writer"')
-        await admin.close()
+        await bench_append(report, log.appender, events)
+        await bench_jetstream_ingest(report, log.appender, log.pool, events // 2)
+        await bench_replay(report, log.appender, log.pool, replays)
+        await bench_stored_verification(report, LogReader(log.pool))
     await asyncio.to_thread(bench_million, report, verify_events)
     growth_events, growth_claims = growth_sizes()
     if growth_events:  # issue 18's growth row, short (`make bench-long`: to 10M)

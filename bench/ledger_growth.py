@@ -63,21 +63,23 @@ def event(tag: str, i: int, tenant: str, claim: str) -> EventFacts:
 @dataclass(frozen=True)
 class EmptyLog:
     schema: str
-    pool: asyncpg.Pool
+    pool: asyncpg.Pool  # the ledger's writer role, as the service connects
     appender: Appender
+    admin: asyncpg.Pool  # the owner's (baselines that create tables of their own)
 
 
 @asynccontextmanager
-async def empty_log(dsn: str, namespace: str, tag: str) -> AsyncIterator[EmptyLog]:
+async def empty_log(dsn: str, namespace: str, tag: str, writers: int = 4
+                    ) -> AsyncIterator[EmptyLog]:  # fmt: skip
     """A ledger schema of its own (empty), its appender, dropped afterwards."""
     schema = f"{namespace}_{tag}_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     await migrate(admin, schema)
-    pool = await writer_pool(dsn, schema, 4)
+    pool = await writer_pool(dsn, schema, writers)
     appender = Appender(pool, schema)
     await appender.start()
     try:
-        yield EmptyLog(schema, pool, appender)
+        yield EmptyLog(schema, pool, appender, admin)
     finally:
         await appender.close()
         await pool.close()
