@@ -48,8 +48,9 @@ class CpuMeter:
             finally:
                 await conn.close()
             postmaster = int((Path(data) / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, asyncpg.PostgresError):
-            postmaster = None  # not a local server this process may read
+            psutil.Process(postmaster).cpu_times()  # readable by this process
+        except (OSError, ValueError, asyncpg.PostgresError, psutil.Error):
+            postmaster = None  # not a local server this process may read: not measured
         port = urlparse(os.environ.get("NATS_URL", "")).port
         nats = None
         for process in psutil.process_iter(["name", "cmdline"]):
@@ -62,20 +63,19 @@ class CpuMeter:
         out: dict[int, tuple[str, float]] = {}
         me = psutil.Process()
         out[me.pid] = ("services", _cpu(me))
-        if self.postmaster is not None:
-            try:
-                root = psutil.Process(self.postmaster)
-                for process in (root, *root.children(recursive=True)):
-                    out[process.pid] = ("postgres", _cpu(process))
-            except psutil.Error:
-                pass
+        if self.postmaster is not None:  # a postmaster gone mid-bench raises: no silent 0
+            root = psutil.Process(self.postmaster)
+            for process in (root, *root.children(recursive=True)):
+                out[process.pid] = ("postgres", _cpu(process))
         if self.nats is not None:
             out[self.nats] = ("nats", _cpu(psutil.Process(self.nats)))
         return Snapshot(out)
 
     @staticmethod
     def spent(before: Snapshot, after: Snapshot) -> dict[str, float]:
-        totals = {"services": 0.0, "postgres": 0.0, "nats": 0.0}
+        """CPU seconds per group measured (a server this process cannot see has no group,
+        rather than a 0 that would read as free)."""
+        totals = {group: 0.0 for group, _ in after.by_pid.values()}
         for pid, (group, cpu) in after.by_pid.items():
             totals[group] += cpu - before.by_pid.get(pid, (group, 0.0))[1]
         return totals
