@@ -6,9 +6,10 @@ every use case needs the `auditor` or `admin` role (`require_role`, services/com
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from services.common.auth import ADMIN, AUDITOR, require_role
 from services.common.context import CommandContext
@@ -41,6 +42,7 @@ AUDIT_ROLES = (AUDITOR, ADMIN)
 MAX_ID_LENGTH = 200
 TENANT_CHUNK = 500
 """Entries per message of a tenant replay (each carries its inclusion proof)."""
+T = TypeVar("T")
 REPORT_RENDERERS: dict[str, tuple[Callable[[ClaimReport], bytes], str]] = {
     "pdf": (render_pdf, "application/pdf"),
     "html": (render_html, "text/html; charset=utf-8"),
@@ -126,23 +128,26 @@ class AuditApplication:
     async def replay(
         self, ctx: CommandContext, claim_id: str, up_to: datetime | None = None
     ) -> list[AuditEntry]:
-        _require_auditor(ctx)
-        _require_id(claim_id, "claim_id")
-        entries = await self.reader.chain_entries(ctx.tenant_id, self._chain(ctx, claim_id), up_to)
-        if not entries:
-            await self._explain_empty(ctx, claim_id, up_to, "up_to")
-        return entries
+        return await self._read_chain(ctx, claim_id, up_to, self.reader.chain_entries)
 
     async def replay_rows(
         self, ctx: CommandContext, claim_id: str, up_to: datetime | None = None
     ) -> list[ReplayRow]:
         """replay's entries as rows ReplayClaim sends as they are (adapters/replay_rows.py)."""
+        return await self._read_chain(ctx, claim_id, up_to, self.reader.replay_rows)
+
+    async def _read_chain(
+        self, ctx: CommandContext, claim_id: str, up_to: datetime | None,
+        read: Callable[[str, str, datetime | None], Awaitable[list[T]]],
+    ) -> list[T]:
+        """The claim's chain up to `up_to`, read by `read`; none is NOT_FOUND or
+        FAILED_PRECONDITION, said by `_explain_empty`."""
         _require_auditor(ctx)
         _require_id(claim_id, "claim_id")
-        rows = await self.reader.replay_rows(ctx.tenant_id, self._chain(ctx, claim_id), up_to)
-        if not rows:
+        found = await read(ctx.tenant_id, self._chain(ctx, claim_id), up_to)
+        if not found:
             await self._explain_empty(ctx, claim_id, up_to, "up_to")
-        return rows
+        return found
 
     async def state_as_of(
         self, ctx: CommandContext, claim_id: str, as_of: datetime | None = None
