@@ -88,31 +88,13 @@ BROKEN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode
           grpc.StatusCode.CANCELLED)
 
 
-async def follow_across_restarts(open_stream: Any) -> list[list[tuple[float, jobs_pb.ImportJob]]]:
-    """As `follow`, through a kill -9 of the service: a broken stream is watched again once
-    the service answers. One list of updates per stretch the service was up (the gaps that
-    count are those within a stretch)."""
-    stretches: list[list[tuple[float, jobs_pb.ImportJob]]] = [[]]
-    while not stretches[-1] or stretches[-1][-1][1].state not in ENDED:
-        try:
-            async for reply in open_stream():
-                stretches[-1].append((time.monotonic(), reply.job))
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                continue
-            if exc.code() not in BROKEN:
-                raise
-            if stretches[-1]:
-                stretches.append([])
-            await asyncio.sleep(0.2)
-    return [stretch for stretch in stretches if stretch]
-
-
 def follow_blocking(address: str, kind: str, job_id: str,
                     metadata: tuple[tuple[str, str], ...], stop: threading.Event
                     ) -> list[list[tuple[float, jobs_pb.ImportJob]]]:
-    """`follow_across_restarts` with a blocking channel of its own (run in a thread: its
-    arrival times do not wait for a busy event loop)."""
+    """Every update of the job through a kill -9 of the service, one list per stretch the
+    service was up (the gaps that count are those within a stretch): a broken stream is
+    watched again once the service answers, until the job ends or `stop` is set. A blocking
+    channel of its own, run in a thread: its arrival times do not wait for a busy event loop."""
     stretches: list[list[tuple[float, jobs_pb.ImportJob]]] = [[]]
     with grpc.insecure_channel(address) as channel:
         if kind == "835":
@@ -134,38 +116,27 @@ def follow_blocking(address: str, kind: str, job_id: str,
                     raise
                 if stretches[-1]:
                     stretches.append([])
-                time.sleep(0.2)
+                stop.wait(0.2)  # the service is down: ask again shortly (or stop)
     return [stretch for stretch in stretches if stretch]
 
 
 async def watch_job(vendor: Vendor, job_id: str, kind: str = "837", address: str = ""
                     ) -> list[list[tuple[float, jobs_pb.ImportJob]]]:
-    """Every update of the job through a kill -9, per stretch: through the vendor's channel,
-    or (`address`: a gateway) from a thread of its own."""
-    if not address:
-        return await follow_across_restarts(watching(vendor, job_id, kind))
+    """`follow_blocking` from a thread, through `address` (a gateway; by default the stack's)."""
     stop = threading.Event()
     pool = ThreadPoolExecutor(1, thread_name_prefix="watch")
     try:
         return await asyncio.get_running_loop().run_in_executor(
-            pool, follow_blocking, address, kind, job_id, vendor.md("auditor"), stop)
+            pool, follow_blocking, address or vendor.stack.grpc_address, kind, job_id,
+            vendor.md("auditor"), stop)
     finally:
         stop.set()
         pool.shutdown(wait=False)
 
 
-def watching(vendor: Vendor, job_id: str, kind: str = "837") -> Any:
-    """WatchImportJob of a claims (837) or settlement (835) job, as `follow_across_restarts`
-    takes it."""
-    if kind == "835":
-        return lambda: vendor.settlement.WatchImportJob(
-            settlement_pb.WatchImportJobRequest(job_id=job_id), metadata=vendor.md("auditor"))
-    return lambda: vendor.claims.WatchImportJob(
-        pb.WatchImportJobRequest(job_id=job_id), metadata=vendor.md("auditor"))
-
-
 async def watch(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
-    return await follow(watching(vendor, job_id))
+    return await follow(lambda: vendor.claims.WatchImportJob(
+        pb.WatchImportJobRequest(job_id=job_id), metadata=vendor.md("auditor")))
 
 
 async def claim_ids(vendor: Vendor, client_id: str) -> set[str]:
@@ -244,7 +215,7 @@ def late_updates(updates: list[tuple[float, jobs_pb.ImportJob]], over: float = 1
 
 def late_in_stretches(stretches: list[list[tuple[float, jobs_pb.ImportJob]]],
                       over: float = 1.5) -> tuple[float, list[tuple[float, str, int]]]:
-    """`late_updates` over each stretch of `follow_across_restarts` (not across a kill)."""
+    """`late_updates` over each stretch of `follow_blocking` (not across a kill)."""
     measured = [late_updates(stretch, over) for stretch in stretches]
     return (max((longest for longest, _ in measured), default=0.0),
             [gap for _, late in measured for gap in late])
