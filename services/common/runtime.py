@@ -20,7 +20,15 @@ import asyncpg
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from services.common import gc_tuning, internal_auth, jetstream, request_log, taskdump, telemetry
+from services.common import (
+    gc_tuning,
+    internal_auth,
+    jetstream,
+    loop_watch,
+    request_log,
+    taskdump,
+    telemetry,
+)
 from services.common.consumer import Consumer, Subscription
 from services.common.eventstore import ServiceApplication
 from services.common.grpc_server import Blocking, GrpcServer, ServicerBinding
@@ -103,6 +111,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         settings = self.settings
         telemetry.configure(settings.service)
+        loop_watch.watch_running_loop(settings.service)
         pool = await asyncpg.create_pool(
             settings.database_url, min_size=1, max_size=max(4, settings.db_pool_size)
         )

@@ -4,22 +4,18 @@ count what was stored."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import random
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
 
 from oonledger.claims.v1 import claims_pb2 as pb
-from oonledger.claims.v1 import claims_pb2_grpc as claims_grpc
 from oonledger.common.v1 import import_job_pb2 as jobs_pb
 from oonledger.settlement.v1 import settlement_pb2 as settlement_pb
-from oonledger.settlement.v1 import settlement_pb2_grpc as settlement_grpc
 from tests.e2e.claim_files import sha256_of
+from tests.e2e.job_watcher import ENDED, Stretches, watch_in_a_process
 from tests.e2e.journey import Vendor, rid
 from tests.support.plugin import eventually
 
@@ -66,9 +62,6 @@ async def get_job(vendor: Vendor, job_id: str, role: str = "auditor") -> jobs_pb
     return reply.job
 
 
-ENDED = (jobs_pb.IMPORT_JOB_STATE_SUCCEEDED, jobs_pb.IMPORT_JOB_STATE_FAILED)
-
-
 async def follow(open_stream: Any) -> list[tuple[float, jobs_pb.ImportJob]]:
     """Every update of a WatchImportJob stream, with when it arrived, until the job ends;
     watching again when the gateway's deadline cuts a long stream (as the command line does)."""
@@ -83,55 +76,12 @@ async def follow(open_stream: Any) -> list[tuple[float, jobs_pb.ImportJob]]:
     return updates
 
 
-# How a stream ends when the service behind the gateway is killed (or not yet back).
-BROKEN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN,
-          grpc.StatusCode.CANCELLED)
-
-
-def follow_blocking(address: str, kind: str, job_id: str,
-                    metadata: tuple[tuple[str, str], ...], stop: threading.Event
-                    ) -> list[list[tuple[float, jobs_pb.ImportJob]]]:
-    """Every update of the job through a kill -9 of the service, one list per stretch the
-    service was up (the gaps that count are those within a stretch): a broken stream is
-    watched again once the service answers, until the job ends or `stop` is set. A blocking
-    channel of its own, run in a thread: its arrival times do not wait for a busy event loop."""
-    stretches: list[list[tuple[float, jobs_pb.ImportJob]]] = [[]]
-    with grpc.insecure_channel(address) as channel:
-        if kind == "835":
-            stub: Any = settlement_grpc.SettlementServiceStub(channel)
-            request: Any = settlement_pb.WatchImportJobRequest(job_id=job_id)
-        else:
-            stub, request = claims_grpc.ClaimsServiceStub(channel), pb.WatchImportJobRequest(
-                job_id=job_id)
-        while not stop.is_set() and (
-                not stretches[-1] or stretches[-1][-1][1].state not in ENDED):
-            try:
-                for reply in stub.WatchImportJob(request, metadata=metadata):
-                    stretches[-1].append((time.monotonic(), reply.job))
-            except grpc.RpcError as exc:
-                code = exc.code()  # type: ignore[attr-defined]
-                if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    continue
-                if code not in BROKEN:
-                    raise
-                if stretches[-1]:
-                    stretches.append([])
-                stop.wait(0.2)  # the service is down: ask again shortly (or stop)
-    return [stretch for stretch in stretches if stretch]
-
-
 async def watch_job(vendor: Vendor, job_id: str, kind: str = "837", address: str = ""
-                    ) -> list[list[tuple[float, jobs_pb.ImportJob]]]:
-    """`follow_blocking` from a thread, through `address` (a gateway; by default the stack's)."""
-    stop = threading.Event()
-    pool = ThreadPoolExecutor(1, thread_name_prefix="watch")
-    try:
-        return await asyncio.get_running_loop().run_in_executor(
-            pool, follow_blocking, address or vendor.stack.grpc_address, kind, job_id,
-            vendor.md("auditor"), stop)
-    finally:
-        stop.set()
-        pool.shutdown(wait=False)
+                    ) -> Stretches:
+    """`follow_blocking` in a watcher process of its own, through `address` (a gateway; by
+    default the stack's)."""
+    return await watch_in_a_process(address or vendor.stack.grpc_address, kind, job_id,
+                                    vendor.md("auditor"))
 
 
 async def watch(vendor: Vendor, job_id: str) -> list[tuple[float, jobs_pb.ImportJob]]:
@@ -213,7 +163,7 @@ def late_updates(updates: list[tuple[float, jobs_pb.ImportJob]], over: float = 1
     return max(gaps, default=0.0), late
 
 
-def late_in_stretches(stretches: list[list[tuple[float, jobs_pb.ImportJob]]],
+def late_in_stretches(stretches: Stretches,
                       over: float = 1.5) -> tuple[float, list[tuple[float, str, int]]]:
     """`late_updates` over each stretch of `follow_blocking` (not across a kill)."""
     measured = [late_updates(stretch, over) for stretch in stretches]

@@ -5,6 +5,7 @@ put back afterwards (tests/jobs/test_import_jobs_kill.py)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class ProcessService:
     extra_env: dict[str, str] = field(default_factory=dict)
     process: ServiceProcess | None = None
     kills: int = 0
+    log_path: Path | None = None  # the process's log (kept once it is back in process)
 
     @property
     def port(self) -> int:
@@ -52,6 +54,7 @@ class ProcessService:
         port = runtime.port
         await self.runner.stop(runtime)
         self.process = ServiceProcess(COMPONENTS[self.name], 0, self.log_dir, port=port)
+        self.log_path = self.process.log_path
         await self.start()
 
     async def start(self) -> None:
@@ -79,6 +82,18 @@ class ProcessService:
 
     def log(self) -> str:
         return self.process.tail() if self.process is not None else ""
+
+    def loop_blocks(self) -> list[str]:
+        """The process log's reports of a blocked event loop (services/common/loop_watch.py),
+        each with the stack it names, over every run of the process."""
+        if self.log_path is None:
+            return []
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        return [entry for entry in re.split(r"\n(?=\d{4}-\d\d-\d\d )", text)
+                if "event loop blocked for" in entry]
 
 
 @dataclass
