@@ -23,6 +23,7 @@ from services.settlement.domain import (
     RemittanceFile,
     RemittanceRecord,
     Settlement,
+    SettlementWaitlist,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
 )
@@ -138,5 +139,9 @@ def language(keys: PhiKeys) -> PublishedLanguage:
                 v1.UnmatchedServiceLineQueued, internal=plain_identifiers, extra=identifiers),
             UnmatchedServiceLine.UnmatchedServiceLineResolved: from_fields(
                 v1.UnmatchedServiceLineResolved),
+            # Payments waiting for a claim's settlement (posted when it opens).
+            SettlementWaitlist.SettlementWaitlistStarted: from_fields(
+                v1.SettlementWaitlistStarted),
+            SettlementWaitlist.ClaimPaymentWaitlisted: from_fields(v1.ClaimPaymentWaitlisted),
         },
     )

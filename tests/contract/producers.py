@@ -65,6 +65,7 @@ from services.settlement.domain import (
     RemittanceFile,
     RemittanceRecord,
     Settlement,
+    SettlementWaitlist,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
     transfer,
@@ -625,7 +626,18 @@ def initial_adjudication_remitted() -> Any:
 
 
 def unmatched_claim_payment_resolved() -> Any:
-    return _event(UnmatchedClaimPayment.UnmatchedClaimPaymentResolved, claim_id=CLAIM_ID)
+    return _event(UnmatchedClaimPayment.UnmatchedClaimPaymentResolved, claim_id=CLAIM_ID,
+                  cause="settlement_opened")
+
+
+def settlement_waitlist_started() -> Any:
+    return _event(SettlementWaitlist.SettlementWaitlistStarted, version=1, claim_id=CLAIM_ID)
+
+
+def claim_payment_waitlisted() -> Any:
+    return _event(SettlementWaitlist.ClaimPaymentWaitlisted, claim_id=CLAIM_ID,
+                  exception_id="9b7f3c2e-4d1a-5e6f-8a9b-0c1d2e3f4a5b", remittance_id=REMITTANCE,
+                  ordinal=2)
 
 
 def unmatched_service_line_queued() -> Any:
@@ -798,6 +810,8 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("settlement", "UnmatchedClaimPaymentResolved"): unmatched_claim_payment_resolved,
     ("settlement", "UnmatchedServiceLineQueued"): unmatched_service_line_queued,
     ("settlement", "UnmatchedServiceLineResolved"): unmatched_service_line_resolved,
+    ("settlement", "SettlementWaitlistStarted"): settlement_waitlist_started,
+    ("settlement", "ClaimPaymentWaitlisted"): claim_payment_waitlisted,
     ("fees", "FeeAssessed"): fee_assessed,
     ("fees", "IdrFeePassedThrough"): idr_fee_passed_through,
     ("fees", "FeeAccountOpened"): fee_account_opened,

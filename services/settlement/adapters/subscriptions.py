@@ -1,4 +1,5 @@
-"""Reactions to other services' events: negotiation's outcomes open settlements.
+"""Reactions: negotiation's outcomes open settlements, fees' FeeAssessed posts fees, and a
+settlement's opening (settlement's own events) posts the payments that waited for it.
 
 The claims service's events feed the matching read model instead (see projections.py).
 """
@@ -23,6 +24,8 @@ from services.settlement.domain import Settlement, SettlementSource, settlement_
 NEGOTIATION_EVENTS = ("SettlementAgreed", "IdrDetermined")
 CLAIMS_EVENTS = ("ClaimRegistered", "AdjudicationRecorded", "ClaimTriaged")
 FEES_EVENTS = ("FeeAssessed",)
+# Settlement's own: a settlement opened, a queued payment listed as waiting for one.
+WAITLIST_EVENTS = ("SettlementOpened", "ClaimPaymentWaitlisted")
 ACTOR = "system:settlement"
 
 
@@ -155,5 +158,24 @@ def fees_reaction(
             remittance_trn=line.remittance_trn,
         )
         return [settlement]
+
+    return react
+
+
+def waitlist_reaction(
+    app: SettlementApplication,
+) -> Callable[[Delivery], Sequence[TenantAggregate | None]]:
+    """Settlement's own SettlementOpened or ClaimPaymentWaitlisted (each read after it was
+    committed): post the claim's waiting payments if its settlement is open now
+    (`SettlementApplication.post_waiting_payments`). Whichever of the opening and a listing
+    committed last finds the other, so neither order leaves an item queued."""
+
+    def react(delivery: Delivery) -> Sequence[TenantAggregate | None]:
+        if delivery.event_type not in WAITLIST_EVENTS:
+            return ()
+        claim_id = str(delivery.payload.get("claim_id") or delivery.envelope.claim_id)
+        if not claim_id:
+            raise PermanentFailure(f"{delivery.envelope.event_id}: names no claim")
+        return app.post_waiting_payments(delivery.context(actor=ACTOR), claim_id)
 
     return react

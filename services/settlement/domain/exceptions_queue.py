@@ -2,11 +2,16 @@
 
 `UnmatchedClaimPayment` keeps a CLP that could not be posted (its money sits in unapplied cash);
 `UnmatchedServiceLine` keeps an SVC of a posted CLP that names no single 837 line (rule 5).
+
+A CLP item is resolved by hand (`resolve`, ResolveException) or, when it waited only for its
+claim's settlement to open (reason `NO_SETTLEMENT`), automatically when that settlement opens
+(`resolve_on_opening`, settlement_waitlist.py); its `UnmatchedClaimPaymentResolved` says which.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
@@ -14,7 +19,15 @@ from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.ids import deterministic_id
 from services.settlement.domain.remittance import Remittance
-from services.settlement.domain.remittance_posting import LineException, PaymentException
+from services.settlement.domain.remittance_posting import (
+    NO_SETTLEMENT,
+    LineException,
+    PaymentException,
+)
+
+# Why an UnmatchedClaimPaymentResolved was recorded (its `cause`).
+RESOLVED_BY_HAND = "manual"  # ResolveException: someone attached it to a claim
+RESOLVED_ON_SETTLEMENT_OPENING = "settlement_opened"  # its claim's settlement opened
 
 
 def exception_id_for(tenant_id: str, remittance_id: UUID, ordinal: int) -> UUID:
@@ -46,10 +59,18 @@ class UnmatchedClaimPayment(TenantAggregate):
         candidate_claim_id: str
 
     class UnmatchedClaimPaymentResolved(TenantAggregate.Event):
+        class_version = 2
         claim_id: str
+        cause: str  # RESOLVED_BY_HAND or RESOLVED_ON_SETTLEMENT_OPENING
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Recorded before the automatic re-match existed: only a person resolved items.
+            state["cause"] = RESOLVED_BY_HAND
 
         def apply(self, aggregate: UnmatchedClaimPayment) -> None:
             aggregate.resolved_claim_id = self.claim_id
+            aggregate.resolution_cause = self.cause
 
     def __init__(  # the UnmatchedClaimPaymentQueued fields
         self,
@@ -77,9 +98,13 @@ class UnmatchedClaimPayment(TenantAggregate):
         self.ordinal = ordinal
         self.patient_control_number = patient_control_number
         self.payer_claim_control_number = payer_claim_control_number
+        self.status_code = status_code
         self.paid_cents = paid_cents
+        self.patient_responsibility_cents = patient_responsibility_cents
         self.reason = reason
+        self.candidate_claim_id = candidate_claim_id
         self.resolved_claim_id = ""
+        self.resolution_cause = ""
 
     @classmethod
     def queue(
@@ -123,7 +148,33 @@ class UnmatchedClaimPayment(TenantAggregate):
             raise FailedPrecondition(
                 "a negative remittance line cannot be attached; reverse the payment it names"
             )
-        self._record(self.UnmatchedClaimPaymentResolved, ctx, claim_id=claim_id)
+        self._record(
+            self.UnmatchedClaimPaymentResolved, ctx, claim_id=claim_id, cause=RESOLVED_BY_HAND
+        )
+        return True
+
+    def awaits_settlement_of(self, claim_id: str) -> bool:
+        """Still queued, and only because `claim_id` (the claim it matched) had no open
+        settlement: what opening that settlement posts. A negative CLP (a reversal) is not:
+        it needs the payment it names, so it stays for a person."""
+        return (
+            not self.resolved_claim_id
+            and self.reason == NO_SETTLEMENT
+            and self.candidate_claim_id == claim_id
+            and self.paid_cents >= 0
+        )
+
+    def resolve_on_opening(self, ctx: CommandContext, claim_id: str) -> bool:
+        """Attach to the claim whose settlement just opened; False when it no longer waits for
+        it (resolved meanwhile, by hand or by an earlier delivery of the opening)."""
+        if not self.awaits_settlement_of(claim_id):
+            return False
+        self._record(
+            self.UnmatchedClaimPaymentResolved,
+            ctx,
+            claim_id=claim_id,
+            cause=RESOLVED_ON_SETTLEMENT_OPENING,
+        )
         return True
 
 

@@ -32,6 +32,10 @@ from services.settlement.domain.matching import (
 from services.settlement.domain.remittance import ClaimPayment, ProviderAdjustment, Remittance
 from services.settlement.domain.settlement import Settlement
 
+# The reason of a CLP that matched a claim whose settlement is not open yet: the one exception
+# that waits only for the settlement, and posts itself when it opens (settlement_waitlist.py).
+NO_SETTLEMENT = "no settlement is open for the matched claim"
+
 
 @dataclass(frozen=True, slots=True)
 class PaymentException:
@@ -176,9 +180,7 @@ class _Poster:
         settlement = self.settlements.get(found.claim_id)
         if settlement is None:
             if not self._initial_adjudication(claim, found):
-                self._unapplied(
-                    claim, "no settlement is open for the matched claim", found.claim_id
-                )
+                self._unapplied(claim, NO_SETTLEMENT, found.claim_id)
             return
         self.outcome.matched[claim.ordinal] = found
         payment_id = f"{self.remittance_id}:clp{claim.ordinal}"

@@ -3,30 +3,56 @@ settlement opens (real PostgreSQL and NATS, the agreement published as negotiati
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
 import grpc
 import pytest
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
+from services.common.context import CommandContext
+from services.common.runtime import ServiceRuntime
+from services.settlement.domain import (
+    NO_SETTLEMENT,
+    RESOLVED_BY_HAND,
+    RESOLVED_ON_SETTLEMENT_OPENING,
+    PaymentException,
+    Remittance,
+    Settlement,
+    SettlementWaitlist,
+    UnmatchedClaimPayment,
+    settlement_id_for,
+    waitlist_id_for,
+)
 
 from .conftest import DECIDED_ON
 from .polling import wait_for
-from .scenario import scenario_835
+from .scenario import DOS, scenario_835
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-NO_SETTLEMENT = "no settlement is open for the matched claim"
 D_PAID = 40_000  # scenario_835: D is paid 400.00, X (a claim nobody knows) 200.00
+D_AGREED = 150_000  # the scenario's D has no agreement yet: this one opens it
 
 
 async def _exceptions(seeded: Any) -> dict[str, pb.PaymentException]:
-    found = await seeded.stub.ListExceptions(pb.ListExceptionsRequest(), metadata=seeded.md())
+    found = await seeded.stub.ListExceptions(
+        pb.ListExceptionsRequest(include_resolved=True), metadata=seeded.md()
+    )
     return {e.patient_control_number: e for e in found.exceptions}
 
 
-async def _queued_d(seeded: Any) -> pb.PaymentException:
+async def _import_with_d_queued(seeded: Any) -> pb.PaymentException:
+    """The scenario 835 (A, B, C open; D registered and adjudicated, no settlement yet)."""
+    response = await seeded.stub.ImportRemittance(
+        pb.ImportRemittanceRequest(content=scenario_835(seeded.tag).encode(), file_name="e.835"),
+        metadata=seeded.md(),
+    )
+    assert response.status == pb.IMPORT_STATUS_POSTED, response.reasons
+
     async def probe() -> pb.PaymentException | None:
         return (await _exceptions(seeded)).get(f"D{seeded.tag}")
 
@@ -36,31 +62,57 @@ async def _queued_d(seeded: Any) -> pb.PaymentException:
     return item
 
 
-async def test_a_payment_queued_before_the_settlement_opened_posts_when_it_opens(
-    seed: Any,
-) -> None:
-    seeded = await seed()  # A, B, C open; D registered and adjudicated, not settled yet
-    response = await seeded.stub.ImportRemittance(
-        pb.ImportRemittanceRequest(content=scenario_835(seeded.tag).encode(), file_name="e.835"),
-        metadata=seeded.md(),
-    )
-    assert response.status == pb.IMPORT_STATUS_POSTED, response.reasons
-    await _queued_d(seeded)
-    d = replace(seeded.facts["D"], agreed_cents=150_000)  # the scenario's D agreed nothing yet
+async def _open_d(seeded: Any) -> None:
+    d = replace(seeded.facts["D"], agreed_cents=D_AGREED)
     await seeded.upstream.agreed(seeded.claim_id("D"), d, DECIDED_ON)  # type: ignore[attr-defined]
 
+
+async def _settlement_or_none(seeded: Any, key: str) -> pb.Settlement | None:
+    try:
+        return await seeded.settlement(key)  # type: ignore[no-any-return]
+    except grpc.aio.AioRpcError as exc:  # not opened yet
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+async def _book(seeded: Any, unapplied: int) -> pb.CheckBookResponse:
+    async def probe() -> pb.CheckBookResponse | None:
+        b = await seeded.stub.CheckBook(pb.CheckBookRequest(), metadata=seeded.md())
+        return b if b.account_balances["unapplied_cash"] == unapplied else None
+
+    checked = await wait_for(probe)
+    assert list(checked.violations) == []
+    return checked
+
+
+def _app(runtime: ServiceRuntime) -> Any:
+    assert runtime.parts is not None
+    return runtime.parts.app
+
+
+def _system(tenant: str, request_id: str) -> CommandContext:
+    return CommandContext(tenant_id=tenant, actor="system:settlement", now=datetime.now(UTC),
+                          roles=frozenset({"system"}), request_id=request_id)  # fmt: skip
+
+
+async def test_a_payment_queued_before_the_settlement_opened_posts_when_it_opens(
+    seed: Any, settlement_runtime: ServiceRuntime
+) -> None:
+    seeded = await seed()
+    queued = await _import_with_d_queued(seeded)
+    await _open_d(seeded)
+
     async def posted() -> pb.Settlement | None:
-        try:
-            s = await seeded.settlement("D")
-        except grpc.aio.AioRpcError as exc:  # not opened yet
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
-        return s if s.paid_cents == D_PAID else None
+        s = await _settlement_or_none(seeded, "D")
+        return s if s is not None and s.paid_cents == D_PAID else None
 
     settlement = await wait_for(posted)
     (payment,) = settlement.payments
     assert payment.amount_cents == D_PAID and not payment.reversed
+    assert payment.payment_id == f"{queued.remittance_id}:clp{queued.claim_ordinal}"
+    assert payment.reference == queued.trace_number
+    assert settlement.outstanding_cents == D_AGREED - D_PAID
 
     async def resolved() -> dict[str, pb.PaymentException] | None:
         items = await _exceptions(seeded)
@@ -68,12 +120,138 @@ async def test_a_payment_queued_before_the_settlement_opened_posts_when_it_opens
 
     items = await wait_for(resolved)
     assert items[f"D{seeded.tag}"].resolved_claim_id == seeded.claim_id("D")
-    # A CLP nobody's claim: still queued, its money still unapplied.
+    # Queued for another reason (a claim nobody knows): still queued, its money unapplied.
     assert not items[f"UNKNOWN{seeded.tag}"].resolved
+    await _book(seeded, -20_000)
+    item = _app(settlement_runtime).load(UUID(queued.exception_id), seeded.tenant,
+                                         UnmatchedClaimPayment)  # fmt: skip
+    assert item.resolution_cause == RESOLVED_ON_SETTLEMENT_OPENING
 
-    async def book() -> pb.CheckBookResponse | None:
-        b = await seeded.stub.CheckBook(pb.CheckBookRequest(), metadata=seeded.md())
-        return b if b.account_balances["unapplied_cash"] == -20_000 else None
+    # The opening again (negotiation redelivers its outcome; the reaction runs again, as after
+    # a restart): nothing more is posted.
+    await _open_d(seeded)
+    app = _app(settlement_runtime)
+    again = await _in_thread(app.post_waiting_payments, _system(seeded.tenant, "again"),
+                             seeded.claim_id("D"))  # fmt: skip
+    assert again == []
+    ledger = await seeded.stub.ListPostings(
+        pb.ListPostingsRequest(claim_id=seeded.claim_id("D")), metadata=seeded.md()
+    )
+    assert sum(1 for t in ledger.transactions if "payment" in t.description) == 1
+    assert len((await seeded.settlement("D")).payments) == 1
 
-    checked = await wait_for(book)
-    assert list(checked.violations) == []
+
+async def test_an_item_resolved_by_hand_before_the_opening_is_not_posted_again(
+    seed: Any, settlement_runtime: ServiceRuntime
+) -> None:
+    seeded = await seed()
+    queued = await _import_with_d_queued(seeded)
+    # Someone attaches D's CLP to C by hand while D has no settlement.
+    by_hand = await seeded.stub.ResolveException(
+        pb.ResolveExceptionRequest(request_id="by-hand", exception_id=queued.exception_id,
+                                   claim_id=seeded.claim_id("C")),
+        metadata=seeded.md(),
+    )  # fmt: skip
+    assert by_hand.exception.resolved
+    c_paid = by_hand.settlement.paid_cents
+    await _open_d(seeded)
+
+    async def opened() -> pb.Settlement | None:
+        return await _settlement_or_none(seeded, "D")
+
+    d = await wait_for(opened)
+    # Let the awaiting-settlement reaction have its turn, then look again.
+    app = _app(settlement_runtime)
+    assert await _in_thread(app.post_waiting_payments, _system(seeded.tenant, "late"),
+                            seeded.claim_id("D")) == []  # fmt: skip
+    d = await seeded.settlement("D")
+    assert d.paid_cents == 0 and list(d.payments) == []
+    assert (await seeded.settlement("C")).paid_cents == c_paid
+    item = app.load(UUID(queued.exception_id), seeded.tenant, UnmatchedClaimPayment)
+    assert (item.resolved_claim_id, item.resolution_cause) == (seeded.claim_id("C"),
+                                                               RESOLVED_BY_HAND)
+    await _book(seeded, -20_000)
+
+
+async def test_another_tenants_opening_of_the_same_claim_id_posts_nothing(
+    seed: Any,
+) -> None:
+    owner, other = await seed(), await seed(open_keys=())
+    queued = await _import_with_d_queued(owner)
+    # The other tenant opens a settlement under the owner's claim id.
+    d = replace(owner.facts["D"], agreed_cents=D_AGREED)
+    await other.upstream.agreed(owner.claim_id("D"), d, DECIDED_ON)  # type: ignore[attr-defined]
+
+    async def opened() -> pb.Settlement | None:
+        try:
+            response = await other.stub.GetSettlement(
+                pb.GetSettlementRequest(claim_id=owner.claim_id("D")), metadata=other.md()
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return response.settlement
+
+    theirs = await wait_for(opened)
+    assert theirs.paid_cents == 0
+    assert (await _exceptions(owner))[f"D{owner.tag}"].exception_id == queued.exception_id
+    assert not (await _exceptions(owner))[f"D{owner.tag}"].resolved
+    assert await _settlement_or_none(owner, "D") is None
+    # When the owner's own settlement opens, the owner's payment posts there.
+    await _open_d(owner)
+
+    async def posted() -> pb.Settlement | None:
+        s = await _settlement_or_none(owner, "D")
+        return s if s is not None and s.paid_cents == D_PAID else None
+
+    await wait_for(posted)
+    response = await other.stub.GetSettlement(
+        pb.GetSettlementRequest(claim_id=owner.claim_id("D")), metadata=other.md()
+    )
+    assert response.settlement.paid_cents == 0
+
+
+async def test_an_item_listed_after_the_settlement_opened_posts_too(
+    seed: Any, settlement_runtime: ServiceRuntime
+) -> None:
+    """The race: an import read "no settlement" while the opening committed, so its listing
+    commits after the opening was handled. The reaction to the listing itself posts it."""
+    seeded = await seed()
+    app = _app(settlement_runtime)
+    await _open_d(seeded)
+
+    async def opened() -> pb.Settlement | None:
+        return await _settlement_or_none(seeded, "D")
+
+    await wait_for(opened)
+    ctx = _system(seeded.tenant, "late-import")
+    remittance_id = UUID(int=0x835)
+    remittance = Remittance(
+        control_number="0001", handling_code="I", total_paid_cents=D_PAID, credit_debit="C",
+        payment_method="ACH", payment_date=date(2026, 11, 3), trace_number=f"LATE{seeded.tag}",
+        payer_identifier="1877261234", payer_id="87726",
+    )  # fmt: skip
+    item = UnmatchedClaimPayment.queue(ctx, remittance_id=remittance_id, remittance=remittance,
+                                       item=PaymentException(
+        ordinal=1, patient_control_number=f"D{seeded.tag}", payer_claim_control_number="",
+        status_code="1", charge_cents=80_000, paid_cents=D_PAID, patient_responsibility_cents=0,
+        first_service_date=DOS, reason=NO_SETTLEMENT, candidate_claim_id=seeded.claim_id("D"),
+    ))  # fmt: skip
+    waitlist = SettlementWaitlist.start(ctx, seeded.claim_id("D"))
+    waitlist.add(ctx, item)
+    assert waitlist.id == waitlist_id_for(seeded.tenant, seeded.claim_id("D"))
+    await _in_thread(app.save_all, item, waitlist)
+
+    async def posted() -> pb.Settlement | None:
+        s = await seeded.settlement("D")
+        return s if s.paid_cents == D_PAID else None
+
+    await wait_for(posted)
+    settled = app.load(settlement_id_for(seeded.tenant, seeded.claim_id("D")), seeded.tenant,
+                       Settlement)  # fmt: skip
+    assert list(settled.payments) == [f"{remittance_id}:clp1"]
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
