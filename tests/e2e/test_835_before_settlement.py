@@ -70,7 +70,7 @@ async def test_an_835_before_the_settlement_posts_once_it_opens_and_bills_one_fe
         return found if found.resolved else None
 
     item = await eventually(resolved, timeout=30)  # type: ignore[arg-type]
-    assert item.resolved_claim_id == claim_id
+    assert (item.resolved_claim_id, item.resolution_cause) == (claim_id, "settlement_opened")
 
     # Fees: 25 % of the $600 recovered above the initial payment = $150, billed once.
     account = await vendor.fee_account(claim_id, billed_cents=15_000)

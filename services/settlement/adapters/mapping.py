@@ -234,6 +234,7 @@ def exception_from_aggregate(
         resolved=bool(e.resolved_claim_id),
         resolved_claim_id=e.resolved_claim_id,
         kind=pb.EXCEPTION_KIND_CLAIM,
+        resolution_cause=e.resolution_cause,
     )
 
 
@@ -289,6 +290,7 @@ def exception_from_row(r: Any, keys: PhiKeys) -> pb.PaymentException:
         line_outcome=_LINE_OUTCOME.get(r["line_outcome"], pb.LINE_MATCH_OUTCOME_UNSPECIFIED),
         candidate_lines=list(r["candidate_lines"]),
         resolved_line_control_number=r["resolved_line_control_number"],
+        resolution_cause=r["resolution_cause"],
     )
 
 

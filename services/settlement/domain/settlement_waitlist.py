@@ -87,11 +87,10 @@ def post_waiting(
     claim_id = settlement.claim_id
     attached = []
     for item in items:
-        if item.tenant_id != settlement.tenant_id:
-            continue  # never another tenant's item (ids are per tenant; checked all the same)
-        item_ctx = ctx.with_request(f"{ctx.request_id}|rematch:{item.id}")
-        if not item.resolve_on_opening(item_ctx, claim_id):
+        # Never another tenant's item (ids are per tenant; checked all the same).
+        if item.tenant_id != settlement.tenant_id or not item.awaits_settlement_of(claim_id):
             continue
+        item_ctx = ctx.with_request(f"{ctx.request_id}|rematch:{item.id}")
         payment_id = f"{item.remittance_id}:clp{item.ordinal}"
         settlement.flag_balance_billing_risk(
             ctx.with_request(f"{ctx.request_id}|rematch:{item.id}:patient"),
@@ -110,6 +109,7 @@ def post_waiting(
                 remittance_id=item.remittance_id,
                 cash_account=Account.UNAPPLIED_CASH,
             )
+        item.resolve_on_opening(item_ctx, claim_id)  # after the posting: a refusal records none
         attached.append(item)
     if attached:
         settlement.assess_variance(ctx)

@@ -120,6 +120,7 @@ async def test_a_payment_queued_before_the_settlement_opened_posts_when_it_opens
 
     items = await wait_for(resolved)
     assert items[f"D{seeded.tag}"].resolved_claim_id == seeded.claim_id("D")
+    assert items[f"D{seeded.tag}"].resolution_cause == RESOLVED_ON_SETTLEMENT_OPENING
     # Queued for another reason (a claim nobody knows): still queued, its money unapplied.
     assert not items[f"UNKNOWN{seeded.tag}"].resolved
     await _book(seeded, -20_000)
@@ -170,6 +171,13 @@ async def test_an_item_resolved_by_hand_before_the_opening_is_not_posted_again(
     item = app.load(UUID(queued.exception_id), seeded.tenant, UnmatchedClaimPayment)
     assert (item.resolved_claim_id, item.resolution_cause) == (seeded.claim_id("C"),
                                                                RESOLVED_BY_HAND)
+    async def listed_resolved() -> pb.PaymentException | None:
+        found = (await _exceptions(seeded))[f"D{seeded.tag}"]
+        return found if found.resolved else None
+
+    listed = await wait_for(listed_resolved)
+    assert (listed.resolved_claim_id, listed.resolution_cause) == (seeded.claim_id("C"),
+                                                                   RESOLVED_BY_HAND)
     await _book(seeded, -20_000)
 
 
