@@ -27,6 +27,31 @@ async def exceptions(vendor: Vendor, claim_id: str) -> list[settlement_pb2.Payme
     return [e for e in reply.exceptions if e.candidate_claim_id == claim_id]
 
 
+async def remitted_before_settlement(vendor: Vendor, claim_id: str,
+                                     pcn: str) -> settlement_pb2.PaymentException:
+    """The 835 paying $600 on the claim, queued for want of a settlement. Settlement learns the
+    claim from the claims stream: an 835 that came first matched no claim (an exception naming
+    none, left in the queue), and the payer's next file is sent."""
+    for _ in range(60):
+        imported, _ = await vendor.remit_835(pcn, 60_000, date(2026, 11, 9))
+        assert imported.status == settlement_pb2.IMPORT_STATUS_POSTED, imported
+        assert imported.remittances[0].exception_count == 1, imported  # never posted
+
+        async def queued(rid_: str = imported.remittances[0].remittance_id
+                         ) -> settlement_pb2.PaymentException | None:
+            reply = await vendor.settlement.ListExceptions(
+                settlement_pb2.ListExceptionsRequest(page_size=500),
+                metadata=vendor.md("finance"), timeout=15)
+            return next((e for e in reply.exceptions
+                         if e.remittance_id == rid_), None)
+
+        item = await eventually(queued, timeout=30)  # type: ignore[arg-type]
+        if item.candidate_claim_id == claim_id:
+            return item
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"settlement never learnt the claim of {pcn}")
+
+
 async def test_an_835_before_the_settlement_posts_once_it_opens_and_bills_one_fee(
         stack, channel):
     stack.require("claims", "negotiation", "settlement", "fees", "ledger")
@@ -43,14 +68,7 @@ async def test_an_835_before_the_settlement_posts_once_it_opens_and_bills_one_fe
     await vendor.offer(nid, npb.PARTY_PAYER, 120_000, "theirs-1", "2026-11-06")
 
     # The payer pays the balance it is about to agree to before the agreement is recorded.
-    imported, _ = await vendor.remit_835(pcn, 60_000, date(2026, 11, 9))
-    assert imported.status == settlement_pb2.IMPORT_STATUS_POSTED, imported
-    assert imported.remittances[0].exception_count == 1, imported
-
-    async def queued() -> settlement_pb2.PaymentException | None:
-        return next(iter(await exceptions(vendor, claim_id)), None)
-
-    item = await eventually(queued, timeout=30)  # type: ignore[arg-type]
+    item = await remitted_before_settlement(vendor, claim_id, pcn)
     assert (item.reason, item.paid_cents, item.resolved) == (NO_SETTLEMENT, 60_000, False)
 
     agreed = await vendor.agree(nid, "theirs-1")
