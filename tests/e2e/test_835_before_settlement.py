@@ -11,6 +11,8 @@ import pytest
 
 from oonledger.ledger.v1 import ledger_pb2
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
+from oonledger.operations.v1 import operations_pb2 as ops_pb
+from oonledger.operations.v1.operations_pb2_grpc import OperatorServiceStub
 from oonledger.settlement.v1 import settlement_pb2
 from tests.e2e.journey import Vendor, rid
 from tests.support.plugin import eventually
@@ -122,3 +124,20 @@ async def test_an_835_before_the_settlement_posts_once_it_opens_and_bills_one_fe
     assert list(state.unfolded_events) == []
     assert [p.amount_cents for p in state.payments if p.event_type == "PaymentPosted"] == [60_000]
     assert [f.amount_cents for f in state.fees] == [15_000]
+
+    # Reconciliation for the tenant: every event settlement recorded reached the ledger, one
+    # payment, its fee, no gap.
+    admin = (("authorization", f"Bearer {await stack.partner(vendor.tenant, 'admin')}"),)
+
+    async def reconciled() -> ops_pb.ReconciliationReport | None:
+        report = await OperatorServiceStub(channel).Reconcile(
+            ops_pb.ReconcileRequest(), metadata=admin, timeout=60)
+        by_service = {counts.service: counts for counts in report.services}
+        appended = {item.service: item.appended for item in by_service["ledger"].ledger}
+        done = (report.healthy and not report.gaps
+                and appended.get("settlement") == by_service["settlement"].recorded)
+        return report if done else None
+
+    report = await eventually(reconciled, timeout=90)  # type: ignore[arg-type]
+    by_service = {counts.service: counts for counts in report.services}
+    assert by_service["ledger"].payments.payments == 1
