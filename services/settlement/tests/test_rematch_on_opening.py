@@ -27,10 +27,11 @@ from services.settlement.domain import (
     settlement_id_for,
     waitlist_id_for,
 )
+from services.x12.writer_835 import ClaimSpec, RemittanceSpec, build_835
 
 from .conftest import DECIDED_ON
 from .polling import wait_for
-from .scenario import DOS, scenario_835
+from .scenario import DOS, PAYEE_NPI, scenario_835
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -263,3 +264,48 @@ async def test_an_item_listed_after_the_settlement_opened_posts_too(
 
 async def _in_thread(fn: Any, *args: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+async def test_an_835_imported_while_the_settlements_open_pays_each_claim_once(seed: Any) -> None:
+    """Both orders at once: an 835 paying A..D while their settlements open (A's before it,
+    C's and D's agreements sent with it), so some CLPs find their settlement open and post,
+    others are queued and post when it opens. Each claim ends with its payment once, nothing
+    left queued, the book clean."""
+    seeded = await seed(open_keys=())
+    facts = {k: replace(f, agreed_cents=f.agreed_cents or D_AGREED)
+             for k, f in seeded.facts.items()}  # fmt: skip
+    spec = RemittanceSpec(
+        trace_number=f"RACE{seeded.tag}", payment_date=date(2026, 11, 2), payee_npi=PAYEE_NPI,
+        claims=tuple(ClaimSpec(f.patient_control_number, f.charge_cents, 10_000, DOS, 0, "1",
+                               f.icn) for f in facts.values()),
+    )  # fmt: skip
+    # A's settlement is open before the 835; B's may be; C's and D's agreements go with it.
+    for key in "AB":
+        await seeded.upstream.agreed(seeded.claim_id(key), facts[key], DECIDED_ON)  # type: ignore[attr-defined]
+    await wait_for(lambda: _settlement_or_none(seeded, "A"))
+    imported, *_ = await asyncio.gather(
+        seeded.stub.ImportRemittance(
+            pb.ImportRemittanceRequest(content=build_835(spec).encode(), file_name="race.835"),
+            metadata=seeded.md()),
+        *(seeded.upstream.agreed(seeded.claim_id(k), facts[k], DECIDED_ON)  # type: ignore[attr-defined]
+          for k in "CD"),
+    )  # fmt: skip
+    assert imported.status == pb.IMPORT_STATUS_POSTED, imported.reasons
+    assert imported.remittances[0].exception_count <= 3  # A posted at once
+
+    async def all_paid() -> bool:
+        for key, f in facts.items():
+            s = await _settlement_or_none(seeded, key)
+            if s is None or s.paid_cents != f.initial_paid_cents + 10_000:
+                return False
+        return True
+
+    await wait_for(all_paid)
+    app_book = await _book(seeded, 0)
+    assert app_book.account_balances["provider_cash"] == sum(
+        f.initial_paid_cents + 10_000 for f in facts.values())
+    await asyncio.sleep(0.5)  # a second posting would show by now
+    for key in facts:
+        s = await seeded.settlement(key)
+        assert [p.amount_cents for p in s.payments if p.remittance_id] == [10_000], key
+    assert not [e for e in (await _exceptions(seeded)).values() if not e.resolved]
