@@ -5,7 +5,7 @@ Synchronous (the eventsourcing library is); the gRPC layer calls these through t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
@@ -26,6 +26,7 @@ from services.settlement.domain import (
     NO_SETTLEMENT,
     Account,
     ClaimIndex,
+    ClaimLine,
     ClaimPayment,
     InitialAdjudication,
     Match,
@@ -413,7 +414,9 @@ class SettlementApplication(ServiceApplication):
         waitlists = self._waitlist(ctx, outcome.exceptions, claim_items)
         queued: list[UnmatchedClaimPayment | UnmatchedServiceLine] = list(claim_items)
         queued.extend(
-            UnmatchedServiceLine.queue(ctx, remittance_id=rid, remittance=remittance, item=e)
+            UnmatchedServiceLine.queue(
+                ctx, remittance_id=rid, trace_number=remittance.trace_number, item=e
+            )
             for e in outcome.line_exceptions
         )
         record = None
@@ -456,10 +459,14 @@ class SettlementApplication(ServiceApplication):
             waitlist.add(ctx.with_request(f"{ctx.request_id}|waitlist:{item.id}"), item)
         return list(lists.values())
 
-    def post_waiting_payments(self, ctx: CommandContext, claim_id: str) -> list[TenantAggregate]:
+    def post_waiting_payments(
+        self, ctx: CommandContext, claim_id: str,
+        claim_lines: Callable[[], Sequence[ClaimLine]] = tuple,
+    ) -> list[TenantAggregate]:  # fmt: skip
         """Post the queued payments that waited for this claim's settlement, now open
         (domain/settlement_waitlist.py). Returns what changed, for the caller to save with its
         tracking record; nothing when the settlement is not open or nothing waits.
+        `claim_lines` reads the claim's 837 lines (rule 5), only when something waits.
 
         Called after the settlement's opening and after each listing were committed (the
         `awaiting-settlement` reaction to settlement's own SettlementOpened and
@@ -479,9 +486,12 @@ class SettlementApplication(ServiceApplication):
             item
             for exception_id in waitlist.exception_ids
             if (item := self.find(UUID(exception_id), ctx.tenant_id, UnmatchedClaimPayment))
+            and item.awaits_settlement_of(claim_id)
         ]
-        attached = post_waiting(ctx, settlement, items)
-        return [settlement, *attached] if attached else []
+        if not items:
+            return []
+        done = post_waiting(ctx, settlement, items, claim_lines())
+        return [settlement, *done.attached, *done.line_items] if done.attached else []
 
     def resolve_exception(
         self, ctx: CommandContext, command: ResolveException

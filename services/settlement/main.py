@@ -26,6 +26,7 @@ from services.settlement.adapters.subscriptions import (
     NEGOTIATION_EVENTS,
     WAITLIST_EVENTS,
     claim_facts_lookup,
+    claim_lines_lookup,
     fees_prefetch,
     fees_reaction,
     negotiation_reaction,
@@ -78,7 +79,9 @@ def build(infra: Infrastructure) -> ServiceParts:
             "settlement",
             "awaiting-settlement",
             ApplicationProcessor(
-                app, "awaiting-settlement", waitlist_reaction(app), infra.blocking.executor
+                app, "awaiting-settlement",
+                waitlist_reaction(app, claim_lines_lookup(settings.database_url, schema)),
+                infra.blocking.executor,
             ),
             event_types=WAITLIST_EVENTS,
         ),

@@ -613,7 +613,8 @@ def unmatched_claim_payment_queued() -> Any:
                   status_code="1", charge_cents=55_000, paid_cents=20_000,
                   patient_responsibility_cents=0, first_service_date=dt.date(2026, 3, 2),
                   reason="no claim with this patient control number, payer claim number or "
-                         "F8 reference", candidate_claim_id="")
+                         "F8 reference", candidate_claim_id="", service_lines=[],
+                  statement_from=None, statement_to=None)
 
 
 def initial_adjudication_remitted() -> Any:

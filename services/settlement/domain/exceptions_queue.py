@@ -18,7 +18,7 @@ from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.ids import deterministic_id
-from services.settlement.domain.remittance import Remittance
+from services.settlement.domain.remittance import ClaimPayment, Remittance, ServiceLine
 from services.settlement.domain.remittance_posting import (
     NO_SETTLEMENT,
     LineException,
@@ -57,6 +57,18 @@ class UnmatchedClaimPayment(TenantAggregate):
         first_service_date: date | None
         reason: str
         candidate_claim_id: str
+        # v2: the CLP's SVCs and statement dates when it waits for its claim's settlement
+        # (matched to the 837 lines, rule 5, when it posts); empty otherwise.
+        class_version = 2
+        service_lines: list[dict[str, Any]]
+        statement_from: date | None
+        statement_to: date | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["service_lines"] = []
+            state["statement_from"] = None
+            state["statement_to"] = None
 
     class UnmatchedClaimPaymentResolved(TenantAggregate.Event):
         class_version = 2
@@ -89,6 +101,9 @@ class UnmatchedClaimPayment(TenantAggregate):
         first_service_date: date | None,
         reason: str,
         candidate_claim_id: str,
+        service_lines: list[dict[str, Any]],
+        statement_from: date | None,
+        statement_to: date | None,
     ) -> None:
         self.remittance_id = remittance_id
         self.trace_number = trace_number
@@ -103,6 +118,10 @@ class UnmatchedClaimPayment(TenantAggregate):
         self.patient_responsibility_cents = patient_responsibility_cents
         self.reason = reason
         self.candidate_claim_id = candidate_claim_id
+        self.charge_cents = charge_cents
+        self.service_lines = [dict(line) for line in service_lines]
+        self.statement_from = statement_from
+        self.statement_to = statement_to
         self.resolved_claim_id = ""
         self.resolution_cause = ""
 
@@ -134,6 +153,25 @@ class UnmatchedClaimPayment(TenantAggregate):
             first_service_date=item.first_service_date,
             reason=item.reason,
             candidate_claim_id=item.candidate_claim_id,
+            service_lines=[line.to_dict() for line in item.claim.service_lines] if item.claim
+            else [],
+            statement_from=item.claim.statement_from if item.claim else None,
+            statement_to=item.claim.statement_to if item.claim else None,
+        )
+
+    def claim_payment(self) -> ClaimPayment:
+        """The CLP as queued (with its SVCs when it waited for a settlement), for rule 5."""
+        return ClaimPayment(
+            ordinal=self.ordinal,
+            patient_control_number=self.patient_control_number,
+            status_code=self.status_code,
+            charge_cents=self.charge_cents,
+            paid_cents=self.paid_cents,
+            patient_responsibility_cents=self.patient_responsibility_cents,
+            payer_claim_control_number=self.payer_claim_control_number,
+            statement_from=self.statement_from,
+            statement_to=self.statement_to,
+            service_lines=tuple(ServiceLine.from_dict(line) for line in self.service_lines),
         )
 
     def resolve(self, ctx: CommandContext, claim_id: str) -> bool:
@@ -259,7 +297,7 @@ class UnmatchedServiceLine(TenantAggregate):
         ctx: CommandContext,
         *,
         remittance_id: UUID,
-        remittance: Remittance,
+        trace_number: str,
         item: LineException,
     ) -> UnmatchedServiceLine:
         line = item.line
@@ -270,7 +308,7 @@ class UnmatchedServiceLine(TenantAggregate):
             claim_id=item.claim_id,
             payment_id=item.payment_id,
             remittance_id=str(remittance_id),
-            trace_number=remittance.trace_number,
+            trace_number=trace_number,
             ordinal=item.ordinal,
             patient_control_number=item.patient_control_number,
             payer_claim_control_number=item.payer_claim_control_number,

@@ -51,6 +51,9 @@ class PaymentException:
     first_service_date: date | None
     reason: str
     candidate_claim_id: str = ""
+    # The CLP itself when it waits only for its claim's settlement (reason NO_SETTLEMENT): its
+    # SVCs are matched to the claim's 837 lines (rule 5) when it posts (settlement_waitlist.py).
+    claim: ClaimPayment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,7 @@ def _exception(claim: ClaimPayment, reason: str, candidate: str = "") -> Payment
         first_service_date=claim.first_service_date,
         reason=reason,
         candidate_claim_id=candidate,
+        claim=claim if reason == NO_SETTLEMENT else None,
     )
 
 

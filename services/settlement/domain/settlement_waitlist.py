@@ -9,8 +9,10 @@ the event store by the claim alone, never from a read model that may lag.
 When the settlement is open, `post_waiting` attaches each listed item that still waits for it
 (`UnmatchedClaimPayment.resolve_on_opening`: recorded with cause "settlement_opened") and posts
 its money as the import would have: the balance-billing check on its CLP05, then a payment of
-its CLP04 with the import's payment id (`<remittance>:clp<ordinal>`), moved out of unapplied
-cash (Dr unapplied_cash, Cr payer_receivable, as a resolution by hand), then the variance. An
+its CLP04 with the import's payment id (`<remittance>:clp<ordinal>`) and its SVCs matched to the
+claim's 837 lines (rule 5, from the SVCs the item kept; an SVC that names no single line is
+queued as an `UnmatchedServiceLine`), moved out of unapplied cash (Dr unapplied_cash, Cr
+payer_receivable, as a resolution by hand), then the variance. An
 item resolved meanwhile (by hand, or by an earlier delivery) is skipped, and so is a negative
 CLP (a reversal needs the payment it names: a person resolves it). Each item posts once: its
 own resolution and the settlement's payment are saved together, and both aggregates are
@@ -20,14 +22,21 @@ finds the item resolved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.ids import deterministic_id
-from services.settlement.domain.exceptions_queue import UnmatchedClaimPayment
+from services.settlement.domain.exceptions_queue import (
+    UnmatchedClaimPayment,
+    UnmatchedServiceLine,
+)
 from services.settlement.domain.journal import Account
+from services.settlement.domain.matching import ClaimLine, match_lines
+from services.settlement.domain.remittance_posting import LineException
 from services.settlement.domain.settlement import Settlement
 
 
@@ -79,13 +88,26 @@ class SettlementWaitlist(TenantAggregate):
         return True
 
 
+@dataclass
+class PostedWaiting:
+    """What `post_waiting` changed besides the settlement: the items it attached and the
+    service-line items its payments queued (rule 5)."""
+
+    attached: list[UnmatchedClaimPayment] = field(default_factory=list)
+    line_items: list[UnmatchedServiceLine] = field(default_factory=list)
+
+
 def post_waiting(
-    ctx: CommandContext, settlement: Settlement, items: Iterable[UnmatchedClaimPayment]
-) -> list[UnmatchedClaimPayment]:
+    ctx: CommandContext,
+    settlement: Settlement,
+    items: Iterable[UnmatchedClaimPayment],
+    claim_lines: Sequence[ClaimLine] = (),
+) -> PostedWaiting:
     """Attach and post, on the open `settlement`, the items still waiting for it (in the order
-    given: the waitlist's); returns those attached. Nothing is saved here."""
+    given: the waitlist's). `claim_lines`: the claim's 837 lines settlement knows, each SVC of a
+    posted item is matched to (rule 5) as the import does. Nothing is saved here."""
     claim_id = settlement.claim_id
-    attached = []
+    done = PostedWaiting()
     for item in items:
         # Never another tenant's item (ids are per tenant; checked all the same).
         if item.tenant_id != settlement.tenant_id or not item.awaits_settlement_of(claim_id):
@@ -98,6 +120,7 @@ def post_waiting(
             remittance_id=item.remittance_id,
         )
         if item.paid_cents > 0:
+            line_matches = _match_lines(ctx, item, claim_id, payment_id, claim_lines, done)
             settlement.post_payment(
                 item_ctx,
                 payment_id=payment_id,
@@ -108,9 +131,40 @@ def post_waiting(
                 payer_claim_control_number=item.payer_claim_control_number,
                 remittance_id=item.remittance_id,
                 cash_account=Account.UNAPPLIED_CASH,
+                line_matches=line_matches,
             )
         item.resolve_on_opening(item_ctx, claim_id)  # after the posting: a refusal records none
-        attached.append(item)
-    if attached:
+        done.attached.append(item)
+    if done.attached:
         settlement.assess_variance(ctx)
-    return attached
+    return done
+
+
+def _match_lines(
+    ctx: CommandContext, item: UnmatchedClaimPayment, claim_id: str, payment_id: str,
+    claim_lines: Sequence[ClaimLine], done: PostedWaiting,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Rule 5 for the item's SVCs, as the import's posting does (remittance_posting.py): each
+    SVC's outcome rides on the payment; one that names no single line is queued, unless
+    settlement knows no lines for the claim."""
+    lines = match_lines(item.claim_payment(), claim_lines)
+    if claim_lines:
+        done.line_items.extend(
+            UnmatchedServiceLine.queue(
+                ctx,
+                remittance_id=UUID(item.remittance_id),
+                trace_number=item.trace_number,
+                item=LineException(
+                    claim_id=claim_id,
+                    payment_id=payment_id,
+                    ordinal=item.ordinal,
+                    patient_control_number=item.patient_control_number,
+                    payer_claim_control_number=item.payer_claim_control_number,
+                    status_code=item.status_code,
+                    line=line,
+                ),
+            )
+            for line in lines
+            if not line.matched
+        )
+    return [line.to_dict() for line in lines]

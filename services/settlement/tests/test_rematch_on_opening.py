@@ -114,6 +114,9 @@ async def test_a_payment_queued_before_the_settlement_opened_posts_when_it_opens
     assert payment.payment_id == f"{queued.remittance_id}:clp{queued.claim_ordinal}"
     assert payment.reference == queued.trace_number
     assert settlement.outstanding_cents == D_AGREED - D_PAID
+    # Its SVC matched to D's 837 line (rule 5), as the import would have matched it.
+    assert [(line.outcome, line.claim_line) for line in payment.lines] == [
+        (pb.LINE_MATCH_OUTCOME_MATCHED, 1)]
 
     async def resolved() -> dict[str, pb.PaymentException] | None:
         items = await _exceptions(seeded)
