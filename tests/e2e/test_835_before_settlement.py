@@ -26,7 +26,10 @@ async def exceptions(vendor: Vendor, claim_id: str) -> list[settlement_pb2.Payme
     reply = await vendor.settlement.ListExceptions(
         settlement_pb2.ListExceptionsRequest(page_size=500, include_resolved=True),
         metadata=vendor.md("finance"), timeout=15)
-    return [e for e in reply.exceptions if e.candidate_claim_id == claim_id]
+    # The claim's CLP exception (its SVC, matched to no 837 line once posted, is queued apart
+    # as a service-line item, as the import's posting would queue it).
+    return [e for e in reply.exceptions if e.candidate_claim_id == claim_id
+            and e.kind == settlement_pb2.EXCEPTION_KIND_CLAIM]
 
 
 async def remitted_before_settlement(vendor: Vendor, claim_id: str,
@@ -84,6 +87,9 @@ async def test_an_835_before_the_settlement_posts_once_it_opens_and_bills_one_fe
     posted = [p for p in settlement.payments if p.remittance_id]
     assert [(p.amount_cents, p.reversed) for p in posted] == [(60_000, False)]
     assert settlement.outstanding_cents == 0
+    # Its SVC went through rule 5 as the import's would (one SVC for the whole claim: no line).
+    assert [line.outcome for line in posted[0].lines] == [
+        settlement_pb2.LINE_MATCH_OUTCOME_UNMATCHED]
 
     async def resolved() -> settlement_pb2.PaymentException | None:
         (found,) = await exceptions(vendor, claim_id)
