@@ -5,12 +5,13 @@ Synchronous (the eventsourcing library is); the gRPC layer calls these through t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from uuid import UUID
 
+from services.common.aggregate import TenantAggregate
 from services.common.auth import ADMIN, FINANCE, SYSTEM, require_role
 from services.common.context import CommandContext
 from services.common.errors import InvalidArgument, NotFound
@@ -22,12 +23,15 @@ from services.settlement import published
 from services.settlement.adapters.bulk_loading import load_many
 from services.settlement.domain import (
     CLAIMS_PER_CHUNK,
+    NO_SETTLEMENT,
     Account,
     ClaimIndex,
+    ClaimLine,
     ClaimPayment,
     InitialAdjudication,
     Match,
     NoMatch,
+    PaymentException,
     PaymentMethod,
     PreparedImport,
     Remittance,
@@ -36,6 +40,7 @@ from services.settlement.domain import (
     RemittanceRecord,
     Settlement,
     SettlementSource,
+    SettlementWaitlist,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
     chunk_id_for,
@@ -44,8 +49,10 @@ from services.settlement.domain import (
     match_remittance,
     patient_responsibility_warnings,
     post_remittance,
+    post_waiting,
     remittance_id_for,
     settlement_id_for,
+    waitlist_id_for,
 )
 
 
@@ -400,12 +407,16 @@ class SettlementApplication(ServiceApplication):
             journal=outcome.remittance_journal,
             warnings=[str(w) for w in patient_responsibility_warnings(part)],
         )
-        queued: list[UnmatchedClaimPayment | UnmatchedServiceLine] = [
+        claim_items = [
             UnmatchedClaimPayment.queue(ctx, remittance_id=rid, remittance=remittance, item=e)
             for e in outcome.exceptions
         ]
+        waitlists = self._waitlist(ctx, outcome.exceptions, claim_items)
+        queued: list[UnmatchedClaimPayment | UnmatchedServiceLine] = list(claim_items)
         queued.extend(
-            UnmatchedServiceLine.queue(ctx, remittance_id=rid, remittance=remittance, item=e)
+            UnmatchedServiceLine.queue(
+                ctx, remittance_id=rid, trace_number=remittance.trace_number, item=e
+            )
             for e in outcome.line_exceptions
         )
         record = None
@@ -419,9 +430,68 @@ class SettlementApplication(ServiceApplication):
                 chunk_count=chunk_count,
             )
         self.save_all(
-            remittance_file, chunk, *queued, *adjudications, *outcome.touched.values(), record
-        )
+            remittance_file, chunk, *queued, *waitlists, *adjudications,
+            *outcome.touched.values(), record,
+        )  # fmt: skip
         return chunk, record
+
+    def _waitlist(
+        self, ctx: CommandContext, exceptions: list[PaymentException],
+        items: list[UnmatchedClaimPayment],
+    ) -> list[SettlementWaitlist]:  # fmt: skip
+        """List each item that waits only for its claim's settlement on that claim's waitlist
+        (saved in the chunk's transaction: domain/settlement_waitlist.py)."""
+        waiting = [
+            (e.candidate_claim_id, item)
+            for e, item in zip(exceptions, items, strict=True)
+            if e.reason == NO_SETTLEMENT and e.candidate_claim_id
+        ]
+        if not waiting:
+            return []
+        claims = {claim_id for claim_id, _ in waiting}
+        found = load_many(self, [waitlist_id_for(ctx.tenant_id, c) for c in claims],
+                          ctx.tenant_id, SettlementWaitlist)  # fmt: skip
+        lists = {w.claim_id: w for w in found.values()}
+        for claim_id, item in waiting:
+            waitlist = lists.get(claim_id)
+            if waitlist is None:
+                waitlist = lists[claim_id] = SettlementWaitlist.start(ctx, claim_id)
+            waitlist.add(ctx.with_request(f"{ctx.request_id}|waitlist:{item.id}"), item)
+        return list(lists.values())
+
+    def post_waiting_payments(
+        self, ctx: CommandContext, claim_id: str,
+        claim_lines: Callable[[], Sequence[ClaimLine]] = tuple,
+    ) -> list[TenantAggregate]:  # fmt: skip
+        """Post the queued payments that waited for this claim's settlement, now open
+        (domain/settlement_waitlist.py). Returns what changed, for the caller to save with its
+        tracking record; nothing when the settlement is not open or nothing waits.
+        `claim_lines` reads the claim's 837 lines (rule 5), only when something waits.
+
+        Called after the settlement's opening and after each listing were committed (the
+        `awaiting-settlement` reaction to settlement's own SettlementOpened and
+        ClaimPaymentWaitlisted): whichever of the two committed last sees the other, so an
+        item listed while the settlement was opening is not missed."""
+        require_poster(ctx)
+        # The waitlist first: most settlements open with nothing waiting (one cheap miss).
+        waitlist = self.find(waitlist_id_for(ctx.tenant_id, claim_id), ctx.tenant_id,
+                             SettlementWaitlist)  # fmt: skip
+        if waitlist is None:
+            return []
+        settlement = self.find(settlement_id_for(ctx.tenant_id, claim_id), ctx.tenant_id,
+                               Settlement)  # fmt: skip
+        if settlement is None:
+            return []
+        items = [
+            item
+            for exception_id in waitlist.exception_ids
+            if (item := self.find(UUID(exception_id), ctx.tenant_id, UnmatchedClaimPayment))
+            and item.awaits_settlement_of(claim_id)
+        ]
+        if not items:
+            return []
+        done = post_waiting(ctx, settlement, items, claim_lines())
+        return [settlement, *done.attached, *done.line_items] if done.attached else []
 
     def resolve_exception(
         self, ctx: CommandContext, command: ResolveException

@@ -24,10 +24,13 @@ from services.settlement.adapters.subscriptions import (
     CLAIMS_EVENTS,
     FEES_EVENTS,
     NEGOTIATION_EVENTS,
+    WAITLIST_EVENTS,
     claim_facts_lookup,
+    claim_lines_lookup,
     fees_prefetch,
     fees_reaction,
     negotiation_reaction,
+    waitlist_reaction,
 )
 from services.settlement.application import POSTING_ROLES, SettlementApplication
 
@@ -69,6 +72,18 @@ def build(infra: Infrastructure) -> ServiceParts:
                 prefetch=fees_prefetch,
             ),
             event_types=FEES_EVENTS,
+        ),
+        # Settlement's own events: the payments queued while a claim had no settlement post
+        # once it opens (domain/settlement_waitlist.py).
+        Subscription(
+            "settlement",
+            "awaiting-settlement",
+            ApplicationProcessor(
+                app, "awaiting-settlement",
+                waitlist_reaction(app, claim_lines_lookup(settings.database_url, schema)),
+                infra.blocking.executor,
+            ),
+            event_types=WAITLIST_EVENTS,
         ),
         Subscription(
             "claims",

@@ -23,6 +23,7 @@ from services.settlement.domain import (
     RemittanceFile,
     RemittanceRecord,
     Settlement,
+    SettlementWaitlist,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
 )
@@ -131,12 +132,20 @@ def language(keys: PhiKeys) -> PublishedLanguage:
                 extra=payment_icn),
             # The exceptions queue.
             UnmatchedClaimPayment.UnmatchedClaimPaymentQueued: from_fields(
-                v1.UnmatchedClaimPaymentQueued, internal=plain_identifiers, extra=identifiers),
+                v1.UnmatchedClaimPaymentQueued,
+                # The CLP's SVCs of an item waiting for a settlement stay in the event store:
+                # settlement matches them itself when it posts (settlement_waitlist.py).
+                internal=(*plain_identifiers, "service_lines", "statement_from", "statement_to"),
+                extra=identifiers),
             UnmatchedClaimPayment.UnmatchedClaimPaymentResolved: from_fields(
                 v1.UnmatchedClaimPaymentResolved),
             UnmatchedServiceLine.UnmatchedServiceLineQueued: from_fields(
                 v1.UnmatchedServiceLineQueued, internal=plain_identifiers, extra=identifiers),
             UnmatchedServiceLine.UnmatchedServiceLineResolved: from_fields(
                 v1.UnmatchedServiceLineResolved),
+            # Payments waiting for a claim's settlement (posted when it opens).
+            SettlementWaitlist.SettlementWaitlistStarted: from_fields(
+                v1.SettlementWaitlistStarted),
+            SettlementWaitlist.ClaimPaymentWaitlisted: from_fields(v1.ClaimPaymentWaitlisted),
         },
     )

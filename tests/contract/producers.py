@@ -65,6 +65,7 @@ from services.settlement.domain import (
     RemittanceFile,
     RemittanceRecord,
     Settlement,
+    SettlementWaitlist,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
     transfer,
@@ -612,7 +613,8 @@ def unmatched_claim_payment_queued() -> Any:
                   status_code="1", charge_cents=55_000, paid_cents=20_000,
                   patient_responsibility_cents=0, first_service_date=dt.date(2026, 3, 2),
                   reason="no claim with this patient control number, payer claim number or "
-                         "F8 reference", candidate_claim_id="")
+                         "F8 reference", candidate_claim_id="", service_lines=[],
+                  statement_from=None, statement_to=None)
 
 
 def initial_adjudication_remitted() -> Any:
@@ -625,7 +627,18 @@ def initial_adjudication_remitted() -> Any:
 
 
 def unmatched_claim_payment_resolved() -> Any:
-    return _event(UnmatchedClaimPayment.UnmatchedClaimPaymentResolved, claim_id=CLAIM_ID)
+    return _event(UnmatchedClaimPayment.UnmatchedClaimPaymentResolved, claim_id=CLAIM_ID,
+                  cause="settlement_opened")
+
+
+def settlement_waitlist_started() -> Any:
+    return _event(SettlementWaitlist.SettlementWaitlistStarted, version=1, claim_id=CLAIM_ID)
+
+
+def claim_payment_waitlisted() -> Any:
+    return _event(SettlementWaitlist.ClaimPaymentWaitlisted, claim_id=CLAIM_ID,
+                  exception_id="9b7f3c2e-4d1a-5e6f-8a9b-0c1d2e3f4a5b", remittance_id=REMITTANCE,
+                  ordinal=2)
 
 
 def unmatched_service_line_queued() -> Any:
@@ -798,6 +811,8 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("settlement", "UnmatchedClaimPaymentResolved"): unmatched_claim_payment_resolved,
     ("settlement", "UnmatchedServiceLineQueued"): unmatched_service_line_queued,
     ("settlement", "UnmatchedServiceLineResolved"): unmatched_service_line_resolved,
+    ("settlement", "SettlementWaitlistStarted"): settlement_waitlist_started,
+    ("settlement", "ClaimPaymentWaitlisted"): claim_payment_waitlisted,
     ("fees", "FeeAssessed"): fee_assessed,
     ("fees", "IdrFeePassedThrough"): idr_fee_passed_through,
     ("fees", "FeeAccountOpened"): fee_account_opened,

@@ -334,6 +334,8 @@ FOLDS: dict[str, Fold] = {
     "UnmatchedClaimPaymentResolved": _recorded_only,
     "UnmatchedServiceLineQueued": _recorded_only,
     "UnmatchedServiceLineResolved": _recorded_only,
+    "SettlementWaitlistStarted": _recorded_only,
+    "ClaimPaymentWaitlisted": _recorded_only,
     # fees
     "FeeAccountOpened": _recorded_only,
     "ClaimFactsRecorded": _recorded_only,

@@ -15,6 +15,7 @@ from services.settlement.application import ImportOutcome, ImportResult
 from services.settlement.domain import (
     AMBIGUOUS,
     MATCHED,
+    RESOLVED_BY_HAND,
     UNMATCHED,
     BookViolation,
     JournalTransaction,
@@ -234,6 +235,7 @@ def exception_from_aggregate(
         resolved=bool(e.resolved_claim_id),
         resolved_claim_id=e.resolved_claim_id,
         kind=pb.EXCEPTION_KIND_CLAIM,
+        resolution_cause=e.resolution_cause,
     )
 
 
@@ -289,6 +291,9 @@ def exception_from_row(r: Any, keys: PhiKeys) -> pb.PaymentException:
         line_outcome=_LINE_OUTCOME.get(r["line_outcome"], pb.LINE_MATCH_OUTCOME_UNSPECIFIED),
         candidate_lines=list(r["candidate_lines"]),
         resolved_line_control_number=r["resolved_line_control_number"],
+        # A claim exception resolved before the cause was kept was resolved by hand.
+        resolution_cause=r["resolution_cause"] or (
+            RESOLVED_BY_HAND if r["resolved_claim_id"] and r["kind"] != "line" else ""),
     )
 
 

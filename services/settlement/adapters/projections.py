@@ -389,11 +389,12 @@ async def _line_exception_resolved(conn: asyncpg.Connection, s: str, d: Delivery
 
 async def _exception_resolved(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
     await conn.execute(
-        "UPDATE payment_exceptions SET resolved_claim_id = $3 "
+        "UPDATE payment_exceptions SET resolved_claim_id = $3, resolution_cause = $4 "
         "WHERE tenant_id = $1 AND exception_id = $2",
         d.tenant_id,
         d.envelope.aggregate_id,
         d.payload["claim_id"],
+        d.payload.get("cause") or "manual",  # published before the field: by hand
     )
 
 

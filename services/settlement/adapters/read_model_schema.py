@@ -123,4 +123,8 @@ def statements(schema: str) -> list[str]:
             ADD COLUMN IF NOT EXISTS patient_control_number_sealed text NOT NULL DEFAULT '',
             ADD COLUMN IF NOT EXISTS payer_claim_control_number_index text NOT NULL DEFAULT '',
             ADD COLUMN IF NOT EXISTS payer_claim_control_number_sealed text NOT NULL DEFAULT ''""",
+        # Why a claim exception was resolved (UnmatchedClaimPaymentResolved.cause; rows
+        # resolved before it existed were resolved by hand).
+        f"""ALTER TABLE {s}.payment_exceptions
+            ADD COLUMN IF NOT EXISTS resolution_cause text NOT NULL DEFAULT ''""",
     ]

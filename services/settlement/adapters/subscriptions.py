@@ -1,10 +1,12 @@
-"""Reactions to other services' events: negotiation's outcomes open settlements.
+"""Reactions: negotiation's outcomes open settlements, fees' FeeAssessed posts fees, and a
+settlement's opening (settlement's own events) posts the payments that waited for it.
 
 The claims service's events feed the matching read model instead (see projections.py).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -18,11 +20,18 @@ from oonledger.negotiation.v1 import events_pb2 as negotiation_v1
 from services.common.aggregate import TenantAggregate
 from services.common.consumer import Delivery, PermanentFailure
 from services.settlement.application import OpeningTerms, SettlementApplication
-from services.settlement.domain import Settlement, SettlementSource, settlement_id_for
+from services.settlement.domain import (
+    ClaimLine,
+    Settlement,
+    SettlementSource,
+    settlement_id_for,
+)
 
 NEGOTIATION_EVENTS = ("SettlementAgreed", "IdrDetermined")
 CLAIMS_EVENTS = ("ClaimRegistered", "AdjudicationRecorded", "ClaimTriaged")
 FEES_EVENTS = ("FeeAssessed",)
+# Settlement's own: a settlement opened, a queued payment listed as waiting for one.
+WAITLIST_EVENTS = ("SettlementOpened", "ClaimPaymentWaitlisted")
 ACTOR = "system:settlement"
 
 
@@ -49,6 +58,26 @@ def claim_facts_lookup(database_url: str, schema: str) -> ClaimFactsLookup:
         if row is None:
             return None
         return ClaimFacts(row[0], tuple(row[1]), row[2])
+
+    return lookup
+
+
+ClaimLinesLookup = Callable[[str, str], tuple[ClaimLine, ...]]
+
+
+def claim_lines_lookup(database_url: str, schema: str) -> ClaimLinesLookup:
+    """A claim's 837 lines as settlement's claim read model keeps them (rule 5)."""
+    query = sql.SQL(
+        "SELECT lines FROM {}.claim_refs WHERE tenant_id = %s AND claim_id = %s"
+    ).format(sql.Identifier(schema))
+
+    def lookup(tenant_id: str, claim_id: str) -> tuple[ClaimLine, ...]:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(query, (tenant_id, claim_id)).fetchone()
+        lines = row[0] if row else None
+        if isinstance(lines, str):
+            lines = json.loads(lines)
+        return tuple(ClaimLine.from_dict(line) for line in lines or ())
 
     return lookup
 
@@ -155,5 +184,26 @@ def fees_reaction(
             remittance_trn=line.remittance_trn,
         )
         return [settlement]
+
+    return react
+
+
+def waitlist_reaction(
+    app: SettlementApplication, lines: ClaimLinesLookup
+) -> Callable[[Delivery], Sequence[TenantAggregate | None]]:
+    """Settlement's own SettlementOpened or ClaimPaymentWaitlisted (each read after it was
+    committed): post the claim's waiting payments if its settlement is open now
+    (`SettlementApplication.post_waiting_payments`). Whichever of the opening and a listing
+    committed last finds the other, so neither order leaves an item queued."""
+
+    def react(delivery: Delivery) -> Sequence[TenantAggregate | None]:
+        if delivery.event_type not in WAITLIST_EVENTS:
+            return ()
+        claim_id = str(delivery.payload.get("claim_id") or delivery.envelope.claim_id)
+        if not claim_id:
+            raise PermanentFailure(f"{delivery.envelope.event_id}: names no claim")
+        return app.post_waiting_payments(
+            delivery.context(actor=ACTOR), claim_id, lambda: lines(delivery.tenant_id, claim_id)
+        )
 
     return react

@@ -13,6 +13,8 @@
 - `initial_adjudication.py`: a claim's first 835 payment or denial (no settlement, never
   adjudicated): the initial adjudication the claims service records
 - `exceptions_queue.py`: unmatched claim payments and service lines, until resolved
+- `settlement_waitlist.py`: the queued payments of a claim waiting for its settlement, posted
+  when it opens
 - `balance_billing.py`: the NSA balance-billing guard
 """
 
@@ -24,6 +26,8 @@ from services.settlement.domain.balancing import (
     patient_responsibility_warnings,
 )
 from services.settlement.domain.exceptions_queue import (
+    RESOLVED_BY_HAND,
+    RESOLVED_ON_SETTLEMENT_OPENING,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
     exception_id_for,
@@ -92,6 +96,7 @@ from services.settlement.domain.remittance_import import (
     remittance_id_for,
 )
 from services.settlement.domain.remittance_posting import (
+    NO_SETTLEMENT,
     LineException,
     PaymentException,
     PostingOutcome,
@@ -99,6 +104,11 @@ from services.settlement.domain.remittance_posting import (
     post_remittance,
 )
 from services.settlement.domain.settlement import Settlement
+from services.settlement.domain.settlement_waitlist import (
+    SettlementWaitlist,
+    post_waiting,
+    waitlist_id_for,
+)
 from services.settlement.domain.terms import (
     SettlementSource,
     SettlementStatus,
@@ -111,6 +121,9 @@ __all__ = [
     "INITIAL_PAYMENT_ID",
     "MATCHED",
     "MAX_RECORDED_REASONS",
+    "NO_SETTLEMENT",
+    "RESOLVED_BY_HAND",
+    "RESOLVED_ON_SETTLEMENT_OPENING",
     "RULE_CITATION",
     "RULE_LINE_CONTROL_NUMBER",
     "RULE_ORIGINAL_REFERENCE",
@@ -151,6 +164,7 @@ __all__ = [
     "Settlement",
     "SettlementSource",
     "SettlementStatus",
+    "SettlementWaitlist",
     "UnmatchedClaimPayment",
     "UnmatchedServiceLine",
     "account_balances",
@@ -169,10 +183,12 @@ __all__ = [
     "patient_responsibility_warnings",
     "plain_key",
     "post_remittance",
+    "post_waiting",
     "prefixes_of",
     "remittance_id_for",
     "settlement_id_for",
     "settlement_status",
     "transfer",
     "verify_transactions",
+    "waitlist_id_for",
 ]

@@ -2,19 +2,32 @@
 
 `UnmatchedClaimPayment` keeps a CLP that could not be posted (its money sits in unapplied cash);
 `UnmatchedServiceLine` keeps an SVC of a posted CLP that names no single 837 line (rule 5).
+
+A CLP item is resolved by hand (`resolve`, ResolveException) or, when it waited only for its
+claim's settlement to open (reason `NO_SETTLEMENT`), automatically when that settlement opens
+(`resolve_on_opening`, settlement_waitlist.py); its `UnmatchedClaimPaymentResolved` says which.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.ids import deterministic_id
-from services.settlement.domain.remittance import Remittance
-from services.settlement.domain.remittance_posting import LineException, PaymentException
+from services.settlement.domain.remittance import ClaimPayment, Remittance, ServiceLine
+from services.settlement.domain.remittance_posting import (
+    NO_SETTLEMENT,
+    LineException,
+    PaymentException,
+)
+
+# Why an UnmatchedClaimPaymentResolved was recorded (its `cause`).
+RESOLVED_BY_HAND = "manual"  # ResolveException: someone attached it to a claim
+RESOLVED_ON_SETTLEMENT_OPENING = "settlement_opened"  # its claim's settlement opened
 
 
 def exception_id_for(tenant_id: str, remittance_id: UUID, ordinal: int) -> UUID:
@@ -44,12 +57,32 @@ class UnmatchedClaimPayment(TenantAggregate):
         first_service_date: date | None
         reason: str
         candidate_claim_id: str
+        # v2: the CLP's SVCs and statement dates when it waits for its claim's settlement
+        # (matched to the 837 lines, rule 5, when it posts); empty otherwise.
+        class_version = 2
+        service_lines: list[dict[str, Any]]
+        statement_from: date | None
+        statement_to: date | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["service_lines"] = []
+            state["statement_from"] = None
+            state["statement_to"] = None
 
     class UnmatchedClaimPaymentResolved(TenantAggregate.Event):
+        class_version = 2
         claim_id: str
+        cause: str  # RESOLVED_BY_HAND or RESOLVED_ON_SETTLEMENT_OPENING
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Recorded before the automatic re-match existed: only a person resolved items.
+            state["cause"] = RESOLVED_BY_HAND
 
         def apply(self, aggregate: UnmatchedClaimPayment) -> None:
             aggregate.resolved_claim_id = self.claim_id
+            aggregate.resolution_cause = self.cause
 
     def __init__(  # the UnmatchedClaimPaymentQueued fields
         self,
@@ -68,6 +101,9 @@ class UnmatchedClaimPayment(TenantAggregate):
         first_service_date: date | None,
         reason: str,
         candidate_claim_id: str,
+        service_lines: list[dict[str, Any]],
+        statement_from: date | None,
+        statement_to: date | None,
     ) -> None:
         self.remittance_id = remittance_id
         self.trace_number = trace_number
@@ -77,9 +113,17 @@ class UnmatchedClaimPayment(TenantAggregate):
         self.ordinal = ordinal
         self.patient_control_number = patient_control_number
         self.payer_claim_control_number = payer_claim_control_number
+        self.status_code = status_code
         self.paid_cents = paid_cents
+        self.patient_responsibility_cents = patient_responsibility_cents
         self.reason = reason
+        self.candidate_claim_id = candidate_claim_id
+        self.charge_cents = charge_cents
+        self.service_lines = [dict(line) for line in service_lines]
+        self.statement_from = statement_from
+        self.statement_to = statement_to
         self.resolved_claim_id = ""
+        self.resolution_cause = ""
 
     @classmethod
     def queue(
@@ -109,6 +153,25 @@ class UnmatchedClaimPayment(TenantAggregate):
             first_service_date=item.first_service_date,
             reason=item.reason,
             candidate_claim_id=item.candidate_claim_id,
+            service_lines=[line.to_dict() for line in item.claim.service_lines] if item.claim
+            else [],
+            statement_from=item.claim.statement_from if item.claim else None,
+            statement_to=item.claim.statement_to if item.claim else None,
+        )
+
+    def claim_payment(self) -> ClaimPayment:
+        """The CLP as queued (with its SVCs when it waited for a settlement), for rule 5."""
+        return ClaimPayment(
+            ordinal=self.ordinal,
+            patient_control_number=self.patient_control_number,
+            status_code=self.status_code,
+            charge_cents=self.charge_cents,
+            paid_cents=self.paid_cents,
+            patient_responsibility_cents=self.patient_responsibility_cents,
+            payer_claim_control_number=self.payer_claim_control_number,
+            statement_from=self.statement_from,
+            statement_to=self.statement_to,
+            service_lines=tuple(ServiceLine.from_dict(line) for line in self.service_lines),
         )
 
     def resolve(self, ctx: CommandContext, claim_id: str) -> bool:
@@ -123,7 +186,33 @@ class UnmatchedClaimPayment(TenantAggregate):
             raise FailedPrecondition(
                 "a negative remittance line cannot be attached; reverse the payment it names"
             )
-        self._record(self.UnmatchedClaimPaymentResolved, ctx, claim_id=claim_id)
+        self._record(
+            self.UnmatchedClaimPaymentResolved, ctx, claim_id=claim_id, cause=RESOLVED_BY_HAND
+        )
+        return True
+
+    def awaits_settlement_of(self, claim_id: str) -> bool:
+        """Still queued, and only because `claim_id` (the claim it matched) had no open
+        settlement: what opening that settlement posts. A negative CLP (a reversal) is not:
+        it needs the payment it names, so it stays for a person."""
+        return (
+            not self.resolved_claim_id
+            and self.reason == NO_SETTLEMENT
+            and self.candidate_claim_id == claim_id
+            and self.paid_cents >= 0
+        )
+
+    def resolve_on_opening(self, ctx: CommandContext, claim_id: str) -> bool:
+        """Attach to the claim whose settlement just opened; False when it no longer waits for
+        it (resolved meanwhile, by hand or by an earlier delivery of the opening)."""
+        if not self.awaits_settlement_of(claim_id):
+            return False
+        self._record(
+            self.UnmatchedClaimPaymentResolved,
+            ctx,
+            claim_id=claim_id,
+            cause=RESOLVED_ON_SETTLEMENT_OPENING,
+        )
         return True
 
 
@@ -208,7 +297,7 @@ class UnmatchedServiceLine(TenantAggregate):
         ctx: CommandContext,
         *,
         remittance_id: UUID,
-        remittance: Remittance,
+        trace_number: str,
         item: LineException,
     ) -> UnmatchedServiceLine:
         line = item.line
@@ -219,7 +308,7 @@ class UnmatchedServiceLine(TenantAggregate):
             claim_id=item.claim_id,
             payment_id=item.payment_id,
             remittance_id=str(remittance_id),
-            trace_number=remittance.trace_number,
+            trace_number=trace_number,
             ordinal=item.ordinal,
             patient_control_number=item.patient_control_number,
             payer_claim_control_number=item.payer_claim_control_number,

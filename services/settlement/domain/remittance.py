@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,37 @@ class ServiceLine:
     adjustments: tuple[Adjustment, ...] = ()
     # SVC06: the procedure as submitted when the payer adjudicated another code (bundling).
     submitted_procedure: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """As kept on a queued claim payment, to be matched (rule 5) when it posts later."""
+        return {
+            "procedure": list(self.procedure),
+            "charge_cents": self.charge_cents,
+            "paid_cents": self.paid_cents,
+            "revenue_code": self.revenue_code,
+            "units_paid": self.units_paid,
+            "service_date": self.service_date.isoformat() if self.service_date else "",
+            "line_control_number": self.line_control_number,
+            "adjustments": [[a.group, a.reason, a.amount_cents, a.quantity]
+                            for a in self.adjustments],
+            "submitted_procedure": list(self.submitted_procedure),
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ServiceLine:
+        return cls(
+            procedure=tuple(d["procedure"]),
+            charge_cents=int(d["charge_cents"]),
+            paid_cents=int(d["paid_cents"]),
+            revenue_code=d.get("revenue_code", ""),
+            units_paid=d.get("units_paid", ""),
+            service_date=date.fromisoformat(d["service_date"]) if d.get("service_date") else None,
+            line_control_number=d.get("line_control_number", ""),
+            adjustments=tuple(
+                Adjustment(g, r, int(a), q) for g, r, a, q in d.get("adjustments", [])
+            ),
+            submitted_procedure=tuple(d.get("submitted_procedure", ())),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,10 @@ from services.settlement.domain.matching import (
 from services.settlement.domain.remittance import ClaimPayment, ProviderAdjustment, Remittance
 from services.settlement.domain.settlement import Settlement
 
+# The reason of a CLP that matched a claim whose settlement is not open yet: the one exception
+# that waits only for the settlement, and posts itself when it opens (settlement_waitlist.py).
+NO_SETTLEMENT = "no settlement is open for the matched claim"
+
 
 @dataclass(frozen=True, slots=True)
 class PaymentException:
@@ -47,6 +51,9 @@ class PaymentException:
     first_service_date: date | None
     reason: str
     candidate_claim_id: str = ""
+    # The CLP itself when it waits only for its claim's settlement (reason NO_SETTLEMENT): its
+    # SVCs are matched to the claim's 837 lines (rule 5) when it posts (settlement_waitlist.py).
+    claim: ClaimPayment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +104,7 @@ def _exception(claim: ClaimPayment, reason: str, candidate: str = "") -> Payment
         first_service_date=claim.first_service_date,
         reason=reason,
         candidate_claim_id=candidate,
+        claim=claim if reason == NO_SETTLEMENT else None,
     )
 
 
@@ -176,9 +184,7 @@ class _Poster:
         settlement = self.settlements.get(found.claim_id)
         if settlement is None:
             if not self._initial_adjudication(claim, found):
-                self._unapplied(
-                    claim, "no settlement is open for the matched claim", found.claim_id
-                )
+                self._unapplied(claim, NO_SETTLEMENT, found.claim_id)
             return
         self.outcome.matched[claim.ordinal] = found
         payment_id = f"{self.remittance_id}:clp{claim.ordinal}"

@@ -131,10 +131,10 @@ def test_line_exception_item_and_its_resolution() -> None:
     rid = UUID(int=7)
     ambiguous = outcome.line_exceptions[0]
     item = UnmatchedServiceLine.queue(
-        ctx(), remittance_id=rid, remittance=remittance, item=ambiguous
+        ctx(), remittance_id=rid, trace_number=remittance.trace_number, item=ambiguous
     )
     again = UnmatchedServiceLine.queue(
-        ctx(), remittance_id=rid, remittance=remittance, item=ambiguous
+        ctx(), remittance_id=rid, trace_number=remittance.trace_number, item=ambiguous
     )
     assert item.id == again.id  # deterministic: a retried import names the same item
     assert (item.claim_id, item.line_ordinal, item.outcome) == ("claim-1", 3, "ambiguous")

@@ -161,34 +161,38 @@ async def test_resolving_an_exception_posts_from_unapplied_cash(seed: Any) -> No
     award = 150_000
     await seeded.upstream.determined(seeded.claim_id("D"), d, DOS, award)  # type: ignore[attr-defined]
 
-    async def d_exception() -> pb.PaymentException | None:
-        found = await seeded.stub.ListExceptions(pb.ListExceptionsRequest(), metadata=seeded.md())
-        return next((e for e in found.exceptions if e.candidate_claim_id), None)
-
-    item = await wait_for(d_exception)
-
-    async def resolve() -> pb.ResolveExceptionResponse | None:
+    # D's CLP waited only for D's settlement: it posts by itself once the award opens it
+    # (test_rematch_on_opening.py). X's names no claim: someone attaches it to D by hand.
+    async def d_paid() -> pb.Settlement | None:
         try:
-            return await seeded.stub.ResolveException(
-                pb.ResolveExceptionRequest(
-                    request_id="resolve-d", exception_id=item.exception_id,
-                    claim_id=seeded.claim_id("D"),
-                ),
-                metadata=seeded.md(),
-            )  # fmt: skip
+            s = await seeded.settlement("D")
         except grpc.aio.AioRpcError as exc:  # the IdrDetermined reaction may still be running
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
+        return s if s.paid_cents == 40_000 else None
 
-    resolved = await wait_for(resolve)
+    await wait_for(d_paid)
+
+    async def x_exception() -> pb.PaymentException | None:
+        found = await seeded.stub.ListExceptions(pb.ListExceptionsRequest(), metadata=seeded.md())
+        return next((e for e in found.exceptions if not e.candidate_claim_id), None)
+
+    item = await wait_for(x_exception)
+    resolved = await seeded.stub.ResolveException(
+        pb.ResolveExceptionRequest(
+            request_id="resolve-x", exception_id=item.exception_id,
+            claim_id=seeded.claim_id("D"),
+        ),
+        metadata=seeded.md(),
+    )  # fmt: skip
     assert resolved.exception.resolved
-    assert resolved.settlement.paid_cents == 40_000
+    assert resolved.settlement.paid_cents == 40_000 + 20_000
     assert resolved.settlement.source == "idr_determination"
 
     async def clean() -> pb.CheckBookResponse | None:
         book = await _book(seeded)
-        return book if book.account_balances["unapplied_cash"] == -20_000 else None
+        return book if book.account_balances["unapplied_cash"] == 0 else None
 
     book = await wait_for(clean)
     assert list(book.violations) == []

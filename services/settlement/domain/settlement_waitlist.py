@@ -1,0 +1,170 @@
+"""Payments waiting for a claim's settlement to open, and their posting when it opens (pure).
+
+An 835 CLP that matched a claim with no open settlement (and is not the claim's initial
+adjudication) is queued (`UnmatchedClaimPayment`, reason `NO_SETTLEMENT`) with its money in
+unapplied cash. The same import transaction lists the item on the claim's `SettlementWaitlist`
+(one per tenant and claim, id derived from both), so the items waiting for a claim are found from
+the event store by the claim alone, never from a read model that may lag.
+
+When the settlement is open, `post_waiting` attaches each listed item that still waits for it
+(`UnmatchedClaimPayment.resolve_on_opening`: recorded with cause "settlement_opened") and posts
+its money as the import would have: the balance-billing check on its CLP05, then a payment of
+its CLP04 with the import's payment id (`<remittance>:clp<ordinal>`) and its SVCs matched to the
+claim's 837 lines (rule 5, from the SVCs the item kept; an SVC that names no single line is
+queued as an `UnmatchedServiceLine`), moved out of unapplied cash (Dr unapplied_cash, Cr
+payer_receivable, as a resolution by hand), then the variance. An
+item resolved meanwhile (by hand, or by an earlier delivery) is skipped, and so is a negative
+CLP (a reversal needs the payment it names: a person resolves it). Each item posts once: its
+own resolution and the settlement's payment are saved together, and both aggregates are
+version-checked, so a concurrent resolution by hand or a second delivery conflicts and, retried,
+finds the item resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from services.common.aggregate import TenantAggregate
+from services.common.context import CommandContext
+from services.common.ids import deterministic_id
+from services.settlement.domain.exceptions_queue import (
+    UnmatchedClaimPayment,
+    UnmatchedServiceLine,
+)
+from services.settlement.domain.journal import Account
+from services.settlement.domain.matching import ClaimLine, match_lines
+from services.settlement.domain.remittance_posting import LineException
+from services.settlement.domain.settlement import Settlement
+
+
+def waitlist_id_for(tenant_id: str, claim_id: str) -> UUID:
+    return deterministic_id(tenant_id, "settlement-waitlist", claim_id)
+
+
+class SettlementWaitlist(TenantAggregate):
+    """The exceptions-queue items of one claim that wait only for its settlement to open."""
+
+    class SettlementWaitlistStarted(TenantAggregate.Created):
+        claim_id: str
+
+    class ClaimPaymentWaitlisted(TenantAggregate.Event):
+        claim_id: str
+        exception_id: str
+        remittance_id: str
+        ordinal: int
+
+        def apply(self, aggregate: SettlementWaitlist) -> None:
+            aggregate.exception_ids.append(self.exception_id)
+
+    def __init__(self, claim_id: str) -> None:
+        self.claim_id = claim_id  # puts the list on the claim's audit chain
+        self.exception_ids: list[str] = []
+
+    @classmethod
+    def start(cls, ctx: CommandContext, claim_id: str) -> SettlementWaitlist:
+        return cls._start(
+            cls.SettlementWaitlistStarted,
+            ctx,
+            id=waitlist_id_for(ctx.tenant_id, claim_id),
+            claim_id=claim_id,
+        )
+
+    def add(self, ctx: CommandContext, item: UnmatchedClaimPayment) -> bool:
+        """List a queued item (once); False when it is listed already."""
+        exception_id = str(item.id)
+        if exception_id in self.exception_ids:
+            return False
+        self._record(
+            self.ClaimPaymentWaitlisted,
+            ctx,
+            claim_id=self.claim_id,
+            exception_id=exception_id,
+            remittance_id=item.remittance_id,
+            ordinal=item.ordinal,
+        )
+        return True
+
+
+@dataclass
+class PostedWaiting:
+    """What `post_waiting` changed besides the settlement: the items it attached and the
+    service-line items its payments queued (rule 5)."""
+
+    attached: list[UnmatchedClaimPayment] = field(default_factory=list)
+    line_items: list[UnmatchedServiceLine] = field(default_factory=list)
+
+
+def post_waiting(
+    ctx: CommandContext,
+    settlement: Settlement,
+    items: Iterable[UnmatchedClaimPayment],
+    claim_lines: Sequence[ClaimLine] = (),
+) -> PostedWaiting:
+    """Attach and post, on the open `settlement`, the items still waiting for it (in the order
+    given: the waitlist's). `claim_lines`: the claim's 837 lines settlement knows, each SVC of a
+    posted item is matched to (rule 5) as the import does. Nothing is saved here."""
+    claim_id = settlement.claim_id
+    done = PostedWaiting()
+    for item in items:
+        # Never another tenant's item (ids are per tenant; checked all the same).
+        if item.tenant_id != settlement.tenant_id or not item.awaits_settlement_of(claim_id):
+            continue
+        item_ctx = ctx.with_request(f"{ctx.request_id}|rematch:{item.id}")
+        payment_id = f"{item.remittance_id}:clp{item.ordinal}"
+        settlement.flag_balance_billing_risk(
+            ctx.with_request(f"{ctx.request_id}|rematch:{item.id}:patient"),
+            reported_cents=item.patient_responsibility_cents,
+            remittance_id=item.remittance_id,
+        )
+        if item.paid_cents > 0:
+            line_matches = _match_lines(ctx, item, claim_id, payment_id, claim_lines, done)
+            settlement.post_payment(
+                item_ctx,
+                payment_id=payment_id,
+                amount_cents=item.paid_cents,
+                method=item.payment_method.lower() or "era",
+                reference=item.trace_number,
+                paid_on=item.payment_date or ctx.now.date(),
+                payer_claim_control_number=item.payer_claim_control_number,
+                remittance_id=item.remittance_id,
+                cash_account=Account.UNAPPLIED_CASH,
+                line_matches=line_matches,
+            )
+        item.resolve_on_opening(item_ctx, claim_id)  # after the posting: a refusal records none
+        done.attached.append(item)
+    if done.attached:
+        settlement.assess_variance(ctx)
+    return done
+
+
+def _match_lines(
+    ctx: CommandContext, item: UnmatchedClaimPayment, claim_id: str, payment_id: str,
+    claim_lines: Sequence[ClaimLine], done: PostedWaiting,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Rule 5 for the item's SVCs, as the import's posting does (remittance_posting.py): each
+    SVC's outcome rides on the payment; one that names no single line is queued, unless
+    settlement knows no lines for the claim."""
+    lines = match_lines(item.claim_payment(), claim_lines)
+    if claim_lines:
+        done.line_items.extend(
+            UnmatchedServiceLine.queue(
+                ctx,
+                remittance_id=UUID(item.remittance_id),
+                trace_number=item.trace_number,
+                item=LineException(
+                    claim_id=claim_id,
+                    payment_id=payment_id,
+                    ordinal=item.ordinal,
+                    patient_control_number=item.patient_control_number,
+                    payer_claim_control_number=item.payer_claim_control_number,
+                    status_code=item.status_code,
+                    line=line,
+                ),
+            )
+            for line in lines
+            if not line.matched
+        )
+    return [line.to_dict() for line in lines]
