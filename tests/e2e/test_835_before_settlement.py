@@ -9,11 +9,11 @@ from datetime import date
 
 import pytest
 
-from oonledger.ledger.v1 import ledger_pb2
 from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.operations.v1 import operations_pb2 as ops_pb
 from oonledger.operations.v1.operations_pb2_grpc import OperatorServiceStub
 from oonledger.settlement.v1 import settlement_pb2
+from tests.e2e.compliance_views import ledger_with_fees
 from tests.e2e.journey import Vendor, rid
 from tests.support.plugin import eventually
 
@@ -120,13 +120,7 @@ async def test_an_835_before_the_settlement_posts_once_it_opens_and_bills_one_fe
     assert sum(e["eventType"] == "PaymentPosted" for e in entries) == 1
     assert sum(e["eventType"] == "FeeAssessed" for e in entries) == 1
 
-    async def folded() -> ledger_pb2.ClaimState | None:
-        state = (await vendor.audit.GetClaimAsOf(
-            ledger_pb2.GetClaimAsOfRequest(claim_id=claim_id), metadata=vendor.md("auditor"),
-            timeout=15)).state
-        return state if state.fees else None
-
-    state = await eventually(folded, timeout=30)  # type: ignore[arg-type]
+    state = await ledger_with_fees(vendor, claim_id)
     assert list(state.unfolded_events) == []
     assert [p.amount_cents for p in state.payments if p.event_type == "PaymentPosted"] == [60_000]
     assert [f.amount_cents for f in state.fees] == [15_000]
