@@ -24,7 +24,6 @@ from services.settlement.adapters.bulk_loading import load_many
 from services.settlement.domain import (
     CLAIMS_PER_CHUNK,
     NO_SETTLEMENT,
-    Account,
     ClaimIndex,
     ClaimLine,
     ClaimPayment,
@@ -517,16 +516,10 @@ class SettlementApplication(ServiceApplication):
         if not item.resolve(ctx, claim_id):
             return item, settlement
         if item.paid_cents > 0:
-            settlement.post_payment(
+            item.post_payment_on(
                 ctx.with_request(f"{ctx.request_id}|exception"),
+                settlement,
                 payment_id=f"exception:{item.id}",
-                amount_cents=item.paid_cents,
-                method=item.payment_method.lower() or "era",
-                reference=item.trace_number,
-                paid_on=item.payment_date or ctx.now.date(),
-                payer_claim_control_number=item.payer_claim_control_number,
-                remittance_id=item.remittance_id,
-                cash_account=Account.UNAPPLIED_CASH,
             )
             settlement.assess_variance(ctx)
         self.save_all(item, settlement)

@@ -32,5 +32,14 @@ async def ledger_after(vendor: Vendor, claim_id: str, act: str) -> ledger_pb2.Cl
     return await eventually(folded, timeout=60)  # type: ignore[arg-type]
 
 
+async def ledger_with_fees(vendor: Vendor, claim_id: str) -> ledger_pb2.ClaimState:
+    """The auditor's view once a fee on the claim reached the ledger."""
+    async def folded() -> ledger_pb2.ClaimState | None:
+        state = await as_of_view(vendor, claim_id)
+        return state if state.fees else None
+
+    return await eventually(folded, timeout=30)  # type: ignore[arg-type]
+
+
 def items(state: ledger_pb2.ClaimState) -> dict[str, tuple[str, str, str, int]]:
     return {x.code: (x.status, x.due_on, x.act_on, x.day_number) for x in state.compliance.lines}

@@ -129,6 +129,16 @@ class Vendor:
             amount_cents=cents, basis=npb.OfferBasis(qpa_cents=52_000),
             channel=npb.CHANNEL_PORTAL, made_on=on), metadata=self.md(role), timeout=15)
 
+    async def negotiate_to_counter(self, nid: str) -> npb.MakeOfferResponse:
+        """Open negotiation (notice sent 2026-11-02), our $1,800 offer ("ours-1"), then the
+        payer's $1,200 ("theirs-1", what `agree` accepts): the payer's reply."""
+        await self.negotiation.SendOpenNegotiationNotice(npb.SendOpenNegotiationNoticeRequest(
+            request_id=rid(), negotiation_id=nid, sent_on="2026-11-02",
+            channel=npb.CHANNEL_PORTAL, portal_reference="ON-1"),
+            metadata=self.md("negotiator"), timeout=15)
+        await self.offer(nid, npb.PARTY_PROVIDER, 180_000, "ours-1", "2026-11-03")
+        return await self.offer(nid, npb.PARTY_PAYER, 120_000, "theirs-1", "2026-11-06")
+
     async def agree(self, nid: str, payer_offer_id: str) -> npb.Negotiation:
         await self.negotiation.ProposeDecision(npb.ProposeDecisionRequest(
             request_id=rid(), negotiation_id=nid, decision_id="accept-1",

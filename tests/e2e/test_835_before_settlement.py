@@ -9,12 +9,11 @@ from datetime import date
 
 import pytest
 
-from oonledger.ledger.v1 import ledger_pb2
-from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.operations.v1 import operations_pb2 as ops_pb
 from oonledger.operations.v1.operations_pb2_grpc import OperatorServiceStub
 from oonledger.settlement.v1 import settlement_pb2
-from tests.e2e.journey import Vendor, rid
+from tests.e2e.compliance_views import ledger_with_fees
+from tests.e2e.journey import Vendor
 from tests.support.plugin import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -65,12 +64,7 @@ async def test_an_835_before_the_settlement_posts_once_it_opens_and_bills_one_fe
     (claim_id, pcn), *_ = await vendor.import_claims(2)
     await vendor.adjudicate_and_triage(claim_id)  # paid $450 of $1,200 to come, $150 patient
     nid = await vendor.negotiation_of(claim_id)
-    await vendor.negotiation.SendOpenNegotiationNotice(npb.SendOpenNegotiationNoticeRequest(
-        request_id=rid(), negotiation_id=nid, sent_on="2026-11-02",
-        channel=npb.CHANNEL_PORTAL, portal_reference="ON-1"),
-        metadata=vendor.md("negotiator"), timeout=15)
-    await vendor.offer(nid, npb.PARTY_PROVIDER, 180_000, "ours-1", "2026-11-03")
-    await vendor.offer(nid, npb.PARTY_PAYER, 120_000, "theirs-1", "2026-11-06")
+    await vendor.negotiate_to_counter(nid)
 
     # The payer pays the balance it is about to agree to before the agreement is recorded.
     item = await remitted_before_settlement(vendor, claim_id, pcn)
@@ -120,13 +114,7 @@ async def test_an_835_before_the_settlement_posts_once_it_opens_and_bills_one_fe
     assert sum(e["eventType"] == "PaymentPosted" for e in entries) == 1
     assert sum(e["eventType"] == "FeeAssessed" for e in entries) == 1
 
-    async def folded() -> ledger_pb2.ClaimState | None:
-        state = (await vendor.audit.GetClaimAsOf(
-            ledger_pb2.GetClaimAsOfRequest(claim_id=claim_id), metadata=vendor.md("auditor"),
-            timeout=15)).state
-        return state if state.fees else None
-
-    state = await eventually(folded, timeout=30)  # type: ignore[arg-type]
+    state = await ledger_with_fees(vendor, claim_id)
     assert list(state.unfolded_events) == []
     assert [p.amount_cents for p in state.payments if p.event_type == "PaymentPosted"] == [60_000]
     assert [f.amount_cents for f in state.fees] == [15_000]

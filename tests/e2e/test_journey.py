@@ -10,8 +10,8 @@ import pytest
 
 from oonledger.fees.v1 import fees_pb2
 from oonledger.ledger.v1 import ledger_pb2
-from oonledger.negotiation.v1 import negotiation_pb2 as npb
 from oonledger.settlement.v1 import settlement_pb2
+from tests.e2e.compliance_views import ledger_with_fees
 from tests.e2e.journey import CLIENT, Vendor, rid
 from tests.support.plugin import eventually
 
@@ -26,12 +26,7 @@ async def agreed_claim(vendor: Vendor, bulk: int = 25) -> tuple[str, str, str]:
     triage = await vendor.adjudicate_and_triage(claim_id)
     assert triage.nsa_protected and triage.worth_negotiating, triage
     nid = await vendor.negotiation_of(claim_id)
-    await vendor.negotiation.SendOpenNegotiationNotice(npb.SendOpenNegotiationNoticeRequest(
-        request_id=rid(), negotiation_id=nid, sent_on="2026-11-02",
-        channel=npb.CHANNEL_PORTAL, portal_reference="ON-1"),
-        metadata=vendor.md("negotiator"), timeout=15)
-    await vendor.offer(nid, npb.PARTY_PROVIDER, 180_000, "ours-1", "2026-11-03")
-    counter = await vendor.offer(nid, npb.PARTY_PAYER, 120_000, "theirs-1", "2026-11-06")
+    counter = await vendor.negotiate_to_counter(nid)
     assert counter.kind == "counter"
     agreed = await vendor.agree(nid, "theirs-1")
     assert agreed.status == "agreed" and agreed.agreed_total_cents == 120_000
@@ -89,13 +84,7 @@ async def test_import_to_agreement_payment_fee_invoice_and_audit(stack, channel)
 
     # The auditor's as-of view folds the contract messages the ledger kept byte for byte: the
     # agreement with negotiation's due date, the payment and the fee, nothing left unread.
-    async def folded() -> ledger_pb2.ClaimState | None:
-        state = (await vendor.audit.GetClaimAsOf(
-            ledger_pb2.GetClaimAsOfRequest(claim_id=claim_id), metadata=vendor.md("auditor"),
-            timeout=15)).state
-        return state if state.fees else None
-
-    state = await eventually(folded, timeout=30)  # type: ignore[arg-type]
+    state = await ledger_with_fees(vendor, claim_id)
     assert list(state.unfolded_events) == []
     assert state.agreed_amount_cents == 120_000
     assert [p.amount_cents for p in state.payments if p.event_type == "PaymentPosted"] == [60_000]

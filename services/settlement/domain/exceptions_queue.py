@@ -18,12 +18,14 @@ from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.ids import deterministic_id
+from services.settlement.domain.journal import Account
 from services.settlement.domain.remittance import ClaimPayment, Remittance, ServiceLine
 from services.settlement.domain.remittance_posting import (
     NO_SETTLEMENT,
     LineException,
     PaymentException,
 )
+from services.settlement.domain.settlement import Settlement
 
 # Why an UnmatchedClaimPaymentResolved was recorded (its `cause`).
 RESOLVED_BY_HAND = "manual"  # ResolveException: someone attached it to a claim
@@ -172,6 +174,31 @@ class UnmatchedClaimPayment(TenantAggregate):
             statement_from=self.statement_from,
             statement_to=self.statement_to,
             service_lines=tuple(ServiceLine.from_dict(line) for line in self.service_lines),
+        )
+
+    def post_payment_on(
+        self,
+        ctx: CommandContext,
+        settlement: Settlement,
+        *,
+        payment_id: str,
+        line_matches: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Post this CLP's money (CLP04, positive) on `settlement` as `payment_id`, out of the
+        unapplied cash it was queued into: the 835's payment method ("era" when it named none),
+        trace number and payment date (else today). Both ways an item is attached post this way:
+        by hand (`resolve`) and when its settlement opens (settlement_waitlist.py)."""
+        settlement.post_payment(
+            ctx,
+            payment_id=payment_id,
+            amount_cents=self.paid_cents,
+            method=self.payment_method.lower() or "era",
+            reference=self.trace_number,
+            paid_on=self.payment_date or ctx.now.date(),
+            payer_claim_control_number=self.payer_claim_control_number,
+            remittance_id=self.remittance_id,
+            cash_account=Account.UNAPPLIED_CASH,
+            line_matches=line_matches,
         )
 
     def resolve(self, ctx: CommandContext, claim_id: str) -> bool:

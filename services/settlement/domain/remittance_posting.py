@@ -9,7 +9,7 @@ dropped) and its money sits in unapplied accounts until resolved.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -67,6 +67,27 @@ class LineException:
     payer_claim_control_number: str
     status_code: str
     line: LineMatch
+
+
+def line_exceptions(
+    claim: ClaimPayment, claim_id: str, payment_id: str, lines: Iterable[LineMatch]
+) -> list[LineException]:
+    """The SVCs of `claim`, posted as `payment_id` on `claim_id`, that name no single 837 line
+    (rule 5), one exception each: the import's posting and the posting of a queued CLP when its
+    settlement opens (settlement_waitlist.py) queue the same items."""
+    return [
+        LineException(
+            claim_id=claim_id,
+            payment_id=payment_id,
+            ordinal=claim.ordinal,
+            patient_control_number=claim.patient_control_number,
+            payer_claim_control_number=claim.payer_claim_control_number,
+            status_code=claim.status_code,
+            line=line,
+        )
+        for line in lines
+        if not line.matched
+    ]
 
 
 @dataclass
@@ -162,19 +183,7 @@ class _Poster:
         self.outcome.line_matches[claim.ordinal] = lines
         if not known:
             return [line.to_dict() for line in lines]
-        self.outcome.line_exceptions.extend(
-            LineException(
-                claim_id=claim_id,
-                payment_id=payment_id,
-                ordinal=claim.ordinal,
-                patient_control_number=claim.patient_control_number,
-                payer_claim_control_number=claim.payer_claim_control_number,
-                status_code=claim.status_code,
-                line=line,
-            )
-            for line in lines
-            if not line.matched
-        )
+        self.outcome.line_exceptions.extend(line_exceptions(claim, claim_id, payment_id, lines))
         return [line.to_dict() for line in lines]
 
     def post_claim(self, claim: ClaimPayment, found: Match | NoMatch) -> None:

@@ -34,9 +34,8 @@ from services.settlement.domain.exceptions_queue import (
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
 )
-from services.settlement.domain.journal import Account
 from services.settlement.domain.matching import ClaimLine, match_lines
-from services.settlement.domain.remittance_posting import LineException
+from services.settlement.domain.remittance_posting import line_exceptions
 from services.settlement.domain.settlement import Settlement
 
 
@@ -121,17 +120,8 @@ def post_waiting(
         )
         if item.paid_cents > 0:
             line_matches = _match_lines(ctx, item, claim_id, payment_id, claim_lines, done)
-            settlement.post_payment(
-                item_ctx,
-                payment_id=payment_id,
-                amount_cents=item.paid_cents,
-                method=item.payment_method.lower() or "era",
-                reference=item.trace_number,
-                paid_on=item.payment_date or ctx.now.date(),
-                payer_claim_control_number=item.payer_claim_control_number,
-                remittance_id=item.remittance_id,
-                cash_account=Account.UNAPPLIED_CASH,
-                line_matches=line_matches,
+            item.post_payment_on(
+                item_ctx, settlement, payment_id=payment_id, line_matches=line_matches
             )
         item.resolve_on_opening(item_ctx, claim_id)  # after the posting: a refusal records none
         done.attached.append(item)
@@ -147,24 +137,16 @@ def _match_lines(
     """Rule 5 for the item's SVCs, as the import's posting does (remittance_posting.py): each
     SVC's outcome rides on the payment; one that names no single line is queued, unless
     settlement knows no lines for the claim."""
-    lines = match_lines(item.claim_payment(), claim_lines)
+    claim = item.claim_payment()
+    lines = match_lines(claim, claim_lines)
     if claim_lines:
         done.line_items.extend(
             UnmatchedServiceLine.queue(
                 ctx,
                 remittance_id=UUID(item.remittance_id),
                 trace_number=item.trace_number,
-                item=LineException(
-                    claim_id=claim_id,
-                    payment_id=payment_id,
-                    ordinal=item.ordinal,
-                    patient_control_number=item.patient_control_number,
-                    payer_claim_control_number=item.payer_claim_control_number,
-                    status_code=item.status_code,
-                    line=line,
-                ),
+                item=exception,
             )
-            for line in lines
-            if not line.matched
+            for exception in line_exceptions(claim, claim_id, payment_id, lines)
         )
     return [line.to_dict() for line in lines]
