@@ -132,9 +132,10 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
     ) -> Sequence[StoredEvent]:
         """The library's `select_events` (same statement, parameters, retries and rows), its
         statement rendered to bytes once per shape: the library composes it on every call
-        (schema and table identifiers, four SQL fragments), ~50 us of CPU a query, and every
-        command loads at least one aggregate (negotiation's MakeOffer asks twice: the case's
-        new events, and whether it has a dispute)."""
+        (schema and table identifiers, four SQL fragments) and psycopg renders it again, 10-25
+        us of CPU of a ~100 us query (docs/performance.md), and every command loads at least
+        one aggregate (negotiation's MakeOffer asks twice: the case's new events, and whether
+        it has a dispute)."""
         shape = (gt is not None, lte is not None, desc, limit is not None)
         statement = self._selects.get(shape)
         if statement is None:
