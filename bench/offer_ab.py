@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -261,6 +262,7 @@ async def main(specs: list[str]) -> None:
     finally:
         nats_server.stop()
         postgres.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
     def mean(rows: list[dict[str, float]], key: str) -> float:
         return sum(row[key] for row in rows) / len(rows)

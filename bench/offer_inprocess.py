@@ -17,6 +17,7 @@ from __future__ import annotations
 import cProfile
 import os
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -28,7 +29,8 @@ from pathlib import Path
 def main(calls: int) -> None:
     from services.common.localservers import LocalPostgres
 
-    postgres = LocalPostgres(Path(tempfile.mkdtemp(prefix="offerinproc-")) / "pgdata")
+    tmp = Path(tempfile.mkdtemp(prefix="offerinproc-"))
+    postgres = LocalPostgres(tmp / "pgdata")
     os.environ["DATABASE_URL"] = postgres.start()
     os.environ.setdefault("NATS_URL", "nats://127.0.0.1:4222")  # read, never connected to
     os.environ.setdefault("OON_DEV_MODE", "1")
@@ -37,6 +39,7 @@ def main(calls: int) -> None:
         run(calls)
     finally:
         postgres.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run(calls: int) -> None:

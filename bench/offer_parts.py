@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 import time
 import timeit
@@ -100,7 +101,8 @@ def domain_parts() -> None:
 def read_parts() -> None:
     from services.common.localservers import LocalPostgres
 
-    postgres = LocalPostgres(Path(tempfile.mkdtemp(prefix="offerparts-")) / "pgdata")
+    tmp = Path(tempfile.mkdtemp(prefix="offerparts-"))
+    postgres = LocalPostgres(tmp / "pgdata")
     os.environ["DATABASE_URL"] = postgres.start()
     os.environ.setdefault("NATS_URL", "nats://127.0.0.1:4222")  # read, never connected to
     os.environ.setdefault("OON_DEV_MODE", "1")
@@ -128,6 +130,7 @@ def read_parts() -> None:
             app.close()
     finally:
         postgres.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
