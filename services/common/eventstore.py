@@ -437,11 +437,22 @@ class ServiceApplication(Application[UUID]):
     # -- saving ---------------------------------------------------------------------------
     def save_all(self, *aggregates: TenantAggregate | None) -> None:
         """Save; a concurrent write to the same aggregate version becomes `Conflict` (ABORTED)."""
+        # The library's `save`, with the events collected here: its `collect_events` asks
+        # `isinstance` of two runtime-checkable protocols per aggregate (~12 us each time on
+        # CPython 3.11); these are always aggregates.
+        processing = ProcessingEvent[UUID]()
+        for aggregate in aggregates:
+            if aggregate is not None:
+                processing.events.extend(aggregate.collect_events())
+                processing.aggregates[aggregate.id] = aggregate
         try:
-            self.save(*aggregates)
+            recordings = self._record(processing)
+            self._take_snapshots(processing)
         except IntegrityError as exc:
             # The cache holds only committed state (fast-forwarded on the next read).
             raise Conflict("concurrent modification; re-read and retry") from exc
+        self._notify(recordings)
+        self.notify(processing.events)  # deprecated in the library; called as `save` does
 
     def save_tracked(self, tracking: Tracking, *aggregates: TenantAggregate | None) -> None:
         """Save the reaction's new events and the upstream position in one transaction."""
