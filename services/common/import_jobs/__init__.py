@@ -8,7 +8,7 @@ item stored before the restart is found, never stored twice.
 
 - `store.py`: the job, chunk and finding tables in the service's schema (asyncpg).
 - `runner.py`: the background worker, and the `ImportProcessor` a service plugs in.
-- `jobs.py`: the use cases the servicers call (start, append, finish, get, watch).
+- `jobs.py`: the use cases the servicers call (start, append, finish, get, list, watch).
 - `wire.py`: `ImportJob` (oonledger.common.v1) from a stored job.
 - `servicer.py`: the job RPCs of a servicer (`ImportJobMethods`, a mixin), written once.
 """

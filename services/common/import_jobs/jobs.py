@@ -1,10 +1,12 @@
 """The use cases of import jobs, as the servicers call them: start, append a chunk, finish the
-upload, get, watch. Writes check the caller's role (`writers`, the service's line of the role
+upload, get, list, watch. Writes check the caller's role (`writers`, the service's line of the role
 table); a job of another tenant is NOT_FOUND like an unknown one."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import re
 import time
@@ -32,6 +34,8 @@ from services.common.import_jobs.store import (
 )
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
+DEFAULT_PAGE_SIZE = 50  # ListImportJobs (the proto comment says so)
+MAX_PAGE_SIZE = 500
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
 DEFAULT_FINDINGS = 1_000
 MAX_FINDINGS = 10_000
@@ -60,6 +64,25 @@ def interchange_of(content: bytes) -> tuple[str, str]:
     if len(elements) < 14:
         return "", ""
     return elements[6].strip(), elements[13].strip()
+
+
+def page_token(job: JobRow) -> str:
+    """The opaque keyset of the job a page ended with: (created_at, job_id)."""
+    raw = f"v1|{job.created_at.isoformat()}|{job.job_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def after_token(token: str) -> tuple[datetime, UUID]:
+    """The keyset a page token holds; INVALID_ARGUMENT naming page_token when it holds none."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        version, when, job_id = raw.split("|")
+        created_at = datetime.fromisoformat(when)
+        if version != "v1" or created_at.tzinfo is None:
+            raise ValueError(raw)
+        return created_at, UUID(job_id)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise InvalidArgument("not a page token of ListImportJobs", "page_token") from None
 
 
 def _now() -> datetime:
@@ -183,6 +206,23 @@ class ImportJobs:
         if job is None:
             raise NotFound(f"no import job {job_id}")
         return job
+
+    async def list_page(
+        self, ctx: CommandContext, page_size: int = 0, token: str = "",
+        state: str | None = None,
+    ) -> tuple[list[JobRow], str]:
+        """A page of the caller's tenant's jobs, newest first, and the token of the next page
+        ("" on the last). The role check is the role table's (a read, like get)."""
+        if not 0 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(
+                f"between 1 and {MAX_PAGE_SIZE} (0 = default {DEFAULT_PAGE_SIZE})", "page_size"
+            )
+        after = after_token(token) if token else None
+        size = page_size or DEFAULT_PAGE_SIZE
+        rows = await self.store.page(ctx.tenant_id, self.kind, size + 1, after, state)
+        if len(rows) <= size:
+            return rows, ""
+        return rows[:size], page_token(rows[size - 1])
 
     async def findings(self, job: JobRow, offset: int = 0, limit: int = 0) -> list[FindingRow]:
         limit = min(limit or DEFAULT_FINDINGS, MAX_FINDINGS)

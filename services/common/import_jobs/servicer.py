@@ -2,9 +2,10 @@
 (claims' 837, settlement's 835).
 
 `ImportJobMethods` is a mixin, listed before the generated servicer base so its methods answer:
-AppendImportChunk, FinishImportUpload, GetImportJob and WatchImportJob over `self.imports`
-(jobs.py), and `start_import`, which a service's own StartImport calls once it has checked what
-only it reads before the upload (claims: the plan and facility facts; settlement: the kind).
+AppendImportChunk, FinishImportUpload, GetImportJob, ListImportJobs and WatchImportJob over
+`self.imports` (jobs.py), and `start_import`, which a service's own StartImport calls once it
+has checked what only it reads before the upload (claims: the plan and facility facts;
+settlement: the kind).
 
 The request and response messages stay declared in each service's proto package (their
 `StartImportRequest` differs, and moving the others to oonledger.common.v1 would change the
@@ -24,7 +25,7 @@ from google.protobuf.message import Message
 from services.common.context import CommandContext
 from services.common.grpc_server import rpc, rpc_stream
 from services.common.import_jobs.jobs import ImportJobs, StartImport
-from services.common.import_jobs.wire import job_message
+from services.common.import_jobs.wire import job_message, state_filter
 
 
 class ImportJobMethods:
@@ -59,6 +60,15 @@ class ImportJobMethods:
             job, request.findings_offset, request.findings_limit
         )
         return self.job_messages.GetImportJobResponse(job=job_message(job, findings))
+
+    @rpc
+    async def ListImportJobs(self, request: Any, ctx: CommandContext, context: Any) -> Any:
+        jobs, token = await self.imports.list_page(
+            ctx, request.page_size, request.page_token, state_filter(request.state)
+        )
+        return self.job_messages.ListImportJobsResponse(
+            jobs=[job_message(job) for job in jobs], next_page_token=token
+        )
 
     @rpc_stream
     async def WatchImportJob(

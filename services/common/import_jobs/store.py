@@ -123,6 +123,9 @@ def _ddl(schema: str) -> list[str]:
         )""",
         f"""CREATE INDEX IF NOT EXISTS import_jobs_running
             ON "{schema}".import_jobs (state, created_at)""",
+        # ListImportJobs: a tenant's jobs of a kind, newest first, by keyset (created_at, job_id).
+        f"""CREATE INDEX IF NOT EXISTS import_jobs_listing
+            ON "{schema}".import_jobs (tenant_id, kind, created_at DESC, job_id DESC)""",
         f"""CREATE INDEX IF NOT EXISTS import_jobs_interchange
             ON "{schema}".import_jobs (tenant_id, kind, interchange_sender,
                                        interchange_control_number)""",
@@ -203,6 +206,29 @@ class ImportJobStore:
             f"SELECT * FROM {self.jobs} WHERE job_id = $1 AND tenant_id = $2", job_id, tenant_id
         )
         return _row(record) if record else None
+
+    async def page(
+        self, tenant_id: str, kind: str, limit: int,
+        after: tuple[datetime, UUID] | None = None, state: str | None = None,
+    ) -> list[JobRow]:
+        """The tenant's jobs of `kind`, newest first (created_at, then job_id, descending), at
+        most `limit`, starting after the keyset `after` (the last job of the previous page),
+        only those in `state` when given."""
+        where = ["tenant_id = $1", "kind = $2"]
+        args: list[Any] = [tenant_id, kind]
+        if state is not None:
+            args.append(state)
+            where.append(f"state = ${len(args)}")
+        if after is not None:
+            args.extend(after)
+            where.append(f"(created_at, job_id) < (${len(args) - 1}, ${len(args)})")
+        args.append(limit)
+        rows = await self.pool.fetch(
+            f"""SELECT * FROM {self.jobs} WHERE {' AND '.join(where)}
+            ORDER BY created_at DESC, job_id DESC LIMIT ${len(args)}""",
+            *args,
+        )
+        return [_row(r) for r in rows]
 
     async def get_any(self, job_id: UUID) -> JobRow | None:
         record = await self.pool.fetchrow(f"SELECT * FROM {self.jobs} WHERE job_id = $1", job_id)

@@ -8,6 +8,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from oonledger.common.v1 import import_job_pb2 as pb
+from services.common.errors import InvalidArgument
 from services.common.import_jobs.store import (
     FAILED,
     PROCESSING,
@@ -23,6 +24,16 @@ STATES = {
     SUCCEEDED: pb.IMPORT_JOB_STATE_SUCCEEDED,
     FAILED: pb.IMPORT_JOB_STATE_FAILED,
 }
+
+
+def state_filter(state: int) -> str | None:
+    """The stored state a request's `state` filter names; None for UNSPECIFIED (every state)."""
+    if state == pb.IMPORT_JOB_STATE_UNSPECIFIED:
+        return None
+    for stored, value in STATES.items():
+        if value == state:
+            return stored
+    raise InvalidArgument(f"not an import job state ({state})", "state")
 
 
 def _timestamp(moment: datetime | None) -> Timestamp | None:
