@@ -278,3 +278,24 @@ def test_every_field_message_enum_and_operation_is_described_by_its_own_proto_co
     bare = document(CATALOG, comments=fewer)["components"]["schemas"]
     assert bare["oonledger.claims.v1.Provider"]["properties"]["npi"]["description"].startswith(
         "Npi.")
+
+
+def test_list_import_jobs_is_routed_documented_and_a_read_of_every_role():
+    from services.common.auth import EVERYONE, roles_for
+
+    for short, service in (("claims", "oonledger.claims.v1.ClaimsService"),
+                           ("settlement", "oonledger.settlement.v1.SettlementService")):
+        method = routes(CATALOG)[f"/v1/{short}/ListImportJobs"]
+        assert method.full_name == f"{service}/ListImportJobs" and method.is_read
+        assert not method.server_streaming
+        assert roles_for(method.full_name) == frozenset(EVERYONE)  # like GetImportJob
+        operation = DOC["paths"][route_for(method)]["post"]
+        assert "newest first" in operation["description"]
+        package = service.rsplit(".", 1)[0]
+        request = DOC["components"]["schemas"][f"{package}.ListImportJobsRequest"]
+        assert set(request["properties"]) == {"pageSize", "pageToken", "state"}
+        assert "required" not in request
+        assert "default, 50" in request["properties"]["pageSize"]["description"]
+        reply = DOC["components"]["schemas"][f"{package}.ListImportJobsResponse"]
+        assert reply["properties"]["jobs"]["items"]["$ref"].endswith(
+            "oonledger.common.v1.ImportJob")

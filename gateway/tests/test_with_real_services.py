@@ -3,6 +3,7 @@ and through JSON, and the tenant boundary as the service enforces it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 
@@ -193,3 +194,53 @@ async def test_a_duplicate_claim_over_json_is_already_exists_naming_the_open_cla
     retry = await send(first_id)
     assert retry.status == 200 and retry.json()["claim"]["claimId"] == claim_id
     assert retry.json().get("created", False) is False
+
+
+async def _start_job(stub, token: str, name: str) -> str:  # type: ignore[no-untyped-def]
+    content = f"not yet uploaded: {name} {uuid.uuid4().hex}".encode()
+    started = await stub.StartImport(claims_pb2.StartImportRequest(
+        request_id=uuid.uuid4().hex, file_sha256=hashlib.sha256(content).hexdigest(),
+        total_bytes=len(content), file_name=name, client_id="client-l"),
+        metadata=(("authorization", f"Bearer {token}"),), timeout=15)
+    assert started.created
+    return str(started.job.job_id)
+
+
+async def test_list_import_jobs_over_json_pages_newest_first_within_the_tenant(claims_gateway):
+    gateway = claims_gateway
+    writer, _, tenant = await gateway.key(roles=["negotiator"])
+    reader, _, _ = await gateway.key(tenant, roles=["auditor"])
+    other, _, _ = await gateway.key(roles=["negotiator"])
+    async with grpc.aio.insecure_channel(gateway.grpc_address) as channel:
+        stub = claims_pb2_grpc.ClaimsServiceStub(channel)
+        mine = [await _start_job(stub, writer, f"mine-{n}.837") for n in range(3)]
+        theirs = await _start_job(stub, other, "theirs.837")
+
+    seen, token = [], ""
+    while True:
+        reply = await _post(gateway, writer, "/v1/claims/ListImportJobs",
+                            json.dumps({"pageSize": 2, "pageToken": token}).encode())
+        assert reply.status == 200, reply.body
+        body = reply.json()
+        assert len(body["jobs"]) <= 2
+        assert all(job.get("findings", []) == [] for job in body["jobs"])  # never sent
+        seen += [job["jobId"] for job in body["jobs"]]
+        token = body.get("nextPageToken", "")
+        if not token:
+            break
+    assert seen == mine[::-1]  # newest first; no other tenant's job
+
+    reply = await _post(gateway, other, "/v1/claims/ListImportJobs", b"{}")
+    assert [job["jobId"] for job in reply.json()["jobs"]] == [theirs]
+    reply = await _post(gateway, other, "/v1/claims/ListImportJobs",
+                        json.dumps({"state": "IMPORT_JOB_STATE_SUCCEEDED"}).encode())
+    assert reply.status == 200 and reply.json().get("jobs", []) == []
+    reply = await _post(gateway, reader, "/v1/claims/ListImportJobs", b"{}")  # a read: any role
+    assert reply.status == 200 and [job["jobId"] for job in reply.json()["jobs"]] == mine[::-1]
+
+    reply = await _post(gateway, writer, "/v1/claims/ListImportJobs",
+                        json.dumps({"pageToken": "no-such-token"}).encode())
+    assert reply.status == 400 and set(_violations(reply)) == {"page_token"}
+    reply = await _post(gateway, writer, "/v1/claims/ListImportJobs",
+                        json.dumps({"pageSize": 501}).encode())
+    assert reply.status == 400 and set(_violations(reply)) == {"page_size"}
