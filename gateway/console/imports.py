@@ -1,6 +1,8 @@
 """An X12 file uploaded in the console becomes an import job of the service that owns its kind
 (837: claims, 835: settlement) through that service's job calls, as the signed-in person:
 StartImport, AppendImportChunk in order, FinishImportUpload; the job page follows GetImportJob.
+The imports page lists the tenant's recent jobs of every kind (ListImportJobs of each service,
+merged newest first), so a job started elsewhere (the API, the command line) is found too.
 
 Both kinds go through the same code, keyed on the kind. A kind whose service does not serve
 the job calls (the gateway's catalog has no `StartImport` for it) is shown as unavailable with
@@ -9,18 +11,23 @@ the reason, never silently hidden.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 
 from gateway.console.client import ServiceClient
 from gateway.forwarding import Gateway
+from gateway.statuses import CallFailure
 from oonledger.claims.v1 import claims_pb2
 from oonledger.common.v1 import import_job_pb2 as jobs_pb
 from oonledger.settlement.v1 import settlement_pb2
 
 CHUNK_BYTES = 1024 * 1024  # AppendImportChunk takes at most 4 MiB
+RECENT_JOBS = 20  # the imports page's list: the newest jobs of all kinds together
 STATES = {jobs_pb.IMPORT_JOB_STATE_UPLOADING: "uploading",
           jobs_pb.IMPORT_JOB_STATE_PROCESSING: "processing",
           jobs_pb.IMPORT_JOB_STATE_SUCCEEDED: "succeeded",
@@ -166,3 +173,53 @@ def status_json(kind: ImportKind, job: jobs_pb.ImportJob) -> dict[str, Any]:
                          "items_processed": p.items_processed,
                          "payments_posted": p.payments_posted, "fees_billed": p.fees_billed,
                          "bytes_received": p.bytes_received, "total_bytes": job.total_bytes}}
+
+
+@dataclass(frozen=True)
+class ListedJob:
+    """One line of the imports page's list of recent jobs."""
+
+    kind: str
+    job: jobs_pb.ImportJob
+
+    @property
+    def state(self) -> str:
+        return STATES.get(self.job.state, "unknown")
+
+    @property
+    def started(self) -> datetime:
+        return self.job.created_at.ToDatetime()  # naive, UTC
+
+    @property
+    def link(self) -> str:
+        return f"/console/imports/{self.kind}/{self.job.job_id}"
+
+
+def newest_first(pages: Mapping[str, Sequence[jobs_pb.ImportJob]], limit: int) -> list[ListedJob]:
+    """The first pages of each kind (each newest first) as one list, newest first, at most
+    `limit`: the order of ListImportJobs (created_at, then job_id), across the kinds."""
+    every = [ListedJob(kind, job) for kind, jobs in pages.items() for job in jobs]
+    every.sort(key=lambda j: (j.job.created_at.seconds, j.job.created_at.nanos, j.job.job_id),
+               reverse=True)
+    return every[:limit]
+
+
+async def recent_jobs(client: ServiceClient, gateway: Gateway,
+                      limit: int = RECENT_JOBS) -> tuple[list[ListedJob], list[str]]:
+    """The tenant's newest jobs of every kind, and why a kind could not be listed (a service
+    without the call, a refusal, a service down): said on the page, never silently left out."""
+
+    async def first_page(kind: ImportKind) -> tuple[str, Sequence[jobs_pb.ImportJob], str]:
+        method = kind.method("ListImportJobs")
+        if kind.missing(gateway) or gateway.catalog.get(f"/{method}") is None:
+            return kind.kind, [], f"{method} is not served by this gateway"
+        try:
+            reply = await client.call(method, kind.message("ListImportJobsRequest")(
+                page_size=limit), kind.message("ListImportJobsResponse"))
+        except CallFailure as refused:
+            return kind.kind, [], f"{refused.code.name}: {refused.message}"
+        return kind.kind, reply.jobs, ""
+
+    answers = await asyncio.gather(*(first_page(kind) for kind in KINDS.values()))
+    problems = [f"{kind} jobs: {problem}" for kind, _, problem in answers if problem]
+    return newest_first({kind: jobs for kind, jobs, _ in answers}, limit), problems

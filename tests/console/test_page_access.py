@@ -1,15 +1,21 @@
 """Who reaches the imports, finance and audit pages (over plain HTTP): each role only its own
-pages (403 otherwise), the upload form's CSRF token, and a kind a role may not import."""
+pages (403 otherwise), the upload form's CSRF token, a kind a role may not import, and the
+imports page's list of the tenant's jobs (only its own)."""
 
 from __future__ import annotations
 
 import uuid
+
+import grpc
 
 from gateway.console.imports import KINDS
 from tests.console.conftest import Visitor, console_of, enrol_person
 from tests.console.pages_support import post_multipart
 from tests.e2e.claim_files import many_claims_837
 from tests.e2e.conftest import Stack
+from tests.e2e.import_jobs import control_number, start_835
+from tests.e2e.import_jobs import start as start_job
+from tests.e2e.journey import Vendor
 
 PAGES = ("/console/imports", "/console/finance", "/console/audit")
 ALLOWED = {
@@ -91,3 +97,31 @@ async def test_an_upload_needs_the_form_token_and_a_kind_the_role_may_import(
                                        {**fields, "csrf": page.csrf, "kind": "835"}, "file",
                                        "p.835", b"ISA*00*~ST*835*0001~")
         assert refused.status == 403
+
+
+async def test_the_imports_page_lists_the_tenants_jobs_of_both_kinds_newest_first(
+        stack: Stack, channel: grpc.aio.Channel) -> None:
+    """Jobs started through the API (not by the console) are listed on the imports page
+    (ListImportJobs of each service), newest first, each linking to its page; another
+    tenant's page lists none of them."""
+    stack.require("claims", "settlement")
+    vendor = await Vendor.enrol(stack, channel)
+    claims_file = many_claims_837(1, f"R{uuid.uuid4().hex[:6].upper()}", control_number())
+    older = (await start_job(vendor, claims_file, "client-r")).job
+    remittance = f"ISA*00*~ST*835*{uuid.uuid4().hex[:9]}~".encode()
+    newer = (await start_835(vendor, remittance)).job
+    finance = Visitor(stack.http_port)
+    await finance.sign_in(await enrol_person(stack, vendor.tenant, "finance"))
+    page = await finance.get("/console/imports")
+    assert page.status == 200, page.body[:500]
+    links = [f'href="/console/imports/{job.kind}/{job.job_id}"' for job in (newer, older)]
+    assert all(link in page.body for link in links), page.body
+    assert page.body.index(links[0]) < page.body.index(links[1])  # newest first
+    assert "uploading" in page.body.split('id="recent-jobs"', 1)[1]
+    assert 'role="alert"' not in page.body  # both kinds listed: no problem to report
+
+    stranger = Visitor(stack.http_port)
+    await stranger.sign_in(await enrol_person(stack, f"other-{vendor.tenant}", "negotiator"))
+    other = await stranger.get("/console/imports")
+    assert other.status == 200 and 'id="no-recent-jobs"' in other.body
+    assert older.job_id not in other.body and newer.job_id not in other.body

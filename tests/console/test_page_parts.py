@@ -1,12 +1,13 @@
 """The pieces of the imports, finance and audit pages without a stack: the multipart parser,
-the kind of an X12 file, a job's percentage, CSV cells, the ROI chart, proof statuses."""
+the kind of an X12 file, a job's percentage, the recent jobs of both kinds merged, CSV cells,
+the ROI chart, proof statuses."""
 
 from __future__ import annotations
 
 from gateway.console.charts_finance import roi_chart
 from gateway.console.files import parse_multipart
 from gateway.console.finance_export import lines_csv
-from gateway.console.imports import kind_of, percent
+from gateway.console.imports import kind_of, newest_first, percent
 from gateway.console.views.audit import timeline
 from gateway.console.views.finance import period_of
 from gateway.http_server import Request
@@ -93,3 +94,19 @@ def test_a_period_is_checked() -> None:
     assert period_of({}, today).start == "2026-01-01" and period_of({}, today).end == "2026-12-05"
     assert period_of({"start": "2026-12-31", "end": "2026-01-01"}, today).error
     assert period_of({"start": "31/12/2026"}, today).error == "period: dates as YYYY-MM-DD"
+
+
+def test_the_recent_jobs_of_both_kinds_are_merged_newest_first() -> None:
+    def job(job_id: str, seconds: int, nanos: int = 0) -> jobs_pb.ImportJob:
+        made = jobs_pb.ImportJob(job_id=job_id, state=jobs_pb.IMPORT_JOB_STATE_FAILED)
+        made.created_at.seconds, made.created_at.nanos = seconds, nanos
+        return made
+
+    pages = {"837": [job("c", 300), job("b", 100, 5), job("a", 100)],
+             "835": [job("z", 200), job("y", 100, 5), job("x", 50)]}
+    merged = newest_first(pages, 5)
+    assert [(j.kind, j.job.job_id) for j in merged] == [
+        ("837", "c"), ("835", "z"), ("835", "y"), ("837", "b"), ("837", "a")]
+    assert merged[0].link == "/console/imports/837/c" and merged[0].state == "failed"
+    assert merged[1].started.isoformat() == "1970-01-01T00:03:20"  # UTC, shown as such
+    assert newest_first({"837": [], "835": []}, 5) == []

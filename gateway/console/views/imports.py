@@ -1,5 +1,6 @@
-"""Imports: upload an 837 or 835 (a multipart form), which starts an import job of the service
-that owns the kind; the job page shows a live progress bar (static/imports.js polls the
+"""Imports: the tenant's recent import jobs of both kinds (newest first, each linking to its
+page), and an upload of an 837 or 835 (a multipart form), which starts an import job of the
+service that owns the kind; the job page shows a live progress bar (static/imports.js polls the
 job's JSON status here) and the findings, page by page."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from gateway.console.imports import (
     get_job,
     kind_of,
     percent,
+    recent_jobs,
     status_json,
     upload,
 )
@@ -51,48 +53,49 @@ def register(console: Console) -> None:
             out.append((kind, reason))
         return out
 
-    def form_page(page: Page, status: int = 200, error: str = "") -> Response:
+    async def form_page(page: Page, status: int = 200, error: str = "") -> Response:
+        jobs, problems = await recent_jobs(page.client, console.gateway)
         return page.render("imports.html", status, title="Imports", kinds=kinds_for(page),
                            plan_funding=list(PLAN_FUNDING), network=list(NETWORK),
-                           error=error, form=page.form)
+                           error=error, form=page.form, jobs=jobs, list_problems=problems)
 
     @router.get("/console/imports", IMPORT_ROLES)
     async def imports(page: Page) -> Response:
-        return form_page(page)
+        return await form_page(page)
 
     @router.post("/console/imports", IMPORT_ROLES)
     async def start(page: Page) -> Response:
         f = page.form
         file = parse_multipart(page.request).files.get("file")
         if file is None or not file.data:
-            return form_page(page, 400, "file: choose an X12 837 or 835 file")
+            return await form_page(page, 400, "file: choose an X12 837 or 835 file")
         kind = KINDS.get(kind_of(file.data, f.get("kind", "")))
         if kind is None:
-            return form_page(page, 400, "kind: 837 or 835 (the file has no ST*837 or ST*835)")
+            return await form_page(page, 400, "kind: 837 or 835 (the file has no ST*837 or ST*835)")
         allowed = dict((k.kind, reason) for k, reason in kinds_for(page))
         if allowed[kind.kind]:
-            return form_page(page, 403 if allowed[kind.kind] == "not for your role" else 400,
-                             f"{kind.kind}: {allowed[kind.kind]}")
+            status = 403 if allowed[kind.kind] == "not for your role" else 400
+            return await form_page(page, status, f"{kind.kind}: {allowed[kind.kind]}")
         facts = ClaimFacts(client_id=f.get("client_id", "").strip(),
                            plan_funding=f.get("plan_funding", ""),
                            situs_state=f.get("situs_state", "").strip().upper(),
                            network=f.get("network", ""),
                            facility_state=f.get("facility_state", "").strip().upper())
         if kind.kind == "837" and not facts.client_id:
-            return form_page(page, 400, "client: whose claims these are (the client id)")
+            return await form_page(page, 400, "client: whose claims these are (the client id)")
         try:
             job = await upload(page.client, kind, file.data, file.file_name[:200],
                                f.get("request_id") or new_request_id(), facts)
         except CallFailure as refused:
-            return form_page(page, refused.http_status,
-                             f"{refused.code.name}: {refused.message}")
+            return await form_page(page, refused.http_status,
+                                   f"{refused.code.name}: {refused.message}")
         return page.redirect(f"/console/imports/{kind.kind}/{job.job_id}")
 
     @router.post("/console/imports/open", JOB_ROLES)
     async def open_job(page: Page) -> Response:
         kind, job_id = page.form.get("kind", ""), page.form.get("job_id", "").strip()
         if kind not in KINDS or not job_id.replace("-", "").isalnum():
-            return form_page(page, 400, "job: a kind and a job id")
+            return await form_page(page, 400, "job: a kind and a job id")
         return page.redirect(f"/console/imports/{kind}/{job_id}")
 
     def kind_param(page: Page) -> ImportKind | None:
