@@ -1,7 +1,8 @@
 """An 835 as an import job through the gateway (docs/settlement.md "835 import jobs"): chunks
 in, progress out at least once a second (payments read, posted, exceptions, fees billed), every
 payment posted once with exactly one fee and in the ledger, the same file recognised, bad calls
-refused, a file that does not balance quarantined with its reasons as findings."""
+refused, a file that does not balance quarantined with its reasons as findings, the tenant's
+jobs listed (ListImportJobs)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from tests.e2e.import_jobs import (
 from tests.e2e.journey import Vendor
 from tests.e2e.large_remittance import Timings, post_large_835, remittance
 from tests.e2e.seeded_settlements import opened_in_settlement
-from tests.support.plugin import eventually
+from tests.support.plugin import eventually, field_violations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -132,3 +133,41 @@ async def test_the_import_command_reads_the_kind_and_follows_an_835(stack: Stack
     text = out.getvalue()
     assert "[" + "#" * 30 + "] 100%" in text
     assert "IMPORT_JOB_STATE_SUCCEEDED: read 2, posted 0, exceptions 2, fees billed 0" in text
+
+
+async def test_list_import_jobs_pages_the_tenants_835_jobs_newest_first(stack: Stack, channel):
+    """ListImportJobs through the gateway: the tenant's jobs newest first a page at a time,
+    the state filter, nothing of another tenant, a bad page token refused by name."""
+    stack.require("settlement")
+    vendor = await Vendor.enrol(stack, channel)
+    stranger = await Vendor.enrol(stack, channel)
+    junk = await upload_835(vendor, f"not an interchange {uuid.uuid4()}".encode())
+    failed = (await watch_835(vendor, junk.job_id))[-1][1]
+    assert failed.state == FAILED and failed.findings_total == 1
+    waiting = [(await start_835(vendor, f"ISA*{n}*{uuid.uuid4()}~".encode())).job
+               for n in range(2)]
+    theirs = (await start_835(stranger, f"ISA*{uuid.uuid4()}~".encode())).job
+
+    async def every_page(who: Vendor, **query: object) -> list[jobs_pb.ImportJob]:
+        jobs, token = [], ""
+        while True:
+            reply = await who.settlement.ListImportJobs(pb.ListImportJobsRequest(
+                page_size=1, page_token=token, **query), metadata=who.md("auditor"))
+            assert len(reply.jobs) <= 1
+            jobs += reply.jobs
+            token = reply.next_page_token
+            if not token:
+                return jobs
+
+    mine = await every_page(vendor)
+    assert [j.job_id for j in mine] == [waiting[1].job_id, waiting[0].job_id, failed.job_id]
+    assert [j.kind for j in mine] == ["835"] * 3
+    assert mine[2].findings_total == 1 and not mine[2].findings  # counted, not sent
+    assert [j.job_id for j in await every_page(vendor, state=FAILED)] == [failed.job_id]
+    assert [j.job_id for j in await every_page(stranger)] == [theirs.job_id]
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await vendor.settlement.ListImportJobs(pb.ListImportJobsRequest(
+            page_token="made-up"), metadata=vendor.md("finance"))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(err.value) == {"page_token"}
