@@ -77,6 +77,12 @@ async def test_an_837_uploaded_in_the_browser_is_a_job_followed_to_its_end(
     assert f"PCN {prefix}000007" in findings and "20261399" in findings
     await browser.screenshot("import-job")
 
+    # The imports page lists the job (ListImportJobs) with its state and counts.
+    await browser.open("/console/imports")
+    row = await browser.text(f'#recent-jobs tr[data-job-id="{job_id}"]')
+    assert "succeeded" in row and "batch-40.837" in row and "39" in row, row
+    await browser.screenshot("imports-recent")
+
     # Stored as the person, for the client named on the form.
     listed = await vendor.claims.ListClaims(claims_pb2.ListClaimsRequest(
         client_id=client_id, page_size=100), metadata=vendor.md("auditor"), timeout=15)
