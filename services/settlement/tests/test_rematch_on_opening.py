@@ -4,6 +4,7 @@ settlement opens (real PostgreSQL and NATS, the agreement published as negotiati
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from uuid import UUID
 
 import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.context import CommandContext
@@ -341,6 +343,7 @@ async def test_a_refused_automatic_posting_is_recorded_on_the_item_and_shown_in_
     dead-lettered), and a redelivery records nothing more."""
     seeded = await seed()
     app = _app(settlement_runtime)
+    refusals_before = await _refusals_counted(settlement_runtime)
     await _open_d(seeded)
     await wait_for(lambda: _settlement_or_none(seeded, "D"))
     ctx = _system(seeded.tenant, "refused-import")
@@ -363,6 +366,7 @@ async def test_a_refused_automatic_posting_is_recorded_on_the_item_and_shown_in_
     assert stored.awaits_settlement_of(seeded.claim_id("D"))
     settlement = await seeded.settlement("D")
     assert settlement.paid_cents == 0 and list(settlement.payments) == []
+    assert await _refusals_counted(settlement_runtime) == refusals_before + 1
     # Redelivered (or the opening again): refused again, recorded no more.
     again = await _in_thread(app.post_waiting_payments, _system(seeded.tenant, "again"),
                              seeded.claim_id("D"))  # fmt: skip
@@ -372,3 +376,20 @@ async def test_a_refused_automatic_posting_is_recorded_on_the_item_and_shown_in_
     waitlist_consumers = [c for c in settlement_runtime.consumers
                           if "awaiting-settlement" in c.durable]  # fmt: skip
     assert waitlist_consumers and all(c.dead_lettered == 0 for c in waitlist_consumers)
+
+
+async def _refusals_counted(runtime: ServiceRuntime) -> float:
+    """oonledger.settlement.automatic_posting_refused as the service's /metrics shows it."""
+    url = f"http://127.0.0.1:{runtime.metrics_port}/metrics"
+
+    def get() -> str:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return str(response.read().decode())
+
+    body = await asyncio.to_thread(get)
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+        if sample.name == "oonledger_settlement_automatic_posting_refused_total"
+    )
