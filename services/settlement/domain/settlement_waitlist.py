@@ -8,20 +8,20 @@ the event store by the claim alone, never from a read model that may lag.
 
 When the settlement is open, `post_waiting` attaches each listed item that still waits for it
 (`UnmatchedClaimPayment.resolve_on_opening`: recorded with cause "settlement_opened") and posts
-its money as the import would have: the balance-billing check on its CLP05, then a payment of
-its CLP04 with the import's payment id (`<remittance>:clp<ordinal>`) and its SVCs matched to the
-claim's 837 lines (rule 5, from the SVCs the item kept; an SVC that names no single line is
-queued as an `UnmatchedServiceLine`), moved out of unapplied cash (Dr unapplied_cash, Cr
-payer_receivable, as a resolution by hand), then the variance. The payment is posted first:
-when a business rule refuses it (a DomainError from the settlement: `Settlement.post_payment`
-checks before it records), nothing of the item reaches the settlement, the item records why
-(`AutomaticPostingRefused`, once per claim and reason) and stays queued for a person, and the
-other items still post. An
-item resolved meanwhile (by hand, or by an earlier delivery) is skipped, and so is a negative
-CLP (a reversal needs the payment it names: a person resolves it). Each item posts once: its
-own resolution and the settlement's payment are saved together, and both aggregates are
-version-checked, so a concurrent resolution by hand or a second delivery conflicts and, retried,
-finds the item resolved.
+its money as the import would have: a payment of its CLP04 with the import's payment id
+(`<remittance>:clp<ordinal>`) and its SVCs matched to the claim's 837 lines (rule 5, from the
+SVCs the item kept; an SVC that names no single line is queued as an `UnmatchedServiceLine`),
+moved out of unapplied cash (Dr unapplied_cash, Cr payer_receivable, as a resolution by hand),
+the balance-billing check on its CLP05 (after the payment, where the import checks first: the
+event order on the settlement differs, not the facts), then the variance. The payment is posted
+first: when a business rule refuses it (a DomainError from the settlement:
+`Settlement.post_payment` checks before it records), nothing of the item reaches the settlement,
+the item records why (`AutomaticPostingRefused`, once per claim and reason) and stays queued for
+a person, and the other items still post. An item resolved meanwhile (by hand, or by an earlier
+delivery) is skipped, and so is a negative CLP (a reversal needs the payment it names: a person
+resolves it). Each item posts once: its own resolution and the settlement's payment are saved
+together, and both aggregates are version-checked, so a concurrent resolution by hand or a
+second delivery conflicts and, retried, finds the item resolved.
 """
 
 from __future__ import annotations
