@@ -35,9 +35,10 @@ from pathlib import Path
 MAX_LINES = 600
 SCANNED = ("services", "gateway")
 SHARED_PACKAGES = frozenset({"common", "x12", "ops"})
-# Operator tools that put every service's read models together (`python -m services.ops.rebuild`):
+# Operator tools that put every service's read models together (`python -m services.ops.rebuild`)
+# or run a service's upgrade step (`python -m services.ops.backfill_waitlists`, settlement's):
 # they may import services; no service imports them.
-TOOL_MODULES = frozenset({"services.ops.rebuild"})
+TOOL_MODULES = frozenset({"services.ops.rebuild", "services.ops.backfill_waitlists"})
 SKIPPED_DIRS = frozenset({"__pycache__", "gen", ".venv", "node_modules"})
 MODULE_LEVEL, TYPING, IN_FUNCTION = "module level", "typing", "in a function"
 

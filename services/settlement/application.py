@@ -466,6 +466,8 @@ class SettlementApplication(ServiceApplication):
         (domain/settlement_waitlist.py). Returns what changed, for the caller to save with its
         tracking record; nothing when the settlement is not open or nothing waits.
         `claim_lines` reads the claim's 837 lines (rule 5), only when something waits.
+        An item whose posting a business rule refused is returned with its new
+        AutomaticPostingRefused (recorded once), the others posted all the same.
 
         Called after the settlement's opening and after each listing were committed (the
         `awaiting-settlement` reaction to settlement's own SettlementOpened and
@@ -490,7 +492,10 @@ class SettlementApplication(ServiceApplication):
         if not items:
             return []
         done = post_waiting(ctx, settlement, items, claim_lines())
-        return [settlement, *done.attached, *done.line_items] if done.attached else []
+        changed: list[TenantAggregate] = list(done.refused)  # each with AutomaticPostingRefused
+        if done.attached:
+            changed[:0] = [settlement, *done.attached, *done.line_items]
+        return changed
 
     def resolve_exception(
         self, ctx: CommandContext, command: ResolveException

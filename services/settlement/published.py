@@ -139,6 +139,8 @@ def language(keys: PhiKeys) -> PublishedLanguage:
                 extra=identifiers),
             UnmatchedClaimPayment.UnmatchedClaimPaymentResolved: from_fields(
                 v1.UnmatchedClaimPaymentResolved),
+            UnmatchedClaimPayment.AutomaticPostingRefused: from_fields(
+                v1.AutomaticPostingRefused),
             UnmatchedServiceLine.UnmatchedServiceLineQueued: from_fields(
                 v1.UnmatchedServiceLineQueued, internal=plain_identifiers, extra=identifiers),
             UnmatchedServiceLine.UnmatchedServiceLineResolved: from_fields(

@@ -631,6 +631,12 @@ def unmatched_claim_payment_resolved() -> Any:
                   cause="settlement_opened")
 
 
+def automatic_posting_refused() -> Any:
+    return _event(UnmatchedClaimPayment.AutomaticPostingRefused, claim_id=CLAIM_ID,
+                  reason="amount_cents: must be between -100000000000 and 100000000000 cents "
+                  "($1 billion)", refused_at="2026-12-06T03:40:00+00:00")
+
+
 def settlement_waitlist_started() -> Any:
     return _event(SettlementWaitlist.SettlementWaitlistStarted, version=1, claim_id=CLAIM_ID)
 
@@ -813,6 +819,7 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("settlement", "UnmatchedServiceLineResolved"): unmatched_service_line_resolved,
     ("settlement", "SettlementWaitlistStarted"): settlement_waitlist_started,
     ("settlement", "ClaimPaymentWaitlisted"): claim_payment_waitlisted,
+    ("settlement", "AutomaticPostingRefused"): automatic_posting_refused,
     ("fees", "FeeAssessed"): fee_assessed,
     ("fees", "IdrFeePassedThrough"): idr_fee_passed_through,
     ("fees", "FeeAccountOpened"): fee_account_opened,

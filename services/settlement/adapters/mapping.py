@@ -236,6 +236,8 @@ def exception_from_aggregate(
         resolved_claim_id=e.resolved_claim_id,
         kind=pb.EXCEPTION_KIND_CLAIM,
         resolution_cause=e.resolution_cause,
+        automatic_posting_refusal=e.refusal_reason,
+        automatic_posting_refused_at=e.refused_at,
     )
 
 
@@ -294,6 +296,8 @@ def exception_from_row(r: Any, keys: PhiKeys) -> pb.PaymentException:
         # A claim exception resolved before the cause was kept was resolved by hand.
         resolution_cause=r["resolution_cause"] or (
             RESOLVED_BY_HAND if r["resolved_claim_id"] and r["kind"] != "line" else ""),
+        automatic_posting_refusal=r["automatic_posting_refusal"],
+        automatic_posting_refused_at=r["automatic_posting_refused_at"],
     )
 
 

@@ -398,6 +398,17 @@ async def _exception_resolved(conn: asyncpg.Connection, s: str, d: Delivery) -> 
     )
 
 
+async def _automatic_posting_refused(conn: asyncpg.Connection, s: str, d: Delivery) -> None:
+    await conn.execute(
+        "UPDATE payment_exceptions SET automatic_posting_refusal = $3, "
+        "automatic_posting_refused_at = $4 WHERE tenant_id = $1 AND exception_id = $2",
+        d.tenant_id,
+        d.envelope.aggregate_id,
+        d.payload["reason"],
+        d.payload["refused_at"],
+    )
+
+
 # claim_refs also learns the ICNs of settlement's own payments (`_payment_posted`): a rebuild of
 # claim_refs replays these after the claims events (services/ops/rebuild.py).
 # The ICN of a remitted initial adjudication too (a later reversal names it).
@@ -436,6 +447,7 @@ _SETTLEMENT_HANDLERS: dict[str, Handler] = {
     "RemittanceImported": _remittance_imported,
     "RemittanceChunkPosted": _remittance_chunk_posted,
     "UnmatchedClaimPaymentResolved": _exception_resolved,
+    "AutomaticPostingRefused": _automatic_posting_refused,
     "UnmatchedServiceLineResolved": _line_exception_resolved,
 }
 

@@ -127,4 +127,9 @@ def statements(schema: str) -> list[str]:
         # resolved before it existed were resolved by hand).
         f"""ALTER TABLE {s}.payment_exceptions
             ADD COLUMN IF NOT EXISTS resolution_cause text NOT NULL DEFAULT ''""",
+        # Why posting a waiting claim exception when its settlement opened was refused
+        # (AutomaticPostingRefused), and when; '' when it never was.
+        f"""ALTER TABLE {s}.payment_exceptions
+            ADD COLUMN IF NOT EXISTS automatic_posting_refusal text NOT NULL DEFAULT '',
+            ADD COLUMN IF NOT EXISTS automatic_posting_refused_at text NOT NULL DEFAULT ''""",
     ]

@@ -7,12 +7,14 @@ The claims service's events feed the matching read model instead (see projection
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
 import psycopg
+from opentelemetry import metrics
 from psycopg import sql
 
 from oonledger.fees.v1 import events_pb2 as fees_v1
@@ -24,6 +26,7 @@ from services.settlement.domain import (
     ClaimLine,
     Settlement,
     SettlementSource,
+    UnmatchedClaimPayment,
     settlement_id_for,
 )
 
@@ -33,6 +36,12 @@ FEES_EVENTS = ("FeeAssessed",)
 # Settlement's own: a settlement opened, a queued payment listed as waiting for one.
 WAITLIST_EVENTS = ("SettlementOpened", "ClaimPaymentWaitlisted")
 ACTOR = "system:settlement"
+
+log = logging.getLogger(__name__)
+_refused = metrics.get_meter("oonledger.settlement").create_counter(
+    "oonledger.settlement.automatic_posting_refused",
+    description="Queued payments whose automatic posting, when their claim's settlement "
+    "opened, a business rule refused (recorded on the item: AutomaticPostingRefused)")
 
 
 @dataclass(frozen=True)
@@ -202,8 +211,17 @@ def waitlist_reaction(
         claim_id = str(delivery.payload.get("claim_id") or delivery.envelope.claim_id)
         if not claim_id:
             raise PermanentFailure(f"{delivery.envelope.event_id}: names no claim")
-        return app.post_waiting_payments(
+        changed = app.post_waiting_payments(
             delivery.context(actor=ACTOR), claim_id, lambda: lines(delivery.tenant_id, claim_id)
         )
+        for item in changed:
+            if isinstance(item, UnmatchedClaimPayment) and item.refusal_claim_id == claim_id \
+                    and not item.resolved_claim_id:
+                # Loud: counted and logged; the item shows why in ListExceptions.
+                _refused.add(1)
+                log.warning("awaiting-settlement: posting queued payment %s on claim %s was "
+                            "refused: %s (left in the exceptions queue)", item.id, claim_id,
+                            item.refusal_reason)
+        return changed
 
     return react

@@ -6,6 +6,8 @@
 A CLP item is resolved by hand (`resolve`, ResolveException) or, when it waited only for its
 claim's settlement to open (reason `NO_SETTLEMENT`), automatically when that settlement opens
 (`resolve_on_opening`, settlement_waitlist.py); its `UnmatchedClaimPaymentResolved` says which.
+When a business rule refuses that automatic posting (a DomainError from the settlement), the item
+records why (`AutomaticPostingRefused`, once per claim and reason) and stays open for a person.
 """
 
 from __future__ import annotations
@@ -86,6 +88,19 @@ class UnmatchedClaimPayment(TenantAggregate):
             aggregate.resolved_claim_id = self.claim_id
             aggregate.resolution_cause = self.cause
 
+    class AutomaticPostingRefused(TenantAggregate.Event):
+        """Posting this item when its claim's settlement opened was refused by a business rule:
+        it stays queued (its money in unapplied cash) for a person to resolve."""
+
+        claim_id: str  # the claim whose settlement refused it
+        reason: str  # the rule's message (DomainError)
+        refused_at: str  # ISO-8601 timestamp (UTC) of the refusal
+
+        def apply(self, aggregate: UnmatchedClaimPayment) -> None:
+            aggregate.refusal_claim_id = self.claim_id
+            aggregate.refusal_reason = self.reason
+            aggregate.refused_at = self.refused_at
+
     def __init__(  # the UnmatchedClaimPaymentQueued fields
         self,
         remittance_id: str,
@@ -126,6 +141,10 @@ class UnmatchedClaimPayment(TenantAggregate):
         self.statement_to = statement_to
         self.resolved_claim_id = ""
         self.resolution_cause = ""
+        # The last refusal of its automatic posting (AutomaticPostingRefused), "" when none.
+        self.refusal_claim_id = ""
+        self.refusal_reason = ""
+        self.refused_at = ""
 
     @classmethod
     def queue(
@@ -239,6 +258,22 @@ class UnmatchedClaimPayment(TenantAggregate):
             ctx,
             claim_id=claim_id,
             cause=RESOLVED_ON_SETTLEMENT_OPENING,
+        )
+        return True
+
+
+    def refuse_automatic_posting(self, ctx: CommandContext, claim_id: str, reason: str) -> bool:
+        """Record that posting this item on `claim_id`'s settlement was refused, and why;
+        False (nothing recorded) when that very refusal is the last one recorded (a
+        redelivery, a later listing or opening refused again for the same reason)."""
+        if (self.refusal_claim_id, self.refusal_reason) == (claim_id, reason):
+            return False
+        self._record(
+            self.AutomaticPostingRefused,
+            ctx,
+            claim_id=claim_id,
+            reason=reason,
+            refused_at=ctx.now.isoformat(),
         )
         return True
 

@@ -8,16 +8,20 @@ the event store by the claim alone, never from a read model that may lag.
 
 When the settlement is open, `post_waiting` attaches each listed item that still waits for it
 (`UnmatchedClaimPayment.resolve_on_opening`: recorded with cause "settlement_opened") and posts
-its money as the import would have: the balance-billing check on its CLP05, then a payment of
-its CLP04 with the import's payment id (`<remittance>:clp<ordinal>`) and its SVCs matched to the
-claim's 837 lines (rule 5, from the SVCs the item kept; an SVC that names no single line is
-queued as an `UnmatchedServiceLine`), moved out of unapplied cash (Dr unapplied_cash, Cr
-payer_receivable, as a resolution by hand), then the variance. An
-item resolved meanwhile (by hand, or by an earlier delivery) is skipped, and so is a negative
-CLP (a reversal needs the payment it names: a person resolves it). Each item posts once: its
-own resolution and the settlement's payment are saved together, and both aggregates are
-version-checked, so a concurrent resolution by hand or a second delivery conflicts and, retried,
-finds the item resolved.
+its money as the import would have: a payment of its CLP04 with the import's payment id
+(`<remittance>:clp<ordinal>`) and its SVCs matched to the claim's 837 lines (rule 5, from the
+SVCs the item kept; an SVC that names no single line is queued as an `UnmatchedServiceLine`),
+moved out of unapplied cash (Dr unapplied_cash, Cr payer_receivable, as a resolution by hand),
+the balance-billing check on its CLP05 (after the payment, where the import checks first: the
+event order on the settlement differs, not the facts), then the variance. The payment is posted
+first: when a business rule refuses it (a DomainError from the settlement:
+`Settlement.post_payment` checks before it records), nothing of the item reaches the settlement,
+the item records why (`AutomaticPostingRefused`, once per claim and reason) and stays queued for
+a person, and the other items still post. An item resolved meanwhile (by hand, or by an earlier
+delivery) is skipped, and so is a negative CLP (a reversal needs the payment it names: a person
+resolves it). Each item posts once: its own resolution and the settlement's payment are saved
+together, and both aggregates are version-checked, so a concurrent resolution by hand or a
+second delivery conflicts and, retried, finds the item resolved.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
+from services.common.errors import DomainError
 from services.common.ids import deterministic_id
 from services.settlement.domain.exceptions_queue import (
     UnmatchedClaimPayment,
@@ -94,6 +99,8 @@ class PostedWaiting:
 
     attached: list[UnmatchedClaimPayment] = field(default_factory=list)
     line_items: list[UnmatchedServiceLine] = field(default_factory=list)
+    # Items whose posting a business rule refused, with a new AutomaticPostingRefused.
+    refused: list[UnmatchedClaimPayment] = field(default_factory=list)
 
 
 def post_waiting(
@@ -113,16 +120,23 @@ def post_waiting(
             continue
         item_ctx = ctx.with_request(f"{ctx.request_id}|rematch:{item.id}")
         payment_id = f"{item.remittance_id}:clp{item.ordinal}"
+        line_items: list[UnmatchedServiceLine] = []
+        if item.paid_cents > 0:
+            line_matches = _match_lines(ctx, item, claim_id, payment_id, claim_lines, line_items)
+            try:  # first: a refusal leaves nothing of this item on the settlement
+                item.post_payment_on(
+                    item_ctx, settlement, payment_id=payment_id, line_matches=line_matches
+                )
+            except DomainError as refusal:
+                if item.refuse_automatic_posting(item_ctx, claim_id, str(refusal)):
+                    done.refused.append(item)
+                continue
         settlement.flag_balance_billing_risk(
             ctx.with_request(f"{ctx.request_id}|rematch:{item.id}:patient"),
             reported_cents=item.patient_responsibility_cents,
             remittance_id=item.remittance_id,
         )
-        if item.paid_cents > 0:
-            line_matches = _match_lines(ctx, item, claim_id, payment_id, claim_lines, done)
-            item.post_payment_on(
-                item_ctx, settlement, payment_id=payment_id, line_matches=line_matches
-            )
+        done.line_items.extend(line_items)
         item.resolve_on_opening(item_ctx, claim_id)  # after the posting: a refusal records none
         done.attached.append(item)
     if done.attached:
@@ -132,7 +146,7 @@ def post_waiting(
 
 def _match_lines(
     ctx: CommandContext, item: UnmatchedClaimPayment, claim_id: str, payment_id: str,
-    claim_lines: Sequence[ClaimLine], done: PostedWaiting,
+    claim_lines: Sequence[ClaimLine], line_items: list[UnmatchedServiceLine],
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Rule 5 for the item's SVCs, as the import's posting does (remittance_posting.py): each
     SVC's outcome rides on the payment; one that names no single line is queued, unless
@@ -140,7 +154,7 @@ def _match_lines(
     claim = item.claim_payment()
     lines = match_lines(claim, claim_lines)
     if claim_lines:
-        done.line_items.extend(
+        line_items.extend(
             UnmatchedServiceLine.queue(
                 ctx,
                 remittance_id=UUID(item.remittance_id),

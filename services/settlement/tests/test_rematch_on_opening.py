@@ -4,6 +4,7 @@ settlement opens (real PostgreSQL and NATS, the agreement published as negotiati
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -11,9 +12,11 @@ from uuid import UUID
 
 import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from oonledger.settlement.v1 import settlement_pb2 as pb
 from services.common.context import CommandContext
+from services.common.money import MAX_AMOUNT_CENTS
 from services.common.runtime import ServiceRuntime
 from services.settlement.domain import (
     NO_SETTLEMENT,
@@ -312,3 +315,81 @@ async def test_an_835_imported_while_the_settlements_open_pays_each_claim_once(s
         s = await seeded.settlement(key)
         assert [p.amount_cents for p in s.payments if p.remittance_id] == [10_000], key
     assert not [e for e in (await _exceptions(seeded)).values() if not e.resolved]
+
+
+def _waiting_item(ctx: CommandContext, claim_id: str, pcn: str, paid_cents: int,
+                  remittance_id: UUID, trace: str) -> UnmatchedClaimPayment:  # fmt: skip
+    """A CLP queued because `claim_id` had no open settlement (as the import queues it)."""
+    remittance = Remittance(
+        control_number="0001", handling_code="I", total_paid_cents=paid_cents, credit_debit="C",
+        payment_method="ACH", payment_date=date(2026, 11, 3), trace_number=trace,
+        payer_identifier="1877261234", payer_id="87726",
+    )  # fmt: skip
+    return UnmatchedClaimPayment.queue(ctx, remittance_id=remittance_id, remittance=remittance,
+                                       item=PaymentException(
+        ordinal=1, patient_control_number=pcn, payer_claim_control_number="",
+        status_code="1", charge_cents=80_000, paid_cents=paid_cents,
+        patient_responsibility_cents=0, first_service_date=DOS, reason=NO_SETTLEMENT,
+        candidate_claim_id=claim_id,
+    ))  # fmt: skip
+
+
+async def test_a_refused_automatic_posting_is_recorded_on_the_item_and_shown_in_the_queue(
+    seed: Any, settlement_runtime: ServiceRuntime
+) -> None:
+    """The settlement refuses a waiting payment (an amount beyond what a settlement takes): the
+    reaction records why on the item (AutomaticPostingRefused), ListExceptions shows it, the
+    item stays open for a person, the reaction's event is acknowledged (never retried, never
+    dead-lettered), and a redelivery records nothing more."""
+    seeded = await seed()
+    app = _app(settlement_runtime)
+    refusals_before = await _refusals_counted(settlement_runtime)
+    await _open_d(seeded)
+    await wait_for(lambda: _settlement_or_none(seeded, "D"))
+    ctx = _system(seeded.tenant, "refused-import")
+    item = _waiting_item(ctx, seeded.claim_id("D"), f"D{seeded.tag}", MAX_AMOUNT_CENTS + 1,
+                         UUID(int=0xBAD), f"BIG{seeded.tag}")  # fmt: skip
+    waitlist = SettlementWaitlist.start(ctx, seeded.claim_id("D"))
+    waitlist.add(ctx, item)
+    await _in_thread(app.save_all, item, waitlist)
+
+    async def shown() -> pb.PaymentException | None:
+        found = (await _exceptions(seeded)).get(f"D{seeded.tag}")
+        return found if found is not None and found.automatic_posting_refusal else None
+
+    listed = await wait_for(shown)
+    assert not listed.resolved and listed.resolution_cause == ""
+    assert "cents" in listed.automatic_posting_refusal
+    assert listed.automatic_posting_refused_at.startswith("20")
+    stored = app.load(item.id, seeded.tenant, UnmatchedClaimPayment)
+    assert stored.refusal_reason == listed.automatic_posting_refusal
+    assert stored.awaits_settlement_of(seeded.claim_id("D"))
+    settlement = await seeded.settlement("D")
+    assert settlement.paid_cents == 0 and list(settlement.payments) == []
+    assert await _refusals_counted(settlement_runtime) == refusals_before + 1
+    # Redelivered (or the opening again): refused again, recorded no more.
+    again = await _in_thread(app.post_waiting_payments, _system(seeded.tenant, "again"),
+                             seeded.claim_id("D"))  # fmt: skip
+    assert again == []
+    assert app.load(item.id, seeded.tenant, UnmatchedClaimPayment).version == stored.version
+    # The reaction acknowledged it: nothing of it went to the dead letter.
+    waitlist_consumers = [c for c in settlement_runtime.consumers
+                          if "awaiting-settlement" in c.durable]  # fmt: skip
+    assert waitlist_consumers and all(c.dead_lettered == 0 for c in waitlist_consumers)
+
+
+async def _refusals_counted(runtime: ServiceRuntime) -> float:
+    """oonledger.settlement.automatic_posting_refused as the service's /metrics shows it."""
+    url = f"http://127.0.0.1:{runtime.metrics_port}/metrics"
+
+    def get() -> str:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return str(response.read().decode())
+
+    body = await asyncio.to_thread(get)
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+        if sample.name == "oonledger_settlement_automatic_posting_refused_total"
+    )

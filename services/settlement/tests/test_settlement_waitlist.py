@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Mapper, UUIDAsHex
 
 from services.common.eventstore import DateAsISO
+from services.common.money import MAX_AMOUNT_CENTS
 from services.settlement.domain import (
     NO_SETTLEMENT,
     RESOLVED_BY_HAND,
@@ -179,3 +180,30 @@ def _queued_events() -> list[Any]:
     item = UnmatchedClaimPayment.queue(ctx(), remittance_id=FIRST_REMITTANCE,
                                        remittance=REMITTANCE, item=WAITING)  # fmt: skip
     return list(item.collect_events())
+
+
+def test_a_refused_posting_is_recorded_on_the_item_once_and_the_others_still_post() -> None:
+    """A business rule refuses one item's payment (an amount the settlement cannot take): the
+    item records why (`AutomaticPostingRefused`), stays queued for a person, nothing of it
+    reaches the settlement, and the next item posts. Recorded once: a redelivery that is
+    refused for the same reason records nothing more."""
+    settlement = opened_settlement(already_paid=0)
+    too_much = _queued(replace(WAITING, paid_cents=MAX_AMOUNT_CENTS + 1), remittance=UUID(int=7))
+    fine = _queued(remittance=UUID(int=8))
+    done = post_waiting(ctx(), settlement, [too_much, fine])
+    assert done.attached == [fine] and done.refused == [too_much]
+    assert settlement.paid_cents == 25_000 and list(settlement.payments) == [
+        f"{UUID(int=8)}:clp3"]
+    assert not too_much.resolved_claim_id
+    assert too_much.awaits_settlement_of("claim-1")  # still open, for a person
+    assert too_much.refusal_claim_id == "claim-1"
+    assert "cents" in too_much.refusal_reason
+    assert too_much.refused_at
+    (refused,) = too_much.collect_events()
+    assert isinstance(refused, UnmatchedClaimPayment.AutomaticPostingRefused)
+    assert refused.reason == too_much.refusal_reason and refused.claim_id == "claim-1"
+    settlement.collect_events()
+    # Again (a redelivered opening, a later listing): refused again, recorded no more.
+    again = post_waiting(ctx(), settlement, [too_much])
+    assert again.attached == [] and again.refused == []
+    assert not too_much.collect_events() and not settlement.collect_events()
