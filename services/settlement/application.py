@@ -47,6 +47,7 @@ from services.settlement.domain import (
     initial_adjudication_id_for,
     match_remittance,
     patient_responsibility_warnings,
+    payment_id_for,
     post_remittance,
     post_waiting,
     remittance_id_for,
@@ -388,7 +389,7 @@ class SettlementApplication(ServiceApplication):
         outcome = post_remittance(ctx, part, str(rid), index, matches, settlements, remitted)
         adjudications = [
             InitialAdjudication.record(
-                ctx.with_request(f"{ctx.request_id}|{rid}:clp{facts.ordinal}"),
+                ctx.with_request(f"{ctx.request_id}|{payment_id_for(str(rid), facts.ordinal)}"),
                 remittance_id=str(rid),
                 remittance=remittance,
                 facts=facts,
@@ -440,11 +441,18 @@ class SettlementApplication(ServiceApplication):
     ) -> list[SettlementWaitlist]:  # fmt: skip
         """List each item that waits only for its claim's settlement on that claim's waitlist
         (saved in the chunk's transaction: domain/settlement_waitlist.py)."""
-        waiting = [
+        return self.list_on_waitlists(ctx, [
             (e.candidate_claim_id, item)
             for e, item in zip(exceptions, items, strict=True)
             if e.reason == NO_SETTLEMENT and e.candidate_claim_id
-        ]
+        ])  # fmt: skip
+
+    def list_on_waitlists(
+        self, ctx: CommandContext, waiting: list[tuple[str, UnmatchedClaimPayment]]
+    ) -> list[SettlementWaitlist]:
+        """Each (claim id, item) listed on that claim's waitlist (started when the claim has
+        none; an item listed already is left): the waitlists that changed, for the caller to
+        save (the import with its chunk, the upgrade backfill on its own)."""
         if not waiting:
             return []
         claims = {claim_id for claim_id, _ in waiting}
@@ -456,7 +464,7 @@ class SettlementApplication(ServiceApplication):
             if waitlist is None:
                 waitlist = lists[claim_id] = SettlementWaitlist.start(ctx, claim_id)
             waitlist.add(ctx.with_request(f"{ctx.request_id}|waitlist:{item.id}"), item)
-        return list(lists.values())
+        return [w for w in lists.values() if w.pending_events]
 
     def post_waiting_payments(
         self, ctx: CommandContext, claim_id: str,

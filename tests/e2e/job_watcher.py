@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
@@ -33,12 +32,17 @@ BROKEN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode
 Stretches = list[list[tuple[float, jobs_pb.ImportJob]]]
 
 
+# While the service behind the gateway is down (killed, restarting), the stream is opened
+# again this often.
+REOPEN_SECONDS = 0.2
+
+
 def follow_blocking(address: str, kind: str, job_id: str,
-                    metadata: tuple[tuple[str, str], ...], stop: threading.Event
-                    ) -> Stretches:
+                    metadata: tuple[tuple[str, str], ...]) -> Stretches:
     """Every update of the job through a kill -9 of the service, one list per stretch the
     service was up (the gaps that count are those within a stretch): a broken stream is
-    watched again once the service answers, until the job ends or `stop` is set."""
+    watched again once the service answers, until the job ends (the watcher process is
+    terminated if the test stops waiting)."""
     stretches: Stretches = [[]]
     with grpc.insecure_channel(address) as channel:
         if kind == "835":
@@ -47,8 +51,7 @@ def follow_blocking(address: str, kind: str, job_id: str,
         else:
             stub, request = claims_grpc.ClaimsServiceStub(channel), pb.WatchImportJobRequest(
                 job_id=job_id)
-        while not stop.is_set() and (
-                not stretches[-1] or stretches[-1][-1][1].state not in ENDED):
+        while not stretches[-1] or stretches[-1][-1][1].state not in ENDED:
             try:
                 for reply in stub.WatchImportJob(request, metadata=metadata):
                     stretches[-1].append((time.monotonic(), reply.job))
@@ -60,7 +63,7 @@ def follow_blocking(address: str, kind: str, job_id: str,
                     raise
                 if stretches[-1]:
                     stretches.append([])
-                stop.wait(0.2)  # the service is down: ask again shortly (or stop)
+                time.sleep(REOPEN_SECONDS)  # the service is down: ask again shortly
     return [stretch for stretch in stretches if stretch]
 
 
@@ -68,7 +71,7 @@ def _follow_and_send(send: Connection, address: str, kind: str, job_id: str,
                      metadata: tuple[tuple[str, str], ...]) -> None:
     """The watcher process: the stretches (jobs as bytes), or the failure's traceback."""
     try:
-        stretches = follow_blocking(address, kind, job_id, metadata, threading.Event())
+        stretches = follow_blocking(address, kind, job_id, metadata)
         send.send(("ok", [[(at, job.SerializeToString()) for at, job in stretch]
                           for stretch in stretches]))
     except BaseException:

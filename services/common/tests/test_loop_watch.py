@@ -16,6 +16,8 @@ from services.common import loop_watch
 
 
 def hold_the_loop_in_a_synchronous_step(seconds: float) -> None:
+    """What the watch exists to catch: synchronous work on the loop's thread (a blocking
+    call, here a sleep of a known length), named by this frame in the watch's stack."""
     time.sleep(seconds)
 
 

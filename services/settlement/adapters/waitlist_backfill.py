@@ -34,7 +34,6 @@ from services.settlement.domain import (
     NO_SETTLEMENT,
     SettlementWaitlist,
     UnmatchedClaimPayment,
-    waitlist_id_for,
 )
 
 ACTOR = "system:settlement-waitlist-backfill"
@@ -108,20 +107,9 @@ def _list_once(app: SettlementApplication, tenant_id: str, ids: list[UUID]) -> i
         item for item in (items.get(i) for i in ids)
         if item is not None and item.awaits_settlement_of(item.candidate_claim_id)
     ]  # fmt: skip
-    if not waiting:
-        return 0
-    claims = {item.candidate_claim_id for item in waiting}
-    found = load_many(app, [waitlist_id_for(tenant_id, c) for c in claims], tenant_id,
-                      SettlementWaitlist)  # fmt: skip
-    lists = {w.claim_id: w for w in found.values()}
-    listed = 0
-    for item in waiting:
-        waitlist = lists.get(item.candidate_claim_id)
-        if waitlist is None:
-            waitlist = lists[item.candidate_claim_id] = SettlementWaitlist.start(
-                ctx, item.candidate_claim_id)
-        listed += waitlist.add(ctx.with_request(f"waitlist-backfill:{item.id}"), item)
-    changed = [w for w in lists.values() if w.pending_events]
+    changed = app.list_on_waitlists(ctx, [(item.candidate_claim_id, item) for item in waiting])
+    listed = sum(isinstance(event, SettlementWaitlist.ClaimPaymentWaitlisted)
+                 for waitlist in changed for event in waitlist.pending_events)
     if changed:
-        app.save_all(*changed)
+        app.save_all(*changed)  # collects (empties) the pending events
     return listed

@@ -101,6 +101,7 @@ from services.settlement.domain.remittance_posting import (
     PaymentException,
     PostingOutcome,
     match_remittance,
+    payment_id_for,
     post_remittance,
 )
 from services.settlement.domain.settlement import Settlement
@@ -181,6 +182,7 @@ __all__ = [
     "match_lines",
     "match_remittance",
     "patient_responsibility_warnings",
+    "payment_id_for",
     "plain_key",
     "post_remittance",
     "post_waiting",

@@ -69,6 +69,13 @@ class LineException:
     line: LineMatch
 
 
+def payment_id_for(remittance_id: str, ordinal: int) -> str:
+    """The id of the payment a CLP posts: its remittance and its place in the file, so that a
+    CLP posted again (an import resumed, or a queued item posted when its settlement opens)
+    is the same payment."""
+    return f"{remittance_id}:clp{ordinal}"
+
+
 def line_exceptions(
     claim: ClaimPayment, claim_id: str, payment_id: str, lines: Iterable[LineMatch]
 ) -> list[LineException]:
@@ -196,7 +203,7 @@ class _Poster:
                 self._unapplied(claim, NO_SETTLEMENT, found.claim_id)
             return
         self.outcome.matched[claim.ordinal] = found
-        payment_id = f"{self.remittance_id}:clp{claim.ordinal}"
+        payment_id = payment_id_for(self.remittance_id, claim.ordinal)
         if claim.is_reversal:
             original = settlement.find_reversible_payment(
                 claim.payer_claim_control_number,

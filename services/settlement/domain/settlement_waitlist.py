@@ -40,7 +40,7 @@ from services.settlement.domain.exceptions_queue import (
     UnmatchedServiceLine,
 )
 from services.settlement.domain.matching import ClaimLine, match_lines
-from services.settlement.domain.remittance_posting import line_exceptions
+from services.settlement.domain.remittance_posting import line_exceptions, payment_id_for
 from services.settlement.domain.settlement import Settlement
 
 
@@ -119,7 +119,7 @@ def post_waiting(
         if item.tenant_id != settlement.tenant_id or not item.awaits_settlement_of(claim_id):
             continue
         item_ctx = ctx.with_request(f"{ctx.request_id}|rematch:{item.id}")
-        payment_id = f"{item.remittance_id}:clp{item.ordinal}"
+        payment_id = payment_id_for(item.remittance_id, item.ordinal)
         line_items: list[UnmatchedServiceLine] = []
         if item.paid_cents > 0:
             line_matches = _match_lines(ctx, item, claim_id, payment_id, claim_lines, line_items)
