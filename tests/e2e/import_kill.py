@@ -39,6 +39,7 @@ from tests.e2e.import_jobs import (
     upload,
     watch_job,
 )
+from tests.e2e.job_killer import JobKiller
 from tests.e2e.journey import Vendor
 from tests.e2e.large_remittance import (
     Setup,
@@ -125,21 +126,25 @@ async def reachable(call: Any) -> None:
     await eventually(answered, timeout=120, interval=0.2)
 
 
-async def mid_job(read: Any, total: int, at: int = 1) -> jobs_pb.ImportJob:
-    """The job once it has committed at least `at` items of the file (not all of them)."""
-    async def started() -> jobs_pb.ImportJob | None:
-        try:
-            job = await read()
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.UNAVAILABLE:
-                return None
-            raise
-        return job if job.progress.items_processed >= max(at, 1) else None
+@contextlib.asynccontextmanager
+async def killer_of(service: ProcessService) -> AsyncIterator[JobKiller]:
+    """A tests/e2e/job_killer.py process for `service` (out of process), connected and ready
+    before the upload."""
+    killer = JobKiller(service.infra.database_url, service.schema)
+    try:
+        await killer.ready()
+        yield killer
+    finally:
+        await killer.close()
 
-    job = await eventually(started, timeout=1800, interval=0.05)
-    assert job.progress.items_processed < total and job.state != SUCCEEDED, (
-        "the job ended before it could be killed")
-    return job
+
+async def kill_mid_job(killer: JobKiller, service: ProcessService, job_id: str, total: int,
+                       at: int = 1) -> int:
+    """kill -9 of `service` once the job committed at least `at` of its `total` items, not
+    all of them; the items it had committed."""
+    processed = await killer.kill_mid_job(job_id, service.pid, at, total)
+    service.killed()
+    return processed
 
 
 async def reconciled_and_serving(fx: Fixtures, vendor: Vendor, timeout: float = 120) -> None:
@@ -191,23 +196,23 @@ async def kill_claims_mid_837_job(fx: Fixtures, claims: int, *, kill_at: int = 1
     try:
         await reachable(lambda: get_job(vendor, str(uuid.uuid4())))  # NOT_FOUND: it answers
         content = many_claims_837(claims, "KJ", control_number())
-        started = time.perf_counter()
-        job = await upload(vendor, content, client_id)
-        figures.values["upload_s"] = time.perf_counter() - started
-        # Watched from the upload to the end, through the kill (progress every second while
-        # the service is up).
-        watcher = asyncio.ensure_future(watch_job(vendor, job.job_id, "837",
-                                                  fx.watch_address))
-        try:
-            killed_at = await mid_job(lambda: get_job(vendor, job.job_id), claims, kill_at)
-            figures.values["killed_at_claims"] = killed_at.progress.items_processed
-            service.kill()
-            await service.start()
-            await answering(lambda: get_job(vendor, job.job_id))
-            stretches = await watcher
-        finally:
-            watcher.cancel()
-            fx.watched()
+        async with killer_of(service) as killer:
+            started = time.perf_counter()
+            job = await upload(vendor, content, client_id)
+            figures.values["upload_s"] = time.perf_counter() - started
+            # Watched from the upload to the end, through the kill (progress every second
+            # while the service is up).
+            watcher = asyncio.ensure_future(watch_job(vendor, job.job_id, "837",
+                                                      fx.watch_address))
+            try:
+                figures.values["killed_at_claims"] = await kill_mid_job(
+                    killer, service, job.job_id, claims, kill_at)
+                await service.start()
+                await answering(lambda: get_job(vendor, job.job_id))
+                stretches = await watcher
+            finally:
+                watcher.cancel()
+                fx.watched()
         figures.values["job_s"] = time.perf_counter() - started
         figures.values["claims_per_s"] = claims / figures.values["job_s"]
     finally:
@@ -244,20 +249,22 @@ class KillSettlementMidJob:
         self.kill_at = kill_at
         self.killed_at = 0
         self.vendor: Vendor | None = None
+        self.killers = contextlib.AsyncExitStack()
 
     async def before(self, vendor: Vendor) -> None:
         self.vendor = vendor
         await self.settlement.out_of_process()
         await reachable(lambda: get_job_835(vendor, str(uuid.uuid4())))
+        self.killer = await self.killers.enter_async_context(killer_of(self.settlement))
 
     async def during(self, vendor: Vendor, job_id: str) -> None:
-        job = await mid_job(lambda: get_job_835(vendor, job_id), self.payments, self.kill_at)
-        self.killed_at = job.progress.items_processed
-        self.settlement.kill()
+        self.killed_at = await kill_mid_job(self.killer, self.settlement, job_id,
+                                            self.payments, self.kill_at)
         await self.settlement.start()
         await answering(lambda: get_job_835(vendor, job_id))
 
     async def after(self) -> None:
+        await self.killers.aclose()
         if self.fx is not None:
             self.fx.watched()
         await self.settlement.back_in_process()

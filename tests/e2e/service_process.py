@@ -4,9 +4,9 @@ put back afterwards (tests/jobs/test_import_jobs_kill.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ class ProcessService:
     process: ServiceProcess | None = None
     kills: int = 0
     log_path: Path | None = None  # the process's log (kept once it is back in process)
+    schema: str = ""  # the service's schema (its tables), known once it is out of process
 
     @property
     def port(self) -> int:
@@ -52,6 +53,7 @@ class ProcessService:
         """Stop the in-process service and start the process on its port."""
         runtime: ServiceRuntime = self.stack.services[self.name]
         port = runtime.port
+        self.schema = runtime.settings.schema
         await self.runner.stop(runtime)
         self.process = ServiceProcess(COMPONENTS[self.name], 0, self.log_dir, port=port)
         self.log_path = self.process.log_path
@@ -62,10 +64,15 @@ class ProcessService:
         self.process.start(self.environment())
         await self.process.wait_serving(START_WITHIN)
 
-    def kill(self) -> None:
-        """kill -9: no drain, no goodbye."""
+    @property
+    def pid(self) -> int:
         assert self.process is not None and self.process.process is not None
-        os.kill(self.process.process.pid, signal.SIGKILL)
+        return self.process.process.pid
+
+    def killed(self) -> None:
+        """The process was sent SIGKILL (kill -9: no drain, no goodbye) by a
+        tests/e2e/job_killer.py process: reap it."""
+        assert self.process is not None and self.process.process is not None
         self.process.process.wait(timeout=30)
         self.kills += 1
 
@@ -73,7 +80,9 @@ class ProcessService:
         """Stop the process and put the in-process service back on the same port."""
         assert self.process is not None
         port = self.process.port
-        self.process.stop()
+        # Off the event loop: the process's graceful stop may wait for the in-process
+        # services (its consumers' acknowledgements, the ledger), which run on this loop.
+        await asyncio.to_thread(self.process.stop)
         self.process = None
         runtime: ServiceRuntime = await self.runner.start(
             self.name, self.build, db_pool_size=2, grpc_port=port)
