@@ -4,7 +4,7 @@ forward with the internal metadata set from the key (never from the caller)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 
 import grpc
@@ -119,7 +119,7 @@ class Gateway:
 
     async def stream(
         self, admitted: Admitted, request: bytes, record: RequestRecord | None = None
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         with server_span(f"gateway {admitted.method.full_name}", dict(admitted.metadata)):
             if record is not None:
                 record.note_trace()

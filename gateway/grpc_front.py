@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -70,8 +71,13 @@ class ForwardingHandler(grpc.GenericRpcHandler):
                         method, incoming_metadata(context), len(request),
                         context.time_remaining(), record,
                     )
-                    async for item in gateway.stream(admitted, request, record):
-                        yield item
+                    # Closed here, in this context, when the caller goes away: left to the
+                    # garbage collector, its span would be ended from another context.
+                    async with contextlib.aclosing(
+                        gateway.stream(admitted, request, record)
+                    ) as items:
+                        async for item in items:
+                            yield item
                 except CallFailure as refused:
                     record.failed(refused.code)
                     await context.abort(

@@ -7,7 +7,7 @@ Routes: `POST /v1/<package>.<Service>/<Method>` and the alias `POST /v1/<short>/
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import grpc
@@ -118,24 +118,31 @@ class HttpFront:
         if not method.server_streaming:
             reply = await self.gateway.unary(admitted, payload, record)
             return Response(200, _json_bytes(transcoding.response_json(method, reply)))
-        items = self.gateway.stream(admitted, payload, record).__aiter__()
+        items = self.gateway.stream(admitted, payload, record)
         try:
             first = await items.__anext__()
         except StopAsyncIteration:
             return Response(200, b"", NDJSON)
+        except BaseException:
+            await items.aclose()
+            raise
         return Response(200, content_type=NDJSON, stream=_ndjson(method, first, items))
 
 
-async def _ndjson(method: Method, first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """One JSON object per line; a failure after the first line becomes a final error line."""
-    yield _json_bytes(transcoding.response_json(method, first)) + b"\n"
+async def _ndjson(method: Method, first: bytes, rest: AsyncGenerator[bytes, None]
+                 ) -> AsyncGenerator[bytes, None]:
+    """One JSON object per line; a failure after the first line becomes a final error line.
+    `rest` is closed here when the client goes away (not later by the garbage collector)."""
     try:
+        yield _json_bytes(transcoding.response_json(method, first)) + b"\n"
         async for item in rest:
             yield _json_bytes(transcoding.response_json(method, item)) + b"\n"
     except CallFailure as refused:
         body = error_body(refused.http_status, refused.code, refused.message,
                           transcoding.status_details_json(refused.status))
         yield _json_bytes(body) + b"\n"
+    finally:
+        await rest.aclose()
 
 
 def _json_content_type(content_type: str) -> bool:

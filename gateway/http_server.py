@@ -12,7 +12,7 @@ import contextlib
 import http
 import logging
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class Response:
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
     # Set for a streamed body (sent chunked); `body` is then ignored.
-    stream: AsyncIterator[bytes] | None = None
+    stream: AsyncGenerator[bytes, None] | None = None
 
 
 class HttpError(Exception):
@@ -254,10 +254,13 @@ class HttpServer:
             return
         head.append("Transfer-Encoding: chunked")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-        async for chunk in response.stream:
-            if chunk:
-                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                await writer.drain()
+        # Closed here when the client goes away mid-stream (a failed write), in this task:
+        # left to the garbage collector, the stream's spans would end from another context.
+        async with contextlib.aclosing(response.stream) as chunks:
+            async for chunk in chunks:
+                if chunk:
+                    writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    await writer.drain()
         writer.write(b"0\r\n\r\n")
         await writer.drain()
 

@@ -4,9 +4,10 @@ on every call, one error → status table."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -209,7 +210,9 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def rpc_stream(method: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+def rpc_stream(
+    method: Callable[..., AsyncGenerator[Any, None]],
+) -> Callable[..., AsyncIterator[Any]]:
     """Like `rpc`, for server-streaming methods written as async generators."""
 
     @functools.wraps(method)
@@ -220,8 +223,11 @@ def rpc_stream(method: Callable[..., AsyncIterator[Any]]) -> Callable[..., Async
             try:
                 ctx = await _read(request, ctx)
                 record.request_id = ctx.request_id
-                async for item in method(self, request, ctx, context):
-                    yield item
+                # Closed here when the caller goes away, in this context (where its spans
+                # and log records were opened), not later by the garbage collector.
+                async with contextlib.aclosing(method(self, request, ctx, context)) as items:
+                    async for item in items:
+                        yield item
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:

@@ -16,7 +16,7 @@ is built in one place, `wire.job_message`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from types import ModuleType
 from typing import Any
 
@@ -73,7 +73,7 @@ class ImportJobMethods:
     @rpc_stream
     async def WatchImportJob(
         self, request: Any, ctx: CommandContext, context: Any
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         async for job in self.imports.watch(ctx, request.job_id):
             findings = await self.imports.findings(job) if job.ended else []
             yield self.job_messages.WatchImportJobResponse(job=job_message(job, findings))

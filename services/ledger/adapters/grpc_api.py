@@ -3,7 +3,7 @@ mapping.py; the use cases (and their role checks) are application.py's."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import grpc
 
@@ -26,7 +26,7 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         request: ledger_pb2.ReplayClaimRequest,
         ctx: CommandContext,
         context: grpc.aio.ServicerContext,
-    ) -> AsyncIterator[ledger_pb2.ReplayClaimResponse]:
+    ) -> AsyncGenerator[ledger_pb2.ReplayClaimResponse, None]:
         up_to = mapping.optional_instant(request, "up_to")
         rows = await self.app.replay_rows(ctx, request.claim_id, up_to)
         for start in range(0, len(rows), REPLAY_CHUNK):
@@ -119,7 +119,7 @@ class AuditServicer(ledger_pb2_grpc.AuditServiceServicer):
         request: ledger_pb2.ReplayTenantRequest,
         ctx: CommandContext,
         context: grpc.aio.ServicerContext,
-    ) -> AsyncIterator[ledger_pb2.ReplayTenantResponse]:
+    ) -> AsyncGenerator[ledger_pb2.ReplayTenantResponse, None]:
         log = await self.app.tenant_log(ctx, request.tree_size)
         yield mapping.tenant_log_message(log)
         async for chunk in self.app.tenant_chains(ctx, log):
