@@ -20,7 +20,7 @@ from services.common.auth import ROLE_TABLE, needs_roles, roles_for
 from services.common.grpc_server import REQUEST_HEADER
 from services.common.internal_auth import TOKEN_HEADER, InternalSigner
 from services.common.request_log import RequestRecord
-from services.common.telemetry import current_traceparent, server_span
+from services.common.telemetry import StreamSpan, current_traceparent, server_span
 
 # Caller metadata passed on as is; everything else (x-tenant-id, x-roles, x-actor,
 # authorization...) is dropped, and who calls is asserted in the signed internal token.
@@ -120,14 +120,22 @@ class Gateway:
     async def stream(
         self, admitted: Admitted, request: bytes, record: RequestRecord | None = None
     ) -> AsyncGenerator[bytes, None]:
-        with server_span(f"gateway {admitted.method.full_name}", dict(admitted.metadata)):
-            if record is not None:
-                record.note_trace()
-            call = self.upstreams.stream(admitted.method.path)(
-                request, metadata=_with_trace(admitted.metadata), timeout=admitted.timeout
-            )
-            try:
+        # The span is current only while this code runs, never across a yield (StreamSpan).
+        span = StreamSpan(f"gateway {admitted.method.full_name}", dict(admitted.metadata))
+        try:
+            with span.current():
+                if record is not None:
+                    record.note_trace()
+                call = self.upstreams.stream(admitted.method.path)(
+                    request, metadata=_with_trace(admitted.metadata), timeout=admitted.timeout
+                )
+
+            async def responses() -> AsyncGenerator[bytes, None]:
                 async for item in call:
+                    yield item
+
+            try:
+                async for item in span.iterate(responses()):
                     yield item
             except grpc.aio.AioRpcError as exc:
                 raise upstream_failure(
@@ -135,6 +143,8 @@ class Gateway:
                 ) from None
             finally:
                 call.cancel()
+        finally:
+            span.end()
 
 
 def internal_metadata(

@@ -71,8 +71,8 @@ class ForwardingHandler(grpc.GenericRpcHandler):
                         method, incoming_metadata(context), len(request),
                         context.time_remaining(), record,
                     )
-                    # Closed here, in this context, when the caller goes away: left to the
-                    # garbage collector, its span would be ended from another context.
+                    # Closed with this generator: the upstream call ends when the caller
+                    # goes away, not whenever the garbage collector gets to it.
                     async with contextlib.aclosing(
                         gateway.stream(admitted, request, record)
                     ) as items:

@@ -254,8 +254,8 @@ class HttpServer:
             return
         head.append("Transfer-Encoding: chunked")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-        # Closed here when the client goes away mid-stream (a failed write), in this task:
-        # left to the garbage collector, the stream's spans would end from another context.
+        # Closed here when the client goes away mid-stream (a failed write): the upstream
+        # call ends now, not whenever the garbage collector gets to it.
         async with contextlib.aclosing(response.stream) as chunks:
             async for chunk in chunks:
                 if chunk:

@@ -4,7 +4,6 @@ on every call, one error → status table."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
@@ -27,7 +26,7 @@ from services.common.context import CommandContext
 from services.common.faults import is_fault
 from services.common.request_log import RequestRecord, request_logged
 from services.common.requests import read_request, unreadable_field
-from services.common.telemetry import current_traceparent, server_span
+from services.common.telemetry import StreamSpan, current_traceparent, server_span
 
 log = logging.getLogger(__name__)
 
@@ -213,25 +212,31 @@ def rpc(method: Callable[..., Any]) -> Callable[..., Any]:
 def rpc_stream(
     method: Callable[..., AsyncGenerator[Any, None]],
 ) -> Callable[..., AsyncIterator[Any]]:
-    """Like `rpc`, for server-streaming methods written as async generators."""
+    """Like `rpc`, for server-streaming methods written as async generators; the span is
+    current only while the method runs, never across a yield (`StreamSpan`)."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         metadata = _metadata(context)
-        with server_span(method.__name__, metadata), request_logged(_request_record()) as record:
-            ctx = await _admitted(context, metadata, record)
-            try:
-                ctx = await _read(request, ctx)
-                record.request_id = ctx.request_id
-                # Closed here when the caller goes away, in this context (where its spans
-                # and log records were opened), not later by the garbage collector.
-                async with contextlib.aclosing(method(self, request, ctx, context)) as items:
-                    async for item in items:
+        span = StreamSpan(method.__name__, metadata)
+        try:
+            with request_logged(_request_record()) as record:
+                with span.current():
+                    record.note_trace()
+                    ctx = await _admitted(context, metadata, record)
+                try:
+                    with span.current():
+                        ctx = await _read(request, ctx)
+                    record.request_id = ctx.request_id
+                    async for item in span.iterate(method(self, request, ctx, context)):
                         yield item
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await _abort_for(context, exc, record)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    with span.current():
+                        await _abort_for(context, exc, record)
+        finally:
+            span.end()
 
     return wrapper
 

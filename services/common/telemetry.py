@@ -9,9 +9,9 @@ prometheus_client's default registry, served by services/common/status_http.py.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 _configured = False
+T = TypeVar("T")
 
 
 def configure(service: str) -> None:
@@ -56,6 +57,39 @@ def server_span(name: str, metadata: dict[str, str]) -> Iterator[Any]:
         name, context=propagate.extract(metadata), kind=trace.SpanKind.SERVER
     ) as span:
         yield span
+
+
+class StreamSpan:
+    """The server span of a streaming RPC, made current only while the stream's own code runs
+    (`current`, `iterate`), never across a `yield` to the caller: grpc leaves the generator of
+    a call its caller abandoned to the garbage collector, which closes it from another context,
+    where a span held current across the yield cannot be detached (opentelemetry logs "Failed
+    to detach context" as an ERROR). Ended by `end`, whoever closes the stream."""
+
+    def __init__(self, name: str, metadata: dict[str, str]) -> None:
+        self.span = tracer.start_span(
+            name, context=propagate.extract(metadata), kind=trace.SpanKind.SERVER)
+
+    @contextmanager
+    def current(self) -> Iterator[Any]:
+        with trace.use_span(self.span, end_on_exit=False) as span:
+            yield span
+
+    async def iterate(self, items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+        """`items`, each step taken with the span current; `items` is closed with this."""
+        try:
+            while True:
+                with self.current():
+                    try:
+                        item = await anext(items)
+                    except StopAsyncIteration:
+                        return
+                yield item
+        finally:
+            await items.aclose()
+
+    def end(self) -> None:
+        self.span.end()
 
 
 @contextmanager
