@@ -15,6 +15,8 @@ import asyncio
 import json
 from datetime import UTC, date, datetime
 
+import asyncpg
+
 from services.common.context import CommandContext
 from services.common.phi import PATIENT_CONTROL_NUMBER
 from services.settlement.application import OpeningTerms, SettlementApplication
@@ -45,12 +47,32 @@ async def opened_in_settlement(
              "1234567893", "", SERVICE_DATE, 249_000, "87726", True, LINES)
             for claim_id, pcn in imported]
     schema = settlement.settings.schema
-    async with settlement.infra.pool.acquire() as conn:
-        await conn.executemany(
-            f'INSERT INTO "{schema}".claim_refs (tenant_id, claim_id, pcn_index, '
-            "icn_indexes, billing_npi, billing_tin, first_service_date, charge_cents, payer_id, "
-            "nsa_protected, lines) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb) "
-            "ON CONFLICT (tenant_id, claim_id) DO UPDATE SET lines = EXCLUDED.lines", rows)
+    pool = settlement.infra.pool
+
+    async def projected() -> bool:
+        """Settlement's own claim-facts projection wrote every claim's row: from now on
+        nothing else writes these rows (writing them beside it deadlocked once)."""
+        count = await pool.fetchval(
+            f'SELECT count(*) FROM "{schema}".claim_refs '
+            "WHERE tenant_id = $1 AND claim_id = ANY($2::text[])", vendor.tenant, claim_ids)
+        return bool(count == len(claim_ids))
+
+    await timings.measure("claims known to settlement",
+                          eventually(projected, timeout=1800, interval=0.5))
+    for attempt in range(3):  # a later claim event's row update may still cross this one
+        try:
+            async with pool.acquire() as conn:
+                await conn.executemany(
+                    f'INSERT INTO "{schema}".claim_refs (tenant_id, claim_id, pcn_index, '
+                    "icn_indexes, billing_npi, billing_tin, first_service_date, charge_cents, "
+                    "payer_id, nsa_protected, lines) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+                    "$9, $10, $11::jsonb) "
+                    "ON CONFLICT (tenant_id, claim_id) DO UPDATE SET lines = EXCLUDED.lines",
+                    rows)
+            break
+        except asyncpg.DeadlockDetectedError:  # rolled back whole: the upsert again
+            if attempt == 2:
+                raise
     app = settlement.parts.app
     assert isinstance(app, SettlementApplication)
     await timings.measure("settlements opened (written directly)",
