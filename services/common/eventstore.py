@@ -34,6 +34,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.sql import Composed
 
 from services.common.aggregate import TenantAggregate
 from services.common.contracts import PublishedLanguage
@@ -483,6 +484,12 @@ class ServiceApplication(Application[UUID]):
         if processing.events:
             self._take_snapshots(processing)
             self._notify(recordings)
+
+    def fetch_one(self, statement: Composed, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        """One row of a read of this service's own tables (its read models), on the event
+        store's connection pool."""
+        recorder = cast(UnpipelinedProcessRecorder, self.recorder)
+        return recorder.fetch_one(statement, params)
 
     def reservation_holder(self, tenant_id: str, key: str) -> str:
         """The id of the aggregate holding a uniqueness reservation ("" when none does)."""

@@ -40,7 +40,7 @@ import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Composable, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from services.common.errors import AlreadyExists
 from services.common.wire import StoredMessage
@@ -321,6 +321,16 @@ class UnpipelinedProcessRecorder(PostgresProcessRecorder):
         statement = SQL("WITH {} SELECT {}").format(
             SQL(", ").join(parts), SQL(", ").join(results))
         return statement.as_bytes(None)
+
+    def fetch_one(self, statement: Composed, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        """One row of a read of the service's own tables, on the recorder's connection pool
+        (a reaction's look-up: a connection of its own per event cost a backend start)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return tuple(row.values()) if isinstance(row, dict) else tuple(row)
 
     def recorded_fingerprint(self, tenant_id: str, request_id: str) -> str:
         """The fingerprint recorded for a request id (or the holder of a reservation); ""

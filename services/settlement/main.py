@@ -30,6 +30,7 @@ from services.settlement.adapters.subscriptions import (
     fees_prefetch,
     fees_reaction,
     negotiation_reaction,
+    refusal_committed,
     waitlist_reaction,
 )
 from services.settlement.application import POSTING_ROLES, SettlementApplication
@@ -59,7 +60,7 @@ def build(infra: Infrastructure) -> ServiceParts:
             ApplicationProcessor(
                 app,
                 "negotiation-outcomes",
-                negotiation_reaction(app, claim_facts_lookup(settings.database_url, schema)),
+                negotiation_reaction(app, claim_facts_lookup(app, schema)),
                 infra.blocking.executor,
             ),
             event_types=NEGOTIATION_EVENTS,
@@ -80,7 +81,7 @@ def build(infra: Infrastructure) -> ServiceParts:
             "awaiting-settlement",
             ApplicationProcessor(
                 app, "awaiting-settlement",
-                waitlist_reaction(app, claim_lines_lookup(settings.database_url, schema)),
+                waitlist_reaction(app, claim_lines_lookup(app, schema)),
                 infra.blocking.executor,
             ),
             event_types=WAITLIST_EVENTS,
@@ -109,6 +110,7 @@ def build(infra: Infrastructure) -> ServiceParts:
                 # A posted 835 is tens of thousands of events: a batch in few round trips.
                 batch_handler=projections.batch_projector(
                     schema, projections.settlement_handlers(app.phi_keys)),
+                on_applied=refusal_committed,
             ),
             batch=500,
         ),

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
-import psycopg
 from opentelemetry import metrics
 from psycopg import sql
 
@@ -26,7 +25,6 @@ from services.settlement.domain import (
     ClaimLine,
     Settlement,
     SettlementSource,
-    UnmatchedClaimPayment,
     settlement_id_for,
 )
 
@@ -54,7 +52,7 @@ class ClaimFacts:
 ClaimFactsLookup = Callable[[str, str], ClaimFacts | None]
 
 
-def claim_facts_lookup(database_url: str, schema: str) -> ClaimFactsLookup:
+def claim_facts_lookup(app: SettlementApplication, schema: str) -> ClaimFactsLookup:
     """Read settlement's own claim read model (never the claims service's tables)."""
     query = sql.SQL(
         "SELECT payer_id, icn_indexes, nsa_protected FROM {}.claim_refs "
@@ -62,8 +60,7 @@ def claim_facts_lookup(database_url: str, schema: str) -> ClaimFactsLookup:
     ).format(sql.Identifier(schema))
 
     def lookup(tenant_id: str, claim_id: str) -> ClaimFacts | None:
-        with psycopg.connect(database_url) as conn:
-            row = conn.execute(query, (tenant_id, claim_id)).fetchone()
+        row = app.fetch_one(query, (tenant_id, claim_id))
         if row is None:
             return None
         return ClaimFacts(row[0], tuple(row[1]), row[2])
@@ -74,15 +71,14 @@ def claim_facts_lookup(database_url: str, schema: str) -> ClaimFactsLookup:
 ClaimLinesLookup = Callable[[str, str], tuple[ClaimLine, ...]]
 
 
-def claim_lines_lookup(database_url: str, schema: str) -> ClaimLinesLookup:
+def claim_lines_lookup(app: SettlementApplication, schema: str) -> ClaimLinesLookup:
     """A claim's 837 lines as settlement's claim read model keeps them (rule 5)."""
     query = sql.SQL(
         "SELECT lines FROM {}.claim_refs WHERE tenant_id = %s AND claim_id = %s"
     ).format(sql.Identifier(schema))
 
     def lookup(tenant_id: str, claim_id: str) -> tuple[ClaimLine, ...]:
-        with psycopg.connect(database_url) as conn:
-            row = conn.execute(query, (tenant_id, claim_id)).fetchone()
+        row = app.fetch_one(query, (tenant_id, claim_id))
         lines = row[0] if row else None
         if isinstance(lines, str):
             lines = json.loads(lines)
@@ -211,17 +207,22 @@ def waitlist_reaction(
         claim_id = str(delivery.payload.get("claim_id") or delivery.envelope.claim_id)
         if not claim_id:
             raise PermanentFailure(f"{delivery.envelope.event_id}: names no claim")
-        changed = app.post_waiting_payments(
+        # A refusal is recorded on the item (AutomaticPostingRefused), shown in ListExceptions,
+        # and counted and logged once it committed (`refusal_committed`).
+        return app.post_waiting_payments(
             delivery.context(actor=ACTOR), claim_id, lambda: lines(delivery.tenant_id, claim_id)
         )
-        for item in changed:
-            if isinstance(item, UnmatchedClaimPayment) and item.refusal_claim_id == claim_id \
-                    and not item.resolved_claim_id:
-                # Loud: counted and logged; the item shows why in ListExceptions.
-                _refused.add(1)
-                log.warning("awaiting-settlement: posting queued payment %s on claim %s was "
-                            "refused: %s (left in the exceptions queue)", item.id, claim_id,
-                            item.refusal_reason)
-        return changed
 
     return react
+
+
+def refusal_committed(delivery: Delivery) -> None:
+    """Settlement's read models applied one of its events: an AutomaticPostingRefused is
+    counted and logged here, exactly once (the reaction that records it may run again when
+    its batch is retried; the projection applies each event once)."""
+    if delivery.event_type != "AutomaticPostingRefused":
+        return
+    _refused.add(1)
+    log.warning("awaiting-settlement: posting queued payment %s on claim %s was refused: %s "
+                "(left in the exceptions queue)", delivery.envelope.aggregate_id,
+                delivery.payload["claim_id"], delivery.payload["reason"])

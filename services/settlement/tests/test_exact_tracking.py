@@ -44,7 +44,7 @@ async def test_retried_older_event_is_not_skipped(settlement_runtime: Any) -> No
     processor = ApplicationProcessor(
         app,
         f"exact-{uuid.uuid4().hex[:8]}",
-        negotiation_reaction(app, claim_facts_lookup(settings.database_url, settings.schema)),
+        negotiation_reaction(app, claim_facts_lookup(app, settings.schema)),
         settlement_runtime.infra.blocking.executor,
     )
     tenant = f"exact-{uuid.uuid4().hex[:8]}"
