@@ -195,11 +195,15 @@ class ProjectionProcessor:
     """Updates an asyncpg read model; rows and tracking commit in one transaction."""
 
     def __init__(self, pool: asyncpg.Pool, schema: str, name: str, handler: ProjectionHandler,
-                 batch_handler: BatchProjectionHandler | None = None):
+                 batch_handler: BatchProjectionHandler | None = None,
+                 on_applied: Callable[[Delivery], None] | None = None):
         self.pool = pool
         self.schema = schema
         self.name = name
         self.handler = handler
+        # Told of each delivery once its rows committed, and never of a duplicate or of a
+        # rolled-back batch: where an event is counted exactly once (a metric).
+        self.on_applied = on_applied
         # Applies a batch's new deliveries (in order) at once, where one statement for many
         # rows pays; without it each goes through `handler`.
         self.batch_handler = batch_handler
@@ -233,6 +237,7 @@ class ProjectionProcessor:
             if not inserted:
                 return False
             await self.handler(conn, delivery)
+        self._applied((delivery,))
         return True
 
     async def process_batch(self, deliveries: Sequence[Delivery]) -> list[bool | Exception]:
@@ -252,13 +257,23 @@ class ProjectionProcessor:
                     new.discard(key)  # a repeat within the batch is a duplicate
                     if self.batch_handler is None:
                         await self.handler(conn, delivery)
-                    else:
-                        applied.append(delivery)
+                    applied.append(delivery)
                     outcomes.append(True)
                 else:
                     outcomes.append(False)
             if applied and self.batch_handler is not None:
                 await self.batch_handler(conn, applied)
+        self._applied(applied)
         return outcomes
+
+    def _applied(self, deliveries: Sequence[Delivery]) -> None:
+        if self.on_applied is None:
+            return
+        for delivery in deliveries:
+            try:
+                self.on_applied(delivery)
+            except Exception:  # committed: a failing observer must not make it look failed
+                log.exception("%s: on_applied failed for %s", self.name,
+                              delivery.envelope.event_id)
 
 

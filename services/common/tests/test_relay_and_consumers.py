@@ -100,6 +100,7 @@ async def test_projection_consumer_applies_redelivered_event_once_and_dead_lette
 ):
     settings = make_settings("consumertest")
     seen: list[str] = []
+    applied: list[str] = []  # told once committed: never the duplicate or the rolled-back one
 
     async def handler(conn, delivery: Delivery) -> None:
         if delivery.payload.get("poison"):
@@ -117,7 +118,8 @@ async def test_projection_consumer_applies_redelivered_event_once_and_dead_lette
         )
 
     def build(infra: Infrastructure) -> ServiceParts:
-        processor = ProjectionProcessor(infra.pool, settings.schema, "seen", handler)
+        processor = ProjectionProcessor(infra.pool, settings.schema, "seen", handler,
+                                        on_applied=lambda d: applied.append(d.envelope.event_id))
         return ServiceParts(
             bindings=[],
             migrations=[migrate],
@@ -153,6 +155,7 @@ async def test_projection_consumer_applies_redelivered_event_once_and_dead_lette
     assert consumer.duplicates == 1
     rows = await runtime.infra.pool.fetch(f'SELECT event_id FROM "{settings.schema}".seen')
     assert sorted(r["event_id"] for r in rows) == [f"{UPSTREAM}:{base}", f"{UPSTREAM}:{base + 2}"]
+    assert sorted(applied) == [f"{UPSTREAM}:{base}", f"{UPSTREAM}:{base + 2}"]
 
     dead = await js.get_last_msg(settings.dead_letter_stream,
                                  f"{settings.subject_prefix_for('deadletter')}.{consumer.durable}")

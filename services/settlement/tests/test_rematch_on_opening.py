@@ -366,7 +366,12 @@ async def test_a_refused_automatic_posting_is_recorded_on_the_item_and_shown_in_
     assert stored.awaits_settlement_of(seeded.claim_id("D"))
     settlement = await seeded.settlement("D")
     assert settlement.paid_cents == 0 and list(settlement.payments) == []
-    assert await _refusals_counted(settlement_runtime) == refusals_before + 1
+    # Counted once its event committed in the read model (right after the row shows it).
+    async def counted() -> float | None:
+        now = await _refusals_counted(settlement_runtime)
+        return now if now > refusals_before else None
+
+    assert await wait_for(counted) == refusals_before + 1
     # Redelivered (or the opening again): refused again, recorded no more.
     again = await _in_thread(app.post_waiting_payments, _system(seeded.tenant, "again"),
                              seeded.claim_id("D"))  # fmt: skip
