@@ -204,22 +204,41 @@ def newest_first(pages: Mapping[str, Sequence[jobs_pb.ImportJob]], limit: int) -
     return every[:limit]
 
 
-async def recent_jobs(client: ServiceClient, gateway: Gateway,
-                      limit: int = RECENT_JOBS) -> tuple[list[ListedJob], list[str]]:
-    """The tenant's newest jobs of every kind, and why a kind could not be listed (a service
-    without the call, a refusal, a service down): said on the page, never silently left out."""
+@dataclass(frozen=True)
+class RecentJobs:
+    """The imports page's list: the jobs, why a kind could not be listed (said on the page,
+    never silently left out), and for a list of one kind the token of its older jobs."""
 
-    async def first_page(kind: ImportKind) -> tuple[str, Sequence[jobs_pb.ImportJob], str]:
+    jobs: list[ListedJob]
+    problems: list[str]
+    kind: str = ""  # "" = every kind together
+    page: str = ""  # the page token this list started at ("" = the newest)
+    older: str = ""  # that kind's next_page_token ("" = no older jobs)
+
+
+async def recent_jobs(client: ServiceClient, gateway: Gateway, limit: int = RECENT_JOBS,
+                      kind: str = "", page_token: str = "") -> RecentJobs:
+    """The tenant's newest jobs of every kind together (the first page of each, merged), or of
+    one `kind`, page by page (ListImportJobs' own keyset pages: a merged list of two services
+    has no single position to go on from)."""
+
+    async def page_of(kind: ImportKind, token: str) -> tuple[str, Any, str]:
         method = kind.method("ListImportJobs")
         if kind.missing(gateway) or gateway.catalog.get(f"/{method}") is None:
-            return kind.kind, [], f"{method} is not served by this gateway"
+            return kind.kind, None, f"{method} is not served by this gateway"
         try:
             reply = await client.call(method, kind.message("ListImportJobsRequest")(
-                page_size=limit), kind.message("ListImportJobsResponse"))
+                page_size=limit, page_token=token), kind.message("ListImportJobsResponse"))
         except CallFailure as refused:
-            return kind.kind, [], f"{refused.code.name}: {refused.message}"
-        return kind.kind, reply.jobs, ""
+            return kind.kind, None, f"{refused.code.name}: {refused.message}"
+        return kind.kind, reply, ""
 
-    answers = await asyncio.gather(*(first_page(kind) for kind in KINDS.values()))
-    problems = [f"{kind} jobs: {problem}" for kind, _, problem in answers if problem]
-    return newest_first({kind: jobs for kind, jobs, _ in answers}, limit), problems
+    chosen = [KINDS[kind]] if kind in KINDS else list(KINDS.values())
+    answers = await asyncio.gather(*(page_of(k, page_token if kind else "") for k in chosen))
+    problems = [f"{name} jobs: {problem}" for name, _, problem in answers if problem]
+    pages = {name: list(reply.jobs) if reply is not None else [] for name, reply, _ in answers}
+    if kind not in KINDS:
+        return RecentJobs(newest_first(pages, limit), problems)
+    reply = answers[0][1]
+    return RecentJobs(newest_first(pages, limit), problems, kind, page_token,
+                      reply.next_page_token if reply is not None else "")

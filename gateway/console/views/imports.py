@@ -54,10 +54,13 @@ def register(console: Console) -> None:
         return out
 
     async def form_page(page: Page, status: int = 200, error: str = "") -> Response:
-        jobs, problems = await recent_jobs(page.client, console.gateway)
+        listed = page.query.get("kind", "") if page.request.method == "GET" else ""
+        recent = await recent_jobs(page.client, console.gateway, kind=listed,
+                                   page_token=page.query.get("page", "") if listed else "")
         return page.render("imports.html", status, title="Imports", kinds=kinds_for(page),
                            plan_funding=list(PLAN_FUNDING), network=list(NETWORK),
-                           error=error, form=page.form, jobs=jobs, list_problems=problems)
+                           error=error, form=page.form, recent=recent,
+                           listed_kinds=list(KINDS))
 
     @router.get("/console/imports", IMPORT_ROLES)
     async def imports(page: Page) -> Response:
