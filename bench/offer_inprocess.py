@@ -17,43 +17,25 @@ from __future__ import annotations
 import cProfile
 import os
 import pstats
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime
-from pathlib import Path
+
+from bench.seeded_negotiations import Seeded, seeded_negotiations
 
 
 def main(calls: int) -> None:
-    from services.common.localservers import LocalPostgres
-
-    tmp = Path(tempfile.mkdtemp(prefix="offerinproc-"))
-    postgres = LocalPostgres(tmp / "pgdata")
-    os.environ["DATABASE_URL"] = postgres.start()
-    os.environ.setdefault("NATS_URL", "nats://127.0.0.1:4222")  # read, never connected to
-    os.environ.setdefault("OON_DEV_MODE", "1")
-    os.environ["OON_NAMESPACE"] = "ip" + uuid.uuid4().hex[:8]
-    try:
-        run(calls)
-    finally:
-        postgres.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with seeded_negotiations("offerinproc") as seeded:
+        run(seeded, calls)
 
 
-def run(calls: int) -> None:
-    from bench.negotiation_bench import prepare_streams
+def run(seeded: Seeded, calls: int) -> None:
     from services.common.context import CommandContext
-    from services.common.settings import Settings
-    from services.negotiation.application import NegotiationApplication
     from services.negotiation.commands import MakeOffer
     from services.negotiation.domain import ProposedOffer
 
-    settings = Settings.from_env("negotiation", grpc_port=0)
-    tenant = "bench-" + uuid.uuid4().hex[:6]
-    ids = prepare_streams(settings, tenant)
-    app = NegotiationApplication(settings)
+    app, tenant, ids = seeded.app, seeded.tenant, seeded.ids
 
     def call(i: int) -> None:
         ctx = CommandContext(tenant_id=tenant, actor="bench", now=datetime.now(UTC),
@@ -63,29 +45,26 @@ def run(calls: int) -> None:
             basis={"qpa_cents": 40_000}, channel="email", notes="", document_refs=(),
             made_on=date(2026, 6, 10))))
 
-    try:
-        for i in range(200):
-            call(i)  # every negotiation in the cache, every statement prepared
-        least = float("inf")
-        for r in range(3):
-            cpu, wall = time.process_time(), time.perf_counter()
-            for i in range(calls):
-                call(1000 * (r + 1) + i)
-            per_call = (time.process_time() - cpu) / calls * 1000
-            least = min(least, per_call)
-            print(f"run {r + 1}: {per_call:.3f} ms CPU per make_offer, "
-                  f"{(time.perf_counter() - wall) / calls * 1000:.3f} ms wall "
-                  f"(load {os.getloadavg()[0]:.2f})", flush=True)
-        print(f"least: {least:.3f} ms CPU per make_offer (in process, one caller)")
-        if os.environ.get("OFFER_INPROCESS_PROFILE"):
-            profile = cProfile.Profile()
-            profile.enable()
-            for i in range(calls):
-                call(50_000 + i)
-            profile.disable()
-            pstats.Stats(profile).sort_stats("tottime").print_stats(40)
-    finally:
-        app.close()
+    for i in range(200):
+        call(i)  # every negotiation in the cache, every statement prepared
+    least = float("inf")
+    for r in range(3):
+        cpu, wall = time.process_time(), time.perf_counter()
+        for i in range(calls):
+            call(1000 * (r + 1) + i)
+        per_call = (time.process_time() - cpu) / calls * 1000
+        least = min(least, per_call)
+        print(f"run {r + 1}: {per_call:.3f} ms CPU per make_offer, "
+              f"{(time.perf_counter() - wall) / calls * 1000:.3f} ms wall "
+              f"(load {os.getloadavg()[0]:.2f})", flush=True)
+    print(f"least: {least:.3f} ms CPU per make_offer (in process, one caller)")
+    if os.environ.get("OFFER_INPROCESS_PROFILE"):
+        profile = cProfile.Profile()
+        profile.enable()
+        for i in range(calls):
+            call(50_000 + i)
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(40)
 
 
 if __name__ == "__main__":

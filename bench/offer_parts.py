@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import tempfile
 import time
 import timeit
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 
@@ -59,6 +56,7 @@ def log_and_trace_parts() -> None:
     request_log.configure(io.StringIO())
 
     def logged() -> None:
+        """The log line's own cost: the measured block is the wrapper, with nothing inside."""
         with request_log.request_logged(request_log.RequestRecord("negotiation", "x/MakeOffer")):
             pass
 
@@ -68,6 +66,7 @@ def log_and_trace_parts() -> None:
               telemetry.current_traceparent)
 
         def spanned() -> None:
+            """The span's own cost, with nothing inside."""
             with telemetry.server_span("MakeOffer", {}):
                 pass
 
@@ -99,38 +98,19 @@ def domain_parts() -> None:
 
 
 def read_parts() -> None:
-    from services.common.localservers import LocalPostgres
+    from bench.seeded_negotiations import seeded_negotiations
+    from services.common.context import CommandContext
 
-    tmp = Path(tempfile.mkdtemp(prefix="offerparts-"))
-    postgres = LocalPostgres(tmp / "pgdata")
-    os.environ["DATABASE_URL"] = postgres.start()
-    os.environ.setdefault("NATS_URL", "nats://127.0.0.1:4222")  # read, never connected to
-    os.environ.setdefault("OON_DEV_MODE", "1")
-    os.environ["OON_NAMESPACE"] = "op" + uuid.uuid4().hex[:8]
-    try:
-        from bench.negotiation_bench import prepare_streams
-        from services.common.context import CommandContext
-        from services.common.settings import Settings
-        from services.negotiation.application import NegotiationApplication
-
-        settings = Settings.from_env("negotiation", grpc_port=0)
-        tenant = "bench-" + uuid.uuid4().hex[:6]
-        ids = prepare_streams(settings, tenant)
-        app = NegotiationApplication(settings)
-        try:
-            ctx = CommandContext(tenant_id=tenant, actor="bench", now=datetime.now(UTC),
-                                 roles=frozenset({"negotiator"}), request_id="r")
-            negotiation = app.negotiation(ctx, ids[0])
-            app.dispute_of(ctx, negotiation)  # the miss remembered, as after a first offer
-            timed("the case's negotiation (cache hit + fast-forward query)",
-                  lambda: app.negotiation(ctx, ids[0]), number=2000)
-            timed("the case's dispute lookup (LIMIT 1 query)",
-                  lambda: app.dispute_of(ctx, negotiation), number=2000)
-        finally:
-            app.close()
-    finally:
-        postgres.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with seeded_negotiations("offerparts") as seeded:
+        app = seeded.app
+        ctx = CommandContext(tenant_id=seeded.tenant, actor="bench", now=datetime.now(UTC),
+                             roles=frozenset({"negotiator"}), request_id="r")
+        negotiation = app.negotiation(ctx, seeded.ids[0])
+        app.dispute_of(ctx, negotiation)  # the miss remembered, as after a first offer
+        timed("the case's negotiation (cache hit + fast-forward query)",
+              lambda: app.negotiation(ctx, seeded.ids[0]), number=2000)
+        timed("the case's dispute lookup (LIMIT 1 query)",
+              lambda: app.dispute_of(ctx, negotiation), number=2000)
 
 
 if __name__ == "__main__":
