@@ -129,13 +129,8 @@ class Gateway:
                 call = self.upstreams.stream(admitted.method.path)(
                     request, metadata=_with_trace(admitted.metadata), timeout=admitted.timeout
                 )
-
-            async def responses() -> AsyncGenerator[bytes, None]:
-                async for item in call:
-                    yield item
-
             try:
-                async for item in span.iterate(responses()):
+                async for item in span.iterate(aiter(call)):
                     yield item
             except grpc.aio.AioRpcError as exc:
                 raise upstream_failure(

@@ -123,9 +123,6 @@ class HttpFront:
             first = await items.__anext__()
         except StopAsyncIteration:
             return Response(200, b"", NDJSON)
-        except BaseException:
-            await items.aclose()
-            raise
         return Response(200, content_type=NDJSON, stream=_ndjson(method, first, items))
 
 

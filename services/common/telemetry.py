@@ -9,7 +9,7 @@ prometheus_client's default registry, served by services/common/status_http.py.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -75,8 +75,9 @@ class StreamSpan:
         with trace.use_span(self.span, end_on_exit=False) as span:
             yield span
 
-    async def iterate(self, items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
-        """`items`, each step taken with the span current; `items` is closed with this."""
+    async def iterate(self, items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+        """`items`, each step taken with the span current; `items` (a generator) is closed
+        with this."""
         try:
             while True:
                 with self.current():
@@ -86,7 +87,8 @@ class StreamSpan:
                         return
                 yield item
         finally:
-            await items.aclose()
+            if isinstance(items, AsyncGenerator):
+                await items.aclose()
 
     def end(self) -> None:
         self.span.end()

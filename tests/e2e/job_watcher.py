@@ -33,8 +33,10 @@ Stretches = list[list[tuple[float, jobs_pb.ImportJob]]]
 
 
 # While the service behind the gateway is down (killed, restarting), the stream is opened
-# again this often.
+# again this often, for at most DOWN_AT_MOST seconds in a row (then the watch fails, naming
+# the last status, instead of waiting for the test's own limit).
 REOPEN_SECONDS = 0.2
+DOWN_AT_MOST = 300.0
 
 
 def follow_blocking(address: str, kind: str, job_id: str,
@@ -44,6 +46,7 @@ def follow_blocking(address: str, kind: str, job_id: str,
     watched again once the service answers, until the job ends (the watcher process is
     terminated if the test stops waiting)."""
     stretches: Stretches = [[]]
+    down_since: float | None = None
     with grpc.insecure_channel(address) as channel:
         if kind == "835":
             stub: Any = settlement_grpc.SettlementServiceStub(channel)
@@ -55,6 +58,7 @@ def follow_blocking(address: str, kind: str, job_id: str,
             try:
                 for reply in stub.WatchImportJob(request, metadata=metadata):
                     stretches[-1].append((time.monotonic(), reply.job))
+                    down_since = None
             except grpc.RpcError as exc:
                 code = exc.code()  # type: ignore[attr-defined]
                 if code == grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -63,6 +67,11 @@ def follow_blocking(address: str, kind: str, job_id: str,
                     raise
                 if stretches[-1]:
                     stretches.append([])
+                now = time.monotonic()
+                down_since = now if down_since is None else down_since
+                if now - down_since > DOWN_AT_MOST:
+                    raise AssertionError(f"the service did not answer the watch for "
+                                         f"{DOWN_AT_MOST:.0f} s (last: {code})") from exc
                 time.sleep(REOPEN_SECONDS)  # the service is down: ask again shortly
     return [stretch for stretch in stretches if stretch]
 
