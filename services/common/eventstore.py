@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -349,6 +349,8 @@ class ServiceApplication(Application[UUID]):
     # -- loading --------------------------------------------------------------------------
     def load(self, aggregate_id: UUID, tenant_id: str, kind: type[A]) -> A:
         """Load an aggregate of this tenant; another tenant's aggregate is simply not found."""
+        if self._absent_in_batch(aggregate_id):
+            raise NotFound(f"{kind.__name__} {aggregate_id} not found")
         overlay: dict[UUID, Any] | None = getattr(self._batch_overlay, "aggregates", None)
         try:
             if overlay is not None and aggregate_id in overlay:
@@ -385,10 +387,27 @@ class ServiceApplication(Application[UUID]):
         caller)."""
         aggregates: dict[UUID, Any] = {}
         self._batch_overlay.aggregates = aggregates
+        self._batch_overlay.absent = set()
         try:
             yield aggregates
         finally:
             self._batch_overlay.aggregates = None
+            self._batch_overlay.absent = None
+
+    def absent_in_batch(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Inside `reacting_in_batch`: these ids were read for the batch and do not exist (a
+        batch's prefetch, processors.py); until the batch creates one of them, `find` answers
+        None and `load` NotFound without asking the database again."""
+        absent: set[UUID] | None = getattr(self._batch_overlay, "absent", None)
+        if absent is None:
+            raise RuntimeError("absent_in_batch outside reacting_in_batch")
+        absent.update(aggregate_ids)
+
+    def _absent_in_batch(self, aggregate_id: UUID) -> bool:
+        absent: set[UUID] | None = getattr(self._batch_overlay, "absent", None)
+        if not absent or aggregate_id not in absent:
+            return False
+        return aggregate_id not in self._batch_overlay.aggregates  # not created by the batch
 
     def find(self, aggregate_id: UUID, tenant_id: str, kind: type[A]) -> A | None:
         """The aggregate, or None when it does not exist (or is another tenant's).
@@ -398,6 +417,8 @@ class ServiceApplication(Application[UUID]):
         two queries (snapshots, then events). An id found absent is remembered, and the next
         `find` asks the event table one cheap question (any event?) instead; the answer always
         comes from the database, so an aggregate another process created since is found."""
+        if self._absent_in_batch(aggregate_id):
+            return None
         overlay: dict[UUID, Any] | None = getattr(self._batch_overlay, "aggregates", None)
         if (overlay is None or aggregate_id not in overlay) and self._still_absent(aggregate_id):
             return None

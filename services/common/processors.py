@@ -161,14 +161,17 @@ class ApplicationProcessor:
 
     def _prefetch(self, deliveries: Sequence[Delivery], overlay: dict[UUID, Any]) -> None:
         """The committed state of what the run's reactions will load, as the batch's copies
-        (what `load` would give them, read with one query per tenant and kind)."""
+        (what `load` would give them, read with one query per tenant and kind); what does not
+        exist is known absent for the run (`find` gives None without another query)."""
         assert self.prefetch is not None
         wanted: dict[tuple[str, type[TenantAggregate]], set[UUID]] = {}
         for tenant_id, kind, aggregate_id in self.prefetch(deliveries):
             wanted.setdefault((tenant_id, kind), set()).add(aggregate_id)
         for (tenant_id, kind), ids in wanted.items():
-            for aggregate_id, aggregate in load_many(self.app, ids, tenant_id, kind).items():
+            found = load_many(self.app, ids, tenant_id, kind)
+            for aggregate_id, aggregate in found.items():
                 overlay.setdefault(aggregate_id, aggregate)
+            self.app.absent_in_batch(ids - found.keys())  # asked once, for the whole batch
 
     def _one_at_a_time(self, deliveries: Sequence[Delivery], start: int, stop: int | None,
                        outcomes: list[bool | Exception | None]) -> int:

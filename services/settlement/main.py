@@ -31,6 +31,7 @@ from services.settlement.adapters.subscriptions import (
     fees_reaction,
     negotiation_reaction,
     refusal_committed,
+    waitlist_prefetch,
     waitlist_reaction,
 )
 from services.settlement.application import POSTING_ROLES, SettlementApplication
@@ -83,6 +84,7 @@ def build(infra: Infrastructure) -> ServiceParts:
                 app, "awaiting-settlement",
                 waitlist_reaction(app, claim_lines_lookup(app, schema)),
                 infra.blocking.executor,
+                prefetch=waitlist_prefetch,
             ),
             event_types=WAITLIST_EVENTS,
         ),

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from services.common.context import CommandContext
+from services.common.errors import NotFound
 from services.common.tests.sample import Tally, TallyApp
 
 
@@ -89,3 +90,30 @@ def test_another_tenants_aggregate_is_not_remembered_as_absent(replicas):
     assert first.find(tally.id, "tenant-b", Tally) is None
     assert tally.id not in first._absent
     assert first.find(tally.id, "tenant-a", Tally) is not None
+
+
+def test_an_id_a_batch_read_as_absent_is_not_asked_again_until_the_batch_creates_it(replicas):
+    """`absent_in_batch` (a batch's prefetch found these ids absent): inside the batch `find`
+    answers None and `load` NotFound with no query; an aggregate the batch creates is its own
+    copy; after the batch, the database is asked again (another process may have created it)."""
+    first, second = replicas
+    request = ctx("tenant-a")
+    absent = Tally.open(request, "absent", "Jane Roe")
+    created = Tally.open(request, "created in the batch", "Jane Roe")
+    calls = _counting(first)
+    try:
+        with first.reacting_in_batch() as overlay:
+            first.absent_in_batch([absent.id, created.id])
+            assert first.find(absent.id, "tenant-a", Tally) is None
+            with pytest.raises(NotFound):
+                first.load(absent.id, "tenant-a", Tally)
+            overlay[created.id] = created  # what the batch's reaction returned
+            assert first.find(created.id, "tenant-a", Tally) is created
+        assert calls == []
+        second.save_all(absent)  # created elsewhere after the batch read it
+        found = first.find(absent.id, "tenant-a", Tally)
+        assert found is not None and found.label == "absent"
+    finally:
+        del first.recorder.select_events  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError):
+        first.absent_in_batch([absent.id])  # only inside a batch

@@ -25,7 +25,9 @@ from services.settlement.domain import (
     ClaimLine,
     Settlement,
     SettlementSource,
+    SettlementWaitlist,
     settlement_id_for,
+    waitlist_id_for,
 )
 
 NEGOTIATION_EVENTS = ("SettlementAgreed", "IdrDetermined")
@@ -193,6 +195,22 @@ def fees_reaction(
     return react
 
 
+def _waitlist_claim_id(delivery: Delivery) -> str:
+    return str(delivery.payload.get("claim_id") or delivery.envelope.claim_id)
+
+
+def waitlist_prefetch(
+    deliveries: Sequence[Delivery],
+) -> Iterable[tuple[str, type[TenantAggregate], UUID]]:
+    """The waitlists a batch of openings and listings will look at (read at once:
+    processors.py); most do not exist, and that is known for the batch without asking again."""
+    for delivery in deliveries:
+        claim_id = _waitlist_claim_id(delivery)
+        if delivery.event_type in WAITLIST_EVENTS and claim_id:
+            yield (delivery.tenant_id, SettlementWaitlist,
+                   waitlist_id_for(delivery.tenant_id, claim_id))
+
+
 def waitlist_reaction(
     app: SettlementApplication, lines: ClaimLinesLookup
 ) -> Callable[[Delivery], Sequence[TenantAggregate | None]]:
@@ -204,7 +222,7 @@ def waitlist_reaction(
     def react(delivery: Delivery) -> Sequence[TenantAggregate | None]:
         if delivery.event_type not in WAITLIST_EVENTS:
             return ()
-        claim_id = str(delivery.payload.get("claim_id") or delivery.envelope.claim_id)
+        claim_id = _waitlist_claim_id(delivery)
         if not claim_id:
             raise PermanentFailure(f"{delivery.envelope.event_id}: names no claim")
         # A refusal is recorded on the item (AutomaticPostingRefused), shown in ListExceptions,

@@ -1,7 +1,8 @@
 """Settlement's batches: its read models projected a batch at a time (`batch_projector`, what the
 service runs for its own events) equal the one-at-a-time projection, row for row; a
 redelivered batch changes nothing and an event before its predecessor is refused (the consumer
-then falls back to one at a time). A batch of fee lines reads its settlements at once."""
+then falls back to one at a time). A batch of fee lines reads its settlements at once, and a
+batch of openings its claims' waitlists."""
 
 from __future__ import annotations
 
@@ -11,27 +12,37 @@ from typing import Any
 
 import asyncpg
 import pytest
-from eventsourcing.persistence import StoredEvent
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
 from services.common.consumer import Delivery
 from services.common.context import CommandContext
 from services.common.processors import ApplicationProcessor, ProjectionProcessor
-from services.common.wire import build_envelope, decode_payload, published_fields, to_timestamp
+from services.common.tests.stored_deliveries import deliveries_since
+from services.common.wire import decode_payload, published_fields, to_timestamp
 from services.settlement.adapters import projections
 from services.settlement.adapters.read_model_schema import statements
 from services.settlement.adapters.remittance_intake import prepare_import
-from services.settlement.adapters.subscriptions import fees_prefetch, fees_reaction
+from services.settlement.adapters.subscriptions import (
+    WAITLIST_EVENTS,
+    fees_prefetch,
+    fees_reaction,
+    waitlist_prefetch,
+    waitlist_reaction,
+)
 from services.settlement.application import (
     ImportRemittance,
     OpeningTerms,
     SettlementApplication,
 )
 from services.settlement.domain import (
+    NO_SETTLEMENT,
     ClaimIndex,
     ClaimReference,
+    PaymentException,
+    Remittance,
     Settlement,
     SettlementSource,
+    UnmatchedClaimPayment,
     settlement_id_for,
 )
 from services.x12.writer_835 import ProviderAdjustmentSpec, RemittanceSpec, build_835, bulk_claims
@@ -74,16 +85,7 @@ def posted_events(app: SettlementApplication) -> list[Delivery]:
     result = app.import_remittance(ctx(tenant), ImportRemittance(
         prepare_import(content.encode(), "batch.835"), index))
     assert result.outcome == "posted"
-    deliveries = []
-    for n in app.recorder.select_notifications(start + 1, 10_000):
-        event = app.mapper.to_domain_event(StoredEvent(
-            n.originator_id, n.originator_version, n.topic, n.state))
-        if getattr(event, "meta", {}).get("tenant_id") != tenant:
-            continue
-        envelope = build_envelope("settlement", n.id, event, datetime.now(UTC),
-                                  app.published_language)
-        deliveries.append(Delivery(envelope, decode_payload(envelope), datetime.now(UTC)))
-    return deliveries
+    return deliveries_since(app, "settlement", start, tenant)
 
 
 async def read_model(pool: asyncpg.Pool, schema: str) -> dict[str, list[Any]]:
@@ -205,3 +207,59 @@ def test_a_batch_of_fee_lines_reads_its_settlements_at_once(app, monkeypatch) ->
         settlement = app.load(settlement_id_for(tenant, claim_id), tenant, Settlement)
         posted = [e for e in app.events.get(settlement.id) if type(e).__name__ == "FeePosted"]
         assert len(posted) == 1
+
+
+def opening(tenant: str, claim_id: str) -> OpeningTerms:
+    return OpeningTerms(
+        claim_id=claim_id, source=SettlementSource.AGREEMENT, source_ref="t",
+        decided_on=date(2026, 10, 1), due_date=date(2026, 10, 31), amount_owed_cents=60_000,
+        agreed_total_cents=60_000, patient_cost_sharing_cents=0, already_paid_cents=0,
+        payer_id="87726")
+
+
+def waiting_payment(context: CommandContext, claim_id: str) -> UnmatchedClaimPayment:
+    """A CLP of 10,000 cents queued because `claim_id` had no settlement (as the import does)."""
+    remittance = Remittance(
+        control_number="0001", handling_code="I", total_paid_cents=10_000, credit_debit="C",
+        payment_method="ACH", payment_date=date(2026, 11, 3), trace_number="EFT-W",
+        payer_identifier="1877261234", payer_id="87726")
+    return UnmatchedClaimPayment.queue(
+        context, remittance_id=uuid.uuid4(), remittance=remittance, item=PaymentException(
+            ordinal=1, patient_control_number="PCN-W", payer_claim_control_number="",
+            status_code="1", charge_cents=80_000, paid_cents=10_000,
+            patient_responsibility_cents=0, first_service_date=DOS, reason=NO_SETTLEMENT,
+            candidate_claim_id=claim_id))
+
+
+def test_a_batch_of_openings_reads_the_claims_waitlists_at_once(app, monkeypatch) -> None:
+    """The awaiting-settlement reaction reads a batch's waitlists with one query per tenant
+    (waitlist_prefetch): an opening whose claim has nothing waiting (most of them) reads nothing
+    alone; the payment waiting for a claim in the same batch posts, once."""
+    tenant = f"tenant-{uuid.uuid4().hex[:6]}"
+    claim_ids = [f"claim-{uuid.uuid4().hex[:8]}" for _ in range(15)]
+    waiting_claim = claim_ids[-1]
+    start = int(app.recorder.max_notification_id() or 0)
+    item = waiting_payment(ctx(tenant), waiting_claim)
+    app.save_all(item, *app.list_on_waitlists(ctx(tenant), [(waiting_claim, item)]))
+    app.save_all(*(app.open_settlement(ctx(tenant), opening(tenant, c)) for c in claim_ids))
+    deliveries = [d for d in deliveries_since(app, "settlement", start, tenant)
+                  if d.event_type in WAITLIST_EVENTS]
+    nothing_waits = [d for d in deliveries if d.envelope.claim_id != waiting_claim]
+    assert len(nothing_waits) == 14 and len(deliveries) == 16
+    processor = ApplicationProcessor(app, "awaiting-settlement",
+                                     waitlist_reaction(app, lambda tenant, claim: ()), None,
+                                     prefetch=waitlist_prefetch)
+
+    def alone(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an aggregate was read alone")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(app.repository, "get", alone)
+        patched.setattr(app.recorder, "select_events", alone)
+        assert processor._process_batch_sync(nothing_waits) == [True] * 14
+    # The listing (first) posts it; the waiting claim's opening (last) finds it posted.
+    assert processor._process_batch_sync(deliveries) == [True] + [False] * 14 + [True]
+    assert processor._process_batch_sync(deliveries) == [False] * 16
+    settlement = app.load(settlement_id_for(tenant, waiting_claim), tenant, Settlement)
+    assert [p.amount_cents for p in settlement.payments.values()] == [10_000]
+    assert app.load(item.id, tenant, UnmatchedClaimPayment).resolved_claim_id == waiting_claim
