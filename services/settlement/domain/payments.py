@@ -9,7 +9,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from services.common.ids import deterministic_id
-from services.settlement.domain.journal import JournalTransaction
+from services.settlement.domain.journal import Account, JournalTransaction
 from services.settlement.domain.matching import LineMatch
 
 INITIAL_PAYMENT_ID = "initial"
@@ -48,6 +48,13 @@ class PaymentRecord:
     transaction: JournalTransaction
     reversed: bool = False
     line_matches: tuple[LineMatch, ...] = ()  # rule 5: which 837 line each SVC paid
+
+    @property
+    def cash_account(self) -> Account:
+        """Where the payment's money came from: the account its transaction debited (provider
+        cash, or unapplied cash for a queued CLP attached to the settlement later)."""
+        return next(p.account for p in self.transaction.postings
+                    if p.account != Account.PAYER_RECEIVABLE)  # fmt: skip
 
 
 def reversible_payment(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from hypothesis import given
@@ -18,13 +20,20 @@ from services.common.money import (
 from services.settlement.adapters.x12 import read_remittances
 from services.settlement.domain import (
     Account,
+    ClaimIndex,
     ClaimLine,
+    ClaimReference,
     JournalTransaction,
+    Remittance,
     Settlement,
     SettlementSource,
+    UnmatchedClaimPayment,
     account_balances,
     check_remittance,
     match_lines,
+    match_remittance,
+    post_remittance,
+    post_waiting,
     verify_transactions,
 )
 from services.x12.writer_835 import (
@@ -37,7 +46,7 @@ from services.x12.writer_835 import (
     with_lines,
 )
 
-from .builders import ctx
+from .builders import ctx, opened_settlement
 
 cents = st.integers(min_value=-(10**11), max_value=10**11)
 positive = st.integers(min_value=1, max_value=10**9)
@@ -193,3 +202,54 @@ def test_multi_line_claims_balance_read_back_exactly_and_match_their_lines(
         assert sum(line.paid_cents for line in read.service_lines) == read.paid_cents
         results = match_lines(read, billed)
         assert [r.claim_line for r in results] == list(range(1, len(charges) + 1))
+
+
+REVERSED_CHARGE = 250_000
+
+
+def _one_remittance(trace: str, on: date, *claims: ClaimSpec) -> Remittance:
+    (remittance,) = read_remittances(build_835(RemittanceSpec(trace, on, claims)))
+    return remittance
+
+
+@given(original=positive, corrected=st.integers(0, 10**9), waited=st.booleans())
+def test_an_era_reversal_takes_the_money_back_from_cash_wherever_the_payment_came_from(
+    original: int, corrected: int, waited: bool
+) -> None:
+    """A payment an 835 posted on the open settlement, or that waited in unapplied cash and was
+    attached when the settlement opened; a later 835 reverses it (CLP02 22) and pays a corrected
+    amount. The provider's cash is what the two deposits brought, unapplied cash is empty, every
+    reversal exactly negates its payment and the book agrees with the settlement."""
+    index = ClaimIndex.build([ClaimReference(
+        "claim-1", "PCN-1", frozenset({"ICN-1"}), first_service_date=date(2026, 9, 1),
+        charge_cents=REVERSED_CHARGE, adjudicated=True)])  # fmt: skip
+    settlement = opened_settlement(agreed=300_000, cost_sharing=0, already_paid=0)
+    paid = ClaimSpec("PCN-1", REVERSED_CHARGE, original, date(2026, 9, 1), 0, "1", "ICN-1")
+    first = _one_remittance("TRN-1", date(2026, 11, 2), paid)
+    posted = post_remittance(ctx(), first, "rem-1", index, match_remittance(first, index),
+                             {} if waited else {"claim-1": settlement})  # fmt: skip
+    if waited:  # queued for want of a settlement, attached when it opened
+        (exception,) = posted.exceptions
+        item = UnmatchedClaimPayment.queue(ctx(), remittance_id=UUID(int=1), remittance=first,
+                                           item=exception)  # fmt: skip
+        assert post_waiting(ctx(), settlement, [item]).attached == [item]
+    corrected_clp = replace(paid, paid_cents=corrected, payer_claim_control_number="ICN-2",
+                            original_reference="ICN-1")  # fmt: skip
+    second = _one_remittance("TRN-2", date(2026, 11, 9), paid.reversed(), corrected_clp)
+    reversed_ = post_remittance(ctx(), second, "rem-2", index, match_remittance(second, index),
+                                {"claim-1": settlement})  # fmt: skip
+    assert reversed_.exceptions == []
+    journal = [
+        *posted.remittance_journal,
+        *reversed_.remittance_journal,
+        *(JournalTransaction.from_dict(entry) for event in settlement.collect_events()
+          for entry in getattr(event, "journal", [])),
+    ]  # fmt: skip
+    assert verify_transactions(journal) == []
+    balances = account_balances(journal)
+    deposits = first.total_paid_cents + second.total_paid_cents
+    assert deposits == corrected
+    assert balances.get(Account.PROVIDER_CASH, 0) == deposits
+    assert balances.get(Account.UNAPPLIED_CASH, 0) == 0
+    assert settlement.paid_cents == corrected
+    assert balances.get(Account.PAYER_RECEIVABLE, 0) == settlement.outstanding_cents

@@ -398,3 +398,46 @@ async def _refusals_counted(runtime: ServiceRuntime) -> float:
         for sample in family.samples
         if sample.name == "oonledger_settlement_automatic_posting_refused_total"
     )
+
+
+async def test_a_later_835_reversing_a_payment_posted_on_opening_takes_the_money_from_cash(
+    seed: Any
+) -> None:
+    """D's payment waited in unapplied cash and posted when D's settlement opened; a later 835
+    reverses it (CLP02 22) and pays the corrected amount. The reversal takes the money back from
+    the provider's cash, as any ERA reversal does: the book's provider cash is what the two
+    deposits brought (BPR02 of each), and unapplied cash holds only X's 200.00 again."""
+    seeded = await seed()
+    await _import_with_d_queued(seeded)
+    await _open_d(seeded)
+
+    async def posted() -> pb.Settlement | None:
+        s = await _settlement_or_none(seeded, "D")
+        return s if s is not None and s.paid_cents == D_PAID else None
+
+    await wait_for(posted)
+    before = await _book(seeded, -20_000)
+    d = seeded.facts["D"]
+    paid = ClaimSpec(d.patient_control_number, d.charge_cents, D_PAID, DOS, 0, "1", d.icn)
+    corrected = replace(paid, paid_cents=45_000, payer_claim_control_number=f"{d.icn}R",
+                        original_reference=d.icn)  # fmt: skip
+    spec = RemittanceSpec(trace_number=f"REV{seeded.tag}", payment_date=date(2026, 11, 9),
+                          payee_npi=PAYEE_NPI, claims=(paid.reversed(), corrected))  # fmt: skip
+    response = await seeded.stub.ImportRemittance(
+        pb.ImportRemittanceRequest(content=build_835(spec).encode(), file_name="rev.835"),
+        metadata=seeded.md(),
+    )
+    assert response.status == pb.IMPORT_STATUS_POSTED, response.reasons
+    assert response.remittances[0].exception_count == 0
+
+    async def corrected_posted() -> pb.Settlement | None:
+        s = await seeded.settlement("D")
+        return s if s.paid_cents == 45_000 else None
+
+    settlement = await wait_for(corrected_posted)
+    assert [(p.amount_cents, p.reversed) for p in settlement.payments] == [
+        (D_PAID, True), (45_000, False)]
+    book = await _book(seeded, -20_000)  # X's money only: D's reversal left suspense alone
+    deposit = 45_000 - D_PAID  # BPR02 of the second 835
+    assert book.account_balances["provider_cash"] == (
+        before.account_balances["provider_cash"] + deposit)
