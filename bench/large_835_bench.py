@@ -28,6 +28,7 @@ from typing import Any
 import grpc
 
 from bench.cpu import CpuMeter
+from bench.memory import MemoryWindow, memory_window
 from gateway.catalog import UPSTREAMS
 from gateway.server import make_builder, process_of
 from services.common.runtime import Builder, ServiceRuntime
@@ -71,15 +72,25 @@ class ProfiledTimings(Timings):
         self.before = 0  # settlement's last notification id before the import
         self.meter: CpuMeter | None = None
         self.cpu: dict[str, dict[str, float]] = {}  # step -> CPU seconds per group
+        self.memory: MemoryWindow | None = None  # this process's RSS over ALL_INCLUDED
 
     async def measure(self, name: str, step: Any) -> Any:
         if self.meter is None or name not in ALL_INCLUDED:
             return await self._measure(name, step)
         before = self.meter.snapshot()
-        try:
-            return await self._measure(name, step)
-        finally:
-            self.cpu[name] = CpuMeter.spent(before, self.meter.snapshot())
+        with memory_window() as window:
+            try:
+                return await self._measure(name, step)
+            finally:
+                self.cpu[name] = CpuMeter.spent(before, self.meter.snapshot())
+                self._remember(window)
+
+    def _remember(self, window: MemoryWindow) -> None:
+        """The import-to-ledger window's memory: RSS before its first step, peak over all."""
+        if self.memory is None:
+            self.memory = window
+        else:
+            self.memory.peak_mb = max(self.memory.peak_mb, window.peak_mb)
 
     async def _measure(self, name: str, step: Any) -> Any:
         out = os.environ.get("LARGE_835_PROFILE")
@@ -215,6 +226,7 @@ async def run(report: Any) -> None:
                     await raw_insert(services["settlement"], timings.before, claims, timings)
                     report_figures(report, claims, timings.figures)
                     report_cpu(report, claims, timings.cpu)
+                    report_memory(report, claims, timings.memory)
     finally:
         await asyncio.gather(*(stop(runtime) for runtime in (gateway, *services.values())))
 
@@ -237,6 +249,19 @@ def report_figures(report: Any, claims: int, figures: dict[str, float]) -> None:
                sum(figures[name] for name in ALL_INCLUDED), "s",
                f"{claims:,}-claim 835: {RAW_INSERT}")
     print(f"  (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})", flush=True)
+
+
+def report_memory(report: Any, claims: int, memory: MemoryWindow | None) -> None:
+    """This process's RSS (every service and the gateway) before the import and its peak until
+    every event is in the ledger: what the import holds at once (its parsed file, each chunk's
+    events; the collector is paused while it runs, services/common/gc_tuning.py)."""
+    if memory is None:
+        return
+    report(f"{claims:,}-claim 835: RSS of the services' process before the import",
+           memory.before_mb, "MB")
+    report(f"{claims:,}-claim 835: peak RSS, import to ledger", memory.peak_mb, "MB")
+    report(f"{claims:,}-claim 835: peak RSS growth, per claim",
+           (memory.peak_mb - memory.before_mb) * 1000 / claims, "kB")
 
 
 def report_cpu(report: Any, claims: int, cpu: dict[str, dict[str, float]]) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from bench.memory import memory_window
 from services.common.context import CommandContext
 from services.common.phi import PATIENT_CONTROL_NUMBER, PAYER_CLAIM_NUMBER, PhiKeys
 from services.common.settings import Settings
@@ -176,14 +177,15 @@ async def run(report: Any) -> None:
 
         reads = SettlementReads(pool, settings.schema)
         ctx = _ctx(tenant, "bench-import")
-        started = time.perf_counter()
-        prepared = await asyncio.to_thread(prepare_import, content, "bulk.835")
-        parsed = time.perf_counter()
-        index = await reads.claim_index(tenant, prepared, settings.phi_keys())
-        indexed = time.perf_counter()
-        result = await asyncio.to_thread(app.import_remittance, ctx,
-                                           ImportRemittance(prepared, index))
-        finished = time.perf_counter()
+        with memory_window() as memory:
+            started = time.perf_counter()
+            prepared = await asyncio.to_thread(prepare_import, content, "bulk.835")
+            parsed = time.perf_counter()
+            index = await reads.claim_index(tenant, prepared, settings.phi_keys())
+            indexed = time.perf_counter()
+            result = await asyncio.to_thread(app.import_remittance, ctx,
+                                               ImportRemittance(prepared, index))
+            finished = time.perf_counter()
         (record,) = result.remittances
         if record.matched_count != CLAIMS:
             raise RuntimeError(f"matched {record.matched_count} of {CLAIMS}")
@@ -198,6 +200,11 @@ async def run(report: Any) -> None:
             baseline_name="x12sdk parse (models) of the same file",
         )
         report("ImportRemittance throughput", CLAIMS / (finished - started), "claims/s")
+        # What the import holds at once (the parsed file, the claim index, each chunk's
+        # aggregates; the collector paused while it runs: services/common/gc_tuning.py).
+        report("ImportRemittance peak RSS growth", memory.peak_mb - memory.before_mb, "MB")
+        report("ImportRemittance peak RSS growth per claim",
+               (memory.peak_mb - memory.before_mb) * 1000 / CLAIMS, "kB")
         started = time.perf_counter()
         again = await asyncio.to_thread(app.import_remittance, ctx,
                                            ImportRemittance(prepared, index))
