@@ -18,6 +18,7 @@ from services.common.errors import InvalidArgument, NotFound
 from services.common.eventstore import ServiceApplication
 from services.common.gc_tuning import gc_paused
 from services.common.ids import deterministic_id
+from services.common.phi import PAYER_CLAIM_NUMBER
 from services.common.settings import Settings
 from services.settlement import published
 from services.settlement.adapters.bulk_loading import load_many
@@ -499,7 +500,8 @@ class SettlementApplication(ServiceApplication):
         ]
         if not items:
             return []
-        done = post_waiting(ctx, settlement, items, claim_lines())
+        done = post_waiting(ctx, settlement, items, claim_lines(), icn_key=lambda icn: (
+            self.phi_keys.index(ctx.tenant_id, PAYER_CLAIM_NUMBER, icn)))
         changed: list[TenantAggregate] = list(done.refused)  # each with AutomaticPostingRefused
         if done.attached:
             changed[:0] = [settlement, *done.attached, *done.line_items]

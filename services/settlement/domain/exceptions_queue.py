@@ -21,6 +21,7 @@ from services.common.context import CommandContext
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.ids import deterministic_id
 from services.settlement.domain.journal import Account
+from services.settlement.domain.payments import PaymentRecord
 from services.settlement.domain.remittance import ClaimPayment, Remittance, ServiceLine
 from services.settlement.domain.remittance_posting import (
     NO_SETTLEMENT,
@@ -239,13 +240,28 @@ class UnmatchedClaimPayment(TenantAggregate):
 
     def awaits_settlement_of(self, claim_id: str) -> bool:
         """Still queued, and only because `claim_id` (the claim it matched) had no open
-        settlement: what opening that settlement posts. A negative CLP (a reversal) is not:
-        it needs the payment it names, so it stays for a person."""
+        settlement: what opening that settlement posts (a reversal among them: it reverses the
+        payment it names, if the settlement has it)."""
         return (
             not self.resolved_claim_id
             and self.reason == NO_SETTLEMENT
             and self.candidate_claim_id == claim_id
-            and self.paid_cents >= 0
+        )
+
+    def reverse_payment_on(self, ctx: CommandContext, settlement: Settlement,
+                           payment: PaymentRecord) -> None:  # fmt: skip
+        """Post this queued reversal on `settlement`: `payment` (the one it names) reversed,
+        with the money taken from the unapplied cash it was queued into, as the import would
+        have reversed it from its deposit."""
+        settlement.reverse_payment(
+            ctx,
+            payment_id=payment.payment_id,
+            reason=f"CLP02 22 in TRN {self.trace_number}",
+            reversed_on=self.payment_date or ctx.now.date(),
+            remittance_id=self.remittance_id,
+            reference=self.trace_number,
+            payer_claim_control_number=self.payer_claim_control_number,
+            cash_from=Account.UNAPPLIED_CASH,
         )
 
     def resolve_on_opening(self, ctx: CommandContext, claim_id: str) -> bool:

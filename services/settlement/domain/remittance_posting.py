@@ -174,24 +174,6 @@ class _Poster:
                 )
             )
 
-    def _reversal_from_cash(self, claim: ClaimPayment, payment_id: str, source: Account) -> None:
-        """The payer takes a reversed payment back out of this deposit (BPR02 is net of it), so
-        its money leaves the provider's cash. The settlement's reversal exactly negates the
-        payment, which returns the money to where the payment took it from: for a payment
-        attached out of unapplied cash (a CLP that waited, or was resolved by hand), that is
-        unapplied cash, so this deposit's journal moves it from there out of provider cash."""
-        if source == Account.PROVIDER_CASH:
-            return
-        self.outcome.remittance_journal.append(
-            transfer(
-                f"{self.remittance_id}/clp{claim.ordinal}/reversal-cash",
-                f"CLP {claim.ordinal}: reversal of {payment_id}, taken from this deposit",
-                source,
-                Account.PROVIDER_CASH,
-                -claim.paid_cents,
-            )
-        )
-
     def _match_lines(
         self, claim: ClaimPayment, claim_id: str, payment_id: str
     ) -> list[dict[str, Any]]:
@@ -243,8 +225,8 @@ class _Poster:
                 reference=self.remittance.trace_number,
                 line_matches=self._match_lines(claim, found.claim_id, original.payment_id),
                 payer_claim_control_number=claim.payer_claim_control_number,
+                cash_from=Account.PROVIDER_CASH,  # the payer takes it back out of this deposit
             )
-            self._reversal_from_cash(claim, original.payment_id, original.cash_account)
         elif claim.paid_cents < 0:
             self._unapplied(claim, "negative payment outside a reversal", found.claim_id)
             self.outcome.matched.pop(claim.ordinal)

@@ -422,7 +422,13 @@ class Settlement(TenantAggregate):
         reference: str = "",
         line_matches: list[dict[str, Any]] | None = None,
         payer_claim_control_number: str = "",
+        cash_from: Account | None = None,
     ) -> None:
+        """Reverse a payment: its transaction exactly negated, which returns the money to where
+        the payment took it from (a manual reversal un-applies it). `cash_from`: where the
+        reversal's money actually leaves from, when that is another account — an 835's
+        reversal takes it out of its deposit (provider cash), a queued CLP02 22 out of the
+        unapplied cash it was queued into — recorded as a second transaction moving it."""
         if self.has_handled(ctx):
             return
         payment = self.payments.get(payment_id)
@@ -432,6 +438,13 @@ class Settlement(TenantAggregate):
             raise FailedPrecondition(f"payment {payment_id} is already reversed")
         original = payment.transaction
         reversal = original.reversed_by(self._tx_id("reversal"), f"reversal of {payment_id}")
+        transactions = [reversal]
+        if cash_from is not None and cash_from != payment.cash_account:
+            transactions.append(transfer(
+                self._tx_id("reversal-cash"),
+                f"reversal of {payment_id}: taken from {cash_from.value}",
+                payment.cash_account, cash_from, payment.amount_cents,
+            ))  # fmt: skip
         self._record(
             self.PaymentReversed,
             ctx,
@@ -441,7 +454,7 @@ class Settlement(TenantAggregate):
             remittance_id=remittance_id,
             reference=reference,
             reversed_on=reversed_on,
-            journal=_journal(reversal),
+            journal=_journal(*transactions),
             line_matches=list(line_matches or []),
             trace_number=reference or payment.reference,
             deposit_date=reversed_on if reference else payment.paid_on,

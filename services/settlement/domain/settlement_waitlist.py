@@ -18,15 +18,20 @@ first: when a business rule refuses it (a DomainError from the settlement:
 `Settlement.post_payment` checks before it records), nothing of the item reaches the settlement,
 the item records why (`AutomaticPostingRefused`, once per claim and reason) and stays queued for
 a person, and the other items still post. An item resolved meanwhile (by hand, or by an earlier
-delivery) is skipped, and so is a negative CLP (a reversal needs the payment it names: a person
-resolves it). Each item posts once: its own resolution and the settlement's payment are saved
-together, and both aggregates are version-checked, so a concurrent resolution by hand or a
-second delivery conflicts and, retried, finds the item resolved.
+delivery) is skipped. A queued reversal (CLP02 22) reverses the payment it names, found as the
+import finds it (same ICN and amount — the initial payment's ICN by its key — else the one
+payment of that amount), with its money taken from the unapplied cash it was queued into; the
+waitlist's order is the files', so a payment and its reversal that both waited post in turn.
+A reversal that names no such payment, or a negative CLP that is not a reversal, is refused
+(`AutomaticPostingRefused`) and stays for a person. Each item posts once: its own resolution
+and the settlement's payment are saved together, and both aggregates are version-checked, so
+a concurrent resolution by hand or a second delivery conflicts and, retried, finds the item
+resolved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -108,10 +113,13 @@ def post_waiting(
     settlement: Settlement,
     items: Iterable[UnmatchedClaimPayment],
     claim_lines: Sequence[ClaimLine] = (),
+    icn_key: Callable[[str], str] = str,
 ) -> PostedWaiting:
     """Attach and post, on the open `settlement`, the items still waiting for it (in the order
     given: the waitlist's). `claim_lines`: the claim's 837 lines settlement knows, each SVC of a
-    posted item is matched to (rule 5) as the import does. Nothing is saved here."""
+    posted item is matched to (rule 5) as the import does. `icn_key`: an ICN's key as the
+    settlement keeps the initial payment's (phi.py), so a reversal finds that payment too.
+    Nothing is saved here."""
     claim_id = settlement.claim_id
     done = PostedWaiting()
     for item in items:
@@ -119,6 +127,13 @@ def post_waiting(
         if item.tenant_id != settlement.tenant_id or not item.awaits_settlement_of(claim_id):
             continue
         item_ctx = ctx.with_request(f"{ctx.request_id}|rematch:{item.id}")
+        if item.paid_cents < 0:
+            if _reverse(item_ctx, item, settlement, icn_key):
+                item.resolve_on_opening(item_ctx, claim_id)
+                done.attached.append(item)
+            elif item.refuse_automatic_posting(item_ctx, claim_id, _unreversible(item)):
+                done.refused.append(item)
+            continue
         payment_id = payment_id_for(item.remittance_id, item.ordinal)
         line_items: list[UnmatchedServiceLine] = []
         if item.paid_cents > 0:
@@ -142,6 +157,27 @@ def post_waiting(
     if done.attached:
         settlement.assess_variance(ctx)
     return done
+
+
+def _reverse(ctx: CommandContext, item: UnmatchedClaimPayment, settlement: Settlement,
+             icn_key: Callable[[str], str]) -> bool:  # fmt: skip
+    """Reverse the payment a queued CLP02 22 names, found as the import finds it (same ICN and
+    amount, else the one payment of that amount); False when it is not a reversal or the
+    settlement has no such payment (a person decides)."""
+    if not item.claim_payment().is_reversal:
+        return False
+    icn = item.payer_claim_control_number
+    payment = settlement.find_reversible_payment(icn, -item.paid_cents, icn_key=icn_key(icn))
+    if payment is None:
+        return False
+    item.reverse_payment_on(ctx, settlement, payment)
+    return True
+
+
+def _unreversible(item: UnmatchedClaimPayment) -> str:
+    if not item.claim_payment().is_reversal:
+        return "a negative payment outside a reversal (CLP02 22) needs a person"
+    return "the reversal names no unreversed payment of that amount on the settlement"
 
 
 def _match_lines(

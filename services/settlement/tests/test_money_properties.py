@@ -253,3 +253,46 @@ def test_an_era_reversal_takes_the_money_back_from_cash_wherever_the_payment_cam
     assert balances.get(Account.UNAPPLIED_CASH, 0) == 0
     assert settlement.paid_cents == corrected
     assert balances.get(Account.PAYER_RECEIVABLE, 0) == settlement.outstanding_cents
+
+
+@given(initial=positive, corrected=st.integers(0, 10**9), before_opening=st.booleans())
+def test_a_reversal_of_the_initial_payment_books_the_same_whether_it_waited_or_not(
+    initial: int, corrected: int, before_opening: bool
+) -> None:
+    """The payer reverses its initial payment (CLP02 22) and pays a corrected amount in one 835.
+    Either the 835 comes after the settlement opened (the import posts both), or before (both
+    CLPs wait in unapplied cash; the reversal and the payment post when the settlement opens,
+    in the file's order). The books agree: provider cash is the initial payment plus the
+    deposit, unapplied cash is empty, the initial payment is reversed once, the book balances
+    and agrees with the settlement."""
+    index = ClaimIndex.build([ClaimReference(
+        "claim-1", "PCN-1", frozenset({"ICN-1"}), first_service_date=date(2026, 9, 1),
+        charge_cents=REVERSED_CHARGE, adjudicated=True)])  # fmt: skip
+    settlement = opened_settlement(agreed=300_000, cost_sharing=0, already_paid=initial,
+                                   icn="ICN-1")  # fmt: skip
+    paid = ClaimSpec("PCN-1", REVERSED_CHARGE, initial, date(2026, 9, 1), 0, "1", "ICN-1")
+    corrected_clp = replace(paid, paid_cents=corrected, payer_claim_control_number="ICN-2",
+                            original_reference="ICN-1")  # fmt: skip
+    era = _one_remittance("TRN-R", date(2026, 11, 9), paid.reversed(), corrected_clp)
+    posted = post_remittance(ctx(), era, "rem-r", index, match_remittance(era, index),
+                             {} if before_opening else {"claim-1": settlement})  # fmt: skip
+    if before_opening:
+        items = [UnmatchedClaimPayment.queue(ctx(), remittance_id=UUID(int=7), remittance=era,
+                                             item=exception)
+                 for exception in posted.exceptions]  # fmt: skip
+        assert len(items) == 2
+        assert post_waiting(ctx(), settlement, items).attached == items
+    else:
+        assert posted.exceptions == []
+    journal = [
+        *posted.remittance_journal,
+        *(JournalTransaction.from_dict(entry) for event in settlement.collect_events()
+          for entry in getattr(event, "journal", [])),
+    ]  # fmt: skip
+    assert verify_transactions(journal) == []
+    balances = account_balances(journal)
+    assert balances.get(Account.PROVIDER_CASH, 0) == initial + era.total_paid_cents
+    assert balances.get(Account.UNAPPLIED_CASH, 0) == 0
+    assert settlement.paid_cents == corrected
+    assert [p.reversed for p in settlement.payments.values()] == [True] + [False] * bool(corrected)
+    assert balances.get(Account.PAYER_RECEIVABLE, 0) == settlement.outstanding_cents

@@ -441,3 +441,47 @@ async def test_a_later_835_reversing_a_payment_posted_on_opening_takes_the_money
     deposit = 45_000 - D_PAID  # BPR02 of the second 835
     assert book.account_balances["provider_cash"] == (
         before.account_balances["provider_cash"] + deposit)
+
+
+async def test_a_reversal_of_the_initial_payment_that_waited_posts_when_the_settlement_opens(
+    seed: Any
+) -> None:
+    """An 835 reverses D's initial payment (CLP02 22) and pays the corrected amount before D's
+    settlement opens: both CLPs wait. When it opens, the initial payment is reversed and the
+    corrected one posted, in the file's order; nothing is left queued and the book is clean
+    (each deposit's cash is its BPR02, unapplied cash empty)."""
+    seeded = await seed()
+    initial = 30_000
+    d = replace(seeded.facts["D"], agreed_cents=D_AGREED, initial_paid_cents=initial)
+    paid = ClaimSpec(d.patient_control_number, d.charge_cents, initial, DOS, 0, "1", d.icn)
+    corrected = replace(paid, paid_cents=70_000, payer_claim_control_number=f"{d.icn}R",
+                        original_reference=d.icn)  # fmt: skip
+    spec = RemittanceSpec(trace_number=f"REVD{seeded.tag}", payment_date=date(2026, 11, 9),
+                          payee_npi=PAYEE_NPI, claims=(paid.reversed(), corrected))  # fmt: skip
+    response = await seeded.stub.ImportRemittance(
+        pb.ImportRemittanceRequest(content=build_835(spec).encode(), file_name="revd.835"),
+        metadata=seeded.md(),
+    )
+    assert response.status == pb.IMPORT_STATUS_POSTED, response.reasons
+    assert response.remittances[0].exception_count == 2  # both wait for D's settlement
+    await seeded.upstream.agreed(seeded.claim_id("D"), d, DECIDED_ON)  # type: ignore[attr-defined]
+
+    async def posted() -> pb.Settlement | None:
+        s = await _settlement_or_none(seeded, "D")
+        return s if s is not None and s.paid_cents == 70_000 else None
+
+    settlement = await wait_for(posted)
+    assert [(p.amount_cents, p.reversed) for p in settlement.payments] == [
+        (initial, True), (70_000, False)]
+    assert settlement.outstanding_cents == D_AGREED - 70_000
+
+    async def resolved() -> list[pb.PaymentException] | None:
+        found = await seeded.stub.ListExceptions(
+            pb.ListExceptionsRequest(include_resolved=True), metadata=seeded.md())
+        items = [e for e in found.exceptions
+                 if e.patient_control_number == d.patient_control_number]  # fmt: skip
+        return items if len(items) == 2 and all(e.resolved for e in items) else None
+
+    items = await wait_for(resolved)
+    assert [e.resolution_cause for e in items] == [RESOLVED_ON_SETTLEMENT_OPENING] * 2
+    await _book(seeded, 0)  # no violation: each deposit's provider cash is its BPR02

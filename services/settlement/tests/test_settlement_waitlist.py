@@ -207,3 +207,45 @@ def test_a_refused_posting_is_recorded_on_the_item_once_and_the_others_still_pos
     again = post_waiting(ctx(), settlement, [too_much])
     assert again.attached == [] and again.refused == []
     assert not too_much.collect_events() and not settlement.collect_events()
+
+
+def test_a_queued_reversal_reverses_the_payment_it_names_out_of_unapplied_cash() -> None:
+    """The initial payment (ICN-2, 25,000) reversed by a CLP02 22 that waited for the settlement:
+    reversed when it opens, the money taken from the unapplied cash the reversal was queued
+    into (the import moved −25,000 there), the item attached."""
+    settlement = opened_settlement(already_paid=25_000, icn="ICN-2")
+    reversal = _queued(replace(WAITING, status_code="22", paid_cents=-25_000))
+    assert post_waiting(ctx(), settlement, [reversal]).attached == [reversal]
+    assert reversal.resolution_cause == RESOLVED_ON_SETTLEMENT_OPENING
+    (initial,) = settlement.payments.values()
+    assert initial.reversed and settlement.paid_cents == 0
+    events = settlement.collect_events()
+    (reversed_,) = [e for e in events if isinstance(e, Settlement.PaymentReversed)]
+    assert reversed_.remittance_id == reversal.remittance_id
+    assert reversed_.reference == "EFT-9"
+    journal = [JournalTransaction.from_dict(t) for e in events
+               for t in getattr(e, "journal", [])]  # fmt: skip
+    balances = account_balances(journal)
+    assert balances[Account.UNAPPLIED_CASH] == -25_000  # the import's Dr −25,000 is undone
+    assert balances[Account.PROVIDER_CASH] == 25_000  # the initial payment: the import took it
+    # Again (a redelivered opening): nothing more.
+    assert post_waiting(ctx(), settlement, [reversal]).attached == []
+    assert not settlement.collect_events()
+
+
+def test_a_reversal_naming_no_payment_and_a_negative_outside_a_reversal_stay_for_a_person(
+) -> None:
+    settlement = opened_settlement(already_paid=0)
+    settlement.collect_events()
+    reversal = _queued(replace(WAITING, status_code="22", paid_cents=-25_000),
+                       remittance=UUID(int=7))  # fmt: skip
+    negative = _queued(replace(WAITING, status_code="1", paid_cents=-5_000),
+                       remittance=UUID(int=8))  # fmt: skip
+    done = post_waiting(ctx(), settlement, [reversal, negative])
+    assert done.attached == [] and done.refused == [reversal, negative]
+    assert "names no unreversed payment" in reversal.refusal_reason
+    assert "outside a reversal" in negative.refusal_reason
+    assert not reversal.resolved_claim_id and not negative.resolved_claim_id
+    assert not settlement.collect_events()
+    # Refused again (a redelivery): recorded once.
+    assert post_waiting(ctx(), settlement, [reversal, negative]).refused == []
