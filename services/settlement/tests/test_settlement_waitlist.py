@@ -212,7 +212,7 @@ def test_a_refused_posting_is_recorded_on_the_item_once_and_the_others_still_pos
 def test_a_queued_reversal_reverses_the_payment_it_names_out_of_unapplied_cash() -> None:
     """The initial payment (ICN-2, 25,000) reversed by a CLP02 22 that waited for the settlement:
     reversed when it opens, the money taken from the unapplied cash the reversal was queued
-    into (the import moved −25,000 there), the item attached."""
+    into (the import moved -25,000 there), the item attached."""
     settlement = opened_settlement(already_paid=25_000, icn="ICN-2")
     reversal = _queued(replace(WAITING, status_code="22", paid_cents=-25_000))
     assert post_waiting(ctx(), settlement, [reversal]).attached == [reversal]
@@ -226,7 +226,7 @@ def test_a_queued_reversal_reverses_the_payment_it_names_out_of_unapplied_cash()
     journal = [JournalTransaction.from_dict(t) for e in events
                for t in getattr(e, "journal", [])]  # fmt: skip
     balances = account_balances(journal)
-    assert balances[Account.UNAPPLIED_CASH] == -25_000  # the import's Dr −25,000 is undone
+    assert balances[Account.UNAPPLIED_CASH] == -25_000  # the import's Dr -25,000 is undone
     assert balances[Account.PROVIDER_CASH] == 25_000  # the initial payment: the import took it
     # Again (a redelivered opening): nothing more.
     assert post_waiting(ctx(), settlement, [reversal]).attached == []
