@@ -154,6 +154,7 @@ class ResolveException:
     claim_id: str
     line_control_number: str = ""
     known_lines: frozenset[str] = frozenset()
+    reversed_payment_id: str = ""  # a negative CLP: the payment it reverses
 
 
 class SettlementApplication(ServiceApplication):
@@ -528,6 +529,11 @@ class SettlementApplication(ServiceApplication):
                                Settlement)  # fmt: skip
         if settlement is None:
             raise NotFound(f"no settlement for claim {claim_id}")
+        if command.reversed_payment_id:
+            if item.resolve_reversal(ctx, settlement, command.reversed_payment_id):
+                settlement.assess_variance(ctx)
+                self.save_all(item, settlement)
+            return item, settlement
         if not item.resolve(ctx, claim_id):
             return item, settlement
         if item.paid_cents > 0:

@@ -125,7 +125,8 @@ class SettlementServicer(ImportJobMethods, settlement_pb2_grpc.SettlementService
             if line_control_number
             else frozenset()
         )
-        command = ResolveException(exception_id, claim_id, line_control_number, known_lines)
+        command = ResolveException(exception_id, claim_id, line_control_number, known_lines,
+                                   request.reversed_payment_id.strip())  # fmt: skip
         item, settlement = await self.blocking(self.app.resolve_exception, ctx, command)
         return mapping.resolve_exception_response(item, settlement, _today(ctx))
 

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from services.common.aggregate import TenantAggregate
 from services.common.context import CommandContext
-from services.common.errors import FailedPrecondition, InvalidArgument
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.ids import deterministic_id
 from services.settlement.domain.journal import Account
 from services.settlement.domain.payments import PaymentRecord
@@ -230,9 +230,39 @@ class UnmatchedClaimPayment(TenantAggregate):
                 f"exception already resolved to claim {self.resolved_claim_id}"
             )
         if self.paid_cents < 0:
-            raise FailedPrecondition(
-                "a negative remittance line cannot be attached; reverse the payment it names"
+            raise InvalidArgument(
+                "a negative remittance line reverses a payment: name it", "reversed_payment_id"
             )
+        self._record(
+            self.UnmatchedClaimPaymentResolved, ctx, claim_id=claim_id, cause=RESOLVED_BY_HAND
+        )
+        return True
+
+    def resolve_reversal(self, ctx: CommandContext, settlement: Settlement,
+                         payment_id: str) -> bool:  # fmt: skip
+        """Attach this negative CLP to `settlement`'s claim by hand as the reversal of the
+        payment a person named (`reverse_payment_on`); False when this exact resolution was
+        already recorded. The payment must be the reversal's amount and not reversed yet."""
+        claim_id = settlement.claim_id
+        if self.resolved_claim_id == claim_id:
+            return False
+        if self.resolved_claim_id:
+            raise FailedPrecondition(
+                f"exception already resolved to claim {self.resolved_claim_id}"
+            )
+        if self.paid_cents >= 0:
+            raise InvalidArgument("only a negative remittance line reverses a payment",
+                                  "reversed_payment_id")  # fmt: skip
+        payment = settlement.payments.get(payment_id)
+        if payment is None:
+            raise NotFound(f"payment {payment_id} not found on the settlement of {claim_id}")
+        if payment.amount_cents != -self.paid_cents:
+            raise FailedPrecondition(
+                f"payment {payment_id} is {payment.amount_cents} cents; this reversal takes back "
+                f"{-self.paid_cents}"
+            )
+        self.reverse_payment_on(ctx.with_request(f"{ctx.request_id}|reversal"), settlement,
+                                payment)  # fmt: skip
         self._record(
             self.UnmatchedClaimPaymentResolved, ctx, claim_id=claim_id, cause=RESOLVED_BY_HAND
         )

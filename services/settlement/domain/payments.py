@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from uuid import UUID
 
 from services.common.ids import deterministic_id
-from services.settlement.domain.journal import Account, JournalTransaction
+from services.settlement.domain.journal import Account, JournalTransaction, transfer
 from services.settlement.domain.matching import LineMatch
 
 INITIAL_PAYMENT_ID = "initial"
@@ -55,6 +55,23 @@ class PaymentRecord:
         cash, or unapplied cash for a queued CLP attached to the settlement later)."""
         return next(p.account for p in self.transaction.postings
                     if p.account != Account.PAYER_RECEIVABLE)  # fmt: skip
+
+    def reversal(self, transaction_id: Callable[[str], str],
+                 cash_from: Account | None = None) -> list[JournalTransaction]:  # fmt: skip
+        """The reversal's journal: the payment's transaction exactly negated, which returns the
+        money to where the payment took it from; and, when the money actually leaves from
+        another account (`cash_from`: an 835's reversal takes it out of its deposit, provider
+        cash; a queued CLP02 22 out of the unapplied cash it was queued into), a transfer from
+        there. `transaction_id(kind)` names each entry."""
+        entries = [self.transaction.reversed_by(transaction_id("reversal"),
+                                                f"reversal of {self.payment_id}")]  # fmt: skip
+        if cash_from is not None and cash_from != self.cash_account:
+            entries.append(transfer(
+                transaction_id("reversal-cash"),
+                f"reversal of {self.payment_id}: taken from {cash_from.value}",
+                self.cash_account, cash_from, self.amount_cents,
+            ))  # fmt: skip
+        return entries
 
 
 def reversible_payment(

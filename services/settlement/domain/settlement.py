@@ -424,11 +424,8 @@ class Settlement(TenantAggregate):
         payer_claim_control_number: str = "",
         cash_from: Account | None = None,
     ) -> None:
-        """Reverse a payment: its transaction exactly negated, which returns the money to where
-        the payment took it from (a manual reversal un-applies it). `cash_from`: where the
-        reversal's money actually leaves from, when that is another account — an 835's
-        reversal takes it out of its deposit (provider cash), a queued CLP02 22 out of the
-        unapplied cash it was queued into — recorded as a second transaction moving it."""
+        """`cash_from`: where the reversal's money leaves from, if not where the payment took it
+        from (payments.py `PaymentRecord.reversal`); a manual reversal un-applies it."""
         if self.has_handled(ctx):
             return
         payment = self.payments.get(payment_id)
@@ -436,15 +433,7 @@ class Settlement(TenantAggregate):
             raise NotFound(f"payment {payment_id} not found on this settlement")
         if payment.reversed:
             raise FailedPrecondition(f"payment {payment_id} is already reversed")
-        original = payment.transaction
-        reversal = original.reversed_by(self._tx_id("reversal"), f"reversal of {payment_id}")
-        transactions = [reversal]
-        if cash_from is not None and cash_from != payment.cash_account:
-            transactions.append(transfer(
-                self._tx_id("reversal-cash"),
-                f"reversal of {payment_id}: taken from {cash_from.value}",
-                payment.cash_account, cash_from, payment.amount_cents,
-            ))  # fmt: skip
+        transactions = payment.reversal(self._tx_id, cash_from)
         self._record(
             self.PaymentReversed,
             ctx,

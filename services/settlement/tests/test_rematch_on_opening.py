@@ -485,3 +485,64 @@ async def test_a_reversal_of_the_initial_payment_that_waited_posts_when_the_sett
     items = await wait_for(resolved)
     assert [e.resolution_cause for e in items] == [RESOLVED_ON_SETTLEMENT_OPENING] * 2
     await _book(seeded, 0)  # no violation: each deposit's provider cash is its BPR02
+
+
+async def test_a_reversal_the_opening_could_not_place_is_resolved_by_naming_the_payment(
+    seed: Any
+) -> None:
+    """A payment of D and its reversal wait for D's settlement, the reversal under another ICN
+    (the payer renumbered the claim): at the opening the payment posts, the reversal names no
+    payment and is refused. A person resolves it by naming the payment: reversed once, its
+    money taken from unapplied cash, the book clean; bad names get clear statuses."""
+    seeded = await seed()
+    d = replace(seeded.facts["D"], agreed_cents=D_AGREED)
+    paid = ClaimSpec(d.patient_control_number, d.charge_cents, 25_000, DOS, 0, "1", d.icn)
+    unknown = ClaimSpec(f"NOBODY{seeded.tag}", 50_000, 30_000, DOS, 0, "1", f"X{seeded.tag}")
+    for n, claims in enumerate([(paid,), (replace(paid, payer_claim_control_number=f"{d.icn}N")
+                                          .reversed(), unknown)]):  # fmt: skip
+        spec = RemittanceSpec(trace_number=f"T{n}{seeded.tag}", payment_date=date(2026, 11, 9),
+                              payee_npi=PAYEE_NPI, claims=claims)  # fmt: skip
+        response = await seeded.stub.ImportRemittance(
+            pb.ImportRemittanceRequest(content=build_835(spec).encode(), file_name=f"{n}.835"),
+            metadata=seeded.md(),
+        )
+        assert response.status == pb.IMPORT_STATUS_POSTED, response.reasons
+    await seeded.upstream.agreed(seeded.claim_id("D"), d, DECIDED_ON)  # type: ignore[attr-defined]
+
+    async def refused() -> pb.PaymentException | None:
+        found = await seeded.stub.ListExceptions(
+            pb.ListExceptionsRequest(include_resolved=True), metadata=seeded.md())
+        return next((e for e in found.exceptions if e.paid_cents == -25_000
+                     and e.automatic_posting_refusal), None)  # fmt: skip
+
+    reversal = await wait_for(refused)
+    assert "names no unreversed payment" in reversal.automatic_posting_refusal
+    settlement = await seeded.settlement("D")
+    (payment,) = settlement.payments
+    assert (payment.amount_cents, settlement.paid_cents) == (25_000, 25_000)
+
+    async def resolve(request_id: str, **fields: str) -> pb.ResolveExceptionResponse:
+        return await seeded.stub.ResolveException(  # type: ignore[no-any-return]
+            pb.ResolveExceptionRequest(request_id=request_id, exception_id=reversal.exception_id,
+                                       claim_id=seeded.claim_id("D"), **fields),
+            metadata=seeded.md())  # fmt: skip
+
+    for fields, code in [({}, grpc.StatusCode.INVALID_ARGUMENT),
+                         ({"reversed_payment_id": "no-such-payment"}, grpc.StatusCode.NOT_FOUND)]:
+        with pytest.raises(grpc.aio.AioRpcError) as refused_call:
+            await resolve(f"bad-{code.name}", **fields)
+        assert refused_call.value.code() == code
+    assert (await seeded.settlement("D")).paid_cents == 25_000  # nothing stored
+    resolved = await resolve("by-hand", reversed_payment_id=payment.payment_id)
+    assert resolved.exception.resolved and resolved.exception.resolution_cause == RESOLVED_BY_HAND
+    assert resolved.settlement.paid_cents == 0
+    again = await resolve("by-hand", reversed_payment_id=payment.payment_id)  # a retry
+    assert again.settlement.paid_cents == 0
+
+    async def reversed_() -> pb.Settlement | None:
+        s = await seeded.settlement("D")
+        return s if s.paid_cents == 0 else None
+
+    settlement = await wait_for(reversed_)
+    assert [(p.amount_cents, p.reversed) for p in settlement.payments] == [(25_000, True)]
+    await _book(seeded, -30_000)  # only the unknown claim's money waits
