@@ -212,6 +212,32 @@ def _one_remittance(trace: str, on: date, *claims: ClaimSpec) -> Remittance:
     return remittance
 
 
+def _claim_1_index() -> ClaimIndex:
+    return ClaimIndex.build([ClaimReference(
+        "claim-1", "PCN-1", frozenset({"ICN-1"}), first_service_date=date(2026, 9, 1),
+        charge_cents=REVERSED_CHARGE, adjudicated=True)])  # fmt: skip
+
+
+def _paid_and_corrected(paid_cents: int, corrected_cents: int) -> tuple[ClaimSpec, ClaimSpec]:
+    """claim-1's payment (ICN-1) and the corrected claim that follows its reversal (ICN-2)."""
+    paid = ClaimSpec("PCN-1", REVERSED_CHARGE, paid_cents, date(2026, 9, 1), 0, "1", "ICN-1")
+    return paid, replace(paid, paid_cents=corrected_cents, payer_claim_control_number="ICN-2",
+                         original_reference="ICN-1")  # fmt: skip
+
+
+def _verified_book(settlement: Settlement, *remittance_journals: list[JournalTransaction]
+                   ) -> dict[Account, int]:  # fmt: skip
+    """The balances of the remittances' journals and the settlement's: every transaction
+    balances and every reversal exactly negates its payment."""
+    journal = [
+        *(t for remittance_journal in remittance_journals for t in remittance_journal),
+        *(JournalTransaction.from_dict(entry) for event in settlement.collect_events()
+          for entry in getattr(event, "journal", [])),
+    ]  # fmt: skip
+    assert verify_transactions(journal) == []
+    return account_balances(journal)
+
+
 @given(original=positive, corrected=st.integers(0, 10**9), waited=st.booleans())
 def test_an_era_reversal_takes_the_money_back_from_cash_wherever_the_payment_came_from(
     original: int, corrected: int, waited: bool
@@ -220,11 +246,9 @@ def test_an_era_reversal_takes_the_money_back_from_cash_wherever_the_payment_cam
     attached when the settlement opened; a later 835 reverses it (CLP02 22) and pays a corrected
     amount. The provider's cash is what the two deposits brought, unapplied cash is empty, every
     reversal exactly negates its payment and the book agrees with the settlement."""
-    index = ClaimIndex.build([ClaimReference(
-        "claim-1", "PCN-1", frozenset({"ICN-1"}), first_service_date=date(2026, 9, 1),
-        charge_cents=REVERSED_CHARGE, adjudicated=True)])  # fmt: skip
+    index = _claim_1_index()
     settlement = opened_settlement(agreed=300_000, cost_sharing=0, already_paid=0)
-    paid = ClaimSpec("PCN-1", REVERSED_CHARGE, original, date(2026, 9, 1), 0, "1", "ICN-1")
+    paid, corrected_clp = _paid_and_corrected(original, corrected)
     first = _one_remittance("TRN-1", date(2026, 11, 2), paid)
     posted = post_remittance(ctx(), first, "rem-1", index, match_remittance(first, index),
                              {} if waited else {"claim-1": settlement})  # fmt: skip
@@ -233,20 +257,11 @@ def test_an_era_reversal_takes_the_money_back_from_cash_wherever_the_payment_cam
         item = UnmatchedClaimPayment.queue(ctx(), remittance_id=UUID(int=1), remittance=first,
                                            item=exception)  # fmt: skip
         assert post_waiting(ctx(), settlement, [item]).attached == [item]
-    corrected_clp = replace(paid, paid_cents=corrected, payer_claim_control_number="ICN-2",
-                            original_reference="ICN-1")  # fmt: skip
     second = _one_remittance("TRN-2", date(2026, 11, 9), paid.reversed(), corrected_clp)
     reversed_ = post_remittance(ctx(), second, "rem-2", index, match_remittance(second, index),
                                 {"claim-1": settlement})  # fmt: skip
     assert reversed_.exceptions == []
-    journal = [
-        *posted.remittance_journal,
-        *reversed_.remittance_journal,
-        *(JournalTransaction.from_dict(entry) for event in settlement.collect_events()
-          for entry in getattr(event, "journal", [])),
-    ]  # fmt: skip
-    assert verify_transactions(journal) == []
-    balances = account_balances(journal)
+    balances = _verified_book(settlement, posted.remittance_journal, reversed_.remittance_journal)
     deposits = first.total_paid_cents + second.total_paid_cents
     assert deposits == corrected
     assert balances.get(Account.PROVIDER_CASH, 0) == deposits
@@ -265,14 +280,10 @@ def test_a_reversal_of_the_initial_payment_books_the_same_whether_it_waited_or_n
     in the file's order). The books agree: provider cash is the initial payment plus the
     deposit, unapplied cash is empty, the initial payment is reversed once, the book balances
     and agrees with the settlement."""
-    index = ClaimIndex.build([ClaimReference(
-        "claim-1", "PCN-1", frozenset({"ICN-1"}), first_service_date=date(2026, 9, 1),
-        charge_cents=REVERSED_CHARGE, adjudicated=True)])  # fmt: skip
+    index = _claim_1_index()
     settlement = opened_settlement(agreed=300_000, cost_sharing=0, already_paid=initial,
                                    icn="ICN-1")  # fmt: skip
-    paid = ClaimSpec("PCN-1", REVERSED_CHARGE, initial, date(2026, 9, 1), 0, "1", "ICN-1")
-    corrected_clp = replace(paid, paid_cents=corrected, payer_claim_control_number="ICN-2",
-                            original_reference="ICN-1")  # fmt: skip
+    paid, corrected_clp = _paid_and_corrected(initial, corrected)
     era = _one_remittance("TRN-R", date(2026, 11, 9), paid.reversed(), corrected_clp)
     posted = post_remittance(ctx(), era, "rem-r", index, match_remittance(era, index),
                              {} if before_opening else {"claim-1": settlement})  # fmt: skip
@@ -284,13 +295,7 @@ def test_a_reversal_of_the_initial_payment_books_the_same_whether_it_waited_or_n
         assert post_waiting(ctx(), settlement, items).attached == items
     else:
         assert posted.exceptions == []
-    journal = [
-        *posted.remittance_journal,
-        *(JournalTransaction.from_dict(entry) for event in settlement.collect_events()
-          for entry in getattr(event, "journal", [])),
-    ]  # fmt: skip
-    assert verify_transactions(journal) == []
-    balances = account_balances(journal)
+    balances = _verified_book(settlement, posted.remittance_journal)
     assert balances.get(Account.PROVIDER_CASH, 0) == initial + era.total_paid_cents
     assert balances.get(Account.UNAPPLIED_CASH, 0) == 0
     assert settlement.paid_cents == corrected

@@ -400,6 +400,27 @@ async def _refusals_counted(runtime: ServiceRuntime) -> float:
     )
 
 
+def _reversed_and_corrected(d: Any, paid_cents: int, corrected_cents: int
+                            ) -> tuple[ClaimSpec, ClaimSpec]:  # fmt: skip
+    """D's payment of `paid_cents` reversed (CLP02 22) and the corrected claim (a new ICN)."""
+    paid = ClaimSpec(d.patient_control_number, d.charge_cents, paid_cents, DOS, 0, "1", d.icn)
+    corrected = replace(paid, paid_cents=corrected_cents, payer_claim_control_number=f"{d.icn}R",
+                        original_reference=d.icn)  # fmt: skip
+    return paid.reversed(), corrected
+
+
+async def _import_835(seeded: Any, trace: str, *claims: ClaimSpec
+                      ) -> pb.ImportRemittanceResponse:  # fmt: skip
+    spec = RemittanceSpec(trace_number=f"{trace}{seeded.tag}", payment_date=date(2026, 11, 9),
+                          payee_npi=PAYEE_NPI, claims=claims)  # fmt: skip
+    response = await seeded.stub.ImportRemittance(
+        pb.ImportRemittanceRequest(content=build_835(spec).encode(), file_name=f"{trace}.835"),
+        metadata=seeded.md(),
+    )
+    assert response.status == pb.IMPORT_STATUS_POSTED, response.reasons
+    return response  # type: ignore[no-any-return]
+
+
 async def test_a_later_835_reversing_a_payment_posted_on_opening_takes_the_money_from_cash(
     seed: Any
 ) -> None:
@@ -417,17 +438,8 @@ async def test_a_later_835_reversing_a_payment_posted_on_opening_takes_the_money
 
     await wait_for(posted)
     before = await _book(seeded, -20_000)
-    d = seeded.facts["D"]
-    paid = ClaimSpec(d.patient_control_number, d.charge_cents, D_PAID, DOS, 0, "1", d.icn)
-    corrected = replace(paid, paid_cents=45_000, payer_claim_control_number=f"{d.icn}R",
-                        original_reference=d.icn)  # fmt: skip
-    spec = RemittanceSpec(trace_number=f"REV{seeded.tag}", payment_date=date(2026, 11, 9),
-                          payee_npi=PAYEE_NPI, claims=(paid.reversed(), corrected))  # fmt: skip
-    response = await seeded.stub.ImportRemittance(
-        pb.ImportRemittanceRequest(content=build_835(spec).encode(), file_name="rev.835"),
-        metadata=seeded.md(),
-    )
-    assert response.status == pb.IMPORT_STATUS_POSTED, response.reasons
+    response = await _import_835(
+        seeded, "REV", *_reversed_and_corrected(seeded.facts["D"], D_PAID, 45_000))
     assert response.remittances[0].exception_count == 0
 
     async def corrected_posted() -> pb.Settlement | None:
@@ -453,16 +465,7 @@ async def test_a_reversal_of_the_initial_payment_that_waited_posts_when_the_sett
     seeded = await seed()
     initial = 30_000
     d = replace(seeded.facts["D"], agreed_cents=D_AGREED, initial_paid_cents=initial)
-    paid = ClaimSpec(d.patient_control_number, d.charge_cents, initial, DOS, 0, "1", d.icn)
-    corrected = replace(paid, paid_cents=70_000, payer_claim_control_number=f"{d.icn}R",
-                        original_reference=d.icn)  # fmt: skip
-    spec = RemittanceSpec(trace_number=f"REVD{seeded.tag}", payment_date=date(2026, 11, 9),
-                          payee_npi=PAYEE_NPI, claims=(paid.reversed(), corrected))  # fmt: skip
-    response = await seeded.stub.ImportRemittance(
-        pb.ImportRemittanceRequest(content=build_835(spec).encode(), file_name="revd.835"),
-        metadata=seeded.md(),
-    )
-    assert response.status == pb.IMPORT_STATUS_POSTED, response.reasons
+    response = await _import_835(seeded, "REVD", *_reversed_and_corrected(d, initial, 70_000))
     assert response.remittances[0].exception_count == 2  # both wait for D's settlement
     await seeded.upstream.agreed(seeded.claim_id("D"), d, DECIDED_ON)  # type: ignore[attr-defined]
 
@@ -498,15 +501,9 @@ async def test_a_reversal_the_opening_could_not_place_is_resolved_by_naming_the_
     d = replace(seeded.facts["D"], agreed_cents=D_AGREED)
     paid = ClaimSpec(d.patient_control_number, d.charge_cents, 25_000, DOS, 0, "1", d.icn)
     unknown = ClaimSpec(f"NOBODY{seeded.tag}", 50_000, 30_000, DOS, 0, "1", f"X{seeded.tag}")
-    for n, claims in enumerate([(paid,), (replace(paid, payer_claim_control_number=f"{d.icn}N")
-                                          .reversed(), unknown)]):  # fmt: skip
-        spec = RemittanceSpec(trace_number=f"T{n}{seeded.tag}", payment_date=date(2026, 11, 9),
-                              payee_npi=PAYEE_NPI, claims=claims)  # fmt: skip
-        response = await seeded.stub.ImportRemittance(
-            pb.ImportRemittanceRequest(content=build_835(spec).encode(), file_name=f"{n}.835"),
-            metadata=seeded.md(),
-        )
-        assert response.status == pb.IMPORT_STATUS_POSTED, response.reasons
+    await _import_835(seeded, "PAY", paid)
+    await _import_835(seeded, "REVN",
+                      replace(paid, payer_claim_control_number=f"{d.icn}N").reversed(), unknown)
     await seeded.upstream.agreed(seeded.claim_id("D"), d, DECIDED_ON)  # type: ignore[attr-defined]
 
     async def refused() -> pb.PaymentException | None:
