@@ -42,6 +42,10 @@ _refused = metrics.get_meter("oonledger.settlement").create_counter(
     "oonledger.settlement.automatic_posting_refused",
     description="Queued payments whose automatic posting, when their claim's settlement "
     "opened, a business rule refused (recorded on the item: AutomaticPostingRefused)")
+_fee_lines_without_settlement = metrics.get_meter("oonledger.settlement").create_counter(
+    "oonledger.settlement.fee_lines_without_settlement",
+    description="Fee lines fees assessed for a claim with no settlement (an IDR fee passed "
+    "through without a settlement): billed by fees, on no settlement's book")
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,7 @@ def fees_reaction(
             settlement_id_for(delivery.tenant_id, claim_id), delivery.tenant_id, Settlement
         )
         if settlement is None:
-            return ()
+            return _no_settlement_for(delivery, line.cause, claim_id)
         settlement.post_fee(
             delivery.context(actor=ACTOR),
             fee_line_id=line.line_id,
@@ -193,6 +197,24 @@ def fees_reaction(
         return [settlement]
 
     return react
+
+
+# Fee causes that are settlement's own money facts: their settlement recorded them, so it exists.
+MONEY_FACT_CAUSES = frozenset({"PAYMENT", "REVERSAL", "RECOUPMENT", "INTEREST"})
+
+
+def _no_settlement_for(delivery: Delivery, cause: str, claim_id: str) -> tuple[()]:
+    """A fee line for a claim with no settlement. One caused by a money fact cannot be (the fact
+    was recorded on the settlement): dead-lettered with the reason. Another (an IDR fee passed
+    through when a dispute closed without an outcome, or before the outcome's settlement
+    opened) has no settlement book to go on: counted and logged, never silently."""
+    reason = (f"{delivery.envelope.event_id}: a {cause or 'fee'} line for claim {claim_id}, "
+              "which has no settlement")
+    if cause in MONEY_FACT_CAUSES:
+        raise PermanentFailure(reason)
+    _fee_lines_without_settlement.add(1)
+    log.warning("fee-postings: %s; not posted on any settlement book (fees bills it)", reason)
+    return ()
 
 
 def _waitlist_claim_id(delivery: Delivery) -> str:

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
-from services.common.consumer import Delivery
+from services.common.consumer import Delivery, PermanentFailure
 from services.common.context import CommandContext
 from services.common.processors import ApplicationProcessor, ProjectionProcessor
 from services.common.tests.stored_deliveries import deliveries_since
@@ -162,14 +162,15 @@ async def test_an_event_before_its_predecessor_fails_the_batch(app, infra_urls) 
         await pool.close()
 
 
-def fee_lines(tenant: str, claim_ids: list[str]) -> list[Delivery]:
+def fee_lines(tenant: str, claim_ids: list[str], cause: str = "PAYMENT") -> list[Delivery]:
     """Fees' FeeAssessed for each claim, as its relay publishes them."""
     out = []
     for n, claim_id in enumerate(claim_ids):
         published = published_fields("fees", "FeeAssessed", {
             "source_event_id": f"settlement:{n}", "payment_kind": "PAYMENT",
             "line": {"line_id": f"fee-{uuid.uuid4().hex[:8]}", "kind": "INVOICE_LINE",
-                     "amount_cents": 15_000, "claim_id": claim_id, "remittance_trn": "EFT-1"}})
+                     "cause": cause, "amount_cents": 15_000, "claim_id": claim_id,
+                     "remittance_trn": "EFT-1"}})
         nid = 10**12 + uuid.uuid4().int % 10**11
         envelope = EventEnvelope(
             event_id=f"fees:{nid}", service="fees", notification_id=nid, tenant_id=tenant,
@@ -263,3 +264,22 @@ def test_a_batch_of_openings_reads_the_claims_waitlists_at_once(app, monkeypatch
     settlement = app.load(settlement_id_for(tenant, waiting_claim), tenant, Settlement)
     assert [p.amount_cents for p in settlement.payments.values()] == [10_000]
     assert app.load(item.id, tenant, UnmatchedClaimPayment).resolved_claim_id == waiting_claim
+
+
+def test_a_fee_line_for_a_claim_without_a_settlement_is_never_dropped_silently(
+    app, caplog
+) -> None:
+    """A payment's fee line names a settlement that recorded the payment: none means something
+    is wrong, and the line is dead-lettered with the reason. An IDR fee passed through for a
+    dispute that closed without a settlement has no book to go on: it is logged (and counted)."""
+    tenant = f"tenant-{uuid.uuid4().hex[:6]}"
+    processor = ApplicationProcessor(app, "fee-postings", fees_reaction(app), None,
+                                     prefetch=fees_prefetch)
+    (payment_line,) = fee_lines(tenant, ["claim-never-opened"])
+    (outcome,) = processor._process_batch_sync([payment_line])
+    assert isinstance(outcome, PermanentFailure)
+    assert "a PAYMENT line for claim claim-never-opened, which has no settlement" in str(outcome)
+    (idr_fee,) = fee_lines(tenant, ["claim-idr-withdrawn"], cause="IDR_FEE_PASS_THROUGH")
+    with caplog.at_level("WARNING"):
+        assert processor._process_batch_sync([idr_fee]) == [True]
+    assert "IDR_FEE_PASS_THROUGH line for claim claim-idr-withdrawn" in caplog.text
