@@ -43,6 +43,7 @@ from services.settlement.domain import (
     SettlementWaitlist,
     UnmatchedClaimPayment,
     UnmatchedServiceLine,
+    WaitingFeeLine,
     chunk_id_for,
     file_id_for,
     initial_adjudication_id_for,
@@ -51,6 +52,7 @@ from services.settlement.domain import (
     payment_id_for,
     post_remittance,
     post_waiting,
+    post_waiting_fees,
     remittance_id_for,
     settlement_id_for,
     waitlist_id_for,
@@ -499,14 +501,25 @@ class SettlementApplication(ServiceApplication):
             if (item := self.find(UUID(exception_id), ctx.tenant_id, UnmatchedClaimPayment))
             and item.awaits_settlement_of(claim_id)
         ]
-        if not items:
-            return []
-        done = post_waiting(ctx, settlement, items, claim_lines(), icn_key=lambda icn: (
-            self.phi_keys.index(ctx.tenant_id, PAYER_CLAIM_NUMBER, icn)))
-        changed: list[TenantAggregate] = list(done.refused)  # each with AutomaticPostingRefused
-        if done.attached:
-            changed[:0] = [settlement, *done.attached, *done.line_items]
+        changed: list[TenantAggregate] = []
+        if items:
+            done = post_waiting(ctx, settlement, items, claim_lines(), icn_key=lambda icn: (
+                self.phi_keys.index(ctx.tenant_id, PAYER_CLAIM_NUMBER, icn)))
+            changed = list(done.refused)  # each with AutomaticPostingRefused
+            if done.attached:
+                changed[:0] = [settlement, *done.attached, *done.line_items]
+        if post_waiting_fees(ctx, settlement, waitlist) and settlement not in changed:
+            changed.insert(0, settlement)
         return changed
+
+    def list_fee_line_on_waitlist(self, ctx: CommandContext, claim_id: str,
+                                  line: WaitingFeeLine) -> list[SettlementWaitlist]:  # fmt: skip
+        """A fee line for a claim whose settlement is not open: listed on the claim's waitlist
+        (started when it has none) to post when it opens; the waitlist if it changed."""
+        waitlist = self.find(waitlist_id_for(ctx.tenant_id, claim_id), ctx.tenant_id,
+                             SettlementWaitlist) or SettlementWaitlist.start(ctx, claim_id)
+        waitlist.add_fee_line(ctx.with_request(f"{ctx.request_id}|waitlist:{line.line_id}"), line)
+        return [waitlist] if waitlist.pending_events else []
 
     def resolve_exception(
         self, ctx: CommandContext, command: ResolveException

@@ -149,5 +149,6 @@ def language(keys: PhiKeys) -> PublishedLanguage:
             SettlementWaitlist.SettlementWaitlistStarted: from_fields(
                 v1.SettlementWaitlistStarted),
             SettlementWaitlist.ClaimPaymentWaitlisted: from_fields(v1.ClaimPaymentWaitlisted),
+            SettlementWaitlist.FeeLineWaitlisted: from_fields(v1.FeeLineWaitlisted),
         },
     )

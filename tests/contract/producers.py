@@ -647,6 +647,12 @@ def claim_payment_waitlisted() -> Any:
                   ordinal=2)
 
 
+def fee_line_waitlisted() -> Any:
+    return _event(SettlementWaitlist.FeeLineWaitlisted, claim_id=CLAIM_ID,
+                  fee_line_id="fee-2c41d7a9", kind="INVOICE_LINE", amount_cents=4_500,
+                  remittance_trn="")
+
+
 def unmatched_service_line_queued() -> Any:
     return _event(UnmatchedServiceLine.UnmatchedServiceLineQueued, version=1, claim_id=CLAIM_ID,
                   payment_id=f"{REMITTANCE}:clp1", remittance_id=REMITTANCE,
@@ -819,6 +825,7 @@ PRODUCERS: dict[tuple[str, str], Callable[[], Any]] = {
     ("settlement", "UnmatchedServiceLineResolved"): unmatched_service_line_resolved,
     ("settlement", "SettlementWaitlistStarted"): settlement_waitlist_started,
     ("settlement", "ClaimPaymentWaitlisted"): claim_payment_waitlisted,
+    ("settlement", "FeeLineWaitlisted"): fee_line_waitlisted,
     ("settlement", "AutomaticPostingRefused"): automatic_posting_refused,
     ("fees", "FeeAssessed"): fee_assessed,
     ("fees", "IdrFeePassedThrough"): idr_fee_passed_through,

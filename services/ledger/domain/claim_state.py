@@ -336,6 +336,7 @@ FOLDS: dict[str, Fold] = {
     "UnmatchedServiceLineResolved": _recorded_only,
     "SettlementWaitlistStarted": _recorded_only,
     "ClaimPaymentWaitlisted": _recorded_only,
+    "FeeLineWaitlisted": _recorded_only,
     "AutomaticPostingRefused": _recorded_only,
     # fees
     "FeeAccountOpened": _recorded_only,

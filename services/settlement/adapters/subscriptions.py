@@ -26,6 +26,7 @@ from services.settlement.domain import (
     Settlement,
     SettlementSource,
     SettlementWaitlist,
+    WaitingFeeLine,
     settlement_id_for,
     waitlist_id_for,
 )
@@ -34,7 +35,7 @@ NEGOTIATION_EVENTS = ("SettlementAgreed", "IdrDetermined")
 CLAIMS_EVENTS = ("ClaimRegistered", "AdjudicationRecorded", "ClaimTriaged")
 FEES_EVENTS = ("FeeAssessed",)
 # Settlement's own: a settlement opened, a queued payment listed as waiting for one.
-WAITLIST_EVENTS = ("SettlementOpened", "ClaimPaymentWaitlisted")
+WAITLIST_EVENTS = ("SettlementOpened", "ClaimPaymentWaitlisted", "FeeLineWaitlisted")
 ACTOR = "system:settlement"
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,10 @@ _refused = metrics.get_meter("oonledger.settlement").create_counter(
     "oonledger.settlement.automatic_posting_refused",
     description="Queued payments whose automatic posting, when their claim's settlement "
     "opened, a business rule refused (recorded on the item: AutomaticPostingRefused)")
-_fee_lines_without_settlement = metrics.get_meter("oonledger.settlement").create_counter(
-    "oonledger.settlement.fee_lines_without_settlement",
-    description="Fee lines fees assessed for a claim with no settlement (an IDR fee passed "
-    "through without a settlement): billed by fees, on no settlement's book")
+_fee_lines_waiting = metrics.get_meter("oonledger.settlement").create_counter(
+    "oonledger.settlement.fee_lines_waitlisted",
+    description="Fee lines fees assessed for a claim with no settlement yet (an IDR fee passed "
+    "through): listed on the claim's waitlist, posted when its settlement opens")
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,10 @@ def fees_reaction(
             settlement_id_for(delivery.tenant_id, claim_id), delivery.tenant_id, Settlement
         )
         if settlement is None:
-            return _no_settlement_for(delivery, line.cause, claim_id)
+            _no_settlement_for(delivery, line.cause, claim_id)
+            return app.list_fee_line_on_waitlist(
+                delivery.context(actor=ACTOR), claim_id,
+                WaitingFeeLine(line.line_id, line.kind, line.amount_cents, line.remittance_trn))
         settlement.post_fee(
             delivery.context(actor=ACTOR),
             fee_line_id=line.line_id,
@@ -203,18 +207,17 @@ def fees_reaction(
 MONEY_FACT_CAUSES = frozenset({"PAYMENT", "REVERSAL", "RECOUPMENT", "INTEREST"})
 
 
-def _no_settlement_for(delivery: Delivery, cause: str, claim_id: str) -> tuple[()]:
+def _no_settlement_for(delivery: Delivery, cause: str, claim_id: str) -> None:
     """A fee line for a claim with no settlement. One caused by a money fact cannot be (the fact
     was recorded on the settlement): dead-lettered with the reason. Another (an IDR fee passed
-    through when a dispute closed without an outcome, or before the outcome's settlement
-    opened) has no settlement book to go on: counted and logged, never silently."""
+    through on the outcome that opens the settlement, read before the opening; or for a dispute
+    closed without one) waits on the claim's waitlist for the opening: counted and logged."""
     reason = (f"{delivery.envelope.event_id}: a {cause or 'fee'} line for claim {claim_id}, "
               "which has no settlement")
     if cause in MONEY_FACT_CAUSES:
         raise PermanentFailure(reason)
-    _fee_lines_without_settlement.add(1)
-    log.warning("fee-postings: %s; not posted on any settlement book (fees bills it)", reason)
-    return ()
+    _fee_lines_waiting.add(1)
+    log.info("fee-postings: %s yet; listed on its waitlist, posted when it opens", reason)
 
 
 def _waitlist_claim_id(delivery: Delivery) -> str:
@@ -236,8 +239,9 @@ def waitlist_prefetch(
 def waitlist_reaction(
     app: SettlementApplication, lines: ClaimLinesLookup
 ) -> Callable[[Delivery], Sequence[TenantAggregate | None]]:
-    """Settlement's own SettlementOpened or ClaimPaymentWaitlisted (each read after it was
-    committed): post the claim's waiting payments if its settlement is open now
+    """Settlement's own SettlementOpened, ClaimPaymentWaitlisted or FeeLineWaitlisted (each
+    read after it was committed): post the claim's waiting payments and fee lines if its
+    settlement is open now
     (`SettlementApplication.post_waiting_payments`). Whichever of the opening and a listing
     committed last finds the other, so neither order leaves an item queued."""
 

@@ -107,7 +107,9 @@ from services.settlement.domain.remittance_posting import (
 from services.settlement.domain.settlement import Settlement
 from services.settlement.domain.settlement_waitlist import (
     SettlementWaitlist,
+    WaitingFeeLine,
     post_waiting,
+    post_waiting_fees,
     waitlist_id_for,
 )
 from services.settlement.domain.terms import (
@@ -168,6 +170,7 @@ __all__ = [
     "SettlementWaitlist",
     "UnmatchedClaimPayment",
     "UnmatchedServiceLine",
+    "WaitingFeeLine",
     "account_balances",
     "check_patient_balance",
     "check_remittance",
@@ -186,6 +189,7 @@ __all__ = [
     "plain_key",
     "post_remittance",
     "post_waiting",
+    "post_waiting_fees",
     "prefixes_of",
     "remittance_id_for",
     "settlement_id_for",

@@ -68,9 +68,21 @@ class SettlementWaitlist(TenantAggregate):
         def apply(self, aggregate: SettlementWaitlist) -> None:
             aggregate.exception_ids.append(self.exception_id)
 
+    class FeeLineWaitlisted(TenantAggregate.Event):
+        claim_id: str
+        fee_line_id: str
+        kind: str
+        amount_cents: int
+        remittance_trn: str
+
+        def apply(self, aggregate: SettlementWaitlist) -> None:
+            aggregate.fee_lines.append(WaitingFeeLine(
+                self.fee_line_id, self.kind, self.amount_cents, self.remittance_trn))
+
     def __init__(self, claim_id: str) -> None:
         self.claim_id = claim_id  # puts the list on the claim's audit chain
         self.exception_ids: list[str] = []
+        self.fee_lines: list[WaitingFeeLine] = []
 
     @classmethod
     def start(cls, ctx: CommandContext, claim_id: str) -> SettlementWaitlist:
@@ -95,6 +107,41 @@ class SettlementWaitlist(TenantAggregate):
             ordinal=item.ordinal,
         )
         return True
+
+
+    def add_fee_line(self, ctx: CommandContext, line: WaitingFeeLine) -> bool:
+        """List a fee line (once); False when it is listed already."""
+        if any(listed.line_id == line.line_id for listed in self.fee_lines):
+            return False
+        self._record(self.FeeLineWaitlisted, ctx, claim_id=self.claim_id,
+                     fee_line_id=line.line_id, kind=line.kind, amount_cents=line.amount_cents,
+                     remittance_trn=line.remittance_trn)  # fmt: skip
+        return True
+
+
+@dataclass(frozen=True)
+class WaitingFeeLine:
+    """A fee line fees assessed before its claim's settlement opened (FeeLineWaitlisted)."""
+
+    line_id: str
+    kind: str
+    amount_cents: int
+    remittance_trn: str
+
+
+def post_waiting_fees(ctx: CommandContext, settlement: Settlement,
+                      waitlist: SettlementWaitlist) -> bool:  # fmt: skip
+    """Post on the open `settlement` the fee lines listed on its claim's waitlist that it does
+    not have yet (`Settlement.post_fee` books each line once); True when one was posted."""
+    posted = False
+    for line in waitlist.fee_lines:
+        if line.line_id in settlement.fee_line_ids:
+            continue
+        settlement.post_fee(ctx.with_request(f"{ctx.request_id}|fee:{line.line_id}"),
+                            fee_line_id=line.line_id, kind=line.kind,
+                            amount_cents=line.amount_cents, remittance_trn=line.remittance_trn)
+        posted = posted or line.line_id in settlement.fee_line_ids
+    return posted
 
 
 @dataclass

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from oonledger.common.v1.envelope_pb2 import EventEnvelope
+from oonledger.fees.v1 import events_pb2 as fees_v1
 from services.common.consumer import Delivery, PermanentFailure
 from services.common.context import CommandContext
 from services.common.processors import ApplicationProcessor, ProjectionProcessor
@@ -42,8 +43,10 @@ from services.settlement.domain import (
     Remittance,
     Settlement,
     SettlementSource,
+    SettlementWaitlist,
     UnmatchedClaimPayment,
     settlement_id_for,
+    waitlist_id_for,
 )
 from services.x12.writer_835 import ProviderAdjustmentSpec, RemittanceSpec, build_835, bulk_claims
 
@@ -266,20 +269,40 @@ def test_a_batch_of_openings_reads_the_claims_waitlists_at_once(app, monkeypatch
     assert app.load(item.id, tenant, UnmatchedClaimPayment).resolved_claim_id == waiting_claim
 
 
-def test_a_fee_line_for_a_claim_without_a_settlement_is_never_dropped_silently(
-    app, caplog
+def test_a_fee_line_before_its_settlement_waits_for_it_and_a_payments_without_one_is_refused(
+    app
 ) -> None:
-    """A payment's fee line names a settlement that recorded the payment: none means something
-    is wrong, and the line is dead-lettered with the reason. An IDR fee passed through for a
-    dispute that closed without a settlement has no book to go on: it is logged (and counted)."""
+    """An IDR fee passed through on the outcome that opens the settlement can be read before
+    the opening: it is listed on the claim's waitlist and posted, once, when the settlement
+    opens (the awaiting-settlement reaction). A payment's fee line names a settlement that
+    recorded the payment: none means something is wrong, and it is dead-lettered with the
+    reason."""
     tenant = f"tenant-{uuid.uuid4().hex[:6]}"
-    processor = ApplicationProcessor(app, "fee-postings", fees_reaction(app), None,
-                                     prefetch=fees_prefetch)
+    fees = ApplicationProcessor(app, "fee-postings", fees_reaction(app), None,
+                                prefetch=fees_prefetch)
     (payment_line,) = fee_lines(tenant, ["claim-never-opened"])
-    (outcome,) = processor._process_batch_sync([payment_line])
+    (outcome,) = fees._process_batch_sync([payment_line])
     assert isinstance(outcome, PermanentFailure)
     assert "a PAYMENT line for claim claim-never-opened, which has no settlement" in str(outcome)
-    (idr_fee,) = fee_lines(tenant, ["claim-idr-withdrawn"], cause="IDR_FEE_PASS_THROUGH")
-    with caplog.at_level("WARNING"):
-        assert processor._process_batch_sync([idr_fee]) == [True]
-    assert "IDR_FEE_PASS_THROUGH line for claim claim-idr-withdrawn" in caplog.text
+
+    claim_id = f"claim-{uuid.uuid4().hex[:8]}"
+    start = int(app.recorder.max_notification_id() or 0)
+    (idr_fee,) = fee_lines(tenant, [claim_id], cause="IDR_FEE_PASS_THROUGH")
+    assert fees._process_batch_sync([idr_fee]) == [True]
+    waitlist = app.load(waitlist_id_for(tenant, claim_id), tenant, SettlementWaitlist)
+    (waiting,) = waitlist.fee_lines
+    assessed = idr_fee.message_as(fees_v1.FeeAssessed)
+    assert (waiting.line_id, waiting.amount_cents) == (assessed.line.line_id, 15_000)
+    assert fees._process_batch_sync([idr_fee]) == [False]  # redelivered: listed once
+    app.save_all(app.open_settlement(ctx(tenant), opening(tenant, claim_id)))
+    awaiting = ApplicationProcessor(app, "awaiting-settlement",
+                                    waitlist_reaction(app, lambda tenant, claim: ()), None,
+                                    prefetch=waitlist_prefetch)
+    deliveries = [d for d in deliveries_since(app, "settlement", start, tenant)
+                  if d.event_type in WAITLIST_EVENTS]
+    assert [d.event_type for d in deliveries] == ["FeeLineWaitlisted", "SettlementOpened"]
+    assert awaiting._process_batch_sync(deliveries) == [True, True]
+    settlement = app.load(settlement_id_for(tenant, claim_id), tenant, Settlement)
+    assert settlement.fee_line_ids == {waiting.line_id} and settlement.fees_cents == 15_000
+    posted = [e for e in app.events.get(settlement.id) if type(e).__name__ == "FeePosted"]
+    assert len(posted) == 1
