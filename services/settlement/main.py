@@ -27,10 +27,10 @@ from services.settlement.adapters.subscriptions import (
     WAITLIST_EVENTS,
     claim_facts_lookup,
     claim_lines_lookup,
+    event_committed,
     fees_prefetch,
     fees_reaction,
     negotiation_reaction,
-    refusal_committed,
     waitlist_prefetch,
     waitlist_reaction,
 )
@@ -112,7 +112,7 @@ def build(infra: Infrastructure) -> ServiceParts:
                 # A posted 835 is tens of thousands of events: a batch in few round trips.
                 batch_handler=projections.batch_projector(
                     schema, projections.settlement_handlers(app.phi_keys)),
-                on_applied=refusal_committed,
+                on_applied=event_committed,
             ),
             batch=500,
         ),

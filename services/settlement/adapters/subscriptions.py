@@ -187,7 +187,11 @@ def fees_reaction(
             settlement_id_for(delivery.tenant_id, claim_id), delivery.tenant_id, Settlement
         )
         if settlement is None:
-            _no_settlement_for(delivery, line.cause, claim_id)
+            # A money fact's settlement recorded the fact, so none means something is wrong; an
+            # IDR fee passed through may be read before the outcome's settlement opens: it waits.
+            if line.cause in MONEY_FACT_CAUSES:
+                raise PermanentFailure(f"{delivery.envelope.event_id}: a {line.cause} line for "
+                                       f"claim {claim_id}, which has no settlement")
             return app.list_fee_line_on_waitlist(
                 delivery.context(actor=ACTOR), claim_id,
                 WaitingFeeLine(line.line_id, line.kind, line.amount_cents, line.remittance_trn))
@@ -205,19 +209,6 @@ def fees_reaction(
 
 # Fee causes that are settlement's own money facts: their settlement recorded them, so it exists.
 MONEY_FACT_CAUSES = frozenset({"PAYMENT", "REVERSAL", "RECOUPMENT", "INTEREST"})
-
-
-def _no_settlement_for(delivery: Delivery, cause: str, claim_id: str) -> None:
-    """A fee line for a claim with no settlement. One caused by a money fact cannot be (the fact
-    was recorded on the settlement): dead-lettered with the reason. Another (an IDR fee passed
-    through on the outcome that opens the settlement, read before the opening; or for a dispute
-    closed without one) waits on the claim's waitlist for the opening: counted and logged."""
-    reason = (f"{delivery.envelope.event_id}: a {cause or 'fee'} line for claim {claim_id}, "
-              "which has no settlement")
-    if cause in MONEY_FACT_CAUSES:
-        raise PermanentFailure(reason)
-    _fee_lines_waiting.add(1)
-    log.info("fee-postings: %s yet; listed on its waitlist, posted when it opens", reason)
 
 
 def _waitlist_claim_id(delivery: Delivery) -> str:
@@ -252,7 +243,7 @@ def waitlist_reaction(
         if not claim_id:
             raise PermanentFailure(f"{delivery.envelope.event_id}: names no claim")
         # A refusal is recorded on the item (AutomaticPostingRefused), shown in ListExceptions,
-        # and counted and logged once it committed (`refusal_committed`).
+        # and counted and logged once it committed (`event_committed`).
         return app.post_waiting_payments(
             delivery.context(actor=ACTOR), claim_id, lambda: lines(delivery.tenant_id, claim_id)
         )
@@ -260,13 +251,17 @@ def waitlist_reaction(
     return react
 
 
-def refusal_committed(delivery: Delivery) -> None:
-    """Settlement's read models applied one of its events: an AutomaticPostingRefused is
-    counted and logged here, exactly once (the reaction that records it may run again when
-    its batch is retried; the projection applies each event once)."""
-    if delivery.event_type != "AutomaticPostingRefused":
-        return
-    _refused.add(1)
-    log.warning("awaiting-settlement: posting queued payment %s on claim %s was refused: %s "
-                "(left in the exceptions queue)", delivery.envelope.aggregate_id,
-                delivery.payload["claim_id"], delivery.payload["reason"])
+def event_committed(delivery: Delivery) -> None:
+    """Settlement's read models applied one of its events: what a reaction recorded is counted
+    and logged here, exactly once (the reaction may run again when its batch is retried; the
+    projection applies each event once). An AutomaticPostingRefused, and a FeeLineWaitlisted."""
+    if delivery.event_type == "AutomaticPostingRefused":
+        _refused.add(1)
+        log.warning("awaiting-settlement: posting queued payment %s on claim %s was refused: "
+                    "%s (left in the exceptions queue)", delivery.envelope.aggregate_id,
+                    delivery.payload["claim_id"], delivery.payload["reason"])
+    elif delivery.event_type == "FeeLineWaitlisted":
+        _fee_lines_waiting.add(1)
+        log.info("fee-postings: fee line %s for claim %s, which has no settlement yet: listed "
+                 "on its waitlist, posted when it opens", delivery.payload["fee_line_id"],
+                 delivery.payload["claim_id"])

@@ -221,14 +221,18 @@ class UnmatchedClaimPayment(TenantAggregate):
             line_matches=line_matches,
         )
 
-    def resolve(self, ctx: CommandContext, claim_id: str) -> bool:
-        """Attach to a claim; False when this exact resolution was already recorded."""
-        if self.resolved_claim_id == claim_id:
-            return False
-        if self.resolved_claim_id:
+    def _resolved_to(self, claim_id: str) -> bool:
+        """True when already resolved to `claim_id` (a retry); resolved elsewhere is refused."""
+        if self.resolved_claim_id and self.resolved_claim_id != claim_id:
             raise FailedPrecondition(
                 f"exception already resolved to claim {self.resolved_claim_id}"
             )
+        return bool(self.resolved_claim_id)
+
+    def resolve(self, ctx: CommandContext, claim_id: str) -> bool:
+        """Attach to a claim; False when this exact resolution was already recorded."""
+        if self._resolved_to(claim_id):
+            return False
         if self.paid_cents < 0:
             raise InvalidArgument(
                 "a negative remittance line reverses a payment: name it", "reversed_payment_id"
@@ -244,12 +248,8 @@ class UnmatchedClaimPayment(TenantAggregate):
         payment a person named (`reverse_payment_on`); False when this exact resolution was
         already recorded. The payment must be the reversal's amount and not reversed yet."""
         claim_id = settlement.claim_id
-        if self.resolved_claim_id == claim_id:
+        if self._resolved_to(claim_id):
             return False
-        if self.resolved_claim_id:
-            raise FailedPrecondition(
-                f"exception already resolved to claim {self.resolved_claim_id}"
-            )
         if self.paid_cents >= 0:
             raise InvalidArgument("only a negative remittance line reverses a payment",
                                   "reversed_payment_id")  # fmt: skip

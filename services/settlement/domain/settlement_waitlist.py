@@ -133,15 +133,12 @@ def post_waiting_fees(ctx: CommandContext, settlement: Settlement,
                       waitlist: SettlementWaitlist) -> bool:  # fmt: skip
     """Post on the open `settlement` the fee lines listed on its claim's waitlist that it does
     not have yet (`Settlement.post_fee` books each line once); True when one was posted."""
-    posted = False
+    posted_before = len(settlement.fee_line_ids)
     for line in waitlist.fee_lines:
-        if line.line_id in settlement.fee_line_ids:
-            continue
         settlement.post_fee(ctx.with_request(f"{ctx.request_id}|fee:{line.line_id}"),
                             fee_line_id=line.line_id, kind=line.kind,
                             amount_cents=line.amount_cents, remittance_trn=line.remittance_trn)
-        posted = posted or line.line_id in settlement.fee_line_ids
-    return posted
+    return len(settlement.fee_line_ids) > posted_before
 
 
 @dataclass
